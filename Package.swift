@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+// Sluice: a streaming SQL analytics engine with a built-in Kinesis-style sharded stream.
+// Toolchain only: no package dependencies (see README.md, "Fixed choices").
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Sluice",
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+    ],
+    targets: [
+        // Layer 0: shared vocabulary (clock, JSON values, errors).
+        .target(name: "SluiceCore", swiftSettings: strict),
+        // Layer 1: the sharded stream store (Kinesis Data Streams semantics, on disk).
+        .target(name: "SluiceStreams", dependencies: ["SluiceCore"], swiftSettings: strict),
+        // Layer 5: command line (argument parsing, terminal output).
+        .target(name: "SluiceCLI", dependencies: ["SluiceCore", "SluiceStreams"], swiftSettings: strict),
+        // The executable: main.swift only.
+        .executableTarget(name: "sluice", dependencies: ["SluiceCLI"], swiftSettings: strict),
+
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "SluiceStreamsTests", dependencies: ["SluiceStreams", "SluiceCore"]),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,209 @@
+import Foundation
+import SluiceCore
+import SluiceStreams
+
+/// `sluice stream put NAME < records`: one record per input line, put in PutRecords batches.
+/// Prints one result line per record, in input order, as soon as its batch is acknowledged.
+/// A line that cannot be put (no key, too large) gets an error line in its place; the others go on.
+struct BulkPut {
+    let store: StreamStore
+    let stream: String
+    let out: OutputStream
+    let err: OutputStream
+    let keyField: String?
+    let keyColumn: String?
+
+    private struct Pending {
+        var line: Int
+        var entry: PutRecordsRequestEntry?
+        var error: String?
+    }
+
+    func run() throws -> Int32 {
+        let summary = try store.describeStreamSummary(name: stream)
+        _ = summary
+        let starts = try store.listShards(streamName: stream, filter: .atLatest).shards.map { String($0.hashKeyRange.lowerBound) }
+        var roundRobin = 0
+        var columnIndex: Int? = nil
+        let fieldPath = keyField.map { $0.split(separator: ".").map(String.init) }
+
+        var lineNumber = 0
+        var failed = 0
+        var total = 0
+        var pending: [Pending] = []
+        var pendingBytes = 0
+        var carry: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            try putBatch(&pending, failed: &failed)
+            pending.removeAll(keepingCapacity: true)
+            pendingBytes = 0
+            out.flush()
+        }
+
+        func handle(_ lineBytes: ArraySlice<UInt8>) throws {
+            lineNumber += 1
+            var line = lineBytes
+            if line.last == 13 { line = line.dropLast() }  // CRLF
+            if line.allSatisfy({ $0 == 32 || $0 == 9 }) { return }  // blank lines are not records
+            if let col = keyColumn, columnIndex == nil {
+                let header = splitCSV(line)
+                guard let i = header.firstIndex(of: col) ?? header.firstIndex(where: { $0.lowercased() == col.lowercased() }) else {
+                    throw StreamError(.invalidArgument, "column '\(col)' is not in the CSV header (line \(lineNumber)): \(header.joined(separator: ", "))")
+                }
+                columnIndex = i
+                return
+            }
+            total += 1
+            let data = Array(line)
+            var p = Pending(line: lineNumber)
+            var key: String? = nil
+            var ehk: String? = nil
+            if let path = fieldPath {
+                switch extractField(data, path) {
+                case .success(let k): key = k
+                case .failure(let e): p.error = "line \(lineNumber): \(e.message)"
+                }
+            } else if let i = columnIndex {
+                let fields = splitCSV(line)
+                if i < fields.count { key = fields[i] } else { p.error = "line \(lineNumber): no column \(i + 1) (\(keyColumn!))" }
+            } else {
+                key = String(lineNumber)
+                ehk = starts[roundRobin % starts.count]
+                roundRobin += 1
+            }
+            if let k = key {
+                if k.isEmpty {
+                    p.error = "line \(lineNumber): the partition key is empty"
+                } else if k.unicodeScalars.count > 256 {
+                    p.error = "line \(lineNumber): the partition key has more than 256 characters"
+                } else if k.utf8.count + data.count > store.configuration.maxRecordBytes {
+                    p.error = "line \(lineNumber): the record has \(k.utf8.count + data.count) bytes; the limit is \(store.configuration.maxRecordBytes)"
+                } else {
+                    p.entry = PutRecordsRequestEntry(data: data, partitionKey: k, explicitHashKey: ehk)
+                }
+            }
+            let size = data.count + (key?.utf8.count ?? 0)
+            if pending.count == 500 || pendingBytes + size > store.configuration.maxPutRecordsBytes { try flush() }
+            pending.append(p)
+            pendingBytes += size
+        }
+
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StreamError(.storage, "cannot read standard input: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            var start = 0
+            for i in 0..<n where chunk[i] == 10 {
+                if carry.isEmpty {
+                    try handle(chunk[start..<i])
+                } else {
+                    carry.append(contentsOf: chunk[start..<i])
+                    try handle(carry[...])
+                    carry.removeAll(keepingCapacity: true)
+                }
+                start = i + 1
+            }
+            carry.append(contentsOf: chunk[start..<n])
+            // Acknowledge what has arrived so far rather than wait for a full batch.
+            try flush()
+        }
+        if !carry.isEmpty { try handle(carry[...]) }
+        try flush()
+        if failed > 0 {
+            err.line("error: \(failed) of \(total) records were not put (see the ErrorCode lines)")
+            return 1
+        }
+        return 0
+    }
+
+    /// Puts the batch, retrying records refused by throughput limits or internal failures with
+    /// backoff, then prints a line per record in order.
+    private func putBatch(_ batch: inout [Pending], failed: inout Int) throws {
+        var results = [JSONValue?](repeating: nil, count: batch.count)
+        var todo: [Int] = []
+        for (i, p) in batch.enumerated() {
+            if let e = p.error {
+                results[i] = ["ErrorCode": "InvalidArgumentException", "ErrorMessage": .string(e)]
+                failed += 1
+            } else {
+                todo.append(i)
+            }
+        }
+        var delay: UInt32 = 50_000
+        var attempts = 0
+        while !todo.isEmpty {
+            let r = try store.putRecords(stream: stream, records: todo.map { batch[$0].entry! })
+            var again: [Int] = []
+            for (k, i) in todo.enumerated() {
+                switch r.records[k] {
+                case .success(let ok): results[i] = ok.json
+                case .failure(let code, let message):
+                    if attempts < 50 {
+                        again.append(i)
+                    } else {
+                        results[i] = ["ErrorCode": .string(code.rawValue), "ErrorMessage": .string("line \(batch[i].line): \(message)")]
+                        failed += 1
+                    }
+                }
+            }
+            todo = again
+            if !todo.isEmpty {
+                attempts += 1
+                usleep(delay)
+                delay = min(delay * 2, 1_000_000)
+            }
+        }
+        for r in results { out.json(r!) }
+    }
+
+    private func extractField(_ line: [UInt8], _ path: [String]) -> Result<String, StreamError> {
+        let doc: JSONValue
+        do {
+            doc = try JSONValue.parse(bytes: line)
+        } catch {
+            return .failure(StreamError(.invalidArgument, "not JSON (\(error))"))
+        }
+        var v: JSONValue? = doc
+        for p in path { v = v?[p] }
+        switch v {
+        case .string(let s)?: return .success(s)
+        case .int(let i)?: return .success(String(i))
+        case .double(let d)?: return .success(d.description)
+        case .bool(let b)?: return .success(b ? "true" : "false")
+        case nil, .null?: return .failure(StreamError(.invalidArgument, "no field '\(path.joined(separator: "."))' for the partition key"))
+        default: return .failure(StreamError(.invalidArgument, "field '\(path.joined(separator: "."))' is not a string or number"))
+        }
+    }
+}
+
+/// Splits one CSV line (RFC 4180: fields in double quotes may hold commas and doubled quotes).
+func splitCSV(_ line: some Collection<UInt8>, delimiter: UInt8 = 44) -> [String] {
+    var fields: [String] = []
+    var cur: [UInt8] = []
+    var quoted = false
+    var it = Array(line)[...]
+    while let c = it.popFirst() {
+        if quoted {
+            if c == 34 {
+                if it.first == 34 { cur.append(34); it = it.dropFirst() } else { quoted = false }
+            } else {
+                cur.append(c)
+            }
+        } else if c == 34 && cur.isEmpty {
+            quoted = true
+        } else if c == delimiter {
+            fields.append(String(decoding: cur, as: UTF8.self))
+            cur.removeAll()
+        } else {
+            cur.append(c)
+        }
+    }
+    fields.append(String(decoding: cur, as: UTF8.self))
+    return fields
+}

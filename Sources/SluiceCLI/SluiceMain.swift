@@ -1,0 +1,78 @@
+import Foundation
+import SluiceCore
+import SluiceStreams
+
+/// The `sluice` command line. `run` returns the process exit status.
+public enum SluiceMain {
+    public static let version = "0.1.0"
+
+    static let usage = """
+        sluice: streaming SQL analytics with a built-in Kinesis-style sharded stream
+
+        usage:
+          sluice stream <command> ...     manage and use streams (sluice stream --help)
+          sluice bench stream [options]   measure put and get throughput of the stream store
+          sluice --version
+
+        Every command that touches data takes --data-dir DIR (default: $SLUICE_DATA_DIR, else ./sluice-data).
+        """
+
+    public static func run(_ argv: [String]) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let out = OutputStream(fd: 1)
+        let err = OutputStream(fd: 2)
+        defer {
+            out.flush()
+            err.flush()
+        }
+        let args = argv.dropFirst()
+        guard let command = args.first else {
+            err.line(usage)
+            return 2
+        }
+        do {
+            switch command {
+            case "stream":
+                return try StreamCommands(out: out, err: err).run(args.dropFirst())
+            case "bench":
+                return try BenchCommand(out: out, err: err).run(args.dropFirst())
+            case "--version", "version":
+                out.line("sluice \(version)")
+                return 0
+            case "--help", "-h", "help":
+                out.line(usage)
+                return 0
+            default:
+                let hint = closest(command, in: ["stream", "bench", "help", "version"]).map { " (did you mean '\($0)'?)" } ?? ""
+                throw UsageError("unknown command '\(command)'\(hint)")
+            }
+        } catch let e as UsageError {
+            err.line("error: \(e.message)")
+            err.line("run 'sluice --help' for usage")
+            return 2
+        } catch let e as StreamError {
+            err.line("error: \(e.name): \(e.message)")
+            return 1
+        } catch {
+            err.line("error: \(error)")
+            return 1
+        }
+    }
+
+    /// The data directory: --data-dir, else $SLUICE_DATA_DIR, else ./sluice-data.
+    static func dataDirectory(_ args: Arguments) -> String {
+        if let d = args.value("data-dir") { return d }
+        if let d = ProcessInfo.processInfo.environment["SLUICE_DATA_DIR"], !d.isEmpty { return d }
+        return "sluice-data"
+    }
+
+    static func openStore(_ args: Arguments) throws -> StreamStore {
+        var config = StoreConfiguration(dataDirectory: dataDirectory(args))
+        if let f = args.value("fsync") {
+            guard let p = FsyncPolicy(f) else { throw UsageError("--fsync takes never, always, interval or interval:<ms>, not '\(f)'") }
+            config.fsync = p
+        }
+        if args.flag("enforce-limits") { config.enforceThroughputLimits = true }
+        return try StreamStore(configuration: config)
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import Synchronization
+
+/// The one source of "now" in Sluice. Logic never reads the wall clock directly: it asks a clock,
+/// so tests can drive time by hand with `ManualClock` and replays are deterministic.
+/// Time is Unix epoch milliseconds (UTC).
+public protocol SluiceClock: Sendable {
+    /// The current time in Unix epoch milliseconds.
+    func nowMillis() -> Int64
+}
+
+/// The real clock.
+public struct SystemClock: SluiceClock {
+    public init() {}
+    public func nowMillis() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}
+
+/// A clock that moves only when told to. Safe to share between threads.
+public final class ManualClock: SluiceClock {
+    private let now: Mutex<Int64>
+
+    public init(millis: Int64 = 1_704_067_200_000) {  // 2024-01-01T00:00:00Z
+        now = Mutex(millis)
+    }
+
+    public func nowMillis() -> Int64 { now.withLock { $0 } }
+
+    /// Moves the clock forward (or backward, for tests of clock skew) by `millis`.
+    public func advance(by millis: Int64) { now.withLock { $0 += millis } }
+
+    /// Sets the clock to an absolute time.
+    public func set(_ millis: Int64) { now.withLock { $0 = millis } }
+}
+
+/// A monotonic stopwatch for measuring elapsed time in benchmarks and timeouts
+/// (never used for event time or for anything that is recorded).
+public struct Stopwatch: Sendable {
+    private let start: UInt64
+    public init() { start = Stopwatch.nanos() }
+    public var elapsedSeconds: Double { Double(Stopwatch.nanos() &- start) / 1e9 }
+    static func nanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}

@@ -1,0 +1,43 @@
+/// CRC-32C (Castagnoli), the checksum on every record frame in a shard's segment files.
+/// Slicing-by-8 tables, computed once.
+public enum CRC32C {
+    static let tables: [UInt32] = {
+        var t = [UInt32](repeating: 0, count: 8 * 256)
+        for i in 0..<256 {
+            var c = UInt32(i)
+            for _ in 0..<8 { c = c & 1 != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
+            t[i] = c
+        }
+        for i in 0..<256 {
+            for k in 1..<8 {
+                let prev = t[(k - 1) * 256 + i]
+                t[k * 256 + i] = (prev >> 8) ^ t[Int(prev & 0xff)]
+            }
+        }
+        return t
+    }()
+
+    public static func checksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+        var crc = ~seed
+        tables.withUnsafeBufferPointer { t in
+            var p = 0
+            let n = bytes.count
+            while n - p >= 8 {
+                let lo = bytes.loadUnaligned(fromByteOffset: p, as: UInt32.self).littleEndian ^ crc
+                let hi = bytes.loadUnaligned(fromByteOffset: p + 4, as: UInt32.self).littleEndian
+                crc = t[7 * 256 + Int(lo & 0xff)] ^ t[6 * 256 + Int((lo >> 8) & 0xff)]
+                    ^ t[5 * 256 + Int((lo >> 16) & 0xff)] ^ t[4 * 256 + Int(lo >> 24)]
+                    ^ t[3 * 256 + Int(hi & 0xff)] ^ t[2 * 256 + Int((hi >> 8) & 0xff)]
+                    ^ t[1 * 256 + Int((hi >> 16) & 0xff)] ^ t[Int(hi >> 24)]
+                p += 8
+            }
+            while p < n {
+                crc = (crc >> 8) ^ t[Int((crc ^ UInt32(bytes[p])) & 0xff)]
+                p += 1
+            }
+        }
+        return ~crc
+    }
+
+    public static func checksum(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { checksum($0) } }
+}

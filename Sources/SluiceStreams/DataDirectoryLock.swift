@@ -1,0 +1,76 @@
+import Foundation
+
+/// An exclusive lock on a data directory, held for the life of a store, so that two processes never
+/// write the same shard files. The lock is an `flock` on `<dir>/LOCK`: the kernel drops it when the
+/// process dies, even by `kill -9`, so there is never a stale lock to clean up.
+final class DataDirectoryLock: @unchecked Sendable {
+    private var fd: Int32
+
+    init(directory: String) throws(StreamError) {
+        try makeDirectory(directory)
+        let path = directory + "/LOCK"
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StreamError.io("open", path) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            var buf = [UInt8](repeating: 0, count: 32)
+            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 32, 0) }
+            let pid = n > 0 ? String(decoding: buf[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            close(fd)
+            fd = -1
+            throw StreamError(.dataDirectoryInUse,
+                              "data directory \(directory) is in use by another sluice process (pid \(pid)); "
+                                  + "stop it or choose another --data-dir")
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        try? writeAll(fd: fd, bytes: pid, at: 0, path: path)
+    }
+
+    func release() {
+        if fd >= 0 {
+            flock(fd, LOCK_UN)
+            close(fd)
+            fd = -1
+        }
+    }
+
+    deinit { release() }
+}
+
+/// Writes a file so that a reader sees either the old contents or the new, never a mixture:
+/// a temporary file, flushed, then renamed over the old name, then the directory flushed.
+func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws(StreamError) {
+    let tmp = path + ".tmp"
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw StreamError.io("create", tmp) }
+    do throws(StreamError) {
+        try writeAll(fd: fd, bytes: bytes, at: 0, path: tmp)
+    } catch {
+        close(fd)
+        throw error
+    }
+    _ = fsync(fd)
+    close(fd)
+    guard rename(tmp, path) == 0 else { throw StreamError.io("rename", tmp) }
+    let dir = (path as NSString).deletingLastPathComponent
+    let dfd = open(dir, O_RDONLY | O_CLOEXEC)
+    if dfd >= 0 {
+        _ = fsync(dfd)
+        close(dfd)
+    }
+}
+
+func readFile(_ path: String) -> [UInt8]? {
+    guard let d = FileManager.default.contents(atPath: path) else { return nil }
+    return [UInt8](d)
+}
+
+extension NSLock {
+    /// Runs `body` with the lock held, keeping `body`'s typed error.
+    @inline(__always)
+    func locked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}

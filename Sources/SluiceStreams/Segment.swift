@@ -1,0 +1,224 @@
+import Foundation
+import Glibc
+
+/// On-disk layout of a shard's log.
+///
+/// A shard is a directory of segment files `<base index, 20 digits>.seg`. A segment starts with a
+/// 16-byte header (`SLSG`, format version, base index) followed by record frames:
+///
+///     u32 payload length | u32 CRC-32C of the payload | payload
+///     payload = u64 sequence index | i64 arrival ms | u16 key length | key (UTF-8) | data
+///
+/// All integers little-endian. Frames are only ever appended; a segment is sealed when it reaches
+/// its size limit and a new one begins. The base index in a file name is the sequence index the
+/// segment began at, so the next index survives even when every record has been trimmed.
+enum SegmentFormat {
+    static let magic: UInt32 = 0x4753_4C53  // "SLSG" little-endian
+    static let version: UInt32 = 1
+    static let headerBytes = 16
+    static let frameHeaderBytes = 8
+    static let payloadFixedBytes = 18
+    /// Frames are indexed sparsely: one entry per this many records.
+    static let sparseEvery = 64
+
+    static func fileName(base: UInt64) -> String {
+        let s = String(base)
+        return String(repeating: "0", count: 20 - s.count) + s + ".seg"
+    }
+
+    static func base(fromFileName name: String) -> UInt64? {
+        guard name.hasSuffix(".seg"), name.utf8.count == 24 else { return nil }
+        return UInt64(name.prefix(20))
+    }
+}
+
+/// A posting in a segment's sparse index.
+struct SparseEntry {
+    var index: UInt64
+    var offset: Int
+    var arrival: Int64
+}
+
+/// One segment file. Owned by its `ShardLog`; every mutation happens under the log's lock.
+/// Readers may keep a reference after the log drops it (trimmed): the descriptor closes on deinit.
+final class Segment: @unchecked Sendable {
+    let path: String
+    let base: UInt64
+    let fd: Int32
+    /// Bytes committed (header and whole frames); everything below is immutable.
+    var size: Int
+    var count = 0
+    var firstIndex: UInt64 = 0
+    var lastIndex: UInt64 = 0
+    var firstArrival: Int64 = 0
+    var lastArrival: Int64 = 0
+    var sparse: [SparseEntry] = []
+    var dirty = false
+
+    init(path: String, base: UInt64, fd: Int32, size: Int) {
+        self.path = path
+        self.base = base
+        self.fd = fd
+        self.size = size
+    }
+
+    deinit { close(fd) }
+
+    /// Notes a frame that now sits at `offset` (called in append order).
+    func noteFrame(index: UInt64, arrival: Int64, offset: Int) {
+        if count == 0 {
+            firstIndex = index
+            firstArrival = arrival
+        }
+        if count % SegmentFormat.sparseEvery == 0 {
+            sparse.append(SparseEntry(index: index, offset: offset, arrival: arrival))
+        }
+        lastIndex = index
+        lastArrival = arrival
+        count += 1
+    }
+
+    /// Creates a new, empty segment file.
+    static func create(directory: String, base: UInt64) throws(StreamError) -> Segment {
+        let path = directory + "/" + SegmentFormat.fileName(base: base)
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StreamError.io("create", path) }
+        var header = [UInt8]()
+        header.appendLE(SegmentFormat.magic)
+        header.appendLE(SegmentFormat.version)
+        header.appendLE(base)
+        do throws(StreamError) {
+            try writeAll(fd: fd, bytes: header, at: 0, path: path)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return Segment(path: path, base: base, fd: fd, size: SegmentFormat.headerBytes)
+    }
+
+    /// Opens an existing segment and indexes its frames. With `repairTail`, a torn or corrupt tail
+    /// (a partial frame, a bad checksum, a frame out of order) is cut off the file; otherwise the
+    /// segment ends at the first such frame.
+    static func open(path: String, base: UInt64, repairTail: Bool) throws(StreamError) -> Segment {
+        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw StreamError.io("open", path) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            close(fd)
+            throw StreamError.io("stat", path)
+        }
+        let fileSize = Int(st.st_size)
+        let seg = Segment(path: path, base: base, fd: fd, size: SegmentFormat.headerBytes)
+        // Header: when torn or foreign, the segment holds nothing usable.
+        var header = [UInt8](repeating: 0, count: SegmentFormat.headerBytes)
+        let got = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, SegmentFormat.headerBytes, 0) }
+        let headerOK = got == SegmentFormat.headerBytes && header.loadLE(UInt32.self, at: 0) == SegmentFormat.magic
+            && header.loadLE(UInt64.self, at: 8) == base
+        if !headerOK {
+            guard repairTail else { throw StreamError(.storage, "segment \(path) has a bad header") }
+            // Rewrite the header: the segment was created but the crash came before its header landed.
+            var h = [UInt8]()
+            h.appendLE(SegmentFormat.magic)
+            h.appendLE(SegmentFormat.version)
+            h.appendLE(base)
+            _ = ftruncate(fd, 0)
+            try writeAll(fd: fd, bytes: h, at: 0, path: path)
+            return seg
+        }
+        // Scan frames in 1 MiB chunks.
+        var offset = SegmentFormat.headerBytes
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var chunkStart = offset
+        var chunkLen = 0
+        var previous: UInt64? = nil
+        scan: while offset < fileSize {
+            // Make sure the frame header is in the chunk.
+            if offset + SegmentFormat.frameHeaderBytes > chunkStart + chunkLen {
+                chunkStart = offset
+                chunkLen = try readChunk(fd: fd, into: &chunk, at: offset, limit: fileSize - offset, path: path)
+                if chunkLen < SegmentFormat.frameHeaderBytes { break scan }
+            }
+            let rel = offset - chunkStart
+            let payloadLen = Int(chunk.loadLE(UInt32.self, at: rel))
+            let crc = chunk.loadLE(UInt32.self, at: rel + 4)
+            let frameLen = SegmentFormat.frameHeaderBytes + payloadLen
+            guard payloadLen >= SegmentFormat.payloadFixedBytes, payloadLen <= 16 << 20,
+                  offset + frameLen <= fileSize
+            else { break scan }
+            if offset + frameLen > chunkStart + chunkLen {
+                if frameLen > chunk.count { chunk = [UInt8](repeating: 0, count: frameLen) }
+                chunkStart = offset
+                chunkLen = try readChunk(fd: fd, into: &chunk, at: offset, limit: fileSize - offset, path: path)
+                if chunkLen < frameLen { break scan }
+            }
+            let p = offset - chunkStart + SegmentFormat.frameHeaderBytes
+            let actual = chunk.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[p..<(p + payloadLen)])) }
+            guard actual == crc else { break scan }
+            let index = chunk.loadLE(UInt64.self, at: p)
+            let arrival = Int64(bitPattern: chunk.loadLE(UInt64.self, at: p + 8))
+            let keyLen = Int(chunk.loadLE(UInt16.self, at: p + 16))
+            guard SegmentFormat.payloadFixedBytes + keyLen <= payloadLen, index >= base,
+                  previous.map({ index > $0 }) ?? true
+            else { break scan }
+            previous = index
+            seg.noteFrame(index: index, arrival: arrival, offset: offset)
+            offset += frameLen
+        }
+        seg.size = offset
+        if offset < fileSize {
+            guard repairTail else {
+                throw StreamError(.storage, "segment \(path) is corrupt at byte \(offset) of \(fileSize)")
+            }
+            guard ftruncate(fd, off_t(offset)) == 0 else { throw StreamError.io("truncate", path) }
+            _ = fsync(fd)
+        }
+        return seg
+    }
+
+    private static func readChunk(fd: Int32, into chunk: inout [UInt8], at offset: Int, limit: Int,
+                                  path: String) throws(StreamError) -> Int {
+        let want = min(chunk.count, limit)
+        var got = 0
+        while got < want {
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, want - got, off_t(offset + got)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StreamError.io("read", path)
+            }
+            if n == 0 { break }
+            got += n
+        }
+        return got
+    }
+}
+
+func writeAll(fd: Int32, bytes: [UInt8], at offset: Int, path: String) throws(StreamError) {
+    var done = 0
+    while done < bytes.count {
+        let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw StreamError.io("write", path)
+        }
+        done += n
+    }
+}
+
+extension StreamError {
+    static func io(_ op: String, _ path: String) -> StreamError {
+        let e = errno
+        return StreamError(.storage, "cannot \(op) \(path): \(String(cString: strerror(e)))")
+    }
+}
+
+extension Array where Element == UInt8 {
+    @inline(__always)
+    mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
+        Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) }
+    }
+
+    @inline(__always)
+    func loadLE<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
+        withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+    }
+}

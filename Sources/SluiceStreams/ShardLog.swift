@@ -1,0 +1,413 @@
+import Foundation
+
+/// Records returned by one read: the raw frames in one buffer, with an entry per record.
+/// Reading allocates one buffer per call, never one object per record.
+public struct RecordBatch: Sendable {
+    /// The raw bytes the records point into.
+    public let buffer: [UInt8]
+    let entries: [Entry]
+
+    struct Entry: Sendable {
+        var index: UInt64
+        var arrival: Int64
+        var keyOffset: Int
+        var keyLength: Int
+        var dataLength: Int
+        var dataOffset: Int { keyOffset + keyLength }
+    }
+
+    static let empty = RecordBatch(buffer: [], entries: [])
+
+    public var count: Int { entries.count }
+    public var isEmpty: Bool { entries.isEmpty }
+
+    /// Sum of keys and data, as Kinesis counts the size of a response.
+    public var payloadBytes: Int { entries.reduce(0) { $0 + $1.keyLength + $1.dataLength } }
+
+    public func sequenceIndex(_ i: Int) -> UInt64 { entries[i].index }
+    public func arrivalMillis(_ i: Int) -> Int64 { entries[i].arrival }
+    public func partitionKey(_ i: Int) -> String {
+        let e = entries[i]
+        return buffer.withUnsafeBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[e.keyOffset..<e.dataOffset]), as: UTF8.self) }
+    }
+    public func data(_ i: Int) -> [UInt8] {
+        let e = entries[i]
+        return Array(buffer[e.dataOffset..<(e.dataOffset + e.dataLength)])
+    }
+    /// Calls `body` with the record's data bytes without copying them.
+    public func withData<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let e = entries[i]
+        return try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[e.dataOffset..<(e.dataOffset + e.dataLength)])) }
+    }
+}
+
+/// The append-only log of one shard: a directory of segments (see `SegmentFormat`).
+/// Thread-safe: every method takes the log's lock. Lock order: a stream's lock before its logs' locks.
+final class ShardLog: @unchecked Sendable {
+    let directory: String
+    private let lock = NSLock()
+    private var segments: [Segment] = []
+    /// The sequence index the next record gets.
+    private(set) var nextIndex: UInt64 = 0
+    /// Arrival time of the newest record (arrivals never go backwards within a shard).
+    private(set) var lastArrival: Int64 = 0
+    private let segmentBytes: Int
+    private var writeBuffer: [UInt8] = []
+    private var sealedUnsynced: [Segment] = []
+    private var cursors: [(position: UInt64, base: UInt64, offset: Int)] = []
+    private var cursorNext = 0
+
+    /// Opens (or creates) the log in `directory`, repairing a torn tail in the newest segment.
+    init(directory: String, segmentBytes: Int, create: Bool) throws(StreamError) {
+        self.directory = directory
+        self.segmentBytes = segmentBytes
+        if create { try makeDirectory(directory) }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw StreamError(.storage, "cannot list \(directory): \(error.localizedDescription)")
+        }
+        let bases = names.compactMap(SegmentFormat.base(fromFileName:)).sorted()
+        for (i, base) in bases.enumerated() {
+            let isLast = i == bases.count - 1
+            let seg = try Segment.open(path: directory + "/" + SegmentFormat.fileName(base: base), base: base,
+                                       repairTail: isLast)
+            segments.append(seg)
+        }
+        if let last = segments.last {
+            nextIndex = last.count > 0 ? max(last.lastIndex + 1, last.base) : last.base
+            lastArrival = segments.last(where: { $0.count > 0 })?.lastArrival ?? 0
+        } else {
+            segments.append(try Segment.create(directory: directory, base: 0))
+        }
+    }
+
+    var recordCount: Int { lock.locked { segments.reduce(0) { $0 + $1.count } } }
+
+    /// Raises the next index so that the next record's index is at least `index`.
+    func ensureNextIndex(atLeast index: UInt64) {
+        lock.locked { if nextIndex < index { nextIndex = index } }
+    }
+
+    /// Appends records in order, all with one arrival time (clamped so arrivals never go back).
+    /// Returns the index of the first record and the arrival used; the records get consecutive indexes.
+    /// Nothing is acknowledged unless the bytes reached the file: on a write error the log is left
+    /// as it was and the error is thrown.
+    func append(entries: [PutRecordsRequestEntry], positions: some Collection<Int>, arrival now: Int64,
+                syncNow: Bool) throws(StreamError) -> (first: UInt64, arrival: Int64) {
+        lock.lock()
+        defer { lock.unlock() }
+        let arrival = max(now, lastArrival)
+        let first = nextIndex
+        var index = first
+        var seg = segments[segments.count - 1]
+        let startSize = seg.size
+        writeBuffer.removeAll(keepingCapacity: true)
+        var pending: [(index: UInt64, offset: Int)] = []
+        pending.reserveCapacity(positions.count)
+        var rolledFrom: [Segment] = []
+        for p in positions {
+            let entry = entries[p]
+            let keyLen = entry.partitionKey.utf8.count
+            let payloadLen = SegmentFormat.payloadFixedBytes + keyLen + entry.data.count
+            let frameLen = SegmentFormat.frameHeaderBytes + payloadLen
+            if seg.size + writeBuffer.count + frameLen > segmentBytes && (seg.count > 0 || !writeBuffer.isEmpty) {
+                // Seal this segment and begin the next one at this record's index.
+                try flush(seg, pending: &pending, arrival: arrival, startSize: rolledFrom.isEmpty ? startSize : SegmentFormat.headerBytes)
+                let next = try Segment.create(directory: directory, base: index)
+                rolledFrom.append(seg)
+                segments.append(next)
+                seg = next
+            }
+            let frameStart = writeBuffer.count
+            pending.append((index, seg.size + frameStart))
+            writeBuffer.appendLE(UInt32(payloadLen))
+            writeBuffer.appendLE(UInt32(0))  // checksum, filled below
+            writeBuffer.appendLE(index)
+            writeBuffer.appendLE(UInt64(bitPattern: arrival))
+            writeBuffer.appendLE(UInt16(keyLen))
+            writeBuffer.append(contentsOf: entry.partitionKey.utf8)
+            writeBuffer.append(contentsOf: entry.data)
+            let crc = writeBuffer.withUnsafeBytes {
+                CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(frameStart + 8)..<(frameStart + frameLen)]))
+            }
+            writeBuffer.withUnsafeMutableBytes { $0.storeBytes(of: crc.littleEndian, toByteOffset: frameStart + 4, as: UInt32.self) }
+            index += 1
+        }
+        try flush(seg, pending: &pending, arrival: arrival, startSize: rolledFrom.isEmpty ? startSize : SegmentFormat.headerBytes)
+        sealedUnsynced.append(contentsOf: rolledFrom)
+        if syncNow {
+            for s in rolledFrom { _ = fdatasync(s.fd) }
+            _ = fdatasync(seg.fd)
+        } else {
+            seg.dirty = true
+        }
+        nextIndex = index
+        lastArrival = arrival
+        return (first, arrival)
+    }
+
+    /// Writes the buffered frames to `seg` and indexes them; on failure truncates back to `startSize`.
+    private func flush(_ seg: Segment, pending: inout [(index: UInt64, offset: Int)], arrival: Int64,
+                       startSize: Int) throws(StreamError) {
+        guard !writeBuffer.isEmpty else { return }
+        do throws(StreamError) {
+            try writeAll(fd: seg.fd, bytes: writeBuffer, at: seg.size, path: seg.path)
+        } catch {
+            _ = ftruncate(seg.fd, off_t(seg.size))
+            throw error
+        }
+        for (idx, off) in pending { seg.noteFrame(index: idx, arrival: arrival, offset: off) }
+        seg.size += writeBuffer.count
+        writeBuffer.removeAll(keepingCapacity: true)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes written data to stable storage (for the fsync policy).
+    func sync() {
+        let (toSync, current): ([Segment], Segment?) = lock.locked {
+            let sealed = sealedUnsynced
+            sealedUnsynced.removeAll()
+            let cur = segments.last
+            if let c = cur, c.dirty {
+                c.dirty = false
+                return (sealed, c)
+            }
+            return (sealed, nil)
+        }
+        for s in toSync { _ = fdatasync(s.fd) }
+        if let c = current { _ = fdatasync(c.fd) }
+    }
+
+    // MARK: Reading
+
+    struct ReadOutcome {
+        var batch: RecordBatch
+        /// Where the next read continues (the next iterator's position).
+        var nextPosition: UInt64
+        /// Arrival of the first record not returned, if there is one (for MillisBehindLatest).
+        var nextArrival: Int64?
+        /// Every committed record up to the end of the log was looked at.
+        var reachedEnd: Bool
+    }
+
+    /// Reads records with index >= `position`, skipping those that arrived before `minArrival`
+    /// (trimmed by retention), up to `limit` records and `maxBytes` of keys and data.
+    func read(from position: UInt64, limit: Int, maxBytes: Int, minArrival: Int64,
+              shardName: String) throws(StreamError) -> ReadOutcome {
+        lock.lock()
+        defer { lock.unlock() }
+        guard var (segPos, offset) = cursor(for: position) ?? locate(position) else {
+            return ReadOutcome(batch: .empty, nextPosition: position, nextArrival: nil, reachedEnd: true)
+        }
+        var buffer: [UInt8] = []
+        var entries: [RecordBatch.Entry] = []
+        entries.reserveCapacity(min(limit, 1024))
+        var bytes = 0
+        var nextPosition = position
+        var nextArrival: Int64? = nil
+        var chunk = min(1 << 20, max(4096, limit * 256))
+        var reachedEnd = false
+        outer: while segPos < segments.count {
+            let seg = segments[segPos]
+            let committed = seg.size
+            while offset < committed {
+                // Bring at least one whole frame into the buffer.
+                let bufStart = buffer.count
+                let want = min(committed - offset, chunk)
+                try readInto(&buffer, fd: seg.fd, at: offset, count: want, path: seg.path)
+                chunk = min(chunk * 2, 4 << 20)
+                var p = bufStart
+                var consumed = 0
+                while p + SegmentFormat.frameHeaderBytes <= buffer.count {
+                    let payloadLen = Int(buffer.loadLE(UInt32.self, at: p))
+                    let frameLen = SegmentFormat.frameHeaderBytes + payloadLen
+                    if p + frameLen > buffer.count {
+                        if offset + consumed + frameLen > committed || payloadLen < SegmentFormat.payloadFixedBytes {
+                            throw corrupt(shardName, seg, offset + consumed)
+                        }
+                        break
+                    }
+                    let crc = buffer.loadLE(UInt32.self, at: p + 4)
+                    let q = p + SegmentFormat.frameHeaderBytes
+                    let ok = payloadLen >= SegmentFormat.payloadFixedBytes && buffer.withUnsafeBytes {
+                        CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[q..<(q + payloadLen)])) == crc
+                    }
+                    guard ok else {
+                        if entries.isEmpty { throw corrupt(shardName, seg, offset + consumed) }
+                        break outer  // return what came before; the next read reports the damage
+                    }
+                    let index = buffer.loadLE(UInt64.self, at: q)
+                    let arrival = Int64(bitPattern: buffer.loadLE(UInt64.self, at: q + 8))
+                    let keyLen = Int(buffer.loadLE(UInt16.self, at: q + 16))
+                    let dataLen = payloadLen - SegmentFormat.payloadFixedBytes - keyLen
+                    if index >= position && arrival >= minArrival {
+                        if entries.count >= limit || (bytes + keyLen + dataLen > maxBytes && !entries.isEmpty) {
+                            nextPosition = index
+                            nextArrival = arrival
+                            remember(position: index, base: seg.base, offset: offset + consumed)
+                            break outer
+                        }
+                        entries.append(.init(index: index, arrival: arrival, keyOffset: q + SegmentFormat.payloadFixedBytes,
+                                             keyLength: keyLen, dataLength: dataLen))
+                        bytes += keyLen + dataLen
+                    }
+                    nextPosition = max(nextPosition, index + 1)
+                    p += frameLen
+                    consumed += frameLen
+                }
+                // Drop a partial frame from the buffer; it is read again with the next chunk.
+                buffer.removeSubrange((bufStart + consumed)...)
+                offset += consumed
+                if consumed == 0 { chunk = max(chunk, min(committed - offset, 16 << 20)) }
+            }
+            segPos += 1
+            offset = SegmentFormat.headerBytes
+            if segPos == segments.count { reachedEnd = true }
+        }
+        if reachedEnd, let last = segments.last {
+            remember(position: nextPosition, base: last.base, offset: last.size)
+        }
+        return ReadOutcome(batch: RecordBatch(buffer: buffer, entries: entries), nextPosition: nextPosition,
+                           nextArrival: nextArrival, reachedEnd: reachedEnd)
+    }
+
+    private func corrupt(_ shard: String, _ seg: Segment, _ offset: Int) -> StreamError {
+        StreamError(.internalFailure, "Corrupt record in \(shard) (segment \(seg.path), byte \(offset)); it is not returned.")
+    }
+
+    private func readInto(_ buffer: inout [UInt8], fd: Int32, at offset: Int, count: Int, path: String) throws(StreamError) {
+        let start = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: count))
+        var got = 0
+        while got < count {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + start + got, count - got, off_t(offset + got)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StreamError.io("read", path)
+            }
+            if n == 0 { break }
+            got += n
+        }
+        if got < count { buffer.removeSubrange((start + got)...) }
+    }
+
+    /// A remembered read position: (segment index in `segments`, byte offset).
+    private func cursor(for position: UInt64) -> (Int, Int)? {
+        guard let c = cursors.first(where: { $0.position == position }),
+              let i = segmentPosition(base: c.base)
+        else { return nil }
+        return (i, c.offset)
+    }
+
+    private func remember(position: UInt64, base: UInt64, offset: Int) {
+        let entry = (position, base, offset)
+        if let i = cursors.firstIndex(where: { $0.position == position }) {
+            cursors[i] = entry
+        } else if cursors.count < 16 {
+            cursors.append(entry)
+        } else {
+            cursors[cursorNext] = entry
+            cursorNext = (cursorNext + 1) % 16
+        }
+    }
+
+    private func segmentPosition(base: UInt64) -> Int? {
+        var lo = 0, hi = segments.count - 1
+        while lo <= hi {
+            let mid = (lo + hi) / 2
+            if segments[mid].base == base { return mid }
+            if segments[mid].base < base { lo = mid + 1 } else { hi = mid - 1 }
+        }
+        return nil
+    }
+
+    /// The segment and byte offset of the first record with index >= `target`, or nil past the end.
+    private func locate(_ target: UInt64) -> (Int, Int)? {
+        guard let i = segments.firstIndex(where: { $0.count > 0 && $0.lastIndex >= target }) else { return nil }
+        let seg = segments[i]
+        if target <= seg.firstIndex { return (i, SegmentFormat.headerBytes) }
+        // Last sparse entry at or before the target, then walk frame headers.
+        var lo = 0, hi = seg.sparse.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if seg.sparse[mid].index <= target { lo = mid } else { hi = mid - 1 }
+        }
+        return (i, walk(seg, from: seg.sparse[lo].offset) { index, _ in index >= target })
+    }
+
+    /// Walks frames from `offset` and returns the offset of the first frame matching `stop`
+    /// (or the committed end).
+    private func walk(_ seg: Segment, from start: Int, stop: (UInt64, Int64) -> Bool) -> Int {
+        var offset = start
+        var header = [UInt8](repeating: 0, count: SegmentFormat.frameHeaderBytes + 16)
+        while offset + header.count <= seg.size {
+            let n = header.withUnsafeMutableBytes { pread(seg.fd, $0.baseAddress, $0.count, off_t(offset)) }
+            guard n == header.count else { break }
+            let index = header.loadLE(UInt64.self, at: 8)
+            let arrival = Int64(bitPattern: header.loadLE(UInt64.self, at: 16))
+            if stop(index, arrival) { return offset }
+            offset += SegmentFormat.frameHeaderBytes + Int(header.loadLE(UInt32.self, at: 0))
+        }
+        return min(offset, seg.size)
+    }
+
+    /// The index of the first record that arrived at or after `millis` (the next index if none).
+    func firstIndex(arrivedAtOrAfter millis: Int64) -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let i = segments.firstIndex(where: { $0.count > 0 && $0.lastArrival >= millis }) else { return nextIndex }
+        let seg = segments[i]
+        if seg.firstArrival >= millis { return seg.firstIndex }
+        var lo = 0, hi = seg.sparse.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if seg.sparse[mid].arrival < millis { lo = mid } else { hi = mid - 1 }
+        }
+        let off = walk(seg, from: seg.sparse[lo].offset) { _, arrival in arrival >= millis }
+        var header = [UInt8](repeating: 0, count: 16)
+        let n = header.withUnsafeMutableBytes { pread(seg.fd, $0.baseAddress, 16, off_t(off)) }
+        return n == 16 ? header.loadLE(UInt64.self, at: 8) : nextIndex
+    }
+
+    // MARK: Retention
+
+    /// Deletes segments whose every record arrived before `horizon`. The newest segment is never
+    /// deleted while it holds the next index: when it has expired it is replaced by an empty one.
+    /// Returns the number of records removed.
+    @discardableResult
+    func trim(before horizon: Int64) throws(StreamError) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        if let last = segments.last, last.count > 0, last.lastArrival < horizon {
+            segments.append(try Segment.create(directory: directory, base: nextIndex))
+        }
+        var removed = 0
+        while segments.count > 1, segments[0].count == 0 || segments[0].lastArrival < horizon {
+            let seg = segments.removeFirst()
+            removed += seg.count
+            unlink(seg.path)
+            sealedUnsynced.removeAll { $0 === seg }
+        }
+        cursors.removeAll()
+        return removed
+    }
+
+    /// Removes the whole log from disk (an expired or deleted shard).
+    func destroy() {
+        lock.locked {
+            segments.removeAll()
+            sealedUnsynced.removeAll()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+}
+
+func makeDirectory(_ path: String) throws(StreamError) {
+    do {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    } catch {
+        throw StreamError(.storage, "cannot create directory \(path): \(error.localizedDescription)")
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import SluiceCore
+
+/// A named consumer application that reads every shard of a stream and keeps a durable checkpoint
+/// per shard, with the Kinesis Client Library's contract:
+/// - a shard is read from its checkpoint (after it), or from TRIM_HORIZON when it has none;
+/// - after a reshard, a child shard is read only once all its parents are finished (read to
+///   SHARD_END), so records of one partition key come out in order;
+/// - `checkpoint()` makes the positions read so far durable; a restarted consumer resumes there.
+///
+/// One consumer object is used from one thread at a time.
+public final class StreamConsumer: @unchecked Sendable {
+    public enum Position: Sendable, Equatable {
+        /// Everything up to and including this sequence number has been processed.
+        case sequenceNumber(String)
+        /// The shard is closed and has been read to its end.
+        case shardEnd
+    }
+
+    /// Records read from one shard by `poll`.
+    public struct ShardRecords: Sendable {
+        public var shardId: String
+        public var result: GetRecordsResult
+    }
+
+    public let store: StreamStore
+    public let stream: String
+    public let application: String
+    private let path: String
+    /// Positions made durable by the last checkpoint.
+    public private(set) var checkpointed: [String: Position] = [:]
+    /// Positions read so far (ahead of, or equal to, the checkpoint).
+    public private(set) var positions: [String: Position] = [:]
+    private var iterators: [String: String] = [:]
+
+    public init(store: StreamStore, stream: String, application: String) throws(StreamError) {
+        try store.validateStreamName(application, field: "applicationName")
+        self.store = store
+        self.stream = stream
+        self.application = application
+        path = try store.withStream(stream) { $0.directory } + "/consumers/" + application + ".json"
+        if let bytes = readFile(path) {
+            guard let json = try? JSONValue.parse(bytes: bytes), let shards = json["shards"]?.objectValue else {
+                throw StreamError(.storage, "consumer checkpoint file \(path) is unreadable")
+            }
+            for (k, v) in shards.entries {
+                guard let s = v.stringValue else { continue }
+                checkpointed[k] = s == "SHARD_END" ? .shardEnd : .sequenceNumber(s)
+            }
+        }
+        positions = checkpointed
+    }
+
+    /// Reads once from every shard that is ready (not finished, parents finished), in shard order.
+    /// Shards with nothing new are left out of the result.
+    public func poll(limitPerShard: Int = 10000) throws(StreamError) -> [ShardRecords] {
+        var out: [ShardRecords] = []
+        var token: String? = nil
+        var shards: [ShardDescription] = []
+        repeat {
+            let page = try token == nil ? store.listShards(streamName: stream) : store.listShards(streamName: nil, nextToken: token)
+            shards += page.shards
+            token = page.nextToken
+        } while token != nil
+        let known = Set(shards.map(\.shardId))
+        for shard in shards.sorted(by: { $0.index < $1.index }) {
+            let id = shard.shardId
+            if positions[id] == .shardEnd { continue }
+            let parents = [shard.parentShardId, shard.adjacentParentShardId].compactMap { $0 }
+            // A parent that has expired (no longer listed) has nothing left to read.
+            if parents.contains(where: { known.contains($0) && positions[$0] != .shardEnd }) { continue }
+            let result = try read(id, limit: limitPerShard)
+            if result.records.count > 0 {
+                positions[id] = .sequenceNumber(result.sequenceNumber(result.records.count - 1).description)
+            }
+            if result.nextShardIterator == nil {
+                positions[id] = .shardEnd
+                iterators[id] = nil
+            } else {
+                iterators[id] = result.nextShardIterator
+            }
+            if result.records.count > 0 || result.nextShardIterator == nil {
+                out.append(ShardRecords(shardId: id, result: result))
+            }
+        }
+        return out
+    }
+
+    private func read(_ shardId: String, limit: Int) throws(StreamError) -> GetRecordsResult {
+        if let it = iterators[shardId] {
+            do throws(StreamError) {
+                return try store.getRecords(shardIterator: it, limit: limit)
+            } catch where error.code == .expiredIterator {
+                iterators[shardId] = nil  // start again from the position
+            }
+        }
+        let it: String
+        switch positions[shardId] {
+        case .sequenceNumber(let s)?:
+            it = try store.getShardIterator(stream: stream, shardId: shardId, type: .afterSequenceNumber, startingSequenceNumber: s)
+        default:
+            it = try store.getShardIterator(stream: stream, shardId: shardId, type: .trimHorizon)
+        }
+        return try store.getRecords(shardIterator: it, limit: limit)
+    }
+
+    /// Makes every position read so far durable.
+    public func checkpoint() throws(StreamError) {
+        checkpointed = positions
+        try save()
+    }
+
+    /// Makes one shard's position durable (KCL's `checkpoint(sequenceNumber)`), and sets the read
+    /// position there too.
+    public func checkpoint(shardId: String, sequenceNumber: String) throws(StreamError) {
+        guard SequenceNumber(sequenceNumber) != nil else {
+            throw StreamError(.invalidArgument, "Invalid sequence number \(sequenceNumber) for checkpoint.")
+        }
+        checkpointed[shardId] = .sequenceNumber(sequenceNumber)
+        positions[shardId] = .sequenceNumber(sequenceNumber)
+        iterators[shardId] = nil
+        try save()
+    }
+
+    private func save() throws(StreamError) {
+        var shards = JSONObject()
+        for (k, v) in checkpointed.sorted(by: { $0.key < $1.key }) {
+            switch v {
+            case .shardEnd: shards[k] = "SHARD_END"
+            case .sequenceNumber(let s): shards[k] = .string(s)
+            }
+        }
+        let doc: JSONValue = ["application": .string(application), "stream": .string(stream), "shards": .object(shards)]
+        try makeDirectory((path as NSString).deletingLastPathComponent)
+        try writeFileAtomically(path, Array(doc.serialized(pretty: true).utf8))
+    }
+}

@@ -1,0 +1,302 @@
+import Foundation
+import SluiceCore
+
+extension StreamStore {
+    // MARK: - Writing
+
+    /// PutRecord: one record, with an optional explicit hash key and an exclusive minimum sequence
+    /// number (`SequenceNumberForOrdering`): the new number is greater than it whenever it was issued
+    /// by the shard the record goes to or by one created earlier (a client putting one partition key
+    /// in order, across reshards, always gets increasing numbers).
+    public func putRecord(stream name: String, data: [UInt8], partitionKey: String, explicitHashKey: String? = nil,
+                          sequenceNumberForOrdering: String? = nil) throws(StreamError) -> PutRecordResult {
+        let entry = PutRecordsRequestEntry(data: data, partitionKey: partitionKey, explicitHashKey: explicitHashKey)
+        let hash = try validate(entry, field: "")
+        var minimum: SequenceNumber? = nil
+        if let s = sequenceNumberForOrdering {
+            guard let seq = SequenceNumber(s) else {
+                throw StreamError(.invalidArgument,
+                                  "ExclusiveMinimumSequenceNumber \(s) used in PutRecord on stream \(name) under account \(account) is invalid.")
+            }
+            minimum = seq
+        }
+        let outcome = try write(name, [entry], hashes: [hash], minimum: minimum, singleRecord: true)
+        switch outcome.records[0] {
+        case .success(let r): return r
+        case .failure(let code, let message): throw StreamError(code, message)
+        }
+    }
+
+    /// PutRecords: up to 500 records and `maxPutRecordsBytes`, each with a result or an error.
+    /// A request that breaks a validation rule fails as a whole; a record refused by a throughput
+    /// limit or a storage failure fails alone, and the rest are written.
+    public func putRecords(stream name: String, records: [PutRecordsRequestEntry]) throws(StreamError) -> PutRecordsResult {
+        try validateStreamName(name)
+        if records.isEmpty {
+            throw .validation("records", "[]", "Member must have length greater than or equal to 1")
+        }
+        if records.count > 500 {
+            throw .validation("records", "[...]", "Member must have length less than or equal to 500")
+        }
+        var hashes = [UInt128?]()
+        hashes.reserveCapacity(records.count)
+        var total = 0
+        for (i, r) in records.enumerated() {
+            hashes.append(try validate(r, field: "records.\(i + 1).member."))
+            total += r.data.count + r.partitionKey.utf8.count
+        }
+        if total > configuration.maxPutRecordsBytes {
+            throw StreamError(.invalidArgument, "Records size exceeds \(configuration.maxPutRecordsBytes >> 20) MB limit")
+        }
+        return try write(name, records, hashes: hashes, minimum: nil, singleRecord: false)
+    }
+
+    /// Checks one record; returns its explicit hash key when it has one.
+    func validate(_ r: PutRecordsRequestEntry, field: String) throws(StreamError) -> UInt128? {
+        let keyBytes = r.partitionKey.utf8.count
+        if keyBytes == 0 {
+            throw .validation(field + "partitionKey", r.partitionKey, "Member must have length greater than or equal to 1")
+        }
+        // 256 characters at most; only a key of more than 256 bytes can have more than 256.
+        if keyBytes > 256 && r.partitionKey.unicodeScalars.count > 256 {
+            throw .validation(field + "partitionKey", r.partitionKey, "Member must have length less than or equal to 256")
+        }
+        let size = keyBytes + r.data.count
+        if size > configuration.maxRecordBytes {
+            throw .validation(field + "data", "java.nio.HeapByteBuffer[pos=0 lim=\(r.data.count) cap=\(r.data.count)]",
+                              "Member must have length less than or equal to \(configuration.maxRecordBytes)"
+                                  + (r.data.count <= configuration.maxRecordBytes ? " (partition key and data together)" : ""))
+        }
+        guard let ehk = r.explicitHashKey else { return nil }
+        switch HashKey.parse(ehk) {
+        case .success(let v): return v
+        case .failure(.badPattern):
+            throw .validation(field + "explicitHashKey", ehk, "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})")
+        case .failure(.outOfRange):
+            throw StreamError(.invalidArgument,
+                              "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was \(ehk)")
+        }
+    }
+
+    /// Routes records to open shards and appends each shard's share with one write.
+    private func write(_ name: String, _ records: [PutRecordsRequestEntry], hashes: [UInt128?], minimum: SequenceNumber?,
+                       singleRecord: Bool) throws(StreamError) -> PutRecordsResult {
+        let h = try handle(name)
+        h.lock.lock()
+        defer { h.lock.unlock() }
+        guard !h.deleted else { throw notFound(name) }
+        let now = clock.nowMillis()
+        try maybeTrim(h, now: now)
+        if h.meta.mode == .onDemand { try scaleOnDemandIfNeeded(h, now: now) }
+
+        // Route.
+        let n = records.count
+        var slot = [Int](repeating: 0, count: n)
+        if h.routes.count > 1 {
+            for i in 0..<n {
+                slot[i] = h.route(hashes[i] ?? MD5.hashKey(records[i].partitionKey))
+            }
+        }
+        var results = [PutRecordsResultEntry?](repeating: nil, count: n)
+        // Throughput limits (provisioned streams, when enforced).
+        if configuration.enforceThroughputLimits && h.meta.mode == .provisioned {
+            for i in 0..<n {
+                let shard = h.routes[slot[i]].index
+                var t = h.throughput[shard] ?? ShardThroughput(now: now)
+                let size = records[i].data.count + records[i].partitionKey.utf8.count
+                if !t.admitWrite(bytes: size, now: now) {
+                    results[i] = .failure(code: .provisionedThroughputExceeded,
+                                          message: "Rate exceeded for shard \(ShardID.format(shard)) in stream \(name) under account \(account).")
+                    h.throttledWrites += 1
+                }
+                h.throughput[shard] = t
+            }
+        }
+        // Group positions by shard, keeping request order within a shard.
+        var groups: [[Int]] = Array(repeating: [], count: h.routes.count)
+        if h.routes.count == 1 && results.allSatisfy({ $0 == nil }) {
+            groups[0] = Array(0..<n)
+        } else {
+            for i in 0..<n where results[i] == nil { groups[slot[i]].append(i) }
+        }
+        var written = 0, writtenBytes = 0
+        for (g, positions) in groups.enumerated() where !positions.isEmpty {
+            let shard = h.routes[g].index
+            guard let meta = h.shard(shard) else { continue }
+            do throws(StreamError) {
+                let log = try h.log(shard, segmentBytes: configuration.segmentBytes)
+                if let m = minimum { bumpForOrdering(log, shard: meta, minimum: m) }
+                let (first, arrival) = try log.append(entries: records, positions: positions, arrival: now,
+                                                      syncNow: configuration.fsync == .always)
+                let created = meta.creationSeconds
+                let recordSeconds = UInt64(max(0, arrival) / 1000)
+                for (k, p) in positions.enumerated() {
+                    results[p] = .success(PutRecordResult(
+                        shardIndex: shard,
+                        sequenceNumber: SequenceNumber(shardCreationSeconds: created, shardIndex: shard,
+                                                       index: first + UInt64(k), recordSeconds: recordSeconds)))
+                    writtenBytes += records[p].data.count + records[p].partitionKey.utf8.count
+                }
+                written += positions.count
+            } catch {
+                if singleRecord { throw StreamError(.internalFailure, "Internal Service Failure: \(error.message)") }
+                for p in positions { results[p] = .failure(code: .internalFailure, message: "Internal Service Failure") }
+            }
+        }
+        h.incomingRecords += Int64(written)
+        h.incomingBytes += Int64(writtenBytes)
+        h.writeHistory.note(records: written, bytes: writtenBytes, at: now)
+        return PutRecordsResult(records: results.map { $0! })
+    }
+
+    /// Makes the shard's next number exceed `minimum` when that is possible: the number's leading
+    /// fields (shard creation time, low shard-index nibble) decide; only when they equal this
+    /// shard's does the sequence index need to move.
+    private func bumpForOrdering(_ log: ShardLog, shard: ShardMeta, minimum m: SequenceNumber) {
+        if m.shardCreationSeconds == shard.creationSeconds && (m.shardIndex & 0xf) == (shard.index & 0xf)
+            && m.index < SequenceNumber.endingIndex
+        {
+            log.ensureNextIndex(atLeast: m.index + 1)
+        }
+    }
+
+    // MARK: - Reading
+
+    /// GetShardIterator.
+    public func getShardIterator(stream name: String, shardId: String, type: ShardIteratorType,
+                                 startingSequenceNumber: String? = nil, timestampMillis: Int64? = nil) throws(StreamError) -> String {
+        try validateStreamName(name)
+        switch type {
+        case .atSequenceNumber, .afterSequenceNumber, .trimHorizon, .latest:
+            let needs = type == .atSequenceNumber || type == .afterSequenceNumber
+            if needs != (startingSequenceNumber != nil) {
+                throw StreamError(.invalidArgument,
+                                  "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or "
+                                      + "(2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified \(type.rawValue) and "
+                                      + (needs ? "no" : "also a") + " StartingSequenceNumber.")
+            }
+        case .atTimestamp:
+            if timestampMillis == nil {
+                throw StreamError(.invalidArgument,
+                                  "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
+            }
+        }
+        let h = try lock.locked { () throws(StreamError) -> StreamHandle in
+            guard let h = streams[name] else {
+                if let i = ShardID.parse(shardId) { throw shardNotFound(ShardID.format(i), name) }
+                throw StreamError(.resourceNotFound, "Could not find shard \(shardId) in stream \(name) under account \(account).")
+            }
+            return h
+        }
+        h.lock.lock()
+        defer { h.lock.unlock() }
+        let now = clock.nowMillis()
+        guard let index = ShardID.parse(shardId) else {
+            throw StreamError(.resourceNotFound, "Could not find shard \(shardId) in stream \(name) under account \(account).")
+        }
+        guard !h.deleted, let shard = h.shard(index), !h.isExpired(shard, now: now) else {
+            throw shardNotFound(ShardID.format(index), name)
+        }
+        let log = try h.log(index, segmentBytes: configuration.segmentBytes)
+        let position: UInt64
+        switch type {
+        case .trimHorizon: position = 0
+        case .latest: position = shard.endIndex ?? log.nextIndex
+        case .atTimestamp:
+            let ts = timestampMillis!
+            if ts > now {
+                throw StreamError(.invalidArgument,
+                                  "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
+                                      + "timestampInMillis: \(ts), currentTimestampInMillis: \(now)")
+            }
+            position = log.firstIndex(arrivedAtOrAfter: ts)
+        case .atSequenceNumber, .afterSequenceNumber:
+            let text = startingSequenceNumber!
+            let sid = ShardID.format(index)
+            guard let seq = SequenceNumber(text) else {
+                throw StreamError(.invalidArgument,
+                                  "StartingSequenceNumber \(text) used in GetShardIterator on shard \(sid) in stream \(name) under account \(account) is invalid.")
+            }
+            if seq.shardIndex != index {
+                throw StreamError(.invalidArgument,
+                                  "Invalid StartingSequenceNumber. It encodes \(ShardID.format(seq.shardIndex)), while it was used in a call to a shard with \(sid)")
+            }
+            if seq.shardCreationSeconds != shard.creationSeconds {
+                throw StreamError(.invalidArgument,
+                                  "StartingSequenceNumber \(text) used in GetShardIterator on shard \(sid) in stream \(name) under account \(account) is invalid because it did not come from this stream.")
+            }
+            position = type == .atSequenceNumber ? seq.index : seq.index + 1
+        }
+        return ShardIteratorToken(issuedMillis: now, streamCreationMillis: h.meta.createdMillis, shardIndex: index,
+                                  position: position, streamName: name).encode()
+    }
+
+    func shardNotFound(_ shardId: String, _ stream: String) -> StreamError {
+        StreamError(.resourceNotFound, "Shard \(shardId) in stream \(stream) under account \(account) does not exist")
+    }
+
+    /// GetRecords: up to `limit` records (1-10,000) and 10 MiB from where the iterator points.
+    public func getRecords(shardIterator: String, limit: Int = 10000) throws(StreamError) -> GetRecordsResult {
+        if limit < 1 { throw .validation("limit", String(limit), "Member must have value greater than or equal to 1") }
+        if limit > 10000 { throw .validation("limit", String(limit), "Member must have value less than or equal to 10000") }
+        guard let it = ShardIteratorToken.decode(shardIterator) else {
+            throw StreamError(.invalidArgument, "Invalid ShardIterator.")
+        }
+        let now = clock.nowMillis()
+        if now - it.issuedMillis > configuration.iteratorTTLMillis {
+            throw StreamError(.expiredIterator,
+                              "Iterator expired. The iterator was created at time \(StreamStore.awsDate(it.issuedMillis)) while right now it is "
+                                  + "\(StreamStore.awsDate(now)) which is further in the future than the tolerated delay of \(configuration.iteratorTTLMillis) milliseconds.")
+        }
+        let sid = ShardID.format(it.shardIndex)
+        guard let h = lock.locked({ streams[it.streamName] }) else { throw shardNotFound(sid, it.streamName) }
+        // Resolve the shard under the stream lock; read under the shard log's own lock.
+        let (shard, log, children, minArrival) = try h.lock.locked { () throws(StreamError) -> (ShardMeta, ShardLog, [ChildShard], Int64) in
+            guard !h.deleted, h.meta.createdMillis == it.streamCreationMillis, let shard = h.shard(it.shardIndex),
+                  !h.isExpired(shard, now: now)
+            else { throw shardNotFound(sid, it.streamName) }
+            try maybeTrim(h, now: now)
+            if configuration.enforceThroughputLimits && h.meta.mode == .provisioned {
+                var t = h.throughput[shard.index] ?? ShardThroughput(now: now)
+                let ok = t.admitRead(now: now)
+                h.throughput[shard.index] = t
+                if !ok {
+                    throw StreamError(.provisionedThroughputExceeded,
+                                      "Rate exceeded for Shard - \(sid) in stream \(it.streamName) under account \(account).")
+                }
+            }
+            let children: [ChildShard] = shard.isOpen ? [] : h.meta.shards.compactMap { c in
+                guard c.parent == shard.index || c.adjacentParent == shard.index else { return nil }
+                return ChildShard(shardId: ShardID.format(c.index),
+                                  parentShards: [c.parent, c.adjacentParent].compactMap { $0.map(ShardID.format) },
+                                  hashKeyRange: c.range)
+            }
+            return (shard, try h.log(shard.index, segmentBytes: configuration.segmentBytes), children, h.trimHorizon(now: now))
+        }
+        let outcome = try log.read(from: it.position, limit: limit, maxBytes: 10 << 20, minArrival: minArrival,
+                                   shardName: "\(sid) of stream \(it.streamName)")
+        if configuration.enforceThroughputLimits {
+            h.lock.locked {
+                h.throughput[shard.index]?.chargeRead(bytes: outcome.batch.payloadBytes)
+            }
+        }
+        // A closed shard takes no more writes: once read to its end it is finished.
+        let finished = !shard.isOpen && outcome.reachedEnd
+        let next: String? = finished ? nil : ShardIteratorToken(
+            issuedMillis: now, streamCreationMillis: it.streamCreationMillis, shardIndex: it.shardIndex,
+            position: outcome.nextPosition, streamName: it.streamName).encode()
+        return GetRecordsResult(records: outcome.batch, shardIndex: shard.index, shardCreationSeconds: shard.creationSeconds,
+                                nextShardIterator: next, millisBehindLatest: outcome.nextArrival.map { max(0, now - $0) } ?? 0,
+                                childShards: finished ? children : nil)
+    }
+
+    /// `Www Mmm dd hh:mm:ss UTC yyyy`, the date form of Kinesis's iterator messages.
+    static func awsDate(_ millis: Int64) -> String {
+        let f = TimeFormat.fields(millis)
+        let days = Int((millis / 86_400_000) % 7 + 7) % 7  // 1970-01-01 was a Thursday
+        let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days]
+        let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][f.month - 1]
+        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(weekday) \(month) \(two(f.day)) \(two(f.hour)):\(two(f.minute)):\(two(f.second)) UTC \(f.year)"
+    }
+}

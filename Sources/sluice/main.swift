@@ -1,0 +1,4 @@
+import Foundation
+import SluiceCLI
+
+exit(SluiceMain.run(CommandLine.arguments))
