@@ -28,6 +28,7 @@ public enum HashKey {
     /// step = floor(2^128 / n), and the last shard ends at 2^128-1.
     public static func evenRanges(count n: Int) -> [ClosedRange<UInt128>] {
         precondition(n >= 1)
+        if n == 1 { return [0...UInt128.max] }
         // floor(2^128 / n) without 2^128 itself: (2^128-1)/n, plus one when n divides 2^128.
         var step = UInt128.max / UInt128(n)
         if UInt128.max % UInt128(n) == UInt128(n) - 1 { step += 1 }

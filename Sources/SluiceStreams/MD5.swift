@@ -1,10 +1,10 @@
 /// MD5 (RFC 1321), written in Swift. Kinesis routes a record by the MD5 of its partition key, read
 /// as a 128-bit big-endian integer. This is a routing hash here, not a security primitive.
 public struct MD5: Sendable {
-    private var a: UInt32 = 0x6745_2301
-    private var b: UInt32 = 0xefcd_ab89
-    private var c: UInt32 = 0x98ba_dcfe
-    private var d: UInt32 = 0x1032_5476
+    private(set) var a: UInt32 = 0x6745_2301
+    private(set) var b: UInt32 = 0xefcd_ab89
+    private(set) var c: UInt32 = 0x98ba_dcfe
+    private(set) var d: UInt32 = 0x1032_5476
     private var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
     private var buffered = 0
     private var length: UInt64 = 0
@@ -28,8 +28,20 @@ public struct MD5: Sendable {
     /// The digest as the 128-bit big-endian integer Kinesis uses as a hash key.
     public static func hashKey(_ bytes: UnsafeRawBufferPointer) -> UInt128 {
         var h = MD5()
-        h.update(bytes)
-        let (a, b, c, d) = h.finalizeWords()
+        if bytes.count < 56 {
+            // One block, padded on the stack (partition keys are usually short).
+            var block = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+            withUnsafeMutableBytes(of: &block) { b in
+                if bytes.count > 0 { b.copyMemory(from: bytes) }
+                b[bytes.count] = 0x80
+                b.storeBytes(of: (UInt64(bytes.count) &* 8).littleEndian, toByteOffset: 56, as: UInt64.self)
+            }
+            withUnsafeBytes(of: &block) { h.compress($0.baseAddress!) }
+        } else {
+            h.update(bytes)
+            _ = h.finalizeWords()
+        }
+        let (a, b, c, d) = (h.a, h.b, h.c, h.d)
         // The digest is a, b, c, d, each little-endian; read it big-endian.
         let hi = UInt64(a.byteSwapped) << 32 | UInt64(b.byteSwapped)
         let lo = UInt64(c.byteSwapped) << 32 | UInt64(d.byteSwapped)
@@ -82,19 +94,21 @@ public struct MD5: Sendable {
 
     private mutating func finalizeWords() -> (UInt32, UInt32, UInt32, UInt32) {
         let bitLength = length &* 8
-        var pad = [UInt8](repeating: 0, count: buffered < 56 ? 56 - buffered : 120 - buffered)
-        pad[0] = 0x80
-        for s in 0..<8 { pad.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(s * 8))) }
-        let keep = length
-        pad.withUnsafeBytes { update($0) }
-        length = keep
+        var pad = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0),
+                   UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        let padLength = buffered < 56 ? 56 - buffered : 120 - buffered
+        withUnsafeMutableBytes(of: &pad) { p in
+            p[0] = 0x80
+            p.storeBytes(of: bitLength.littleEndian, toByteOffset: padLength, as: UInt64.self)
+        }
+        withUnsafeBytes(of: &pad) { update(UnsafeRawBufferPointer(rebasing: $0[0..<(padLength + 8)])) }
         return (a, b, c, d)
     }
 
     @inline(__always)
     private static func rotl(_ x: UInt32, _ s: UInt32) -> UInt32 { (x << s) | (x >> (32 - s)) }
 
-    private mutating func compress(_ block: UnsafeRawPointer) {
+    mutating func compress(_ block: UnsafeRawPointer) {
         var m = (UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0),
                  UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0))
         withUnsafeMutableBytes(of: &m) { $0.copyMemory(from: UnsafeRawBufferPointer(start: block, count: 64)) }

@@ -193,9 +193,14 @@ final class Segment: @unchecked Sendable {
 }
 
 func writeAll(fd: Int32, bytes: [UInt8], at offset: Int, path: String) throws(StreamError) {
+    let r = bytes.withUnsafeBytes { b in Result { () throws(StreamError) in try writeAll(fd: fd, bytes: b, at: offset, path: path) } }
+    try r.get()
+}
+
+func writeAll(fd: Int32, bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws(StreamError) {
     var done = 0
     while done < bytes.count {
-        let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+        let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
         if n < 0 {
             if errno == EINTR { continue }
             throw StreamError.io("write", path)

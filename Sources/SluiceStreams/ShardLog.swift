@@ -52,7 +52,7 @@ final class ShardLog: @unchecked Sendable {
     /// Arrival time of the newest record (arrivals never go backwards within a shard).
     private(set) var lastArrival: Int64 = 0
     private let segmentBytes: Int
-    private var writeBuffer: [UInt8] = []
+    private let writeBuffer = ByteBuffer()
     private var sealedUnsynced: [Segment] = []
     private var cursors: [(position: UInt64, base: UInt64, offset: Int)] = []
     private var cursorNext = 0
@@ -103,7 +103,7 @@ final class ShardLog: @unchecked Sendable {
         var index = first
         var seg = segments[segments.count - 1]
         let startSize = seg.size
-        writeBuffer.removeAll(keepingCapacity: true)
+        writeBuffer.count = 0
         var pending: [(index: UInt64, offset: Int)] = []
         pending.reserveCapacity(positions.count)
         var rolledFrom: [Segment] = []
@@ -112,7 +112,7 @@ final class ShardLog: @unchecked Sendable {
             let keyLen = entry.partitionKey.utf8.count
             let payloadLen = SegmentFormat.payloadFixedBytes + keyLen + entry.data.count
             let frameLen = SegmentFormat.frameHeaderBytes + payloadLen
-            if seg.size + writeBuffer.count + frameLen > segmentBytes && (seg.count > 0 || !writeBuffer.isEmpty) {
+            if seg.size + writeBuffer.count + frameLen > segmentBytes && (seg.count > 0 || writeBuffer.count > 0) {
                 // Seal this segment and begin the next one at this record's index.
                 try flush(seg, pending: &pending, arrival: arrival, startSize: rolledFrom.isEmpty ? startSize : SegmentFormat.headerBytes)
                 let next = try Segment.create(directory: directory, base: index)
@@ -120,19 +120,22 @@ final class ShardLog: @unchecked Sendable {
                 segments.append(next)
                 seg = next
             }
-            let frameStart = writeBuffer.count
-            pending.append((index, seg.size + frameStart))
-            writeBuffer.appendLE(UInt32(payloadLen))
-            writeBuffer.appendLE(UInt32(0))  // checksum, filled below
-            writeBuffer.appendLE(index)
-            writeBuffer.appendLE(UInt64(bitPattern: arrival))
-            writeBuffer.appendLE(UInt16(keyLen))
-            writeBuffer.append(contentsOf: entry.partitionKey.utf8)
-            writeBuffer.append(contentsOf: entry.data)
-            let crc = writeBuffer.withUnsafeBytes {
-                CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(frameStart + 8)..<(frameStart + frameLen)]))
+            pending.append((index, seg.size + writeBuffer.count))
+            let dst = writeBuffer.grow(by: frameLen)
+            dst.storeBytes(of: UInt32(payloadLen).littleEndian, toByteOffset: 0, as: UInt32.self)
+            dst.storeBytes(of: index.littleEndian, toByteOffset: 8, as: UInt64.self)
+            dst.storeBytes(of: UInt64(bitPattern: arrival).littleEndian, toByteOffset: 16, as: UInt64.self)
+            dst.storeBytes(of: UInt16(keyLen).littleEndian, toByteOffset: 24, as: UInt16.self)
+            let keyDst = dst + SegmentFormat.frameHeaderBytes + SegmentFormat.payloadFixedBytes
+            if entry.partitionKey.utf8.withContiguousStorageIfAvailable({ keyDst.copyMemory(from: $0.baseAddress!, byteCount: keyLen) }) == nil {
+                var k = entry.partitionKey
+                k.withUTF8 { keyDst.copyMemory(from: $0.baseAddress!, byteCount: keyLen) }
             }
-            writeBuffer.withUnsafeMutableBytes { $0.storeBytes(of: crc.littleEndian, toByteOffset: frameStart + 4, as: UInt32.self) }
+            entry.data.withUnsafeBytes { d in
+                if d.count > 0 { (keyDst + keyLen).copyMemory(from: d.baseAddress!, byteCount: d.count) }
+            }
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: dst + SegmentFormat.frameHeaderBytes, count: payloadLen))
+            dst.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)
             index += 1
         }
         try flush(seg, pending: &pending, arrival: arrival, startSize: rolledFrom.isEmpty ? startSize : SegmentFormat.headerBytes)
@@ -151,16 +154,17 @@ final class ShardLog: @unchecked Sendable {
     /// Writes the buffered frames to `seg` and indexes them; on failure truncates back to `startSize`.
     private func flush(_ seg: Segment, pending: inout [(index: UInt64, offset: Int)], arrival: Int64,
                        startSize: Int) throws(StreamError) {
-        guard !writeBuffer.isEmpty else { return }
+        guard writeBuffer.count > 0 else { return }
         do throws(StreamError) {
-            try writeAll(fd: seg.fd, bytes: writeBuffer, at: seg.size, path: seg.path)
+            try writeAll(fd: seg.fd, bytes: UnsafeRawBufferPointer(start: writeBuffer.base, count: writeBuffer.count),
+                         at: seg.size, path: seg.path)
         } catch {
             _ = ftruncate(seg.fd, off_t(seg.size))
             throw error
         }
         for (idx, off) in pending { seg.noteFrame(index: idx, arrival: arrival, offset: off) }
         seg.size += writeBuffer.count
-        writeBuffer.removeAll(keepingCapacity: true)
+        writeBuffer.count = 0
         pending.removeAll(keepingCapacity: true)
     }
 
@@ -409,5 +413,36 @@ func makeDirectory(_ path: String) throws(StreamError) {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     } catch {
         throw StreamError(.storage, "cannot create directory \(path): \(error.localizedDescription)")
+    }
+}
+
+/// A growable byte buffer in manually managed memory: frames are encoded straight into it.
+final class ByteBuffer {
+    private(set) var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    var count = 0
+
+    init(capacity: Int = 1 << 16) {
+        self.capacity = capacity
+        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+    }
+
+    deinit { base.deallocate() }
+
+    /// Extends the buffer by `n` uninitialised bytes and returns where they start.
+    @inline(__always)
+    func grow(by n: Int) -> UnsafeMutableRawPointer {
+        if count + n > capacity {
+            var c = capacity * 2
+            while c < count + n { c *= 2 }
+            let b = UnsafeMutableRawPointer.allocate(byteCount: c, alignment: 16)
+            b.copyMemory(from: base, byteCount: count)
+            base.deallocate()
+            base = b
+            capacity = c
+        }
+        let p = base + count
+        count += n
+        return p
     }
 }

@@ -11,7 +11,7 @@ extension StreamStore {
     public func putRecord(stream name: String, data: [UInt8], partitionKey: String, explicitHashKey: String? = nil,
                           sequenceNumberForOrdering: String? = nil) throws(StreamError) -> PutRecordResult {
         let entry = PutRecordsRequestEntry(data: data, partitionKey: partitionKey, explicitHashKey: explicitHashKey)
-        let hash = try validate(entry, field: "")
+        let hash = try validate(entry, member: nil)
         var minimum: SequenceNumber? = nil
         if let s = sequenceNumberForOrdering {
             guard let seq = SequenceNumber(s) else {
@@ -42,7 +42,7 @@ extension StreamStore {
         hashes.reserveCapacity(records.count)
         var total = 0
         for (i, r) in records.enumerated() {
-            hashes.append(try validate(r, field: "records.\(i + 1).member."))
+            hashes.append(try validate(r, member: i))
             total += r.data.count + r.partitionKey.utf8.count
         }
         if total > configuration.maxPutRecordsBytes {
@@ -51,8 +51,10 @@ extension StreamStore {
         return try write(name, records, hashes: hashes, minimum: nil, singleRecord: false)
     }
 
-    /// Checks one record; returns its explicit hash key when it has one.
-    func validate(_ r: PutRecordsRequestEntry, field: String) throws(StreamError) -> UInt128? {
+    /// Checks one record; returns its explicit hash key when it has one. `member` is the record's
+    /// position in a PutRecords request (nil for PutRecord), for the field names in messages.
+    func validate(_ r: PutRecordsRequestEntry, member: Int?) throws(StreamError) -> UInt128? {
+        var field: String { member.map { "records.\($0 + 1).member." } ?? "" }
         let keyBytes = r.partitionKey.utf8.count
         if keyBytes == 0 {
             throw .validation(field + "partitionKey", r.partitionKey, "Member must have length greater than or equal to 1")
