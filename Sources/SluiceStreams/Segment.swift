@@ -54,6 +54,9 @@ final class Segment: @unchecked Sendable {
     var lastArrival: Int64 = 0
     var sparse: [SparseEntry] = []
     var dirty = false
+    /// Where a sealed segment turned out to be damaged when it was opened: frames from here on
+    /// could not be trusted and are not served.
+    var damagedAt: Int? = nil
 
     init(path: String, base: UInt64, fd: Int32, size: Int) {
         self.path = path
@@ -96,9 +99,10 @@ final class Segment: @unchecked Sendable {
         return Segment(path: path, base: base, fd: fd, size: SegmentFormat.headerBytes)
     }
 
-    /// Opens an existing segment and indexes its frames. With `repairTail`, a torn or corrupt tail
-    /// (a partial frame, a bad checksum, a frame out of order) is cut off the file; otherwise the
-    /// segment ends at the first such frame.
+    /// Opens an existing segment and indexes its frames. With `repairTail` (the newest segment), a
+    /// torn or corrupt tail (a partial frame, a bad checksum, a frame out of order) is cut off the
+    /// file: it is a write the process did not finish. Otherwise (a sealed segment) the file is left
+    /// alone, the segment ends at the first such frame and `damagedAt` records where.
     static func open(path: String, base: UInt64, repairTail: Bool) throws(StreamError) -> Segment {
         let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw StreamError.io("open", path) }
@@ -167,7 +171,9 @@ final class Segment: @unchecked Sendable {
         seg.size = offset
         if offset < fileSize {
             guard repairTail else {
-                throw StreamError(.storage, "segment \(path) is corrupt at byte \(offset) of \(fileSize)")
+                // A sealed segment is never rewritten: keep the trustworthy prefix and say where it ends.
+                seg.damagedAt = offset
+                return seg
             }
             guard ftruncate(fd, off_t(offset)) == 0 else { throw StreamError.io("truncate", path) }
             _ = fsync(fd)

@@ -55,6 +55,8 @@ final class ShardLog: @unchecked Sendable {
     private let writeBuffer = ByteBuffer()
     private var sealedUnsynced: [Segment] = []
     private var cursors: [(position: UInt64, base: UInt64, offset: Int)] = []
+    /// What opening the log found damaged (sealed segments with untrustworthy frames).
+    private(set) var damage: [String] = []
     private var cursorNext = 0
 
     /// Opens (or creates) the log in `directory`, repairing a torn tail in the newest segment.
@@ -73,6 +75,9 @@ final class ShardLog: @unchecked Sendable {
             let isLast = i == bases.count - 1
             let seg = try Segment.open(path: directory + "/" + SegmentFormat.fileName(base: base), base: base,
                                        repairTail: isLast)
+            if let at = seg.damagedAt {
+                damage.append("\(seg.path): frames from byte \(at) fail their checksum and are not served")
+            }
             segments.append(seg)
         }
         if let last = segments.last {

@@ -59,6 +59,9 @@ struct StreamMeta: Sendable {
     var nextShardIndex: UInt32
     var shards: [ShardMeta]
     var tags: [String: String] = [:]
+    /// Records that arrived before this were hidden by a retention decrease; raising retention
+    /// again does not bring them back.
+    var trimFloorMillis: Int64 = 0
 
     var json: JSONValue {
         var tagObject = JSONObject()
@@ -66,7 +69,7 @@ struct StreamMeta: Sendable {
         return ["format": 1, "name": .string(name), "created": .int(createdMillis),
                 "retentionHours": .int(Int64(retentionHours)), "mode": .string(mode.rawValue),
                 "nextShardIndex": .int(Int64(nextShardIndex)), "shards": .array(shards.map(\.json)),
-                "tags": .object(tagObject)]
+                "tags": .object(tagObject), "trimFloor": .int(trimFloorMillis)]
     }
 
     init(name: String, createdMillis: Int64, retentionHours: Int, mode: StreamMode, shards: [ShardMeta]) {
@@ -91,6 +94,7 @@ struct StreamMeta: Sendable {
         mode = m
         nextShardIndex = UInt32(next)
         self.shards = shards.sorted { $0.index < $1.index }
+        trimFloorMillis = json["trimFloor"]?.int64Value ?? 0
         for (k, v) in json["tags"]?.objectValue?.entries ?? [] {
             if let s = v.stringValue { tags[k] = s }
         }
@@ -171,7 +175,7 @@ final class StreamHandle: @unchecked Sendable {
     }
 
     /// The oldest arrival time still inside the retention period.
-    func trimHorizon(now: Int64) -> Int64 { now - Int64(meta.retentionHours) * 3_600_000 }
+    func trimHorizon(now: Int64) -> Int64 { max(meta.trimFloorMillis, now - Int64(meta.retentionHours) * 3_600_000) }
 
     /// A closed shard expires when its newest possible record has left the retention period.
     func isExpired(_ s: ShardMeta, now: Int64) -> Bool {

@@ -21,6 +21,9 @@ public final class StreamStore: @unchecked Sendable {
     private var directoryLock: DataDirectoryLock?
     private var syncTimer: (any DispatchSourceTimer)?
     private var closed = false
+    /// Damage found while opening the data directory (records that fail their checksums in sealed
+    /// segments). Such records are never served; this says which were skipped.
+    public private(set) var recoveryReport: [String] = []
 
     var streamsDirectory: String { configuration.dataDirectory + "/streams" }
     var account: String { configuration.accountId }
@@ -47,8 +50,9 @@ public final class StreamStore: @unchecked Sendable {
             for s in meta.shards {
                 let path = handle.shardDirectory(s.index)
                 if FileManager.default.fileExists(atPath: path) {
-                    handle.logs[s.index] = try ShardLog(directory: path, segmentBytes: configuration.segmentBytes,
-                                                        create: false)
+                    let log = try ShardLog(directory: path, segmentBytes: configuration.segmentBytes, create: false)
+                    recoveryReport += log.damage
+                    handle.logs[s.index] = log
                 }
             }
             streams[meta.name] = handle
@@ -382,9 +386,11 @@ public final class StreamStore: @unchecked Sendable {
                                   "Requested retention period (\(hours) hours) for stream \(name) can not be longer than "
                                       + "existing retention period (\(h.meta.retentionHours) hours). Use IncreaseRetentionPeriod API.")
             }
+            let now = clock.nowMillis()
             h.meta.retentionHours = hours
+            h.meta.trimFloorMillis = max(h.meta.trimFloorMillis, now - Int64(hours) * 3_600_000)
             try h.saveMeta()
-            try trim(h, now: clock.nowMillis())
+            try trim(h, now: now)
         }
     }
 

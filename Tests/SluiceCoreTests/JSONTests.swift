@@ -1,0 +1,66 @@
+import Testing
+@testable import SluiceCore
+
+@Suite("JSON values")
+struct JSONTests {
+    @Test func parsesEveryKindOfValue() throws {
+        let v = try JSONValue.parse(#" {"a": 1, "b": [true, false, null], "c": "x\ny", "d": -2.5e3, "e": {}} "#)
+        #expect(v["a"] == .int(1))
+        #expect(v["b"] == [true, false, nil])
+        #expect(v["c"] == "x\ny")
+        #expect(v["d"] == .double(-2500))
+        #expect(v["e"] == .object(JSONObject()))
+        #expect(v.objectValue?.keys == ["a", "b", "c", "d", "e"])
+    }
+
+    @Test func decodesEscapesAndSurrogatePairs() throws {
+        let v = try JSONValue.parse(#""\u00e9\ud83d\ude00\t\"\\\/""#)
+        #expect(v == .string("é😀\t\"\\/"))
+    }
+
+    @Test func serializesWithEscapesAndRoundTrips() throws {
+        let v: JSONValue = ["s": "quote \" backslash \\ newline \n tab \t bell \u{07}", "n": 12, "d": 0.1, "arr": [1, "two"], "nul": nil]
+        let text = v.serialized()
+        #expect(text == #"{"s":"quote \" backslash \\ newline \n tab \t bell \u0007","n":12,"d":0.1,"arr":[1,"two"],"nul":null}"#)
+        #expect(try JSONValue.parse(text) == v)
+        #expect(try JSONValue.parse(v.serialized(pretty: true)) == v)
+    }
+
+    @Test func nonFiniteNumbersBecomeNull() {
+        #expect(JSONValue.double(.infinity).serialized() == "null")
+        #expect(JSONValue.double(.nan).serialized() == "null")
+    }
+
+    @Test func bigIntegersFallBackToDouble() throws {
+        #expect(try JSONValue.parse("9223372036854775807") == .int(Int64.max))
+        #expect(try JSONValue.parse("9223372036854775808") == .double(9223372036854775808))
+    }
+
+    @Test(arguments: [
+        "", "{", "[1,]", "{\"a\":}", "tru", "01", "1.", "-", "\"abc", "\"\u{01}\"", "{\"a\" 1}", "[1 2]", "1 2",
+        "\"\\x\"", "\"\\ud800\"", "nul", "{'a':1}", "\"\\u12\"",
+    ])
+    func rejectsMalformedText(_ text: String) {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(bytes: [0x22, 0xff, 0xfe, 0x22]) }
+    }
+
+    @Test func deepNestingIsAnErrorNotACrash() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(deep) }
+        let ok = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        #expect(throws: Never.self) { try JSONValue.parse(ok) }
+    }
+
+    @Test func errorsCarryTheOffset() {
+        do {
+            _ = try JSONValue.parse("[1, 2, x]")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.offset == 7)
+        }
+    }
+}

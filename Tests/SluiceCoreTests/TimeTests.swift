@@ -1,0 +1,47 @@
+import Testing
+@testable import SluiceCore
+
+@Suite("Time")
+struct TimeTests {
+    @Test func formatsISO8601WithMilliseconds() {
+        #expect(TimeFormat.iso8601(0) == "1970-01-01T00:00:00.000Z")
+        #expect(TimeFormat.iso8601(1_704_067_260_000) == "2024-01-01T00:01:00.000Z")
+        #expect(TimeFormat.iso8601(951_782_400_123) == "2000-02-29T00:00:00.123Z")
+        #expect(TimeFormat.iso8601(-1) == "1969-12-31T23:59:59.999Z")
+    }
+
+    @Test(arguments: [
+        ("2024-01-01T00:01:00Z", Int64(1_704_067_260_000)),
+        ("2024-01-01 00:01:00", 1_704_067_260_000),
+        ("2024-01-01T00:01:00.5Z", 1_704_067_260_500),
+        ("2024-01-01T01:01:00+01:00", 1_704_067_260_000),
+        ("2024-01-01T00:01:00.123-0030", 1_704_069_060_123),
+        ("2024-01-01", 1_704_067_200_000),
+        ("2000-02-29T12:00", 951_825_600_000),
+    ])
+    func parsesISO8601(_ text: String, _ millis: Int64) {
+        #expect(TimeFormat.parseISO8601(text) == millis)
+    }
+
+    @Test(arguments: ["2024-13-01", "2023-02-29", "2024-01-01T25:00", "2024-1-1", "yesterday", "2024-01-01T00:00:00Zjunk", ""])
+    func rejectsBadDates(_ text: String) {
+        #expect(TimeFormat.parseISO8601(text) == nil)
+    }
+
+    @Test func formatAndParseAgreeAcrossCenturies() {
+        var t: Int64 = -2_208_988_800_000  // 1900
+        while t < 4_102_444_800_000 {  // 2100
+            #expect(TimeFormat.parseISO8601(TimeFormat.iso8601(t)) == t)
+            t += 86_399_999 * 37
+        }
+    }
+
+    @Test func manualClockMovesOnlyWhenTold() {
+        let c = ManualClock(millis: 1000)
+        #expect(c.nowMillis() == 1000)
+        c.advance(by: 500)
+        #expect(c.nowMillis() == 1500)
+        c.set(42)
+        #expect(c.nowMillis() == 42)
+    }
+}

@@ -1,0 +1,109 @@
+import Testing
+import SluiceCore
+@testable import SluiceStreams
+
+@Suite("Streams: create, describe, list, delete")
+struct StreamLifecycleTests {
+    @Test func createGivesEvenRangesAndStartingNumbers() throws {
+        let f = try StoreFixture()
+        try f.store.createStream(name: "clicks", shardCount: 3)
+        let d = try f.store.describeStream(name: "clicks")
+        #expect(d.shards.map(\.shardId) == ["shardId-000000000000", "shardId-000000000001", "shardId-000000000002"])
+        #expect(d.shards.map(\.hashKeyRange) == HashKey.evenRanges(count: 3))
+        #expect(d.shards.allSatisfy { $0.isOpen && $0.parentShardId == nil })
+        #expect(d.status == .active && d.retentionHours == 24 && d.mode == .provisioned)
+        let created = UInt64(f.clock.nowMillis() / 1000)
+        #expect(d.shards[1].startingSequenceNumber == SequenceNumber(shardCreationSeconds: created, shardIndex: 1, index: 0, recordSeconds: created))
+        #expect(openShardsCoverHashSpace(d))
+        let json = d.json
+        #expect(json["StreamDescription"]?["Shards"]?.arrayValue?.first?["HashKeyRange"]?["EndingHashKey"]
+                == "113427455640312821154458202477256070484")
+        #expect(json["StreamDescription"]?["StreamARN"] == "arn:aws:kinesis:us-east-1:000000000000:stream/clicks")
+    }
+
+    @Test func duplicateNamesAndBadNamesAreRefused() throws {
+        let f = try StoreFixture()
+        try f.store.createStream(name: "a.b-c_1", shardCount: 1)
+        #expect(throws: StreamError(.resourceInUse, "Stream a.b-c_1 under account 000000000000 already exists.")) {
+            try f.store.createStream(name: "a.b-c_1", shardCount: 1)
+        }
+        for bad in ["", "has space", "slash/name", "ünïcode", String(repeating: "x", count: 129)] {
+            #expect(performing: { try f.store.createStream(name: bad, shardCount: 1) }, throws: StreamError.code(.validation))
+        }
+        #expect(performing: { try f.store.createStream(name: "zero", shardCount: 0) }, throws: StreamError.code(.validation))
+        #expect(performing: { try f.store.createStream(name: "nocount") }, throws: StreamError.code(.invalidArgument))
+        #expect(performing: { try f.store.createStream(name: "r", shardCount: 1, retentionHours: 23) }, throws: StreamError.code(.invalidArgument))
+        // A name of exactly 128 characters is fine, and so are names that look like paths to a filesystem.
+        try f.store.createStream(name: String(repeating: "x", count: 128), shardCount: 1)
+        try f.store.createStream(name: "..", shardCount: 1)
+        #expect(try f.store.listStreams().names.contains(".."))
+    }
+
+    @Test func shardLimitIsStoreWide() throws {
+        let f = try StoreFixture { $0.shardLimit = 10 }
+        try f.store.createStream(name: "a", shardCount: 6)
+        #expect(performing: { try f.store.createStream(name: "b", shardCount: 5) }, throws: { e in
+            guard let e = e as? StreamError else { return false }
+            return e.code == .limitExceeded && e.message.contains("Current shard count for the account: 6. Limit: 10.")
+        })
+        try f.store.createStream(name: "b", shardCount: 4)
+        #expect(performing: { try f.store.splitShard(stream: "b", shardToSplit: "0", newStartingHashKey: "12345") },
+                throws: StreamError.code(.limitExceeded))
+    }
+
+    @Test func listAndDeleteStreams() throws {
+        let f = try StoreFixture()
+        for n in ["c", "a", "b"] { try f.store.createStream(name: n, shardCount: 1) }
+        #expect(try f.store.listStreams().names == ["a", "b", "c"])
+        let page = try f.store.listStreams(limit: 2)
+        #expect(page.names == ["a", "b"] && page.hasMore)
+        #expect(try f.store.listStreams(limit: 2, exclusiveStartStreamName: "b").names == ["c"])
+        #expect(performing: { try f.store.listStreams(limit: 0) }, throws: StreamError.code(.validation))
+        _ = try f.put("b", "x", key: "k")
+        try f.store.deleteStream(name: "b")
+        #expect(try f.store.listStreams().names == ["a", "c"])
+        #expect(throws: StreamError(.resourceNotFound, "Stream b under account 000000000000 not found.")) {
+            try f.store.describeStream(name: "b")
+        }
+        #expect(performing: { try f.store.deleteStream(name: "b") }, throws: StreamError.code(.resourceNotFound))
+        // Recreated with the same name, it starts empty.
+        try f.store.createStream(name: "b", shardCount: 1)
+        #expect(try f.readAll("b", "shardId-000000000000").isEmpty)
+    }
+
+    @Test func metadataSurvivesAReopen() throws {
+        let f = try StoreFixture()
+        try f.store.createStream(name: "s", shardCount: 2, retentionHours: 48)
+        try f.store.splitShard(stream: "s", shardToSplit: "shardId-000000000000", newStartingHashKey: "1000")
+        try f.store.addTags(name: "s", tags: ["team": "data"])
+        let before = try f.store.describeStream(name: "s")
+        try f.reopen()
+        let after = try f.store.describeStream(name: "s")
+        #expect(after.shards == before.shards)
+        #expect(after.retentionHours == 48)
+        #expect(try f.store.listTags(name: "s").map(\.key) == ["team"])
+    }
+
+    @Test func aSecondStoreCannotOpenTheSameDirectory() throws {
+        let f = try StoreFixture()
+        #expect(performing: { try StreamStore(configuration: f.config) }, throws: { e in
+            guard let e = e as? StreamError else { return false }
+            return e.code == .dataDirectoryInUse && e.message.contains("in use by another sluice process")
+        })
+        f.store.close()
+        // Once closed, the directory can be opened again.
+        let again = try StreamStore(configuration: f.config)
+        again.close()
+    }
+
+    @Test func tagsFollowTheLimits() throws {
+        let f = try StoreFixture()
+        try f.store.createStream(name: "s", shardCount: 1)
+        var tags: [String: String] = [:]
+        for i in 0..<50 { tags["k\(i)"] = "v" }
+        try f.store.addTags(name: "s", tags: tags)
+        #expect(performing: { try f.store.addTags(name: "s", tags: ["one-more": "x"]) }, throws: StreamError.code(.invalidArgument))
+        try f.store.removeTags(name: "s", keys: ["k0", "unknown"])
+        #expect(try f.store.listTags(name: "s").count == 49)
+    }
+}
