@@ -18,6 +18,11 @@ public enum SluiceMain {
         """
 
     public static func run(_ argv: [String]) -> Int32 {
+        // A parent may have started us with signals blocked (threads of Dispatch block them and a
+        // spawned child inherits the mask): SIGINT and SIGTERM must work, so unblock everything.
+        var none = sigset_t()
+        sigemptyset(&none)
+        sigprocmask(SIG_SETMASK, &none, nil)
         signal(SIGPIPE, SIG_IGN)
         let out = OutputStream(fd: 1)
         let err = OutputStream(fd: 2)
