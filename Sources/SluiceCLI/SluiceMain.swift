@@ -10,7 +10,9 @@ public enum SluiceMain {
         sluice: streaming SQL analytics with a built-in Kinesis-style sharded stream
 
         usage:
+          sluice demo [options]           a short tour of the stream store on samples/clicks.jsonl
           sluice stream <command> ...     manage and use streams (sluice stream --help)
+          sluice gen clicks [options]     seeded sample data (sluice gen --help)
           sluice bench stream [options]   measure put and get throughput of the stream store
           sluice --version
 
@@ -41,6 +43,10 @@ public enum SluiceMain {
                 return try StreamCommands(out: out, err: err).run(args.dropFirst())
             case "bench":
                 return try BenchCommand(out: out, err: err).run(args.dropFirst())
+            case "demo":
+                return try DemoCommand(out: out, err: err).run(args.dropFirst())
+            case "gen":
+                return try GenCommand(out: out).run(args.dropFirst())
             case "--version", "version":
                 out.line("sluice \(version)")
                 return 0
@@ -48,7 +54,7 @@ public enum SluiceMain {
                 out.line(usage)
                 return 0
             default:
-                let hint = closest(command, in: ["stream", "bench", "help", "version"]).map { " (did you mean '\($0)'?)" } ?? ""
+                let hint = closest(command, in: ["stream", "bench", "demo", "gen", "help", "version"]).map { " (did you mean '\($0)'?)" } ?? ""
                 throw UsageError("unknown command '\(command)'\(hint)")
             }
         } catch let e as UsageError {
@@ -71,13 +77,15 @@ public enum SluiceMain {
         return "sluice-data"
     }
 
-    static func openStore(_ args: Arguments) throws -> StreamStore {
+    static func openStore(_ args: Arguments, warnings err: OutputStream? = nil) throws -> StreamStore {
         var config = StoreConfiguration(dataDirectory: dataDirectory(args))
         if let f = args.value("fsync") {
             guard let p = FsyncPolicy(f) else { throw UsageError("--fsync takes never, always, interval or interval:<ms>, not '\(f)'") }
             config.fsync = p
         }
         if args.flag("enforce-limits") { config.enforceThroughputLimits = true }
-        return try StreamStore(configuration: config)
+        let store = try StreamStore(configuration: config)
+        for w in store.recoveryReport { err?.line("warning: \(w)") }
+        return store
     }
 }

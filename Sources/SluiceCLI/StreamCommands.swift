@@ -45,7 +45,7 @@ struct StreamCommands {
         case "create":
             let a = try parse(["shards", "retention-hours"], ["on-demand"])
             let n = try name(a)
-            let store = try SluiceMain.openStore(a)
+            let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             let shards = try a.int("shards")
             if shards == nil && !a.flag("on-demand") { throw UsageError("missing --shards (or --on-demand)") }
@@ -55,7 +55,7 @@ struct StreamCommands {
         case "list":
             let a = try parse([])
             if !a.positionals.isEmpty { throw UsageError("unexpected argument '\(a.positionals[0])'") }
-            let store = try SluiceMain.openStore(a)
+            let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             var names: [String] = []
             var more = true
@@ -76,13 +76,13 @@ struct StreamCommands {
         case "describe":
             let a = try parse([])
             let n = try name(a)
-            let store = try SluiceMain.openStore(a)
+            let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             out.json(try describeAll(store, n), pretty: true)
         case "put":
             let a = try parse(["partition-key", "explicit-hash-key", "data", "key-field", "key-column", "sequence-number-for-ordering"])
             let n = try name(a)
-            let store = try SluiceMain.openStore(a)
+            let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             if let data = a.value("data") {
                 guard let key = a.value("partition-key") else { throw UsageError("missing --partition-key") }
@@ -99,20 +99,20 @@ struct StreamCommands {
         case "get":
             let a = try parse(["shard-id", "iterator-type", "sequence-number", "timestamp", "limit"], ["follow"])
             let n = try name(a)
-            let store = try SluiceMain.openStore(a)
+            let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             return try get(store, n, a)
         case "split":
             let a = try parse(["shard-id", "new-starting-hash-key"])
             let n = try name(a)
-            let store = try SluiceMain.openStore(a)
+            let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             try store.splitShard(stream: n, shardToSplit: try a.required("shard-id"), newStartingHashKey: try a.required("new-starting-hash-key"))
             out.json(try describeAll(store, n), pretty: true)
         case "merge":
             let a = try parse(["shard-id", "adjacent-shard-id"])
             let n = try name(a)
-            let store = try SluiceMain.openStore(a)
+            let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             try store.mergeShards(stream: n, shardToMerge: try a.required("shard-id"), adjacentShardToMerge: try a.required("adjacent-shard-id"))
             out.json(try describeAll(store, n), pretty: true)
@@ -120,7 +120,7 @@ struct StreamCommands {
             let a = try parse(["target-shard-count"])
             let n = try name(a)
             guard let target = try a.int("target-shard-count") else { throw UsageError("missing --target-shard-count") }
-            let store = try SluiceMain.openStore(a)
+            let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             let r = try store.updateShardCount(stream: n, targetShardCount: target)
             let d = try store.describeStreamSummary(name: n)
@@ -130,14 +130,14 @@ struct StreamCommands {
             let a = try parse(["hours"])
             let n = try name(a)
             guard let hours = try a.int("hours") else { throw UsageError("missing --hours") }
-            let store = try SluiceMain.openStore(a)
+            let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             try store.setRetention(name: n, hours: hours)
             out.json(try store.describeStreamSummary(name: n).summaryJSON, pretty: true)
         case "delete":
             let a = try parse([])
             let n = try name(a)
-            let store = try SluiceMain.openStore(a)
+            let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             try store.deleteStream(name: n)
         default:
