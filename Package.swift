@@ -16,14 +16,17 @@ let package = Package(
     targets: [
         // Layer 0: shared vocabulary (clock, JSON values, errors).
         .target(name: "SluiceCore", swiftSettings: strict),
+        // Layer 1: the SQL front end (lexer, parser, AST, printer).
+        .target(name: "SluiceSQL", dependencies: ["SluiceCore"], swiftSettings: strict),
         // Layer 1: the sharded stream store (Kinesis Data Streams semantics, on disk).
         .target(name: "SluiceStreams", dependencies: ["SluiceCore"], swiftSettings: strict),
         // Layer 5: command line (argument parsing, terminal output).
-        .target(name: "SluiceCLI", dependencies: ["SluiceCore", "SluiceStreams"], swiftSettings: strict),
+        .target(name: "SluiceCLI", dependencies: ["SluiceCore", "SluiceStreams", "SluiceSQL"], swiftSettings: strict),
         // The executable: main.swift only.
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"], swiftSettings: strict),
 
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "SluiceSQLTests", dependencies: ["SluiceSQL", "SluiceCore"]),
         .testTarget(name: "SluiceStreamsTests", dependencies: ["SluiceStreams", "SluiceCore"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCore"]),
     ],

@@ -1,3 +1,5 @@
+import SluiceCore
+
 /// A small command-line parser: positionals, `--name value`, `--name=value` and boolean `--flag`s.
 /// Unknown options are errors, so a typo never silently changes what a command does.
 struct Arguments {
@@ -60,28 +62,4 @@ struct UsageError: Error {
     init(_ message: String) { self.message = message }
 }
 
-/// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo.
-func closest(_ word: String, in candidates: [String]) -> String? {
-    var best: (String, Int)? = nil
-    for c in candidates {
-        let d = editDistance(word.lowercased(), c.lowercased())
-        if d <= max(1, c.count / 3), best == nil || d < best!.1 { best = (c, d) }
-    }
-    return best?.0
-}
-
-func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a.utf8), b = Array(b.utf8)
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var prev = Array(0...b.count)
-    var cur = [Int](repeating: 0, count: b.count + 1)
-    for i in 1...a.count {
-        cur[0] = i
-        for j in 1...b.count {
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-        }
-        swap(&prev, &cur)
-    }
-    return prev[b.count]
-}
+func closest(_ word: String, in candidates: [String]) -> String? { closestMatch(word, in: candidates) }

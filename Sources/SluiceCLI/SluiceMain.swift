@@ -10,6 +10,8 @@ public enum SluiceMain {
         sluice: streaming SQL analytics with a built-in Kinesis-style sharded stream
 
         usage:
+          sluice check FILE.sql ...       report every syntax error, with its position
+          sluice fmt [--write] FILE.sql   print (or rewrite) SQL in canonical form, comments kept
           sluice demo [options]           a short tour of the stream store on samples/clicks.jsonl
           sluice stream <command> ...     manage and use streams (sluice stream --help)
           sluice gen clicks [options]     seeded sample data (sluice gen --help)
@@ -43,6 +45,10 @@ public enum SluiceMain {
                 return try StreamCommands(out: out, err: err).run(args.dropFirst())
             case "bench":
                 return try BenchCommand(out: out, err: err).run(args.dropFirst())
+            case "check":
+                return CheckCommand(out: out, err: err).check(args.dropFirst())
+            case "fmt":
+                return try CheckCommand(out: out, err: err).fmt(args.dropFirst())
             case "demo":
                 return try DemoCommand(out: out, err: err).run(args.dropFirst())
             case "gen":
@@ -54,7 +60,7 @@ public enum SluiceMain {
                 out.line(usage)
                 return 0
             default:
-                let hint = closest(command, in: ["stream", "bench", "demo", "gen", "help", "version"]).map { " (did you mean '\($0)'?)" } ?? ""
+                let hint = closest(command, in: ["stream", "bench", "check", "fmt", "demo", "gen", "help", "version"]).map { " (did you mean '\($0)'?)" } ?? ""
                 throw UsageError("unknown command '\(command)'\(hint)")
             }
         } catch let e as UsageError {

@@ -1,0 +1,290 @@
+import SluiceCore
+
+extension Parser {
+    /// `SELECT [DISTINCT | ALL] items [FROM ...] [WHERE ...] [GROUP BY ...] [HAVING ...] [EMIT ...] [LIMIT n]`
+    mutating func parseQuery() throws(ParseError) -> Query {
+        try enter()
+        defer { leave() }
+        let start = current.span.start
+        try expect(.SELECT)
+        var locs = ClauseLocations()
+        var distinct = false
+        if eat(.DISTINCT) { distinct = true } else { _ = eat(.ALL) }
+        var items: [SelectItem] = []
+        repeat { items.append(try parseSelectItem()) } while eat(.comma)
+        var from: FromItem? = nil
+        if at(.FROM) {
+            locs.spans["FROM"] = current.span
+            advance()
+            from = try parseFromClause()
+        }
+        var whereClause: Expr? = nil
+        if at(.WHERE) {
+            locs.spans["WHERE"] = current.span
+            advance()
+            whereClause = try parseExpr()
+        }
+        var groupBy: [Expr] = []
+        if at(.GROUP) {
+            locs.spans["GROUP BY"] = current.span
+            advance()
+            try expect(.BY, "after GROUP")
+            repeat { groupBy.append(try parseExpr()) } while eat(.comma)
+        }
+        var having: Expr? = nil
+        if at(.HAVING) {
+            locs.spans["HAVING"] = current.span
+            advance()
+            having = try parseExpr()
+        }
+        var emit: Emit? = nil
+        if at(.EMIT) {
+            locs.spans["EMIT"] = current.span
+            advance()
+            if eat(.FINAL) {
+                emit = .final
+            } else if eat(.CHANGES) {
+                emit = .changes(every: eat(.EVERY) ? try parseIntervalLiteral() : nil)
+            } else {
+                throw unexpected(expecting: ["FINAL", "CHANGES"], context: "after EMIT")
+            }
+        }
+        var limit: Int64? = nil
+        if at(.LIMIT) {
+            locs.spans["LIMIT"] = current.span
+            advance()
+            limit = try parseInteger("a row count")
+        }
+        if at(.ORDER) {
+            throw error("ORDER BY is not supported on a stream", id: "syntax.unsupported",
+                        help: "rows of one watermark advance come in (window_end, key) order; a window OVER (...) may ORDER BY")
+        }
+        if at(.UNION) { throw error("UNION is not supported", id: "syntax.unsupported") }
+        if at(.WHERE) || at(.GROUP) || at(.HAVING) || at(.FROM) || at(.EMIT) || at(.LIMIT) {
+            throw error("\(describe(current)) is out of place: the clauses go SELECT, FROM, WHERE, GROUP BY, HAVING, EMIT, LIMIT",
+                        id: "syntax.clause-order")
+        }
+        return Query(distinct: distinct, items: items, from: from, whereClause: whereClause, groupBy: groupBy, having: having,
+                     emit: emit, limit: limit, loc: span(from: start), clauseLocs: locs)
+    }
+
+    mutating func parseSelectItem() throws(ParseError) -> SelectItem {
+        let start = current.span.start
+        if eat(.star) { return .wildcard(qualifier: nil, loc: span(from: start)) }
+        if atIdentifier && peek().kind == .punct(.dot) && peek(2).kind == .punct(.star) {
+            let q = try parseIdentifier()
+            advance()
+            advance()
+            return .wildcard(qualifier: q, loc: span(from: start))
+        }
+        if at(.FROM) { throw unexpected(expecting: ["an expression or *"], context: "after SELECT") }
+        let e = try parseExpr()
+        let alias = try parseAlias()
+        return .expression(e, alias: alias, loc: span(from: start))
+    }
+
+    /// `[AS] alias`
+    mutating func parseAlias() throws(ParseError) -> Identifier? {
+        if eat(.AS) { return try parseIdentifier("an alias") }
+        if atBareAlias {
+            lastBareAlias = current
+            return try parseIdentifier()
+        }
+        return nil
+    }
+
+    /// A FROM item followed by any number of joins.
+    mutating func parseFromClause() throws(ParseError) -> FromItem {
+        var left = try parseFromItem()
+        while true {
+            let start = current.span.start
+            let kind: Join.Kind
+            if eat(.JOIN) {
+                kind = .inner
+            } else if at(.INNER) {
+                advance()
+                try expect(.JOIN, "after INNER")
+                kind = .inner
+            } else if at(.LEFT) || at(.RIGHT) || at(.FULL) {
+                kind = at(.LEFT) ? .left : at(.RIGHT) ? .right : .full
+                advance()
+                _ = eat(.OUTER)
+                try expect(.JOIN)
+            } else if at(.CROSS) {
+                throw error("CROSS JOIN is not supported", id: "syntax.unsupported", help: "join with a condition: JOIN ... ON ...")
+            } else if at(.comma) {
+                throw error("a comma join is not supported", id: "syntax.unsupported", help: "write JOIN ... ON ...")
+            } else {
+                return left
+            }
+            let right = try parseFromItem()
+            try expect(.ON, "(a join needs ON condition)")
+            let cond = try parseExpr()
+            left = .join(Join(kind: kind, left: left, right: right, condition: cond, loc: span(from: start)))
+        }
+    }
+
+    mutating func parseFromItem() throws(ParseError) -> FromItem {
+        try enter()
+        defer { leave() }
+        let start = current.span.start
+        if eat(.leftParen) {
+            guard at(.SELECT) else { throw unexpected(expecting: ["SELECT"], context: "after '(' in FROM") }
+            let q = try parseQuery()
+            try expect(.rightParen, "to close the subquery")
+            let alias = try parseAlias()
+            return .subquery(q, alias: alias, loc: span(from: start))
+        }
+        if peek().kind == .punct(.leftParen) {
+            switch current.kind {
+            case .keyword(.TUMBLE), .keyword(.HOP), .keyword(.SESSION):
+                let w = try parseWindowFunction()
+                return .window(w, alias: try parseAlias(), loc: span(from: start))
+            case .keyword(.RANDOM_CUT_FOREST), .keyword(.RANDOM_CUT_FOREST_WITH_EXPLANATION):
+                let a = try parseAnomalyFunction()
+                return .anomaly(a, alias: try parseAlias(), loc: span(from: start))
+            case .identifier:
+                throw error("\(text(current)) is not a table function", id: "syntax.unknown-table-function",
+                            help: closestMatch(text(current), in: ["TUMBLE", "HOP", "SESSION", "RANDOM_CUT_FOREST", "RANDOM_CUT_FOREST_WITH_EXPLANATION"])
+                                .map { "did you mean \($0)?" } ?? "the table functions are TUMBLE, HOP, SESSION and RANDOM_CUT_FOREST")
+            default: break
+            }
+        }
+        let name = try parseIdentifier("a stream or table name")
+        return .relation(name: name, alias: try parseAlias(), loc: span(from: start))
+    }
+
+    /// The relation argument of a table function: a name or a parenthesized query.
+    mutating func parseRelationArgument() throws(ParseError) -> FromItem {
+        let start = current.span.start
+        if eat(.leftParen) {
+            guard at(.SELECT) else { throw unexpected(expecting: ["SELECT"], context: "after '('") }
+            let q = try parseQuery()
+            try expect(.rightParen, "to close the subquery")
+            return .subquery(q, alias: nil, loc: span(from: start))
+        }
+        return .relation(name: try parseIdentifier("a stream name"), alias: nil, loc: span(from: start))
+    }
+
+    mutating func parseWindowFunction() throws(ParseError) -> WindowFunction {
+        guard case .keyword(let fn) = current.kind else { throw unexpected(expecting: ["TUMBLE", "HOP", "SESSION"]) }
+        advance()
+        try expect(.leftParen)
+        let relation = try parseRelationArgument()
+        var partitionBy: [Expr] = []
+        if fn == .SESSION {
+            guard eat(.PARTITION) else {
+                throw unexpected(expecting: ["PARTITION BY"], context: "after the relation: SESSION(rel PARTITION BY key, time_col, GAP interval)")
+            }
+            try expect(.BY, "after PARTITION")
+            repeat { partitionBy.append(try parseExpr()) } while at(.comma) && !sessionTimeColumnFollows() && eat(.comma)
+        }
+        try expect(.comma, "after the relation")
+        let timeColumn = try parseExpr()
+        try expect(.comma, "after the time column")
+        func named(_ k: Keyword, _ usage: String) throws(ParseError) -> IntervalLiteral {
+            guard eat(k) else {
+                if at(.INTERVAL) {
+                    throw error("\(fn.rawValue) takes named arguments: \(usage)", id: "syntax.named-argument-required",
+                                help: "write \(k.rawValue) before the interval (positional order differs between engines)")
+                }
+                throw unexpected(expecting: [k.rawValue], context: "in \(usage)")
+            }
+            return try parseIntervalLiteral()
+        }
+        let w: WindowFunction
+        switch fn {
+        case .TUMBLE:
+            _ = eat(.SIZE)
+            w = .tumble(relation: relation, timeColumn: timeColumn, size: try parseIntervalLiteral())
+        case .HOP:
+            let usage = "HOP(rel, time_col, SIZE INTERVAL ..., ADVANCE INTERVAL ...)"
+            let size = try named(.SIZE, usage)
+            try expect(.comma, "after SIZE")
+            let advance = try named(.ADVANCE, usage)
+            w = .hop(relation: relation, timeColumn: timeColumn, size: size, advance: advance)
+        default:
+            let gap = try named(.GAP, "SESSION(rel PARTITION BY key, time_col, GAP INTERVAL ...)")
+            w = .session(relation: relation, partitionBy: partitionBy, timeColumn: timeColumn, gap: gap)
+        }
+        try expect(.rightParen, "to close \(fn.rawValue)(...)")
+        return w
+    }
+
+    /// In `SESSION(rel PARTITION BY a, b, ts, GAP ...)`, the time column is the last expression
+    /// before `GAP`: a comma followed by `expr , GAP` ends the partition keys.
+    private func sessionTimeColumnFollows() -> Bool {
+        // Look past ", <expr tokens...> ," for GAP at nesting level 0.
+        var i = pos + 1
+        var level = 0
+        while i < tokens.count {
+            switch tokens[i].kind {
+            case .punct(.leftParen): level += 1
+            case .punct(.rightParen):
+                if level == 0 { return false }
+                level -= 1
+            case .punct(.comma) where level == 0:
+                return tokens[min(i + 1, tokens.count - 1)].kind == .keyword(.GAP)
+            case .eof, .punct(.semicolon): return false
+            default: break
+            }
+            i += 1
+        }
+        return false
+    }
+
+    /// `RANDOM_CUT_FOREST[_WITH_EXPLANATION](rel, COLUMNS (a, b), PARTITION BY k, name => value, ...)`
+    mutating func parseAnomalyFunction() throws(ParseError) -> AnomalyFunction {
+        let explain = at(.RANDOM_CUT_FOREST_WITH_EXPLANATION)
+        advance()
+        try expect(.leftParen)
+        let relation = try parseRelationArgument()
+        var columns: [Identifier] = []
+        var partitionBy: [Expr] = []
+        var parameters: [NamedArgument] = []
+        var sawColumns = false, sawPartition = false
+        while eat(.comma) {
+            if at(.COLUMNS) && peek().kind == .punct(.leftParen) {
+                if sawColumns { throw error("COLUMNS is given twice", id: "syntax.duplicate-clause") }
+                sawColumns = true
+                advance()
+                advance()
+                repeat { columns.append(try parseIdentifier("a column name")) } while eat(.comma)
+                try expect(.rightParen, "to close COLUMNS (...)")
+            } else if at(.PARTITION) {
+                if sawPartition { throw error("PARTITION BY is given twice", id: "syntax.duplicate-clause") }
+                sawPartition = true
+                advance()
+                try expect(.BY, "after PARTITION")
+                partitionBy.append(try parseExpr())
+                while at(.comma) && !namedArgumentFollows(1) && peek().kind != .keyword(.COLUMNS) {
+                    advance()
+                    partitionBy.append(try parseExpr())
+                }
+            } else if namedArgumentFollows(0) {
+                let name = try parseIdentifier("a parameter name")
+                if parameters.contains(where: { $0.name.name.lowercased() == name.name.lowercased() }) {
+                    throw error("parameter '\(name.name)' is given twice", id: "syntax.duplicate-option", at: name.loc.span)
+                }
+                try expect(.arrow)
+                parameters.append(NamedArgument(name: name, value: try parseExpr()))
+            } else {
+                throw unexpected(expecting: ["COLUMNS (...)", "PARTITION BY", "a parameter such as trees => 100"])
+            }
+        }
+        try expect(.rightParen, "to close the function's arguments")
+        return AnomalyFunction(withExplanation: explain, relation: relation, columns: columns, partitionBy: partitionBy, parameters: parameters)
+    }
+
+    /// Whether the token at `offset` starts `name =>`.
+    private func namedArgumentFollows(_ offset: Int) -> Bool {
+        let t = peek(offset)
+        let isName: Bool
+        switch t.kind {
+        case .identifier, .quotedIdentifier: isName = true
+        case .keyword(let k): isName = !k.isReserved
+        default: isName = false
+        }
+        return isName && peek(offset + 1).kind == .punct(.arrow)
+    }
+}
