@@ -41,6 +41,15 @@ public struct Parser {
         var p = Parser(bytes: bytes, tokens: lexed.tokens)
         p.diagnostics = lexed.diagnostics
         let script = p.parseScript()
+        // An unclosed string at the end often means an earlier string lacks its closing quote.
+        for i in p.diagnostics.indices where p.diagnostics[i].id == "syntax.unterminated-string" {
+            let at = p.diagnostics[i].span?.start ?? 0
+            if let earlier = lexed.tokens.last(where: { $0.kind == .string && $0.span.end <= at }),
+               bytes[earlier.span.start..<earlier.span.end].contains(10) {
+                p.diagnostics[i].notes.append(Diagnostic.Note("the string here runs over several lines; is its closing quote missing?",
+                                                              span: SourceSpan(start: earlier.span.start, end: earlier.span.start + 1)))
+            }
+        }
         let sorted = p.diagnostics.enumerated().sorted {
             ($0.element.span?.start ?? 0, $0.offset) < ($1.element.span?.start ?? 0, $1.offset)
         }.map(\.element)
@@ -78,8 +87,8 @@ public struct Parser {
                 let s = try parseStatement()
                 if !eat(.semicolon) && current.kind != .eof {
                     if let alias = lastBareAlias, let kw = closestMatch(text(alias), in: Parser.clauseKeywords) {
-                        throw error("expected ';' after the statement, found \(describe(current))", id: "syntax.unexpected-token",
-                                    at: alias.span, help: "did you mean \(kw)? ('\(text(alias))' was read as an alias)")
+                        throw error("'\(text(alias))' was read as an alias, and then \(describe(current)) does not fit",
+                                    id: "syntax.unexpected-token", at: alias.span, help: "did you mean \(kw)?")
                     }
                     throw error("expected ';' after the statement, found \(describe(current))", id: "syntax.expected-semicolon",
                                 help: "end each statement with ;")
@@ -184,7 +193,7 @@ public struct Parser {
         if case .identifier = current.kind {
             let words = expecting.filter { $0.allSatisfy { $0.isUppercase || $0 == "_" } }
             if let m = closestMatch(text(current), in: words) { help = "did you mean \(m)?" }
-        } else if case .keyword(let k) = current.kind, k.isReserved, expecting.contains(where: { $0.hasPrefix("a name") }) {
+        } else if case .keyword(let k) = current.kind, k.isReserved, expecting.contains(where: { $0.hasSuffix("name") }) {
             help = "\(k.rawValue) is a reserved word; write it in double quotes (\"\(text(current).lowercased())\") to use it as a name"
         }
         return error("expected \(list)\(context.isEmpty ? "" : " " + context), found \(describe(current))", help: help)

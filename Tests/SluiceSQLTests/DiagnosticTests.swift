@@ -1,0 +1,105 @@
+import Testing
+import SluiceCore
+@testable import SluiceSQL
+
+@Suite("Diagnostics")
+struct DiagnosticTests {
+    func rendered(_ sql: String, name: String = "q.sql") -> String {
+        let f = SourceFile(name: name, text: sql)
+        return Parser.parse(sql).diagnostics.map { DiagnosticRenderer.render($0, in: f) }.joined()
+    }
+
+    @Test func renderingShowsPositionLineAndCarets() {
+        #expect(rendered("SELECT a\nFROM t\nWHERE x > ;") == """
+            q.sql:3:11: error[syntax.unexpected-token]: expected an expression, found ';'
+              |
+            3 | WHERE x > ;
+              |           ^
+
+            """)
+    }
+
+    @Test func misspeltKeywordsGetADidYouMean() {
+        let cases: [(String, String)] = [
+            ("SELEC a FROM t", "did you mean SELECT?"),
+            ("CREATE STREM s (a INT)", "did you mean STREAM?"),
+            ("SELECT a FORM t", "did you mean FROM?"),
+            ("SELECT a FROM t GROUP BYY a", "did you mean BY?"),
+            ("SHOW STRAEMS", "did you mean STREAMS?"),
+            ("SELECT * FROM TUMBEL(c, ts, INTERVAL '1' MINUTE)", "did you mean TUMBLE?"),
+        ]
+        for (sql, help) in cases {
+            let d = diagnostics(sql)
+            #expect(d.first?.help == help, "\(sql): \(d)")
+        }
+    }
+
+    @Test func reservedWordsAsNamesSayHowToQuote() {
+        let d = diagnostics("SELECT a FROM select")
+        #expect(d.first?.help?.contains("\"select\"") == true)
+    }
+
+    @Test func everyStatementWithAnErrorIsReported() {
+        let text = """
+            SELECT a FROM;
+            SELECT b FROM t;
+            CREATE STREAM s (a);
+            SELECT 1 = 2 = 3;
+            SHOW STREAMS
+            """
+        let r = Parser.parse(text)
+        #expect(r.diagnostics.count == 3)
+        #expect(r.diagnostics.map { SourceFile(name: "", text: text).location(of: $0.span!.start).line } == [1, 3, 4])
+        #expect(r.script.statements.count == 2)  // the good ones still parse
+    }
+
+    @Test(arguments: [
+        ("SELECT 'abc", "syntax.unterminated-string"),
+        ("SELECT a FROM t WHERE a = 1 = 2", "syntax.chained-comparison"),
+        ("SELECT a FROM t ORDER BY a", "syntax.unsupported"),
+        ("SELECT a FROM t LIMIT 5 WHERE a > 1", "syntax.clause-order"),
+        ("SELECT INTERVAL 'soon' SECOND", "syntax.bad-interval"),
+        ("SELECT INTERVAL '5 fortnights'", "syntax.bad-interval"),
+        ("SELECT TIMESTAMP '2024-13-01'", "syntax.bad-timestamp"),
+        ("CREATE STREAM s (a INT) WITH (x = 1, X = 2)", "syntax.duplicate-option"),
+        ("CREATE STREAM s (ts TIMESTAMP, WATERMARK FOR ts AS ts, WATERMARK FOR ts AS ts)", "syntax.duplicate-clause"),
+        ("SELECT * FROM HOP(c, ts, INTERVAL '5' MINUTE, INTERVAL '1' MINUTE)", "syntax.named-argument-required"),
+        ("SELECT * FROM GENERATE(c)", "syntax.unknown-table-function"),
+        ("SELECT a SELECT b", "syntax.expected-semicolon"),
+        ("SELECT 12abc", "syntax.bad-number"),
+        ("SELECT a # b", "syntax.bad-character"),
+    ])
+    func stableIds(_ sql: String, _ id: String) {
+        #expect(diagnostics(sql).first?.id == id, "\(diagnostics(sql))")
+    }
+
+    @Test func lexerErrorsAreNotReportedTwice() {
+        let d = diagnostics("SELECT a # b FROM t")
+        #expect(d.count == 1 && d[0].id == "syntax.bad-character")
+    }
+
+    @Test func nestingIsLimited() {
+        let deep = "SELECT " + String(repeating: "(", count: 10_000) + "1" + String(repeating: ")", count: 10_000)
+        #expect(diagnostics(deep).first?.id == "syntax.nesting-too-deep")
+        let minus = "SELECT " + String(repeating: "- ", count: 10_000) + "1"
+        #expect(diagnostics(minus).first?.id == "syntax.nesting-too-deep")
+        let subqueries = "SELECT * FROM " + String(repeating: "(SELECT * FROM ", count: 5000) + "t" + String(repeating: ")", count: 5000)
+        #expect(diagnostics(subqueries).first?.id == "syntax.nesting-too-deep")
+        let ok = "SELECT " + String(repeating: "(", count: 50) + "1" + String(repeating: ")", count: 50)
+        #expect(diagnostics(ok).isEmpty)
+    }
+
+    @Test func aRunawayStringGetsAHint() {
+        let d = diagnostics("SELECT 'abc FROM t;\nSELECT 'x' FROM u;")
+        #expect(d.contains { $0.notes.contains { $0.message.contains("closing quote missing") } }, "\(d)")
+    }
+
+    @Test func lineAndColumnCountCharacters() {
+        let f = SourceFile(name: "x", text: "é\nab\tc")
+        #expect(f.location(of: 0) == (1, 1))
+        #expect(f.location(of: 2) == (1, 2))
+        #expect(f.location(of: 3) == (2, 1))
+        #expect(f.location(of: 6) == (2, 4))
+        #expect(f.line(2) == "ab\tc")
+    }
+}
