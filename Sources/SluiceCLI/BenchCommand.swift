@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import SluiceSQL
 import SluiceStreams
 
 /// `sluice bench ...`: throughput measurements. Build with `swift build -c release` first:
@@ -13,6 +14,9 @@ struct BenchCommand {
                                    [--fsync never|always|interval[:MS]] [--dir DIR]
           Puts N records of B bytes through the PutRecords batch path (500 per call), then reads them
           all back with GetRecords (10,000 per call), once per shard count; one thread throughout.
+               sluice bench parse [--statements N] [--runs R] [--write FILE]
+          Lexes and parses a file of N statements of every kind (default 10,000), R times (default 5),
+          and reports the fastest run; --write also saves the file.
         """
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
@@ -21,11 +25,14 @@ struct BenchCommand {
         case "stream":
             let a = try Arguments(argv.dropFirst(), valued: ["records", "record-bytes", "shards", "keys", "fsync", "dir"])
             return try stream(a)
+        case "parse":
+            let a = try Arguments(argv.dropFirst(), valued: ["statements", "runs", "write"])
+            return try parse(a)
         case "--help", "-h", "help":
             out.line(BenchCommand.usage)
             return 0
         default:
-            throw UsageError("unknown benchmark '\(what)' (known: stream)")
+            throw UsageError("unknown benchmark '\(what)' (known: stream, parse)")
         }
     }
 
@@ -109,6 +116,74 @@ struct BenchCommand {
             _ = checksum
             try? FileManager.default.removeItem(atPath: dir)
         }
+        return 0
+    }
+
+    /// A file of `n` statements cycling through the dialect's statement kinds, with varying names,
+    /// literals and nesting.
+    static func parseBenchScript(statements n: Int) -> String {
+        var out = ""
+        out.reserveCapacity(n * 200)
+        for i in 0..<n {
+            let s = "s\(i % 97)", c = "c\(i % 13)"
+            switch i % 8 {
+            case 0:
+                out += "CREATE STREAM \(s) (user_id VARCHAR, url VARCHAR PATH '$.page.url', latency_ms DOUBLE, status BIGINT, ts TIMESTAMP,\n"
+                    + "  WATERMARK FOR ts AS ts - INTERVAL '\(i % 10)' SECOND) WITH (shards = \(1 + i % 8), partition_key = 'user_id', format = 'json');\n"
+            case 1:
+                out += "INSERT INTO out_\(i % 7) SELECT window_start, window_end, url, COUNT(*) AS hits, AVG(latency_ms) AS avg_ms\n"
+                    + "FROM TUMBLE(\(s), ts, INTERVAL '1' MINUTE) WHERE latency_ms >= \(i % 100) AND status <> 500\n"
+                    + "GROUP BY window_start, window_end, url HAVING AVG(latency_ms) > \(i % 1000);\n"
+            case 2:
+                out += "SELECT user_id, \(c), CASE WHEN latency_ms > \(i) THEN 'slow' WHEN latency_ms > 100 THEN 'ok' ELSE 'fast' END AS speed,\n"
+                    + "  EXTRACT(HOUR FROM ts) AS h, FLOOR(ts TO MINUTE) AS m, LOWER(TRIM(url)) || '/' || CAST(status AS VARCHAR)\n"
+                    + "FROM \(s) WHERE url LIKE '/products/%' AND status IN (200, 201, 204) AND latency_ms BETWEEN 0 AND \(i + 10) LIMIT 100;\n"
+            case 3:
+                out += "CREATE ALERT alert_\(i) SEVERITY 'critical' AS SELECT window_end, url, AVG(latency_ms) AS avg_ms\n"
+                    + "FROM HOP(\(s), ts, SIZE INTERVAL '5' MINUTE, ADVANCE INTERVAL '1' MINUTE) GROUP BY window_start, window_end, url\n"
+                    + "FIRE WHEN avg_ms > \(1000 + i) RESOLVE WHEN avg_ms < 800 PER url COOLDOWN INTERVAL '10' MINUTE\n"
+                    + "MESSAGE 'Average latency on {url} is {avg_ms} ms' NOTIFY 'file:out/alerts.jsonl';\n"
+            case 4:
+                out += "SELECT c.user_id, p.owner, SUM(c.latency_ms) OVER (PARTITION BY c.user_id ORDER BY c.ts RANGE INTERVAL '1' MINUTE PRECEDING) AS s\n"
+                    + "FROM \(s) AS c LEFT JOIN pages AS p ON c.url = p.url WHERE (c.status / 100) % 5 = 2 EMIT CHANGES;\n"
+            case 5:
+                out += "SELECT * FROM RANDOM_CUT_FOREST(\(s), COLUMNS (hits, avg_ms), PARTITION BY url, trees => 100, sample_size => 256, shingle => 4);\n"
+            case 6:
+                out += "CREATE STREAM derived_\(i) AS SELECT user_id, COUNT(DISTINCT url) AS pages FROM SESSION(\(s) PARTITION BY user_id, ts, GAP INTERVAL '30' MINUTE)\n"
+                    + "GROUP BY window_start, window_end, user_id;\n"
+            default:
+                out += "-- a comment before a small statement\n"
+                out += ["SET result_mode = 'table';", "SHOW STREAMS;", "DESCRIBE \(s);", "DROP SINK IF EXISTS out_\(i);"][(i / 8) % 4] + "\n"
+            }
+        }
+        return out
+    }
+
+    private func parse(_ a: Arguments) throws -> Int32 {
+        let n = try a.int("statements") ?? 10_000
+        let runs = try a.int("runs") ?? 5
+        guard n >= 1, runs >= 1 else { throw UsageError("--statements and --runs must be at least 1") }
+        #if DEBUG
+        err.line("warning: this is a debug build; build with 'swift build -c release' for meaningful figures")
+        #endif
+        let text = BenchCommand.parseBenchScript(statements: n)
+        if let path = a.value("write") { try text.write(toFile: path, atomically: true, encoding: .utf8) }
+        let bytes = Array(text.utf8)
+        var best = Double.infinity
+        var parsed = 0
+        for _ in 0..<runs {
+            let watch = Stopwatch()
+            let r = Parser.parse(bytes: bytes)
+            best = min(best, watch.elapsedSeconds)
+            if r.hasErrors {
+                err.line("error: the benchmark file does not parse: \(r.diagnostics[0])")
+                return 1
+            }
+            parsed = r.script.statements.count
+        }
+        out.line("parse: a file of \(parsed) statements, \(bytes.count) bytes, lexed and parsed; fastest of \(runs) runs")
+        out.line(String(format: "%.1f ms for the file, %.0f statements/s, %.1f MB/s", best * 1000, Double(parsed) / best,
+                        Double(bytes.count) / 1e6 / best))
         return 0
     }
 

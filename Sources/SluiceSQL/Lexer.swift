@@ -168,17 +168,45 @@ public struct Lexer {
         return i
     }
 
+    /// Keywords in an open-addressing table keyed by an FNV-1a hash of the upper-case spelling,
+    /// so recognising a word allocates nothing.
+    private static let keywordSlots: [(hash: UInt32, spelling: [UInt8], keyword: Keyword)?] = {
+        var slots = [(hash: UInt32, spelling: [UInt8], keyword: Keyword)?](repeating: nil, count: 1024)
+        for k in Keyword.allCases {
+            let bytes = Array(k.rawValue.utf8)
+            var h: UInt32 = 2_166_136_261
+            for c in bytes { h = (h ^ UInt32(c)) &* 16_777_619 }
+            var i = Int(h & 1023)
+            while slots[i] != nil { i = (i + 1) & 1023 }
+            slots[i] = (h, bytes, k)
+        }
+        return slots
+    }()
+
     private static func keyword(_ b: [UInt8], _ s: Int, _ e: Int) -> Keyword? {
         let len = e - s
         guard len >= 2 && len <= 34 else { return nil }
-        var upper = [UInt8]()
-        upper.reserveCapacity(len)
+        var h: UInt32 = 2_166_136_261
         for k in s..<e {
             let c = b[k]
             if c >= 0x80 { return nil }
-            upper.append(c >= 97 && c <= 122 ? c - 32 : c)
+            h = (h ^ UInt32(c >= 97 && c <= 122 ? c - 32 : c)) &* 16_777_619
         }
-        return Keyword.byName[String(decoding: upper, as: UTF8.self)]
+        return keywordSlots.withUnsafeBufferPointer { slots in
+            var i = Int(h & 1023)
+            while let slot = slots[i] {
+                if slot.hash == h && slot.spelling.count == len {
+                    var same = true
+                    for k in 0..<len {
+                        let c = b[s + k]
+                        if (c >= 97 && c <= 122 ? c - 32 : c) != slot.spelling[k] { same = false; break }
+                    }
+                    if same { return slot.keyword }
+                }
+                i = (i + 1) & 1023
+            }
+            return nil
+        }
     }
 
     /// The offset of the first byte of an invalid UTF-8 sequence in `b[s..<e]`, if any.
