@@ -38,8 +38,8 @@ struct GenCommand {
     /// One record every ~60 ms of event time on average, from 200 users over 40 pages.
     func clicks(records n: Int, seed: UInt64, start: Int64) {
         var rng = SplitMix64(seed: seed)
-        func below(_ k: Int) -> Int { Int(((rng.next() >> 32) * UInt64(k)) >> 32) }
-        func unit() -> Double { Double(rng.next() >> 11) * 0x1p-53 }
+        func below(_ k: Int) -> Int { rng.below(k) }
+        func unit() -> Double { rng.unit() }
         let pages = ["/", "/search", "/cart", "/checkout", "/account"] + (0..<35).map { "/products/\($0)" }
         let actions = ["view", "view", "view", "click", "click", "add_to_cart", "purchase"]
         let referrers = ["google", "direct", "newsletter", "partner"]

@@ -3,21 +3,15 @@ import SluiceCore
 
 /// Random, valid ASTs for the round-trip property and the fuzz tests. Seeded: failures replay.
 struct SQLGenerator {
-    var state: UInt64
+    var rng: SplitMix64
 
+    /// Seeds are spread out first: SplitMix64 streams of nearby raw seeds overlap.
     init(seed: UInt64) {
-        var z = (seed &+ 1) &* 0xD1B5_4A32_D192_ED03
-        z = (z ^ (z >> 29)) &* 0xBF58_476D_1CE4_E5B9
-        state = z ^ (z >> 32)
+        var mixer = SplitMix64(seed: seed &* 0xD1B5_4A32_D192_ED03)
+        rng = SplitMix64(seed: mixer.next())
     }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { rng.next() }
 
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     mutating func chance(_ percent: Int) -> Bool { below(100) < percent }

@@ -50,7 +50,7 @@ struct GrammarTests {
         var levels: [Precedence.Level] = []
         for line in lines[(header + 2)...] {
             guard line.hasPrefix("|") else { break }
-            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let cells = Self.cells(line)
             guard cells.count >= 4, let rank = Int(cells[1]), let assoc = Precedence.Associativity(rawValue: cells[3]) else {
                 Issue.record("bad row: \(line)")
                 continue
@@ -59,6 +59,28 @@ struct GrammarTests {
             levels.append(Precedence.Level(rank: rank, operators: ops, associativity: assoc))
         }
         #expect(levels == Precedence.levels)
+    }
+
+    /// The cells of a Markdown table row: `|` inside backticks or written `\|` does not split.
+    static func cells(_ row: String) -> [String] {
+        var cells: [String] = [], cell = "", inCode = false
+        var chars = Array(row)[...]
+        while let c = chars.popFirst() {
+            if c == "\\" && chars.first == "|" {
+                cell.append("|")
+                chars = chars.dropFirst()
+            } else if c == "`" {
+                inCode.toggle()
+                cell.append(c)
+            } else if c == "|" && !inCode {
+                cells.append(cell.trimmingCharacters(in: .whitespaces))
+                cell = ""
+            } else {
+                cell.append(c)
+            }
+        }
+        cells.append(cell.trimmingCharacters(in: .whitespaces))
+        return cells
     }
 
     /// Fenced SQL blocks of a Markdown text: (language, body, line).

@@ -112,7 +112,7 @@ struct ReshardingTests {
     @Test func randomReshardsKeepTheHashSpaceCovered() throws {
         let f = try StoreFixture()
         try f.store.createStream(name: "s", shardCount: 2)
-        var rng = SeededRandom(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for step in 0..<60 {
             let open = try f.allShards("s").filter(\.isOpen)
                 .sorted { $0.hashKeyRange.lowerBound < $1.hashKeyRange.lowerBound }
@@ -162,18 +162,5 @@ struct ReshardingTests {
         f.clock.advance(by: 120_000)
         _ = try f.store.putRecords(stream: "s", records: Array(batch.prefix(10)))
         #expect(try f.store.describeStreamSummary(name: "s").openShardCount == 8)
-    }
-}
-
-/// SplitMix64: seeded, so random tests replay the same way.
-struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
