@@ -16,6 +16,8 @@ let package = Package(
     targets: [
         // Layer 0: shared vocabulary (clock, JSON values, errors).
         .target(name: "SluiceCore", swiftSettings: strict),
+        // Layer 1: record decoders and encoders (JSON lines, CSV) on bytes, into columns.
+        .target(name: "SluiceCodecs", dependencies: ["SluiceCore"], swiftSettings: strict),
         // Layer 1: the SQL front end (lexer, parser, AST, printer).
         .target(name: "SluiceSQL", dependencies: ["SluiceCore"], swiftSettings: strict),
         // Layer 1: the sharded stream store (Kinesis Data Streams semantics, on disk).
@@ -26,6 +28,7 @@ let package = Package(
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"], swiftSettings: strict),
 
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "SluiceCodecsTests", dependencies: ["SluiceCodecs", "SluiceCore"]),
         .testTarget(name: "SluiceSQLTests", dependencies: ["SluiceSQL", "SluiceCore"]),
         .testTarget(name: "SluiceStreamsTests", dependencies: ["SluiceStreams", "SluiceCore"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCore"]),

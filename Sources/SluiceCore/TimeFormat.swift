@@ -51,7 +51,12 @@ public enum TimeFormat {
     /// Parses `YYYY-MM-DD`, `YYYY-MM-DD[T| ]hh:mm[:ss[.fff]]` with an optional `Z` or `±hh[:]mm`
     /// offset (UTC when absent). Returns epoch milliseconds, or nil when the text is not such a date.
     public static func parseISO8601(_ text: some StringProtocol) -> Int64? {
-        let b = Array(text.utf8)
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBytes { parseISO8601(bytes: $0) }
+    }
+
+    /// `parseISO8601` on UTF-8 bytes, without making a String.
+    public static func parseISO8601(bytes b: UnsafeRawBufferPointer) -> Int64? {
         var i = 0
         func digits(_ n: Int) -> Int? {
             guard i + n <= b.count else { return nil }

@@ -1,0 +1,456 @@
+public import SluiceCore
+
+/// Why a record could not be decoded (it goes to the error stream with its raw bytes).
+public struct DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    /// The field being read when it went wrong, if any.
+    public var field: String?
+    public init(_ message: String, field: String? = nil) {
+        self.message = message
+        self.field = field
+    }
+    public var description: String { field.map { "field '\($0)': \(message)" } ?? message }
+}
+
+/// A field to read from each record: a name, where it is (`$.page.url` is ["page", "url"]) and its type.
+public struct FieldSpec: Sendable, Equatable {
+    public var name: String
+    public var path: [String]
+    public var type: ColumnType
+    public init(name: String, path: [String]? = nil, type: ColumnType) {
+        self.name = name
+        self.path = path ?? [name]
+        self.type = type
+    }
+
+    /// Parses a JSON path of the form `$.a.b` (or `a.b`) into its keys.
+    public static func parsePath(_ text: String) -> [String]? {
+        var t = Substring(text)
+        if t.hasPrefix("$.") { t = t.dropFirst(2) } else if t.hasPrefix("$") { return nil }
+        let keys = t.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        return keys.isEmpty || keys.contains(where: \.isEmpty) ? nil : keys
+    }
+}
+
+/// Decodes JSON records straight into typed columns, reading only the fields asked for and
+/// skipping everything else without building it. One decoder per stream; not thread-safe.
+///
+/// Rules: a missing field or `null` is NULL. BIGINT takes whole numbers (and strings holding one);
+/// DOUBLE numbers (and numeric strings); BOOLEAN `true`/`false`; VARCHAR strings, and the text of
+/// numbers and booleans; TIMESTAMP epoch milliseconds or an ISO-8601 string. If a key appears twice,
+/// the first occurrence counts. Anything else makes the record bad, with a reason.
+public struct JSONRecordDecoder {
+    public let fields: [FieldSpec]
+    private let root: Node
+    private var scratch: [UInt8] = []
+    private var seen: [Bool]
+
+    /// A level of the path trie: keys at this level that lead to a field or to a deeper object.
+    final class Node {
+        var keys: [[UInt8]] = []
+        var targets: [Target] = []
+        enum Target {
+            case field(Int)
+            case object(Node)
+        }
+        func find(_ key: UnsafeRawBufferPointer) -> Int? {
+            for (i, k) in keys.enumerated() where k.count == key.count {
+                if k.withUnsafeBytes({ $0.elementsEqual(key) }) { return i }
+            }
+            return nil
+        }
+    }
+
+    public init(fields: [FieldSpec]) {
+        self.fields = fields
+        seen = Array(repeating: false, count: fields.count)
+        root = Node()
+        for (fi, f) in fields.enumerated() {
+            var node = root
+            for (depth, key) in f.path.enumerated() {
+                let k = Array(key.utf8)
+                let last = depth == f.path.count - 1
+                if let i = node.keys.firstIndex(of: k) {
+                    if case .object(let next) = node.targets[i], !last { node = next; continue }
+                    if last { continue }  // a second field at the same path: the first wins
+                    let next = Node()
+                    node.targets[i] = .object(next)
+                    node = next
+                } else {
+                    node.keys.append(k)
+                    if last {
+                        node.targets.append(.field(fi))
+                    } else {
+                        let next = Node()
+                        node.targets.append(.object(next))
+                        node = next
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decodes one record, appending one value to each builder (`builders[i]` is `fields[i]`'s).
+    /// On error nothing is appended and the reason is returned.
+    public mutating func decode(_ record: UnsafeRawBufferPointer, into builders: inout [ColumnBuilder]) -> DecodeError? {
+        for i in seen.indices { seen[i] = false }
+        var r = Reader(b: record)
+        r.skipSpace()
+        guard r.i < r.b.count, r.b[r.i] == UInt8(ascii: "{") else {
+            return DecodeError(r.i >= r.b.count ? "empty record" : "the record is not a JSON object")
+        }
+        if let e = object(&r, root, &builders, depth: 0) {
+            rollback(&builders)
+            return e
+        }
+        r.skipSpace()
+        if r.i != r.b.count {
+            rollback(&builders)
+            return DecodeError("unexpected text after the JSON object at byte \(r.i)")
+        }
+        for i in fields.indices where !seen[i] { builders[i].appendNull() }
+        return nil
+    }
+
+    private func rollback(_ builders: inout [ColumnBuilder]) {
+        for i in fields.indices where seen[i] { builders[i].removeLast() }
+    }
+
+    private mutating func object(_ r: inout Reader, _ node: Node?, _ builders: inout [ColumnBuilder], depth: Int) -> DecodeError? {
+        guard depth < 64 else { return DecodeError("JSON nested more than 64 levels deep") }
+        r.i += 1  // {
+        r.skipSpace()
+        if r.peek == UInt8(ascii: "}") { r.i += 1; return nil }
+        while true {
+            r.skipSpace()
+            if r.peek == nil { return DecodeError("unexpected end of the record") }
+            guard r.peek == UInt8(ascii: "\"") else { return DecodeError("expected a key at byte \(r.i)") }
+            guard let key = r.rawString() else { return DecodeError("unterminated key at byte \(r.i)") }
+            r.skipSpace()
+            guard r.peek == UInt8(ascii: ":") else { return DecodeError("expected ':' at byte \(r.i)") }
+            r.i += 1
+            r.skipSpace()
+            var slot: Int? = nil
+            if let n = node {
+                if key.escaped {
+                    scratch.removeAll(keepingCapacity: true)
+                    guard Reader.unescape(key.bytes, into: &scratch) else { return DecodeError("bad escape in a key") }
+                    slot = scratch.withUnsafeBytes { n.find($0) }
+                } else {
+                    slot = n.find(key.bytes)
+                }
+            }
+            if let s = slot, let n = node {
+                switch n.targets[s] {
+                case .field(let f):
+                    if seen[f] {
+                        if let e = r.skipValue(depth: depth) { return e }
+                    } else {
+                        if let e = value(&r, field: f, &builders[f]) { return e }
+                        seen[f] = true
+                    }
+                case .object(let next):
+                    if r.peek == UInt8(ascii: "{") {
+                        if let e = object(&r, next, &builders, depth: depth + 1) { return e }
+                    } else if let e = r.skipValue(depth: depth) {
+                        return e
+                    }
+                }
+            } else if let e = r.skipValue(depth: depth) {
+                return e
+            }
+            r.skipSpace()
+            guard let c = r.peek else { return DecodeError("unexpected end of the record") }
+            r.i += 1
+            if c == UInt8(ascii: ",") { continue }
+            if c == UInt8(ascii: "}") { return nil }
+            return DecodeError("expected ',' or '}' at byte \(r.i - 1)")
+        }
+    }
+
+    /// Reads the value of field `f` into its builder.
+    private mutating func value(_ r: inout Reader, field f: Int, _ builder: inout ColumnBuilder) -> DecodeError? {
+        let spec = fields[f]
+        func bad(_ what: String) -> DecodeError { DecodeError(what, field: spec.name) }
+        guard let c = r.peek else { return bad("missing value") }
+        if c == UInt8(ascii: "n") {
+            guard r.literal("null") else { return bad("invalid literal at byte \(r.i)") }
+            builder.appendNull()
+            return nil
+        }
+        switch spec.type {
+        case .varchar:
+            if c == UInt8(ascii: "\"") {
+                guard let s = r.rawString() else { return bad("unterminated string") }
+                if s.escaped {
+                    scratch.removeAll(keepingCapacity: true)
+                    guard Reader.unescape(s.bytes, into: &scratch) else { return bad("bad escape in a string") }
+                    scratch.withUnsafeBytes { builder.append(utf8: $0) }
+                } else {
+                    builder.append(utf8: s.bytes)
+                }
+                return nil
+            }
+            // Numbers and booleans as their text; objects and arrays are not text.
+            let start = r.i
+            if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") { return bad("expected text, found an object or array") }
+            if let e = r.skipValue(depth: 0) { return DecodeError(e.message, field: spec.name) }
+            builder.append(utf8: UnsafeRawBufferPointer(rebasing: r.b[start..<r.i]))
+            return nil
+        case .bigint, .interval:
+            if let v = r.number() {
+                guard let i = v.integer else { return bad("\(v.text(r.b)) is not a whole number") }
+                builder.append(int: i)
+                return nil
+            }
+            if c == UInt8(ascii: "\""), let s = r.rawString(), !s.escaped, let i = Reader.parseInt(s.bytes) {
+                builder.append(int: i)
+                return nil
+            }
+            return bad("expected a whole number at byte \(r.i)")
+        case .double:
+            if let v = r.number() {
+                builder.append(double: v.double(r.b))
+                return nil
+            }
+            if c == UInt8(ascii: "\""), let s = r.rawString(), !s.escaped, let d = Reader.parseDouble(s.bytes) {
+                builder.append(double: d)
+                return nil
+            }
+            return bad("expected a number at byte \(r.i)")
+        case .boolean:
+            if r.literal("true") { builder.append(bool: true); return nil }
+            if r.literal("false") { builder.append(bool: false); return nil }
+            if c == UInt8(ascii: "\""), let s = r.rawString() {
+                if s.bytes.elementsEqual("true".utf8) { builder.append(bool: true); return nil }
+                if s.bytes.elementsEqual("false".utf8) { builder.append(bool: false); return nil }
+            }
+            return bad("expected true or false")
+        case .timestamp:
+            if let v = r.number() {
+                guard let ms = v.integer else { return bad("a timestamp in epoch milliseconds must be a whole number") }
+                builder.append(int: ms)
+                return nil
+            }
+            if c == UInt8(ascii: "\""), let s = r.rawString() {
+                if !s.escaped, let ms = TimeFormat.parseISO8601(bytes: s.bytes) {
+                    builder.append(int: ms)
+                    return nil
+                }
+                return bad("'\(String(decoding: s.bytes, as: UTF8.self))' is not an ISO-8601 timestamp")
+            }
+            return bad("expected a timestamp (epoch milliseconds or an ISO-8601 string)")
+        }
+    }
+}
+
+/// A cursor over one record's bytes.
+struct Reader {
+    let b: UnsafeRawBufferPointer
+    var i = 0
+
+    var peek: UInt8? { i < b.count ? b[i] : nil }
+
+    mutating func skipSpace() {
+        while i < b.count {
+            let c = b[i]
+            if c == 32 || c == 9 || c == 10 || c == 13 { i += 1 } else { break }
+        }
+    }
+
+    mutating func literal(_ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= b.count else { return false }
+        for k in 0..<n where b[i + k] != word.utf8Start[k] { return false }
+        i += n
+        return true
+    }
+
+    /// The bytes between the quotes of a string, and whether they contain escapes.
+    mutating func rawString() -> (bytes: UnsafeRawBufferPointer, escaped: Bool)? {
+        guard peek == UInt8(ascii: "\"") else { return nil }
+        i += 1
+        let start = i
+        var escaped = false
+        while i < b.count {
+            let c = b[i]
+            if c == UInt8(ascii: "\"") {
+                let s = UnsafeRawBufferPointer(rebasing: b[start..<i])
+                i += 1
+                return (s, escaped)
+            }
+            if c == 92 {
+                escaped = true
+                i += 2
+                continue
+            }
+            if c < 32 { return nil }
+            i += 1
+        }
+        return nil
+    }
+
+    static func unescape(_ s: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Bool {
+        var i = 0
+        while i < s.count {
+            let c = s[i]
+            if c != 92 { out.append(c); i += 1; continue }
+            guard i + 1 < s.count else { return false }
+            let e = s[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "\""), 92, UInt8(ascii: "/"): out.append(e)
+            case UInt8(ascii: "b"): out.append(8)
+            case UInt8(ascii: "f"): out.append(12)
+            case UInt8(ascii: "n"): out.append(10)
+            case UInt8(ascii: "r"): out.append(13)
+            case UInt8(ascii: "t"): out.append(9)
+            case UInt8(ascii: "u"):
+                guard var scalar = hex4(s, i) else { return false }
+                i += 4
+                if scalar >= 0xD800 && scalar < 0xDC00 {
+                    guard i + 6 <= s.count, s[i] == 92, s[i + 1] == UInt8(ascii: "u"), let low = hex4(s, i + 2),
+                          low >= 0xDC00 && low < 0xE000 else { return false }
+                    i += 6
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if scalar >= 0xDC00 && scalar < 0xE000 {
+                    return false
+                }
+                guard let u = Unicode.Scalar(scalar) else { return false }
+                out.append(contentsOf: Array(String(Character(u)).utf8))
+            default: return false
+            }
+        }
+        return true
+    }
+
+    static func hex4(_ s: UnsafeRawBufferPointer, _ at: Int) -> UInt32? {
+        guard at + 4 <= s.count else { return nil }
+        var v: UInt32 = 0
+        for k in 0..<4 {
+            let c = s[at + k]
+            let d: UInt32
+            switch c {
+            case 48...57: d = UInt32(c - 48)
+            case 65...70: d = UInt32(c - 55)
+            case 97...102: d = UInt32(c - 87)
+            default: return nil
+            }
+            v = v << 4 | d
+        }
+        return v
+    }
+
+    /// A JSON number at the cursor.
+    struct Number {
+        var start: Int, end: Int
+        var negative: Bool
+        var mantissa: UInt64
+        var digits: Int
+        var exponent: Int
+        var isInteger: Bool
+
+        var integer: Int64? {
+            guard isInteger, digits <= 19 else { return nil }
+            if negative { return mantissa <= UInt64(Int64.max) + 1 ? Int64(truncatingIfNeeded: 0 &- mantissa) : nil }
+            return mantissa <= UInt64(Int64.max) ? Int64(mantissa) : nil
+        }
+
+        static let powers: [Double] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
+
+        func double(_ b: UnsafeRawBufferPointer) -> Double {
+            // Exact when the mantissa fits 53 bits and the power of ten is exact (Clinger's fast path).
+            if digits <= 15 && mantissa < (1 << 53) && abs(exponent) <= 22 {
+                var d = Double(mantissa)
+                d = exponent >= 0 ? d * Number.powers[exponent] : d / Number.powers[-exponent]
+                return negative ? -d : d
+            }
+            return Double(String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<end]), as: UTF8.self)) ?? .nan
+        }
+
+        func text(_ b: UnsafeRawBufferPointer) -> String { String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<end]), as: UTF8.self) }
+    }
+
+    mutating func number() -> Number? {
+        let start = i
+        var n = Number(start: i, end: i, negative: false, mantissa: 0, digits: 0, exponent: 0, isInteger: true)
+        if peek == UInt8(ascii: "-") { n.negative = true; i += 1 }
+        guard let first = peek, first >= 48 && first <= 57 else { i = start; return nil }
+        func digit(_ c: UInt8) { if n.digits < 19 { n.mantissa = n.mantissa &* 10 &+ UInt64(c - 48) } else { n.exponent += 1 }; if n.mantissa != 0 || c != 48 { n.digits += 1 } }
+        if first == 48 {
+            i += 1
+        } else {
+            while let c = peek, c >= 48 && c <= 57 { digit(c); i += 1 }
+        }
+        if peek == UInt8(ascii: ".") {
+            n.isInteger = false
+            i += 1
+            guard let c = peek, c >= 48 && c <= 57 else { i = start; return nil }
+            while let c = peek, c >= 48 && c <= 57 {
+                if n.digits < 19 { n.mantissa = n.mantissa &* 10 &+ UInt64(c - 48); n.exponent -= 1; if n.mantissa != 0 { n.digits += 1 } }
+                i += 1
+            }
+        }
+        if let e = peek, e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
+            n.isInteger = false
+            i += 1
+            var neg = false
+            if peek == UInt8(ascii: "-") { neg = true; i += 1 } else if peek == UInt8(ascii: "+") { i += 1 }
+            guard let c = peek, c >= 48 && c <= 57 else { i = start; return nil }
+            var exp = 0
+            while let c = peek, c >= 48 && c <= 57 { if exp < 100_000 { exp = exp * 10 + Int(c - 48) }; i += 1 }
+            n.exponent += neg ? -exp : exp
+        }
+        if n.isInteger && n.exponent > 0 { n.isInteger = false }  // more than 19 digits
+        n.end = i
+        return n
+    }
+
+    /// Skips one value of any kind.
+    mutating func skipValue(depth: Int) -> DecodeError? {
+        guard depth < 64 else { return DecodeError("JSON nested more than 64 levels deep") }
+        guard let c = peek else { return DecodeError("unexpected end of the record") }
+        switch c {
+        case UInt8(ascii: "\""):
+            return rawString() == nil ? DecodeError("unterminated string at byte \(i)") : nil
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let close: UInt8 = c == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            i += 1
+            skipSpace()
+            if peek == close { i += 1; return nil }
+            while true {
+                skipSpace()
+                if close == UInt8(ascii: "}") {
+                    guard rawString() != nil else { return DecodeError("expected a key at byte \(i)") }
+                    skipSpace()
+                    guard peek == UInt8(ascii: ":") else { return DecodeError("expected ':' at byte \(i)") }
+                    i += 1
+                    skipSpace()
+                }
+                if let e = skipValue(depth: depth + 1) { return e }
+                skipSpace()
+                guard let d = peek else { return DecodeError("unexpected end of the record") }
+                i += 1
+                if d == UInt8(ascii: ",") { continue }
+                if d == close { return nil }
+                return DecodeError("expected ',' at byte \(i - 1)")
+            }
+        case UInt8(ascii: "t"): return literal("true") ? nil : DecodeError("invalid literal at byte \(i)")
+        case UInt8(ascii: "f"): return literal("false") ? nil : DecodeError("invalid literal at byte \(i)")
+        case UInt8(ascii: "n"): return literal("null") ? nil : DecodeError("invalid literal at byte \(i)")
+        default:
+            return number() == nil ? DecodeError("unexpected character at byte \(i)") : nil
+        }
+    }
+
+    static func parseInt(_ s: UnsafeRawBufferPointer) -> Int64? {
+        guard !s.isEmpty, s.count <= 20 else { return nil }
+        return Int64(String(decoding: s, as: UTF8.self))
+    }
+
+    static func parseDouble(_ s: UnsafeRawBufferPointer) -> Double? {
+        guard !s.isEmpty, s.count <= 64 else { return nil }
+        return Double(String(decoding: s, as: UTF8.self))
+    }
+}

@@ -1,0 +1,204 @@
+/// Value types of the engine (DIALECT.md §2). TIMESTAMP is UTC epoch milliseconds; INTERVAL is
+/// milliseconds.
+public enum ColumnType: String, Sendable, Hashable, CaseIterable {
+    case boolean = "BOOLEAN", bigint = "BIGINT", double = "DOUBLE", varchar = "VARCHAR", timestamp = "TIMESTAMP", interval = "INTERVAL"
+}
+
+/// One value, for rows at the edges (tests, results, literals). Hot paths work on columns.
+public enum Value: Sendable, Hashable, CustomStringConvertible {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case timestamp(Int64)
+    case interval(Int64)
+
+    public var isNull: Bool { if case .null = self { return true }; return false }
+
+    public var description: String {
+        switch self {
+        case .null: return "NULL"
+        case .bool(let b): return b ? "true" : "false"
+        case .int(let i): return String(i)
+        case .double(let d): return d.description
+        case .string(let s): return s
+        case .timestamp(let t): return TimeFormat.iso8601(t)
+        case .interval(let ms): return "\(ms) ms"
+        }
+    }
+}
+
+/// A named, typed field of a schema. Names keep their declared spelling and match
+/// case-insensitively (DIALECT.md §1).
+public struct Field: Sendable, Hashable {
+    public var name: String
+    public var type: ColumnType
+    public init(_ name: String, _ type: ColumnType) {
+        self.name = name
+        self.type = type
+    }
+}
+
+public struct Schema: Sendable, Hashable {
+    public var fields: [Field]
+    public init(_ fields: [Field]) { self.fields = fields }
+
+    /// The position of a field by name, ignoring case.
+    public func index(of name: String) -> Int? {
+        fields.firstIndex { $0.name == name } ?? fields.firstIndex { $0.name.lowercased() == name.lowercased() }
+    }
+}
+
+/// A column of one type, values in contiguous storage, with a validity bitmap when it holds NULLs.
+/// Strings are one byte buffer plus offsets.
+public struct Column: Sendable {
+    public enum Storage: Sendable {
+        case bool(ContiguousArray<Bool>)
+        case int(ContiguousArray<Int64>)
+        case double(ContiguousArray<Double>)
+        /// `offsets[i]..<offsets[i+1]` is the UTF-8 of row i.
+        case string(bytes: ContiguousArray<UInt8>, offsets: ContiguousArray<Int32>)
+    }
+
+    public var type: ColumnType
+    public var storage: Storage
+    /// Nil when no value is NULL; otherwise `valid[i]` says whether row i has a value.
+    public var valid: ContiguousArray<Bool>?
+
+    public var count: Int {
+        switch storage {
+        case .bool(let a): return a.count
+        case .int(let a): return a.count
+        case .double(let a): return a.count
+        case .string(_, let o): return max(0, o.count - 1)
+        }
+    }
+
+    public func isNull(_ i: Int) -> Bool { valid.map { !$0[i] } ?? false }
+
+    public func value(_ i: Int) -> Value {
+        if isNull(i) { return .null }
+        switch storage {
+        case .bool(let a): return .bool(a[i])
+        case .int(let a):
+            switch type {
+            case .timestamp: return .timestamp(a[i])
+            case .interval: return .interval(a[i])
+            default: return .int(a[i])
+            }
+        case .double(let a): return .double(a[i])
+        case .string(let bytes, let offsets):
+            return .string(String(decoding: bytes[Int(offsets[i])..<Int(offsets[i + 1])], as: UTF8.self))
+        }
+    }
+}
+
+/// Rows in columns, the unit that flows between operators.
+public struct Batch: Sendable {
+    public var schema: Schema
+    public var columns: [Column]
+    public var count: Int
+
+    public init(schema: Schema, columns: [Column], count: Int) {
+        self.schema = schema
+        self.columns = columns
+        self.count = count
+    }
+
+    public func row(_ i: Int) -> [Value] { columns.map { $0.value(i) } }
+}
+
+/// Appends values of one type; `finish()` makes the column.
+public struct ColumnBuilder: Sendable {
+    public let type: ColumnType
+    private var bools = ContiguousArray<Bool>()
+    private var ints = ContiguousArray<Int64>()
+    private var doubles = ContiguousArray<Double>()
+    private var bytes = ContiguousArray<UInt8>()
+    private var offsets: ContiguousArray<Int32> = [0]
+    private var valid: ContiguousArray<Bool>? = nil
+    public private(set) var count = 0
+
+    public init(_ type: ColumnType, capacity: Int = 0) {
+        self.type = type
+        switch type {
+        case .boolean: bools.reserveCapacity(capacity)
+        case .bigint, .timestamp, .interval: ints.reserveCapacity(capacity)
+        case .double: doubles.reserveCapacity(capacity)
+        case .varchar: offsets.reserveCapacity(capacity + 1)
+        }
+    }
+
+    private mutating func markValid(_ ok: Bool) {
+        if !ok && valid == nil { valid = ContiguousArray(repeating: true, count: count) }
+        valid?.append(ok)
+        count += 1
+    }
+
+    public mutating func appendNull() {
+        switch type {
+        case .boolean: bools.append(false)
+        case .bigint, .timestamp, .interval: ints.append(0)
+        case .double: doubles.append(0)
+        case .varchar: offsets.append(Int32(bytes.count))
+        }
+        markValid(false)
+    }
+
+    public mutating func append(int v: Int64) { ints.append(v); markValid(true) }
+    public mutating func append(double v: Double) { doubles.append(v); markValid(true) }
+    public mutating func append(bool v: Bool) { bools.append(v); markValid(true) }
+    public mutating func append(utf8 v: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: v)
+        offsets.append(Int32(bytes.count))
+        markValid(true)
+    }
+    public mutating func append(string v: String) {
+        bytes.append(contentsOf: v.utf8)
+        offsets.append(Int32(bytes.count))
+        markValid(true)
+    }
+
+    /// Appends any value, converting as the column type requires; false when it cannot.
+    public mutating func append(_ v: Value) -> Bool {
+        switch (type, v) {
+        case (_, .null): appendNull()
+        case (.boolean, .bool(let b)): append(bool: b)
+        case (.bigint, .int(let i)), (.timestamp, .timestamp(let i)), (.interval, .interval(let i)): append(int: i)
+        case (.double, .double(let d)): append(double: d)
+        case (.double, .int(let i)): append(double: Double(i))
+        case (.varchar, .string(let s)): append(string: s)
+        default: return false
+        }
+        return true
+    }
+
+    /// Removes the last value (a record that failed half way through decoding).
+    public mutating func removeLast() {
+        guard count > 0 else { return }
+        switch type {
+        case .boolean: bools.removeLast()
+        case .bigint, .timestamp, .interval: ints.removeLast()
+        case .double: doubles.removeLast()
+        case .varchar:
+            offsets.removeLast()
+            bytes.removeSubrange(Int(offsets.last!)...)
+        }
+        valid?.removeLast()
+        count -= 1
+    }
+
+    public mutating func finish() -> Column {
+        let storage: Column.Storage
+        switch type {
+        case .boolean: storage = .bool(bools)
+        case .bigint, .timestamp, .interval: storage = .int(ints)
+        case .double: storage = .double(doubles)
+        case .varchar: storage = .string(bytes: bytes, offsets: offsets)
+        }
+        let c = Column(type: type, storage: storage, valid: valid)
+        self = ColumnBuilder(type)
+        return c
+    }
+}
