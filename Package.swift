@@ -23,7 +23,7 @@ let package = Package(
         // Layer 1: the sharded stream store (Kinesis Data Streams semantics, on disk).
         .target(name: "SluiceStreams", dependencies: ["SluiceCore"], swiftSettings: strict),
         // Layer 5: command line (argument parsing, terminal output).
-        .target(name: "SluiceCLI", dependencies: ["SluiceCore", "SluiceStreams", "SluiceSQL"], swiftSettings: strict),
+        .target(name: "SluiceCLI", dependencies: ["SluiceCore", "SluiceCodecs", "SluiceStreams", "SluiceSQL"], swiftSettings: strict),
         // The executable: main.swift only.
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"], swiftSettings: strict),
 

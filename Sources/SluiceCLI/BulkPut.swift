@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import SluiceCodecs
 import SluiceStreams
 
 /// `sluice stream put NAME < records`: one record per input line, put in PutRecords batches.
@@ -49,7 +50,9 @@ struct BulkPut {
             if line.last == 13 { line = line.dropLast() }  // CRLF
             if line.allSatisfy({ $0 == 32 || $0 == 9 }) { return }  // blank lines are not records
             if let col = keyColumn, columnIndex == nil {
-                let header = splitCSV(line)
+                guard let header = Array(line).withUnsafeBytes({ CSVRecordDecoder.values(of: $0) }) else {
+                    throw StreamError(.invalidArgument, "the CSV header (line \(lineNumber)) has an unterminated quote")
+                }
                 guard let i = header.firstIndex(of: col) ?? header.firstIndex(where: { $0.lowercased() == col.lowercased() }) else {
                     throw StreamError(.invalidArgument, "column '\(col)' is not in the CSV header (line \(lineNumber)): \(header.joined(separator: ", "))")
                 }
@@ -67,8 +70,11 @@ struct BulkPut {
                 case .failure(let e): p.error = "line \(lineNumber): \(e.message)"
                 }
             } else if let i = columnIndex {
-                let fields = splitCSV(line)
-                if i < fields.count { key = fields[i] } else { p.error = "line \(lineNumber): no column \(i + 1) (\(keyColumn!))" }
+                if let fields = data.withUnsafeBytes({ CSVRecordDecoder.values(of: $0) }) {
+                    if i < fields.count { key = fields[i] } else { p.error = "line \(lineNumber): no column \(i + 1) (\(keyColumn!))" }
+                } else {
+                    p.error = "line \(lineNumber): unterminated quote"
+                }
             } else {
                 key = String(lineNumber)
                 ehk = starts[roundRobin % starts.count]
@@ -180,30 +186,4 @@ struct BulkPut {
         default: return .failure(StreamError(.invalidArgument, "field '\(path.joined(separator: "."))' is not a string or number"))
         }
     }
-}
-
-/// Splits one CSV line (RFC 4180: fields in double quotes may hold commas and doubled quotes).
-func splitCSV(_ line: some Collection<UInt8>, delimiter: UInt8 = 44) -> [String] {
-    var fields: [String] = []
-    var cur: [UInt8] = []
-    var quoted = false
-    var it = Array(line)[...]
-    while let c = it.popFirst() {
-        if quoted {
-            if c == 34 {
-                if it.first == 34 { cur.append(34); it = it.dropFirst() } else { quoted = false }
-            } else {
-                cur.append(c)
-            }
-        } else if c == 34 && cur.isEmpty {
-            quoted = true
-        } else if c == delimiter {
-            fields.append(String(decoding: cur, as: UTF8.self))
-            cur.removeAll()
-        } else {
-            cur.append(c)
-        }
-    }
-    fields.append(String(decoding: cur, as: UTF8.self))
-    return fields
 }
