@@ -243,6 +243,9 @@ extension Parser {
         } else if !at(.rightParen) {
             if eat(.DISTINCT) { distinct = true } else { _ = eat(.ALL) }
             let first = try parseExpr()
+            if distinct && ((upper == "FLOOR" && at(.TO)) || (upper == "SUBSTRING" && at(.FROM))) {
+                throw error("DISTINCT has no meaning in \(upper)(...)", id: "syntax.unexpected-token", help: "remove DISTINCT")
+            }
             if upper == "FLOOR" && eat(.TO) {
                 guard case .keyword(let k) = current.kind, let unit = Parser.unit(of: k) else {
                     throw unexpected(expecting: ["a time unit (SECOND, MINUTE, HOUR, DAY, ...)"], context: "after FLOOR(... TO")

@@ -73,6 +73,12 @@ struct DiagnosticTests {
         #expect(diagnostics(sql).first?.id == id, "\(diagnostics(sql))")
     }
 
+    @Test func distinctOnlyWhereItMeansSomething() {
+        #expect(diagnostics("SELECT FLOOR(DISTINCT ts TO MINUTE)").first?.message.contains("DISTINCT has no meaning") == true)
+        #expect(diagnostics("SELECT SUBSTRING(DISTINCT s FROM 1)").first?.message.contains("DISTINCT has no meaning") == true)
+        #expect(diagnostics("SELECT COUNT(DISTINCT s)").isEmpty)
+    }
+
     @Test func lexerErrorsAreNotReportedTwice() {
         let d = diagnostics("SELECT a # b FROM t")
         #expect(d.count == 1 && d[0].id == "syntax.bad-character")
