@@ -291,54 +291,7 @@ struct Reader {
     }
 
     static func unescape(_ s: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Bool {
-        var i = 0
-        while i < s.count {
-            let c = s[i]
-            if c != 92 { out.append(c); i += 1; continue }
-            guard i + 1 < s.count else { return false }
-            let e = s[i + 1]
-            i += 2
-            switch e {
-            case UInt8(ascii: "\""), 92, UInt8(ascii: "/"): out.append(e)
-            case UInt8(ascii: "b"): out.append(8)
-            case UInt8(ascii: "f"): out.append(12)
-            case UInt8(ascii: "n"): out.append(10)
-            case UInt8(ascii: "r"): out.append(13)
-            case UInt8(ascii: "t"): out.append(9)
-            case UInt8(ascii: "u"):
-                guard var scalar = hex4(s, i) else { return false }
-                i += 4
-                if scalar >= 0xD800 && scalar < 0xDC00 {
-                    guard i + 6 <= s.count, s[i] == 92, s[i + 1] == UInt8(ascii: "u"), let low = hex4(s, i + 2),
-                          low >= 0xDC00 && low < 0xE000 else { return false }
-                    i += 6
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else if scalar >= 0xDC00 && scalar < 0xE000 {
-                    return false
-                }
-                guard let u = Unicode.Scalar(scalar) else { return false }
-                out.append(contentsOf: Array(String(Character(u)).utf8))
-            default: return false
-            }
-        }
-        return true
-    }
-
-    static func hex4(_ s: UnsafeRawBufferPointer, _ at: Int) -> UInt32? {
-        guard at + 4 <= s.count else { return nil }
-        var v: UInt32 = 0
-        for k in 0..<4 {
-            let c = s[at + k]
-            let d: UInt32
-            switch c {
-            case 48...57: d = UInt32(c - 48)
-            case 65...70: d = UInt32(c - 55)
-            case 97...102: d = UInt32(c - 87)
-            default: return nil
-            }
-            v = v << 4 | d
-        }
-        return v
+        JSONText.unescape(s, into: &out)
     }
 
     /// A JSON number at the cursor.

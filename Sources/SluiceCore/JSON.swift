@@ -296,83 +296,89 @@ struct JSONTreeParser {
         return .double(d)
     }
 
-    mutating func hex4() throws(JSONParseError) -> UInt32 {
-        guard i + 4 <= b.count else { throw fail("bad \\u escape") }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let c = b[i]
-            let d: UInt32
-            switch c {
-            case 48...57: d = UInt32(c - 48)
-            case 65...70: d = UInt32(c - 55)
-            case 97...102: d = UInt32(c - 87)
-            default: throw fail("bad \\u escape")
-            }
-            v = v << 4 | d
-            i += 1
-        }
-        return v
-    }
-
     mutating func string() throws(JSONParseError) -> String {
         i += 1  // opening quote
         let start = i
-        // Fast path: no escapes.
+        var escaped = false
         while i < b.count {
             let c = b[i]
-            if c == UInt8(ascii: "\"") {
-                let raw = UnsafeRawBufferPointer(rebasing: b[start..<i])
-                i += 1
-                guard let s = String(validating: raw, as: UTF8.self) else {
-                    throw JSONParseError(message: "invalid UTF-8 in a string", offset: start)
-                }
-                return s
-            }
-            if c == 92 || c < 32 { break }
-            i += 1
-        }
-        var out = [UInt8](UnsafeRawBufferPointer(rebasing: b[start..<i]))
-        while i < b.count {
-            let c = b[i]
-            if c == UInt8(ascii: "\"") {
-                i += 1
-                guard let s = String(validating: out, as: UTF8.self) else {
-                    throw JSONParseError(message: "invalid UTF-8 in a string", offset: start)
-                }
-                return s
+            if c == UInt8(ascii: "\"") { break }
+            if c == 92 {
+                escaped = true
+                i += 2
+                continue
             }
             if c < 32 { throw fail("control character in a string") }
+            i += 1
+        }
+        guard i < b.count else { throw JSONParseError(message: "unterminated string", offset: start - 1) }
+        let raw = UnsafeRawBufferPointer(rebasing: b[start..<i])
+        i += 1
+        let decoded: String?
+        if escaped {
+            var out: [UInt8] = []
+            guard JSONText.unescape(raw, into: &out) else { throw JSONParseError(message: "bad escape in a string", offset: start) }
+            decoded = String(validating: out, as: UTF8.self)
+        } else {
+            decoded = String(validating: raw, as: UTF8.self)
+        }
+        guard let s = decoded else { throw JSONParseError(message: "invalid UTF-8 in a string", offset: start) }
+        return s
+    }
+}
+
+/// JSON string escapes, shared by the tree parser and the record decoders.
+public enum JSONText {
+    /// Appends the text of a string's contents (the bytes between its quotes) with escapes undone.
+    /// False on a malformed escape or an unpaired surrogate.
+    public static func unescape(_ s: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Bool {
+        var i = 0
+        while i < s.count {
+            let c = s[i]
             if c != 92 { out.append(c); i += 1; continue }
-            i += 1
-            guard i < b.count else { break }
-            let e = b[i]
-            i += 1
+            guard i + 1 < s.count else { return false }
+            let e = s[i + 1]
+            i += 2
             switch e {
-            case UInt8(ascii: "\""): out.append(34)
-            case 92: out.append(92)
-            case UInt8(ascii: "/"): out.append(47)
+            case UInt8(ascii: "\""), 92, UInt8(ascii: "/"): out.append(e)
             case UInt8(ascii: "b"): out.append(8)
             case UInt8(ascii: "f"): out.append(12)
             case UInt8(ascii: "n"): out.append(10)
             case UInt8(ascii: "r"): out.append(13)
             case UInt8(ascii: "t"): out.append(9)
             case UInt8(ascii: "u"):
-                var scalar = try hex4()
+                guard var scalar = hex4(s, i) else { return false }
+                i += 4
                 if scalar >= 0xD800 && scalar < 0xDC00 {
-                    guard i + 1 < b.count, b[i] == 92, b[i + 1] == UInt8(ascii: "u") else {
-                        throw fail("unpaired surrogate in a \\u escape")
-                    }
-                    i += 2
-                    let low = try hex4()
-                    guard low >= 0xDC00 && low < 0xE000 else { throw fail("unpaired surrogate in a \\u escape") }
+                    guard i + 6 <= s.count, s[i] == 92, s[i + 1] == UInt8(ascii: "u"), let low = hex4(s, i + 2),
+                          low >= 0xDC00 && low < 0xE000 else { return false }
+                    i += 6
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 } else if scalar >= 0xDC00 && scalar < 0xE000 {
-                    throw fail("unpaired surrogate in a \\u escape")
+                    return false
                 }
-                out.append(contentsOf: String(Character(Unicode.Scalar(scalar)!)).utf8)
-            default: throw fail("bad escape in a string")
+                guard let u = Unicode.Scalar(scalar) else { return false }
+                out.append(contentsOf: String(Character(u)).utf8)
+            default: return false
             }
         }
-        throw JSONParseError(message: "unterminated string", offset: start - 1)
+        return true
+    }
+
+    static func hex4(_ s: UnsafeRawBufferPointer, _ at: Int) -> UInt32? {
+        guard at + 4 <= s.count else { return nil }
+        var v: UInt32 = 0
+        for k in 0..<4 {
+            let c = s[at + k]
+            let d: UInt32
+            switch c {
+            case 48...57: d = UInt32(c - 48)
+            case 65...70: d = UInt32(c - 55)
+            case 97...102: d = UInt32(c - 87)
+            default: return nil
+            }
+            v = v << 4 | d
+        }
+        return v
     }
 }
