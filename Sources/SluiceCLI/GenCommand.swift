@@ -10,6 +10,10 @@ struct GenCommand {
           Web clickstream as JSON lines (nested page fields), one record per line on stdout.
           Planted anomaly: from minute 8 to minute 11 after --start, /checkout answers 10-20x slower
           and half of its requests fail with status 503.
+               sluice gen bids [--records N] [--seed S] [--rate R] [--base-ms MS] [--time ms|iso]
+                               [--format json|csv] [--out FILE]
+          The Nexmark-style Bid benchmark data set, byte for byte as ../shared/bench/gen_bids.py makes it
+          (defaults: 5,000,000 records, seed 42, 10,000 events/s from 2024-01-01T00:00:00Z).
         """
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
@@ -27,11 +31,52 @@ struct GenCommand {
             }
             clicks(records: n, seed: UInt64(seed), start: start)
             return 0
+        case "bids":
+            let a = try Arguments(argv.dropFirst(), valued: ["records", "seed", "rate", "base-ms", "time", "format", "out"])
+            let n = try a.int("records") ?? 5_000_000
+            let rate = try a.int("rate") ?? 10_000
+            guard n >= 0, rate >= 1 else { throw UsageError("--records must not be negative and --rate must be at least 1") }
+            let time: BidGenerator.TimeForm
+            switch a.value("time") ?? "ms" {
+            case "ms": time = .millis
+            case "iso": time = .iso
+            case let t: throw UsageError("--time takes ms or iso, not '\(t)'")
+            }
+            let format: BidGenerator.Format
+            switch a.value("format") ?? "json" {
+            case "json": format = .json
+            case "csv": format = .csv
+            case let f: throw UsageError("--format takes json or csv, not '\(f)'")
+            }
+            var g = BidGenerator(seed: UInt64(try a.int("seed") ?? 42), rate: Int64(rate),
+                                 baseMillis: Int64(try a.int("base-ms") ?? 1_704_067_200_000), time: time, format: format)
+            let sink: OutputStream
+            if let path = a.value("out") {
+                let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                guard fd >= 0 else { throw UsageError("cannot write \(path): \(String(cString: strerror(errno)))") }
+                sink = OutputStream(fd: fd)
+            } else {
+                sink = out
+            }
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(1 << 22)
+            if format == .csv { buffer.append(contentsOf: BidGenerator.csvHeader.utf8) }
+            for _ in 0..<n {
+                g.appendNext(to: &buffer)
+                if buffer.count >= 1 << 22 {
+                    sink.write(bytes: buffer)
+                    buffer.removeAll(keepingCapacity: true)
+                }
+            }
+            sink.write(bytes: buffer)
+            sink.flush()
+            if a.value("out") != nil { close(sink.fd) }
+            return 0
         case "--help", "-h", "help":
             out.line(GenCommand.usage)
             return 0
         default:
-            throw UsageError("unknown data set '\(what)' (known: clicks)")
+            throw UsageError("unknown data set '\(what)' (known: clicks, bids)")
         }
     }
 
