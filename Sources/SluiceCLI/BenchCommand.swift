@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCodecs
 import SluiceCore
 import SluiceSQL
 import SluiceStreams
@@ -14,6 +15,9 @@ struct BenchCommand {
                                    [--fsync never|always|interval[:MS]] [--dir DIR]
           Puts N records of B bytes through the PutRecords batch path (500 per call), then reads them
           all back with GetRecords (10,000 per call), once per shard count; one thread throughout.
+               sluice bench decode [--records N] [--runs R]
+          Decodes N generated bid records (JSON lines, default 1,000,000) into columns: the three fields a
+          windowed query reads (auction, price, dateTime), then all seven; fastest of R runs (default 3).
                sluice bench parse [--statements N] [--runs R] [--write FILE]
           Lexes and parses a file of N statements of every kind (default 10,000), R times (default 5),
           and reports the fastest run; --write also saves the file.
@@ -28,11 +32,14 @@ struct BenchCommand {
         case "parse":
             let a = try Arguments(argv.dropFirst(), valued: ["statements", "runs", "write"])
             return try parse(a)
+        case "decode":
+            let a = try Arguments(argv.dropFirst(), valued: ["records", "runs"])
+            return try decode(a)
         case "--help", "-h", "help":
             out.line(BenchCommand.usage)
             return 0
         default:
-            throw UsageError("unknown benchmark '\(what)' (known: stream, parse)")
+            throw UsageError("unknown benchmark '\(what)' (known: stream, parse, decode)")
         }
     }
 
@@ -184,6 +191,51 @@ struct BenchCommand {
         out.line("parse: a file of \(parsed) statements, \(bytes.count) bytes, lexed and parsed; fastest of \(runs) runs")
         out.line(String(format: "%.1f ms for the file, %.0f statements/s, %.1f MB/s", best * 1000, Double(parsed) / best,
                         Double(bytes.count) / 1e6 / best))
+        return 0
+    }
+
+    private func decode(_ a: Arguments) throws -> Int32 {
+        let n = try a.int("records") ?? 1_000_000
+        let runs = try a.int("runs") ?? 3
+        guard n >= 1, runs >= 1 else { throw UsageError("--records and --runs must be at least 1") }
+        #if DEBUG
+        err.line("warning: this is a debug build; build with 'swift build -c release' for meaningful figures")
+        #endif
+        var g = BidGenerator()
+        var data: [UInt8] = []
+        data.reserveCapacity(n * 142)
+        var ends: [Int] = []
+        ends.reserveCapacity(n)
+        for _ in 0..<n {
+            g.appendNext(to: &data)
+            ends.append(data.count)
+        }
+        let few = [FieldSpec(name: "auction", type: .bigint), FieldSpec(name: "price", type: .bigint),
+                   FieldSpec(name: "dateTime", type: .timestamp)]
+        let all = few + [FieldSpec(name: "bidder", type: .bigint), FieldSpec(name: "channel", type: .varchar),
+                         FieldSpec(name: "url", type: .varchar), FieldSpec(name: "extra", type: .varchar)]
+        out.line("decode: \(n) bid records, \(data.count) bytes of JSON lines, batches of 4,096 records; fastest of \(runs) runs")
+        for (label, fields) in [("3 fields", few), ("7 fields", all)] {
+            var best = Double.infinity
+            var bad = 0
+            for _ in 0..<runs {
+                var decoder = JSONRecordDecoder(fields: fields)
+                var builders = fields.map { ColumnBuilder($0.type, capacity: 4096) }
+                bad = 0
+                let watch = Stopwatch()
+                data.withUnsafeBytes { buf in
+                    var start = 0
+                    for (i, end) in ends.enumerated() {
+                        if decoder.decode(UnsafeRawBufferPointer(rebasing: buf[start..<end]), into: &builders) != nil { bad += 1 }
+                        start = end
+                        if i % 4096 == 4095 { for j in builders.indices { _ = builders[j].finish() } }
+                    }
+                }
+                best = min(best, watch.elapsedSeconds)
+            }
+            if bad > 0 { err.line("error: \(bad) records failed to decode") }
+            out.line(pad(label, 10) + String(format: "%.2f M records/s, %.0f MB/s", Double(n) / best / 1e6, Double(data.count) / 1e6 / best))
+        }
         return 0
     }
 

@@ -1,4 +1,5 @@
 public import SluiceCore
+import Glibc
 
 /// Why a record could not be decoded (it goes to the error stream with its raw bytes).
 public struct DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -41,51 +42,92 @@ public struct FieldSpec: Sendable, Equatable {
 /// the first occurrence counts. Anything else makes the record bad, with a reason.
 public struct JSONRecordDecoder {
     public let fields: [FieldSpec]
-    private let root: Node
+    /// The path trie, flattened: node n's keys are `entries[nodeStart[n]..<nodeStart[n + 1]]`.
+    private let entries: [KeyEntry]
+    private let nodeStart: [Int]
+    private let keyBytes: [UInt8]
     private var scratch: [UInt8] = []
     private var seen: [Bool]
 
-    /// A level of the path trie: keys at this level that lead to a field or to a deeper object.
-    final class Node {
-        var keys: [[UInt8]] = []
-        var targets: [Target] = []
-        enum Target {
-            case field(Int)
-            case object(Node)
-        }
-        func find(_ key: UnsafeRawBufferPointer) -> Int? {
-            for (i, k) in keys.enumerated() where k.count == key.count {
-                if k.withUnsafeBytes({ $0.elementsEqual(key) }) { return i }
-            }
-            return nil
-        }
+    /// One key of a trie node: its bytes in `keyBytes`, and a field index (>= 0) or a child node
+    /// (`-1 - node`).
+    struct KeyEntry {
+        var offset: Int
+        var length: Int
+        var target: Int
     }
 
     public init(fields: [FieldSpec]) {
         self.fields = fields
         seen = Array(repeating: false, count: fields.count)
-        root = Node()
+        // Build a nested trie, then flatten it breadth first.
+        final class Builder {
+            var keys: [[UInt8]] = []
+            var fields: [Int?] = []
+            var children: [Builder?] = []
+        }
+        let root = Builder()
         for (fi, f) in fields.enumerated() {
             var node = root
             for (depth, key) in f.path.enumerated() {
                 let k = Array(key.utf8)
                 let last = depth == f.path.count - 1
-                if let i = node.keys.firstIndex(of: k) {
-                    if case .object(let next) = node.targets[i], !last { node = next; continue }
-                    if last { continue }  // a second field at the same path: the first wins
-                    let next = Node()
-                    node.targets[i] = .object(next)
-                    node = next
-                } else {
+                var i = node.keys.firstIndex(of: k)
+                if i == nil {
                     node.keys.append(k)
-                    if last {
-                        node.targets.append(.field(fi))
-                    } else {
-                        let next = Node()
-                        node.targets.append(.object(next))
-                        node = next
-                    }
+                    node.fields.append(nil)
+                    node.children.append(nil)
+                    i = node.keys.count - 1
                 }
+                if last {
+                    if node.fields[i!] == nil && node.children[i!] == nil { node.fields[i!] = fi }  // the first field at a path wins
+                } else {
+                    if node.fields[i!] != nil { break }  // a field already reads this key as a value
+                    if node.children[i!] == nil { node.children[i!] = Builder() }
+                    node = node.children[i!]!
+                }
+            }
+        }
+        var order = [root]
+        var k = 0
+        while k < order.count {
+            for c in order[k].children { if let c { order.append(c) } }
+            k += 1
+        }
+        var entries: [KeyEntry] = [], starts: [Int] = [], bytes: [UInt8] = []
+        var childIndex = 1
+        for node in order {
+            starts.append(entries.count)
+            for (i, key) in node.keys.enumerated() {
+                let target: Int
+                if let f = node.fields[i] {
+                    target = f
+                } else if node.children[i] != nil {
+                    target = -1 - childIndex
+                    childIndex += 1
+                } else {
+                    continue
+                }
+                entries.append(KeyEntry(offset: bytes.count, length: key.count, target: target))
+                bytes.append(contentsOf: key)
+            }
+        }
+        starts.append(entries.count)
+        self.entries = entries
+        nodeStart = starts
+        keyBytes = bytes
+    }
+
+    /// The target of `key` in trie node `node`, if it has one.
+    @inline(__always)
+    private func find(_ node: Int, _ key: UnsafeRawBufferPointer) -> Int? {
+        let lo = nodeStart[node], hi = nodeStart[node + 1]
+        return entries.withUnsafeBufferPointer { e in
+            keyBytes.withUnsafeBytes { kb in
+                for j in lo..<hi where e[j].length == key.count {
+                    if key.count == 0 || memcmp(kb.baseAddress! + e[j].offset, key.baseAddress!, key.count) == 0 { return e[j].target }
+                }
+                return nil
             }
         }
     }
@@ -99,7 +141,7 @@ public struct JSONRecordDecoder {
         guard r.i < r.b.count, r.b[r.i] == UInt8(ascii: "{") else {
             return DecodeError(r.i >= r.b.count ? "empty record" : "the record is not a JSON object")
         }
-        if let e = object(&r, root, &builders, depth: 0) {
+        if let e = object(&r, 0, &builders, depth: 0) {
             rollback(&builders)
             return e
         }
@@ -116,7 +158,8 @@ public struct JSONRecordDecoder {
         for i in fields.indices where seen[i] { builders[i].removeLast() }
     }
 
-    private mutating func object(_ r: inout Reader, _ node: Node?, _ builders: inout [ColumnBuilder], depth: Int) -> DecodeError? {
+    /// Reads an object whose keys are looked up in trie node `node` (nil: skip them all).
+    private mutating func object(_ r: inout Reader, _ node: Int?, _ builders: inout [ColumnBuilder], depth: Int) -> DecodeError? {
         guard depth < 64 else { return DecodeError("JSON nested more than 64 levels deep") }
         r.i += 1  // {
         r.skipSpace()
@@ -130,32 +173,25 @@ public struct JSONRecordDecoder {
             guard r.peek == UInt8(ascii: ":") else { return DecodeError("expected ':' at byte \(r.i)") }
             r.i += 1
             r.skipSpace()
-            var slot: Int? = nil
+            var target: Int? = nil
             if let n = node {
                 if key.escaped {
                     scratch.removeAll(keepingCapacity: true)
-                    guard Reader.unescape(key.bytes, into: &scratch) else { return DecodeError("bad escape in a key") }
-                    slot = scratch.withUnsafeBytes { n.find($0) }
+                    guard JSONText.unescape(key.bytes, into: &scratch) else { return DecodeError("bad escape in a key") }
+                    target = scratch.withUnsafeBytes { find(n, $0) }
                 } else {
-                    slot = n.find(key.bytes)
+                    target = find(n, key.bytes)
                 }
             }
-            if let s = slot, let n = node {
-                switch n.targets[s] {
-                case .field(let f):
-                    if seen[f] {
-                        if let e = r.skipValue(depth: depth) { return e }
-                    } else {
-                        if let e = value(&r, field: f, &builders[f]) { return e }
-                        seen[f] = true
-                    }
-                case .object(let next):
-                    if r.peek == UInt8(ascii: "{") {
-                        if let e = object(&r, next, &builders, depth: depth + 1) { return e }
-                    } else if let e = r.skipValue(depth: depth) {
-                        return e
-                    }
+            if let t = target, t >= 0 {
+                if seen[t] {
+                    if let e = r.skipValue(depth: depth) { return e }
+                } else {
+                    if let e = value(&r, field: t, &builders[t]) { return e }
+                    seen[t] = true
                 }
+            } else if let t = target, r.peek == UInt8(ascii: "{") {
+                if let e = object(&r, -1 - t, &builders, depth: depth + 1) { return e }
             } else if let e = r.skipValue(depth: depth) {
                 return e
             }
@@ -184,7 +220,7 @@ public struct JSONRecordDecoder {
                 guard let s = r.rawString() else { return bad("unterminated string") }
                 if s.escaped {
                     scratch.removeAll(keepingCapacity: true)
-                    guard Reader.unescape(s.bytes, into: &scratch) else { return bad("bad escape in a string") }
+                    guard JSONText.unescape(s.bytes, into: &scratch) else { return bad("bad escape in a string") }
                     scratch.withUnsafeBytes { builder.append(utf8: $0) }
                 } else {
                     builder.append(utf8: s.bytes)
@@ -266,13 +302,24 @@ struct Reader {
         return true
     }
 
-    /// The bytes between the quotes of a string, and whether they contain escapes.
+    /// The bytes between the quotes of a string, and whether they contain escapes. Scans eight
+    /// bytes at a time for a quote, a backslash or a control character.
     mutating func rawString() -> (bytes: UnsafeRawBufferPointer, escaped: Bool)? {
         guard peek == UInt8(ascii: "\"") else { return nil }
         i += 1
         let start = i
         var escaped = false
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         while i < b.count {
+            if i + 8 <= b.count {
+                let x = b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let q = x ^ (ones &* 0x22), bs = x ^ (ones &* 0x5C)
+                let special = ((q &- ones) & ~q) | ((bs &- ones) & ~bs) | ((x &- ones &* 0x20) & ~x)
+                if special & highs == 0 {
+                    i += 8
+                    continue
+                }
+            }
             let c = b[i]
             if c == UInt8(ascii: "\"") {
                 let s = UnsafeRawBufferPointer(rebasing: b[start..<i])
@@ -288,10 +335,6 @@ struct Reader {
             i += 1
         }
         return nil
-    }
-
-    static func unescape(_ s: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Bool {
-        JSONText.unescape(s, into: &out)
     }
 
     /// A JSON number at the cursor.
@@ -327,6 +370,25 @@ struct Reader {
 
     mutating func number() -> Number? {
         let start = i
+        // Fast path: a plain integer of at most 18 digits followed by a non-number character.
+        var j = i
+        var neg = false
+        if j < b.count && b[j] == UInt8(ascii: "-") { neg = true; j += 1 }
+        if j < b.count && b[j] >= 49 && b[j] <= 57 {
+            var m: UInt64 = 0
+            let digitStart = j
+            while j < b.count && j - digitStart < 18 {
+                let d = b[j] &- 48
+                if d > 9 { break }
+                m = m &* 10 &+ UInt64(d)
+                j += 1
+            }
+            let next: UInt8 = j < b.count ? b[j] : 32
+            if next != UInt8(ascii: ".") && next != UInt8(ascii: "e") && next != UInt8(ascii: "E") && (next &- 48) > 9 {
+                i = j
+                return Number(start: start, end: j, negative: neg, mantissa: m, digits: j - digitStart, exponent: 0, isInteger: true)
+            }
+        }
         var n = Number(start: i, end: i, negative: false, mantissa: 0, digits: 0, exponent: 0, isInteger: true)
         if peek == UInt8(ascii: "-") { n.negative = true; i += 1 }
         guard let first = peek, first >= 48 && first <= 57 else { i = start; return nil }
