@@ -18,6 +18,8 @@ let package = Package(
         .target(name: "SluiceCore", swiftSettings: strict),
         // Layer 1: record decoders and encoders (JSON lines, CSV) on bytes, into columns.
         .target(name: "SluiceCodecs", dependencies: ["SluiceCore"], swiftSettings: strict),
+        // Layer 1: physical operators without SQL (watermarks, aggregates, windows).
+        .target(name: "SluiceDataflow", dependencies: ["SluiceCore"], swiftSettings: strict),
         // Layer 1: the SQL front end (lexer, parser, AST, printer).
         .target(name: "SluiceSQL", dependencies: ["SluiceCore"], swiftSettings: strict),
         // Layer 1: the sharded stream store (Kinesis Data Streams semantics, on disk).
@@ -29,6 +31,7 @@ let package = Package(
 
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(name: "SluiceCodecsTests", dependencies: ["SluiceCodecs", "SluiceCore"]),
+        .testTarget(name: "SluiceDataflowTests", dependencies: ["SluiceDataflow", "SluiceCore"]),
         .testTarget(name: "SluiceSQLTests", dependencies: ["SluiceSQL", "SluiceCore"]),
         .testTarget(name: "SluiceStreamsTests", dependencies: ["SluiceStreams", "SluiceCore"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCore"]),

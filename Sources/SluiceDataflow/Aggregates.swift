@@ -1,0 +1,200 @@
+public import SluiceCore
+
+/// The aggregate functions of DIALECT.md §4 that this module computes. Every state can be merged
+/// with another, so hopping windows combine pane states instead of keeping one state per window.
+public enum AggregateFunction: String, Sendable, CaseIterable {
+    case countStar = "COUNT(*)"
+    case count = "COUNT"
+    case countDistinct = "COUNT(DISTINCT)"
+    case sum = "SUM"
+    case avg = "AVG"
+    case min = "MIN"
+    case max = "MAX"
+    /// Sample standard deviation (STDDEV and STDDEV_SAMP): the deviation, not the variance.
+    case stddevSamp = "STDDEV_SAMP"
+    case stddevPop = "STDDEV_POP"
+    case varSamp = "VAR_SAMP"
+    case varPop = "VAR_POP"
+
+    /// The result type for an argument of type `input`.
+    public func resultType(_ input: ColumnType?) -> ColumnType {
+        switch self {
+        case .countStar, .count, .countDistinct: return .bigint
+        case .sum: return input == .bigint ? .bigint : .double
+        case .min, .max: return input ?? .double
+        case .avg, .stddevSamp, .stddevPop, .varSamp, .varPop: return .double
+        }
+    }
+}
+
+/// The running state of one aggregate for one group. Values are fed as Int64 (BIGINT, TIMESTAMP)
+/// or Double; NULLs are skipped, as SQL says.
+public enum AggregateState: Sendable, Equatable {
+    case count(Int64)
+    case sumInt(Int64, seen: Bool)
+    case sumDouble(Double, seen: Bool)
+    /// Welford's running mean and sum of squared deviations.
+    case moments(n: Int64, mean: Double, m2: Double)
+    case minInt(Int64?), maxInt(Int64?)
+    case minDouble(Double?), maxDouble(Double?)
+    case minString(String?), maxString(String?)
+    case distinct(Set<Value>)
+
+    public static func initial(_ f: AggregateFunction, input: ColumnType?) -> AggregateState {
+        switch f {
+        case .countStar, .count: return .count(0)
+        case .countDistinct: return .distinct([])
+        case .sum: return input == .bigint ? .sumInt(0, seen: false) : .sumDouble(0, seen: false)
+        case .avg, .stddevSamp, .stddevPop, .varSamp, .varPop: return .moments(n: 0, mean: 0, m2: 0)
+        case .min:
+            switch input {
+            case .varchar?: return .minString(nil)
+            case .double?: return .minDouble(nil)
+            default: return .minInt(nil)
+            }
+        case .max:
+            switch input {
+            case .varchar?: return .maxString(nil)
+            case .double?: return .maxDouble(nil)
+            default: return .maxInt(nil)
+            }
+        }
+    }
+
+    /// COUNT(*): one more row.
+    @inline(__always)
+    public mutating func addRow() {
+        if case .count(let n) = self { self = .count(n + 1) }
+    }
+
+    @inline(__always)
+    public mutating func add(int v: Int64) {
+        switch self {
+        case .count(let n): self = .count(n + 1)
+        case .sumInt(let s, _): self = .sumInt(s &+ v, seen: true)
+        case .sumDouble(let s, _): self = .sumDouble(s + Double(v), seen: true)
+        case .moments: add(double: Double(v))
+        case .minInt(let m): self = .minInt(m.map { Swift.min($0, v) } ?? v)
+        case .maxInt(let m): self = .maxInt(m.map { Swift.max($0, v) } ?? v)
+        case .minDouble(let m): self = .minDouble(m.map { Swift.min($0, Double(v)) } ?? Double(v))
+        case .maxDouble(let m): self = .maxDouble(m.map { Swift.max($0, Double(v)) } ?? Double(v))
+        case .distinct(var s):
+            self = .count(0)  // release the set's storage before mutating it
+            s.insert(.int(v))
+            self = .distinct(s)
+        case .minString, .maxString: break
+        }
+    }
+
+    @inline(__always)
+    public mutating func add(double v: Double) {
+        switch self {
+        case .count(let n): self = .count(n + 1)
+        case .sumInt(let s, _): self = .sumDouble(Double(s) + v, seen: true)
+        case .sumDouble(let s, _): self = .sumDouble(s + v, seen: true)
+        case .moments(let n, let mean, let m2):
+            let n1 = n + 1
+            let delta = v - mean
+            let mean1 = mean + delta / Double(n1)
+            self = .moments(n: n1, mean: mean1, m2: m2 + delta * (v - mean1))
+        case .minDouble(let m): self = .minDouble(m.map { Swift.min($0, v) } ?? v)
+        case .maxDouble(let m): self = .maxDouble(m.map { Swift.max($0, v) } ?? v)
+        case .minInt(let m): self = .minDouble(m.map { Swift.min(Double($0), v) } ?? v)
+        case .maxInt(let m): self = .maxDouble(m.map { Swift.max(Double($0), v) } ?? v)
+        case .distinct(var s):
+            self = .count(0)
+            s.insert(.double(v))
+            self = .distinct(s)
+        case .minString, .maxString: break
+        }
+    }
+
+    public mutating func add(_ v: Value) {
+        switch v {
+        case .null: return
+        case .int(let i), .timestamp(let i), .interval(let i): add(int: i)
+        case .double(let d): add(double: d)
+        case .bool(let b):
+            if case .distinct(var s) = self { self = .count(0); s.insert(v); self = .distinct(s) } else { add(int: b ? 1 : 0) }
+        case .string(let str):
+            switch self {
+            case .count(let n): self = .count(n + 1)
+            case .minString(let m): self = .minString(m.map { Swift.min($0, str) } ?? str)
+            case .maxString(let m): self = .maxString(m.map { Swift.max($0, str) } ?? str)
+            case .distinct(var s):
+                self = .count(0)
+                s.insert(v)
+                self = .distinct(s)
+            default: break
+            }
+        }
+    }
+
+    /// Combines two partial states of the same aggregate (Chan et al. for the moments).
+    public func merged(with o: AggregateState) -> AggregateState {
+        switch (self, o) {
+        case (.count(let a), .count(let b)): return .count(a + b)
+        case (.sumInt(let a, let sa), .sumInt(let b, let sb)): return .sumInt(a &+ b, seen: sa || sb)
+        case (.sumDouble(let a, let sa), .sumDouble(let b, let sb)): return .sumDouble(a + b, seen: sa || sb)
+        case (.sumInt(let a, let sa), .sumDouble(let b, let sb)), (.sumDouble(let b, let sb), .sumInt(let a, let sa)):
+            return .sumDouble(Double(a) + b, seen: sa || sb)
+        case (.moments(let n1, let m1, let q1), .moments(let n2, let m2, let q2)):
+            if n1 == 0 { return o }
+            if n2 == 0 { return self }
+            let n = n1 + n2
+            let delta = m2 - m1
+            return .moments(n: n, mean: m1 + delta * Double(n2) / Double(n),
+                            m2: q1 + q2 + delta * delta * Double(n1) * Double(n2) / Double(n))
+        case (.minInt(let a), .minInt(let b)): return .minInt(opt(a, b, Swift.min))
+        case (.maxInt(let a), .maxInt(let b)): return .maxInt(opt(a, b, Swift.max))
+        case (.minDouble(let a), .minDouble(let b)): return .minDouble(opt(a, b, Swift.min))
+        case (.maxDouble(let a), .maxDouble(let b)): return .maxDouble(opt(a, b, Swift.max))
+        case (.minInt(let a), .minDouble(let b)), (.minDouble(let b), .minInt(let a)): return .minDouble(opt(a.map(Double.init), b, Swift.min))
+        case (.maxInt(let a), .maxDouble(let b)), (.maxDouble(let b), .maxInt(let a)): return .maxDouble(opt(a.map(Double.init), b, Swift.max))
+        case (.minString(let a), .minString(let b)): return .minString(opt(a, b, Swift.min))
+        case (.maxString(let a), .maxString(let b)): return .maxString(opt(a, b, Swift.max))
+        case (.distinct(let a), .distinct(let b)): return .distinct(a.union(b))
+        default: return self
+        }
+    }
+
+    private func opt<T>(_ a: T?, _ b: T?, _ f: (T, T) -> T) -> T? {
+        switch (a, b) {
+        case (let x?, let y?): return f(x, y)
+        case (let x?, nil): return x
+        default: return b
+        }
+    }
+
+    /// The SQL result of the aggregate, typed as `type` (MIN of a TIMESTAMP column is a TIMESTAMP).
+    public func result(_ f: AggregateFunction, as type: ColumnType) -> Value {
+        let v = result(f)
+        switch (v, type) {
+        case (.int(let i), .timestamp): return .timestamp(i)
+        case (.int(let i), .interval): return .interval(i)
+        case (.int(let i), .double): return .double(Double(i))
+        default: return v
+        }
+    }
+
+    /// The SQL result of the aggregate.
+    public func result(_ f: AggregateFunction) -> Value {
+        switch self {
+        case .count(let n): return .int(n)
+        case .distinct(let s): return .int(Int64(s.count))
+        case .sumInt(let s, let seen): return seen ? .int(s) : .null
+        case .sumDouble(let s, let seen): return seen ? .double(s) : .null
+        case .moments(let n, let mean, let m2):
+            switch f {
+            case .avg: return n == 0 ? .null : .double(mean)
+            case .varPop: return n == 0 ? .null : .double(m2 / Double(n))
+            case .varSamp: return n < 2 ? .null : .double(m2 / Double(n - 1))
+            case .stddevPop: return n == 0 ? .null : .double((m2 / Double(n)).squareRoot())
+            default: return n < 2 ? .null : .double((m2 / Double(n - 1)).squareRoot())
+            }
+        case .minInt(let m), .maxInt(let m): return m.map { .int($0) } ?? .null
+        case .minDouble(let m), .maxDouble(let m): return m.map { .double($0) } ?? .null
+        case .minString(let m), .maxString(let m): return m.map { .string($0) } ?? .null
+        }
+    }
+}

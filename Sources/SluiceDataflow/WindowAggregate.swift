@@ -1,0 +1,192 @@
+public import SluiceCore
+
+/// A tumbling or hopping event-time window: `[start, start + size)` with `start` a multiple of
+/// `advance` (tumbling: advance == size).
+public struct WindowSpec: Sendable, Equatable {
+    public var size: Int64
+    public var advance: Int64
+
+    public static func tumble(_ size: Int64) -> WindowSpec { WindowSpec(size: size, advance: size) }
+    public static func hop(size: Int64, advance: Int64) -> WindowSpec { WindowSpec(size: size, advance: advance) }
+
+    /// Panes: the largest slices every window is a whole number of (gcd of size and advance).
+    /// A record updates one pane, however many windows it belongs to.
+    public var pane: Int64 {
+        var a = size, b = advance
+        while b != 0 { (a, b) = (b, a % b) }
+        return a
+    }
+}
+
+/// One aggregate of a query: the function and the input column it reads (nil for COUNT(*)).
+public struct AggregateSpec: Sendable, Equatable {
+    public var function: AggregateFunction
+    public var input: Int?
+    public var inputType: ColumnType?
+    public init(_ function: AggregateFunction, input: Int? = nil, type: ColumnType? = nil) {
+        self.function = function
+        self.input = input
+        inputType = type
+    }
+    public var resultType: ColumnType { function.resultType(inputType) }
+}
+
+/// Floor division (the window of a negative time is still the one that contains it).
+@inline(__always)
+func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+    let q = a / b
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+}
+
+/// GROUP BY over TUMBLE or HOP windows with EMIT FINAL: one row per (window, group) once the
+/// watermark reaches the window's end, in (window_end, group key) order. State lives per pane and
+/// group, so a hopping window's cost does not grow with size/advance; a pane is dropped once every
+/// window containing it has been emitted. A record whose every window has been emitted is late: it
+/// is not counted and is reported back to the caller.
+///
+/// Owned by one query's driver (not thread-safe).
+public final class WindowAggregateOperator {
+    public let window: WindowSpec
+    public let timeColumn: Int
+    public let keyColumns: [Int]
+    public let aggregates: [AggregateSpec]
+    private let paneSize: Int64
+    /// pane start -> group key -> aggregate states.
+    private var panes: [Int64: [[Value]: [AggregateState]]] = [:]
+    /// Windows ending at or before this have been emitted.
+    public private(set) var emittedThrough: Int64 = .min
+
+    public init(window: WindowSpec, timeColumn: Int, keyColumns: [Int], aggregates: [AggregateSpec]) {
+        precondition(window.size > 0 && window.advance > 0 && window.size % window.pane == 0)
+        self.window = window
+        self.timeColumn = timeColumn
+        self.keyColumns = keyColumns
+        self.aggregates = aggregates
+        paneSize = window.pane
+    }
+
+    /// Open state: (panes, groups across panes).
+    public var stateSize: (panes: Int, entries: Int) { (panes.count, panes.values.reduce(0) { $0 + $1.count }) }
+
+    /// The end of the last window containing time `t`.
+    @inline(__always)
+    func lastWindowEnd(_ t: Int64) -> Int64 { floorDiv(t, window.advance) * window.advance + window.size }
+
+    /// Adds a batch; returns the rows that were late (their windows already emitted).
+    @discardableResult
+    public func add(_ batch: Batch) -> [Int] {
+        var late: [Int] = []
+        let times = batch.columns[timeColumn]
+        guard case .int(let ts) = times.storage else { return Array(0..<batch.count) }
+        let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType) }
+        var key: [Value] = []
+        key.reserveCapacity(keyColumns.count)
+        for row in 0..<batch.count {
+            if times.isNull(row) { late.append(row); continue }
+            let t = ts[row]
+            if lastWindowEnd(t) <= emittedThrough {
+                late.append(row)
+                continue
+            }
+            let pane = floorDiv(t, paneSize) * paneSize
+            key.removeAll(keepingCapacity: true)
+            for k in keyColumns { key.append(batch.columns[k].value(row)) }
+            var states = panes[pane, default: [:]][key] ?? initial
+            for (i, a) in aggregates.enumerated() {
+                guard let c = a.input else { states[i].addRow(); continue }
+                let col = batch.columns[c]
+                if col.isNull(row) { continue }
+                switch col.storage {
+                case .int(let v): states[i].add(int: v[row])
+                case .double(let v): states[i].add(double: v[row])
+                default: states[i].add(col.value(row))
+                }
+            }
+            panes[pane, default: [:]][key] = states
+        }
+        return late
+    }
+
+    /// Emits every window that ends at or before `watermark`: rows of
+    /// `[window_start, window_end, key..., aggregate...]` in (window_end, key) order.
+    public func advance(to watermark: Int64) -> [[Value]] {
+        defer {
+            // Windows ending by the watermark are closed even if they were empty.
+            if watermark != WatermarkTracker.infinity && watermark > Int64.min / 2 {
+                emittedThrough = max(emittedThrough, floorDiv(watermark - window.size, window.advance) * window.advance + window.size)
+            }
+            // Drop panes every window of which has been emitted.
+            for p in panes.keys where lastWindowEnd(p + paneSize - 1) <= emittedThrough { panes[p] = nil }
+        }
+        guard let minPane = panes.keys.min() else { return [] }
+        var out: [[Value]] = []
+        // The first window that contains the oldest pane and has not been emitted.
+        var start = floorDiv(minPane - window.size, window.advance) * window.advance + window.advance
+        if emittedThrough != .min { start = max(start, emittedThrough - window.size + window.advance) }
+        let maxPane = panes.keys.max()!
+        while start + window.size <= watermark && start <= maxPane {
+            let end = start + window.size
+            var groups: [[Value]: [AggregateState]] = [:]
+            var p = start
+            while p < end {
+                if let pane = panes[p] {
+                    for (k, s) in pane {
+                        if let prev = groups[k] {
+                            groups[k] = zip(prev, s).map { $0.merged(with: $1) }
+                        } else {
+                            groups[k] = s
+                        }
+                    }
+                }
+                p += paneSize
+            }
+            for k in groups.keys.sorted(by: GroupKeyOrder.less) {
+                let states = groups[k]!
+                var row: [Value] = [.timestamp(start), .timestamp(end)]
+                row += k
+                for (i, a) in aggregates.enumerated() { row.append(states[i].result(a.function, as: a.resultType)) }
+                out.append(row)
+            }
+            emittedThrough = end
+            start += window.advance
+        }
+        if watermark == WatermarkTracker.infinity {
+            emittedThrough = max(emittedThrough, lastWindowEnd(maxPane + paneSize - 1))
+        }
+        return out
+    }
+}
+
+/// A total order on group keys for deterministic output: NULL first, then by type, then by value.
+public enum GroupKeyOrder {
+    public static func less(_ a: [Value], _ b: [Value]) -> Bool {
+        for (x, y) in zip(a, b) {
+            let c = compare(x, y)
+            if c != 0 { return c < 0 }
+        }
+        return a.count < b.count
+    }
+
+    public static func compare(_ x: Value, _ y: Value) -> Int {
+        func rank(_ v: Value) -> Int {
+            switch v {
+            case .null: return 0
+            case .bool: return 1
+            case .int, .double: return 2
+            case .string: return 3
+            case .timestamp: return 4
+            case .interval: return 5
+            }
+        }
+        switch (x, y) {
+        case (.bool(let a), .bool(let b)): return a == b ? 0 : (!a ? -1 : 1)
+        case (.int(let a), .int(let b)), (.timestamp(let a), .timestamp(let b)), (.interval(let a), .interval(let b)):
+            return a < b ? -1 : (a > b ? 1 : 0)
+        case (.double(let a), .double(let b)): return a < b ? -1 : (a > b ? 1 : 0)
+        case (.int(let a), .double(let b)): return Double(a) < b ? -1 : (Double(a) > b ? 1 : 0)
+        case (.double(let a), .int(let b)): return a < Double(b) ? -1 : (a > Double(b) ? 1 : 0)
+        case (.string(let a), .string(let b)): return a < b ? -1 : (a > b ? 1 : 0)
+        default: return rank(x) - rank(y)
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import Testing
+import SluiceCore
+@testable import SluiceDataflow
+
+/// A batch of (ts, key, value) rows.
+func batch(_ rows: [(Int64, String, Double?)]) -> Batch {
+    var t = ColumnBuilder(.timestamp), k = ColumnBuilder(.varchar), v = ColumnBuilder(.double)
+    for (ts, key, value) in rows {
+        t.append(int: ts)
+        k.append(string: key)
+        if let x = value { v.append(double: x) } else { v.appendNull() }
+    }
+    return Batch(schema: Schema([Field("ts", .timestamp), Field("k", .varchar), Field("v", .double)]),
+                 columns: [t.finish(), k.finish(), v.finish()], count: rows.count)
+}
+
+@Suite("Window aggregation")
+struct WindowAggregateTests {
+    let aggs = [AggregateSpec(.countStar), AggregateSpec(.sum, input: 2, type: .double), AggregateSpec(.max, input: 2, type: .double)]
+
+    @Test func tumblingWindowsEmitWhenTheWatermarkPassesTheirEnd() {
+        let op = WindowAggregateOperator(window: .tumble(60_000), timeColumn: 0, keyColumns: [1], aggregates: aggs)
+        op.add(batch([(5_000, "b", 1), (30_000, "a", 2), (59_999, "a", 3), (61_000, "a", 10), (10_000, "a", nil)]))
+        #expect(op.advance(to: 59_999).isEmpty)
+        let rows = op.advance(to: 60_000)
+        #expect(rows == [
+            [.timestamp(0), .timestamp(60_000), .string("a"), .int(3), .double(5), .double(3)],
+            [.timestamp(0), .timestamp(60_000), .string("b"), .int(1), .double(1), .double(1)],
+        ])
+        // The next window closes at end of input.
+        #expect(op.advance(to: WatermarkTracker.infinity) == [[.timestamp(60_000), .timestamp(120_000), .string("a"), .int(1), .double(10), .double(10)]])
+        #expect(op.stateSize.panes == 0)
+    }
+
+    @Test func lateRecordsAreNotCountedAndAreReported() {
+        let op = WindowAggregateOperator(window: .tumble(10), timeColumn: 0, keyColumns: [1], aggregates: aggs)
+        op.add(batch([(1, "a", 1), (12, "a", 1)]))
+        #expect(op.advance(to: 10).count == 1)
+        let late = op.add(batch([(9, "a", 100), (10, "a", 5), (-3, "z", 1)]))
+        #expect(late == [0, 2])
+        #expect(op.advance(to: 20) == [[.timestamp(10), .timestamp(20), .string("a"), .int(2), .double(6), .double(5)]])
+        // An empty window closed by the watermark still makes its records late.
+        #expect(op.advance(to: 45).isEmpty)
+        #expect(op.add(batch([(33, "a", 1)])) == [0])
+    }
+
+    /// Hopping windows over panes give exactly what computing every window from scratch gives.
+    @Test(arguments: [(10, 2), (10, 4), (6, 6), (9, 3), (7, 5), (30, 1)])
+    func hoppingWindowsMatchBruteForce(_ size: Int, _ advance: Int) {
+        var rng = SplitMix64(seed: UInt64(size * 100 + advance))
+        let spec = WindowSpec.hop(size: Int64(size), advance: Int64(advance))
+        let op = WindowAggregateOperator(window: spec, timeColumn: 0, keyColumns: [1], aggregates: aggs)
+        var all: [(Int64, String, Double?)] = []
+        var got: [[Value]] = []
+        var maxT: Int64 = 0
+        let delay: Int64 = 15
+        for _ in 0..<40 {
+            var rows: [(Int64, String, Double?)] = []
+            for _ in 0..<rng.below(20) {
+                // Out of order, but never behind the watermark's delay.
+                let t = max(0, maxT - Int64(rng.below(Int(delay)))) + Int64(rng.below(4))
+                rows.append((t, ["a", "b", "c"][rng.below(3)], rng.below(10) == 0 ? nil : Double(rng.below(100))))
+            }
+            maxT = rows.map(\.0).reduce(maxT, max)
+            all += rows
+            #expect(op.add(batch(rows)).isEmpty)
+            got += op.advance(to: maxT - delay)
+        }
+        got += op.advance(to: WatermarkTracker.infinity)
+        // Brute force: every window start that is a multiple of advance, every key.
+        var expected: [[Value]] = []
+        let maxStart = all.map(\.0).max() ?? 0
+        var start = -Int64((size + advance - 1) / advance * advance)  // a multiple of advance before any data
+        while start <= maxStart {
+            let end = start + Int64(size)
+            let inWindow = all.filter { $0.0 >= start && $0.0 < end }
+            for key in Set(inWindow.map(\.1)).sorted() {
+                let rows = inWindow.filter { $0.1 == key }
+                let values = rows.compactMap(\.2)
+                expected.append([.timestamp(start), .timestamp(end), .string(key), .int(Int64(rows.count)),
+                                 values.isEmpty ? .null : .double(values.reduce(0, +)), values.max().map { .double($0) } ?? .null])
+            }
+            start += Int64(advance)
+        }
+        #expect(got == expected)
+        #expect(op.stateSize.panes == 0)
+    }
+
+    @Test func stateIsBoundedByOpenWindowsNotByRecords() {
+        let op = WindowAggregateOperator(window: .hop(size: 10_000, advance: 2_000), timeColumn: 0, keyColumns: [1], aggregates: aggs)
+        var maxPanes = 0
+        for second in 0..<600 {
+            let t = Int64(second) * 1000
+            op.add(batch((0..<50).map { (t + Int64($0), "k\($0 % 5)", 1.0) }))
+            _ = op.advance(to: t - 4000)
+            maxPanes = max(maxPanes, op.stateSize.panes)
+        }
+        #expect(maxPanes <= 10)
+    }
+}
+
+@Suite("Aggregates")
+struct AggregateTests {
+    @Test func standardDeviationIsTheDeviation() {
+        let xs: [Double] = [2, 4, 4, 4, 5, 5, 7, 9]
+        var s = AggregateState.initial(.stddevPop, input: .double)
+        for x in xs { s.add(double: x) }
+        #expect(s.result(.stddevPop) == .double(2))
+        #expect(s.result(.varPop) == .double(4))
+        #expect(s.result(.avg) == .double(5))
+        if case .double(let d) = s.result(.stddevSamp) { #expect(abs(d - (32.0 / 7).squareRoot()) < 1e-12) } else { Issue.record("no value") }
+        var one = AggregateState.initial(.stddevSamp, input: .double)
+        one.add(double: 1)
+        #expect(one.result(.stddevSamp) == .null)
+    }
+
+    @Test func mergingPartialsEqualsOneRun() {
+        var rng = SplitMix64(seed: 3)
+        for f in AggregateFunction.allCases where f != .countStar {
+            let values = (0..<200).map { _ in rng.below(8) == 0 ? Value.null : Value.int(Int64(rng.below(1000)) - 500) }
+            var whole = AggregateState.initial(f, input: .bigint)
+            for v in values { whole.add(v) }
+            let cut = rng.below(values.count)
+            var a = AggregateState.initial(f, input: .bigint), b = a
+            for v in values[..<cut] { a.add(v) }
+            for v in values[cut...] { b.add(v) }
+            let merged = a.merged(with: b)
+            switch (merged.result(f), whole.result(f)) {
+            case (.double(let x), .double(let y)): #expect(abs(x - y) <= 1e-9 * max(1, abs(y)), "\(f)")
+            case (let x, let y): #expect(x == y, "\(f)")
+            }
+        }
+    }
+
+    @Test func nullsAndEmptyGroups() {
+        #expect(AggregateState.initial(.sum, input: .bigint).result(.sum) == .null)
+        #expect(AggregateState.initial(.count, input: .bigint).result(.count) == .int(0))
+        #expect(AggregateState.initial(.min, input: .varchar).result(.min) == .null)
+        var m = AggregateState.initial(.min, input: .timestamp)
+        m.add(.timestamp(5))
+        m.add(.timestamp(3))
+        #expect(m.result(.min, as: .timestamp) == .timestamp(3))
+        var d = AggregateState.initial(.countDistinct, input: .varchar)
+        for s in ["a", "b", "a", "c"] { d.add(.string(s)) }
+        d.add(.null)
+        #expect(d.result(.countDistinct) == .int(3))
+    }
+}
+
+@Suite("Watermarks")
+struct WatermarkTests {
+    @Test func minimumOverShardsWithIdleTimeout() {
+        var w = WatermarkTracker(delayMillis: 10_000, idleTimeoutMillis: 20_000)
+        w.addShard("0", now: 0)
+        w.addShard("1", now: 0)
+        w.observe(shard: "0", maxEventTime: 90_000, now: 15_000)
+        // Shard 1 has produced nothing: it holds the watermark back.
+        #expect(w.watermark(now: 15_000) == .min)
+        // At 20 s shard 1 has been silent for its idle timeout: the watermark follows shard 0.
+        #expect(w.watermark(now: 20_000) == 80_000)
+        w.observe(shard: "1", maxEventTime: 30_000, now: 21_000)
+        // It never moves backwards.
+        #expect(w.watermark(now: 21_000) == 80_000)
+        w.observe(shard: "1", maxEventTime: 100_000, now: 22_000)
+        w.observe(shard: "0", maxEventTime: 120_000, now: 22_000)
+        #expect(w.watermark(now: 22_000) == 90_000)
+        w.endOfInput()
+        #expect(w.watermark(now: 23_000) == WatermarkTracker.infinity)
+    }
+
+    @Test func finishedShardsDoNotHoldItBack() {
+        var w = WatermarkTracker(delayMillis: 0, idleTimeoutMillis: nil)
+        w.observe(shard: "parent", maxEventTime: 10, now: 0)
+        w.observe(shard: "child", maxEventTime: 50, now: 0)
+        #expect(w.watermark(now: 0) == 10)
+        w.finishShard("parent")
+        #expect(w.watermark(now: 0) == 50)
+    }
+}
