@@ -1,4 +1,4 @@
-public import SluiceCore
+import SluiceCore
 
 /// Event time progress of one stream (DIALECT.md §4, normative):
 /// - a shard's watermark is the largest event time seen in it minus the declared delay;

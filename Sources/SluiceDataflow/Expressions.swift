@@ -1,0 +1,460 @@
+public import SluiceCore
+
+/// Scalar functions of DIALECT.md §4 (the planner resolves names and checks argument types).
+public enum ScalarFunction: String, Sendable, CaseIterable {
+    case abs = "ABS", round = "ROUND", floor = "FLOOR", ceil = "CEIL", sqrt = "SQRT", power = "POWER", ln = "LN", exp = "EXP"
+    case lower = "LOWER", upper = "UPPER", length = "LENGTH", substring = "SUBSTRING", replace = "REPLACE", concat = "CONCAT"
+    case trimBoth = "TRIM", trimLeading = "LTRIM", trimTrailing = "RTRIM"
+    case coalesce = "COALESCE", nullif = "NULLIF"
+    /// FLOOR(ts TO unit) and DATE_TRUNC('unit', ts): the unit's millis is the second argument.
+    case floorTime = "FLOOR_TIME"
+    /// EXTRACT(unit FROM ts): the unit name is the first argument.
+    case extract = "EXTRACT"
+    case toTimestamp = "TO_TIMESTAMP"
+}
+
+/// An expression ready to run: columns by position, types resolved by the planner.
+public indirect enum PhysicalExpr: Sendable, Equatable {
+    case column(Int)
+    case literal(Value)
+    case negate(PhysicalExpr)
+    case not(PhysicalExpr)
+    case arithmetic(ArithmeticOp, PhysicalExpr, PhysicalExpr)
+    case compare(CompareOp, PhysicalExpr, PhysicalExpr)
+    case and(PhysicalExpr, PhysicalExpr)
+    case or(PhysicalExpr, PhysicalExpr)
+    case isNull(PhysicalExpr, negated: Bool)
+    case inList(PhysicalExpr, [PhysicalExpr], negated: Bool)
+    case like(PhysicalExpr, pattern: String, escape: Character?, negated: Bool)
+    case concat(PhysicalExpr, PhysicalExpr)
+    case cast(PhysicalExpr, to: ColumnType)
+    case caseWhen(branches: [WhenThen], otherwise: PhysicalExpr?)
+    case call(ScalarFunction, [PhysicalExpr])
+}
+
+/// One `WHEN condition THEN value` of a CASE.
+public struct WhenThen: Sendable, Equatable {
+    public var condition: PhysicalExpr
+    public var value: PhysicalExpr
+    public init(_ condition: PhysicalExpr, _ value: PhysicalExpr) {
+        self.condition = condition
+        self.value = value
+    }
+}
+
+public enum ArithmeticOp: String, Sendable { case add = "+", subtract = "-", multiply = "*", divide = "/", modulo = "%" }
+public enum CompareOp: String, Sendable { case eq = "=", neq = "<>", lt = "<", le = "<=", gt = ">", ge = ">=" }
+
+/// A row that an expression could not be computed for (it goes to the error stream).
+public struct RowError: Sendable, Equatable {
+    public var row: Int
+    public var message: String
+}
+
+/// Evaluates physical expressions over a batch, a column at a time. SQL semantics: NULL in, NULL
+/// out (AND/OR use three-valued logic); division by zero, overflow and bad casts are errors of
+/// that row, reported, never a crash.
+public struct Evaluator {
+    public private(set) var errors: [RowError] = []
+
+    public init() {}
+
+    /// Clears the errors of the previous batch.
+    public mutating func reset() { errors.removeAll(keepingCapacity: true) }
+
+    public mutating func evaluate(_ e: PhysicalExpr, _ batch: Batch) -> [Value] {
+        let n = batch.count
+        switch e {
+        case .column(let i): return (0..<n).map { batch.columns[i].value($0) }
+        case .literal(let v): return Array(repeating: v, count: n)
+        default: break
+        }
+        var out = [Value]()
+        out.reserveCapacity(n)
+        switch e {
+        case .negate(let x):
+            for (r, v) in evaluate(x, batch).enumerated() {
+                switch v {
+                case .int(let i):
+                    if i == .min { fail(r, "integer overflow in -\(i)"); out.append(.null) } else { out.append(.int(-i)) }
+                case .double(let d): out.append(.double(-d))
+                case .interval(let i): out.append(.interval(-i))
+                default: out.append(.null)
+                }
+            }
+        case .not(let x):
+            for v in evaluate(x, batch) { out.append(v.boolValue.map { .bool(!$0) } ?? .null) }
+        case .and(let a, let b):
+            for (x, y) in zip(evaluate(a, batch), evaluate(b, batch)) {
+                switch (x.boolValue, y.boolValue) {
+                case (false?, _), (_, false?): out.append(.bool(false))
+                case (true?, true?): out.append(.bool(true))
+                default: out.append(.null)
+                }
+            }
+        case .or(let a, let b):
+            for (x, y) in zip(evaluate(a, batch), evaluate(b, batch)) {
+                switch (x.boolValue, y.boolValue) {
+                case (true?, _), (_, true?): out.append(.bool(true))
+                case (false?, false?): out.append(.bool(false))
+                default: out.append(.null)
+                }
+            }
+        case .arithmetic(let op, let a, let b):
+            for (r, (x, y)) in zip(evaluate(a, batch), evaluate(b, batch)).enumerated() { out.append(arithmetic(op, x, y, row: r)) }
+        case .compare(let op, let a, let b):
+            for (x, y) in zip(evaluate(a, batch), evaluate(b, batch)) {
+                guard let c = Evaluator.compare(x, y) else { out.append(.null); continue }
+                let result: Bool
+                switch op {
+                case .eq: result = c == 0
+                case .neq: result = c != 0
+                case .lt: result = c < 0
+                case .le: result = c <= 0
+                case .gt: result = c > 0
+                case .ge: result = c >= 0
+                }
+                out.append(.bool(result))
+            }
+        case .isNull(let x, let negated):
+            for v in evaluate(x, batch) { out.append(.bool(v.isNull != negated)) }
+        case .inList(let x, let list, let negated):
+            let values = evaluate(x, batch)
+            let options = list.map { evaluate($0, batch) }
+            for (r, v) in values.enumerated() {
+                if v.isNull { out.append(.null); continue }
+                var found = false, sawNull = false
+                for o in options {
+                    if o[r].isNull { sawNull = true } else if Evaluator.compare(v, o[r]) == 0 { found = true; break }
+                }
+                out.append(found ? .bool(!negated) : (sawNull ? .null : .bool(negated)))
+            }
+        case .like(let x, let pattern, let escape, let negated):
+            let p = LikePattern(pattern, escape: escape)
+            for v in evaluate(x, batch) {
+                guard case .string(let s) = v else { out.append(.null); continue }
+                out.append(.bool(p.matches(s) != negated))
+            }
+        case .concat(let a, let b):
+            for (x, y) in zip(evaluate(a, batch), evaluate(b, batch)) {
+                if x.isNull || y.isNull { out.append(.null) } else { out.append(.string(Evaluator.text(x) + Evaluator.text(y))) }
+            }
+        case .cast(let x, let type):
+            for (r, v) in evaluate(x, batch).enumerated() { out.append(cast(v, to: type, row: r)) }
+        case .caseWhen(let branches, let otherwise):
+            let conds = branches.map { evaluate($0.condition, batch) }
+            let results = branches.map { evaluate($0.value, batch) }
+            let fallback = otherwise.map { evaluate($0, batch) }
+            for r in 0..<n {
+                var v: Value = fallback?[r] ?? .null
+                for i in branches.indices where conds[i][r].boolValue == true {
+                    v = results[i][r]
+                    break
+                }
+                out.append(v)
+            }
+        case .call(let f, let args):
+            let values = args.map { evaluate($0, batch) }
+            for r in 0..<n { out.append(call(f, values.map { $0[r] }, row: r)) }
+        case .column, .literal: break
+        }
+        return out
+    }
+
+    private mutating func fail(_ row: Int, _ message: String) { errors.append(RowError(row: row, message: message)) }
+
+    // MARK: Arithmetic
+
+    private mutating func arithmetic(_ op: ArithmeticOp, _ x: Value, _ y: Value, row: Int) -> Value {
+        switch (x, y) {
+        case (.null, _), (_, .null): return .null
+        case (.int(let a), .int(let b)):
+            switch op {
+            case .add: return checked(a.addingReportingOverflow(b), "\(a) + \(b)", row)
+            case .subtract: return checked(a.subtractingReportingOverflow(b), "\(a) - \(b)", row)
+            case .multiply: return checked(a.multipliedReportingOverflow(by: b), "\(a) * \(b)", row)
+            case .divide, .modulo:
+                if b == 0 { fail(row, "division by zero (\(a) \(op.rawValue) 0)"); return .null }
+                if a == .min && b == -1 { fail(row, "integer overflow in \(a) \(op.rawValue) -1"); return .null }
+                return .int(op == .divide ? a / b : a % b)
+            }
+        case (.timestamp(let t), .interval(let i)):
+            return op == .add ? .timestamp(t &+ i) : op == .subtract ? .timestamp(t &- i) : .null
+        case (.interval(let i), .timestamp(let t)) where op == .add: return .timestamp(t &+ i)
+        case (.timestamp(let a), .timestamp(let b)) where op == .subtract: return .interval(a &- b)
+        case (.interval(let a), .interval(let b)):
+            return op == .add ? .interval(a &+ b) : op == .subtract ? .interval(a &- b) : .null
+        case (.interval(let a), .int(let b)) where op == .multiply: return .interval(a &* b)
+        case (.int(let a), .interval(let b)) where op == .multiply: return .interval(a &* b)
+        default:
+            guard let a = x.doubleValue, let b = y.doubleValue else { return .null }
+            switch op {
+            case .add: return .double(a + b)
+            case .subtract: return .double(a - b)
+            case .multiply: return .double(a * b)
+            case .divide:
+                if b == 0 { fail(row, "division by zero"); return .null }
+                return .double(a / b)
+            case .modulo:
+                if b == 0 { fail(row, "division by zero"); return .null }
+                return .double(a.truncatingRemainder(dividingBy: b))
+            }
+        }
+    }
+
+    private mutating func checked(_ r: (partialValue: Int64, overflow: Bool), _ what: String, _ row: Int) -> Value {
+        if r.overflow { fail(row, "integer overflow in \(what)"); return .null }
+        return .int(r.partialValue)
+    }
+
+    /// Three-way comparison of two non-NULL values of comparable types; nil for NULL.
+    public static func compare(_ x: Value, _ y: Value) -> Int? {
+        if x.isNull || y.isNull { return nil }
+        return GroupKeyOrder.compare(x, y)
+    }
+
+    static func text(_ v: Value) -> String {
+        switch v {
+        case .string(let s): return s
+        case .double(let d): return d.description
+        case .timestamp(let t): return TimeFormat.iso8601(t)
+        default: return v.description
+        }
+    }
+
+    // MARK: Casts
+
+    private mutating func cast(_ v: Value, to type: ColumnType, row: Int) -> Value {
+        if v.isNull { return .null }
+        func bad() -> Value {
+            fail(row, "cannot cast \(Evaluator.describe(v)) to \(type.rawValue)")
+            return .null
+        }
+        switch type {
+        case .varchar: return .string(Evaluator.text(v))
+        case .bigint:
+            switch v {
+            case .int: return v
+            case .double(let d):
+                guard d.isFinite, d.rounded(.towardZero) >= -9.2e18, d.rounded(.towardZero) <= 9.2e18 else { return bad() }
+                return .int(Int64(d.rounded(.toNearestOrAwayFromZero)))
+            case .bool(let b): return .int(b ? 1 : 0)
+            case .string(let s): return Int64(s.trimmingCharacters(" ")).map { .int($0) } ?? bad()
+            case .timestamp(let t), .interval(let t): return .int(t)
+            default: return bad()
+            }
+        case .double:
+            switch v {
+            case .double: return v
+            case .int(let i), .timestamp(let i), .interval(let i): return .double(Double(i))
+            case .bool(let b): return .double(b ? 1 : 0)
+            case .string(let s): return Double(s.trimmingCharacters(" ")).map { .double($0) } ?? bad()
+            default: return bad()
+            }
+        case .boolean:
+            switch v {
+            case .bool: return v
+            case .int(let i): return .bool(i != 0)
+            case .string(let s):
+                switch s.trimmingCharacters(" ").lowercased() {
+                case "true", "t", "1", "yes": return .bool(true)
+                case "false", "f", "0", "no": return .bool(false)
+                default: return bad()
+                }
+            default: return bad()
+            }
+        case .timestamp:
+            switch v {
+            case .timestamp: return v
+            case .int(let i): return .timestamp(i)
+            case .string(let s): return TimeFormat.parseISO8601(s.trimmingCharacters(" ")).map { .timestamp($0) } ?? bad()
+            default: return bad()
+            }
+        case .interval:
+            switch v {
+            case .interval: return v
+            case .int(let i): return .interval(i)
+            default: return bad()
+            }
+        }
+    }
+
+    static func describe(_ v: Value) -> String {
+        if case .string(let s) = v { return "'\(s)'" }
+        return v.description
+    }
+
+    // MARK: Functions
+
+    private mutating func call(_ f: ScalarFunction, _ a: [Value], row: Int) -> Value {
+        switch f {
+        case .coalesce: return a.first { !$0.isNull } ?? .null
+        case .nullif: return a.count == 2 && Evaluator.compare(a[0], a[1]) == 0 ? .null : a[0]
+        case .concat:
+            // CONCAT skips NULLs (unlike ||).
+            return .string(a.filter { !$0.isNull }.map(Evaluator.text).joined())
+        default: break
+        }
+        if a.contains(where: \.isNull) { return .null }
+        switch f {
+        case .abs:
+            if case .int(let i) = a[0] {
+                if i == .min { fail(row, "integer overflow in ABS"); return .null }
+                return .int(Swift.abs(i))
+            }
+            return a[0].doubleValue.map { .double(Swift.abs($0)) } ?? .null
+        case .round:
+            let digits = a.count > 1 ? Int(a[1].doubleValue ?? 0) : 0
+            if case .int = a[0], digits >= 0 { return a[0] }
+            guard let d = a[0].doubleValue else { return .null }
+            let scale = pow10(digits)
+            return .double((d * scale).rounded(.toNearestOrAwayFromZero) / scale)
+        case .floor:
+            if case .int = a[0] { return a[0] }
+            return a[0].doubleValue.map { .double($0.rounded(.down)) } ?? .null
+        case .ceil:
+            if case .int = a[0] { return a[0] }
+            return a[0].doubleValue.map { .double($0.rounded(.up)) } ?? .null
+        case .sqrt:
+            guard let d = a[0].doubleValue else { return .null }
+            if d < 0 { fail(row, "SQRT of a negative number (\(d))"); return .null }
+            return .double(d.squareRoot())
+        case .power:
+            guard let x = a[0].doubleValue, let y = a[1].doubleValue else { return .null }
+            return .double(cPow(x, y))
+        case .ln:
+            guard let d = a[0].doubleValue else { return .null }
+            if d <= 0 { fail(row, "LN of a number that is not positive (\(d))"); return .null }
+            return .double(cLog(d))
+        case .exp:
+            return a[0].doubleValue.map { .double(cExp($0)) } ?? .null
+        case .lower: return .string(Evaluator.text(a[0]).lowercased())
+        case .upper: return .string(Evaluator.text(a[0]).uppercased())
+        case .length: return .int(Int64(Evaluator.text(a[0]).count))
+        case .substring:
+            let s = Array(Evaluator.text(a[0]))
+            let start = Int(a[1].doubleValue ?? 1)  // 1-based, SQL style
+            var from = start - 1
+            var to = a.count > 2 ? from + max(0, Int(a[2].doubleValue ?? 0)) : s.count
+            from = max(0, from)
+            to = min(s.count, to)
+            return .string(from < to ? String(s[from..<to]) : "")
+        case .replace:
+            return .string(Evaluator.text(a[0]).replacingAll(Evaluator.text(a[1]), with: Evaluator.text(a[2])))
+        case .trimBoth, .trimLeading, .trimTrailing:
+            let chars = Set(a.count > 1 ? Evaluator.text(a[1]) : " ")
+            var s = Substring(Evaluator.text(a[0]))
+            if f != .trimTrailing { while let c = s.first, chars.contains(c) { s = s.dropFirst() } }
+            if f != .trimLeading { while let c = s.last, chars.contains(c) { s = s.dropLast() } }
+            return .string(String(s))
+        case .floorTime:
+            guard case .timestamp(let t) = a[0], case .interval(let unit) = a[1], unit > 0 else { return .null }
+            return .timestamp(floorDiv(t, unit) * unit)
+        case .extract:
+            guard case .string(let unit) = a[0], case .timestamp(let t) = a[1] else { return .null }
+            let f = TimeFormat.fields(t)
+            switch unit {
+            case "YEAR": return .int(Int64(f.year))
+            case "MONTH": return .int(Int64(f.month))
+            case "DAY": return .int(Int64(f.day))
+            case "HOUR": return .int(Int64(f.hour))
+            case "MINUTE": return .int(Int64(f.minute))
+            case "SECOND": return .int(Int64(f.second))
+            case "MILLISECOND": return .int(Int64(f.second * 1000 + f.millisecond))
+            case "DOW": return .int(Int64((floorDiv(t, 86_400_000) % 7 + 11) % 7))  // 0 = Sunday
+            case "DOY": return .int(Int64(TimeFormat.daysFromCivil(year: f.year, month: f.month, day: f.day)
+                                          - TimeFormat.daysFromCivil(year: f.year, month: 1, day: 1) + 1))
+            case "EPOCH": return .double(Double(t) / 1000)
+            default: return .null
+            }
+        case .toTimestamp:
+            switch a[0] {
+            case .int(let ms): return .timestamp(ms)
+            case .double(let d): return .timestamp(Int64(d.rounded(.down)))
+            case .string(let s): return TimeFormat.parseISO8601(s).map { .timestamp($0) } ?? { fail(row, "'\(s)' is not a timestamp"); return .null }()
+            default: return .null
+            }
+        case .coalesce, .nullif, .concat: return .null
+        }
+    }
+}
+
+extension Value {
+    var boolValue: Bool? { if case .bool(let b) = self { return b }; return nil }
+    var doubleValue: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+}
+
+/// A LIKE pattern: `%` any run of characters, `_` any one character, an optional escape character.
+struct LikePattern {
+    enum Piece { case literal(Character), one, any }
+    let pieces: [Piece]
+
+    init(_ pattern: String, escape: Character?) {
+        var out: [Piece] = []
+        var escaped = false
+        for c in pattern {
+            if escaped { out.append(.literal(c)); escaped = false; continue }
+            if let e = escape, c == e { escaped = true; continue }
+            switch c {
+            case "%": out.append(.any)
+            case "_": out.append(.one)
+            default: out.append(.literal(c))
+            }
+        }
+        pieces = out
+    }
+
+    func matches(_ s: String) -> Bool {
+        let chars = Array(s)
+        // Classic wildcard matching with backtracking to the last '%'.
+        var i = 0, p = 0, star = -1, mark = 0
+        while i < chars.count {
+            if p < pieces.count {
+                switch pieces[p] {
+                case .one: i += 1; p += 1; continue
+                case .literal(let c) where c == chars[i]: i += 1; p += 1; continue
+                case .any: star = p; mark = i; p += 1; continue
+                default: break
+                }
+            }
+            if star >= 0 {
+                p = star + 1
+                mark += 1
+                i = mark
+            } else {
+                return false
+            }
+        }
+        while p < pieces.count, case .any = pieces[p] { p += 1 }
+        return p == pieces.count
+    }
+}
+
+extension String {
+    func trimmingCharacters(_ c: Character) -> String {
+        var s = Substring(self)
+        while s.first == c { s = s.dropFirst() }
+        while s.last == c { s = s.dropLast() }
+        return String(s)
+    }
+
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.range(of: target) {
+            out += rest[..<r.lowerBound]
+            out += replacement
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}
+
+func pow10(_ n: Int) -> Double { cPow(10, Double(n)) }
