@@ -141,9 +141,9 @@ public struct JSONRecordDecoder {
         guard r.i < r.b.count, r.b[r.i] == UInt8(ascii: "{") else {
             return DecodeError(r.i >= r.b.count ? "empty record" : "the record is not a JSON object")
         }
-        if let e = object(&r, 0, &builders, depth: 0) {
+        if !object(&r, 0, &builders, depth: 0) {
             rollback(&builders)
-            return e
+            return r.error ?? DecodeError("unreadable record")
         }
         r.skipSpace()
         if r.i != r.b.count {
@@ -159,25 +159,25 @@ public struct JSONRecordDecoder {
     }
 
     /// Reads an object whose keys are looked up in trie node `node` (nil: skip them all).
-    private mutating func object(_ r: inout Reader, _ node: Int?, _ builders: inout [ColumnBuilder], depth: Int) -> DecodeError? {
-        guard depth < 64 else { return DecodeError("JSON nested more than 64 levels deep") }
+    private mutating func object(_ r: inout Reader, _ node: Int?, _ builders: inout [ColumnBuilder], depth: Int) -> Bool {
+        guard depth < 64 else { return r.fail("JSON nested more than 64 levels deep") }
         r.i += 1  // {
         r.skipSpace()
-        if r.peek == UInt8(ascii: "}") { r.i += 1; return nil }
+        if r.peek == UInt8(ascii: "}") { r.i += 1; return true }
         while true {
             r.skipSpace()
-            if r.peek == nil { return DecodeError("unexpected end of the record") }
-            guard r.peek == UInt8(ascii: "\"") else { return DecodeError("expected a key at byte \(r.i)") }
-            guard let key = r.rawString() else { return DecodeError("unterminated key at byte \(r.i)") }
+            if r.peek == nil { return r.fail("unexpected end of the record") }
+            guard r.peek == UInt8(ascii: "\"") else { return r.fail("expected a key at byte \(r.i)") }
+            guard let key = r.rawString() else { return r.fail("unterminated key at byte \(r.i)") }
             r.skipSpace()
-            guard r.peek == UInt8(ascii: ":") else { return DecodeError("expected ':' at byte \(r.i)") }
+            guard r.peek == UInt8(ascii: ":") else { return r.fail("expected ':' at byte \(r.i)") }
             r.i += 1
             r.skipSpace()
             var target: Int? = nil
             if let n = node {
                 if key.escaped {
                     scratch.removeAll(keepingCapacity: true)
-                    guard JSONText.unescape(key.bytes, into: &scratch) else { return DecodeError("bad escape in a key") }
+                    guard JSONText.unescape(key.bytes, into: &scratch) else { return r.fail("bad escape in a key") }
                     target = scratch.withUnsafeBytes { find(n, $0) }
                 } else {
                     target = find(n, key.bytes)
@@ -185,97 +185,99 @@ public struct JSONRecordDecoder {
             }
             if let t = target, t >= 0 {
                 if seen[t] {
-                    if let e = r.skipValue(depth: depth) { return e }
+                    guard r.skipValue(depth: depth) else { return false }
                 } else {
-                    if let e = value(&r, field: t, &builders[t]) { return e }
+                    guard value(&r, field: t, &builders[t]) else { return false }
                     seen[t] = true
                 }
             } else if let t = target, r.peek == UInt8(ascii: "{") {
-                if let e = object(&r, -1 - t, &builders, depth: depth + 1) { return e }
-            } else if let e = r.skipValue(depth: depth) {
-                return e
+                guard object(&r, -1 - t, &builders, depth: depth + 1) else { return false }
+            } else {
+                guard r.skipValue(depth: depth) else { return false }
             }
             r.skipSpace()
-            guard let c = r.peek else { return DecodeError("unexpected end of the record") }
+            guard let c = r.peek else { return r.fail("unexpected end of the record") }
             r.i += 1
             if c == UInt8(ascii: ",") { continue }
-            if c == UInt8(ascii: "}") { return nil }
-            return DecodeError("expected ',' or '}' at byte \(r.i - 1)")
+            if c == UInt8(ascii: "}") { return true }
+            return r.fail("expected ',' or '}' at byte \(r.i - 1)")
         }
     }
 
     /// Reads the value of field `f` into its builder.
-    private mutating func value(_ r: inout Reader, field f: Int, _ builder: inout ColumnBuilder) -> DecodeError? {
+    private mutating func value(_ r: inout Reader, field f: Int, _ builder: inout ColumnBuilder) -> Bool {
         let spec = fields[f]
-        func bad(_ what: String) -> DecodeError { DecodeError(what, field: spec.name) }
-        guard let c = r.peek else { return bad("missing value") }
+        guard let c = r.peek else { return r.fail("missing value", field: spec.name) }
         if c == UInt8(ascii: "n") {
-            guard r.literal("null") else { return bad("invalid literal at byte \(r.i)") }
+            guard r.literal("null") else { return r.fail("invalid literal at byte \(r.i)", field: spec.name) }
             builder.appendNull()
-            return nil
+            return true
         }
         switch spec.type {
         case .varchar:
             if c == UInt8(ascii: "\"") {
-                guard let s = r.rawString() else { return bad("unterminated string") }
+                guard let s = r.rawString() else { return r.fail("unterminated string", field: spec.name) }
                 if s.escaped {
                     scratch.removeAll(keepingCapacity: true)
-                    guard JSONText.unescape(s.bytes, into: &scratch) else { return bad("bad escape in a string") }
+                    guard JSONText.unescape(s.bytes, into: &scratch) else { return r.fail("bad escape in a string", field: spec.name) }
                     scratch.withUnsafeBytes { builder.append(utf8: $0) }
                 } else {
                     builder.append(utf8: s.bytes)
                 }
-                return nil
+                return true
             }
             // Numbers and booleans as their text; objects and arrays are not text.
             let start = r.i
-            if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") { return bad("expected text, found an object or array") }
-            if let e = r.skipValue(depth: 0) { return DecodeError(e.message, field: spec.name) }
+            if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") { return r.fail("expected text, found an object or array", field: spec.name) }
+            guard r.skipValue(depth: 0) else {
+                r.error?.field = spec.name
+                return false
+            }
             builder.append(utf8: UnsafeRawBufferPointer(rebasing: r.b[start..<r.i]))
-            return nil
+            return true
         case .bigint, .interval:
             if let v = r.number() {
-                guard let i = v.integer else { return bad("\(v.text(r.b)) is not a whole number") }
+                guard let i = v.integer else { return r.fail("\(v.text(r.b)) is not a whole number", field: spec.name) }
                 builder.append(int: i)
-                return nil
+                return true
             }
             if c == UInt8(ascii: "\""), let s = r.rawString(), !s.escaped, let i = Reader.parseInt(s.bytes) {
                 builder.append(int: i)
-                return nil
+                return true
             }
-            return bad("expected a whole number at byte \(r.i)")
+            return r.fail("expected a whole number at byte \(r.i)", field: spec.name)
         case .double:
             if let v = r.number() {
                 builder.append(double: v.double(r.b))
-                return nil
+                return true
             }
             if c == UInt8(ascii: "\""), let s = r.rawString(), !s.escaped, let d = Reader.parseDouble(s.bytes) {
                 builder.append(double: d)
-                return nil
+                return true
             }
-            return bad("expected a number at byte \(r.i)")
+            return r.fail("expected a number at byte \(r.i)", field: spec.name)
         case .boolean:
-            if r.literal("true") { builder.append(bool: true); return nil }
-            if r.literal("false") { builder.append(bool: false); return nil }
+            if r.literal("true") { builder.append(bool: true); return true }
+            if r.literal("false") { builder.append(bool: false); return true }
             if c == UInt8(ascii: "\""), let s = r.rawString() {
-                if s.bytes.elementsEqual("true".utf8) { builder.append(bool: true); return nil }
-                if s.bytes.elementsEqual("false".utf8) { builder.append(bool: false); return nil }
+                if s.bytes.elementsEqual("true".utf8) { builder.append(bool: true); return true }
+                if s.bytes.elementsEqual("false".utf8) { builder.append(bool: false); return true }
             }
-            return bad("expected true or false")
+            return r.fail("expected true or false", field: spec.name)
         case .timestamp:
             if let v = r.number() {
-                guard let ms = v.integer else { return bad("a timestamp in epoch milliseconds must be a whole number") }
+                guard let ms = v.integer else { return r.fail("a timestamp in epoch milliseconds must be a whole number", field: spec.name) }
                 builder.append(int: ms)
-                return nil
+                return true
             }
             if c == UInt8(ascii: "\""), let s = r.rawString() {
                 if !s.escaped, let ms = TimeFormat.parseISO8601(bytes: s.bytes) {
                     builder.append(int: ms)
-                    return nil
+                    return true
                 }
-                return bad("'\(String(decoding: s.bytes, as: UTF8.self))' is not an ISO-8601 timestamp")
+                return r.fail("'\(String(decoding: s.bytes, as: UTF8.self))' is not an ISO-8601 timestamp", field: spec.name)
             }
-            return bad("expected a timestamp (epoch milliseconds or an ISO-8601 string)")
+            return r.fail("expected a timestamp (epoch milliseconds or an ISO-8601 string)", field: spec.name)
         }
     }
 }
@@ -284,6 +286,14 @@ public struct JSONRecordDecoder {
 struct Reader {
     let b: UnsafeRawBufferPointer
     var i = 0
+    /// Why reading failed (set when a method returns false).
+    var error: DecodeError? = nil
+
+    @inline(never)
+    mutating func fail(_ message: String, field: String? = nil) -> Bool {
+        error = DecodeError(message, field: field)
+        return false
+    }
 
     var peek: UInt8? { i < b.count ? b[i] : nil }
 
@@ -423,39 +433,39 @@ struct Reader {
     }
 
     /// Skips one value of any kind.
-    mutating func skipValue(depth: Int) -> DecodeError? {
-        guard depth < 64 else { return DecodeError("JSON nested more than 64 levels deep") }
-        guard let c = peek else { return DecodeError("unexpected end of the record") }
+    mutating func skipValue(depth: Int) -> Bool {
+        guard depth < 64 else { return fail("JSON nested more than 64 levels deep") }
+        guard let c = peek else { return fail("unexpected end of the record") }
         switch c {
         case UInt8(ascii: "\""):
-            return rawString() == nil ? DecodeError("unterminated string at byte \(i)") : nil
+            return rawString() == nil ? fail("unterminated string at byte \(i)") : true
         case UInt8(ascii: "{"), UInt8(ascii: "["):
             let close: UInt8 = c == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
             i += 1
             skipSpace()
-            if peek == close { i += 1; return nil }
+            if peek == close { i += 1; return true }
             while true {
                 skipSpace()
                 if close == UInt8(ascii: "}") {
-                    guard rawString() != nil else { return DecodeError("expected a key at byte \(i)") }
+                    guard rawString() != nil else { return fail("expected a key at byte \(i)") }
                     skipSpace()
-                    guard peek == UInt8(ascii: ":") else { return DecodeError("expected ':' at byte \(i)") }
+                    guard peek == UInt8(ascii: ":") else { return fail("expected ':' at byte \(i)") }
                     i += 1
                     skipSpace()
                 }
-                if let e = skipValue(depth: depth + 1) { return e }
+                guard skipValue(depth: depth + 1) else { return false }
                 skipSpace()
-                guard let d = peek else { return DecodeError("unexpected end of the record") }
+                guard let d = peek else { return fail("unexpected end of the record") }
                 i += 1
                 if d == UInt8(ascii: ",") { continue }
-                if d == close { return nil }
-                return DecodeError("expected ',' at byte \(i - 1)")
+                if d == close { return true }
+                return fail("expected ',' at byte \(i - 1)")
             }
-        case UInt8(ascii: "t"): return literal("true") ? nil : DecodeError("invalid literal at byte \(i)")
-        case UInt8(ascii: "f"): return literal("false") ? nil : DecodeError("invalid literal at byte \(i)")
-        case UInt8(ascii: "n"): return literal("null") ? nil : DecodeError("invalid literal at byte \(i)")
+        case UInt8(ascii: "t"): return literal("true") ? true : fail("invalid literal at byte \(i)")
+        case UInt8(ascii: "f"): return literal("false") ? true : fail("invalid literal at byte \(i)")
+        case UInt8(ascii: "n"): return literal("null") ? true : fail("invalid literal at byte \(i)")
         default:
-            return number() == nil ? DecodeError("unexpected character at byte \(i)") : nil
+            return number() == nil ? fail("unexpected character at byte \(i)") : true
         }
     }
 
