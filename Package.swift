@@ -22,6 +22,8 @@ let package = Package(
         .target(name: "SluiceDataflow", dependencies: ["SluiceCore"], swiftSettings: strict),
         // Layer 1: the SQL front end (lexer, parser, AST, printer).
         .target(name: "SluiceSQL", dependencies: ["SluiceCore"], swiftSettings: strict),
+        // Layer 2: names, types and streaming validity; logical plans and EXPLAIN.
+        .target(name: "SluicePlanner", dependencies: ["SluiceCore", "SluiceSQL"], swiftSettings: strict),
         // Layer 1: the sharded stream store (Kinesis Data Streams semantics, on disk).
         .target(name: "SluiceStreams", dependencies: ["SluiceCore"], swiftSettings: strict),
         // Layer 5: command line (argument parsing, terminal output).
@@ -32,6 +34,7 @@ let package = Package(
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(name: "SluiceCodecsTests", dependencies: ["SluiceCodecs", "SluiceCore"]),
         .testTarget(name: "SluiceDataflowTests", dependencies: ["SluiceDataflow", "SluiceCore"]),
+        .testTarget(name: "SluicePlannerTests", dependencies: ["SluicePlanner", "SluiceSQL", "SluiceCore"]),
         .testTarget(name: "SluiceSQLTests", dependencies: ["SluiceSQL", "SluiceCore"]),
         .testTarget(name: "SluiceStreamsTests", dependencies: ["SluiceStreams", "SluiceCore"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCore"]),

@@ -248,6 +248,16 @@ public indirect enum FromItem: Sendable, Equatable {
     case join(Join)
 }
 
+extension FromItem {
+    /// Where the item was written.
+    public var loc: NodeSpan {
+        switch self {
+        case .relation(_, _, let l), .subquery(_, _, let l), .window(_, _, let l), .anomaly(_, _, let l): return l
+        case .join(let j): return j.loc
+        }
+    }
+}
+
 public struct Join: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
         case inner = "JOIN", left = "LEFT JOIN", right = "RIGHT JOIN", full = "FULL JOIN"

@@ -1,0 +1,303 @@
+import SluiceCore
+import SluiceSQL
+
+extension Planner {
+    /// Binds an expression in `scope`. `hook` sees every sub-expression first and may bind it
+    /// itself (aggregates and group keys after GROUP BY).
+    func bind(_ e: Expr, _ scope: Scope, hook: ((Expr) throws(PlanError) -> BoundExpr?)? = nil) throws(PlanError) -> BoundExpr {
+        if let h = hook, let b = try h(e) { return b }
+        func sub(_ x: Expr) throws(PlanError) -> BoundExpr { try bind(x, scope, hook: hook) }
+        switch e.kind {
+        case .literal(let l): return try literal(l, e.loc)
+        case .column(let qualifier, let name): return try column(qualifier, name, scope, e.loc)
+        case .unary(.not, let x):
+            let b = try sub(x)
+            try requireBoolean(b, x.loc, "NOT")
+            return .not(b)
+        case .unary(.plus, let x):
+            let b = try sub(x)
+            guard b.type == .bigint || b.type == .double || b.type == .interval else { throw mismatch("+", b, nil, e.loc) }
+            return b
+        case .unary(.minus, let x):
+            let b = try sub(x)
+            guard b.type == .bigint || b.type == .double || b.type == .interval else { throw mismatch("-", b, nil, e.loc) }
+            if case .literal(.int(let i), _) = b, i != .min { return .literal(.int(-i), .bigint) }
+            if case .literal(.double(let d), _) = b { return .literal(.double(-d), .double) }
+            return .negate(b)
+        case .binary(let op, let l, let r):
+            let a = try sub(l), b = try sub(r)
+            switch op {
+            case .and, .or:
+                try requireBoolean(a, l.loc, op.rawValue)
+                try requireBoolean(b, r.loc, op.rawValue)
+                return op == .and ? .and(a, b) : .or(a, b)
+            case .eq, .neq, .lt, .le, .gt, .ge:
+                let (x, y) = try comparable(a, b, op.rawValue, e.loc)
+                return .compare(op.rawValue, x, y)
+            case .concat:
+                return .concat(a, b)
+            case .add, .subtract, .multiply, .divide, .modulo:
+                return .arithmetic(op.rawValue, a, b, try arithmeticType(op, a, b, e.loc))
+            }
+        case .isNull(let x, let negated): return .isNull(try sub(x), negated: negated)
+        case .between(let x, let lo, let hi, let negated):
+            let v = try sub(x), l = try sub(lo), h = try sub(hi)
+            let (v1, l1) = try comparable(v, l, "BETWEEN", e.loc)
+            let (v2, h1) = try comparable(v, h, "BETWEEN", e.loc)
+            _ = v2
+            let inside = BoundExpr.and(.compare(">=", v1, l1), .compare("<=", v1, h1))
+            return negated ? .not(inside) : inside
+        case .inList(let x, let list, let negated):
+            let v = try sub(x)
+            var items: [BoundExpr] = []
+            for i in list { items.append(try comparable(v, try sub(i), "IN", i.loc).1) }
+            return .inList(v, items, negated: negated)
+        case .like(let x, let pattern, let escape, let negated):
+            let v = try sub(x)
+            guard v.type == .varchar else { throw mismatch("LIKE", v, nil, x.loc) }
+            guard case .literal(.string(let p)) = pattern.kind else {
+                throw Planner.error("plan.unsupported", "the pattern of LIKE must be a string literal", pattern.loc)
+            }
+            var esc: String? = nil
+            if let escape {
+                guard case .literal(.string(let s)) = escape.kind, s.count == 1 else {
+                    throw Planner.error("bind.bad-arguments", "ESCAPE takes one character in quotes", escape.loc)
+                }
+                esc = s
+            }
+            return .like(v, pattern: p, escape: esc, negated: negated)
+        case .cast(let x, let t):
+            return .cast(try sub(x), ColumnType(t.type))
+        case .caseWhen(let operand, let branches, let otherwise):
+            let op = try operand.map { x throws(PlanError) in try sub(x) }
+            var bound: [BoundCase] = []
+            var type: ColumnType? = nil
+            func unify(_ b: BoundExpr, _ loc: NodeSpan) throws(PlanError) {
+                if case .literal(.null, _) = b { return }
+                guard let t = type else { type = b.type; return }
+                if t == b.type { return }
+                if [t, b.type].allSatisfy({ $0 == .bigint || $0 == .double }) { type = .double; return }
+                throw Planner.error("bind.type-mismatch", "the branches of CASE give \(t.rawValue) and \(b.type.rawValue)", loc)
+            }
+            for br in branches {
+                var cond = try sub(br.when)
+                if let o = op {
+                    cond = .compare("=", try comparable(o, cond, "CASE", br.when.loc).0, try comparable(o, cond, "CASE", br.when.loc).1)
+                } else {
+                    try requireBoolean(cond, br.when.loc, "WHEN")
+                }
+                let v = try sub(br.then)
+                try unify(v, br.then.loc)
+                bound.append(BoundCase(condition: cond, value: v))
+            }
+            let other = try otherwise.map { x throws(PlanError) in try sub(x) }
+            if let o = other { try unify(o, e.loc) }
+            return .caseWhen(bound, otherwise: other, type ?? .varchar)
+        case .extract(let unit, let x):
+            let v = try sub(x)
+            guard v.type == .timestamp else { throw mismatch("EXTRACT", v, nil, x.loc) }
+            return .call("EXTRACT", [.literal(.string(unit.rawValue), .varchar), v], unit == .epoch ? .double : .bigint)
+        case .floorTo(let x, let unit):
+            let v = try sub(x)
+            guard v.type == .timestamp else { throw mismatch("FLOOR ... TO", v, nil, x.loc) }
+            guard let ms = unit.millis else {
+                throw Planner.error("plan.unsupported", "FLOOR(... TO \(unit.rawValue)) is not supported; units from MILLISECOND to DAY are", e.loc)
+            }
+            return .call("FLOOR_TIME", [v, .literal(.interval(ms), .interval)], .timestamp)
+        case .substring(let s, let from, let length):
+            var args = [try sub(s), try sub(from)]
+            if let l = length { args.append(try sub(l)) }
+            return try function("SUBSTRING", args, e.loc)
+        case .trim(let side, let chars, let x):
+            var args = [try sub(x)]
+            if let c = chars { args.append(try sub(c)) }
+            return try function(side == .both ? "TRIM" : side == .leading ? "LTRIM" : "RTRIM", args, e.loc)
+        case .function(let f):
+            if f.over != nil { throw Planner.error("plan.unsupported", "OVER windows are not supported yet", e.loc) }
+            if Planner.isAggregate(f) {
+                throw Planner.error("plan.misplaced-aggregate", "aggregate \(f.name.name) is not allowed here", e.loc)
+            }
+            var args: [BoundExpr] = []
+            for a in f.arguments { args.append(try sub(a)) }
+            return try function(f.name.name.uppercased(), args, e.loc, spelled: f.name.name)
+        }
+    }
+
+    func literal(_ l: Literal, _ loc: NodeSpan) throws(PlanError) -> BoundExpr {
+        switch l {
+        case .number(let text):
+            if !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let i = Int64(text) { return .literal(.int(i), .bigint) }
+            guard let d = Double(text) else { throw Planner.error("bind.bad-number", "\(text) is not a number this engine can hold", loc) }
+            return .literal(.double(d), .double)
+        case .string(let s): return .literal(.string(s), .varchar)
+        case .bool(let b): return .literal(.bool(b), .boolean)
+        case .null: return .literal(.null, .varchar)
+        case .interval(let i): return .literal(.interval(i.millis), .interval)
+        case .timestamp(let t):
+            guard let ms = TimeFormat.parseISO8601(t) else { throw Planner.error("bind.bad-timestamp", "'\(t)' is not a timestamp", loc) }
+            return .literal(.timestamp(ms), .timestamp)
+        }
+    }
+
+    func column(_ qualifier: Identifier?, _ name: Identifier, _ scope: Scope, _ loc: NodeSpan) throws(PlanError) -> BoundExpr {
+        func matches(_ e: Scope.Entry) -> Bool {
+            let sameName = name.quoted ? e.name == name.name : e.name.lowercased() == name.name.lowercased()
+            let sameQualifier = qualifier.map { q in e.qualifier?.lowercased() == q.name.lowercased() } ?? true
+            return sameName && sameQualifier
+        }
+        let found = scope.entries.indices.filter { matches(scope.entries[$0]) }
+        if found.count > 1 {
+            throw Planner.error("bind.ambiguous-column", "'\(name.name)' could be any of \(found.count) columns", loc, help: "qualify it with the relation's name")
+        }
+        guard let i = found.first else {
+            let candidates = scope.entries.filter { !$0.hidden || $0.name == "ROWTIME" }.map(\.name)
+            let help = closestMatch(name.name, in: candidates).map { "did you mean '\($0)'?" }
+            let label = (qualifier.map { $0.name + "." } ?? "") + name.name
+            throw Planner.error("bind.unknown-column", "unknown column '\(label)'", loc, help: help)
+        }
+        let e = scope.entries[i]
+        return .column(i, name: e.name, e.type)
+    }
+
+    func mismatch(_ op: String, _ a: BoundExpr, _ b: BoundExpr?, _ loc: NodeSpan) -> PlanError {
+        let types = b.map { "\(a.type.rawValue) and \($0.type.rawValue)" } ?? a.type.rawValue
+        return Planner.error("bind.type-mismatch", "\(op) cannot be applied to \(types)", loc)
+    }
+
+    static func isNumeric(_ t: ColumnType) -> Bool { t == .bigint || t == .double }
+    static func isNull(_ e: BoundExpr) -> Bool { if case .literal(.null, _) = e { return true }; return false }
+
+    /// Makes two expressions comparable: numbers with numbers, equal types, and a string literal
+    /// compared with a TIMESTAMP read as a timestamp.
+    func comparable(_ a: BoundExpr, _ b: BoundExpr, _ op: String, _ loc: NodeSpan) throws(PlanError) -> (BoundExpr, BoundExpr) {
+        if Planner.isNull(a) || Planner.isNull(b) || a.type == b.type { return (a, b) }
+        if Planner.isNumeric(a.type) && Planner.isNumeric(b.type) { return (a, b) }
+        func asTimestamp(_ x: BoundExpr) throws(PlanError) -> BoundExpr? {
+            guard case .literal(.string(let s), _) = x else { return nil }
+            guard let ms = TimeFormat.parseISO8601(s) else { throw Planner.error("bind.bad-timestamp", "'\(s)' is not a timestamp", loc) }
+            return .literal(.timestamp(ms), .timestamp)
+        }
+        if a.type == .timestamp, let t = try asTimestamp(b) { return (a, t) }
+        if b.type == .timestamp, let t = try asTimestamp(a) { return (t, b) }
+        throw mismatch(op, a, b, loc)
+    }
+
+    func arithmeticType(_ op: BinaryOperator, _ a: BoundExpr, _ b: BoundExpr, _ loc: NodeSpan) throws(PlanError) -> ColumnType {
+        switch (a.type, b.type) {
+        case (.bigint, .bigint): return .bigint
+        case (.bigint, .double), (.double, .bigint), (.double, .double): return .double
+        case (.timestamp, .interval) where op == .add || op == .subtract: return .timestamp
+        case (.interval, .timestamp) where op == .add: return .timestamp
+        case (.timestamp, .timestamp) where op == .subtract: return .interval
+        case (.interval, .interval) where op == .add || op == .subtract: return .interval
+        case (.interval, .bigint) where op == .multiply, (.bigint, .interval) where op == .multiply: return .interval
+        default:
+            if Planner.isNull(a) { return b.type }
+            if Planner.isNull(b) { return a.type }
+            throw mismatch(op.rawValue, a, b, loc)
+        }
+    }
+
+    static let scalarFunctions = ["ABS", "ROUND", "FLOOR", "CEIL", "CEILING", "SQRT", "POWER", "POW", "LN", "EXP", "LOWER", "UPPER", "LENGTH",
+                                  "CHAR_LENGTH", "SUBSTRING", "TRIM", "LTRIM", "RTRIM", "REPLACE", "CONCAT", "COALESCE", "NULLIF",
+                                  "DATE_TRUNC", "TO_TIMESTAMP"]
+
+    /// A scalar function call, with its arguments checked.
+    func function(_ name: String, _ args: [BoundExpr], _ loc: NodeSpan, spelled: String? = nil) throws(PlanError) -> BoundExpr {
+        func arity(_ range: ClosedRange<Int>) throws(PlanError) {
+            guard range.contains(args.count) else {
+                let want = range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
+                throw Planner.error("bind.bad-arguments", "\(name) takes \(want) argument\(range.upperBound == 1 ? "" : "s"), not \(args.count)", loc)
+            }
+        }
+        func numeric(_ i: Int) throws(PlanError) {
+            guard Planner.isNumeric(args[i].type) || Planner.isNull(args[i]) else { throw mismatch(name, args[i], nil, loc) }
+        }
+        func text(_ i: Int) throws(PlanError) {
+            guard args[i].type == .varchar else { throw mismatch(name, args[i], nil, loc) }
+        }
+        switch name {
+        case "ABS", "FLOOR", "CEIL", "CEILING":
+            try arity(1...1)
+            try numeric(0)
+            return .call(name == "CEILING" ? "CEIL" : name, args, args[0].type)
+        case "ROUND":
+            try arity(1...2)
+            try numeric(0)
+            if args.count == 2 { try numeric(1) }
+            return .call(name, args, args[0].type)
+        case "SQRT", "LN", "EXP":
+            try arity(1...1)
+            try numeric(0)
+            return .call(name, args, .double)
+        case "POWER", "POW":
+            try arity(2...2)
+            try numeric(0)
+            try numeric(1)
+            return .call("POWER", args, .double)
+        case "LOWER", "UPPER":
+            try arity(1...1)
+            try text(0)
+            return .call(name, args, .varchar)
+        case "LENGTH", "CHAR_LENGTH":
+            try arity(1...1)
+            try text(0)
+            return .call("LENGTH", args, .bigint)
+        case "SUBSTRING":
+            try arity(2...3)
+            try text(0)
+            try numeric(1)
+            if args.count == 3 { try numeric(2) }
+            return .call(name, args, .varchar)
+        case "TRIM", "LTRIM", "RTRIM":
+            try arity(1...2)
+            try text(0)
+            if args.count == 2 { try text(1) }
+            return .call(name, args, .varchar)
+        case "REPLACE":
+            try arity(3...3)
+            for i in 0..<3 { try text(i) }
+            return .call(name, args, .varchar)
+        case "CONCAT":
+            guard !args.isEmpty else { throw Planner.error("bind.bad-arguments", "CONCAT takes at least one argument", loc) }
+            return .call(name, args, .varchar)
+        case "COALESCE":
+            guard !args.isEmpty else { throw Planner.error("bind.bad-arguments", "COALESCE takes at least one argument", loc) }
+            let typed = args.filter { !Planner.isNull($0) }
+            guard let t = typed.first?.type else { return .call(name, args, .varchar) }
+            for a in typed where a.type != t && !(Planner.isNumeric(a.type) && Planner.isNumeric(t)) { throw mismatch(name, typed[0], a, loc) }
+            return .call(name, args, typed.contains { $0.type == .double } ? .double : t)
+        case "NULLIF":
+            try arity(2...2)
+            _ = try comparable(args[0], args[1], name, loc)
+            return .call(name, args, args[0].type)
+        case "DATE_TRUNC":
+            try arity(2...2)
+            guard case .literal(.string(let unitName), _) = args[0], let kw = Keyword.lookup(unitName),
+                  let ms = Planner.unitMillis(kw) else {
+                throw Planner.error("bind.bad-arguments", "DATE_TRUNC takes a unit in quotes: 'second', 'minute', 'hour' or 'day'", loc)
+            }
+            guard args[1].type == .timestamp else { throw mismatch(name, args[1], nil, loc) }
+            return .call("FLOOR_TIME", [args[1], .literal(.interval(ms), .interval)], .timestamp)
+        case "TO_TIMESTAMP":
+            try arity(1...1)
+            guard Planner.isNumeric(args[0].type) || args[0].type == .varchar else { throw mismatch(name, args[0], nil, loc) }
+            return .call(name, args, .timestamp)
+        default:
+            let known = Planner.scalarFunctions + Array(Planner.aggregateNames)
+            let help = closestMatch(name, in: known).map { "did you mean \($0)?" }
+            throw Planner.error("bind.unknown-function", "unknown function \(spelled ?? name)", loc, help: help)
+        }
+    }
+
+    static func unitMillis(_ k: Keyword) -> Int64? {
+        switch k {
+        case .MILLISECOND, .MILLISECONDS: return 1
+        case .SECOND, .SECONDS: return 1000
+        case .MINUTE, .MINUTES: return 60_000
+        case .HOUR, .HOURS: return 3_600_000
+        case .DAY, .DAYS: return 86_400_000
+        default: return nil
+        }
+    }
+}

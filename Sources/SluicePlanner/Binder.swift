@@ -1,0 +1,372 @@
+public import SluiceCore
+public import SluiceSQL
+
+/// Why a statement cannot be planned: one or more diagnostics with stable ids
+/// (`bind.unknown-column`, `plan.window-needs-watermark`, ...), pointing into the SQL.
+public struct PlanError: Error, Sendable {
+    public var diagnostics: [Diagnostic]
+    init(_ d: Diagnostic) { diagnostics = [d] }
+}
+
+/// Names visible to an expression: the input columns, with the name of the relation they come from.
+struct Scope {
+    struct Entry {
+        var qualifier: String?
+        var name: String
+        var type: ColumnType
+        /// ROWTIME is not part of `*`.
+        var hidden: Bool = false
+    }
+    var entries: [Entry]
+}
+
+/// Turns a parsed query into a logical plan: resolves names against the catalog and the query's
+/// own scopes, types every expression, and rejects what cannot run as a stream (DIALECT.md §4),
+/// each with a diagnostic that points at the offending text.
+public struct Planner: Sendable {
+    public let catalog: any Catalog
+
+    public init(catalog: any Catalog) { self.catalog = catalog }
+
+    static func error(_ id: String, _ message: String, _ loc: NodeSpan?, help: String? = nil, notes: [Diagnostic.Note] = []) -> PlanError {
+        PlanError(Diagnostic(id: id, message: message, span: loc?.span, notes: notes, help: help))
+    }
+
+    // MARK: - Queries
+
+    public func plan(_ q: Query) throws(PlanError) -> LogicalPlan {
+        guard let fromItem = q.from else {
+            throw Planner.error("plan.unsupported", "a continuous query reads a stream: add FROM", q.loc)
+        }
+        let from = try bindFrom(fromItem)
+        var plan = from.plan
+        if let w = q.whereClause {
+            try noAggregates(w, "WHERE")
+            let predicate = try bind(w, from.scope)
+            try requireBoolean(predicate, w.loc, "WHERE")
+            plan = .filter(plan, predicate)
+        }
+        let aggregating = !q.groupBy.isEmpty || q.items.contains { item in
+            if case .expression(let e, _, _) = item { return Planner.containsAggregate(e) }
+            return false
+        } || (q.having.map(Planner.containsAggregate) ?? false)
+        if aggregating {
+            plan = try planAggregate(q, from, plan)
+        } else {
+            if let w = from.window {
+                throw Planner.error("plan.window-needs-aggregate", "\(w.name) rows are grouped: add GROUP BY window_start, window_end and aggregates",
+                                    fromItem.loc, help: "a window's rows are emitted when it closes, as one row per group")
+            }
+            if q.having != nil { throw Planner.error("plan.having-without-group-by", "HAVING needs GROUP BY or aggregates", q.loc) }
+            if case .final? = q.emit {
+                throw Planner.error("plan.emit-final-needs-window", "EMIT FINAL applies to windowed aggregates", q.loc,
+                                    help: "a query without a window emits each row as it comes")
+            }
+            var exprs: [BoundExpr] = [], names: [String] = []
+            for item in q.items {
+                switch item {
+                case .wildcard(let qualifier, let loc):
+                    let matching = from.scope.entries.enumerated().filter { !$0.element.hidden && (qualifier == nil || $0.element.qualifier?.lowercased() == qualifier!.name.lowercased()) }
+                    if matching.isEmpty { throw Planner.error("bind.unknown-relation", "no relation named '\(qualifier?.name ?? "")' in FROM", loc) }
+                    for (i, e) in matching {
+                        exprs.append(.column(i, name: e.name, e.type))
+                        names.append(e.name)
+                    }
+                case .expression(let e, let alias, _):
+                    exprs.append(try bind(e, from.scope))
+                    names.append(Planner.outputName(e, alias))
+                }
+            }
+            try checkUniqueNames(names, q)
+            plan = .project(plan, exprs, names: names)
+        }
+        if let n = q.limit { plan = .limit(plan, n) }
+        return plan
+    }
+
+    static func outputName(_ e: Expr, _ alias: Identifier?) -> String {
+        if let a = alias { return a.name }
+        if case .column(_, let n) = e.kind { return n.name }
+        return Printer.expr(e)
+    }
+
+    func checkUniqueNames(_ names: [String], _ q: Query) throws(PlanError) {
+        var seen = Set<String>()
+        for n in names where !seen.insert(n.lowercased()).inserted {
+            throw Planner.error("bind.duplicate-column", "two output columns are named '\(n)'", q.loc, help: "give one of them another name with AS")
+        }
+    }
+
+    // MARK: - FROM
+
+    struct BoundFrom {
+        var plan: LogicalPlan
+        var scope: Scope
+        var window: (name: String, kind: WindowKind, timeColumn: Int, qualifier: String?)?
+    }
+
+    func bindFrom(_ item: FromItem) throws(PlanError) -> BoundFrom {
+        switch item {
+        case .relation(let name, let alias, _):
+            let (plan, scope) = try source(name, alias: alias)
+            return BoundFrom(plan: plan, scope: scope)
+        case .window(let w, let alias, let loc):
+            let (relation, timeExpr, kind, fname): (FromItem, Expr, WindowKind, String)
+            switch w {
+            case .tumble(let r, let t, let size):
+                guard size.millis > 0 else { throw Planner.error("plan.bad-window", "a window's size must be positive", size.loc) }
+                (relation, timeExpr, kind, fname) = (r, t, .tumble(size: size.millis), "TUMBLE")
+            case .hop(let r, let t, let size, let advance):
+                guard size.millis > 0, advance.millis > 0 else {
+                    throw Planner.error("plan.bad-window", "a window's size and advance must be positive", size.loc)
+                }
+                (relation, timeExpr, kind, fname) = (r, t, .hop(size: size.millis, advance: advance.millis), "HOP")
+            case .session:
+                throw Planner.error("plan.unsupported", "SESSION windows are not supported yet", loc)
+            }
+            guard case .relation(let rname, _, _) = relation else {
+                throw Planner.error("plan.unsupported", "a window over a subquery is not supported yet", loc)
+            }
+            let (plan, scope) = try source(rname, alias: alias ?? rname)
+            let time = try bind(timeExpr, scope)
+            guard case .column(let index, let colName, let type) = time else {
+                throw Planner.error("plan.window-needs-watermark", "the time argument of \(fname) must be a column", timeExpr.loc)
+            }
+            guard type == .timestamp else {
+                throw Planner.error("bind.type-mismatch", "the time column of \(fname) must be a TIMESTAMP, not \(type.rawValue)", timeExpr.loc)
+            }
+            if case .source(let s) = plan, colName.uppercased() != "ROWTIME" {
+                guard let w = s.stream.watermark, w.column.lowercased() == colName.lowercased() else {
+                    var notes: [Diagnostic.Note] = []
+                    if let span = s.stream.span { notes.append(Diagnostic.Note("\(s.stream.name) is declared here", span: span)) }
+                    throw Planner.error("plan.window-needs-watermark",
+                                        "\(fname) on \(colName) needs \(colName) to be the stream's event time", timeExpr.loc,
+                                        help: "declare WATERMARK FOR \(colName) AS \(colName) - INTERVAL '5' SECOND in CREATE STREAM \(s.stream.name), or window on ROWTIME (processing time)",
+                                        notes: notes)
+                }
+            }
+            return BoundFrom(plan: plan, scope: scope, window: (fname, kind, index, (alias ?? rname).name))
+        case .anomaly(_, _, let loc):
+            throw Planner.error("plan.unsupported", "RANDOM_CUT_FOREST is not supported yet", loc)
+        case .subquery(_, _, let loc):
+            throw Planner.error("plan.unsupported", "subqueries in FROM are not supported yet", loc)
+        case .join(let j):
+            throw Planner.error("plan.unsupported", "joins are not supported yet", j.loc)
+        }
+    }
+
+    /// A source over every column of a stream, plus ROWTIME.
+    func source(_ name: Identifier, alias: Identifier?) throws(PlanError) -> (LogicalPlan, Scope) {
+        guard let s = catalog.stream(named: name.name) else {
+            let help = closestMatch(name.name, in: catalog.streamNames).map { "did you mean '\($0)'?" }
+            throw Planner.error("bind.unknown-stream", "unknown stream '\(name.name)'", name.loc, help: help)
+        }
+        let columns = s.columns.map { SourceColumn.field($0) } + [.rowtime]
+        let q = (alias ?? name).name
+        let scope = Scope(entries: columns.map { Scope.Entry(qualifier: q, name: $0.name, type: $0.type, hidden: $0 == .rowtime) })
+        return (.source(SourceNode(stream: s, columns: columns, predicate: nil)), scope)
+    }
+
+    // MARK: - Aggregation
+
+    static let aggregateNames: Set<String> = ["COUNT", "SUM", "AVG", "MIN", "MAX", "STDDEV", "STDDEV_SAMP", "STDDEV_POP", "VAR_SAMP", "VAR_POP",
+                                              "VARIANCE", "PERCENTILE", "APPROX_COUNT_DISTINCT", "FIRST_VALUE", "LAST_VALUE"]
+
+    static func isAggregate(_ f: FunctionCall) -> Bool { !f.name.quoted && f.over == nil && aggregateNames.contains(f.name.name.uppercased()) }
+
+    static func containsAggregate(_ e: Expr) -> Bool {
+        var found = false
+        visit(e) { if case .function(let f) = $0.kind, isAggregate(f) { found = true } }
+        return found
+    }
+
+    /// Calls `f` on `e` and every sub-expression.
+    static func visit(_ e: Expr, _ f: (Expr) -> Void) {
+        f(e)
+        switch e.kind {
+        case .literal, .column: break
+        case .unary(_, let x), .isNull(let x, _), .cast(let x, _), .extract(_, let x), .floorTo(let x, _): visit(x, f)
+        case .binary(_, let a, let b): visit(a, f); visit(b, f)
+        case .between(let x, let lo, let hi, _): visit(x, f); visit(lo, f); visit(hi, f)
+        case .inList(let x, let l, _): visit(x, f); l.forEach { visit($0, f) }
+        case .like(let x, let p, let esc, _): visit(x, f); visit(p, f); if let e = esc { visit(e, f) }
+        case .function(let c): c.arguments.forEach { visit($0, f) }
+        case .caseWhen(let o, let bs, let other):
+            if let o { visit(o, f) }
+            for b in bs { visit(b.when, f); visit(b.then, f) }
+            if let other { visit(other, f) }
+        case .substring(let s, let from, let len): visit(s, f); visit(from, f); if let l = len { visit(l, f) }
+        case .trim(_, let chars, let x): if let c = chars { visit(c, f) }; visit(x, f)
+        }
+    }
+
+    func noAggregates(_ e: Expr, _ clause: String) throws(PlanError) {
+        var bad: Expr? = nil
+        Planner.visit(e) { if bad == nil, case .function(let f) = $0.kind, Planner.isAggregate(f) { bad = $0 } }
+        if let b = bad {
+            throw Planner.error("plan.aggregate-in-\(clause.lowercased())", "aggregates are not allowed in \(clause)", b.loc,
+                                help: clause == "WHERE" ? "filter on an aggregate with HAVING" : nil)
+        }
+    }
+
+    func planAggregate(_ q: Query, _ from: BoundFrom, _ input: LogicalPlan) throws(PlanError) -> LogicalPlan {
+        var windowColumns: [String] = []
+        var keys: [BoundExpr] = [], keyNames: [String] = []
+        for g in q.groupBy {
+            if from.window != nil, case .column(_, let n) = g.kind, ["window_start", "window_end"].contains(n.name.lowercased()) {
+                windowColumns.append(n.name.lowercased())
+                continue
+            }
+            try noAggregates(g, "GROUP BY")
+            let k = try bind(g, from.scope)
+            if !keys.contains(k) {
+                keys.append(k)
+                keyNames.append(k.text)
+            }
+        }
+        let emit: EmitMode
+        if let w = from.window {
+            if windowColumns.isEmpty {
+                throw Planner.error("plan.window-group-by", "a query over \(w.name) groups by window_start and window_end", q.loc,
+                                    help: "add GROUP BY window_start, window_end")
+            }
+            switch q.emit {
+            case nil, .final?: emit = .final
+            case .changes?:
+                throw Planner.error("plan.unsupported", "EMIT CHANGES on a window is not supported yet", q.loc, help: "use EMIT FINAL (the default)")
+            }
+        } else {
+            guard case .changes(let every)? = q.emit else {
+                throw Planner.error("plan.unwindowed-aggregate-needs-emit-changes",
+                                    "an aggregate without a window never ends on a stream, so it has no final row", q.loc,
+                                    help: "add EMIT CHANGES to emit a row per update, or aggregate over TUMBLE or HOP windows")
+            }
+            emit = .changes(everyMillis: every?.millis)
+        }
+        // The aggregate calls of SELECT and HAVING, each once.
+        var aggregates: [AggregateCall] = []
+        var firstError: PlanError? = nil
+        func collect(_ e: Expr) {
+            Planner.visit(e) { sub in
+                guard firstError == nil, case .function(let f) = sub.kind, Planner.isAggregate(f) else { return }
+                do throws(PlanError) {
+                    let call = try bindAggregate(f, sub.loc, from.scope)
+                    if !aggregates.contains(where: { $0.text == call.text }) { aggregates.append(call) }
+                } catch {
+                    firstError = error
+                }
+            }
+        }
+        for item in q.items {
+            switch item {
+            case .wildcard(_, let loc):
+                throw Planner.error("plan.not-grouped", "* cannot be used with GROUP BY", loc, help: "list the grouped columns and aggregates")
+            case .expression(let e, _, _): collect(e)
+            }
+        }
+        if let h = q.having { collect(h) }
+        if let e = firstError { throw e }
+        for i in aggregates.indices { aggregates[i].name = aggregates[i].text }
+
+        // The aggregate's output, and how SELECT and HAVING refer to it.
+        var plan: LogicalPlan
+        var outScope = Scope(entries: [])
+        let windowed = from.window != nil
+        if let w = from.window {
+            plan = .windowAggregate(input, window: w.kind, timeColumn: w.timeColumn, keys: keys, keyNames: keyNames, aggregates: aggregates, emit: emit)
+            outScope.entries = [Scope.Entry(qualifier: w.qualifier, name: "window_start", type: .timestamp),
+                                Scope.Entry(qualifier: w.qualifier, name: "window_end", type: .timestamp)]
+        } else {
+            plan = .aggregate(input, keys: keys, keyNames: keyNames, aggregates: aggregates, emit: emit)
+        }
+        let keyBase = outScope.entries.count
+        for (k, n) in zip(keys, keyNames) {
+            var qualifier: String? = nil
+            if case .column(let i, _, _) = k { qualifier = from.scope.entries[i].qualifier }
+            outScope.entries.append(Scope.Entry(qualifier: qualifier, name: n, type: k.type))
+        }
+        let aggBase = outScope.entries.count
+        for a in aggregates { outScope.entries.append(Scope.Entry(qualifier: nil, name: a.name, type: a.type, hidden: true)) }
+
+        /// SELECT and HAVING see the window columns, the keys and the aggregates.
+        let rewrite: (Expr) throws(PlanError) -> BoundExpr? = { e throws(PlanError) in
+            if case .function(let f) = e.kind, Planner.isAggregate(f) {
+                let call = try bindAggregate(f, e.loc, from.scope)
+                let i = aggregates.firstIndex { $0.text == call.text }!
+                return .column(aggBase + i, name: aggregates[i].name, call.type)
+            }
+            if case .column(_, let n) = e.kind, windowed, ["window_start", "window_end"].contains(n.name.lowercased()) {
+                let i = n.name.lowercased() == "window_start" ? 0 : 1
+                return .column(i, name: n.name.lowercased(), .timestamp)
+            }
+            if case .literal = e.kind { return nil }
+            if let b = try? bind(e, from.scope), let i = keys.firstIndex(of: b) {
+                return .column(keyBase + i, name: keyNames[i], b.type)
+            }
+            if case .column(let qual, let n) = e.kind {
+                if (try? bind(e, from.scope)) != nil {
+                    throw Planner.error("plan.not-grouped", "'\((qual.map { $0.name + "." } ?? "") + n.name)' must be in GROUP BY or inside an aggregate", e.loc)
+                }
+            }
+            return nil
+        }
+        if let h = q.having {
+            let predicate = try bind(h, outScope, hook: rewrite)
+            try requireBoolean(predicate, h.loc, "HAVING")
+            plan = .filter(plan, predicate)
+        }
+        var exprs: [BoundExpr] = [], names: [String] = []
+        for item in q.items {
+            guard case .expression(let e, let alias, _) = item else { continue }
+            exprs.append(try bind(e, outScope, hook: rewrite))
+            names.append(Planner.outputName(e, alias))
+        }
+        try checkUniqueNames(names, q)
+        return .project(plan, exprs, names: names)
+    }
+
+    func bindAggregate(_ f: FunctionCall, _ loc: NodeSpan, _ scope: Scope) throws(PlanError) -> AggregateCall {
+        var name = f.name.name.uppercased()
+        if ["PERCENTILE", "APPROX_COUNT_DISTINCT", "FIRST_VALUE", "LAST_VALUE"].contains(name) {
+            throw Planner.error("plan.unsupported", "\(name) is not supported yet", loc)
+        }
+        if name == "STDDEV" { name = "STDDEV_SAMP" }
+        if name == "VARIANCE" { name = "VAR_SAMP" }
+        for a in f.arguments { try noAggregates(a, "an aggregate") }
+        if f.star {
+            guard name == "COUNT" else { throw Planner.error("bind.bad-arguments", "\(name)(*) is not a thing; only COUNT(*) counts rows", loc) }
+            return AggregateCall(function: "COUNT", argument: nil, distinct: false, type: .bigint, name: "")
+        }
+        guard f.arguments.count == 1 else {
+            throw Planner.error("bind.bad-arguments", "\(name) takes one argument, not \(f.arguments.count)", loc)
+        }
+        let arg = try bind(f.arguments[0], scope)
+        if f.distinct && name != "COUNT" {
+            throw Planner.error("plan.unsupported", "DISTINCT is supported in COUNT only", loc)
+        }
+        let type: ColumnType
+        switch name {
+        case "COUNT": type = .bigint
+        case "SUM":
+            guard arg.type == .bigint || arg.type == .double else { throw typeError(name, arg, loc) }
+            type = arg.type
+        case "MIN", "MAX":
+            guard arg.type != .boolean else { throw typeError(name, arg, loc) }
+            type = arg.type
+        default:
+            guard arg.type == .bigint || arg.type == .double else { throw typeError(name, arg, loc) }
+            type = .double
+        }
+        return AggregateCall(function: name, argument: arg, distinct: f.distinct, type: type, name: "")
+    }
+
+    func typeError(_ function: String, _ arg: BoundExpr, _ loc: NodeSpan) -> PlanError {
+        Planner.error("bind.type-mismatch", "\(function) needs a number, not \(arg.type.rawValue) (\(arg.text))", loc)
+    }
+
+    func requireBoolean(_ e: BoundExpr, _ loc: NodeSpan, _ clause: String) throws(PlanError) {
+        if e.type != .boolean, !(e == .literal(.null, e.type)) {
+            throw Planner.error("bind.type-mismatch", "\(clause) needs a condition (BOOLEAN), not \(e.type.rawValue)", loc)
+        }
+    }
+}

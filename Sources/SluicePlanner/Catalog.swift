@@ -1,0 +1,76 @@
+public import SluiceCore
+public import SluiceSQL
+
+/// A declared column of a stream or table: its name as declared, its type, and where a JSON
+/// record keeps it (`PATH '$.page.url'`; by default the name).
+public struct ColumnDefinition: Sendable, Equatable {
+    public var name: String
+    public var type: ColumnType
+    public var path: [String]
+    public init(name: String, type: ColumnType, path: [String]? = nil) {
+        self.name = name
+        self.type = type
+        self.path = path ?? [name]
+    }
+}
+
+/// What a query needs to know about a stream.
+public struct StreamDefinition: Sendable, Equatable {
+    public var name: String
+    public var columns: [ColumnDefinition]
+    /// `WATERMARK FOR column AS column - INTERVAL ...`: the event-time column and the delay.
+    public var watermark: (column: String, delayMillis: Int64)?
+    /// The `WITH (...)` options, keys lower-cased.
+    public var options: [String: OptionValue]
+    /// Where it was declared (for notes in diagnostics).
+    public var span: SourceSpan?
+
+    public init(name: String, columns: [ColumnDefinition], watermark: (column: String, delayMillis: Int64)? = nil,
+                options: [String: OptionValue] = [:], span: SourceSpan? = nil) {
+        self.name = name
+        self.columns = columns
+        self.watermark = watermark
+        self.options = options
+        self.span = span
+    }
+
+    public static func == (a: StreamDefinition, b: StreamDefinition) -> Bool {
+        a.name == b.name && a.columns == b.columns && a.watermark?.column == b.watermark?.column
+            && a.watermark?.delayMillis == b.watermark?.delayMillis && a.options == b.options
+    }
+
+    public func column(_ name: String) -> ColumnDefinition? {
+        columns.first { $0.name == name } ?? columns.first { $0.name.lowercased() == name.lowercased() }
+    }
+}
+
+/// The names a query can refer to. The engine implements it over what has been declared.
+public protocol Catalog: Sendable {
+    func stream(named name: String) -> StreamDefinition?
+    /// Every name known, for "did you mean".
+    var streamNames: [String] { get }
+}
+
+/// A catalog held in memory (tests, and the engine's own bookkeeping).
+public struct MemoryCatalog: Catalog {
+    public var streams: [String: StreamDefinition] = [:]
+    public init(_ streams: [StreamDefinition] = []) {
+        for s in streams { self.streams[s.name.lowercased()] = s }
+    }
+    public func stream(named name: String) -> StreamDefinition? { streams[name.lowercased()] }
+    public var streamNames: [String] { streams.values.map(\.name).sorted() }
+    public mutating func add(_ s: StreamDefinition) { streams[s.name.lowercased()] = s }
+}
+
+extension ColumnType {
+    init(_ t: DataType) {
+        switch t {
+        case .boolean: self = .boolean
+        case .bigint: self = .bigint
+        case .double: self = .double
+        case .varchar: self = .varchar
+        case .timestamp: self = .timestamp
+        case .interval: self = .interval
+        }
+    }
+}

@@ -1,0 +1,137 @@
+public import SluiceCore
+
+/// A named, typed column of a plan's output.
+public struct OutputColumn: Sendable, Equatable {
+    public var name: String
+    public var type: ColumnType
+}
+
+/// A column a source produces: a declared column, or ROWTIME (the record's arrival time).
+public enum SourceColumn: Sendable, Equatable {
+    case field(ColumnDefinition)
+    case rowtime
+
+    public var name: String { if case .field(let c) = self { return c.name }; return "ROWTIME" }
+    public var type: ColumnType { if case .field(let c) = self { return c.type }; return .timestamp }
+}
+
+public struct SourceNode: Sendable, Equatable {
+    public var stream: StreamDefinition
+    /// The columns decoded, in output order (projection pruning narrows them).
+    public var columns: [SourceColumn]
+    /// A filter applied as records are decoded (filter push-down).
+    public var predicate: BoundExpr?
+}
+
+public enum WindowKind: Sendable, Equatable {
+    case tumble(size: Int64)
+    case hop(size: Int64, advance: Int64)
+
+    public var size: Int64 { switch self { case .tumble(let s), .hop(let s, _): return s } }
+    public var advance: Int64 { switch self { case .tumble(let s): return s; case .hop(_, let a): return a } }
+}
+
+/// An aggregate call: function name (canonical: COUNT, SUM, AVG, MIN, MAX, STDDEV_SAMP, ...),
+/// its argument (nil for COUNT(*)), DISTINCT, and the output name.
+public struct AggregateCall: Sendable, Equatable {
+    public var function: String
+    public var argument: BoundExpr?
+    public var distinct: Bool
+    public var type: ColumnType
+    public var name: String
+
+    public var text: String {
+        "\(function)(\(distinct ? "DISTINCT " : "")\(argument?.text ?? "*"))"
+    }
+}
+
+public enum EmitMode: Sendable, Equatable {
+    case final
+    case changes(everyMillis: Int64?)
+}
+
+public indirect enum LogicalPlan: Sendable, Equatable {
+    /// Source: clicks columns=[...] [filter=...]
+    case source(SourceNode)
+    /// Filter: predicate
+    case filter(LogicalPlan, BoundExpr)
+    /// Project: expr AS name, ...
+    case project(LogicalPlan, [BoundExpr], names: [String])
+    /// WindowAggregate: window time=col keys=[...] aggs=[...] emit=...
+    /// Output: window_start, window_end, keys..., aggregates...
+    case windowAggregate(LogicalPlan, window: WindowKind, timeColumn: Int, keys: [BoundExpr], keyNames: [String], aggregates: [AggregateCall], emit: EmitMode)
+    /// Aggregate (no window, EMIT CHANGES): keys..., aggregates...
+    case aggregate(LogicalPlan, keys: [BoundExpr], keyNames: [String], aggregates: [AggregateCall], emit: EmitMode)
+    /// Limit: n
+    case limit(LogicalPlan, Int64)
+
+    public var schema: [OutputColumn] {
+        switch self {
+        case .source(let s): return s.columns.map { OutputColumn(name: $0.name, type: $0.type) }
+        case .filter(let p, _), .limit(let p, _): return p.schema
+        case .project(_, let exprs, let names): return zip(exprs, names).map { OutputColumn(name: $1, type: $0.type) }
+        case .windowAggregate(_, _, _, let keys, let keyNames, let aggs, _):
+            return [OutputColumn(name: "window_start", type: .timestamp), OutputColumn(name: "window_end", type: .timestamp)]
+                + zip(keys, keyNames).map { OutputColumn(name: $1, type: $0.type) } + aggs.map { OutputColumn(name: $0.name, type: $0.type) }
+        case .aggregate(_, let keys, let keyNames, let aggs, _):
+            return zip(keys, keyNames).map { OutputColumn(name: $1, type: $0.type) } + aggs.map { OutputColumn(name: $0.name, type: $0.type) }
+        }
+    }
+
+    /// The plan as indented text, one node per line (EXPLAIN).
+    public var explain: String { lines(0).joined(separator: "\n") }
+
+    private func lines(_ depth: Int) -> [String] {
+        let pad = String(repeating: "  ", count: depth)
+        switch self {
+        case .source(let s):
+            var line = "Source: \(s.stream.name) columns=[\(s.columns.map(\.name).joined(separator: ", "))]"
+            if let w = s.stream.watermark { line += " watermark=\(w.column) - \(Duration(millis: w.delayMillis))" }
+            if let p = s.predicate { line += " filter=\(p.text)" }
+            return [pad + line]
+        case .filter(let p, let e): return [pad + "Filter: \(e.text)"] + p.lines(depth + 1)
+        case .project(let p, let exprs, let names):
+            let items = zip(exprs, names).map { e, n in e.text == n ? n : "\(e.text) AS \(n)" }
+            return [pad + "Project: \(items.joined(separator: ", "))"] + p.lines(depth + 1)
+        case .windowAggregate(let p, let w, let t, let keys, _, let aggs, let emit):
+            let win: String
+            switch w {
+            case .tumble(let s): win = "tumble(size=\(Duration(millis: s)))"
+            case .hop(let s, let a): win = "hop(size=\(Duration(millis: s)), advance=\(Duration(millis: a)))"
+            }
+            let time = p.schema[t].name
+            return [pad + "WindowAggregate: \(win) time=\(time) keys=[\(keys.map(\.text).joined(separator: ", "))] "
+                    + "aggs=[\(aggs.map(\.text).joined(separator: ", "))] emit=\(emit.text)"] + p.lines(depth + 1)
+        case .aggregate(let p, let keys, _, let aggs, let emit):
+            return [pad + "Aggregate: keys=[\(keys.map(\.text).joined(separator: ", "))] aggs=[\(aggs.map(\.text).joined(separator: ", "))] emit=\(emit.text)"]
+                + p.lines(depth + 1)
+        case .limit(let p, let n): return [pad + "Limit: \(n)"] + p.lines(depth + 1)
+        }
+    }
+}
+
+extension EmitMode {
+    var text: String {
+        switch self {
+        case .final: return "final"
+        case .changes(let every?): return "changes every \(Duration(millis: every))"
+        case .changes(nil): return "changes"
+        }
+    }
+}
+
+/// Milliseconds written the short way: 90s, 5m, 1h30m, 250ms.
+public struct Duration: CustomStringConvertible, Sendable {
+    public var millis: Int64
+    public init(millis: Int64) { self.millis = millis }
+    public var description: String {
+        if millis == 0 { return "0s" }
+        var rest = millis, out = ""
+        for (unit, ms) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] where rest >= ms {
+            out += "\(rest / ms)\(unit)"
+            rest %= ms
+        }
+        if rest > 0 { out += "\(rest)ms" }
+        return out
+    }
+}
