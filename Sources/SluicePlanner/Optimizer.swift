@@ -1,0 +1,150 @@
+public import SluiceCore
+
+/// Rewrites a logical plan into an equivalent, cheaper one. Rules, in order:
+/// 1. constant folding: sub-expressions that read no column become literals (evaluated by the
+///    `fold` function the engine supplies, so planning never imports execution code); `AND TRUE`
+///    and `OR FALSE` disappear, and a filter that is always TRUE goes away;
+/// 2. filter push-down: a filter right above a source becomes the source's predicate, applied as
+///    records are decoded;
+/// 3. projection pruning: a source decodes only the columns something above it reads.
+public struct Optimizer: Sendable {
+    public typealias Fold = @Sendable (BoundExpr) -> Value?
+
+    public static let rules = ["constant-folding", "filter-into-source", "projection-pruning"]
+
+    public let fold: Fold?
+
+    public init(fold: Fold? = nil) { self.fold = fold }
+
+    public func optimize(_ plan: LogicalPlan) -> LogicalPlan {
+        var p = plan
+        if fold != nil { p = mapExpressions(p, foldConstants) }
+        p = pushFilters(p)
+        p = prune(p, needed: Set(p.schema.indices)).plan
+        return p
+    }
+
+    // MARK: Constant folding
+
+    func foldConstants(_ e: BoundExpr) -> BoundExpr {
+        let e = e.mapChildren(foldConstants)
+        switch e {
+        case .and(.literal(.bool(true), _), let x), .and(let x, .literal(.bool(true), _)): return x
+        case .or(.literal(.bool(false), _), let x), .or(let x, .literal(.bool(false), _)): return x
+        case .literal, .column: return e
+        default:
+            guard e.isConstant, let f = fold, let v = f(e) else { return e }
+            return .literal(v, e.type)
+        }
+    }
+
+    func mapExpressions(_ p: LogicalPlan, _ f: (BoundExpr) -> BoundExpr) -> LogicalPlan {
+        switch p {
+        case .source(var s):
+            s.predicate = s.predicate.map(f)
+            return .source(s)
+        case .filter(let input, let e):
+            let folded = f(e)
+            if case .literal(.bool(true), _) = folded { return mapExpressions(input, f) }
+            return .filter(mapExpressions(input, f), folded)
+        case .project(let input, let exprs, let names): return .project(mapExpressions(input, f), exprs.map(f), names: names)
+        case .windowAggregate(let input, let w, let t, let keys, let keyNames, let aggs, let emit):
+            return .windowAggregate(mapExpressions(input, f), window: w, timeColumn: t, keys: keys.map(f), keyNames: keyNames,
+                                    aggregates: aggs.map { var a = $0; a.argument = a.argument.map(f); return a }, emit: emit)
+        case .aggregate(let input, let keys, let keyNames, let aggs, let emit):
+            return .aggregate(mapExpressions(input, f), keys: keys.map(f), keyNames: keyNames,
+                              aggregates: aggs.map { var a = $0; a.argument = a.argument.map(f); return a }, emit: emit)
+        case .limit(let input, let n): return .limit(mapExpressions(input, f), n)
+        }
+    }
+
+    // MARK: Filter push-down
+
+    func pushFilters(_ p: LogicalPlan) -> LogicalPlan {
+        switch p {
+        case .filter(let input, let e):
+            let child = pushFilters(input)
+            if case .source(var s) = child {
+                s.predicate = s.predicate.map { .and($0, e) } ?? e
+                return .source(s)
+            }
+            return .filter(child, e)
+        case .source: return p
+        case .project(let input, let exprs, let names): return .project(pushFilters(input), exprs, names: names)
+        case .windowAggregate(let input, let w, let t, let keys, let keyNames, let aggs, let emit):
+            return .windowAggregate(pushFilters(input), window: w, timeColumn: t, keys: keys, keyNames: keyNames, aggregates: aggs, emit: emit)
+        case .aggregate(let input, let keys, let keyNames, let aggs, let emit):
+            return .aggregate(pushFilters(input), keys: keys, keyNames: keyNames, aggregates: aggs, emit: emit)
+        case .limit(let input, let n): return .limit(pushFilters(input), n)
+        }
+    }
+
+    // MARK: Projection pruning
+
+    /// The plan keeping only what is needed of `needed` output columns (and what it reads itself),
+    /// and where each kept output column of the old plan went.
+    func prune(_ p: LogicalPlan, needed: Set<Int>) -> (plan: LogicalPlan, map: [Int: Int]) {
+        switch p {
+        case .source(var s):
+            let keep = needed.union(s.predicate?.columns ?? []).sorted()
+            var map: [Int: Int] = [:]
+            for (new, old) in keep.enumerated() { map[old] = new }
+            s.columns = keep.map { s.columns[$0] }
+            s.predicate = s.predicate?.remapped { map[$0]! }
+            return (.source(s), map)
+        case .filter(let input, let e):
+            let (child, map) = prune(input, needed: needed.union(e.columns))
+            return (.filter(child, e.remapped { map[$0]! }), map)
+        case .project(let input, let exprs, let names):
+            let (child, map) = prune(input, needed: exprs.reduce(Set<Int>()) { $0.union($1.columns) })
+            return (.project(child, exprs.map { $0.remapped { map[$0]! } }, names: names), identity(exprs.count))
+        case .windowAggregate(let input, let w, let t, let keys, let keyNames, let aggs, let emit):
+            let reads = keys.reduce(Set([t])) { $0.union($1.columns) }.union(aggs.reduce(Set<Int>()) { $0.union($1.argument?.columns ?? []) })
+            let (child, map) = prune(input, needed: reads)
+            let remappedAggs = aggs.map { a -> AggregateCall in
+                var c = a
+                c.argument = a.argument?.remapped { map[$0]! }
+                return c
+            }
+            return (.windowAggregate(child, window: w, timeColumn: map[t]!, keys: keys.map { $0.remapped { map[$0]! } }, keyNames: keyNames,
+                                     aggregates: remappedAggs, emit: emit), identity(p.schema.count))
+        case .aggregate(let input, let keys, let keyNames, let aggs, let emit):
+            let reads = keys.reduce(Set<Int>()) { $0.union($1.columns) }.union(aggs.reduce(Set<Int>()) { $0.union($1.argument?.columns ?? []) })
+            let (child, map) = prune(input, needed: reads)
+            let remappedAggs = aggs.map { a -> AggregateCall in
+                var c = a
+                c.argument = a.argument?.remapped { map[$0]! }
+                return c
+            }
+            return (.aggregate(child, keys: keys.map { $0.remapped { map[$0]! } }, keyNames: keyNames, aggregates: remappedAggs, emit: emit),
+                    identity(p.schema.count))
+        case .limit(let input, let n):
+            let (child, map) = prune(input, needed: needed)
+            return (.limit(child, n), map)
+        }
+    }
+
+    func identity(_ n: Int) -> [Int: Int] { Dictionary(uniqueKeysWithValues: (0..<n).map { ($0, $0) }) }
+}
+
+extension BoundExpr {
+    /// The expression with each direct child replaced by `f(child)`.
+    func mapChildren(_ f: (BoundExpr) -> BoundExpr) -> BoundExpr {
+        switch self {
+        case .column, .literal: return self
+        case .negate(let x): return .negate(f(x))
+        case .not(let x): return .not(f(x))
+        case .arithmetic(let o, let a, let b, let t): return .arithmetic(o, f(a), f(b), t)
+        case .compare(let o, let a, let b): return .compare(o, f(a), f(b))
+        case .and(let a, let b): return .and(f(a), f(b))
+        case .or(let a, let b): return .or(f(a), f(b))
+        case .isNull(let x, let n): return .isNull(f(x), negated: n)
+        case .inList(let x, let l, let n): return .inList(f(x), l.map(f), negated: n)
+        case .like(let x, let p, let e, let n): return .like(f(x), pattern: p, escape: e, negated: n)
+        case .concat(let a, let b): return .concat(f(a), f(b))
+        case .cast(let x, let t): return .cast(f(x), t)
+        case .caseWhen(let bs, let o, let t): return .caseWhen(bs.map { BoundCase(condition: f($0.condition), value: f($0.value)) }, otherwise: o.map(f), t)
+        case .call(let n, let args, let t): return .call(n, args.map(f), t)
+        }
+    }
+}
