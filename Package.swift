@@ -26,8 +26,12 @@ let package = Package(
         .target(name: "SluicePlanner", dependencies: ["SluiceCore", "SluiceSQL"], swiftSettings: strict),
         // Layer 1: the sharded stream store (Kinesis Data Streams semantics, on disk).
         .target(name: "SluiceStreams", dependencies: ["SluiceCore"], swiftSettings: strict),
+        // Layer 3: where SQL and execution meet: statements, physical plans, the driver, sinks.
+        .target(name: "SluiceEngine",
+                dependencies: ["SluiceCore", "SluiceCodecs", "SluiceSQL", "SluicePlanner", "SluiceDataflow", "SluiceStreams"],
+                swiftSettings: strict),
         // Layer 5: command line (argument parsing, terminal output).
-        .target(name: "SluiceCLI", dependencies: ["SluiceCore", "SluiceCodecs", "SluiceStreams", "SluiceSQL"], swiftSettings: strict),
+        .target(name: "SluiceCLI", dependencies: ["SluiceCore", "SluiceCodecs", "SluiceStreams", "SluiceSQL", "SluiceEngine"], swiftSettings: strict),
         // The executable: main.swift only.
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"], swiftSettings: strict),
 

@@ -10,6 +10,7 @@ public enum SluiceMain {
         sluice: streaming SQL analytics with a built-in Kinesis-style sharded stream
 
         usage:
+          sluice run FILE.sql [options]   run a query file (sluice run --help)
           sluice check FILE.sql ...       report every syntax error, with its position
           sluice fmt [--write] FILE.sql   print (or rewrite) SQL in canonical form, comments kept
           sluice demo [options]           a short tour of the stream store on samples/clicks.jsonl
@@ -45,6 +46,9 @@ public enum SluiceMain {
                 return try StreamCommands(out: out, err: err).run(args.dropFirst())
             case "bench":
                 return try BenchCommand(out: out, err: err).run(args.dropFirst())
+            case "run":
+                if args.dropFirst().first == "--help" { out.line(RunCommand.usage); return 0 }
+                return try RunCommand(out: out, err: err).run(args.dropFirst())
             case "check":
                 return CheckCommand(out: out, err: err).check(args.dropFirst())
             case "fmt":
@@ -60,7 +64,7 @@ public enum SluiceMain {
                 out.line(usage)
                 return 0
             default:
-                let hint = closest(command, in: ["stream", "bench", "check", "fmt", "demo", "gen", "help", "version"]).map { " (did you mean '\($0)'?)" } ?? ""
+                let hint = closest(command, in: ["run", "stream", "bench", "check", "fmt", "demo", "gen", "help", "version"]).map { " (did you mean '\($0)'?)" } ?? ""
                 throw UsageError("unknown command '\(command)'\(hint)")
             }
         } catch let e as UsageError {

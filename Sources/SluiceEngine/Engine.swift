@@ -1,0 +1,381 @@
+import Foundation
+public import SluiceCore
+import SluiceCodecs
+public import SluiceSQL
+import SluicePlanner
+import SluiceDataflow
+public import SluiceStreams
+
+/// An error from the engine: diagnostics that point into the SQL, or a plain message.
+public struct EngineError: Error, Sendable, CustomStringConvertible {
+    public var diagnostics: [Diagnostic]
+    public var message: String?
+    init(diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
+    init(message: String) { diagnostics = []; self.message = message }
+    static func io(_ m: String) -> EngineError { EngineError(message: m) }
+    public var description: String { message ?? diagnostics.map(\.description).joined(separator: "\n") }
+}
+
+/// Counts of one query's run.
+public struct QueryCounters: Sendable {
+    public var name: String
+    public var recordsIn: Int64 = 0
+    public var rowsOut: Int64 = 0
+    public var bad: Int64 = 0
+    public var late: Int64 = 0
+}
+
+/// The façade: statements in, running queries out. One engine per process; driven from one
+/// thread (the run loop), with the stream store shared.
+public final class Engine {
+    public let store: StreamStore
+    let clock: any SluiceClock
+    var catalog = MemoryCatalog()
+    var sinks: [String: SinkDefinition] = [:]
+    var jobs: [Job] = []
+    /// Text that statements such as EXPLAIN print.
+    public private(set) var output: [String] = []
+    var errorStreamReady = false
+
+    struct SinkDefinition {
+        var name: String
+        var type: String
+        var path: String?
+        var format: RecordEncoder.Format
+    }
+
+    public init(store: StreamStore, clock: any SluiceClock = SystemClock()) {
+        self.store = store
+        self.clock = clock
+    }
+
+    public var counters: [QueryCounters] { jobs.map(\.counters) }
+
+    // MARK: - Statements
+
+    /// Plans every statement of a script. Every problem is reported before anything runs:
+    /// nothing starts unless all statements are valid.
+    public func load(_ script: Script) throws(EngineError) {
+        var diagnostics: [Diagnostic] = []
+        var pending: [Action] = []
+        var localCatalog = catalog
+        var localSinks = sinks
+        for statement in script.statements {
+            do throws(EngineError) {
+                try prepare(statement, &localCatalog, &localSinks, &pending)
+            } catch {
+                diagnostics += error.diagnostics
+                if let m = error.message { diagnostics.append(Diagnostic(id: "engine.error", message: m, span: statement.loc.span)) }
+            }
+        }
+        if !diagnostics.isEmpty { throw EngineError(diagnostics: diagnostics) }
+        catalog = localCatalog
+        sinks = localSinks
+        for action in pending { try perform(action) }
+    }
+
+    /// What a valid statement does once every statement of the file has been checked.
+    enum Action {
+        case ensureStream(StreamDefinition)
+        case start(LogicalPlan, Target, label: String)
+        case print(String)
+    }
+
+    enum Target {
+        case sink(SinkDefinition)
+        case stream(StreamDefinition)
+        case stdout
+    }
+
+    private func perform(_ action: Action) throws(EngineError) {
+        switch action {
+        case .ensureStream(let def): try ensureStream(def)
+        case .print(let text): output.append(text)
+        case .start(let plan, let target, let label):
+            let columns = plan.schema.map(\.name)
+            let sink: any RowSink
+            switch target {
+            case .stdout: sink = DescriptorSink(fd: 1, columns: columns)
+            case .sink(let def):
+                if def.type == "stdout" {
+                    sink = DescriptorSink(fd: 1, columns: columns)
+                } else {
+                    sink = try FileSink(path: def.path ?? "", format: def.format, columns: columns)
+                }
+            case .stream(let def):
+                sink = StreamSink(store: store, stream: def.name, columns: columns, partitionKey: Engine.text(def.options["partition_key"]))
+            }
+            try start(plan, sink, label)
+        }
+    }
+
+    private func planQuery(_ q: Query, _ cat: MemoryCatalog) throws(EngineError) -> LogicalPlan {
+        do {
+            let logical = try Planner(catalog: cat).plan(q)
+            return Optimizer(fold: Lowering.fold).optimize(logical)
+        } catch {
+            throw EngineError(diagnostics: error.diagnostics)
+        }
+    }
+
+    private func prepare(_ s: Statement, _ cat: inout MemoryCatalog, _ sinkDefs: inout [String: SinkDefinition],
+                         _ pending: inout [Action]) throws(EngineError) {
+        switch s.kind {
+        case .createStream(let c):
+            let def = try Engine.define(c, s.loc.span)
+            try checkFormat(def, s.loc.span)
+            cat.add(def)
+            pending.append(.ensureStream(def))
+        case .createSink(let c):
+            var opts: [String: OptionValue] = [:]
+            for o in c.options { opts[o.key.name.lowercased()] = o.value }
+            let type = Engine.text(opts["type"]) ?? "file"
+            guard ["file", "stdout"].contains(type) else {
+                throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "sinks of type '\(type)' are not supported yet (file and stdout are)", span: s.loc.span)])
+            }
+            let format = RecordEncoder.Format(rawValue: Engine.text(opts["format"]) ?? "json") ?? .json
+            if type == "file" && Engine.text(opts["path"]) == nil {
+                throw EngineError(diagnostics: [Diagnostic(id: "plan.sink-needs-path", message: "a file sink needs WITH (path = '...')", span: s.loc.span)])
+            }
+            sinkDefs[c.name.name.lowercased()] = SinkDefinition(name: c.name.name, type: type, path: Engine.text(opts["path"]), format: format)
+        case .insert(let i):
+            let plan = try planQuery(i.query, cat)
+            let name = i.target.name
+            if let sink = sinkDefs[name.lowercased()] {
+                pending.append(.start(plan, .sink(sink), label: "INSERT INTO \(name)"))
+            } else if let target = cat.stream(named: name) {
+                pending.append(.start(plan, .stream(target), label: "INSERT INTO \(name)"))
+            } else {
+                let known = Array(sinkDefs.values.map(\.name)) + cat.streamNames
+                throw EngineError(diagnostics: [Diagnostic(id: "bind.unknown-target", message: "unknown sink or stream '\(name)'", span: i.target.loc.span,
+                                                           help: closestMatch(name, in: known).map { "did you mean '\($0)'?" })])
+            }
+        case .createStreamAs(let c):
+            let plan = try planQuery(c.query, cat)
+            var options: [String: OptionValue] = [:]
+            for o in c.options { options[o.key.name.lowercased()] = o.value }
+            let def = StreamDefinition(name: c.name.name, columns: plan.schema.map { ColumnDefinition(name: $0.name, type: $0.type) },
+                                       options: options, span: s.loc.span)
+            cat.add(def)
+            pending.append(.ensureStream(def))
+            pending.append(.start(plan, .stream(def), label: "CREATE STREAM \(def.name)"))
+        case .query(let q):
+            let plan = try planQuery(q, cat)
+            pending.append(.start(plan, .stdout, label: "SELECT"))
+        case .explain(let e):
+            let query: Query
+            switch e.statement.kind {
+            case .query(let q): query = q
+            case .insert(let i): query = i.query
+            case .createStreamAs(let c): query = c.query
+            default:
+                throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "EXPLAIN explains a query, INSERT INTO or CREATE STREAM AS",
+                                                           span: s.loc.span)])
+            }
+            let plan = try planQuery(query, cat)
+            let text = e.level == .physical ? Engine.physical(plan) : plan.explain
+            pending.append(.print(text))
+        default:
+            throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "this statement is not supported in a query file yet",
+                                                       span: s.loc.span, help: "sluice run executes CREATE STREAM, CREATE SINK, INSERT INTO, CREATE STREAM AS, SELECT and EXPLAIN")])
+        }
+    }
+
+    static func define(_ c: CreateStream, _ span: SourceSpan) throws(EngineError) -> StreamDefinition {
+        do {
+            return try Planner.streamDefinition(c, span: span)
+        } catch {
+            throw EngineError(diagnostics: error.diagnostics)
+        }
+    }
+
+    static func text(_ v: OptionValue?) -> String? {
+        switch v {
+        case .string(let s)?: return s
+        case .name(let n)?: return n.name
+        case .number(let n)?: return n
+        case .bool(let b)?: return b ? "true" : "false"
+        default: return nil
+        }
+    }
+
+    func checkFormat(_ def: StreamDefinition, _ span: SourceSpan) throws(EngineError) {
+        let format = Engine.text(def.options["format"]) ?? "json"
+        guard format == "json" || format == "csv" else {
+            throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "format must be 'json' or 'csv', not '\(format)'", span: span)])
+        }
+    }
+
+    /// Creates the stream in the store unless it exists (then it is attached as it is).
+    func ensureStream(_ def: StreamDefinition) throws(EngineError) {
+        do {
+            _ = try store.describeStreamSummary(name: def.name)
+            return
+        } catch where error.code == .resourceNotFound {
+        } catch {
+            throw EngineError.io("\(error)")
+        }
+        let shards = Int(Engine.text(def.options["shards"]) ?? "1") ?? 1
+        var hours = 24
+        if let r = Engine.text(def.options["retention"]) {
+            hours = r.hasSuffix("h") ? Int(r.dropLast()) ?? 24 : r.hasSuffix("d") ? (Int(r.dropLast()) ?? 1) * 24 : Int(r) ?? 24
+        }
+        do {
+            try store.createStream(name: def.name, shardCount: shards, retentionHours: hours)
+        } catch {
+            throw EngineError.io("cannot create stream \(def.name): \(error)")
+        }
+    }
+
+    static func physical(_ plan: LogicalPlan) -> String {
+        let p = Pipeline(plan)
+        var lines: [String] = []
+        for s in p.stages.reversed() {
+            switch s {
+            case .filter(let e): lines.append("FilterExec: \(e)")
+            case .project(let exprs, let schema): lines.append("ProjectExec: \(schema.fields.map(\.name).joined(separator: ", ")) (\(exprs.count) expressions)")
+            case .window(_, _, let op, _):
+                lines.append("WindowAggregateExec: size=\(op.window.size)ms advance=\(op.window.advance)ms pane=\(op.window.pane)ms keys=\(op.keyColumns.count) aggregates=[\(op.aggregates.map(\.function.rawValue).joined(separator: ", "))]")
+            case .aggregate(_, _, let op, _):
+                lines.append("AggregateExec: keys=\(op.keys) aggregates=[\(op.aggregates.map(\.function.rawValue).joined(separator: ", "))] emit=changes")
+            case .limit(let n): lines.append("LimitExec: \(n)")
+            }
+        }
+        if let s = sourceNode(plan) {
+            let decode = Engine.text(s.stream.options["format"]) ?? "json"
+            lines.append("StreamSourceExec: \(s.stream.name) decode=\(decode) fields=[\(s.columns.map(\.name).joined(separator: ", "))]"
+                         + (s.predicate.map { " filter=\($0.text)" } ?? ""))
+        }
+        return lines.enumerated().map { String(repeating: "  ", count: $0.offset) + $0.element }.joined(separator: "\n")
+    }
+
+    static func sourceNode(_ p: LogicalPlan) -> SourceNode? {
+        switch p {
+        case .source(let s): return s
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _): return sourceNode(c)
+        case .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _): return sourceNode(c)
+        }
+    }
+
+    // MARK: - Inputs
+
+    /// Puts the lines of a file into a declared stream through the normal put path; the partition
+    /// key comes from the stream's `partition_key` field (or CSV column), else round robin.
+    /// Returns the number of records put.
+    @discardableResult
+    public func loadInput(stream name: String, path: String) throws(EngineError) -> Int {
+        guard let def = catalog.stream(named: name) else {
+            throw EngineError(message: "--input names stream '\(name)', which the query file does not declare")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw EngineError(message: "cannot read \(path)") }
+        let csv = Engine.text(def.options["format"]) == "csv"
+        let delimiter = UInt8(ascii: Character(Engine.text(def.options["delimiter"]) ?? ",").asciiValue.map { Unicode.Scalar($0) } ?? ",")
+        let keyField = Engine.text(def.options["partition_key"])
+        var lines = [UInt8](data).split(separator: 10, omittingEmptySubsequences: true).map { Array($0.last == 13 ? $0.dropLast() : $0) }
+        var keyIndex: Int? = nil
+        if csv, Engine.text(def.options["header"]) == "true", let header = lines.first {
+            lines.removeFirst()
+            do { try store.addTags(name: def.name, tags: ["sluice.csv-header": String(decoding: header, as: UTF8.self)]) } catch {
+                throw EngineError.io("\(error)")
+            }
+            if let k = keyField, let names = header.withUnsafeBytes({ CSVRecordDecoder.values(of: $0, delimiter: delimiter) }) {
+                keyIndex = names.firstIndex { $0.lowercased() == k.lowercased() }
+            }
+        } else if csv, let k = keyField {
+            keyIndex = def.columns.firstIndex { $0.name.lowercased() == k.lowercased() }
+        }
+        var put = 0
+        var batch: [PutRecordsRequestEntry] = []
+        func flush() throws(EngineError) {
+            guard !batch.isEmpty else { return }
+            do {
+                let r = try store.putRecords(stream: def.name, records: batch)
+                if r.failedRecordCount > 0 { throw EngineError.io("\(r.failedRecordCount) records of \(path) were not put") }
+            } catch let e as EngineError {
+                throw e
+            } catch {
+                throw EngineError.io("cannot put \(path) into \(def.name): \(error)")
+            }
+            put += batch.count
+            batch.removeAll(keepingCapacity: true)
+        }
+        for (n, line) in lines.enumerated() where !line.allSatisfy({ $0 == 32 || $0 == 9 }) {
+            var key = String(n)
+            if csv {
+                if let i = keyIndex, let values = line.withUnsafeBytes({ CSVRecordDecoder.values(of: $0, delimiter: delimiter) }), i < values.count, !values[i].isEmpty {
+                    key = values[i]
+                }
+            } else if let k = keyField, let doc = try? JSONValue.parse(bytes: line) {
+                var v: JSONValue? = doc
+                for part in k.split(separator: ".") { v = v?[String(part)] }
+                switch v {
+                case .string(let s)? where !s.isEmpty: key = s
+                case .int(let i)?: key = String(i)
+                case .double(let d)?: key = d.description
+                default: break
+                }
+            }
+            batch.append(PutRecordsRequestEntry(data: line, partitionKey: String(key.prefix(256))))
+            if batch.count == 500 { try flush() }
+        }
+        try flush()
+        return put
+    }
+
+    // MARK: - Running
+
+    func start(_ plan: LogicalPlan, _ sink: any RowSink, _ label: String) throws(EngineError) {
+        guard let source = Engine.sourceNode(plan) else { throw EngineError(message: "a query without a source") }
+        let job = try Job(id: jobs.count + 1, label: label, plan: plan, source: source, sink: sink, engine: self)
+        jobs.append(job)
+    }
+
+    /// Runs every query until every source is read to its end, then ends the input (the
+    /// watermark becomes +infinity, so every window closes) and closes the sinks.
+    public func runUntilEnd() throws(EngineError) {
+        while true {
+            var busy = false
+            for j in jobs where !j.done { busy = try j.step() || busy }
+            if !busy { break }
+        }
+        for j in jobs { try j.finish() }
+    }
+
+    /// One pass over every query; returns whether any read something.
+    public func step() throws(EngineError) -> Bool {
+        var busy = false
+        for j in jobs where !j.done { busy = try j.step() || busy }
+        return busy
+    }
+
+    /// Ends every query: windows close, sinks close.
+    public func finish() throws(EngineError) {
+        for j in jobs { try j.finish() }
+    }
+
+    // MARK: - The error stream
+
+    /// Puts a failed record into `error_stream` (DIALECT.md §5).
+    func reportError(_ f: RecordFailure, source: String) {
+        if !errorStreamReady {
+            errorStreamReady = true
+            let def = StreamDefinition(name: "error_stream", columns: [
+                ColumnDefinition(name: "error_time", type: .timestamp), ColumnDefinition(name: "error_kind", type: .varchar),
+                ColumnDefinition(name: "message", type: .varchar), ColumnDefinition(name: "source", type: .varchar),
+                ColumnDefinition(name: "shard_id", type: .varchar), ColumnDefinition(name: "sequence_number", type: .varchar),
+                ColumnDefinition(name: "data", type: .varchar),
+            ])
+            catalog.add(def)
+            try? ensureStream(def)
+        }
+        var o = JSONObject()
+        o["error_time"] = .string(TimeFormat.iso8601(clock.nowMillis()))
+        o["error_kind"] = .string(f.kind)
+        o["message"] = .string(f.message)
+        o["source"] = .string(source)
+        o["shard_id"] = f.shardId.map { .string($0) } ?? .null
+        o["sequence_number"] = f.sequenceNumber.map { .string($0) } ?? .null
+        o["data"] = f.data.map { .string($0) } ?? .null
+        _ = try? store.putRecord(stream: "error_stream", data: Array(JSONValue.object(o).serialized().utf8), partitionKey: f.kind)
+    }
+}

@@ -1,0 +1,199 @@
+import Foundation
+import SluiceCodecs
+import SluiceCore
+import SluiceDataflow
+import SluicePlanner
+import SluiceStreams
+
+/// One running query: reads every shard of its source stream (parents before children), decodes
+/// records into batches with ROWTIME, tracks the watermark, runs the pipeline and writes to its sink.
+/// Bad and late records go to the error stream (or are dropped) as the stream's options say, and
+/// are counted either way.
+final class Job {
+    let label: String
+    let source: SourceNode
+    let pipeline: Pipeline
+    let sink: any RowSink
+    let consumer: StreamConsumer
+    unowned let engine: Engine
+    var tracker: WatermarkTracker
+    var counters: QueryCounters
+    var done = false
+    private var json: JSONRecordDecoder?
+    private var csv: CSVRecordDecoder?
+    private let fieldColumns: [Int]  // output positions of decoded fields
+    private let rowtimeColumn: Int?
+    private let eventTimeColumn: Int?
+    private let predicate: PhysicalExpr?
+    private var evaluator = Evaluator()
+    private let badPolicy: String
+    private let latePolicy: String
+    private var lastWatermark = Int64.min
+
+    init(id: Int, label: String, plan: LogicalPlan, source: SourceNode, sink: any RowSink, engine: Engine) throws(EngineError) {
+        self.label = label
+        self.source = source
+        self.sink = sink
+        self.engine = engine
+        pipeline = Pipeline(plan)
+        counters = QueryCounters(name: "query \(id) (\(label))")
+        let options = source.stream.options
+        badPolicy = Engine.text(options["bad_records"]) ?? "error_stream"
+        latePolicy = Engine.text(options["late_records"]) ?? "drop"
+        let idle = Engine.text(options["idle_timeout"]).flatMap(Job.duration) ?? 30_000
+        let delay = source.stream.watermark?.delayMillis ?? 0
+        tracker = WatermarkTracker(delayMillis: delay, idleTimeoutMillis: idle)
+        var fields: [FieldSpec] = [], positions: [Int] = []
+        var rowtime: Int? = nil
+        for (i, c) in source.columns.enumerated() {
+            switch c {
+            case .field(let d):
+                fields.append(FieldSpec(name: d.name, path: d.path, type: d.type))
+                positions.append(i)
+            case .rowtime: rowtime = i
+            }
+        }
+        fieldColumns = positions
+        rowtimeColumn = rowtime
+        if let w = source.stream.watermark {
+            eventTimeColumn = source.columns.firstIndex { $0.name.lowercased() == w.column.lowercased() }
+        } else {
+            eventTimeColumn = rowtime
+        }
+        predicate = source.predicate.map(Lowering.expr)
+        if Engine.text(options["format"]) == "csv" {
+            let delimiter = (Engine.text(options["delimiter"]) ?? ",").utf8.first ?? 44
+            if Engine.text(options["header"]) == "true",
+               let header = (try? engine.store.listTags(name: source.stream.name))?.first(where: { $0.key == "sluice.csv-header" })?.value {
+                let bytes = Array(header.utf8)
+                switch bytes.withUnsafeBytes({ CSVRecordDecoder.bind(fields: fields, header: $0, delimiter: delimiter) }) {
+                case .success(let d): csv = d
+                case .failure(let e): throw EngineError(message: "stream \(source.stream.name): \(e.message)")
+                }
+            } else {
+                // By position: field i reads the column at the declared position of that field.
+                let all = source.stream.columns.map(\.name)
+                csv = CSVRecordDecoder(fields: fields, columns: fields.map { f in all.firstIndex(of: f.name) ?? 0 }, delimiter: delimiter)
+            }
+        } else {
+            json = JSONRecordDecoder(fields: fields)
+        }
+        do {
+            consumer = try StreamConsumer(store: engine.store, stream: source.stream.name, application: "sluice-query-\(id)")
+            let now = engine.clock.nowMillis()
+            for s in try engine.store.listShards(streamName: source.stream.name).shards { tracker.addShard(s.shardId, now: now) }
+        } catch {
+            throw EngineError(message: "cannot read stream \(source.stream.name): \(error)")
+        }
+    }
+
+    /// Parses '30s', '5m', '1h', '250ms' or a number of milliseconds.
+    static func duration(_ s: String) -> Int64? {
+        let t = s.trimmingCharacters(in: .whitespaces).lowercased()
+        for (suffix, ms) in [("ms", Int64(1)), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)] where t.hasSuffix(suffix) {
+            if let v = Double(t.dropLast(suffix.count)) { return Int64(v * Double(ms)) }
+        }
+        return Int64(t)
+    }
+
+    /// Reads what is new in every ready shard and pushes it through. Returns whether anything was read.
+    func step() throws(EngineError) -> Bool {
+        let now = engine.clock.nowMillis()
+        let polled: [StreamConsumer.ShardRecords]
+        do { polled = try consumer.poll() } catch { throw EngineError.io("reading \(source.stream.name): \(error)") }
+        var read = false
+        for p in polled {
+            let r = p.result
+            if r.records.count > 0 {
+                read = true
+                counters.recordsIn += Int64(r.records.count)
+                let (batch, maxTime) = decode(r, shard: p.shardId)
+                if let t = maxTime { tracker.observe(shard: p.shardId, maxEventTime: t, now: now) } else { tracker.touch(shard: p.shardId, now: now) }
+                try emit(pipeline.push(filtered(batch), now: now))
+            }
+            if r.nextShardIterator == nil { tracker.finishShard(p.shardId) }
+        }
+        let w = tracker.watermark(now: now)
+        if w > lastWatermark {
+            lastWatermark = w
+            try emit(pipeline.advance(watermark: w, now: now))
+        }
+        try drainFailures()
+        if pipeline.limitReached { try finish() }
+        return read
+    }
+
+    /// The end of finite input: every window closes, the sink closes.
+    func finish() throws(EngineError) {
+        guard !done else { return }
+        done = true
+        tracker.endOfInput()
+        let w = tracker.watermark(now: engine.clock.nowMillis())
+        try emit(pipeline.advance(watermark: w, now: engine.clock.nowMillis()))
+        try drainFailures()
+        try sink.close()
+    }
+
+    private func emit(_ rows: [[Value]]) throws(EngineError) {
+        guard !rows.isEmpty, !done || pipeline.limitReached || true else { return }
+        counters.rowsOut += Int64(rows.count)
+        try sink.write(rows)
+    }
+
+    private func drainFailures() throws(EngineError) {
+        let failures = pipeline.failures
+        pipeline.failures.removeAll()
+        for f in failures {
+            if f.kind == "late" {
+                counters.late += 1
+                if latePolicy == "error_stream" { engine.reportError(f, source: source.stream.name) }
+            } else {
+                counters.bad += 1
+                engine.reportError(f, source: source.stream.name)
+            }
+        }
+    }
+
+    private func filtered(_ b: Batch) -> Batch {
+        guard let p = predicate, b.count > 0 else { return b }
+        evaluator.reset()
+        let keep = evaluator.evaluate(p, b)
+        for e in evaluator.errors {
+            pipeline.failures.append(RecordFailure(kind: "eval", message: e.message, data: nil))
+        }
+        let rows = keep.indices.filter { keep[$0] == .bool(true) }
+        return rows.count == b.count ? b : Pipeline.select(b, rows)
+    }
+
+    /// Decodes a shard's records into a batch of the source's columns; returns the largest event time.
+    private func decode(_ r: GetRecordsResult, shard: String) -> (Batch, Int64?) {
+        let schema = Schema(source.columns.map { Field($0.name, $0.type) })
+        var fieldBuilders = fieldColumns.map { ColumnBuilder(schema.fields[$0].type, capacity: r.records.count) }
+        var rowtimes = ColumnBuilder(.timestamp, capacity: r.records.count)
+        var n = 0
+        for i in 0..<r.records.count {
+            let failure: DecodeError? = r.records.withData(i) { bytes in
+                if json != nil { return json!.decode(bytes, into: &fieldBuilders) }
+                return csv!.decode(bytes, into: &fieldBuilders)
+            }
+            if let e = failure {
+                let f = RecordFailure(kind: "decode", message: e.description, shardId: shard, sequenceNumber: r.sequenceNumber(i).description,
+                                      data: String(decoding: r.records.data(i), as: UTF8.self))
+                counters.bad += 1
+                if badPolicy == "error_stream" { engine.reportError(f, source: source.stream.name) }
+                continue
+            }
+            rowtimes.append(int: r.records.arrivalMillis(i))
+            n += 1
+        }
+        var columns = [Column?](repeating: nil, count: schema.fields.count)
+        for (k, pos) in fieldColumns.enumerated() { columns[pos] = fieldBuilders[k].finish() }
+        if let rt = rowtimeColumn { columns[rt] = rowtimes.finish() }
+        let batch = Batch(schema: schema, columns: columns.map { $0! }, count: n)
+        var maxTime: Int64? = nil
+        if let t = eventTimeColumn, case .int(let ts) = batch.columns[t].storage {
+            for row in 0..<n where !batch.columns[t].isNull(row) { maxTime = max(maxTime ?? .min, ts[row]) }
+        }
+        return (batch, maxTime)
+    }
+}

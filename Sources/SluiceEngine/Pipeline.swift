@@ -1,0 +1,251 @@
+import SluiceCore
+import SluiceDataflow
+import SluicePlanner
+
+/// A row that could not be processed, for the error stream.
+struct RecordFailure {
+    var kind: String
+    var message: String
+    var shardId: String?
+    var sequenceNumber: String?
+    var data: String?
+}
+
+/// The operators above a query's source, as stages that pass batches (or rows) upward.
+/// Built from an optimized logical plan; owned by the query's driver (not thread-safe).
+final class Pipeline {
+    enum Stage {
+        case filter(PhysicalExpr)
+        case project([PhysicalExpr], Schema)
+        /// Computes [time, keys..., aggregate inputs...] and feeds the window operator.
+        case window(pre: [PhysicalExpr], Schema, WindowAggregateOperator, Schema)
+        case aggregate(pre: [PhysicalExpr], Schema, UnwindowedAggregate, Schema)
+        case limit(Int64)
+    }
+
+    var stages: [Stage] = []
+    let outputSchema: Schema
+    var emitted: Int64 = 0
+    var failures: [RecordFailure] = []
+    private var evaluator = Evaluator()
+
+    init(_ plan: LogicalPlan) {
+        outputSchema = Schema(plan.schema.map { Field($0.name, $0.type) })
+        build(plan)
+    }
+
+    var limitReached: Bool {
+        for s in stages { if case .limit(let n) = s { return emitted >= n } }
+        return false
+    }
+
+    private func build(_ p: LogicalPlan) {
+        let schema = Schema(p.schema.map { Field($0.name, $0.type) })
+        switch p {
+        case .source: break
+        case .filter(let input, let e):
+            build(input)
+            stages.append(.filter(Lowering.expr(e)))
+        case .project(let input, let exprs, _):
+            build(input)
+            stages.append(.project(exprs.map(Lowering.expr), schema))
+        case .windowAggregate(let input, let w, let t, let keys, _, let aggs, _):
+            build(input)
+            var pre: [PhysicalExpr] = [.column(t)] + keys.map(Lowering.expr)
+            var types: [ColumnType] = [.timestamp] + keys.map(\.type)
+            var specs: [AggregateSpec] = []
+            for a in aggs {
+                if let arg = a.argument {
+                    specs.append(AggregateSpec(Lowering.aggregate(a), input: pre.count, type: arg.type))
+                    pre.append(Lowering.expr(arg))
+                    types.append(arg.type)
+                } else {
+                    specs.append(AggregateSpec(.countStar))
+                }
+            }
+            let op = WindowAggregateOperator(window: .hop(size: w.size, advance: w.advance), timeColumn: 0,
+                                             keyColumns: Array(1..<(1 + keys.count)), aggregates: specs)
+            stages.append(.window(pre: pre, Pipeline.schema(types), op, schema))
+        case .aggregate(let input, let keys, _, let aggs, let emit):
+            build(input)
+            var pre: [PhysicalExpr] = keys.map(Lowering.expr)
+            var types: [ColumnType] = keys.map(\.type)
+            var specs: [AggregateSpec] = []
+            for a in aggs {
+                if let arg = a.argument {
+                    specs.append(AggregateSpec(Lowering.aggregate(a), input: pre.count, type: arg.type))
+                    pre.append(Lowering.expr(arg))
+                    types.append(arg.type)
+                } else {
+                    specs.append(AggregateSpec(.countStar))
+                }
+            }
+            var every: Int64? = nil
+            if case .changes(let e) = emit { every = e }
+            stages.append(.aggregate(pre: pre, Pipeline.schema(types), UnwindowedAggregate(keys: keys.count, aggregates: specs, everyMillis: every), schema))
+        case .limit(let input, let n):
+            build(input)
+            stages.append(.limit(n))
+        }
+    }
+
+    /// Pushes a batch from the source through every stage; returns the output rows.
+    func push(_ batch: Batch, now: Int64) -> [[Value]] {
+        run(from: 0, .batch(batch), now: now)
+    }
+
+    /// The watermark advanced: windows may close.
+    func advance(watermark: Int64, now: Int64) -> [[Value]] {
+        var out: [[Value]] = []
+        for (i, s) in stages.enumerated() {
+            switch s {
+            case .window(_, _, let op, let schema):
+                let rows = op.advance(to: watermark)
+                if !rows.isEmpty { out += run(from: i + 1, .batch(Pipeline.batch(rows, schema)), now: now) }
+            case .aggregate(_, _, let op, let schema):
+                let rows = op.flushDue(now: now, all: watermark == WatermarkTracker.infinity)
+                if !rows.isEmpty { out += run(from: i + 1, .batch(Pipeline.batch(rows, schema)), now: now) }
+            default: break
+            }
+        }
+        return out
+    }
+
+    private enum Flow { case batch(Batch) }
+
+    private func run(from start: Int, _ flow: Flow, now: Int64) -> [[Value]] {
+        guard case .batch(var b) = flow else { return [] }
+        var i = start
+        while i < stages.count {
+            switch stages[i] {
+            case .filter(let e):
+                evaluator.reset()
+                let keep = evaluator.evaluate(e, b)
+                note(evaluator.errors, b)
+                let rows = keep.indices.filter { keep[$0] == .bool(true) }
+                if rows.count != b.count { b = Pipeline.select(b, rows) }
+            case .project(let exprs, let schema):
+                evaluator.reset()
+                let cols = exprs.map { evaluator.evaluate($0, b) }
+                let bad = Set(evaluator.errors.map(\.row))
+                note(evaluator.errors, b)
+                var builders = schema.fields.map { ColumnBuilder($0.type, capacity: b.count) }
+                var n = 0
+                for r in 0..<b.count where !bad.contains(r) {
+                    for (c, col) in cols.enumerated() { _ = builders[c].append(col[r]) }
+                    n += 1
+                }
+                b = Batch(schema: schema, columns: builders.indices.map { builders[$0].finish() }, count: n)
+            case .window(let pre, let preSchema, let op, _):
+                guard let (input, origin) = prepare(pre, preSchema, b) else { return [] }
+                for r in op.add(input) {
+                    failures.append(RecordFailure(kind: "late", message: "the record's window has already been emitted", data: rowText(b, origin[r])))
+                }
+                return []  // rows come out when the watermark advances
+            case .aggregate(let pre, let preSchema, let op, let schema):
+                guard let (input, _) = prepare(pre, preSchema, b) else { return [] }
+                let rows = op.add(input, now: now)
+                if rows.isEmpty { return [] }
+                b = Pipeline.batch(rows, schema)
+            case .limit(let n):
+                let room = max(0, Int(n - emitted))
+                if b.count > room { b = Pipeline.select(b, Array(0..<room)) }
+            }
+            i += 1
+        }
+        emitted += Int64(b.count)
+        return (0..<b.count).map { b.row($0) }
+    }
+
+    /// Evaluates the aggregate's input columns; rows that fail are reported and left out.
+    /// Returns the batch and, for each of its rows, the row of `b` it came from.
+    private func prepare(_ exprs: [PhysicalExpr], _ schema: Schema, _ b: Batch) -> (Batch, [Int])? {
+        evaluator.reset()
+        let cols = exprs.map { evaluator.evaluate($0, b) }
+        let bad = Set(evaluator.errors.map(\.row))
+        note(evaluator.errors, b)
+        var rows: [[Value]] = [], origin: [Int] = []
+        rows.reserveCapacity(b.count)
+        for r in 0..<b.count where !bad.contains(r) {
+            rows.append(cols.map { $0[r] })
+            origin.append(r)
+        }
+        return rows.isEmpty ? nil : (Pipeline.batch(rows, schema), origin)
+    }
+
+    static func schema(_ types: [ColumnType]) -> Schema { Schema(types.indices.map { Field("c\($0)", types[$0]) }) }
+
+    private func note(_ errors: [RowError], _ b: Batch) {
+        for e in errors { failures.append(RecordFailure(kind: "eval", message: e.message, data: rowText(b, e.row))) }
+    }
+
+    private func rowText(_ b: Batch, _ r: Int) -> String {
+        "{" + zip(b.schema.fields, b.row(r)).map { "\"\($0.name)\": \($1)" }.joined(separator: ", ") + "}"
+    }
+
+    static func select(_ b: Batch, _ rows: [Int]) -> Batch {
+        var builders = b.schema.fields.map { ColumnBuilder($0.type, capacity: rows.count) }
+        for r in rows { for c in builders.indices { _ = builders[c].append(b.columns[c].value(r)) } }
+        return Batch(schema: b.schema, columns: builders.indices.map { builders[$0].finish() }, count: rows.count)
+    }
+
+    static func batch(_ rows: [[Value]], _ schema: Schema) -> Batch {
+        var builders = schema.fields.map { ColumnBuilder($0.type, capacity: rows.count) }
+        for row in rows { for (c, v) in row.enumerated() where c < builders.count { if !builders[c].append(v) { builders[c].appendNull() } } }
+        return Batch(schema: schema, columns: builders.indices.map { builders[$0].finish() }, count: rows.count)
+    }
+}
+
+/// GROUP BY without a window, EMIT CHANGES: the group's current row after each update, or at
+/// most once per group per interval of processing time (EMIT CHANGES EVERY).
+final class UnwindowedAggregate {
+    let keys: Int
+    let aggregates: [AggregateSpec]
+    let everyMillis: Int64?
+    private var groups: [[Value]: [AggregateState]] = [:]
+    private var pending: [[Value]: Int64] = [:]
+    private var lastEmit: [[Value]: Int64] = [:]
+
+    init(keys: Int, aggregates: [AggregateSpec], everyMillis: Int64?) {
+        self.keys = keys
+        self.aggregates = aggregates
+        self.everyMillis = everyMillis
+    }
+
+    func row(_ k: [Value]) -> [Value] {
+        let states = groups[k]!
+        return k + aggregates.indices.map { states[$0].result(aggregates[$0].function, as: aggregates[$0].resultType) }
+    }
+
+    func add(_ b: Batch, now: Int64) -> [[Value]] {
+        var out: [[Value]] = []
+        let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType) }
+        for r in 0..<b.count {
+            let k = (0..<keys).map { b.columns[$0].value(r) }
+            var s = groups[k] ?? initial
+            for (i, a) in aggregates.enumerated() {
+                if let c = a.input { s[i].add(b.columns[c].value(r)) } else { s[i].addRow() }
+            }
+            groups[k] = s
+            if let every = everyMillis {
+                if let last = lastEmit[k], now - last < every { pending[k] = now; continue }
+                lastEmit[k] = now
+                pending[k] = nil
+            }
+            out.append(row(k))
+        }
+        return out
+    }
+
+    /// Rows held back by EMIT CHANGES EVERY whose interval has passed (all of them at the end).
+    func flushDue(now: Int64, all: Bool) -> [[Value]] {
+        guard let every = everyMillis else { return [] }
+        var out: [[Value]] = []
+        for k in pending.keys.sorted(by: GroupKeyOrder.less) where all || now - (lastEmit[k] ?? .min) >= every {
+            out.append(row(k))
+            lastEmit[k] = now
+            pending[k] = nil
+        }
+        return out
+    }
+}
