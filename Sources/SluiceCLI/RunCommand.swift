@@ -18,6 +18,8 @@ struct RunCommand {
           Executes every statement of FILE.sql. --input loads a JSON-lines or CSV file into a declared stream
           through the normal put path first. With --until-end the run stops once every input is read and every
           window has closed; without it, it runs until SIGINT or SIGTERM.
+          With --input and neither --data-dir nor $SLUICE_DATA_DIR, the run is a replay in a scratch data
+          directory removed at exit, so running it twice gives the same result; name a data directory to keep it.
         """
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
@@ -41,8 +43,17 @@ struct RunCommand {
             guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else { throw UsageError("--input takes STREAM=FILE, not '\(spec)'") }
             inputs.append((String(spec[..<eq]), String(spec[spec.index(after: eq)...])))
         }
-        let store = try SluiceMain.openStore(a, warnings: err)
-        defer { store.close() }
+        var scratch: String? = nil
+        var storeArgs = a
+        if !inputs.isEmpty && a.value("data-dir") == nil && (ProcessInfo.processInfo.environment["SLUICE_DATA_DIR"] ?? "").isEmpty {
+            scratch = NSTemporaryDirectory() + "sluice-run-\(getpid())"
+            storeArgs = try Arguments(["--data-dir", scratch!] + argv, valued: ["data-dir", "input", "fsync"], booleans: ["until-end"])
+        }
+        let store = try SluiceMain.openStore(storeArgs, warnings: err)
+        defer {
+            store.close()
+            if let s = scratch { try? FileManager.default.removeItem(atPath: s) }
+        }
         let engine = Engine(store: store)
         do {
             try engine.load(parsed.script)

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+/// Every `queries/*.sql` runs as its `-- run:` line says, and its output files equal the snapshots
+/// in `Snapshots/queries/<name>/`. Set RECORD_SNAPSHOTS=1 to write the snapshots anew.
+@Suite("Saved queries")
+struct SavedQueriesTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let snapshots = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Snapshots/queries")
+
+    static var queries: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("queries").path)) ?? [])
+            .filter { $0.hasSuffix(".sql") }.sorted()
+    }
+
+    @Test func thereAreSavedQueries() { #expect(Self.queries.count >= 2) }
+
+    @Test(arguments: queries)
+    func runLineProducesTheSnapshot(_ name: String) throws {
+        let text = try String(contentsOf: Self.root.appendingPathComponent("queries/\(name)"), encoding: .utf8)
+        let header = text.split(separator: "\n").prefix { $0.hasPrefix("--") || $0.isEmpty }
+        #expect(header.count >= 3, "\(name) starts with a comment block saying what it shows")
+        guard let runLine = header.first(where: { $0.hasPrefix("-- run: sluice ") }) else {
+            Issue.record("\(name) has no '-- run: sluice ...' line")
+            return
+        }
+        // Paths in the run line are relative to the repository; the outputs go to a scratch folder.
+        let args = runLine.dropFirst("-- run: sluice ".count).split(separator: " ").map { word -> String in
+            var w = String(word)
+            for prefix in ["queries/", "samples/"] {
+                if w.hasPrefix(prefix) { w = Self.root.appendingPathComponent(w).path }
+                if let r = w.range(of: "=" + prefix) { w = String(w[..<r.lowerBound]) + "=" + Self.root.appendingPathComponent(String(w[w.index(after: r.lowerBound)...])).path }
+            }
+            return w
+        }
+        let dir = TempDir()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.executable)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir.path)
+        var env = ProcessInfo.processInfo.environment
+        env["SLUICE_DATA_DIR"] = nil
+        p.environment = env
+        let errPipe = Pipe()
+        p.standardError = errPipe
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let stderr = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\(name): \(stderr)")
+        let outDir = URL(fileURLWithPath: dir.path).appendingPathComponent("out")
+        let produced = ((try? FileManager.default.contentsOfDirectory(atPath: outDir.path)) ?? []).sorted()
+        #expect(!produced.isEmpty, "\(name) wrote no output")
+        let snapDir = Self.snapshots.appendingPathComponent(String(name.dropLast(4)))
+        if ProcessInfo.processInfo.environment["RECORD_SNAPSHOTS"] == "1" {
+            try? FileManager.default.removeItem(at: snapDir)
+            try FileManager.default.createDirectory(at: snapDir, withIntermediateDirectories: true)
+            for f in produced { try FileManager.default.copyItem(at: outDir.appendingPathComponent(f), to: snapDir.appendingPathComponent(f)) }
+            return
+        }
+        let expected = ((try? FileManager.default.contentsOfDirectory(atPath: snapDir.path)) ?? []).sorted()
+        #expect(produced == expected, "\(name): files \(produced) vs snapshot \(expected)")
+        for f in produced where expected.contains(f) {
+            let got = try String(contentsOf: outDir.appendingPathComponent(f), encoding: .utf8)
+            let want = try String(contentsOf: snapDir.appendingPathComponent(f), encoding: .utf8)
+            #expect(got == want, "\(name): out/\(f) differs from its snapshot (RECORD_SNAPSHOTS=1 rewrites it)")
+        }
+    }
+}
