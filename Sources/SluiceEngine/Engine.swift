@@ -342,6 +342,9 @@ public final class Engine {
     }
 
     /// One pass over every query; returns whether any read something.
+    public func runStep() throws(EngineError) -> Bool { try step() }
+
+    /// One pass over every query; returns whether any read something.
     public func step() throws(EngineError) -> Bool {
         var busy = false
         for j in jobs where !j.done { busy = try j.step() || busy }

@@ -21,6 +21,9 @@ final class Job {
     var done = false
     private var json: JSONRecordDecoder?
     private var csv: CSVRecordDecoder?
+    /// CSV with `header = true`: the decoder binds by name once the stream's header is known.
+    private var csvFields: [FieldSpec]? = nil
+    private var csvDelimiter: UInt8 = 44
     private let fieldColumns: [Int]  // output positions of decoded fields
     private let rowtimeColumn: Int?
     private let eventTimeColumn: Int?
@@ -62,18 +65,11 @@ final class Job {
         }
         predicate = source.predicate.map(Lowering.expr)
         if Engine.text(options["format"]) == "csv" {
-            let delimiter = (Engine.text(options["delimiter"]) ?? ",").utf8.first ?? 44
-            if Engine.text(options["header"]) == "true",
-               let header = (try? engine.store.listTags(name: source.stream.name))?.first(where: { $0.key == "sluice.csv-header" })?.value {
-                let bytes = Array(header.utf8)
-                switch bytes.withUnsafeBytes({ CSVRecordDecoder.bind(fields: fields, header: $0, delimiter: delimiter) }) {
-                case .success(let d): csv = d
-                case .failure(let e): throw EngineError(message: "stream \(source.stream.name): \(e.message)")
-                }
+            csvDelimiter = (Engine.text(options["delimiter"]) ?? ",").utf8.first ?? 44
+            if Engine.text(options["header"]) == "true" {
+                csvFields = fields
             } else {
-                // By position: field i reads the column at the declared position of that field.
-                let all = source.stream.columns.map(\.name)
-                csv = CSVRecordDecoder(fields: fields, columns: fields.map { f in all.firstIndex(of: f.name) ?? 0 }, delimiter: delimiter)
+                csv = Job.positional(fields, source.stream, csvDelimiter)
             }
         } else {
             json = JSONRecordDecoder(fields: fields)
@@ -84,6 +80,27 @@ final class Job {
             for s in try engine.store.listShards(streamName: source.stream.name).shards { tracker.addShard(s.shardId, now: now) }
         } catch {
             throw EngineError(message: "cannot read stream \(source.stream.name): \(error)")
+        }
+    }
+
+    /// By position: each field reads the column at its declared position.
+    static func positional(_ fields: [FieldSpec], _ stream: StreamDefinition, _ delimiter: UInt8) -> CSVRecordDecoder {
+        let all = stream.columns.map(\.name)
+        return CSVRecordDecoder(fields: fields, columns: fields.map { f in all.firstIndex(of: f.name) ?? 0 }, delimiter: delimiter)
+    }
+
+    /// Binds a `header = true` CSV stream by name, with the header that loading it recorded (the
+    /// stream's `sluice.csv-header` tag); without one, columns bind by declared position.
+    private func bindCSVHeader() throws(EngineError) {
+        guard let fields = csvFields, csv == nil else { return }
+        let header = (try? engine.store.listTags(name: source.stream.name))?.first(where: { $0.key == "sluice.csv-header" })?.value
+        guard let h = header else {
+            csv = Job.positional(fields, source.stream, csvDelimiter)
+            return
+        }
+        switch Array(h.utf8).withUnsafeBytes({ CSVRecordDecoder.bind(fields: fields, header: $0, delimiter: csvDelimiter) }) {
+        case .success(let d): csv = d
+        case .failure(let e): throw EngineError(message: "stream \(source.stream.name): \(e.message)")
         }
     }
 
@@ -98,6 +115,7 @@ final class Job {
 
     /// Reads what is new in every ready shard and pushes it through. Returns whether anything was read.
     func step() throws(EngineError) -> Bool {
+        try bindCSVHeader()
         let now = engine.clock.nowMillis()
         let polled: [StreamConsumer.ShardRecords]
         do { polled = try consumer.poll() } catch { throw EngineError.io("reading \(source.stream.name): \(error)") }
@@ -135,7 +153,7 @@ final class Job {
     }
 
     private func emit(_ rows: [[Value]]) throws(EngineError) {
-        guard !rows.isEmpty, !done || pipeline.limitReached || true else { return }
+        guard !rows.isEmpty else { return }
         counters.rowsOut += Int64(rows.count)
         try sink.write(rows)
     }

@@ -1,0 +1,225 @@
+import Foundation
+import Testing
+import SluiceCore
+import SluiceSQL
+import SluiceStreams
+@testable import SluiceEngine
+
+final class EngineFixture {
+    let dir: String
+    let clock = ManualClock(millis: 1_704_067_200_000)
+    let store: StreamStore
+    let engine: Engine
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "sluice-engine-test-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        var c = StoreConfiguration(dataDirectory: dir + "/data", clock: clock)
+        c.fsync = .never
+        store = try StreamStore(configuration: c)
+        engine = Engine(store: store, clock: clock)
+    }
+
+    deinit {
+        store.close()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// Loads SQL in which `$DIR` stands for the scratch directory.
+    func load(_ sql: String) throws {
+        try engine.load(Parser.parse(sql.replacingOccurrences(of: "$DIR", with: dir)).script)
+    }
+
+    func put(_ stream: String, _ json: String, shard: Int? = nil, of shards: Int = 1) throws {
+        let ehk = shard.map { String(HashKey.evenRanges(count: shards)[$0].lowerBound) }
+        _ = try store.putRecord(stream: stream, data: Array(json.utf8), partitionKey: "k", explicitHashKey: ehk)
+    }
+
+    func lines(_ file: String) -> [String] {
+        ((try? String(contentsOfFile: dir + "/" + file, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    func errorStream() throws -> [JSONValue] {
+        var out: [JSONValue] = []
+        guard (try? store.describeStreamSummary(name: "error_stream")) != nil else { return [] }
+        var it: String? = try store.getShardIterator(stream: "error_stream", shardId: "0", type: .trimHorizon)
+        while let i = it {
+            let r = try store.getRecords(shardIterator: i)
+            for k in 0..<r.records.count { out.append(try JSONValue.parse(bytes: r.records.data(k))) }
+            it = r.records.count == 0 ? nil : r.nextShardIterator
+        }
+        return out
+    }
+}
+
+let clicksDDL = """
+    CREATE STREAM clicks (url VARCHAR, ms DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '10' SECOND) WITH (format = 'json');
+    CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+    """
+
+@Suite("Engine")
+struct EngineTests {
+    @Test func windowsCloseAsTheWatermarkPasses() throws {
+        let f = try EngineFixture()
+        try f.load(clicksDDL + "INSERT INTO out SELECT window_end, url, COUNT(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '1' MINUTE) GROUP BY window_start, window_end, url;")
+        try f.put("clicks", #"{"url":"/a","ms":1,"ts":"2024-01-01T00:00:05Z"}"#)
+        try f.put("clicks", #"{"url":"/b","ms":1,"ts":"2024-01-01T00:00:30Z"}"#)
+        try f.put("clicks", #"{"url":"/a","ms":1,"ts":"2024-01-01T00:01:05Z"}"#)  // watermark 00:00:55
+        _ = try f.engine.runStep()
+        #expect(f.lines("out.jsonl").isEmpty)
+        try f.put("clicks", #"{"url":"/a","ms":1,"ts":"2024-01-01T00:01:15Z"}"#)  // watermark 00:01:05
+        _ = try f.engine.runStep()
+        try f.engine.finish()
+        #expect(f.lines("out.jsonl") == [
+            #"{"window_end":"2024-01-01T00:01:00.000Z","url":"/a","n":1}"#,
+            #"{"window_end":"2024-01-01T00:01:00.000Z","url":"/b","n":1}"#,
+            #"{"window_end":"2024-01-01T00:02:00.000Z","url":"/a","n":2}"#,
+        ])
+    }
+
+    @Test func badRecordsGoToTheErrorStreamWithTheirReason() throws {
+        let f = try EngineFixture()
+        try f.load(clicksDDL + "INSERT INTO out SELECT url, ms FROM clicks;")
+        try f.put("clicks", #"{"url":"/a","ms":1,"ts":1}"#)
+        try f.put("clicks", #"{"url":"/b","ms":"fast","ts":1}"#)
+        try f.put("clicks", "not json at all")
+        try f.engine.runUntilEnd()
+        #expect(f.lines("out.jsonl") == [#"{"url":"/a","ms":1.0}"#])
+        let errors = try f.errorStream()
+        #expect(errors.count == 2)
+        #expect(errors[0]["error_kind"] == "decode")
+        #expect(errors[0]["message"]?.stringValue?.contains("field 'ms'") == true)
+        #expect(errors[0]["data"] == #"{"url":"/b","ms":"fast","ts":1}"#)
+        #expect(errors[1]["data"] == "not json at all")
+        #expect(errors[1]["shard_id"] == "shardId-000000000000")
+        #expect(errors[1]["sequence_number"]?.stringValue?.count == 56)
+        #expect(f.engine.counters[0].bad == 2 && f.engine.counters[0].recordsIn == 3)
+    }
+
+    @Test func evaluationErrorsSkipTheRowAndAreReported() throws {
+        let f = try EngineFixture()
+        try f.load(clicksDDL + "INSERT INTO out SELECT url, CAST(ms AS BIGINT) / CAST(ms AS BIGINT) AS one FROM clicks;")
+        try f.put("clicks", #"{"url":"/a","ms":2,"ts":1}"#)
+        try f.put("clicks", #"{"url":"/zero","ms":0,"ts":1}"#)
+        try f.engine.runUntilEnd()
+        #expect(f.lines("out.jsonl") == [#"{"url":"/a","one":1}"#])
+        let errors = try f.errorStream()
+        #expect(errors.first?["error_kind"] == "eval")
+        #expect(errors.first?["message"]?.stringValue?.contains("division by zero") == true)
+    }
+
+    @Test func lateRecordsAreDroppedAndCountedOrKept() throws {
+        for policy in ["drop", "error_stream"] {
+            let f = try EngineFixture()
+            try f.load("""
+                CREATE STREAM clicks (url VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (late_records = '\(policy)');
+                CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+                INSERT INTO out SELECT window_end, COUNT(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end;
+                """)
+            try f.put("clicks", #"{"url":"/a","ts":1000}"#)
+            try f.put("clicks", #"{"url":"/a","ts":25000}"#)
+            _ = try f.engine.runStep()
+            try f.put("clicks", #"{"url":"/late","ts":2000}"#)
+            try f.engine.runUntilEnd()
+            #expect(f.lines("out.jsonl") == [#"{"window_end":"1970-01-01T00:00:10.000Z","n":1}"#, #"{"window_end":"1970-01-01T00:00:30.000Z","n":1}"#])
+            #expect(f.engine.counters[0].late == 1)
+            #expect(try f.errorStream().filter { $0["error_kind"] == "late" }.count == (policy == "drop" ? 0 : 1))
+        }
+    }
+
+    @Test func anIdleShardHoldsTheWatermarkUntilItsTimeout() throws {
+        let f = try EngineFixture()
+        try f.load("""
+            CREATE STREAM ticks (sym VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '10' SECOND) WITH (shards = 2, idle_timeout = '20s');
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+            INSERT INTO out SELECT window_end, sym, COUNT(*) AS n FROM TUMBLE(ticks, ts, INTERVAL '1' MINUTE) GROUP BY window_start, window_end, sym;
+            """)
+        try f.put("ticks", #"{"sym":"A","ts":"2024-01-01T00:00:10Z"}"#, shard: 0, of: 2)
+        f.clock.advance(by: 15_000)
+        try f.put("ticks", #"{"sym":"A","ts":"2024-01-01T00:01:30Z"}"#, shard: 0, of: 2)
+        _ = try f.engine.runStep()
+        #expect(f.lines("out.jsonl").isEmpty)  // shard 1 has produced nothing
+        f.clock.advance(by: 20_000)
+        _ = try f.engine.runStep()
+        (f.engine.jobs[0].sink as? FileSink).map { try? $0.flush() }
+        #expect(f.lines("out.jsonl") == [#"{"window_end":"2024-01-01T00:01:00.000Z","sym":"A","n":1}"#])
+    }
+
+    @Test func emitChangesGivesARowPerUpdateOrPerInterval() throws {
+        let f = try EngineFixture()
+        try f.load(clicksDDL + """
+            CREATE SINK every WITH (type = 'file', path = '$DIR/every.jsonl');
+            INSERT INTO out SELECT url, COUNT(*) AS n FROM clicks GROUP BY url EMIT CHANGES;
+            INSERT INTO every SELECT url, COUNT(*) AS n FROM clicks GROUP BY url EMIT CHANGES EVERY INTERVAL '10' SECOND;
+            """)
+        for _ in 0..<3 { try f.put("clicks", #"{"url":"/a","ms":1,"ts":1}"#) }
+        _ = try f.engine.runStep()
+        f.clock.advance(by: 11_000)
+        try f.put("clicks", #"{"url":"/a","ms":1,"ts":1}"#)
+        try f.engine.runUntilEnd()
+        #expect(f.lines("out.jsonl") == (1...4).map { #"{"url":"/a","n":\#($0)}"# })
+        #expect(f.lines("every.jsonl") == [#"{"url":"/a","n":1}"#, #"{"url":"/a","n":4}"#])
+    }
+
+    @Test func everyProblemIsReportedBeforeAnythingRuns() throws {
+        let f = try EngineFixture()
+        do {
+            try f.load(clicksDDL + """
+                INSERT INTO out SELECT urll FROM clicks;
+                INSERT INTO nowhere SELECT url FROM clicks;
+                INSERT INTO out SELECT url, COUNT(*) FROM clicks GROUP BY url;
+                """)
+            Issue.record("loaded")
+        } catch let error as EngineError {
+            #expect(error.diagnostics.map(\.id) == ["bind.unknown-column", "bind.unknown-target", "plan.unwindowed-aggregate-needs-emit-changes"])
+        }
+        #expect(!FileManager.default.fileExists(atPath: f.dir + "/out.jsonl"))
+        #expect((try? f.store.describeStreamSummary(name: "clicks")) == nil)
+    }
+
+    @Test func derivedStreamsFeedOtherQueries() throws {
+        let f = try EngineFixture()
+        try f.load(clicksDDL + """
+            CREATE STREAM slow WITH (partition_key = 'url') AS SELECT url, ms FROM clicks WHERE ms > 100;
+            INSERT INTO out SELECT url, COUNT(*) AS n FROM slow GROUP BY url EMIT CHANGES;
+            """)
+        try f.put("clicks", #"{"url":"/a","ms":500,"ts":1}"#)
+        try f.put("clicks", #"{"url":"/b","ms":5,"ts":1}"#)
+        try f.engine.runUntilEnd()
+        #expect(f.lines("out.jsonl") == [#"{"url":"/a","n":1}"#])
+    }
+
+    @Test func csvWithAHeaderBindsByName() throws {
+        let f = try EngineFixture()
+        try f.load("""
+            CREATE STREAM readings (device VARCHAR, temp DOUBLE, ts TIMESTAMP) WITH (format = 'csv', header = true, partition_key = 'device');
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out.csv', format = 'csv');
+            INSERT INTO out SELECT device, temp * 2 AS t2 FROM readings WHERE temp > 20;
+            """)
+        let input = f.dir + "/in.csv"
+        try "ts,temp,device\n2024-01-01T00:00:00Z,21.5,\"dev,1\"\n2024-01-01T00:00:01Z,19,dev2\n".write(toFile: input, atomically: true, encoding: .utf8)
+        #expect(try f.engine.loadInput(stream: "readings", path: input) == 2)
+        try f.engine.runUntilEnd()
+        #expect(f.lines("out.csv") == ["device,t2", "\"dev,1\",43.0"])
+    }
+
+    @Test func limitEndsAQuery() throws {
+        let f = try EngineFixture()
+        try f.load(clicksDDL + "INSERT INTO out SELECT url FROM clicks LIMIT 2;")
+        for i in 0..<5 { try f.put("clicks", #"{"url":"/\#(i)","ms":1,"ts":1}"#) }
+        try f.engine.runUntilEnd()
+        #expect(f.lines("out.jsonl").count == 2)
+    }
+
+    @Test func explainPrintsBothPlans() throws {
+        let f = try EngineFixture()
+        try f.load(clicksDDL + """
+            EXPLAIN SELECT url FROM clicks WHERE ms > 1 + 1;
+            EXPLAIN PHYSICAL SELECT window_end, COUNT(*) AS n FROM HOP(clicks, ts, SIZE INTERVAL '10' SECOND, ADVANCE INTERVAL '4' SECOND) GROUP BY window_start, window_end;
+            """)
+        #expect(f.engine.output[0] == """
+            Project: url
+              Source: clicks columns=[url, ms] watermark=ts - 10s filter=ms > 2
+            """)
+        #expect(f.engine.output[1].contains("WindowAggregateExec: size=10000ms advance=4000ms pane=2000ms"))
+    }
+}
