@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "SluiceCodecsTests", dependencies: ["SluiceCodecs", "SluiceCore"]),
         .testTarget(name: "SluiceDataflowTests", dependencies: ["SluiceDataflow", "SluiceCore"]),
         .testTarget(name: "SluicePlannerTests", dependencies: ["SluicePlanner", "SluiceSQL", "SluiceCore"]),
-        .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceEngine", "SluiceStreams", "SluiceSQL", "SluiceCore"]),
+        .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceEngine", "SluiceStreams", "SluiceSQL", "SluiceCore"], exclude: ["slt"]),
         .testTarget(name: "SluiceSQLTests", dependencies: ["SluiceSQL", "SluiceCore"]),
         .testTarget(name: "SluiceStreamsTests", dependencies: ["SluiceStreams", "SluiceCore"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCore"], exclude: ["Snapshots"]),

@@ -207,6 +207,15 @@ public struct JSONRecordDecoder {
     /// Reads the value of field `f` into its builder.
     private mutating func value(_ r: inout Reader, field f: Int, _ builder: inout ColumnBuilder) -> Bool {
         let spec = fields[f]
+        let start = r.i
+        /// The value as written, for messages.
+        func found() -> String {
+            var probe = Reader(b: r.b, i: start)
+            _ = probe.skipValue(depth: 0)
+            let end = max(probe.i, min(r.b.count, start + 1))
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: r.b[start..<min(end, start + 40)]), as: UTF8.self)
+            return end - start > 40 ? text + "..." : text
+        }
         guard let c = r.peek else { return r.fail("missing value", field: spec.name) }
         if c == UInt8(ascii: "n") {
             guard r.literal("null") else { return r.fail("invalid literal at byte \(r.i)", field: spec.name) }
@@ -245,7 +254,7 @@ public struct JSONRecordDecoder {
                 builder.append(int: i)
                 return true
             }
-            return r.fail("expected a whole number at byte \(r.i)", field: spec.name)
+            return r.fail("expected a whole number, found \(found())", field: spec.name)
         case .double:
             if let v = r.number() {
                 builder.append(double: v.double(r.b))
@@ -255,7 +264,7 @@ public struct JSONRecordDecoder {
                 builder.append(double: d)
                 return true
             }
-            return r.fail("expected a number at byte \(r.i)", field: spec.name)
+            return r.fail("expected a number, found \(found())", field: spec.name)
         case .boolean:
             if r.literal("true") { builder.append(bool: true); return true }
             if r.literal("false") { builder.append(bool: false); return true }
@@ -263,7 +272,7 @@ public struct JSONRecordDecoder {
                 if s.bytes.elementsEqual("true".utf8) { builder.append(bool: true); return true }
                 if s.bytes.elementsEqual("false".utf8) { builder.append(bool: false); return true }
             }
-            return r.fail("expected true or false", field: spec.name)
+            return r.fail("expected true or false, found \(found())", field: spec.name)
         case .timestamp:
             if let v = r.number() {
                 guard let ms = v.integer else { return r.fail("a timestamp in epoch milliseconds must be a whole number", field: spec.name) }
@@ -277,7 +286,7 @@ public struct JSONRecordDecoder {
                 }
                 return r.fail("'\(String(decoding: s.bytes, as: UTF8.self))' is not an ISO-8601 timestamp", field: spec.name)
             }
-            return r.fail("expected a timestamp (epoch milliseconds or an ISO-8601 string)", field: spec.name)
+            return r.fail("expected a timestamp (epoch milliseconds or an ISO-8601 string), found \(found())", field: spec.name)
         }
     }
 }

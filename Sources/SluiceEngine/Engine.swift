@@ -324,6 +324,15 @@ public final class Engine {
 
     // MARK: - Running
 
+    /// Starts a query whose rows are handed to `onRows` as they are emitted (tests, the REPL).
+    /// Returns the output column names.
+    @discardableResult
+    public func start(query: Query, label: String, onRows: @escaping ([[Value]]) -> Void) throws(EngineError) -> [String] {
+        let plan = try planQuery(query, catalog)
+        try start(plan, CallbackSink(onRows), label)
+        return plan.schema.map(\.name)
+    }
+
     func start(_ plan: LogicalPlan, _ sink: any RowSink, _ label: String) throws(EngineError) {
         guard let source = Engine.sourceNode(plan) else { throw EngineError(message: "a query without a source") }
         let job = try Job(id: jobs.count + 1, label: label, plan: plan, source: source, sink: sink, engine: self)

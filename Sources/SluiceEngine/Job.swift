@@ -136,6 +136,7 @@ final class Job {
             lastWatermark = w
             try emit(pipeline.advance(watermark: w, now: now))
         }
+        try emit(pipeline.tick(now: now))
         try drainFailures()
         if pipeline.limitReached { try finish() }
         return read

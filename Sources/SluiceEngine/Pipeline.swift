@@ -1,3 +1,4 @@
+import SluiceCodecs
 import SluiceCore
 import SluiceDataflow
 import SluicePlanner
@@ -102,10 +103,22 @@ final class Pipeline {
             case .window(_, _, let op, let schema):
                 let rows = op.advance(to: watermark)
                 if !rows.isEmpty { out += run(from: i + 1, .batch(Pipeline.batch(rows, schema)), now: now) }
-            case .aggregate(_, _, let op, let schema):
-                let rows = op.flushDue(now: now, all: watermark == WatermarkTracker.infinity)
+            case .aggregate(_, _, let op, let schema) where watermark == WatermarkTracker.infinity:
+                let rows = op.flushDue(now: now, all: true)
                 if !rows.isEmpty { out += run(from: i + 1, .batch(Pipeline.batch(rows, schema)), now: now) }
             default: break
+            }
+        }
+        return out
+    }
+
+    /// Processing time moved: rows held back by EMIT CHANGES EVERY whose interval has passed go out.
+    func tick(now: Int64) -> [[Value]] {
+        var out: [[Value]] = []
+        for (i, s) in stages.enumerated() {
+            if case .aggregate(_, _, let op, let schema) = s {
+                let rows = op.flushDue(now: now, all: false)
+                if !rows.isEmpty { out += run(from: i + 1, .batch(Pipeline.batch(rows, schema)), now: now) }
             }
         }
         return out
@@ -179,8 +192,11 @@ final class Pipeline {
         for e in errors { failures.append(RecordFailure(kind: "eval", message: e.message, data: rowText(b, e.row))) }
     }
 
+    /// A row as a JSON object, for the error stream.
     private func rowText(_ b: Batch, _ r: Int) -> String {
-        "{" + zip(b.schema.fields, b.row(r)).map { "\"\($0.name)\": \($1)" }.joined(separator: ", ") + "}"
+        var out: [UInt8] = []
+        RecordEncoder(format: .json, columns: b.schema.fields.map(\.name)).append(b.row(r), to: &out)
+        return String(decoding: out.dropLast(), as: UTF8.self)
     }
 
     static func select(_ b: Batch, _ rows: [Int]) -> Batch {

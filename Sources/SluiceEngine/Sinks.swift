@@ -117,3 +117,11 @@ final class StreamSink: RowSink {
 
     func close() throws(EngineError) {}
 }
+
+/// Rows handed to a function (tests, the REPL).
+final class CallbackSink: RowSink {
+    let onRows: ([[Value]]) -> Void
+    init(_ onRows: @escaping ([[Value]]) -> Void) { self.onRows = onRows }
+    func write(_ rows: [[Value]]) throws(EngineError) { onRows(rows) }
+    func close() throws(EngineError) {}
+}

@@ -1,0 +1,184 @@
+import Foundation
+import Testing
+import SluiceCore
+import SluiceSQL
+import SluiceStreams
+@testable import SluiceEngine
+
+/// The streaming sqllogictest format (`../shared/reference/model-codebases.md` §5), on a manual clock.
+///
+///     statement ok | statement error <substring>     SQL to load (DDL, sinks, INSERT INTO)
+///     query <name>                                    a SELECT whose rows `expect <name>` checks
+///     ingest <stream> [shard=<n>]                      one JSON record per line, put through the store
+///     advance <duration>                               moves processing time (10s, 500ms, 2m)
+///     close                                            end of input: every window closes
+///     expect <name>                                    rows emitted since the last expect, after ----
+///
+/// Records are separated by blank lines; `#` starts a comment. After `ingest` and `advance` the
+/// engine runs until it has read everything. Rows are tab-separated: NULL, (empty) for '',
+/// timestamps in ISO-8601 (milliseconds only when not zero). SLT_COMPLETE=1 rewrites every
+/// `expect` block from what the engine actually emitted.
+struct SLTRunner {
+    struct Failure: CustomStringConvertible {
+        var line: Int
+        var message: String
+        var description: String { "line \(line): \(message)" }
+    }
+
+    let path: String
+    var failures: [Failure] = []
+    private var rewritten: [String]
+
+    init(path: String) {
+        self.path = path
+        rewritten = []
+    }
+
+    static func render(_ v: Value) -> String {
+        switch v {
+        case .null: return "NULL"
+        case .string(let s): return s.isEmpty ? "(empty)" : s.replacingOccurrences(of: "\t", with: "\\t").replacingOccurrences(of: "\n", with: "\\n")
+        case .timestamp(let t):
+            let iso = TimeFormat.iso8601(t)
+            return t % 1000 == 0 ? String(iso.dropLast(5)) + "Z" : iso
+        case .double(let d): return d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) + ".0" : String(format: "%.12g", d)
+        default: return v.description
+        }
+    }
+
+    mutating func run() throws {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let lines = text.components(separatedBy: "\n")
+        let dir = NSTemporaryDirectory() + "sluice-slt-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let clock = ManualClock(millis: 1_704_067_200_000)
+        var config = StoreConfiguration(dataDirectory: dir, clock: clock)
+        config.fsync = .never
+        let store = try StreamStore(configuration: config)
+        defer { store.close() }
+        let engine = Engine(store: store, clock: clock)
+        final class Captured { var rows: [String: [[Value]]] = [:] }
+        let captured = Captured()
+        var ingested = 0
+
+        func settle() throws {
+            for _ in 0..<10_000 where try engine.step() {}
+        }
+
+        var i = 0
+        while i < lines.count {
+            let line = lines[i].trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") {
+                rewritten.append(lines[i])
+                i += 1
+                continue
+            }
+            // A record: its first line, then lines up to a blank line (for expect: ---- and rows).
+            let start = i
+            var body: [String] = []
+            i += 1
+            while i < lines.count && !lines[i].trimmingCharacters(in: .whitespaces).isEmpty {
+                body.append(lines[i])
+                i += 1
+            }
+            let words = line.split(separator: " ").map(String.init)
+            func fail(_ m: String) { failures.append(Failure(line: start + 1, message: m)) }
+            var keepBody = true
+            switch words[0] {
+            case "statement":
+                let sql = body.joined(separator: "\n")
+                let parsed = Parser.parse(sql)
+                var problem: String? = parsed.hasErrors ? parsed.diagnostics.map { "\($0.id) \($0.message)" }.joined(separator: "; ") : nil
+                if problem == nil {
+                    do { try engine.load(parsed.script) } catch { problem = error.diagnostics.map { "\($0.id) \($0.message)" }.joined(separator: "; ") + (error.message ?? "") }
+                }
+                if words.count > 1 && words[1] == "ok" {
+                    if let e = problem { fail("statement failed: \(e)") }
+                } else if words.count > 1 && words[1] == "error" {
+                    let want = words.dropFirst(2).joined(separator: " ")
+                    if let e = problem {
+                        if !want.isEmpty && !e.contains(want) { fail("error '\(e)' does not contain '\(want)'") }
+                    } else {
+                        fail("statement succeeded but an error was expected")
+                    }
+                } else {
+                    fail("statement ok or statement error")
+                }
+            case "query":
+                guard words.count == 2 else { fail("query <name>"); break }
+                let name = words[1]
+                let (s, diags) = Parser.parseStatement(body.joined(separator: "\n"))
+                guard case .query(let q)? = s?.kind else { fail("not a SELECT: \(diags)"); break }
+                captured.rows[name] = []
+                do {
+                    try engine.start(query: q, label: name) { rows in captured.rows[name, default: []] += rows }
+                } catch {
+                    fail("query \(name): \(error)")
+                }
+            case "ingest":
+                guard words.count >= 2 else { fail("ingest <stream>"); break }
+                var shard: Int? = nil
+                for w in words.dropFirst(2) where w.hasPrefix("shard=") { shard = Int(w.dropFirst(6)) }
+                let shards = (try? store.describeStreamSummary(name: words[1]).openShardCount) ?? 1
+                for record in body {
+                    let ehk = shard.map { String(HashKey.evenRanges(count: shards)[$0].lowerBound) }
+                    do {
+                        ingested += 1
+                        _ = try store.putRecord(stream: words[1], data: Array(record.utf8), partitionKey: "k\(ingested)", explicitHashKey: ehk)
+                    } catch {
+                        fail("ingest: \(error)")
+                    }
+                }
+                try settle()
+            case "advance":
+                guard words.count == 2, let ms = Job.duration(words[1]) else { fail("advance <duration>"); break }
+                clock.advance(by: ms)
+                try settle()
+            case "close":
+                try settle()
+                try engine.finish()
+            case "expect":
+                guard words.count == 2 else { fail("expect <name>"); break }
+                let name = words[1]
+                let actual = (captured.rows[name] ?? []).map { $0.map(SLTRunner.render).joined(separator: "\t") }
+                captured.rows[name] = []
+                let expected = Array(body.drop { $0 != "----" }.dropFirst())
+                if ProcessInfo.processInfo.environment["SLT_COMPLETE"] == "1" {
+                    rewritten.append(lines[start])
+                    rewritten.append("----")
+                    rewritten += actual
+                    keepBody = false
+                } else if actual != expected {
+                    fail("\(name) emitted\n" + actual.joined(separator: "\n") + "\nbut expected\n" + expected.joined(separator: "\n"))
+                }
+            default:
+                fail("unknown record '\(words[0])'")
+            }
+            if keepBody {
+                rewritten.append(lines[start])
+                rewritten += body
+            }
+        }
+        if ProcessInfo.processInfo.environment["SLT_COMPLETE"] == "1" {
+            try rewritten.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        }
+    }
+}
+
+@Suite("Streaming .slt files")
+struct SLTTests {
+    static let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("slt").path
+
+    static var files: [String] {
+        (FileManager.default.enumerator(atPath: dir)?.compactMap { $0 as? String } ?? []).filter { $0.hasSuffix(".slt") }.sorted()
+    }
+
+    @Test func thereAreSLTFiles() { #expect(Self.files.count >= 5) }
+
+    @Test(arguments: files)
+    func file(_ name: String) throws {
+        var r = SLTRunner(path: Self.dir + "/" + name)
+        try r.run()
+        for f in r.failures { Issue.record("\(name):\(f)") }
+    }
+}
