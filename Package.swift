@@ -35,11 +35,14 @@ let package = Package(
         // The executable: main.swift only.
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"], swiftSettings: strict),
 
+        // Test only: SQLite from the base image, the reference for the differential window tests.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(name: "SluiceCodecsTests", dependencies: ["SluiceCodecs", "SluiceCore"]),
         .testTarget(name: "SluiceDataflowTests", dependencies: ["SluiceDataflow", "SluiceCore"]),
         .testTarget(name: "SluicePlannerTests", dependencies: ["SluicePlanner", "SluiceSQL", "SluiceCore"]),
-        .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceEngine", "SluiceStreams", "SluiceSQL", "SluiceCore"], exclude: ["slt"]),
+        .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceEngine", "SluiceStreams", "SluiceSQL", "SluiceCore", "CSQLite"], exclude: ["slt"]),
         .testTarget(name: "SluiceSQLTests", dependencies: ["SluiceSQL", "SluiceCore"]),
         .testTarget(name: "SluiceStreamsTests", dependencies: ["SluiceStreams", "SluiceCore"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCore"], exclude: ["Snapshots"]),
