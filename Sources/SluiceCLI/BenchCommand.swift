@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCodecs
 import SluiceCore
+import SluiceEngine
 import SluiceSQL
 import SluiceStreams
 
@@ -18,6 +19,13 @@ struct BenchCommand {
                sluice bench decode [--records N] [--runs R]
           Decodes N generated bid records (JSON lines, default 1,000,000) into columns: the three fields a
           windowed query reads (auction, price, dateTime), then all seven; fastest of R runs (default 3).
+               sluice bench queries [--records N] [--file FILE] [--queries a,b,c,d] [--sources file,stream] [--duckdb PYTHON]
+          The baseline queries of ../shared/reference/performance-baseline.md over generated bids (default
+          5,000,000, seed 42): (a) count, (b) filter and project, (c) 10 s tumbling window per auction with
+          COUNT and MAX(price), (d) 10 s / 2 s hopping window per auction with COUNT; each read from the JSON
+          file and from the built-in stream; records/s, MB/s and peak memory, with result checksums. With
+          --duckdb PYTHON (a Python with duckdb installed), DuckDB runs the same query on the same file, one
+          thread, in the same run, through ../shared/bench/bench.py, and the ratio is printed.
                sluice bench parse [--statements N] [--runs R] [--write FILE]
           Lexes and parses a file of N statements of every kind (default 10,000), R times (default 5),
           and reports the fastest run; --write also saves the file.
@@ -35,11 +43,14 @@ struct BenchCommand {
         case "decode":
             let a = try Arguments(argv.dropFirst(), valued: ["records", "runs"])
             return try decode(a)
+        case "queries":
+            let a = try Arguments(argv.dropFirst(), valued: ["records", "file", "queries", "sources", "duckdb", "dir"])
+            return try queries(a)
         case "--help", "-h", "help":
             out.line(BenchCommand.usage)
             return 0
         default:
-            throw UsageError("unknown benchmark '\(what)' (known: stream, parse, decode)")
+            throw UsageError("unknown benchmark '\(what)' (known: stream, parse, decode, queries)")
         }
     }
 
@@ -237,6 +248,151 @@ struct BenchCommand {
             out.line(pad(label, 10) + String(format: "%.2f M records/s, %.0f MB/s", Double(n) / best / 1e6, Double(data.count) / 1e6 / best))
         }
         return 0
+    }
+
+    static let bidsDDL = """
+        CREATE STREAM bids (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, "dateTime" TIMESTAMP, extra VARCHAR,
+          WATERMARK FOR "dateTime" AS "dateTime" - INTERVAL '4' SECOND) WITH (shards = 1, format = 'json');
+        """
+
+    static let baselineQueries: [(String, String)] = [
+        ("a", "SELECT COUNT(*) AS n FROM bids EMIT CHANGES EVERY INTERVAL '1' DAY"),
+        ("b", "SELECT auction, price FROM bids WHERE auction % 123 = 0"),
+        ("c", """
+            SELECT auction, window_start, COUNT(*) AS num, MAX(price) AS max_price
+            FROM TUMBLE(bids, "dateTime", INTERVAL '10' SECOND) GROUP BY window_start, window_end, auction
+            """),
+        ("d", """
+            SELECT auction, window_start, COUNT(*) AS num
+            FROM HOP(bids, "dateTime", SIZE INTERVAL '10' SECOND, ADVANCE INTERVAL '2' SECOND) GROUP BY window_start, window_end, auction
+            """),
+    ]
+
+    /// Checksums in the form of the baseline's golden results: rows, sum(auction), sum(num), sum(max_price).
+    struct Checksum: CustomStringConvertible {
+        var rows = 0, auction: Int64 = 0, num: Int64 = 0, maxPrice: Int64 = 0, count: Int64 = 0
+        mutating func add(_ query: String, _ rows: [[Value]]) {
+            for r in rows {
+                switch query {
+                case "a": if case .int(let n) = r[0] { count = n }
+                case "b": self.rows += 1; if case .int(let a) = r[0] { auction &+= a }
+                default:
+                    self.rows += 1
+                    if case .int(let a) = r[0] { auction &+= a }
+                    if case .int(let n) = r[2] { num &+= n }
+                    if r.count > 3, case .int(let p) = r[3] { maxPrice &+= p }
+                }
+            }
+        }
+        var description: String { count > 0 ? "count=\(count)" : "rows=\(rows) sum(auction)=\(auction) sum(num)=\(num)" + (maxPrice > 0 ? " sum(max_price)=\(maxPrice)" : "") }
+    }
+
+    private func queries(_ a: Arguments) throws -> Int32 {
+        #if DEBUG
+        err.line("warning: this is a debug build; build with 'swift build -c release' for meaningful figures")
+        #endif
+        let n = try a.int("records") ?? 5_000_000
+        let base = a.value("dir") ?? NSTemporaryDirectory() + "sluice-bench-queries-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { if a.value("dir") == nil { try? FileManager.default.removeItem(atPath: base) } }
+        var path = a.value("file") ?? ""
+        if path.isEmpty {
+            path = base + "/bids.jsonl"
+            let watch = Stopwatch()
+            var g = BidGenerator()
+            let sink = OutputStream(fd: open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644))
+            var buffer: [UInt8] = []
+            for _ in 0..<n {
+                g.appendNext(to: &buffer)
+                if buffer.count >= 1 << 22 { sink.write(bytes: buffer); buffer.removeAll(keepingCapacity: true) }
+            }
+            sink.write(bytes: buffer)
+            sink.flush()
+            close(sink.fd)
+            err.line(String(format: "generated %d bids in %.1f s", n, watch.elapsedSeconds))
+        }
+        let size = Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+        let wanted = Set((a.value("queries") ?? "a,b,c,d").split(separator: ",").map(String.init))
+        let sources = (a.value("sources") ?? "file,stream").split(separator: ",").map(String.init)
+        out.line("queries over \(path) (\(Int(size / 1e6)) MB), one thread; peak RSS is the process's high-water mark so far")
+        out.line(pad("query", 7) + pad("source", 8) + pad("records/s", 12) + pad("MB/s", 8) + pad("peak MB", 9) + pad("duckdb rec/s", 14) + pad("ratio", 7) + "checksum")
+        out.flush()
+        var store: StreamStore? = nil
+        var streamEngine: Engine? = nil
+        defer { store?.close() }
+        for (name, sql) in BenchCommand.baselineQueries where wanted.contains(name) {
+            var duck: Double? = nil
+            if let py = a.value("duckdb") { duck = duckdb(py, name, path) }
+            for source in sources {
+                let (stmt, _) = Parser.parseStatement(sql)
+                guard case .query(let q)? = stmt?.kind else { throw UsageError("bad benchmark query \(name)") }
+                var sum = Checksum()
+                let seconds: Double
+                var records: Int64 = 0
+                if source == "file" {
+                    let engine = Engine(store: try scratchStore(base + "/file-\(name)"))
+                    try engine.load(Parser.parse(BenchCommand.bidsDDL).script)
+                    let watch = Stopwatch()
+                    let c = try engine.replay(query: q, file: path) { sum.add(name, $0) }
+                    seconds = watch.elapsedSeconds
+                    records = c.recordsIn
+                    engine.store.close()
+                } else {
+                    if streamEngine == nil {
+                        let s = try scratchStore(base + "/stream")
+                        store = s
+                        let e = Engine(store: s)
+                        try e.load(Parser.parse(BenchCommand.bidsDDL).script)
+                        let watch = Stopwatch()
+                        let put = try e.loadInput(stream: "bids", path: path)
+                        err.line(String(format: "loaded %d records into the built-in stream in %.1f s (%.0f records/s)", put, watch.elapsedSeconds, Double(put) / watch.elapsedSeconds))
+                        streamEngine = e
+                    }
+                    let e = streamEngine!
+                    let before = e.counters.count
+                    try e.start(query: q, label: name) { sum.add(name, $0) }
+                    let watch = Stopwatch()
+                    try e.runUntilEnd()
+                    seconds = watch.elapsedSeconds
+                    records = e.counters[before].recordsIn
+                }
+                let rate = Double(records) / seconds
+                out.line(pad("(\(name))", 7) + pad(source, 8) + pad(fmt(rate), 12) + pad(fmt(size / 1e6 / seconds), 8) + pad(fmt(peakRSSMegabytes()), 9)
+                         + pad(duck.map { fmt(Double(records) / $0) } ?? "-", 14) + pad(duck.map { String(format: "%.2f", (Double(records) / seconds) / (Double(records) / $0)) } ?? "-", 7)
+                         + sum.description)
+                out.flush()
+            }
+        }
+        return 0
+    }
+
+    private func scratchStore(_ dir: String) throws -> StreamStore {
+        var c = StoreConfiguration(dataDirectory: dir)
+        c.fsync = .never
+        return try StreamStore(configuration: c)
+    }
+
+    /// Seconds DuckDB takes for the query, from ../shared/bench/bench.py (one thread).
+    private func duckdb(_ python: String, _ query: String, _ file: String) -> Double? {
+        let script = ["../shared/bench/bench.py", "shared/bench/bench.py"].first { FileManager.default.fileExists(atPath: $0) }
+        guard let s = script else {
+            err.line("warning: ../shared/bench/bench.py not found; no DuckDB comparison")
+            return nil
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = [s, "duckdb", query, file, "--threads", "1"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        do { try p.run() } catch { err.line("warning: cannot run \(python): \(error)"); return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let j = try? JSONValue.parse(bytes: [UInt8](data)), let secs = j["seconds"]?.doubleValue else {
+            err.line("warning: DuckDB did not run query \(query)")
+            return nil
+        }
+        err.line("duckdb (\(query)): \(secs) s, result \(j["result"]?.serialized() ?? "")")
+        return secs
     }
 
     private func describe(_ p: FsyncPolicy) -> String {

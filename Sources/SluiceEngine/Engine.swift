@@ -4,6 +4,7 @@ import SluiceCodecs
 public import SluiceSQL
 import SluicePlanner
 import SluiceDataflow
+import Glibc
 public import SluiceStreams
 
 /// An error from the engine: diagnostics that point into the SQL, or a plain message.
@@ -363,6 +364,89 @@ public final class Engine {
     /// Ends every query: windows close, sinks close.
     public func finish() throws(EngineError) {
         for j in jobs { try j.finish() }
+    }
+
+    // MARK: - Replaying a file
+
+    /// Runs a query straight over a file of records (JSON lines, or CSV as the source stream
+    /// declares), without the stream store: the file is one ordered source, and its end ends the
+    /// input. For benchmarks and batch replays. Rows go to `onRows`.
+    public func replay(query: Query, file path: String, onRows: @escaping ([[Value]]) -> Void) throws(EngineError) -> QueryCounters {
+        let plan = try planQuery(query, catalog)
+        guard let source = Engine.sourceNode(plan) else { throw EngineError(message: "a query without a source") }
+        let pipeline = Pipeline(plan)
+        var decoder = SourceDecoder(source: source)
+        if decoder.needsCSV {
+            let delimiter = (Engine.text(source.stream.options["delimiter"]) ?? ",").utf8.first ?? 44
+            decoder.use(csv: Job.positional(decoder.fieldSpecs, source.stream, delimiter))
+        }
+        let predicate = source.predicate.map(Lowering.expr)
+        var tracker = WatermarkTracker(delayMillis: source.stream.watermark?.delayMillis ?? 0, idleTimeoutMillis: nil)
+        var counters = QueryCounters(name: "replay of \(path)")
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw EngineError(message: "cannot read \(path)") }
+        defer { close(fd) }
+        var chunk = [UInt8](repeating: 0, count: 1 << 17)
+        var carry: [UInt8] = []
+        var lastWatermark = Int64.min
+        func flush() {
+            guard decoder.count > 0 else { return }
+            let now = clock.nowMillis()
+            let (batch, maxTime) = decoder.finish()
+            if let t = maxTime { tracker.observe(shard: "file", maxEventTime: t, now: now) }
+            var rows = pipeline.push(pipeline.sourceFilter(predicate, batch), now: now)
+            let w = tracker.watermark(now: now)
+            if w > lastWatermark {
+                lastWatermark = w
+                rows += pipeline.advance(watermark: w, now: now)
+            }
+            if !rows.isEmpty {
+                counters.rowsOut += Int64(rows.count)
+                onRows(rows)
+            }
+        }
+        func line(_ bytes: UnsafeRawBufferPointer) {
+            var n = bytes.count
+            if n > 0 && bytes[n - 1] == 13 { n -= 1 }
+            if n == 0 { return }
+            counters.recordsIn += 1
+            if decoder.add(UnsafeRawBufferPointer(rebasing: bytes[0..<n]), arrival: clock.nowMillis()) != nil { counters.bad += 1 }
+            if decoder.count == 4096 { flush() }
+        }
+        while true {
+            let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if got < 0 { throw EngineError(message: "cannot read \(path): \(String(cString: strerror(errno)))") }
+            if got == 0 { break }
+            chunk.withUnsafeBytes { buf in
+                var start = 0
+                var i = 0
+                while i < got {
+                    if buf[i] == 10 {
+                        if carry.isEmpty {
+                            line(UnsafeRawBufferPointer(rebasing: buf[start..<i]))
+                        } else {
+                            carry.append(contentsOf: buf[start..<i])
+                            carry.withUnsafeBytes { line($0) }
+                            carry.removeAll(keepingCapacity: true)
+                        }
+                        start = i + 1
+                    }
+                    i += 1
+                }
+                carry.append(contentsOf: buf[start..<got])
+            }
+        }
+        if !carry.isEmpty { carry.withUnsafeBytes { line($0) } }
+        flush()
+        tracker.endOfInput()
+        let rows = pipeline.advance(watermark: WatermarkTracker.infinity, now: clock.nowMillis())
+        if !rows.isEmpty {
+            counters.rowsOut += Int64(rows.count)
+            onRows(rows)
+        }
+        counters.late = Int64(pipeline.failures.filter { $0.kind == "late" }.count)
+        counters.bad += Int64(pipeline.failures.filter { $0.kind != "late" }.count)
+        return counters
     }
 
     // MARK: - The error stream

@@ -19,16 +19,11 @@ final class Job {
     var tracker: WatermarkTracker
     var counters: QueryCounters
     var done = false
-    private var json: JSONRecordDecoder?
-    private var csv: CSVRecordDecoder?
+    private var decoder: SourceDecoder
     /// CSV with `header = true`: the decoder binds by name once the stream's header is known.
-    private var csvFields: [FieldSpec]? = nil
+    private var csvByHeader = false
     private var csvDelimiter: UInt8 = 44
-    private let fieldColumns: [Int]  // output positions of decoded fields
-    private let rowtimeColumn: Int?
-    private let eventTimeColumn: Int?
     private let predicate: PhysicalExpr?
-    private var evaluator = Evaluator()
     private let badPolicy: String
     private let latePolicy: String
     private var lastWatermark = Int64.min
@@ -46,33 +41,15 @@ final class Job {
         let idle = Engine.text(options["idle_timeout"]).flatMap(Job.duration) ?? 30_000
         let delay = source.stream.watermark?.delayMillis ?? 0
         tracker = WatermarkTracker(delayMillis: delay, idleTimeoutMillis: idle)
-        var fields: [FieldSpec] = [], positions: [Int] = []
-        var rowtime: Int? = nil
-        for (i, c) in source.columns.enumerated() {
-            switch c {
-            case .field(let d):
-                fields.append(FieldSpec(name: d.name, path: d.path, type: d.type))
-                positions.append(i)
-            case .rowtime: rowtime = i
-            }
-        }
-        fieldColumns = positions
-        rowtimeColumn = rowtime
-        if let w = source.stream.watermark {
-            eventTimeColumn = source.columns.firstIndex { $0.name.lowercased() == w.column.lowercased() }
-        } else {
-            eventTimeColumn = rowtime
-        }
+        decoder = SourceDecoder(source: source)
         predicate = source.predicate.map(Lowering.expr)
         if Engine.text(options["format"]) == "csv" {
             csvDelimiter = (Engine.text(options["delimiter"]) ?? ",").utf8.first ?? 44
             if Engine.text(options["header"]) == "true" {
-                csvFields = fields
+                csvByHeader = true
             } else {
-                csv = Job.positional(fields, source.stream, csvDelimiter)
+                decoder.use(csv: Job.positional(decoder.fieldSpecs, source.stream, csvDelimiter))
             }
-        } else {
-            json = JSONRecordDecoder(fields: fields)
         }
         do {
             consumer = try StreamConsumer(store: engine.store, stream: source.stream.name, application: "sluice-query-\(id)")
@@ -92,14 +69,15 @@ final class Job {
     /// Binds a `header = true` CSV stream by name, with the header that loading it recorded (the
     /// stream's `sluice.csv-header` tag); without one, columns bind by declared position.
     private func bindCSVHeader() throws(EngineError) {
-        guard let fields = csvFields, csv == nil else { return }
+        guard csvByHeader, decoder.needsCSV else { return }
+        let fields = decoder.fieldSpecs
         let header = (try? engine.store.listTags(name: source.stream.name))?.first(where: { $0.key == "sluice.csv-header" })?.value
         guard let h = header else {
-            csv = Job.positional(fields, source.stream, csvDelimiter)
+            decoder.use(csv: Job.positional(fields, source.stream, csvDelimiter))
             return
         }
         switch Array(h.utf8).withUnsafeBytes({ CSVRecordDecoder.bind(fields: fields, header: $0, delimiter: csvDelimiter) }) {
-        case .success(let d): csv = d
+        case .success(let d): decoder.use(csv: d)
         case .failure(let e): throw EngineError(message: "stream \(source.stream.name): \(e.message)")
         }
     }
@@ -127,7 +105,7 @@ final class Job {
                 counters.recordsIn += Int64(r.records.count)
                 let (batch, maxTime) = decode(r, shard: p.shardId)
                 if let t = maxTime { tracker.observe(shard: p.shardId, maxEventTime: t, now: now) } else { tracker.touch(shard: p.shardId, now: now) }
-                try emit(pipeline.push(filtered(batch), now: now))
+                try emit(pipeline.push(pipeline.sourceFilter(predicate, batch), now: now))
             }
             if r.nextShardIterator == nil { tracker.finishShard(p.shardId) }
         }
@@ -173,46 +151,17 @@ final class Job {
         }
     }
 
-    private func filtered(_ b: Batch) -> Batch {
-        guard let p = predicate, b.count > 0 else { return b }
-        evaluator.reset()
-        let keep = evaluator.evaluate(p, b)
-        for e in evaluator.errors {
-            pipeline.failures.append(RecordFailure(kind: "eval", message: e.message, data: nil))
-        }
-        let rows = keep.indices.filter { keep[$0] == .bool(true) }
-        return rows.count == b.count ? b : Pipeline.select(b, rows)
-    }
-
     /// Decodes a shard's records into a batch of the source's columns; returns the largest event time.
     private func decode(_ r: GetRecordsResult, shard: String) -> (Batch, Int64?) {
-        let schema = Schema(source.columns.map { Field($0.name, $0.type) })
-        var fieldBuilders = fieldColumns.map { ColumnBuilder(schema.fields[$0].type, capacity: r.records.count) }
-        var rowtimes = ColumnBuilder(.timestamp, capacity: r.records.count)
-        var n = 0
         for i in 0..<r.records.count {
-            let failure: DecodeError? = r.records.withData(i) { bytes in
-                if json != nil { return json!.decode(bytes, into: &fieldBuilders) }
-                return csv!.decode(bytes, into: &fieldBuilders)
-            }
-            if let e = failure {
+            let arrival = r.records.arrivalMillis(i)
+            if let e = r.records.withData(i, { decoder.add($0, arrival: arrival) }) {
                 let f = RecordFailure(kind: "decode", message: e.description, shardId: shard, sequenceNumber: r.sequenceNumber(i).description,
                                       data: String(decoding: r.records.data(i), as: UTF8.self))
                 counters.bad += 1
                 if badPolicy == "error_stream" { engine.reportError(f, source: source.stream.name) }
-                continue
             }
-            rowtimes.append(int: r.records.arrivalMillis(i))
-            n += 1
         }
-        var columns = [Column?](repeating: nil, count: schema.fields.count)
-        for (k, pos) in fieldColumns.enumerated() { columns[pos] = fieldBuilders[k].finish() }
-        if let rt = rowtimeColumn { columns[rt] = rowtimes.finish() }
-        let batch = Batch(schema: schema, columns: columns.map { $0! }, count: n)
-        var maxTime: Int64? = nil
-        if let t = eventTimeColumn, case .int(let ts) = batch.columns[t].storage {
-            for row in 0..<n where !batch.columns[t].isNull(row) { maxTime = max(maxTime ?? .min, ts[row]) }
-        }
-        return (batch, maxTime)
+        return decoder.finish()
     }
 }

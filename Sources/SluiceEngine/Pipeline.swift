@@ -90,6 +90,16 @@ final class Pipeline {
         }
     }
 
+    /// Keeps the rows of a source batch for which the pushed-down predicate is TRUE.
+    func sourceFilter(_ p: PhysicalExpr?, _ b: Batch) -> Batch {
+        guard let p, b.count > 0 else { return b }
+        evaluator.reset()
+        let keep = evaluator.evaluate(p, b)
+        note(evaluator.errors, b)
+        let rows = keep.indices.filter { keep[$0] == .bool(true) }
+        return rows.count == b.count ? b : Pipeline.select(b, rows)
+    }
+
     /// Pushes a batch from the source through every stage; returns the output rows.
     func push(_ batch: Batch, now: Int64) -> [[Value]] {
         run(from: 0, .batch(batch), now: now)

@@ -1,0 +1,81 @@
+import SluiceCodecs
+import SluiceCore
+import SluicePlanner
+
+/// Turns a source's raw records (JSON lines or CSV) into batches of the source's columns, with
+/// ROWTIME from the arrival time, and finds the batch's largest event time. Shared by stream jobs
+/// and file replays. Records that cannot be decoded are returned with their reason.
+struct SourceDecoder {
+    let schema: Schema
+    private let fieldColumns: [Int]
+    private let rowtimeColumn: Int?
+    let eventTimeColumn: Int?
+    private var json: JSONRecordDecoder?
+    private(set) var csv: CSVRecordDecoder?
+    private let fields: [FieldSpec]
+    private var builders: [ColumnBuilder]
+    private var rowtimes: ColumnBuilder
+    private(set) var count = 0
+
+    init(source: SourceNode) {
+        schema = Schema(source.columns.map { Field($0.name, $0.type) })
+        var fields: [FieldSpec] = [], positions: [Int] = []
+        var rowtime: Int? = nil
+        for (i, c) in source.columns.enumerated() {
+            switch c {
+            case .field(let d):
+                fields.append(FieldSpec(name: d.name, path: d.path, type: d.type))
+                positions.append(i)
+            case .rowtime: rowtime = i
+            }
+        }
+        self.fields = fields
+        fieldColumns = positions
+        rowtimeColumn = rowtime
+        if let w = source.stream.watermark {
+            eventTimeColumn = source.columns.firstIndex { $0.name.lowercased() == w.column.lowercased() }
+        } else {
+            eventTimeColumn = rowtime
+        }
+        if Engine.text(source.stream.options["format"]) != "csv" { json = JSONRecordDecoder(fields: fields) }
+        builders = fields.map { ColumnBuilder($0.type) }
+        rowtimes = ColumnBuilder(.timestamp)
+    }
+
+    var fieldSpecs: [FieldSpec] { fields }
+    var needsCSV: Bool { json == nil && csv == nil }
+    mutating func use(csv d: CSVRecordDecoder) { csv = d }
+
+    /// Decodes one record into the batch being built; nil on success, else why it is bad.
+    mutating func add(_ bytes: UnsafeRawBufferPointer, arrival: Int64) -> DecodeError? {
+        let failure: DecodeError?
+        if json != nil {
+            failure = json!.decode(bytes, into: &builders)
+        } else if csv != nil {
+            failure = csv!.decode(bytes, into: &builders)
+        } else {
+            failure = DecodeError("the stream's CSV columns are not bound yet")
+        }
+        if failure == nil {
+            rowtimes.append(int: arrival)
+            count += 1
+        }
+        return failure
+    }
+
+    /// The batch built so far and its largest event time; starts a new one.
+    mutating func finish() -> (Batch, Int64?) {
+        var columns = [Column?](repeating: nil, count: schema.fields.count)
+        for (k, pos) in fieldColumns.enumerated() { columns[pos] = builders[k].finish() }
+        let rt = rowtimes.finish()
+        if let r = rowtimeColumn { columns[r] = rt }
+        let batch = Batch(schema: schema, columns: columns.map { $0! }, count: count)
+        count = 0
+        var maxTime: Int64? = nil
+        if let t = eventTimeColumn, case .int(let ts) = batch.columns[t].storage {
+            let col = batch.columns[t]
+            for row in 0..<batch.count where !col.isNull(row) { maxTime = max(maxTime ?? .min, ts[row]) }
+        }
+        return (batch, maxTime)
+    }
+}
