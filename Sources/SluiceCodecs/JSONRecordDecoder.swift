@@ -118,6 +118,25 @@ public struct JSONRecordDecoder {
         keyBytes = bytes
     }
 
+    /// A key of trie node `node` written at the cursor (which is on its opening quote) exactly,
+    /// closing quote included: its target and length.
+    @inline(__always)
+    private func knownKey(_ r: Reader, _ node: Int) -> (Int, Int)? {
+        let lo = nodeStart[node], hi = nodeStart[node + 1]
+        let start = r.i + 1
+        return entries.withUnsafeBufferPointer { e in
+            keyBytes.withUnsafeBytes { kb in
+                for j in lo..<hi {
+                    let len = e[j].length
+                    let close = start + len
+                    guard close < r.b.count, r.b[close] == UInt8(ascii: "\"") else { continue }
+                    if len == 0 || memcmp(kb.baseAddress! + e[j].offset, r.b.baseAddress! + start, len) == 0 { return (e[j].target, len) }
+                }
+                return nil
+            }
+        }
+    }
+
     /// The target of `key` in trie node `node`, if it has one.
     @inline(__always)
     private func find(_ node: Int, _ key: UnsafeRawBufferPointer) -> Int? {
@@ -168,21 +187,23 @@ public struct JSONRecordDecoder {
             r.skipSpace()
             if r.peek == nil { return r.fail("unexpected end of the record") }
             guard r.peek == UInt8(ascii: "\"") else { return r.fail("expected a key at byte \(r.i)") }
-            guard let key = r.rawString() else { return r.fail("unterminated key at byte \(r.i)") }
+            var target: Int? = nil
+            if let n = node, let (t, length) = knownKey(r, n) {
+                // A key we read, written plainly: no scan and no lookup.
+                target = t
+                r.i += length + 2
+            } else {
+                guard let key = r.rawString() else { return r.fail("unterminated key at byte \(r.i)") }
+                if let n = node, key.escaped {
+                    scratch.removeAll(keepingCapacity: true)
+                    guard JSONText.unescape(key.bytes, into: &scratch) else { return r.fail("bad escape in a key") }
+                    target = scratch.withUnsafeBytes { find(n, $0) }
+                }
+            }
             r.skipSpace()
             guard r.peek == UInt8(ascii: ":") else { return r.fail("expected ':' at byte \(r.i)") }
             r.i += 1
             r.skipSpace()
-            var target: Int? = nil
-            if let n = node {
-                if key.escaped {
-                    scratch.removeAll(keepingCapacity: true)
-                    guard JSONText.unescape(key.bytes, into: &scratch) else { return r.fail("bad escape in a key") }
-                    target = scratch.withUnsafeBytes { find(n, $0) }
-                } else {
-                    target = find(n, key.bytes)
-                }
-            }
             if let t = target, t >= 0 {
                 if seen[t] {
                     guard r.skipValue(depth: depth) else { return false }

@@ -51,10 +51,21 @@ public final class WindowAggregateOperator {
     public let keyColumns: [Int]
     public let aggregates: [AggregateSpec]
     private let paneSize: Int64
-    /// pane start -> group key -> aggregate states.
-    private var panes: [Int64: [[Value]: [AggregateState]]] = [:]
+    /// pane start -> the groups of that pane and their states.
+    private var panes: [Int64: Pane] = [:]
+    /// The pane the previous record went to (records mostly arrive in order).
+    private var lastPane: (start: Int64, pane: Pane)? = nil
     /// Windows ending at or before this have been emitted.
     public private(set) var emittedThrough: Int64 = .min
+
+    /// The groups of one pane: a group's states are `states[g * aggregates.count ..< (g + 1) * aggregates.count]`,
+    /// updated in place. A single BIGINT key is looked up as an integer, other keys as values.
+    final class Pane {
+        var intIndex: [Int64: Int] = [:]
+        var valueIndex: [[Value]: Int] = [:]
+        var keys: [[Value]] = []
+        var states: [AggregateState] = []
+    }
 
     public init(window: WindowSpec, timeColumn: Int, keyColumns: [Int], aggregates: [AggregateSpec]) {
         precondition(window.size > 0 && window.advance > 0 && window.size % window.pane == 0)
@@ -66,11 +77,25 @@ public final class WindowAggregateOperator {
     }
 
     /// Open state: (panes, groups across panes).
-    public var stateSize: (panes: Int, entries: Int) { (panes.count, panes.values.reduce(0) { $0 + $1.count }) }
+    public var stateSize: (panes: Int, entries: Int) { (panes.count, panes.values.reduce(0) { $0 + $1.keys.count }) }
 
     /// The end of the last window containing time `t`.
     @inline(__always)
     func lastWindowEnd(_ t: Int64) -> Int64 { floorDiv(t, window.advance) * window.advance + window.size }
+
+    @inline(__always)
+    private func pane(_ start: Int64) -> Pane {
+        if let l = lastPane, l.start == start { return l.pane }
+        let p: Pane
+        if let existing = panes[start] {
+            p = existing
+        } else {
+            p = Pane()
+            panes[start] = p
+        }
+        lastPane = (start, p)
+        return p
+    }
 
     /// Adds a batch; returns the rows that were late (their windows already emitted).
     @discardableResult
@@ -79,6 +104,14 @@ public final class WindowAggregateOperator {
         let times = batch.columns[timeColumn]
         guard case .int(let ts) = times.storage else { return Array(0..<batch.count) }
         let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType) }
+        let n = aggregates.count
+        // A single BIGINT key column without NULLs: integer lookups.
+        var intKeys: ContiguousArray<Int64>? = nil
+        if keyColumns.count == 1, batch.columns[keyColumns[0]].valid == nil, batch.columns[keyColumns[0]].type == .bigint,
+           case .int(let k) = batch.columns[keyColumns[0]].storage {
+            intKeys = k
+        }
+        let inputs = aggregates.map { a in a.input.map { batch.columns[$0] } }
         var key: [Value] = []
         key.reserveCapacity(keyColumns.count)
         for row in 0..<batch.count {
@@ -88,21 +121,40 @@ public final class WindowAggregateOperator {
                 late.append(row)
                 continue
             }
-            let pane = floorDiv(t, paneSize) * paneSize
-            key.removeAll(keepingCapacity: true)
-            for k in keyColumns { key.append(batch.columns[k].value(row)) }
-            var states = panes[pane, default: [:]][key] ?? initial
-            for (i, a) in aggregates.enumerated() {
-                guard let c = a.input else { states[i].addRow(); continue }
-                let col = batch.columns[c]
-                if col.isNull(row) { continue }
-                switch col.storage {
-                case .int(let v): states[i].add(int: v[row])
-                case .double(let v): states[i].add(double: v[row])
-                default: states[i].add(col.value(row))
+            let p = pane(floorDiv(t, paneSize) * paneSize)
+            var g: Int
+            if let ik = intKeys {
+                let k = ik[row]
+                if let found = p.intIndex[k] {
+                    g = found
+                } else {
+                    g = p.keys.count
+                    p.intIndex[k] = g
+                    p.keys.append([.int(k)])
+                    p.states.append(contentsOf: initial)
+                }
+            } else {
+                key.removeAll(keepingCapacity: true)
+                for k in keyColumns { key.append(batch.columns[k].value(row)) }
+                if let found = p.valueIndex[key] {
+                    g = found
+                } else {
+                    g = p.keys.count
+                    p.valueIndex[key] = g
+                    p.keys.append(key)
+                    p.states.append(contentsOf: initial)
                 }
             }
-            panes[pane, default: [:]][key] = states
+            g *= n
+            for i in 0..<n {
+                guard let col = inputs[i] else { p.states[g + i].addRow(); continue }
+                if col.isNull(row) { continue }
+                switch col.storage {
+                case .int(let v): p.states[g + i].add(int: v[row])
+                case .double(let v): p.states[g + i].add(double: v[row])
+                default: p.states[g + i].add(col.value(row))
+                }
+            }
         }
         return late
     }
@@ -117,6 +169,7 @@ public final class WindowAggregateOperator {
             }
             // Drop panes every window of which has been emitted.
             for p in panes.keys where lastWindowEnd(p + paneSize - 1) <= emittedThrough { panes[p] = nil }
+            lastPane = nil
         }
         guard let minPane = panes.keys.min() else { return [] }
         var out: [[Value]] = []
@@ -127,14 +180,16 @@ public final class WindowAggregateOperator {
         while start + window.size <= watermark && start <= maxPane {
             let end = start + window.size
             var groups: [[Value]: [AggregateState]] = [:]
+            let n = aggregates.count
             var p = start
             while p < end {
                 if let pane = panes[p] {
-                    for (k, s) in pane {
+                    for (gi, k) in pane.keys.enumerated() {
+                        let s = pane.states[(gi * n)..<(gi * n + n)]
                         if let prev = groups[k] {
                             groups[k] = zip(prev, s).map { $0.merged(with: $1) }
                         } else {
-                            groups[k] = s
+                            groups[k] = Array(s)
                         }
                     }
                 }

@@ -183,6 +183,15 @@ final class Pipeline {
     /// Evaluates the aggregate's input columns; rows that fail are reported and left out.
     /// Returns the batch and, for each of its rows, the row of `b` it came from.
     private func prepare(_ exprs: [PhysicalExpr], _ schema: Schema, _ b: Batch) -> (Batch, [Int])? {
+        // Plain columns need no evaluation: the batch's own columns are reused.
+        var direct: [Column] = []
+        for e in exprs {
+            guard case .column(let i) = e, b.columns[i].type == schema.fields[direct.count].type else { direct = []; break }
+            direct.append(b.columns[i])
+        }
+        if direct.count == exprs.count {
+            return b.count == 0 ? nil : (Batch(schema: schema, columns: direct, count: b.count), Array(0..<b.count))
+        }
         evaluator.reset()
         let cols = exprs.map { evaluator.evaluate($0, b) }
         let bad = Set(evaluator.errors.map(\.row))
