@@ -229,14 +229,7 @@ public struct JSONRecordDecoder {
     private mutating func value(_ r: inout Reader, field f: Int, _ builder: inout ColumnBuilder) -> Bool {
         let spec = fields[f]
         let start = r.i
-        /// The value as written, for messages.
-        func found() -> String {
-            var probe = Reader(b: r.b, i: start)
-            _ = probe.skipValue(depth: 0)
-            let end = max(probe.i, min(r.b.count, start + 1))
-            let text = String(decoding: UnsafeRawBufferPointer(rebasing: r.b[start..<min(end, start + 40)]), as: UTF8.self)
-            return end - start > 40 ? text + "..." : text
-        }
+        func found() -> String { Reader.valueText(r.b, at: start) }
         guard let c = r.peek else { return r.fail("missing value", field: spec.name) }
         if c == UInt8(ascii: "n") {
             guard r.literal("null") else { return r.fail("invalid literal at byte \(r.i)", field: spec.name) }
@@ -354,11 +347,13 @@ struct Reader {
             if i + 8 <= b.count {
                 let x = b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
                 let q = x ^ (ones &* 0x22), bs = x ^ (ones &* 0x5C)
-                let special = ((q &- ones) & ~q) | ((bs &- ones) & ~bs) | ((x &- ones &* 0x20) & ~x)
-                if special & highs == 0 {
+                let special = (((q &- ones) & ~q) | ((bs &- ones) & ~bs) | ((x &- ones &* 0x20) & ~x)) & highs
+                if special == 0 {
                     i += 8
                     continue
                 }
+                // The lowest flagged byte is exactly the first quote, backslash or control byte.
+                i += special.trailingZeroBitCount >> 3
             }
             let c = b[i]
             if c == UInt8(ascii: "\"") {
@@ -460,6 +455,16 @@ struct Reader {
         if n.isInteger && n.exponent > 0 { n.isInteger = false }  // more than 19 digits
         n.end = i
         return n
+    }
+
+    /// The value written at `start`, for messages (at most 40 bytes of it).
+    @inline(never)
+    static func valueText(_ b: UnsafeRawBufferPointer, at start: Int) -> String {
+        var probe = Reader(b: b, i: start)
+        _ = probe.skipValue(depth: 0)
+        let end = max(probe.i, min(b.count, start + 1))
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<min(end, start + 40)]), as: UTF8.self)
+        return end - start > 40 ? text + "..." : text
     }
 
     /// Skips one value of any kind.
