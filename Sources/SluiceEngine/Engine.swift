@@ -268,55 +268,56 @@ public final class Engine {
         guard let def = catalog.stream(named: name) else {
             throw EngineError(message: "--input names stream '\(name)', which the query file does not declare")
         }
-        guard let data = FileManager.default.contents(atPath: path) else { throw EngineError(message: "cannot read \(path)") }
         let csv = Engine.text(def.options["format"]) == "csv"
-        let delimiter = UInt8(ascii: Character(Engine.text(def.options["delimiter"]) ?? ",").asciiValue.map { Unicode.Scalar($0) } ?? ",")
+        let delimiter = (Engine.text(def.options["delimiter"]) ?? ",").utf8.first ?? 44
         let keyField = Engine.text(def.options["partition_key"])
-        var lines = [UInt8](data).split(separator: 10, omittingEmptySubsequences: true).map { Array($0.last == 13 ? $0.dropLast() : $0) }
+        let keyPath = keyField.map { $0.split(separator: ".").map(String.init) }
         var keyIndex: Int? = nil
-        if csv, Engine.text(def.options["header"]) == "true", let header = lines.first {
-            lines.removeFirst()
-            do { try store.addTags(name: def.name, tags: ["sluice.csv-header": String(decoding: header, as: UTF8.self)]) } catch {
-                throw EngineError.io("\(error)")
-            }
-            if let k = keyField, let names = header.withUnsafeBytes({ CSVRecordDecoder.values(of: $0, delimiter: delimiter) }) {
-                keyIndex = names.firstIndex { $0.lowercased() == k.lowercased() }
-            }
-        } else if csv, let k = keyField {
+        var headerPending = csv && Engine.text(def.options["header"]) == "true"
+        if csv && !headerPending, let k = keyField {
             keyIndex = def.columns.firstIndex { $0.name.lowercased() == k.lowercased() }
         }
-        var put = 0
+        // JSON keys are read by the same decoder as queries, one field.
+        var keyDecoder = keyPath.map { JSONRecordDecoder(fields: [FieldSpec(name: "key", path: $0, type: .varchar)]) }
+        var keyBuilder = [ColumnBuilder(.varchar)]
+        var put = 0, n = 0
         var batch: [PutRecordsRequestEntry] = []
+        batch.reserveCapacity(500)
         func flush() throws(EngineError) {
             guard !batch.isEmpty else { return }
+            let r: PutRecordsResult
             do {
-                let r = try store.putRecords(stream: def.name, records: batch)
-                if r.failedRecordCount > 0 { throw EngineError.io("\(r.failedRecordCount) records of \(path) were not put") }
-            } catch let e as EngineError {
-                throw e
+                r = try store.putRecords(stream: def.name, records: batch)
             } catch {
                 throw EngineError.io("cannot put \(path) into \(def.name): \(error)")
             }
+            if r.failedRecordCount > 0 { throw EngineError.io("\(r.failedRecordCount) records of \(path) were not put") }
             put += batch.count
             batch.removeAll(keepingCapacity: true)
         }
-        for (n, line) in lines.enumerated() where !line.allSatisfy({ $0 == 32 || $0 == 9 }) {
+        try forEachLine(path) { line throws(EngineError) in
+            if headerPending {
+                headerPending = false
+                do {
+                    try store.addTags(name: def.name, tags: ["sluice.csv-header": String(decoding: line, as: UTF8.self)])
+                } catch {
+                    throw EngineError.io("\(error)")
+                }
+                if let k = keyField, let names = CSVRecordDecoder.values(of: line, delimiter: delimiter) {
+                    keyIndex = names.firstIndex { $0.lowercased() == k.lowercased() }
+                }
+                return
+            }
             var key = String(n)
+            n += 1
             if csv {
-                if let i = keyIndex, let values = line.withUnsafeBytes({ CSVRecordDecoder.values(of: $0, delimiter: delimiter) }), i < values.count, !values[i].isEmpty {
+                if let i = keyIndex, let values = CSVRecordDecoder.values(of: line, delimiter: delimiter), i < values.count, !values[i].isEmpty {
                     key = values[i]
                 }
-            } else if let k = keyField, let doc = try? JSONValue.parse(bytes: line) {
-                var v: JSONValue? = doc
-                for part in k.split(separator: ".") { v = v?[String(part)] }
-                switch v {
-                case .string(let s)? where !s.isEmpty: key = s
-                case .int(let i)?: key = String(i)
-                case .double(let d)?: key = d.description
-                default: break
-                }
+            } else if keyDecoder != nil, keyDecoder!.decode(line, into: &keyBuilder) == nil {
+                if case .string(let s) = keyBuilder[0].finish().value(0), !s.isEmpty { key = s }
             }
-            batch.append(PutRecordsRequestEntry(data: line, partitionKey: String(key.prefix(256))))
+            batch.append(PutRecordsRequestEntry(data: Array(line), partitionKey: String(key.prefix(256))))
             if batch.count == 500 { try flush() }
         }
         try flush()
@@ -383,11 +384,6 @@ public final class Engine {
         let predicate = source.predicate.map(Lowering.expr)
         var tracker = WatermarkTracker(delayMillis: source.stream.watermark?.delayMillis ?? 0, idleTimeoutMillis: nil)
         var counters = QueryCounters(name: "replay of \(path)")
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw EngineError(message: "cannot read \(path)") }
-        defer { close(fd) }
-        var chunk = [UInt8](repeating: 0, count: 1 << 17)
-        var carry: [UInt8] = []
         var lastWatermark = Int64.min
         func flush() {
             guard decoder.count > 0 else { return }
@@ -406,38 +402,11 @@ public final class Engine {
             }
         }
         var arrival = clock.nowMillis()
-        func line(_ bytes: UnsafeRawBufferPointer) {
-            var n = bytes.count
-            if n > 0 && bytes[n - 1] == 13 { n -= 1 }
-            if n == 0 { return }
+        try forEachLine(path, chunk: { arrival = clock.nowMillis() }) { line throws(EngineError) in
             counters.recordsIn += 1
-            if decoder.add(UnsafeRawBufferPointer(rebasing: bytes[0..<n]), arrival: arrival) != nil { counters.bad += 1 }
+            if decoder.add(line, arrival: arrival) != nil { counters.bad += 1 }
             if decoder.count == 4096 { flush() }
         }
-        while true {
-            arrival = clock.nowMillis()  // one reading of the clock per chunk of the file
-            let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if got < 0 { throw EngineError(message: "cannot read \(path): \(String(cString: strerror(errno)))") }
-            if got == 0 { break }
-            chunk.withUnsafeBytes { buf in
-                let base = buf.baseAddress!
-                var start = 0
-                // Newlines found with the C library's vectorised memchr.
-                while start < got, let hit = memchr(base + start, 10, got - start) {
-                    let i = base.distance(to: UnsafeRawPointer(hit))
-                    if carry.isEmpty {
-                        line(UnsafeRawBufferPointer(rebasing: buf[start..<i]))
-                    } else {
-                        carry.append(contentsOf: buf[start..<i])
-                        carry.withUnsafeBytes { line($0) }
-                        carry.removeAll(keepingCapacity: true)
-                    }
-                    start = i + 1
-                }
-                carry.append(contentsOf: buf[start..<got])
-            }
-        }
-        if !carry.isEmpty { carry.withUnsafeBytes { line($0) } }
         flush()
         tracker.endOfInput()
         let rows = pipeline.advance(watermark: WatermarkTracker.infinity, now: clock.nowMillis())
