@@ -124,7 +124,7 @@ public final class Engine {
         switch s.kind {
         case .createStream(let c):
             let def = try Engine.define(c, s.loc.span)
-            try checkFormat(def, s.loc.span)
+            try checkOptions(def, cat, s.loc.span)
             cat.add(def)
             pending.append(.ensureStream(def))
         case .createSink(let c):
@@ -200,10 +200,36 @@ public final class Engine {
         }
     }
 
-    func checkFormat(_ def: StreamDefinition, _ span: SourceSpan) throws(EngineError) {
+    /// The options of CREATE STREAM that the engine acts on, checked before anything runs.
+    func checkOptions(_ def: StreamDefinition, _ cat: MemoryCatalog, _ span: SourceSpan) throws(EngineError) {
+        func bad(_ m: String, _ help: String? = nil) -> EngineError {
+            EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: m, span: span, help: help)])
+        }
         let format = Engine.text(def.options["format"]) ?? "json"
-        guard format == "json" || format == "csv" else {
-            throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "format must be 'json' or 'csv', not '\(format)'", span: span)])
+        guard format == "json" || format == "csv" else { throw bad("format must be 'json' or 'csv', not '\(format)'") }
+        if let b = Engine.text(def.options["bad_records"]), !["error_stream", "drop", "fail"].contains(b) {
+            throw bad("bad_records must be 'error_stream', 'drop' or 'fail', not '\(b)'",
+                      closestMatch(b, in: ["error_stream", "drop", "fail"]).map { "did you mean '\($0)'?" })
+        }
+        if let l = Engine.text(def.options["late_records"]), l != "drop", l != "error_stream" {
+            guard l.lowercased() != def.name.lowercased() else { throw bad("late_records cannot send a stream's late records back into itself") }
+            guard cat.stream(named: l) != nil else {
+                throw bad("late_records must be 'drop', 'error_stream' or the name of a stream declared before this one, not '\(l)'",
+                          closestMatch(l, in: ["drop", "error_stream"] + cat.streamNames).map { "did you mean '\($0)'?" })
+            }
+        }
+        if let t = Engine.text(def.options["idle_timeout"]), Job.duration(t).map({ $0 <= 0 }) ?? true {
+            throw bad("idle_timeout must be a positive duration such as '30s', '500ms' or '2m', not '\(t)'")
+        }
+    }
+
+    /// Puts a late record into the stream its source names in `late_records`.
+    func forward(_ f: RecordFailure, to stream: String) throws(EngineError) {
+        guard let data = f.data else { return }
+        do {
+            _ = try store.putRecord(stream: stream, data: Array(data.utf8), partitionKey: f.sequenceNumber ?? f.kind)
+        } catch {
+            throw EngineError.io("late_records: cannot put into stream \(stream): \(error)")
         }
     }
 

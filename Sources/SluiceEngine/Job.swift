@@ -27,6 +27,8 @@ final class Job {
     private let badPolicy: String
     private let latePolicy: String
     private var lastWatermark = Int64.min
+    /// With `bad_records = 'fail'`: the first record that could not be decoded; the query stops.
+    private var fatal: RecordFailure?
 
     init(id: Int, label: String, plan: LogicalPlan, source: SourceNode, sink: any RowSink, engine: Engine) throws(EngineError) {
         self.label = label
@@ -37,7 +39,9 @@ final class Job {
         counters = QueryCounters(name: "query \(id) (\(label))")
         let options = source.stream.options
         badPolicy = Engine.text(options["bad_records"]) ?? "error_stream"
-        latePolicy = Engine.text(options["late_records"]) ?? "drop"
+        let late = Engine.text(options["late_records"]) ?? "drop"
+        // Another stream: its name as declared (names match without regard to case).
+        latePolicy = late == "drop" || late == "error_stream" ? late : engine.catalog.stream(named: late)?.name ?? late
         let idle = Engine.text(options["idle_timeout"]).flatMap(Job.duration) ?? 30_000
         let delay = source.stream.watermark?.delayMillis ?? 0
         tracker = WatermarkTracker(delayMillis: delay, idleTimeoutMillis: idle)
@@ -104,6 +108,14 @@ final class Job {
                 read = true
                 counters.recordsIn += Int64(r.records.count)
                 let (batch, maxTime) = decode(r, shard: p.shardId)
+                if let f = fatal {
+                    // The records before the bad one go through; windows stay open (no end of input).
+                    try emit(pipeline.push(pipeline.sourceFilter(predicate, batch), now: now))
+                    done = true
+                    try? sink.close()
+                    throw EngineError(message: "stream \(source.stream.name): record \(f.sequenceNumber ?? "?") of \(f.shardId ?? "?") cannot be decoded: "
+                                      + "\(f.message); bad_records = 'fail' stops the query (record: \(f.data ?? ""))")
+                }
                 if let t = maxTime { tracker.observe(shard: p.shardId, maxEventTime: t, now: now) } else { tracker.touch(shard: p.shardId, now: now) }
                 try emit(pipeline.push(pipeline.sourceFilter(predicate, batch), now: now))
             }
@@ -143,7 +155,11 @@ final class Job {
         for f in failures {
             if f.kind == "late" {
                 counters.late += 1
-                if latePolicy == "error_stream" { engine.reportError(f, source: source.stream.name) }
+                switch latePolicy {
+                case "drop": break
+                case "error_stream": engine.reportError(f, source: source.stream.name)
+                default: try engine.forward(f, to: latePolicy)
+                }
             } else {
                 counters.bad += 1
                 engine.reportError(f, source: source.stream.name)
@@ -153,13 +169,17 @@ final class Job {
 
     /// Decodes a shard's records into a batch of the source's columns; returns the largest event time.
     private func decode(_ r: GetRecordsResult, shard: String) -> (Batch, Int64?) {
-        for i in 0..<r.records.count {
+        for i in 0..<r.records.count where fatal == nil {
             let arrival = r.records.arrivalMillis(i)
             if let e = r.records.withData(i, { decoder.add($0, arrival: arrival) }) {
                 let f = RecordFailure(kind: "decode", message: e.description, shardId: shard, sequenceNumber: r.sequenceNumber(i).description,
                                       data: String(decoding: r.records.data(i), as: UTF8.self))
                 counters.bad += 1
-                if badPolicy == "error_stream" { engine.reportError(f, source: source.stream.name) }
+                switch badPolicy {
+                case "error_stream": engine.reportError(f, source: source.stream.name)
+                case "fail": fatal = f
+                default: break
+                }
             }
         }
         return decoder.finish()

@@ -13,6 +13,7 @@ import SluiceStreams
 ///     advance <duration>                               moves processing time (10s, 500ms, 2m)
 ///     close                                            end of input: every window closes
 ///     expect <name>                                    rows emitted since the last expect, after ----
+///     expect error <substring>                         the engine stopped with an error containing it
 ///
 /// Records are separated by blank lines; `#` starts a comment. After `ingest` and `advance` the
 /// engine runs until it has read everything. Rows are tab-separated: NULL, (empty) for '',
@@ -61,8 +62,16 @@ struct SLTRunner {
         let captured = Captured()
         var ingested = 0
 
-        func settle() throws {
-            for _ in 0..<10_000 where try engine.step() {}
+        // An error the engine stopped with; `expect error` checks it, and an unexpected one fails.
+        var engineError: (line: Int, text: String)?
+        var currentLine = 0
+        func settle(finishing: Bool = false) {
+            do {
+                for _ in 0..<10_000 where try engine.step() {}
+                if finishing { try engine.finish() }
+            } catch {
+                if engineError == nil { engineError = (currentLine, error.description) }
+            }
         }
 
         var i = 0
@@ -83,6 +92,11 @@ struct SLTRunner {
             }
             let words = line.split(separator: " ").map(String.init)
             func fail(_ m: String) { failures.append(Failure(line: start + 1, message: m)) }
+            currentLine = start + 1
+            if let e = engineError, !(words[0] == "expect" && words.count > 1 && words[1] == "error") {
+                failures.append(Failure(line: e.line, message: "the engine stopped: \(e.text)"))
+                engineError = nil
+            }
             var keepBody = true
             switch words[0] {
             case "statement":
@@ -129,14 +143,21 @@ struct SLTRunner {
                         fail("ingest: \(error)")
                     }
                 }
-                try settle()
+                settle()
             case "advance":
                 guard words.count == 2, let ms = Job.duration(words[1]) else { fail("advance <duration>"); break }
                 clock.advance(by: ms)
-                try settle()
+                settle()
             case "close":
-                try settle()
-                try engine.finish()
+                settle(finishing: true)
+            case "expect" where words.count > 1 && words[1] == "error":
+                let want = words.dropFirst(2).joined(separator: " ")
+                if let e = engineError {
+                    if !e.text.contains(want) { fail("the engine stopped with '\(e.text)', which does not contain '\(want)'") }
+                } else {
+                    fail("expected the engine to stop with an error containing '\(want)'")
+                }
+                engineError = nil
             case "expect":
                 guard words.count == 2 else { fail("expect <name>"); break }
                 let name = words[1]
@@ -159,6 +180,7 @@ struct SLTRunner {
                 rewritten += body
             }
         }
+        if let e = engineError { failures.append(Failure(line: e.line, message: "the engine stopped: \(e.text)")) }
         if ProcessInfo.processInfo.environment["SLT_COMPLETE"] == "1" {
             try rewritten.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
         }
