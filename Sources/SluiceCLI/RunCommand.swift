@@ -17,7 +17,10 @@ struct RunCommand {
         usage: sluice run FILE.sql [--data-dir DIR] [--input STREAM=FILE ...] [--until-end]
           Executes every statement of FILE.sql. --input loads a JSON-lines or CSV file into a declared stream
           through the normal put path first. With --until-end the run stops once every input is read and every
-          window has closed; without it, it runs until SIGINT or SIGTERM.
+          window has closed; without it, it runs until SIGINT or SIGTERM, which stop it at a checkpoint (open
+          windows kept). Each query takes a checkpoint every 10 s in DIR/queries/; running the same file again
+          over the same data directory continues from there, and file sinks are cut back to what the checkpoint
+          had written, so no row is written twice.
           With --input and neither --data-dir nor $SLUICE_DATA_DIR, the run is a replay in a scratch data
           directory removed at exit, so running it twice gives the same result; name a data directory to keep it.
         """
@@ -64,11 +67,13 @@ struct RunCommand {
         }
         for text in engine.output { out.line(text) }
         out.flush()
+        for q in engine.resumedQueries { err.line("\(q): resumed from its checkpoint") }
         do {
             for (stream, file) in inputs {
                 let n = try engine.loadInput(stream: stream, path: file)
                 err.line("loaded \(n) records from \(file) into \(stream)")
             }
+            err.flush()
             if a.flag("until-end") {
                 try engine.runUntilEnd()
             } else {
@@ -77,7 +82,14 @@ struct RunCommand {
                 while !stopRequested.load(ordering: .relaxed) {
                     if try !engine.step() { usleep(100_000) }
                 }
-                try engine.finish()
+                if scratch == nil {
+                    // A long-running job: stop at a checkpoint, open windows kept; running the
+                    // same file again over the same data directory continues where this stopped.
+                    try engine.stop()
+                    err.line("stopped at a checkpoint; run the same file over \(store.configuration.dataDirectory) to continue")
+                } else {
+                    try engine.finish()
+                }
             }
         } catch {
             err.line("error: \(error)")

@@ -18,9 +18,9 @@ public struct WatermarkTracker: Sendable {
 
     public let delayMillis: Int64
     public let idleTimeoutMillis: Int64?
-    private var shards: [String: Shard] = [:]
-    private var current: Int64 = .min
-    private var ended = false
+    var shards: [String: Shard] = [:]
+    var current: Int64 = .min
+    var ended = false
 
     public init(delayMillis: Int64, idleTimeoutMillis: Int64?) {
         self.delayMillis = delayMillis

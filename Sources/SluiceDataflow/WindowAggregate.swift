@@ -52,11 +52,11 @@ public final class WindowAggregateOperator {
     public let aggregates: [AggregateSpec]
     private let paneSize: Int64
     /// pane start -> the groups of that pane and their states.
-    private var panes: [Int64: Pane] = [:]
+    var panes: [Int64: Pane] = [:]
     /// The pane the previous record went to (records mostly arrive in order).
-    private var lastPane: (start: Int64, pane: Pane)? = nil
+    var lastPane: (start: Int64, pane: Pane)? = nil
     /// Windows ending at or before this have been emitted.
-    public private(set) var emittedThrough: Int64 = .min
+    public internal(set) var emittedThrough: Int64 = .min
 
     /// The groups of one pane: a group's states are `states[g * aggregates.count ..< (g + 1) * aggregates.count]`,
     /// updated in place. A single BIGINT key is looked up as an integer, other keys as values.

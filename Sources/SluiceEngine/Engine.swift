@@ -52,6 +52,12 @@ public final class Engine {
 
     public var counters: [QueryCounters] { jobs.map(\.counters) }
 
+    /// How often (processing time) each running query takes a checkpoint; nil: only on `stop()`.
+    public var checkpointIntervalMillis: Int64? = 10_000
+
+    /// Queries that continued from a checkpoint when they started.
+    public var resumedQueries: [String] { jobs.filter(\.resumed).map(\.counters.name) }
+
     // MARK: - Statements
 
     /// Plans every statement of a script. Every problem is reported before anything runs:
@@ -391,6 +397,17 @@ public final class Engine {
     /// Ends every query: windows close, sinks close.
     public func finish() throws(EngineError) {
         for j in jobs { try j.finish() }
+    }
+
+    /// Takes a checkpoint of every running query now.
+    public func checkpoint() throws(EngineError) {
+        for j in jobs where !j.done { try j.checkpoint() }
+    }
+
+    /// Stops every running query at a checkpoint without ending its input: open windows are kept
+    /// in the checkpoint, and running the same file again over the same data directory continues.
+    public func stop() throws(EngineError) {
+        for j in jobs where !j.done { try j.stop() }
     }
 
     // MARK: - Replaying a file

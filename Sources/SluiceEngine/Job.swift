@@ -29,6 +29,10 @@ final class Job {
     private var lastWatermark = Int64.min
     /// With `bad_records = 'fail'`: the first record that could not be decoded; the query stops.
     private var fatal: RecordFailure?
+    /// Where this query's checkpoint lives, what identifies the query in it, and when it was last taken.
+    let checkpointPath: String
+    private let fingerprint: String
+    private var lastCheckpoint: Int64
 
     init(id: Int, label: String, plan: LogicalPlan, source: SourceNode, sink: any RowSink, engine: Engine) throws(EngineError) {
         self.label = label
@@ -62,6 +66,92 @@ final class Job {
         } catch {
             throw EngineError(message: "cannot read stream \(source.stream.name): \(error)")
         }
+        checkpointPath = engine.store.configuration.dataDirectory + "/queries/query-\(id).json"
+        fingerprint = "\(label)\n\(type(of: sink))\n\(plan.explain)"
+        lastCheckpoint = engine.clock.nowMillis()
+        try resume()
+    }
+
+    // MARK: - Checkpoints
+
+    /// Continues from this query's checkpoint when there is one (the same query, in the same place
+    /// in the same file): read positions, watermarks, window and group state, and the sink's
+    /// position. Without one the query starts at TRIM_HORIZON and the sink starts empty.
+    private func resume() throws(EngineError) {
+        guard let bytes = readFile(checkpointPath) else {
+            try sink.begin(resumingAt: nil)
+            return
+        }
+        func broken(_ why: String) -> EngineError {
+            EngineError(message: "the checkpoint \(checkpointPath) of \(counters.name) cannot be used: \(why); remove it to run the query from the beginning")
+        }
+        guard let j = try? JSONValue.parse(bytes: bytes) else { throw broken("it is not valid JSON") }
+        guard j["version"] == .int(1) else { throw broken("it was written by another version of sluice") }
+        guard j["query"]?.stringValue == fingerprint else { throw broken("the query has changed since it was taken") }
+        guard let positions = j["positions"]?.objectValue else { throw broken("the read positions are missing") }
+        var at: [String: StreamConsumer.Position] = [:]
+        for (shard, v) in positions.entries {
+            guard let p = v.stringValue else { throw broken("the position of \(shard) is malformed") }
+            at[shard] = p == "SHARD_END" ? .shardEnd : .sequenceNumber(p)
+        }
+        let now = engine.clock.nowMillis()
+        do throws(SnapshotError) {
+            try tracker.restore(j["watermark"] ?? .null, now: now)
+            try pipeline.restore(j["pipeline"] ?? .null, now: now)
+        } catch {
+            throw broken(error.message)
+        }
+        consumer.seek(to: at)
+        lastWatermark = j["last_watermark"]?.int64Value ?? .min
+        if let c = j["counters"] {
+            counters.recordsIn = c["records_in"]?.int64Value ?? 0
+            counters.rowsOut = c["rows_out"]?.int64Value ?? 0
+            counters.bad = c["bad"]?.int64Value ?? 0
+            counters.late = c["late"]?.int64Value ?? 0
+        }
+        try sink.begin(resumingAt: j["sink_position"]?.int64Value)
+        resumed = true
+    }
+
+    /// Whether this run continued from a checkpoint.
+    private(set) var resumed = false
+
+    /// Takes a checkpoint: the sink's rows made durable first, then the state written atomically.
+    /// Taken between steps, so the positions and the state describe the same records.
+    func checkpoint() throws(EngineError) {
+        guard !done else { return }
+        let now = engine.clock.nowMillis()
+        let sinkPosition = try sink.checkpoint()
+        var positions = JSONObject()
+        for (shard, p) in consumer.positions.sorted(by: { $0.key < $1.key }) {
+            switch p {
+            case .shardEnd: positions[shard] = "SHARD_END"
+            case .sequenceNumber(let n): positions[shard] = .string(n)
+            }
+        }
+        var doc: JSONObject = [
+            "version": 1, "query": .string(fingerprint), "taken_at": .string(TimeFormat.iso8601(now)),
+            "positions": .object(positions), "watermark": tracker.snapshot(), "last_watermark": .int(lastWatermark),
+            "pipeline": pipeline.snapshot(now: now),
+            "counters": ["records_in": .int(counters.recordsIn), "rows_out": .int(counters.rowsOut), "bad": .int(counters.bad), "late": .int(counters.late)],
+        ]
+        if let p = sinkPosition { doc["sink_position"] = .int(p) }
+        do {
+            try FileManager.default.createDirectory(atPath: (checkpointPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try writeFileAtomically(checkpointPath, Array(JSONValue.object(doc).serialized().utf8))
+        } catch {
+            throw EngineError.io("cannot write the checkpoint \(checkpointPath): \(error)")
+        }
+        lastCheckpoint = now
+    }
+
+    /// Stops without ending the input: a checkpoint, then the sink closed. Open windows stay
+    /// open in the checkpoint, and a later run continues them.
+    func stop() throws(EngineError) {
+        guard !done else { return }
+        try checkpoint()
+        done = true
+        try sink.close()
     }
 
     /// By position: each field reads the column at its declared position.
@@ -128,7 +218,11 @@ final class Job {
         }
         try emit(pipeline.tick(now: now))
         try drainFailures()
-        if pipeline.limitReached { try finish() }
+        if pipeline.limitReached {
+            try finish()
+        } else if let every = engine.checkpointIntervalMillis, now - lastCheckpoint >= every {
+            try checkpoint()
+        }
         return read
     }
 
@@ -141,6 +235,8 @@ final class Job {
         try emit(pipeline.advance(watermark: w, now: engine.clock.nowMillis()))
         try drainFailures()
         try sink.close()
+        // The query has ended its input: a later run starts it afresh.
+        unlink(checkpointPath)
     }
 
     private func emit(_ rows: [[Value]]) throws(EngineError) {

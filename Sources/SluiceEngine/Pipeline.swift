@@ -237,7 +237,7 @@ final class UnwindowedAggregate {
     let keys: Int
     let aggregates: [AggregateSpec]
     let everyMillis: Int64?
-    private var groups: [[Value]: [AggregateState]] = [:]
+    fileprivate var groups: [[Value]: [AggregateState]] = [:]
     private var pending: [[Value]: Int64] = [:]
     private var lastEmit: [[Value]: Int64] = [:]
 
@@ -282,5 +282,71 @@ final class UnwindowedAggregate {
             pending[k] = nil
         }
         return out
+    }
+}
+
+// MARK: - Checkpoints
+
+extension UnwindowedAggregate {
+    func snapshot(now: Int64) -> JSONValue {
+        var out: [JSONValue] = []
+        for k in groups.keys.sorted(by: GroupKeyOrder.less) {
+            var g: JSONObject = ["key": .array(k.map(\.snapshot)), "states": .array(groups[k]!.map(\.snapshot))]
+            if pending[k] != nil { g["pending"] = true }
+            // Processing time since the group's last emission, so EMIT CHANGES EVERY keeps its pace.
+            if let last = lastEmit[k] { g["since_emit"] = .int(now - last) }
+            out.append(.object(g))
+        }
+        return ["groups": .array(out)]
+    }
+
+    func restore(_ j: JSONValue, now: Int64) throws(SnapshotError) {
+        guard let gs = j["groups"]?.arrayValue else { throw SnapshotError("the aggregate state is malformed") }
+        groups = [:]; pending = [:]; lastEmit = [:]
+        for g in gs {
+            guard let kj = g["key"]?.arrayValue, let sj = g["states"]?.arrayValue, kj.count == keys, sj.count == aggregates.count else {
+                throw SnapshotError("an aggregate group does not match the query")
+            }
+            var k: [Value] = []
+            for v in kj { k.append(try Value(snapshot: v)) }
+            var states: [AggregateState] = []
+            for s in sj { states.append(try AggregateState(snapshot: s)) }
+            groups[k] = states
+            if g["pending"] == .bool(true) { pending[k] = now }
+            if let since = g["since_emit"]?.int64Value { lastEmit[k] = now - since }
+        }
+    }
+}
+
+extension Pipeline {
+    /// The state of every stateful stage, in order, and the rows emitted so far (for LIMIT).
+    func snapshot(now: Int64) -> JSONValue {
+        var states: [JSONValue] = []
+        for s in stages {
+            switch s {
+            case .window(_, _, let op, _): states.append(op.snapshot())
+            case .aggregate(_, _, let op, _): states.append(op.snapshot(now: now))
+            default: break
+            }
+        }
+        return ["emitted": .int(emitted), "stages": .array(states)]
+    }
+
+    func restore(_ j: JSONValue, now: Int64) throws(SnapshotError) {
+        guard let states = j["stages"]?.arrayValue, let e = j["emitted"]?.int64Value else { throw SnapshotError("the pipeline state is malformed") }
+        var i = 0
+        for s in stages {
+            switch s {
+            case .window(_, _, let op, _):
+                guard i < states.count else { throw SnapshotError("the checkpoint has fewer operators than the query") }
+                try op.restore(states[i]); i += 1
+            case .aggregate(_, _, let op, _):
+                guard i < states.count else { throw SnapshotError("the checkpoint has fewer operators than the query") }
+                try op.restore(states[i], now: now); i += 1
+            default: break
+            }
+        }
+        guard i == states.count else { throw SnapshotError("the checkpoint has more operators than the query") }
+        emitted = e
     }
 }

@@ -5,25 +5,58 @@ import SluiceStreams
 
 /// Where a query's rows go.
 protocol RowSink: AnyObject {
+    /// Called once before the first row: from the start (nil) or resuming a checkpoint taken when
+    /// `checkpoint()` returned `position`.
+    func begin(resumingAt position: Int64?) throws(EngineError)
     func write(_ rows: [[Value]]) throws(EngineError)
+    /// Makes every row written so far durable; returns where a resumed run continues, or nil when
+    /// the sink cannot take back rows written after a checkpoint (it then gets them again: at least once).
+    func checkpoint() throws(EngineError) -> Int64?
     func close() throws(EngineError)
 }
 
+extension RowSink {
+    func begin(resumingAt position: Int64?) throws(EngineError) {}
+    func checkpoint() throws(EngineError) -> Int64? { nil }
+}
+
 /// JSON lines or CSV appended to a file (DIALECT.md §6), flushed as rows come and on close.
+/// A run resumed from a checkpoint cuts the file back to its length at that checkpoint, so rows
+/// emitted after it and emitted again are not duplicated (exactly once into files).
 final class FileSink: RowSink {
     let path: String
     let encoder: RecordEncoder
     private var fd: Int32
     private var buffer: [UInt8] = []
+    /// Bytes handed to the file so far.
+    private var written: Int64 = 0
 
     init(path: String, format: RecordEncoder.Format, columns: [String]) throws(EngineError) {
         self.path = path
         encoder = RecordEncoder(format: format, columns: columns)
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw EngineError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
-        buffer = encoder.header
+    }
+
+    func begin(resumingAt position: Int64?) throws(EngineError) {
+        let at = position ?? 0
+        var st = stat()
+        if fstat(fd, &st) == 0, Int64(st.st_size) < at {
+            throw EngineError.io("cannot resume \(path): it has \(st.st_size) bytes, the checkpoint wrote \(at)")
+        }
+        guard ftruncate(fd, off_t(at)) == 0, lseek(fd, off_t(at), SEEK_SET) == off_t(at) else {
+            throw EngineError.io("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        written = at
+        buffer = position == nil ? encoder.header : []
+    }
+
+    func checkpoint() throws(EngineError) -> Int64? {
+        try flush()
+        guard fsync(fd) == 0 else { throw EngineError.io("cannot flush \(path): \(String(cString: strerror(errno)))") }
+        return written
     }
 
     func write(_ rows: [[Value]]) throws(EngineError) {
@@ -41,6 +74,7 @@ final class FileSink: RowSink {
             }
             done += n
         }
+        written += Int64(buffer.count)
         buffer.removeAll(keepingCapacity: true)
     }
 

@@ -39,7 +39,7 @@ final class DataDirectoryLock: @unchecked Sendable {
 
 /// Writes a file so that a reader sees either the old contents or the new, never a mixture:
 /// a temporary file, flushed, then renamed over the old name, then the directory flushed.
-func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws(StreamError) {
+public func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws(StreamError) {
     let tmp = path + ".tmp"
     let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw StreamError.io("create", tmp) }
@@ -60,7 +60,7 @@ func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws(StreamError) {
     }
 }
 
-func readFile(_ path: String) -> [UInt8]? {
+public func readFile(_ path: String) -> [UInt8]? {
     guard let d = FileManager.default.contents(atPath: path) else { return nil }
     return [UInt8](d)
 }

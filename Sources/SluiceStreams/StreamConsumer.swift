@@ -104,6 +104,13 @@ public final class StreamConsumer: @unchecked Sendable {
         return try store.getRecords(shardIterator: it, limit: limit)
     }
 
+    /// Sets the read positions (a query restored from its own checkpoint): each shard is read
+    /// after its position, shards without one from TRIM_HORIZON. Nothing is made durable.
+    public func seek(to positions: [String: Position]) {
+        self.positions = positions
+        iterators = [:]
+    }
+
     /// Makes every position read so far durable.
     public func checkpoint() throws(StreamError) {
         checkpointed = positions

@@ -12,6 +12,8 @@ import SluiceStreams
 ///     ingest <stream> [shard=<n>]                      one JSON record per line, put through the store
 ///     advance <duration>                               moves processing time (10s, 500ms, 2m)
 ///     close                                            end of input: every window closes
+///     restart | restart crash                          stop at a checkpoint (or die without one), reopen
+///                                                      the store and the engine, start the same queries
 ///     expect <name>                                    rows emitted since the last expect, after ----
 ///     expect error <substring>                         the engine stopped with an error containing it
 ///
@@ -55,9 +57,12 @@ struct SLTRunner {
         let clock = ManualClock(millis: 1_704_067_200_000)
         var config = StoreConfiguration(dataDirectory: dir, clock: clock)
         config.fsync = .never
-        let store = try StreamStore(configuration: config)
+        var store = try StreamStore(configuration: config)
         defer { store.close() }
-        let engine = Engine(store: store, clock: clock)
+        var engine = Engine(store: store, clock: clock)
+        // What was loaded and started, to do again after a restart.
+        var loaded: [Script] = []
+        var started: [(name: String, query: Query)] = []
         final class Captured { var rows: [String: [[Value]]] = [:] }
         let captured = Captured()
         var ingested = 0
@@ -104,7 +109,12 @@ struct SLTRunner {
                 let parsed = Parser.parse(sql)
                 var problem: String? = parsed.hasErrors ? parsed.diagnostics.map { "\($0.id) \($0.message)" }.joined(separator: "; ") : nil
                 if problem == nil {
-                    do { try engine.load(parsed.script) } catch { problem = error.diagnostics.map { "\($0.id) \($0.message)" }.joined(separator: "; ") + (error.message ?? "") }
+                    do {
+                        try engine.load(parsed.script)
+                        loaded.append(parsed.script)
+                    } catch {
+                        problem = error.diagnostics.map { "\($0.id) \($0.message)" }.joined(separator: "; ") + (error.message ?? "")
+                    }
                 }
                 if words.count > 1 && words[1] == "ok" {
                     if let e = problem { fail("statement failed: \(e)") }
@@ -126,6 +136,7 @@ struct SLTRunner {
                 captured.rows[name] = []
                 do {
                     try engine.start(query: q, label: name) { rows in captured.rows[name, default: []] += rows }
+                    started.append((name, q))
                 } catch {
                     fail("query \(name): \(error)")
                 }
@@ -147,6 +158,26 @@ struct SLTRunner {
             case "advance":
                 guard words.count == 2, let ms = Job.duration(words[1]) else { fail("advance <duration>"); break }
                 clock.advance(by: ms)
+                settle()
+            case "restart":
+                // `restart`: every query stops at a checkpoint; `restart crash`: the process dies
+                // (no checkpoint beyond the periodic ones). Either way the store is reopened from
+                // its directory and the same statements and queries start again.
+                let crash = words.count > 1 && words[1] == "crash"
+                if !crash {
+                    do { try engine.stop() } catch { fail("stop: \(error)") }
+                }
+                store.close()
+                do {
+                    store = try StreamStore(configuration: config)
+                    engine = Engine(store: store, clock: clock)
+                    for script in loaded { try engine.load(script) }
+                    for (name, q) in started {
+                        try engine.start(query: q, label: name) { rows in captured.rows[name, default: []] += rows }
+                    }
+                } catch {
+                    fail("restart: \(error)")
+                }
                 settle()
             case "close":
                 settle(finishing: true)

@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+import SluiceCore
+import SluiceSQL
+import SluiceStreams
+@testable import SluiceEngine
+
+/// A data directory whose store and engine can be dropped (as a crash would) and reopened.
+final class RestartableRun {
+    let dir: String
+    let clock = ManualClock(millis: 1_704_067_200_000)
+    var store: StreamStore
+    var engine: Engine
+    let sql: String
+
+    init(sql: String) throws {
+        dir = NSTemporaryDirectory() + "sluice-checkpoint-test-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        self.sql = sql.replacingOccurrences(of: "$DIR", with: dir)
+        store = try StreamStore(configuration: RestartableRun.config(dir, clock))
+        engine = Engine(store: store, clock: clock)
+        engine.checkpointIntervalMillis = nil
+        try engine.load(Parser.parse(self.sql).script)
+    }
+
+    static func config(_ dir: String, _ clock: ManualClock) -> StoreConfiguration {
+        var c = StoreConfiguration(dataDirectory: dir + "/data", clock: clock)
+        c.fsync = .never
+        return c
+    }
+
+    /// Drops the engine without a checkpoint, reopens the store and loads the same file again.
+    func crashAndReopen() throws {
+        store.close()
+        store = try StreamStore(configuration: RestartableRun.config(dir, clock))
+        engine = Engine(store: store, clock: clock)
+        engine.checkpointIntervalMillis = nil
+        try engine.load(Parser.parse(sql).script)
+    }
+
+    func put(_ records: ArraySlice<String>) throws {
+        for r in records { _ = try store.putRecord(stream: "bids", data: Array(r.utf8), partitionKey: "k") }
+        clock.advance(by: 100)
+        while try engine.step() {}
+    }
+
+    func file(_ name: String) -> String { (try? String(contentsOfFile: dir + "/" + name, encoding: .utf8)) ?? "<missing>" }
+
+    deinit {
+        store.close()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+@Suite("Checkpoints and restart")
+struct CheckpointTests {
+    static let sql = """
+        CREATE STREAM bids (auction BIGINT, bidder VARCHAR, price DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '3' SECOND)
+          WITH (format = 'json');
+        CREATE SINK tumbling WITH (type = 'file', path = '$DIR/tumbling.jsonl');
+        CREATE SINK hopping WITH (type = 'file', path = '$DIR/hopping.csv', format = 'csv');
+        CREATE SINK running WITH (type = 'file', path = '$DIR/running.jsonl');
+        INSERT INTO tumbling SELECT auction, window_end, COUNT(*) AS n, SUM(price) AS total, AVG(price) AS mean,
+          STDDEV(price) AS sd, COUNT(DISTINCT bidder) AS bidders, MIN(bidder) AS first_bidder
+          FROM TUMBLE(bids, ts, INTERVAL '5' SECOND) GROUP BY window_start, window_end, auction;
+        INSERT INTO hopping SELECT window_start, window_end, COUNT(*) AS n, MAX(price) AS top
+          FROM HOP(bids, ts, SIZE INTERVAL '6' SECOND, ADVANCE INTERVAL '2' SECOND) GROUP BY window_start, window_end;
+        INSERT INTO running SELECT bidder, COUNT(*) AS n, SUM(price) AS spent FROM bids GROUP BY bidder EMIT CHANGES;
+        """
+
+    /// Seeded bids, out of order by less than the watermark delay (so no record is late however
+    /// the reads are batched).
+    static func bids(_ n: Int) -> [String] {
+        var rng = SplitMix64(seed: 4)
+        return (0..<n).map { i in
+            let ts = 1_704_067_200_000 + Int64(i) * 150 + Int64(rng.next() % 2_500)
+            return #"{"auction":\#(rng.next() % 6),"bidder":"b\#(rng.next() % 9)","price":\#(Double(rng.next() % 10_000) / 100),"ts":\#(ts)}"#
+        }
+    }
+
+    static let sinks = ["tumbling.jsonl", "hopping.csv", "running.jsonl"]
+
+    @Test(arguments: [false, true])
+    func aRunResumedFromACheckpointWritesWhatAnUninterruptedRunWrites(stopCleanly: Bool) throws {
+        let records = Self.bids(900)
+        let whole = try RestartableRun(sql: Self.sql)
+        for chunk in stride(from: 0, to: 900, by: 100) { try whole.put(records[chunk..<chunk + 100]) }
+        try whole.engine.finish()
+
+        let parts = try RestartableRun(sql: Self.sql)
+        try parts.put(records[0..<300])
+        try parts.engine.checkpoint()
+        try parts.put(records[300..<500])  // rows written after the checkpoint...
+        if stopCleanly {
+            try parts.engine.stop()
+        } else {
+            // Make sure the rows after the checkpoint reached the files before the "crash".
+            for j in parts.engine.jobs { _ = try j.sink.checkpoint() }
+            #expect(parts.file("running.jsonl").split(separator: "\n").count == 500)
+        }
+        try parts.crashAndReopen()  // ...are taken back after a crash, kept after a clean stop
+        #expect(parts.engine.resumedQueries.count == 3)
+        for chunk in stride(from: 500, to: 900, by: 100) { try parts.put(records[chunk..<chunk + 100]) }
+        try parts.engine.finish()
+
+        for s in Self.sinks {
+            #expect(parts.file(s) == whole.file(s), "\(s) differs")
+            #expect(parts.file(s).split(separator: "\n").count > 10)
+        }
+        // A finished query leaves no checkpoint: the next run starts it from the beginning.
+        #expect(!FileManager.default.fileExists(atPath: parts.dir + "/data/queries/query-1.json"))
+    }
+
+    @Test func aChangedQueryOrADamagedCheckpointIsRefusedWithAReason() throws {
+        let run = try RestartableRun(sql: Self.sql)
+        try run.put(Self.bids(50)[0..<50])
+        try run.engine.stop()
+        run.store.close()
+        let path = run.dir + "/data/queries/query-2.json"
+        #expect(FileManager.default.fileExists(atPath: path))
+
+        // The same place in the file, another query.
+        run.store = try StreamStore(configuration: RestartableRun.config(run.dir, run.clock))
+        run.engine = Engine(store: run.store, clock: run.clock)
+        let changed = run.sql.replacingOccurrences(of: "MAX(price) AS top", with: "MIN(price) AS top")
+        #expect {
+            try run.engine.load(Parser.parse(changed).script)
+        } throws: { error in
+            "\(error)".contains("the checkpoint \(path) of query 2 (INSERT INTO hopping) cannot be used: the query has changed since it was taken; remove it")
+        }
+
+        try Data("{\"version\":1,".utf8).write(to: URL(fileURLWithPath: path))
+        run.engine = Engine(store: run.store, clock: run.clock)
+        #expect {
+            try run.engine.load(Parser.parse(run.sql).script)
+        } throws: { error in
+            "\(error)".contains("cannot be used: it is not valid JSON")
+        }
+    }
+
+    @Test func checkpointsAreTakenPeriodicallyOnProcessingTime() throws {
+        let run = try RestartableRun(sql: Self.sql)
+        run.engine.checkpointIntervalMillis = 10_000
+        try run.put(Self.bids(10)[0..<10])
+        let path = run.dir + "/data/queries/query-3.json"
+        #expect(!FileManager.default.fileExists(atPath: path))
+        run.clock.advance(by: 10_000)
+        _ = try run.engine.step()
+        let doc = try JSONValue.parse(bytes: Array(Data(contentsOf: URL(fileURLWithPath: path))))
+        #expect(doc["counters"]?["records_in"] == .int(10))
+        #expect(doc["sink_position"]?.int64Value == Int64(run.file("running.jsonl").utf8.count))
+    }
+}
