@@ -48,6 +48,8 @@ public struct JSONRecordDecoder {
     private let keyBytes: [UInt8]
     private var scratch: [UInt8] = []
     private var seen: [Bool]
+    /// Each field's type, read per value without copying its `FieldSpec` (and its strings).
+    private let types: [ColumnType]
 
     /// One key of a trie node: its bytes in `keyBytes`, and a field index (>= 0) or a child node
     /// (`-1 - node`).
@@ -60,6 +62,7 @@ public struct JSONRecordDecoder {
     public init(fields: [FieldSpec]) {
         self.fields = fields
         seen = Array(repeating: false, count: fields.count)
+        types = fields.map(\.type)
         // Build a nested trie, then flatten it breadth first.
         final class Builder {
             var keys: [[UInt8]] = []
@@ -130,7 +133,11 @@ public struct JSONRecordDecoder {
                     let len = e[j].length
                     let close = start + len
                     guard close < r.b.count, r.b[close] == UInt8(ascii: "\"") else { continue }
-                    if len == 0 || memcmp(kb.baseAddress! + e[j].offset, r.b.baseAddress! + start, len) == 0 { return (e[j].target, len) }
+                    // Keys are short: compare inline rather than call memcmp.
+                    let off = e[j].offset
+                    var k = 0
+                    while k < len && kb[off + k] == r.b[start + k] { k += 1 }
+                    if k == len { return (e[j].target, len) }
                 }
                 return nil
             }
@@ -227,16 +234,16 @@ public struct JSONRecordDecoder {
 
     /// Reads the value of field `f` into its builder.
     private mutating func value(_ r: inout Reader, field f: Int, _ builder: inout ColumnBuilder) -> Bool {
-        let spec = fields[f]
         let start = r.i
         func found() -> String { Reader.valueText(r.b, at: start) }
+        let spec = FieldName(fields: fields, index: f)
         guard let c = r.peek else { return r.fail("missing value", field: spec.name) }
         if c == UInt8(ascii: "n") {
             guard r.literal("null") else { return r.fail("invalid literal at byte \(r.i)", field: spec.name) }
             builder.appendNull()
             return true
         }
-        switch spec.type {
+        switch types[f] {
         case .varchar:
             if c == UInt8(ascii: "\"") {
                 guard let s = r.rawString() else { return r.fail("unterminated string", field: spec.name) }
@@ -303,6 +310,14 @@ public struct JSONRecordDecoder {
             return r.fail("expected a timestamp (epoch milliseconds or an ISO-8601 string), found \(found())", field: spec.name)
         }
     }
+}
+
+/// A field's name, looked up only when a message needs it (copying a `FieldSpec` per value costs
+/// reference counting on the hot path).
+struct FieldName {
+    let fields: [FieldSpec]
+    let index: Int
+    var name: String { fields[index].name }
 }
 
 /// A cursor over one record's bytes.

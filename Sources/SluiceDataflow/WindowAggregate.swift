@@ -179,6 +179,12 @@ public final class WindowAggregateOperator {
         let maxPane = panes.keys.max()!
         while start + window.size <= watermark && start <= maxPane {
             let end = start + window.size
+            if intKeysOnly(start, end) {
+                emitIntKeyed(start, end, into: &out)
+                emittedThrough = end
+                start += window.advance
+                continue
+            }
             var groups: [[Value]: [AggregateState]] = [:]
             let n = aggregates.count
             var p = start
@@ -209,6 +215,55 @@ public final class WindowAggregateOperator {
             emittedThrough = max(emittedThrough, lastWindowEnd(maxPane + paneSize - 1))
         }
         return out
+    }
+}
+
+extension WindowAggregateOperator {
+    /// Whether every group of the window's panes has a single integer key (so groups merge and
+    /// sort as integers).
+    func intKeysOnly(_ start: Int64, _ end: Int64) -> Bool {
+        guard keyColumns.count == 1 else { return false }
+        var p = start
+        while p < end {
+            if let pane = panes[p], !pane.valueIndex.isEmpty { return false }
+            p += paneSize
+        }
+        return true
+    }
+
+    /// The rows of window [start, end) whose groups are single integer keys, in key order.
+    func emitIntKeyed(_ start: Int64, _ end: Int64, into out: inout [[Value]]) {
+        let n = aggregates.count
+        var index: [Int64: Int] = [:]
+        var keys: [Int64] = []
+        var states: [AggregateState] = []
+        var p = start
+        while p < end {
+            if let pane = panes[p] {
+                index.reserveCapacity(pane.intIndex.count)
+                for (k, g) in pane.intIndex {
+                    if let gi = index[k] {
+                        for i in 0..<n { states[gi * n + i] = states[gi * n + i].merged(with: pane.states[g * n + i]) }
+                    } else {
+                        index[k] = keys.count
+                        keys.append(k)
+                        states.append(contentsOf: pane.states[(g * n)..<(g * n + n)])
+                    }
+                }
+            }
+            p += paneSize
+        }
+        let order = keys.indices.sorted { keys[$0] < keys[$1] }
+        out.reserveCapacity(out.count + order.count)
+        for gi in order {
+            var row: [Value] = []
+            row.reserveCapacity(3 + n)
+            row.append(.timestamp(start))
+            row.append(.timestamp(end))
+            row.append(.int(keys[gi]))
+            for (i, a) in aggregates.enumerated() { row.append(states[gi * n + i].result(a.function, as: a.resultType)) }
+            out.append(row)
+        }
     }
 }
 

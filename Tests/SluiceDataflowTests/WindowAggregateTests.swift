@@ -2,15 +2,15 @@ import Testing
 import SluiceCore
 @testable import SluiceDataflow
 
-/// A batch of (ts, key, value) rows.
-func batch(_ rows: [(Int64, String, Double?)]) -> Batch {
-    var t = ColumnBuilder(.timestamp), k = ColumnBuilder(.varchar), v = ColumnBuilder(.double)
+/// A batch of (ts, key, value) rows; with `intKeys` the keys are BIGINTs written as decimal strings.
+func batch(_ rows: [(Int64, String, Double?)], intKeys: Bool = false) -> Batch {
+    var t = ColumnBuilder(.timestamp), k = ColumnBuilder(intKeys ? .bigint : .varchar), v = ColumnBuilder(.double)
     for (ts, key, value) in rows {
         t.append(int: ts)
-        k.append(string: key)
+        if intKeys { k.append(int: Int64(key)!) } else { k.append(string: key) }
         if let x = value { v.append(double: x) } else { v.appendNull() }
     }
-    return Batch(schema: Schema([Field("ts", .timestamp), Field("k", .varchar), Field("v", .double)]),
+    return Batch(schema: Schema([Field("ts", .timestamp), Field("k", intKeys ? .bigint : .varchar), Field("v", .double)]),
                  columns: [t.finish(), k.finish(), v.finish()], count: rows.count)
 }
 
@@ -45,8 +45,11 @@ struct WindowAggregateTests {
     }
 
     /// Hopping windows over panes give exactly what computing every window from scratch gives.
-    @Test(arguments: [(10, 2), (10, 4), (6, 6), (9, 3), (7, 5), (30, 1)])
-    func hoppingWindowsMatchBruteForce(_ size: Int, _ advance: Int) {
+    /// (Integer keys take the operator's integer path; "9" < "10" as numbers, not as text.)
+    @Test(arguments: [(10, 2), (10, 4), (6, 6), (9, 3), (7, 5), (30, 1)], [false, true])
+    func hoppingWindowsMatchBruteForce(_ shape: (Int, Int), _ intKeys: Bool) {
+        let (size, advance) = shape
+        let keys = intKeys ? ["10", "9", "100"] : ["a", "b", "c"]
         var rng = SplitMix64(seed: UInt64(size * 100 + advance))
         let spec = WindowSpec.hop(size: Int64(size), advance: Int64(advance))
         let op = WindowAggregateOperator(window: spec, timeColumn: 0, keyColumns: [1], aggregates: aggs)
@@ -59,11 +62,11 @@ struct WindowAggregateTests {
             for _ in 0..<rng.below(20) {
                 // Out of order, but never behind the watermark's delay.
                 let t = max(0, maxT - Int64(rng.below(Int(delay)))) + Int64(rng.below(4))
-                rows.append((t, ["a", "b", "c"][rng.below(3)], rng.below(10) == 0 ? nil : Double(rng.below(100))))
+                rows.append((t, keys[rng.below(3)], rng.below(10) == 0 ? nil : Double(rng.below(100))))
             }
             maxT = rows.map(\.0).reduce(maxT, max)
             all += rows
-            #expect(op.add(batch(rows)).isEmpty)
+            #expect(op.add(batch(rows, intKeys: intKeys)).isEmpty)
             got += op.advance(to: maxT - delay)
         }
         got += op.advance(to: WatermarkTracker.infinity)
@@ -74,10 +77,10 @@ struct WindowAggregateTests {
         while start <= maxStart {
             let end = start + Int64(size)
             let inWindow = all.filter { $0.0 >= start && $0.0 < end }
-            for key in Set(inWindow.map(\.1)).sorted() {
+            for key in Set(inWindow.map(\.1)).sorted(by: { intKeys ? Int($0)! < Int($1)! : $0 < $1 }) {
                 let rows = inWindow.filter { $0.1 == key }
                 let values = rows.compactMap(\.2)
-                expected.append([.timestamp(start), .timestamp(end), .string(key), .int(Int64(rows.count)),
+                expected.append([.timestamp(start), .timestamp(end), intKeys ? .int(Int64(key)!) : .string(key), .int(Int64(rows.count)),
                                  values.isEmpty ? .null : .double(values.reduce(0, +)), values.max().map { .double($0) } ?? .null])
             }
             start += Int64(advance)
