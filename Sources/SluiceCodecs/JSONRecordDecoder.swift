@@ -47,7 +47,9 @@ public struct JSONRecordDecoder {
     private let nodeStart: [Int]
     private let keyBytes: [UInt8]
     private var scratch: [UInt8] = []
-    private var seen: [Bool]
+    /// Which fields the current record has given a value (bit i: field i); fields past 64 in `seenWide`.
+    private var seenBits: UInt64 = 0
+    private var seenWide: [Bool]
     /// Each field's type, read per value without copying its `FieldSpec` (and its strings).
     private let types: [ColumnType]
 
@@ -61,7 +63,7 @@ public struct JSONRecordDecoder {
 
     public init(fields: [FieldSpec]) {
         self.fields = fields
-        seen = Array(repeating: false, count: fields.count)
+        seenWide = Array(repeating: false, count: max(0, fields.count - 64))
         types = fields.map(\.type)
         // Build a nested trie, then flatten it breadth first.
         final class Builder {
@@ -160,32 +162,45 @@ public struct JSONRecordDecoder {
 
     /// Decodes one record, appending one value to each builder (`builders[i]` is `fields[i]`'s).
     /// On error nothing is appended and the reason is returned.
+    @inline(__always)
+    private func isSeen(_ i: Int) -> Bool { i < 64 ? seenBits & (1 << UInt64(i)) != 0 : seenWide[i - 64] }
+
+    @inline(__always)
+    private mutating func markSeen(_ i: Int) {
+        if i < 64 { seenBits |= 1 << UInt64(i) } else { seenWide[i - 64] = true }
+    }
+
     public mutating func decode(_ record: UnsafeRawBufferPointer, into builders: inout [ColumnBuilder]) -> DecodeError? {
-        for i in seen.indices { seen[i] = false }
+        builders.withUnsafeMutableBufferPointer { decode(record, into: $0) }
+    }
+
+    private mutating func decode(_ record: UnsafeRawBufferPointer, into builders: UnsafeMutableBufferPointer<ColumnBuilder>) -> DecodeError? {
+        seenBits = 0
+        for i in seenWide.indices { seenWide[i] = false }
         var r = Reader(b: record)
         r.skipSpace()
         guard r.i < r.b.count, r.b[r.i] == UInt8(ascii: "{") else {
             return DecodeError(r.i >= r.b.count ? "empty record" : "the record is not a JSON object")
         }
-        if !object(&r, 0, &builders, depth: 0) {
-            rollback(&builders)
+        if !object(&r, 0, builders, depth: 0) {
+            rollback(builders)
             return r.error ?? DecodeError("unreadable record")
         }
         r.skipSpace()
         if r.i != r.b.count {
-            rollback(&builders)
+            rollback(builders)
             return DecodeError("unexpected text after the JSON object at byte \(r.i)")
         }
-        for i in fields.indices where !seen[i] { builders[i].appendNull() }
+        for i in fields.indices where !isSeen(i) { builders[i].appendNull() }
         return nil
     }
 
-    private func rollback(_ builders: inout [ColumnBuilder]) {
-        for i in fields.indices where seen[i] { builders[i].removeLast() }
+    private func rollback(_ builders: UnsafeMutableBufferPointer<ColumnBuilder>) {
+        for i in fields.indices where isSeen(i) { builders[i].removeLast() }
     }
 
     /// Reads an object whose keys are looked up in trie node `node` (nil: skip them all).
-    private mutating func object(_ r: inout Reader, _ node: Int?, _ builders: inout [ColumnBuilder], depth: Int) -> Bool {
+    private mutating func object(_ r: inout Reader, _ node: Int?, _ builders: UnsafeMutableBufferPointer<ColumnBuilder>, depth: Int) -> Bool {
         guard depth < 64 else { return r.fail("JSON nested more than 64 levels deep") }
         r.i += 1  // {
         r.skipSpace()
@@ -212,14 +227,14 @@ public struct JSONRecordDecoder {
             r.i += 1
             r.skipSpace()
             if let t = target, t >= 0 {
-                if seen[t] {
+                if isSeen(t) {
                     guard r.skipValue(depth: depth) else { return false }
                 } else {
                     guard value(&r, field: t, &builders[t]) else { return false }
-                    seen[t] = true
+                    markSeen(t)
                 }
             } else if let t = target, r.peek == UInt8(ascii: "{") {
-                guard object(&r, -1 - t, &builders, depth: depth + 1) else { return false }
+                guard object(&r, -1 - t, builders, depth: depth + 1) else { return false }
             } else {
                 guard r.skipValue(depth: depth) else { return false }
             }

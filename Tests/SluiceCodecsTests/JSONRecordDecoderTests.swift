@@ -46,6 +46,24 @@ struct JSONRecordDecoderTests {
         #expect(rows[2][1] == .string("/x"))
     }
 
+    /// More than 64 fields: duplicates, missing fields and a bad record's rollback work past the 64th.
+    @Test func manyFields() {
+        let many = (0..<70).map { FieldSpec(name: "f\($0)", type: .bigint) }
+        let (rows, errors) = decode([
+            #"{"f69":1,"f3":2,"f69":3,"f64":4}"#,
+            #"{"f68":5,"f1":"x"}"#,
+            #"{"f0":6,"f65":7}"#,
+        ], many)
+        #expect(errors.keys.sorted() == [1])
+        #expect(rows.count == 2)
+        var first = [Value](repeating: .null, count: 70)
+        first[69] = .int(1); first[3] = .int(2); first[64] = .int(4)
+        #expect(rows[0] == first)
+        var second = [Value](repeating: .null, count: 70)
+        second[0] = .int(6); second[65] = .int(7)
+        #expect(rows[1] == second)
+    }
+
     @Test func escapesAndUnicode() {
         let (rows, errors) = decode([#"{"user_id":"a\"b\\c\n\u00e9\ud83d\ude00","page":{"url":"\/x"}}"#, #"{"user\u005fid":"escaped key"}"#])
         #expect(errors.isEmpty)
