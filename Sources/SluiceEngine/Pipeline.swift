@@ -112,10 +112,10 @@ final class Pipeline {
             switch s {
             case .window(_, _, let op, let schema):
                 let rows = op.advance(to: watermark)
-                if !rows.isEmpty { out += run(from: i + 1, .batch(Pipeline.batch(rows, schema)), now: now) }
+                if !rows.isEmpty { out += run(from: i + 1, .rows(rows, schema), now: now) }
             case .aggregate(_, _, let op, let schema) where watermark == WatermarkTracker.infinity:
                 let rows = op.flushDue(now: now, all: true)
-                if !rows.isEmpty { out += run(from: i + 1, .batch(Pipeline.batch(rows, schema)), now: now) }
+                if !rows.isEmpty { out += run(from: i + 1, .rows(rows, schema), now: now) }
             default: break
             }
         }
@@ -128,17 +128,45 @@ final class Pipeline {
         for (i, s) in stages.enumerated() {
             if case .aggregate(_, _, let op, let schema) = s {
                 let rows = op.flushDue(now: now, all: false)
-                if !rows.isEmpty { out += run(from: i + 1, .batch(Pipeline.batch(rows, schema)), now: now) }
+                if !rows.isEmpty { out += run(from: i + 1, .rows(rows, schema), now: now) }
             }
         }
         return out
     }
 
-    private enum Flow { case batch(Batch) }
+    /// What moves between stages: a batch, or the rows an aggregate emitted (kept as rows while
+    /// the stages above only pick columns or cut at a LIMIT, so they need no batch).
+    private enum Flow {
+        case batch(Batch)
+        case rows([[Value]], Schema)
+    }
 
     private func run(from start: Int, _ flow: Flow, now: Int64) -> [[Value]] {
-        guard case .batch(var b) = flow else { return [] }
         var i = start
+        var b: Batch
+        switch flow {
+        case .batch(let batch): b = batch
+        case .rows(var rows, let schema):
+            rowStages: while i < stages.count {
+                switch stages[i] {
+                case .project(let exprs, _):
+                    var picks: [Int] = []
+                    for e in exprs { if case .column(let c) = e { picks.append(c) } else { break } }
+                    guard picks.count == exprs.count else { break rowStages }
+                    rows = rows.map { r in picks.map { r[$0] } }
+                case .limit(let n):
+                    let room = max(0, Int(n - emitted))
+                    if rows.count > room { rows.removeLast(rows.count - room) }
+                default: break rowStages
+                }
+                i += 1
+            }
+            if i == stages.count {
+                emitted += Int64(rows.count)
+                return rows
+            }
+            b = Pipeline.batch(rows, i == start ? schema : Pipeline.rowSchema(stages, before: i, start: start, schema))
+        }
         while i < stages.count {
             switch stages[i] {
             case .filter(let e):
@@ -203,6 +231,14 @@ final class Pipeline {
             origin.append(r)
         }
         return rows.isEmpty ? nil : (Pipeline.batch(rows, schema), origin)
+    }
+
+    /// The schema of rows that went through the column-picking stages in `start..<i`.
+    static func rowSchema(_ stages: [Stage], before i: Int, start: Int, _ schema: Schema) -> Schema {
+        for k in stride(from: i - 1, through: start, by: -1) {
+            if case .project(_, let s) = stages[k] { return s }
+        }
+        return schema
     }
 
     static func schema(_ types: [ColumnType]) -> Schema { Schema(types.indices.map { Field("c\($0)", types[$0]) }) }
