@@ -57,6 +57,11 @@ public final class WindowAggregateOperator {
     var lastPane: (start: Int64, pane: Pane)? = nil
     /// Windows ending at or before this have been emitted.
     public internal(set) var emittedThrough: Int64 = .min
+    /// EMIT CHANGES: every record added yields the current row of each open window it belongs
+    /// to (in `changes`), and closing windows yields nothing more.
+    public var emitChanges = false
+    /// The rows of the last `add` under EMIT CHANGES, in record order.
+    public private(set) var changes: [[Value]] = []
 
     /// The groups of one pane: a group's states are `states[g * aggregates.count ..< (g + 1) * aggregates.count]`,
     /// updated in place. A single BIGINT key is looked up as an integer, other keys as values.
@@ -112,6 +117,7 @@ public final class WindowAggregateOperator {
             intKeys = k
         }
         let inputs = aggregates.map { a in a.input.map { batch.columns[$0] } }
+        changes.removeAll(keepingCapacity: true)
         var key: [Value] = []
         key.reserveCapacity(keyColumns.count)
         for row in 0..<batch.count {
@@ -155,13 +161,50 @@ public final class WindowAggregateOperator {
                 default: p.states[g + i].add(col.value(row))
                 }
             }
+            if emitChanges { appendChanges(t, p.keys[g / n]) }
         }
         return late
+    }
+
+    /// The current rows of every open window containing time `t`, for group `key`.
+    private func appendChanges(_ t: Int64, _ key: [Value]) {
+        let n = aggregates.count
+        var start = floorDiv(t - window.size, window.advance) * window.advance + window.advance  // the first window containing t
+        while start <= t {
+            let end = start + window.size
+            if end > emittedThrough {
+                var merged: [AggregateState]? = nil
+                var p = start
+                while p < end {
+                    if let pane = panes[p] {
+                        let g: Int?
+                        if key.count == 1, case .int(let k) = key[0], let found = pane.intIndex[k] { g = found } else { g = pane.valueIndex[key] }
+                        if let g {
+                            let s = pane.states[(g * n)..<(g * n + n)]
+                            merged = merged.map { zip($0, s).map { $0.merged(with: $1) } } ?? Array(s)
+                        }
+                    }
+                    p += paneSize
+                }
+                if let states = merged {
+                    var row: [Value] = [.timestamp(start), .timestamp(end)]
+                    row += key
+                    for (i, a) in aggregates.enumerated() { row.append(states[i].result(a.function, as: a.resultType)) }
+                    changes.append(row)
+                }
+            }
+            start += window.advance
+        }
     }
 
     /// Emits every window that ends at or before `watermark`: rows of
     /// `[window_start, window_end, key..., aggregate...]` in (window_end, key) order.
     public func advance(to watermark: Int64) -> [[Value]] {
+        let rows = closeWindows(to: watermark)
+        return emitChanges ? [] : rows
+    }
+
+    private func closeWindows(to watermark: Int64) -> [[Value]] {
         defer {
             // Windows ending by the watermark are closed even if they were empty.
             if watermark != WatermarkTracker.infinity && watermark > Int64.min / 2 {

@@ -25,6 +25,8 @@ final class Pipeline {
     }
 
     var stages: [Stage] = []
+    /// EMIT CHANGES EVERY on a window: the throttle of the window stage at that index.
+    fileprivate var throttles: [Int: ChangeThrottle] = [:]
     let outputSchema: Schema
     var emitted: Int64 = 0
     var failures: [RecordFailure] = []
@@ -50,7 +52,7 @@ final class Pipeline {
         case .project(let input, let exprs, _):
             build(input)
             stages.append(.project(exprs.map(Lowering.expr), schema))
-        case .windowAggregate(let input, let w, let t, let keys, _, let aggs, _):
+        case .windowAggregate(let input, let w, let t, let keys, _, let aggs, let emit):
             build(input)
             var pre: [PhysicalExpr] = [.column(t)] + keys.map(Lowering.expr)
             var types: [ColumnType] = [.timestamp] + keys.map(\.type)
@@ -66,6 +68,10 @@ final class Pipeline {
             }
             let op = WindowAggregateOperator(window: .hop(size: w.size, advance: w.advance), timeColumn: 0,
                                              keyColumns: Array(1..<(1 + keys.count)), aggregates: specs)
+            if case .changes(let every) = emit {
+                op.emitChanges = true
+                if let every { throttles[stages.count] = ChangeThrottle(keyCount: 2 + keys.count, everyMillis: every) }
+            }
             stages.append(.window(pre: pre, Pipeline.schema(types), op, schema))
         case .aggregate(let input, let keys, _, let aggs, let emit):
             build(input)
@@ -111,7 +117,11 @@ final class Pipeline {
         for (i, s) in stages.enumerated() {
             switch s {
             case .window(_, _, let op, let schema):
-                let rows = op.advance(to: watermark)
+                var rows = op.advance(to: watermark)
+                if let t = throttles[i] {
+                    if watermark == WatermarkTracker.infinity { rows += t.flushDue(now: now, all: true) }
+                    t.prune(closedThrough: op.emittedThrough)
+                }
                 if !rows.isEmpty { out += run(from: i + 1, .rows(rows, schema), now: now) }
             case .aggregate(_, _, let op, let schema) where watermark == WatermarkTracker.infinity:
                 let rows = op.flushDue(now: now, all: true)
@@ -128,6 +138,10 @@ final class Pipeline {
         for (i, s) in stages.enumerated() {
             if case .aggregate(_, _, let op, let schema) = s {
                 let rows = op.flushDue(now: now, all: false)
+                if !rows.isEmpty { out += run(from: i + 1, .rows(rows, schema), now: now) }
+            }
+            if case .window(_, _, _, let schema) = s, let t = throttles[i] {
+                let rows = t.flushDue(now: now, all: false)
                 if !rows.isEmpty { out += run(from: i + 1, .rows(rows, schema), now: now) }
             }
         }
@@ -187,12 +201,15 @@ final class Pipeline {
                     n += 1
                 }
                 b = Batch(schema: schema, columns: builders.indices.map { builders[$0].finish() }, count: n)
-            case .window(let pre, let preSchema, let op, _):
+            case .window(let pre, let preSchema, let op, let schema):
                 guard let (input, origin) = prepare(pre, preSchema, b) else { return [] }
                 for r in op.add(input) {
                     failures.append(RecordFailure(kind: "late", message: "the record's window has already been emitted", data: rowText(b, origin[r])))
                 }
-                return []  // rows come out when the watermark advances
+                guard op.emitChanges else { return [] }  // rows come out when the watermark advances
+                var rows = op.changes
+                if let t = throttles[i] { rows = t.offer(rows, now: now) }
+                return rows.isEmpty ? [] : run(from: i + 1, .rows(rows, schema), now: now)
             case .aggregate(let pre, let preSchema, let op, let schema):
                 guard let (input, _) = prepare(pre, preSchema, b) else { return [] }
                 let rows = op.add(input, now: now)
@@ -264,6 +281,54 @@ final class Pipeline {
         var builders = schema.fields.map { ColumnBuilder($0.type, capacity: rows.count) }
         for row in rows { for (c, v) in row.enumerated() where c < builders.count { if !builders[c].append(v) { builders[c].appendNull() } } }
         return Batch(schema: schema, columns: builders.indices.map { builders[$0].finish() }, count: rows.count)
+    }
+}
+
+/// EMIT CHANGES EVERY on a window: a (window, group)'s row goes out at most once per interval of
+/// processing time; a newer row held back replaces the older one, and what is held back goes out
+/// once its interval has passed (or at the end of input).
+final class ChangeThrottle {
+    let keyCount: Int
+    let everyMillis: Int64
+    fileprivate var pending: [[Value]: [Value]] = [:]
+    fileprivate var lastEmit: [[Value]: Int64] = [:]
+
+    init(keyCount: Int, everyMillis: Int64) {
+        self.keyCount = keyCount
+        self.everyMillis = everyMillis
+    }
+
+    /// Forgets the windows that have closed (ending at or before `end`) once nothing of theirs is
+    /// held back, so the state stays bounded by the open windows.
+    func prune(closedThrough end: Int64) {
+        for k in lastEmit.keys where pending[k] == nil {
+            if case .timestamp(let e) = k[1], e <= end { lastEmit[k] = nil }
+        }
+    }
+
+    func offer(_ rows: [[Value]], now: Int64) -> [[Value]] {
+        var out: [[Value]] = []
+        for r in rows {
+            let k = Array(r[0..<keyCount])
+            if let last = lastEmit[k], now - last < everyMillis {
+                pending[k] = r
+                continue
+            }
+            lastEmit[k] = now
+            pending[k] = nil
+            out.append(r)
+        }
+        return out
+    }
+
+    func flushDue(now: Int64, all: Bool) -> [[Value]] {
+        var out: [[Value]] = []
+        for k in pending.keys.sorted(by: GroupKeyOrder.less) where all || now - (lastEmit[k] ?? .min) >= everyMillis {
+            out.append(pending[k]!)
+            lastEmit[k] = now
+            pending[k] = nil
+        }
+        return out
     }
 }
 
@@ -365,7 +430,18 @@ extension Pipeline {
             default: break
             }
         }
-        return ["emitted": .int(emitted), "stages": .array(states)]
+        var held: [JSONValue] = []
+        for i in throttles.keys.sorted() {
+            let t = throttles[i]!
+            var entries: [JSONValue] = []
+            for k in t.lastEmit.keys.sorted(by: GroupKeyOrder.less) {
+                var e: JSONObject = ["key": .array(k.map(\.snapshot)), "since_emit": .int(now - t.lastEmit[k]!)]
+                if let r = t.pending[k] { e["row"] = .array(r.map(\.snapshot)) }
+                entries.append(.object(e))
+            }
+            held.append(["stage": .int(Int64(i)), "entries": .array(entries)])
+        }
+        return ["emitted": .int(emitted), "stages": .array(states), "throttles": .array(held)]
     }
 
     func restore(_ j: JSONValue, now: Int64) throws(SnapshotError) {
@@ -383,6 +459,21 @@ extension Pipeline {
             }
         }
         guard i == states.count else { throw SnapshotError("the checkpoint has more operators than the query") }
+        for h in j["throttles"]?.arrayValue ?? [] {
+            guard let si = h["stage"]?.int64Value, let t = throttles[Int(si)], let entries = h["entries"]?.arrayValue else {
+                throw SnapshotError("the EMIT CHANGES EVERY state does not match the query")
+            }
+            for e in entries {
+                var k: [Value] = []
+                for v in e["key"]?.arrayValue ?? [] { k.append(try Value(snapshot: v)) }
+                t.lastEmit[k] = now - (e["since_emit"]?.int64Value ?? 0)
+                if let r = e["row"]?.arrayValue {
+                    var row: [Value] = []
+                    for v in r { row.append(try Value(snapshot: v)) }
+                    t.pending[k] = row
+                }
+            }
+        }
         emitted = e
     }
 }

@@ -232,8 +232,7 @@ public struct Planner: Sendable {
             }
             switch q.emit {
             case nil, .final?: emit = .final
-            case .changes?:
-                throw Planner.error("plan.unsupported", "EMIT CHANGES on a window is not supported yet", q.loc, help: "use EMIT FINAL (the default)")
+            case .changes(let every)?: emit = .changes(everyMillis: every?.millis)
             }
         } else {
             guard case .changes(let every)? = q.emit else {
