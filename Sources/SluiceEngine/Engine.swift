@@ -464,8 +464,18 @@ public final class Engine {
 
     // MARK: - The error stream
 
+    /// Per stream and shard, the last sequence number whose decode failure was reported: every
+    /// query reading a stream decodes it, and a bad record is reported once, not once per query.
+    private var decodeReportedThrough: [String: String] = [:]
+
     /// Puts a failed record into `error_stream` (DIALECT.md §5).
     func reportError(_ f: RecordFailure, source: String) {
+        if f.kind == "decode", let shard = f.shardId, let seq = f.sequenceNumber {
+            let key = source + "\u{0}" + shard
+            // Sequence numbers are decimals: longer is larger, equal lengths compare as text.
+            if let last = decodeReportedThrough[key], (seq.count, seq) <= (last.count, last) { return }
+            decodeReportedThrough[key] = seq
+        }
         if !errorStreamReady {
             errorStreamReady = true
             let def = StreamDefinition(name: "error_stream", columns: [
