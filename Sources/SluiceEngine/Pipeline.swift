@@ -54,18 +54,8 @@ final class Pipeline {
             stages.append(.project(exprs.map(Lowering.expr), schema))
         case .windowAggregate(let input, let w, let t, let keys, _, let aggs, let emit):
             build(input)
-            var pre: [PhysicalExpr] = [.column(t)] + keys.map(Lowering.expr)
-            var types: [ColumnType] = [.timestamp] + keys.map(\.type)
-            var specs: [AggregateSpec] = []
-            for a in aggs {
-                if let arg = a.argument {
-                    specs.append(AggregateSpec(Lowering.aggregate(a), input: pre.count, type: arg.type))
-                    pre.append(Lowering.expr(arg))
-                    types.append(arg.type)
-                } else {
-                    specs.append(AggregateSpec(.countStar))
-                }
-            }
+            let (pre, types, specs) = Pipeline.aggregateInputs(leading: [.column(t)] + keys.map(Lowering.expr),
+                                                               types: [.timestamp] + keys.map(\.type), aggs)
             let op = WindowAggregateOperator(window: .hop(size: w.size, advance: w.advance), timeColumn: 0,
                                              keyColumns: Array(1..<(1 + keys.count)), aggregates: specs)
             if case .changes(let every) = emit {
@@ -75,18 +65,7 @@ final class Pipeline {
             stages.append(.window(pre: pre, Pipeline.schema(types), op, schema))
         case .aggregate(let input, let keys, _, let aggs, let emit):
             build(input)
-            var pre: [PhysicalExpr] = keys.map(Lowering.expr)
-            var types: [ColumnType] = keys.map(\.type)
-            var specs: [AggregateSpec] = []
-            for a in aggs {
-                if let arg = a.argument {
-                    specs.append(AggregateSpec(Lowering.aggregate(a), input: pre.count, type: arg.type))
-                    pre.append(Lowering.expr(arg))
-                    types.append(arg.type)
-                } else {
-                    specs.append(AggregateSpec(.countStar))
-                }
-            }
+            let (pre, types, specs) = Pipeline.aggregateInputs(leading: keys.map(Lowering.expr), types: keys.map(\.type), aggs)
             var every: Int64? = nil
             if case .changes(let e) = emit { every = e }
             stages.append(.aggregate(pre: pre, Pipeline.schema(types), UnwindowedAggregate(keys: keys.count, aggregates: specs, everyMillis: every), schema))
@@ -94,6 +73,24 @@ final class Pipeline {
             build(input)
             stages.append(.limit(n))
         }
+    }
+
+    /// The columns an aggregate stage computes before its operator: the leading ones (time, keys),
+    /// then each aggregate's argument; and each aggregate's spec, reading its argument's column.
+    static func aggregateInputs(leading: [PhysicalExpr], types leadingTypes: [ColumnType], _ aggs: [AggregateCall])
+        -> ([PhysicalExpr], [ColumnType], [AggregateSpec]) {
+        var pre = leading, types = leadingTypes
+        var specs: [AggregateSpec] = []
+        for a in aggs {
+            if let arg = a.argument {
+                specs.append(AggregateSpec(Lowering.aggregate(a), input: pre.count, type: arg.type))
+                pre.append(Lowering.expr(arg))
+                types.append(arg.type)
+            } else {
+                specs.append(AggregateSpec(.countStar))
+            }
+        }
+        return (pre, types, specs)
     }
 
     /// Keeps the rows of a source batch for which the pushed-down predicate is TRUE.
