@@ -443,18 +443,6 @@ extension String {
         while s.last == c { s = s.dropLast() }
         return String(s)
     }
-
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var out = ""
-        var rest = Substring(self)
-        while let r = rest.range(of: target) {
-            out += rest[..<r.lowerBound]
-            out += replacement
-            rest = rest[r.upperBound...]
-        }
-        return out + rest
-    }
 }
 
 func pow10(_ n: Int) -> Double { cPow(10, Double(n)) }

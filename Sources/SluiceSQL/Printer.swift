@@ -309,25 +309,12 @@ public enum Printer {
 
     /// A single-quoted string with `'` doubled.
     public static func string(_ s: String) -> String {
-        "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
+        "'" + s.replacingAll("'", with: "''") + "'"
     }
 
     /// A name as written; double-quoted when it was quoted.
     public static func name(_ i: Identifier) -> String {
-        i.quoted ? "\"" + i.name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : i.name
+        i.quoted ? "\"" + i.name.replacingAll("\"", with: "\"\"") + "\"" : i.name
     }
 }
 
-extension String {
-    func replacingOccurrences(of target: String, with replacement: String) -> String {
-        guard !target.isEmpty, contains(target) else { return self }
-        var out = ""
-        var rest = Substring(self)
-        while let r = rest.range(of: target) {
-            out += rest[..<r.lowerBound]
-            out += replacement
-            rest = rest[r.upperBound...]
-        }
-        return out + rest
-    }
-}
