@@ -52,6 +52,11 @@ public struct JSONRecordDecoder {
     private var seenWide: [Bool]
     /// Each field's type, read per value without copying its `FieldSpec` (and its strings).
     private let types: [ColumnType]
+    /// The keys met at each position of each trie node's object in earlier records: records of a
+    /// stream mostly repeat one key order, so the key at position p is first compared with the one
+    /// seen there last time, whole words at a time, and a hit needs no scan and no lookup.
+    /// Slot `node * KeyGuess.positions + p`.
+    private var guesses: [KeyGuess]
 
     /// One key of a trie node: its bytes in `keyBytes`, and a field index (>= 0) or a child node
     /// (`-1 - node`).
@@ -59,6 +64,24 @@ public struct JSONRecordDecoder {
         var offset: Int
         var length: Int
         var target: Int
+    }
+
+    /// A key written as it was at this position before: its raw text from the opening quote to
+    /// the colon, up to 32 bytes, as little-endian words (`last` masks the final one), and what it
+    /// leads to.
+    struct KeyGuess {
+        static let positions = 32
+        /// A key that no field reads: its value is skipped.
+        static let skip = Int.min
+        /// No guess yet (or the key was too long to keep).
+        static let none = Int.max
+        var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0, w3: UInt64 = 0
+        var last: UInt64 = 0
+        /// Bytes with the quotes, and the number of words they take.
+        var length = 0
+        var words = 0
+        /// A field (>= 0), a child node (`-1 - node`), `skip` or `none`.
+        var target = KeyGuess.none
     }
 
     public init(fields: [FieldSpec]) {
@@ -121,6 +144,48 @@ public struct JSONRecordDecoder {
         self.entries = entries
         nodeStart = starts
         keyBytes = bytes
+        guesses = Array(repeating: KeyGuess(), count: order.count * KeyGuess.positions)
+    }
+
+    /// Whether the key at the cursor is written exactly as guess `g` was: on a hit, the cursor
+    /// moves past its colon.
+    @inline(__always)
+    private func matchGuess(_ r: inout Reader, _ g: Int) -> Int? {
+        return guesses.withUnsafeBufferPointer { gs -> Int? in
+            let k = gs[g]
+            guard k.target != KeyGuess.none, r.i + k.words * 8 <= r.b.count else { return nil }
+            let p = r.b.baseAddress! + r.i
+            var ok: Bool
+            switch k.words {
+            case 1: ok = p.loadUnaligned(as: UInt64.self) & k.last == k.w0
+            case 2: ok = p.loadUnaligned(as: UInt64.self) == k.w0 && p.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & k.last == k.w1
+            case 3: ok = p.loadUnaligned(as: UInt64.self) == k.w0 && p.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == k.w1
+                && p.loadUnaligned(fromByteOffset: 16, as: UInt64.self) & k.last == k.w2
+            default: ok = p.loadUnaligned(as: UInt64.self) == k.w0 && p.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == k.w1
+                && p.loadUnaligned(fromByteOffset: 16, as: UInt64.self) == k.w2 && p.loadUnaligned(fromByteOffset: 24, as: UInt64.self) & k.last == k.w3
+            }
+            guard ok else { return nil }
+            r.i += k.length
+            return k.target
+        }
+    }
+
+    /// Remembers the key written at `start..<end` (from its opening quote to its colon) as guess `g`.
+    private mutating func learnGuess(_ g: Int, _ b: UnsafeRawBufferPointer, _ start: Int, _ end: Int, target: Int) {
+        let length = end - start
+        var k = KeyGuess()
+        guard length <= 32 else { guesses[g] = k; return }
+        var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &w) { out in
+            for j in 0..<length { out[j] = b[start + j] }
+        }
+        k.words = (length + 7) / 8
+        let tail = length - (k.words - 1) * 8
+        k.last = tail == 8 ? ~0 : (1 << UInt64(tail * 8)) - 1
+        (k.w0, k.w1, k.w2, k.w3) = (UInt64(littleEndian: w.0), UInt64(littleEndian: w.1), UInt64(littleEndian: w.2), UInt64(littleEndian: w.3))
+        k.length = length
+        k.target = target
+        guesses[g] = k
     }
 
     /// A key of trie node `node` written at the cursor (which is on its opening quote) exactly,
@@ -199,42 +264,55 @@ public struct JSONRecordDecoder {
         for i in fields.indices where isSeen(i) { builders[i].removeLast() }
     }
 
-    /// Reads an object whose keys are looked up in trie node `node` (nil: skip them all).
-    private mutating func object(_ r: inout Reader, _ node: Int?, _ builders: UnsafeMutableBufferPointer<ColumnBuilder>, depth: Int) -> Bool {
+    /// Reads an object whose keys are looked up in trie node `node`.
+    private mutating func object(_ r: inout Reader, _ node: Int, _ builders: UnsafeMutableBufferPointer<ColumnBuilder>, depth: Int) -> Bool {
         guard depth < 64 else { return r.fail("JSON nested more than 64 levels deep") }
         r.i += 1  // {
         r.skipSpace()
         if r.peek == UInt8(ascii: "}") { r.i += 1; return true }
+        var position = 0
         while true {
             r.skipSpace()
             if r.peek == nil { return r.fail("unexpected end of the record") }
             guard r.peek == UInt8(ascii: "\"") else { return r.fail("expected a key at byte \(r.i)") }
-            var target: Int? = nil
-            if let n = node, let (t, length) = knownKey(r, n) {
-                // A key we read, written plainly: no scan and no lookup.
+            let g = position < KeyGuess.positions ? node * KeyGuess.positions + position : -1
+            position += 1
+            var target: Int
+            if g >= 0, let t = matchGuess(&r, g) {
+                // The key and its colon, exactly as at this position last time.
                 target = t
-                r.i += length + 2
             } else {
-                guard let key = r.rawString() else { return r.fail("unterminated key at byte \(r.i)") }
-                if let n = node, key.escaped {
-                    scratch.removeAll(keepingCapacity: true)
-                    guard JSONText.unescape(key.bytes, into: &scratch) else { return r.fail("bad escape in a key") }
-                    target = scratch.withUnsafeBytes { find(n, $0) }
+                let keyStart = r.i
+                if let (t, length) = knownKey(r, node) {
+                    // A key we read, written plainly: no scan and no lookup.
+                    target = t
+                    r.i += length + 2
+                } else {
+                    guard let key = r.rawString() else { return r.fail("unterminated key at byte \(r.i)") }
+                    target = KeyGuess.skip
+                    if key.escaped {
+                        scratch.removeAll(keepingCapacity: true)
+                        guard JSONText.unescape(key.bytes, into: &scratch) else { return r.fail("bad escape in a key") }
+                        target = scratch.withUnsafeBytes { find(node, $0) } ?? KeyGuess.skip
+                    }
                 }
+                r.skipSpace()
+                guard r.peek == UInt8(ascii: ":") else { return r.fail("expected ':' at byte \(r.i)") }
+                r.i += 1
+                if g >= 0 { learnGuess(g, r.b, keyStart, r.i, target: target) }
             }
             r.skipSpace()
-            guard r.peek == UInt8(ascii: ":") else { return r.fail("expected ':' at byte \(r.i)") }
-            r.i += 1
-            r.skipSpace()
-            if let t = target, t >= 0 {
-                if isSeen(t) {
+            if target >= 0 {
+                if isSeen(target) {
                     guard r.skipValue(depth: depth) else { return false }
                 } else {
-                    guard value(&r, field: t, &builders[t]) else { return false }
-                    markSeen(t)
+                    guard value(&r, field: target, &builders[target]) else { return false }
+                    markSeen(target)
                 }
-            } else if let t = target, r.peek == UInt8(ascii: "{") {
-                guard object(&r, -1 - t, builders, depth: depth + 1) else { return false }
+            } else if target != KeyGuess.skip, r.peek == UInt8(ascii: "{") {
+                guard object(&r, -1 - target, builders, depth: depth + 1) else { return false }
+            } else if r.peek == UInt8(ascii: "\"") {
+                guard r.rawString() != nil else { return r.fail("unterminated string at byte \(r.i)") }
             } else {
                 guard r.skipValue(depth: depth) else { return false }
             }
@@ -251,20 +329,19 @@ public struct JSONRecordDecoder {
     private mutating func value(_ r: inout Reader, field f: Int, _ builder: inout ColumnBuilder) -> Bool {
         let start = r.i
         func found() -> String { Reader.valueText(r.b, at: start) }
-        let spec = FieldName(fields: fields, index: f)
-        guard let c = r.peek else { return r.fail("missing value", field: spec.name) }
+        guard let c = r.peek else { return r.fail("missing value", field: fields[f].name) }
         if c == UInt8(ascii: "n") {
-            guard r.literal("null") else { return r.fail("invalid literal at byte \(r.i)", field: spec.name) }
+            guard r.literal("null") else { return r.fail("invalid literal at byte \(r.i)", field: fields[f].name) }
             builder.appendNull()
             return true
         }
         switch types[f] {
         case .varchar:
             if c == UInt8(ascii: "\"") {
-                guard let s = r.rawString() else { return r.fail("unterminated string", field: spec.name) }
+                guard let s = r.rawString() else { return r.fail("unterminated string", field: fields[f].name) }
                 if s.escaped {
                     scratch.removeAll(keepingCapacity: true)
-                    guard JSONText.unescape(s.bytes, into: &scratch) else { return r.fail("bad escape in a string", field: spec.name) }
+                    guard JSONText.unescape(s.bytes, into: &scratch) else { return r.fail("bad escape in a string", field: fields[f].name) }
                     scratch.withUnsafeBytes { builder.append(utf8: $0) }
                 } else {
                     builder.append(utf8: s.bytes)
@@ -273,16 +350,16 @@ public struct JSONRecordDecoder {
             }
             // Numbers and booleans as their text; objects and arrays are not text.
             let start = r.i
-            if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") { return r.fail("expected text, found an object or array", field: spec.name) }
+            if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") { return r.fail("expected text, found an object or array", field: fields[f].name) }
             guard r.skipValue(depth: 0) else {
-                r.error?.field = spec.name
+                r.error?.field = fields[f].name
                 return false
             }
             builder.append(utf8: UnsafeRawBufferPointer(rebasing: r.b[start..<r.i]))
             return true
         case .bigint, .interval:
             if let v = r.number() {
-                guard let i = v.integer else { return r.fail("\(v.text(r.b)) is not a whole number", field: spec.name) }
+                guard let i = v.integer else { return r.fail("\(v.text(r.b)) is not a whole number", field: fields[f].name) }
                 builder.append(int: i)
                 return true
             }
@@ -290,7 +367,7 @@ public struct JSONRecordDecoder {
                 builder.append(int: i)
                 return true
             }
-            return r.fail("expected a whole number, found \(found())", field: spec.name)
+            return r.fail("expected a whole number, found \(found())", field: fields[f].name)
         case .double:
             if let v = r.number() {
                 builder.append(double: v.double(r.b))
@@ -300,7 +377,7 @@ public struct JSONRecordDecoder {
                 builder.append(double: d)
                 return true
             }
-            return r.fail("expected a number, found \(found())", field: spec.name)
+            return r.fail("expected a number, found \(found())", field: fields[f].name)
         case .boolean:
             if r.literal("true") { builder.append(bool: true); return true }
             if r.literal("false") { builder.append(bool: false); return true }
@@ -308,10 +385,10 @@ public struct JSONRecordDecoder {
                 if s.bytes.elementsEqual("true".utf8) { builder.append(bool: true); return true }
                 if s.bytes.elementsEqual("false".utf8) { builder.append(bool: false); return true }
             }
-            return r.fail("expected true or false, found \(found())", field: spec.name)
+            return r.fail("expected true or false, found \(found())", field: fields[f].name)
         case .timestamp:
             if let v = r.number() {
-                guard let ms = v.integer else { return r.fail("a timestamp in epoch milliseconds must be a whole number", field: spec.name) }
+                guard let ms = v.integer else { return r.fail("a timestamp in epoch milliseconds must be a whole number", field: fields[f].name) }
                 builder.append(int: ms)
                 return true
             }
@@ -320,19 +397,11 @@ public struct JSONRecordDecoder {
                     builder.append(int: ms)
                     return true
                 }
-                return r.fail("'\(String(decoding: s.bytes, as: UTF8.self))' is not an ISO-8601 timestamp", field: spec.name)
+                return r.fail("'\(String(decoding: s.bytes, as: UTF8.self))' is not an ISO-8601 timestamp", field: fields[f].name)
             }
-            return r.fail("expected a timestamp (epoch milliseconds or an ISO-8601 string), found \(found())", field: spec.name)
+            return r.fail("expected a timestamp (epoch milliseconds or an ISO-8601 string), found \(found())", field: fields[f].name)
         }
     }
-}
-
-/// A field's name, looked up only when a message needs it (copying a `FieldSpec` per value costs
-/// reference counting on the hot path).
-struct FieldName {
-    let fields: [FieldSpec]
-    let index: Int
-    var name: String { fields[index].name }
 }
 
 /// A cursor over one record's bytes.
@@ -402,6 +471,8 @@ struct Reader {
         return nil
     }
 
+    static let pow10: [UInt64] = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000]
+
     /// A JSON number at the cursor.
     struct Number {
         var start: Int, end: Int
@@ -433,13 +504,59 @@ struct Reader {
         func text(_ b: UnsafeRawBufferPointer) -> String { String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<end]), as: UTF8.self) }
     }
 
+    /// How many of the eight bytes of `x` (first byte lowest) are ASCII digits before the first
+    /// byte that is not one (8 if all are).
+    @inline(__always)
+    static func leadingDigits(_ x: UInt64) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        // A byte is flagged if it is >= 0x3A, < 0x30, or >= 0x80. Carries out of a flagged byte
+        // only reach later bytes, so the lowest flag is exact.
+        let flags = ((x &+ ones &* 0x46) | x | ~((x | highs) &- ones &* 0x30)) & highs
+        return flags.trailingZeroBitCount >> 3
+    }
+
+    /// The value of the first `n` (1...8) digits of `x` (first byte lowest, bytes already minus '0').
+    @inline(__always)
+    static func digitsValue(_ x: UInt64, _ n: Int) -> UInt64 {
+        var v = x << UInt64(8 * (8 - n))  // the digits in the top bytes, zeros (leading zeros) below
+        v = (v &* 10 &+ (v >> 8)) & 0x00FF_00FF_00FF_00FF
+        v = (v &* 100 &+ (v >> 16)) & 0x0000_FFFF_0000_FFFF
+        return (v &* 10000 &+ (v >> 32)) & 0xFFFF_FFFF
+    }
+
     mutating func number() -> Number? {
         let start = i
-        // Fast path: a plain integer of at most 18 digits followed by a non-number character.
         var j = i
         var neg = false
         if j < b.count && b[j] == UInt8(ascii: "-") { neg = true; j += 1 }
-        if j < b.count && b[j] >= 49 && b[j] <= 57 {
+        // Fast path: an integer of 1 to 16 digits, not starting with 0, read eight bytes at a time.
+        if j + 16 <= b.count, b[j] >= 49 && b[j] <= 57 {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let x = b.loadUnaligned(fromByteOffset: j, as: UInt64.self)
+            let n1 = Reader.leadingDigits(x)
+            var m = Reader.digitsValue(x &- ones &* 0x30, n1)
+            var digits = n1
+            if n1 == 8 {
+                let y = b.loadUnaligned(fromByteOffset: j + 8, as: UInt64.self)
+                let n2 = Reader.leadingDigits(y)
+                if n2 > 0 {
+                    if n2 == 8 { digits = 17 }  // too long for this path
+                    else {
+                        m = m &* Reader.pow10[n2] &+ Reader.digitsValue(y &- ones &* 0x30, n2)
+                        digits += n2
+                    }
+                }
+            }
+            if digits <= 16 {
+                let e = j + digits
+                let next = b[e]
+                if next != UInt8(ascii: ".") && next != UInt8(ascii: "e") && next != UInt8(ascii: "E") {
+                    i = e
+                    return Number(start: start, end: e, negative: neg, mantissa: m, digits: digits, exponent: 0, isInteger: true)
+                }
+            }
+        } else if j < b.count && b[j] >= 49 && b[j] <= 57 {
+            // Near the end of the record: a plain integer of at most 18 digits, a byte at a time.
             var m: UInt64 = 0
             let digitStart = j
             while j < b.count && j - digitStart < 18 {

@@ -94,6 +94,81 @@ struct JSONRecordDecoderTests {
         #expect(tooBig.count == 2)
     }
 
+    /// Integers of every length, both signs and each terminator, at the end of the record and
+    /// away from it, decode to what Swift's own parser reads (the eight-bytes-at-a-time path and
+    /// the byte path near the end must agree).
+    @Test func integersOfEveryLength() {
+        let fields = [FieldSpec(name: "i", type: .bigint), FieldSpec(name: "d", type: .double)]
+        var rng = SplitMix64(seed: 7)
+        var texts: [String] = []
+        for digits in 1...19 {
+            for _ in 0..<20 {
+                var t = String(rng.next() % 9 + 1)
+                for _ in 1..<digits { t += String(rng.next() % 10) }
+                if rng.next() % 3 == 0 { t = "-" + t }
+                texts.append(t)
+            }
+        }
+        texts += ["0", "-0", "7", "99999999", "100000000", "9999999999999999", "10000000000000000", "9223372036854775807", "-9223372036854775808"]
+        var records: [String] = []
+        var expected: [[Value]] = []
+        for t in texts {
+            let v = Value.int(Int64(t)!)
+            records.append(#"{"i":\#(t),"pad":"0123456789abcdefghij","d":\#(t)}"#)
+            expected.append([v, .double(Double(t)!)])
+            records.append(#"{"d":\#(t),"i":\#(t)}"#)
+            expected.append([v, .double(Double(t)!)])
+            records.append(#"{"i":\#(t) }"#)
+            expected.append([v, .null])
+            records.append(#"{"d":\#(t).25,"i":\#(t)}"#)
+            expected.append([v, .double(Double(t + ".25")!)])
+            records.append(#"{"d":\#(t)e3,"i":\#(t)}"#)
+            expected.append([v, .double(Double(t + "e3")!)])
+        }
+        let (rows, errors) = decode(records, fields)
+        #expect(errors.isEmpty, "\(errors.first.map { "\(records[$0.key]): \($0.value)" } ?? "")")
+        #expect(rows.count == expected.count)
+        for (k, (r, e)) in zip(rows, expected).enumerated() where r != e {
+            Issue.record("\(records[k]): \(r) != \(e)")
+            break
+        }
+        // Twenty digits do not fit a BIGINT, and a leading zero is not JSON.
+        let (_, bad) = decode([#"{"i":12345678901234567890,"pad":"................"}"#, #"{"i":0123456789012345678,"pad":"................"}"#], fields)
+        #expect(bad.count == 2)
+    }
+
+    /// Key orders are guessed from earlier records; a decoder reused across records that change
+    /// order, share prefixes, lengthen keys or escape them reads exactly what a fresh decoder reads.
+    @Test func guessedKeyOrdersNeverMisread() {
+        let fields = [FieldSpec(name: "a", type: .bigint), FieldSpec(name: "ab", type: .bigint),
+                      FieldSpec(name: "sensor_temperature_reading_1", type: .bigint),
+                      FieldSpec(name: "sensor_temperature_reading_2", type: .bigint),
+                      FieldSpec(name: "a_key_that_is_longer_than_thirty_two_bytes", type: .bigint),
+                      FieldSpec(name: "x", path: ["n", "x"], type: .bigint)]
+        let keys = ["a", "ab", "abc", "sensor_temperature_reading_1", "sensor_temperature_reading_2", "sensor_temperature_reading_3",
+                    "a_key_that_is_longer_than_thirty_two_bytes", "a_key_that_is_longer_than_thirty_two_bytez", "n", "x", #"\u0061"#]
+        var rng = SplitMix64(seed: 11)
+        var records: [String] = []
+        for r in 0..<400 {
+            let count = Int(rng.next() % 6) + 1
+            var parts: [String] = []
+            for _ in 0..<count {
+                let k = keys[Int(rng.next() % UInt64(keys.count))]
+                let v = k == "n" ? #"{"x":\#(r),"y":1}"# : String(rng.next() % 1000)
+                parts.append("\"\(k)\":\(v)")
+            }
+            records.append("{" + parts.joined(separator: ",") + "}")
+        }
+        let reused = decode(records, fields)
+        var fresh: [[Value]] = []
+        for rec in records { fresh += decode([rec], fields).rows }
+        #expect(reused.errors.isEmpty)
+        #expect(reused.rows.count == fresh.count)
+        if let k = reused.rows.indices.first(where: { $0 < fresh.count && reused.rows[$0] != fresh[$0] }) {
+            Issue.record("\(records[k]): read \(reused.rows[k]), a fresh decoder reads \(fresh[k])")
+        }
+    }
+
     @Test(arguments: [
         ("", "empty record"), ("[1,2]", "not a JSON object"), ("{", "unexpected end"), (#"{"a":1,}"#, "expected a key"),
         (#"{"a" 1}"#, "expected ':'"), (#"{"a":1} x"#, "unexpected text after"), (#"{"a":tru}"#, "invalid literal"),
