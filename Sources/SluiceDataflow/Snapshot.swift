@@ -135,7 +135,7 @@ extension WindowAggregateOperator {
                 for v in try Snap.array(kj) { key.append(try Value(snapshot: v)) }
                 guard key.count == keyColumns.count else { throw SnapshotError("a window group has \(key.count) keys, the query has \(keyColumns.count)") }
                 let g = p.keys.count
-                if keyColumns.count == 1, case .int(let k) = key[0] { p.intIndex[k] = g } else { p.valueIndex[key] = g }
+                if key.count == 1, case .int(let k) = key[0] { p.intIndex.insert(k, group: g) } else { p.valueIndex[key] = g }
                 p.keys.append(key)
             }
             for sj in try Snap.array(pj["states"]) { p.states.append(try AggregateState(snapshot: sj)) }

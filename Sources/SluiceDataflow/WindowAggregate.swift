@@ -64,9 +64,9 @@ public final class WindowAggregateOperator {
     public private(set) var changes: [[Value]] = []
 
     /// The groups of one pane: a group's states are `states[g * aggregates.count ..< (g + 1) * aggregates.count]`,
-    /// updated in place. A single BIGINT key is looked up as an integer, other keys as values.
+    /// updated in place. A single integer key is looked up as an integer, other keys as values.
     final class Pane {
-        var intIndex: [Int64: Int] = [:]
+        var intIndex = IntGroupMap()
         var valueIndex: [[Value]: Int] = [:]
         var keys: [[Value]] = []
         var states: [AggregateState] = []
@@ -105,19 +105,19 @@ public final class WindowAggregateOperator {
     /// Adds a batch; returns the rows that were late (their windows already emitted).
     @discardableResult
     public func add(_ batch: Batch) -> [Int] {
-        var late: [Int] = []
         let times = batch.columns[timeColumn]
         guard case .int(let ts) = times.storage else { return Array(0..<batch.count) }
+        changes.removeAll(keepingCapacity: true)
+        // A single BIGINT key column without NULLs: integer lookups, and each run of records
+        // falling in one pane is aggregated a column at a time.
+        if !emitChanges, keyColumns.count == 1, batch.columns[keyColumns[0]].valid == nil, batch.columns[keyColumns[0]].type == .bigint,
+           case .int(let keys) = batch.columns[keyColumns[0]].storage {
+            return addIntKeyed(batch, times, ts, keys)
+        }
+        var late: [Int] = []
         let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType) }
         let n = aggregates.count
-        // A single BIGINT key column without NULLs: integer lookups.
-        var intKeys: ContiguousArray<Int64>? = nil
-        if keyColumns.count == 1, batch.columns[keyColumns[0]].valid == nil, batch.columns[keyColumns[0]].type == .bigint,
-           case .int(let k) = batch.columns[keyColumns[0]].storage {
-            intKeys = k
-        }
         let inputs = aggregates.map { a in a.input.map { batch.columns[$0] } }
-        changes.removeAll(keepingCapacity: true)
         var key: [Value] = []
         key.reserveCapacity(keyColumns.count)
         for row in 0..<batch.count {
@@ -129,27 +129,22 @@ public final class WindowAggregateOperator {
             }
             let p = pane(floorDiv(t, paneSize) * paneSize)
             var g: Int
-            if let ik = intKeys {
-                let k = ik[row]
-                if let found = p.intIndex[k] {
-                    g = found
-                } else {
-                    g = p.keys.count
-                    p.intIndex[k] = g
-                    p.keys.append([.int(k)])
-                    p.states.append(contentsOf: initial)
-                }
-            } else {
-                key.removeAll(keepingCapacity: true)
-                for k in keyColumns { key.append(batch.columns[k].value(row)) }
-                if let found = p.valueIndex[key] {
-                    g = found
-                } else {
-                    g = p.keys.count
-                    p.valueIndex[key] = g
+            key.removeAll(keepingCapacity: true)
+            for k in keyColumns { key.append(batch.columns[k].value(row)) }
+            if key.count == 1, case .int(let k) = key[0] {
+                let (found, inserted) = p.intIndex.findOrInsert(k, next: p.keys.count)
+                g = found
+                if inserted {
                     p.keys.append(key)
                     p.states.append(contentsOf: initial)
                 }
+            } else if let found = p.valueIndex[key] {
+                g = found
+            } else {
+                g = p.keys.count
+                p.valueIndex[key] = g
+                p.keys.append(key)
+                p.states.append(contentsOf: initial)
             }
             g *= n
             for i in 0..<n {
@@ -166,6 +161,69 @@ public final class WindowAggregateOperator {
         return late
     }
 
+    /// Group numbers (times the aggregate count) of the rows of the current run.
+    private var runGroups: [Int] = []
+
+    /// `add` for a single non-NULL BIGINT key: rows are taken in runs that fall in one pane;
+    /// each run's groups are found first, then each aggregate is fed its column over the run.
+    private func addIntKeyed(_ batch: Batch, _ times: Column, _ ts: ContiguousArray<Int64>, _ keys: ContiguousArray<Int64>) -> [Int] {
+        var late: [Int] = []
+        let n = aggregates.count
+        let count = batch.count
+        if runGroups.count < count { runGroups = Array(repeating: 0, count: count) }
+        let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType) }
+        var row = 0
+        while row < count {
+            if times.isNull(row) { late.append(row); row += 1; continue }
+            let t = ts[row]
+            // Every time in a pane has the same last window (a pane divides the advance).
+            if lastWindowEnd(t) <= emittedThrough { late.append(row); row += 1; continue }
+            let start = floorDiv(t, paneSize) * paneSize
+            let limit = start + paneSize
+            var end = row + 1
+            if let valid = times.valid {
+                while end < count && valid[end] && ts[end] >= start && ts[end] < limit { end += 1 }
+            } else {
+                while end < count && ts[end] >= start && ts[end] < limit { end += 1 }
+            }
+            let p = pane(start)
+            runGroups.withUnsafeMutableBufferPointer { gs in
+                for r in row..<end {
+                    let (g, inserted) = p.intIndex.findOrInsert(keys[r], next: p.keys.count)
+                    if inserted {
+                        p.keys.append([.int(keys[r])])
+                        p.states.append(contentsOf: initial)
+                    }
+                    gs[r - row] = g * n
+                }
+            }
+            let gs = runGroups
+            p.states.withUnsafeMutableBufferPointer { st in
+                for i in 0..<n {
+                    guard let c = aggregates[i].input else {
+                        for r in row..<end { st[gs[r - row] + i].addRow() }
+                        continue
+                    }
+                    let col = batch.columns[c]
+                    switch col.storage {
+                    case .int(let v):
+                        if let valid = col.valid {
+                            for r in row..<end where valid[r] { st[gs[r - row] + i].add(int: v[r]) }
+                        } else {
+                            for r in row..<end { st[gs[r - row] + i].add(int: v[r]) }
+                        }
+                    case .double(let v):
+                        for r in row..<end where !col.isNull(r) { st[gs[r - row] + i].add(double: v[r]) }
+                    default:
+                        for r in row..<end where !col.isNull(r) { st[gs[r - row] + i].add(col.value(r)) }
+                    }
+                }
+            }
+            row = end
+        }
+        return late
+    }
+
     /// The current rows of every open window containing time `t`, for group `key`.
     private func appendChanges(_ t: Int64, _ key: [Value]) {
         let n = aggregates.count
@@ -178,7 +236,7 @@ public final class WindowAggregateOperator {
                 while p < end {
                     if let pane = panes[p] {
                         let g: Int?
-                        if key.count == 1, case .int(let k) = key[0], let found = pane.intIndex[k] { g = found } else { g = pane.valueIndex[key] }
+                        if key.count == 1, case .int(let k) = key[0] { g = pane.intIndex.find(k) } else { g = pane.valueIndex[key] }
                         if let g {
                             let s = pane.states[(g * n)..<(g * n + n)]
                             merged = merged.map { zip($0, s).map { $0.merged(with: $1) } } ?? Array(s)
@@ -277,20 +335,19 @@ extension WindowAggregateOperator {
     /// The rows of window [start, end) whose groups are single integer keys, in key order.
     func emitIntKeyed(_ start: Int64, _ end: Int64, into out: inout [[Value]]) {
         let n = aggregates.count
-        var index: [Int64: Int] = [:]
+        var index = IntGroupMap(capacity: panes[start]?.intIndex.count ?? 8)
         var keys: [Int64] = []
         var states: [AggregateState] = []
         var p = start
         while p < end {
             if let pane = panes[p] {
-                index.reserveCapacity(pane.intIndex.count)
-                for (k, g) in pane.intIndex {
-                    if let gi = index[k] {
-                        for i in 0..<n { states[gi * n + i] = states[gi * n + i].merged(with: pane.states[g * n + i]) }
-                    } else {
-                        index[k] = keys.count
+                pane.intIndex.forEach { k, g in
+                    let (gi, inserted) = index.findOrInsert(k, next: keys.count)
+                    if inserted {
                         keys.append(k)
                         states.append(contentsOf: pane.states[(g * n)..<(g * n + n)])
+                    } else {
+                        for i in 0..<n { states[gi * n + i] = states[gi * n + i].merged(with: pane.states[g * n + i]) }
                     }
                 }
             }

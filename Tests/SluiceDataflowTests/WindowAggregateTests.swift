@@ -180,3 +180,31 @@ struct WatermarkTests {
         #expect(w.watermark(now: 0) == 50)
     }
 }
+
+@Suite("Integer group map")
+struct IntGroupMapTests {
+    /// Against a Dictionary: keys that collide in the low and high bits, negatives, zero, and
+    /// growth from the smallest table.
+    @Test func agreesWithADictionary() {
+        var rng = SplitMix64(seed: 3)
+        var map = IntGroupMap()
+        var reference: [Int64: Int] = [:]
+        let pool: [Int64] = (0..<300).map { Int64($0) << 40 } + (0..<300).map { -Int64($0) } + [Int64.min, Int64.max]
+        for step in 0..<20_000 {
+            let k = step % 3 == 0 ? Int64(bitPattern: rng.next()) % 5_000 : pool[rng.below(pool.count)]
+            let (g, inserted) = map.findOrInsert(k, next: reference.count)
+            if let expected = reference[k] {
+                #expect(!inserted && g == expected)
+            } else {
+                #expect(inserted && g == reference.count)
+                reference[k] = g
+            }
+        }
+        #expect(map.count == reference.count)
+        for (k, g) in reference { #expect(map.find(k) == g) }
+        #expect(map.find(123_456_789) == nil)
+        var seen: [Int64: Int] = [:]
+        map.forEach { seen[$0] = $1 }
+        #expect(seen == reference)
+    }
+}
