@@ -112,13 +112,14 @@ public struct Batch: Sendable {
 /// Appends values of one type; `finish()` makes the column.
 public struct ColumnBuilder: Sendable {
     public let type: ColumnType
-    private var bools = ContiguousArray<Bool>()
-    private var ints = ContiguousArray<Int64>()
-    private var doubles = ContiguousArray<Double>()
-    private var bytes = ContiguousArray<UInt8>()
-    private var offsets: ContiguousArray<Int32> = [0]
-    private var valid: ContiguousArray<Bool>? = nil
-    public private(set) var count = 0
+    @usableFromInline var bools = ContiguousArray<Bool>()
+    @usableFromInline var ints = ContiguousArray<Int64>()
+    @usableFromInline var doubles = ContiguousArray<Double>()
+    @usableFromInline var bytes = ContiguousArray<UInt8>()
+    @usableFromInline var offsets: ContiguousArray<Int32> = [0]
+    @usableFromInline var valid: ContiguousArray<Bool>? = nil
+    @usableFromInline var rows = 0
+    public var count: Int { rows }
 
     public init(_ type: ColumnType, capacity: Int = 0) {
         self.type = type
@@ -130,10 +131,11 @@ public struct ColumnBuilder: Sendable {
         }
     }
 
-    private mutating func markValid(_ ok: Bool) {
+    @inlinable
+    mutating func markValid(_ ok: Bool) {
         if !ok && valid == nil { valid = ContiguousArray(repeating: true, count: count) }
-        valid?.append(ok)
-        count += 1
+        if valid != nil { valid!.append(ok) }
+        rows += 1
     }
 
     public mutating func appendNull() {
@@ -146,10 +148,10 @@ public struct ColumnBuilder: Sendable {
         markValid(false)
     }
 
-    public mutating func append(int v: Int64) { ints.append(v); markValid(true) }
-    public mutating func append(double v: Double) { doubles.append(v); markValid(true) }
-    public mutating func append(bool v: Bool) { bools.append(v); markValid(true) }
-    public mutating func append(utf8 v: UnsafeRawBufferPointer) {
+    @inlinable public mutating func append(int v: Int64) { ints.append(v); markValid(true) }
+    @inlinable public mutating func append(double v: Double) { doubles.append(v); markValid(true) }
+    @inlinable public mutating func append(bool v: Bool) { bools.append(v); markValid(true) }
+    @inlinable public mutating func append(utf8 v: UnsafeRawBufferPointer) {
         bytes.append(contentsOf: v)
         offsets.append(Int32(bytes.count))
         markValid(true)
@@ -186,7 +188,7 @@ public struct ColumnBuilder: Sendable {
             bytes.removeSubrange(Int(offsets.last!)...)
         }
         valid?.removeLast()
-        count -= 1
+        rows -= 1
     }
 
     public mutating func finish() -> Column {

@@ -66,8 +66,12 @@ struct SourceDecoder {
     /// The batch built so far and its largest event time; starts a new one.
     mutating func finish() -> (Batch, Int64?) {
         var columns = [Column?](repeating: nil, count: schema.fields.count)
-        for (k, pos) in fieldColumns.enumerated() { columns[pos] = builders[k].finish() }
+        for (k, pos) in fieldColumns.enumerated() {
+            columns[pos] = builders[k].finish()
+            builders[k] = ColumnBuilder(fields[k].type, capacity: count)  // the next batch is likely as large
+        }
         let rt = rowtimes.finish()
+        rowtimes = ColumnBuilder(.timestamp, capacity: count)
         if let r = rowtimeColumn { columns[r] = rt }
         let batch = Batch(schema: schema, columns: columns.map { $0! }, count: count)
         count = 0
