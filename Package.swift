@@ -20,8 +20,8 @@ let package = Package(
     targets: [
         // Layer 0: shared vocabulary (clock, JSON values, errors).
         .target(name: "SluiceCore", swiftSettings: strict),
-        // Layer 1: record decoders and encoders (JSON lines, CSV) on bytes, into columns.
-        .target(name: "SluiceCodecs", dependencies: ["SluiceCore"], swiftSettings: hot),
+        // Layer 1: record decoders and encoders (JSON lines, CSV) on bytes, into columns; gzip.
+        .target(name: "SluiceCodecs", dependencies: ["SluiceCore", "CZlib"], swiftSettings: hot),
         // Layer 1: physical operators without SQL (watermarks, aggregates, windows).
         .target(name: "SluiceDataflow", dependencies: ["SluiceCore"], swiftSettings: hot),
         // Layer 1: the SQL front end (lexer, parser, AST, printer).
@@ -30,17 +30,21 @@ let package = Package(
         .target(name: "SluicePlanner", dependencies: ["SluiceCore", "SluiceSQL"], swiftSettings: strict),
         // Layer 1: the sharded stream store (Kinesis Data Streams semantics, on disk).
         .target(name: "SluiceStreams", dependencies: ["SluiceCore"], swiftSettings: strict),
+        // Layer 2: Firehose-style delivery streams: buffers, S3-style object keys, gzip, exactly once.
+        .target(name: "SluiceDelivery", dependencies: ["SluiceCore", "SluiceCodecs", "SluiceStreams"], swiftSettings: strict),
         // Layer 3: where SQL and execution meet: statements, physical plans, the driver, sinks.
         .target(name: "SluiceEngine",
-                dependencies: ["SluiceCore", "SluiceCodecs", "SluiceSQL", "SluicePlanner", "SluiceDataflow", "SluiceStreams"],
+                dependencies: ["SluiceCore", "SluiceCodecs", "SluiceSQL", "SluicePlanner", "SluiceDataflow", "SluiceStreams", "SluiceDelivery"],
                 swiftSettings: hot),
         // Layer 5: command line (argument parsing, terminal output).
-        .target(name: "SluiceCLI", dependencies: ["SluiceCore", "SluiceCodecs", "SluiceStreams", "SluiceSQL", "SluiceEngine"], swiftSettings: strict),
+        .target(name: "SluiceCLI", dependencies: ["SluiceCore", "SluiceCodecs", "SluiceStreams", "SluiceSQL", "SluiceEngine", "SluiceDelivery"], swiftSettings: strict),
         // The executable: main.swift only.
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"], swiftSettings: strict),
 
         // Test only: SQLite from the base image, the reference for the differential window tests.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        // zlib from the base image, for gzip.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
 
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(name: "SluiceCodecsTests", dependencies: ["SluiceCodecs", "SluiceCore"]),
@@ -49,6 +53,7 @@ let package = Package(
         .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceEngine", "SluiceStreams", "SluiceSQL", "SluiceCore", "CSQLite"], exclude: ["slt"]),
         .testTarget(name: "SluiceSQLTests", dependencies: ["SluiceSQL", "SluiceCore"]),
         .testTarget(name: "SluiceStreamsTests", dependencies: ["SluiceStreams", "SluiceCore"]),
+        .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceStreams", "SluiceCodecs", "SluiceCore"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCore"], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,497 @@
+import Foundation
+import Glibc
+public import SluiceCore
+import SluiceCodecs
+public import SluiceStreams
+
+/// What a transformation made of one record (Firehose's Lambda result): its new bytes and its
+/// partition keys, dropped, or failed with a reason (the record goes to the error prefix).
+public enum ProcessedRecord: Sendable, Equatable {
+    case ok([UInt8], keys: [String: String])
+    case dropped
+    case failed(String)
+}
+
+/// Transforms a batch of records (one result per record, in order).
+public typealias RecordProcessor = ([[UInt8]]) -> [ProcessedRecord]
+
+/// Counts since the delivery stream was opened.
+public struct DeliveryCounters: Sendable, Equatable {
+    public var recordsRead: Int64 = 0
+    public var recordsDelivered: Int64 = 0
+    public var recordsFailed: Int64 = 0
+    public var recordsDropped: Int64 = 0
+    public var objects: Int64 = 0
+    public var bytesIn: Int64 = 0
+    public var bytesWritten: Int64 = 0
+}
+
+/// A Firehose delivery stream over a built-in stream: records are read from the stream (its own,
+/// one shard, for direct puts; or a source stream), buffered per partition and shard, and written
+/// as objects under the destination directory, laid out as S3 keys, when a buffer reaches the size
+/// hint or its oldest record the interval hint, and when the stream is flushed at shutdown.
+///
+/// Exactly once, across crashes: an object is written under `.sluice-staging/` and made durable,
+/// then the delivery state (per shard: the position before the oldest record not yet delivered,
+/// and the objects delivered past it) is written atomically, then the object is renamed into
+/// place. On opening, objects the state lists are renamed into place if they are not yet, other
+/// staged files are removed, and reading resumes at the positions, skipping the records of the
+/// listed objects. Records acknowledged by a put are in the stream, on disk, so none is lost.
+///
+/// Owned by one thread (the run loop or the command that opened it).
+public final class DeliveryStream {
+    public let config: FirehoseConfig
+    public let store: StreamStore
+    let clock: any SluiceClock
+    let consumer: StreamConsumer
+    public var processor: RecordProcessor?
+    public private(set) var counters = DeliveryCounters()
+    private let prefix: PrefixTemplate
+    private let errorPrefix: PrefixTemplate
+    private let statePath: String
+    private let stagingDir: String
+    /// The most partitions buffered at once (Firehose's active partition limit).
+    public static let maxActivePartitions = 500
+
+    /// A buffer being filled: records of one partition from one shard, streamed into a staged file.
+    final class Buffer {
+        let partition: String
+        let keys: [String: String]
+        let shard: String
+        let errorType: String?
+        let firstSequence: String
+        /// The shard position before the first record (nil: the shard's start).
+        let resumeAfter: String?
+        var lastSequence: String
+        let oldestArrival: Int64
+        var records = 0
+        var bytes = 0
+        let stagedPath: String
+        let key: String
+        let fd: Int32
+        let gzip: GzipWriter?
+        var pending: [UInt8] = []
+
+        init(partition: String, keys: [String: String], shard: String, errorType: String?, first: String, resumeAfter: String?,
+             arrival: Int64, stagedPath: String, key: String, fd: Int32, gzip: GzipWriter?) {
+            self.partition = partition
+            self.keys = keys
+            self.shard = shard
+            self.errorType = errorType
+            firstSequence = first
+            lastSequence = first
+            self.resumeAfter = resumeAfter
+            oldestArrival = arrival
+            self.stagedPath = stagedPath
+            self.key = key
+            self.fd = fd
+            self.gzip = gzip
+        }
+    }
+
+    /// An object delivered past its shard's position: its records are skipped when read again.
+    struct Delivered: Equatable {
+        var shard: String
+        var partition: String
+        var first: SequenceNumber
+        var last: SequenceNumber
+        var key: String
+        var staged: String
+        /// Renamed into place (only then may the state forget it).
+        var placed = false
+    }
+
+    private var buffers: [String: Buffer] = [:]
+    /// Per shard, the last record read (nil: none yet).
+    private var lastRead: [String: String] = [:]
+    /// Per shard, the durable position (nil: the shard's start).
+    private var committed: [String: StreamConsumer.Position] = [:]
+    private var delivered: [Delivered] = []
+    /// Tests: called after the state lists an object and before it is renamed into place (a
+    /// crash there is simulated by throwing).
+    var afterStateSaved: (() throws(DeliveryError) -> Void)?
+
+    public init(config: FirehoseConfig, store: StreamStore, clock: any SluiceClock = SystemClock()) throws(DeliveryError) {
+        self.config = config
+        self.store = store
+        self.clock = clock
+        prefix = try PrefixTemplate(config.prefix, field: "prefix")
+        errorPrefix = try PrefixTemplate(config.errorPrefix.isEmpty ? "!{firehose:error-output-type}/" : config.errorPrefix, field: "error_prefix")
+        let dir = DeliveryStream.definitionsDirectory(store)
+        statePath = dir + "/" + config.name + ".delivery.json"
+        stagingDir = config.directory + "/.sluice-staging"
+        do {
+            consumer = try StreamConsumer(store: store, stream: config.stream, application: "firehose-" + config.name)
+        } catch {
+            throw DeliveryError(.resourceNotFound, "the stream '\(config.stream)' of firehose \(config.name) cannot be read: \(error.message)")
+        }
+        try makeDirectories(stagingDir)
+        try recover()
+    }
+
+    // MARK: - Definitions on disk
+
+    static func definitionsDirectory(_ store: StreamStore) -> String { store.configuration.dataDirectory + "/firehoses" }
+
+    /// Saves a firehose's definition (and creates its stream for direct puts).
+    public static func create(_ config: FirehoseConfig, store: StreamStore, replace: Bool = false) throws(DeliveryError) {
+        let dir = definitionsDirectory(store)
+        try makeDirectories(dir)
+        let path = dir + "/" + config.name + ".json"
+        if let existing = try? load(name: config.name, store: store) {
+            if existing == config { return }
+            guard replace else { throw DeliveryError(.resourceInUse, "Firehose \(config.name) under account 000000000000 already exists with a different definition.") }
+        }
+        if config.isDirectPut {
+            do {
+                if (try? store.describeStreamSummary(name: config.name)) == nil { try store.createStream(name: config.name, shardCount: 1) }
+            } catch {
+                throw DeliveryError(.resourceInUse, "cannot create the stream of firehose \(config.name): \(error.message)")
+            }
+        } else if let s = config.sourceStream, (try? store.describeStreamSummary(name: s)) == nil {
+            throw DeliveryError(.resourceNotFound, "the source stream '\(s)' of firehose \(config.name) does not exist")
+        }
+        do {
+            try writeFileAtomically(path, Array(config.json.serialized(pretty: true).utf8))
+        } catch {
+            throw DeliveryError(.storage, error.message)
+        }
+    }
+
+    public static func load(name: String, store: StreamStore) throws(DeliveryError) -> FirehoseConfig {
+        guard let bytes = readFile(definitionsDirectory(store) + "/" + name + ".json") else {
+            throw DeliveryError(.resourceNotFound, "Firehose \(name) under account 000000000000 not found.")
+        }
+        guard let j = try? JSONValue.parse(bytes: bytes) else { throw DeliveryError(.storage, "the definition of firehose \(name) is unreadable") }
+        return try FirehoseConfig(json: j)
+    }
+
+    public static func list(store: StreamStore) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: definitionsDirectory(store))) ?? []
+        return names.filter { $0.hasSuffix(".json") && !$0.hasSuffix(".delivery.json") }.map { String($0.dropLast(5)) }.sorted()
+    }
+
+    /// Removes a firehose's definition, delivery state and (for direct puts) its stream.
+    public static func delete(name: String, store: StreamStore) throws(DeliveryError) {
+        let config = try load(name: name, store: store)
+        let dir = definitionsDirectory(store)
+        unlink(dir + "/" + name + ".json")
+        unlink(dir + "/" + name + ".delivery.json")
+        if config.isDirectPut { try? store.deleteStream(name: name) }
+    }
+
+    // MARK: - Puts (PutRecord, PutRecordBatch)
+
+    public static let maxRecordBytes = 1_024_000
+    public static let maxBatchRecords = 500
+    public static let maxBatchBytes = 4 << 20
+
+    /// PutRecordBatch: 1-500 records of at most 1,000 KiB, 4 MiB in all. Returns a record id per
+    /// record (the stream's sequence number) or, for a record that failed, its error.
+    public static func putBatch(_ config: FirehoseConfig, store: StreamStore, records: [[UInt8]]) throws(DeliveryError) -> [Result<String, DeliveryError>] {
+        guard config.isDirectPut else {
+            throw DeliveryError(.invalidArgument, "Firehose \(config.name) reads the stream \(config.stream); it does not take direct puts.")
+        }
+        guard !records.isEmpty, records.count <= maxBatchRecords else {
+            throw DeliveryError(.invalidArgument, "1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length between 1 and 500")
+        }
+        let total = records.reduce(0) { $0 + $1.count }
+        guard total <= maxBatchBytes else {
+            throw DeliveryError(.invalidArgument, "Records size exceeds 4 MiB limit")
+        }
+        for r in records where r.count > maxRecordBytes {
+            throw DeliveryError(.invalidArgument, "1 validation error detected: Value at 'record.data' failed to satisfy constraint: Member must have length less than or equal to 1024000")
+        }
+        // One shard: the partition key only has to be valid.
+        let entries = records.map { PutRecordsRequestEntry(data: $0, partitionKey: "firehose") }
+        do {
+            let result = try store.putRecords(stream: config.name, records: entries)
+            return result.records.map { r in
+                switch r {
+                case .success(let ok): return .success(ok.sequenceNumber.description)
+                case .failure(let code, let message):
+                    // Firehose reports a record it could not take as ServiceUnavailable (retry) or InternalFailure.
+                    return .failure(DeliveryError(code == .provisionedThroughputExceeded ? .serviceUnavailable : .internalFailure, message))
+                }
+            }
+        } catch {
+            throw DeliveryError(error.code == .resourceNotFound ? .resourceNotFound : .invalidArgument, error.message)
+        }
+    }
+
+    // MARK: - Delivery
+
+    /// Reads what is new in the stream, fills buffers, and delivers the buffers that are due.
+    /// Returns whether anything was read.
+    @discardableResult
+    public func poll() throws(DeliveryError) -> Bool {
+        let batches: [StreamConsumer.ShardRecords]
+        do { batches = try consumer.poll() } catch { throw DeliveryError(.storage, error.message) }
+        var any = false
+        for b in batches {
+            let n = b.result.records.count
+            guard n > 0 else { continue }
+            any = true
+            var data: [[UInt8]] = []
+            data.reserveCapacity(n)
+            for i in 0..<n { data.append(b.result.records.data(i)) }
+            counters.recordsRead += Int64(n)
+            let processed: [ProcessedRecord] = processor.map { $0(data) } ?? data.map { .ok($0, keys: [:]) }
+            for i in 0..<n {
+                let sn = b.result.sequenceNumber(i)
+                let seq = sn.description
+                let arrival = b.result.records.arrivalMillis(i)
+                let before = lastRead[b.shardId]
+                lastRead[b.shardId] = seq
+                counters.bytesIn += Int64(data[i].count)
+                switch i < processed.count ? processed[i] : .failed("the transformation returned no result for the record") {
+                case .ok(let bytes, let keys):
+                    let partition = DeliveryStream.partitionName(keys)
+                    if isDelivered(b.shardId, partition, sn) { continue }
+                    if buffers[partition + "\u{0}" + b.shardId] == nil && activePartitions >= DeliveryStream.maxActivePartitions {
+                        try append(errorRecord(data[i], arrival, "activePartitionExceeded", "more than \(DeliveryStream.maxActivePartitions) partitions are active"),
+                                   partition: "!error:activePartitionExceeded", keys: [:], errorType: "activePartitionExceeded",
+                                   shard: b.shardId, seq: seq, before: before, arrival: arrival)
+                        counters.recordsFailed += 1
+                        continue
+                    }
+                    try append(bytes, partition: partition, keys: keys, errorType: nil, shard: b.shardId, seq: seq, before: before, arrival: arrival)
+                case .dropped:
+                    counters.recordsDropped += 1
+                case .failed(let reason):
+                    let partition = "!error:processing-failed"
+                    if isDelivered(b.shardId, partition, sn) { continue }
+                    try append(errorRecord(data[i], arrival, "processing-failed", reason), partition: partition, keys: [:],
+                               errorType: "processing-failed", shard: b.shardId, seq: seq, before: before, arrival: arrival)
+                    counters.recordsFailed += 1
+                }
+            }
+        }
+        let now = clock.nowMillis()
+        for (k, buf) in buffers.sorted(by: { $0.key < $1.key }) where now - buf.oldestArrival >= config.bufferIntervalMillis {
+            try deliver(k, buf)
+        }
+        return any
+    }
+
+    /// Delivers every buffer, whatever its size and age (shutdown).
+    public func flushAll() throws(DeliveryError) {
+        for (k, buf) in buffers.sorted(by: { $0.key < $1.key }) { try deliver(k, buf) }
+        try saveState()
+    }
+
+    /// Reads the stream to its end, then flushes every buffer.
+    public func deliverAll() throws(DeliveryError) {
+        while try poll() {}
+        try flushAll()
+    }
+
+    /// Records buffered and not yet delivered.
+    public var bufferedRecords: Int { buffers.values.reduce(0) { $0 + $1.records } }
+    private var activePartitions: Int { Set(buffers.values.filter { $0.errorType == nil }.map(\.partition)).count }
+
+    static func partitionName(_ keys: [String: String]) -> String {
+        keys.keys.sorted().map { "\($0)=\(keys[$0]!)" }.joined(separator: "\u{1}")
+    }
+
+    private func isDelivered(_ shard: String, _ partition: String, _ s: SequenceNumber) -> Bool {
+        delivered.contains { d in d.first <= s && s <= d.last && d.partition == partition && d.shard == shard }
+    }
+
+    private func errorRecord(_ data: [UInt8], _ arrival: Int64, _ code: String, _ message: String) -> [UInt8] {
+        var o = JSONObject()
+        o["attemptsMade"] = 1
+        o["arrivalTimestamp"] = .int(arrival)
+        o["errorCode"] = .string(code)
+        o["errorMessage"] = .string(message)
+        o["attemptEndingTimestamp"] = .int(clock.nowMillis())
+        o["rawData"] = .string(Data(data).base64EncodedString())
+        var out = Array(JSONValue.object(o).serialized().utf8)
+        if !config.newlineDelimiter { out.append(10) }  // error documents are always one per line
+        return out
+    }
+
+    private func append(_ bytes: [UInt8], partition: String, keys: [String: String], errorType: String?, shard: String,
+                        seq: String, before: String?, arrival: Int64) throws(DeliveryError) {
+        let k = partition + "\u{0}" + shard
+        let buf: Buffer
+        if let b = buffers[k] {
+            buf = b
+        } else {
+            buf = try open(partition: partition, keys: keys, errorType: errorType, shard: shard, seq: seq, before: before, arrival: arrival)
+            buffers[k] = buf
+        }
+        buf.lastSequence = seq
+        buf.records += 1
+        buf.bytes += bytes.count + (config.newlineDelimiter ? 1 : 0)
+        if let g = buf.gzip {
+            g.write(bytes)
+            if config.newlineDelimiter { g.write([10]) }
+            if g.output.count >= 1 << 18 { try writeOut(buf.fd, g.take(), buf.stagedPath) }
+        } else {
+            buf.pending += bytes
+            if config.newlineDelimiter { buf.pending.append(10) }
+            if buf.pending.count >= 1 << 18 {
+                try writeOut(buf.fd, buf.pending, buf.stagedPath)
+                buf.pending.removeAll(keepingCapacity: true)
+            }
+        }
+        if buf.bytes >= config.bufferSizeBytes { try deliver(k, buf) }
+    }
+
+    private func open(partition: String, keys: [String: String], errorType: String?, shard: String, seq: String,
+                      before: String?, arrival: Int64) throws(DeliveryError) -> Buffer {
+        let uuid = UUID().uuidString.lowercased()
+        let random = String(uuid.filter { $0 != "-" }.prefix(11))
+        let template = errorType == nil ? prefix : errorPrefix
+        var p = template.evaluate(time: arrival, keys: keys.mapValues(DeliveryStream.pathSafe), errorType: errorType, random: random)
+        if errorType != nil && config.errorPrefix.isEmpty { p += PrefixTemplate.timePath(arrival) }
+        let f = TimeFormat.fields(arrival)
+        func p2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        var key = p + "\(config.name)-1-\(f.year)-\(p2(f.month))-\(p2(f.day))-\(p2(f.hour))-\(p2(f.minute))-\(p2(f.second))-\(uuid)"
+        if config.compression == .gzip { key += ".gz" }
+        while key.hasPrefix("/") { key.removeFirst() }
+        let staged = stagingDir + "/" + uuid
+        let fd = Glibc.open(staged, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DeliveryError(.storage, "cannot write \(staged): \(String(cString: strerror(errno)))") }
+        return Buffer(partition: partition, keys: keys, shard: shard, errorType: errorType, first: seq, resumeAfter: before, arrival: arrival,
+                      stagedPath: staged, key: key, fd: fd, gzip: config.compression == .gzip ? GzipWriter() : nil)
+    }
+
+    /// A partition key value as one path segment: `/` and NUL are percent-encoded, and `.` and
+    /// `..` cannot climb out of the destination.
+    static func pathSafe(_ v: String) -> String {
+        if v == "." || v == ".." { return v.replacingAll(".", with: "%2E") }
+        var out = ""
+        for ch in v.unicodeScalars {
+            switch ch {
+            case "/": out += "%2F"
+            case "%": out += "%25"
+            case "\u{0}": out += "%00"
+            default: out.unicodeScalars.append(ch)
+            }
+        }
+        return out
+    }
+
+    /// Writes the buffer's object: staged and synced, listed in the state, renamed into place.
+    private func deliver(_ k: String, _ buf: Buffer) throws(DeliveryError) {
+        if let g = buf.gzip {
+            g.finish()
+            try writeOut(buf.fd, g.take(), buf.stagedPath)
+        } else if !buf.pending.isEmpty {
+            try writeOut(buf.fd, buf.pending, buf.stagedPath)
+        }
+        if store.configuration.fsync != .never { fsync(buf.fd) }
+        let size = lseek(buf.fd, 0, SEEK_END)
+        close(buf.fd)
+        buffers[k] = nil
+        delivered.append(Delivered(shard: buf.shard, partition: buf.partition, first: SequenceNumber(buf.firstSequence)!,
+                                   last: SequenceNumber(buf.lastSequence)!, key: buf.key, staged: buf.stagedPath))
+        try saveState()
+        try afterStateSaved?()
+        try place(buf.stagedPath, buf.key)
+        delivered[delivered.count - 1].placed = true
+        counters.objects += 1
+        counters.bytesWritten += Int64(size)
+        if buf.errorType == nil { counters.recordsDelivered += Int64(buf.records) }
+    }
+
+    private func place(_ staged: String, _ key: String) throws(DeliveryError) {
+        let final = config.directory + "/" + key
+        if let slash = final.lastIndex(of: "/") { try makeDirectories(String(final[..<slash])) }
+        guard rename(staged, final) == 0 else { throw DeliveryError(.storage, "cannot move \(staged) to \(final): \(String(cString: strerror(errno)))") }
+    }
+
+    private func writeOut(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws(DeliveryError) {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DeliveryError(.storage, "cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+            off += n
+        }
+    }
+
+    // MARK: - State
+
+    /// Per shard, the position before the oldest record still buffered, else the last read.
+    private func positions() -> [String: StreamConsumer.Position] {
+        var out = committed
+        for (shard, seq) in lastRead { out[shard] = .sequenceNumber(seq) }
+        for (shard, p) in consumer.positions where p == .shardEnd { out[shard] = .shardEnd }
+        var oldest: [String: Buffer] = [:]
+        for b in buffers.values {
+            if let o = oldest[b.shard], let a = SequenceNumber(o.firstSequence), let c = SequenceNumber(b.firstSequence), a <= c { continue }
+            oldest[b.shard] = b
+        }
+        for (shard, b) in oldest {
+            if let r = b.resumeAfter { out[shard] = .sequenceNumber(r) } else { out[shard] = nil }
+        }
+        return out
+    }
+
+    private func saveState() throws(DeliveryError) {
+        let pos = positions()
+        // Objects wholly before their shard's position need not be remembered.
+        delivered.removeAll { d in
+            guard d.placed else { return false }
+            guard case .sequenceNumber(let s)? = pos[d.shard] else { return pos[d.shard] == .shardEnd }
+            guard let p = SequenceNumber(s) else { return false }
+            return d.last <= p
+        }
+        var shards = JSONObject()
+        for (k, v) in pos.sorted(by: { $0.key < $1.key }) {
+            switch v {
+            case .shardEnd: shards[k] = "SHARD_END"
+            case .sequenceNumber(let s): shards[k] = .string(s)
+            }
+        }
+        let objects: [JSONValue] = delivered.map {
+            ["shard": .string($0.shard), "partition": .string($0.partition), "first": .string($0.first.description), "last": .string($0.last.description),
+             "key": .string($0.key), "staged": .string($0.staged)]
+        }
+        let doc: JSONValue = ["firehose": .string(config.name), "shards": .object(shards), "delivered": .array(objects)]
+        do { try writeFileAtomically(statePath, Array(doc.serialized(pretty: true).utf8)) } catch { throw DeliveryError(.storage, error.message) }
+        committed = pos
+    }
+
+    /// Finishes what a crash interrupted: listed objects are moved into place, unlisted staged
+    /// files removed, and reading resumes at the saved positions.
+    private func recover() throws(DeliveryError) {
+        if let bytes = readFile(statePath) {
+            guard let j = try? JSONValue.parse(bytes: bytes) else { throw DeliveryError(.storage, "the delivery state \(statePath) is unreadable") }
+            for (k, v) in j["shards"]?.objectValue?.entries ?? [] {
+                guard let s = v.stringValue else { continue }
+                committed[k] = s == "SHARD_END" ? .shardEnd : .sequenceNumber(s)
+            }
+            for o in j["delivered"]?.arrayValue ?? [] {
+                guard let shard = o["shard"]?.stringValue, let partition = o["partition"]?.stringValue,
+                      let first = o["first"]?.stringValue.flatMap(SequenceNumber.init), let last = o["last"]?.stringValue.flatMap(SequenceNumber.init),
+                      let key = o["key"]?.stringValue, let staged = o["staged"]?.stringValue else {
+                    throw DeliveryError(.storage, "the delivery state \(statePath) lists an unreadable object")
+                }
+                delivered.append(Delivered(shard: shard, partition: partition, first: first, last: last, key: key, staged: staged))
+            }
+        }
+        let listed = Set(delivered.map(\.staged))
+        for d in delivered where access(d.staged, F_OK) == 0 { try place(d.staged, d.key) }
+        for i in delivered.indices { delivered[i].placed = true }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: stagingDir)) ?? [] {
+            let path = stagingDir + "/" + name
+            if !listed.contains(path) { unlink(path) }
+        }
+        consumer.seek(to: committed)
+        for (shard, p) in committed { if case .sequenceNumber(let s) = p { lastRead[shard] = s } }
+    }
+}
+
+func makeDirectories(_ path: String) throws(DeliveryError) {
+    do {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    } catch {
+        throw DeliveryError(.storage, "cannot create \(path): \(error.localizedDescription)")
+    }
+}

@@ -1,0 +1,230 @@
+public import SluiceCore
+import Foundation
+
+/// Why a delivery stream could not be created, opened or fed, with the Firehose error name.
+public struct DeliveryError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case invalidArgument = "InvalidArgumentException"
+        case resourceNotFound = "ResourceNotFoundException"
+        case resourceInUse = "ResourceInUseException"
+        case storage = "StorageException"
+        case serviceUnavailable = "ServiceUnavailableException"
+        case internalFailure = "InternalFailure"
+    }
+    public var code: Code
+    public var message: String
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { "\(code.rawValue): \(message)" }
+}
+
+/// How a delivery stream buffers, names and writes what it delivers (Firehose's
+/// ExtendedS3DestinationConfiguration, with a directory standing in for the bucket).
+public struct FirehoseConfig: Sendable, Equatable {
+    public enum Compression: String, Sendable { case none = "UNCOMPRESSED", gzip = "GZIP" }
+
+    public var name: String
+    /// The directory objects are written under (`destination = 'file:DIR'`).
+    public var directory: String
+    /// The object key prefix; without `!{...}` expressions, `YYYY/MM/dd/HH/` is appended.
+    public var prefix: String = ""
+    /// The prefix of objects holding records that failed; by default
+    /// `!{firehose:error-output-type}/` and the time path.
+    public var errorPrefix: String = ""
+    /// Buffering hints: an object is written when its buffer holds this many bytes (1-128 MiB)...
+    public var bufferSizeBytes: Int = 5 << 20
+    /// ...or when its oldest record is this old (0-900 s), whichever comes first.
+    public var bufferIntervalMillis: Int64 = 300_000
+    public var compression: Compression = .none
+    /// A newline after each record (Firehose itself adds no delimiter).
+    public var newlineDelimiter: Bool = false
+    /// Read records from this built-in stream instead of taking direct puts.
+    public var sourceStream: String? = nil
+    /// A SQL SELECT over the records in place of a Lambda transformation.
+    public var transform: String? = nil
+    /// SQL expressions (`expr AS name, ...`) whose values `!{partitionKeyFromQuery:name}` reads.
+    public var partitionKeys: String? = nil
+    /// How records decode for a transformation, partition keys, and queries reading the firehose.
+    public var format: String = "json"
+    /// The declared columns (`CREATE FIREHOSE name (columns)`): name, type name, JSON path.
+    public var columns: [Column] = []
+    /// Other `WITH` options, kept for queries that read the firehose (`header`, `delimiter`).
+    public var extra: [String: String] = [:]
+
+    public struct Column: Sendable, Equatable {
+        public var name: String
+        public var type: String
+        public var path: [String]
+        public init(name: String, type: String, path: [String]) {
+            self.name = name
+            self.type = type
+            self.path = path
+        }
+    }
+
+    public init(name: String, directory: String) {
+        self.name = name
+        self.directory = directory
+    }
+
+    /// The stream the records live in: the source stream, or the firehose's own (same name).
+    public var stream: String { sourceStream ?? name }
+    public var isDirectPut: Bool { sourceStream == nil }
+
+    /// Firehose names: 1-64 characters of [a-zA-Z0-9_.-].
+    public static func validate(name: String) throws(DeliveryError) {
+        let ok = !name.isEmpty && name.count <= 64 && name.utf8.allSatisfy { c in
+            (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 || c == 46 || c == 45
+        }
+        guard ok else {
+            throw DeliveryError(.invalidArgument, "1 validation error detected: Value '\(name)' at 'deliveryStreamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 64")
+        }
+    }
+
+    /// The options of `CREATE FIREHOSE ... WITH (...)` (keys lower-cased, values as text).
+    public static func parse(name: String, options: [String: String]) throws(DeliveryError) -> FirehoseConfig {
+        try validate(name: name)
+        func bad(_ m: String) -> DeliveryError { DeliveryError(.invalidArgument, m) }
+        let known: Set<String> = ["destination", "buffer_size", "buffer_interval", "compression", "prefix", "error_prefix",
+                                  "newline_delimiter", "source", "transform", "partition_keys", "format", "header", "delimiter"]
+        for k in options.keys.sorted() where !known.contains(k) {
+            let hint = closestMatch(k, in: Array(known)).map { " (did you mean '\($0)'?)" } ?? ""
+            throw bad("unknown firehose option '\(k)'\(hint)")
+        }
+        guard let dest = options["destination"] else { throw bad("a firehose needs WITH (destination = 'file:DIR')") }
+        guard dest.hasPrefix("file:"), dest.count > 5 else {
+            throw bad("destination '\(dest)' is not supported: write 'file:DIR' (a directory laid out as an S3 bucket)")
+        }
+        var dir = String(dest.dropFirst(5))
+        if !dir.hasPrefix("/") { dir = FileManager.default.currentDirectoryPath + "/" + dir }  // the same place from any later command
+        var c = FirehoseConfig(name: name, directory: dir)
+        for k in ["header", "delimiter"] { if let v = options[k] { c.extra[k] = v } }
+        if let s = options["buffer_size"] {
+            guard let bytes = parseSize(s), bytes >= 1 << 20, bytes <= 128 << 20 else {
+                throw bad("buffer_size '\(s)' must be between 1MB and 128MB (MB here are MiB, as Firehose's SizeInMBs)")
+            }
+            c.bufferSizeBytes = bytes
+        }
+        if let s = options["buffer_interval"] {
+            guard let ms = parseSeconds(s), ms >= 0, ms <= 900_000 else {
+                throw bad("buffer_interval '\(s)' must be between 0s and 900s")
+            }
+            c.bufferIntervalMillis = ms
+        }
+        if let s = options["compression"] {
+            switch s.lowercased() {
+            case "gzip": c.compression = .gzip
+            case "none", "uncompressed": c.compression = .none
+            default: throw bad("compression '\(s)' is not supported: 'gzip' or 'none'")
+            }
+        }
+        if let s = options["newline_delimiter"] {
+            switch s.lowercased() {
+            case "true": c.newlineDelimiter = true
+            case "false": c.newlineDelimiter = false
+            default: throw bad("newline_delimiter must be true or false")
+            }
+        }
+        if let s = options["source"] {
+            guard s.hasPrefix("stream:"), s.count > 7 else { throw bad("source '\(s)' must be 'stream:NAME' (a built-in stream read from its start)") }
+            c.sourceStream = String(s.dropFirst(7))
+        }
+        if let f = options["format"] {
+            guard f == "json" || f == "csv" else { throw bad("format '\(f)' is not supported: 'json' or 'csv'") }
+            c.format = f
+        }
+        c.transform = options["transform"]
+        c.partitionKeys = options["partition_keys"]
+        c.prefix = options["prefix"] ?? ""
+        c.errorPrefix = options["error_prefix"] ?? ""
+        guard c.prefix.utf8.count <= 1024, c.errorPrefix.utf8.count <= 1024 else { throw bad("prefix and error_prefix are at most 1,024 characters") }
+        let prefix = try PrefixTemplate(c.prefix, field: "prefix")
+        let errorPrefix = try PrefixTemplate(c.errorPrefix, field: "error_prefix")
+        if !errorPrefix.partitionKeys.isEmpty {
+            throw bad("error_prefix cannot use !{partitionKeyFromQuery:...}: records that fail have no partition keys")
+        }
+        if !prefix.partitionKeys.isEmpty && c.partitionKeys == nil {
+            throw bad("prefix uses !{partitionKeyFromQuery:\(prefix.partitionKeys[0])} but the firehose has no partition_keys = '...'")
+        }
+        if prefix.hasExpressions && c.errorPrefix.isEmpty {
+            throw bad("a prefix with !{...} expressions needs an error_prefix too (as Firehose requires ErrorOutputPrefix)")
+        }
+        return c
+    }
+
+    /// `5MB`, `5 MiB`, `512KB`, or bytes.
+    static func parseSize(_ s: String) -> Int? {
+        let t = s.trimmingSpaces.uppercased()
+        let units: [(String, Int)] = [("MIB", 1 << 20), ("MB", 1 << 20), ("M", 1 << 20), ("KIB", 1 << 10), ("KB", 1 << 10), ("K", 1 << 10), ("B", 1)]
+        for (u, scale) in units where t.hasSuffix(u) {
+            guard let n = Int(String(t.dropLast(u.count)).trimmingSpaces) else { return nil }
+            return n * scale
+        }
+        return Int(t)
+    }
+
+    /// `60s`, `5m`, `0`, or seconds; milliseconds.
+    static func parseSeconds(_ s: String) -> Int64? {
+        let t = s.trimmingSpaces.lowercased()
+        if t.hasSuffix("ms"), let n = Int64(t.dropLast(2)) { return n }
+        if t.hasSuffix("s"), let n = Int64(t.dropLast()) { return n * 1000 }
+        if t.hasSuffix("m"), let n = Int64(t.dropLast()) { return n * 60_000 }
+        return Int64(t).map { $0 * 1000 }
+    }
+
+    // MARK: - Persistence
+
+    public var json: JSONValue {
+        var o = JSONObject()
+        o["name"] = .string(name)
+        o["directory"] = .string(directory)
+        o["prefix"] = .string(prefix)
+        o["error_prefix"] = .string(errorPrefix)
+        o["buffer_size_bytes"] = .int(Int64(bufferSizeBytes))
+        o["buffer_interval_ms"] = .int(bufferIntervalMillis)
+        o["compression"] = .string(compression.rawValue)
+        o["newline_delimiter"] = .bool(newlineDelimiter)
+        o["source_stream"] = sourceStream.map { .string($0) } ?? .null
+        o["transform"] = transform.map { .string($0) } ?? .null
+        o["partition_keys"] = partitionKeys.map { .string($0) } ?? .null
+        o["format"] = .string(format)
+        o["columns"] = .array(columns.map { ["name": .string($0.name), "type": .string($0.type), "path": .array($0.path.map { .string($0) })] })
+        var e = JSONObject()
+        for (k, v) in extra.sorted(by: { $0.key < $1.key }) { e[k] = .string(v) }
+        o["options"] = .object(e)
+        return .object(o)
+    }
+
+    public init(json j: JSONValue) throws(DeliveryError) {
+        guard let name = j["name"]?.stringValue, let dir = j["directory"]?.stringValue else {
+            throw DeliveryError(.storage, "a firehose definition is unreadable")
+        }
+        self.init(name: name, directory: dir)
+        prefix = j["prefix"]?.stringValue ?? ""
+        errorPrefix = j["error_prefix"]?.stringValue ?? ""
+        bufferSizeBytes = Int(j["buffer_size_bytes"]?.int64Value ?? Int64(bufferSizeBytes))
+        bufferIntervalMillis = j["buffer_interval_ms"]?.int64Value ?? bufferIntervalMillis
+        compression = Compression(rawValue: j["compression"]?.stringValue ?? "") ?? .none
+        newlineDelimiter = j["newline_delimiter"]?.boolValue ?? false
+        sourceStream = j["source_stream"]?.stringValue
+        transform = j["transform"]?.stringValue
+        partitionKeys = j["partition_keys"]?.stringValue
+        format = j["format"]?.stringValue ?? "json"
+        for c in j["columns"]?.arrayValue ?? [] {
+            guard let n = c["name"]?.stringValue, let t = c["type"]?.stringValue else { continue }
+            columns.append(Column(name: n, type: t, path: c["path"]?.arrayValue?.compactMap(\.stringValue) ?? [n]))
+        }
+        for (k, v) in j["options"]?.objectValue?.entries ?? [] { if let s = v.stringValue { extra[k] = s } }
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}
