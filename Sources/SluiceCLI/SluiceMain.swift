@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import SluiceStreams
+import SluiceDelivery
 
 /// The `sluice` command line. `run` returns the process exit status.
 public enum SluiceMain {
@@ -15,6 +16,7 @@ public enum SluiceMain {
           sluice fmt [--write] FILE.sql   print (or rewrite) SQL in canonical form, comments kept
           sluice demo [options]           a short tour of the stream store on samples/clicks.jsonl
           sluice stream <command> ...     manage and use streams (sluice stream --help)
+          sluice firehose <command> ...   Firehose delivery streams to files (sluice firehose --help)
           sluice gen clicks [options]     seeded sample data (sluice gen --help)
           sluice bench stream [options]   measure put and get throughput of the stream store
           sluice --version
@@ -44,6 +46,8 @@ public enum SluiceMain {
             switch command {
             case "stream":
                 return try StreamCommands(out: out, err: err).run(args.dropFirst())
+            case "firehose":
+                return try FirehoseCommands(out: out, err: err).run(args.dropFirst())
             case "bench":
                 return try BenchCommand(out: out, err: err).run(args.dropFirst())
             case "run":
@@ -64,7 +68,7 @@ public enum SluiceMain {
                 out.line(usage)
                 return 0
             default:
-                let hint = closest(command, in: ["run", "stream", "bench", "check", "fmt", "demo", "gen", "help", "version"]).map { " (did you mean '\($0)'?)" } ?? ""
+                let hint = closest(command, in: ["run", "stream", "firehose", "bench", "check", "fmt", "demo", "gen", "help", "version"]).map { " (did you mean '\($0)'?)" } ?? ""
                 throw UsageError("unknown command '\(command)'\(hint)")
             }
         } catch let e as UsageError {
@@ -73,6 +77,9 @@ public enum SluiceMain {
             return 2
         } catch let e as StreamError {
             err.line("error: \(e.name): \(e.message)")
+            return 1
+        } catch let e as DeliveryError {
+            err.line("error: \(e.code.rawValue): \(e.message)")
             return 1
         } catch {
             err.line("error: \(error)")

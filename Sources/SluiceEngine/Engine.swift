@@ -6,6 +6,7 @@ import SluicePlanner
 import SluiceDataflow
 import Glibc
 public import SluiceStreams
+public import SluiceDelivery
 
 /// An error from the engine: diagnostics that point into the SQL, or a plain message.
 public struct EngineError: Error, Sendable, CustomStringConvertible {
@@ -34,6 +35,8 @@ public final class Engine {
     var catalog = MemoryCatalog()
     var sinks: [String: SinkDefinition] = [:]
     var jobs: [Job] = []
+    /// The delivery streams of the firehoses declared, delivered from the run loop.
+    public internal(set) var firehoses: [DeliveryStream] = []
     /// Text that statements such as EXPLAIN print.
     public private(set) var output: [String] = []
     var errorStreamReady = false
@@ -84,6 +87,7 @@ public final class Engine {
     /// What a valid statement does once every statement of the file has been checked.
     enum Action {
         case ensureStream(StreamDefinition)
+        case ensureFirehose(FirehoseConfig, replace: Bool)
         case start(LogicalPlan, Target, label: String)
         case print(String)
     }
@@ -97,6 +101,9 @@ public final class Engine {
     private func perform(_ action: Action) throws(EngineError) {
         switch action {
         case .ensureStream(let def): try ensureStream(def)
+        case .ensureFirehose(let config, let replace):
+            do { try DeliveryStream.create(config, store: store, replace: replace) } catch { throw EngineError(message: error.description) }
+            firehoses.append(try openFirehose(config))
         case .print(let text): output.append(text)
         case .start(let plan, let target, let label):
             let columns = plan.schema.map(\.name)
@@ -133,6 +140,13 @@ public final class Engine {
             try checkOptions(def, cat, s.loc.span)
             cat.add(def)
             pending.append(.ensureStream(def))
+        case .createFirehose(let c):
+            let (config, def) = try Engine.firehose(c, s.loc.span)
+            if cat.stream(named: def.name) != nil {
+                throw EngineError(diagnostics: [Diagnostic(id: "plan.duplicate", message: "'\(def.name)' is already declared (streams and firehoses share names)", span: s.loc.span)])
+            }
+            if config.isDirectPut { cat.add(def) }
+            pending.append(.ensureFirehose(config, replace: c.orReplace))
         case .createSink(let c):
             var opts: [String: OptionValue] = [:]
             for o in c.options { opts[o.key.name.lowercased()] = o.value }
@@ -184,7 +198,7 @@ public final class Engine {
             pending.append(.print(text))
         default:
             throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "this statement is not supported in a query file yet",
-                                                       span: s.loc.span, help: "sluice run executes CREATE STREAM, CREATE SINK, INSERT INTO, CREATE STREAM AS, SELECT and EXPLAIN")])
+                                                       span: s.loc.span, help: "sluice run executes CREATE STREAM, CREATE FIREHOSE, CREATE SINK, INSERT INTO, CREATE STREAM AS, SELECT and EXPLAIN")])
         }
     }
 
@@ -379,9 +393,11 @@ public final class Engine {
         while true {
             var busy = false
             for j in jobs where !j.done { busy = try j.step() || busy }
+            busy = try deliver() || busy
             if !busy { break }
         }
         for j in jobs { try j.finish() }
+        try flushFirehoses()
     }
 
     /// One pass over every query; returns whether any read something.
@@ -391,12 +407,35 @@ public final class Engine {
     public func step() throws(EngineError) -> Bool {
         var busy = false
         for j in jobs where !j.done { busy = try j.step() || busy }
+        busy = try deliver() || busy
         return busy
     }
 
-    /// Ends every query: windows close, sinks close.
+    /// One poll of every firehose: new records buffered, due buffers delivered.
+    func deliver() throws(EngineError) -> Bool {
+        var busy = false
+        for d in firehoses {
+            do { busy = try d.poll() || busy } catch { throw EngineError(message: "firehose \(d.config.name): \(error.description)") }
+        }
+        return busy
+    }
+
+    /// Delivers everything the firehoses hold (shutdown: buffers flush whatever their hints).
+    func flushFirehoses() throws(EngineError) {
+        for d in firehoses {
+            do {
+                while try d.poll() {}
+                try d.flushAll()
+            } catch {
+                throw EngineError(message: "firehose \(d.config.name): \(error.description)")
+            }
+        }
+    }
+
+    /// Ends every query: windows close, sinks close; firehoses deliver what they hold.
     public func finish() throws(EngineError) {
         for j in jobs { try j.finish() }
+        try flushFirehoses()
     }
 
     /// Takes a checkpoint of every running query now.
@@ -408,6 +447,7 @@ public final class Engine {
     /// in the checkpoint, and running the same file again over the same data directory continues.
     public func stop() throws(EngineError) {
         for j in jobs where !j.done { try j.stop() }
+        try flushFirehoses()
     }
 
     // MARK: - Replaying a file

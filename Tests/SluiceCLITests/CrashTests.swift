@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SluiceCore
 import SluiceStreams
+import SluiceCodecs
 
 @Suite("Crashes and the data directory lock")
 struct CrashTests {
@@ -117,5 +118,87 @@ struct CrashTests {
         let r = try CLI.run(["stream", "list", "--data-dir", dataDir])
         #expect(r.status == 1)
         #expect(r.stderr.hasPrefix("error: DataDirectoryInUse: data directory \(dataDir) is in use by another sluice process (pid \(follower.processIdentifier))"))
+    }
+}
+
+@Suite("Firehose crashes")
+struct FirehoseCrashTests {
+    /// `sluice firehose put` is killed with SIGKILL while it puts and delivers. The next command
+    /// on the firehose delivers the rest: every acknowledged record is in the delivered objects
+    /// exactly once, and nothing delivered is anything but a record that was sent.
+    @Test func killedPutDeliversEveryAcknowledgedRecordExactlyOnce() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let dir = TempDir()
+        let dataDir = dir.path + "/data", dest = dir.path + "/out"
+        #expect(try CLI.run(["firehose", "create", "f", "--destination", "file:" + dest, "--buffer-size", "1MB",
+                             "--compression", "gzip", "--newline-delimiter", "--data-dir", dataDir]).status == 0)
+        @Sendable func line(_ i: Int) -> String {
+            #"{"i":\#(i),"pad":"\#(String(repeating: Character(UnicodeScalar(97 + i % 26)!), count: 60 + i % 90))"}"#
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.executable)
+        p.arguments = ["firehose", "put", "f", "--data-dir", dataDir]
+        let inp = Pipe(), out = Pipe()
+        p.standardInput = inp
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let total = 300_000
+        let writer = Thread {
+            let fd = inp.fileHandleForWriting.fileDescriptor
+            var i = 0
+            while i < total {
+                var chunk = ""
+                for j in i..<min(total, i + 200) { chunk += line(j) + "\n" }
+                i += 200
+                let bytes = Array(chunk.utf8)
+                var done = 0
+                while done < bytes.count {
+                    let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
+                    if n <= 0 { return }
+                    done += n
+                }
+            }
+            try? inp.fileHandleForWriting.close()
+        }
+        writer.start()
+        var acks = 0
+        var pending = Data()
+        let reader = out.fileHandleForReading
+        while acks < 60_000 {
+            let d = reader.availableData
+            if d.isEmpty { break }
+            pending.append(d)
+            while let nl = pending.firstIndex(of: 10) {
+                let v = try JSONValue.parse(bytes: [UInt8](pending[pending.startIndex..<nl]))
+                pending = Data(pending[(nl + 1)...])
+                #expect(v["RecordId"]?.stringValue != nil)
+                acks += 1
+            }
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .uncaughtSignal)
+        #expect(acks >= 60_000 && acks < total, "the put must be killed part way")
+
+        let flush = try CLI.run(["firehose", "flush", "f", "--data-dir", dataDir])
+        #expect(flush.status == 0, "\(flush.stderr)")
+        var seen: [Int: Int] = [:]
+        var objects = 0
+        let e = FileManager.default.enumerator(atPath: dest)
+        while let path = e?.nextObject() as? String {
+            guard path.hasSuffix(".gz"), !path.hasPrefix(".sluice-staging") else { continue }
+            objects += 1
+            let bytes = try #require(Gzip.decompress([UInt8](FileManager.default.contents(atPath: dest + "/" + path)!)))
+            for l in bytes.split(separator: 10) {
+                let v = try JSONValue.parse(bytes: Array(l))
+                let i = Int(v["i"]!.int64Value!)
+                #expect(String(decoding: l, as: UTF8.self) == line(i), "a delivered record is one that was sent")
+                seen[i, default: 0] += 1
+            }
+        }
+        #expect(objects > 2, "objects were delivered while putting, before the kill")
+        #expect(seen.values.allSatisfy { $0 == 1 }, "no record is delivered twice")
+        #expect((0..<acks).allSatisfy { seen[$0] != nil }, "every acknowledged record is delivered")
     }
 }

@@ -1,0 +1,203 @@
+import Foundation
+import SluiceCore
+import SluiceDelivery
+import SluiceEngine
+import SluiceStreams
+
+/// `sluice firehose ...`: delivery streams from the command line. Descriptions use the field
+/// names of the Firehose API responses.
+struct FirehoseCommands {
+    let out: OutputStream
+    let err: OutputStream
+
+    static let usage = """
+        usage: sluice firehose <command> [--data-dir DIR] ...
+          create NAME --destination file:DIR [--buffer-size 5MB] [--buffer-interval 300s] [--compression gzip|none]
+                      [--prefix P] [--error-prefix P] [--newline-delimiter] [--source stream:NAME]
+          list
+          describe NAME
+          put NAME --data TEXT                 one record (PutRecord)
+          put NAME [--quiet] < records         one record per line, in PutRecordBatch calls of 500
+          flush NAME                           deliver everything buffered now
+          delete NAME
+        A command that puts delivers as it goes and, when it ends, flushes what it buffered (Firehose
+        flushes on shutdown). Records acknowledged by a put are on disk in the firehose's stream: a
+        command killed before its flush loses nothing, and the next command on the firehose delivers them.
+        options for every command: --data-dir DIR, --fsync never|always|interval[:MS]
+        """
+
+    func run(_ argv: ArraySlice<String>) throws -> Int32 {
+        guard let sub = argv.first else { throw UsageError("missing firehose command\n" + FirehoseCommands.usage) }
+        let rest = argv.dropFirst()
+        func parse(_ valued: Set<String>, _ booleans: Set<String> = []) throws -> Arguments {
+            try Arguments(rest, valued: valued.union(["data-dir", "fsync"]), booleans: booleans)
+        }
+        func name(_ a: Arguments) throws -> String {
+            guard a.positionals.count == 1 else {
+                throw UsageError(a.positionals.isEmpty ? "missing firehose name" : "unexpected argument '\(a.positionals[1])'")
+            }
+            return a.positionals[0]
+        }
+        switch sub {
+        case "--help", "-h", "help":
+            out.line(FirehoseCommands.usage)
+            return 0
+        case "create":
+            let a = try parse(["destination", "buffer-size", "buffer-interval", "compression", "prefix", "error-prefix", "source"], ["newline-delimiter"])
+            let n = try name(a)
+            var options: [String: String] = [:]
+            for (flag, key) in [("destination", "destination"), ("buffer-size", "buffer_size"), ("buffer-interval", "buffer_interval"),
+                                ("compression", "compression"), ("prefix", "prefix"), ("error-prefix", "error_prefix"), ("source", "source")] {
+                if let v = a.value(flag) { options[key] = v }
+            }
+            if a.flag("newline-delimiter") { options["newline_delimiter"] = "true" }
+            let store = try SluiceMain.openStore(a, warnings: err)
+            defer { store.close() }
+            let config = try FirehoseConfig.parse(name: n, options: options)
+            try DeliveryStream.create(config, store: store)
+            out.json(describe(config), pretty: true)
+        case "list":
+            let a = try parse([])
+            if !a.positionals.isEmpty { throw UsageError("unexpected argument '\(a.positionals[0])'") }
+            let store = try SluiceMain.openStore(a, warnings: err)
+            defer { store.close() }
+            out.json(["DeliveryStreamNames": .array(DeliveryStream.list(store: store).map { .string($0) }), "HasMoreDeliveryStreams": false], pretty: true)
+        case "describe":
+            let a = try parse([])
+            let n = try name(a)
+            let store = try SluiceMain.openStore(a, warnings: err)
+            defer { store.close() }
+            out.json(["DeliveryStreamDescription": describe(try DeliveryStream.load(name: n, store: store))], pretty: true)
+        case "delete":
+            let a = try parse([])
+            let n = try name(a)
+            let store = try SluiceMain.openStore(a, warnings: err)
+            defer { store.close() }
+            try DeliveryStream.delete(name: n, store: store)
+        case "flush":
+            let a = try parse([])
+            let n = try name(a)
+            let store = try SluiceMain.openStore(a, warnings: err)
+            defer { store.close() }
+            let d = try Engine(store: store).openFirehose(named: n)
+            try d.deliverAll()
+            out.json(counters(d.counters), pretty: true)
+        case "put":
+            let a = try parse(["data"], ["quiet"])
+            let n = try name(a)
+            let store = try SluiceMain.openStore(a, warnings: err)
+            defer { store.close() }
+            let engine = Engine(store: store)
+            let d = try engine.openFirehose(named: n)
+            if let text = a.value("data") {
+                let r = try DeliveryStream.putBatch(d.config, store: store, records: [Array(text.utf8)])
+                out.json(["RecordId": .string(try r[0].get()), "Encrypted": false])
+                out.flush()
+            } else {
+                let failed = try putLines(d, quiet: a.flag("quiet"))
+                try d.deliverAll()
+                if a.flag("quiet") { err.line(counters(d.counters).serialized()) }
+                if failed > 0 { return 1 }
+            }
+            try d.deliverAll()
+        default:
+            let hint = closest(sub, in: ["create", "list", "describe", "put", "flush", "delete"]).map { " (did you mean '\($0)'?)" } ?? ""
+            throw UsageError("unknown firehose command '\(sub)'\(hint)")
+        }
+        return 0
+    }
+
+    /// Puts standard input, a record per line, in batches of up to 500 records and 4 MiB; prints
+    /// a result per record (its RecordId, or ErrorCode and ErrorMessage) once its batch is on disk,
+    /// and delivers what is due between batches. Returns how many records failed.
+    private func putLines(_ d: DeliveryStream, quiet: Bool) throws -> Int {
+        var failed = 0
+        var batch: [[UInt8]] = []
+        var bytes = 0
+        var lineNumber = 0
+        func flush() throws {
+            guard !batch.isEmpty else { return }
+            let results = try DeliveryStream.putBatch(d.config, store: d.store, records: batch)
+            for r in results {
+                switch r {
+                case .success(let id): if !quiet { out.json(["RecordId": .string(id)]) }
+                case .failure(let e):
+                    failed += 1
+                    out.json(["ErrorCode": .string(e.code.rawValue), "ErrorMessage": .string(e.message)])
+                }
+            }
+            out.flush()
+            batch.removeAll(keepingCapacity: true)
+            bytes = 0
+            try d.poll()
+        }
+        func handle(_ line: ArraySlice<UInt8>) throws {
+            lineNumber += 1
+            var l = line
+            if l.last == 13 { l = l.dropLast() }
+            if l.isEmpty { return }
+            if l.count > DeliveryStream.maxRecordBytes {
+                failed += 1
+                out.json(["ErrorCode": "InvalidArgumentException",
+                          "ErrorMessage": .string("line \(lineNumber): the record has \(l.count) bytes; the limit is \(DeliveryStream.maxRecordBytes)")])
+                return
+            }
+            if batch.count == DeliveryStream.maxBatchRecords || bytes + l.count > DeliveryStream.maxBatchBytes { try flush() }
+            batch.append(Array(l))
+            bytes += l.count
+        }
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var carry: [UInt8] = []
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw UsageError("cannot read standard input: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            var start = 0
+            for i in 0..<n where chunk[i] == 10 {
+                if carry.isEmpty {
+                    try handle(chunk[start..<i])
+                } else {
+                    carry.append(contentsOf: chunk[start..<i])
+                    try handle(carry[...])
+                    carry.removeAll(keepingCapacity: true)
+                }
+                start = i + 1
+            }
+            carry.append(contentsOf: chunk[start..<n])
+            try flush()
+        }
+        if !carry.isEmpty { try handle(carry[...]) }
+        try flush()
+        if failed > 0 { err.line("error: \(failed) of \(lineNumber) records were not put (see the ErrorCode lines)") }
+        return failed
+    }
+
+    private func describe(_ c: FirehoseConfig) -> JSONValue {
+        var s3 = JSONObject()
+        s3["BucketARN"] = .string("file:" + c.directory)
+        s3["Prefix"] = .string(c.prefix)
+        s3["ErrorOutputPrefix"] = .string(c.errorPrefix)
+        s3["BufferingHints"] = ["SizeInMBs": .int(Int64(c.bufferSizeBytes >> 20)), "IntervalInSeconds": .int(c.bufferIntervalMillis / 1000)]
+        s3["CompressionFormat"] = .string(c.compression.rawValue)
+        var o = JSONObject()
+        o["DeliveryStreamName"] = .string(c.name)
+        o["DeliveryStreamARN"] = .string("arn:aws:firehose:us-east-1:000000000000:deliverystream/\(c.name)")
+        o["DeliveryStreamStatus"] = "ACTIVE"
+        o["DeliveryStreamType"] = .string(c.isDirectPut ? "DirectPut" : "KinesisStreamAsSource")
+        if let s = c.sourceStream {
+            o["Source"] = ["KinesisStreamSourceDescription": ["KinesisStreamARN": .string("arn:aws:kinesis:us-east-1:000000000000:stream/\(s)")]]
+        }
+        o["VersionId"] = "1"
+        o["Destinations"] = .array([["DestinationId": "destinationId-000000000001", "ExtendedS3DestinationDescription": .object(s3)]])
+        o["HasMoreDestinations"] = false
+        return .object(o)
+    }
+
+    private func counters(_ c: DeliveryCounters) -> JSONValue {
+        ["RecordsRead": .int(c.recordsRead), "RecordsDelivered": .int(c.recordsDelivered), "RecordsFailed": .int(c.recordsFailed),
+         "RecordsDropped": .int(c.recordsDropped), "Objects": .int(c.objects), "BytesIn": .int(c.bytesIn), "BytesWritten": .int(c.bytesWritten)]
+    }
+}
