@@ -26,6 +26,10 @@ struct BenchCommand {
           file and from the built-in stream; records/s, MB/s and peak memory, with result checksums. With
           --duckdb PYTHON (a Python with duckdb installed), DuckDB runs the same query on the same file, one
           thread, in the same run, through ../shared/bench/bench.py, and the ratio is printed.
+               sluice bench firehose [--records N] [--buffer-size 64MB] [--fsync POLICY] [--dir DIR]
+          Puts N generated bids (default 2,000,000) through PutRecordBatch into a firehose writing GZIP
+          objects, delivered as buffers fill; records/s and MB/s, and gzip -6 on the same bytes in the
+          same run, with the ratio of the two.
                sluice bench parse [--statements N] [--runs R] [--write FILE]
           Lexes and parses a file of N statements of every kind (default 10,000), R times (default 5),
           and reports the fastest run; --write also saves the file.
@@ -46,11 +50,14 @@ struct BenchCommand {
         case "queries":
             let a = try Arguments(argv.dropFirst(), valued: ["records", "file", "queries", "sources", "duckdb", "dir"])
             return try queries(a)
+        case "firehose":
+            let a = try Arguments(argv.dropFirst(), valued: ["records", "buffer-size", "fsync", "dir"])
+            return try firehose(a)
         case "--help", "-h", "help":
             out.line(BenchCommand.usage)
             return 0
         default:
-            throw UsageError("unknown benchmark '\(what)' (known: stream, parse, decode, queries)")
+            throw UsageError("unknown benchmark '\(what)' (known: stream, parse, decode, queries, firehose)")
         }
     }
 

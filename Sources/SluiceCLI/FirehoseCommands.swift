@@ -91,7 +91,7 @@ struct FirehoseCommands {
             let d = try engine.openFirehose(named: n)
             if let text = a.value("data") {
                 let r = try DeliveryStream.putBatch(d.config, store: store, records: [Array(text.utf8)])
-                out.json(["RecordId": .string(try r[0].get()), "Encrypted": false])
+                out.json(["RecordId": .string(try r[0].get().description), "Encrypted": false])
                 out.flush()
             } else {
                 let failed = try putLines(d, quiet: a.flag("quiet"))
@@ -120,7 +120,7 @@ struct FirehoseCommands {
             let results = try DeliveryStream.putBatch(d.config, store: d.store, records: batch)
             for r in results {
                 switch r {
-                case .success(let id): if !quiet { out.json(["RecordId": .string(id)]) }
+                case .success(let id): if !quiet { out.json(["RecordId": .string(id.description)]) }
                 case .failure(let e):
                     failed += 1
                     out.json(["ErrorCode": .string(e.code.rawValue), "ErrorMessage": .string(e.message)])

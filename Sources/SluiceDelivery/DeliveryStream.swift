@@ -1,4 +1,5 @@
 import Foundation
+import Dispatch
 import Glibc
 public import SluiceCore
 import SluiceCodecs
@@ -59,21 +60,21 @@ public final class DeliveryStream {
         let keys: [String: String]
         let shard: String
         let errorType: String?
-        let firstSequence: String
+        let firstSequence: SequenceNumber
         /// The shard position before the first record (nil: the shard's start).
-        let resumeAfter: String?
-        var lastSequence: String
+        let resumeAfter: SequenceNumber?
+        var lastSequence: SequenceNumber
         let oldestArrival: Int64
         var records = 0
         var bytes = 0
         let stagedPath: String
         let key: String
         let fd: Int32
-        let gzip: GzipWriter?
+        let gzip: BackgroundGzip?
         var pending: [UInt8] = []
 
-        init(partition: String, keys: [String: String], shard: String, errorType: String?, first: String, resumeAfter: String?,
-             arrival: Int64, stagedPath: String, key: String, fd: Int32, gzip: GzipWriter?) {
+        init(partition: String, keys: [String: String], shard: String, errorType: String?, first: SequenceNumber, resumeAfter: SequenceNumber?,
+             arrival: Int64, stagedPath: String, key: String, fd: Int32, gzip: BackgroundGzip?) {
             self.partition = partition
             self.keys = keys
             self.shard = shard
@@ -103,10 +104,12 @@ public final class DeliveryStream {
 
     private var buffers: [String: Buffer] = [:]
     /// Per shard, the last record read (nil: none yet).
-    private var lastRead: [String: String] = [:]
+    private var lastRead: [String: SequenceNumber] = [:]
     /// Per shard, the durable position (nil: the shard's start).
     private var committed: [String: StreamConsumer.Position] = [:]
     private var delivered: [Delivered] = []
+    /// GZIP objects are compressed on this queue's thread while the caller reads and buffers.
+    private let compression = DispatchQueue(label: "sluice.firehose.gzip")
     /// Tests: called after the state lists an object and before it is renamed into place (a
     /// crash there is simulated by throwing).
     var afterStateSaved: (() throws(DeliveryError) -> Void)?
@@ -187,8 +190,8 @@ public final class DeliveryStream {
     public static let maxBatchBytes = 4 << 20
 
     /// PutRecordBatch: 1-500 records of at most 1,000 KiB, 4 MiB in all. Returns a record id per
-    /// record (the stream's sequence number) or, for a record that failed, its error.
-    public static func putBatch(_ config: FirehoseConfig, store: StreamStore, records: [[UInt8]]) throws(DeliveryError) -> [Result<String, DeliveryError>] {
+    /// record (the stream's sequence number, the RecordId) or, for a record that failed, its error.
+    public static func putBatch(_ config: FirehoseConfig, store: StreamStore, records: [[UInt8]]) throws(DeliveryError) -> [Result<SequenceNumber, DeliveryError>] {
         guard config.isDirectPut else {
             throw DeliveryError(.invalidArgument, "Firehose \(config.name) reads the stream \(config.stream); it does not take direct puts.")
         }
@@ -208,7 +211,7 @@ public final class DeliveryStream {
             let result = try store.putRecords(stream: config.name, records: entries)
             return result.records.map { r in
                 switch r {
-                case .success(let ok): return .success(ok.sequenceNumber.description)
+                case .success(let ok): return .success(ok.sequenceNumber)
                 case .failure(let code, let message):
                     // Firehose reports a record it could not take as ServiceUnavailable (retry) or InternalFailure.
                     return .failure(DeliveryError(code == .provisionedThroughputExceeded ? .serviceUnavailable : .internalFailure, message))
@@ -239,7 +242,7 @@ public final class DeliveryStream {
             let processed: [ProcessedRecord] = processor.map { $0(data) } ?? data.map { .ok($0, keys: [:]) }
             for i in 0..<n {
                 let sn = b.result.sequenceNumber(i)
-                let seq = sn.description
+                let seq = sn
                 let arrival = b.result.records.arrivalMillis(i)
                 let before = lastRead[b.shardId]
                 lastRead[b.shardId] = seq
@@ -312,7 +315,7 @@ public final class DeliveryStream {
     }
 
     private func append(_ bytes: [UInt8], partition: String, keys: [String: String], errorType: String?, shard: String,
-                        seq: String, before: String?, arrival: Int64) throws(DeliveryError) {
+                        seq: SequenceNumber, before: SequenceNumber?, arrival: Int64) throws(DeliveryError) {
         let k = partition + "\u{0}" + shard
         let buf: Buffer
         if let b = buffers[k] {
@@ -324,23 +327,14 @@ public final class DeliveryStream {
         buf.lastSequence = seq
         buf.records += 1
         buf.bytes += bytes.count + (config.newlineDelimiter ? 1 : 0)
-        if let g = buf.gzip {
-            g.write(bytes)
-            if config.newlineDelimiter { g.write([10]) }
-            if g.output.count >= 1 << 18 { try writeOut(buf.fd, g.take(), buf.stagedPath) }
-        } else {
-            buf.pending += bytes
-            if config.newlineDelimiter { buf.pending.append(10) }
-            if buf.pending.count >= 1 << 18 {
-                try writeOut(buf.fd, buf.pending, buf.stagedPath)
-                buf.pending.removeAll(keepingCapacity: true)
-            }
-        }
+        buf.pending += bytes
+        if config.newlineDelimiter { buf.pending.append(10) }
+        if buf.pending.count >= 1 << 18 { try drain(buf) }
         if buf.bytes >= config.bufferSizeBytes { try deliver(k, buf) }
     }
 
-    private func open(partition: String, keys: [String: String], errorType: String?, shard: String, seq: String,
-                      before: String?, arrival: Int64) throws(DeliveryError) -> Buffer {
+    private func open(partition: String, keys: [String: String], errorType: String?, shard: String, seq: SequenceNumber,
+                      before: SequenceNumber?, arrival: Int64) throws(DeliveryError) -> Buffer {
         let uuid = UUID().uuidString.lowercased()
         let random = String(uuid.filter { $0 != "-" }.prefix(11))
         let template = errorType == nil ? prefix : errorPrefix
@@ -355,7 +349,7 @@ public final class DeliveryStream {
         let fd = Glibc.open(staged, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw DeliveryError(.storage, "cannot write \(staged): \(String(cString: strerror(errno)))") }
         return Buffer(partition: partition, keys: keys, shard: shard, errorType: errorType, first: seq, resumeAfter: before, arrival: arrival,
-                      stagedPath: staged, key: key, fd: fd, gzip: config.compression == .gzip ? GzipWriter() : nil)
+                      stagedPath: staged, key: key, fd: fd, gzip: config.compression == .gzip ? BackgroundGzip(fd: fd, path: staged, queue: compression) : nil)
     }
 
     /// A partition key value as one path segment: `/` and NUL are percent-encoded, and `.` and
@@ -375,19 +369,27 @@ public final class DeliveryStream {
     }
 
     /// Writes the buffer's object: staged and synced, listed in the state, renamed into place.
-    private func deliver(_ k: String, _ buf: Buffer) throws(DeliveryError) {
+    /// Moves a buffer's pending bytes into its staged file (compressed, for GZIP), in chunks
+    /// of 256 KiB rather than a call per record.
+    private func drain(_ buf: Buffer) throws(DeliveryError) {
+        guard !buf.pending.isEmpty else { return }
         if let g = buf.gzip {
-            g.finish()
-            try writeOut(buf.fd, g.take(), buf.stagedPath)
-        } else if !buf.pending.isEmpty {
+            g.write(buf.pending)
+        } else {
             try writeOut(buf.fd, buf.pending, buf.stagedPath)
         }
+        buf.pending.removeAll(keepingCapacity: true)
+    }
+
+    private func deliver(_ k: String, _ buf: Buffer) throws(DeliveryError) {
+        try drain(buf)
+        try buf.gzip?.finish()
         if store.configuration.fsync != .never { fsync(buf.fd) }
         let size = lseek(buf.fd, 0, SEEK_END)
         close(buf.fd)
         buffers[k] = nil
-        delivered.append(Delivered(shard: buf.shard, partition: buf.partition, first: SequenceNumber(buf.firstSequence)!,
-                                   last: SequenceNumber(buf.lastSequence)!, key: buf.key, staged: buf.stagedPath))
+        delivered.append(Delivered(shard: buf.shard, partition: buf.partition, first: buf.firstSequence,
+                                   last: buf.lastSequence, key: buf.key, staged: buf.stagedPath))
         try saveState()
         try afterStateSaved?()
         try place(buf.stagedPath, buf.key)
@@ -404,15 +406,7 @@ public final class DeliveryStream {
     }
 
     private func writeOut(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws(DeliveryError) {
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw DeliveryError(.storage, "cannot write \(path): \(String(cString: strerror(errno)))")
-            }
-            off += n
-        }
+        try writeAll(fd, bytes, path)
     }
 
     // MARK: - State
@@ -420,15 +414,15 @@ public final class DeliveryStream {
     /// Per shard, the position before the oldest record still buffered, else the last read.
     private func positions() -> [String: StreamConsumer.Position] {
         var out = committed
-        for (shard, seq) in lastRead { out[shard] = .sequenceNumber(seq) }
+        for (shard, seq) in lastRead { out[shard] = .sequenceNumber(seq.description) }
         for (shard, p) in consumer.positions where p == .shardEnd { out[shard] = .shardEnd }
         var oldest: [String: Buffer] = [:]
         for b in buffers.values {
-            if let o = oldest[b.shard], let a = SequenceNumber(o.firstSequence), let c = SequenceNumber(b.firstSequence), a <= c { continue }
+            if let o = oldest[b.shard], o.firstSequence <= b.firstSequence { continue }
             oldest[b.shard] = b
         }
         for (shard, b) in oldest {
-            if let r = b.resumeAfter { out[shard] = .sequenceNumber(r) } else { out[shard] = nil }
+            if let r = b.resumeAfter { out[shard] = .sequenceNumber(r.description) } else { out[shard] = nil }
         }
         return out
     }
@@ -484,7 +478,60 @@ public final class DeliveryStream {
             if !listed.contains(path) { unlink(path) }
         }
         consumer.seek(to: committed)
-        for (shard, p) in committed { if case .sequenceNumber(let s) = p { lastRead[shard] = s } }
+        for (shard, p) in committed { if case .sequenceNumber(let s) = p { lastRead[shard] = SequenceNumber(s) } }
+    }
+}
+
+func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws(DeliveryError) {
+    var off = 0
+    while off < bytes.count {
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw DeliveryError(.storage, "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        off += n
+    }
+}
+
+/// A staged GZIP object compressed on a worker thread: chunks are compressed and written in
+/// order while the delivery stream goes on reading and buffering (so delivery costs little
+/// beyond compression); at most eight chunks wait. `finish()` waits for them and ends the member.
+/// Only the queue touches the writer.
+final class BackgroundGzip: @unchecked Sendable {
+    private let queue: DispatchQueue
+    private let fd: Int32
+    private let path: String
+    private let gzip = GzipWriter()
+    private let slots = DispatchSemaphore(value: 8)
+    private var failure: DeliveryError?
+
+    init(fd: Int32, path: String, queue: DispatchQueue) {
+        self.fd = fd
+        self.path = path
+        self.queue = queue
+    }
+
+    func write(_ chunk: [UInt8]) {
+        slots.wait()
+        queue.async { [self] in
+            defer { slots.signal() }
+            guard failure == nil else { return }
+            gzip.write(chunk)
+            if gzip.output.count >= 1 << 18 {
+                do throws(DeliveryError) { try writeAll(fd, gzip.take(), path) } catch { failure = error }
+            }
+        }
+    }
+
+    func finish() throws(DeliveryError) {
+        let f: DeliveryError? = queue.sync { () -> DeliveryError? in
+            if let f = failure { return f }
+            gzip.finish()
+            do throws(DeliveryError) { try writeAll(fd, gzip.take(), path) } catch { return error }
+            return nil
+        }
+        if let f { throw f }
     }
 }
 
