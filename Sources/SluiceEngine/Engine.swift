@@ -93,6 +93,7 @@ public final class Engine {
     }
 
     enum Target {
+        case alert(AlertDefinition)
         case sink(SinkDefinition)
         case stream(StreamDefinition)
         case stdout
@@ -110,6 +111,7 @@ public final class Engine {
             let sink: any RowSink
             switch target {
             case .stdout: sink = DescriptorSink(fd: 1, columns: columns)
+            case .alert(let def): sink = try alertSink(def)
             case .sink(let def):
                 if def.type == "stdout" {
                     sink = DescriptorSink(fd: 1, columns: columns)
@@ -123,7 +125,7 @@ public final class Engine {
         }
     }
 
-    private func planQuery(_ q: Query, _ cat: MemoryCatalog) throws(EngineError) -> LogicalPlan {
+    func planQuery(_ q: Query, _ cat: MemoryCatalog) throws(EngineError) -> LogicalPlan {
         do {
             let logical = try Planner(catalog: cat).plan(q)
             return Optimizer(fold: Lowering.fold).optimize(logical)
@@ -147,6 +149,9 @@ public final class Engine {
             }
             if config.isDirectPut { cat.add(def) }
             pending.append(.ensureFirehose(config, replace: c.orReplace))
+        case .createAlert(let a):
+            let (plan, def) = try planAlert(a, cat, s.loc.span)
+            pending.append(.start(plan, .alert(def), label: "ALERT \(def.name)"))
         case .createSink(let c):
             var opts: [String: OptionValue] = [:]
             for o in c.options { opts[o.key.name.lowercased()] = o.value }
@@ -198,7 +203,7 @@ public final class Engine {
             pending.append(.print(text))
         default:
             throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "this statement is not supported in a query file yet",
-                                                       span: s.loc.span, help: "sluice run executes CREATE STREAM, CREATE FIREHOSE, CREATE SINK, INSERT INTO, CREATE STREAM AS, SELECT and EXPLAIN")])
+                                                       span: s.loc.span, help: "sluice run executes CREATE STREAM, CREATE FIREHOSE, CREATE SINK, CREATE ALERT, INSERT INTO, CREATE STREAM AS, SELECT and EXPLAIN")])
         }
     }
 
@@ -396,7 +401,24 @@ public final class Engine {
             busy = try deliver() || busy
             if !busy { break }
         }
-        for j in jobs { try j.finish() }
+        try finishAll()
+    }
+
+    /// Ends every query, each after the queries writing the streams it reads, and lets the others
+    /// read what each one emitted as it ended (a derived stream's last windows reach its readers).
+    func finishAll() throws(EngineError) {
+        while true {
+            let open = jobs.filter { !$0.done }
+            guard let first = open.first else { break }
+            let written = Set(open.flatMap { $0.sink.streamsWritten.map { $0.lowercased() } })
+            let next = open.first { !written.contains($0.source.stream.name.lowercased()) } ?? first
+            try next.finish()
+            while true {
+                var busy = false
+                for j in jobs where !j.done { busy = try j.step() || busy }
+                if !busy { break }
+            }
+        }
         try flushFirehoses()
     }
 
@@ -434,8 +456,7 @@ public final class Engine {
 
     /// Ends every query: windows close, sinks close; firehoses deliver what they hold.
     public func finish() throws(EngineError) {
-        for j in jobs { try j.finish() }
-        try flushFirehoses()
+        try finishAll()
     }
 
     /// Takes a checkpoint of every running query now.

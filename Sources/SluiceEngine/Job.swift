@@ -109,6 +109,7 @@ final class Job {
             counters.bad = c["bad"]?.int64Value ?? 0
             counters.late = c["late"]?.int64Value ?? 0
         }
+        try sink.restore(j["sink_state"])
         try sink.begin(resumingAt: j["sink_position"]?.int64Value)
         resumed = true
     }
@@ -136,6 +137,7 @@ final class Job {
             "counters": ["records_in": .int(counters.recordsIn), "rows_out": .int(counters.rowsOut), "bad": .int(counters.bad), "late": .int(counters.late)],
         ]
         if let p = sinkPosition { doc["sink_position"] = .int(p) }
+        if let st = sink.state() { doc["sink_state"] = st }
         do {
             try FileManager.default.createDirectory(atPath: (checkpointPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try writeFileAtomically(checkpointPath, Array(JSONValue.object(doc).serialized().utf8))

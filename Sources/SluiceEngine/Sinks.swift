@@ -13,11 +13,20 @@ protocol RowSink: AnyObject {
     /// the sink cannot take back rows written after a checkpoint (it then gets them again: at least once).
     func checkpoint() throws(EngineError) -> Int64?
     func close() throws(EngineError)
+    /// State the sink keeps in the query's checkpoint (taken right after `checkpoint()`), and
+    /// gets back before `begin` when the query resumes.
+    func state() -> JSONValue?
+    func restore(_ state: JSONValue?) throws(EngineError)
+    /// The built-in streams the sink puts rows into.
+    var streamsWritten: [String] { get }
 }
 
 extension RowSink {
     func begin(resumingAt position: Int64?) throws(EngineError) {}
     func checkpoint() throws(EngineError) -> Int64? { nil }
+    func state() -> JSONValue? { nil }
+    func restore(_ state: JSONValue?) throws(EngineError) {}
+    var streamsWritten: [String] { [] }
 }
 
 /// JSON lines or CSV appended to a file (DIALECT.md §6), flushed as rows come and on close.
@@ -115,6 +124,8 @@ final class StreamSink: RowSink {
     let encoder: RecordEncoder
     let keyColumn: Int?
     private var next = 0
+
+    var streamsWritten: [String] { [stream] }
 
     init(store: StreamStore, stream: String, columns: [String], partitionKey: String?) {
         self.store = store

@@ -1,0 +1,252 @@
+import Foundation
+import SluiceCodecs
+import SluiceCore
+import SluiceDataflow
+import SluicePlanner
+import SluiceSQL
+import SluiceStreams
+
+/// What a `CREATE ALERT` compiles to: the conditions over the query's output rows, the key, the
+/// time of a row, the message and where notifications go.
+struct AlertDefinition {
+    var name: String
+    var severity: String
+    var outputColumns: [String]
+    /// Output columns that identify an alert key (PER).
+    var per: [Int]
+    /// The output column holding a row's event time (`window_end`), if any.
+    var at: Int?
+    var message: String?
+    var cooldownMillis: Int64?
+    /// `SELECT fire, resolve FROM <the query's rows>`, planned.
+    var conditions: LogicalPlan
+    var targets: [String]
+}
+
+extension Engine {
+    /// Plans `CREATE ALERT`: the query, its FIRE / RESOLVE conditions over the query's output
+    /// columns, the PER key (by default the query's GROUP BY columns other than the window's),
+    /// the message's `{column}` references and the NOTIFY targets. Windowed queries are judged on
+    /// final rows, so EMIT CHANGES on a window is refused.
+    func planAlert(_ a: CreateAlert, _ cat: MemoryCatalog, _ span: SourceSpan) throws(EngineError) -> (LogicalPlan, AlertDefinition) {
+        let plan = try planQuery(a.query, cat)
+        func bad(_ id: String, _ m: String, _ help: String? = nil) -> EngineError {
+            EngineError(diagnostics: [Diagnostic(id: id, message: m, span: span, help: help)])
+        }
+        if case .changes? = a.query.emit, Engine.isWindowed(plan) {
+            throw bad("plan.alert-needs-final-rows", "an alert judges final window rows; remove EMIT CHANGES from its query")
+        }
+        let columns = plan.schema.map(\.name)
+        func index(_ name: String) -> Int? { columns.firstIndex(of: name) ?? columns.firstIndex { $0.lowercased() == name.lowercased() } }
+        var per: [Int] = []
+        if a.per.isEmpty {
+            for g in a.query.groupBy {
+                if case .column(nil, let n) = g.kind, !["window_start", "window_end"].contains(n.name.lowercased()), let i = index(n.name) { per.append(i) }
+            }
+        } else {
+            for p in a.per {
+                guard let i = index(p.name) else {
+                    throw bad("bind.unknown-column", "PER names '\(p.name)', which the alert's query does not output",
+                              closestMatch(p.name, in: columns).map { "did you mean '\($0)'?" })
+                }
+                per.append(i)
+            }
+        }
+        // The conditions, bound against the query's output as if it were a stream.
+        let rows = StreamDefinition(name: "alert_rows", columns: plan.schema.map { ColumnDefinition(name: $0.name, type: $0.type) })
+        let catalog = MemoryCatalog([rows])
+        func planConditions(_ sql: String) throws(EngineError) -> LogicalPlan {
+            let (stmt, diags) = Parser.parseStatement(sql)
+            guard diags.isEmpty, case .query(let q)? = stmt?.kind else { throw bad("plan.bad-alert", "the alert's conditions do not parse: \(sql)") }
+            do {
+                return Optimizer(fold: Lowering.fold).optimize(try Planner(catalog: catalog).plan(q))
+            } catch {
+                throw EngineError(diagnostics: error.diagnostics.map { d in
+                    var d = d
+                    d.message = "in FIRE WHEN / RESOLVE WHEN: " + d.message
+                    d.span = span
+                    return d
+                })
+            }
+        }
+        let fire = Printer.expr(a.fireWhen)
+        for (clause, e) in [("FIRE WHEN", fire), ("RESOLVE WHEN", a.resolveWhen.map(Printer.expr))] {
+            guard let e else { continue }
+            let t = try planConditions("SELECT (\(e)) AS c FROM alert_rows").schema[0].type
+            if t != .boolean { throw bad("bind.type-mismatch", "\(clause) must be a condition (BOOLEAN), not \(t.rawValue)") }
+        }
+        let resolve = a.resolveWhen.map(Printer.expr) ?? "NOT (\(fire))"
+        let conditions = try planConditions("SELECT (\(fire)) AS fire, (\(resolve)) AS resolve FROM alert_rows")
+        guard conditions.schema.allSatisfy({ $0.type == .boolean }) else {
+            throw bad("bind.type-mismatch", "FIRE WHEN and RESOLVE WHEN must be conditions (BOOLEAN)")
+        }
+        if let m = a.message?.value {
+            var rest = Substring(m)
+            while let open = rest.firstIndex(of: "{") {
+                guard let close = rest[open...].firstIndex(of: "}") else { break }
+                let name = String(rest[rest.index(after: open)..<close])
+                if index(name) == nil {
+                    throw bad("bind.unknown-column", "MESSAGE refers to {\(name)}, which the alert's query does not output",
+                              closestMatch(name, in: columns).map { "did you mean '{\($0)}'?" })
+                }
+                rest = rest[rest.index(after: close)...]
+            }
+        }
+        var targets = a.notify.map(\.value)
+        if targets.isEmpty { targets = ["stderr"] }
+        for t in targets {
+            if t == "stderr" || t.hasPrefix("file:") && t.count > 5 { continue }
+            if t.hasPrefix("stream:") {
+                let s = String(t.dropFirst(7))
+                guard cat.stream(named: s) != nil else {
+                    throw bad("bind.unknown-target", "NOTIFY 'stream:\(s)': declare the stream first (CREATE STREAM \(s) ...)")
+                }
+                continue
+            }
+            if t.hasPrefix("webhook:") { throw bad("plan.unsupported", "webhook notifications are not supported yet (file:, stream: and stderr are)") }
+            throw bad("plan.bad-alert", "NOTIFY '\(t)' is not a target: 'file:PATH', 'stream:NAME', 'stderr' or 'webhook:URL'")
+        }
+        let def = AlertDefinition(name: a.name.name, severity: a.severity?.value ?? "warning", outputColumns: columns, per: per,
+                                  at: index("window_end"), message: a.message?.value, cooldownMillis: a.cooldown?.millis,
+                                  conditions: conditions, targets: targets)
+        return (plan, def)
+    }
+
+    static func isWindowed(_ p: LogicalPlan) -> Bool {
+        switch p {
+        case .windowAggregate: return true
+        case .source: return false
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .aggregate(let c, _, _, _, _): return isWindowed(c)
+        }
+    }
+
+    func alertSink(_ def: AlertDefinition) throws(EngineError) -> AlertSink {
+        let columns = AlertSink.notificationColumns(def)
+        var targets: [any RowSink] = []
+        for t in def.targets {
+            if t == "stderr" {
+                targets.append(DescriptorSink(fd: 2, columns: columns))
+            } else if t.hasPrefix("file:") {
+                targets.append(try FileSink(path: String(t.dropFirst(5)), format: .json, columns: columns))
+            } else if t.hasPrefix("stream:"), let s = catalog.stream(named: String(t.dropFirst(7))) {
+                targets.append(StreamSink(store: store, stream: s.name, columns: columns, partitionKey: "alert"))
+            }
+        }
+        return AlertSink(def, targets: targets, clock: clock)
+    }
+}
+
+/// The sink of an alert's query: each row is judged by the conditions, the per-key state machine
+/// decides, and each transition becomes a notification (one JSON object: `alert`, `severity`,
+/// `state`, `at`, the query's columns, `message`) written to every target. The state machine and
+/// the targets' positions are part of the query's checkpoint.
+final class AlertSink: RowSink {
+    let def: AlertDefinition
+    let machine: AlertStateMachine
+    let targets: [any RowSink]
+    private let clock: any SluiceClock
+    private let pipeline: Pipeline
+    private let source: SourceNode
+    /// Each target's position at the last checkpoint (restored before `begin`).
+    private var positions: [Int64?]
+    /// Rows whose conditions could not be evaluated (reported through the counters).
+    private(set) var failed = 0
+
+    static func notificationColumns(_ def: AlertDefinition) -> [String] {
+        ["alert", "severity", "state", "at"] + def.outputColumns + ["message"]
+    }
+
+    init(_ def: AlertDefinition, targets: [any RowSink], clock: any SluiceClock) {
+        self.def = def
+        self.targets = targets
+        self.clock = clock
+        machine = AlertStateMachine(cooldownMillis: def.cooldownMillis)
+        pipeline = Pipeline(def.conditions)
+        source = Engine.sourceNode(def.conditions)!
+        positions = Array(repeating: nil, count: targets.count)
+    }
+
+    func begin(resumingAt position: Int64?) throws(EngineError) {
+        for (i, t) in targets.enumerated() { try t.begin(resumingAt: positions[i]) }
+    }
+
+    func write(_ rows: [[Value]]) throws(EngineError) {
+        var out: [[Value]] = []
+        for row in rows {
+            let (fire, resolve) = evaluate(row)
+            let at: Int64
+            if let i = def.at, case .timestamp(let t) = row[i] { at = t } else { at = clock.nowMillis() }
+            guard let transition = machine.observe(key: def.per.map { row[$0] }, fire: fire, resolve: resolve, at: at) else { continue }
+            out.append([.string(def.name), .string(def.severity), .string(transition.rawValue), .timestamp(at)] + row + [message(row)])
+        }
+        guard !out.isEmpty else { return }
+        for t in targets { try t.write(out) }
+    }
+
+    /// The conditions over one row: (fire, resolve), NULL and errors counting as false.
+    private func evaluate(_ row: [Value]) -> (Bool, Bool) {
+        var builders: [ColumnBuilder] = []
+        for c in source.columns {
+            let type: ColumnType
+            let value: Value
+            switch c {
+            case .field(let d):
+                type = d.type
+                value = def.outputColumns.firstIndex(of: d.name).map { row[$0] } ?? .null
+            case .rowtime:
+                type = .timestamp
+                value = .timestamp(clock.nowMillis())
+            }
+            var b = ColumnBuilder(type)
+            if !b.append(value) { b.appendNull() }
+            builders.append(b)
+        }
+        let batch = Batch(schema: Schema(source.columns.map { Field($0.name, $0.type) }), columns: builders.indices.map { builders[$0].finish() }, count: 1)
+        let result = pipeline.push(batch, now: clock.nowMillis())
+        if !pipeline.failures.isEmpty {
+            failed += pipeline.failures.count
+            pipeline.failures.removeAll()
+        }
+        guard let r = result.first else { return (false, false) }
+        return (r[0] == .bool(true), r[1] == .bool(true))
+    }
+
+    private func message(_ row: [Value]) -> Value {
+        guard let m = def.message else { return .null }
+        var out = ""
+        var rest = Substring(m)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            out += rest[..<open]
+            let name = String(rest[rest.index(after: open)..<close])
+            if let i = def.outputColumns.firstIndex(of: name) ?? def.outputColumns.firstIndex(where: { $0.lowercased() == name.lowercased() }) {
+                out += row[i].description
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return .string(out + rest)
+    }
+
+    func checkpoint() throws(EngineError) -> Int64? {
+        for (i, t) in targets.enumerated() { positions[i] = try t.checkpoint() }
+        return nil
+    }
+
+    func state() -> JSONValue? {
+        ["machine": machine.snapshot(), "targets": .array(positions.map { $0.map { .int($0) } ?? .null })]
+    }
+
+    func restore(_ j: JSONValue?) throws(EngineError) {
+        guard let j else { return }
+        if let m = j["machine"] {
+            do { try machine.restore(m) } catch { throw EngineError(message: "alert \(def.name): \(error)") }
+        }
+        let p = j["targets"]?.arrayValue ?? []
+        positions = targets.indices.map { $0 < p.count ? p[$0].int64Value : nil }
+    }
+
+    func close() throws(EngineError) {
+        for t in targets { try t.close() }
+    }
+
+    var streamsWritten: [String] { targets.flatMap(\.streamsWritten) }
+}

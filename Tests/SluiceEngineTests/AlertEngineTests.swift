@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+import SluiceCore
+import SluiceSQL
+import SluiceStreams
+@testable import SluiceEngine
+
+@Suite("Alerts in query files")
+struct AlertEngineTests {
+    /// A notification is one JSON object in the alarm file: alert, severity, state, at, the
+    /// query's columns and the message with {column} filled in.
+    @Test func notificationsGoToAnAlarmFile() throws {
+        let f = try EngineFixture()
+        try f.load(clicksDDL + """
+            CREATE ALERT slow SEVERITY 'critical' AS
+              SELECT window_end, url, AVG(ms) AS avg_ms FROM TUMBLE(clicks, ts, INTERVAL '1' MINUTE) GROUP BY window_start, window_end, url
+            FIRE WHEN avg_ms > 1000 PER url MESSAGE '{url} takes {avg_ms} ms' NOTIFY 'file:$DIR/alerts.jsonl';
+            """)
+        try f.put("clicks", #"{"url":"/a","ms":1500,"ts":1704067200000}"#)
+        try f.put("clicks", #"{"url":"/b","ms":10,"ts":1704067201000}"#)
+        try f.put("clicks", #"{"url":"/a","ms":10,"ts":1704067260000}"#)
+        try f.engine.runUntilEnd()
+        let lines = f.lines("alerts.jsonl")
+        #expect(lines == [
+            #"{"alert":"slow","severity":"critical","state":"FIRING","at":"2024-01-01T00:01:00.000Z","window_end":"2024-01-01T00:01:00.000Z","url":"/a","avg_ms":1500.0,"message":"/a takes 1500.0 ms"}"#,
+            #"{"alert":"slow","severity":"critical","state":"RESOLVED","at":"2024-01-01T00:02:00.000Z","window_end":"2024-01-01T00:02:00.000Z","url":"/a","avg_ms":10.0,"message":"/a takes 10.0 ms"}"#,
+        ])
+    }
+
+    @Test func webhooksAreRefusedUntilTheyExist() throws {
+        let f = try EngineFixture()
+        #expect(throws: EngineError.self) {
+            try f.load(clicksDDL + "CREATE ALERT a AS SELECT url, ms FROM clicks FIRE WHEN ms > 1 NOTIFY 'webhook:http://127.0.0.1:9/x';")
+        }
+    }
+}
