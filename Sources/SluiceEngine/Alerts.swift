@@ -2,6 +2,7 @@ import Foundation
 import SluiceCodecs
 import SluiceCore
 import SluiceDataflow
+import SluiceDelivery
 import SluicePlanner
 import SluiceSQL
 import SluiceStreams
@@ -103,7 +104,10 @@ extension Engine {
                 }
                 continue
             }
-            if t.hasPrefix("webhook:") { throw bad("plan.unsupported", "webhook notifications are not supported yet (file:, stream: and stderr are)") }
+            if t.hasPrefix("webhook:") {
+                if case .failure(let e) = WebhookSender.parse(String(t.dropFirst(8))) { throw bad("plan.bad-alert", "NOTIFY: \(e.message)") }
+                continue
+            }
             throw bad("plan.bad-alert", "NOTIFY '\(t)' is not a target: 'file:PATH', 'stream:NAME', 'stderr' or 'webhook:URL'")
         }
         let def = AlertDefinition(name: a.name.name, severity: a.severity?.value ?? "warning", outputColumns: columns, per: per,
@@ -130,6 +134,12 @@ extension Engine {
                 targets.append(try FileSink(path: String(t.dropFirst(5)), format: .json, columns: columns))
             } else if t.hasPrefix("stream:"), let s = catalog.stream(named: String(t.dropFirst(7))) {
                 targets.append(StreamSink(store: store, stream: s.name, columns: columns, partitionKey: "alert"))
+            } else if t.hasPrefix("webhook:") {
+                do {
+                    targets.append(WebhookSink(sender: try WebhookSender(url: String(t.dropFirst(8))), columns: columns))
+                } catch {
+                    throw EngineError(message: "alert \(def.name): \(error.message)")
+                }
             }
         }
         return AlertSink(def, targets: targets, clock: clock)
@@ -249,4 +259,30 @@ final class AlertSink: RowSink {
     }
 
     var streamsWritten: [String] { targets.flatMap(\.streamsWritten) }
+}
+
+/// Notifications POSTed to a webhook, one JSON object per request, from the sender's worker
+/// thread: retried with backoff, failures logged and counted, never blocking the query. At close
+/// it waits up to five seconds for what is still queued. At least once across restarts.
+final class WebhookSink: RowSink {
+    let sender: WebhookSender
+    let encoder: RecordEncoder
+
+    init(sender: WebhookSender, columns: [String]) {
+        self.sender = sender
+        encoder = RecordEncoder(format: .json, columns: columns)
+    }
+
+    func write(_ rows: [[Value]]) throws(EngineError) {
+        for r in rows {
+            var body: [UInt8] = []
+            encoder.append(r, to: &body)
+            if body.last == 10 { body.removeLast() }
+            sender.send(body)
+        }
+    }
+
+    func close() throws(EngineError) {
+        sender.drain(timeoutMillis: 5_000)
+    }
 }

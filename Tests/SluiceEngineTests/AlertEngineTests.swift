@@ -4,6 +4,7 @@ import SluiceCore
 import SluiceSQL
 import SluiceStreams
 @testable import SluiceEngine
+import SluiceTestSupport
 
 @Suite("Alerts in query files")
 struct AlertEngineTests {
@@ -27,10 +28,24 @@ struct AlertEngineTests {
         ])
     }
 
-    @Test func webhooksAreRefusedUntilTheyExist() throws {
+    /// Notifications are POSTed to a webhook (the local listener fails the first attempt), in
+    /// order, and the run does not wait on them beyond the sink's close.
+    @Test func notificationsArePostedToAWebhook() throws {
+        let server = try TestHTTPListener(statuses: [500])
         let f = try EngineFixture()
+        try f.load(clicksDDL + """
+            CREATE ALERT slow AS SELECT url, ms FROM clicks FIRE WHEN ms > 100 PER url
+            NOTIFY 'webhook:http://127.0.0.1:\(server.port)/hooks/slow';
+            """)
+        try f.put("clicks", #"{"url":"/a","ms":150,"ts":1704067200000}"#)
+        try f.put("clicks", #"{"url":"/a","ms":50,"ts":1704067200001}"#)
+        try f.engine.runUntilEnd()
+        let bodies = server.bodies.map { try? JSONValue.parse(bytes: Array($0.utf8)) }
+        #expect(bodies.map { $0?["state"]?.stringValue } == ["FIRING", "RESOLVED"])
+        #expect(bodies.map { $0?["ms"]?.doubleValue } == [150, 50])
+        #expect(server.requests == 3, "the first POST failed and was retried")
         #expect(throws: EngineError.self) {
-            try f.load(clicksDDL + "CREATE ALERT a AS SELECT url, ms FROM clicks FIRE WHEN ms > 1 NOTIFY 'webhook:http://127.0.0.1:9/x';")
+            try f.load("CREATE ALERT b AS SELECT url, ms FROM clicks FIRE WHEN ms > 1 NOTIFY 'webhook:https://example.com/x';")
         }
     }
 }
