@@ -46,6 +46,9 @@ public final class Engine {
         var type: String
         var path: String?
         var format: RecordEncoder.Format
+        /// Rolling file sinks: a new file after this many bytes, or after this long open.
+        var rollBytes: Int64? = nil
+        var rollMillis: Int64? = nil
     }
 
     public init(store: StreamStore, clock: any SluiceClock = SystemClock()) {
@@ -115,6 +118,9 @@ public final class Engine {
             case .sink(let def):
                 if def.type == "stdout" {
                     sink = DescriptorSink(fd: 1, columns: columns)
+                } else if def.rollBytes != nil || def.rollMillis != nil {
+                    sink = RollingFileSink(path: def.path ?? "", format: def.format, columns: columns,
+                                           rollBytes: def.rollBytes, rollMillis: def.rollMillis, clock: clock)
                 } else {
                     sink = try FileSink(path: def.path ?? "", format: def.format, columns: columns)
                 }
@@ -163,7 +169,23 @@ public final class Engine {
             if type == "file" && Engine.text(opts["path"]) == nil {
                 throw EngineError(diagnostics: [Diagnostic(id: "plan.sink-needs-path", message: "a file sink needs WITH (path = '...')", span: s.loc.span)])
             }
-            sinkDefs[c.name.name.lowercased()] = SinkDefinition(name: c.name.name, type: type, path: Engine.text(opts["path"]), format: format)
+            var def = SinkDefinition(name: c.name.name, type: type, path: Engine.text(opts["path"]), format: format)
+            if let r = Engine.text(opts["roll_size"]) {
+                guard let bytes = Engine.bytes(r), bytes >= 1024 else {
+                    throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "roll_size '\(r)' must be a size of at least 1KB ('64MB', '512KB')", span: s.loc.span)])
+                }
+                def.rollBytes = bytes
+            }
+            if let r = Engine.text(opts["roll_interval"]) {
+                guard let ms = Job.duration(r), ms >= 1000 else {
+                    throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "roll_interval '\(r)' must be a duration of at least 1s ('1h', '10m')", span: s.loc.span)])
+                }
+                def.rollMillis = ms
+            }
+            if (def.rollBytes != nil || def.rollMillis != nil) && type != "file" {
+                throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "only file sinks roll", span: s.loc.span)])
+            }
+            sinkDefs[c.name.name.lowercased()] = def
         case .insert(let i):
             let plan = try planQuery(i.query, cat)
             let name = i.target.name
@@ -213,6 +235,15 @@ public final class Engine {
         } catch {
             throw EngineError(diagnostics: error.diagnostics)
         }
+    }
+
+    /// `64MB`, `512KB`, `1GB` or bytes (KB/MB/GB are powers of 1024).
+    static func bytes(_ s: String) -> Int64? {
+        let t = s.uppercased().replacingAll(" ", with: "")
+        for (u, scale) in [("GIB", Int64(1) << 30), ("GB", 1 << 30), ("MIB", 1 << 20), ("MB", 1 << 20), ("KIB", 1 << 10), ("KB", 1 << 10), ("B", 1)] where t.hasSuffix(u) {
+            return Int64(t.dropLast(u.count)).map { $0 * scale }
+        }
+        return Int64(t)
     }
 
     static func text(_ v: OptionValue?) -> String? {

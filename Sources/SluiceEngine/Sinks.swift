@@ -170,3 +170,155 @@ final class CallbackSink: RowSink {
     func write(_ rows: [[Value]]) throws(EngineError) { onRows(rows) }
     func close() throws(EngineError) {}
 }
+
+/// A file sink that rolls (`roll_size`, `roll_interval`): rows go to `DIR/.NAME-000001.EXT.part`,
+/// which is renamed to `DIR/NAME-000001.EXT` once it holds `roll_size` bytes or has been open
+/// `roll_interval` (processing time), and at the end of the run; a reader never sees a file that
+/// is still being written. CSV files each start with the header. The checkpoint records the open
+/// file's number and length: a resumed run removes files rolled after it, takes the open file back
+/// (renaming it back if it was rolled) and cuts it to that length, so no row is lost or repeated.
+final class RollingFileSink: RowSink {
+    let directory: String
+    let stem: String
+    let ext: String
+    let encoder: RecordEncoder
+    let rollBytes: Int64?
+    let rollMillis: Int64?
+    let clock: any SluiceClock
+    private var seq = 1
+    private var fd: Int32 = -1
+    private var written: Int64 = 0
+    private var openedAt: Int64 = 0
+    private var buffer: [UInt8] = []
+    private var restored: (seq: Int, offset: Int64)? = nil
+    private var checkpointed: (seq: Int, offset: Int64) = (1, 0)
+
+    init(path: String, format: RecordEncoder.Format, columns: [String], rollBytes: Int64?, rollMillis: Int64?, clock: any SluiceClock) {
+        let dir = (path as NSString).deletingLastPathComponent
+        directory = dir.isEmpty ? "." : dir
+        let file = (path as NSString).lastPathComponent
+        let e = (file as NSString).pathExtension
+        ext = e.isEmpty ? "" : "." + e
+        stem = e.isEmpty ? file : String(file.dropLast(e.count + 1))
+        encoder = RecordEncoder(format: format, columns: columns)
+        self.rollBytes = rollBytes
+        self.rollMillis = rollMillis
+        self.clock = clock
+    }
+
+    func final(_ n: Int) -> String { directory + "/" + stem + "-" + RollingFileSink.pad(n) + ext }
+    func part(_ n: Int) -> String { directory + "/." + stem + "-" + RollingFileSink.pad(n) + ext + ".part" }
+    static func pad(_ n: Int) -> String { let s = String(n); return s.count >= 6 ? s : String(repeating: "0", count: 6 - s.count) + s }
+
+    /// The numbers of this sink's files in the directory (rolled or open).
+    private func existing() -> [Int] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var out: [Int] = []
+        for n in names {
+            var s = Substring(n)
+            if s.hasPrefix(".") && s.hasSuffix(ext + ".part") { s = s.dropFirst().dropLast(ext.count + 5) } else if s.hasSuffix(ext) { s = s.dropLast(ext.count) } else { continue }
+            guard s.hasPrefix(stem + "-") else { continue }
+            if let k = Int(s.dropFirst(stem.count + 1)), s.count == stem.count + 7 { out.append(k) }
+        }
+        return out
+    }
+
+    func restore(_ state: JSONValue?) throws(EngineError) {
+        guard let s = state, let n = s["seq"]?.int64Value, let o = s["offset"]?.int64Value else { return }
+        restored = (Int(n), o)
+    }
+
+    func state() -> JSONValue? { ["seq": .int(Int64(checkpointed.seq)), "offset": .int(checkpointed.offset)] }
+
+    func begin(resumingAt position: Int64?) throws(EngineError) {
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if let r = restored {
+            for k in existing() where k > r.seq { unlink(final(k)); unlink(part(k)) }
+            if access(final(r.seq), F_OK) == 0 { rename(final(r.seq), part(r.seq)) }  // rolled after the checkpoint
+            seq = r.seq
+            try open(truncatingTo: r.offset)
+        } else {
+            // A run from the start replaces what an earlier run wrote.
+            for k in existing() { unlink(final(k)); unlink(part(k)) }
+            seq = 1
+            try open(truncatingTo: 0)
+        }
+        checkpointed = (seq, written)
+    }
+
+    private func open(truncatingTo length: Int64) throws(EngineError) {
+        let p = part(seq)
+        fd = Foundation.open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EngineError.io("cannot write \(p): \(String(cString: strerror(errno)))") }
+        var st = stat()
+        if fstat(fd, &st) == 0, Int64(st.st_size) < length {
+            throw EngineError.io("cannot resume \(p): it has \(st.st_size) bytes, the checkpoint wrote \(length)")
+        }
+        guard ftruncate(fd, off_t(length)) == 0, lseek(fd, off_t(length), SEEK_SET) == off_t(length) else {
+            throw EngineError.io("cannot write \(p): \(String(cString: strerror(errno)))")
+        }
+        written = length
+        openedAt = clock.nowMillis()
+        if length == 0 { buffer = encoder.header }
+    }
+
+    func write(_ rows: [[Value]]) throws(EngineError) {
+        for r in rows {
+            if written + Int64(buffer.count) > Int64(encoder.header.count), dueToRoll() { try roll() }
+            encoder.append(r, to: &buffer)
+        }
+        if buffer.count >= 1 << 16 { try flush() }
+    }
+
+    private func dueToRoll() -> Bool {
+        if let b = rollBytes, written + Int64(buffer.count) >= b { return true }
+        if let m = rollMillis, clock.nowMillis() - openedAt >= m { return true }
+        return false
+    }
+
+    private func flush() throws(EngineError) {
+        try writeAll(fd, buffer, part(seq))
+        written += Int64(buffer.count)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Closes the open file under its final name and opens the next.
+    private func roll() throws(EngineError) {
+        try flush()
+        _ = fsync(fd)
+        Foundation.close(fd)
+        guard rename(part(seq), final(seq)) == 0 else { throw EngineError.io("cannot roll \(part(seq)): \(String(cString: strerror(errno)))") }
+        seq += 1
+        try open(truncatingTo: 0)
+    }
+
+    func checkpoint() throws(EngineError) -> Int64? {
+        if written + Int64(buffer.count) > Int64(encoder.header.count), dueToRoll() { try roll() }
+        try flush()
+        guard fsync(fd) == 0 else { throw EngineError.io("cannot flush \(part(seq)): \(String(cString: strerror(errno)))") }
+        checkpointed = (seq, written)
+        return nil
+    }
+
+    func close() throws(EngineError) {
+        guard fd >= 0 else { return }
+        try flush()
+        _ = fsync(fd)
+        Foundation.close(fd)
+        fd = -1
+        // The last file is complete; an empty one (nothing but a header) is not kept.
+        if written > Int64(encoder.header.count) { rename(part(seq), final(seq)) } else { unlink(part(seq)) }
+    }
+}
+
+func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws(EngineError) {
+    var done = 0
+    while done < bytes.count {
+        let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, bytes.count - done) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw EngineError.io("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        done += n
+    }
+}

@@ -59,12 +59,14 @@ struct CheckpointTests {
         CREATE SINK tumbling WITH (type = 'file', path = '$DIR/tumbling.jsonl');
         CREATE SINK hopping WITH (type = 'file', path = '$DIR/hopping.csv', format = 'csv');
         CREATE SINK running WITH (type = 'file', path = '$DIR/running.jsonl');
+        CREATE SINK rolled WITH (type = 'file', path = '$DIR/rolled/changes.csv', format = 'csv', roll_size = '2KB');
         INSERT INTO tumbling SELECT auction, window_end, COUNT(*) AS n, SUM(price) AS total, AVG(price) AS mean,
           STDDEV(price) AS sd, COUNT(DISTINCT bidder) AS bidders, MIN(bidder) AS first_bidder
           FROM TUMBLE(bids, ts, INTERVAL '5' SECOND) GROUP BY window_start, window_end, auction;
         INSERT INTO hopping SELECT window_start, window_end, COUNT(*) AS n, MAX(price) AS top
           FROM HOP(bids, ts, SIZE INTERVAL '6' SECOND, ADVANCE INTERVAL '2' SECOND) GROUP BY window_start, window_end;
         INSERT INTO running SELECT bidder, COUNT(*) AS n, SUM(price) AS spent FROM bids GROUP BY bidder EMIT CHANGES;
+        INSERT INTO rolled SELECT bidder, COUNT(*) AS n, SUM(price) AS spent FROM bids GROUP BY bidder EMIT CHANGES;
         """
 
     /// Seeded bids, out of order by less than the watermark delay (so no record is late however
@@ -98,7 +100,7 @@ struct CheckpointTests {
             #expect(parts.file("running.jsonl").split(separator: "\n").count == 500)
         }
         try parts.crashAndReopen()  // ...are taken back after a crash, kept after a clean stop
-        #expect(parts.engine.resumedQueries.count == 3)
+        #expect(parts.engine.resumedQueries.count == 4)
         for chunk in stride(from: 500, to: 900, by: 100) { try parts.put(records[chunk..<chunk + 100]) }
         try parts.engine.finish()
 
@@ -106,6 +108,16 @@ struct CheckpointTests {
             #expect(parts.file(s) == whole.file(s), "\(s) differs")
             #expect(parts.file(s).split(separator: "\n").count > 10)
         }
+        // The rolling sink: the same files, each complete, each with the CSV header.
+        let rolled = try FileManager.default.contentsOfDirectory(atPath: whole.dir + "/rolled").sorted()
+        #expect(rolled.count > 5 && rolled.first == "changes-000001.csv" && !rolled.contains { $0.hasSuffix(".part") }, "\(rolled)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parts.dir + "/rolled").sorted() == rolled)
+        for f in rolled {
+            #expect(parts.file("rolled/" + f) == whole.file("rolled/" + f), "rolled/\(f) differs")
+            #expect(whole.file("rolled/" + f).hasPrefix("bidder,n,spent\n"))
+        }
+        let rows = rolled.flatMap { whole.file("rolled/" + $0).split(separator: "\n").dropFirst() }
+        #expect(rows.count == 900, "every change row once across the files")
         // A finished query leaves no checkpoint: the next run starts it from the beginning.
         #expect(!FileManager.default.fileExists(atPath: parts.dir + "/data/queries/query-1.json"))
     }
@@ -148,5 +160,38 @@ struct CheckpointTests {
         let doc = try JSONValue.parse(bytes: Array(Data(contentsOf: URL(fileURLWithPath: path))))
         #expect(doc["counters"]?["records_in"] == .int(10))
         #expect(doc["sink_position"]?.int64Value == Int64(run.file("running.jsonl").utf8.count))
+    }
+}
+
+@Suite("Rolling file sinks")
+struct RollingSinkTests {
+    /// A file open for roll_interval (processing time) is closed under its final name at the next
+    /// row; the open file is hidden (`.NAME-N.EXT.part`) until then; the last one at the end.
+    @Test func filesRollByTimeAndAreHiddenUntilComplete() throws {
+        let run = try RestartableRun(sql: """
+            CREATE STREAM bids (auction BIGINT, bidder VARCHAR, price DOUBLE, ts TIMESTAMP) WITH (format = 'json');
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out/bids.jsonl', roll_interval = '1m');
+            INSERT INTO out SELECT auction, price FROM bids;
+            """)
+        func listing() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: run.dir + "/out")) ?? []).sorted() }
+        try run.put([#"{"auction":1,"price":1.5}"#, #"{"auction":2,"price":2.5}"#])
+        #expect(listing() == [".bids-000001.jsonl.part"])
+        run.clock.advance(by: 60_000)
+        try run.put([#"{"auction":3,"price":3.5}"#])
+        #expect(listing() == [".bids-000002.jsonl.part", "bids-000001.jsonl"])
+        #expect(run.file("out/bids-000001.jsonl") == #"{"auction":1,"price":1.5}"# + "\n" + #"{"auction":2,"price":2.5}"# + "\n")
+        try run.engine.finish()
+        #expect(listing() == ["bids-000001.jsonl", "bids-000002.jsonl"])
+        #expect(run.file("out/bids-000002.jsonl") == #"{"auction":3,"price":3.5}"# + "\n")
+    }
+
+    @Test(arguments: [("roll_size = '10'", "at least 1KB"), ("roll_interval = 'soon'", "at least 1s"),
+                      ("type = 'stdout', roll_size = '1MB'", "only file sinks roll")])
+    func badRollingOptionsAreRefused(_ options: String, _ reason: String) throws {
+        let o = options.hasPrefix("type") ? options : "type = 'file', path = 'x.jsonl', " + options
+        #expect(throws: EngineError.self) {
+            _ = try RestartableRun(sql: "CREATE SINK s WITH (\(o));")
+        }
+        do { _ = try RestartableRun(sql: "CREATE SINK s WITH (\(o));") } catch { #expect("\(error)".contains(reason), "\(error)") }
     }
 }
