@@ -54,7 +54,15 @@ public final class Engine {
     public init(store: StreamStore, clock: any SluiceClock = SystemClock()) {
         self.store = store
         self.clock = clock
+        catalog.add(Engine.metricsDefinition)
     }
+
+    /// How often (processing time) a row per stream and per query goes into `sluice_metrics`;
+    /// nil: never.
+    public var metricsIntervalMillis: Int64? = 10_000
+    var lastMetricsAt: Int64? = nil
+    var metricsStreamBaseline: [String: (records: Int64, bytes: Int64, throttled: Int64)] = [:]
+    var metricsQueryBaseline: [Int: QueryCounters] = [:]
 
     public var counters: [QueryCounters] { jobs.map(\.counters) }
 
@@ -419,6 +427,7 @@ public final class Engine {
 
     func start(_ plan: LogicalPlan, _ sink: any RowSink, _ label: String) throws(EngineError) {
         guard let source = Engine.sourceNode(plan) else { throw EngineError(message: "a query without a source") }
+        if source.stream.name == Engine.metricsStreamName { try ensureStream(Engine.metricsDefinition) }
         let job = try Job(id: jobs.count + 1, label: label, plan: plan, source: source, sink: sink, engine: self)
         jobs.append(job)
     }
@@ -461,6 +470,7 @@ public final class Engine {
         var busy = false
         for j in jobs where !j.done { busy = try j.step() || busy }
         busy = try deliver() || busy
+        busy = try emitMetricsIfDue() || busy
         return busy
     }
 

@@ -26,7 +26,9 @@ final class Job {
     private let predicate: PhysicalExpr?
     private let badPolicy: String
     private let latePolicy: String
-    private var lastWatermark = Int64.min
+    private(set) var lastWatermark = Int64.min
+    /// MillisBehindLatest of the last read (0 when every shard is caught up), for the metrics.
+    private(set) var iteratorAgeMillis: Int64 = 0
     /// With `bad_records = 'fail'`: the first record that could not be decoded; the query stops.
     private var fatal: RecordFailure?
     /// Where this query's checkpoint lives, what identifies the query in it, and when it was last taken.
@@ -193,6 +195,7 @@ final class Job {
         let now = engine.clock.nowMillis()
         let polled: [StreamConsumer.ShardRecords]
         do { polled = try consumer.poll() } catch { throw EngineError.io("reading \(source.stream.name): \(error)") }
+        iteratorAgeMillis = polled.map(\.result.millisBehindLatest).max() ?? 0
         var read = false
         for p in polled {
             let r = p.result
