@@ -1,11 +1,21 @@
 import Foundation
 import SluiceCodecs
-import SluiceCore
+public import SluiceCore
 import SluiceDataflow
 import SluiceDelivery
 import SluicePlanner
 import SluiceSQL
 import SluiceStreams
+
+/// An alert as SHOW ALERTS lists it.
+public struct AlertStatus: Sendable {
+    public var name: String
+    public var severity: String
+    public var running: Bool
+    /// The keys now FIRING (PER column = value) and since when (event time).
+    public var firing: [(key: [(String, Value)], since: Int64)]
+    public var suppressed: Int64
+}
 
 /// What a `CREATE ALERT` compiles to: the conditions over the query's output rows, the key, the
 /// time of a row, the message and where notifications go.
@@ -114,6 +124,32 @@ extension Engine {
                                   at: index("window_end"), message: a.message?.value, cooldownMillis: a.cooldown?.millis,
                                   conditions: conditions, targets: targets)
         return (plan, def)
+    }
+
+    /// Each running alert, its keys now FIRING and since when (SHOW ALERTS).
+    public var alertStatus: [AlertStatus] {
+        jobs.compactMap { j in
+            guard let a = j.sink as? AlertSink else { return nil }
+            let per = a.def.per.map { a.def.outputColumns[$0] }
+            return AlertStatus(name: a.def.name, severity: a.def.severity, running: !j.done,
+                               firing: a.machine.firing.map { k in (zip(per, k.key).map { ($0, $1) }, k.since) },
+                               suppressed: a.machine.suppressed)
+        }
+    }
+
+    /// SHOW ALERTS as text: a line per alert, then a line per FIRING key.
+    static func render(_ alerts: [AlertStatus]) -> String {
+        guard !alerts.isEmpty else { return "no alerts" }
+        var lines: [String] = []
+        for a in alerts {
+            lines.append("\(a.name) (\(a.severity)): " + (a.firing.isEmpty ? "OK" : "\(a.firing.count) FIRING")
+                         + (a.suppressed > 0 ? ", \(a.suppressed) suppressed by the cooldown" : "") + (a.running ? "" : " (ended)"))
+            for f in a.firing {
+                let key = f.key.isEmpty ? "(all)" : f.key.map { "\($0.0)=\($0.1)" }.joined(separator: ", ")
+                lines.append("  \(key) FIRING since \(TimeFormat.iso8601(f.since))")
+            }
+        }
+        return lines.joined(separator: "\n")
     }
 
     static func isWindowed(_ p: LogicalPlan) -> Bool {

@@ -101,6 +101,7 @@ public final class Engine {
         case ensureFirehose(FirehoseConfig, replace: Bool)
         case start(LogicalPlan, Target, label: String)
         case print(String)
+        case showAlerts
     }
 
     enum Target {
@@ -117,6 +118,7 @@ public final class Engine {
             do { try DeliveryStream.create(config, store: store, replace: replace) } catch { throw EngineError(message: error.description) }
             firehoses.append(try openFirehose(config))
         case .print(let text): output.append(text)
+        case .showAlerts: output.append(Engine.render(alertStatus))
         case .start(let plan, let target, let label):
             let columns = plan.schema.map(\.name)
             let sink: any RowSink
@@ -218,6 +220,8 @@ public final class Engine {
         case .query(let q):
             let plan = try planQuery(q, cat)
             pending.append(.start(plan, .stdout, label: "SELECT"))
+        case .show(.alerts):
+            pending.append(.showAlerts)
         case .explain(let e):
             let query: Query
             switch e.statement.kind {

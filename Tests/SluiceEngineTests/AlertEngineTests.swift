@@ -48,4 +48,26 @@ struct AlertEngineTests {
             try f.load("CREATE ALERT b AS SELECT url, ms FROM clicks FIRE WHEN ms > 1 NOTIFY 'webhook:https://example.com/x';")
         }
     }
+
+    /// SHOW ALERTS lists each alert and its FIRING keys with since when, including keys restored
+    /// from a checkpoint when the same file runs again over the same data directory.
+    @Test func showAlertsListsFiringKeysAcrossARestart() throws {
+        let sql = """
+            CREATE STREAM bids (auction BIGINT, bidder VARCHAR, price DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json');
+            CREATE ALERT pricey SEVERITY 'page' AS
+              SELECT window_end, auction, MAX(price) AS top FROM TUMBLE(bids, ts, INTERVAL '1' SECOND)
+              GROUP BY window_start, window_end, auction
+            FIRE WHEN top > 100 NOTIFY 'file:$DIR/alerts.jsonl';
+            """
+        let run = try RestartableRun(sql: sql)
+        try run.put([#"{"auction":7,"price":150,"ts":1704067200100}"#, #"{"auction":8,"price":5,"ts":1704067200200}"#,
+                     #"{"auction":9,"price":500,"ts":1704067201100}"#])
+        try run.engine.load(Parser.parse("SHOW ALERTS;").script)
+        #expect(run.engine.output.last == "pricey (page): 1 FIRING\n  auction=7 FIRING since 2024-01-01T00:00:01.000Z")
+        try run.engine.stop()
+        try run.crashAndReopen()
+        try run.engine.load(Parser.parse("SHOW ALERTS;").script)
+        #expect(run.engine.output.last == "pricey (page): 1 FIRING\n  auction=7 FIRING since 2024-01-01T00:00:01.000Z")
+        #expect(run.file("alerts.jsonl").split(separator: "\n").count == 1)
+    }
 }
