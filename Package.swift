@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "SluiceCodecsTests", dependencies: ["SluiceCodecs", "SluiceCore"]),
         .testTarget(name: "SluiceDataflowTests", dependencies: ["SluiceDataflow", "SluiceCore"]),
         .testTarget(name: "SluicePlannerTests", dependencies: ["SluicePlanner", "SluiceSQL", "SluiceCore"]),
-        .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceEngine", "SluiceStreams", "SluiceSQL", "SluiceCore", "CSQLite", "SluiceTestSupport"], exclude: ["slt"]),
+        .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceEngine", "SluiceStreams", "SluiceSQL", "SluiceCodecs", "SluiceCore", "CSQLite", "SluiceTestSupport"], exclude: ["slt"]),
         .testTarget(name: "SluiceSQLTests", dependencies: ["SluiceSQL", "SluiceCore"]),
         .testTarget(name: "SluiceStreamsTests", dependencies: ["SluiceStreams", "SluiceCore"]),
         // Test only: helpers shared by test targets (a local HTTP listener).

@@ -319,6 +319,12 @@ final class WebhookSink: RowSink {
     }
 
     func close() throws(EngineError) {
-        sender.drain(timeoutMillis: 5_000)
+        let drained = sender.drain(timeoutMillis: 5_000)
+        let c = sender.counters
+        if !drained || c.failed > 0 || c.dropped > 0 {
+            let line = "webhook \(sender.url): \(c.sent) notifications delivered, \(c.failed) failed, \(c.dropped) dropped"
+                + (drained ? "" : ", some still queued after 5 s") + "\n"
+            _ = Array(line.utf8).withUnsafeBytes { Foundation.write(2, $0.baseAddress, $0.count) }
+        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SluiceCore
+import SluiceCodecs
 import SluiceSQL
 import SluiceStreams
 @testable import SluiceEngine
@@ -16,6 +17,10 @@ import SluiceStreams
 ///                                                      the store and the engine, start the same queries
 ///     expect <name>                                    rows emitted since the last expect, after ----
 ///     expect error <substring>                         the engine stopped with an error containing it
+///     expect files                                     every file under $OUT (the scratch output
+///                                                      directory statements may name): its path, then
+///                                                      its lines indented (gzip decompressed, UUIDs
+///                                                      shown as <uuid>)
 ///
 /// Records are separated by blank lines; `#` starts a comment. After `ingest` and `advance` the
 /// engine runs until it has read everything. Rows are tab-separated: NULL, (empty) for '',
@@ -47,6 +52,32 @@ struct SLTRunner {
         case .double(let d): return d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) + ".0" : String(format: "%.12g", d)
         default: return v.description
         }
+    }
+
+    /// Every file under `root` (staged objects excepted): its path, then its lines indented.
+    static func files(_ root: String) -> [String] {
+        var out: [String] = []
+        let e = FileManager.default.enumerator(atPath: root)
+        var paths: [String] = []
+        while let p = e?.nextObject() as? String {
+            var isDir: ObjCBool = false
+            if p.hasPrefix(".sluice-staging") || p.contains("/.sluice-staging") { continue }
+            if FileManager.default.fileExists(atPath: root + "/" + p, isDirectory: &isDir), !isDir.boolValue { paths.append(p) }
+        }
+        let uuid = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+        var shown: [(String, [UInt8])] = []
+        for p in paths {
+            var bytes = [UInt8](FileManager.default.contents(atPath: root + "/" + p) ?? Data())
+            if p.hasSuffix(".gz") { bytes = Gzip.decompress(bytes) ?? Array("<not gzip>".utf8) }
+            shown.append((p.replacingOccurrences(of: uuid, with: "<uuid>", options: .regularExpression), bytes))
+        }
+        for (p, bytes) in shown.sorted(by: { $0.0 < $1.0 }) {
+            out.append(p)
+            var text = String(decoding: bytes, as: UTF8.self)
+            if text.hasSuffix("\n") { text.removeLast() } else if !text.isEmpty { text += "<no newline at the end>" }
+            if !text.isEmpty { out += text.components(separatedBy: "\n").map { "  " + $0 } }
+        }
+        return out
     }
 
     mutating func run() throws {
@@ -105,7 +136,7 @@ struct SLTRunner {
             var keepBody = true
             switch words[0] {
             case "statement":
-                let sql = body.joined(separator: "\n")
+                let sql = body.joined(separator: "\n").replacingOccurrences(of: "$OUT", with: dir + "/out")
                 let parsed = Parser.parse(sql)
                 var problem: String? = parsed.hasErrors ? parsed.diagnostics.map { "\($0.id) \($0.message)" }.joined(separator: "; ") : nil
                 if problem == nil {
@@ -192,7 +223,8 @@ struct SLTRunner {
             case "expect":
                 guard words.count == 2 else { fail("expect <name>"); break }
                 let name = words[1]
-                let actual = (captured.rows[name] ?? []).map { $0.map(SLTRunner.render).joined(separator: "\t") }
+                let actual = name == "files" ? SLTRunner.files(dir + "/out")
+                    : (captured.rows[name] ?? []).map { $0.map(SLTRunner.render).joined(separator: "\t") }
                 captured.rows[name] = []
                 let expected = Array(body.drop { $0 != "----" }.dropFirst())
                 if ProcessInfo.processInfo.environment["SLT_COMPLETE"] == "1" {
