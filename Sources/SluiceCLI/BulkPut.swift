@@ -33,9 +33,6 @@ struct BulkPut {
         var total = 0
         var pending: [Pending] = []
         var pendingBytes = 0
-        var carry: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-
         func flush() throws {
             guard !pending.isEmpty else { return }
             try putBatch(&pending, failed: &failed)
@@ -97,29 +94,8 @@ struct BulkPut {
             pendingBytes += size
         }
 
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw StreamError(.storage, "cannot read standard input: \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            var start = 0
-            for i in 0..<n where chunk[i] == 10 {
-                if carry.isEmpty {
-                    try handle(chunk[start..<i])
-                } else {
-                    carry.append(contentsOf: chunk[start..<i])
-                    try handle(carry[...])
-                    carry.removeAll(keepingCapacity: true)
-                }
-                start = i + 1
-            }
-            carry.append(contentsOf: chunk[start..<n])
-            // Acknowledge what has arrived so far rather than wait for a full batch.
-            try flush()
-        }
-        if !carry.isEmpty { try handle(carry[...]) }
+        // Acknowledge what has arrived so far rather than wait for a full batch.
+        try forEachInputLine(handle, afterChunk: flush)
         try flush()
         if failed > 0 {
             err.line("error: \(failed) of \(total) records were not put (see the ErrorCode lines)")
@@ -186,4 +162,33 @@ struct BulkPut {
         default: return .failure(StreamError(.invalidArgument, "field '\(path.joined(separator: "."))' is not a string or number"))
         }
     }
+}
+
+/// Reads standard input in 1 MiB chunks and calls `handle` with each line (without its newline;
+/// the last line may lack one), then `afterChunk` once the lines of a chunk are handled.
+func forEachInputLine(_ handle: (ArraySlice<UInt8>) throws -> Void, afterChunk: () throws -> Void) throws {
+    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    var carry: [UInt8] = []
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw StreamError(.storage, "cannot read standard input: \(String(cString: strerror(errno)))")
+        }
+        if n == 0 { break }
+        var start = 0
+        for i in 0..<n where chunk[i] == 10 {
+            if carry.isEmpty {
+                try handle(chunk[start..<i])
+            } else {
+                carry.append(contentsOf: chunk[start..<i])
+                try handle(carry[...])
+                carry.removeAll(keepingCapacity: true)
+            }
+            start = i + 1
+        }
+        carry.append(contentsOf: chunk[start..<n])
+        try afterChunk()
+    }
+    if !carry.isEmpty { try handle(carry[...]) }
 }

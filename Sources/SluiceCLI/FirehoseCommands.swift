@@ -146,30 +146,7 @@ struct FirehoseCommands {
             batch.append(Array(l))
             bytes += l.count
         }
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        var carry: [UInt8] = []
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw UsageError("cannot read standard input: \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            var start = 0
-            for i in 0..<n where chunk[i] == 10 {
-                if carry.isEmpty {
-                    try handle(chunk[start..<i])
-                } else {
-                    carry.append(contentsOf: chunk[start..<i])
-                    try handle(carry[...])
-                    carry.removeAll(keepingCapacity: true)
-                }
-                start = i + 1
-            }
-            carry.append(contentsOf: chunk[start..<n])
-            try flush()
-        }
-        if !carry.isEmpty { try handle(carry[...]) }
+        try forEachInputLine(handle, afterChunk: flush)
         try flush()
         if failed > 0 { err.line("error: \(failed) of \(lineNumber) records were not put (see the ErrorCode lines)") }
         return failed

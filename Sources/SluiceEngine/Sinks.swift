@@ -51,13 +51,7 @@ final class FileSink: RowSink {
 
     func begin(resumingAt position: Int64?) throws(EngineError) {
         let at = position ?? 0
-        var st = stat()
-        if fstat(fd, &st) == 0, Int64(st.st_size) < at {
-            throw EngineError.io("cannot resume \(path): it has \(st.st_size) bytes, the checkpoint wrote \(at)")
-        }
-        guard ftruncate(fd, off_t(at)) == 0, lseek(fd, off_t(at), SEEK_SET) == off_t(at) else {
-            throw EngineError.io("cannot write \(path): \(String(cString: strerror(errno)))")
-        }
+        try cutBack(fd, path, to: at)
         written = at
         buffer = position == nil ? encoder.header : []
     }
@@ -74,15 +68,7 @@ final class FileSink: RowSink {
     }
 
     func flush() throws(EngineError) {
-        var done = 0
-        while done < buffer.count {
-            let n = buffer.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, buffer.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw EngineError.io("cannot write \(path): \(String(cString: strerror(errno)))")
-            }
-            done += n
-        }
+        try writeAll(fd, buffer, path)
         written += Int64(buffer.count)
         buffer.removeAll(keepingCapacity: true)
     }
@@ -250,13 +236,7 @@ final class RollingFileSink: RowSink {
         let p = part(seq)
         fd = Foundation.open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw EngineError.io("cannot write \(p): \(String(cString: strerror(errno)))") }
-        var st = stat()
-        if fstat(fd, &st) == 0, Int64(st.st_size) < length {
-            throw EngineError.io("cannot resume \(p): it has \(st.st_size) bytes, the checkpoint wrote \(length)")
-        }
-        guard ftruncate(fd, off_t(length)) == 0, lseek(fd, off_t(length), SEEK_SET) == off_t(length) else {
-            throw EngineError.io("cannot write \(p): \(String(cString: strerror(errno)))")
-        }
+        try cutBack(fd, p, to: length)
         written = length
         openedAt = clock.nowMillis()
         if length == 0 { buffer = encoder.header }
@@ -308,6 +288,17 @@ final class RollingFileSink: RowSink {
         fd = -1
         // The last file is complete; an empty one (nothing but a header) is not kept.
         if written > Int64(encoder.header.count) { rename(part(seq), final(seq)) } else { unlink(part(seq)) }
+    }
+}
+
+/// Cuts an open file back to `length` (where a checkpoint left it) and moves writing there.
+func cutBack(_ fd: Int32, _ path: String, to length: Int64) throws(EngineError) {
+    var st = stat()
+    if fstat(fd, &st) == 0, Int64(st.st_size) < length {
+        throw EngineError.io("cannot resume \(path): it has \(st.st_size) bytes, the checkpoint wrote \(length)")
+    }
+    guard ftruncate(fd, off_t(length)) == 0, lseek(fd, off_t(length), SEEK_SET) == off_t(length) else {
+        throw EngineError.io("cannot write \(path): \(String(cString: strerror(errno)))")
     }
 }
 
