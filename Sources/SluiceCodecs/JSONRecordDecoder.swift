@@ -317,9 +317,9 @@ public struct JSONRecordDecoder {
             } else if target != KeyGuess.skip, r.peek == UInt8(ascii: "{") {
                 guard object(&r, -1 - target, builders, depth: depth + 1) else { return false }
             } else if r.peek == UInt8(ascii: "\"") {
-                guard r.rawString() != nil else { return r.fail("unterminated string at byte \(r.i)") }
-            } else if r.fastInteger() != nil {
-                // A skipped integer, read without building a number.
+                guard r.skipString() else { return r.fail("unterminated string at byte \(r.i)") }
+            } else if r.skipInteger() {
+                // A skipped integer: its end found, its value not computed.
             } else {
                 guard r.skipValue(depth: depth) else { return false }
             }
@@ -537,6 +537,55 @@ struct Reader {
         v = (v &* 10 &+ (v >> 8)) & 0x00FF_00FF_00FF_00FF
         v = (v &* 100 &+ (v >> 16)) & 0x0000_FFFF_0000_FFFF
         return (v &* 10000 &+ (v >> 32)) & 0xFFFF_FFFF
+    }
+
+    /// Moves past the string at the cursor (on its opening quote); false if it is unterminated or
+    /// holds a raw control character. Eight bytes at a time, nothing built.
+    @inline(__always)
+    mutating func skipString() -> Bool {
+        i += 1
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let count = b.count
+        guard let base = b.baseAddress else { return false }
+        while i + 8 <= count {
+            let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let q = x ^ (ones &* 0x22), bs = x ^ (ones &* 0x5C)
+            let special = (((q &- ones) & ~q) | ((bs &- ones) & ~bs) | ((x &- ones &* 0x20) & ~x)) & highs
+            if special == 0 { i += 8; continue }
+            i += special.trailingZeroBitCount >> 3
+            let c = base.load(fromByteOffset: i, as: UInt8.self)
+            if c == UInt8(ascii: "\"") { i += 1; return true }
+            if c == 92 { i += 2; continue }
+            return false  // a control character
+        }
+        while i < count {
+            let c = base.load(fromByteOffset: i, as: UInt8.self)
+            if c == UInt8(ascii: "\"") { i += 1; return true }
+            if c == 92 { i += 2; continue }
+            if c < 32 { return false }
+            i += 1
+        }
+        return false
+    }
+
+    /// Moves past a plain integer (as `fastInteger` reads) without computing it; false, with the
+    /// cursor unmoved, for anything else.
+    @inline(__always)
+    mutating func skipInteger() -> Bool {
+        var j = i
+        if j < b.count && b[j] == UInt8(ascii: "-") { j += 1 }
+        guard j + 16 <= b.count, b[j] &- 49 < 9 else { return false }
+        let n1 = Reader.leadingDigits(b.loadUnaligned(fromByteOffset: j, as: UInt64.self))
+        var end = j + n1
+        if n1 == 8 {
+            let n2 = Reader.leadingDigits(b.loadUnaligned(fromByteOffset: j + 8, as: UInt64.self))
+            if n2 == 8 { return false }
+            end += n2
+        }
+        let next = b[end]
+        if next == UInt8(ascii: ".") || next == UInt8(ascii: "e") || next == UInt8(ascii: "E") { return false }
+        i = end
+        return true
     }
 
     /// A plain integer of 1 to 16 digits (not starting with 0, no fraction or exponent) at the

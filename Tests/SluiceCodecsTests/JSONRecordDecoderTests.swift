@@ -169,6 +169,19 @@ struct JSONRecordDecoderTests {
         }
     }
 
+    /// Values of fields nobody reads are skipped without being built: strings with escapes and
+    /// quotes, numbers of every form; the field after them is still read right.
+    @Test func skippedValuesOfEveryForm() {
+        let skipped = [#""x\"y\\\"z""#, #""""#, #""0123456789abcdef\u00e9\n""#, "-12", "0", "12345678901234567", "1.5", "-2e-3",
+                       "123456789012345678901234567890", "true", "null", #"{"a":[1,"}"]}"#, #"["]",{}]"#]
+        let records = skipped.map { "{\"skip\":" + $0 + ",\"status\":7}" }
+        let (rows, errors) = decode(records)
+        #expect(errors.isEmpty, "\(errors)")
+        #expect(rows.map { $0[3] } == Array(repeating: .int(7), count: skipped.count))
+        let (_, bad) = decode(["{\"skip\":\"a\u{01}b\",\"status\":7}", #"{"skip":"open,"status":7}"#, #"{"skip":--1,"status":7}"#])
+        #expect(bad.count == 3)
+    }
+
     @Test(arguments: [
         ("", "empty record"), ("[1,2]", "not a JSON object"), ("{", "unexpected end"), (#"{"a":1,}"#, "expected a key"),
         (#"{"a" 1}"#, "expected ':'"), (#"{"a":1} x"#, "unexpected text after"), (#"{"a":tru}"#, "invalid literal"),
