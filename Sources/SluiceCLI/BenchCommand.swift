@@ -219,15 +219,7 @@ struct BenchCommand {
         #if DEBUG
         err.line("warning: this is a debug build; build with 'swift build -c release' for meaningful figures")
         #endif
-        var g = BidGenerator()
-        var data: [UInt8] = []
-        data.reserveCapacity(n * 142)
-        var ends: [Int] = []
-        ends.reserveCapacity(n)
-        for _ in 0..<n {
-            g.appendNext(to: &data)
-            ends.append(data.count)
-        }
+        let (data, ends) = BidGenerator.lines(n)
         let few = [FieldSpec(name: "auction", type: .bigint), FieldSpec(name: "price", type: .bigint),
                    FieldSpec(name: "dateTime", type: .timestamp)]
         let all = few + [FieldSpec(name: "bidder", type: .bigint), FieldSpec(name: "channel", type: .varchar),

@@ -20,15 +20,7 @@ extension BenchCommand {
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         defer { if a.value("dir") == nil { try? FileManager.default.removeItem(atPath: base) } }
         // The input, as a file for gzip and as lines for the puts.
-        var g = BidGenerator()
-        var data: [UInt8] = []
-        data.reserveCapacity(n * 142)
-        var ends: [Int] = []
-        ends.reserveCapacity(n)
-        for _ in 0..<n {
-            g.appendNext(to: &data)
-            ends.append(data.count)
-        }
+        let (data, ends) = BidGenerator.lines(n)
         let input = base + "/bids.jsonl"
         FileManager.default.createFile(atPath: input, contents: Data(data))
 

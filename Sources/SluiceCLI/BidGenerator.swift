@@ -141,3 +141,19 @@ func appendInt(_ v: Int64, _ out: inout [UInt8]) {
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(20 - n)...]))
     }
 }
+
+extension BidGenerator {
+    /// `n` generated bids as JSON lines in one buffer, and where each line ends (after its newline).
+    static func lines(_ n: Int) -> (data: [UInt8], ends: [Int]) {
+        var g = BidGenerator()
+        var data: [UInt8] = []
+        data.reserveCapacity(n * 142)
+        var ends: [Int] = []
+        ends.reserveCapacity(n)
+        for _ in 0..<n {
+            g.appendNext(to: &data)
+            ends.append(data.count)
+        }
+        return (data, ends)
+    }
+}

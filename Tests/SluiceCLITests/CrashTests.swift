@@ -4,28 +4,18 @@ import SluiceCore
 import SluiceStreams
 import SluiceCodecs
 
-@Suite("Crashes and the data directory lock")
-struct CrashTests {
-    /// A producer is killed with SIGKILL while a bulk put is running. Every record it acknowledged
-    /// reads back intact; nothing read back is anything but a record that was sent.
-    @Test func killedWriterLosesNoAcknowledgedRecord() throws {
-        signal(SIGPIPE, SIG_IGN)
-        let dir = TempDir()
-        let dataDir = dir.path + "/data"
-        #expect(try CLI.run(["stream", "create", "s", "--shards", "4", "--data-dir", dataDir]).status == 0)
-
-        @Sendable func line(_ i: Int) -> String {
-            #"{"k":"key-\#(i % 50)","i":\#(i),"pad":"\#(String(repeating: Character(UnicodeScalar(97 + i % 26)!), count: 60 + i % 40))"}"#
-        }
+extension CLI {
+    /// Starts `sluice args...` and writes `line(0..<lines)` to its standard input from a thread
+    /// (until it exits); returns the process and its standard output, to be killed part way.
+    static func feed(_ args: [String], lines total: Int, _ line: @escaping @Sendable (Int) -> String) throws -> (Process, Pipe) {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.executable)
-        p.arguments = ["stream", "put", "s", "--key-field", "k", "--data-dir", dataDir]
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
         let inp = Pipe(), out = Pipe()
         p.standardInput = inp
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
         try p.run()
-        let total = 400_000
         let writer = Thread {
             let fd = inp.fileHandleForWriting.fileDescriptor
             var i = 0
@@ -44,6 +34,25 @@ struct CrashTests {
             try? inp.fileHandleForWriting.close()
         }
         writer.start()
+        return (p, out)
+    }
+}
+
+@Suite("Crashes and the data directory lock")
+struct CrashTests {
+    /// A producer is killed with SIGKILL while a bulk put is running. Every record it acknowledged
+    /// reads back intact; nothing read back is anything but a record that was sent.
+    @Test func killedWriterLosesNoAcknowledgedRecord() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let dir = TempDir()
+        let dataDir = dir.path + "/data"
+        #expect(try CLI.run(["stream", "create", "s", "--shards", "4", "--data-dir", dataDir]).status == 0)
+
+        @Sendable func line(_ i: Int) -> String {
+            #"{"k":"key-\#(i % 50)","i":\#(i),"pad":"\#(String(repeating: Character(UnicodeScalar(97 + i % 26)!), count: 60 + i % 40))"}"#
+        }
+        let total = 400_000
+        let (p, out) = try CLI.feed(["stream", "put", "s", "--key-field", "k", "--data-dir", dataDir], lines: total, line)
 
         // Read acknowledgements until well into the run, then kill the writer mid-stream.
         var acks: [(shard: String, seq: String)] = []
@@ -135,33 +144,8 @@ struct FirehoseCrashTests {
         @Sendable func line(_ i: Int) -> String {
             #"{"i":\#(i),"pad":"\#(String(repeating: Character(UnicodeScalar(97 + i % 26)!), count: 60 + i % 90))"}"#
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.executable)
-        p.arguments = ["firehose", "put", "f", "--data-dir", dataDir]
-        let inp = Pipe(), out = Pipe()
-        p.standardInput = inp
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
         let total = 300_000
-        let writer = Thread {
-            let fd = inp.fileHandleForWriting.fileDescriptor
-            var i = 0
-            while i < total {
-                var chunk = ""
-                for j in i..<min(total, i + 200) { chunk += line(j) + "\n" }
-                i += 200
-                let bytes = Array(chunk.utf8)
-                var done = 0
-                while done < bytes.count {
-                    let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
-                    if n <= 0 { return }
-                    done += n
-                }
-            }
-            try? inp.fileHandleForWriting.close()
-        }
-        writer.start()
+        let (p, out) = try CLI.feed(["firehose", "put", "f", "--data-dir", dataDir], lines: total, line)
         var acks = 0
         var pending = Data()
         let reader = out.fileHandleForReading
