@@ -15,11 +15,16 @@ public enum AggregateFunction: String, Sendable, CaseIterable {
     case stddevPop = "STDDEV_POP"
     case varSamp = "VAR_SAMP"
     case varPop = "VAR_POP"
+    /// HyperLogLog, exact below 1,025 distinct values.
+    case approxCountDistinct = "APPROX_COUNT_DISTINCT"
+    /// A t-digest quantile.
+    case percentile = "PERCENTILE"
 
     /// The result type for an argument of type `input`.
     public func resultType(_ input: ColumnType?) -> ColumnType {
         switch self {
-        case .countStar, .count, .countDistinct: return .bigint
+        case .countStar, .count, .countDistinct, .approxCountDistinct: return .bigint
+        case .percentile: return .double
         case .sum: return input == .bigint ? .bigint : .double
         case .min, .max: return input ?? .double
         case .avg, .stddevSamp, .stddevPop, .varSamp, .varPop: return .double
@@ -39,9 +44,13 @@ public enum AggregateState: Sendable, Equatable {
     case minDouble(Double?), maxDouble(Double?)
     case minString(String?), maxString(String?)
     case distinct(Set<Value>)
+    case sketch(HyperLogLog)
+    case digest(TDigest, p: Double)
 
-    public static func initial(_ f: AggregateFunction, input: ColumnType?) -> AggregateState {
+    public static func initial(_ f: AggregateFunction, input: ColumnType?, parameter: Double? = nil) -> AggregateState {
         switch f {
+        case .approxCountDistinct: return .sketch(HyperLogLog())
+        case .percentile: return .digest(TDigest(), p: parameter ?? 0.5)
         case .countStar, .count: return .count(0)
         case .countDistinct: return .distinct([])
         case .sum: return input == .bigint ? .sumInt(0, seen: false) : .sumDouble(0, seen: false)
@@ -82,6 +91,14 @@ public enum AggregateState: Sendable, Equatable {
             self = .count(0)  // release the set's storage before mutating it
             s.insert(.int(v))
             self = .distinct(s)
+        case .sketch(var h):
+            self = .count(0)
+            h.add(.int(v))
+            self = .sketch(h)
+        case .digest(var t, let p):
+            self = .count(0)
+            t.add(Double(v))
+            self = .digest(t, p: p)
         case .minString, .maxString: break
         }
     }
@@ -105,6 +122,14 @@ public enum AggregateState: Sendable, Equatable {
             self = .count(0)
             s.insert(.double(v))
             self = .distinct(s)
+        case .sketch(var h):
+            self = .count(0)
+            h.add(.double(v))
+            self = .sketch(h)
+        case .digest(var t, let p):
+            self = .count(0)
+            t.add(v)
+            self = .digest(t, p: p)
         case .minString, .maxString: break
         }
     }
@@ -115,10 +140,16 @@ public enum AggregateState: Sendable, Equatable {
         case .int(let i), .timestamp(let i), .interval(let i): add(int: i)
         case .double(let d): add(double: d)
         case .bool(let b):
-            if case .distinct(var s) = self { self = .count(0); s.insert(v); self = .distinct(s) } else { add(int: b ? 1 : 0) }
+            if case .distinct(var s) = self { self = .count(0); s.insert(v); self = .distinct(s) }
+            else if case .sketch(var h) = self { self = .count(0); h.add(v); self = .sketch(h) }
+            else { add(int: b ? 1 : 0) }
         case .string(let str):
             switch self {
             case .count(let n): self = .count(n + 1)
+            case .sketch(var h):
+                self = .count(0)
+                h.add(v)
+                self = .sketch(h)
             case .minString(let m): self = .minString(m.map { Swift.min($0, str) } ?? str)
             case .maxString(let m): self = .maxString(m.map { Swift.max($0, str) } ?? str)
             case .distinct(var s):
@@ -154,6 +185,8 @@ public enum AggregateState: Sendable, Equatable {
         case (.minString(let a), .minString(let b)): return .minString(opt(a, b, Swift.min))
         case (.maxString(let a), .maxString(let b)): return .maxString(opt(a, b, Swift.max))
         case (.distinct(let a), .distinct(let b)): return .distinct(a.union(b))
+        case (.sketch(let a), .sketch(let b)): return .sketch(a.merged(with: b))
+        case (.digest(let a, let p), .digest(let b, _)): return .digest(a.merged(with: b), p: p)
         default: return self
         }
     }
@@ -182,6 +215,8 @@ public enum AggregateState: Sendable, Equatable {
         switch self {
         case .count(let n): return .int(n)
         case .distinct(let s): return .int(Int64(s.count))
+        case .sketch(let h): return .int(h.estimate)
+        case .digest(let t, let p): return t.quantile(p).map { .double($0) } ?? .null
         case .sumInt(let s, let seen): return seen ? .int(s) : .null
         case .sumDouble(let s, let seen): return seen ? .double(s) : .null
         case .moments(let n, let mean, let m2):

@@ -15,6 +15,11 @@ public struct HyperLogLog: Sendable, Equatable {
 
     public init() {}
 
+    /// A sketch past its exact phase, from its registers (a snapshot).
+    init(registers: [UInt8]) {
+        self.registers = registers
+    }
+
     public mutating func add(_ v: Value) { add(hash: HyperLogLog.hash(v)) }
 
     public mutating func add(hash h: UInt64) {

@@ -1,3 +1,4 @@
+import Foundation
 public import SluiceCore
 
 /// Operator state as JSON, for query checkpoints. Every number keeps its exact bits: integers as
@@ -75,6 +76,13 @@ extension AggregateState {
         case .minString(let v): return ["minString", v.map { .string($0) } ?? .null]
         case .maxString(let v): return ["maxString", v.map { .string($0) } ?? .null]
         case .distinct(let set): return ["distinct", .array(set.map(\.snapshot))]
+        case .sketch(let h):
+            let registers: JSONValue = h.registers.isEmpty ? .null : .string(Data(h.registers).base64EncodedString())
+            return ["hll", .array(h.exact.sorted().map { .int(Int64(bitPattern: $0)) }), registers]
+        case .digest(let t, let p):
+            let parts = t.parts
+            return ["tdigest", Snap.double(p), .array(parts.means.map(Snap.double)), .array(parts.weights.map(Snap.double)),
+                    Snap.double(parts.min), Snap.double(parts.max)]
         }
     }
 
@@ -107,6 +115,25 @@ extension AggregateState {
             var set = Set<Value>()
             for v in try Snap.array(at(1)) { set.insert(try Value(snapshot: v)) }
             self = .distinct(set)
+        case "hll":
+            var h = HyperLogLog()
+            let registers = try at(2)
+            if registers == .null {
+                for v in try Snap.array(at(1)) { h.add(hash: UInt64(bitPattern: try Snap.int(v))) }
+            } else {
+                guard let text = registers.stringValue, let bytes = Data(base64Encoded: text), bytes.count == HyperLogLog.registerCount else {
+                    throw SnapshotError("an APPROX_COUNT_DISTINCT sketch is malformed")
+                }
+                h = HyperLogLog(registers: [UInt8](bytes))
+            }
+            self = .sketch(h)
+        case "tdigest":
+            var means: [Double] = [], weights: [Double] = []
+            for v in try Snap.array(at(2)) { means.append(try Snap.double(v)) }
+            for v in try Snap.array(at(3)) { weights.append(try Snap.double(v)) }
+            guard means.count == weights.count else { throw SnapshotError("a PERCENTILE digest is malformed") }
+            self = .digest(TDigest(means: means, weights: weights, min: try Snap.double(at(4)), max: try Snap.double(at(5))),
+                           p: try Snap.double(at(1)))
         default: throw SnapshotError("unknown aggregate state \(tag)")
         }
     }

@@ -23,10 +23,13 @@ public struct AggregateSpec: Sendable, Equatable {
     public var function: AggregateFunction
     public var input: Int?
     public var inputType: ColumnType?
-    public init(_ function: AggregateFunction, input: Int? = nil, type: ColumnType? = nil) {
+    /// PERCENTILE's p.
+    public var parameter: Double?
+    public init(_ function: AggregateFunction, input: Int? = nil, type: ColumnType? = nil, parameter: Double? = nil) {
         self.function = function
         self.input = input
         inputType = type
+        self.parameter = parameter
     }
     public var resultType: ColumnType { function.resultType(inputType) }
 }
@@ -115,7 +118,7 @@ public final class WindowAggregateOperator {
             return addIntKeyed(batch, times, ts, keys)
         }
         var late: [Int] = []
-        let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType) }
+        let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType, parameter: $0.parameter) }
         let n = aggregates.count
         let inputs = aggregates.map { a in a.input.map { batch.columns[$0] } }
         var key: [Value] = []
@@ -171,7 +174,7 @@ public final class WindowAggregateOperator {
         let n = aggregates.count
         let count = batch.count
         if runGroups.count < count { runGroups = Array(repeating: 0, count: count) }
-        let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType) }
+        let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType, parameter: $0.parameter) }
         var row = 0
         while row < count {
             if times.isNull(row) { late.append(row); row += 1; continue }

@@ -56,6 +56,8 @@ enum Lowering {
         case "STDDEV_POP": return .stddevPop
         case "VAR_SAMP": return .varSamp
         case "VAR_POP": return .varPop
+        case "APPROX_COUNT_DISTINCT": return .approxCountDistinct
+        case "PERCENTILE": return .percentile
         default: return .stddevSamp
         }
     }

@@ -83,7 +83,7 @@ final class Pipeline {
         var specs: [AggregateSpec] = []
         for a in aggs {
             if let arg = a.argument {
-                specs.append(AggregateSpec(Lowering.aggregate(a), input: pre.count, type: arg.type))
+                specs.append(AggregateSpec(Lowering.aggregate(a), input: pre.count, type: arg.type, parameter: a.parameter))
                 pre.append(Lowering.expr(arg))
                 types.append(arg.type)
             } else {
@@ -352,7 +352,7 @@ final class UnwindowedAggregate {
 
     func add(_ b: Batch, now: Int64) -> [[Value]] {
         var out: [[Value]] = []
-        let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType) }
+        let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType, parameter: $0.parameter) }
         for r in 0..<b.count {
             let k = (0..<keys).map { b.columns[$0].value(r) }
             var s = groups[k] ?? initial

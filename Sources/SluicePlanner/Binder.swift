@@ -326,8 +326,24 @@ public struct Planner: Sendable {
 
     func bindAggregate(_ f: FunctionCall, _ loc: NodeSpan, _ scope: Scope) throws(PlanError) -> AggregateCall {
         var name = f.name.name.uppercased()
-        if ["PERCENTILE", "APPROX_COUNT_DISTINCT", "FIRST_VALUE", "LAST_VALUE"].contains(name) {
+        if ["FIRST_VALUE", "LAST_VALUE"].contains(name) {
             throw Planner.error("plan.unsupported", "\(name) is not supported yet", loc)
+        }
+        if name == "PERCENTILE" {
+            guard f.arguments.count == 2, !f.star, !f.distinct else {
+                throw Planner.error("bind.bad-arguments", "PERCENTILE takes a number and a fraction: PERCENTILE(latency_ms, 0.99)", loc)
+            }
+            for a in f.arguments { try noAggregates(a, "an aggregate") }
+            let arg = try bind(f.arguments[0], scope)
+            guard arg.type == .bigint || arg.type == .double else { throw typeError(name, arg, loc) }
+            let p = try bind(f.arguments[1], scope)
+            var fraction: Double? = nil
+            if case .literal(.double(let d), _) = p { fraction = d }
+            if case .literal(.int(let i), _) = p { fraction = Double(i) }
+            guard let q = fraction, q >= 0, q <= 1 else {
+                throw Planner.error("bind.bad-arguments", "PERCENTILE's second argument must be a constant between 0 and 1, not \(p.text)", loc)
+            }
+            return AggregateCall(function: name, argument: arg, distinct: false, type: .double, name: "", parameter: q)
         }
         if name == "STDDEV" { name = "STDDEV_SAMP" }
         if name == "VARIANCE" { name = "VAR_SAMP" }
@@ -345,7 +361,7 @@ public struct Planner: Sendable {
         }
         let type: ColumnType
         switch name {
-        case "COUNT": type = .bigint
+        case "COUNT", "APPROX_COUNT_DISTINCT": type = .bigint
         case "SUM":
             guard arg.type == .bigint || arg.type == .double else { throw typeError(name, arg, loc) }
             type = arg.type

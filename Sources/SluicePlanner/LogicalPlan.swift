@@ -39,9 +39,11 @@ public struct AggregateCall: Sendable, Equatable {
     public var distinct: Bool
     public var type: ColumnType
     public var name: String
+    /// PERCENTILE's p (a constant in 0...1).
+    public var parameter: Double? = nil
 
     public var text: String {
-        "\(function)(\(distinct ? "DISTINCT " : "")\(argument?.text ?? "*"))"
+        "\(function)(\(distinct ? "DISTINCT " : "")\(argument?.text ?? "*")\(parameter.map { ", \($0)" } ?? ""))"
     }
 }
 

@@ -18,6 +18,19 @@ struct SnapshotTests {
         for s in states {
             #expect(try AggregateState(snapshot: JSONValue.parse(s.snapshot.serialized())) == s)
         }
+        // Sketches: an exact and a register HyperLogLog come back equal; a t-digest comes back
+        // compressed, answering every quantile as before.
+        var small = AggregateState.initial(.approxCountDistinct, input: .bigint), big = small
+        var digest = AggregateState.initial(.percentile, input: .double, parameter: 0.9)
+        for i in 0..<50 { small.add(int: Int64(i)) }
+        for i in 0..<5_000 { big.add(int: Int64(i) * 7919); digest.add(double: Double(i % 977) * 1.5) }
+        for s in [small, big] { #expect(try AggregateState(snapshot: JSONValue.parse(s.snapshot.serialized())) == s) }
+        let back = try AggregateState(snapshot: JSONValue.parse(digest.snapshot.serialized()))
+        #expect(back.result(.percentile) == digest.result(.percentile))
+        #expect(small.result(.approxCountDistinct) == .int(50))
+        if case .digest(let a, _) = back, case .digest(let b, _) = digest {
+            for q in [0.0, 0.01, 0.5, 0.99, 1.0] { #expect(a.quantile(q) == b.quantile(q)) }
+        }
         #expect(throws: SnapshotError.self) { try AggregateState(snapshot: ["median", 1]) }
         #expect(throws: SnapshotError.self) { try Value(snapshot: ["q", 1]) }
     }
