@@ -19,6 +19,9 @@ public enum AggregateFunction: String, Sendable, CaseIterable {
     case approxCountDistinct = "APPROX_COUNT_DISTINCT"
     /// A t-digest quantile.
     case percentile = "PERCENTILE"
+    /// The value with the earliest (latest) event time; NULLs skipped.
+    case firstValue = "FIRST_VALUE"
+    case lastValue = "LAST_VALUE"
 
     /// The result type for an argument of type `input`.
     public func resultType(_ input: ColumnType?) -> ColumnType {
@@ -26,7 +29,7 @@ public enum AggregateFunction: String, Sendable, CaseIterable {
         case .countStar, .count, .countDistinct, .approxCountDistinct: return .bigint
         case .percentile: return .double
         case .sum: return input == .bigint ? .bigint : .double
-        case .min, .max: return input ?? .double
+        case .min, .max, .firstValue, .lastValue: return input ?? .double
         case .avg, .stddevSamp, .stddevPop, .varSamp, .varPop: return .double
         }
     }
@@ -46,10 +49,15 @@ public enum AggregateState: Sendable, Equatable {
     case distinct(Set<Value>)
     case sketch(HyperLogLog)
     case digest(TDigest, p: Double)
+    /// FIRST_VALUE / LAST_VALUE: the value kept and its event time.
+    case first(Value, at: Int64)
+    case last(Value, at: Int64)
 
     public static func initial(_ f: AggregateFunction, input: ColumnType?, parameter: Double? = nil) -> AggregateState {
         switch f {
         case .approxCountDistinct: return .sketch(HyperLogLog())
+        case .firstValue: return .first(.null, at: .max)
+        case .lastValue: return .last(.null, at: .min)
         case .percentile: return .digest(TDigest(), p: parameter ?? 0.5)
         case .countStar, .count: return .count(0)
         case .countDistinct: return .distinct([])
@@ -67,6 +75,25 @@ public enum AggregateState: Sendable, Equatable {
             case .double?: return .maxDouble(nil)
             default: return .maxInt(nil)
             }
+        }
+    }
+
+    /// Whether the state needs each value's event time (`add(_:at:)`).
+    public var isTimed: Bool {
+        switch self {
+        case .first, .last: return true
+        default: return false
+        }
+    }
+
+    /// FIRST_VALUE / LAST_VALUE: a value at event time `t` (ties: the first seen stays first,
+    /// the last seen becomes last). Other states ignore the time.
+    public mutating func add(_ v: Value, at t: Int64) {
+        if v.isNull { return }
+        switch self {
+        case .first(let cur, let at): if cur.isNull || t < at { self = .first(v, at: t) }
+        case .last(let cur, let at): if cur.isNull || t >= at { self = .last(v, at: t) }
+        default: add(v)
         }
     }
 
@@ -99,6 +126,7 @@ public enum AggregateState: Sendable, Equatable {
             self = .count(0)
             t.add(Double(v))
             self = .digest(t, p: p)
+        case .first, .last: add(.int(v), at: 0)  // without a time, arrival order decides
         case .minString, .maxString: break
         }
     }
@@ -130,11 +158,13 @@ public enum AggregateState: Sendable, Equatable {
             self = .count(0)
             t.add(v)
             self = .digest(t, p: p)
+        case .first, .last: add(.double(v), at: 0)
         case .minString, .maxString: break
         }
     }
 
     public mutating func add(_ v: Value) {
+        if isTimed { add(v, at: 0); return }  // FIRST/LAST without a time: arrival order decides
         switch v {
         case .null: return
         case .int(let i), .timestamp(let i), .interval(let i): add(int: i)
@@ -186,6 +216,8 @@ public enum AggregateState: Sendable, Equatable {
         case (.maxString(let a), .maxString(let b)): return .maxString(opt(a, b, Swift.max))
         case (.distinct(let a), .distinct(let b)): return .distinct(a.union(b))
         case (.sketch(let a), .sketch(let b)): return .sketch(a.merged(with: b))
+        case (.first(let a, let ta), .first(let b, let tb)): return a.isNull || (!b.isNull && tb < ta) ? o : self
+        case (.last(let a, let ta), .last(let b, let tb)): return a.isNull || (!b.isNull && tb >= ta) ? o : self
         case (.digest(let a, let p), .digest(let b, _)): return .digest(a.merged(with: b), p: p)
         default: return self
         }
@@ -216,6 +248,7 @@ public enum AggregateState: Sendable, Equatable {
         case .count(let n): return .int(n)
         case .distinct(let s): return .int(Int64(s.count))
         case .sketch(let h): return .int(h.estimate)
+        case .first(let v, _), .last(let v, _): return v
         case .digest(let t, let p): return t.quantile(p).map { .double($0) } ?? .null
         case .sumInt(let s, let seen): return seen ? .int(s) : .null
         case .sumDouble(let s, let seen): return seen ? .double(s) : .null

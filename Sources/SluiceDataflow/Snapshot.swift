@@ -76,6 +76,8 @@ extension AggregateState {
         case .minString(let v): return ["minString", v.map { .string($0) } ?? .null]
         case .maxString(let v): return ["maxString", v.map { .string($0) } ?? .null]
         case .distinct(let set): return ["distinct", .array(set.map(\.snapshot))]
+        case .first(let v, let t): return ["first", v.snapshot, .int(t)]
+        case .last(let v, let t): return ["last", v.snapshot, .int(t)]
         case .sketch(let h):
             let registers: JSONValue = h.registers.isEmpty ? .null : .string(Data(h.registers).base64EncodedString())
             return ["hll", .array(h.exact.sorted().map { .int(Int64(bitPattern: $0)) }), registers]
@@ -115,6 +117,8 @@ extension AggregateState {
             var set = Set<Value>()
             for v in try Snap.array(at(1)) { set.insert(try Value(snapshot: v)) }
             self = .distinct(set)
+        case "first": self = .first(try Value(snapshot: at(1)), at: try Snap.int(at(2)))
+        case "last": self = .last(try Value(snapshot: at(1)), at: try Snap.int(at(2)))
         case "hll":
             var h = HyperLogLog()
             let registers = try at(2)

@@ -25,11 +25,15 @@ public struct AggregateSpec: Sendable, Equatable {
     public var inputType: ColumnType?
     /// PERCENTILE's p.
     public var parameter: Double?
-    public init(_ function: AggregateFunction, input: Int? = nil, type: ColumnType? = nil, parameter: Double? = nil) {
+    /// FIRST_VALUE / LAST_VALUE outside windows: the column holding each row's event time
+    /// (windows use their time column).
+    public var timeInput: Int?
+    public init(_ function: AggregateFunction, input: Int? = nil, type: ColumnType? = nil, parameter: Double? = nil, timeInput: Int? = nil) {
         self.function = function
         self.input = input
         inputType = type
         self.parameter = parameter
+        self.timeInput = timeInput
     }
     public var resultType: ColumnType { function.resultType(inputType) }
 }
@@ -121,6 +125,7 @@ public final class WindowAggregateOperator {
         let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType, parameter: $0.parameter) }
         let n = aggregates.count
         let inputs = aggregates.map { a in a.input.map { batch.columns[$0] } }
+        let timed = initial.map(\.isTimed)
         var key: [Value] = []
         key.reserveCapacity(keyColumns.count)
         for row in 0..<batch.count {
@@ -153,6 +158,7 @@ public final class WindowAggregateOperator {
             for i in 0..<n {
                 guard let col = inputs[i] else { p.states[g + i].addRow(); continue }
                 if col.isNull(row) { continue }
+                if timed[i] { p.states[g + i].add(col.value(row), at: t); continue }
                 switch col.storage {
                 case .int(let v): p.states[g + i].add(int: v[row])
                 case .double(let v): p.states[g + i].add(double: v[row])
@@ -208,6 +214,10 @@ public final class WindowAggregateOperator {
                         continue
                     }
                     let col = batch.columns[c]
+                    if initial[i].isTimed {
+                        for r in row..<end where !col.isNull(r) { st[gs[r - row] + i].add(col.value(r), at: ts[r]) }
+                        continue
+                    }
                     switch col.storage {
                     case .int(let v):
                         if let valid = col.valid {

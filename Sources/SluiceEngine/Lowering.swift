@@ -58,6 +58,8 @@ enum Lowering {
         case "VAR_POP": return .varPop
         case "APPROX_COUNT_DISTINCT": return .approxCountDistinct
         case "PERCENTILE": return .percentile
+        case "FIRST_VALUE": return .firstValue
+        case "LAST_VALUE": return .lastValue
         default: return .stddevSamp
         }
     }

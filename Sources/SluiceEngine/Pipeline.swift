@@ -83,9 +83,15 @@ final class Pipeline {
         var specs: [AggregateSpec] = []
         for a in aggs {
             if let arg = a.argument {
-                specs.append(AggregateSpec(Lowering.aggregate(a), input: pre.count, type: arg.type, parameter: a.parameter))
+                var spec = AggregateSpec(Lowering.aggregate(a), input: pre.count, type: arg.type, parameter: a.parameter)
                 pre.append(Lowering.expr(arg))
                 types.append(arg.type)
+                if let t = a.time {
+                    spec.timeInput = pre.count
+                    pre.append(Lowering.expr(t))
+                    types.append(.timestamp)
+                }
+                specs.append(spec)
             } else {
                 specs.append(AggregateSpec(.countStar))
             }
@@ -357,7 +363,12 @@ final class UnwindowedAggregate {
             let k = (0..<keys).map { b.columns[$0].value(r) }
             var s = groups[k] ?? initial
             for (i, a) in aggregates.enumerated() {
-                if let c = a.input { s[i].add(b.columns[c].value(r)) } else { s[i].addRow() }
+                guard let c = a.input else { s[i].addRow(); continue }
+                if let tc = a.timeInput, case .timestamp(let t) = b.columns[tc].value(r) {
+                    s[i].add(b.columns[c].value(r), at: t)
+                } else {
+                    s[i].add(b.columns[c].value(r))
+                }
             }
             groups[k] = s
             if let every = everyMillis {

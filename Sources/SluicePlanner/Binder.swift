@@ -266,6 +266,17 @@ public struct Planner: Sendable {
         if let h = q.having { collect(h) }
         if let e = firstError { throw e }
         for i in aggregates.indices { aggregates[i].name = aggregates[i].text }
+        // FIRST_VALUE and LAST_VALUE go by event time: the window's, else the stream's (or ROWTIME).
+        for i in aggregates.indices where ["FIRST_VALUE", "LAST_VALUE"].contains(aggregates[i].function) {
+            let column: Int?
+            if let w = from.window {
+                column = w.timeColumn
+            } else {
+                let name = Planner.sourceOf(input)?.stream.watermark?.column ?? "ROWTIME"
+                column = from.scope.entries.firstIndex { $0.name.lowercased() == name.lowercased() }
+            }
+            if let c = column { aggregates[i].time = .column(c, name: from.scope.entries[c].name, .timestamp) }
+        }
 
         // The aggregate's output, and how SELECT and HAVING refer to it.
         var plan: LogicalPlan
@@ -326,9 +337,6 @@ public struct Planner: Sendable {
 
     func bindAggregate(_ f: FunctionCall, _ loc: NodeSpan, _ scope: Scope) throws(PlanError) -> AggregateCall {
         var name = f.name.name.uppercased()
-        if ["FIRST_VALUE", "LAST_VALUE"].contains(name) {
-            throw Planner.error("plan.unsupported", "\(name) is not supported yet", loc)
-        }
         if name == "PERCENTILE" {
             guard f.arguments.count == 2, !f.star, !f.distinct else {
                 throw Planner.error("bind.bad-arguments", "PERCENTILE takes a number and a fraction: PERCENTILE(latency_ms, 0.99)", loc)
@@ -362,6 +370,7 @@ public struct Planner: Sendable {
         let type: ColumnType
         switch name {
         case "COUNT", "APPROX_COUNT_DISTINCT": type = .bigint
+        case "FIRST_VALUE", "LAST_VALUE": type = arg.type
         case "SUM":
             guard arg.type == .bigint || arg.type == .double else { throw typeError(name, arg, loc) }
             type = arg.type
@@ -373,6 +382,14 @@ public struct Planner: Sendable {
             type = .double
         }
         return AggregateCall(function: name, argument: arg, distinct: f.distinct, type: type, name: "")
+    }
+
+    static func sourceOf(_ p: LogicalPlan) -> SourceNode? {
+        switch p {
+        case .source(let s): return s
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _): return sourceOf(c)
+        default: return nil
+        }
     }
 
     func typeError(_ function: String, _ arg: BoundExpr, _ loc: NodeSpan) -> PlanError {

@@ -41,6 +41,9 @@ public struct AggregateCall: Sendable, Equatable {
     public var name: String
     /// PERCENTILE's p (a constant in 0...1).
     public var parameter: Double? = nil
+    /// FIRST_VALUE / LAST_VALUE: the event time that orders the values (the window's time
+    /// column, or the stream's event-time column or ROWTIME).
+    public var time: BoundExpr? = nil
 
     public var text: String {
         "\(function)(\(distinct ? "DISTINCT " : "")\(argument?.text ?? "*")\(parameter.map { ", \($0)" } ?? ""))"

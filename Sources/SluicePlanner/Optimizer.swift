@@ -50,10 +50,10 @@ public struct Optimizer: Sendable {
         case .project(let input, let exprs, let names): return .project(mapExpressions(input, f), exprs.map(f), names: names)
         case .windowAggregate(let input, let w, let t, let keys, let keyNames, let aggs, let emit):
             return .windowAggregate(mapExpressions(input, f), window: w, timeColumn: t, keys: keys.map(f), keyNames: keyNames,
-                                    aggregates: aggs.map { var a = $0; a.argument = a.argument.map(f); return a }, emit: emit)
+                                    aggregates: aggs.map { var a = $0; a.argument = a.argument.map(f); a.time = a.time.map(f); return a }, emit: emit)
         case .aggregate(let input, let keys, let keyNames, let aggs, let emit):
             return .aggregate(mapExpressions(input, f), keys: keys.map(f), keyNames: keyNames,
-                              aggregates: aggs.map { var a = $0; a.argument = a.argument.map(f); return a }, emit: emit)
+                              aggregates: aggs.map { var a = $0; a.argument = a.argument.map(f); a.time = a.time.map(f); return a }, emit: emit)
         case .limit(let input, let n): return .limit(mapExpressions(input, f), n)
         }
     }
@@ -99,21 +99,23 @@ public struct Optimizer: Sendable {
             let (child, map) = prune(input, needed: exprs.reduce(Set<Int>()) { $0.union($1.columns) })
             return (.project(child, exprs.map { $0.remapped { map[$0]! } }, names: names), identity(exprs.count))
         case .windowAggregate(let input, let w, let t, let keys, let keyNames, let aggs, let emit):
-            let reads = keys.reduce(Set([t])) { $0.union($1.columns) }.union(aggs.reduce(Set<Int>()) { $0.union($1.argument?.columns ?? []) })
+            let reads = keys.reduce(Set([t])) { $0.union($1.columns) }.union(aggs.reduce(Set<Int>()) { $0.union($1.argument?.columns ?? []).union($1.time?.columns ?? []) })
             let (child, map) = prune(input, needed: reads)
             let remappedAggs = aggs.map { a -> AggregateCall in
                 var c = a
                 c.argument = a.argument?.remapped { map[$0]! }
+                c.time = a.time?.remapped { map[$0]! }
                 return c
             }
             return (.windowAggregate(child, window: w, timeColumn: map[t]!, keys: keys.map { $0.remapped { map[$0]! } }, keyNames: keyNames,
                                      aggregates: remappedAggs, emit: emit), identity(p.schema.count))
         case .aggregate(let input, let keys, let keyNames, let aggs, let emit):
-            let reads = keys.reduce(Set<Int>()) { $0.union($1.columns) }.union(aggs.reduce(Set<Int>()) { $0.union($1.argument?.columns ?? []) })
+            let reads = keys.reduce(Set<Int>()) { $0.union($1.columns) }.union(aggs.reduce(Set<Int>()) { $0.union($1.argument?.columns ?? []).union($1.time?.columns ?? []) })
             let (child, map) = prune(input, needed: reads)
             let remappedAggs = aggs.map { a -> AggregateCall in
                 var c = a
                 c.argument = a.argument?.remapped { map[$0]! }
+                c.time = a.time?.remapped { map[$0]! }
                 return c
             }
             return (.aggregate(child, keys: keys.map { $0.remapped { map[$0]! } }, keyNames: keyNames, aggregates: remappedAggs, emit: emit),
