@@ -330,7 +330,7 @@ public final class Engine {
             case .filter(let e): lines.append("FilterExec: \(e)")
             case .project(let exprs, let schema): lines.append("ProjectExec: \(schema.fields.map(\.name).joined(separator: ", ")) (\(exprs.count) expressions)")
             case .window(_, _, let op, _):
-                lines.append("WindowAggregateExec: size=\(op.window.size)ms advance=\(op.window.advance)ms pane=\(op.window.pane)ms keys=\(op.keyColumns.count) aggregates=[\(op.aggregates.map(\.function.rawValue).joined(separator: ", "))]")
+                lines.append(op.explain)
             case .aggregate(_, _, let op, _):
                 lines.append("AggregateExec: keys=\(op.keys) aggregates=[\(op.aggregates.map(\.function.rawValue).joined(separator: ", "))] emit=changes")
             case .limit(let n): lines.append("LimitExec: \(n)")

@@ -19,7 +19,7 @@ final class Pipeline {
         case filter(PhysicalExpr)
         case project([PhysicalExpr], Schema)
         /// Computes [time, keys..., aggregate inputs...] and feeds the window operator.
-        case window(pre: [PhysicalExpr], Schema, WindowAggregateOperator, Schema)
+        case window(pre: [PhysicalExpr], Schema, any WindowedAggregation, Schema)
         case aggregate(pre: [PhysicalExpr], Schema, UnwindowedAggregate, Schema)
         case limit(Int64)
     }
@@ -56,8 +56,13 @@ final class Pipeline {
             build(input)
             let (pre, types, specs) = Pipeline.aggregateInputs(leading: [.column(t)] + keys.map(Lowering.expr),
                                                                types: [.timestamp] + keys.map(\.type), aggs)
-            let op = WindowAggregateOperator(window: .hop(size: w.size, advance: w.advance), timeColumn: 0,
+            let op: any WindowedAggregation
+            if case .session(let gap) = w {
+                op = SessionWindowOperator(gap: gap, timeColumn: 0, keyColumns: Array(1..<(1 + keys.count)), aggregates: specs)
+            } else {
+                op = WindowAggregateOperator(window: .hop(size: w.size, advance: w.advance), timeColumn: 0,
                                              keyColumns: Array(1..<(1 + keys.count)), aggregates: specs)
+            }
             if case .changes(let every) = emit {
                 op.emitChanges = true
                 if let every { throttles[stages.count] = ChangeThrottle(keyCount: 2 + keys.count, everyMillis: every) }

@@ -103,6 +103,8 @@ public struct Planner: Sendable {
         var plan: LogicalPlan
         var scope: Scope
         var window: (name: String, kind: WindowKind, timeColumn: Int, qualifier: String?)?
+        /// SESSION's PARTITION BY expressions, bound.
+        var partition: [BoundExpr] = []
     }
 
     func bindFrom(_ item: FromItem) throws(PlanError) -> BoundFrom {
@@ -121,8 +123,9 @@ public struct Planner: Sendable {
                     throw Planner.error("plan.bad-window", "a window's size and advance must be positive", size.loc)
                 }
                 (relation, timeExpr, kind, fname) = (r, t, .hop(size: size.millis, advance: advance.millis), "HOP")
-            case .session:
-                throw Planner.error("plan.unsupported", "SESSION windows are not supported yet", loc)
+            case .session(let r, _, let t, let gap):
+                guard gap.millis > 0 else { throw Planner.error("plan.bad-window", "a session's gap must be positive", gap.loc) }
+                (relation, timeExpr, kind, fname) = (r, t, .session(gap: gap.millis), "SESSION")
             }
             guard case .relation(let rname, _, _) = relation else {
                 throw Planner.error("plan.unsupported", "a window over a subquery is not supported yet", loc)
@@ -145,7 +148,11 @@ public struct Planner: Sendable {
                                         notes: notes)
                 }
             }
-            return BoundFrom(plan: plan, scope: scope, window: (fname, kind, index, (alias ?? rname).name))
+            var partition: [BoundExpr] = []
+            if case .session(_, let keys, _, _) = w {
+                for k in keys { partition.append(try bind(k, scope)) }
+            }
+            return BoundFrom(plan: plan, scope: scope, window: (fname, kind, index, (alias ?? rname).name), partition: partition)
         case .anomaly(_, _, let loc):
             throw Planner.error("plan.unsupported", "RANDOM_CUT_FOREST is not supported yet", loc)
         case .subquery(_, _, let loc):
@@ -233,6 +240,17 @@ public struct Planner: Sendable {
             switch q.emit {
             case nil, .final?: emit = .final
             case .changes(let every)?: emit = .changes(everyMillis: every?.millis)
+            }
+            if case .session = w.kind {
+                if case .changes = emit {
+                    throw Planner.error("plan.unsupported", "SESSION windows emit final rows only (a session may still merge with a later one)", q.loc,
+                                        help: "remove EMIT CHANGES")
+                }
+                let grouped = Set(keys.map(\.text)), partitioned = Set(from.partition.map(\.text))
+                if grouped != partitioned {
+                    throw Planner.error("plan.session-keys", "a query over SESSION groups by its PARTITION BY columns: GROUP BY window_start, window_end, "
+                                        + from.partition.map(\.text).joined(separator: ", "), q.loc)
+                }
             }
         } else {
             guard case .changes(let every)? = q.emit else {

@@ -26,9 +26,12 @@ public struct SourceNode: Sendable, Equatable {
 public enum WindowKind: Sendable, Equatable {
     case tumble(size: Int64)
     case hop(size: Int64, advance: Int64)
+    /// `SESSION(rel PARTITION BY keys, ts, GAP g)`: per key, records less than `gap` apart form a
+    /// session `[first, last + gap)`; the keys are the query's GROUP BY columns.
+    case session(gap: Int64)
 
-    public var size: Int64 { switch self { case .tumble(let s), .hop(let s, _): return s } }
-    public var advance: Int64 { switch self { case .tumble(let s): return s; case .hop(_, let a): return a } }
+    public var size: Int64 { switch self { case .tumble(let s), .hop(let s, _): return s; case .session(let g): return g } }
+    public var advance: Int64 { switch self { case .tumble(let s), .session(let s): return s; case .hop(_, let a): return a } }
 }
 
 /// An aggregate call: function name (canonical: COUNT, SUM, AVG, MIN, MAX, STDDEV_SAMP, ...),
@@ -103,6 +106,7 @@ public indirect enum LogicalPlan: Sendable, Equatable {
             switch w {
             case .tumble(let s): win = "tumble(size=\(Duration(millis: s)))"
             case .hop(let s, let a): win = "hop(size=\(Duration(millis: s)), advance=\(Duration(millis: a)))"
+            case .session(let g): win = "session(gap=\(Duration(millis: g)))"
             }
             let time = p.schema[t].name
             return [pad + "WindowAggregate: \(win) time=\(time) keys=[\(keys.map(\.text).joined(separator: ", "))] "

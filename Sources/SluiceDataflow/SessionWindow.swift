@@ -1,0 +1,175 @@
+public import SluiceCore
+
+/// What the pipeline needs of a window operator: records in, final rows out as the watermark
+/// passes, and its state for checkpoints. TUMBLE/HOP and SESSION operators both provide it.
+public protocol WindowedAggregation: AnyObject {
+    /// Adds a batch of `[time, keys..., aggregate inputs...]`; returns the late rows.
+    func add(_ batch: Batch) -> [Int]
+    /// Rows `[window_start, window_end, keys..., aggregates...]` of the windows closed by `watermark`.
+    func advance(to watermark: Int64) -> [[Value]]
+    var emitChanges: Bool { get set }
+    var changes: [[Value]] { get }
+    /// Windows ending at or before this have been emitted.
+    var emittedThrough: Int64 { get }
+    func snapshot() -> JSONValue
+    func restore(_ j: JSONValue) throws(SnapshotError)
+    /// For EXPLAIN PHYSICAL.
+    var explain: String { get }
+}
+
+extension WindowAggregateOperator: WindowedAggregation {
+    public var explain: String {
+        "WindowAggregateExec: size=\(window.size)ms advance=\(window.advance)ms pane=\(window.pane)ms keys=\(keyColumns.count) aggregates=[\(aggregates.map(\.function.rawValue).joined(separator: ", "))]"
+    }
+}
+
+/// SESSION windows (DIALECT.md §4): per key, records less than `gap` apart belong to one session
+/// `[first, last + gap)`. A record whose own `[t, t + gap)` overlaps sessions merges them (their
+/// aggregates merge), so an out-of-order record that bridges two sessions joins them. A session
+/// closes when the watermark reaches its end and is emitted once: a record that would reopen or
+/// extend an emitted session, or whose own session would already be closed, is late.
+///
+/// Owned by one query's driver (not thread-safe).
+public final class SessionWindowOperator: WindowedAggregation {
+    public let gap: Int64
+    public let timeColumn: Int
+    public let keyColumns: [Int]
+    public let aggregates: [AggregateSpec]
+    public var emitChanges = false
+    public private(set) var changes: [[Value]] = []
+
+    struct Session: Equatable {
+        var start: Int64
+        var last: Int64
+        var states: [AggregateState]
+        var end: Int64 { last &+ gap }
+        let gap: Int64
+    }
+
+    /// Open sessions per key, ordered by start and never overlapping.
+    var sessions: [[Value]: [Session]] = [:]
+    /// Per key, the end of its last emitted session (until the watermark makes it irrelevant).
+    var closedThrough: [[Value]: Int64] = [:]
+    public private(set) var emittedThrough: Int64 = .min
+
+    public init(gap: Int64, timeColumn: Int, keyColumns: [Int], aggregates: [AggregateSpec]) {
+        precondition(gap > 0)
+        self.gap = gap
+        self.timeColumn = timeColumn
+        self.keyColumns = keyColumns
+        self.aggregates = aggregates
+    }
+
+    public var explain: String {
+        "SessionWindowExec: gap=\(gap)ms keys=\(keyColumns.count) aggregates=[\(aggregates.map(\.function.rawValue).joined(separator: ", "))]"
+    }
+
+    /// Open sessions across keys.
+    public var openSessions: Int { sessions.values.reduce(0) { $0 + $1.count } }
+
+    public func add(_ batch: Batch) -> [Int] {
+        var late: [Int] = []
+        let times = batch.columns[timeColumn]
+        guard case .int(let ts) = times.storage else { return Array(0..<batch.count) }
+        let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType, parameter: $0.parameter) }
+        let inputs = aggregates.map { a in a.input.map { batch.columns[$0] } }
+        for row in 0..<batch.count {
+            if times.isNull(row) { late.append(row); continue }
+            let t = ts[row]
+            let key = keyColumns.map { batch.columns[$0].value(row) }
+            if closedThrough[key].map({ t < $0 }) ?? false {
+                late.append(row)  // it would reopen a session already emitted
+                continue
+            }
+            var s = Session(start: t, last: t, states: initial, gap: gap)
+            for (i, a) in aggregates.enumerated() {
+                guard let col = inputs[i] else { s.states[i].addRow(); continue }
+                if col.isNull(row) { continue }
+                let v = col.value(row)
+                if s.states[i].isTimed { s.states[i].add(v, at: t) } else { s.states[i].add(v) }
+            }
+            var list = sessions[key] ?? []
+            // Merge every session the new one overlaps (its extent grows as it merges).
+            var merged = true
+            while merged {
+                merged = false
+                if let i = list.firstIndex(where: { $0.start < s.end && s.start < $0.end }) {
+                    let o = list.remove(at: i)
+                    s.start = min(s.start, o.start)
+                    s.last = max(s.last, o.last)
+                    s.states = zip(o.states, s.states).map { $0.merged(with: $1) }
+                    merged = true
+                }
+            }
+            // Late when even the merged session has already ended by the watermark.
+            if s.end <= emittedThrough {
+                late.append(row)
+                continue
+            }
+            let at = list.firstIndex { $0.start > s.start } ?? list.count
+            list.insert(s, at: at)
+            sessions[key] = list
+        }
+        return late
+    }
+
+    public func advance(to watermark: Int64) -> [[Value]] {
+        guard watermark > emittedThrough else { return [] }
+        var closed: [(end: Int64, key: [Value], session: Session)] = []
+        for (key, list) in sessions {
+            var open: [Session] = []
+            for s in list {
+                if s.end <= watermark { closed.append((s.end, key, s)) } else { open.append(s) }
+            }
+            sessions[key] = open.isEmpty ? nil : open
+        }
+        emittedThrough = watermark
+        closed.sort { $0.end != $1.end ? $0.end < $1.end : GroupKeyOrder.less($0.key, $1.key) }
+        var rows: [[Value]] = []
+        for c in closed {
+            closedThrough[c.key] = max(closedThrough[c.key] ?? .min, c.end)
+            var row: [Value] = [.timestamp(c.session.start), .timestamp(c.session.end)]
+            row += c.key
+            for (i, a) in aggregates.enumerated() { row.append(c.session.states[i].result(a.function, as: a.resultType)) }
+            rows.append(row)
+        }
+        // A key's emitted sessions matter only while a record could still reach them.
+        if watermark != WatermarkTracker.infinity { closedThrough = closedThrough.filter { $0.value &+ gap > watermark } } else { closedThrough = [:] }
+        return rows
+    }
+
+    public func snapshot() -> JSONValue {
+        var keys: [JSONValue] = []
+        for k in sessions.keys.sorted(by: GroupKeyOrder.less) {
+            let list: [JSONValue] = sessions[k]!.map { ["start": .int($0.start), "last": .int($0.last), "states": .array($0.states.map(\.snapshot))] }
+            keys.append(["key": .array(k.map(\.snapshot)), "sessions": .array(list)])
+        }
+        let closed: [JSONValue] = closedThrough.keys.sorted(by: GroupKeyOrder.less).map { ["key": .array($0.map(\.snapshot)), "end": .int(closedThrough[$0]!)] }
+        return ["emitted_through": .int(emittedThrough), "keys": .array(keys), "closed": .array(closed)]
+    }
+
+    public func restore(_ j: JSONValue) throws(SnapshotError) {
+        func key(_ v: JSONValue?) throws(SnapshotError) -> [Value] {
+            var k: [Value] = []
+            for x in try Snap.array(v) { k.append(try Value(snapshot: x)) }
+            guard k.count == keyColumns.count else { throw SnapshotError("a session key has \(k.count) values, the query has \(keyColumns.count)") }
+            return k
+        }
+        var restored: [[Value]: [Session]] = [:]
+        for e in try Snap.array(j["keys"]) {
+            var list: [Session] = []
+            for sj in try Snap.array(e["sessions"]) {
+                var states: [AggregateState] = []
+                for st in try Snap.array(sj["states"]) { states.append(try AggregateState(snapshot: st)) }
+                guard states.count == aggregates.count else { throw SnapshotError("a session's states do not match the query's aggregates") }
+                list.append(Session(start: try Snap.int(sj["start"]), last: try Snap.int(sj["last"]), states: states, gap: gap))
+            }
+            restored[try key(e["key"])] = list
+        }
+        var closed: [[Value]: Int64] = [:]
+        for e in try Snap.array(j["closed"]) { closed[try key(e["key"])] = try Snap.int(e["end"]) }
+        sessions = restored
+        closedThrough = closed
+        emittedThrough = try Snap.int(j["emitted_through"])
+    }
+}
