@@ -22,7 +22,8 @@ struct BenchCommand {
                sluice bench queries [--records N] [--file FILE] [--queries a,b,c,d] [--sources file,stream] [--duckdb PYTHON]
           The baseline queries of ../shared/reference/performance-baseline.md over generated bids (default
           5,000,000, seed 42): (a) count, (b) filter and project, (c) 10 s tumbling window per auction with
-          COUNT and MAX(price), (d) 10 s / 2 s hopping window per auction with COUNT; each read from the JSON
+          COUNT and MAX(price), (d) 10 s / 2 s hopping window per auction with COUNT, (e) sessions per auction
+          with a 1 s gap and COUNT (DuckDB computes it with LAG and a running sum); each read from the JSON
           file and from the built-in stream; records/s, MB/s and peak memory, with result checksums. With
           --duckdb PYTHON (a Python with duckdb installed), DuckDB runs the same query on the same file, one
           thread, in the same run, through ../shared/bench/bench.py, and the ratio is printed.
@@ -265,7 +266,31 @@ struct BenchCommand {
             SELECT auction, window_start, COUNT(*) AS num
             FROM HOP(bids, "dateTime", SIZE INTERVAL '10' SECOND, ADVANCE INTERVAL '2' SECOND) GROUP BY window_start, window_end, auction
             """),
+        ("e", """
+            SELECT auction, window_start, COUNT(*) AS num
+            FROM SESSION(bids PARTITION BY auction, "dateTime", GAP INTERVAL '1' SECOND) GROUP BY window_start, window_end, auction
+            """),
     ]
+
+    /// DuckDB's batch form of (e), sessions by gaps: a new session where the previous bid of the
+    /// auction is a second or more before (../shared/bench/bench.py has (a)-(d) only).
+    static let duckdbSessions = """
+        import duckdb, json, sys, time
+        path = sys.argv[1]
+        con = duckdb.connect()
+        con.execute("SET threads = 1")
+        src = (f"read_json('{path}', format='newline_delimited', columns={{auction:'BIGINT', bidder:'BIGINT', "
+               f"price:'BIGINT', channel:'VARCHAR', url:'VARCHAR', dateTime:'BIGINT', extra:'VARCHAR'}})")
+        sql = (f"WITH b AS (SELECT auction, dateTime AS t, CASE WHEN t - lag(t) OVER (PARTITION BY auction ORDER BY t) < 1000 "
+               f"THEN 0 ELSE 1 END AS fresh FROM {src}), "
+               f"s AS (SELECT auction, t, sum(fresh) OVER (PARTITION BY auction ORDER BY t ROWS UNBOUNDED PRECEDING) AS sid FROM b) "
+               f"SELECT auction, min(t) AS window_start, max(t) + 1000 AS window_end, count(*) AS num FROM s GROUP BY auction, sid")
+        t0 = time.perf_counter()
+        tbl = con.sql(sql).to_arrow_table()
+        dt = time.perf_counter() - t0
+        import pyarrow.compute as pc
+        print(json.dumps({"seconds": dt, "result": {"rows": tbl.num_rows, "sum_auction": pc.sum(tbl["auction"]).as_py(), "sum_num": pc.sum(tbl["num"]).as_py()}}))
+        """
 
     /// Checksums in the form of the baseline's golden results: rows, sum(auction), sum(num), sum(max_price).
     struct Checksum: CustomStringConvertible {
@@ -311,7 +336,7 @@ struct BenchCommand {
             err.line(String(format: "generated %d bids in %.1f s", n, watch.elapsedSeconds))
         }
         let size = Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
-        let wanted = Set((a.value("queries") ?? "a,b,c,d").split(separator: ",").map(String.init))
+        let wanted = Set((a.value("queries") ?? "a,b,c,d,e").split(separator: ",").map(String.init))
         let sources = (a.value("sources") ?? "file,stream").split(separator: ",").map(String.init)
         out.line("queries over \(path) (\(Int(size / 1e6)) MB), one thread; peak RSS is the process's high-water mark so far")
         out.line(pad("query", 7) + pad("source", 8) + pad("records/s", 12) + pad("MB/s", 8) + pad("peak MB", 9) + pad("duckdb rec/s", 14) + pad("ratio", 7) + "checksum")
@@ -373,14 +398,20 @@ struct BenchCommand {
 
     /// Seconds DuckDB takes for the query, from ../shared/bench/bench.py (one thread).
     private func duckdb(_ python: String, _ query: String, _ file: String) -> Double? {
-        let script = ["../shared/bench/bench.py", "shared/bench/bench.py"].first { FileManager.default.fileExists(atPath: $0) }
-        guard let s = script else {
-            err.line("warning: ../shared/bench/bench.py not found; no DuckDB comparison")
-            return nil
-        }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = [s, "duckdb", query, file, "--threads", "1"]
+        if query == "e" {
+            let path = NSTemporaryDirectory() + "sluice-duckdb-sessions-\(getpid()).py"
+            FileManager.default.createFile(atPath: path, contents: Data(BenchCommand.duckdbSessions.utf8))
+            p.arguments = [path, file]
+        } else {
+            let script = ["../shared/bench/bench.py", "shared/bench/bench.py"].first { FileManager.default.fileExists(atPath: $0) }
+            guard let s = script else {
+                err.line("warning: ../shared/bench/bench.py not found; no DuckDB comparison")
+                return nil
+            }
+            p.arguments = [s, "duckdb", query, file, "--threads", "1"]
+        }
         let pipe = Pipe()
         p.standardOutput = pipe
         do { try p.run() } catch { err.line("warning: cannot run \(python): \(error)"); return nil }

@@ -81,29 +81,40 @@ public final class SessionWindowOperator: WindowedAggregation {
                 late.append(row)  // it would reopen a session already emitted
                 continue
             }
-            var s = Session(start: t, last: t, states: initial, gap: gap)
-            for (i, a) in aggregates.enumerated() {
-                guard let col = inputs[i] else { s.states[i].addRow(); continue }
-                if col.isNull(row) { continue }
-                let v = col.value(row)
-                if s.states[i].isTimed { s.states[i].add(v, at: t) } else { s.states[i].add(v) }
+            // Taken out of the table while it changes, so that it is not copied.
+            var list = sessions.removeValue(forKey: key) ?? []
+            func feed(_ states: inout [AggregateState]) {
+                for (i, a) in aggregates.enumerated() {
+                    guard let col = inputs[i] else { states[i].addRow(); continue }
+                    if col.isNull(row) { continue }
+                    let v = col.value(row)
+                    if states[i].isTimed { states[i].add(v, at: t) } else { states[i].add(v) }
+                }
             }
-            var list = sessions[key] ?? []
-            // Merge every session the new one overlaps (its extent grows as it merges).
-            var merged = true
-            while merged {
-                merged = false
-                if let i = list.firstIndex(where: { $0.start < s.end && s.start < $0.end }) {
-                    let o = list.remove(at: i)
+            // The common case: the record falls into one open session, updated in place.
+            if let i = list.lastIndex(where: { $0.start < t &+ gap && t < $0.end }) {
+                var s = list.remove(at: i)
+                feed(&s.states)
+                s.start = min(s.start, t)
+                s.last = max(s.last, t)
+                // Grown, it may now reach its neighbours: merge them too.
+                while let j = list.firstIndex(where: { $0.start < s.end && s.start < $0.end }) {
+                    let o = list.remove(at: j)
                     s.start = min(s.start, o.start)
                     s.last = max(s.last, o.last)
                     s.states = zip(o.states, s.states).map { $0.merged(with: $1) }
-                    merged = true
                 }
+                let at = list.firstIndex { $0.start > s.start } ?? list.count
+                list.insert(s, at: at)
+                sessions[key] = list
+                continue
             }
-            // Late when even the merged session has already ended by the watermark.
+            var s = Session(start: t, last: t, states: initial, gap: gap)
+            feed(&s.states)
+            // Late when its own session has already ended by the watermark.
             if s.end <= emittedThrough {
                 late.append(row)
+                if !list.isEmpty { sessions[key] = list }
                 continue
             }
             let at = list.firstIndex { $0.start > s.start } ?? list.count
