@@ -34,11 +34,34 @@ public struct Planner: Sendable {
 
     // MARK: - Queries
 
-    public func plan(_ q: Query) throws(PlanError) -> LogicalPlan {
+    public func plan(_ query: Query) throws(PlanError) -> LogicalPlan {
+        var q = query
         guard let fromItem = q.from else {
             throw Planner.error("plan.unsupported", "a continuous query reads a stream: add FROM", q.loc)
         }
         let from = try bindFrom(fromItem)
+        if q.distinct {
+            // SELECT DISTINCT over a window is a GROUP BY of its columns: each distinct row once per window.
+            let aggregates = q.items.contains { if case .expression(let e, _, _) = $0 { return Planner.containsAggregate(e) }; return false }
+            guard from.window != nil, q.groupBy.isEmpty, !aggregates, q.having == nil else {
+                throw Planner.error("plan.unsupported", from.window == nil
+                                    ? "SELECT DISTINCT on a stream never ends, so a row could never be known distinct; use a window"
+                                    : "SELECT DISTINCT with GROUP BY or aggregates is not supported: the groups are already distinct", q.loc,
+                                    help: from.window == nil ? "SELECT DISTINCT window_start, window_end, url FROM TUMBLE(clicks, ts, INTERVAL '1' MINUTE)" : nil)
+            }
+            var keys: [Expr] = []
+            for item in q.items {
+                guard case .expression(let e, _, _) = item else {
+                    throw Planner.error("plan.unsupported", "SELECT DISTINCT * over a window is not supported; list the columns", q.loc)
+                }
+                keys.append(e)
+            }
+            for w in ["window_start", "window_end"] where !keys.contains(where: { if case .column(qualifier: nil, name: let n) = $0.kind { return n.name.lowercased() == w }; return false }) {
+                keys.append(Expr(.column(qualifier: nil, name: Identifier(w))))
+            }
+            q.groupBy = keys
+            q.distinct = false
+        }
         var plan = from.plan
         if let w = q.whereClause {
             try noAggregates(w, "WHERE")
