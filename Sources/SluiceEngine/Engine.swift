@@ -102,6 +102,7 @@ public final class Engine {
         case start(LogicalPlan, Target, label: String)
         case print(String)
         case showAlerts
+        case show(ShowTarget)
     }
 
     enum Target {
@@ -119,6 +120,7 @@ public final class Engine {
             firehoses.append(try openFirehose(config))
         case .print(let text): output.append(text)
         case .showAlerts: output.append(Engine.render(alertStatus))
+        case .show(let target): output.append(listing(target))
         case .start(let plan, let target, let label):
             let columns = plan.schema.map(\.name)
             let sink: any RowSink
@@ -222,6 +224,8 @@ public final class Engine {
             pending.append(.start(plan, .stdout, label: "SELECT"))
         case .show(.alerts):
             pending.append(.showAlerts)
+        case .show(let target):
+            pending.append(.show(target))
         case .explain(let e):
             let query: Query
             switch e.statement.kind {
@@ -476,6 +480,38 @@ public final class Engine {
         busy = try deliver() || busy
         busy = try emitMetricsIfDue() || busy
         return busy
+    }
+
+    /// SHOW STREAMS | FIREHOSES | TABLES | SINKS | QUERIES as text, a line per object.
+    func listing(_ target: ShowTarget) -> String {
+        var lines: [String] = []
+        switch target {
+        case .streams:
+            let firehoses = Set(DeliveryStream.list(store: store).map { $0.lowercased() })
+            for name in catalog.streamNames where !firehoses.contains(name.lowercased()) {
+                let def = catalog.stream(named: name)!
+                let shards = (try? store.describeStreamSummary(name: name).openShardCount).map { "\($0) shards" } ?? "not created yet"
+                let time = def.watermark.map { "event time \($0.column) - \(Duration(millis: $0.delayMillis))" } ?? "processing time"
+                lines.append("\(name): \(def.columns.count) columns, \(shards), \(time)")
+            }
+        case .firehoses:
+            for name in DeliveryStream.list(store: store) {
+                guard let c = try? DeliveryStream.load(name: name, store: store) else { continue }
+                lines.append("\(name): to file:\(c.directory), \(c.bufferSizeBytes >> 20) MB / \(c.bufferIntervalMillis / 1000) s, \(c.compression.rawValue)"
+                             + (c.sourceStream.map { ", reading \($0)" } ?? ""))
+            }
+        case .sinks:
+            for s in sinks.values.sorted(by: { $0.name < $1.name }) {
+                lines.append("\(s.name): \(s.type)" + (s.path.map { " \($0)" } ?? "") + " (\(s.format.rawValue))")
+            }
+        case .queries:
+            for c in counters { lines.append("\(c.name): \(c.recordsIn) records in, \(c.rowsOut) rows out, \(c.late) late, \(c.bad) bad") }
+        case .tables:
+            break  // reference tables are not executed yet
+        case .alerts:
+            return Engine.render(alertStatus)
+        }
+        return lines.isEmpty ? "no \(target.rawValue.lowercased())" : lines.joined(separator: "\n")
     }
 
     /// One poll of every firehose: new records buffered, due buffers delivered.
