@@ -46,10 +46,25 @@ public final class SessionWindowOperator: WindowedAggregation {
         let gap: Int64
     }
 
+    /// A session key: a single integer without an array (the common case), else the values.
+    enum Key: Hashable {
+        case int(Int64)
+        case values([Value])
+        init(_ v: [Value]) {
+            if v.count == 1, case .int(let k) = v[0] { self = .int(k) } else { self = .values(v) }
+        }
+        var values: [Value] {
+            switch self {
+            case .int(let k): return [.int(k)]
+            case .values(let v): return v
+            }
+        }
+    }
+
     /// Open sessions per key, ordered by start and never overlapping.
-    var sessions: [[Value]: [Session]] = [:]
+    var sessions: [Key: [Session]] = [:]
     /// Per key, the end of its last emitted session (until the watermark makes it irrelevant).
-    var closedThrough: [[Value]: Int64] = [:]
+    var closedThrough: [Key: Int64] = [:]
     public private(set) var emittedThrough: Int64 = .min
 
     public init(gap: Int64, timeColumn: Int, keyColumns: [Int], aggregates: [AggregateSpec]) {
@@ -73,10 +88,16 @@ public final class SessionWindowOperator: WindowedAggregation {
         guard case .int(let ts) = times.storage else { return Array(0..<batch.count) }
         let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType, parameter: $0.parameter) }
         let inputs = aggregates.map { a in a.input.map { batch.columns[$0] } }
+        // A single BIGINT key without NULLs: integer keys read straight from the column.
+        var intKeys: ContiguousArray<Int64>? = nil
+        if keyColumns.count == 1, batch.columns[keyColumns[0]].valid == nil, batch.columns[keyColumns[0]].type == .bigint,
+           case .int(let k) = batch.columns[keyColumns[0]].storage {
+            intKeys = k
+        }
         for row in 0..<batch.count {
             if times.isNull(row) { late.append(row); continue }
             let t = ts[row]
-            let key = keyColumns.map { batch.columns[$0].value(row) }
+            let key = intKeys.map { Key.int($0[row]) } ?? Key(keyColumns.map { batch.columns[$0].value(row) })
             if closedThrough[key].map({ t < $0 }) ?? false {
                 late.append(row)  // it would reopen a session already emitted
                 continue
@@ -126,7 +147,7 @@ public final class SessionWindowOperator: WindowedAggregation {
 
     public func advance(to watermark: Int64) -> [[Value]] {
         guard watermark > emittedThrough else { return [] }
-        var closed: [(end: Int64, key: [Value], session: Session)] = []
+        var closed: [(end: Int64, key: Key, session: Session)] = []
         for (key, list) in sessions {
             var open: [Session] = []
             for s in list {
@@ -135,12 +156,12 @@ public final class SessionWindowOperator: WindowedAggregation {
             sessions[key] = open.isEmpty ? nil : open
         }
         emittedThrough = watermark
-        closed.sort { $0.end != $1.end ? $0.end < $1.end : GroupKeyOrder.less($0.key, $1.key) }
+        closed.sort { $0.end != $1.end ? $0.end < $1.end : GroupKeyOrder.less($0.key.values, $1.key.values) }
         var rows: [[Value]] = []
         for c in closed {
             closedThrough[c.key] = max(closedThrough[c.key] ?? .min, c.end)
             var row: [Value] = [.timestamp(c.session.start), .timestamp(c.session.end)]
-            row += c.key
+            row += c.key.values
             for (i, a) in aggregates.enumerated() { row.append(c.session.states[i].result(a.function, as: a.resultType)) }
             rows.append(row)
         }
@@ -151,22 +172,24 @@ public final class SessionWindowOperator: WindowedAggregation {
 
     public func snapshot() -> JSONValue {
         var keys: [JSONValue] = []
-        for k in sessions.keys.sorted(by: GroupKeyOrder.less) {
+        for k in sessions.keys.sorted(by: { GroupKeyOrder.less($0.values, $1.values) }) {
             let list: [JSONValue] = sessions[k]!.map { ["start": .int($0.start), "last": .int($0.last), "states": .array($0.states.map(\.snapshot))] }
-            keys.append(["key": .array(k.map(\.snapshot)), "sessions": .array(list)])
+            keys.append(["key": .array(k.values.map(\.snapshot)), "sessions": .array(list)])
         }
-        let closed: [JSONValue] = closedThrough.keys.sorted(by: GroupKeyOrder.less).map { ["key": .array($0.map(\.snapshot)), "end": .int(closedThrough[$0]!)] }
+        let closed: [JSONValue] = closedThrough.keys.sorted(by: { GroupKeyOrder.less($0.values, $1.values) }).map {
+            ["key": .array($0.values.map(\.snapshot)), "end": .int(closedThrough[$0]!)]
+        }
         return ["emitted_through": .int(emittedThrough), "keys": .array(keys), "closed": .array(closed)]
     }
 
     public func restore(_ j: JSONValue) throws(SnapshotError) {
-        func key(_ v: JSONValue?) throws(SnapshotError) -> [Value] {
+        func key(_ v: JSONValue?) throws(SnapshotError) -> Key {
             var k: [Value] = []
             for x in try Snap.array(v) { k.append(try Value(snapshot: x)) }
             guard k.count == keyColumns.count else { throw SnapshotError("a session key has \(k.count) values, the query has \(keyColumns.count)") }
-            return k
+            return Key(k)
         }
-        var restored: [[Value]: [Session]] = [:]
+        var restored: [Key: [Session]] = [:]
         for e in try Snap.array(j["keys"]) {
             var list: [Session] = []
             for sj in try Snap.array(e["sessions"]) {
@@ -177,7 +200,7 @@ public final class SessionWindowOperator: WindowedAggregation {
             }
             restored[try key(e["key"])] = list
         }
-        var closed: [[Value]: Int64] = [:]
+        var closed: [Key: Int64] = [:]
         for e in try Snap.array(j["closed"]) { closed[try key(e["key"])] = try Snap.int(e["end"]) }
         sessions = restored
         closedThrough = closed

@@ -214,23 +214,24 @@ struct SessionWindowTests {
     /// Records in random order (so sessions keep bridging and merging) give exactly the sessions
     /// of the sorted records split where two neighbours are a gap or more apart; a snapshot taken
     /// half way and restored into a new operator continues identically.
-    @Test(arguments: [UInt64(1), 2, 3, 4])
-    func randomOrderMergesIntoTheSortedSessions(_ seed: UInt64) throws {
+    @Test(arguments: [UInt64(1), 2, 3, 4], [false, true])
+    func randomOrderMergesIntoTheSortedSessions(_ seed: UInt64, _ intKeys: Bool) throws {
         var rng = SplitMix64(seed: seed)
         let gap: Int64 = 10
         var records: [(Int64, String, Double?)] = []
         for _ in 0..<300 {
-            records.append((Int64(rng.below(2_000)), ["a", "b", "c"][rng.below(3)], rng.below(8) == 0 ? nil : Double(rng.below(100))))
+            records.append((Int64(rng.below(2_000)), (intKeys ? ["10", "9", "100"] : ["a", "b", "c"])[rng.below(3)],
+                            rng.below(8) == 0 ? nil : Double(rng.below(100))))
         }
         let aggs = [AggregateSpec(.countStar), AggregateSpec(.sum, input: 2, type: .double), AggregateSpec(.max, input: 2, type: .double)]
         func op() -> SessionWindowOperator { SessionWindowOperator(gap: gap, timeColumn: 0, keyColumns: [1], aggregates: aggs) }
         let whole = op()
-        #expect(whole.add(batch(records)).isEmpty)
+        #expect(whole.add(batch(records, intKeys: intKeys)).isEmpty)
         let got = whole.advance(to: WatermarkTracker.infinity)
         #expect(whole.openSessions == 0)
 
         var expected: [[Value]] = []
-        for key in ["a", "b", "c"] {
+        for key in intKeys ? ["10", "9", "100"] : ["a", "b", "c"] {
             let rows = records.filter { $0.1 == key }.sorted { $0.0 < $1.0 }
             var i = 0
             while i < rows.count {
@@ -238,7 +239,7 @@ struct SessionWindowTests {
                 while j + 1 < rows.count && rows[j + 1].0 - rows[j].0 < gap { j += 1 }
                 let part = rows[i...j]
                 let values = part.compactMap(\.2)
-                expected.append([.timestamp(part.first!.0), .timestamp(part.last!.0 + gap), .string(key), .int(Int64(part.count)),
+                expected.append([.timestamp(part.first!.0), .timestamp(part.last!.0 + gap), intKeys ? .int(Int64(key)!) : .string(key), .int(Int64(part.count)),
                                  values.isEmpty ? .null : .double(values.reduce(0, +)), values.max().map { .double($0) } ?? .null])
                 i = j + 1
             }
@@ -251,10 +252,10 @@ struct SessionWindowTests {
         #expect(got == expected)
 
         let first = op()
-        _ = first.add(batch(Array(records[0..<150])))
+        _ = first.add(batch(Array(records[0..<150]), intKeys: intKeys))
         let restored = op()
         try restored.restore(JSONValue.parse(first.snapshot().serialized()))
-        _ = restored.add(batch(Array(records[150...])))
+        _ = restored.add(batch(Array(records[150...]), intKeys: intKeys))
         #expect(restored.advance(to: WatermarkTracker.infinity) == got)
     }
 }
