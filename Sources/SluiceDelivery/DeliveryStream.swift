@@ -57,7 +57,6 @@ public final class DeliveryStream {
     /// A buffer being filled: records of one partition from one shard, streamed into a staged file.
     final class Buffer {
         let partition: String
-        let keys: [String: String]
         let shard: String
         let errorType: String?
         let firstSequence: SequenceNumber
@@ -73,10 +72,9 @@ public final class DeliveryStream {
         let gzip: BackgroundGzip?
         var pending: [UInt8] = []
 
-        init(partition: String, keys: [String: String], shard: String, errorType: String?, first: SequenceNumber, resumeAfter: SequenceNumber?,
+        init(partition: String, shard: String, errorType: String?, first: SequenceNumber, resumeAfter: SequenceNumber?,
              arrival: Int64, stagedPath: String, key: String, fd: Int32, gzip: BackgroundGzip?) {
             self.partition = partition
-            self.keys = keys
             self.shard = shard
             self.errorType = errorType
             firstSequence = first
@@ -348,7 +346,7 @@ public final class DeliveryStream {
         let staged = stagingDir + "/" + uuid
         let fd = Glibc.open(staged, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw DeliveryError(.storage, "cannot write \(staged): \(String(cString: strerror(errno)))") }
-        return Buffer(partition: partition, keys: keys, shard: shard, errorType: errorType, first: seq, resumeAfter: before, arrival: arrival,
+        return Buffer(partition: partition, shard: shard, errorType: errorType, first: seq, resumeAfter: before, arrival: arrival,
                       stagedPath: staged, key: key, fd: fd, gzip: config.compression == .gzip ? BackgroundGzip(fd: fd, path: staged, queue: compression) : nil)
     }
 

@@ -155,23 +155,12 @@ public struct FirehoseConfig: Sendable, Equatable {
     }
 
     /// `5MB`, `5 MiB`, `512KB`, or bytes.
-    static func parseSize(_ s: String) -> Int? {
-        let t = s.trimmingSpaces.uppercased()
-        let units: [(String, Int)] = [("MIB", 1 << 20), ("MB", 1 << 20), ("M", 1 << 20), ("KIB", 1 << 10), ("KB", 1 << 10), ("K", 1 << 10), ("B", 1)]
-        for (u, scale) in units where t.hasSuffix(u) {
-            guard let n = Int(String(t.dropLast(u.count)).trimmingSpaces) else { return nil }
-            return n * scale
-        }
-        return Int(t)
-    }
+    static func parseSize(_ s: String) -> Int? { Units.bytes(s).map { Int($0) } }
 
-    /// `60s`, `5m`, `0`, or seconds; milliseconds.
+    /// `60s`, `5m`, or a plain number of seconds (as IntervalInSeconds); milliseconds.
     static func parseSeconds(_ s: String) -> Int64? {
-        let t = s.trimmingSpaces.lowercased()
-        if t.hasSuffix("ms"), let n = Int64(t.dropLast(2)) { return n }
-        if t.hasSuffix("s"), let n = Int64(t.dropLast()) { return n * 1000 }
-        if t.hasSuffix("m"), let n = Int64(t.dropLast()) { return n * 60_000 }
-        return Int64(t).map { $0 * 1000 }
+        if let seconds = Int64(s.trimmingSpaces) { return seconds * 1000 }
+        return Units.millis(s)
     }
 
     // MARK: - Persistence
@@ -217,14 +206,5 @@ public struct FirehoseConfig: Sendable, Equatable {
             columns.append(Column(name: n, type: t, path: c["path"]?.arrayValue?.compactMap(\.stringValue) ?? [n]))
         }
         for (k, v) in j["options"]?.objectValue?.entries ?? [] { if let s = v.stringValue { extra[k] = s } }
-    }
-}
-
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " { s = s.dropLast() }
-        return String(s)
     }
 }

@@ -69,7 +69,7 @@ public struct PrefixTemplate: Sendable, Equatable {
 
     static func timePattern(_ p: String, _ bad: (String) -> DeliveryError) throws(DeliveryError) -> [TimePart] {
         var out: [TimePart] = []
-        var chars = Array(p)
+        let chars = Array(p)
         var i = 0
         while i < chars.count {
             let c = chars[i]
@@ -101,7 +101,6 @@ public struct PrefixTemplate: Sendable, Equatable {
                 i += 1
             }
         }
-        chars = []
         return out
     }
 

@@ -183,13 +183,13 @@ public final class Engine {
             }
             var def = SinkDefinition(name: c.name.name, type: type, path: Engine.text(opts["path"]), format: format)
             if let r = Engine.text(opts["roll_size"]) {
-                guard let bytes = Engine.bytes(r), bytes >= 1024 else {
+                guard let bytes = Units.bytes(r), bytes >= 1024 else {
                     throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "roll_size '\(r)' must be a size of at least 1KB ('64MB', '512KB')", span: s.loc.span)])
                 }
                 def.rollBytes = bytes
             }
             if let r = Engine.text(opts["roll_interval"]) {
-                guard let ms = Job.duration(r), ms >= 1000 else {
+                guard let ms = Units.millis(r), ms >= 1000 else {
                     throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "roll_interval '\(r)' must be a duration of at least 1s ('1h', '10m')", span: s.loc.span)])
                 }
                 def.rollMillis = ms
@@ -253,15 +253,6 @@ public final class Engine {
         }
     }
 
-    /// `64MB`, `512KB`, `1GB` or bytes (KB/MB/GB are powers of 1024).
-    static func bytes(_ s: String) -> Int64? {
-        let t = s.uppercased().replacingAll(" ", with: "")
-        for (u, scale) in [("GIB", Int64(1) << 30), ("GB", 1 << 30), ("MIB", 1 << 20), ("MB", 1 << 20), ("KIB", 1 << 10), ("KB", 1 << 10), ("B", 1)] where t.hasSuffix(u) {
-            return Int64(t.dropLast(u.count)).map { $0 * scale }
-        }
-        return Int64(t)
-    }
-
     static func text(_ v: OptionValue?) -> String? {
         switch v {
         case .string(let s)?: return s
@@ -290,7 +281,7 @@ public final class Engine {
                           closestMatch(l, in: ["drop", "error_stream"] + cat.streamNames).map { "did you mean '\($0)'?" })
             }
         }
-        if let t = Engine.text(def.options["idle_timeout"]), Job.duration(t).map({ $0 <= 0 }) ?? true {
+        if let t = Engine.text(def.options["idle_timeout"]), Units.millis(t).map({ $0 <= 0 }) ?? true {
             throw bad("idle_timeout must be a positive duration such as '30s', '500ms' or '2m', not '\(t)'")
         }
     }

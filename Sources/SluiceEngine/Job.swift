@@ -48,7 +48,7 @@ final class Job {
         let late = Engine.text(options["late_records"]) ?? "drop"
         // Another stream: its name as declared (names match without regard to case).
         latePolicy = late == "drop" || late == "error_stream" ? late : engine.catalog.stream(named: late)?.name ?? late
-        let idle = Engine.text(options["idle_timeout"]).flatMap(Job.duration) ?? 30_000
+        let idle = Engine.text(options["idle_timeout"]).flatMap(Units.millis) ?? 30_000
         let delay = source.stream.watermark?.delayMillis ?? 0
         tracker = WatermarkTracker(delayMillis: delay, idleTimeoutMillis: idle)
         decoder = SourceDecoder(source: source)
@@ -178,15 +178,6 @@ final class Job {
         case .success(let d): decoder.use(csv: d)
         case .failure(let e): throw EngineError(message: "stream \(source.stream.name): \(e.message)")
         }
-    }
-
-    /// Parses '30s', '5m', '1h', '250ms' or a number of milliseconds.
-    static func duration(_ s: String) -> Int64? {
-        let t = s.trimmingCharacters(in: .whitespaces).lowercased()
-        for (suffix, ms) in [("ms", Int64(1)), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)] where t.hasSuffix(suffix) {
-            if let v = Double(t.dropLast(suffix.count)) { return Int64(v * Double(ms)) }
-        }
-        return Int64(t)
     }
 
     /// Reads what is new in every ready shard and pushes it through. Returns whether anything was read.

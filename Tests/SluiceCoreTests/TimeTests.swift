@@ -45,3 +45,16 @@ struct TimeTests {
         #expect(c.nowMillis() == 42)
     }
 }
+
+@Suite("Units in option values")
+struct UnitsTests {
+    @Test func sizesAndDurations() {
+        #expect(Units.bytes("64MB") == 64 << 20 && Units.bytes("512 KB") == 512 << 10 && Units.bytes("1GiB") == 1 << 30)
+        #expect(Units.bytes("5m") == 5 << 20 && Units.bytes("100") == 100 && Units.bytes("2B") == 2)
+        #expect(Units.bytes("lots") == nil && Units.bytes("1.5MB") == nil)
+        #expect(Units.millis("250ms") == 250 && Units.millis("1.5s") == 1500 && Units.millis(" 5m ") == 300_000)
+        #expect(Units.millis("2h") == 7_200_000 && Units.millis("1d") == 86_400_000 && Units.millis("42") == 42)
+        #expect(Units.millis("soon") == nil)
+        #expect("  a b ".trimmingSpaces == "a b")
+    }
+}

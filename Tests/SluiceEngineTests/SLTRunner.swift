@@ -187,7 +187,7 @@ struct SLTRunner {
                 }
                 settle()
             case "advance":
-                guard words.count == 2, let ms = Job.duration(words[1]) else { fail("advance <duration>"); break }
+                guard words.count == 2, let ms = Units.millis(words[1]) else { fail("advance <duration>"); break }
                 clock.advance(by: ms)
                 settle()
             case "restart":
