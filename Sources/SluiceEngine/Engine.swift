@@ -328,6 +328,7 @@ public final class Engine {
                 lines.append(op.explain)
             case .aggregate(_, _, let op, _):
                 lines.append("AggregateExec: keys=\(op.keys) aggregates=[\(op.aggregates.map(\.function.rawValue).joined(separator: ", "))] emit=changes")
+            case .over(_, _, let op, _): lines.append(op.explain)
             case .limit(let n): lines.append("LimitExec: \(n)")
             }
         }
@@ -342,7 +343,7 @@ public final class Engine {
     static func sourceNode(_ p: LogicalPlan) -> SourceNode? {
         switch p {
         case .source(let s): return s
-        case .filter(let c, _), .project(let c, _, _), .limit(let c, _): return sourceNode(c)
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _): return sourceNode(c)
         case .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _): return sourceNode(c)
         }
     }

@@ -21,6 +21,8 @@ final class Pipeline {
         /// Computes [time, keys..., aggregate inputs...] and feeds the window operator.
         case window(pre: [PhysicalExpr], Schema, any WindowedAggregation, Schema)
         case aggregate(pre: [PhysicalExpr], Schema, UnwindowedAggregate, Schema)
+        /// Computes [time, partition keys..., aggregate inputs...]; rows come out as the watermark passes.
+        case over(pre: [PhysicalExpr], Schema, OverWindowOperator, Schema)
         case limit(Int64)
     }
 
@@ -74,6 +76,17 @@ final class Pipeline {
             var every: Int64? = nil
             if case .changes(let e) = emit { every = e }
             stages.append(.aggregate(pre: pre, Pipeline.schema(types), UnwindowedAggregate(keys: keys.count, aggregates: specs, everyMillis: every), schema))
+        case .over(let input, let w):
+            build(input)
+            let (pre, types, specs) = Pipeline.aggregateInputs(leading: [.column(w.timeColumn)] + w.partition.map(Lowering.expr),
+                                                               types: [.timestamp] + w.partition.map(\.type), w.aggregates)
+            let frame: OverFrame
+            switch w.frame {
+            case .range(let ms): frame = .range(millis: ms)
+            case .rows(let n): frame = .rows(n)
+            }
+            let op = OverWindowOperator(frame: frame, timeColumn: 0, keyColumns: Array(1..<(1 + w.partition.count)), aggregates: specs)
+            stages.append(.over(pre: pre, Pipeline.schema(types), op, schema))
         case .limit(let input, let n):
             build(input)
             stages.append(.limit(n))
@@ -133,6 +146,9 @@ final class Pipeline {
                 if !rows.isEmpty { out += run(from: i + 1, .rows(rows, schema), now: now) }
             case .aggregate(_, _, let op, let schema) where watermark == WatermarkTracker.infinity:
                 let rows = op.flushDue(now: now, all: true)
+                if !rows.isEmpty { out += run(from: i + 1, .rows(rows, schema), now: now) }
+            case .over(_, _, let op, let schema):
+                let rows = op.advance(to: watermark)
                 if !rows.isEmpty { out += run(from: i + 1, .rows(rows, schema), now: now) }
             default: break
             }
@@ -218,6 +234,12 @@ final class Pipeline {
                 var rows = op.changes
                 if let t = throttles[i] { rows = t.offer(rows, now: now) }
                 return rows.isEmpty ? [] : run(from: i + 1, .rows(rows, schema), now: now)
+            case .over(let pre, let preSchema, let op, _):
+                guard let (input, origin) = prepare(pre, preSchema, b) else { return [] }
+                for r in op.add(input, rows: origin.map { b.row($0) }) {
+                    failures.append(RecordFailure(kind: "late", message: "the record is older than rows already emitted by its OVER window", data: rowText(b, origin[r])))
+                }
+                return []  // rows come out when the watermark advances
             case .aggregate(let pre, let preSchema, let op, let schema):
                 guard let (input, _) = prepare(pre, preSchema, b) else { return [] }
                 let rows = op.add(input, now: now)
@@ -440,6 +462,7 @@ extension Pipeline {
             switch s {
             case .window(_, _, let op, _): states.append(op.snapshot())
             case .aggregate(_, _, let op, _): states.append(op.snapshot(now: now))
+            case .over(_, _, let op, _): states.append(op.snapshot())
             default: break
             }
         }
@@ -468,6 +491,9 @@ extension Pipeline {
             case .aggregate(_, _, let op, _):
                 guard i < states.count else { throw SnapshotError("the checkpoint has fewer operators than the query") }
                 try op.restore(states[i], now: now); i += 1
+            case .over(_, _, let op, _):
+                guard i < states.count else { throw SnapshotError("the checkpoint has fewer operators than the query") }
+                try op.restore(states[i]); i += 1
             default: break
             }
         }

@@ -113,7 +113,10 @@ extension Planner {
             if let c = chars { args.append(try sub(c)) }
             return try function(side == .both ? "TRIM" : side == .leading ? "LTRIM" : "RTRIM", args, e.loc)
         case .function(let f):
-            if f.over != nil { throw Planner.error("plan.unsupported", "OVER windows are not supported yet", e.loc) }
+            if f.over != nil {
+                throw Planner.error("plan.misplaced-over", "an OVER window is allowed in the SELECT list of a query without GROUP BY or a window", e.loc,
+                                    help: "compute it in a query of its own: CREATE STREAM ... AS SELECT ..., AVG(x) OVER (...) AS avg_x FROM ...")
+            }
             if Planner.isAggregate(f) {
                 throw Planner.error("plan.misplaced-aggregate", "aggregate \(f.name.name) is not allowed here", e.loc)
             }

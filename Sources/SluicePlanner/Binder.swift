@@ -85,6 +85,9 @@ public struct Planner: Sendable {
                 throw Planner.error("plan.emit-final-needs-window", "EMIT FINAL applies to windowed aggregates", q.loc,
                                     help: "a query without a window emits each row as it comes")
             }
+            // OVER windows add their aggregates as columns after the input's.
+            let (overPlan, overScope, overHook) = try planOver(q, from, plan)
+            plan = overPlan
             var exprs: [BoundExpr] = [], names: [String] = []
             for item in q.items {
                 switch item {
@@ -96,7 +99,7 @@ public struct Planner: Sendable {
                         names.append(e.name)
                     }
                 case .expression(let e, let alias, _):
-                    exprs.append(try bind(e, from.scope))
+                    exprs.append(try bind(e, overScope, hook: overHook))
                     names.append(Planner.outputName(e, alias))
                 }
             }
@@ -428,7 +431,7 @@ public struct Planner: Sendable {
     static func sourceOf(_ p: LogicalPlan) -> SourceNode? {
         switch p {
         case .source(let s): return s
-        case .filter(let c, _), .project(let c, _, _), .limit(let c, _): return sourceOf(c)
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _): return sourceOf(c)
         default: return nil
         }
     }

@@ -53,6 +53,30 @@ public struct AggregateCall: Sendable, Equatable {
     }
 }
 
+/// An OVER window (sliding, per row): its partition, the time column that orders it, its frame
+/// and the aggregates computed over it. Calls with the same window share one node.
+public struct OverWindow: Sendable, Equatable {
+    public enum Frame: Sendable, Equatable {
+        /// `RANGE INTERVAL ... PRECEDING`
+        case range(millis: Int64)
+        /// `ROWS n PRECEDING`
+        case rows(Int64)
+    }
+    public var partition: [BoundExpr]
+    public var timeColumn: Int
+    public var frame: Frame
+    public var aggregates: [AggregateCall]
+
+    var text: String {
+        let f: String
+        switch frame {
+        case .range(let ms): f = "range=\(Duration(millis: ms))"
+        case .rows(let n): f = "rows=\(n)"
+        }
+        return "partition=[\(partition.map(\.text).joined(separator: ", "))] \(f) aggs=[\(aggregates.map(\.text).joined(separator: ", "))]"
+    }
+}
+
 public enum EmitMode: Sendable, Equatable {
     case final
     case changes(everyMillis: Int64?)
@@ -70,6 +94,9 @@ public indirect enum LogicalPlan: Sendable, Equatable {
     case windowAggregate(LogicalPlan, window: WindowKind, timeColumn: Int, keys: [BoundExpr], keyNames: [String], aggregates: [AggregateCall], emit: EmitMode)
     /// Aggregate (no window, EMIT CHANGES): keys..., aggregates...
     case aggregate(LogicalPlan, keys: [BoundExpr], keyNames: [String], aggregates: [AggregateCall], emit: EmitMode)
+    /// OverWindow: partition=[...] range=... aggs=[...]
+    /// Output: the input's columns, then one per aggregate.
+    case over(LogicalPlan, OverWindow)
     /// Limit: n
     case limit(LogicalPlan, Int64)
 
@@ -83,6 +110,7 @@ public indirect enum LogicalPlan: Sendable, Equatable {
                 + zip(keys, keyNames).map { OutputColumn(name: $1, type: $0.type) } + aggs.map { OutputColumn(name: $0.name, type: $0.type) }
         case .aggregate(_, let keys, let keyNames, let aggs, _):
             return zip(keys, keyNames).map { OutputColumn(name: $1, type: $0.type) } + aggs.map { OutputColumn(name: $0.name, type: $0.type) }
+        case .over(let p, let w): return p.schema + w.aggregates.map { OutputColumn(name: $0.name, type: $0.type) }
         }
     }
 
@@ -114,6 +142,8 @@ public indirect enum LogicalPlan: Sendable, Equatable {
         case .aggregate(let p, let keys, _, let aggs, let emit):
             return [pad + "Aggregate: keys=[\(keys.map(\.text).joined(separator: ", "))] aggs=[\(aggs.map(\.text).joined(separator: ", "))] emit=\(emit.text)"]
                 + p.lines(depth + 1)
+        case .over(let p, let w):
+            return [pad + "OverWindow: \(w.text) order=\(p.schema[w.timeColumn].name)"] + p.lines(depth + 1)
         case .limit(let p, let n): return [pad + "Limit: \(n)"] + p.lines(depth + 1)
         }
     }

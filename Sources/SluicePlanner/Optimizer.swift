@@ -54,6 +54,10 @@ public struct Optimizer: Sendable {
         case .aggregate(let input, let keys, let keyNames, let aggs, let emit):
             return .aggregate(mapExpressions(input, f), keys: keys.map(f), keyNames: keyNames,
                               aggregates: aggs.map { var a = $0; a.argument = a.argument.map(f); a.time = a.time.map(f); return a }, emit: emit)
+        case .over(let input, var w):
+            w.partition = w.partition.map(f)
+            w.aggregates = w.aggregates.map { var a = $0; a.argument = a.argument.map(f); a.time = a.time.map(f); return a }
+            return .over(mapExpressions(input, f), w)
         case .limit(let input, let n): return .limit(mapExpressions(input, f), n)
         }
     }
@@ -75,6 +79,7 @@ public struct Optimizer: Sendable {
             return .windowAggregate(pushFilters(input), window: w, timeColumn: t, keys: keys, keyNames: keyNames, aggregates: aggs, emit: emit)
         case .aggregate(let input, let keys, let keyNames, let aggs, let emit):
             return .aggregate(pushFilters(input), keys: keys, keyNames: keyNames, aggregates: aggs, emit: emit)
+        case .over(let input, let w): return .over(pushFilters(input), w)
         case .limit(let input, let n): return .limit(pushFilters(input), n)
         }
     }
@@ -120,6 +125,23 @@ public struct Optimizer: Sendable {
             }
             return (.aggregate(child, keys: keys.map { $0.remapped { map[$0]! } }, keyNames: keyNames, aggregates: remappedAggs, emit: emit),
                     identity(p.schema.count))
+        case .over(let input, var w):
+            let width = input.schema.count
+            let reads = w.partition.reduce(Set([w.timeColumn])) { $0.union($1.columns) }
+                .union(w.aggregates.reduce(Set<Int>()) { $0.union($1.argument?.columns ?? []).union($1.time?.columns ?? []) })
+            let (child, map) = prune(input, needed: needed.filter { $0 < width }.union(reads))
+            w.partition = w.partition.map { $0.remapped { map[$0]! } }
+            w.timeColumn = map[w.timeColumn]!
+            w.aggregates = w.aggregates.map { a -> AggregateCall in
+                var c = a
+                c.argument = a.argument?.remapped { map[$0]! }
+                c.time = a.time?.remapped { map[$0]! }
+                return c
+            }
+            var out = map.filter { $0.key < width }
+            let kept = child.schema.count
+            for j in w.aggregates.indices { out[width + j] = kept + j }
+            return (.over(child, w), out)
         case .limit(let input, let n):
             let (child, map) = prune(input, needed: needed)
             return (.limit(child, n), map)

@@ -1,0 +1,97 @@
+import SluiceCore
+import SluiceSQL
+
+extension Planner {
+    typealias Hook = (Expr) throws(PlanError) -> BoundExpr?
+
+    /// OVER windows of a query's SELECT list: one `.over` node per distinct window (partition,
+    /// order and frame) above `input`, each adding its aggregates as columns. Returns the plan, the
+    /// scope SELECT binds in, and the hook that binds each OVER call to its column.
+    func planOver(_ q: Query, _ from: BoundFrom, _ input: LogicalPlan) throws(PlanError) -> (LogicalPlan, Scope, Hook?) {
+        var calls: [(FunctionCall, NodeSpan)] = []
+        for item in q.items {
+            guard case .expression(let e, _, _) = item else { continue }
+            Planner.visit(e) { if case .function(let f) = $0.kind, f.over != nil { calls.append((f, $0.loc)) } }
+        }
+        if calls.isEmpty { return (input, from.scope, nil) }
+        var windows: [OverWindow] = []
+        func index(of w: OverWindow) -> Int? {
+            windows.firstIndex { $0.partition == w.partition && $0.timeColumn == w.timeColumn && $0.frame == w.frame }
+        }
+        for (f, loc) in calls {
+            let (w, call) = try bindOver(f, loc, from, input)
+            if let i = index(of: w) {
+                if !windows[i].aggregates.contains(where: { $0.text == call.text }) { windows[i].aggregates.append(call) }
+            } else {
+                windows.append(w)
+            }
+        }
+        var plan = input
+        var scope = from.scope
+        var columns: [[String: Int]] = []
+        for w in windows {
+            var cols: [String: Int] = [:]
+            let base = plan.schema.count
+            for (j, a) in w.aggregates.enumerated() {
+                cols[a.text] = base + j
+                scope.entries.append(Scope.Entry(qualifier: nil, name: a.name, type: a.type, hidden: true))
+            }
+            columns.append(cols)
+            plan = .over(plan, w)
+        }
+        let frozen = windows
+        let hook: Hook = { e throws(PlanError) in
+            guard case .function(let f) = e.kind, f.over != nil else { return nil }
+            let (w, call) = try bindOver(f, e.loc, from, input)
+            let i = frozen.firstIndex { $0.partition == w.partition && $0.timeColumn == w.timeColumn && $0.frame == w.frame }!
+            return .column(columns[i][call.text]!, name: call.name, call.type)
+        }
+        return (plan, scope, hook)
+    }
+
+    /// One `agg(x) OVER (PARTITION BY ... ORDER BY time RANGE|ROWS ... PRECEDING)` call.
+    func bindOver(_ f: FunctionCall, _ loc: NodeSpan, _ from: BoundFrom, _ input: LogicalPlan) throws(PlanError) -> (OverWindow, AggregateCall) {
+        let over = f.over!
+        var plain = f
+        plain.over = nil
+        guard Planner.isAggregate(plain) else {
+            throw Planner.error("plan.over-needs-aggregate", "\(f.name.name) is not an aggregate; an OVER window computes COUNT, SUM, AVG, MIN, MAX, ...", loc)
+        }
+        var call = try bindAggregate(plain, loc, from.scope)
+        let example = "OVER (PARTITION BY url ORDER BY ts RANGE INTERVAL '1' MINUTE PRECEDING)"
+        guard let order = over.orderBy else {
+            throw Planner.error("plan.over-order", "an OVER window is ordered by event time: add ORDER BY and the time column", over.loc, help: example)
+        }
+        let time = try bind(order, from.scope)
+        guard case .column(let timeColumn, let timeName, .timestamp) = time else {
+            throw Planner.error("plan.over-order", "an OVER window is ordered by a TIMESTAMP column (the stream's event time or ROWTIME), not \(time.text)",
+                                order.loc, help: example)
+        }
+        if timeName.uppercased() != "ROWTIME", let s = Planner.sourceOf(input), s.stream.watermark?.column.lowercased() != timeName.lowercased() {
+            throw Planner.error("plan.window-needs-watermark", "an OVER window on \(timeName) needs \(timeName) to be the stream's event time", order.loc,
+                                help: "declare WATERMARK FOR \(timeName) AS \(timeName) - INTERVAL '5' SECOND in CREATE STREAM \(s.stream.name), or order by ROWTIME (processing time)")
+        }
+        guard let frame = over.frame else {
+            throw Planner.error("plan.over-frame", "an OVER window on a stream needs a bounded frame, or its state would grow forever", over.loc,
+                                help: "add RANGE INTERVAL '1' MINUTE PRECEDING or ROWS 10 PRECEDING")
+        }
+        let bounded: OverWindow.Frame
+        switch frame {
+        case .range(let i):
+            guard i.millis > 0 else { throw Planner.error("plan.over-frame", "the RANGE of an OVER window must be positive", over.loc) }
+            bounded = .range(millis: i.millis)
+        case .rows(let n):
+            guard n >= 0 else { throw Planner.error("plan.over-frame", "ROWS n PRECEDING needs n >= 0", over.loc) }
+            bounded = .rows(n)
+        }
+        var partition: [BoundExpr] = []
+        for p in over.partitionBy {
+            try noAggregates(p, "an OVER window")
+            let b = try bind(p, from.scope)
+            if !partition.contains(b) { partition.append(b) }
+        }
+        if call.function == "FIRST_VALUE" || call.function == "LAST_VALUE" { call.time = time }
+        call.name = call.text
+        return (OverWindow(partition: partition, timeColumn: timeColumn, frame: bounded, aggregates: [call]), call)
+    }
+}
