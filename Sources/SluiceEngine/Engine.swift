@@ -35,6 +35,8 @@ public final class Engine {
     var catalog = MemoryCatalog()
     var sinks: [String: SinkDefinition] = [:]
     var jobs: [Job] = []
+    /// Reference tables by lower-cased name.
+    var tables: [String: ReferenceTable] = [:]
     /// The delivery streams of the firehoses declared, delivered from the run loop.
     public internal(set) var firehoses: [DeliveryStream] = []
     /// Text that statements such as EXPLAIN print.
@@ -99,6 +101,7 @@ public final class Engine {
     enum Action {
         case ensureStream(StreamDefinition)
         case ensureFirehose(FirehoseConfig, replace: Bool)
+        case loadTable(TableDefinition)
         case start(LogicalPlan, Target, label: String)
         case print(String)
         case showAlerts
@@ -118,6 +121,12 @@ public final class Engine {
         case .ensureFirehose(let config, let replace):
             do { try DeliveryStream.create(config, store: store, replace: replace) } catch { throw EngineError(message: error.description) }
             firehoses.append(try openFirehose(config))
+        case .loadTable(let def):
+            let table = ReferenceTable(def)
+            if let e = table.load(now: clock.nowMillis()) {
+                throw EngineError(message: "\(e) (a table must load once before a query can join it)")
+            }
+            tables[def.name.lowercased()] = table
         case .print(let text): output.append(text)
         case .showAlerts: output.append(Engine.render(alertStatus))
         case .show(let target): output.append(listing(target))
@@ -167,6 +176,14 @@ public final class Engine {
             }
             if config.isDirectPut { cat.add(def) }
             pending.append(.ensureFirehose(config, replace: c.orReplace))
+        case .createTable(let c):
+            let def: TableDefinition
+            do { def = try Planner.tableDefinition(c, span: s.loc.span) } catch { throw EngineError(diagnostics: error.diagnostics) }
+            if cat.stream(named: def.name) != nil || (cat.table(named: def.name) != nil && !c.orReplace) {
+                throw EngineError(diagnostics: [Diagnostic(id: "plan.duplicate", message: "'\(def.name)' is already declared (streams and tables share names)", span: s.loc.span)])
+            }
+            cat.add(def)
+            pending.append(.loadTable(def))
         case .createAlert(let a):
             let (plan, def) = try planAlert(a, cat, s.loc.span)
             pending.append(.start(plan, .alert(def), label: "ALERT \(def.name)"))
@@ -329,6 +346,8 @@ public final class Engine {
             case .aggregate(_, _, let op, _):
                 lines.append("AggregateExec: keys=\(op.keys) aggregates=[\(op.aggregates.map(\.function.rawValue).joined(separator: ", "))] emit=changes")
             case .over(_, _, let op, _): lines.append(op.explain)
+            case .lookup(let l):
+                lines.append("LookupJoinExec: \(l.left ? "left" : "inner") \(l.table.definition.name) keys=\(l.tableKeys.count)" + (l.residual == nil ? "" : " with a residual condition"))
             case .limit(let n): lines.append("LimitExec: \(n)")
             }
         }
@@ -343,7 +362,7 @@ public final class Engine {
     static func sourceNode(_ p: LogicalPlan) -> SourceNode? {
         switch p {
         case .source(let s): return s
-        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _): return sourceNode(c)
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .lookupJoin(let c, _): return sourceNode(c)
         case .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _): return sourceNode(c)
         }
     }
@@ -436,6 +455,7 @@ public final class Engine {
     /// watermark becomes +infinity, so every window closes) and closes the sinks.
     public func runUntilEnd() throws(EngineError) {
         while true {
+            refreshTables()
             var busy = false
             for j in jobs where !j.done { busy = try j.step() || busy }
             busy = try deliver() || busy
@@ -467,11 +487,23 @@ public final class Engine {
 
     /// One pass over every query; returns whether any read something.
     public func step() throws(EngineError) -> Bool {
+        refreshTables()
         var busy = false
         for j in jobs where !j.done { busy = try j.step() || busy }
         busy = try deliver() || busy
         busy = try emitMetricsIfDue() || busy
         return busy
+    }
+
+    /// Re-reads the reference tables whose refresh interval has passed. A table that fails to load
+    /// keeps its last good version; the failure goes to the error stream (kind `table`).
+    func refreshTables() {
+        let now = clock.nowMillis()
+        for t in tables.values {
+            if let e = t.refreshIfDue(now: now) {
+                reportError(RecordFailure(kind: "table", message: "\(e); keeping version \(t.version)", data: nil), source: t.definition.name)
+            }
+        }
     }
 
     /// SHOW STREAMS | FIREHOSES | TABLES | SINKS | QUERIES as text, a line per object.
@@ -499,7 +531,14 @@ public final class Engine {
         case .queries:
             for c in counters { lines.append("\(c.name): \(c.recordsIn) records in, \(c.rowsOut) rows out, \(c.late) late, \(c.bad) bad") }
         case .tables:
-            break  // reference tables are not executed yet
+            for name in catalog.tableNames {
+                guard let t = tables[name.lowercased()] else { continue }
+                let d = t.definition
+                var line = "\(d.name): \(t.rows.count) rows from \(d.file) (\(d.format)), version \(t.version)"
+                line += d.refreshMillis.map { ", refreshed every \(Duration(millis: $0))" } ?? ", read once"
+                if let e = t.lastError { line += "; the last refresh failed, keeping version \(t.version): \(e)" }
+                lines.append(line)
+            }
         case .alerts:
             return Engine.render(alertStatus)
         }
@@ -552,7 +591,7 @@ public final class Engine {
     public func replay(query: Query, file path: String, onRows: @escaping ([[Value]]) -> Void) throws(EngineError) -> QueryCounters {
         let plan = try planQuery(query, catalog)
         guard let source = Engine.sourceNode(plan) else { throw EngineError(message: "a query without a source") }
-        let pipeline = Pipeline(plan)
+        let pipeline = Pipeline(plan, tables: tables)
         var decoder = SourceDecoder(source: source)
         if decoder.needsCSV {
             let delimiter = (Engine.text(source.stream.options["delimiter"]) ?? ",").utf8.first ?? 44

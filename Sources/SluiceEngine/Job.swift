@@ -41,7 +41,7 @@ final class Job {
         self.source = source
         self.sink = sink
         self.engine = engine
-        pipeline = Pipeline(plan)
+        pipeline = Pipeline(plan, tables: engine.tables)
         counters = QueryCounters(name: "query \(id) (\(label))")
         let options = source.stream.options
         badPolicy = Engine.text(options["bad_records"]) ?? "error_stream"

@@ -23,6 +23,7 @@ final class Pipeline {
         case aggregate(pre: [PhysicalExpr], Schema, UnwindowedAggregate, Schema)
         /// Computes [time, partition keys..., aggregate inputs...]; rows come out as the watermark passes.
         case over(pre: [PhysicalExpr], Schema, OverWindowOperator, Schema)
+        case lookup(LookupStage)
         case limit(Int64)
     }
 
@@ -34,8 +35,12 @@ final class Pipeline {
     var failures: [RecordFailure] = []
     private var evaluator = Evaluator()
 
-    init(_ plan: LogicalPlan) {
+    /// The engine's reference tables by lower-cased name (a table missing here joins as empty).
+    private let tables: [String: ReferenceTable]
+
+    init(_ plan: LogicalPlan, tables: [String: ReferenceTable] = [:]) {
         outputSchema = Schema(plan.schema.map { Field($0.name, $0.type) })
+        self.tables = tables
         build(plan)
     }
 
@@ -87,6 +92,11 @@ final class Pipeline {
             }
             let op = OverWindowOperator(frame: frame, timeColumn: 0, keyColumns: Array(1..<(1 + w.partition.count)), aggregates: specs)
             stages.append(.over(pre: pre, Pipeline.schema(types), op, schema))
+        case .lookupJoin(let input, let j):
+            build(input)
+            let table = tables[j.table.name.lowercased()] ?? ReferenceTable(j.table)
+            stages.append(.lookup(LookupStage(table: table, keys: j.streamKeys.map(Lowering.expr), tableKeys: j.tableKeys, left: j.kind == .left,
+                                              residual: j.residual.map(Lowering.expr), schema: schema)))
         case .limit(let input, let n):
             build(input)
             stages.append(.limit(n))
@@ -240,6 +250,8 @@ final class Pipeline {
                     failures.append(RecordFailure(kind: "late", message: "the record is older than rows already emitted by its OVER window", data: rowText(b, origin[r])))
                 }
                 return []  // rows come out when the watermark advances
+            case .lookup(let l):
+                b = lookup(l, b)
             case .aggregate(let pre, let preSchema, let op, let schema):
                 guard let (input, _) = prepare(pre, preSchema, b) else { return [] }
                 let rows = op.add(input, now: now)
@@ -253,6 +265,34 @@ final class Pipeline {
         }
         emitted += Int64(b.count)
         return (0..<b.count).map { b.row($0) }
+    }
+
+    /// Each row of `b` with the table rows whose keys equal its key expressions (and for which the
+    /// rest of the ON condition holds); for LEFT, a row without any gets NULLs for the table's columns.
+    private func lookup(_ l: LookupStage, _ b: Batch) -> Batch {
+        evaluator.reset()
+        let keys = l.keys.map { evaluator.evaluate($0, b) }
+        let bad = Set(evaluator.errors.map(\.row))
+        note(evaluator.errors, b)
+        let nulls = [Value](repeating: .null, count: l.table.definition.columns.count)
+        var out: [[Value]] = []
+        out.reserveCapacity(b.count)
+        for r in 0..<b.count where !bad.contains(r) {
+            let matches = l.table.matches(l.tableKeys, keys.map { $0[r] })
+            if matches.isEmpty && !l.left { continue }
+            let row = b.row(r)
+            var joined = matches.map { row + l.table.rows[$0] }
+            if let residual = l.residual, !joined.isEmpty {
+                let candidates = Pipeline.batch(joined, l.schema)
+                evaluator.reset()
+                let keep = evaluator.evaluate(residual, candidates)
+                note(evaluator.errors, candidates)
+                joined = joined.indices.filter { keep[$0] == .bool(true) }.map { joined[$0] }
+            }
+            if joined.isEmpty && l.left { joined = [row + nulls] }
+            out += joined
+        }
+        return Pipeline.batch(out, l.schema)
     }
 
     /// Evaluates the aggregate's input columns; rows that fail are reported and left out.
@@ -312,6 +352,17 @@ final class Pipeline {
         for row in rows { for (c, v) in row.enumerated() where c < builders.count { if !builders[c].append(v) { builders[c].appendNull() } } }
         return Batch(schema: schema, columns: builders.indices.map { builders[$0].finish() }, count: rows.count)
     }
+}
+
+/// A join with a reference table: the table, the input's key expressions and the table's key
+/// columns, LEFT or inner, the rest of the ON condition, and the joined schema.
+struct LookupStage {
+    let table: ReferenceTable
+    let keys: [PhysicalExpr]
+    let tableKeys: [Int]
+    let left: Bool
+    let residual: PhysicalExpr?
+    let schema: Schema
 }
 
 /// EMIT CHANGES EVERY on a window: a (window, group)'s row goes out at most once per interval of

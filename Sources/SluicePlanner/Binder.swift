@@ -184,7 +184,7 @@ public struct Planner: Sendable {
         case .subquery(_, _, let loc):
             throw Planner.error("plan.unsupported", "subqueries in FROM are not supported yet", loc)
         case .join(let j):
-            throw Planner.error("plan.unsupported", "joins are not supported yet", j.loc)
+            return try bindJoin(j)
         }
     }
 
@@ -431,7 +431,7 @@ public struct Planner: Sendable {
     static func sourceOf(_ p: LogicalPlan) -> SourceNode? {
         switch p {
         case .source(let s): return s
-        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _): return sourceOf(c)
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .lookupJoin(let c, _): return sourceOf(c)
         default: return nil
         }
     }

@@ -44,22 +44,68 @@ public struct StreamDefinition: Sendable, Equatable {
     }
 }
 
+/// A reference table (`CREATE TABLE ... WITH (file, format, header, refresh)`): rows read from a
+/// file and re-read every `refreshMillis`; a stream joins it on its current version.
+public struct TableDefinition: Sendable, Equatable {
+    public var name: String
+    public var columns: [ColumnDefinition]
+    /// The PRIMARY KEY columns (at most one row per key), empty when none is declared.
+    public var primaryKey: [String]
+    public var file: String
+    /// `json` or `csv`.
+    public var format: String
+    public var header: Bool
+    public var delimiter: UInt8
+    public var refreshMillis: Int64?
+    public var span: SourceSpan?
+
+    public init(name: String, columns: [ColumnDefinition], primaryKey: [String] = [], file: String, format: String = "csv",
+                header: Bool = true, delimiter: UInt8 = 44, refreshMillis: Int64? = nil, span: SourceSpan? = nil) {
+        self.name = name
+        self.columns = columns
+        self.primaryKey = primaryKey
+        self.file = file
+        self.format = format
+        self.header = header
+        self.delimiter = delimiter
+        self.refreshMillis = refreshMillis
+        self.span = span
+    }
+
+    public static func == (a: TableDefinition, b: TableDefinition) -> Bool {
+        a.name == b.name && a.columns == b.columns && a.primaryKey == b.primaryKey && a.file == b.file && a.format == b.format
+            && a.header == b.header && a.delimiter == b.delimiter && a.refreshMillis == b.refreshMillis
+    }
+}
+
 /// The names a query can refer to. The engine implements it over what has been declared.
 public protocol Catalog: Sendable {
     func stream(named name: String) -> StreamDefinition?
     /// Every name known, for "did you mean".
     var streamNames: [String] { get }
+    func table(named name: String) -> TableDefinition?
+    var tableNames: [String] { get }
+}
+
+extension Catalog {
+    public func table(named name: String) -> TableDefinition? { nil }
+    public var tableNames: [String] { [] }
 }
 
 /// A catalog held in memory (tests, and the engine's own bookkeeping).
 public struct MemoryCatalog: Catalog {
     public var streams: [String: StreamDefinition] = [:]
-    public init(_ streams: [StreamDefinition] = []) {
+    public var tables: [String: TableDefinition] = [:]
+    public init(_ streams: [StreamDefinition] = [], tables: [TableDefinition] = []) {
         for s in streams { self.streams[s.name.lowercased()] = s }
+        for t in tables { self.tables[t.name.lowercased()] = t }
     }
     public func stream(named name: String) -> StreamDefinition? { streams[name.lowercased()] }
     public var streamNames: [String] { streams.values.map(\.name).sorted() }
     public mutating func add(_ s: StreamDefinition) { streams[s.name.lowercased()] = s }
+    public func table(named name: String) -> TableDefinition? { tables[name.lowercased()] }
+    public var tableNames: [String] { tables.values.map(\.name).sorted() }
+    public mutating func add(_ t: TableDefinition) { tables[t.name.lowercased()] = t }
 }
 
 extension ColumnType {

@@ -42,6 +42,52 @@ extension Planner {
         return StreamDefinition(name: c.name.name, columns: try columnDefinitions(c.columns), options: options, span: span)
     }
 
+    /// The definition a `CREATE TABLE name (columns..., PRIMARY KEY) WITH (file = ..., format =
+    /// 'csv' | 'json', header = true, delimiter = ',', refresh = '10m')` declares.
+    public static func tableDefinition(_ c: CreateTable, span: SourceSpan? = nil) throws(PlanError) -> TableDefinition {
+        let columns = try columnDefinitions(c.columns)
+        var options: [String: (OptionValue, NodeSpan)] = [:]
+        for o in c.options { options[o.key.name.lowercased()] = (o.value, o.key.loc) }
+        func text(_ k: String) -> String? {
+            switch options[k]?.0 {
+            case .string(let s)?: return s
+            case .name(let n)?: return n.name
+            case .number(let n)?: return n
+            case .bool(let b)?: return b ? "true" : "false"
+            default: return nil
+            }
+        }
+        let known = ["file", "format", "header", "delimiter", "refresh"]
+        for (k, (_, loc)) in options where !known.contains(k) {
+            throw error("plan.bad-option", "CREATE TABLE has no option '\(k)'", loc,
+                        help: closestMatch(k, in: known).map { "did you mean '\($0)'?" } ?? "the options are \(known.joined(separator: ", "))")
+        }
+        guard let file = text("file"), !file.isEmpty else {
+            throw error("plan.bad-option", "a reference table is read from a file: add WITH (file = 'ref/\(c.name.name).csv', format = 'csv', header = true)", c.name.loc)
+        }
+        let format = (text("format") ?? (file.hasSuffix(".csv") ? "csv" : "json")).lowercased()
+        guard format == "csv" || format == "json" else {
+            throw error("plan.bad-option", "a table's format is 'csv' or 'json', not '\(format)'", options["format"]?.1)
+        }
+        let header = (text("header") ?? "true").lowercased()
+        guard header == "true" || header == "false" else { throw error("plan.bad-option", "header is true or false", options["header"]?.1) }
+        let delimiter = Array((text("delimiter") ?? ",").utf8)
+        guard delimiter.count == 1 else { throw error("plan.bad-option", "the delimiter is one character", options["delimiter"]?.1) }
+        var refresh: Int64? = nil
+        if case .interval(let i)? = options["refresh"]?.0 {
+            guard i.millis >= 1000 else { throw error("plan.bad-option", "refresh is at least 1s", options["refresh"]?.1) }
+            refresh = i.millis
+        } else if let r = text("refresh") {
+            guard let ms = Units.millis(r), ms >= 1000 else {
+                throw error("plan.bad-option", "refresh is a duration of at least 1s ('30s', '10m', '1h'), not '\(r)'", options["refresh"]?.1)
+            }
+            refresh = ms
+        }
+        let primaryKey = zip(c.columns, columns).filter { $0.0.primaryKey }.map { $0.1.name }
+        return TableDefinition(name: c.name.name, columns: columns, primaryKey: primaryKey, file: file, format: format,
+                               header: header == "true", delimiter: delimiter[0], refreshMillis: refresh, span: span)
+    }
+
     /// Declared columns: unique names, not ROWTIME, JSON paths of the form `$.a.b`.
     static func columnDefinitions(_ declared: [SluiceSQL.ColumnDefinition]) throws(PlanError) -> [ColumnDefinition] {
         var columns: [ColumnDefinition] = []

@@ -77,6 +77,20 @@ public struct OverWindow: Sendable, Equatable {
     }
 }
 
+/// A join of a stream with a reference table on equal keys: each input row meets the rows of the
+/// table's current version whose key columns equal its key expressions (NULL keys meet nothing).
+public struct LookupJoin: Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable { case inner = "inner", left = "left" }
+    public var table: TableDefinition
+    public var kind: Kind
+    /// Expressions over the input, one per key column of the table, of that column's type.
+    public var streamKeys: [BoundExpr]
+    /// Indexes of the table's key columns.
+    public var tableKeys: [Int]
+    /// The rest of the ON condition, over the joined row (input columns, then the table's).
+    public var residual: BoundExpr?
+}
+
 public enum EmitMode: Sendable, Equatable {
     case final
     case changes(everyMillis: Int64?)
@@ -97,6 +111,9 @@ public indirect enum LogicalPlan: Sendable, Equatable {
     /// OverWindow: partition=[...] range=... aggs=[...]
     /// Output: the input's columns, then one per aggregate.
     case over(LogicalPlan, OverWindow)
+    /// LookupJoin: table on keys
+    /// Output: the input's columns, then the table's.
+    case lookupJoin(LogicalPlan, LookupJoin)
     /// Limit: n
     case limit(LogicalPlan, Int64)
 
@@ -111,6 +128,7 @@ public indirect enum LogicalPlan: Sendable, Equatable {
         case .aggregate(_, let keys, let keyNames, let aggs, _):
             return zip(keys, keyNames).map { OutputColumn(name: $1, type: $0.type) } + aggs.map { OutputColumn(name: $0.name, type: $0.type) }
         case .over(let p, let w): return p.schema + w.aggregates.map { OutputColumn(name: $0.name, type: $0.type) }
+        case .lookupJoin(let p, let j): return p.schema + j.table.columns.map { OutputColumn(name: $0.name, type: $0.type) }
         }
     }
 
@@ -144,6 +162,10 @@ public indirect enum LogicalPlan: Sendable, Equatable {
                 + p.lines(depth + 1)
         case .over(let p, let w):
             return [pad + "OverWindow: \(w.text) order=\(p.schema[w.timeColumn].name)"] + p.lines(depth + 1)
+        case .lookupJoin(let p, let j):
+            let keys = zip(j.streamKeys, j.tableKeys).map { "\($0.text) = \(j.table.name).\(j.table.columns[$1].name)" }
+            return [pad + "LookupJoin: \(j.kind.rawValue) \(j.table.name) on [\(keys.joined(separator: ", "))]" + (j.residual.map { " and \($0.text)" } ?? "")]
+                + p.lines(depth + 1)
         case .limit(let p, let n): return [pad + "Limit: \(n)"] + p.lines(depth + 1)
         }
     }

@@ -4,8 +4,8 @@ public import SluiceCore
 /// 1. constant folding: sub-expressions that read no column become literals (evaluated by the
 ///    `fold` function the engine supplies, so planning never imports execution code); `AND TRUE`
 ///    and `OR FALSE` disappear, and a filter that is always TRUE goes away;
-/// 2. filter push-down: a filter right above a source becomes the source's predicate, applied as
-///    records are decoded;
+/// 2. filter push-down: a filter on a stream's columns goes below a lookup join, and a filter
+///    right above a source becomes the source's predicate, applied as records are decoded;
 /// 3. projection pruning: a source decodes only the columns something above it reads.
 public struct Optimizer: Sendable {
     public typealias Fold = @Sendable (BoundExpr) -> Value?
@@ -58,6 +58,10 @@ public struct Optimizer: Sendable {
             w.partition = w.partition.map(f)
             w.aggregates = w.aggregates.map { var a = $0; a.argument = a.argument.map(f); a.time = a.time.map(f); return a }
             return .over(mapExpressions(input, f), w)
+        case .lookupJoin(let input, var j):
+            j.streamKeys = j.streamKeys.map(f)
+            j.residual = j.residual.map(f)
+            return .lookupJoin(mapExpressions(input, f), j)
         case .limit(let input, let n): return .limit(mapExpressions(input, f), n)
         }
     }
@@ -66,6 +70,20 @@ public struct Optimizer: Sendable {
 
     func pushFilters(_ p: LogicalPlan) -> LogicalPlan {
         switch p {
+        case .filter(.lookupJoin(let input, let j), let e):
+            // Conditions on the stream's columns only filter before the lookup (for LEFT too:
+            // the rows they remove would have been removed with their NULLs or matches).
+            func conjuncts(_ x: BoundExpr) -> [BoundExpr] {
+                if case .and(let a, let b) = x { return conjuncts(a) + conjuncts(b) }
+                return [x]
+            }
+            let parts = conjuncts(e)
+            let below = parts.filter { $0.columns.allSatisfy { $0 < input.schema.count } }
+            let above = parts.filter { !$0.columns.allSatisfy { $0 < input.schema.count } }
+            guard let first = below.first else { return .filter(.lookupJoin(pushFilters(input), j), e) }
+            let joined = LogicalPlan.lookupJoin(pushFilters(.filter(input, below.dropFirst().reduce(first) { .and($0, $1) })), j)
+            guard let a = above.first else { return joined }
+            return .filter(joined, above.dropFirst().reduce(a) { .and($0, $1) })
         case .filter(let input, let e):
             let child = pushFilters(input)
             if case .source(var s) = child {
@@ -80,6 +98,7 @@ public struct Optimizer: Sendable {
         case .aggregate(let input, let keys, let keyNames, let aggs, let emit):
             return .aggregate(pushFilters(input), keys: keys, keyNames: keyNames, aggregates: aggs, emit: emit)
         case .over(let input, let w): return .over(pushFilters(input), w)
+        case .lookupJoin(let input, let j): return .lookupJoin(pushFilters(input), j)
         case .limit(let input, let n): return .limit(pushFilters(input), n)
         }
     }
@@ -142,6 +161,17 @@ public struct Optimizer: Sendable {
             let kept = child.schema.count
             for j in w.aggregates.indices { out[width + j] = kept + j }
             return (.over(child, w), out)
+        case .lookupJoin(let input, var j):
+            let width = input.schema.count
+            let residual = j.residual?.columns ?? []
+            let reads = j.streamKeys.reduce(needed.union(residual).filter { $0 < width }) { $0.union($1.columns) }
+            let (child, map) = prune(input, needed: reads)
+            let kept = child.schema.count
+            var out = map.filter { $0.key < width }
+            for c in j.table.columns.indices { out[width + c] = kept + c }
+            j.streamKeys = j.streamKeys.map { $0.remapped { map[$0]! } }
+            j.residual = j.residual?.remapped { out[$0]! }
+            return (.lookupJoin(child, j), out)
         case .limit(let input, let n):
             let (child, map) = prune(input, needed: needed)
             return (.limit(child, n), map)

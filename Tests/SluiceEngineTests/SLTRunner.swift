@@ -17,6 +17,9 @@ import SluiceStreams
 ///                                                      the store and the engine, start the same queries
 ///     expect <name>                                    rows emitted since the last expect, after ----
 ///     expect error <substring>                         the engine stopped with an error containing it
+///     write <path>                                     writes the lines that follow to a file ($IN
+///                                                      is a scratch input directory; `(empty)`
+///                                                      alone writes an empty file)
 ///     expect files                                     every file under $OUT (the scratch output
 ///                                                      directory statements may name): its path, then
 ///                                                      its lines indented (gzip decompressed, UUIDs
@@ -136,7 +139,7 @@ struct SLTRunner {
             var keepBody = true
             switch words[0] {
             case "statement":
-                let sql = body.joined(separator: "\n").replacingOccurrences(of: "$OUT", with: dir + "/out")
+                let sql = body.joined(separator: "\n").replacingOccurrences(of: "$OUT", with: dir + "/out").replacingOccurrences(of: "$IN", with: dir + "/in")
                 let parsed = Parser.parse(sql)
                 var problem: String? = parsed.hasErrors ? parsed.diagnostics.map { "\($0.id) \($0.message)" }.joined(separator: "; ") : nil
                 if problem == nil {
@@ -186,6 +189,15 @@ struct SLTRunner {
                     }
                 }
                 settle()
+            case "write":
+                guard words.count == 2 else { fail("write <path>"); break }
+                let target = words[1].replacingOccurrences(of: "$IN", with: dir + "/in")
+                do {
+                    try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    try (body == ["(empty)"] ? "" : body.map { $0 + "\n" }.joined()).write(toFile: target, atomically: true, encoding: .utf8)
+                } catch {
+                    fail("write: \(error)")
+                }
             case "advance":
                 guard words.count == 2, let ms = Units.millis(words[1]) else { fail("advance <duration>"); break }
                 clock.advance(by: ms)
@@ -224,7 +236,10 @@ struct SLTRunner {
                 guard words.count == 2 else { fail("expect <name>"); break }
                 let name = words[1]
                 let actual = name == "files" ? SLTRunner.files(dir + "/out")
-                    : (captured.rows[name] ?? []).map { $0.map(SLTRunner.render).joined(separator: "\t") }
+                    : (captured.rows[name] ?? []).map {
+                        $0.map(SLTRunner.render).joined(separator: "\t").replacingOccurrences(of: dir + "/in", with: "$IN")
+                            .replacingOccurrences(of: dir + "/out", with: "$OUT")
+                    }
                 captured.rows[name] = []
                 let expected = Array(body.drop { $0 != "----" }.dropFirst())
                 if ProcessInfo.processInfo.environment["SLT_COMPLETE"] == "1" {
@@ -254,11 +269,14 @@ struct SLTRunner {
 struct SLTTests {
     static let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("slt").path
 
+    /// Every .slt file, or those whose path contains SLT_ONLY when it is set.
     static var files: [String] {
-        (FileManager.default.enumerator(atPath: dir)?.compactMap { $0 as? String } ?? []).filter { $0.hasSuffix(".slt") }.sorted()
+        let only = ProcessInfo.processInfo.environment["SLT_ONLY"]
+        return (FileManager.default.enumerator(atPath: dir)?.compactMap { $0 as? String } ?? [])
+            .filter { $0.hasSuffix(".slt") && (only == nil || $0.contains(only!)) }.sorted()
     }
 
-    @Test func thereAreSLTFiles() { #expect(Self.files.count >= 5) }
+    @Test func thereAreSLTFiles() { #expect(Self.files.count >= 5 || ProcessInfo.processInfo.environment["SLT_ONLY"] != nil) }
 
     @Test(arguments: files)
     func file(_ name: String) throws {

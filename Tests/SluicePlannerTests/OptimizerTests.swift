@@ -29,6 +29,25 @@ struct OptimizerTests {
             """)
     }
 
+    @Test func streamConditionsGoBelowALookupJoinAndOverWindowsReadOnlyWhatTheyUse() {
+        let g = Fixture("""
+            CREATE STREAM clicks (user_id VARCHAR, url VARCHAR, latency_ms DOUBLE, status BIGINT, ts TIMESTAMP,
+              WATERMARK FOR ts AS ts - INTERVAL '5' SECOND);
+            CREATE TABLE pages (url VARCHAR PRIMARY KEY, owner VARCHAR, tier BIGINT) WITH (file = 'pages.csv');
+            """)
+        guard case .success(let p) = g.plan("""
+            SELECT c.url, owner, AVG(latency_ms) OVER (PARTITION BY owner ORDER BY ts RANGE INTERVAL '1' MINUTE PRECEDING) AS a
+            FROM clicks c LEFT JOIN pages p ON c.url = p.url AND p.tier < 3 WHERE status = 200 AND owner IS NOT NULL
+            """) else { Issue.record("no plan"); return }
+        #expect(Optimizer(fold: Self.fold).optimize(p).explain == """
+            Project: url, owner, AVG(latency_ms) AS a
+              OverWindow: partition=[owner] range=1m aggs=[AVG(latency_ms)] order=ts
+                Filter: owner IS NOT NULL
+                  LookupJoin: left pages on [url = pages.url] and tier < 3
+                    Source: clicks columns=[url, latency_ms, status, ts] watermark=ts - 5s filter=status = 200
+            """)
+    }
+
     @Test func windowedAggregatesReadOnlyWhatTheyUse() {
         #expect(optimized("""
             SELECT window_start, url, MAX(latency_ms) AS m FROM TUMBLE(clicks, ts, INTERVAL '10' SECOND)

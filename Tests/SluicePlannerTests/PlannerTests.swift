@@ -14,6 +14,7 @@ struct Fixture {
         """) {
         for s in Parser.parse(ddl).script.statements {
             if case .createStream(let c) = s.kind { catalog.add(try! Planner.streamDefinition(c, span: s.loc.span)) }
+            if case .createTable(let c) = s.kind { catalog.add(try! Planner.tableDefinition(c, span: s.loc.span)) }
         }
     }
 
