@@ -346,6 +346,7 @@ public final class Engine {
             case .aggregate(_, _, let op, _):
                 lines.append("AggregateExec: keys=\(op.keys) aggregates=[\(op.aggregates.map(\.function.rawValue).joined(separator: ", "))] emit=changes")
             case .over(_, _, let op, _): lines.append(op.explain)
+            case .intervalJoin(let j): lines.append(j.op.explain)
             case .lookup(let l):
                 lines.append("LookupJoinExec: \(l.left ? "left" : "inner") \(l.table.definition.name) keys=\(l.tableKeys.count)" + (l.residual == nil ? "" : " with a residual condition"))
             case .limit(let n): lines.append("LimitExec: \(n)")
@@ -359,10 +360,21 @@ public final class Engine {
         return lines.enumerated().map { String(repeating: "  ", count: $0.offset) + $0.element }.joined(separator: "\n")
     }
 
+    /// Every source of a plan, left to right (two for a join of two streams).
+    static func sourceNodes(_ p: LogicalPlan) -> [SourceNode] {
+        if case .intervalJoin(let l, let r, _) = p { return sourceNodes(l) + sourceNodes(r) }
+        switch p {
+        case .source(let s): return [s]
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .lookupJoin(let c, _),
+             .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _): return sourceNodes(c)
+        case .intervalJoin: return []
+        }
+    }
+
     static func sourceNode(_ p: LogicalPlan) -> SourceNode? {
         switch p {
         case .source(let s): return s
-        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .lookupJoin(let c, _): return sourceNode(c)
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .lookupJoin(let c, _), .intervalJoin(let c, _, _): return sourceNode(c)
         case .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _): return sourceNode(c)
         }
     }
@@ -445,9 +457,10 @@ public final class Engine {
     }
 
     func start(_ plan: LogicalPlan, _ sink: any RowSink, _ label: String) throws(EngineError) {
-        guard let source = Engine.sourceNode(plan) else { throw EngineError(message: "a query without a source") }
-        if source.stream.name == Engine.metricsStreamName { try ensureStream(Engine.metricsDefinition) }
-        let job = try Job(id: jobs.count + 1, label: label, plan: plan, source: source, sink: sink, engine: self)
+        let sources = Engine.sourceNodes(plan)
+        guard !sources.isEmpty else { throw EngineError(message: "a query without a source") }
+        if sources.contains(where: { $0.stream.name == Engine.metricsStreamName }) { try ensureStream(Engine.metricsDefinition) }
+        let job = try Job(id: jobs.count + 1, label: label, plan: plan, sources: sources, sink: sink, engine: self)
         jobs.append(job)
     }
 
@@ -471,7 +484,7 @@ public final class Engine {
             let open = jobs.filter { !$0.done }
             guard let first = open.first else { break }
             let written = Set(open.flatMap { $0.sink.streamsWritten.map { $0.lowercased() } })
-            let next = open.first { !written.contains($0.source.stream.name.lowercased()) } ?? first
+            let next = open.first { !$0.inputs.contains { written.contains($0.source.stream.name.lowercased()) } } ?? first
             try next.finish()
             while true {
                 var busy = false

@@ -9,40 +9,24 @@ import SluiceStreams
 /// records into batches with ROWTIME, tracks the watermark, runs the pipeline and writes to its sink.
 /// Bad and late records go to the error stream (or are dropped) as the stream's options say, and
 /// are counted either way.
-final class Job {
-    let label: String
+/// One source of a query: a stream read over all its shards, decoded into batches of the
+/// source's columns, with its own watermark. A join of two streams has two.
+final class JobInput {
     let source: SourceNode
-    let pipeline: Pipeline
-    let sink: any RowSink
     let consumer: StreamConsumer
-    unowned let engine: Engine
     var tracker: WatermarkTracker
-    var counters: QueryCounters
-    var done = false
-    private var decoder: SourceDecoder
+    var decoder: SourceDecoder
     /// CSV with `header = true`: the decoder binds by name once the stream's header is known.
-    private var csvByHeader = false
-    private var csvDelimiter: UInt8 = 44
-    private let predicate: PhysicalExpr?
-    private let badPolicy: String
-    private let latePolicy: String
-    private(set) var lastWatermark = Int64.min
+    var csvByHeader = false
+    var csvDelimiter: UInt8 = 44
+    let predicate: PhysicalExpr?
+    let badPolicy: String
+    let latePolicy: String
     /// MillisBehindLatest of the last read (0 when every shard is caught up), for the metrics.
-    private(set) var iteratorAgeMillis: Int64 = 0
-    /// With `bad_records = 'fail'`: the first record that could not be decoded; the query stops.
-    private var fatal: RecordFailure?
-    /// Where this query's checkpoint lives, what identifies the query in it, and when it was last taken.
-    let checkpointPath: String
-    private let fingerprint: String
-    private var lastCheckpoint: Int64
+    var iteratorAgeMillis: Int64 = 0
 
-    init(id: Int, label: String, plan: LogicalPlan, source: SourceNode, sink: any RowSink, engine: Engine) throws(EngineError) {
-        self.label = label
+    init(source: SourceNode, application: String, engine: Engine) throws(EngineError) {
         self.source = source
-        self.sink = sink
-        self.engine = engine
-        pipeline = Pipeline(plan, tables: engine.tables)
-        counters = QueryCounters(name: "query \(id) (\(label))")
         let options = source.stream.options
         badPolicy = Engine.text(options["bad_records"]) ?? "error_stream"
         let late = Engine.text(options["late_records"]) ?? "drop"
@@ -62,12 +46,72 @@ final class Job {
             }
         }
         do {
-            consumer = try StreamConsumer(store: engine.store, stream: source.stream.name, application: "sluice-query-\(id)")
+            consumer = try StreamConsumer(store: engine.store, stream: source.stream.name, application: application)
             let now = engine.clock.nowMillis()
             for s in try engine.store.listShards(streamName: source.stream.name).shards { tracker.addShard(s.shardId, now: now) }
         } catch {
             throw EngineError(message: "cannot read stream \(source.stream.name): \(error)")
         }
+    }
+
+    var positionsJSON: JSONValue {
+        var positions = JSONObject()
+        for (shard, p) in consumer.positions.sorted(by: { $0.key < $1.key }) {
+            switch p {
+            case .shardEnd: positions[shard] = "SHARD_END"
+            case .sequenceNumber(let n): positions[shard] = .string(n)
+            }
+        }
+        return .object(positions)
+    }
+
+    func seek(_ j: JSONValue?) -> String? {
+        guard let positions = j?.objectValue else { return "the read positions are missing" }
+        var at: [String: StreamConsumer.Position] = [:]
+        for (shard, v) in positions.entries {
+            guard let p = v.stringValue else { return "the position of \(shard) is malformed" }
+            at[shard] = p == "SHARD_END" ? .shardEnd : .sequenceNumber(p)
+        }
+        consumer.seek(to: at)
+        return nil
+    }
+}
+
+/// One running query: reads every shard of its source stream (two streams for an interval join;
+/// parents before children), decodes records into batches with ROWTIME, tracks the watermark,
+/// runs the pipeline and writes to its sink. Bad and late records go to the error stream (or are
+/// dropped) as the stream's options say, and are counted either way.
+final class Job {
+    let label: String
+    let inputs: [JobInput]
+    let pipeline: Pipeline
+    let sink: any RowSink
+    unowned let engine: Engine
+    var counters: QueryCounters
+    var done = false
+    private(set) var lastWatermark = Int64.min
+    /// With `bad_records = 'fail'`: the first record that could not be decoded; the query stops.
+    private var fatal: RecordFailure?
+    /// Where this query's checkpoint lives, what identifies the query in it, and when it was last taken.
+    let checkpointPath: String
+    private let fingerprint: String
+    private var lastCheckpoint: Int64
+
+    /// The first (left) source.
+    var source: SourceNode { inputs[0].source }
+    var iteratorAgeMillis: Int64 { inputs.map(\.iteratorAgeMillis).max() ?? 0 }
+
+    init(id: Int, label: String, plan: LogicalPlan, sources: [SourceNode], sink: any RowSink, engine: Engine) throws(EngineError) {
+        self.label = label
+        self.sink = sink
+        self.engine = engine
+        pipeline = Pipeline(plan, tables: engine.tables)
+        counters = QueryCounters(name: "query \(id) (\(label))")
+        var inputs: [JobInput] = []
+        for (i, s) in sources.enumerated() {
+            inputs.append(try JobInput(source: s, application: "sluice-query-\(id)" + (i == 0 ? "" : "-\(i)"), engine: engine))
+        }
+        self.inputs = inputs
         checkpointPath = engine.store.configuration.dataDirectory + "/queries/query-\(id).json"
         fingerprint = "\(label)\n\(type(of: sink))\n\(plan.explain)"
         lastCheckpoint = engine.clock.nowMillis()
@@ -90,20 +134,20 @@ final class Job {
         guard let j = try? JSONValue.parse(bytes: bytes) else { throw broken("it is not valid JSON") }
         guard j["version"] == .int(1) else { throw broken("it was written by another version of sluice") }
         guard j["query"]?.stringValue == fingerprint else { throw broken("the query has changed since it was taken") }
-        guard let positions = j["positions"]?.objectValue else { throw broken("the read positions are missing") }
-        var at: [String: StreamConsumer.Position] = [:]
-        for (shard, v) in positions.entries {
-            guard let p = v.stringValue else { throw broken("the position of \(shard) is malformed") }
-            at[shard] = p == "SHARD_END" ? .shardEnd : .sequenceNumber(p)
-        }
+        // The first source's positions and watermark at the top, the others' under "inputs".
+        let others = j["inputs"]?.arrayValue ?? []
+        guard others.count == inputs.count - 1 else { throw broken("it reads \(others.count + 1) streams, the query \(inputs.count)") }
+        let states = [j] + others
         let now = engine.clock.nowMillis()
         do throws(SnapshotError) {
-            try tracker.restore(j["watermark"] ?? .null, now: now)
+            for (input, st) in zip(inputs, states) { try input.tracker.restore(st["watermark"] ?? .null, now: now) }
             try pipeline.restore(j["pipeline"] ?? .null, now: now)
         } catch {
             throw broken(error.message)
         }
-        consumer.seek(to: at)
+        for (input, st) in zip(inputs, states) {
+            if let why = input.seek(st["positions"]) { throw broken(why) }
+        }
         lastWatermark = j["last_watermark"]?.int64Value ?? .min
         if let c = j["counters"] {
             counters.recordsIn = c["records_in"]?.int64Value ?? 0
@@ -125,19 +169,15 @@ final class Job {
         guard !done else { return }
         let now = engine.clock.nowMillis()
         let sinkPosition = try sink.checkpoint()
-        var positions = JSONObject()
-        for (shard, p) in consumer.positions.sorted(by: { $0.key < $1.key }) {
-            switch p {
-            case .shardEnd: positions[shard] = "SHARD_END"
-            case .sequenceNumber(let n): positions[shard] = .string(n)
-            }
-        }
         var doc: JSONObject = [
             "version": 1, "query": .string(fingerprint), "taken_at": .string(TimeFormat.iso8601(now)),
-            "positions": .object(positions), "watermark": tracker.snapshot(), "last_watermark": .int(lastWatermark),
+            "positions": inputs[0].positionsJSON, "watermark": inputs[0].tracker.snapshot(), "last_watermark": .int(lastWatermark),
             "pipeline": pipeline.snapshot(now: now),
             "counters": ["records_in": .int(counters.recordsIn), "rows_out": .int(counters.rowsOut), "bad": .int(counters.bad), "late": .int(counters.late)],
         ]
+        if inputs.count > 1 {
+            doc["inputs"] = .array(inputs.dropFirst().map { ["positions": $0.positionsJSON, "watermark": $0.tracker.snapshot()] })
+        }
         if let p = sinkPosition { doc["sink_position"] = .int(p) }
         if let st = sink.state() { doc["sink_state"] = st }
         do {
@@ -166,54 +206,56 @@ final class Job {
 
     /// Binds a `header = true` CSV stream by name, with the header that loading it recorded (the
     /// stream's `sluice.csv-header` tag); without one, columns bind by declared position.
-    private func bindCSVHeader() throws(EngineError) {
-        guard csvByHeader, decoder.needsCSV else { return }
-        let fields = decoder.fieldSpecs
-        let header = (try? engine.store.listTags(name: source.stream.name))?.first(where: { $0.key == "sluice.csv-header" })?.value
+    private func bindCSVHeader(_ input: JobInput) throws(EngineError) {
+        guard input.csvByHeader, input.decoder.needsCSV else { return }
+        let fields = input.decoder.fieldSpecs
+        let stream = input.source.stream
+        let header = (try? engine.store.listTags(name: stream.name))?.first(where: { $0.key == "sluice.csv-header" })?.value
         guard let h = header else {
-            decoder.use(csv: Job.positional(fields, source.stream, csvDelimiter))
+            input.decoder.use(csv: Job.positional(fields, stream, input.csvDelimiter))
             return
         }
-        switch Array(h.utf8).withUnsafeBytes({ CSVRecordDecoder.bind(fields: fields, header: $0, delimiter: csvDelimiter) }) {
-        case .success(let d): decoder.use(csv: d)
-        case .failure(let e): throw EngineError(message: "stream \(source.stream.name): \(e.message)")
+        switch Array(h.utf8).withUnsafeBytes({ CSVRecordDecoder.bind(fields: fields, header: $0, delimiter: input.csvDelimiter) }) {
+        case .success(let d): input.decoder.use(csv: d)
+        case .failure(let e): throw EngineError(message: "stream \(stream.name): \(e.message)")
         }
     }
 
-    /// Reads what is new in every ready shard and pushes it through. Returns whether anything was read.
+    /// Reads what is new in every ready shard of every source and pushes it through. Returns
+    /// whether anything was read.
     func step() throws(EngineError) -> Bool {
-        try bindCSVHeader()
         let now = engine.clock.nowMillis()
-        let polled: [StreamConsumer.ShardRecords]
-        do { polled = try consumer.poll() } catch { throw EngineError.io("reading \(source.stream.name): \(error)") }
-        iteratorAgeMillis = polled.map(\.result.millisBehindLatest).max() ?? 0
         var read = false
-        for p in polled {
-            let r = p.result
-            if r.records.count > 0 {
-                read = true
-                counters.recordsIn += Int64(r.records.count)
-                let (batch, maxTime) = decode(r, shard: p.shardId)
-                if let f = fatal {
-                    // The records before the bad one go through; windows stay open (no end of input).
-                    try emit(pipeline.push(pipeline.sourceFilter(predicate, batch), now: now))
-                    done = true
-                    try? sink.close()
-                    throw EngineError(message: "stream \(source.stream.name): record \(f.sequenceNumber ?? "?") of \(f.shardId ?? "?") cannot be decoded: "
-                                      + "\(f.message); bad_records = 'fail' stops the query (record: \(f.data ?? ""))")
+        for (side, input) in inputs.enumerated() {
+            try bindCSVHeader(input)
+            let stream = input.source.stream.name
+            let polled: [StreamConsumer.ShardRecords]
+            do { polled = try input.consumer.poll() } catch { throw EngineError.io("reading \(stream): \(error)") }
+            input.iteratorAgeMillis = polled.map(\.result.millisBehindLatest).max() ?? 0
+            for p in polled {
+                let r = p.result
+                if r.records.count > 0 {
+                    read = true
+                    counters.recordsIn += Int64(r.records.count)
+                    let (batch, maxTime) = decode(input, r, shard: p.shardId)
+                    if let f = fatal {
+                        // The records before the bad one go through; windows stay open (no end of input).
+                        try emit(pipeline.push(pipeline.sourceFilter(input.predicate, batch), side: side, now: now))
+                        done = true
+                        try? sink.close()
+                        throw EngineError(message: "stream \(stream): record \(f.sequenceNumber ?? "?") of \(f.shardId ?? "?") cannot be decoded: "
+                                          + "\(f.message); bad_records = 'fail' stops the query (record: \(f.data ?? ""))")
+                    }
+                    if let t = maxTime { input.tracker.observe(shard: p.shardId, maxEventTime: t, now: now) } else { input.tracker.touch(shard: p.shardId, now: now) }
+                    try emit(pipeline.push(pipeline.sourceFilter(input.predicate, batch), side: side, now: now))
+                    try drainFailures(input)
                 }
-                if let t = maxTime { tracker.observe(shard: p.shardId, maxEventTime: t, now: now) } else { tracker.touch(shard: p.shardId, now: now) }
-                try emit(pipeline.push(pipeline.sourceFilter(predicate, batch), now: now))
+                if r.nextShardIterator == nil { input.tracker.finishShard(p.shardId) }
             }
-            if r.nextShardIterator == nil { tracker.finishShard(p.shardId) }
         }
-        let w = tracker.watermark(now: now)
-        if w > lastWatermark {
-            lastWatermark = w
-            try emit(pipeline.advance(watermark: w, now: now))
-        }
+        try advance(now: now)
         try emit(pipeline.tick(now: now))
-        try drainFailures()
+        try drainFailures(inputs[0])
         if pipeline.limitReached {
             try finish()
         } else if let every = engine.checkpointIntervalMillis, now - lastCheckpoint >= every {
@@ -222,14 +264,26 @@ final class Job {
         return read
     }
 
+    /// Moves the watermark: of the one source, or of each side of a join.
+    private func advance(now: Int64) throws(EngineError) {
+        let marks = inputs.indices.map { inputs[$0].tracker.watermark(now: now) }
+        if marks.count == 2 {
+            let w = marks.min()!
+            if w > lastWatermark { lastWatermark = w }
+            try emit(pipeline.advanceJoin(left: marks[0], right: marks[1], now: now))
+        } else if marks[0] > lastWatermark {
+            lastWatermark = marks[0]
+            try emit(pipeline.advance(watermark: marks[0], now: now))
+        }
+    }
+
     /// The end of finite input: every window closes, the sink closes.
     func finish() throws(EngineError) {
         guard !done else { return }
         done = true
-        tracker.endOfInput()
-        let w = tracker.watermark(now: engine.clock.nowMillis())
-        try emit(pipeline.advance(watermark: w, now: engine.clock.nowMillis()))
-        try drainFailures()
+        for input in inputs { input.tracker.endOfInput() }
+        try advance(now: engine.clock.nowMillis())
+        try drainFailures(inputs[0])
         try sink.close()
         // The query has ended its input: a later run starts it afresh.
         unlink(checkpointPath)
@@ -241,39 +295,41 @@ final class Job {
         try sink.write(rows)
     }
 
-    private func drainFailures() throws(EngineError) {
+    /// Late and bad rows of the pipeline, under the policies of the source they came from.
+    private func drainFailures(_ input: JobInput) throws(EngineError) {
         let failures = pipeline.failures
         pipeline.failures.removeAll()
+        let stream = input.source.stream.name
         for f in failures {
             if f.kind == "late" {
                 counters.late += 1
-                switch latePolicy {
+                switch input.latePolicy {
                 case "drop": break
-                case "error_stream": engine.reportError(f, source: source.stream.name)
-                default: try engine.forward(f, to: latePolicy)
+                case "error_stream": engine.reportError(f, source: stream)
+                default: try engine.forward(f, to: input.latePolicy)
                 }
             } else {
                 counters.bad += 1
-                engine.reportError(f, source: source.stream.name)
+                engine.reportError(f, source: stream)
             }
         }
     }
 
     /// Decodes a shard's records into a batch of the source's columns; returns the largest event time.
-    private func decode(_ r: GetRecordsResult, shard: String) -> (Batch, Int64?) {
+    private func decode(_ input: JobInput, _ r: GetRecordsResult, shard: String) -> (Batch, Int64?) {
         for i in 0..<r.records.count where fatal == nil {
             let arrival = r.records.arrivalMillis(i)
-            if let e = r.records.withData(i, { decoder.add($0, arrival: arrival) }) {
+            if let e = r.records.withData(i, { input.decoder.add($0, arrival: arrival) }) {
                 let f = RecordFailure(kind: "decode", message: e.description, shardId: shard, sequenceNumber: r.sequenceNumber(i).description,
                                       data: String(decoding: r.records.data(i), as: UTF8.self))
                 counters.bad += 1
-                switch badPolicy {
-                case "error_stream": engine.reportError(f, source: source.stream.name)
+                switch input.badPolicy {
+                case "error_stream": engine.reportError(f, source: input.source.stream.name)
                 case "fail": fatal = f
                 default: break
                 }
             }
         }
-        return decoder.finish()
+        return input.decoder.finish()
     }
 }

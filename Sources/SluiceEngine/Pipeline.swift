@@ -24,6 +24,8 @@ final class Pipeline {
         /// Computes [time, partition keys..., aggregate inputs...]; rows come out as the watermark passes.
         case over(pre: [PhysicalExpr], Schema, OverWindowOperator, Schema)
         case lookup(LookupStage)
+        /// The first stage of a query over two streams: batches come from either side.
+        case intervalJoin(IntervalJoinStage)
         case limit(Int64)
     }
 
@@ -92,6 +94,10 @@ final class Pipeline {
             }
             let op = OverWindowOperator(frame: frame, timeColumn: 0, keyColumns: Array(1..<(1 + w.partition.count)), aggregates: specs)
             stages.append(.over(pre: pre, Pipeline.schema(types), op, schema))
+        case .intervalJoin(let l, let r, let j):
+            let op = IntervalJoinOperator(lower: j.lower, upper: j.upper, left: j.kind == .left, rightWidth: r.schema.count)
+            stages.append(.intervalJoin(IntervalJoinStage(op: op, leftKeys: j.leftKeys.map(Lowering.expr), rightKeys: j.rightKeys.map(Lowering.expr),
+                                                          leftTime: j.leftTime, rightTime: j.rightTime, residual: j.residual.map(Lowering.expr), schema: schema)))
         case .lookupJoin(let input, let j):
             build(input)
             let table = tables[j.table.name.lowercased()] ?? ReferenceTable(j.table)
@@ -137,9 +143,59 @@ final class Pipeline {
         return rows.count == b.count ? b : Pipeline.select(b, rows)
     }
 
-    /// Pushes a batch from the source through every stage; returns the output rows.
-    func push(_ batch: Batch, now: Int64) -> [[Value]] {
-        run(from: 0, .batch(batch), now: now)
+    /// Pushes a batch from the source (for a join of two streams, from source `side`: 0 left,
+    /// 1 right) through every stage; returns the output rows.
+    func push(_ batch: Batch, side: Int = 0, now: Int64) -> [[Value]] {
+        guard case .intervalJoin(let j)? = stages.first else { return run(from: 0, .batch(batch), now: now) }
+        guard batch.count > 0 else { return [] }
+        evaluator.reset()
+        let keys = (side == 0 ? j.leftKeys : j.rightKeys).map { evaluator.evaluate($0, batch) }
+        let bad = Set(evaluator.errors.map(\.row))
+        note(evaluator.errors, batch)
+        let times = batch.columns[side == 0 ? j.leftTime : j.rightTime]
+        var rows: [[Value]] = []
+        for r in 0..<batch.count where !bad.contains(r) {
+            let key = keys.map { $0[r] }
+            let row = batch.row(r)
+            guard case .timestamp(let t) = times.value(r) else {
+                failures.append(RecordFailure(kind: "eval", message: "the record has no event time to join on", data: rowText(batch, r)))
+                continue
+            }
+            guard let joined = side == 0 ? j.op.addLeft(key: key, time: t, row: row) : j.op.addRight(key: key, time: t, row: row) else {
+                failures.append(RecordFailure(kind: "late", message: "the record is older than its stream's watermark, so what it could join may be gone",
+                                              data: rowText(batch, r)))
+                continue
+            }
+            rows += joined
+        }
+        return residual(j, rows, now: now)
+    }
+
+    /// Joined rows through the rest of the ON condition (a LEFT join's NULL rows need none), then the stages above.
+    private func residual(_ j: IntervalJoinStage, _ rows: [[Value]], now: Int64) -> [[Value]] {
+        guard !rows.isEmpty else { return [] }
+        var kept = rows
+        if let cond = j.residual {
+            let b = Pipeline.batch(rows, j.schema)
+            evaluator.reset()
+            let keep = evaluator.evaluate(cond, b)
+            note(evaluator.errors, b)
+            kept = rows.indices.filter { keep[$0] == .bool(true) }.map { rows[$0] }
+        }
+        return kept.isEmpty ? [] : run(from: 1, .rows(kept, j.schema), now: now)
+    }
+
+    /// A join of two streams: each side's watermark moved. Left rows that can no longer meet
+    /// anything go out (LEFT join, with NULLs); the stages above see the watermark of the joined
+    /// rows' left time (a left row can still be joined until the right side passes it + upper).
+    func advanceJoin(left: Int64, right: Int64, now: Int64) -> [[Value]] {
+        guard case .intervalJoin(let j)? = stages.first else { return [] }
+        let unmatched = j.op.advance(left: left, right: right)
+        var out = unmatched.isEmpty ? [] : run(from: 1, .rows(unmatched, j.schema), now: now)
+        let inf = WatermarkTracker.infinity
+        let fromRight = right == inf ? inf : (right == .min ? .min : right &- max(0, j.op.upper))
+        out += advance(watermark: min(left, fromRight), now: now)
+        return out
     }
 
     /// The watermark advanced: windows may close.
@@ -252,6 +308,8 @@ final class Pipeline {
                 return []  // rows come out when the watermark advances
             case .lookup(let l):
                 b = lookup(l, b)
+            case .intervalJoin:
+                break  // fed by push(_:side:now:)
             case .aggregate(let pre, let preSchema, let op, let schema):
                 guard let (input, _) = prepare(pre, preSchema, b) else { return [] }
                 let rows = op.add(input, now: now)
@@ -361,6 +419,18 @@ struct LookupStage {
     let keys: [PhysicalExpr]
     let tableKeys: [Int]
     let left: Bool
+    let residual: PhysicalExpr?
+    let schema: Schema
+}
+
+/// A join of two streams: the operator, each side's key expressions and time column, the rest of
+/// the ON condition and the joined schema.
+struct IntervalJoinStage {
+    let op: IntervalJoinOperator
+    let leftKeys: [PhysicalExpr]
+    let rightKeys: [PhysicalExpr]
+    let leftTime: Int
+    let rightTime: Int
     let residual: PhysicalExpr?
     let schema: Schema
 }
@@ -514,6 +584,7 @@ extension Pipeline {
             case .window(_, _, let op, _): states.append(op.snapshot())
             case .aggregate(_, _, let op, _): states.append(op.snapshot(now: now))
             case .over(_, _, let op, _): states.append(op.snapshot())
+            case .intervalJoin(let j): states.append(j.op.snapshot())
             default: break
             }
         }
@@ -545,6 +616,9 @@ extension Pipeline {
             case .over(_, _, let op, _):
                 guard i < states.count else { throw SnapshotError("the checkpoint has fewer operators than the query") }
                 try op.restore(states[i]); i += 1
+            case .intervalJoin(let j):
+                guard i < states.count else { throw SnapshotError("the checkpoint has fewer operators than the query") }
+                try j.op.restore(states[i]); i += 1
             default: break
             }
         }

@@ -11,7 +11,7 @@ extension Planner {
             return try bindLookupJoin(j, table, qualifier: (alias ?? name).name)
         }
         if catalog.stream(named: name.name) != nil {
-            throw Planner.error("plan.unsupported", "joins of two streams are not supported yet", j.loc)
+            return try bindIntervalJoin(j, name, alias: alias)
         }
         let help = closestMatch(name.name, in: catalog.tableNames + catalog.streamNames).map { "did you mean '\($0)'?" }
         throw Planner.error("bind.unknown-table", "unknown table or stream '\(name.name)'", name.loc, help: help)
@@ -62,5 +62,115 @@ extension Planner {
         }
         let join = LookupJoin(table: table, kind: kind, streamKeys: streamKeys, tableKeys: tableKeys, residual: residual)
         return BoundFrom(plan: .lookupJoin(left.plan, join), scope: scope, window: left.window, partition: left.partition)
+    }
+
+    /// `a JOIN b ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + INTERVAL ...` over two streams:
+    /// equal keys, and bounds on both sides of the right time relative to the left time.
+    func bindIntervalJoin(_ j: Join, _ rightName: Identifier, alias: Identifier?) throws(PlanError) -> BoundFrom {
+        let kind: LookupJoin.Kind
+        switch j.kind {
+        case .inner: kind = .inner
+        case .left: kind = .left
+        case .right, .full:
+            throw Planner.error("plan.unsupported", "\(j.kind.rawValue) of two streams is not supported", j.loc, help: "use JOIN or LEFT JOIN, with the preserved stream on the left")
+        }
+        guard case .relation(let leftName, let leftAlias, _) = j.left else {
+            throw Planner.error("plan.unsupported", "an interval join reads two streams: the left side of JOIN must name a stream", j.left.loc)
+        }
+        let (lp, ls) = try source(leftName, alias: leftAlias)
+        let (rp, rs) = try source(rightName, alias: alias)
+        let width = ls.entries.count
+        let scope = Scope(entries: ls.entries + rs.entries)
+        // Each stream's event time (its watermark column, else ROWTIME).
+        func timeColumn(_ p: LogicalPlan, _ s: Scope, base: Int) -> Int {
+            let name = Planner.sourceOf(p)?.stream.watermark?.column ?? "ROWTIME"
+            return base + s.entries.firstIndex { $0.name.lowercased() == name.lowercased() }!
+        }
+        let lt = timeColumn(lp, ls, base: 0), rt = timeColumn(rp, rs, base: width)
+        /// `column + offset` when `e` is a time column of either side, plus or minus an interval.
+        func timeTerm(_ e: BoundExpr) -> (column: Int, offset: Int64)? {
+            switch e {
+            case .column(let c, _, _) where c == lt || c == rt: return (c, 0)
+            case .arithmetic("+", .column(let c, _, _), .literal(.interval(let ms), _), _) where c == lt || c == rt: return (c, ms)
+            case .arithmetic("+", .literal(.interval(let ms), _), .column(let c, _, _), _) where c == lt || c == rt: return (c, ms)
+            case .arithmetic("-", .column(let c, _, _), .literal(.interval(let ms), _), _) where c == lt || c == rt: return (c, -ms)
+            default: return nil
+            }
+        }
+        var leftKeys: [BoundExpr] = [], rightKeys: [BoundExpr] = []
+        var lower: Int64? = nil, upper: Int64? = nil
+        var residual: BoundExpr? = nil
+        func conjuncts(_ b: BoundExpr) -> [BoundExpr] {
+            if case .and(let x, let y) = b { return conjuncts(x) + conjuncts(y) }
+            return [b]
+        }
+        for c in Planner.conjuncts(j.condition) {
+            try noAggregates(c, "ON")
+            let bound = try bind(c, scope)
+            try requireBoolean(bound, c.loc, "ON")
+            for b in conjuncts(bound) {
+                if case .compare(let op, let x, let y) = b {
+                    // A time bound: normalized to `right.time - left.time op k`.
+                    if let a = timeTerm(x), let t = timeTerm(y), a.column != t.column {
+                        let rightFirst = a.column == rt
+                        let k = rightFirst ? t.offset - a.offset : a.offset - t.offset
+                        let flipped: String
+                        switch op {
+                        case "<": flipped = rightFirst ? "<" : ">"
+                        case "<=": flipped = rightFirst ? "<=" : ">="
+                        case ">": flipped = rightFirst ? ">" : "<"
+                        case ">=": flipped = rightFirst ? ">=" : "<="
+                        default: flipped = op
+                        }
+                        switch flipped {
+                        case ">=": lower = max(lower ?? .min, k)
+                        case ">": lower = max(lower ?? .min, k + 1)
+                        case "<=": upper = min(upper ?? .max, k)
+                        case "<": upper = min(upper ?? .max, k - 1)
+                        case "=": lower = max(lower ?? .min, k); upper = min(upper ?? .max, k)
+                        default: residual = residual.map { .and($0, b) } ?? b
+                        }
+                        continue
+                    }
+                    if op == "=" {
+                        func onlyLeft(_ e: BoundExpr) -> Bool { !e.columns.isEmpty && e.columns.allSatisfy { $0 < width } }
+                        func onlyRight(_ e: BoundExpr) -> Bool { !e.columns.isEmpty && e.columns.allSatisfy { $0 >= width } }
+                        var pair: (BoundExpr, BoundExpr)? = nil
+                        if onlyLeft(x) && onlyRight(y) { pair = (x, y) }
+                        if onlyRight(x) && onlyLeft(y) { pair = (y, x) }
+                        if var (l, r) = pair {
+                            if l.type != r.type {
+                                let common: ColumnType = (l.type == .bigint || l.type == .double) && (r.type == .bigint || r.type == .double) ? .double : .varchar
+                                if l.type != common { l = .cast(l, common) }
+                                if r.type != common { r = .cast(r, common) }
+                            }
+                            leftKeys.append(l)
+                            rightKeys.append(r.remapped { $0 - width })
+                            continue
+                        }
+                    }
+                }
+                residual = residual.map { .and($0, b) } ?? b
+            }
+        }
+        let lname = ls.entries[lt].qualifier.map { $0 + "." } ?? "", rname = rs.entries[rt - width].qualifier.map { $0 + "." } ?? ""
+        let example = "\(rname)\(rs.entries[rt - width].name) BETWEEN \(lname)\(ls.entries[lt].name) AND \(lname)\(ls.entries[lt].name) + INTERVAL '15' MINUTE"
+        guard !leftKeys.isEmpty else {
+            throw Planner.error("plan.join-keys", "a join of two streams needs ON to equate an expression of each", j.condition.loc,
+                                help: "ON a.k = b.k AND \(example)")
+        }
+        guard let lo = lower, let hi = upper else {
+            throw Planner.error("plan.join-interval", "a join of two streams needs the right time bounded on both sides by the left time, or its state would grow forever",
+                                j.condition.loc, help: "add \(example)")
+        }
+        guard lo <= hi else {
+            throw Planner.error("plan.join-interval", "the time bounds of this join leave no interval: right time - left time must be at least \(Duration.signed(lo)) and at most \(Duration.signed(hi))", j.condition.loc)
+        }
+        if kind == .left, residual != nil {
+            throw Planner.error("plan.unsupported", "the ON of a LEFT join of two streams holds key equalities and time bounds only", j.condition.loc,
+                                help: "move the other conditions to WHERE")
+        }
+        let join = IntervalJoin(kind: kind, leftKeys: leftKeys, rightKeys: rightKeys, leftTime: lt, rightTime: rt - width, lower: lo, upper: hi, residual: residual)
+        return BoundFrom(plan: .intervalJoin(lp, rp, join), scope: scope)
     }
 }

@@ -431,7 +431,7 @@ public struct Planner: Sendable {
     static func sourceOf(_ p: LogicalPlan) -> SourceNode? {
         switch p {
         case .source(let s): return s
-        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .lookupJoin(let c, _): return sourceOf(c)
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .lookupJoin(let c, _), .intervalJoin(let c, _, _): return sourceOf(c)
         default: return nil
         }
     }

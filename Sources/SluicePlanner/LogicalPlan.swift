@@ -91,6 +91,22 @@ public struct LookupJoin: Sendable, Equatable {
     public var residual: BoundExpr?
 }
 
+/// An interval join of two streams: rows with equal keys whose times satisfy
+/// `left.time + lower <= right.time <= left.time + upper`, inner or LEFT.
+public struct IntervalJoin: Sendable, Equatable {
+    public var kind: LookupJoin.Kind
+    /// Key expressions over the left input and over the right input, pairwise of one type.
+    public var leftKeys: [BoundExpr]
+    public var rightKeys: [BoundExpr]
+    /// The event-time columns of each input.
+    public var leftTime: Int
+    public var rightTime: Int
+    public var lower: Int64
+    public var upper: Int64
+    /// The rest of the ON condition, over the joined row (left columns, then right).
+    public var residual: BoundExpr?
+}
+
 public enum EmitMode: Sendable, Equatable {
     case final
     case changes(everyMillis: Int64?)
@@ -114,6 +130,9 @@ public indirect enum LogicalPlan: Sendable, Equatable {
     /// LookupJoin: table on keys
     /// Output: the input's columns, then the table's.
     case lookupJoin(LogicalPlan, LookupJoin)
+    /// IntervalJoin: kind keys time bounds (two sources)
+    /// Output: the left input's columns, then the right's.
+    case intervalJoin(LogicalPlan, LogicalPlan, IntervalJoin)
     /// Limit: n
     case limit(LogicalPlan, Int64)
 
@@ -129,6 +148,7 @@ public indirect enum LogicalPlan: Sendable, Equatable {
             return zip(keys, keyNames).map { OutputColumn(name: $1, type: $0.type) } + aggs.map { OutputColumn(name: $0.name, type: $0.type) }
         case .over(let p, let w): return p.schema + w.aggregates.map { OutputColumn(name: $0.name, type: $0.type) }
         case .lookupJoin(let p, let j): return p.schema + j.table.columns.map { OutputColumn(name: $0.name, type: $0.type) }
+        case .intervalJoin(let l, let r, _): return l.schema + r.schema
         }
     }
 
@@ -166,6 +186,11 @@ public indirect enum LogicalPlan: Sendable, Equatable {
             let keys = zip(j.streamKeys, j.tableKeys).map { "\($0.text) = \(j.table.name).\(j.table.columns[$1].name)" }
             return [pad + "LookupJoin: \(j.kind.rawValue) \(j.table.name) on [\(keys.joined(separator: ", "))]" + (j.residual.map { " and \($0.text)" } ?? "")]
                 + p.lines(depth + 1)
+        case .intervalJoin(let l, let r, let j):
+            let keys = zip(j.leftKeys, j.rightKeys).map { "\($0.text) = \($1.text)" }
+            let lt = l.schema[j.leftTime].name, rt = r.schema[j.rightTime].name
+            return [pad + "IntervalJoin: \(j.kind.rawValue) on [\(keys.joined(separator: ", "))] right.\(rt) in [left.\(lt) + \(Duration.signed(j.lower)), left.\(lt) + \(Duration.signed(j.upper))]"
+                    + (j.residual.map { " and \($0.text)" } ?? "")] + l.lines(depth + 1) + r.lines(depth + 1)
         case .limit(let p, let n): return [pad + "Limit: \(n)"] + p.lines(depth + 1)
         }
     }
@@ -185,6 +210,8 @@ extension EmitMode {
 public struct Duration: CustomStringConvertible, Sendable {
     public var millis: Int64
     public init(millis: Int64) { self.millis = millis }
+    /// With a minus sign when negative.
+    static func signed(_ ms: Int64) -> String { ms < 0 ? "-\(Duration(millis: -ms))" : "\(Duration(millis: ms))" }
     public var description: String {
         if millis == 0 { return "0s" }
         var rest = millis, out = ""

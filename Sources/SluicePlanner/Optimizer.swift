@@ -62,6 +62,11 @@ public struct Optimizer: Sendable {
             j.streamKeys = j.streamKeys.map(f)
             j.residual = j.residual.map(f)
             return .lookupJoin(mapExpressions(input, f), j)
+        case .intervalJoin(let l, let r, var j):
+            j.leftKeys = j.leftKeys.map(f)
+            j.rightKeys = j.rightKeys.map(f)
+            j.residual = j.residual.map(f)
+            return .intervalJoin(mapExpressions(l, f), mapExpressions(r, f), j)
         case .limit(let input, let n): return .limit(mapExpressions(input, f), n)
         }
     }
@@ -84,6 +89,23 @@ public struct Optimizer: Sendable {
             let joined = LogicalPlan.lookupJoin(pushFilters(.filter(input, below.dropFirst().reduce(first) { .and($0, $1) })), j)
             guard let a = above.first else { return joined }
             return .filter(joined, above.dropFirst().reduce(a) { .and($0, $1) })
+        case .filter(.intervalJoin(let l, let r, let j), let e) where j.kind == .inner:
+            // Conditions on one side's columns filter that side before the join.
+            func conjuncts(_ x: BoundExpr) -> [BoundExpr] {
+                if case .and(let a, let b) = x { return conjuncts(a) + conjuncts(b) }
+                return [x]
+            }
+            let width = l.schema.count
+            var left = l, right = r
+            var above: [BoundExpr] = []
+            for c in conjuncts(e) {
+                if c.columns.allSatisfy({ $0 < width }) { left = .filter(left, c) }
+                else if c.columns.allSatisfy({ $0 >= width }) { right = .filter(right, c.remapped { $0 - width }) }
+                else { above.append(c) }
+            }
+            let joined = LogicalPlan.intervalJoin(pushFilters(left), pushFilters(right), j)
+            guard let a = above.first else { return joined }
+            return .filter(joined, above.dropFirst().reduce(a) { .and($0, $1) })
         case .filter(let input, let e):
             let child = pushFilters(input)
             if case .source(var s) = child {
@@ -99,6 +121,7 @@ public struct Optimizer: Sendable {
             return .aggregate(pushFilters(input), keys: keys, keyNames: keyNames, aggregates: aggs, emit: emit)
         case .over(let input, let w): return .over(pushFilters(input), w)
         case .lookupJoin(let input, let j): return .lookupJoin(pushFilters(input), j)
+        case .intervalJoin(let l, let r, let j): return .intervalJoin(pushFilters(l), pushFilters(r), j)
         case .limit(let input, let n): return .limit(pushFilters(input), n)
         }
     }
@@ -172,6 +195,23 @@ public struct Optimizer: Sendable {
             j.streamKeys = j.streamKeys.map { $0.remapped { map[$0]! } }
             j.residual = j.residual?.remapped { out[$0]! }
             return (.lookupJoin(child, j), out)
+        case .intervalJoin(let l, let r, var j):
+            let width = l.schema.count
+            let residual = j.residual?.columns ?? []
+            let all = needed.union(residual)
+            let leftReads = j.leftKeys.reduce(all.filter { $0 < width }.union([j.leftTime])) { $0.union($1.columns) }
+            let rightReads = j.rightKeys.reduce(Set(all.filter { $0 >= width }.map { $0 - width }).union([j.rightTime])) { $0.union($1.columns) }
+            let (lp, lm) = prune(l, needed: leftReads)
+            let (rp, rm) = prune(r, needed: rightReads)
+            let kept = lp.schema.count
+            var out = lm.filter { $0.key < width }
+            for (old, new) in rm { out[width + old] = kept + new }
+            j.leftKeys = j.leftKeys.map { $0.remapped { lm[$0]! } }
+            j.rightKeys = j.rightKeys.map { $0.remapped { rm[$0]! } }
+            j.leftTime = lm[j.leftTime]!
+            j.rightTime = rm[j.rightTime]!
+            j.residual = j.residual?.remapped { out[$0]! }
+            return (.intervalJoin(lp, rp, j), out)
         case .limit(let input, let n):
             let (child, map) = prune(input, needed: needed)
             return (.limit(child, n), map)

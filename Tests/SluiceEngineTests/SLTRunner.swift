@@ -106,7 +106,9 @@ struct SLTRunner {
         var currentLine = 0
         func settle(finishing: Bool = false) {
             do {
-                for _ in 0..<10_000 where try engine.step() {}
+                // Steps until a pass reads nothing (a `where` clause here would not stop the loop).
+                var n = 0
+                while n < 10_000, try engine.step() { n += 1 }
                 if finishing { try engine.finish() }
             } catch {
                 if engineError == nil { engineError = (currentLine, error.description) }
