@@ -91,7 +91,7 @@ struct DifferentialTests {
                 db.exec("INSERT INTO m VALUES ('\(k)', \(v), \(x.map { String($0) } ?? "NULL"), \(t))")
             }
             _ = try f.store.putRecords(stream: "m", records: entries)
-            if batch % 5 == 4 { for _ in 0..<50 where try f.engine.runStep() {} }
+            if batch % 5 == 4 { var n = 0; while n < 50, try f.engine.runStep() { n += 1 } }
             late = Int(f.engine.counters[0].late)
         }
         try f.engine.runUntilEnd()
