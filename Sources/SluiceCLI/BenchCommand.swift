@@ -19,11 +19,13 @@ struct BenchCommand {
                sluice bench decode [--records N] [--runs R]
           Decodes N generated bid records (JSON lines, default 1,000,000) into columns: the three fields a
           windowed query reads (auction, price, dateTime), then all seven; fastest of R runs (default 3).
-               sluice bench queries [--records N] [--file FILE] [--queries a,b,c,d] [--sources file,stream] [--duckdb PYTHON]
+               sluice bench queries [--records N] [--file FILE] [--queries a,b,c,d,e,f] [--sources file,stream] [--duckdb PYTHON]
           The baseline queries of ../shared/reference/performance-baseline.md over generated bids (default
           5,000,000, seed 42): (a) count, (b) filter and project, (c) 10 s tumbling window per auction with
           COUNT and MAX(price), (d) 10 s / 2 s hopping window per auction with COUNT, (e) sessions per auction
-          with a 1 s gap and COUNT (DuckDB computes it with LAG and a running sum); each read from the JSON
+          with a 1 s gap and COUNT (DuckDB computes it with LAG and a running sum), (f) an interval self-join:
+          each bid with the bids at the same price on the same auction within the next second (DuckDB: a
+          range join of the file with itself; the file source decodes each line once per side); each read from the JSON
           file and from the built-in stream; records/s, MB/s and peak memory, with result checksums. With
           --duckdb PYTHON (a Python with duckdb installed), DuckDB runs the same query on the same file, one
           thread, in the same run, through ../shared/bench/bench.py, and the ratio is printed.
@@ -270,7 +272,31 @@ struct BenchCommand {
             SELECT auction, window_start, COUNT(*) AS num
             FROM SESSION(bids PARTITION BY auction, "dateTime", GAP INTERVAL '1' SECOND) GROUP BY window_start, window_end, auction
             """),
+        ("f", """
+            SELECT a.auction, a.price, b.bidder AS later_bidder FROM bids a JOIN bids b
+            ON a.auction = b.auction AND a.price = b.price
+            AND b."dateTime" BETWEEN a."dateTime" + INTERVAL '1' MILLISECOND AND a."dateTime" + INTERVAL '1' SECOND
+            """),
     ]
+
+    /// DuckDB's batch form of (f), the interval self-join: the same bid price on the same auction
+    /// again within the next second.
+    static let duckdbIntervalJoin = """
+        import duckdb, json, sys, time
+        path = sys.argv[1]
+        con = duckdb.connect()
+        con.execute("SET threads = 1")
+        src = (f"read_json('{path}', format='newline_delimited', columns={{auction:'BIGINT', bidder:'BIGINT', "
+               f"price:'BIGINT', channel:'VARCHAR', url:'VARCHAR', dateTime:'BIGINT', extra:'VARCHAR'}})")
+        sql = (f"WITH b AS (SELECT auction, bidder, price, dateTime AS t FROM {src}) "
+               f"SELECT x.auction, x.price, y.bidder AS later_bidder FROM b x JOIN b y ON x.auction = y.auction AND x.price = y.price "
+               f"AND y.t BETWEEN x.t + 1 AND x.t + 1000")
+        t0 = time.perf_counter()
+        tbl = con.sql(sql).to_arrow_table()
+        dt = time.perf_counter() - t0
+        import pyarrow.compute as pc
+        print(json.dumps({"seconds": dt, "result": {"rows": tbl.num_rows, "sum_auction": pc.sum(tbl["auction"]).as_py(), "sum_num": pc.sum(tbl["later_bidder"]).as_py()}}))
+        """
 
     /// DuckDB's batch form of (e), sessions by gaps: a new session where the previous bid of the
     /// auction is a second or more before (../shared/bench/bench.py has (a)-(d) only).
@@ -336,7 +362,7 @@ struct BenchCommand {
             err.line(String(format: "generated %d bids in %.1f s", n, watch.elapsedSeconds))
         }
         let size = Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
-        let wanted = Set((a.value("queries") ?? "a,b,c,d,e").split(separator: ",").map(String.init))
+        let wanted = Set((a.value("queries") ?? "a,b,c,d,e,f").split(separator: ",").map(String.init))
         let sources = (a.value("sources") ?? "file,stream").split(separator: ",").map(String.init)
         out.line("queries over \(path) (\(Int(size / 1e6)) MB), one thread; peak RSS is the process's high-water mark so far")
         out.line(pad("query", 7) + pad("source", 8) + pad("records/s", 12) + pad("MB/s", 8) + pad("peak MB", 9) + pad("duckdb rec/s", 14) + pad("ratio", 7) + "checksum")
@@ -378,7 +404,8 @@ struct BenchCommand {
                     let watch = Stopwatch()
                     try e.runUntilEnd()
                     seconds = watch.elapsedSeconds
-                    records = e.counters[before].recordsIn
+                    // A self-join reads the stream once per side: count its records once.
+                    records = e.counters[before].recordsIn / Int64(max(1, Engine.sourceCount(q, e)))
                 }
                 let rate = Double(records) / seconds
                 out.line(pad("(\(name))", 7) + pad(source, 8) + pad(fmt(rate), 12) + pad(fmt(size / 1e6 / seconds), 8) + pad(fmt(peakRSSMegabytes()), 9)
@@ -400,9 +427,9 @@ struct BenchCommand {
     private func duckdb(_ python: String, _ query: String, _ file: String) -> Double? {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: python)
-        if query == "e" {
-            let path = NSTemporaryDirectory() + "sluice-duckdb-sessions-\(getpid()).py"
-            FileManager.default.createFile(atPath: path, contents: Data(BenchCommand.duckdbSessions.utf8))
+        if query == "e" || query == "f" {
+            let path = NSTemporaryDirectory() + "sluice-duckdb-\(query)-\(getpid()).py"
+            _ = FileManager.default.createFile(atPath: path, contents: Data((query == "e" ? BenchCommand.duckdbSessions : BenchCommand.duckdbIntervalJoin).utf8))
             p.arguments = [path, file]
         } else {
             let script = ["../shared/bench/bench.py", "shared/bench/bench.py"].first { FileManager.default.fileExists(atPath: $0) }

@@ -22,8 +22,32 @@ public final class IntervalJoinOperator {
         var matched: Bool
     }
 
-    var lefts: [[Value]: [Entry]] = [:]
-    var rights: [[Value]: [Entry]] = [:]
+    /// A join key: one or two integers without an array (the common cases), else the values.
+    enum Key: Hashable {
+        case one(Int64)
+        case two(Int64, Int64)
+        case values([Value])
+        init(_ v: [Value]) {
+            if v.count == 1, case .int(let a) = v[0] { self = .one(a); return }
+            if v.count == 2, case .int(let a) = v[0], case .int(let b) = v[1] { self = .two(a, b); return }
+            self = .values(v)
+        }
+        var values: [Value] {
+            switch self {
+            case .one(let a): return [.int(a)]
+            case .two(let a, let b): return [.int(a), .int(b)]
+            case .values(let v): return v
+            }
+        }
+    }
+
+    var lefts: [Key: [Entry]] = [:]
+    var rights: [Key: [Entry]] = [:]
+    /// Keys by the second their rows expire in (left: time + upper, right: time - lower), so
+    /// advancing the watermark visits only the keys with rows to drop.
+    var leftExpiry: [Int64: [Key]] = [:]
+    var rightExpiry: [Int64: [Key]] = [:]
+    static let bucket: Int64 = 1000
     var seq: Int64 = 0
     /// The watermarks of each side as last advanced.
     public private(set) var leftWatermark: Int64 = .min
@@ -47,12 +71,14 @@ public final class IntervalJoinOperator {
         guard t >= leftWatermark else { return nil }
         var out: [[Value]] = []
         let nullKey = key.contains(.null)
-        if !nullKey, let candidates = rights[key] {
+        let k = nullKey ? Key.values([]) : Key(key)
+        if !nullKey, let candidates = rights[k] {
             for r in candidates where r.time >= t &+ lower && r.time <= t &+ upper { out.append(row + r.row) }
         }
         // An inner join keeps a left row only while a right row can still arrive to meet it.
         if (!nullKey || left) && t &+ upper >= rightWatermark {
-            lefts[nullKey ? [] : key, default: []].append(Entry(time: t, seq: seq, row: row, matched: !out.isEmpty))
+            lefts[k, default: []].append(Entry(time: t, seq: seq, row: row, matched: !out.isEmpty))
+            leftExpiry[Self.bucketOf(t &+ upper), default: []].append(k)
             seq += 1
         } else if left && out.isEmpty {
             out.append(row + [Value](repeating: .null, count: rightWidth))
@@ -64,19 +90,27 @@ public final class IntervalJoinOperator {
     public func addRight(key: [Value], time t: Int64, row: [Value]) -> [[Value]]? {
         guard t >= rightWatermark else { return nil }
         if key.contains(.null) { return [] }
+        let k = Key(key)
         var out: [[Value]] = []
-        if var candidates = lefts[key] {
-            for i in candidates.indices where t >= candidates[i].time &+ lower && t <= candidates[i].time &+ upper {
-                out.append(candidates[i].row + row)
-                candidates[i].matched = true
+        if let at = lefts.index(forKey: k) {
+            lefts.values[at].withUnsafeMutableBufferPointer { candidates in
+                for i in candidates.indices where t >= candidates[i].time &+ lower && t <= candidates[i].time &+ upper {
+                    out.append(candidates[i].row + row)
+                    candidates[i].matched = true
+                }
             }
-            lefts[key] = candidates
         }
         if t &- lower >= leftWatermark {
-            rights[key, default: []].append(Entry(time: t, seq: seq, row: row, matched: false))
+            rights[k, default: []].append(Entry(time: t, seq: seq, row: row, matched: false))
+            rightExpiry[Self.bucketOf(t &- lower), default: []].append(k)
             seq += 1
         }
         return out
+    }
+
+    static func bucketOf(_ t: Int64) -> Int64 {
+        let q = t / bucket
+        return (t % bucket != 0 && t < 0) ? q - 1 : q
     }
 
     /// Moves the watermarks; drops the rows nothing can meet any more and returns, for a LEFT
@@ -84,29 +118,55 @@ public final class IntervalJoinOperator {
     public func advance(left lw: Int64, right rw: Int64) -> [[Value]] {
         leftWatermark = max(leftWatermark, lw)
         rightWatermark = max(rightWatermark, rw)
+        let inf = WatermarkTracker.infinity
         var unmatched: [Entry] = []
-        for (k, entries) in lefts {
-            let keep = entries.filter { $0.time &+ upper >= rightWatermark && rightWatermark != WatermarkTracker.infinity }
-            if keep.count != entries.count {
-                if left { unmatched += entries.filter { !$0.matched && !($0.time &+ upper >= rightWatermark && rightWatermark != WatermarkTracker.infinity) } }
-                lefts[k] = keep.isEmpty ? nil : keep
-            }
+        // A left row goes once time + upper < the right watermark; a right row once time - lower < the left one.
+        let (lo, hi) = (lower, upper)
+        Self.expire(&lefts, &leftExpiry, through: rightWatermark, everything: rightWatermark == inf, at: { $0.time &+ hi }) { e in
+            if left && !e.matched { unmatched.append(e) }
         }
-        for (k, entries) in rights {
-            let keep = entries.filter { $0.time &- lower >= leftWatermark && leftWatermark != WatermarkTracker.infinity }
-            if keep.count != entries.count { rights[k] = keep.isEmpty ? nil : keep }
-        }
+        Self.expire(&rights, &rightExpiry, through: leftWatermark, everything: leftWatermark == inf, at: { $0.time &- lo }) { _ in }
         unmatched.sort { $0.time != $1.time ? $0.time < $1.time : $0.seq < $1.seq }
         let nulls = [Value](repeating: .null, count: rightWidth)
         return unmatched.map { $0.row + nulls }
     }
 
+    /// Drops the entries whose expiry time (`at`: left time + upper, right time - lower) is before
+    /// `mark`, visiting only the keys filed under the seconds wholly before the mark's. (Rows of
+    /// the mark's own second go at a later advance: until then nothing can meet them anyway.)
+    private static func expire(_ side: inout [Key: [Entry]], _ expiry: inout [Int64: [Key]], through mark: Int64, everything: Bool,
+                               at: (Entry) -> Int64, _ dropped: (Entry) -> Void) {
+        if everything {
+            for entries in side.values { entries.forEach(dropped) }
+            side = [:]
+            expiry = [:]
+            return
+        }
+        let current = bucketOf(mark)
+        let due = expiry.keys.filter { $0 < current }
+        guard !due.isEmpty else { return }
+        var visited = Set<Key>()
+        for b in due {
+            for k in expiry.removeValue(forKey: b)! where visited.insert(k).inserted {
+                guard var entries = side[k] else { continue }
+                var kept = 0
+                for i in entries.indices {
+                    if at(entries[i]) < mark { dropped(entries[i]); continue }
+                    if kept != i { entries.swapAt(kept, i) }
+                    kept += 1
+                }
+                entries.removeLast(entries.count - kept)
+                side[k] = entries.isEmpty ? nil : entries
+            }
+        }
+    }
+
     // MARK: - Checkpoints
 
     public func snapshot() -> JSONValue {
-        func side(_ m: [[Value]: [Entry]]) -> JSONValue {
-            .array(m.keys.sorted(by: GroupKeyOrder.less).map { k in
-                ["key": .array(k.map(\.snapshot)),
+        func side(_ m: [Key: [Entry]]) -> JSONValue {
+            .array(m.keys.sorted(by: { GroupKeyOrder.less($0.values, $1.values) }).map { k in
+                ["key": .array(k.values.map(\.snapshot)),
                  "rows": .array(m[k]!.map { ["time": .int($0.time), "seq": .int($0.seq), "row": .array($0.row.map(\.snapshot)), "matched": .bool($0.matched)] })]
             })
         }
@@ -115,8 +175,8 @@ public final class IntervalJoinOperator {
     }
 
     public func restore(_ j: JSONValue) throws(SnapshotError) {
-        func side(_ v: JSONValue?) throws(SnapshotError) -> [[Value]: [Entry]] {
-            var m: [[Value]: [Entry]] = [:]
+        func side(_ v: JSONValue?) throws(SnapshotError) -> [Key: [Entry]] {
+            var m: [Key: [Entry]] = [:]
             for e in try Snap.array(v) {
                 var key: [Value] = []
                 for x in try Snap.array(e["key"]) { key.append(try Value(snapshot: x)) }
@@ -126,12 +186,16 @@ public final class IntervalJoinOperator {
                     for x in try Snap.array(r["row"]) { row.append(try Value(snapshot: x)) }
                     entries.append(Entry(time: try Snap.int(r["time"]), seq: try Snap.int(r["seq"]), row: row, matched: r["matched"] == .bool(true)))
                 }
-                m[key] = entries
+                m[Key(key)] = entries
             }
             return m
         }
         lefts = try side(j["left"])
         rights = try side(j["right"])
+        leftExpiry = [:]
+        rightExpiry = [:]
+        for (k, entries) in lefts { for e in entries { leftExpiry[Self.bucketOf(e.time &+ upper), default: []].append(k) } }
+        for (k, entries) in rights { for e in entries { rightExpiry[Self.bucketOf(e.time &- lower), default: []].append(k) } }
         seq = try Snap.int(j["seq"])
         leftWatermark = try Snap.int(j["left_watermark"])
         rightWatermark = try Snap.int(j["right_watermark"])

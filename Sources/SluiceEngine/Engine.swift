@@ -596,6 +596,11 @@ public final class Engine {
         try flushFirehoses()
     }
 
+    /// How many streams a query reads (two for a join of two streams).
+    public static func sourceCount(_ q: Query, _ e: Engine) -> Int {
+        (try? e.planQuery(q, e.catalog)).map { sourceNodes($0).count } ?? 1
+    }
+
     // MARK: - Replaying a file
 
     /// Runs a query straight over a file of records (JSON lines, or CSV as the source stream
@@ -603,46 +608,60 @@ public final class Engine {
     /// input. For benchmarks and batch replays. Rows go to `onRows`.
     public func replay(query: Query, file path: String, onRows: @escaping ([[Value]]) -> Void) throws(EngineError) -> QueryCounters {
         let plan = try planQuery(query, catalog)
-        guard let source = Engine.sourceNode(plan) else { throw EngineError(message: "a query without a source") }
-        let pipeline = Pipeline(plan, tables: tables)
-        var decoder = SourceDecoder(source: source)
-        if decoder.needsCSV {
-            let delimiter = (Engine.text(source.stream.options["delimiter"]) ?? ",").utf8.first ?? 44
-            decoder.use(csv: Job.positional(decoder.fieldSpecs, source.stream, delimiter))
+        let sources = Engine.sourceNodes(plan)
+        guard let first = sources.first else { throw EngineError(message: "a query without a source") }
+        // A replay reads one file: a join replays it into both sides (a self-join).
+        guard sources.allSatisfy({ $0.stream.name.lowercased() == first.stream.name.lowercased() }) else {
+            throw EngineError(message: "a replay reads one file, and this query joins two different streams")
         }
-        let predicate = source.predicate.map(Lowering.expr)
-        var tracker = WatermarkTracker(delayMillis: source.stream.watermark?.delayMillis ?? 0, idleTimeoutMillis: nil)
+        let pipeline = Pipeline(plan, tables: tables)
+        var decoders = sources.map { source -> SourceDecoder in
+            var d = SourceDecoder(source: source)
+            if d.needsCSV {
+                let delimiter = (Engine.text(source.stream.options["delimiter"]) ?? ",").utf8.first ?? 44
+                d.use(csv: Job.positional(d.fieldSpecs, source.stream, delimiter))
+            }
+            return d
+        }
+        let predicates = sources.map { $0.predicate.map(Lowering.expr) }
+        var tracker = WatermarkTracker(delayMillis: first.stream.watermark?.delayMillis ?? 0, idleTimeoutMillis: nil)
         var counters = QueryCounters(name: "replay of \(path)")
         var lastWatermark = Int64.min
-        func flush() {
-            guard decoder.count > 0 else { return }
-            let now = clock.nowMillis()
-            let (batch, maxTime) = decoder.finish()
-            if let t = maxTime { tracker.observe(shard: "file", maxEventTime: t, now: now) }
-            var rows = pipeline.push(pipeline.sourceFilter(predicate, batch), now: now)
-            let w = tracker.watermark(now: now)
-            if w > lastWatermark {
-                lastWatermark = w
-                rows += pipeline.advance(watermark: w, now: now)
-            }
+        func deliver(_ rows: [[Value]]) {
             if !rows.isEmpty {
                 counters.rowsOut += Int64(rows.count)
                 onRows(rows)
             }
         }
+        func advance(_ w: Int64, now: Int64) -> [[Value]] {
+            sources.count == 2 ? pipeline.advanceJoin(left: w, right: w, now: now) : pipeline.advance(watermark: w, now: now)
+        }
+        func flush() {
+            guard decoders[0].count > 0 else { return }
+            let now = clock.nowMillis()
+            var rows: [[Value]] = []
+            for side in decoders.indices {
+                let (batch, maxTime) = decoders[side].finish()
+                if side == 0, let t = maxTime { tracker.observe(shard: "file", maxEventTime: t, now: now) }
+                rows += pipeline.push(pipeline.sourceFilter(predicates[side], batch), side: side, now: now)
+            }
+            let w = tracker.watermark(now: now)
+            if w > lastWatermark {
+                lastWatermark = w
+                rows += advance(w, now: now)
+            }
+            deliver(rows)
+        }
         var arrival = clock.nowMillis()
         try forEachLine(path, chunk: { arrival = clock.nowMillis() }) { line throws(EngineError) in
             counters.recordsIn += 1
-            if decoder.add(line, arrival: arrival) != nil { counters.bad += 1 }
-            if decoder.count == 4096 { flush() }
+            if decoders[0].add(line, arrival: arrival) != nil { counters.bad += 1 }
+            for side in decoders.indices.dropFirst() { _ = decoders[side].add(line, arrival: arrival) }
+            if decoders[0].count == 4096 { flush() }
         }
         flush()
         tracker.endOfInput()
-        let rows = pipeline.advance(watermark: WatermarkTracker.infinity, now: clock.nowMillis())
-        if !rows.isEmpty {
-            counters.rowsOut += Int64(rows.count)
-            onRows(rows)
-        }
+        deliver(advance(WatermarkTracker.infinity, now: clock.nowMillis()))
         counters.late = Int64(pipeline.failures.filter { $0.kind == "late" }.count)
         counters.bad += Int64(pipeline.failures.filter { $0.kind != "late" }.count)
         return counters

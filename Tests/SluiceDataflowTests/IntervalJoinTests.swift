@@ -1,0 +1,65 @@
+import Testing
+import SluiceCore
+@testable import SluiceDataflow
+
+/// Interval joins against a brute-force join of the same rows, on seeded out-of-order data.
+@Suite("Interval joins")
+struct IntervalJoinTests {
+    struct Row { var ts: Int64; var key: Int64; var id: Int; var left: Bool }
+
+    func run(left: Bool, lower: Int64, upper: Int64, seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        var rows: [Row] = []
+        var clock: Int64 = 0
+        for i in 0..<3000 {
+            clock += Int64(rng.next() % 400)
+            rows.append(Row(ts: max(0, clock - Int64(rng.next() % 3000)), key: Int64(rng.next() % 20), id: i, left: rng.next() % 2 == 0))
+        }
+        let op = IntervalJoinOperator(lower: lower, upper: upper, left: left, rightWidth: 2)
+        var out: [[Value]] = []
+        var maxLeft = Int64.min, maxRight = Int64.min
+        var peak = 0
+        for (i, r) in rows.enumerated() {
+            let row: [Value] = [.int(Int64(r.id)), .timestamp(r.ts)]
+            let joined = r.left ? op.addLeft(key: [.int(r.key)], time: r.ts, row: row) : op.addRight(key: [.int(r.key)], time: r.ts, row: row)
+            #expect(joined != nil)  // the disorder stays within the 3 s delay
+            out += joined ?? []
+            if r.left { maxLeft = max(maxLeft, r.ts) } else { maxRight = max(maxRight, r.ts) }
+            if i % 10 == 9 { out += op.advance(left: maxLeft &- 3000, right: maxRight &- 3000) }
+            peak = max(peak, op.heldRows)
+        }
+        out += op.advance(left: WatermarkTracker.infinity, right: WatermarkTracker.infinity)
+        #expect(op.heldRows == 0)
+        // State stays near what the bounds and the delay require, far below the input.
+        #expect(peak < 400, "peak \(peak)")
+
+        var expected: [String] = []
+        let lefts = rows.filter(\.left), rights = rows.filter { !$0.left }
+        for l in lefts {
+            let matches = rights.filter { $0.key == l.key && $0.ts >= l.ts + lower && $0.ts <= l.ts + upper }
+            for m in matches { expected.append("\(l.id)-\(m.id)") }
+            if matches.isEmpty && left { expected.append("\(l.id)-NULL") }
+        }
+        let got = out.map { r -> String in
+            if case .int(let a) = r[0] { return "\(a)-" + (r[2] == .null ? "NULL" : { if case .int(let b) = r[2] { return "\(b)" }; return "?" }()) }
+            return "?"
+        }
+        #expect(got.sorted() == expected.sorted())
+    }
+
+    @Test func innerJoinsMatchABruteForceJoin() { run(left: false, lower: 0, upper: 2000, seed: 1) }
+    @Test func leftJoinsEmitEveryUnmatchedRowOnce() { run(left: true, lower: -500, upper: 1500, seed: 2) }
+    @Test func boundsEntirelyInThePast() { run(left: true, lower: -2500, upper: -1000, seed: 3) }
+
+    @Test func lateRowsAreRefusedAndStateSurvivesASnapshot() throws {
+        let op = IntervalJoinOperator(lower: 0, upper: 100, left: true, rightWidth: 1)
+        _ = op.addLeft(key: [.string("a")], time: 1000, row: [.int(1)])
+        _ = op.advance(left: 900, right: 900)
+        let copy = IntervalJoinOperator(lower: 0, upper: 100, left: true, rightWidth: 1)
+        try copy.restore(op.snapshot())
+        #expect(copy.addLeft(key: [.string("a")], time: 899, row: [.int(2)]) == nil)
+        #expect(copy.addRight(key: [.string("a")], time: 1050, row: [.int(9)]) == [[.int(1), .int(9)]])
+        #expect(copy.advance(left: 2000, right: 2000).isEmpty)  // it met something: no NULL row
+        #expect(copy.heldRows == 0)
+    }
+}
