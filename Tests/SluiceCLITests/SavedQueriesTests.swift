@@ -34,6 +34,9 @@ struct SavedQueriesTests {
             return w
         }
         let dir = TempDir()
+        // Files a query names itself (a reference table's `file = 'samples/...'`) resolve against
+        // the working directory, as when it runs from the repository root.
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/samples", withDestinationPath: Self.root.appendingPathComponent("samples").path)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLI.executable)
         p.arguments = args

@@ -88,4 +88,23 @@ struct ShowTests {
         try f.load("SHOW QUERIES;")
         #expect(f.engine.output.last == "query 1 (INSERT INTO out): 1 records in, 1 rows out, 0 late, 0 bad")
     }
+
+    @Test func showTablesTellsTheVersionAndTheLastFailedRefresh() throws {
+        let f = try EngineFixture()
+        try FileManager.default.createDirectory(atPath: f.dir, withIntermediateDirectories: true)
+        try "url,owner\n/a,x\n/b,y\n".write(toFile: f.dir + "/pages.csv", atomically: true, encoding: .utf8)
+        try f.load("CREATE TABLE pages (url VARCHAR PRIMARY KEY, owner VARCHAR) WITH (file = '$DIR/pages.csv', refresh = '1m'); SHOW TABLES;")
+        #expect(f.engine.output.last == "pages: 2 rows from \(f.dir)/pages.csv (csv), version 1, refreshed every 1m")
+        try "url,owner\n/a,x\n/a,z\n".write(toFile: f.dir + "/pages.csv", atomically: true, encoding: .utf8)
+        f.clock.advance(by: 60_000)
+        _ = try f.engine.step()
+        try f.load("SHOW TABLES;")
+        #expect(f.engine.output.last == "pages: 2 rows from \(f.dir)/pages.csv (csv), version 1, refreshed every 1m; "
+                + "the last refresh failed, keeping version 1: table pages: \(f.dir)/pages.csv: row 2 repeats the PRIMARY KEY (/a)")
+        try "url,owner\n/a,x\n/b,y\n/c,z\n".write(toFile: f.dir + "/pages.csv", atomically: true, encoding: .utf8)
+        f.clock.advance(by: 60_000)
+        _ = try f.engine.step()
+        try f.load("SHOW TABLES;")
+        #expect(f.engine.output.last == "pages: 3 rows from \(f.dir)/pages.csv (csv), version 2, refreshed every 1m")
+    }
 }
