@@ -22,8 +22,9 @@ final class ReferenceTable {
     private(set) var lastError: String? = nil
     private(set) var failedLoads = 0
     private var indexes: [[Int]: [[Value]: [Int]]] = [:]
-    /// Size and modification time of the file the current version came from: an unchanged file is not parsed again.
-    private var stamp: (size: Int64, modified: Double)? = nil
+    /// Size, modification time and inode of the file the current version came from: an unchanged
+    /// file is not parsed again (a file replaced by a rename has a new inode even within one clock tick).
+    private var stamp: (size: Int64, modified: Double, inode: UInt64)? = nil
 
     init(_ definition: TableDefinition) { self.definition = definition }
 
@@ -44,7 +45,8 @@ final class ReferenceTable {
         let attrs = try? FileManager.default.attributesOfItem(atPath: path)
         let size = (attrs?[.size] as? NSNumber)?.int64Value ?? -1
         let modified = (attrs?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? -1
-        if version > 0, let s = stamp, s.size == size, s.modified == modified {
+        let inode = (attrs?[.systemFileNumber] as? NSNumber)?.uint64Value ?? 0
+        if version > 0, let s = stamp, s.size == size, s.modified == modified, s.inode == inode {
             lastError = nil
             return nil
         }
@@ -55,7 +57,7 @@ final class ReferenceTable {
             version += 1
             loadedAt = now
             lastError = nil
-            stamp = (size, modified)
+            stamp = (size, modified, inode)
             return nil
         case .failure(let e):
             failedLoads += 1

@@ -95,7 +95,7 @@ struct ShowTests {
         try "url,owner\n/a,x\n/b,y\n".write(toFile: f.dir + "/pages.csv", atomically: true, encoding: .utf8)
         try f.load("CREATE TABLE pages (url VARCHAR PRIMARY KEY, owner VARCHAR) WITH (file = '$DIR/pages.csv', refresh = '1m'); SHOW TABLES;")
         #expect(f.engine.output.last == "pages: 2 rows from \(f.dir)/pages.csv (csv), version 1, refreshed every 1m")
-        try "url,owner\n/a,x\n/a,z\n".write(toFile: f.dir + "/pages.csv", atomically: true, encoding: .utf8)
+        try "url,owner\n/a,x\n/a,zz\n".write(toFile: f.dir + "/pages.csv", atomically: true, encoding: .utf8)
         f.clock.advance(by: 60_000)
         _ = try f.engine.step()
         try f.load("SHOW TABLES;")
