@@ -50,6 +50,9 @@ public enum SluiceMain {
                 return try FirehoseCommands(out: out, err: err).run(args.dropFirst())
             case "bench":
                 return try BenchCommand(out: out, err: err).run(args.dropFirst())
+            case "serve":
+                if args.dropFirst().first == "--help" { out.line(ServeCommand.usage); return 0 }
+                return try ServeCommand(out: out, err: err).run(args.dropFirst())
             case "run":
                 if args.dropFirst().first == "--help" { out.line(RunCommand.usage); return 0 }
                 return try RunCommand(out: out, err: err).run(args.dropFirst())
@@ -94,8 +97,9 @@ public enum SluiceMain {
         return "sluice-data"
     }
 
-    static func openStore(_ args: Arguments, warnings err: OutputStream? = nil) throws -> StreamStore {
+    static func openStore(_ args: Arguments, warnings err: OutputStream? = nil, iteratorTTLMillis: Int64? = nil) throws -> StreamStore {
         var config = StoreConfiguration(dataDirectory: dataDirectory(args))
+        if let t = iteratorTTLMillis { config.iteratorTTLMillis = t }
         if let f = args.value("fsync") {
             guard let p = FsyncPolicy(f) else { throw UsageError("--fsync takes never, always, interval or interval:<ms>, not '\(f)'") }
             config.fsync = p

@@ -1,0 +1,91 @@
+import Foundation
+import SluiceCore
+import SluiceEngine
+import SluiceServer
+import SluiceSQL
+import SluiceStreams
+
+/// `sluice serve [--listen HOST:PORT] [--data-dir DIR] [FILE.sql ...]`
+struct ServeCommand {
+    let out: OutputStream
+    let err: OutputStream
+
+    static let usage = """
+        usage: sluice serve [--listen 127.0.0.1:4567] [--data-dir DIR] [--iterator-ttl SECONDS] [FILE.sql ...]
+          Serves the Kinesis Data Streams API (X-Amz-Target Kinesis_20131202.*, JSON 1.1) over HTTP/1.1 on the
+          stream store of DIR, so boto3, the AWS CLI and the SDKs in JSON mode work unchanged with
+          --endpoint-url http://HOST:PORT. It binds to loopback unless told otherwise (--listen 0.0.0.0:4567).
+          Any SigV4-signed request is accepted. GET /health answers ok. Query files named after the options run
+          as jobs on the same store, with checkpoints, until SIGINT or SIGTERM stop the server and the jobs at
+          a checkpoint.
+        """
+
+    func run(_ argv: ArraySlice<String>) throws -> Int32 {
+        let a = try Arguments(argv, valued: ["listen", "data-dir", "fsync", "iterator-ttl"], booleans: ["enforce-limits"])
+        let listen = a.value("listen") ?? "127.0.0.1:4567"
+        guard let colon = listen.lastIndex(of: ":"), let port = UInt16(listen[listen.index(after: colon)...]) else {
+            throw UsageError("--listen takes HOST:PORT, not '\(listen)'")
+        }
+        let host = String(listen[..<colon])
+        var files: [(SourceFile, Script)] = []
+        for path in a.positionals {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                err.line("error: cannot read \(path)")
+                return 1
+            }
+            let file = SourceFile(name: path, bytes: [UInt8](data))
+            let parsed = Parser.parse(bytes: file.bytes)
+            if parsed.hasErrors {
+                for d in parsed.diagnostics { err.write(DiagnosticRenderer.render(d, in: file)) }
+                return 1
+            }
+            files.append((file, parsed.script))
+        }
+        var ttl: Int64? = nil
+        if let t = a.value("iterator-ttl") {
+            guard let secs = Double(t), secs > 0 else { throw UsageError("--iterator-ttl takes seconds, not '\(t)'") }
+            ttl = Int64(secs * 1000)
+        }
+        let store = try SluiceMain.openStore(a, warnings: err, iteratorTTLMillis: ttl)
+        defer { store.close() }
+        let engine = Engine(store: store)
+        for (file, script) in files {
+            do {
+                try engine.load(script)
+            } catch {
+                for d in error.diagnostics { err.write(DiagnosticRenderer.render(d, in: file)) }
+                if let m = error.message { err.line("error: \(m)") }
+                return 1
+            }
+        }
+        for text in engine.output { out.line(text) }
+        let service = Service(store: store)
+        let server: HTTPServer
+        do {
+            server = try HTTPServer(host: host, port: port) { service.handle($0) }
+        } catch {
+            err.line("error: \(error)")
+            return 1
+        }
+        server.start()
+        err.line("listening on http://\(host):\(server.port) (Kinesis Data Streams API), data in \(store.configuration.dataDirectory)")
+        err.flush()
+        out.flush()
+        signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+        signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+        do {
+            while !stopRequested.load(ordering: .relaxed) {
+                if try !engine.step() { usleep(50_000) }
+                err.flush()
+            }
+            server.stop()
+            try engine.stop()
+        } catch {
+            server.stop()
+            err.line("error: \(error)")
+            return 1
+        }
+        err.line("stopped")
+        return 0
+    }
+}

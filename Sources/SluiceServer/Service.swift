@@ -1,0 +1,156 @@
+import Foundation
+import SluiceCore
+public import SluiceStreams
+
+/// An error as the AWS JSON protocols send it: `{"__type": name, "message": ...}` with a status.
+struct APIError: Error {
+    var name: String
+    var message: String
+    var status: Int = 400
+
+    init(_ name: String, _ message: String, status: Int = 400) {
+        self.name = name
+        self.message = message
+        self.status = status
+    }
+
+    init(_ e: StreamError) {
+        name = e.code.rawValue
+        message = e.message
+        status = e.code == .internalFailure || e.code == .storage ? 500 : 400
+        if e.code == .storage { name = "InternalFailure" }
+    }
+
+    static func serialization(_ m: String) -> APIError { APIError("SerializationException", m) }
+
+    /// `1 validation error detected: Value null at 'streamName' failed to satisfy constraint: Member must not be null`
+    static func missing(_ field: String) -> APIError {
+        APIError("ValidationException", "1 validation error detected: Value null at '\(field)' failed to satisfy constraint: Member must not be null")
+    }
+
+    var response: HTTPResponse {
+        let body: JSONValue = ["__type": .string(name), "message": .string(message)]
+        return HTTPResponse(status: status, headers: [("Content-Type", "application/x-amz-json-1.1")], body: Array(body.serialized().utf8))
+    }
+}
+
+/// A request's JSON members, read with the types the API model gives them: a member of the wrong
+/// type is a SerializationException, as AWS answers.
+struct Input {
+    let object: JSONObject
+
+    func has(_ k: String) -> Bool { if let v = object[k], v != .null { return true }; return false }
+
+    func string(_ k: String) throws(APIError) -> String? {
+        guard let v = object[k], v != .null else { return nil }
+        guard case .string(let s) = v else { throw .serialization("Unexpected value for \(k): expected a string") }
+        return s
+    }
+
+    /// A required string member; `field` is its camel-case name in validation messages.
+    func required(_ k: String, _ field: String) throws(APIError) -> String {
+        guard let s = try string(k) else { throw .missing(field) }
+        return s
+    }
+
+    func int(_ k: String) throws(APIError) -> Int? {
+        guard let v = object[k], v != .null else { return nil }
+        guard let i = v.int64Value, let n = Int(exactly: i) else { throw .serialization("Unexpected value for \(k): expected an integer") }
+        return n
+    }
+
+    func bool(_ k: String) throws(APIError) -> Bool? {
+        guard let v = object[k], v != .null else { return nil }
+        guard case .bool(let b) = v else { throw .serialization("Unexpected value for \(k): expected a boolean") }
+        return b
+    }
+
+    /// A timestamp: epoch seconds (a JSON number), as the SDKs send it; in milliseconds.
+    func timestampMillis(_ k: String) throws(APIError) -> Int64? {
+        guard let v = object[k], v != .null else { return nil }
+        guard let d = v.doubleValue, d.isFinite else { throw .serialization("Unexpected value for \(k): expected a timestamp in epoch seconds") }
+        return Int64((d * 1000).rounded())
+    }
+
+    /// A blob: base64 text.
+    func blob(_ k: String) throws(APIError) -> [UInt8]? {
+        guard let s = try string(k) else { return nil }
+        guard let d = Data(base64Encoded: s) else { throw .serialization("Unexpected value for \(k): it is not valid base64") }
+        return [UInt8](d)
+    }
+
+    func object(_ k: String) throws(APIError) -> Input? {
+        guard let v = object[k], v != .null else { return nil }
+        guard case .object(let o) = v else { throw .serialization("Unexpected value for \(k): expected an object") }
+        return Input(object: o)
+    }
+
+    func array(_ k: String) throws(APIError) -> [JSONValue]? {
+        guard let v = object[k], v != .null else { return nil }
+        guard case .array(let a) = v else { throw .serialization("Unexpected value for \(k): expected a list") }
+        return a
+    }
+}
+
+/// The HTTP endpoint's requests: `X-Amz-Target: Kinesis_20131202.<Operation>` (JSON 1.1) against
+/// the stream store, `GET /health`. Framework errors as AWS sends them: a method other than POST
+/// 403 AccessDeniedException, an unknown target UnknownOperationException, an unsigned request
+/// MissingAuthenticationTokenException, a body that is not a JSON object SerializationException.
+public final class Service: Sendable {
+    public let store: StreamStore
+
+    public init(store: StreamStore) { self.store = store }
+
+    public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        if request.method == "GET" && request.path == "/health" { return .text(200, "ok\n") }
+        guard request.method == "POST" else {
+            return APIError("AccessDeniedException", "Unable to determine service/operation name to be authorized", status: 403).response
+        }
+        guard let target = request.header("x-amz-target"), let dot = target.firstIndex(of: ".") else {
+            return APIError("UnknownOperationException", "").response
+        }
+        let service = target[..<dot], operation = String(target[target.index(after: dot)...])
+        guard service == "Kinesis_20131202" else { return APIError("UnknownOperationException", "").response }
+        guard let auth = request.header("authorization"), !auth.isEmpty else {
+            return APIError("MissingAuthenticationTokenException", "Missing Authentication Token").response
+        }
+        guard auth.hasPrefix("AWS4-HMAC-SHA256 "), auth.contains("Credential="), auth.contains("Signature=") else {
+            return APIError("IncompleteSignatureException", "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters of AWS4-HMAC-SHA256").response
+        }
+        let input: Input
+        if request.body.isEmpty {
+            input = Input(object: JSONObject())
+        } else {
+            guard let j = try? JSONValue.parse(bytes: request.body), case .object(let o) = j else {
+                return APIError.serialization("Start of structure or map found where not expected.").response
+            }
+            input = Input(object: o)
+        }
+        do throws(APIError) {
+            guard let action = Service.kinesis[operation] else { throw APIError("UnknownOperationException", "") }
+            let out = try action(self, input)
+            var body: [UInt8] = []
+            if let o = out { o.write(to: &body) }
+            return HTTPResponse(status: 200, headers: [("Content-Type", "application/x-amz-json-1.1")], body: body)
+        } catch {
+            return error.response
+        }
+    }
+
+    /// Runs a store call, its errors as API errors.
+    func store<T>(_ body: () throws(StreamError) -> T) throws(APIError) -> T {
+        do { return try body() } catch { throw APIError(error) }
+    }
+
+    /// The stream a request names, by `StreamName` or `StreamARN`.
+    func streamName(_ i: Input) throws(APIError) -> String {
+        if let n = try i.string("StreamName") { return n }
+        if let arn = try i.string("StreamARN") {
+            guard let r = arn.range(of: ":stream/") else { throw APIError("InvalidArgumentException", "\(arn) is not a stream ARN") }
+            return String(arn[r.upperBound...])
+        }
+        throw .missing("streamName")
+    }
+
+    typealias Action = @Sendable (Service, Input) throws(APIError) -> JSONValue?
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+import SluiceCore
+import SluiceStreams
+@testable import SluiceServer
+
+@Suite("HTTP request parsing")
+struct HTTPParserTests {
+    let p = HTTPRequestParser(maxHeaderBytes: 1024, maxBodyBytes: 100)
+
+    func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+    @Test func contentLengthBodiesAndPipelining() throws {
+        let two = bytes("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /health HTTP/1.1\r\n\r\n")
+        guard case .request(let r, let used) = try p.parse(two, continued: false) else { Issue.record("no request"); return }
+        #expect(r.method == "POST" && r.body == bytes("hello") && r.header("HOST") == "x" && r.keepAlive)
+        guard case .request(let r2, _) = try p.parse(Array(two[used...]), continued: false) else { Issue.record("no second request"); return }
+        #expect(r2.method == "GET" && r2.path == "/health")
+        // Partial input waits for more.
+        guard case .incomplete = try p.parse(bytes("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhel"), continued: false) else { Issue.record("not incomplete"); return }
+    }
+
+    @Test func chunkedBodiesAndExpectContinue() throws {
+        let chunked = bytes("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n")
+        guard case .request(let r, let used) = try p.parse(chunked, continued: false) else { Issue.record("no request"); return }
+        #expect(r.body == bytes("hello world") && used == chunked.count)
+        let expect = bytes("POST / HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+        guard case .expectsContinue = try p.parse(expect, continued: false) else { Issue.record("no 100-continue"); return }
+        guard case .incomplete = try p.parse(expect, continued: true) else { Issue.record("should wait for the body"); return }
+    }
+
+    @Test(arguments: [
+        ("GARBAGE\r\n\r\n", 400),
+        ("POST / HTTP/2.0\r\n\r\n", 505),
+        ("POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n", 413),
+        ("POST / HTTP/1.1\r\nContent-Length: -4\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nno colon here\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n65\r\n", 413),
+        ("POST / HTTP/1.1\r\n\r\n", 411),
+        ("POST / HTTP/1.1\r\nX: " + String(repeating: "a", count: 2000), 431),
+    ])
+    func malformedRequestsGetAStatus(_ text: String, _ status: Int) {
+        do {
+            _ = try p.parse(bytes(text), continued: false)
+            Issue.record("accepted: \(text.prefix(40))")
+        } catch {
+            #expect(error.status == status, "\(text.prefix(40))")
+        }
+    }
+}
+
+/// A store in a scratch directory and a server on a free loopback port.
+final class ServerFixture: @unchecked Sendable {
+    let dir = NSTemporaryDirectory() + "sluice-server-test-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+    let store: StreamStore
+    let server: HTTPServer
+
+    init(limits: HTTPServer.Limits = HTTPServer.Limits()) throws {
+        var c = StoreConfiguration(dataDirectory: dir)
+        c.fsync = .never
+        store = try StreamStore(configuration: c)
+        let service = Service(store: store)
+        server = try HTTPServer(port: 0, limits: limits) { service.handle($0) }
+        server.start()
+    }
+
+    deinit {
+        server.stop()
+        store.close()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// A raw connection: sends bytes, reads what comes back until the server closes or `until` is seen.
+    func exchange(_ text: String, until: String? = nil, closeAfterSend: Bool = false) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = server.port.bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard ok == 0 else { throw POSIXError(.ECONNREFUSED) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        if closeAfterSend { shutdown(fd, Int32(SHUT_WR)) }
+        var got: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            got += buf[0..<n]
+            if let u = until, String(decoding: got, as: UTF8.self).contains(u) { break }
+        }
+        return String(decoding: got, as: UTF8.self)
+    }
+
+    /// A signed-looking Kinesis request (the signature is not checked by default).
+    static func kinesis(_ op: String, _ body: String, keepAlive: Bool = false) -> String {
+        "POST / HTTP/1.1\r\nHost: localhost\r\nX-Amz-Target: Kinesis_20131202.\(op)\r\nContent-Type: application/x-amz-json-1.1\r\n"
+            + "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=abc\r\n"
+            + (keepAlive ? "" : "Connection: close\r\n") + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+    }
+}
+
+@Suite("HTTP server and the Kinesis API")
+struct ServerTests {
+    @Test func aMalformedRequestGetsAnErrorAndTheServerGoesOn() throws {
+        let f = try ServerFixture()
+        #expect(try f.exchange("BLAH\r\n\r\n").hasPrefix("HTTP/1.1 400 Bad Request"))
+        #expect(try f.exchange("\u{0}\u{1}\u{2}garbage\r\n\r\n").hasPrefix("HTTP/1.1 400"))
+        let health = try f.exchange("GET /health HTTP/1.1\r\nConnection: close\r\n\r\n")
+        #expect(health.hasPrefix("HTTP/1.1 200 OK") && health.hasSuffix("ok\n") && health.lowercased().contains("x-amzn-requestid: "))
+    }
+
+    @Test func frameworkErrorsAreTheOnesAWSSends() throws {
+        let f = try ServerFixture()
+        #expect(try f.exchange("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").hasPrefix("HTTP/1.1 403"))
+        let unknown = try f.exchange(ServerFixture.kinesis("MakeCoffee", "{}"))
+        #expect(unknown.hasPrefix("HTTP/1.1 400") && unknown.contains("UnknownOperationException"))
+        let unsigned = try f.exchange("POST / HTTP/1.1\r\nX-Amz-Target: Kinesis_20131202.ListStreams\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}")
+        #expect(unsigned.contains("MissingAuthenticationTokenException"))
+        let notJSON = try f.exchange(ServerFixture.kinesis("ListStreams", "{not json"))
+        #expect(notJSON.hasPrefix("HTTP/1.1 400") && notJSON.contains("SerializationException"))
+        let wrongType = try f.exchange(ServerFixture.kinesis("CreateStream", #"{"StreamName": 5, "ShardCount": 1}"#))
+        #expect(wrongType.contains("SerializationException"))
+        let missing = try f.exchange(ServerFixture.kinesis("DescribeStream", "{}"))
+        #expect(missing.contains("ValidationException") && missing.contains("streamName"))
+        let notFound = try f.exchange(ServerFixture.kinesis("DescribeStream", #"{"StreamName": "nope"}"#))
+        #expect(notFound.hasPrefix("HTTP/1.1 400") && notFound.contains(#""__type":"ResourceNotFoundException""#) && notFound.contains("nope"))
+    }
+
+    @Test func putAndGetOverKeepAliveAndChunkedRequests() throws {
+        let f = try ServerFixture()
+        // Three requests on one connection; the second with a chunked body.
+        let body = #"{"StreamName": "s", "Data": "AP9oaQ==", "PartitionKey": "a"}"#
+        let chunked = "POST / HTTP/1.1\r\nX-Amz-Target: Kinesis_20131202.PutRecord\r\n"
+            + "Authorization: AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host, Signature=c\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + String(body.utf8.count, radix: 16) + "\r\n" + body + "\r\n0\r\n\r\n"
+        let text = ServerFixture.kinesis("CreateStream", #"{"StreamName": "s", "ShardCount": 2}"#, keepAlive: true) + chunked
+            + ServerFixture.kinesis("GetShardIterator", #"{"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"}"#)
+        let replies = try f.exchange(text)
+        #expect(replies.components(separatedBy: "HTTP/1.1 200 OK").count == 4, "\(replies)")
+        guard let itRange = replies.range(of: #""ShardIterator":""#) else { Issue.record("no iterator: \(replies)"); return }
+        let iterator = String(replies[itRange.upperBound...].prefix { $0 != "\"" })
+        let got = try f.exchange(ServerFixture.kinesis("GetRecords", #"{"ShardIterator": "\#(iterator)"}"#))
+        #expect(got.contains(#""Data":"AP9oaQ==""#) && got.contains(#""PartitionKey":"a""#) && got.contains(#""MillisBehindLatest":0"#), "\(got)")
+    }
+
+    @Test func tooLargeAndSlowRequestsAreCutOff() throws {
+        var limits = HTTPServer.Limits()
+        limits.maxBodyBytes = 1000
+        limits.idleSeconds = 1
+        let f = try ServerFixture(limits: limits)
+        let big = try f.exchange("POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n")
+        #expect(big.hasPrefix("HTTP/1.1 413"))
+        // Half a request, then silence: 408 once the idle timeout passes, and the connection closes.
+        let slow = try f.exchange("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+        #expect(slow.hasPrefix("HTTP/1.1 408"))
+    }
+
+    @Test func manyConcurrentConnections() throws {
+        let f = try ServerFixture()
+        _ = try f.exchange(ServerFixture.kinesis("CreateStream", #"{"StreamName": "c", "ShardCount": 1}"#))
+        let ok = Atomic(0)
+        DispatchQueue.concurrentPerform(iterations: 64) { i in
+            let r = try? f.exchange(ServerFixture.kinesis("PutRecord", #"{"StreamName": "c", "Data": "eA==", "PartitionKey": "k\#(i)"}"#))
+            if r?.hasPrefix("HTTP/1.1 200") == true { ok.add(1, ordering: .relaxed) }
+        }
+        #expect(ok.load(ordering: .relaxed) == 64)
+        let summary = try f.exchange(ServerFixture.kinesis("DescribeStreamSummary", #"{"StreamName": "c"}"#))
+        #expect(summary.contains(#""OpenShardCount":1"#))
+    }
+}
