@@ -12,6 +12,7 @@ public enum SluiceMain {
 
         usage:
           sluice run FILE.sql [options]   run a query file (sluice run --help)
+          sluice serve [options] [FILE.sql ...]  the Kinesis API over HTTP, query files as jobs (sluice serve --help)
           sluice check FILE.sql ...       report every syntax error, with its position
           sluice fmt [--write] FILE.sql   print (or rewrite) SQL in canonical form, comments kept
           sluice demo [options]           a short tour of the stream store on samples/clicks.jsonl

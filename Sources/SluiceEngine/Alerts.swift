@@ -226,7 +226,11 @@ final class AlertSink: RowSink {
             out.append([.string(def.name), .string(def.severity), .string(transition.rawValue), .timestamp(at)] + row + [message(row)])
         }
         guard !out.isEmpty else { return }
-        for t in targets { try t.write(out) }
+        for t in targets {
+            try t.write(out)
+            // Notifications are few and wanted now: an alarm file shows them at once, not at the next checkpoint.
+            if let f = t as? FileSink { try f.flush() }
+        }
     }
 
     /// The conditions over one row: (fire, resolve), NULL and errors counting as false.
