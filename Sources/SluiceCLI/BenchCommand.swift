@@ -279,44 +279,43 @@ struct BenchCommand {
             """),
     ]
 
-    /// DuckDB's batch form of (f), the interval self-join: the same bid price on the same auction
-    /// again within the next second.
-    static let duckdbIntervalJoin = """
+
+    /// A Python script timing one query in DuckDB (one thread) over the bids file named by its
+    /// argument; it prints the seconds and the checksums of `Checksum`. `sql` is a Python
+    /// expression building the query text, with `{src}` the file read as JSON lines.
+    static func duckdbScript(_ sql: String, sumColumn: String) -> String {
+        """
         import duckdb, json, sys, time
         path = sys.argv[1]
         con = duckdb.connect()
         con.execute("SET threads = 1")
         src = (f"read_json('{path}', format='newline_delimited', columns={{auction:'BIGINT', bidder:'BIGINT', "
                f"price:'BIGINT', channel:'VARCHAR', url:'VARCHAR', dateTime:'BIGINT', extra:'VARCHAR'}})")
-        sql = (f"WITH b AS (SELECT auction, bidder, price, dateTime AS t FROM {src}) "
-               f"SELECT x.auction, x.price, y.bidder AS later_bidder FROM b x JOIN b y ON x.auction = y.auction AND x.price = y.price "
-               f"AND y.t BETWEEN x.t + 1 AND x.t + 1000")
+        sql = \(sql)
         t0 = time.perf_counter()
         tbl = con.sql(sql).to_arrow_table()
         dt = time.perf_counter() - t0
         import pyarrow.compute as pc
-        print(json.dumps({"seconds": dt, "result": {"rows": tbl.num_rows, "sum_auction": pc.sum(tbl["auction"]).as_py(), "sum_num": pc.sum(tbl["later_bidder"]).as_py()}}))
+        print(json.dumps({"seconds": dt, "result": {"rows": tbl.num_rows, "sum_auction": pc.sum(tbl["auction"]).as_py(), "sum_num": pc.sum(tbl["\(sumColumn)"]).as_py()}}))
         """
+    }
 
     /// DuckDB's batch form of (e), sessions by gaps: a new session where the previous bid of the
     /// auction is a second or more before (../shared/bench/bench.py has (a)-(d) only).
-    static let duckdbSessions = """
-        import duckdb, json, sys, time
-        path = sys.argv[1]
-        con = duckdb.connect()
-        con.execute("SET threads = 1")
-        src = (f"read_json('{path}', format='newline_delimited', columns={{auction:'BIGINT', bidder:'BIGINT', "
-               f"price:'BIGINT', channel:'VARCHAR', url:'VARCHAR', dateTime:'BIGINT', extra:'VARCHAR'}})")
-        sql = (f"WITH b AS (SELECT auction, dateTime AS t, CASE WHEN t - lag(t) OVER (PARTITION BY auction ORDER BY t) < 1000 "
+    static let duckdbSessions = duckdbScript("""
+        (f"WITH b AS (SELECT auction, dateTime AS t, CASE WHEN t - lag(t) OVER (PARTITION BY auction ORDER BY t) < 1000 "
                f"THEN 0 ELSE 1 END AS fresh FROM {src}), "
                f"s AS (SELECT auction, t, sum(fresh) OVER (PARTITION BY auction ORDER BY t ROWS UNBOUNDED PRECEDING) AS sid FROM b) "
                f"SELECT auction, min(t) AS window_start, max(t) + 1000 AS window_end, count(*) AS num FROM s GROUP BY auction, sid")
-        t0 = time.perf_counter()
-        tbl = con.sql(sql).to_arrow_table()
-        dt = time.perf_counter() - t0
-        import pyarrow.compute as pc
-        print(json.dumps({"seconds": dt, "result": {"rows": tbl.num_rows, "sum_auction": pc.sum(tbl["auction"]).as_py(), "sum_num": pc.sum(tbl["num"]).as_py()}}))
-        """
+        """, sumColumn: "num")
+
+    /// DuckDB's batch form of (f), the interval self-join: the same bid price on the same auction
+    /// again within the next second.
+    static let duckdbIntervalJoin = duckdbScript("""
+        (f"WITH b AS (SELECT auction, bidder, price, dateTime AS t FROM {src}) "
+               f"SELECT x.auction, x.price, y.bidder AS later_bidder FROM b x JOIN b y ON x.auction = y.auction AND x.price = y.price "
+               f"AND y.t BETWEEN x.t + 1 AND x.t + 1000")
+        """, sumColumn: "later_bidder")
 
     /// Checksums in the form of the baseline's golden results: rows, sum(auction), sum(num), sum(max_price).
     struct Checksum: CustomStringConvertible {

@@ -25,22 +25,27 @@ struct RunCommand {
           directory removed at exit, so running it twice gives the same result; name a data directory to keep it.
         """
 
-    func run(_ argv: ArraySlice<String>) throws -> Int32 {
-        let a = try Arguments(argv, valued: ["data-dir", "input", "fsync"], booleans: ["until-end"])
-        guard a.positionals.count == 1 else {
-            throw UsageError(a.positionals.isEmpty ? "missing the query file\n" + RunCommand.usage : "one query file at a time")
-        }
-        let path = a.positionals[0]
+    /// A query file read and parsed, or nil after its syntax errors (or why it cannot be read) went to `err`.
+    static func readQueryFile(_ path: String, _ err: OutputStream) -> (SourceFile, ParseResult)? {
         guard let data = FileManager.default.contents(atPath: path) else {
             err.line("error: cannot read \(path)")
-            return 1
+            return nil
         }
         let file = SourceFile(name: path, bytes: [UInt8](data))
         let parsed = Parser.parse(bytes: file.bytes)
         if parsed.hasErrors {
             for d in parsed.diagnostics { err.write(DiagnosticRenderer.render(d, in: file)) }
-            return 1
+            return nil
         }
+        return (file, parsed)
+    }
+
+    func run(_ argv: ArraySlice<String>) throws -> Int32 {
+        let a = try Arguments(argv, valued: ["data-dir", "input", "fsync"], booleans: ["until-end"])
+        guard a.positionals.count == 1 else {
+            throw UsageError(a.positionals.isEmpty ? "missing the query file\n" + RunCommand.usage : "one query file at a time")
+        }
+        guard let (file, parsed) = RunCommand.readQueryFile(a.positionals[0], err) else { return 1 }
         var inputs: [(String, String)] = []
         for spec in a.values("input") {
             guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else { throw UsageError("--input takes STREAM=FILE, not '\(spec)'") }

@@ -29,16 +29,7 @@ struct ServeCommand {
         let host = String(listen[..<colon])
         var files: [(SourceFile, Script)] = []
         for path in a.positionals {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                err.line("error: cannot read \(path)")
-                return 1
-            }
-            let file = SourceFile(name: path, bytes: [UInt8](data))
-            let parsed = Parser.parse(bytes: file.bytes)
-            if parsed.hasErrors {
-                for d in parsed.diagnostics { err.write(DiagnosticRenderer.render(d, in: file)) }
-                return 1
-            }
+            guard let (file, parsed) = RunCommand.readQueryFile(path, err) else { return 1 }
             files.append((file, parsed.script))
         }
         var ttl: Int64? = nil

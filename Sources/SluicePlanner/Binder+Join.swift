@@ -100,15 +100,11 @@ extension Planner {
         var leftKeys: [BoundExpr] = [], rightKeys: [BoundExpr] = []
         var lower: Int64? = nil, upper: Int64? = nil
         var residual: BoundExpr? = nil
-        func conjuncts(_ b: BoundExpr) -> [BoundExpr] {
-            if case .and(let x, let y) = b { return conjuncts(x) + conjuncts(y) }
-            return [b]
-        }
         for c in Planner.conjuncts(j.condition) {
             try noAggregates(c, "ON")
             let bound = try bind(c, scope)
             try requireBoolean(bound, c.loc, "ON")
-            for b in conjuncts(bound) {
+            for b in bound.conjuncts {
                 if case .compare(let op, let x, let y) = b {
                     // A time bound: normalized to `right.time - left.time op k`.
                     if let a = timeTerm(x), let t = timeTerm(y), a.column != t.column {

@@ -78,11 +78,7 @@ public struct Optimizer: Sendable {
         case .filter(.lookupJoin(let input, let j), let e):
             // Conditions on the stream's columns only filter before the lookup (for LEFT too:
             // the rows they remove would have been removed with their NULLs or matches).
-            func conjuncts(_ x: BoundExpr) -> [BoundExpr] {
-                if case .and(let a, let b) = x { return conjuncts(a) + conjuncts(b) }
-                return [x]
-            }
-            let parts = conjuncts(e)
+            let parts = e.conjuncts
             let below = parts.filter { $0.columns.allSatisfy { $0 < input.schema.count } }
             let above = parts.filter { !$0.columns.allSatisfy { $0 < input.schema.count } }
             guard let first = below.first else { return .filter(.lookupJoin(pushFilters(input), j), e) }
@@ -91,14 +87,10 @@ public struct Optimizer: Sendable {
             return .filter(joined, above.dropFirst().reduce(a) { .and($0, $1) })
         case .filter(.intervalJoin(let l, let r, let j), let e) where j.kind == .inner:
             // Conditions on one side's columns filter that side before the join.
-            func conjuncts(_ x: BoundExpr) -> [BoundExpr] {
-                if case .and(let a, let b) = x { return conjuncts(a) + conjuncts(b) }
-                return [x]
-            }
             let width = l.schema.count
             var left = l, right = r
             var above: [BoundExpr] = []
-            for c in conjuncts(e) {
+            for c in e.conjuncts {
                 if c.columns.allSatisfy({ $0 < width }) { left = .filter(left, c) }
                 else if c.columns.allSatisfy({ $0 >= width }) { right = .filter(right, c.remapped { $0 - width }) }
                 else { above.append(c) }
@@ -222,6 +214,12 @@ public struct Optimizer: Sendable {
 }
 
 extension BoundExpr {
+    /// The conjuncts of `a AND b AND ...`.
+    var conjuncts: [BoundExpr] {
+        if case .and(let a, let b) = self { return a.conjuncts + b.conjuncts }
+        return [self]
+    }
+
     /// The expression with each direct child replaced by `f(child)`.
     func mapChildren(_ f: (BoundExpr) -> BoundExpr) -> BoundExpr {
         switch self {
