@@ -15,7 +15,7 @@ struct ServeCommand {
           Serves the Kinesis Data Streams API (X-Amz-Target Kinesis_20131202.*, JSON 1.1) over HTTP/1.1 on the
           stream store of DIR, so boto3, the AWS CLI and the SDKs in JSON mode work unchanged with
           --endpoint-url http://HOST:PORT. It binds to loopback unless told otherwise (--listen 0.0.0.0:4567).
-          Any SigV4-signed request is accepted. GET /health answers ok. Query files named after the options run
+          Any SigV4-signed request is accepted. GET /health answers ok; GET /metrics is in the Prometheus text format. Query files named after the options run
           as jobs on the same store, with checkpoints, until SIGINT or SIGTERM stop the server and the jobs at
           a checkpoint.
         """

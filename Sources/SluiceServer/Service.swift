@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import Synchronization
 public import SluiceStreams
 
 /// An error as the AWS JSON protocols send it: `{"__type": name, "message": ...}` with a status.
@@ -98,11 +99,59 @@ struct Input {
 /// MissingAuthenticationTokenException, a body that is not a JSON object SerializationException.
 public final class Service: Sendable {
     public let store: StreamStore
+    /// Requests answered, by operation and status.
+    private let answered = Mutex<[Count: Int]>([:])
+
+    struct Count: Hashable {
+        var operation: String
+        var status: Int
+    }
 
     public init(store: StreamStore) { self.store = store }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         if request.method == "GET" && request.path == "/health" { return .text(200, "ok\n") }
+        if request.method == "GET" && request.path == "/metrics" { return .text(200, metrics(), type: "text/plain; version=0.0.4") }
+        let operation = request.header("x-amz-target").map { String($0.split(separator: ".").last ?? "") } ?? ""
+        let response = answer(request)
+        let known = Service.kinesis[operation] != nil ? operation : "unknown"
+        answered.withLock { $0[Count(operation: known, status: response.status), default: 0] += 1 }
+        return response
+    }
+
+    /// The Prometheus text format: requests by operation and status, and per stream the records
+    /// and bytes written since the server started, the writes refused by throughput limits, and
+    /// the open shards.
+    func metrics() -> String {
+        var out = "# HELP sluice_http_requests_total API requests answered, by operation and HTTP status.\n# TYPE sluice_http_requests_total counter\n"
+        let counts = answered.withLock { $0 }
+        for (c, n) in counts.sorted(by: { ($0.key.operation, $0.key.status) < ($1.key.operation, $1.key.status) }) {
+            out += "sluice_http_requests_total{operation=\"\(c.operation)\",status=\"\(c.status)\"} \(n)\n"
+        }
+        var names: [String] = []
+        var more = true
+        while more, let page = try? store.listStreams(limit: 1000, exclusiveStartStreamName: names.last) {
+            names += page.names
+            more = page.hasMore && !page.names.isEmpty
+        }
+        let series = [("sluice_stream_records_written_total", "counter", "Records written to the stream since the server started."),
+                      ("sluice_stream_bytes_written_total", "counter", "Bytes written to the stream since the server started (data and partition keys, as Kinesis counts throughput)."),
+                      ("sluice_stream_throttled_writes_total", "counter", "Writes refused by the stream's throughput limits."),
+                      ("sluice_stream_open_shards", "gauge", "Open shards of the stream.")]
+        var values: [[String]] = Array(repeating: [], count: series.count)
+        for n in names {
+            guard let w = try? store.writeCounters(name: n), let d = try? store.describeStreamSummary(name: n) else { continue }
+            let label = "{stream=\"\(n)\"}"
+            for (i, v) in [w.records, w.bytes, w.throttled, Int64(d.openShardCount)].enumerated() { values[i].append("\(series[i].0)\(label) \(v)") }
+        }
+        for (i, s) in series.enumerated() {
+            out += "# HELP \(s.0) \(s.2)\n# TYPE \(s.0) \(s.1)\n"
+            for line in values[i] { out += line + "\n" }
+        }
+        return out
+    }
+
+    private func answer(_ request: HTTPRequest) -> HTTPResponse {
         guard request.method == "POST" else {
             return APIError("AccessDeniedException", "Unable to determine service/operation name to be authorized", status: 403).response
         }

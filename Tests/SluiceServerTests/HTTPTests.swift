@@ -151,6 +151,20 @@ struct ServerTests {
         #expect(got.contains(#""Data":"AP9oaQ==""#) && got.contains(#""PartitionKey":"a""#) && got.contains(#""MillisBehindLatest":0"#), "\(got)")
     }
 
+    @Test func metricsInThePrometheusFormat() throws {
+        let f = try ServerFixture()
+        _ = try f.exchange(ServerFixture.kinesis("CreateStream", #"{"StreamName": "m", "ShardCount": 3}"#))
+        for i in 0..<2 { _ = try f.exchange(ServerFixture.kinesis("PutRecord", #"{"StreamName": "m", "Data": "aGVsbG8=", "PartitionKey": "k\#(i)"}"#)) }
+        _ = try f.exchange(ServerFixture.kinesis("PutRecord", #"{"StreamName": "nope", "Data": "eA==", "PartitionKey": "k"}"#))
+        let m = try f.exchange("GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
+        #expect(m.hasPrefix("HTTP/1.1 200 OK"))
+        for line in [#"sluice_http_requests_total{operation="PutRecord",status="200"} 2"#, #"sluice_http_requests_total{operation="PutRecord",status="400"} 1"#,
+                     #"sluice_http_requests_total{operation="CreateStream",status="200"} 1"#, #"sluice_stream_records_written_total{stream="m"} 2"#,
+                     #"sluice_stream_bytes_written_total{stream="m"} 14"#, #"sluice_stream_open_shards{stream="m"} 3"#, "# TYPE sluice_stream_open_shards gauge"] {
+            #expect(m.contains(line + "\n"), "\(line) in\n\(m)")
+        }
+    }
+
     @Test func tooLargeAndSlowRequestsAreCutOff() throws {
         var limits = HTTPServer.Limits()
         limits.maxBodyBytes = 1000
