@@ -33,6 +33,10 @@ struct BenchCommand {
           Puts N generated bids (default 2,000,000) through PutRecordBatch into a firehose writing GZIP
           objects, delivered as buffers fill; records/s and MB/s, and gzip -6 on the same bytes in the
           same run, with the ratio of the two.
+               sluice bench serve [--records N] [--connections C] [--shards S] [--fsync POLICY]
+          Starts the Kinesis endpoint of `sluice serve` in this process and drives it over loopback with C
+          keep-alive connections (default 4) sending PutRecords of 500 generated bids (default 1,000,000
+          records, 4 shards), then reads every shard back with GetRecords; records/s, MB/s, p50/p99 latency.
                sluice bench parse [--statements N] [--runs R] [--write FILE]
           Lexes and parses a file of N statements of every kind (default 10,000), R times (default 5),
           and reports the fastest run; --write also saves the file.
@@ -56,6 +60,9 @@ struct BenchCommand {
         case "firehose":
             let a = try Arguments(argv.dropFirst(), valued: ["records", "buffer-size", "fsync", "dir"])
             return try firehose(a)
+        case "serve":
+            let a = try Arguments(argv.dropFirst(), valued: ["records", "connections", "shards", "fsync", "dir"])
+            return try serve(a)
         case "--help", "-h", "help":
             out.line(BenchCommand.usage)
             return 0
