@@ -11,17 +11,33 @@ struct ServeCommand {
     let err: OutputStream
 
     static let usage = """
-        usage: sluice serve [--listen 127.0.0.1:4567] [--data-dir DIR] [--iterator-ttl SECONDS] [FILE.sql ...]
+        usage: sluice serve [--listen 127.0.0.1:4567] [--data-dir DIR] [--iterator-ttl SECONDS]
+                            [--require-auth --access-key ID:SECRET ...] [FILE.sql ...]
           Serves the Kinesis Data Streams API (X-Amz-Target Kinesis_20131202.*, JSON 1.1) over HTTP/1.1 on the
           stream store of DIR, so boto3, the AWS CLI and the SDKs in JSON mode work unchanged with
           --endpoint-url http://HOST:PORT. It binds to loopback unless told otherwise (--listen 0.0.0.0:4567).
-          Any SigV4-signed request is accepted. GET /health answers ok; GET /metrics is in the Prometheus text format. Query files named after the options run
+          Any SigV4-signed request is accepted, unless --require-auth: then each request's signature is
+          verified against the --access-key pairs (unknown keys, bad signatures and 15-minute skew refused). GET /health answers ok; GET /metrics is in the Prometheus text format. Query files named after the options run
           as jobs on the same store, with checkpoints, until SIGINT or SIGTERM stop the server and the jobs at
           a checkpoint.
         """
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
-        let a = try Arguments(argv, valued: ["listen", "data-dir", "fsync", "iterator-ttl"], booleans: ["enforce-limits"])
+        let a = try Arguments(argv, valued: ["listen", "data-dir", "fsync", "iterator-ttl", "access-key"], booleans: ["enforce-limits", "require-auth"])
+        var keys: [String: String]? = nil
+        if a.flag("require-auth") {
+            var k: [String: String] = [:]
+            for spec in a.values("access-key") {
+                guard let colon = spec.firstIndex(of: ":"), colon != spec.startIndex, spec.index(after: colon) != spec.endIndex else {
+                    throw UsageError("--access-key takes ID:SECRET, not '\(spec)'")
+                }
+                k[String(spec[..<colon])] = String(spec[spec.index(after: colon)...])
+            }
+            guard !k.isEmpty else { throw UsageError("--require-auth needs at least one --access-key ID:SECRET") }
+            keys = k
+        } else if !a.values("access-key").isEmpty {
+            throw UsageError("--access-key is used with --require-auth")
+        }
         let listen = a.value("listen") ?? "127.0.0.1:4567"
         guard let colon = listen.lastIndex(of: ":"), let port = UInt16(listen[listen.index(after: colon)...]) else {
             throw UsageError("--listen takes HOST:PORT, not '\(listen)'")
@@ -50,7 +66,7 @@ struct ServeCommand {
             }
         }
         for text in engine.output { out.line(text) }
-        let service = Service(store: store)
+        let service = Service(store: store, accessKeys: keys)
         let server: HTTPServer
         do {
             server = try HTTPServer(host: host, port: port) { service.handle($0) }

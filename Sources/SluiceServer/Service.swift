@@ -107,7 +107,14 @@ public final class Service: Sendable {
         var status: Int
     }
 
-    public init(store: StreamStore) { self.store = store }
+    /// With `--require-auth`: access key id → secret; every request must carry a valid SigV4
+    /// signature by one of them. Nil: any signed-looking request is accepted, as the emulators do.
+    let accessKeys: [String: String]?
+
+    public init(store: StreamStore, accessKeys: [String: String]? = nil) {
+        self.store = store
+        self.accessKeys = accessKeys
+    }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         if request.method == "GET" && request.path == "/health" { return .text(200, "ok\n") }
@@ -163,7 +170,9 @@ public final class Service: Sendable {
         guard let auth = request.header("authorization"), !auth.isEmpty else {
             return APIError("MissingAuthenticationTokenException", "Missing Authentication Token").response
         }
-        guard auth.hasPrefix("AWS4-HMAC-SHA256 "), auth.contains("Credential="), auth.contains("Signature=") else {
+        if let keys = accessKeys {
+            if let e = SigV4.verify(request, keys: keys, now: Int64(Date().timeIntervalSince1970 * 1000)) { return e.response }
+        } else if SigV4.parse(auth) == nil {
             return APIError("IncompleteSignatureException", "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters of AWS4-HMAC-SHA256").response
         }
         let input: Input

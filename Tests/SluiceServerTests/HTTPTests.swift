@@ -139,7 +139,7 @@ struct ServerTests {
         // Three requests on one connection; the second with a chunked body.
         let body = #"{"StreamName": "s", "Data": "AP9oaQ==", "PartitionKey": "a"}"#
         let chunked = "POST / HTTP/1.1\r\nX-Amz-Target: Kinesis_20131202.PutRecord\r\n"
-            + "Authorization: AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host, Signature=c\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "Authorization: AWS4-HMAC-SHA256 Credential=a/20240101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=c\r\nTransfer-Encoding: chunked\r\n\r\n"
             + String(body.utf8.count, radix: 16) + "\r\n" + body + "\r\n0\r\n\r\n"
         let text = ServerFixture.kinesis("CreateStream", #"{"StreamName": "s", "ShardCount": 2}"#, keepAlive: true) + chunked
             + ServerFixture.kinesis("GetShardIterator", #"{"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"}"#)
