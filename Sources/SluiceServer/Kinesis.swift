@@ -174,18 +174,8 @@ extension Service {
             let d = try s.store { () throws(StreamError) in try s.store.describeStreamSummary(name: name) }
             return ["StreamName": .string(name), "StreamARN": .string(d.arn), "CurrentShardCount": .int(Int64(r.current)), "TargetShardCount": .int(Int64(r.target))]
         },
-        "IncreaseStreamRetentionPeriod": { s, i throws(APIError) in
-            let name = try s.streamName(i)
-            guard let hours = try i.int("RetentionPeriodHours") else { throw .missing("retentionPeriodHours") }
-            try s.store { () throws(StreamError) in try s.store.increaseRetention(name: name, hours: hours) }
-            return nil
-        },
-        "DecreaseStreamRetentionPeriod": { s, i throws(APIError) in
-            let name = try s.streamName(i)
-            guard let hours = try i.int("RetentionPeriodHours") else { throw .missing("retentionPeriodHours") }
-            try s.store { () throws(StreamError) in try s.store.decreaseRetention(name: name, hours: hours) }
-            return nil
-        },
+        "IncreaseStreamRetentionPeriod": retention(increase: true),
+        "DecreaseStreamRetentionPeriod": retention(increase: false),
         "AddTagsToStream": { s, i throws(APIError) in
             let name = try s.streamName(i)
             guard let t = try i.object("Tags") else { throw .missing("tags") }
@@ -222,6 +212,18 @@ extension Service {
             return ["Tags": .array(page.map { ["Key": .string($0.key), "Value": .string($0.value)] }), "HasMoreTags": .bool(after.count > page.count)]
         },
     ]
+
+    /// Increase/DecreaseStreamRetentionPeriod: the store checks the direction and the bounds.
+    static func retention(increase: Bool) -> Action {
+        { s, i throws(APIError) in
+            let name = try s.streamName(i)
+            guard let hours = try i.int("RetentionPeriodHours") else { throw .missing("retentionPeriodHours") }
+            try s.store { () throws(StreamError) in
+                if increase { try s.store.increaseRetention(name: name, hours: hours) } else { try s.store.decreaseRetention(name: name, hours: hours) }
+            }
+            return nil
+        }
+    }
 
     /// Tag keys are 1-128 characters, values 0-256, of letters, digits, spaces and `_ . : / = + - @`.
     static func checkTag(_ key: String, _ value: String) throws(APIError) {

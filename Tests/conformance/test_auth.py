@@ -1,26 +1,20 @@
 """`sluice serve --require-auth`: boto3's SigV4 signatures are verified (sluice only)."""
-import os, shutil, socket, subprocess, tempfile, time
+import shutil, tempfile
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from test_kinesis import SLUICE, TARGET, free_port
+from test_kinesis import SLUICE, TARGET, free_port, launch
 
 
 @pytest.fixture(scope="module")
 def secured():
     data = tempfile.mkdtemp(prefix="sluice-auth-")
     port = free_port()
-    proc = subprocess.Popen([SLUICE, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data, "--require-auth",
-                             "--access-key", "AKIDGOOD:goodsecret"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    proc = launch([SLUICE, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data, "--require-auth",
+                   "--access-key", "AKIDGOOD:goodsecret"], port)
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=10)

@@ -1,12 +1,12 @@
 """End to end: a boto3 producer sends JSON events to a running `sluice serve` that runs an alert
 query file, and the alerts appear in the alarm file (sluice only)."""
-import json, os, socket, subprocess, tempfile, time, shutil
+import json, os, tempfile, time, shutil
 
 import boto3
 import pytest
 from botocore.config import Config
 
-from test_kinesis import SLUICE, TARGET, free_port
+from test_kinesis import SLUICE, TARGET, free_port, launch
 
 QUERY = """
 CREATE STREAM readings (sensor VARCHAR, temp DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
@@ -26,15 +26,8 @@ def test_producer_to_alarm_file():
     with open(os.path.join(work, "hot.sql"), "w") as f:
         f.write(QUERY)
     port = free_port()
-    proc = subprocess.Popen([os.path.abspath(SLUICE), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", "data", "hot.sql"],
-                            cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = launch([os.path.abspath(SLUICE), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", "data", "hot.sql"], port, cwd=work)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         k = boto3.client("kinesis", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1", aws_access_key_id="a",
                          aws_secret_access_key="b", config=Config(retries={"max_attempts": 1}))
         base = 1704067200

@@ -25,21 +25,26 @@ def free_port():
     return port
 
 
-@pytest.fixture(scope="session")
-def endpoint():
-    data = tempfile.mkdtemp(prefix="sluice-conformance-")
-    port = free_port()
-    if TARGET == "moto":
-        proc = subprocess.Popen(["moto_server", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    else:
-        proc = subprocess.Popen([SLUICE, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data, "--iterator-ttl", "2"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def launch(argv, port, cwd=None):
+    """Starts a server process and waits until it accepts connections on `port`."""
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             break
         except OSError:
             time.sleep(0.05)
+    return proc
+
+
+@pytest.fixture(scope="session")
+def endpoint():
+    data = tempfile.mkdtemp(prefix="sluice-conformance-")
+    port = free_port()
+    if TARGET == "moto":
+        proc = launch(["moto_server", "-p", str(port)], port)
+    else:
+        proc = launch([SLUICE, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data, "--iterator-ttl", "2"], port)
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     assert proc.wait(timeout=10) == 0 or TARGET == "moto"
