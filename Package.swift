@@ -36,8 +36,8 @@ let package = Package(
         .target(name: "SluiceEngine",
                 dependencies: ["SluiceCore", "SluiceCodecs", "SluiceSQL", "SluicePlanner", "SluiceDataflow", "SluiceStreams", "SluiceDelivery"],
                 swiftSettings: hot),
-        // Layer 4: HTTP/1.1 on sockets and the Kinesis JSON API over the store.
-        .target(name: "SluiceServer", dependencies: ["SluiceCore", "SluiceStreams"], swiftSettings: strict),
+        // Layer 4: HTTP/1.1 on sockets; the Kinesis and Firehose JSON APIs over the store and delivery streams.
+        .target(name: "SluiceServer", dependencies: ["SluiceCore", "SluiceStreams", "SluiceDelivery"], swiftSettings: strict),
         // Layer 5: command line (argument parsing, terminal output).
         .target(name: "SluiceCLI", dependencies: ["SluiceCore", "SluiceCodecs", "SluiceStreams", "SluiceSQL", "SluiceEngine", "SluiceDelivery", "SluiceServer"], swiftSettings: strict),
         // The executable: main.swift only.
@@ -58,7 +58,7 @@ let package = Package(
         // Test only: helpers shared by test targets (a local HTTP listener).
         .target(name: "SluiceTestSupport", path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceTestSupport"]),
-        .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceStreams", "SluiceCore"]),
+        .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceStreams", "SluiceDelivery", "SluiceCore"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCodecs", "SluiceCore"], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v6]

@@ -54,8 +54,8 @@ struct FirehoseCommands {
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             let config = try FirehoseConfig.parse(name: n, options: options)
-            try DeliveryStream.create(config, store: store)
-            out.json(describe(config), pretty: true)
+            let saved = try DeliveryStream.create(config, store: store)
+            out.json(saved.apiDescription(store), pretty: true)
         case "list":
             let a = try parse([])
             if !a.positionals.isEmpty { throw UsageError("unexpected argument '\(a.positionals[0])'") }
@@ -67,7 +67,7 @@ struct FirehoseCommands {
             let n = try name(a)
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
-            out.json(["DeliveryStreamDescription": describe(try DeliveryStream.load(name: n, store: store))], pretty: true)
+            out.json(["DeliveryStreamDescription": try DeliveryStream.load(name: n, store: store).apiDescription(store)], pretty: true)
         case "delete":
             let a = try parse([])
             let n = try name(a)
@@ -152,26 +152,6 @@ struct FirehoseCommands {
         return failed
     }
 
-    private func describe(_ c: FirehoseConfig) -> JSONValue {
-        var s3 = JSONObject()
-        s3["BucketARN"] = .string("file:" + c.directory)
-        s3["Prefix"] = .string(c.prefix)
-        s3["ErrorOutputPrefix"] = .string(c.errorPrefix)
-        s3["BufferingHints"] = ["SizeInMBs": .int(Int64(c.bufferSizeBytes >> 20)), "IntervalInSeconds": .int(c.bufferIntervalMillis / 1000)]
-        s3["CompressionFormat"] = .string(c.compression.rawValue)
-        var o = JSONObject()
-        o["DeliveryStreamName"] = .string(c.name)
-        o["DeliveryStreamARN"] = .string("arn:aws:firehose:us-east-1:000000000000:deliverystream/\(c.name)")
-        o["DeliveryStreamStatus"] = "ACTIVE"
-        o["DeliveryStreamType"] = .string(c.isDirectPut ? "DirectPut" : "KinesisStreamAsSource")
-        if let s = c.sourceStream {
-            o["Source"] = ["KinesisStreamSourceDescription": ["KinesisStreamARN": .string("arn:aws:kinesis:us-east-1:000000000000:stream/\(s)")]]
-        }
-        o["VersionId"] = "1"
-        o["Destinations"] = .array([["DestinationId": "destinationId-000000000001", "ExtendedS3DestinationDescription": .object(s3)]])
-        o["HasMoreDestinations"] = false
-        return .object(o)
-    }
 
     private func counters(_ c: DeliveryCounters) -> JSONValue {
         ["RecordsRead": .int(c.recordsRead), "RecordsDelivered": .int(c.recordsDelivered), "RecordsFailed": .int(c.recordsFailed),

@@ -11,11 +11,14 @@ struct ServeCommand {
     let err: OutputStream
 
     static let usage = """
-        usage: sluice serve [--listen 127.0.0.1:4567] [--data-dir DIR] [--iterator-ttl SECONDS]
+        usage: sluice serve [--listen 127.0.0.1:4567] [--data-dir DIR] [--s3-dir DIR] [--iterator-ttl SECONDS]
                             [--require-auth --access-key ID:SECRET ...] [FILE.sql ...]
-          Serves the Kinesis Data Streams API (X-Amz-Target Kinesis_20131202.*, JSON 1.1) over HTTP/1.1 on the
-          stream store of DIR, so boto3, the AWS CLI and the SDKs in JSON mode work unchanged with
-          --endpoint-url http://HOST:PORT. It binds to loopback unless told otherwise (--listen 0.0.0.0:4567).
+          Serves the Kinesis Data Streams API (X-Amz-Target Kinesis_20131202.*) and the Firehose API
+          (Firehose_20150804.*), JSON 1.1 over HTTP/1.1, on the stream store of DIR, so boto3, the AWS CLI and the
+          SDKs in JSON mode work unchanged with --endpoint-url http://HOST:PORT. Firehoses deliver to S3
+          destinations as directories: arn:aws:s3:::BUCKET is --s3-dir/BUCKET (default DIR/s3). Every firehose
+          defined in DIR is delivered while the server runs, and flushed when it stops. It binds to loopback
+          unless told otherwise (--listen 0.0.0.0:4567).
           Any SigV4-signed request is accepted, unless --require-auth: then each request's signature is
           verified against the --access-key pairs (unknown keys, bad signatures and 15-minute skew refused). GET /health answers ok; GET /metrics is in the Prometheus text format. Query files named after the options run
           as jobs on the same store, with checkpoints, until SIGINT or SIGTERM stop the server and the jobs at
@@ -23,7 +26,7 @@ struct ServeCommand {
         """
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
-        let a = try Arguments(argv, valued: ["listen", "data-dir", "fsync", "iterator-ttl", "access-key"], booleans: ["enforce-limits", "require-auth"])
+        let a = try Arguments(argv, valued: ["listen", "data-dir", "s3-dir", "fsync", "iterator-ttl", "access-key"], booleans: ["enforce-limits", "require-auth"])
         var keys: [String: String]? = nil
         if a.flag("require-auth") {
             var k: [String: String] = [:]
@@ -42,7 +45,7 @@ struct ServeCommand {
         guard let colon = listen.lastIndex(of: ":"), let port = UInt16(listen[listen.index(after: colon)...]) else {
             throw UsageError("--listen takes HOST:PORT, not '\(listen)'")
         }
-        let host = String(listen[..<colon])
+        let hostName = String(listen[..<colon])
         var files: [(SourceFile, Script)] = []
         for path in a.positionals {
             guard let (file, parsed) = RunCommand.readQueryFile(path, err) else { return 1 }
@@ -66,16 +69,28 @@ struct ServeCommand {
             }
         }
         for text in engine.output { out.line(text) }
-        let service = Service(store: store, accessKeys: keys)
+        var buckets = a.value("s3-dir") ?? store.configuration.dataDirectory + "/s3"
+        if !buckets.hasPrefix("/") { buckets = FileManager.default.currentDirectoryPath + "/" + buckets }
+        let host: FirehoseHost
+        do {
+            host = try FirehoseHost(store: store, bucketsDirectory: buckets, deliveredByJobs: Set(engine.firehoses.map(\.config.name)),
+                                    open: { config in try Engine.openFirehose(config, store: store, clock: SystemClock()) },
+                                    log: { line in FileHandle.standardError.write(Data(("sluice serve: " + line + "\n").utf8)) })
+        } catch {
+            err.line("error: \(error)")
+            return 1
+        }
+        let service = Service(store: store, accessKeys: keys, firehoses: host)
         let server: HTTPServer
         do {
-            server = try HTTPServer(host: host, port: port) { service.handle($0) }
+            server = try HTTPServer(host: hostName, port: port) { service.handle($0) }
         } catch {
             err.line("error: \(error)")
             return 1
         }
         server.start()
-        err.line("listening on http://\(host):\(server.port) (Kinesis Data Streams API), data in \(store.configuration.dataDirectory)")
+        host.start()
+        err.line("listening on http://\(hostName):\(server.port) (Kinesis Data Streams and Firehose APIs), data in \(store.configuration.dataDirectory)")
         err.flush()
         out.flush()
         signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
@@ -86,9 +101,11 @@ struct ServeCommand {
                 err.flush()
             }
             server.stop()
+            try host.stop()
             try engine.stop()
         } catch {
             server.stop()
+            try? host.stop()
             err.line("error: \(error)")
             return 1
         }

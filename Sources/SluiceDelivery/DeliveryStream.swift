@@ -134,14 +134,23 @@ public final class DeliveryStream {
 
     static func definitionsDirectory(_ store: StreamStore) -> String { store.configuration.dataDirectory + "/firehoses" }
 
-    /// Saves a firehose's definition (and creates its stream for direct puts).
-    public static func create(_ config: FirehoseConfig, store: StreamStore, replace: Bool = false) throws(DeliveryError) {
+    /// Saves a firehose's definition (and creates its stream for direct puts). Defining it again
+    /// as it is changes nothing; a replacement keeps its creation time and takes the next version.
+    /// Returns the definition saved.
+    @discardableResult
+    public static func create(_ config: FirehoseConfig, store: StreamStore, replace: Bool = false) throws(DeliveryError) -> FirehoseConfig {
+        var config = config
         let dir = definitionsDirectory(store)
         try makeDirectories(dir)
         let path = dir + "/" + config.name + ".json"
         if let existing = try? load(name: config.name, store: store) {
-            if existing == config { return }
+            config.createdMillis = existing.createdMillis
+            config.version = existing.version
+            if existing == config { return existing }
             guard replace else { throw DeliveryError(.resourceInUse, "Firehose \(config.name) under account 000000000000 already exists with a different definition.") }
+            config.version = existing.version + 1
+        } else if config.createdMillis == 0 {
+            config.createdMillis = Int64(Date().timeIntervalSince1970 * 1000)
         }
         if config.isDirectPut {
             do {
@@ -157,6 +166,7 @@ public final class DeliveryStream {
         } catch {
             throw DeliveryError(.storage, error.message)
         }
+        return config
     }
 
     public static func load(name: String, store: StreamStore) throws(DeliveryError) -> FirehoseConfig {
@@ -340,7 +350,7 @@ public final class DeliveryStream {
         if errorType != nil && config.errorPrefix.isEmpty { p += PrefixTemplate.timePath(arrival) }
         let f = TimeFormat.fields(arrival)
         func p2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        var key = p + "\(config.name)-1-\(f.year)-\(p2(f.month))-\(p2(f.day))-\(p2(f.hour))-\(p2(f.minute))-\(p2(f.second))-\(uuid)"
+        var key = p + "\(config.name)-\(config.version)-\(f.year)-\(p2(f.month))-\(p2(f.day))-\(p2(f.hour))-\(p2(f.minute))-\(p2(f.second))-\(uuid)"
         if config.compression == .gzip { key += ".gz" }
         while key.hasPrefix("/") { key.removeFirst() }
         let staged = stagingDir + "/" + uuid

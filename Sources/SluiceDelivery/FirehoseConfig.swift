@@ -10,6 +10,7 @@ public struct DeliveryError: Error, Sendable, Equatable, CustomStringConvertible
         case storage = "StorageException"
         case serviceUnavailable = "ServiceUnavailableException"
         case internalFailure = "InternalFailure"
+        case concurrentModification = "ConcurrentModificationException"
     }
     public var code: Code
     public var message: String
@@ -52,6 +53,14 @@ public struct FirehoseConfig: Sendable, Equatable {
     public var columns: [Column] = []
     /// Other `WITH` options, kept for queries that read the firehose (`header`, `delimiter`).
     public var extra: [String: String] = [:]
+    /// The destination's version (Firehose's VersionId): 1, and one more on every change of the
+    /// destination; object names carry it (`name-VERSION-yyyy-MM-dd-...`).
+    public var version: Int = 1
+    /// When the firehose was first defined (epoch milliseconds; 0 if unknown).
+    public var createdMillis: Int64 = 0
+    /// As given to the API (`sluice serve`): the bucket and role ARNs, reported back by Describe.
+    public var bucketARN: String? = nil
+    public var roleARN: String? = nil
 
     public struct Column: Sendable, Equatable {
         public var name: String
@@ -139,19 +148,26 @@ public struct FirehoseConfig: Sendable, Equatable {
         c.partitionKeys = options["partition_keys"]
         c.prefix = options["prefix"] ?? ""
         c.errorPrefix = options["error_prefix"] ?? ""
-        guard c.prefix.utf8.count <= 1024, c.errorPrefix.utf8.count <= 1024 else { throw bad("prefix and error_prefix are at most 1,024 characters") }
-        let prefix = try PrefixTemplate(c.prefix, field: "prefix")
-        let errorPrefix = try PrefixTemplate(c.errorPrefix, field: "error_prefix")
-        if !errorPrefix.partitionKeys.isEmpty {
+        try c.validatePrefixes()
+        return c
+    }
+
+    /// The rules the prefixes follow: at most 1,024 characters, expressions Firehose knows, an
+    /// error prefix beside a prefix with expressions, and partition keys only where they exist.
+    public func validatePrefixes() throws(DeliveryError) {
+        func bad(_ m: String) -> DeliveryError { DeliveryError(.invalidArgument, m) }
+        guard prefix.utf8.count <= 1024, errorPrefix.utf8.count <= 1024 else { throw bad("prefix and error_prefix are at most 1,024 characters") }
+        let p = try PrefixTemplate(prefix, field: "prefix")
+        let e = try PrefixTemplate(errorPrefix, field: "error_prefix")
+        if !e.partitionKeys.isEmpty {
             throw bad("error_prefix cannot use !{partitionKeyFromQuery:...}: records that fail have no partition keys")
         }
-        if !prefix.partitionKeys.isEmpty && c.partitionKeys == nil {
-            throw bad("prefix uses !{partitionKeyFromQuery:\(prefix.partitionKeys[0])} but the firehose has no partition_keys = '...'")
+        if !p.partitionKeys.isEmpty && partitionKeys == nil {
+            throw bad("prefix uses !{partitionKeyFromQuery:\(p.partitionKeys[0])} but the firehose has no partition_keys = '...'")
         }
-        if prefix.hasExpressions && c.errorPrefix.isEmpty {
+        if p.hasExpressions && errorPrefix.isEmpty {
             throw bad("a prefix with !{...} expressions needs an error_prefix too (as Firehose requires ErrorOutputPrefix)")
         }
-        return c
     }
 
     /// `5MB`, `5 MiB`, `512KB`, or bytes.
@@ -183,6 +199,10 @@ public struct FirehoseConfig: Sendable, Equatable {
         var e = JSONObject()
         for (k, v) in extra.sorted(by: { $0.key < $1.key }) { e[k] = .string(v) }
         o["options"] = .object(e)
+        o["version"] = .int(Int64(version))
+        o["created_ms"] = .int(createdMillis)
+        if let b = bucketARN { o["bucket_arn"] = .string(b) }
+        if let r = roleARN { o["role_arn"] = .string(r) }
         return .object(o)
     }
 
@@ -206,5 +226,9 @@ public struct FirehoseConfig: Sendable, Equatable {
             columns.append(Column(name: n, type: t, path: c["path"]?.arrayValue?.compactMap(\.stringValue) ?? [n]))
         }
         for (k, v) in j["options"]?.objectValue?.entries ?? [] { if let s = v.stringValue { extra[k] = s } }
+        version = Int(j["version"]?.int64Value ?? 1)
+        createdMillis = j["created_ms"]?.int64Value ?? 0
+        bucketARN = j["bucket_arn"]?.stringValue
+        roleARN = j["role_arn"]?.stringValue
     }
 }

@@ -119,8 +119,9 @@ public final class Engine {
         switch action {
         case .ensureStream(let def): try ensureStream(def)
         case .ensureFirehose(let config, let replace):
-            do { try DeliveryStream.create(config, store: store, replace: replace) } catch { throw EngineError(message: error.description) }
-            firehoses.append(try openFirehose(config))
+            let saved: FirehoseConfig
+            do { saved = try DeliveryStream.create(config, store: store, replace: replace) } catch { throw EngineError(message: error.description) }
+            firehoses.append(try openFirehose(saved))
         case .loadTable(let def):
             let table = ReferenceTable(def)
             if let e = table.load(now: clock.nowMillis()) {

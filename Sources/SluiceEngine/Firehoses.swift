@@ -4,6 +4,7 @@ public import SluiceDelivery
 import SluicePlanner
 import SluiceDataflow
 public import SluiceSQL
+public import SluiceStreams
 
 extension Engine {
     /// The definition a `CREATE FIREHOSE` statement declares: its delivery configuration (the
@@ -38,6 +39,12 @@ extension Engine {
 
     /// Opens a firehose's delivery, with its transformation and partition keys compiled.
     public func openFirehose(_ config: FirehoseConfig) throws(EngineError) -> DeliveryStream {
+        try Engine.openFirehose(config, store: store, clock: clock)
+    }
+
+    /// Opens a firehose's delivery outside an engine (a server delivering the firehoses its API
+    /// defined, or ones saved by earlier runs), with its transformation and partition keys compiled.
+    public static func openFirehose(_ config: FirehoseConfig, store: StreamStore, clock: any SluiceClock) throws(EngineError) -> DeliveryStream {
         let delivery: DeliveryStream
         do { delivery = try DeliveryStream(config: config, store: store, clock: clock) } catch { throw EngineError(message: error.description) }
         if config.transform != nil || config.partitionKeys != nil {

@@ -2,6 +2,7 @@ import Foundation
 import SluiceCore
 import Synchronization
 public import SluiceStreams
+import SluiceDelivery
 
 /// An error as the AWS JSON protocols send it: `{"__type": name, "message": ...}` with a status.
 struct APIError: Error {
@@ -110,18 +111,24 @@ public final class Service: Sendable {
     /// With `--require-auth`: access key id → secret; every request must carry a valid SigV4
     /// signature by one of them. Nil: any signed-looking request is accepted, as the emulators do.
     let accessKeys: [String: String]?
+    /// The delivery streams behind the Firehose API (nil: the API answers UnknownOperation).
+    public let firehoses: FirehoseHost?
 
-    public init(store: StreamStore, accessKeys: [String: String]? = nil) {
+    public init(store: StreamStore, accessKeys: [String: String]? = nil, firehoses: FirehoseHost? = nil) {
         self.store = store
         self.accessKeys = accessKeys
+        self.firehoses = firehoses
     }
+
+    /// The operations of each service, by its X-Amz-Target prefix.
+    static let services: [String: [String: Action]] = ["Kinesis_20131202": kinesis, "Firehose_20150804": firehose]
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         if request.method == "GET" && request.path == "/health" { return .text(200, "ok\n") }
         if request.method == "GET" && request.path == "/metrics" { return .text(200, metrics(), type: "text/plain; version=0.0.4") }
         let operation = request.header("x-amz-target").map { String($0.split(separator: ".").last ?? "") } ?? ""
         let response = answer(request)
-        let known = Service.kinesis[operation] != nil ? operation : "unknown"
+        let known = Service.kinesis[operation] != nil || Service.firehose[operation] != nil ? operation : "unknown"
         answered.withLock { $0[Count(operation: known, status: response.status), default: 0] += 1 }
         return response
     }
@@ -155,6 +162,19 @@ public final class Service: Sendable {
             out += "# HELP \(s.0) \(s.2)\n# TYPE \(s.0) \(s.1)\n"
             for line in values[i] { out += line + "\n" }
         }
+        if let host = firehoses {
+            let delivered = host.counters
+            let fseries: [(String, String, KeyPath<DeliveryCounters, Int64>)] = [
+                ("sluice_firehose_records_delivered_total", "Records delivered in objects since the server started.", \.recordsDelivered),
+                ("sluice_firehose_records_failed_total", "Records written under the error prefix since the server started.", \.recordsFailed),
+                ("sluice_firehose_objects_total", "Objects written since the server started.", \.objects),
+                ("sluice_firehose_bytes_written_total", "Bytes of objects written since the server started.", \.bytesWritten),
+            ]
+            for (name, help, path) in fseries {
+                out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n"
+                for (n, c) in delivered { out += "\(name){firehose=\"\(n)\"} \(c[keyPath: path])\n" }
+            }
+        }
         return out
     }
 
@@ -166,7 +186,7 @@ public final class Service: Sendable {
             return APIError("UnknownOperationException", "").response
         }
         let service = target[..<dot], operation = String(target[target.index(after: dot)...])
-        guard service == "Kinesis_20131202" else { return APIError("UnknownOperationException", "").response }
+        guard let actions = Service.services[String(service)] else { return APIError("UnknownOperationException", "").response }
         guard let auth = request.header("authorization"), !auth.isEmpty else {
             return APIError("MissingAuthenticationTokenException", "Missing Authentication Token").response
         }
@@ -185,7 +205,7 @@ public final class Service: Sendable {
             input = Input(object: o)
         }
         do throws(APIError) {
-            guard let action = Service.kinesis[operation] else { throw APIError("UnknownOperationException", "") }
+            guard let action = actions[operation] else { throw APIError("UnknownOperationException", "") }
             let out = try action(self, input)
             var body: [UInt8] = []
             if let o = out { o.write(to: &body) }

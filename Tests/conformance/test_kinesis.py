@@ -12,43 +12,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-TARGET = os.environ.get("TARGET", "sluice")
-SLUICE = os.environ.get("SLUICE", ".build/debug/sluice")
-TOP = 2**128 - 1
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def launch(argv, port, cwd=None):
-    """Starts a server process and waits until it accepts connections on `port`."""
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return proc
-
-
-@pytest.fixture(scope="session")
-def endpoint():
-    data = tempfile.mkdtemp(prefix="sluice-conformance-")
-    port = free_port()
-    if TARGET == "moto":
-        proc = launch(["moto_server", "-p", str(port)], port)
-    else:
-        proc = launch([SLUICE, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data, "--iterator-ttl", "2"], port)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    assert proc.wait(timeout=10) == 0 or TARGET == "moto"
-    shutil.rmtree(data, ignore_errors=True)
+from conftest import SLUICE, TARGET, TOP, free_port, launch, moto_deviates
 
 
 def make_client(endpoint, validate=True):
@@ -78,10 +42,6 @@ def error(fn, **kw):
     with pytest.raises(ClientError) as e:
         fn(**kw)
     return e.value.response["Error"]["Code"], e.value.response["Error"].get("Message", ""), e.value.response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def moto_deviates(reason):
-    return pytest.mark.skipif(TARGET == "moto", reason="moto deviates: " + reason)
 
 
 def even_ranges(n):
