@@ -188,7 +188,7 @@ public final class DeliveryStream {
         let dir = definitionsDirectory(store)
         unlink(dir + "/" + name + ".json")
         unlink(dir + "/" + name + ".delivery.json")
-        if config.isDirectPut { try? store.deleteStream(name: name) }
+        if config.isDirectPut { try? store.deleteStream(name: name, enforceConsumerDeletion: true) }
     }
 
     // MARK: - Puts (PutRecord, PutRecordBatch)

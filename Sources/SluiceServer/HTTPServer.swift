@@ -158,7 +158,16 @@ public final class HTTPServer: @unchecked Sendable {
                     response.headers.append(("x-amzn-RequestId", UUID().uuidString.lowercased()))
                 }
                 let keep = request.keepAlive && !lock.withLock({ stopped })
-                guard send(fd, response.serialized(close: !keep)), keep else { return }
+                guard send(fd, response.serialized(close: !keep)) else { return }
+                if let stream = response.stream {
+                    var alive = true
+                    stream(BodyWriter(send: { [self] bytes in
+                        alive = alive && send(fd, bytes)
+                        return alive
+                    }, stopping: { [self] in lock.withLock { stopped } }))
+                    guard alive, send(fd, Array("0\r\n\r\n".utf8)) else { return }
+                }
+                guard keep else { return }
                 continue
             case .expectsContinue:
                 continued = true

@@ -21,7 +21,8 @@ extension Service {
         },
         "DeleteStream": { s, i throws(APIError) in
             let name = try s.streamName(i)
-            try s.store { () throws(StreamError) in try s.store.deleteStream(name: name) }
+            let enforce = try i.bool("EnforceConsumerDeletion") ?? false
+            try s.store { () throws(StreamError) in try s.store.deleteStream(name: name, enforceConsumerDeletion: enforce) }
             return nil
         },
         "DescribeStream": { s, i throws(APIError) in
@@ -136,15 +137,7 @@ extension Service {
             if limit < 1 { throw APIError("ValidationException", "1 validation error detected: Value '\(limit)' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1") }
             if limit > 10000 { throw APIError("ValidationException", "1 validation error detected: Value '\(limit)' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 10000") }
             let r = try s.store { () throws(StreamError) in try s.store.getRecords(shardIterator: it, limit: limit) }
-            var records: [JSONValue] = []
-            records.reserveCapacity(r.records.count)
-            for k in 0..<r.records.count {
-                let b64 = r.records.withData(k) { Data($0).base64EncodedString() }
-                records.append(["SequenceNumber": .string(r.sequenceNumber(k).description),
-                                "ApproximateArrivalTimestamp": .double(Double(r.records.arrivalMillis(k)) / 1000),
-                                "Data": .string(b64), "PartitionKey": .string(r.records.partitionKey(k))])
-            }
-            var o: JSONObject = ["Records": .array(records), "MillisBehindLatest": .int(r.millisBehindLatest)]
+            var o: JSONObject = ["Records": .array(Service.recordsJSON(r)), "MillisBehindLatest": .int(r.millisBehindLatest)]
             if let next = r.nextShardIterator { o["NextShardIterator"] = .string(next) }
             if let children = r.childShards { o["ChildShards"] = .array(children.map(\.json)) }
             return .object(o)

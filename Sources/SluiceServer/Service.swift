@@ -114,21 +114,33 @@ public final class Service: Sendable {
     /// The delivery streams behind the Firehose API (nil: the API answers UnknownOperation).
     public let firehoses: FirehoseHost?
 
-    public init(store: StreamStore, accessKeys: [String: String]? = nil, firehoses: FirehoseHost? = nil) {
+    /// SubscribeToShard streams, by consumer ARN and shard.
+    let subscriptions = Mutex<[String: Subscription]>([:])
+    /// How long a SubscribeToShard stream lasts (Kinesis: 5 minutes), and how often it looks for
+    /// new records when there were none.
+    let subscriptionMillis: Int64
+    let pollMicros: useconds_t
+
+    public init(store: StreamStore, accessKeys: [String: String]? = nil, firehoses: FirehoseHost? = nil,
+                subscriptionSeconds: Int = 300, subscriptionPollMillis: Int = 100) {
         self.store = store
         self.accessKeys = accessKeys
         self.firehoses = firehoses
+        subscriptionMillis = Int64(subscriptionSeconds) * 1000
+        pollMicros = useconds_t(subscriptionPollMillis * 1000)
     }
 
-    /// The operations of each service, by its X-Amz-Target prefix.
-    static let services: [String: [String: Action]] = ["Kinesis_20131202": kinesis, "Firehose_20150804": firehose]
+    /// The operations of each service, by its X-Amz-Target prefix (SubscribeToShard, whose
+    /// response is a stream, is answered apart).
+    static let services: [String: [String: Action]] = ["Kinesis_20131202": kinesis.merging(consumers) { a, _ in a }, "Firehose_20150804": firehose]
+    static let known: Set<String> = Set(services.values.flatMap(\.keys)).union(["SubscribeToShard"])
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         if request.method == "GET" && request.path == "/health" { return .text(200, "ok\n") }
         if request.method == "GET" && request.path == "/metrics" { return .text(200, metrics(), type: "text/plain; version=0.0.4") }
         let operation = request.header("x-amz-target").map { String($0.split(separator: ".").last ?? "") } ?? ""
         let response = answer(request)
-        let known = Service.kinesis[operation] != nil || Service.firehose[operation] != nil ? operation : "unknown"
+        let known = Service.known.contains(operation) ? operation : "unknown"
         answered.withLock { $0[Count(operation: known, status: response.status), default: 0] += 1 }
         return response
     }
@@ -203,6 +215,9 @@ public final class Service: Sendable {
                 return APIError.serialization("Start of structure or map found where not expected.").response
             }
             input = Input(object: o)
+        }
+        if service == "Kinesis_20131202" && operation == "SubscribeToShard" {
+            do throws(APIError) { return try subscribe(input) } catch { return error.response }
         }
         do throws(APIError) {
             guard let action = actions[operation] else { throw APIError("UnknownOperationException", "") }

@@ -59,6 +59,8 @@ public struct StoreConfiguration: Sendable {
     public var trimIntervalMillis: Int64 = 60_000
     public var region = "us-east-1"
     public var accountId = "000000000000"
+    /// A registered consumer is CREATING this long, then ACTIVE (Kinesis takes seconds).
+    public var consumerCreationMillis: Int64 = 0
 
     public init(dataDirectory: String, clock: any SluiceClock = SystemClock()) {
         self.dataDirectory = dataDirectory
@@ -178,6 +180,7 @@ public struct StreamDescription: Sendable {
     public var hasMoreShards: Bool
     public var openShardCount: Int
     public var tags: [String: String]
+    public var consumerCount: Int = 0
 
     /// The DescribeStream response: `{"StreamDescription": {...}}`.
     public var json: JSONValue {
@@ -207,7 +210,7 @@ public struct StreamDescription: Sendable {
         o["EnhancedMonitoring"] = [["ShardLevelMetrics": []]]
         o["EncryptionType"] = "NONE"
         o["OpenShardCount"] = .int(Int64(openShardCount))
-        o["ConsumerCount"] = 0
+        o["ConsumerCount"] = .int(Int64(consumerCount))
         return ["StreamDescriptionSummary": .object(o)]
     }
 }

@@ -62,14 +62,18 @@ struct StreamMeta: Sendable {
     /// Records that arrived before this were hidden by a retention decrease; raising retention
     /// again does not bring them back.
     var trimFloorMillis: Int64 = 0
+    /// Registered enhanced fan-out consumers: name -> registration time (epoch milliseconds).
+    var consumers: [String: Int64] = [:]
 
     var json: JSONValue {
         var tagObject = JSONObject()
         for (k, v) in tags.sorted(by: { $0.key < $1.key }) { tagObject[k] = .string(v) }
+        var consumerObject = JSONObject()
+        for (k, v) in consumers.sorted(by: { $0.key < $1.key }) { consumerObject[k] = .int(v) }
         return ["format": 1, "name": .string(name), "created": .int(createdMillis),
                 "retentionHours": .int(Int64(retentionHours)), "mode": .string(mode.rawValue),
                 "nextShardIndex": .int(Int64(nextShardIndex)), "shards": .array(shards.map(\.json)),
-                "tags": .object(tagObject), "trimFloor": .int(trimFloorMillis)]
+                "tags": .object(tagObject), "trimFloor": .int(trimFloorMillis), "consumers": .object(consumerObject)]
     }
 
     init(name: String, createdMillis: Int64, retentionHours: Int, mode: StreamMode, shards: [ShardMeta]) {
@@ -97,6 +101,9 @@ struct StreamMeta: Sendable {
         trimFloorMillis = json["trimFloor"]?.int64Value ?? 0
         for (k, v) in json["tags"]?.objectValue?.entries ?? [] {
             if let s = v.stringValue { tags[k] = s }
+        }
+        for (k, v) in json["consumers"]?.objectValue?.entries ?? [] {
+            if let t = v.int64Value { consumers[k] = t }
         }
     }
 }

@@ -203,11 +203,16 @@ public final class StreamStore: @unchecked Sendable {
         }
     }
 
-    /// DeleteStream: the stream and all its data are removed at once.
-    public func deleteStream(name: String) throws(StreamError) {
+    /// DeleteStream: the stream and all its data are removed at once. A stream with registered
+    /// consumers is deleted only with `enforceConsumerDeletion` (which deregisters them).
+    public func deleteStream(name: String, enforceConsumerDeletion: Bool = false) throws(StreamError) {
         try validateStreamName(name)
         let h = try lock.locked { () throws(StreamError) -> StreamHandle in
-            guard let h = streams.removeValue(forKey: name) else { throw notFound(name) }
+            guard let h = streams[name] else { throw notFound(name) }
+            if !enforceConsumerDeletion, h.lock.locked({ !h.meta.consumers.isEmpty }) {
+                throw StreamError(.resourceInUse, "Stream \(name) under account \(account) has registered consumers; deregister them or pass EnforceConsumerDeletion.")
+            }
+            streams[name] = nil
             return h
         }
         h.lock.locked {
@@ -274,7 +279,7 @@ public final class StreamStore: @unchecked Sendable {
         StreamDescription(name: h.meta.name, arn: arn(h.meta.name), status: .active, mode: h.meta.mode,
                           retentionHours: h.meta.retentionHours, creationMillis: h.meta.createdMillis,
                           shards: shards.map(describe), hasMoreShards: hasMore, openShardCount: h.routes.count,
-                          tags: h.meta.tags)
+                          tags: h.meta.tags, consumerCount: h.meta.consumers.count)
     }
 
     /// ListShards. Pass `streamName` (with optional filter, start and limit) for the first page, or

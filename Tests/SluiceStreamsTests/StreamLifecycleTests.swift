@@ -106,4 +106,29 @@ struct StreamLifecycleTests {
         try f.store.removeTags(name: "s", keys: ["k0", "unknown"])
         #expect(try f.store.listTags(name: "s").count == 49)
     }
+
+    @Test func consumersPersistGoWithTheStreamAndFollowTheLimits() throws {
+        let f = try StoreFixture { $0.consumerCreationMillis = 2000 }
+        try f.store.createStream(name: "s", shardCount: 1)
+        let c = try f.store.registerConsumer(stream: "s", name: "c1")
+        #expect(c.status == "CREATING" && c.arn == "arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/c1:\(f.clock.nowMillis() / 1000)")
+        #expect(try f.store.describeConsumer(stream: "s", name: "c1").status == "CREATING")
+        f.clock.advance(by: 2000)
+        #expect(try f.store.describeConsumer(stream: "s", name: "c1").status == "ACTIVE")
+        #expect(performing: { try f.store.registerConsumer(stream: "s", name: "c1") }, throws: StreamError.code(.resourceInUse))
+        #expect(performing: { try f.store.registerConsumer(stream: "s", name: "bad name") }, throws: StreamError.code(.validation))
+        for i in 2...20 { _ = try f.store.registerConsumer(stream: "s", name: "c\(i)") }
+        #expect(performing: { try f.store.registerConsumer(stream: "s", name: "c21") }, throws: StreamError.code(.limitExceeded))
+        try f.reopen()
+        #expect(try f.store.listConsumers(stream: "s").count == 20)
+        #expect(try f.store.describeStreamSummary(name: "s").consumerCount == 20)
+        #expect(try f.store.resolveConsumer(arn: c.arn, streamName: nil, consumerName: nil) == ("s", "c1"))
+        #expect(performing: { try f.store.resolveConsumer(arn: c.arn, streamName: "other", consumerName: nil) }, throws: StreamError.code(.invalidArgument))
+        try f.store.deregisterConsumer(stream: "s", name: "c1")
+        #expect(performing: { try f.store.resolveConsumer(arn: c.arn, streamName: nil, consumerName: nil) }, throws: StreamError.code(.resourceNotFound))
+        #expect(performing: { try f.store.deleteStream(name: "s") }, throws: StreamError.code(.resourceInUse))
+        try f.store.deleteStream(name: "s", enforceConsumerDeletion: true)
+        try f.store.createStream(name: "s", shardCount: 1)
+        #expect(try f.store.listConsumers(stream: "s").isEmpty)
+    }
 }
