@@ -12,13 +12,14 @@ struct ServeCommand {
 
     static let usage = """
         usage: sluice serve [--listen 127.0.0.1:4567] [--data-dir DIR] [--s3-dir DIR] [--iterator-ttl SECONDS]
-                            [--require-auth --access-key ID:SECRET ...] [FILE.sql ...]
+                            [--enforce-limits] [--require-auth --access-key ID:SECRET ...] [FILE.sql ...]
           Serves the Kinesis Data Streams API (X-Amz-Target Kinesis_20131202.*) and the Firehose API
           (Firehose_20150804.*), JSON 1.1 over HTTP/1.1, on the stream store of DIR, so boto3, the AWS CLI and the
           SDKs in JSON mode work unchanged with --endpoint-url http://HOST:PORT. Firehoses deliver to S3
           destinations as directories: arn:aws:s3:::BUCKET is --s3-dir/BUCKET (default DIR/s3). Every firehose
           defined in DIR is delivered while the server runs, and flushed when it stops. It binds to loopback
-          unless told otherwise (--listen 0.0.0.0:4567).
+          unless told otherwise (--listen 0.0.0.0:4567). --enforce-limits applies Kinesis's per-shard limits to
+          provisioned streams (writes 1 MiB/s and 1,000 records/s, reads 2 MiB/s and 5 calls/s).
           Any SigV4-signed request is accepted, unless --require-auth: then each request's signature is
           verified against the --access-key pairs (unknown keys, bad signatures and 15-minute skew refused). GET /health answers ok; GET /metrics is in the Prometheus text format. Query files named after the options run
           as jobs on the same store, with checkpoints, until SIGINT or SIGTERM stop the server and the jobs at

@@ -23,7 +23,7 @@ def secured():
 
 def client(endpoint, key, secret):
     return boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret,
-                        config=Config(retries={"max_attempts": 1}))
+                        config=Config(retries={"total_max_attempts": 1}))
 
 
 @pytest.mark.skipif(TARGET == "moto", reason="sluice's --require-auth")

@@ -29,7 +29,7 @@ def test_producer_to_alarm_file():
     proc = launch([os.path.abspath(SLUICE), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", "data", "hot.sql"], port, cwd=work)
     try:
         k = boto3.client("kinesis", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1", aws_access_key_id="a",
-                         aws_secret_access_key="b", config=Config(retries={"max_attempts": 1}))
+                         aws_secret_access_key="b", config=Config(retries={"total_max_attempts": 1}))
         base = 1704067200
         # s1 runs hot in the window [00:00, 00:10), cools in [00:20, 00:30); s2 stays cool.
         events = [("s1", 90.0, 1), ("s1", 85.0, 5), ("s2", 20.0, 3), ("s1", 50.0, 21), ("s2", 21.0, 22), ("s1", 40.0, 45), ("s2", 20.0, 45)]

@@ -17,7 +17,7 @@ ROLE = "arn:aws:iam::000000000000:role/r"
 
 def client(endpoint, service, validate=True):
     return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE",
-                        aws_secret_access_key="secret", config=Config(retries={"max_attempts": 1}, parameter_validation=validate))
+                        aws_secret_access_key="secret", config=Config(retries={"total_max_attempts": 1}, parameter_validation=validate))
 
 
 @pytest.fixture
