@@ -12,14 +12,17 @@ struct ServeCommand {
 
     static let usage = """
         usage: sluice serve [--listen 127.0.0.1:4567] [--data-dir DIR] [--s3-dir DIR] [--iterator-ttl SECONDS]
-                            [--enforce-limits] [--require-auth --access-key ID:SECRET ...] [FILE.sql ...]
+                            [--create-delay S] [--update-delay S] [--consumer-delay S] [--enforce-limits]
+                            [--require-auth --access-key ID:SECRET ...] [FILE.sql ...]
           Serves the Kinesis Data Streams API (X-Amz-Target Kinesis_20131202.*) and the Firehose API
           (Firehose_20150804.*), JSON 1.1 over HTTP/1.1, on the stream store of DIR, so boto3, the AWS CLI and the
           SDKs in JSON mode work unchanged with --endpoint-url http://HOST:PORT. Firehoses deliver to S3
           destinations as directories: arn:aws:s3:::BUCKET is --s3-dir/BUCKET (default DIR/s3). Every firehose
           defined in DIR is delivered while the server runs, and flushed when it stops. It binds to loopback
           unless told otherwise (--listen 0.0.0.0:4567). --enforce-limits applies Kinesis's per-shard limits to
-          provisioned streams (writes 1 MiB/s and 1,000 records/s, reads 2 MiB/s and 5 calls/s).
+          provisioned streams (writes 1 MiB/s and 1,000 records/s, reads 2 MiB/s and 5 calls/s). The delays (0 by
+          default) keep new streams CREATING, resharded streams UPDATING and new consumers CREATING for that long,
+          as Kinesis does for seconds, so clients' waits and state checks can be tested.
           Any SigV4-signed request is accepted, unless --require-auth: then each request's signature is
           verified against the --access-key pairs (unknown keys, bad signatures and 15-minute skew refused). GET /health answers ok; GET /metrics is in the Prometheus text format. Query files named after the options run
           as jobs on the same store, with checkpoints, until SIGINT or SIGTERM stop the server and the jobs at
@@ -27,7 +30,7 @@ struct ServeCommand {
         """
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
-        let a = try Arguments(argv, valued: ["listen", "data-dir", "s3-dir", "fsync", "iterator-ttl", "access-key"], booleans: ["enforce-limits", "require-auth"])
+        let a = try Arguments(argv, valued: ["listen", "data-dir", "s3-dir", "fsync", "iterator-ttl", "create-delay", "update-delay", "consumer-delay", "access-key"], booleans: ["enforce-limits", "require-auth"])
         var keys: [String: String]? = nil
         if a.flag("require-auth") {
             var k: [String: String] = [:]
@@ -52,12 +55,20 @@ struct ServeCommand {
             guard let (file, parsed) = RunCommand.readQueryFile(path, err) else { return 1 }
             files.append((file, parsed.script))
         }
-        var ttl: Int64? = nil
-        if let t = a.value("iterator-ttl") {
-            guard let secs = Double(t), secs > 0 else { throw UsageError("--iterator-ttl takes seconds, not '\(t)'") }
-            ttl = Int64(secs * 1000)
+        func millis(_ flag: String, allowZero: Bool) throws -> Int64? {
+            guard let t = a.value(flag) else { return nil }
+            guard let secs = Double(t), secs.isFinite, allowZero ? secs >= 0 : secs > 0 else { throw UsageError("--\(flag) takes seconds, not '\(t)'") }
+            return Int64(secs * 1000)
         }
-        let store = try SluiceMain.openStore(a, warnings: err, iteratorTTLMillis: ttl)
+        let ttl = try millis("iterator-ttl", allowZero: false)
+        let createDelay = try millis("create-delay", allowZero: true), updateDelay = try millis("update-delay", allowZero: true)
+        let consumerDelay = try millis("consumer-delay", allowZero: true)
+        let store = try SluiceMain.openStore(a, warnings: err) { c in
+            if let t = ttl { c.iteratorTTLMillis = t }
+            if let d = createDelay { c.createDelayMillis = d }
+            if let d = updateDelay { c.updateDelayMillis = d }
+            if let d = consumerDelay { c.consumerCreationMillis = d }
+        }
         defer { store.close() }
         let engine = Engine(store: store)
         for (file, script) in files {

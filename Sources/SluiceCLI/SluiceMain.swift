@@ -98,9 +98,9 @@ public enum SluiceMain {
         return "sluice-data"
     }
 
-    static func openStore(_ args: Arguments, warnings err: OutputStream? = nil, iteratorTTLMillis: Int64? = nil) throws -> StreamStore {
+    static func openStore(_ args: Arguments, warnings err: OutputStream? = nil, tweak: (inout StoreConfiguration) -> Void = { _ in }) throws -> StreamStore {
         var config = StoreConfiguration(dataDirectory: dataDirectory(args))
-        if let t = iteratorTTLMillis { config.iteratorTTLMillis = t }
+        tweak(&config)
         if let f = args.value("fsync") {
             guard let p = FsyncPolicy(f) else { throw UsageError("--fsync takes never, always, interval or interval:<ms>, not '\(f)'") }
             config.fsync = p

@@ -61,6 +61,11 @@ public struct StoreConfiguration: Sendable {
     public var accountId = "000000000000"
     /// A registered consumer is CREATING this long, then ACTIVE (Kinesis takes seconds).
     public var consumerCreationMillis: Int64 = 0
+    /// A new stream is CREATING this long (no shards, no puts or reads), then ACTIVE; a stream is
+    /// UPDATING this long after a reshard or a mode change (no further reshards). Kinesis takes
+    /// seconds; 0 makes both immediate.
+    public var createDelayMillis: Int64 = 0
+    public var updateDelayMillis: Int64 = 0
 
     public init(dataDirectory: String, clock: any SluiceClock = SystemClock()) {
         self.dataDirectory = dataDirectory

@@ -64,6 +64,8 @@ struct StreamMeta: Sendable {
     var trimFloorMillis: Int64 = 0
     /// Registered enhanced fan-out consumers: name -> registration time (epoch milliseconds).
     var consumers: [String: Int64] = [:]
+    /// The stream is UPDATING until then (epoch milliseconds), after a reshard or mode change.
+    var updatingUntilMillis: Int64 = 0
 
     var json: JSONValue {
         var tagObject = JSONObject()
@@ -73,7 +75,8 @@ struct StreamMeta: Sendable {
         return ["format": 1, "name": .string(name), "created": .int(createdMillis),
                 "retentionHours": .int(Int64(retentionHours)), "mode": .string(mode.rawValue),
                 "nextShardIndex": .int(Int64(nextShardIndex)), "shards": .array(shards.map(\.json)),
-                "tags": .object(tagObject), "trimFloor": .int(trimFloorMillis), "consumers": .object(consumerObject)]
+                "tags": .object(tagObject), "trimFloor": .int(trimFloorMillis), "consumers": .object(consumerObject),
+                "updatingUntil": .int(updatingUntilMillis)]
     }
 
     init(name: String, createdMillis: Int64, retentionHours: Int, mode: StreamMode, shards: [ShardMeta]) {
@@ -102,6 +105,7 @@ struct StreamMeta: Sendable {
         for (k, v) in json["tags"]?.objectValue?.entries ?? [] {
             if let s = v.stringValue { tags[k] = s }
         }
+        updatingUntilMillis = json["updatingUntil"]?.int64Value ?? 0
         for (k, v) in json["consumers"]?.objectValue?.entries ?? [] {
             if let t = v.int64Value { consumers[k] = t }
         }

@@ -122,8 +122,11 @@ extension StreamStore {
     /// manage them (Split, Merge and UpdateShardCount are then refused).
     public func updateStreamMode(name: String, mode: StreamMode) throws(StreamError) {
         try withStream(name) { h throws(StreamError) in
+            let now = clock.nowMillis()
+            try requireActive(h, now: now)
             guard h.meta.mode != mode else { return }
             h.meta.mode = mode
+            h.meta.updatingUntilMillis = now + configuration.updateDelayMillis
             try h.saveMeta()
         }
     }

@@ -88,6 +88,7 @@ extension StreamStore {
         defer { h.lock.unlock() }
         guard !h.deleted else { throw notFound(name) }
         let now = clock.nowMillis()
+        try requireCreated(h, now: now)
         try maybeTrim(h, now: now)
         if h.meta.mode == .onDemand { try scaleOnDemandIfNeeded(h, now: now) }
 
@@ -196,6 +197,7 @@ extension StreamStore {
         guard let index = ShardID.parse(shardId) else {
             throw StreamError(.resourceNotFound, "Could not find shard \(shardId) in stream \(name) under account \(account).")
         }
+        if !h.deleted { try requireCreated(h, now: now) }
         guard !h.deleted, let shard = h.shard(index), !h.isExpired(shard, now: now) else {
             throw shardNotFound(ShardID.format(index), name)
         }

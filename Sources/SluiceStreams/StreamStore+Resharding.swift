@@ -10,6 +10,7 @@ extension StreamStore {
             throw .validation("newStartingHashKey", newStartingHashKey, "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})")
         }
         try withStream(name) { h throws(StreamError) in
+            try requireActive(h, now: clock.nowMillis())
             try requireProvisioned(h, "SplitShard")
             let now = clock.nowMillis()
             let shard = try openShard(h, shardToSplit, now: now)
@@ -29,6 +30,7 @@ extension StreamStore {
     /// `adjacentShardToMerge` begins) close, and one child takes their union.
     public func mergeShards(stream name: String, shardToMerge: String, adjacentShardToMerge: String) throws(StreamError) {
         try withStream(name) { h throws(StreamError) in
+            try requireActive(h, now: clock.nowMillis())
             try requireProvisioned(h, "MergeShards")
             let now = clock.nowMillis()
             let a = try openShard(h, shardToMerge, now: now)
@@ -50,6 +52,7 @@ extension StreamStore {
             throw .validation("targetShardCount", String(target), "Member must have value greater than or equal to 1")
         }
         return try withStream(name) { h throws(StreamError) in
+            try requireActive(h, now: clock.nowMillis())
             try requireProvisioned(h, "UpdateShardCount")
             let current = h.routes.count
             if target > current * 2 {
@@ -120,6 +123,7 @@ extension StreamStore {
         let saved = h.meta
         do throws(StreamError) {
             try body()
+            h.meta.updatingUntilMillis = clock.nowMillis() + configuration.updateDelayMillis
             try h.saveMeta()
         } catch {
             h.meta = saved

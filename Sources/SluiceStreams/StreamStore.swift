@@ -276,10 +276,37 @@ public final class StreamStore: @unchecked Sendable {
     }
 
     func description(_ h: StreamHandle, shards: [ShardMeta], hasMore: Bool) -> StreamDescription {
-        StreamDescription(name: h.meta.name, arn: arn(h.meta.name), status: .active, mode: h.meta.mode,
-                          retentionHours: h.meta.retentionHours, creationMillis: h.meta.createdMillis,
-                          shards: shards.map(describe), hasMoreShards: hasMore, openShardCount: h.routes.count,
-                          tags: h.meta.tags, consumerCount: h.meta.consumers.count)
+        let status = self.status(h, now: clock.nowMillis())
+        // A stream being created has no shards to show yet.
+        let shown = status == .creating ? [] : shards
+        return StreamDescription(name: h.meta.name, arn: arn(h.meta.name), status: status, mode: h.meta.mode,
+                                 retentionHours: h.meta.retentionHours, creationMillis: h.meta.createdMillis,
+                                 shards: shown.map(describe), hasMoreShards: hasMore && status != .creating,
+                                 openShardCount: status == .creating ? 0 : h.routes.count,
+                                 tags: h.meta.tags, consumerCount: h.meta.consumers.count)
+    }
+
+    /// CREATING for `createDelayMillis` after creation, UPDATING until a reshard or mode change
+    /// has settled, else ACTIVE (the stream's lock held).
+    func status(_ h: StreamHandle, now: Int64) -> StreamStatus {
+        if now < h.meta.createdMillis + configuration.createDelayMillis { return .creating }
+        if now < h.meta.updatingUntilMillis { return .updating }
+        return .active
+    }
+
+    /// Operations that change a stream's shape or settings need it ACTIVE.
+    func requireActive(_ h: StreamHandle, now: Int64) throws(StreamError) {
+        let s = status(h, now: now)
+        guard s == .active else {
+            throw StreamError(.resourceInUse, "Stream \(h.meta.name) under account \(account) not ACTIVE, instead in state \(s.rawValue)")
+        }
+    }
+
+    /// Data operations find a stream that is still being created as not there yet.
+    func requireCreated(_ h: StreamHandle, now: Int64) throws(StreamError) {
+        if status(h, now: now) == .creating {
+            throw StreamError(.resourceNotFound, "Stream \(h.meta.name) under account \(account) not found (it is CREATING).")
+        }
     }
 
     /// ListShards. Pass `streamName` (with optional filter, start and limit) for the first page, or
@@ -372,6 +399,7 @@ public final class StreamStore: @unchecked Sendable {
     public func increaseRetention(name: String, hours: Int) throws(StreamError) {
         try StreamStore.validateRetention(hours)
         try withStream(name) { h throws(StreamError) in
+            try requireActive(h, now: clock.nowMillis())
             if hours < h.meta.retentionHours {
                 throw StreamError(.invalidArgument,
                                   "Requested retention period (\(hours) hours) for stream \(name) can not be shorter than "
@@ -386,6 +414,7 @@ public final class StreamStore: @unchecked Sendable {
     public func decreaseRetention(name: String, hours: Int) throws(StreamError) {
         try StreamStore.validateRetention(hours)
         try withStream(name) { h throws(StreamError) in
+            try requireActive(h, now: clock.nowMillis())
             if hours > h.meta.retentionHours {
                 throw StreamError(.invalidArgument,
                                   "Requested retention period (\(hours) hours) for stream \(name) can not be longer than "
@@ -453,6 +482,7 @@ public final class StreamStore: @unchecked Sendable {
 
     public func addTags(name: String, tags: [String: String]) throws(StreamError) {
         try withStream(name) { h throws(StreamError) in
+            if status(h, now: clock.nowMillis()) == .creating { try requireActive(h, now: clock.nowMillis()) }
             var merged = h.meta.tags
             for (k, v) in tags { merged[k] = v }
             if merged.count > 50 {

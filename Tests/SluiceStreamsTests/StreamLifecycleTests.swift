@@ -131,4 +131,26 @@ struct StreamLifecycleTests {
         try f.store.createStream(name: "s", shardCount: 1)
         #expect(try f.store.listConsumers(stream: "s").isEmpty)
     }
+
+    @Test func creatingAndUpdatingLastTheirConfiguredDelays() throws {
+        let f = try StoreFixture { $0.createDelayMillis = 1000; $0.updateDelayMillis = 500 }
+        try f.store.createStream(name: "s", shardCount: 2)
+        let creating = try f.store.describeStream(name: "s")
+        #expect(creating.status == .creating && creating.shards.isEmpty)
+        #expect(performing: { try f.put("s", "x", key: "p") }, throws: StreamError.code(.resourceNotFound))
+        #expect(performing: { try f.store.updateShardCount(stream: "s", targetShardCount: 3) }, throws: StreamError.code(.resourceInUse))
+        #expect(performing: { try f.store.increaseRetention(name: "s", hours: 48) }, throws: StreamError.code(.resourceInUse))
+        f.clock.advance(by: 1000)
+        #expect(try f.store.describeStream(name: "s").status == .active)
+        _ = try f.put("s", "x", key: "p")
+        _ = try f.store.updateShardCount(stream: "s", targetShardCount: 3)
+        #expect(try f.store.describeStreamSummary(name: "s").status == .updating)
+        #expect(performing: { try f.store.updateShardCount(stream: "s", targetShardCount: 4) }, throws: StreamError.code(.resourceInUse))
+        _ = try f.put("s", "y", key: "p")
+        try f.reopen()
+        #expect(try f.store.describeStreamSummary(name: "s").status == .updating)
+        f.clock.advance(by: 500)
+        #expect(try f.store.describeStreamSummary(name: "s").status == .active)
+        _ = try f.store.updateShardCount(stream: "s", targetShardCount: 4)
+    }
 }
