@@ -243,37 +243,58 @@ public final class DeliveryStream {
             let n = b.result.records.count
             guard n > 0 else { continue }
             any = true
+            // The records to deliver: from a source stream, a KPL aggregated record is its user
+            // records (as Firehose de-aggregates them); `record[j]` is the stream record of data[j],
+            // and `last[j]` whether data[j] is the last of it.
             var data: [[UInt8]] = []
+            var record: [Int] = [], last: [Bool] = []
             data.reserveCapacity(n)
-            for i in 0..<n { data.append(b.result.records.data(i)) }
-            counters.recordsRead += Int64(n)
-            let processed: [ProcessedRecord] = processor.map { $0(data) } ?? data.map { .ok($0, keys: [:]) }
             for i in 0..<n {
+                let users = config.isDirectPut ? nil : b.result.records.withData(i) { KPLAggregate.hasMagic($0) ? KPLAggregate.deaggregate($0) : nil }
+                if let users, !users.isEmpty {
+                    for (k, u) in users.enumerated() {
+                        data.append(u.data)
+                        record.append(i)
+                        last.append(k == users.count - 1)
+                    }
+                } else {
+                    data.append(b.result.records.data(i))
+                    record.append(i)
+                    last.append(true)
+                }
+            }
+            counters.recordsRead += Int64(data.count)
+            let processed: [ProcessedRecord] = processor.map { $0(data) } ?? data.map { .ok($0, keys: [:]) }
+            for j in 0..<data.count {
+                let i = record[j]
                 let sn = b.result.sequenceNumber(i)
                 let seq = sn
                 let arrival = b.result.records.arrivalMillis(i)
                 let before = lastRead[b.shardId]
-                lastRead[b.shardId] = seq
-                counters.bytesIn += Int64(data[i].count)
-                switch i < processed.count ? processed[i] : .failed("the transformation returned no result for the record") {
+                if last[j] { lastRead[b.shardId] = seq }
+                // Objects end between stream records, never inside an aggregated one, so that the
+                // delivery state's sequence ranges hold whole records.
+                let boundary = last[j]
+                counters.bytesIn += Int64(data[j].count)
+                switch j < processed.count ? processed[j] : .failed("the transformation returned no result for the record") {
                 case .ok(let bytes, let keys):
                     let partition = DeliveryStream.partitionName(keys)
                     if isDelivered(b.shardId, partition, sn) { continue }
                     if buffers[partition + "\u{0}" + b.shardId] == nil && activePartitions >= DeliveryStream.maxActivePartitions {
-                        try append(errorRecord(data[i], arrival, "activePartitionExceeded", "more than \(DeliveryStream.maxActivePartitions) partitions are active"),
+                        try append(errorRecord(data[j], arrival, "activePartitionExceeded", "more than \(DeliveryStream.maxActivePartitions) partitions are active"),
                                    partition: "!error:activePartitionExceeded", keys: [:], errorType: "activePartitionExceeded",
-                                   shard: b.shardId, seq: seq, before: before, arrival: arrival)
+                                   shard: b.shardId, seq: seq, before: before, arrival: arrival, boundary: boundary)
                         counters.recordsFailed += 1
                         continue
                     }
-                    try append(bytes, partition: partition, keys: keys, errorType: nil, shard: b.shardId, seq: seq, before: before, arrival: arrival)
+                    try append(bytes, partition: partition, keys: keys, errorType: nil, shard: b.shardId, seq: seq, before: before, arrival: arrival, boundary: boundary)
                 case .dropped:
                     counters.recordsDropped += 1
                 case .failed(let reason):
                     let partition = "!error:processing-failed"
                     if isDelivered(b.shardId, partition, sn) { continue }
-                    try append(errorRecord(data[i], arrival, "processing-failed", reason), partition: partition, keys: [:],
-                               errorType: "processing-failed", shard: b.shardId, seq: seq, before: before, arrival: arrival)
+                    try append(errorRecord(data[j], arrival, "processing-failed", reason), partition: partition, keys: [:],
+                               errorType: "processing-failed", shard: b.shardId, seq: seq, before: before, arrival: arrival, boundary: boundary)
                     counters.recordsFailed += 1
                 }
             }
@@ -323,7 +344,7 @@ public final class DeliveryStream {
     }
 
     private func append(_ bytes: [UInt8], partition: String, keys: [String: String], errorType: String?, shard: String,
-                        seq: SequenceNumber, before: SequenceNumber?, arrival: Int64) throws(DeliveryError) {
+                        seq: SequenceNumber, before: SequenceNumber?, arrival: Int64, boundary: Bool = true) throws(DeliveryError) {
         let k = partition + "\u{0}" + shard
         let buf: Buffer
         if let b = buffers[k] {
@@ -338,7 +359,7 @@ public final class DeliveryStream {
         buf.pending += bytes
         if config.newlineDelimiter { buf.pending.append(10) }
         if buf.pending.count >= 1 << 18 { try drain(buf) }
-        if buf.bytes >= config.bufferSizeBytes { try deliver(k, buf) }
+        if boundary && buf.bytes >= config.bufferSizeBytes { try deliver(k, buf) }
     }
 
     private func open(partition: String, keys: [String: String], errorType: String?, shard: String, seq: SequenceNumber,

@@ -316,18 +316,27 @@ final class Job {
     }
 
     /// Decodes a shard's records into a batch of the source's columns; returns the largest event time.
+    /// A KPL aggregated record is read as its user records, as the KCL reads it.
     private func decode(_ input: JobInput, _ r: GetRecordsResult, shard: String) -> (Batch, Int64?) {
+        func failed(_ e: DecodeError, _ i: Int, _ data: [UInt8], subsequence: Int?) {
+            let f = RecordFailure(kind: "decode", message: e.description + (subsequence.map { " (user record \($0) of an aggregated record)" } ?? ""),
+                                  shardId: shard, sequenceNumber: r.sequenceNumber(i).description, data: String(decoding: data, as: UTF8.self))
+            counters.bad += 1
+            switch input.badPolicy {
+            case "error_stream": engine.reportError(f, source: input.source.stream.name)
+            case "fail": fatal = f
+            default: break
+            }
+        }
         for i in 0..<r.records.count where fatal == nil {
             let arrival = r.records.arrivalMillis(i)
-            if let e = r.records.withData(i, { input.decoder.add($0, arrival: arrival) }) {
-                let f = RecordFailure(kind: "decode", message: e.description, shardId: shard, sequenceNumber: r.sequenceNumber(i).description,
-                                      data: String(decoding: r.records.data(i), as: UTF8.self))
-                counters.bad += 1
-                switch input.badPolicy {
-                case "error_stream": engine.reportError(f, source: input.source.stream.name)
-                case "fail": fatal = f
-                default: break
+            let users = r.records.withData(i) { KPLAggregate.hasMagic($0) ? KPLAggregate.deaggregate($0) : nil }
+            if let users {
+                for (k, u) in users.enumerated() where fatal == nil {
+                    if let e = u.data.withUnsafeBytes({ input.decoder.add($0, arrival: arrival) }) { failed(e, i, u.data, subsequence: k) }
                 }
+            } else if let e = r.records.withData(i, { input.decoder.add($0, arrival: arrival) }) {
+                failed(e, i, r.records.data(i), subsequence: nil)
             }
         }
         return input.decoder.finish()

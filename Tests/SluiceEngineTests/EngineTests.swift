@@ -76,6 +76,25 @@ struct EngineTests {
         ])
     }
 
+    /// A KPL aggregated record is read as its user records (as the KCL reads it); a bad user
+    /// record inside one is reported with the stream record's sequence number.
+    @Test func aggregatedRecordsAreReadAsTheirUserRecords() throws {
+        let f = try EngineFixture()
+        try f.load(clicksDDL + "INSERT INTO out SELECT url, ms FROM clicks;")
+        let users = [#"{"url":"/a","ms":1,"ts":"2024-01-01T00:00:05Z"}"#, #"{"url":"/b","ms":2,"ts":"2024-01-01T00:00:06Z"}"#,
+                     #"{"url":"/c","ms":"not a number","ts":"2024-01-01T00:00:07Z"}"#, #"{"url":"/d","ms":4,"ts":"2024-01-01T00:00:08Z"}"#]
+        let aggregated = KPLAggregate.aggregate(users.enumerated().map { KPLAggregate.UserRecord(partitionKey: "k\($0.offset)", data: Array($0.element.utf8)) })
+        let seq = try f.store.putRecord(stream: "clicks", data: aggregated, partitionKey: "k").sequenceNumber
+        try f.put("clicks", #"{"url":"/e","ms":5,"ts":"2024-01-01T00:00:09Z"}"#)
+        _ = try f.engine.runStep()
+        try f.engine.finish()
+        #expect(f.lines("out.jsonl") == [#"{"url":"/a","ms":1.0}"#, #"{"url":"/b","ms":2.0}"#, #"{"url":"/d","ms":4.0}"#, #"{"url":"/e","ms":5.0}"#])
+        let errors = try f.errorStream()
+        #expect(errors.count == 1)
+        #expect(errors.first?.serialized().contains(seq.description) == true, "\(errors)")
+        #expect(errors.first?.serialized().contains("user record 2 of an aggregated record") == true, "\(errors)")
+    }
+
     @Test func badRecordsGoToTheErrorStreamWithTheirReason() throws {
         let f = try EngineFixture()
         try f.load(clicksDDL + "INSERT INTO out SELECT url, ms FROM clicks;")
