@@ -96,6 +96,9 @@ struct FirehoseAPITests {
         try f.restart(crash: true)
         try f.host.stop()
         #expect(f.objects("b").values.sorted() == ["1\n2\n", "3\n"])
+        let metrics = f.service.metrics()
+        #expect(metrics.contains("sluice_firehose_records_delivered_total{firehose=\"fh\"} 1\n"), "\(metrics)")
+        #expect(metrics.contains("sluice_firehose_objects_total{firehose=\"fh\"} 1\n"))
     }
 
     @Test func updateDestinationDeliversUnderTheOldVersionFirst() throws {
