@@ -10,6 +10,9 @@ struct GenCommand {
           Web clickstream as JSON lines (nested page fields), one record per line on stdout.
           Planted anomaly: from minute 8 to minute 11 after --start, /checkout answers 10-20x slower
           and half of its requests fail with status 503.
+               sluice gen sensors|payments|logs [--seed S] [--start ISO-8601]
+          15 minutes of IoT telemetry (CSV with a header), card payments or application logs (JSON lines),
+          each with planted anomalies at fixed minutes after --start (see samples/README.md).
                sluice gen bids [--records N] [--seed S] [--rate R] [--base-ms MS] [--time ms|iso]
                                [--format json|csv] [--out FILE]
           The Nexmark-style Bid benchmark data set, byte for byte as ../shared/bench/gen_bids.py makes it
@@ -30,6 +33,20 @@ struct GenCommand {
                 start = t
             }
             clicks(records: n, seed: UInt64(seed), start: start)
+            return 0
+        case "sensors", "payments", "logs":
+            let a = try Arguments(argv.dropFirst(), valued: ["seed", "start"])
+            let seed = UInt64(try a.int("seed") ?? [ "sensors": 11, "payments": 13, "logs": 17 ][what]!)
+            var start: Int64 = 1_704_067_200_000
+            if let s = a.value("start") {
+                guard let t = TimeFormat.parseISO8601(s) else { throw UsageError("--start takes an ISO-8601 time, not '\(s)'") }
+                start = t
+            }
+            switch what {
+            case "sensors": sensors(seed: seed, start: start)
+            case "payments": payments(seed: seed, start: start)
+            default: logs(seed: seed, start: start)
+            }
             return 0
         case "bids":
             let a = try Arguments(argv.dropFirst(), valued: ["records", "seed", "rate", "base-ms", "time", "format", "out"])
@@ -76,7 +93,7 @@ struct GenCommand {
             out.line(GenCommand.usage)
             return 0
         default:
-            throw UsageError("unknown data set '\(what)' (known: clicks, bids)")
+            throw UsageError("unknown data set '\(what)' (known: clicks, sensors, payments, logs, bids)")
         }
     }
 

@@ -39,6 +39,17 @@ public final class Engine {
     var tables: [String: ReferenceTable] = [:]
     /// The delivery streams of the firehoses declared, delivered from the run loop.
     public internal(set) var firehoses: [DeliveryStream] = []
+    /// Files written by queries (sinks and alert targets), by absolute path: the query writing each.
+    /// A file has one writer, so that each query's checkpoint can cut it back exactly.
+    var claimedFiles: [String: String] = [:]
+
+    func claimFile(_ path: String, by label: String) throws(EngineError) {
+        let key = URL(fileURLWithPath: path).standardizedFileURL.path
+        if let owner = claimedFiles[key], owner != label {
+            throw EngineError(message: "\(label) writes \(path), which \(owner) already writes; give each query or alert its own file (a file has one writer, so that restarts can cut it back exactly)")
+        }
+        claimedFiles[key] = label
+    }
     /// Text that statements such as EXPLAIN print.
     public private(set) var output: [String] = []
     var errorStreamReady = false
@@ -132,12 +143,16 @@ public final class Engine {
         case .showAlerts: output.append(Engine.render(alertStatus))
         case .show(let target): output.append(listing(target))
         case .start(let plan, let target, let label):
+            let owner = "query \(jobs.count + 1) (\(label))"
             let columns = plan.schema.map(\.name)
             let sink: any RowSink
             switch target {
             case .stdout: sink = DescriptorSink(fd: 1, columns: columns)
-            case .alert(let def): sink = try alertSink(def)
+            case .alert(let def):
+                for t in Set(def.targets) where t.hasPrefix("file:") { try claimFile(String(t.dropFirst(5)), by: owner) }
+                sink = try alertSink(def)
             case .sink(let def):
+                if def.type != "stdout" { try claimFile(def.path ?? "", by: owner) }
                 if def.type == "stdout" {
                     sink = DescriptorSink(fd: 1, columns: columns)
                 } else if def.rollBytes != nil || def.rollMillis != nil {

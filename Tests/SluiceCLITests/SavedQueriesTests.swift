@@ -52,21 +52,42 @@ struct SavedQueriesTests {
         p.waitUntilExit()
         #expect(p.terminationStatus == 0, "\(name): \(stderr)")
         let outDir = URL(fileURLWithPath: dir.path).appendingPathComponent("out")
-        let produced = ((try? FileManager.default.contentsOfDirectory(atPath: outDir.path)) ?? []).sorted()
+        let produced = Self.files(under: outDir)
         #expect(!produced.isEmpty, "\(name) wrote no output")
         let snapDir = Self.snapshots.appendingPathComponent(String(name.dropLast(4)))
         if ProcessInfo.processInfo.environment["RECORD_SNAPSHOTS"] == "1" {
             try? FileManager.default.removeItem(at: snapDir)
-            try FileManager.default.createDirectory(at: snapDir, withIntermediateDirectories: true)
-            for f in produced { try FileManager.default.copyItem(at: outDir.appendingPathComponent(f), to: snapDir.appendingPathComponent(f)) }
+            for (f, content) in produced {
+                let target = snapDir.appendingPathComponent(f)
+                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try content.write(to: target, atomically: true, encoding: .utf8)
+            }
             return
         }
-        let expected = ((try? FileManager.default.contentsOfDirectory(atPath: snapDir.path)) ?? []).sorted()
-        #expect(produced == expected, "\(name): files \(produced) vs snapshot \(expected)")
-        for f in produced where expected.contains(f) {
-            let got = try String(contentsOf: outDir.appendingPathComponent(f), encoding: .utf8)
-            let want = try String(contentsOf: snapDir.appendingPathComponent(f), encoding: .utf8)
+        let expected = Self.files(under: snapDir)
+        #expect(produced.keys.sorted() == expected.keys.sorted(), "\(name): files \(produced.keys.sorted()) vs snapshot \(expected.keys.sorted())")
+        for (f, got) in produced.sorted(by: { $0.key < $1.key }) {
+            guard let want = expected[f] else { continue }
             #expect(got == want, "\(name): out/\(f) differs from its snapshot (RECORD_SNAPSHOTS=1 rewrites it)")
         }
+    }
+
+    /// Every file under a directory (hidden ones, like a firehose's staging area, left out), by
+    /// relative path. Firehose object keys carry the time they were written and a UUID: those parts
+    /// read `TIME` and `UUID`, so a snapshot holds what is deterministic (prefix, name, version, content).
+    static func files(under root: URL) -> [String: String] {
+        var out: [String: String] = [:]
+        guard let e = FileManager.default.enumerator(atPath: root.path) else { return out }
+        while let rel = e.nextObject() as? String {
+            if rel.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: root.appendingPathComponent(rel).path, isDirectory: &isDir), !isDir.boolValue else { continue }
+            var key = rel
+            for (pattern, replacement) in [(#"\d{4}/\d{2}/\d{2}/\d{2}/"#, "TIME/"), (#"\d{4}(-\d{2}){5}-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}"#, "TIME-UUID")] {
+                key = key.replacingOccurrences(of: pattern, with: replacement, options: .regularExpression)
+            }
+            out[key] = (try? String(contentsOf: root.appendingPathComponent(rel), encoding: .utf8)) ?? "<unreadable>"
+        }
+        return out
     }
 }

@@ -76,6 +76,26 @@ struct EngineTests {
         ])
     }
 
+    /// Two queries writing one file would overwrite each other (each checkpoint cuts the file back
+    /// to its own position): the second is refused with both names, and nothing runs.
+    @Test func aFileHasOneWriter() throws {
+        let f = try EngineFixture()
+        let alert = { (name: String) in
+            "CREATE ALERT \(name) AS SELECT window_end, COUNT(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '1' MINUTE) GROUP BY window_start, window_end FIRE WHEN n > 1 NOTIFY 'file:$DIR/alarms.jsonl';"
+        }
+        #expect(throws: EngineError.self) { try f.load(clicksDDL + alert("a") + alert("b")) }
+        do {
+            try f.load(clicksDDL + alert("c") + alert("d"))
+            Issue.record("two alerts writing one file were accepted")
+        } catch let error as EngineError {
+            #expect(error.message?.contains("already writes") == true && error.message?.contains("ALERT c") == true, "\(error)")
+        }
+        let g = try EngineFixture()
+        #expect(throws: EngineError.self) {
+            try g.load(clicksDDL + "INSERT INTO out SELECT url FROM clicks; INSERT INTO out SELECT url FROM clicks WHERE ms > 1;")
+        }
+    }
+
     /// A KPL aggregated record is read as its user records (as the KCL reads it); a bad user
     /// record inside one is reported with the stream record's sequence number.
     @Test func aggregatedRecordsAreReadAsTheirUserRecords() throws {
