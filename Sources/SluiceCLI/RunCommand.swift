@@ -8,21 +8,26 @@ import Synchronization
 /// Set by SIGINT or SIGTERM: a running job stops at the next step.
 let stopRequested = Atomic<Bool>(false)
 
-/// `sluice run FILE.sql [--data-dir DIR] [--input STREAM=FILE ...] [--until-end]`
+/// `sluice run FILE.sql [--data-dir DIR] [--state-dir DIR] [--input STREAM=FILE ...] [--until-end] [--dry-run] [--log-format plain|json]`
 struct RunCommand {
     let out: OutputStream
     let err: OutputStream
 
     static let usage = """
-        usage: sluice run FILE.sql [--data-dir DIR] [--input STREAM=FILE ...] [--until-end]
+        usage: sluice run FILE.sql [--data-dir DIR] [--state-dir DIR] [--input STREAM=FILE ...] [--until-end]
+                                   [--checkpoint-interval SECONDS] [--dry-run] [--log-format plain|json]
           Executes every statement of FILE.sql. --input loads a JSON-lines or CSV file into a declared stream
           through the normal put path first. With --until-end the run stops once every input is read and every
           window has closed; without it, it runs until SIGINT or SIGTERM, which stop it at a checkpoint (open
-          windows kept). Each query takes a checkpoint every 10 s in DIR/queries/; running the same file again
+          windows kept). Each query takes a checkpoint every 10 s (--checkpoint-interval) in DIR/queries/; running the same file again
           over the same data directory continues from there, and file sinks are cut back to what the checkpoint
           had written, so no row is written twice.
           With --input and neither --data-dir nor $SLUICE_DATA_DIR, the run is a replay in a scratch data
           directory removed at exit, so running it twice gives the same result; name a data directory to keep it.
+          --state-dir DIR keeps the checkpoints there instead of DIR/queries (a restart, after SIGTERM or kill -9,
+          resumes from them). --dry-run checks the file and prints each query's logical and physical plan, touching
+          no data. The log on stderr has a line per event (query started or resumed, input loaded, checkpoint,
+          alert fired or resolved, stop, error, final counts); --log-format json makes each a JSON object.
         """
 
     /// A query file read and parsed, or nil after its syntax errors (or why it cannot be read) went to `err`.
@@ -41,11 +46,14 @@ struct RunCommand {
     }
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
-        let a = try Arguments(argv, valued: ["data-dir", "input", "fsync"], booleans: ["until-end"])
+        let valued: Set<String> = ["data-dir", "state-dir", "input", "fsync", "log-format", "checkpoint-interval"], booleans: Set<String> = ["until-end", "dry-run"]
+        let a = try Arguments(argv, valued: valued, booleans: booleans)
+        let log = EventLog(try EventLog.format(a.value("log-format")), err)
         guard a.positionals.count == 1 else {
             throw UsageError(a.positionals.isEmpty ? "missing the query file\n" + RunCommand.usage : "one query file at a time")
         }
         guard let (file, parsed) = RunCommand.readQueryFile(a.positionals[0], err) else { return 1 }
+        if a.flag("dry-run") { return dryRun(file, parsed) }
         var inputs: [(String, String)] = []
         for spec in a.values("input") {
             guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else { throw UsageError("--input takes STREAM=FILE, not '\(spec)'") }
@@ -55,7 +63,7 @@ struct RunCommand {
         var storeArgs = a
         if !inputs.isEmpty && a.value("data-dir") == nil && (ProcessInfo.processInfo.environment["SLUICE_DATA_DIR"] ?? "").isEmpty {
             scratch = NSTemporaryDirectory() + "sluice-run-\(getpid())"
-            storeArgs = try Arguments(["--data-dir", scratch!] + argv, valued: ["data-dir", "input", "fsync"], booleans: ["until-end"])
+            storeArgs = try Arguments(["--data-dir", scratch!] + argv, valued: valued, booleans: booleans)
         }
         let store = try SluiceMain.openStore(storeArgs, warnings: err)
         defer {
@@ -63,6 +71,12 @@ struct RunCommand {
             if let s = scratch { try? FileManager.default.removeItem(atPath: s) }
         }
         let engine = Engine(store: store)
+        if let s = a.value("state-dir") { engine.stateDirectory = s }
+        if let t = a.value("checkpoint-interval") {
+            guard let secs = Double(t), secs > 0, secs.isFinite else { throw UsageError("--checkpoint-interval takes seconds, not '\(t)'") }
+            engine.checkpointIntervalMillis = max(1, Int64(secs * 1000))
+        }
+        engine.onEvent = { log.log($0) }
         do {
             try engine.load(parsed.script)
         } catch {
@@ -72,13 +86,11 @@ struct RunCommand {
         }
         for text in engine.output { out.line(text) }
         out.flush()
-        for q in engine.resumedQueries { err.line("\(q): resumed from its checkpoint") }
         do {
             for (stream, file) in inputs {
                 let n = try engine.loadInput(stream: stream, path: file)
-                err.line("loaded \(n) records from \(file) into \(stream)")
+                log.log("input", "loaded \(n) records from \(file) into \(stream)", [("stream", .string(stream)), ("file", .string(file)), ("records", .int(Int64(n)))])
             }
-            err.flush()
             if a.flag("until-end") {
                 try engine.runUntilEnd()
             } else {
@@ -91,17 +103,47 @@ struct RunCommand {
                     // A long-running job: stop at a checkpoint, open windows kept; running the
                     // same file again over the same data directory continues where this stopped.
                     try engine.stop()
-                    err.line("stopped at a checkpoint; run the same file over \(store.configuration.dataDirectory) to continue")
+                    log.log("stop", "stopped at a checkpoint; run the same file over \(store.configuration.dataDirectory) to continue")
                 } else {
                     try engine.finish()
                 }
             }
         } catch {
-            err.line("error: \(error)")
+            log.log("error", "error: \(error)")
             return 1
         }
         for c in engine.counters {
-            err.line("\(c.name): \(c.recordsIn) records in, \(c.rowsOut) rows out, \(c.bad) bad, \(c.late) late")
+            log.log("summary", query: c.name, "\(c.recordsIn) records in, \(c.rowsOut) rows out, \(c.bad) bad, \(c.late) late",
+                    [("records_in", .int(c.recordsIn)), ("rows_out", .int(c.rowsOut)), ("bad", .int(c.bad)), ("late", .int(c.late))])
+        }
+        return 0
+    }
+
+    /// `--dry-run`: plans every statement against a scratch store (the data directory is not
+    /// opened, so a running job does not stand in the way) and prints each query's plans.
+    private func dryRun(_ file: SourceFile, _ parsed: ParseResult) -> Int32 {
+        let scratch = NSTemporaryDirectory() + "sluice-dry-run-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var config = StoreConfiguration(dataDirectory: scratch)
+        config.fsync = .never
+        do {
+            let store = try StreamStore(configuration: config)
+            defer { store.close() }
+            let plans = try Engine(store: store).plans(parsed.script)
+            for (i, p) in plans.enumerated() {
+                out.line("query \(i + 1) (\(p.label)) -> \(p.target)")
+                out.line(p.logical)
+                out.line(p.physical)
+                out.line("")
+            }
+            out.line("\(plans.count) \(plans.count == 1 ? "query" : "queries") planned; nothing was run")
+        } catch let e as EngineError {
+            for d in e.diagnostics { err.write(DiagnosticRenderer.render(d, in: file)) }
+            if let m = e.message { err.line("error: \(m)") }
+            return 1
+        } catch {
+            err.line("error: \(error)")
+            return 1
         }
         return 0
     }

@@ -446,3 +446,29 @@ extension String {
 }
 
 func pow10(_ n: Int) -> Double { cPow(10, Double(n)) }
+
+/// Physical expressions as EXPLAIN PHYSICAL prints them: columns by position (`#4`), SQL operators.
+extension PhysicalExpr: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .column(let i): return "#\(i)"
+        case .literal(let v):
+            if case .string(let s) = v { return "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
+            return v.description
+        case .negate(let e): return "-(\(e))"
+        case .not(let e): return "NOT (\(e))"
+        case .arithmetic(let op, let a, let b): return "(\(a) \(op.rawValue) \(b))"
+        case .compare(let op, let a, let b): return "\(a) \(op.rawValue) \(b)"
+        case .and(let a, let b): return "(\(a) AND \(b))"
+        case .or(let a, let b): return "(\(a) OR \(b))"
+        case .isNull(let e, let negated): return "\(e) IS \(negated ? "NOT " : "")NULL"
+        case .inList(let e, let list, let negated): return "\(e) \(negated ? "NOT " : "")IN (\(list.map(\.description).joined(separator: ", ")))"
+        case .like(let e, let pattern, _, let negated): return "\(e) \(negated ? "NOT " : "")LIKE '\(pattern)'"
+        case .concat(let a, let b): return "(\(a) || \(b))"
+        case .cast(let e, let t): return "CAST(\(e) AS \(t.rawValue))"
+        case .caseWhen(let branches, let otherwise):
+            return "CASE " + branches.map { "WHEN \($0.condition) THEN \($0.value)" }.joined(separator: " ") + (otherwise.map { " ELSE \($0)" } ?? "") + " END"
+        case .call(let f, let args): return "\(f.rawValue)(\(args.map(\.description).joined(separator: ", ")))"
+        }
+    }
+}

@@ -195,6 +195,8 @@ final class AlertSink: RowSink {
     private let source: SourceNode
     /// Each target's position at the last checkpoint (restored before `begin`).
     private var positions: [Int64?]
+    /// Called for each notification: state, event time, the PER key (`col=value, ...`), message.
+    var onNotification: ((String, Int64, String, String) -> Void)?
     /// Rows whose conditions could not be evaluated (reported through the counters).
     private(set) var failed = 0
 
@@ -223,7 +225,14 @@ final class AlertSink: RowSink {
             let at: Int64
             if let i = def.at, case .timestamp(let t) = row[i] { at = t } else { at = clock.nowMillis() }
             guard let transition = machine.observe(key: def.per.map { row[$0] }, fire: fire, resolve: resolve, at: at) else { continue }
-            out.append([.string(def.name), .string(def.severity), .string(transition.rawValue), .timestamp(at)] + row + [message(row)])
+            let text = message(row)
+            out.append([.string(def.name), .string(def.severity), .string(transition.rawValue), .timestamp(at)] + row + [text])
+            if let note = onNotification {
+                let key = def.per.map { "\(def.outputColumns[$0])=\(row[$0].description)" }
+                var said = ""
+                if case .string(let m) = text { said = m }
+                note(transition.rawValue, at, key.joined(separator: ", "), said)
+            }
         }
         guard !out.isEmpty else { return }
         for t in targets {

@@ -39,6 +39,16 @@ public final class Engine {
     var tables: [String: ReferenceTable] = [:]
     /// The delivery streams of the firehoses declared, delivered from the run loop.
     public internal(set) var firehoses: [DeliveryStream] = []
+    /// Events worth a log line: a query started or resumed, a checkpoint taken, an alert fired or
+    /// resolved. Called on the engine's thread.
+    public var onEvent: ((EngineEvent) -> Void)?
+    /// Where queries keep their checkpoints (`--state-dir`); by default DATA/queries.
+    public var stateDirectory: String?
+
+    func emit(_ event: String, query: String?, _ message: String, _ fields: [(String, JSONValue)] = []) {
+        onEvent?(EngineEvent(event: event, query: query, message: message, fields: fields))
+    }
+
     /// Files written by queries (sinks and alert targets), by absolute path: the query writing each.
     /// A file has one writer, so that each query's checkpoint can cut it back exactly.
     var claimedFiles: [String: String] = [:]
@@ -90,6 +100,13 @@ public final class Engine {
     /// Plans every statement of a script. Every problem is reported before anything runs:
     /// nothing starts unless all statements are valid.
     public func load(_ script: Script) throws(EngineError) {
+        let (localCatalog, localSinks, pending) = try prepareAll(script)
+        catalog = localCatalog
+        sinks = localSinks
+        for action in pending { try perform(action) }
+    }
+
+    private func prepareAll(_ script: Script) throws(EngineError) -> (MemoryCatalog, [String: SinkDefinition], [Action]) {
         var diagnostics: [Diagnostic] = []
         var pending: [Action] = []
         var localCatalog = catalog
@@ -103,9 +120,33 @@ public final class Engine {
             }
         }
         if !diagnostics.isEmpty { throw EngineError(diagnostics: diagnostics) }
-        catalog = localCatalog
-        sinks = localSinks
-        for action in pending { try perform(action) }
+        return (localCatalog, localSinks, pending)
+    }
+
+    /// A query's plans as `--dry-run` prints them.
+    public struct PlannedQuery: Sendable {
+        public var label: String
+        public var target: String
+        public var logical: String
+        public var physical: String
+    }
+
+    /// Checks a script like `load` and returns the plans of its queries, running nothing and
+    /// changing nothing (no stream created, no table read, no query started).
+    public func plans(_ script: Script) throws(EngineError) -> [PlannedQuery] {
+        let (_, _, pending) = try prepareAll(script)
+        var out: [PlannedQuery] = []
+        for case .start(let plan, let target, let label) in pending {
+            let where_: String
+            switch target {
+            case .stdout: where_ = "standard output"
+            case .alert(let def): where_ = "alert notifications to " + (def.targets.isEmpty ? "stderr" : def.targets.joined(separator: ", "))
+            case .sink(let def): where_ = def.type == "stdout" ? "standard output" : "\(def.type) \(def.path ?? "")"
+            case .stream(let def): where_ = "stream \(def.name)"
+            }
+            out.append(PlannedQuery(label: label, target: where_, logical: plan.explain, physical: Engine.physical(plan)))
+        }
+        return out
     }
 
     /// What a valid statement does once every statement of the file has been checked.
@@ -150,7 +191,12 @@ public final class Engine {
             case .stdout: sink = DescriptorSink(fd: 1, columns: columns)
             case .alert(let def):
                 for t in Set(def.targets) where t.hasPrefix("file:") { try claimFile(String(t.dropFirst(5)), by: owner) }
-                sink = try alertSink(def)
+                let a = try alertSink(def)
+                a.onNotification = { [weak self] state, at, key, message in
+                    self?.emit("alert", query: owner, "\(def.name) \(state)\(key.isEmpty ? "" : " for " + key) at \(TimeFormat.iso8601(at)): \(message)",
+                               [("alert", .string(def.name)), ("state", .string(state)), ("key", .string(key)), ("at", .string(TimeFormat.iso8601(at)))])
+                }
+                sink = a
             case .sink(let def):
                 if def.type != "stdout" { try claimFile(def.path ?? "", by: owner) }
                 if def.type == "stdout" {
@@ -368,12 +414,14 @@ public final class Engine {
             case .limit(let n): lines.append("LimitExec: \(n)")
             }
         }
-        if let s = sourceNode(plan) {
-            let decode = Engine.text(s.stream.options["format"]) ?? "json"
-            lines.append("StreamSourceExec: \(s.stream.name) decode=\(decode) fields=[\(s.columns.map(\.name).joined(separator: ", "))]"
-                         + (s.predicate.map { " filter=\($0.text)" } ?? ""))
+        // The sources sit under the last operator, side by side for a join of two streams.
+        let depth = lines.count
+        for src in sourceNodes(plan) {
+            let decode = Engine.text(src.stream.options["format"]) ?? "json"
+            lines.append(String(repeating: "  ", count: depth) + "StreamSourceExec: \(src.stream.name) decode=\(decode) fields=[\(src.columns.map(\.name).joined(separator: ", "))]"
+                         + (src.predicate.map { " filter=\($0.text)" } ?? ""))
         }
-        return lines.enumerated().map { String(repeating: "  ", count: $0.offset) + $0.element }.joined(separator: "\n")
+        return lines.enumerated().map { $0.offset < depth ? String(repeating: "  ", count: $0.offset) + $0.element : $0.element }.joined(separator: "\n")
     }
 
     /// Every source of a plan, left to right (two for a join of two streams).
@@ -478,6 +526,8 @@ public final class Engine {
         if sources.contains(where: { $0.stream.name == Engine.metricsStreamName }) { try ensureStream(Engine.metricsDefinition) }
         let job = try Job(id: jobs.count + 1, label: label, plan: plan, sources: sources, sink: sink, engine: self)
         jobs.append(job)
+        emit(job.resumed ? "resume" : "start", query: job.counters.name, job.resumed ? "resumed from its checkpoint" : "started",
+             [("sources", .array(sources.map { .string($0.stream.name) }))])
     }
 
     /// Runs every query until every source is read to its end, then ends the input (the
@@ -718,4 +768,13 @@ public final class Engine {
         o["data"] = f.data.map { .string($0) } ?? .null
         _ = try? store.putRecord(stream: "error_stream", data: Array(JSONValue.object(o).serialized().utf8), partitionKey: f.kind)
     }
+}
+
+/// Something a running engine reports: `start`, `resume`, `checkpoint`, `alert`; with the query it
+/// concerns, a one-line message and machine-readable fields.
+public struct EngineEvent: Sendable {
+    public var event: String
+    public var query: String?
+    public var message: String
+    public var fields: [(String, JSONValue)]
 }

@@ -112,7 +112,7 @@ final class Job {
             inputs.append(try JobInput(source: s, application: "sluice-query-\(id)" + (i == 0 ? "" : "-\(i)"), engine: engine))
         }
         self.inputs = inputs
-        checkpointPath = engine.store.configuration.dataDirectory + "/queries/query-\(id).json"
+        checkpointPath = (engine.stateDirectory ?? engine.store.configuration.dataDirectory + "/queries") + "/query-\(id).json"
         fingerprint = "\(label)\n\(type(of: sink))\n\(plan.explain)"
         lastCheckpoint = engine.clock.nowMillis()
         try resume()
@@ -187,6 +187,8 @@ final class Job {
             throw EngineError.io("cannot write the checkpoint \(checkpointPath): \(error)")
         }
         lastCheckpoint = now
+        engine.emit("checkpoint", query: counters.name, "checkpoint (\(counters.recordsIn) records in, \(counters.rowsOut) rows out)",
+                    [("records_in", .int(counters.recordsIn)), ("rows_out", .int(counters.rowsOut)), ("path", .string(checkpointPath))])
     }
 
     /// Stops without ending the input: a checkpoint, then the sink closed. Open windows stay
