@@ -39,9 +39,15 @@ public enum SluiceMain {
             err.flush()
         }
         let args = argv.dropFirst()
-        guard let command = args.first else {
-            err.line(usage)
-            return 2
+        guard let command = args.first, !command.hasPrefix("--data-dir") else {
+            // No command: the interactive session.
+            do { return try ReplCommand(out: out, err: err).run(args) } catch let e as UsageError {
+                err.line("error: \(e.message)")
+                return 2
+            } catch {
+                err.line("error: \(error)")
+                return 1
+            }
         }
         do {
             switch command {
@@ -54,6 +60,9 @@ public enum SluiceMain {
             case "serve":
                 if args.dropFirst().first == "--help" { out.line(ServeCommand.usage); return 0 }
                 return try ServeCommand(out: out, err: err).run(args.dropFirst())
+            case "repl":
+                if args.dropFirst().first == "--help" { out.line(ReplCommand.usage); return 0 }
+                return try ReplCommand(out: out, err: err).run(args.dropFirst())
             case "run":
                 if args.dropFirst().first == "--help" { out.line(RunCommand.usage); return 0 }
                 return try RunCommand(out: out, err: err).run(args.dropFirst())
@@ -72,7 +81,7 @@ public enum SluiceMain {
                 out.line(usage)
                 return 0
             default:
-                let hint = closest(command, in: ["run", "stream", "firehose", "bench", "check", "fmt", "demo", "gen", "help", "version"]).map { " (did you mean '\($0)'?)" } ?? ""
+                let hint = closest(command, in: ["run", "repl", "serve", "stream", "firehose", "bench", "check", "fmt", "demo", "gen", "help", "version"]).map { " (did you mean '\($0)'?)" } ?? ""
                 throw UsageError("unknown command '\(command)'\(hint)")
             }
         } catch let e as UsageError {

@@ -42,6 +42,10 @@ public final class Engine {
     /// Events worth a log line: a query started or resumed, a checkpoint taken, an alert fired or
     /// resolved. Called on the engine's thread.
     public var onEvent: ((EngineEvent) -> Void)?
+    /// Ad-hoc queries started so far (names their stream consumers).
+    var adHocCount = 0
+    /// Queries of files (not ad-hoc): their number names the next one's checkpoint.
+    var persistentJobs: Int { jobs.filter { !$0.ephemeral }.count }
     /// Where queries keep their checkpoints (`--state-dir`); by default DATA/queries.
     public var stateDirectory: String?
 
@@ -184,7 +188,7 @@ public final class Engine {
         case .showAlerts: output.append(Engine.render(alertStatus))
         case .show(let target): output.append(listing(target))
         case .start(let plan, let target, let label):
-            let owner = "query \(jobs.count + 1) (\(label))"
+            let owner = "query \(persistentJobs + 1) (\(label))"
             let columns = plan.schema.map(\.name)
             let sink: any RowSink
             switch target {
@@ -524,7 +528,7 @@ public final class Engine {
         let sources = Engine.sourceNodes(plan)
         guard !sources.isEmpty else { throw EngineError(message: "a query without a source") }
         if sources.contains(where: { $0.stream.name == Engine.metricsStreamName }) { try ensureStream(Engine.metricsDefinition) }
-        let job = try Job(id: jobs.count + 1, label: label, plan: plan, sources: sources, sink: sink, engine: self)
+        let job = try Job(id: persistentJobs + 1, label: label, plan: plan, sources: sources, sink: sink, engine: self)
         jobs.append(job)
         emit(job.resumed ? "resume" : "start", query: job.counters.name, job.resumed ? "resumed from its checkpoint" : "started",
              [("sources", .array(sources.map { .string($0.stream.name) }))])
@@ -777,4 +781,123 @@ public struct EngineEvent: Sendable {
     public var query: String?
     public var message: String
     public var fields: [(String, JSONValue)]
+}
+
+
+/// An ad-hoc SELECT (the REPL's): reads its streams from the start of their retention or from
+/// their latest records, hands rows to a function, keeps no checkpoint, and ends at its LIMIT or
+/// when stopped.
+public final class AdHocQuery {
+    let job: Job
+    /// The result's column names.
+    public let columns: [String]
+    /// Columns that identify a row of an `EMIT CHANGES` result (the non-aggregate select items);
+    /// empty for other queries.
+    public let keyColumns: [Int]
+    public let emitsChanges: Bool
+
+    init(job: Job, columns: [String], keyColumns: [Int], emitsChanges: Bool) {
+        self.job = job
+        self.columns = columns
+        self.keyColumns = keyColumns
+        self.emitsChanges = emitsChanges
+    }
+
+    public var done: Bool { job.done }
+    public var counters: QueryCounters { job.counters }
+    /// The query's watermark (event time), if it has one yet.
+    public var watermark: Int64? { job.lastWatermark == .min ? nil : job.lastWatermark }
+}
+
+extension Engine {
+    /// Starts an ad-hoc SELECT in the current catalog (streams declared so far).
+    public func startAdHoc(_ query: Query, latest: Bool, onRows: @escaping ([[Value]]) -> Void) throws(EngineError) -> AdHocQuery {
+        let plan = try planQuery(query, catalog)
+        let sources = Engine.sourceNodes(plan)
+        guard !sources.isEmpty else { throw EngineError(message: "a query without a source") }
+        adHocCount += 1
+        let job = try Job(id: jobs.count + 1, label: "SELECT", plan: plan, sources: sources, sink: CallbackSink(onRows), engine: self,
+                          ephemeral: true, application: "sluice-adhoc-\(getpid())-\(adHocCount)")
+        if latest {
+            for input in job.inputs {
+                var at: [String: StreamConsumer.Position] = [:]
+                for s in (try? store.listShards(streamName: input.source.stream.name, filter: .atLatest).shards) ?? [] {
+                    guard let it = try? store.getShardIterator(stream: input.source.stream.name, shardId: s.shardId, type: .latest),
+                          let before = store.sequenceNumber(before: it) else { continue }
+                    at[s.shardId] = .sequenceNumber(before.description)
+                }
+                input.consumer.seek(to: at)
+            }
+        }
+        jobs.append(job)
+        var keys: [Int] = []
+        var changes = false
+        if case .changes? = query.emit { changes = true }
+        if changes {
+            for (i, item) in query.items.enumerated() {
+                if case .expression(let e, _, _) = item, !Planner.containsAggregate(e) { keys.append(i) }
+            }
+        }
+        return AdHocQuery(job: job, columns: plan.schema.map(\.name), keyColumns: keys, emitsChanges: changes)
+    }
+
+    /// Steps one ad-hoc query; returns whether it read anything.
+    public func step(_ q: AdHocQuery) throws(EngineError) -> Bool {
+        refreshTables()
+        return q.job.done ? false : try q.job.step()
+    }
+
+    /// Ends an ad-hoc query's input: its open windows close and emit (a script's SELECT reads what
+    /// the streams hold, then ends).
+    public func finish(_ q: AdHocQuery) throws(EngineError) {
+        try q.job.finish()
+    }
+
+    /// Ends an ad-hoc query (cancelled, or done) and forgets it.
+    public func stop(_ q: AdHocQuery) {
+        try? q.job.sink.close()
+        q.job.done = true
+        jobs.removeAll { $0 === q.job }
+    }
+}
+
+extension Engine {
+    /// A `SET` value as text (strings unquoted).
+    public static func optionText(_ v: OptionValue) -> String? { text(v) }
+
+    /// DESCRIBE: a declared stream's or table's columns (name, type, JSON path) and options, or nil.
+    public func describe(_ name: String) -> String? {
+        func row(_ c: SluicePlanner.ColumnDefinition) -> String {
+            let path = c.path.count == 1 && c.path[0] == c.name ? "" : "  PATH '$." + c.path.joined(separator: ".") + "'"
+            return "  \(c.name)  \(c.type.rawValue)\(path)"
+        }
+        if let s = catalog.stream(named: name) {
+            var lines = ["stream \(s.name)"] + s.columns.map(row)
+            if let w = s.watermark { lines.append("  WATERMARK FOR \(w.column) AS \(w.column) - \(w.delayMillis) ms") }
+            let options = s.options.keys.sorted().compactMap { k in Engine.text(s.options[k]).map { "\(k) = '\($0)'" } }
+            if !options.isEmpty { lines.append("  WITH (" + options.joined(separator: ", ") + ")") }
+            return lines.joined(separator: "\n")
+        }
+        if let t = catalog.table(named: name) {
+            return (["table \(t.name)"] + t.columns.map(row)).joined(separator: "\n")
+        }
+        return nil
+    }
+
+    /// Names worth completing: declared streams and tables, and their columns.
+    public var completionNames: [String] {
+        var out = Set<String>()
+        for n in catalog.streamNames {
+            out.insert(n)
+            for c in catalog.stream(named: n)?.columns ?? [] { out.insert(c.name) }
+        }
+        for n in catalog.tableNames {
+            out.insert(n)
+            for c in catalog.table(named: n)?.columns ?? [] { out.insert(c.name) }
+        }
+        return out.sorted()
+    }
+
+    /// Runs the queries of files (not ad-hoc ones) one step; the REPL calls it while it waits.
+    public var hasJobs: Bool { !jobs.isEmpty }
 }

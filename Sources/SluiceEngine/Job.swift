@@ -101,15 +101,20 @@ final class Job {
     var source: SourceNode { inputs[0].source }
     var iteratorAgeMillis: Int64 { inputs.map(\.iteratorAgeMillis).max() ?? 0 }
 
-    init(id: Int, label: String, plan: LogicalPlan, sources: [SourceNode], sink: any RowSink, engine: Engine) throws(EngineError) {
+    /// An ad-hoc query (the REPL's): no checkpoint is read or written.
+    let ephemeral: Bool
+
+    init(id: Int, label: String, plan: LogicalPlan, sources: [SourceNode], sink: any RowSink, engine: Engine,
+         ephemeral: Bool = false, application: String? = nil) throws(EngineError) {
         self.label = label
+        self.ephemeral = ephemeral
         self.sink = sink
         self.engine = engine
         pipeline = Pipeline(plan, tables: engine.tables)
         counters = QueryCounters(name: "query \(id) (\(label))")
         var inputs: [JobInput] = []
         for (i, s) in sources.enumerated() {
-            inputs.append(try JobInput(source: s, application: "sluice-query-\(id)" + (i == 0 ? "" : "-\(i)"), engine: engine))
+            inputs.append(try JobInput(source: s, application: (application ?? "sluice-query-\(id)") + (i == 0 ? "" : "-\(i)"), engine: engine))
         }
         self.inputs = inputs
         checkpointPath = (engine.stateDirectory ?? engine.store.configuration.dataDirectory + "/queries") + "/query-\(id).json"
@@ -124,7 +129,7 @@ final class Job {
     /// in the same file): read positions, watermarks, window and group state, and the sink's
     /// position. Without one the query starts at TRIM_HORIZON and the sink starts empty.
     private func resume() throws(EngineError) {
-        guard let bytes = readFile(checkpointPath) else {
+        guard !ephemeral, let bytes = readFile(checkpointPath) else {
             try sink.begin(resumingAt: nil)
             return
         }
@@ -166,7 +171,7 @@ final class Job {
     /// Takes a checkpoint: the sink's rows made durable first, then the state written atomically.
     /// Taken between steps, so the positions and the state describe the same records.
     func checkpoint() throws(EngineError) {
-        guard !done else { return }
+        guard !done, !ephemeral else { return }
         let now = engine.clock.nowMillis()
         let sinkPosition = try sink.checkpoint()
         var doc: JSONObject = [
@@ -288,7 +293,7 @@ final class Job {
         try drainFailures(inputs[0])
         try sink.close()
         // The query has ended its input: a later run starts it afresh.
-        unlink(checkpointPath)
+        if !ephemeral { unlink(checkpointPath) }
     }
 
     private func emit(_ rows: [[Value]]) throws(EngineError) {

@@ -207,7 +207,7 @@ public struct Planner: Sendable {
 
     static func isAggregate(_ f: FunctionCall) -> Bool { !f.name.quoted && f.over == nil && aggregateNames.contains(f.name.name.uppercased()) }
 
-    static func containsAggregate(_ e: Expr) -> Bool {
+    public static func containsAggregate(_ e: Expr) -> Bool {
         var found = false
         visit(e) { if case .function(let f) = $0.kind, isAggregate(f) { found = true } }
         return found

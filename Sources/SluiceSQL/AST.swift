@@ -29,6 +29,7 @@ public struct Identifier: Sendable, Hashable, CustomStringConvertible {
 /// A whole file: its statements, in order.
 public struct Script: Sendable, Equatable {
     public var statements: [Statement]
+    public init(statements: [Statement]) { self.statements = statements }
 }
 
 public struct Statement: Sendable, Equatable {

@@ -1,0 +1,366 @@
+import Foundation
+import Glibc
+import SluiceCore
+import SluiceEngine
+import SluiceSQL
+import SluiceStreams
+import Synchronization
+
+/// SIGINT while a push query runs from a script (stdin not a terminal): cancel that query.
+let replInterrupt = Atomic<Bool>(false)
+
+/// `sluice` (no arguments) or `sluice repl [--data-dir DIR]`: statements typed at a prompt run on
+/// the data directory's store. On a terminal the line editor reads them (history in
+/// ~/.sluice_history or $SLUICE_HISTORY); otherwise stdin is read as plain lines, so
+/// `sluice < script.sql` works, and a push query there reads what its streams hold and ends.
+struct ReplCommand {
+    let out: OutputStream
+    let err: OutputStream
+
+    static let usage = """
+        usage: sluice [repl] [--data-dir DIR]
+          An interactive session: statements end with ';' (they may span lines). A SELECT is a push query
+          that reads its streams from the start of their retention (SET start = 'LATEST' for new records
+          only) and shows its rows as they come, until its LIMIT or Ctrl-C. Type .help for the meta commands.
+        """
+
+    static let help = """
+        Statements end with ';'. SELECT runs a push query (Ctrl-C stops it; LIMIT n ends it).
+          CREATE STREAM / TABLE / SINK / ALERT / FIREHOSE, INSERT INTO, CREATE STREAM AS   declare and start
+          SHOW STREAMS | TABLES | SINKS | QUERIES | ALERTS, DESCRIBE name, EXPLAIN [PHYSICAL] ...
+          SET start = 'EARLIEST' | 'LATEST'        where a SELECT starts reading (default EARLIEST)
+          SET result_mode = 'table' | 'changelog' | 'json'
+        Meta commands:
+          .help                  this text
+          .load FILE INTO STREAM put a JSON-lines or CSV file into a declared stream
+          .sample STREAM [N]     the last N records of a stream (default 5), decoded
+          .infer FILE            propose a CREATE STREAM for a JSON-lines or CSV file
+          .explain SELECT ...    the logical and physical plans of a query
+          .timer on|off          print how long each statement took
+          .quit                  leave (Ctrl-D too)
+        """
+
+    func run(_ argv: ArraySlice<String>) throws -> Int32 {
+        let a = try Arguments(argv, valued: ["data-dir", "fsync"], booleans: [])
+        if let p = a.positionals.first { throw UsageError("unexpected argument '\(p)'\n" + ReplCommand.usage) }
+        let store = try SluiceMain.openStore(a, warnings: err)
+        defer { store.close() }
+        let session = ReplSession(engine: Engine(store: store), out: out, err: err, terminal: isatty(0) == 1)
+        return session.run()
+    }
+}
+
+final class ReplSession {
+    let engine: Engine
+    let out: OutputStream
+    let err: OutputStream
+    let terminal: Bool
+    var startLatest = false
+    var mode = ResultView.Mode.table
+    var timer = false
+    private var editor: LineEditor?
+    private var failures = 0
+
+    init(engine: Engine, out: OutputStream, err: OutputStream, terminal: Bool) {
+        self.engine = engine
+        self.out = out
+        self.err = err
+        self.terminal = terminal
+    }
+
+    static var historyPath: String {
+        if let h = ProcessInfo.processInfo.environment["SLUICE_HISTORY"], !h.isEmpty { return h }
+        return (ProcessInfo.processInfo.environment["HOME"] ?? ".") + "/.sluice_history"
+    }
+
+    func run() -> Int32 {
+        if terminal {
+            let e = LineEditor(historyPath: ReplSession.historyPath)
+            e.completer = { [unowned self] word in complete(word) }
+            // Queries started with INSERT INTO keep running while the prompt waits.
+            e.idle = { [unowned self] in _ = try? engine.step() }
+            editor = e
+            out.line("sluice \(SluiceMain.version): streaming SQL. Statements end with ';'. .help for help, Ctrl-D to leave.")
+            out.flush()
+        } else {
+            signal(SIGINT) { _ in replInterrupt.store(true, ordering: .relaxed) }
+        }
+        var text = ""
+        while true {
+            let prompt = text.isEmpty ? "sluice> " : "   ...> "
+            let got: LineEditor.Outcome
+            if let e = editor {
+                got = e.read(prompt: prompt)
+            } else {
+                out.flush()
+                got = readLine(strippingNewline: true).map { .line($0) } ?? .eof
+            }
+            switch got {
+            case .eof:
+                if !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { execute(text) }
+                try? engine.stop()
+                out.flush()
+                return failures > 0 && !terminal ? 1 : 0
+            case .interrupted:
+                text = ""
+                continue
+            case .line(let line):
+                if text.isEmpty && line.trimmingCharacters(in: .whitespaces).hasPrefix(".") {
+                    editor?.remember(line)
+                    if !meta(line.trimmingCharacters(in: .whitespaces)) {
+                        try? engine.stop()
+                        out.flush()
+                        return 0
+                    }
+                    continue
+                }
+                text += (text.isEmpty ? "" : "\n") + line
+                if StatementText.isComplete(text) {
+                    editor?.remember(text)
+                    execute(text)
+                    text = ""
+                }
+            }
+        }
+    }
+
+    // MARK: - Statements
+
+    func execute(_ text: String) {
+        let started = Date()
+        defer {
+            if timer { out.line(String(format: "(%.3f s)", Date().timeIntervalSince(started))) }
+            out.flush()
+        }
+        let file = SourceFile(name: "<input>", bytes: Array(text.utf8))
+        let parsed = Parser.parse(bytes: file.bytes)
+        if parsed.hasErrors {
+            failures += 1
+            for d in parsed.diagnostics { err.write(DiagnosticRenderer.render(d, in: file)) }
+            err.flush()
+            return
+        }
+        for statement in parsed.script.statements {
+            switch statement.kind {
+            case .query(let q):
+                push(q, file)
+            case .set(let s):
+                set(s.name.name.lowercased(), Engine.optionText(s.value) ?? "")
+            case .describe(let name):
+                if let d = engine.describe(name.name) { out.line(d) } else {
+                    failures += 1
+                    err.line("error: no stream or table named '\(name.name)'")
+                }
+            default:
+                let before = engine.output.count
+                do {
+                    try engine.load(Script(statements: [statement]))
+                    for line in engine.output.dropFirst(before) { out.line(line) }
+                    if case .createStream = statement.kind { out.line("OK") }
+                    if case .createTable = statement.kind { out.line("OK") }
+                    if case .createSink = statement.kind { out.line("OK") }
+                    if case .insert = statement.kind { out.line("started") }
+                    if case .createAlert = statement.kind { out.line("started") }
+                    if case .createStreamAs = statement.kind { out.line("started") }
+                } catch {
+                    report(error, file)
+                }
+            }
+        }
+    }
+
+    private func report(_ error: EngineError, _ file: SourceFile) {
+        failures += 1
+        for d in error.diagnostics { err.write(DiagnosticRenderer.render(d, in: file)) }
+        if let m = error.message { err.line("error: \(m)") }
+        err.flush()
+    }
+
+    private func set(_ name: String, _ value: String) {
+        switch (name, value.lowercased()) {
+        case ("start", "latest"): startLatest = true
+        case ("start", "earliest"), ("start", "trim_horizon"): startLatest = false
+        case ("result_mode", let v):
+            guard let m = ResultView.Mode(rawValue: v) else {
+                failures += 1
+                err.line("error: result_mode is 'table', 'changelog' or 'json', not '\(value)'")
+                return
+            }
+            mode = m
+        case ("start", _):
+            failures += 1
+            err.line("error: start is 'EARLIEST' or 'LATEST', not '\(value)'")
+            return
+        default:
+            failures += 1
+            let hint = closest(name, in: ["start", "result_mode"]).map { " (did you mean '\($0)'?)" } ?? ""
+            err.line("error: unknown setting '\(name)'\(hint)")
+            return
+        }
+        out.line("\(name) = '\(value)'")
+    }
+
+    /// Runs a SELECT until its LIMIT, Ctrl-C, or (from a script) the end of what its streams hold.
+    private func push(_ q: Query, _ file: SourceFile) {
+        var view: ResultView? = nil
+        let query: AdHocQuery
+        do {
+            query = try engine.startAdHoc(q, latest: startLatest) { rows in view?.add(rows) }
+        } catch {
+            report(error, file)
+            return
+        }
+        view = ResultView(columns: query.columns, mode: mode, keyColumns: query.keyColumns, changes: query.emitsChanges,
+                          terminal: terminal, out: out)
+        defer { engine.stop(query) }
+        let started = Date()
+        var lastStatus = Date.distantPast
+        var lastRecords: Int64 = 0
+        let raw = terminal ? RawMode(fd: 0) : nil
+        raw?.enable()
+        defer { raw?.disable() }
+        replInterrupt.store(false, ordering: .relaxed)
+        var cancelled = false
+        do {
+            while !query.done {
+                let busy = try engine.step(query)
+                _ = try engine.step()
+                if cancelRequested() {
+                    cancelled = true
+                    break
+                }
+                if !busy {
+                    if !terminal {
+                        // A script's SELECT: what the streams hold has been read; end the input.
+                        try engine.finish(query)
+                        break
+                    }
+                    usleep(50_000)
+                }
+                if terminal, Date().timeIntervalSince(lastStatus) >= 0.5 {
+                    let c = query.counters
+                    let dt = max(0.001, Date().timeIntervalSince(lastStatus == .distantPast ? started : lastStatus))
+                    let rate = Double(c.recordsIn - lastRecords) / dt
+                    lastRecords = c.recordsIn
+                    lastStatus = Date()
+                    var mark = "watermark -"
+                    if let w = query.watermark, w > Int64.min / 2, w < Int64.max / 2 {
+                        let lag = max(0, Int64(Date().timeIntervalSince1970 * 1000) - w) / 1000
+                        mark = "watermark \(TimeFormat.iso8601(w)) (lag \(lag) s)"
+                    }
+                    err.write("\r\u{1b}[K\(Int(rate)) records/s | \(c.recordsIn) read | \(mark) | late \(c.late) | bad \(c.bad) | Ctrl-C stops")
+                    err.flush()
+                }
+            }
+        } catch {
+            if terminal { err.write("\r\u{1b}[K") }
+            report(error, file)
+            return
+        }
+        if terminal { err.write("\r\u{1b}[K") }
+        err.flush()
+        let n = view?.rows ?? 0
+        out.line("(\(n) \(n == 1 ? "row" : "rows")\(cancelled ? ", stopped" : ""))")
+    }
+
+    /// Ctrl-C: a 0x03 byte on a terminal in raw mode, SIGINT otherwise.
+    private func cancelRequested() -> Bool {
+        if replInterrupt.exchange(false, ordering: .relaxed) { return true }
+        guard terminal else { return false }
+        var p = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+        while poll(&p, 1, 0) > 0 {
+            var b: UInt8 = 0
+            guard Glibc.read(0, &b, 1) == 1 else { return false }
+            if b == 3 { return true }
+        }
+        return false
+    }
+
+    // MARK: - Meta commands
+
+    /// Runs a meta command; false for .quit.
+    private func meta(_ line: String) -> Bool {
+        let words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        switch words[0].lowercased() {
+        case ".quit", ".exit", ".q":
+            return false
+        case ".help":
+            out.line(ReplCommand.help)
+        case ".timer":
+            guard words.count == 2, ["on", "off"].contains(words[1].lowercased()) else {
+                err.line("usage: .timer on|off")
+                break
+            }
+            timer = words[1].lowercased() == "on"
+        case ".explain":
+            execute("EXPLAIN " + line.dropFirst(".explain".count).trimmingCharacters(in: .whitespaces) + (line.hasSuffix(";") ? "" : ";"))
+            execute("EXPLAIN PHYSICAL " + line.dropFirst(".explain".count).trimmingCharacters(in: .whitespaces) + (line.hasSuffix(";") ? "" : ";"))
+        case ".load":
+            guard words.count == 4, words[2].uppercased() == "INTO" else {
+                err.line("usage: .load FILE INTO STREAM")
+                break
+            }
+            do {
+                let n = try engine.loadInput(stream: words[3], path: words[1])
+                out.line("loaded \(n) records from \(words[1]) into \(words[3])")
+            } catch {
+                failures += 1
+                err.line("error: \(error)")
+            }
+        case ".sample":
+            guard words.count == 2 || words.count == 3, let n = words.count == 3 ? Int(words[2]) : 5, n > 0 else {
+                err.line("usage: .sample STREAM [N]")
+                break
+            }
+            sample(words[1], n)
+        case ".infer":
+            guard words.count == 2 else {
+                err.line("usage: .infer FILE")
+                break
+            }
+            do { out.line(try StreamInference.propose(path: words[1])) } catch {
+                failures += 1
+                err.line("error: \(error)")
+            }
+        default:
+            let hint = closest(words[0], in: [".help", ".load", ".sample", ".infer", ".explain", ".timer", ".quit"]).map { " (did you mean '\($0)'?)" } ?? ""
+            err.line("error: unknown command '\(words[0])'\(hint); .help lists them")
+        }
+        out.flush()
+        err.flush()
+        return true
+    }
+
+    /// The last `n` records of a stream, decoded into its declared columns.
+    private func sample(_ stream: String, _ n: Int) {
+        let parsed = Parser.parse("SELECT * FROM \(Printer.name(Identifier(stream, quoted: true)));")
+        guard case .query(let q)? = parsed.script.statements.first?.kind else { return }
+        var kept: [[Value]] = []
+        do {
+            let query = try engine.startAdHoc(q, latest: false) { rows in
+                kept += rows
+                if kept.count > n { kept.removeFirst(kept.count - n) }
+            }
+            defer { engine.stop(query) }
+            while try engine.step(query) {}
+            let view = ResultView(columns: query.columns, mode: mode == .json ? .json : .table, keyColumns: [], changes: false, terminal: false, out: out)
+            view.add(kept)
+            out.line("(\(kept.count) of the last records of \(stream))")
+        } catch {
+            report(error, SourceFile(name: "<input>", bytes: Array(".sample \(stream)".utf8)))
+        }
+    }
+
+    // MARK: - Completion
+
+    func complete(_ word: String) -> [String] {
+        let lower = word.lowercased()
+        var out: [String] = []
+        for k in Keyword.allCases where k.rawValue.lowercased().hasPrefix(lower) { out.append(k.rawValue) }
+        for n in engine.completionNames where n.lowercased().hasPrefix(lower) { out.append(n) }
+        if word.hasPrefix(".") {
+            for m in [".help", ".load", ".sample", ".infer", ".explain", ".timer", ".quit"] where m.hasPrefix(lower) { out.append(m) }
+        }
+        return Array(Set(out)).sorted()
+    }
+}

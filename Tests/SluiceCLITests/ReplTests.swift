@@ -1,0 +1,165 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The real `sluice` binary on a pseudo-terminal: what a user types (keys, control characters,
+/// escape sequences) goes in, the screen's bytes come out.
+final class PTYSession {
+    let master: Int32
+    let process = Process()
+    private(set) var screen = ""
+
+    init(_ args: [String], cwd: String, environment: [String: String]) throws {
+        // posix_openpt and friends are not in Swift's Glibc module: /dev/ptmx, then the ioctls
+        // they are made of (TIOCSPTLCK to unlock, TIOCGPTN for the slave's number).
+        master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        var unlock: Int32 = 0, number: UInt32 = 0
+        guard master >= 0, ioctl(master, UInt(0x4004_5431), &unlock) == 0, ioctl(master, UInt(0x8004_5430), &number) == 0 else {
+            throw POSIXError(.ENODEV)
+        }
+        let name = "/dev/pts/\(number)"
+        var size = winsize(ws_row: 40, ws_col: 120, ws_xpixel: 0, ws_ypixel: 0)
+        _ = ioctl(master, UInt(TIOCSWINSZ), &size)
+        guard let slave = FileHandle(forUpdatingAtPath: name) else { throw POSIXError(.ENODEV) }
+        process.executableURL = URL(fileURLWithPath: CLI.executable)
+        process.arguments = args
+        process.currentDirectoryURL = URL(fileURLWithPath: cwd)
+        var env = ProcessInfo.processInfo.environment
+        env["SLUICE_DATA_DIR"] = nil
+        env["TERM"] = "xterm"
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        process.standardInput = slave
+        process.standardOutput = slave
+        process.standardError = slave
+        try process.run()
+        try slave.close()
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+        close(master)
+    }
+
+    func type(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { write(master, $0.baseAddress, $0.count) }
+    }
+
+    /// Reads the screen until `text` shows up after `from` (an offset into the screen), or the
+    /// time runs out; returns whether it did.
+    @discardableResult
+    func wait(for text: String, after from: Int = 0, seconds: Double = 15) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if String(screen.dropFirst(from)).contains(text) { return true }
+            var p = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
+            if poll(&p, 1, 100) > 0 {
+                var buf = [UInt8](repeating: 0, count: 4096)
+                let n = read(master, &buf, buf.count)
+                if n > 0 { screen += String(decoding: buf[0..<n], as: UTF8.self) } else if n < 0 && errno != EINTR && errno != EAGAIN { break }
+            }
+        }
+        return String(screen.dropFirst(from)).contains(text)
+    }
+
+    var mark: Int { screen.count }
+}
+
+@Suite("REPL")
+struct ReplTests {
+    static func workdir() throws -> TempDir {
+        let dir = TempDir()
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/samples", withDestinationPath: SamplesTests.root.appendingPathComponent("samples").path)
+        return dir
+    }
+
+    static let ddl = "CREATE STREAM payments (type VARCHAR, merchant VARCHAR, status VARCHAR, amount DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '2' SECOND) WITH (shards = 2, partition_key = 'merchant', format = 'json');"
+
+    /// Typing on a terminal: a multi-line statement, completion, history across runs (Up, Ctrl-R),
+    /// Ctrl-C stopping a push query and not the REPL, line editing, Ctrl-D to leave.
+    @Test func aSessionOnAPseudoTerminal() throws {
+        let dir = try Self.workdir()
+        let env = ["SLUICE_HISTORY": dir.path + "/history", "HOME": dir.path]
+        let s = try PTYSession(["repl", "--data-dir", dir.path + "/data"], cwd: dir.path, environment: env)
+        #expect(s.wait(for: "sluice> "), "\(s.screen)")
+        // A statement over three lines: the continuation prompt, then OK.
+        var m = s.mark
+        s.type("CREATE STREAM payments (type VARCHAR, merchant VARCHAR, status VARCHAR,\r")
+        #expect(s.wait(for: "...> ", after: m))
+        s.type("  amount DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)\r")
+        s.type("  WITH (shards = 2, partition_key = 'merchant', format = 'json');\r")
+        #expect(s.wait(for: "OK", after: m), "\(s.screen)")
+        m = s.mark
+        s.type(".load samples/payments.jsonl INTO payments\r")
+        #expect(s.wait(for: "loaded 5389 records", after: m))
+        // Completion: "paym" + Tab becomes "payments " (the only candidate); "SEL" + Tab is SELECT.
+        m = s.mark
+        s.type("SEL\tmerchant FROM paym\t")
+        #expect(s.wait(for: "SELECT merchant FROM payments ", after: m), "\(s.screen.suffix(300))")
+        // Line editing: Ctrl-A and a word typed at the start; Ctrl-E; then a push query that runs
+        // until Ctrl-C (no LIMIT, it waits for more records after reading the 5,389).
+        s.type("\u{15}")  // Ctrl-U: clear the line
+        m = s.mark
+        s.type("merchant FROM payments WHERE amount > 990;\u{1}SELECT \u{5}\r")
+        #expect(s.wait(for: "merchant", after: m))
+        #expect(s.wait(for: "records/s", after: m), "the status line shows: \(s.screen.suffix(400))")
+        s.type("\u{3}")
+        #expect(s.wait(for: "rows, stopped)", after: m), "\(s.screen.suffix(400))")
+        #expect(s.wait(for: "sluice> ", after: m))
+        // The REPL is still there: a SELECT with LIMIT ends by itself.
+        m = s.mark
+        s.type("SELECT merchant, amount FROM payments WHERE amount > 900 LIMIT 2;\r")
+        #expect(s.wait(for: "(2 rows)", after: m), "\(s.screen.suffix(400))")
+        s.type("\u{4}")
+        s.process.waitUntilExit()
+        #expect(s.process.terminationStatus == 0)
+        let history = try String(contentsOfFile: dir.path + "/history", encoding: .utf8)
+        #expect(history.contains("LIMIT 2;") && history.contains("\\n  amount DOUBLE"), "\(history)")
+
+        // A second run: Up brings back the last statement; Ctrl-R finds an older one.
+        let t = try PTYSession(["repl", "--data-dir", dir.path + "/data"], cwd: dir.path, environment: env)
+        #expect(t.wait(for: "sluice> "))
+        m = t.mark
+        t.type("\u{1b}[A")
+        #expect(t.wait(for: "LIMIT 2;", after: m), "\(t.screen.suffix(300))")
+        t.type("\u{15}\u{12}.load")
+        #expect(t.wait(for: "(reverse-i-search)`.load': .load samples/payments.jsonl INTO payments", after: m), "\(t.screen.suffix(300))")
+        t.type("\u{7}\u{15}.quit\r")
+        t.process.waitUntilExit()
+        #expect(t.process.terminationStatus == 0)
+    }
+
+    /// Without a terminal the REPL reads plain lines: `sluice < script.sql`. Its output is pinned
+    /// in Snapshots/repl/session.out (RECORD_SNAPSHOTS=1 rewrites it); errors go to stderr with
+    /// carets and make the exit status 1.
+    @Test func aScriptOnStandardInput() throws {
+        let dir = try Self.workdir()
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Snapshots/repl/session.sql")
+        let expected = script.deletingPathExtension().appendingPathExtension("out")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.executable)
+        p.arguments = ["--data-dir", dir.path + "/data"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir.path)
+        var env = ProcessInfo.processInfo.environment
+        env["SLUICE_DATA_DIR"] = nil
+        p.environment = env
+        p.standardInput = try FileHandle(forReadingFrom: script)
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let stderrData = ReadAll(err.fileHandleForReading)
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        let stderr = String(decoding: stderrData.wait(), as: UTF8.self)
+        #expect(p.terminationStatus == 1, "one statement of the script is wrong on purpose")
+        #expect(stderr.contains("error[bind.unknown-column]: unknown column 'nope'") && stderr.contains("^^^^"), "\(stderr)")
+        #expect(stderr.contains("unknown setting 'colour'") && stderr.contains("unknown command '.bogus'"))
+        if ProcessInfo.processInfo.environment["RECORD_SNAPSHOTS"] == "1" {
+            try stdout.write(to: expected, atomically: true, encoding: .utf8)
+            return
+        }
+        #expect(stdout == (try String(contentsOf: expected, encoding: .utf8)), "REPL transcript differs:\n\(stdout)")
+    }
+}
