@@ -453,10 +453,26 @@ public final class Engine {
     /// key comes from the stream's `partition_key` field (or CSV column), else round robin.
     /// Returns the number of records put.
     @discardableResult
-    public func loadInput(stream name: String, path: String) throws(EngineError) -> Int {
+    /// With `pace` (a speed: 1 = as recorded), records are put one at a time, each when as much
+    /// wall time has passed since the first as event time (the stream's WATERMARK column) has,
+    /// divided by the speed; `stop` is asked between records. Returns the records put.
+    public func loadInput(stream name: String, path: String, pace: Double? = nil, stop: () -> Bool = { false }) throws(EngineError) -> Int {
         guard let def = catalog.stream(named: name) else {
             throw EngineError(message: "--input names stream '\(name)', which the query file does not declare")
         }
+        var timeColumn: SluicePlanner.ColumnDefinition? = nil
+        if pace != nil {
+            guard let w = def.watermark, let c = def.columns.first(where: { $0.name.lowercased() == w.column.lowercased() }) else {
+                throw EngineError(message: "stream \(def.name) has no WATERMARK column to pace the records by")
+            }
+            timeColumn = c
+        }
+        var timeDecoder = timeColumn.map { JSONRecordDecoder(fields: [FieldSpec(name: "t", path: $0.path, type: .timestamp)]) }
+        var timeBuilder = [ColumnBuilder(.timestamp)]
+        var timeIndex: Int? = nil
+        var firstEvent: Int64? = nil
+        let startedAt = Date()
+        var stopped = false
         let csv = Engine.text(def.options["format"]) == "csv"
         let delimiter = (Engine.text(def.options["delimiter"]) ?? ",").utf8.first ?? 44
         let keyField = Engine.text(def.options["partition_key"])
@@ -495,7 +511,34 @@ public final class Engine {
                 if let k = keyField, let names = CSVRecordDecoder.values(of: line, delimiter: delimiter) {
                     keyIndex = names.firstIndex { $0.lowercased() == k.lowercased() }
                 }
+                if let t = timeColumn, let names = CSVRecordDecoder.values(of: line, delimiter: delimiter) {
+                    timeIndex = names.firstIndex { $0.lowercased() == t.name.lowercased() }
+                }
                 return
+            }
+            if stopped { return }
+            if let speed = pace {
+                // The record's event time, then a wait until its moment of the replay.
+                var t: Int64? = nil
+                if csv {
+                    if timeIndex == nil, !headerPending { timeIndex = def.columns.firstIndex { $0.name == timeColumn!.name } }
+                    if let i = timeIndex, let values = CSVRecordDecoder.values(of: line, delimiter: delimiter), i < values.count {
+                        t = TimeFormat.parseISO8601(values[i]) ?? Int64(values[i])
+                    }
+                } else if timeDecoder!.decode(line, into: &timeBuilder) == nil, case .timestamp(let v) = timeBuilder[0].finish().value(0) {
+                    t = v
+                }
+                if let t {
+                    if firstEvent == nil { firstEvent = t }
+                    let due = Double(t - firstEvent!) / 1000 / speed
+                    while true {
+                        let wait = due - Date().timeIntervalSince(startedAt)
+                        if wait <= 0 { break }
+                        if stop() { stopped = true; return }
+                        usleep(useconds_t(min(wait, 0.1) * 1_000_000))
+                    }
+                }
+                if stop() { stopped = true; return }
             }
             var key = String(n)
             n += 1
@@ -507,7 +550,7 @@ public final class Engine {
                 if case .string(let s) = keyBuilder[0].finish().value(0), !s.isEmpty { key = s }
             }
             batch.append(PutRecordsRequestEntry(data: Array(line), partitionKey: String(key.prefix(256))))
-            if batch.count == 500 { try flush() }
+            if batch.count == 500 || pace != nil { try flush() }
         }
         try flush()
         return put

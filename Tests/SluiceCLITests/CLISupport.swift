@@ -23,10 +23,11 @@ enum CLI {
     }
 
     /// Runs `sluice args...` to completion with `stdin` as its standard input.
-    static func run(_ args: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
+    static func run(_ args: [String], stdin: String? = nil, environment: [String: String] = [:], cwd: String? = nil) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
+        if let d = cwd { p.currentDirectoryURL = URL(fileURLWithPath: d) }
         var env = ProcessInfo.processInfo.environment
         env["SLUICE_DATA_DIR"] = nil
         for (k, v) in environment { env[k] = v }

@@ -162,4 +162,20 @@ struct ReplTests {
         }
         #expect(stdout == (try String(contentsOf: expected, encoding: .utf8)), "REPL transcript differs:\n\(stdout)")
     }
+
+    /// `.load ... PACED SPEED` puts each record when its event time comes round (divided by the
+    /// speed): three records two seconds apart at speed 4 cannot all be in before a second has
+    /// passed (a lower bound, which no machine can beat), and all three are there afterwards.
+    @Test func pacedLoadFollowsEventTime() throws {
+        let dir = try Self.workdir()
+        try "{\"k\":\"a\",\"ts\":\"2024-01-01T00:00:00Z\"}\n{\"k\":\"b\",\"ts\":\"2024-01-01T00:00:02Z\"}\n{\"k\":\"c\",\"ts\":\"2024-01-01T00:00:04Z\"}\n"
+            .write(toFile: dir.path + "/three.jsonl", atomically: true, encoding: .utf8)
+        let script = "CREATE STREAM e (k VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json');\n.load three.jsonl INTO e PACED 4\nSELECT k FROM e;\n.load three.jsonl INTO e PACED 0\n"
+        let started = Date()
+        let r = try CLI.run(["--data-dir", dir.path + "/data"], stdin: script, cwd: dir.path)
+        #expect(Date().timeIntervalSince(started) >= 1.0, "4 s of event time at speed 4 take at least 1 s")
+        #expect(r.stdout.contains("loaded 3 records from three.jsonl into e\n"), "\(r.stdout)")
+        #expect(r.stdout.contains("(3 rows)"))
+        #expect(r.stderr.contains("usage: .load FILE INTO STREAM [PACED [SPEED]]"), "speed 0 is refused: \(r.stderr)")
+    }
 }

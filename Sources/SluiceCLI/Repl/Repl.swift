@@ -32,7 +32,9 @@ struct ReplCommand {
           SET result_mode = 'table' | 'changelog' | 'json'
         Meta commands:
           .help                  this text
-          .load FILE INTO STREAM put a JSON-lines or CSV file into a declared stream
+          .load FILE INTO STREAM [PACED [SPEED]]
+                                 put a JSON-lines or CSV file into a declared stream, as fast as possible
+                                 or at its recorded pace (event time, times SPEED); Ctrl-C stops it
           .sample STREAM [N]     the last N records of a stream (default 5), decoded
           .infer FILE            propose a CREATE STREAM for a JSON-lines or CSV file
           .explain SELECT ...    the logical and physical plans of a query
@@ -82,9 +84,10 @@ final class ReplSession {
             editor = e
             out.line("sluice \(SluiceMain.version): streaming SQL. Statements end with ';'. .help for help, Ctrl-D to leave.")
             out.flush()
-        } else {
-            signal(SIGINT) { _ in replInterrupt.store(true, ordering: .relaxed) }
         }
+        // Ctrl-C never ends the session: it stops the running query or load (the line editor reads
+        // it as a key; in cooked mode it arrives as SIGINT).
+        signal(SIGINT) { _ in replInterrupt.store(true, ordering: .relaxed) }
         var text = ""
         while true {
             let prompt = text.isEmpty ? "sluice> " : "   ...> "
@@ -296,13 +299,23 @@ final class ReplSession {
             execute("EXPLAIN " + line.dropFirst(".explain".count).trimmingCharacters(in: .whitespaces) + (line.hasSuffix(";") ? "" : ";"))
             execute("EXPLAIN PHYSICAL " + line.dropFirst(".explain".count).trimmingCharacters(in: .whitespaces) + (line.hasSuffix(";") ? "" : ";"))
         case ".load":
-            guard words.count == 4, words[2].uppercased() == "INTO" else {
-                err.line("usage: .load FILE INTO STREAM")
+            let paced = words.count >= 5 && words[4].uppercased() == "PACED"
+            let speed = paced && words.count == 6 ? Double(words[5].lowercased().replacingOccurrences(of: "x", with: "")) : paced ? 1 : nil
+            guard (words.count == 4 || paced) && words.count <= 6, words[2].uppercased() == "INTO", !paced || (speed ?? 0) > 0 else {
+                err.line("usage: .load FILE INTO STREAM [PACED [SPEED]]")
                 break
             }
+            let raw = terminal && paced ? RawMode(fd: 0) : nil
+            raw?.enable()
+            defer { raw?.disable() }
+            replInterrupt.store(false, ordering: .relaxed)
+            var interrupted = false
             do {
-                let n = try engine.loadInput(stream: words[3], path: words[1])
-                out.line("loaded \(n) records from \(words[1]) into \(words[3])")
+                let n = try engine.loadInput(stream: words[3], path: words[1], pace: speed) {
+                    if cancelRequested() { interrupted = true }
+                    return interrupted
+                }
+                out.line("loaded \(n) records from \(words[1]) into \(words[3])" + (interrupted ? " (stopped)" : ""))
             } catch {
                 failures += 1
                 err.line("error: \(error)")
