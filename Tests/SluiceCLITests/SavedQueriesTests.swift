@@ -44,15 +44,19 @@ struct SavedQueriesTests {
         var env = ProcessInfo.processInfo.environment
         env["SLUICE_DATA_DIR"] = nil
         p.environment = env
-        let errPipe = Pipe()
+        let errPipe = Pipe(), outPipe = Pipe()
         p.standardError = errPipe
-        p.standardOutput = FileHandle.nullDevice
+        p.standardOutput = outPipe
         try p.run()
+        let stdoutData = ReadAll(outPipe.fileHandleForReading)
         let stderr = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
+        let stdout = String(decoding: stdoutData.wait(), as: UTF8.self)
         #expect(p.terminationStatus == 0, "\(name): \(stderr)")
         let outDir = URL(fileURLWithPath: dir.path).appendingPathComponent("out")
-        let produced = Self.files(under: outDir)
+        var produced = Self.files(under: outDir)
+        // What a push query (a bare SELECT) printed is pinned too, as the snapshot's `stdout`.
+        if !stdout.isEmpty { produced["stdout"] = stdout }
         #expect(!produced.isEmpty, "\(name) wrote no output")
         let snapDir = Self.snapshots.appendingPathComponent(String(name.dropLast(4)))
         if ProcessInfo.processInfo.environment["RECORD_SNAPSHOTS"] == "1" {

@@ -49,6 +49,7 @@ final class LineEditor {
     let input: Int32
     let output: Int32
     private let raw: RawMode
+    private let ownsMode: Bool
     private(set) var history: [String] = []
     let historyPath: String?
     static let historyLimit = 1000
@@ -61,15 +62,21 @@ final class LineEditor {
     private var prompt = ""
     private var pending: [UInt8] = []
 
-    init(input: Int32 = 0, output: Int32 = 1, historyPath: String?) {
+    /// `raw`: the terminal mode the caller keeps for the whole session (so no keystroke falls into
+    /// a moment of cooked mode between two reads); without it each read switches on its own.
+    init(input: Int32 = 0, output: Int32 = 1, historyPath: String?, raw: RawMode? = nil) {
         self.input = input
         self.output = output
         self.historyPath = historyPath
-        raw = RawMode(fd: input)
+        ownsMode = raw == nil
+        self.raw = raw ?? RawMode(fd: input)
         if let p = historyPath, let text = try? String(contentsOfFile: p, encoding: .utf8) {
             history = text.split(separator: "\n").map { $0.replacingOccurrences(of: "\\n", with: "\n") }.suffix(LineEditor.historyLimit).map { $0 }
         }
     }
+
+    /// Bytes typed while something else ran (a push query): read before anything new.
+    func pushBack(_ bytes: [UInt8]) { pending += bytes }
 
     /// Adds an entry (a whole statement) to the history and its file.
     func remember(_ entry: String) {
@@ -93,7 +100,7 @@ final class LineEditor {
         buffer = []
         cursor = 0
         raw.enable()
-        defer { raw.disable() }
+        defer { if ownsMode { raw.disable() } }
         refresh()
         var historyIndex = history.count
         var draft: [Character] = []

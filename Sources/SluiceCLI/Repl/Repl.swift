@@ -76,8 +76,13 @@ final class ReplSession {
     }
 
     func run() -> Int32 {
+        // On a terminal, raw mode for the whole session: keys typed while a statement runs wait in
+        // the input (Ctrl-C among them is read as a key, never a signal).
+        let raw = terminal ? RawMode(fd: 0) : nil
+        raw?.enable()
+        defer { raw?.disable() }
         if terminal {
-            let e = LineEditor(historyPath: ReplSession.historyPath)
+            let e = LineEditor(historyPath: ReplSession.historyPath, raw: raw)
             e.completer = { [unowned self] word in complete(word) }
             // Queries started with INSERT INTO keep running while the prompt waits.
             e.idle = { [unowned self] in _ = try? engine.step() }
@@ -219,9 +224,6 @@ final class ReplSession {
         let started = Date()
         var lastStatus = Date.distantPast
         var lastRecords: Int64 = 0
-        let raw = terminal ? RawMode(fd: 0) : nil
-        raw?.enable()
-        defer { raw?.disable() }
         replInterrupt.store(false, ordering: .relaxed)
         var cancelled = false
         do {
@@ -271,10 +273,13 @@ final class ReplSession {
         if replInterrupt.exchange(false, ordering: .relaxed) { return true }
         guard terminal else { return false }
         var p = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+        var typed: [UInt8] = []
+        defer { if !typed.isEmpty { editor?.pushBack(typed) } }
         while poll(&p, 1, 0) > 0 {
             var b: UInt8 = 0
             guard Glibc.read(0, &b, 1) == 1 else { return false }
             if b == 3 { return true }
+            typed.append(b)  // typed ahead: the next line begins with it
         }
         return false
     }
@@ -305,9 +310,6 @@ final class ReplSession {
                 err.line("usage: .load FILE INTO STREAM [PACED [SPEED]]")
                 break
             }
-            let raw = terminal && paced ? RawMode(fd: 0) : nil
-            raw?.enable()
-            defer { raw?.disable() }
             replInterrupt.store(false, ordering: .relaxed)
             var interrupted = false
             do {

@@ -91,8 +91,10 @@ final class ResultView {
             for r in batch { encoder.append(r, to: &bytes) }
             out.write(bytes: bytes)
         case .changelog:
+            let cells = batch.map { $0.map(ResultView.text) }
+            if !headerShown { widen(cells) }
             header(prefix: "  ")
-            for r in batch { out.line("+ " + line(r.map(ResultView.text))) }
+            for r in cells { out.line("+ " + line(r)) }
         case .table where inPlace:
             for r in batch {
                 let cells = r.map(ResultView.text)
@@ -104,14 +106,16 @@ final class ResultView {
             redraw()
         case .table:
             let cells = batch.map { $0.map(ResultView.text) }
-            if !headerShown {
-                // The first rows set the widths; later, longer values widen their column.
-                for r in cells.prefix(50) { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
-            }
+            if !headerShown { widen(cells) }
             header(prefix: "")
             for r in cells { out.line(line(r)) }
         }
         out.flush()
+    }
+
+    /// The first rows set the widths; later, longer values widen their column as they come.
+    private func widen(_ cells: [[String]]) {
+        for r in cells.prefix(50) { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
     }
 
     private func header(prefix: String) {

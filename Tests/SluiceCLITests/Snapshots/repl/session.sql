@@ -9,6 +9,11 @@ FROM TUMBLE(payments, ts, INTERVAL '1' MINUTE)
 WHERE status = 'declined'
 GROUP BY window_start, window_end, merchant
 HAVING COUNT(*) >= 5;
+SET result_mode = 'changelog';
+SELECT status, COUNT(*) AS n FROM payments WHERE merchant = 'm-03' AND status = 'declined' GROUP BY status EMIT CHANGES LIMIT 3;
+SET start = 'LATEST';
+SELECT merchant FROM payments;
+SET start = 'EARLIEST';
 SET result_mode = 'json';
 SELECT merchant, amount FROM payments WHERE amount > 900 LIMIT 3;
 SELECT nope FROM payments;
