@@ -22,4 +22,5 @@ SELECT nope FROM payments;
 .infer samples/sensors.csv
 SET colour = 'blue';
 .bogus
+.explain SELECT merchant, COUNT(*) AS n FROM TUMBLE(payments, ts, INTERVAL '1' MINUTE) WHERE amount > 5 GROUP BY window_start, merchant
 SHOW STREAMS;
