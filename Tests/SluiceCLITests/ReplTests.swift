@@ -151,23 +151,9 @@ struct ReplTests {
         let dir = try Self.workdir()
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Snapshots/repl/session.sql")
         let expected = script.deletingPathExtension().appendingPathExtension("out")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.executable)
-        p.arguments = ["--data-dir", dir.path + "/data"]
-        p.currentDirectoryURL = URL(fileURLWithPath: dir.path)
-        var env = ProcessInfo.processInfo.environment
-        env["SLUICE_DATA_DIR"] = nil
-        p.environment = env
-        p.standardInput = try FileHandle(forReadingFrom: script)
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let stderrData = ReadAll(err.fileHandleForReading)
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        let stderr = String(decoding: stderrData.wait(), as: UTF8.self)
-        #expect(p.terminationStatus == 1, "one statement of the script is wrong on purpose")
+        let r = try CLI.run(["--data-dir", dir.path + "/data"], stdin: try String(contentsOf: script, encoding: .utf8), cwd: dir.path)
+        let (stdout, stderr) = (r.stdout, r.stderr)
+        #expect(r.status == 1, "one statement of the script is wrong on purpose")
         #expect(stderr.contains("error[bind.unknown-column]: unknown column 'nope'") && stderr.contains("^^^^"), "\(stderr)")
         #expect(stderr.contains("unknown setting 'colour'") && stderr.contains("unknown command '.bogus'"))
         if ProcessInfo.processInfo.environment["RECORD_SNAPSHOTS"] == "1" {

@@ -37,22 +37,9 @@ struct SavedQueriesTests {
         // Files a query names itself (a reference table's `file = 'samples/...'`) resolve against
         // the working directory, as when it runs from the repository root.
         try FileManager.default.createSymbolicLink(atPath: dir.path + "/samples", withDestinationPath: Self.root.appendingPathComponent("samples").path)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.executable)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: dir.path)
-        var env = ProcessInfo.processInfo.environment
-        env["SLUICE_DATA_DIR"] = nil
-        p.environment = env
-        let errPipe = Pipe(), outPipe = Pipe()
-        p.standardError = errPipe
-        p.standardOutput = outPipe
-        try p.run()
-        let stdoutData = ReadAll(outPipe.fileHandleForReading)
-        let stderr = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        let stdout = String(decoding: stdoutData.wait(), as: UTF8.self)
-        #expect(p.terminationStatus == 0, "\(name): \(stderr)")
+        let r = try CLI.run(args, cwd: dir.path)
+        let stdout = r.stdout
+        #expect(r.status == 0, "\(name): \(r.stderr)")
         let outDir = URL(fileURLWithPath: dir.path).appendingPathComponent("out")
         var produced = Self.files(under: outDir)
         // What a push query (a bare SELECT) printed is pinned too, as the snapshot's `stdout`.

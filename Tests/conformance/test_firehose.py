@@ -84,6 +84,17 @@ def new_firehose(fh, bucket, **s3):
     return name
 
 
+def stream_firehose(fh, bucket, stream):
+    """A firehose reading the Kinesis stream `stream`, a line per record, delivered within a second."""
+    name = f"fh-{uuid.uuid4().hex[:8]}"
+    fh.create_delivery_stream(DeliveryStreamName=name, DeliveryStreamType="KinesisStreamAsSource",
+                              KinesisStreamSourceConfiguration={"KinesisStreamARN": f"arn:aws:kinesis:us-east-1:000000000000:stream/{stream}", "RoleARN": ROLE},
+                              ExtendedS3DestinationConfiguration={"RoleARN": ROLE, "BucketARN": bucket.arn,
+                                                                  "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 1},
+                                                                  "ProcessingConfiguration": {"Enabled": True, "Processors": [{"Type": "AppendDelimiterToRecord"}]}})
+    return name
+
+
 def error(fn, **kw):
     with pytest.raises(ClientError) as e:
         fn(**kw)
@@ -227,12 +238,7 @@ def test_T40_kinesis_source(fh, k, bucket):
     stream = f"k-{uuid.uuid4().hex[:8]}"
     k.create_stream(StreamName=stream, ShardCount=1)
     k.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
-    name = f"fh-{uuid.uuid4().hex[:8]}"
-    fh.create_delivery_stream(DeliveryStreamName=name, DeliveryStreamType="KinesisStreamAsSource",
-                              KinesisStreamSourceConfiguration={"KinesisStreamARN": f"arn:aws:kinesis:us-east-1:000000000000:stream/{stream}", "RoleARN": ROLE},
-                              ExtendedS3DestinationConfiguration={"RoleARN": ROLE, "BucketARN": bucket.arn,
-                                                                  "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 1},
-                                                                  "ProcessingConfiguration": {"Enabled": True, "Processors": [{"Type": "AppendDelimiterToRecord"}]}})
+    name = stream_firehose(fh, bucket, stream)
     k.put_record(StreamName=stream, Data=b'{"a":1}', PartitionKey="p")
     k.put_record(StreamName=stream, Data=b'{"a":2}', PartitionKey="p")
     objs = bucket.wait(1)

@@ -1,12 +1,12 @@
 """KPL aggregated records (T34 of ../shared/reference/kinesis-and-firehose.md section 6, and the
 aggregated half of T40): Kinesis keeps them byte for byte; a Firehose reading the stream delivers
 their user records. Payloads are built with aws_kinesis_agg, the KPL's Python port."""
-import base64, uuid
+import base64
 
 import pytest
 
 from conftest import moto_deviates
-from test_firehose import ROLE, Bucket, client
+from test_firehose import Bucket, client, stream_firehose
 from test_kinesis import make_client, new_stream
 
 agg = pytest.importorskip("aws_kinesis_agg.aggregator")
@@ -49,12 +49,7 @@ def test_T40_firehose_delivers_user_records(endpoint, server):
     fh = client(endpoint, "firehose")
     bucket = Bucket(server)
     stream = new_stream(k)
-    name = f"fh-{uuid.uuid4().hex[:8]}"
-    fh.create_delivery_stream(DeliveryStreamName=name, DeliveryStreamType="KinesisStreamAsSource",
-                              KinesisStreamSourceConfiguration={"KinesisStreamARN": f"arn:aws:kinesis:us-east-1:000000000000:stream/{stream}", "RoleARN": ROLE},
-                              ExtendedS3DestinationConfiguration={"RoleARN": ROLE, "BucketARN": bucket.arn,
-                                                                  "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 1},
-                                                                  "ProcessingConfiguration": {"Enabled": True, "Processors": [{"Type": "AppendDelimiterToRecord"}]}})
+    stream_firehose(fh, bucket, stream)
     k.put_record(StreamName=stream, Data=b'{"plain":true}', PartitionKey="p")
     pk, _, data = aggregated(USERS)
     k.put_record(StreamName=stream, Data=data, PartitionKey=pk)
