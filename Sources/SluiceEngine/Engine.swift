@@ -940,7 +940,4 @@ extension Engine {
         }
         return out.sorted()
     }
-
-    /// Runs the queries of files (not ad-hoc ones) one step; the REPL calls it while it waits.
-    public var hasJobs: Bool { !jobs.isEmpty }
 }
