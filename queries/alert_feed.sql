@@ -1,5 +1,5 @@
 -- Alert feed: an alert's notifications written into a stream (NOTIFY 'stream:...') as well as a
--- file, and a push query (a bare SELECT) that reads that stream and prints each notification on
+-- file and stderr, and a push query (a bare SELECT) that reads that stream and prints each notification on
 -- standard output, as a dashboard or a pager bridge would consume them. On samples/clicks.jsonl
 -- /checkout's error share passes 30% at 00:09 and falls back at 00:12 (the planted failures).
 -- Output: standard output, and out/error_rate.jsonl.
@@ -24,6 +24,6 @@ FIRE WHEN requests >= 10 AND error_share > 0.3
 RESOLVE WHEN error_share < 0.05
 PER url
 MESSAGE '{url}: {error_share} of {requests} requests failed'
-NOTIFY 'stream:alert_feed', 'file:out/error_rate.jsonl';
+NOTIFY 'stream:alert_feed', 'file:out/error_rate.jsonl', 'stderr';
 
 SELECT at, alert, state, url, error_share FROM alert_feed;
