@@ -310,6 +310,11 @@ final class ReplSession {
                 err.line("usage: .load FILE INTO STREAM [PACED [SPEED]]")
                 break
             }
+            guard engine.describe(words[3])?.hasPrefix("stream ") == true else {
+                failures += 1
+                err.line("error: no stream named '\(words[3])'; declare it with CREATE STREAM first")
+                break
+            }
             replInterrupt.store(false, ordering: .relaxed)
             var interrupted = false
             do {
@@ -348,6 +353,11 @@ final class ReplSession {
 
     /// The last `n` records of a stream, decoded into its declared columns.
     private func sample(_ stream: String, _ n: Int) {
+        guard engine.describe(stream)?.hasPrefix("stream ") == true else {
+            failures += 1
+            err.line("error: no stream named '\(stream)'" + (closest(stream, in: engine.completionNames).map { " (did you mean '\($0)'?)" } ?? ""))
+            return
+        }
         let parsed = Parser.parse("SELECT * FROM \(Printer.name(Identifier(stream, quoted: true)));")
         guard case .query(let q)? = parsed.script.statements.first?.kind else { return }
         var kept: [[Value]] = []

@@ -26,6 +26,9 @@ enum StreamInference {
 
     static func propose(path: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else { throw InferenceError(description: "cannot read \(path)") }
+        guard !data.prefix(4096).contains(0), String(data: data.prefix(4096), encoding: .utf8) != nil || data.count > 4096 else {
+            throw InferenceError(description: "\(path) is not text: .infer reads JSON lines or CSV")
+        }
         let lines = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).prefix(1001).map(String.init)
         guard let first = lines.first else { throw InferenceError(description: "\(path) is empty") }
         let name = sanitize(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)

@@ -22,5 +22,8 @@ SELECT nope FROM payments;
 .infer samples/sensors.csv
 SET colour = 'blue';
 .bogus
+.sample paymnts
+.load samples/payments.jsonl INTO nope
+.infer samples
 .explain SELECT merchant, COUNT(*) AS n FROM TUMBLE(payments, ts, INTERVAL '1' MINUTE) WHERE amount > 5 GROUP BY window_start, merchant
 SHOW STREAMS;
