@@ -1,0 +1,401 @@
+import Foundation
+import SluiceCore
+
+/// One random cut tree over the points its sampler keeps (Guha et al., 2016; the scoring and
+/// attribution of AWS's randomcutforest-by-aws). Nodes live in parallel arrays; a leaf's box is
+/// its point, and equal points share a leaf whose mass counts them. A cut picks a dimension with
+/// probability proportional to the span of the box (grown by the new point) and a value uniform in
+/// that span; values at or below the cut go left.
+final class RandomCutTree {
+    let dim: Int
+    var rng: SplitMix64
+    private(set) var root: Int32 = -1
+    private var left: [Int32] = [], right: [Int32] = [], parent: [Int32] = []
+    private var cutDim: [Int32] = [], cutValue: [Double] = [], mass: [Int32] = []
+    /// Internal nodes: their bounding box; leaves: their point (min == max).
+    private var boxMin: [Double] = [], boxMax: [Double] = []
+    private var isLeaf: [Bool] = []
+    private var free: [Int32] = []
+
+    init(dimensions: Int, seed: UInt64) {
+        dim = dimensions
+        rng = SplitMix64(seed: seed)
+    }
+
+    /// Points in the tree, duplicates counted.
+    var treeMass: Int { root < 0 ? 0 : Int(mass[Int(root)]) }
+
+    private func newNode(leaf: Bool) -> Int32 {
+        if let n = free.popLast() {
+            isLeaf[Int(n)] = leaf
+            return n
+        }
+        let n = Int32(left.count)
+        left.append(-1); right.append(-1); parent.append(-1)
+        cutDim.append(0); cutValue.append(0); mass.append(0); isLeaf.append(leaf)
+        boxMin.append(contentsOf: repeatElement(0, count: dim))
+        boxMax.append(contentsOf: repeatElement(0, count: dim))
+        return n
+    }
+
+    private func newLeaf(_ p: [Double]) -> Int32 {
+        let n = newNode(leaf: true)
+        let b = Int(n) * dim
+        for i in 0..<dim { boxMin[b + i] = p[i]; boxMax[b + i] = p[i] }
+        mass[Int(n)] = 1
+        left[Int(n)] = -1; right[Int(n)] = -1
+        return n
+    }
+
+    private func equalsLeaf(_ n: Int32, _ p: [Double]) -> Bool {
+        let b = Int(n) * dim
+        for i in 0..<dim where boxMin[b + i] != p[i] { return false }
+        return true
+    }
+
+    func insert(_ p: [Double]) {
+        guard root >= 0 else {
+            root = newLeaf(p)
+            parent[Int(root)] = -1
+            return
+        }
+        var node = root
+        while true {
+            let b = Int(node) * dim
+            if isLeaf[Int(node)] && equalsLeaf(node, p) {
+                mass[Int(node)] += 1  // its ancestors were counted on the way down
+                return
+            }
+            // A random cut of the box grown by p. At a leaf (a box of one point) the cut must fall
+            // between the two points; floating-point edges can miss, so draw again.
+            var total = 0.0
+            for i in 0..<dim { total += max(boxMax[b + i], p[i]) - min(boxMin[b + i], p[i]) }
+            var d = 0, cut = 0.0
+            var separatesBelow = false, separatesAbove = false
+            repeat {
+                var r = rng.unit() * total
+                d = -1
+                for i in 0..<dim {
+                    let lo = min(boxMin[b + i], p[i]), span = max(boxMax[b + i], p[i]) - lo
+                    guard span > 0 else { continue }
+                    d = i
+                    cut = lo + r
+                    if r < span { break }
+                    r -= span
+                }
+                separatesBelow = p[d] <= cut && cut < boxMin[b + d]
+                separatesAbove = boxMax[b + d] <= cut && cut < p[d]
+            } while isLeaf[Int(node)] && !separatesBelow && !separatesAbove
+            if separatesBelow || separatesAbove {
+                // A new node above `node`, with p's leaf on its side of the cut.
+                let leaf = newLeaf(p)
+                let x = newNode(leaf: false)
+                let up = parent[Int(node)]
+                cutDim[Int(x)] = Int32(d)
+                cutValue[Int(x)] = cut
+                if p[d] <= cut { left[Int(x)] = leaf; right[Int(x)] = node } else { left[Int(x)] = node; right[Int(x)] = leaf }
+                parent[Int(leaf)] = x
+                parent[Int(node)] = x
+                parent[Int(x)] = up
+                mass[Int(x)] = mass[Int(node)] + 1
+                let xb = Int(x) * dim
+                for i in 0..<dim { boxMin[xb + i] = min(boxMin[b + i], p[i]); boxMax[xb + i] = max(boxMax[b + i], p[i]) }
+                if up < 0 { root = x } else if left[Int(up)] == node { left[Int(up)] = x } else { right[Int(up)] = x }
+                return
+            }
+            // The cut falls inside the box: p goes down the side of the node's own cut.
+            mass[Int(node)] += 1
+            for i in 0..<dim { boxMin[b + i] = min(boxMin[b + i], p[i]); boxMax[b + i] = max(boxMax[b + i], p[i]) }
+            node = p[Int(cutDim[Int(node)])] <= cutValue[Int(node)] ? left[Int(node)] : right[Int(node)]
+        }
+    }
+
+    /// Removes one copy of p; false if the tree does not hold it.
+    @discardableResult
+    func delete(_ p: [Double]) -> Bool {
+        guard root >= 0 else { return false }
+        var node = root
+        while !isLeaf[Int(node)] { node = p[Int(cutDim[Int(node)])] <= cutValue[Int(node)] ? left[Int(node)] : right[Int(node)] }
+        guard equalsLeaf(node, p) else { return false }
+        if mass[Int(node)] > 1 {
+            var a = node
+            while a >= 0 { mass[Int(a)] -= 1; a = parent[Int(a)] }
+            return true
+        }
+        let up = parent[Int(node)]
+        free.append(node)
+        guard up >= 0 else {
+            root = -1
+            return true
+        }
+        let sibling = left[Int(up)] == node ? right[Int(up)] : left[Int(up)]
+        let grand = parent[Int(up)]
+        parent[Int(sibling)] = grand
+        free.append(up)
+        if grand < 0 {
+            root = sibling
+            return true
+        }
+        if left[Int(grand)] == up { left[Int(grand)] = sibling } else { right[Int(grand)] = sibling }
+        // The ancestors lose the point: one less in mass, boxes shrunk to their children's.
+        var a = grand
+        while a >= 0 {
+            mass[Int(a)] -= 1
+            let ab = Int(a) * dim, lb = Int(left[Int(a)]) * dim, rb = Int(right[Int(a)]) * dim
+            for i in 0..<dim {
+                boxMin[ab + i] = min(boxMin[lb + i], boxMin[rb + i])
+                boxMax[ab + i] = max(boxMax[lb + i], boxMax[rb + i])
+            }
+            a = parent[Int(a)]
+        }
+        return true
+    }
+
+    // MARK: - Scoring
+
+    static func scoreSeen(_ depth: Int, _ mass: Int) -> Double { 1 / (Double(depth) + log2(Double(mass) + 1)) }
+    static func scoreUnseen(_ depth: Int) -> Double { 1 / (Double(depth) + 1) }
+    static func damp(_ leafMass: Int, _ treeMass: Int) -> Double { 1 - Double(leafMass) / (2 * Double(treeMass)) }
+
+    /// The path from the root to the leaf q falls into.
+    private func path(_ q: [Double]) -> [Int32] {
+        var out: [Int32] = []
+        var node = root
+        while node >= 0 {
+            out.append(node)
+            if isLeaf[Int(node)] { break }
+            node = q[Int(cutDim[Int(node)])] <= cutValue[Int(node)] ? left[Int(node)] : right[Int(node)]
+        }
+        return out
+    }
+
+    /// The anomaly score of q (q itself is not inserted), normalised by log2(mass + 1): about 1
+    /// for points like the sample, larger for points unlike it. With `attribution`, each
+    /// dimension's share of the score, split into above the sample (high) and below it (low); the
+    /// shares sum to the score.
+    func score(_ q: [Double], attribution: inout [Double]?) -> Double {
+        guard root >= 0 else { return 0 }
+        let nodes = path(q)
+        let total = treeMass
+        let leaf = nodes.last!
+        let depth = nodes.count - 1
+        var score: Double
+        var high = [Double](repeating: 0, count: attribution == nil ? 0 : dim)
+        var low = high
+        if equalsLeaf(leaf, q) {
+            let m = Int(mass[Int(leaf)])
+            score = RandomCutTree.damp(m, total) * RandomCutTree.scoreSeen(depth, m)
+            if attribution != nil { for i in 0..<dim { high[i] = score / Double(2 * dim); low[i] = score / Double(2 * dim) } }
+        } else {
+            score = RandomCutTree.scoreUnseen(depth)
+            if attribution != nil { gaps(leaf, q, score, &high, &low, keep: 0) }
+        }
+        var level = depth - 1
+        for node in nodes.dropLast().reversed() {
+            let b = Int(node) * dim
+            var grown = 0.0, old = 0.0
+            for i in 0..<dim {
+                old += boxMax[b + i] - boxMin[b + i]
+                grown += max(boxMax[b + i], q[i]) - min(boxMin[b + i], q[i])
+            }
+            let pCut = grown > 0 ? (grown - old) / grown : 0
+            if pCut == 0 { break }
+            let unseen = RandomCutTree.scoreUnseen(level)
+            if attribution != nil {
+                for i in 0..<dim { high[i] *= 1 - pCut; low[i] *= 1 - pCut }
+                gaps(node, q, unseen, &high, &low, keep: 1)
+            }
+            score = pCut * unseen + (1 - pCut) * score
+            level -= 1
+        }
+        let norm = log2(Double(total) + 1)
+        if attribution != nil {
+            var out = [Double](repeating: 0, count: 2 * dim)
+            for i in 0..<dim { out[2 * i] = high[i] * norm; out[2 * i + 1] = low[i] * norm }
+            attribution = out
+        }
+        return score * norm
+    }
+
+    /// Adds `weight` times each dimension's share of the gap between q and a node's box to the
+    /// high (q above the box) and low (q below) parts.
+    private func gaps(_ node: Int32, _ q: [Double], _ weight: Double, _ high: inout [Double], _ low: inout [Double], keep: Int) {
+        let b = Int(node) * dim
+        var grown = 0.0
+        for i in 0..<dim { grown += max(boxMax[b + i], q[i]) - min(boxMin[b + i], q[i]) }
+        guard grown > 0 else { return }
+        for i in 0..<dim {
+            if q[i] > boxMax[b + i] { high[i] += weight * (q[i] - boxMax[b + i]) / grown }
+            if q[i] < boxMin[b + i] { low[i] += weight * (boxMin[b + i] - q[i]) / grown }
+        }
+    }
+
+    /// Checks the tree's invariants (tests): masses add up, boxes hold their children, cuts
+    /// separate the children's boxes, parents point back.
+    func check() -> String? {
+        guard root >= 0 else { return nil }
+        var stack = [root]
+        while let n = stack.popLast() {
+            let i = Int(n)
+            if isLeaf[i] { continue }
+            let l = Int(left[i]), r = Int(right[i])
+            if parent[l] != n || parent[r] != n { return "node \(n): a child does not point back" }
+            if mass[i] != mass[l] + mass[r] { return "node \(n): mass \(mass[i]) != \(mass[l]) + \(mass[r])" }
+            for d in 0..<dim {
+                if boxMin[i * dim + d] != min(boxMin[l * dim + d], boxMin[r * dim + d]) || boxMax[i * dim + d] != max(boxMax[l * dim + d], boxMax[r * dim + d]) {
+                    return "node \(n): box is not the union of its children's"
+                }
+            }
+            let c = Int(cutDim[i])
+            if boxMax[l * dim + c] > cutValue[i] || boxMin[r * dim + c] <= cutValue[i] { return "node \(n): the cut does not separate its children" }
+            stack.append(left[i])
+            stack.append(right[i])
+        }
+        return nil
+    }
+}
+
+/// A tree's sample: time-decayed reservoir sampling as in randomcutforest-by-aws. The point with
+/// sequence number s gets the weight -s·λ + ln(-ln u) (u uniform); the sample keeps the lowest
+/// weights (a max-heap evicts the highest), so recent points are likelier to stay. While it fills,
+/// a point is taken outright with a probability that falls from 1 (below `initialFraction` of the
+/// capacity) to 0 (at capacity).
+struct ReservoirSampler {
+    let capacity: Int
+    let timeDecay: Double
+    let initialFraction: Double
+    private(set) var heap: [(weight: Double, point: [Double])] = []
+
+    init(capacity: Int, timeDecay: Double, initialFraction: Double) {
+        self.capacity = capacity
+        self.timeDecay = timeDecay
+        self.initialFraction = initialFraction
+    }
+
+    private func acceptFraction(_ size: Int) -> Double {
+        let start = initialFraction * Double(capacity)
+        if Double(size) < start { return 1 }
+        return max(0, 1 - (Double(size) - start) / (Double(capacity) - start))
+    }
+
+    /// Whether point number `sequence` enters the sample, and the point it pushes out.
+    mutating func offer(_ point: [Double], sequence: Int64, rng: inout SplitMix64) -> (accepted: Bool, evicted: [Double]?) {
+        var u = rng.unit()
+        if u == 0 { u = 0x1p-53 }
+        let weight = -Double(sequence) * timeDecay + log(-log(u))
+        let initial = heap.count < capacity && rng.unit() < acceptFraction(heap.count)
+        guard initial || (!heap.isEmpty && weight < heap[0].weight) else { return (false, nil) }
+        var evicted: [Double]? = nil
+        if !initial {
+            // Past the initial phase a point enters only in place of the heaviest.
+            evicted = heap[0].point
+            heap[0] = heap[heap.count - 1]
+            heap.removeLast()
+            if !heap.isEmpty { siftDown(0) }
+        }
+        heap.append((weight, point))
+        siftUp(heap.count - 1)
+        return (true, evicted)
+    }
+
+    private mutating func siftUp(_ i: Int) {
+        var c = i
+        while c > 0 {
+            let p = (c - 1) / 2
+            guard heap[c].weight > heap[p].weight else { break }
+            heap.swapAt(c, p)
+            c = p
+        }
+    }
+
+    private mutating func siftDown(_ i: Int) {
+        var p = i
+        while true {
+            let l = 2 * p + 1, r = l + 1
+            var m = p
+            if l < heap.count && heap[l].weight > heap[m].weight { m = l }
+            if r < heap.count && heap[r].weight > heap[m].weight { m = r }
+            if m == p { return }
+            heap.swapAt(p, m)
+            p = m
+        }
+    }
+}
+
+/// A random cut forest over a stream of points: each point is scored against the trees' samples
+/// (before it joins them), then offered to every tree's sampler. Consecutive points can be
+/// shingled (the last `shingle` points side by side form one point). Deterministic under a seed.
+public final class RandomCutForest {
+    public struct Configuration: Sendable, Equatable {
+        public var dimensions: Int
+        public var trees = 100
+        public var sampleSize = 256
+        public var shingle = 1
+        /// λ of the samplers; by default 1 / (10 · sampleSize), as randomcutforest-by-aws.
+        public var timeDecay: Double? = nil
+        /// Scores are 0 until this many points were seen (by default 1 + sampleSize / 4).
+        public var outputAfter: Int? = nil
+        public var initialAcceptFraction = 0.125
+        public var seed: UInt64 = 42
+
+        public init(dimensions: Int) { self.dimensions = dimensions }
+    }
+
+    public let configuration: Configuration
+    var trees: [RandomCutTree] = []
+    var samplers: [ReservoirSampler] = []
+    private var recent: [[Double]] = []
+    public private(set) var seen: Int64 = 0
+
+    public init(_ c: Configuration) {
+        configuration = c
+        let lambda = c.timeDecay ?? 1 / (10 * Double(c.sampleSize))
+        var seeds = SplitMix64(seed: c.seed)
+        for _ in 0..<c.trees {
+            trees.append(RandomCutTree(dimensions: c.dimensions * c.shingle, seed: seeds.next()))
+            samplers.append(ReservoirSampler(capacity: c.sampleSize, timeDecay: lambda, initialFraction: c.initialAcceptFraction))
+        }
+    }
+
+    /// The shingled point for a new input, or nil while the shingle is not full yet.
+    private func shingled(_ x: [Double]) -> [Double]? {
+        recent.append(x)
+        if recent.count > configuration.shingle { recent.removeFirst() }
+        guard recent.count == configuration.shingle else { return nil }
+        return recent.flatMap { $0 }
+    }
+
+    /// Scores a point against the forest, then adds it. With `attribution`, per input dimension
+    /// (of the shingled point) the high and low parts of the score, interleaved.
+    public func update(_ x: [Double], attribution: inout [Double]?) -> Double {
+        precondition(x.count == configuration.dimensions)
+        guard let p = shingled(x) else { return 0 }
+        let ready = seen >= Int64(configuration.outputAfter ?? 1 + configuration.sampleSize / 4)
+        var score = 0.0
+        if ready {
+            var sum: [Double]? = attribution == nil ? nil : [Double](repeating: 0, count: 2 * p.count)
+            for t in trees {
+                var a: [Double]? = attribution == nil ? nil : []
+                score += t.score(p, attribution: &a)
+                if let a { for i in a.indices { sum![i] += a[i] } }
+            }
+            score /= Double(trees.count)
+            if let s = sum { attribution = s.map { $0 / Double(trees.count) } }
+        } else if attribution != nil {
+            attribution = [Double](repeating: 0, count: 2 * p.count)
+        }
+        for i in trees.indices {
+            let (accepted, evicted) = samplers[i].offer(p, sequence: seen, rng: &trees[i].rng)
+            guard accepted else { continue }
+            if let e = evicted { trees[i].delete(e) }
+            trees[i].insert(p)
+        }
+        seen += 1
+        return score
+    }
+
+    public func update(_ x: [Double]) -> Double {
+        var none: [Double]? = nil
+        return update(x, attribution: &none)
+    }
+}

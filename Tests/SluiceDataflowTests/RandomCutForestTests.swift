@@ -1,0 +1,98 @@
+import Foundation
+import SluiceCore
+import Testing
+@testable import SluiceDataflow
+
+@Suite("Random cut forest")
+struct RandomCutForestTests {
+    static func gaussian(_ rng: inout SplitMix64) -> Double {
+        let u = max(rng.unit(), 1e-12), v = rng.unit()
+        return sqrt(-2 * log(u)) * cos(2 * Double.pi * v)
+    }
+
+    @Test func treesKeepTheirInvariantsThroughInsertsAndDeletes() {
+        var rng = SplitMix64(seed: 3)
+        let tree = RandomCutTree(dimensions: 3, seed: 9)
+        var held: [[Double]] = []
+        for step in 0..<3000 {
+            if held.count > 200 || (held.count > 0 && rng.below(3) == 0) {
+                let i = rng.below(held.count)
+                #expect(tree.delete(held[i]))
+                held.remove(at: i)
+            } else {
+                // Some duplicates, some points on a grid (equal coordinates), most continuous.
+                let p: [Double] = rng.below(10) == 0 && !held.isEmpty ? held[rng.below(held.count)]
+                    : rng.below(5) == 0 ? [Double(rng.below(4)), Double(rng.below(4)), 1] : [Self.gaussian(&rng), Self.gaussian(&rng), Self.gaussian(&rng)]
+                tree.insert(p)
+                held.append(p)
+            }
+            if step % 50 == 0 {
+                #expect(tree.check() == nil, "\(tree.check() ?? "")")
+                #expect(tree.treeMass == held.count)
+            }
+        }
+        #expect(!tree.delete([99, 99, 99]), "a point the tree does not hold")
+        for p in held { #expect(tree.delete(p)) }
+        #expect(tree.treeMass == 0 && tree.root == -1)
+    }
+
+    @Test func outliersScoreHighAndScoresAreDeterministic() {
+        func run(seed: UInt64) -> ([Double], Double, [Double]) {
+            var c = RandomCutForest.Configuration(dimensions: 2)
+            c.trees = 50
+            c.seed = seed
+            let f = RandomCutForest(c)
+            var rng = SplitMix64(seed: 1)
+            var scores: [Double] = []
+            for _ in 0..<1500 { scores.append(f.update([Self.gaussian(&rng), Self.gaussian(&rng)])) }
+            var attribution: [Double]? = []
+            let outlier = f.update([9, 0.5], attribution: &attribution)
+            return (scores, outlier, attribution!)
+        }
+        let (scores, outlier, attribution) = run(seed: 42)
+        let warmed = Array(scores.dropFirst(500))
+        let mean = warmed.reduce(0, +) / Double(warmed.count)
+        #expect(scores.prefix(64).allSatisfy { $0 == 0 }, "no scores before output_after (1 + 256/4 points)")
+        #expect(mean > 0.5 && mean < 1.5, "ordinary points score about 1: \(mean)")
+        #expect(outlier > 2.5 * mean, "an outlier scores well above: \(outlier) vs \(mean)")
+        // The attribution: high and low per dimension, summing to the score; the outlier is high in x.
+        #expect(abs(attribution.reduce(0, +) - outlier) < 1e-9 * max(1, outlier))
+        #expect(attribution[0] > 0.6 * outlier && attribution[1] < 0.05 * outlier, "\(attribution)")
+        let again = run(seed: 42)
+        #expect(again.0 == scores && again.1 == outlier, "the same seed gives the same scores")
+        #expect(run(seed: 7).0 != scores)
+    }
+
+    @Test func samplesStayBoundedAndFavourRecentPoints() {
+        var c = RandomCutForest.Configuration(dimensions: 1)
+        c.trees = 10
+        c.sampleSize = 64
+        c.timeDecay = 1.0 / 64
+        let f = RandomCutForest(c)
+        for i in 0..<5000 { _ = f.update([Double(i)]) }
+        for (t, s) in zip(f.trees, f.samplers) {
+            #expect(s.heap.count == 64 && t.treeMass == 64)
+            #expect(t.check() == nil)
+            // With λ = 1/64 the sample is mostly from the last few hundred points.
+            let median = s.heap.map { $0.point[0] }.sorted()[32]
+            #expect(median > 4500, "median sampled index \(median)")
+        }
+    }
+
+    @Test func shinglesJoinConsecutivePoints() {
+        var c = RandomCutForest.Configuration(dimensions: 1)
+        c.trees = 20
+        c.shingle = 4
+        c.outputAfter = 1
+        let f = RandomCutForest(c)
+        var scores: [Double] = []
+        // A repeating pattern, then a break in it that no single value would show.
+        for i in 0..<2000 { scores.append(f.update([Double(i % 8)])) }
+        #expect(scores.prefix(4).allSatisfy { $0 == 0 }, "nothing to score before the first full shingle")
+        #expect(f.trees[0].dim == 4)
+        let normal = scores.suffix(200).reduce(0, +) / 200
+        _ = f.update([0]); _ = f.update([1])
+        let broken = f.update([7])  // ... 0, 1, 7 instead of 0, 1, 2
+        #expect(broken > 2 * normal, "\(broken) vs \(normal)")
+    }
+}
