@@ -1,5 +1,5 @@
 import Foundation
-import SluiceCore
+public import SluiceCore
 
 /// One random cut tree over the points its sampler keeps (Guha et al., 2016; the scoring and
 /// attribution of AWS's randomcutforest-by-aws). Nodes live in parallel arrays; a leaf's box is
@@ -230,6 +230,14 @@ final class RandomCutTree {
         }
     }
 
+    func restoreArrays(root: Int32, left: [Int32], right: [Int32], parent: [Int32], cutDim: [Int32], cutValue: [Double], mass: [Int32],
+                       boxMin: [Double], boxMax: [Double], isLeaf: [Bool], free: [Int32]) {
+        self.root = root
+        self.left = left; self.right = right; self.parent = parent
+        self.cutDim = cutDim; self.cutValue = cutValue; self.mass = mass
+        self.boxMin = boxMin; self.boxMax = boxMax; self.isLeaf = isLeaf; self.free = free
+    }
+
     /// Checks the tree's invariants (tests): masses add up, boxes hold their children, cuts
     /// separate the children's boxes, parents point back.
     func check() -> String? {
@@ -271,6 +279,8 @@ struct ReservoirSampler {
         self.timeDecay = timeDecay
         self.initialFraction = initialFraction
     }
+
+    mutating func setHeap(_ h: [(weight: Double, point: [Double])]) { heap = h }
 
     private func acceptFraction(_ size: Int) -> Double {
         let start = initialFraction * Double(capacity)
@@ -344,8 +354,8 @@ public final class RandomCutForest {
     public let configuration: Configuration
     var trees: [RandomCutTree] = []
     var samplers: [ReservoirSampler] = []
-    private var recent: [[Double]] = []
-    public private(set) var seen: Int64 = 0
+    var recent: [[Double]] = []
+    public internal(set) var seen: Int64 = 0
 
     public init(_ c: Configuration) {
         configuration = c
@@ -397,5 +407,101 @@ public final class RandomCutForest {
     public func update(_ x: [Double]) -> Double {
         var none: [Double]? = nil
         return update(x, attribution: &none)
+    }
+}
+
+// MARK: - Checkpoints
+
+extension Snap {
+    /// A list of numbers as base64 of their little-endian bytes: exact and compact (a forest holds
+    /// hundreds of thousands).
+    static func packed<T: FixedWidthInteger>(_ a: [T]) -> JSONValue {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(a.count * MemoryLayout<T>.size)
+        for v in a { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
+        return .string(Data(bytes).base64EncodedString())
+    }
+
+    static func packed(_ a: [Double]) -> JSONValue { packed(a.map(\.bitPattern)) }
+
+    static func unpacked<T: FixedWidthInteger>(_ j: JSONValue?, as: T.Type) throws(SnapshotError) -> [T] {
+        guard let s = j?.stringValue, let d = Data(base64Encoded: s), d.count % MemoryLayout<T>.size == 0 else {
+            throw SnapshotError("a packed list is malformed")
+        }
+        return d.withUnsafeBytes { raw in
+            (0..<(d.count / MemoryLayout<T>.size)).map { T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) }
+        }
+    }
+
+    static func unpackedDoubles(_ j: JSONValue?) throws(SnapshotError) -> [Double] {
+        try unpacked(j, as: UInt64.self).map { Double(bitPattern: $0) }
+    }
+}
+
+extension RandomCutTree {
+    var snapshot: JSONValue {
+        ["root": .int(Int64(root)), "rng": .string(String(rng.state)),
+         "left": Snap.packed(left), "right": Snap.packed(right), "parent": Snap.packed(parent),
+         "cut_dim": Snap.packed(cutDim), "cut": Snap.packed(cutValue), "mass": Snap.packed(mass),
+         "min": Snap.packed(boxMin), "max": Snap.packed(boxMax), "leaf": Snap.packed(isLeaf.map { UInt8($0 ? 1 : 0) }),
+         "free": Snap.packed(free)]
+    }
+
+    func restore(_ j: JSONValue) throws(SnapshotError) {
+        guard let state = j["rng"]?.stringValue.flatMap(UInt64.init) else { throw SnapshotError("a tree's random state is malformed") }
+        let l = try Snap.unpacked(j["left"], as: Int32.self)
+        let n = l.count
+        let r = try Snap.unpacked(j["right"], as: Int32.self), p = try Snap.unpacked(j["parent"], as: Int32.self)
+        let cd = try Snap.unpacked(j["cut_dim"], as: Int32.self), cv = try Snap.unpackedDoubles(j["cut"])
+        let m = try Snap.unpacked(j["mass"], as: Int32.self), lf = try Snap.unpacked(j["leaf"], as: UInt8.self)
+        let mn = try Snap.unpackedDoubles(j["min"]), mx = try Snap.unpackedDoubles(j["max"])
+        let fr = try Snap.unpacked(j["free"], as: Int32.self)
+        let rt = Int32(try Snap.int(j["root"]))
+        guard [r.count, p.count, cd.count, cv.count, m.count, lf.count].allSatisfy({ $0 == n }), mn.count == n * dim, mx.count == n * dim,
+              rt >= -1, rt < Int32(n), fr.allSatisfy({ $0 >= 0 && $0 < Int32(n) })
+        else { throw SnapshotError("a tree's arrays do not fit together") }
+        restoreArrays(root: rt, left: l, right: r, parent: p, cutDim: cd, cutValue: cv, mass: m, boxMin: mn, boxMax: mx,
+                      isLeaf: lf.map { $0 != 0 }, free: fr)
+        rng = SplitMix64(seed: state)
+        if let why = check() { throw SnapshotError("a tree is inconsistent: \(why)") }
+    }
+}
+
+extension ReservoirSampler {
+    var snapshot: JSONValue {
+        ["weights": Snap.packed(heap.map(\.weight)), "points": Snap.packed(heap.flatMap(\.point))]
+    }
+
+    mutating func restore(_ j: JSONValue, dimensions: Int) throws(SnapshotError) {
+        let w = try Snap.unpackedDoubles(j["weights"]), pts = try Snap.unpackedDoubles(j["points"])
+        guard pts.count == w.count * dimensions, w.count <= capacity else { throw SnapshotError("a sample does not fit its forest") }
+        setHeap(w.indices.map { (w[$0], Array(pts[($0 * dimensions)..<(($0 + 1) * dimensions)])) })
+    }
+}
+
+extension RandomCutForest {
+    /// The whole state (trees, samples, random generators, the shingle, the count): a restored
+    /// forest scores exactly as the one that took the snapshot.
+    public var snapshot: JSONValue {
+        ["seen": .int(seen), "trees": .array(trees.map(\.snapshot)), "samples": .array(samplers.map(\.snapshot)),
+         "recent": Snap.packed(recent.flatMap { $0 }), "config": .string(configuration.fingerprint)]
+    }
+
+    public func restore(_ j: JSONValue) throws(SnapshotError) {
+        guard j["config"]?.stringValue == configuration.fingerprint else { throw SnapshotError("the forest's parameters have changed") }
+        let t = try Snap.array(j["trees"]), s = try Snap.array(j["samples"])
+        guard t.count == trees.count, s.count == samplers.count else { throw SnapshotError("the forest has another number of trees") }
+        for (tree, state) in zip(trees, t) { try tree.restore(state) }
+        for i in samplers.indices { try samplers[i].restore(s[i], dimensions: configuration.dimensions * configuration.shingle) }
+        let flat = try Snap.unpackedDoubles(j["recent"])
+        guard flat.count % configuration.dimensions == 0 else { throw SnapshotError("the shingle is malformed") }
+        recent = stride(from: 0, to: flat.count, by: configuration.dimensions).map { Array(flat[$0..<($0 + configuration.dimensions)]) }
+        seen = try Snap.int(j["seen"])
+    }
+}
+
+extension RandomCutForest.Configuration {
+    var fingerprint: String {
+        "d=\(dimensions) trees=\(trees) sample=\(sampleSize) shingle=\(shingle) decay=\(timeDecay.map { String($0.bitPattern) } ?? "-") after=\(outputAfter.map(String.init) ?? "-") f=\(initialAcceptFraction.bitPattern) seed=\(seed)"
     }
 }

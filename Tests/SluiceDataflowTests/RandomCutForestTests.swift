@@ -95,4 +95,32 @@ struct RandomCutForestTests {
         let broken = f.update([7])  // ... 0, 1, 7 instead of 0, 1, 2
         #expect(broken > 2 * normal, "\(broken) vs \(normal)")
     }
+
+    /// A forest restored from a snapshot (through its JSON text) scores the rest of the stream
+    /// exactly as the forest that went on; a snapshot of other parameters is refused.
+    @Test func aRestoredForestScoresExactlyAsAnUninterruptedOne() throws {
+        var c = RandomCutForest.Configuration(dimensions: 2)
+        c.trees = 20
+        c.sampleSize = 64
+        c.shingle = 2
+        var rng = SplitMix64(seed: 5)
+        let points = (0..<1200).map { _ in [Self.gaussian(&rng), Self.gaussian(&rng)] }
+        let whole = RandomCutForest(c)
+        let first = RandomCutForest(c)
+        var expected: [Double] = []
+        for (i, p) in points.enumerated() {
+            expected.append(whole.update(p))
+            if i < 700 { _ = first.update(p) }
+        }
+        let text = first.snapshot.serialized()
+        let restored = RandomCutForest(c)
+        try restored.restore(try JSONValue.parse(text))
+        var got: [Double] = []
+        for p in points[700...] { got.append(restored.update(p)) }
+        #expect(got == Array(expected[700...]))
+        var other = c
+        other.trees = 21
+        #expect(throws: SnapshotError.self) { try RandomCutForest(other).restore(try JSONValue.parse(text)) }
+        #expect(text.count < 20 * 24_000, "packed arrays: under 24 KB a tree of 64 four-dimensional points: \(text.count) bytes")
+    }
 }
