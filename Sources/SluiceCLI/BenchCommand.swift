@@ -38,6 +38,8 @@ struct BenchCommand {
           Starts the Kinesis endpoint of `sluice serve` in this process and drives it over loopback with C
           keep-alive connections (default 4) sending PutRecords of 500 generated bids (default 1,000,000
           records, 4 shards), then reads every shard back with GetRecords; records/s, MB/s, p50/p99 latency.
+               sluice bench rcf [--records N] [--columns 1,2,4] [--trees 100] [--sample-size 256]
+          Random cut forest scoring throughput on seeded Gaussian data (each record scored, then added).
                sluice bench parse [--statements N] [--runs R] [--write FILE]
           Lexes and parses a file of N statements of every kind (default 10,000), R times (default 5),
           and reports the fastest run; --write also saves the file.
@@ -64,6 +66,8 @@ struct BenchCommand {
         case "serve":
             let a = try Arguments(argv.dropFirst(), valued: ["records", "connections", "shards", "fsync", "dir"])
             return try serve(a)
+        case "rcf":
+            return try rcf(try Arguments(argv.dropFirst(), valued: ["records", "columns", "trees", "sample-size"]))
         case "--help", "-h", "help":
             out.line(BenchCommand.usage)
             return 0
