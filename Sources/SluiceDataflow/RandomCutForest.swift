@@ -188,7 +188,7 @@ final class RandomCutTree {
             if attribution != nil { for i in 0..<dim { high[i] = score / Double(2 * dim); low[i] = score / Double(2 * dim) } }
         } else {
             score = RandomCutTree.scoreUnseen(depth)
-            if attribution != nil { gaps(leaf, q, score, &high, &low, keep: 0) }
+            if attribution != nil { gaps(leaf, q, score, &high, &low) }
         }
         var level = depth - 1
         for node in nodes.dropLast().reversed() {
@@ -203,7 +203,7 @@ final class RandomCutTree {
             let unseen = RandomCutTree.scoreUnseen(level)
             if attribution != nil {
                 for i in 0..<dim { high[i] *= 1 - pCut; low[i] *= 1 - pCut }
-                gaps(node, q, unseen, &high, &low, keep: 1)
+                gaps(node, q, unseen, &high, &low)
             }
             score = pCut * unseen + (1 - pCut) * score
             level -= 1
@@ -219,7 +219,7 @@ final class RandomCutTree {
 
     /// Adds `weight` times each dimension's share of the gap between q and a node's box to the
     /// high (q above the box) and low (q below) parts.
-    private func gaps(_ node: Int32, _ q: [Double], _ weight: Double, _ high: inout [Double], _ low: inout [Double], keep: Int) {
+    private func gaps(_ node: Int32, _ q: [Double], _ weight: Double, _ high: inout [Double], _ low: inout [Double]) {
         let b = Int(node) * dim
         var grown = 0.0
         for i in 0..<dim { grown += max(boxMax[b + i], q[i]) - min(boxMin[b + i], q[i]) }

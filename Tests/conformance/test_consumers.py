@@ -160,20 +160,14 @@ def test_subscribe_errors(k):
 def test_update_stream_mode(k):
     stream = new_stream(k, shards=2)
     sarn = arn_of(k, stream)
-    k.update_stream_mode(StreamARN=sarn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
-    for _ in range(50):
-        s = k.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
-        if s["StreamStatus"] == "ACTIVE" and s["StreamModeDetails"]["StreamMode"] == "ON_DEMAND":
-            break
-        time.sleep(0.1)
-    assert s["StreamModeDetails"]["StreamMode"] == "ON_DEMAND"
-    k.update_stream_mode(StreamARN=sarn, StreamModeDetails={"StreamMode": "PROVISIONED"})
-    for _ in range(50):
-        s = k.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
-        if s["StreamStatus"] == "ACTIVE" and s["StreamModeDetails"]["StreamMode"] == "PROVISIONED":
-            break
-        time.sleep(0.1)
-    assert s["StreamModeDetails"]["StreamMode"] == "PROVISIONED"
+    for mode in ("ON_DEMAND", "PROVISIONED"):
+        k.update_stream_mode(StreamARN=sarn, StreamModeDetails={"StreamMode": mode})
+        for _ in range(50):
+            s = k.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+            if s["StreamStatus"] == "ACTIVE" and s["StreamModeDetails"]["StreamMode"] == mode:
+                break
+            time.sleep(0.1)
+        assert s["StreamModeDetails"]["StreamMode"] == mode
 
 
 def test_on_demand_refuses_resharding(k):

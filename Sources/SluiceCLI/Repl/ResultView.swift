@@ -6,7 +6,6 @@ import SluiceCore
 enum StatementText {
     static func isComplete(_ text: String) -> Bool {
         var inString = false, inQuoted = false, lineComment = false, blockComment = false
-        var last: Character = " "
         var complete = false
         let chars = Array(text)
         var i = 0
@@ -37,10 +36,8 @@ enum StatementText {
             } else if !c.isWhitespace {
                 complete = false
             }
-            last = c
             i += 1
         }
-        _ = last
         return complete && !inString && !inQuoted && !blockComment
     }
 }
