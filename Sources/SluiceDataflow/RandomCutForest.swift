@@ -2,44 +2,78 @@ import Foundation
 public import SluiceCore
 
 /// One random cut tree over the points its sampler keeps (Guha et al., 2016; the scoring and
-/// attribution of AWS's randomcutforest-by-aws). Nodes live in parallel arrays; a leaf's box is
-/// its point, and equal points share a leaf whose mass counts them. A cut picks a dimension with
-/// probability proportional to the span of the box (grown by the new point) and a value uniform in
-/// that span; values at or below the cut go left.
+/// attribution of AWS's randomcutforest-by-aws). Nodes live in parallel arrays of fixed-size
+/// buffers (a sample of n distinct points needs at most 2n - 1 nodes), so scoring and updating
+/// allocate nothing; a leaf (left child -1) has its point as its box, and equal points share a
+/// leaf whose mass counts them. A cut picks a dimension with probability proportional to the span
+/// of the box (grown by the new point) and a value uniform in that span; values at or below the
+/// cut go left.
 final class RandomCutTree {
     let dim: Int
     var rng: SplitMix64
     private(set) var root: Int32 = -1
-    private var left: [Int32] = [], right: [Int32] = [], parent: [Int32] = []
-    private var cutDim: [Int32] = [], cutValue: [Double] = [], mass: [Int32] = []
+    /// Nodes handed out so far (freed ones are reused first), and the room for them.
+    private(set) var count = 0
+    private var capacity: Int
+    private var left: UnsafeMutablePointer<Int32>, right: UnsafeMutablePointer<Int32>, parent: UnsafeMutablePointer<Int32>
+    private var cutDim: UnsafeMutablePointer<Int32>, mass: UnsafeMutablePointer<Int32>
+    private var cutValue: UnsafeMutablePointer<Double>
     /// Internal nodes: their bounding box; leaves: their point (min == max).
-    private var boxMin: [Double] = [], boxMax: [Double] = []
-    private var isLeaf: [Bool] = []
+    private var boxMin: UnsafeMutablePointer<Double>, boxMax: UnsafeMutablePointer<Double>
     private var free: [Int32] = []
+    /// Scratch for scoring: the path from the root, and the attribution's high and low parts.
+    private var path: UnsafeMutablePointer<Int32>
+    private let high: UnsafeMutablePointer<Double>, low: UnsafeMutablePointer<Double>
 
-    init(dimensions: Int, seed: UInt64) {
+    /// A tree for samples of up to `points` distinct points (it grows if given more).
+    init(dimensions: Int, seed: UInt64, points: Int = 256) {
         dim = dimensions
         rng = SplitMix64(seed: seed)
+        capacity = max(4, 2 * points)
+        left = .allocate(capacity: capacity); right = .allocate(capacity: capacity); parent = .allocate(capacity: capacity)
+        cutDim = .allocate(capacity: capacity); mass = .allocate(capacity: capacity); cutValue = .allocate(capacity: capacity)
+        boxMin = .allocate(capacity: capacity * dimensions); boxMax = .allocate(capacity: capacity * dimensions)
+        path = .allocate(capacity: capacity + 1)
+        high = .allocate(capacity: dimensions); low = .allocate(capacity: dimensions)
+    }
+
+    deinit {
+        for p in [left, right, parent, cutDim, mass, path] { p.deallocate() }
+        for p in [cutValue, boxMin, boxMax, high, low] { p.deallocate() }
+    }
+
+    private static func moved<T>(_ p: UnsafeMutablePointer<T>, _ count: Int, to newCapacity: Int) -> UnsafeMutablePointer<T> {
+        let q = UnsafeMutablePointer<T>.allocate(capacity: newCapacity)
+        q.update(from: p, count: count)
+        p.deallocate()
+        return q
+    }
+
+    private func grow(to n: Int) {
+        guard n > capacity else { return }
+        let c = max(n, 2 * capacity)
+        left = Self.moved(left, count, to: c); right = Self.moved(right, count, to: c); parent = Self.moved(parent, count, to: c)
+        cutDim = Self.moved(cutDim, count, to: c); mass = Self.moved(mass, count, to: c); cutValue = Self.moved(cutValue, count, to: c)
+        boxMin = Self.moved(boxMin, count * dim, to: c * dim); boxMax = Self.moved(boxMax, count * dim, to: c * dim)
+        path.deallocate()
+        path = .allocate(capacity: c + 1)
+        capacity = c
     }
 
     /// Points in the tree, duplicates counted.
     var treeMass: Int { root < 0 ? 0 : Int(mass[Int(root)]) }
 
-    private func newNode(leaf: Bool) -> Int32 {
-        if let n = free.popLast() {
-            isLeaf[Int(n)] = leaf
-            return n
-        }
-        let n = Int32(left.count)
-        left.append(-1); right.append(-1); parent.append(-1)
-        cutDim.append(0); cutValue.append(0); mass.append(0); isLeaf.append(leaf)
-        boxMin.append(contentsOf: repeatElement(0, count: dim))
-        boxMax.append(contentsOf: repeatElement(0, count: dim))
-        return n
+    @inline(__always) private func isLeaf(_ n: Int32) -> Bool { left[Int(n)] < 0 }
+
+    private func newNode() -> Int32 {
+        if let n = free.popLast() { return n }
+        grow(to: count + 1)
+        count += 1
+        return Int32(count - 1)
     }
 
-    private func newLeaf(_ p: [Double]) -> Int32 {
-        let n = newNode(leaf: true)
+    private func newLeaf(_ p: UnsafePointer<Double>) -> Int32 {
+        let n = newNode()
         let b = Int(n) * dim
         for i in 0..<dim { boxMin[b + i] = p[i]; boxMax[b + i] = p[i] }
         mass[Int(n)] = 1
@@ -47,13 +81,15 @@ final class RandomCutTree {
         return n
     }
 
-    private func equalsLeaf(_ n: Int32, _ p: [Double]) -> Bool {
+    @inline(__always) private func equalsLeaf(_ n: Int32, _ p: UnsafePointer<Double>) -> Bool {
         let b = Int(n) * dim
         for i in 0..<dim where boxMin[b + i] != p[i] { return false }
         return true
     }
 
-    func insert(_ p: [Double]) {
+    func insert(_ p: [Double]) { p.withUnsafeBufferPointer { insert($0.baseAddress!) } }
+
+    func insert(_ p: UnsafePointer<Double>) {
         guard root >= 0 else {
             root = newLeaf(p)
             parent[Int(root)] = -1
@@ -62,7 +98,7 @@ final class RandomCutTree {
         var node = root
         while true {
             let b = Int(node) * dim
-            if isLeaf[Int(node)] && equalsLeaf(node, p) {
+            if isLeaf(node) && equalsLeaf(node, p) {
                 mass[Int(node)] += 1  // its ancestors were counted on the way down
                 return
             }
@@ -85,11 +121,11 @@ final class RandomCutTree {
                 }
                 separatesBelow = p[d] <= cut && cut < boxMin[b + d]
                 separatesAbove = boxMax[b + d] <= cut && cut < p[d]
-            } while isLeaf[Int(node)] && !separatesBelow && !separatesAbove
+            } while isLeaf(node) && !separatesBelow && !separatesAbove
             if separatesBelow || separatesAbove {
                 // A new node above `node`, with p's leaf on its side of the cut.
                 let leaf = newLeaf(p)
-                let x = newNode(leaf: false)
+                let x = newNode()
                 let up = parent[Int(node)]
                 cutDim[Int(x)] = Int32(d)
                 cutValue[Int(x)] = cut
@@ -112,10 +148,12 @@ final class RandomCutTree {
 
     /// Removes one copy of p; false if the tree does not hold it.
     @discardableResult
-    func delete(_ p: [Double]) -> Bool {
+    func delete(_ p: [Double]) -> Bool { p.withUnsafeBufferPointer { delete($0.baseAddress!) } }
+
+    func delete(_ p: UnsafePointer<Double>) -> Bool {
         guard root >= 0 else { return false }
         var node = root
-        while !isLeaf[Int(node)] { node = p[Int(cutDim[Int(node)])] <= cutValue[Int(node)] ? left[Int(node)] : right[Int(node)] }
+        while !isLeaf(node) { node = p[Int(cutDim[Int(node)])] <= cutValue[Int(node)] ? left[Int(node)] : right[Int(node)] }
         guard equalsLeaf(node, p) else { return false }
         if mass[Int(node)] > 1 {
             var a = node
@@ -157,69 +195,70 @@ final class RandomCutTree {
     static func scoreUnseen(_ depth: Int) -> Double { 1 / (Double(depth) + 1) }
     static func damp(_ leafMass: Int, _ treeMass: Int) -> Double { 1 - Double(leafMass) / (2 * Double(treeMass)) }
 
-    /// The path from the root to the leaf q falls into.
-    private func path(_ q: [Double]) -> [Int32] {
-        var out: [Int32] = []
-        var node = root
-        while node >= 0 {
-            out.append(node)
-            if isLeaf[Int(node)] { break }
-            node = q[Int(cutDim[Int(node)])] <= cutValue[Int(node)] ? left[Int(node)] : right[Int(node)]
-        }
-        return out
+    func score(_ q: [Double], attribution: inout [Double]?) -> Double {
+        guard attribution != nil else { return q.withUnsafeBufferPointer { score($0.baseAddress!, addingAttributionTo: nil) } }
+        var a = [Double](repeating: 0, count: 2 * dim)
+        let s = q.withUnsafeBufferPointer { qb in a.withUnsafeMutableBufferPointer { score(qb.baseAddress!, addingAttributionTo: $0.baseAddress!) } }
+        attribution = a
+        return s
     }
 
     /// The anomaly score of q (q itself is not inserted), normalised by log2(mass + 1): about 1
-    /// for points like the sample, larger for points unlike it. With `attribution`, each
-    /// dimension's share of the score, split into above the sample (high) and below it (low); the
-    /// shares sum to the score.
-    func score(_ q: [Double], attribution: inout [Double]?) -> Double {
+    /// for points like the sample, larger for points unlike it. With `sum`, adds to it each
+    /// dimension's share of the score, split into above the sample (high) and below it (low),
+    /// interleaved `[high0, low0, high1, ...]`; the shares add up to the score.
+    func score(_ q: UnsafePointer<Double>, addingAttributionTo sum: UnsafeMutablePointer<Double>?) -> Double {
         guard root >= 0 else { return 0 }
-        let nodes = path(q)
-        let total = treeMass
-        let leaf = nodes.last!
-        let depth = nodes.count - 1
+        let left = self.left, right = self.right, cutDim = self.cutDim, cutValue = self.cutValue
+        let boxMin = self.boxMin, boxMax = self.boxMax, path = self.path, dim = self.dim
+        let high = self.high, low = self.low
+        var depth = 0
+        var node = root
+        path[0] = node
+        while left[Int(node)] >= 0 {
+            node = q[Int(cutDim[Int(node)])] <= cutValue[Int(node)] ? left[Int(node)] : right[Int(node)]
+            depth += 1
+            path[depth] = node
+        }
+        let total = Int(mass[Int(root)])
+        let attributing = sum != nil
+        if attributing { for i in 0..<dim { high[i] = 0; low[i] = 0 } }
         var score: Double
-        var high = [Double](repeating: 0, count: attribution == nil ? 0 : dim)
-        var low = high
-        if equalsLeaf(leaf, q) {
-            let m = Int(mass[Int(leaf)])
+        if equalsLeaf(node, q) {
+            let m = Int(mass[Int(node)])
             score = RandomCutTree.damp(m, total) * RandomCutTree.scoreSeen(depth, m)
-            if attribution != nil { for i in 0..<dim { high[i] = score / Double(2 * dim); low[i] = score / Double(2 * dim) } }
+            if attributing { for i in 0..<dim { high[i] = score / Double(2 * dim); low[i] = score / Double(2 * dim) } }
         } else {
             score = RandomCutTree.scoreUnseen(depth)
-            if attribution != nil { gaps(leaf, q, score, &high, &low) }
+            if attributing { gaps(node, q, score) }
         }
         var level = depth - 1
-        for node in nodes.dropLast().reversed() {
-            let b = Int(node) * dim
+        while level >= 0 {
+            let b = Int(path[level]) * dim
             var grown = 0.0, old = 0.0
             for i in 0..<dim {
-                old += boxMax[b + i] - boxMin[b + i]
-                grown += max(boxMax[b + i], q[i]) - min(boxMin[b + i], q[i])
+                let lo = boxMin[b + i], hi = boxMax[b + i], x = q[i]
+                old += hi - lo
+                grown += max(hi, x) - min(lo, x)
             }
             let pCut = grown > 0 ? (grown - old) / grown : 0
-            if pCut == 0 { break }
+            if pCut == 0 { break }  // q is inside this box, and so inside every box above it
             let unseen = RandomCutTree.scoreUnseen(level)
-            if attribution != nil {
+            if attributing {
                 for i in 0..<dim { high[i] *= 1 - pCut; low[i] *= 1 - pCut }
-                gaps(node, q, unseen, &high, &low)
+                gaps(path[level], q, unseen)
             }
             score = pCut * unseen + (1 - pCut) * score
             level -= 1
         }
         let norm = log2(Double(total) + 1)
-        if attribution != nil {
-            var out = [Double](repeating: 0, count: 2 * dim)
-            for i in 0..<dim { out[2 * i] = high[i] * norm; out[2 * i + 1] = low[i] * norm }
-            attribution = out
-        }
+        if let sum { for i in 0..<dim { sum[2 * i] += high[i] * norm; sum[2 * i + 1] += low[i] * norm } }
         return score * norm
     }
 
     /// Adds `weight` times each dimension's share of the gap between q and a node's box to the
     /// high (q above the box) and low (q below) parts.
-    private func gaps(_ node: Int32, _ q: [Double], _ weight: Double, _ high: inout [Double], _ low: inout [Double]) {
+    private func gaps(_ node: Int32, _ q: UnsafePointer<Double>, _ weight: Double) {
         let b = Int(node) * dim
         var grown = 0.0
         for i in 0..<dim { grown += max(boxMax[b + i], q[i]) - min(boxMin[b + i], q[i]) }
@@ -230,14 +269,6 @@ final class RandomCutTree {
         }
     }
 
-    func restoreArrays(root: Int32, left: [Int32], right: [Int32], parent: [Int32], cutDim: [Int32], cutValue: [Double], mass: [Int32],
-                       boxMin: [Double], boxMax: [Double], isLeaf: [Bool], free: [Int32]) {
-        self.root = root
-        self.left = left; self.right = right; self.parent = parent
-        self.cutDim = cutDim; self.cutValue = cutValue; self.mass = mass
-        self.boxMin = boxMin; self.boxMax = boxMax; self.isLeaf = isLeaf; self.free = free
-    }
-
     /// Checks the tree's invariants (tests): masses add up, boxes hold their children, cuts
     /// separate the children's boxes, parents point back.
     func check() -> String? {
@@ -245,8 +276,9 @@ final class RandomCutTree {
         var stack = [root]
         while let n = stack.popLast() {
             let i = Int(n)
-            if isLeaf[i] { continue }
+            if isLeaf(n) { continue }
             let l = Int(left[i]), r = Int(right[i])
+            guard l < count, r < count else { return "node \(n): a child is out of range" }
             if parent[l] != n || parent[r] != n { return "node \(n): a child does not point back" }
             if mass[i] != mass[l] + mass[r] { return "node \(n): mass \(mass[i]) != \(mass[l]) + \(mass[r])" }
             for d in 0..<dim {
@@ -255,6 +287,7 @@ final class RandomCutTree {
                 }
             }
             let c = Int(cutDim[i])
+            guard c >= 0, c < dim else { return "node \(n): the cut's dimension is out of range" }
             if boxMax[l * dim + c] > cutValue[i] || boxMin[r * dim + c] <= cutValue[i] { return "node \(n): the cut does not separate its children" }
             stack.append(left[i])
             stack.append(right[i])
@@ -362,7 +395,7 @@ public final class RandomCutForest {
         let lambda = c.timeDecay ?? 1 / (10 * Double(c.sampleSize))
         var seeds = SplitMix64(seed: c.seed)
         for _ in 0..<c.trees {
-            trees.append(RandomCutTree(dimensions: c.dimensions * c.shingle, seed: seeds.next()))
+            trees.append(RandomCutTree(dimensions: c.dimensions * c.shingle, seed: seeds.next(), points: c.sampleSize))
             samplers.append(ReservoirSampler(capacity: c.sampleSize, timeDecay: lambda, initialFraction: c.initialAcceptFraction))
         }
     }
@@ -383,14 +416,18 @@ public final class RandomCutForest {
         let ready = seen >= Int64(configuration.outputAfter ?? 1 + configuration.sampleSize / 4)
         var score = 0.0
         if ready {
-            var sum: [Double]? = attribution == nil ? nil : [Double](repeating: 0, count: 2 * p.count)
-            for t in trees {
-                var a: [Double]? = attribution == nil ? nil : []
-                score += t.score(p, attribution: &a)
-                if let a { for i in a.indices { sum![i] += a[i] } }
+            p.withUnsafeBufferPointer { q in
+                if attribution == nil {
+                    for t in trees { score += t.score(q.baseAddress!, addingAttributionTo: nil) }
+                } else {
+                    var sum = [Double](repeating: 0, count: 2 * p.count)
+                    sum.withUnsafeMutableBufferPointer { s in
+                        for t in trees { score += t.score(q.baseAddress!, addingAttributionTo: s.baseAddress!) }
+                    }
+                    attribution = sum.map { $0 / Double(trees.count) }
+                }
             }
             score /= Double(trees.count)
-            if let s = sum { attribution = s.map { $0 / Double(trees.count) } }
         } else if attribution != nil {
             attribution = [Double](repeating: 0, count: 2 * p.count)
         }
@@ -439,12 +476,13 @@ extension Snap {
 }
 
 extension RandomCutTree {
+    private static func array<T>(_ p: UnsafeMutablePointer<T>, _ n: Int) -> [T] { Array(UnsafeBufferPointer(start: p, count: n)) }
+
     var snapshot: JSONValue {
         ["root": .int(Int64(root)), "rng": .string(String(rng.state)),
-         "left": Snap.packed(left), "right": Snap.packed(right), "parent": Snap.packed(parent),
-         "cut_dim": Snap.packed(cutDim), "cut": Snap.packed(cutValue), "mass": Snap.packed(mass),
-         "min": Snap.packed(boxMin), "max": Snap.packed(boxMax), "leaf": Snap.packed(isLeaf.map { UInt8($0 ? 1 : 0) }),
-         "free": Snap.packed(free)]
+         "left": Snap.packed(Self.array(left, count)), "right": Snap.packed(Self.array(right, count)), "parent": Snap.packed(Self.array(parent, count)),
+         "cut_dim": Snap.packed(Self.array(cutDim, count)), "cut": Snap.packed(Self.array(cutValue, count)), "mass": Snap.packed(Self.array(mass, count)),
+         "min": Snap.packed(Self.array(boxMin, count * dim)), "max": Snap.packed(Self.array(boxMax, count * dim)), "free": Snap.packed(free)]
     }
 
     func restore(_ j: JSONValue) throws(SnapshotError) {
@@ -453,15 +491,20 @@ extension RandomCutTree {
         let n = l.count
         let r = try Snap.unpacked(j["right"], as: Int32.self), p = try Snap.unpacked(j["parent"], as: Int32.self)
         let cd = try Snap.unpacked(j["cut_dim"], as: Int32.self), cv = try Snap.unpackedDoubles(j["cut"])
-        let m = try Snap.unpacked(j["mass"], as: Int32.self), lf = try Snap.unpacked(j["leaf"], as: UInt8.self)
+        let m = try Snap.unpacked(j["mass"], as: Int32.self)
         let mn = try Snap.unpackedDoubles(j["min"]), mx = try Snap.unpackedDoubles(j["max"])
         let fr = try Snap.unpacked(j["free"], as: Int32.self)
         let rt = Int32(try Snap.int(j["root"]))
-        guard [r.count, p.count, cd.count, cv.count, m.count, lf.count].allSatisfy({ $0 == n }), mn.count == n * dim, mx.count == n * dim,
+        guard [r.count, p.count, cd.count, cv.count, m.count].allSatisfy({ $0 == n }), mn.count == n * dim, mx.count == n * dim,
               rt >= -1, rt < Int32(n), fr.allSatisfy({ $0 >= 0 && $0 < Int32(n) })
         else { throw SnapshotError("a tree's arrays do not fit together") }
-        restoreArrays(root: rt, left: l, right: r, parent: p, cutDim: cd, cutValue: cv, mass: m, boxMin: mn, boxMax: mx,
-                      isLeaf: lf.map { $0 != 0 }, free: fr)
+        grow(to: n)
+        left.update(from: l, count: n); right.update(from: r, count: n); parent.update(from: p, count: n)
+        cutDim.update(from: cd, count: n); cutValue.update(from: cv, count: n); mass.update(from: m, count: n)
+        boxMin.update(from: mn, count: n * dim); boxMax.update(from: mx, count: n * dim)
+        count = n
+        free = fr
+        root = rt
         rng = SplitMix64(seed: state)
         if let why = check() { throw SnapshotError("a tree is inconsistent: \(why)") }
     }

@@ -412,6 +412,7 @@ public final class Engine {
             case .aggregate(_, _, let op, _):
                 lines.append("AggregateExec: keys=\(op.keys) aggregates=[\(op.aggregates.map(\.function.rawValue).joined(separator: ", "))] emit=changes")
             case .over(_, _, let op, _): lines.append(op.explain)
+            case .anomaly(_, _, let op, _): lines.append(op.explain)
             case .intervalJoin(let j): lines.append(j.op.explain)
             case .lookup(let l):
                 lines.append("LookupJoinExec: \(l.left ? "left" : "inner") \(l.table.definition.name) keys=\(l.tableKeys.count)" + (l.residual == nil ? "" : " with a residual condition"))
@@ -433,7 +434,7 @@ public final class Engine {
         if case .intervalJoin(let l, let r, _) = p { return sourceNodes(l) + sourceNodes(r) }
         switch p {
         case .source(let s): return [s]
-        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .lookupJoin(let c, _),
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _),
              .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _): return sourceNodes(c)
         case .intervalJoin: return []
         }
@@ -442,7 +443,7 @@ public final class Engine {
     static func sourceNode(_ p: LogicalPlan) -> SourceNode? {
         switch p {
         case .source(let s): return s
-        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .lookupJoin(let c, _), .intervalJoin(let c, _, _): return sourceNode(c)
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _), .intervalJoin(let c, _, _): return sourceNode(c)
         case .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _): return sourceNode(c)
         }
     }

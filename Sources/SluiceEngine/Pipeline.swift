@@ -23,6 +23,8 @@ final class Pipeline {
         case aggregate(pre: [PhysicalExpr], Schema, UnwindowedAggregate, Schema)
         /// Computes [time, partition keys..., aggregate inputs...]; rows come out as the watermark passes.
         case over(pre: [PhysicalExpr], Schema, OverWindowOperator, Schema)
+        /// Computes [time, partition keys..., forest inputs...]; rows come out scored as the watermark passes.
+        case anomaly(pre: [PhysicalExpr], Schema, AnomalyDetectionOperator, Schema)
         case lookup(LookupStage)
         /// The first stage of a query over two streams: batches come from either side.
         case intervalJoin(IntervalJoinStage)
@@ -94,6 +96,21 @@ final class Pipeline {
             }
             let op = OverWindowOperator(frame: frame, timeColumn: 0, keyColumns: Array(1..<(1 + w.partition.count)), aggregates: specs)
             stages.append(.over(pre: pre, Pipeline.schema(types), op, schema))
+        case .anomaly(let input, let a):
+            build(input)
+            let inputSchema = input.schema
+            let pre: [PhysicalExpr] = [.column(a.timeColumn)] + a.partition.map(Lowering.expr) + a.columns.map { .column($0) }
+            let types: [ColumnType] = [.timestamp] + a.partition.map(\.type) + a.columns.map { inputSchema[$0].type }
+            var c = RandomCutForest.Configuration(dimensions: a.columns.count)
+            c.trees = a.trees
+            c.sampleSize = a.sampleSize
+            c.shingle = a.shingle
+            c.timeDecay = a.timeDecay
+            c.outputAfter = a.outputAfter
+            c.seed = a.seed
+            let op = AnomalyDetectionOperator(configuration: c, columnNames: a.columnNames, keyCount: a.partition.count,
+                                              explanation: a.explanation, inclusive: a.timeIsWindowEnd)
+            stages.append(.anomaly(pre: pre, Pipeline.schema(types), op, schema))
         case .intervalJoin(let l, let r, let j):
             let op = IntervalJoinOperator(lower: j.lower, upper: j.upper, left: j.kind == .left, rightWidth: r.schema.count)
             stages.append(.intervalJoin(IntervalJoinStage(op: op, leftKeys: j.leftKeys.map(Lowering.expr), rightKeys: j.rightKeys.map(Lowering.expr),
@@ -216,6 +233,9 @@ final class Pipeline {
             case .over(_, _, let op, let schema):
                 let rows = op.advance(to: watermark)
                 if !rows.isEmpty { out += run(from: i + 1, .rows(rows, schema), now: now) }
+            case .anomaly(_, _, let op, let schema):
+                let rows = op.advance(to: watermark)
+                if !rows.isEmpty { out += run(from: i + 1, .rows(rows, schema), now: now) }
             default: break
             }
         }
@@ -306,6 +326,12 @@ final class Pipeline {
                     failures.append(RecordFailure(kind: "late", message: "the record is older than rows already emitted by its OVER window", data: rowText(b, origin[r])))
                 }
                 return []  // rows come out when the watermark advances
+            case .anomaly(let pre, let preSchema, let op, _):
+                guard let (input, origin) = prepare(pre, preSchema, b) else { return [] }
+                for r in op.add(input, rows: origin.map { b.row($0) }) {
+                    failures.append(RecordFailure(kind: "late", message: "the record is older than rows its random cut forest has already scored", data: rowText(b, origin[r])))
+                }
+                return []  // rows come out scored when the watermark advances
             case .lookup(let l):
                 b = lookup(l, b)
             case .intervalJoin:
@@ -584,6 +610,7 @@ extension Pipeline {
             case .window(_, _, let op, _): states.append(op.snapshot())
             case .aggregate(_, _, let op, _): states.append(op.snapshot(now: now))
             case .over(_, _, let op, _): states.append(op.snapshot())
+            case .anomaly(_, _, let op, _): states.append(op.snapshot())
             case .intervalJoin(let j): states.append(j.op.snapshot())
             default: break
             }
@@ -614,6 +641,9 @@ extension Pipeline {
                 guard i < states.count else { throw SnapshotError("the checkpoint has fewer operators than the query") }
                 try op.restore(states[i], now: now); i += 1
             case .over(_, _, let op, _):
+                guard i < states.count else { throw SnapshotError("the checkpoint has fewer operators than the query") }
+                try op.restore(states[i]); i += 1
+            case .anomaly(_, _, let op, _):
                 guard i < states.count else { throw SnapshotError("the checkpoint has fewer operators than the query") }
                 try op.restore(states[i]); i += 1
             case .intervalJoin(let j):

@@ -179,8 +179,8 @@ public struct Planner: Sendable {
                 for k in keys { partition.append(try bind(k, scope)) }
             }
             return BoundFrom(plan: plan, scope: scope, window: (fname, kind, index, (alias ?? rname).name), partition: partition)
-        case .anomaly(_, _, let loc):
-            throw Planner.error("plan.unsupported", "RANDOM_CUT_FOREST is not supported yet", loc)
+        case .anomaly(let f, let alias, let loc):
+            return try bindAnomaly(f, alias: alias, loc: loc)
         case .subquery(_, _, let loc):
             throw Planner.error("plan.unsupported", "subqueries in FROM are not supported yet", loc)
         case .join(let j):
@@ -431,7 +431,7 @@ public struct Planner: Sendable {
     static func sourceOf(_ p: LogicalPlan) -> SourceNode? {
         switch p {
         case .source(let s): return s
-        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .lookupJoin(let c, _), .intervalJoin(let c, _, _): return sourceOf(c)
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _), .intervalJoin(let c, _, _): return sourceOf(c)
         default: return nil
         }
     }

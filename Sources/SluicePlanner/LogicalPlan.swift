@@ -77,6 +77,51 @@ public struct OverWindow: Sendable, Equatable {
     }
 }
 
+/// `RANDOM_CUT_FOREST[_WITH_EXPLANATION]`: one streaming random cut forest per partition over
+/// some numeric input columns, rows scored in event-time order. Output: the input's columns, then
+/// `anomaly_score`, then (with the explanation) `<column>_attribution` and `<column>_direction` per
+/// input column and `anomaly_explanation`.
+public struct AnomalyDetection: Sendable, Equatable {
+    /// The input columns the forest reads, by index, and their names.
+    public var columns: [Int]
+    public var columnNames: [String]
+    public var partition: [BoundExpr]
+    /// The event-time column that orders the rows.
+    public var timeColumn: Int
+    /// The time column is a window's end: rows at the watermark are complete (the window closed).
+    public var timeIsWindowEnd: Bool
+    public var explanation: Bool
+    public var trees: Int
+    public var sampleSize: Int
+    public var shingle: Int
+    /// nil: 1 / (10 · sample_size).
+    public var timeDecay: Double?
+    /// nil: 1 + sample_size / 4.
+    public var outputAfter: Int?
+    public var seed: UInt64
+
+    /// The columns the node adds after its input's.
+    public var addedColumns: [OutputColumn] {
+        var out = [OutputColumn(name: "anomaly_score", type: .double)]
+        guard explanation else { return out }
+        for n in columnNames {
+            out.append(OutputColumn(name: "\(n)_attribution", type: .double))
+            out.append(OutputColumn(name: "\(n)_direction", type: .varchar))
+        }
+        out.append(OutputColumn(name: "anomaly_explanation", type: .varchar))
+        return out
+    }
+
+    var text: String {
+        var params = "trees=\(trees) sample_size=\(sampleSize) shingle=\(shingle)"
+        if let d = timeDecay { params += " time_decay=\(d)" }
+        if let o = outputAfter { params += " output_after=\(o)" }
+        params += " seed=\(seed)"
+        return "columns=[\(columnNames.joined(separator: ", "))] partition=[\(partition.map(\.text).joined(separator: ", "))] \(params)"
+            + (explanation ? " explanation" : "")
+    }
+}
+
 /// A join of a stream with a reference table on equal keys: each input row meets the rows of the
 /// table's current version whose key columns equal its key expressions (NULL keys meet nothing).
 public struct LookupJoin: Sendable, Equatable {
@@ -127,6 +172,9 @@ public indirect enum LogicalPlan: Sendable, Equatable {
     /// OverWindow: partition=[...] range=... aggs=[...]
     /// Output: the input's columns, then one per aggregate.
     case over(LogicalPlan, OverWindow)
+    /// AnomalyDetection: columns=[...] partition=[...] parameters
+    /// Output: the input's columns, then the score (and explanation) columns.
+    case anomaly(LogicalPlan, AnomalyDetection)
     /// LookupJoin: table on keys
     /// Output: the input's columns, then the table's.
     case lookupJoin(LogicalPlan, LookupJoin)
@@ -147,6 +195,7 @@ public indirect enum LogicalPlan: Sendable, Equatable {
         case .aggregate(_, let keys, let keyNames, let aggs, _):
             return zip(keys, keyNames).map { OutputColumn(name: $1, type: $0.type) } + aggs.map { OutputColumn(name: $0.name, type: $0.type) }
         case .over(let p, let w): return p.schema + w.aggregates.map { OutputColumn(name: $0.name, type: $0.type) }
+        case .anomaly(let p, let a): return p.schema + a.addedColumns
         case .lookupJoin(let p, let j): return p.schema + j.table.columns.map { OutputColumn(name: $0.name, type: $0.type) }
         case .intervalJoin(let l, let r, _): return l.schema + r.schema
         }
@@ -182,6 +231,8 @@ public indirect enum LogicalPlan: Sendable, Equatable {
                 + p.lines(depth + 1)
         case .over(let p, let w):
             return [pad + "OverWindow: \(w.text) order=\(p.schema[w.timeColumn].name)"] + p.lines(depth + 1)
+        case .anomaly(let p, let a):
+            return [pad + "AnomalyDetection: \(a.text) order=\(p.schema[a.timeColumn].name)"] + p.lines(depth + 1)
         case .lookupJoin(let p, let j):
             let keys = zip(j.streamKeys, j.tableKeys).map { "\($0.text) = \(j.table.name).\(j.table.columns[$1].name)" }
             return [pad + "LookupJoin: \(j.kind.rawValue) \(j.table.name) on [\(keys.joined(separator: ", "))]" + (j.residual.map { " and \($0.text)" } ?? "")]

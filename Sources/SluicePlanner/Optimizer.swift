@@ -58,6 +58,9 @@ public struct Optimizer: Sendable {
             w.partition = w.partition.map(f)
             w.aggregates = w.aggregates.map { var a = $0; a.argument = a.argument.map(f); a.time = a.time.map(f); return a }
             return .over(mapExpressions(input, f), w)
+        case .anomaly(let input, var a):
+            a.partition = a.partition.map(f)
+            return .anomaly(mapExpressions(input, f), a)
         case .lookupJoin(let input, var j):
             j.streamKeys = j.streamKeys.map(f)
             j.residual = j.residual.map(f)
@@ -112,6 +115,7 @@ public struct Optimizer: Sendable {
         case .aggregate(let input, let keys, let keyNames, let aggs, let emit):
             return .aggregate(pushFilters(input), keys: keys, keyNames: keyNames, aggregates: aggs, emit: emit)
         case .over(let input, let w): return .over(pushFilters(input), w)
+        case .anomaly(let input, let a): return .anomaly(pushFilters(input), a)
         case .lookupJoin(let input, let j): return .lookupJoin(pushFilters(input), j)
         case .intervalJoin(let l, let r, let j): return .intervalJoin(pushFilters(l), pushFilters(r), j)
         case .limit(let input, let n): return .limit(pushFilters(input), n)
@@ -176,6 +180,17 @@ public struct Optimizer: Sendable {
             let kept = child.schema.count
             for j in w.aggregates.indices { out[width + j] = kept + j }
             return (.over(child, w), out)
+        case .anomaly(let input, var a):
+            let width = input.schema.count
+            let reads = a.partition.reduce(Set([a.timeColumn] + a.columns)) { $0.union($1.columns) }
+            let (child, map) = prune(input, needed: needed.filter { $0 < width }.union(reads))
+            a.partition = a.partition.map { $0.remapped { map[$0]! } }
+            a.timeColumn = map[a.timeColumn]!
+            a.columns = a.columns.map { map[$0]! }
+            var out = map.filter { $0.key < width }
+            let kept = child.schema.count
+            for j in a.addedColumns.indices { out[width + j] = kept + j }
+            return (.anomaly(child, a), out)
         case .lookupJoin(let input, var j):
             let width = input.schema.count
             let residual = j.residual?.columns ?? []

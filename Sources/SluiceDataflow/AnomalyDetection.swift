@@ -1,0 +1,188 @@
+public import SluiceCore
+
+/// `RANDOM_CUT_FOREST[_WITH_EXPLANATION]` over a stream: one random cut forest per partition,
+/// rows scored in event-time order. A row waits until the watermark passes its time (every row at
+/// or before it has then arrived; for a window's rows, whose time is the window's end, until the
+/// watermark reaches it), so the order a forest sees, and so its scores, do not depend on how the
+/// shards' records interleave: a replay or a restart from a checkpoint scores exactly the same.
+///
+/// Each output row is the input row followed by `anomaly_score` and, with the explanation, per
+/// input column its attribution (the part of the score it accounts for, summed over the shingle)
+/// and direction (`HIGH` when the value is above what the forest has seen, `LOW` below), then
+/// the same as a JSON object in Kinesis Data Analytics' form (`anomaly_explanation`). A row with a
+/// NULL (or NaN, or infinite) value in a forest column passes with NULL score; its forest does not
+/// see it.
+///
+/// State: the rows waiting for the watermark and one forest per partition (trees, samples and
+/// random generators: bounded by trees × sample size, not by the stream).
+///
+/// Owned by one query's driver (not thread-safe).
+public final class AnomalyDetectionOperator {
+    public let configuration: RandomCutForest.Configuration
+    public let columnNames: [String]
+    public let explanation: Bool
+    /// Rows at the watermark are complete (their time is a closed window's end).
+    public let inclusive: Bool
+    /// Columns of the prepared batch: `[time, keys..., forest inputs...]`.
+    let keyCount: Int
+
+    struct Pending {
+        var time: Int64
+        var seq: Int64
+        var key: [Value]
+        /// The forest's inputs, nil when one is NULL or not finite.
+        var point: [Double]?
+        var row: [Value]
+    }
+
+    var pending: [Pending] = []
+    var forests: [[Value]: RandomCutForest] = [:]
+    var seq: Int64 = 0
+    public private(set) var emittedThrough: Int64 = .min
+
+    public init(configuration: RandomCutForest.Configuration, columnNames: [String], keyCount: Int, explanation: Bool, inclusive: Bool) {
+        precondition(configuration.dimensions == columnNames.count)
+        self.configuration = configuration
+        self.columnNames = columnNames
+        self.keyCount = keyCount
+        self.explanation = explanation
+        self.inclusive = inclusive
+    }
+
+    public var explain: String {
+        let c = configuration
+        return "AnomalyDetectionExec: random cut forest columns=[\(columnNames.joined(separator: ", "))] keys=\(keyCount) trees=\(c.trees) "
+            + "sample_size=\(c.sampleSize) shingle=\(c.shingle)" + (explanation ? " explanation" : "")
+    }
+
+    /// Partitions with a forest, and rows waiting for the watermark (tests and metrics).
+    public var partitions: Int { forests.count }
+    public var waitingRows: Int { pending.count }
+
+    private func isLate(_ t: Int64) -> Bool { inclusive ? t <= emittedThrough : t < emittedThrough }
+
+    /// Adds a prepared batch and, for each of its rows, the input row it came from. Returns the
+    /// late rows (NULL time, or not after what has been scored).
+    public func add(_ batch: Batch, rows: [[Value]]) -> [Int] {
+        var late: [Int] = []
+        let times = batch.columns[0]
+        let dims = configuration.dimensions
+        for r in 0..<batch.count {
+            guard case .timestamp(let t) = times.value(r), !isLate(t) else { late.append(r); continue }
+            let key = (0..<keyCount).map { batch.columns[1 + $0].value(r) }
+            var point: [Double]? = []
+            point!.reserveCapacity(dims)
+            for c in 0..<dims {
+                let x: Double
+                switch batch.columns[1 + keyCount + c].value(r) {
+                case .int(let i): x = Double(i)
+                case .double(let d): x = d
+                default: x = .nan
+                }
+                guard x.isFinite else { point = nil; break }
+                point!.append(x)
+            }
+            pending.append(Pending(time: t, seq: seq, key: key, point: point, row: rows[r]))
+            seq += 1
+        }
+        return late
+    }
+
+    /// The rows whose time is before `watermark` (at or before, for window rows), scored, in
+    /// (time, arrival) order.
+    public func advance(to watermark: Int64) -> [[Value]] {
+        guard watermark > emittedThrough else { return [] }
+        var ready: [Pending] = [], waiting: [Pending] = []
+        for p in pending { if p.time < watermark || (inclusive && p.time == watermark) { ready.append(p) } else { waiting.append(p) } }
+        pending = waiting
+        emittedThrough = watermark
+        guard !ready.isEmpty else { return [] }
+        ready.sort { $0.time != $1.time ? $0.time < $1.time : $0.seq < $1.seq }
+        var out: [[Value]] = []
+        out.reserveCapacity(ready.count)
+        for p in ready { out.append(score(p)) }
+        return out
+    }
+
+    private func score(_ p: Pending) -> [Value] {
+        var row = p.row
+        let dims = configuration.dimensions
+        guard let point = p.point else {
+            row.append(.null)
+            if explanation { row += [Value](repeating: .null, count: 2 * dims + 1) }
+            return row
+        }
+        let forest: RandomCutForest
+        if let f = forests[p.key] { forest = f } else { forest = RandomCutForest(configuration); forests[p.key] = forest }
+        var attribution: [Double]? = explanation ? [] : nil
+        let s = forest.update(point, attribution: &attribution)
+        row.append(.double(s))
+        guard explanation, let a = attribution else { return row }
+        var high = [Double](repeating: 0, count: dims), low = high
+        // The attribution is per dimension of the shingled point (shingle × columns), high and low interleaved.
+        for i in 0..<(a.count / 2) {
+            high[i % dims] += a[2 * i]
+            low[i % dims] += a[2 * i + 1]
+        }
+        var json = JSONObject()
+        for c in 0..<dims {
+            let total = high[c] + low[c]
+            let direction: Value = total > 0 ? .string(high[c] >= low[c] ? "HIGH" : "LOW") : .null
+            row.append(.double(total))
+            row.append(direction)
+            json[columnNames[c]] = ["DIRECTION": direction.isNull ? .null : .string(direction.description),
+                                    "STRENGTH": .double(s > 0 ? total / s : 0), "ATTRIBUTION_SCORE": .double(total)]
+        }
+        row.append(.string(JSONValue.object(json).serialized()))
+        return row
+    }
+
+    // MARK: - Checkpoints
+
+    public func snapshot() -> JSONValue {
+        func values(_ v: [Value]) -> JSONValue { .array(v.map(\.snapshot)) }
+        let waiting: [JSONValue] = pending.map {
+            ["time": .int($0.time), "seq": .int($0.seq), "key": values($0.key),
+             "point": $0.point.map { .array($0.map { .double($0) }) } ?? .null, "row": values($0.row)]
+        }
+        var parts: [JSONValue] = []
+        for k in forests.keys.sorted(by: GroupKeyOrder.less) { parts.append(["key": values(k), "forest": forests[k]!.snapshot]) }
+        return ["emitted_through": .int(emittedThrough), "seq": .int(seq), "pending": .array(waiting), "forests": .array(parts)]
+    }
+
+    public func restore(_ j: JSONValue) throws(SnapshotError) {
+        func values(_ v: JSONValue?) throws(SnapshotError) -> [Value] {
+            var out: [Value] = []
+            for x in try Snap.array(v) { out.append(try Value(snapshot: x)) }
+            return out
+        }
+        var waiting: [Pending] = []
+        for p in try Snap.array(j["pending"]) {
+            let key = try values(p["key"])
+            var point: [Double]? = nil
+            if let xs = p["point"]?.arrayValue {
+                point = []
+                for x in xs {
+                    guard let d = x.doubleValue else { throw SnapshotError("a waiting row of a forest is malformed") }
+                    point!.append(d)
+                }
+            }
+            guard key.count == keyCount, point == nil || point!.count == configuration.dimensions else {
+                throw SnapshotError("a waiting row of a forest does not match the query")
+            }
+            waiting.append(Pending(time: try Snap.int(p["time"]), seq: try Snap.int(p["seq"]), key: key, point: point, row: try values(p["row"])))
+        }
+        var restored: [[Value]: RandomCutForest] = [:]
+        for f in try Snap.array(j["forests"]) {
+            let key = try values(f["key"])
+            guard key.count == keyCount else { throw SnapshotError("a forest's partition does not match the query") }
+            let forest = RandomCutForest(configuration)
+            try forest.restore(f["forest"] ?? .null)
+            restored[key] = forest
+        }
+        pending = waiting
+        forests = restored
+        seq = try Snap.int(j["seq"])
+        emittedThrough = try Snap.int(j["emitted_through"])
+    }
+}
