@@ -40,6 +40,10 @@ struct BenchCommand {
           records, 4 shards), then reads every shard back with GetRecords; records/s, MB/s, p50/p99 latency.
                sluice bench rcf [--records N] [--columns 1,2,4] [--trees 100] [--sample-size 256]
           Random cut forest scoring throughput on seeded Gaussian data (each record scored, then added).
+               sluice bench anomalies [--shapes level-shift,spikes,seasonal-drift,stuck] [--seed S] [--trees 100]
+                                      [--sample-size 256] [--forest-seeds 3] [--scores-dir DIR]
+          Precision and recall of the random cut forest on seeded series with planted anomalies (see
+          `sluice gen shapes`); --scores-dir writes each series with its scores for Tests/peers/rcf_peers.py.
                sluice bench parse [--statements N] [--runs R] [--write FILE]
           Lexes and parses a file of N statements of every kind (default 10,000), R times (default 5),
           and reports the fastest run; --write also saves the file.
@@ -68,11 +72,13 @@ struct BenchCommand {
             return try serve(a)
         case "rcf":
             return try rcf(try Arguments(argv.dropFirst(), valued: ["records", "columns", "trees", "sample-size"]))
+        case "anomalies":
+            return try anomalies(try Arguments(argv.dropFirst(), valued: ["shapes", "seed", "trees", "sample-size", "scores-dir", "forest-seeds"]))
         case "--help", "-h", "help":
             out.line(BenchCommand.usage)
             return 0
         default:
-            throw UsageError("unknown benchmark '\(what)' (known: stream, parse, decode, queries, firehose)")
+            throw UsageError("unknown benchmark '\(what)' (known: stream, parse, decode, queries, firehose, serve, rcf, anomalies)")
         }
     }
 

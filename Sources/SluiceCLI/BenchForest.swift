@@ -41,3 +41,69 @@ extension BenchCommand {
         return 0
     }
 }
+
+extension BenchCommand {
+    /// `sluice bench anomalies`: each seeded shape scored by random cut forests (the shape's
+    /// shingle, 100 trees, sample 256) under forest seeds 1...N, each judged by
+    /// `AnomalyShapes.judge`; prints each seed's figures and their mean.
+    func anomalies(_ a: Arguments) throws -> Int32 {
+        let names = (a.value("shapes") ?? AnomalyShapes.Shape.allCases.map(\.rawValue).joined(separator: ",")).split(separator: ",")
+        var shapes: [AnomalyShapes.Shape] = []
+        for n in names {
+            guard let s = AnomalyShapes.Shape(rawValue: String(n)) else {
+                throw UsageError("--shapes takes \(AnomalyShapes.Shape.allCases.map(\.rawValue).joined(separator: ", ")), not '\(n)'")
+            }
+            shapes.append(s)
+        }
+        let trees = try a.int("trees") ?? 100, sample = try a.int("sample-size") ?? 256, seeds = try a.int("forest-seeds") ?? 3
+        guard trees >= 1, sample >= 4, seeds >= 1 else { throw UsageError("--trees and --forest-seeds must be at least 1 and --sample-size at least 4") }
+        let seed = UInt64(try a.int("seed") ?? 5)
+        let dir = a.value("scores-dir")
+        if let dir { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        out.line("anomalies: \(trees) trees, sample size \(sample), forest seeds 1-\(seeds); threshold mean + 3 sd of the scores after point 400")
+        for shape in shapes {
+            let series = AnomalyShapes.make(shape, seed: seed)
+            var runs: [[Double]] = []
+            var judged: [AnomalyShapes.Accuracy] = []
+            for forestSeed in 1...seeds {
+                let scores = AnomalyShapes.score(series, trees: trees, sampleSize: sample, seed: UInt64(forestSeed))
+                let acc = AnomalyShapes.judge(scores, series)
+                runs.append(scores)
+                judged.append(acc)
+                out.line("  " + shape.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
+                         + String(format: "seed %d  precision %.3f (%d of %d alarms)  recall %.3f (%d of %d anomalies)  threshold %.3f",
+                                  forestSeed, acc.precision, acc.trueAlarms, acc.alarms, acc.recall, acc.found, acc.anomalies, acc.threshold))
+            }
+            let precision = judged.map(\.precision).reduce(0, +) / Double(seeds), recall = judged.map(\.recall).reduce(0, +) / Double(seeds)
+            out.line(shape.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0)
+                     + String(format: "shingle %d  mean precision %.3f  mean recall %.3f", series.shingle, precision, recall))
+            out.flush()
+            if let dir {
+                var csv = "ts,value,anomaly" + (1...seeds).map { ",score\($0)" }.joined() + "\n"
+                for (i, line) in AnomalyShapes.csv(series).split(separator: "\n").dropFirst().enumerated() {
+                    csv += line + runs.map { ",\($0[i])" }.joined() + "\n"
+                }
+                try csv.write(toFile: dir + "/\(shape.rawValue).csv", atomically: true, encoding: .utf8)
+                let meta: JSONValue = ["shape": .string(shape.rawValue), "shingle": .int(Int64(series.shingle)), "trees": .int(Int64(trees)),
+                                       "sample_size": .int(Int64(sample)), "judged_from": .int(Int64(series.judgedFrom)), "seeds": .int(Int64(seeds)),
+                                       "anomalies": .array(series.anomalies.map { [.int(Int64($0.lowerBound)), .int(Int64($0.upperBound))] }),
+                                       "sluice": ["precision": .double(precision), "recall": .double(recall)]]
+                try meta.serialized().write(toFile: dir + "/\(shape.rawValue).json", atomically: true, encoding: .utf8)
+            }
+        }
+        return 0
+    }
+}
+
+extension AnomalyShapes {
+    /// The forest's score of every point (0 while the shingle fills and the forest warms up).
+    static func score(_ s: Series, trees: Int = 100, sampleSize: Int = 256, seed: UInt64 = 42) -> [Double] {
+        var c = RandomCutForest.Configuration(dimensions: 1)
+        c.seed = seed
+        c.trees = trees
+        c.sampleSize = sampleSize
+        c.shingle = s.shingle
+        let forest = RandomCutForest(c)
+        return s.values.map { forest.update([$0]) }
+    }
+}

@@ -13,6 +13,9 @@ struct GenCommand {
                sluice gen sensors|payments|logs [--seed S] [--start ISO-8601]
           15 minutes of IoT telemetry (CSV with a header), card payments or application logs (JSON lines),
           each with planted anomalies at fixed minutes after --start (see samples/README.md).
+               sluice gen shapes --shape level-shift|spikes|seasonal-drift|stuck [--seed S]
+          A seeded series of 3,000 points (one a second, CSV: ts, value, anomaly) with planted anomalies of
+          that shape after the first 400 points; `anomaly` is 1 on the planted points.
                sluice gen bids [--records N] [--seed S] [--rate R] [--base-ms MS] [--time ms|iso]
                                [--format json|csv] [--out FILE]
           The Nexmark-style Bid benchmark data set, byte for byte as ../shared/bench/gen_bids.py makes it
@@ -47,6 +50,14 @@ struct GenCommand {
             case "payments": payments(seed: seed, start: start)
             default: logs(seed: seed, start: start)
             }
+            return 0
+        case "shapes":
+            let a = try Arguments(argv.dropFirst(), valued: ["shape", "seed"])
+            guard let name = a.value("shape"), let shape = AnomalyShapes.Shape(rawValue: name) else {
+                throw UsageError("--shape takes one of \(AnomalyShapes.Shape.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            out.write(AnomalyShapes.csv(AnomalyShapes.make(shape, seed: UInt64(try a.int("seed") ?? 5))))
+            out.flush()
             return 0
         case "bids":
             let a = try Arguments(argv.dropFirst(), valued: ["records", "seed", "rate", "base-ms", "time", "format", "out"])
@@ -93,7 +104,7 @@ struct GenCommand {
             out.line(GenCommand.usage)
             return 0
         default:
-            throw UsageError("unknown data set '\(what)' (known: clicks, sensors, payments, logs, bids)")
+            throw UsageError("unknown data set '\(what)' (known: clicks, sensors, payments, logs, shapes, bids)")
         }
     }
 

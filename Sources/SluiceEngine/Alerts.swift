@@ -54,6 +54,10 @@ extension Engine {
             for g in a.query.groupBy {
                 if case .column(nil, let n) = g.kind, !["window_start", "window_end"].contains(n.name.lowercased()), let i = index(n.name) { per.append(i) }
             }
+            // A random cut forest's alerts are per partition (the PARTITION BY columns the query outputs).
+            if a.query.groupBy.isEmpty, let forest = Engine.anomalyNode(plan) {
+                for case .column(_, let n, _) in forest.partition { if let i = index(n) { per.append(i) } }
+            }
         } else {
             for p in a.per {
                 guard let i = index(p.name) else {
@@ -120,8 +124,11 @@ extension Engine {
             }
             throw bad("plan.bad-alert", "NOTIFY '\(t)' is not a target: 'file:PATH', 'stream:NAME', 'stderr' or 'webhook:URL'")
         }
+        // A row's time: its window's end, or else its stream's event time if the query outputs it.
+        var eventTime: Int? = nil
+        if let w = Engine.sourceNode(plan)?.stream.watermark, let i = index(w.column), plan.schema[i].type == .timestamp { eventTime = i }
         let def = AlertDefinition(name: a.name.name, severity: a.severity?.value ?? "warning", outputColumns: columns, per: per,
-                                  at: index("window_end"), message: a.message?.value, cooldownMillis: a.cooldown?.millis,
+                                  at: index("window_end") ?? eventTime, message: a.message?.value, cooldownMillis: a.cooldown?.millis,
                                   conditions: conditions, targets: targets)
         return (plan, def)
     }
@@ -150,6 +157,15 @@ extension Engine {
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The random cut forest a query's rows pass through, if any.
+    static func anomalyNode(_ p: LogicalPlan) -> AnomalyDetection? {
+        switch p {
+        case .anomaly(_, let a): return a
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .lookupJoin(let c, _): return anomalyNode(c)
+        default: return nil
+        }
     }
 
     static func isWindowed(_ p: LogicalPlan) -> Bool {
