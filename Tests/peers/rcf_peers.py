@@ -11,13 +11,15 @@ judges every detector the same way (AnomalyShapes.judge in Sources/SluiceCLI/Ano
 - an anomaly is found, and an alarm is true, when the alarm overlaps the anomaly's points or
   the shingle + 2 points after them.
 
-Prints a table and, with --json FILE, writes the figures.  rrcf is slow (tens of points a second
+Prints a table and, with --json FILE, writes the figures. `rcf_peers.py throughput [SLUICE]` times
+`sluice bench rcf` (release build) and rcf3 on data of the same shape in the same run.  rrcf is slow (tens of points a second
 with 100 trees), so it runs only when asked.
 """
 import argparse
 import csv
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -86,11 +88,38 @@ def rrcf_scores(values, meta, seed):
     return scores, time.perf_counter() - t
 
 
+def throughput(sluice, records=20000):
+    """Scoring throughput, records/s, 100 trees, sample 256, for 1, 2 and 4 columns: `sluice bench
+    rcf` (seeded Gaussian data with an outlier every 1,000 records) and rcf3 on data of the same
+    shape, in the same run, one after the other."""
+    import random
+    import re
+
+    out = subprocess.run([sluice, "bench", "rcf", "--records", str(records)], capture_output=True, text=True, check=True).stdout
+    ours = {int(m.group(1)): float(m.group(2)) for m in re.finditer(r"columns=(\d+)\s+(\d+) records/s", out)}
+    import rcf3
+
+    print(f"{'columns':>7} {'sluice rec/s':>13} {'rcf3 rec/s':>11} {'ratio':>6}")
+    for d in (1, 2, 4):
+        rng = random.Random(11)
+        data = [[rng.gauss(0, 1) + (8 if i % 1000 == 999 else 0) for _ in range(d)] for i in range(records)]
+        forest = rcf3.Forest(input_dim=d, num_trees=100, capacity=256, time_decay=1 / 2560, output_after=65, seed=42)
+        t = time.perf_counter()
+        for p in data:
+            forest.update_and_score(p)
+        theirs = records / (time.perf_counter() - t)
+        print(f"{d:7d} {ours[d]:13.0f} {theirs:11.0f} {ours[d] / theirs:6.2f}")
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "throughput":
+        throughput(sys.argv[2] if len(sys.argv) > 2 else ".build/release/sluice")
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dir")
     ap.add_argument("--rrcf", action="store_true", help="also score with rrcf (slow)")
     ap.add_argument("--json", help="write the figures to this file")
+    ap.add_argument("--rrcf-seeds", type=int, default=1, help="forest seeds for rrcf (default 1: it is slow)")
     args = ap.parse_args()
     results = {}
     shapes = sorted(f[:-5] for f in os.listdir(args.dir) if f.endswith(".json"))
@@ -106,7 +135,7 @@ def main():
         detectors = {"sluice": [([float(r[f"score{k}"]) for r in rows], None) for k in seeds],
                      "rcf3": [rcf3_scores(values, meta, k) for k in seeds]}
         if args.rrcf:
-            detectors["rrcf"] = [rrcf_scores(values, meta, k) for k in seeds]
+            detectors["rrcf"] = [rrcf_scores(values, meta, k) for k in seeds[:args.rrcf_seeds]]
         results[shape] = {}
         for name, runs in detectors.items():
             judged = [judge(scores, meta) for scores, _ in runs]

@@ -1,0 +1,82 @@
+import Foundation
+import SluiceCore
+import Testing
+@testable import SluiceCLI
+
+/// Precision and recall of the anomaly-alert saved queries on the planted anomalies of
+/// `samples/` (from their snapshots, which `SavedQueriesTests` checks against live runs), and of
+/// the random cut forest on seeded series of other shapes (`sluice bench anomalies`).
+@Suite("Anomaly detection accuracy")
+struct AnomalyAccuracyTests {
+    /// The planted anomalies of samples/README.md: saved query, key column, key, start, end (UTC).
+    static let planted: [(query: String, column: String, key: String, from: String, to: String)] = [
+        ("click_anomalies", "url", "/checkout", "00:08:00", "00:11:00"),
+        ("sensor_anomalies", "sensor_id", "sensor-07", "00:05:00", "00:07:00"),
+        ("sensor_anomalies", "sensor_id", "sensor-15", "00:10:00", "00:14:00"),
+        ("payment_anomalies", "merchant", "m-17", "00:06:00", "00:06:40"),
+        ("payment_anomalies", "merchant", "m-03", "00:11:00", "00:12:30"),
+        ("log_anomalies", "service", "auth", "00:09:30", "00:10:30"),
+    ]
+
+    static func millis(_ hms: String) -> Int64 { TimeFormat.parseISO8601("2024-01-01T\(hms)Z")! }
+
+    /// A FIRING notification is true when its key is a planted anomaly's and its time falls in
+    /// the anomaly or the minute after it (a window ending then still holds it).
+    @Test func theSampleAlertsFindEveryPlantedAnomalyAndNothingElse() throws {
+        var firings = 0, trueFirings = 0
+        var found = Set<Int>()
+        for query in Set(Self.planted.map(\.query)).sorted() {
+            let file = SavedQueriesTests.snapshots.appendingPathComponent("\(query)/\(query).jsonl")
+            let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
+            for line in lines {
+                let n = try JSONValue.parse(bytes: Array(line.utf8))
+                guard n["state"] == "FIRING", let at = n["at"]?.stringValue.flatMap(TimeFormat.parseISO8601) else { continue }
+                firings += 1
+                let hit = Self.planted.indices.filter { i in
+                    let p = Self.planted[i]
+                    return p.query == query && n[p.column]?.stringValue == p.key && at >= Self.millis(p.from) && at <= Self.millis(p.to) + 60_000
+                }
+                if !hit.isEmpty { trueFirings += 1 }
+                found.formUnion(hit)
+            }
+        }
+        let precision = Double(trueFirings) / Double(max(1, firings)), recall = Double(found.count) / Double(Self.planted.count)
+        #expect(firings >= Self.planted.count)
+        #expect(precision >= 0.9, "precision \(precision): \(trueFirings) of \(firings) notifications")
+        #expect(recall == 1, "recall \(recall): found \(found.sorted())")
+    }
+
+    /// The forest (seed 1, the shape's shingle, 100 trees, sample 256) on each seeded shape, judged
+    /// as `sluice bench anomalies` and Tests/peers/rcf_peers.py judge it: the figures of the
+    /// closing note, within 0.1.
+    @Test(arguments: [(AnomalyShapes.Shape.levelShift, 0.500, 0.833), (.spikes, 0.355, 0.917),
+                      (.seasonalDrift, 1.000, 0.500), (.stuck, 0.067, 0.167)])
+    func precisionAndRecallOnSeededShapes(_ shape: AnomalyShapes.Shape, _ precision: Double, _ recall: Double) {
+        let series = AnomalyShapes.make(shape)
+        #expect(series.anomalies.count >= 6 && series.anomalies.allSatisfy { $0.lowerBound >= series.judgedFrom })
+        let acc = AnomalyShapes.judge(AnomalyShapes.score(series, seed: 1), series)
+        #expect(abs(acc.precision - precision) <= 0.1, "\(shape.rawValue): precision \(acc.precision)")
+        #expect(abs(acc.recall - recall) <= 0.1, "\(shape.rawValue): recall \(acc.recall)")
+    }
+
+    /// The SQL function scores a series exactly as the forest itself does.
+    @Test func theSQLFunctionScoresAsTheForestDoes() throws {
+        var series = AnomalyShapes.make(.levelShift)
+        series.values = Array(series.values.prefix(700))
+        series.anomalies = []
+        let dir = TempDir()
+        try AnomalyShapes.csv(series).write(toFile: dir.path + "/series.csv", atomically: true, encoding: .utf8)
+        try """
+            CREATE STREAM series (ts TIMESTAMP, value DOUBLE, anomaly BIGINT, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+              WITH (format = 'csv', header = true);
+            CREATE SINK out WITH (type = 'file', path = '\(dir.path)/scores.csv', format = 'csv');
+            INSERT INTO out SELECT anomaly_score FROM RANDOM_CUT_FOREST(series, COLUMNS (value), shingle => 4, seed => 1);
+            """.write(toFile: dir.path + "/q.sql", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", dir.path + "/q.sql", "--input", "series=" + dir.path + "/series.csv", "--until-end"], cwd: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        let sql = try String(contentsOfFile: dir.path + "/scores.csv", encoding: .utf8).split(separator: "\n").dropFirst().map { Double($0)! }
+        let direct = AnomalyShapes.score(series, seed: 1)
+        #expect(sql == direct)
+        #expect(direct.filter { $0 > 0 }.count > 600)
+    }
+}

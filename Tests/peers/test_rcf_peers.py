@@ -1,0 +1,51 @@
+"""Sluice's random cut forest beside rcf3 on the seeded shapes of `sluice gen shapes`, judged alike
+(rcf_peers.judge). Run by .ci/run: SLUICE=.build/debug/sluice python3 -m pytest -q Tests/peers"""
+import json
+import os
+import subprocess
+import tempfile
+
+import pytest
+
+import rcf_peers
+
+SLUICE = os.environ.get("SLUICE", ".build/debug/sluice")
+SHAPES = ["level-shift", "seasonal-drift", "spikes", "stuck"]
+
+
+@pytest.fixture(scope="module")
+def scored():
+    d = tempfile.mkdtemp(prefix="sluice-rcf-peers-")
+    out = subprocess.run([SLUICE, "bench", "anomalies", "--forest-seeds", "3", "--scores-dir", d], capture_output=True, text=True, check=True)
+    print(out.stdout)
+    return d
+
+
+def load(d, shape):
+    import csv
+
+    meta = json.load(open(os.path.join(d, shape + ".json")))
+    rows = list(csv.DictReader(open(os.path.join(d, shape + ".csv"))))
+    return meta, rows
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_python_and_swift_judge_alike(scored, shape):
+    """The judge here is the one that rates the peers: it must rate Sluice's scores as Sluice does."""
+    meta, rows = load(scored, shape)
+    judged = [rcf_peers.judge([float(r[f"score{k}"]) for r in rows], meta) for k in range(1, meta["seeds"] + 1)]
+    assert sum(j["precision"] for j in judged) / len(judged) == pytest.approx(meta["sluice"]["precision"], abs=1e-9)
+    assert sum(j["recall"] for j in judged) / len(judged) == pytest.approx(meta["sluice"]["recall"], abs=1e-9)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_recall_at_least_rcf3s(scored, shape):
+    pytest.importorskip("rcf3")
+    meta, rows = load(scored, shape)
+    values = [float(r["value"]) for r in rows]
+    ours = [rcf_peers.judge([float(r[f"score{k}"]) for r in rows], meta) for k in range(1, meta["seeds"] + 1)]
+    theirs = [rcf_peers.judge(rcf_peers.rcf3_scores(values, meta, k)[0], meta) for k in range(1, meta["seeds"] + 1)]
+    mean = lambda js, key: sum(j[key] for j in js) / len(js)
+    print(f"{shape}: sluice P {mean(ours, 'precision'):.3f} R {mean(ours, 'recall'):.3f}; "
+          f"rcf3 P {mean(theirs, 'precision'):.3f} R {mean(theirs, 'recall'):.3f}")
+    assert mean(ours, "recall") >= mean(theirs, "recall")
