@@ -141,6 +141,12 @@ extension JSONValue {
     /// A JSON string literal with the escapes RFC 8259 requires.
     public static func writeString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most strings need no escape (names, base64 of checkpoints): copied whole.
+        if s.utf8.allSatisfy({ $0 >= 32 && $0 != UInt8(ascii: "\"") && $0 != 92 }) {
+            out.append(contentsOf: s.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for c in s.utf8 {
             switch c {
             case UInt8(ascii: "\""): out.append(92); out.append(c)

@@ -2,10 +2,11 @@ import Foundation
 public import SluiceCore
 
 /// One random cut tree over the points its sampler keeps (Guha et al., 2016; the scoring and
-/// attribution of AWS's randomcutforest-by-aws). Nodes live in parallel arrays of fixed-size
-/// buffers (a sample of n distinct points needs at most 2n - 1 nodes), so scoring and updating
-/// allocate nothing; a leaf (left child -1) has its point as its box, and equal points share a
-/// leaf whose mass counts them. A cut picks a dimension with probability proportional to the span
+/// attribution of AWS's randomcutforest-by-aws). Nodes live in parallel buffers that double as the
+/// tree grows, up to 2n - 1 nodes for a sample of n distinct points (a forest per partition of a
+/// key with few rows stays small), so scoring and updating allocate nothing once it is full; a
+/// leaf (left child -1) has its point as its box, and equal points share a leaf whose mass counts
+/// them. A cut picks a dimension with probability proportional to the span
 /// of the box (grown by the new point) and a value uniform in that span; values at or below the
 /// cut go left.
 final class RandomCutTree {
@@ -25,8 +26,8 @@ final class RandomCutTree {
     private var path: UnsafeMutablePointer<Int32>
     private let high: UnsafeMutablePointer<Double>, low: UnsafeMutablePointer<Double>
 
-    /// A tree for samples of up to `points` distinct points (it grows if given more).
-    init(dimensions: Int, seed: UInt64, points: Int = 256) {
+    /// A tree with room for `points` distinct points to start with; it grows as it needs.
+    init(dimensions: Int, seed: UInt64, points: Int = 8) {
         dim = dimensions
         rng = SplitMix64(seed: seed)
         capacity = max(4, 2 * points)
@@ -395,7 +396,7 @@ public final class RandomCutForest {
         let lambda = c.timeDecay ?? 1 / (10 * Double(c.sampleSize))
         var seeds = SplitMix64(seed: c.seed)
         for _ in 0..<c.trees {
-            trees.append(RandomCutTree(dimensions: c.dimensions * c.shingle, seed: seeds.next(), points: c.sampleSize))
+            trees.append(RandomCutTree(dimensions: c.dimensions * c.shingle, seed: seeds.next()))
             samplers.append(ReservoirSampler(capacity: c.sampleSize, timeDecay: lambda, initialFraction: c.initialAcceptFraction))
         }
     }
