@@ -1,6 +1,6 @@
 -- Click anomalies: per page and 30 seconds, the failed requests (5xx) and the mean latency,
--- scored by one random cut forest over all pages; the alert FIRES above 3.5 and RESOLVES under
--- 2, per page, at most once in 10 minutes. On samples/clicks.jsonl it fires for /checkout at
+-- scored by one random cut forest over all pages; the alert FIRES above 64 and RESOLVES under
+-- 16, per page, at most once in 10 minutes. On samples/clicks.jsonl it fires for /checkout at
 -- 00:08:30 (the planted slowdown with 503s, 00:08-00:11) and nowhere else.
 -- Notifications: out/click_anomalies.jsonl.
 -- run: sluice run queries/click_anomalies.sql --input clicks=samples/clicks.jsonl --until-end
@@ -21,8 +21,8 @@ CREATE ALERT click_anomaly SEVERITY 'critical' AS
           FROM TUMBLE(clicks, ts, INTERVAL '30' SECOND)
           GROUP BY window_start, window_end, url),
          COLUMNS (errors, avg_ms))
-FIRE WHEN score > 3.5
-RESOLVE WHEN score < 2
+FIRE WHEN score > 64
+RESOLVE WHEN score < 16
 PER url
 COOLDOWN INTERVAL '10' MINUTE
 MESSAGE 'unusual traffic on {url}: {errors} of {hits} failed, {avg_ms} ms on average (score {score})'

@@ -1,6 +1,6 @@
 -- Log anomalies: per service and 10 seconds, the 5xx count and the mean latency from the nested
--- http fields, scored by one random cut forest over all services; the alert FIRES above 3 and
--- RESOLVES under 1.5, per service. On samples/logs.jsonl it fires for auth at 00:09:40 (the
+-- http fields, scored by one random cut forest over all services; the alert FIRES above 64 and
+-- RESOLVES under 16, per service. On samples/logs.jsonl it fires for auth at 00:09:40 (the
 -- planted token-service outage, 00:09:30-00:10:30: errors and latency both HIGH) and nowhere
 -- else. Notifications: out/log_anomalies.jsonl.
 -- run: sluice run queries/log_anomalies.sql --input logs=samples/logs.jsonl --until-end
@@ -22,8 +22,8 @@ CREATE ALERT log_anomaly SEVERITY 'critical' AS
           FROM TUMBLE(logs, ts, INTERVAL '10' SECOND)
           GROUP BY window_start, window_end, service),
          COLUMNS (errors, avg_ms))
-FIRE WHEN score > 3
-RESOLVE WHEN score < 1.5
+FIRE WHEN score > 64
+RESOLVE WHEN score < 16
 PER service
 MESSAGE '{service}: {errors} errors ({errors_direction}) in {requests} requests, {avg_ms} ms on average ({avg_ms_direction}); score {score}'
 NOTIFY 'file:out/log_anomalies.jsonl';

@@ -1,8 +1,8 @@
 import Foundation
 public import SluiceCore
 
-/// One random cut tree over the points its sampler keeps (Guha et al., 2016; the scoring and
-/// attribution of AWS's randomcutforest-by-aws). Nodes live in parallel buffers that double as the
+/// One random cut tree over the points its sampler keeps (Guha et al., 2016: collusive
+/// displacement as the score). Nodes live in parallel buffers that double as the
 /// tree grows, up to 2n - 1 nodes for a sample of n distinct points (a forest per partition of a
 /// key with few rows stays small), so scoring and updating allocate nothing once it is full; a
 /// leaf (left child -1) has its point as its box, and equal points share a leaf whose mass counts
@@ -22,9 +22,8 @@ final class RandomCutTree {
     /// Internal nodes: their bounding box; leaves: their point (min == max).
     private var boxMin: UnsafeMutablePointer<Double>, boxMax: UnsafeMutablePointer<Double>
     private var free: [Int32] = []
-    /// Scratch for scoring: the path from the root, and the attribution's high and low parts.
+    /// Scratch for scoring: the path from the root.
     private var path: UnsafeMutablePointer<Int32>
-    private let high: UnsafeMutablePointer<Double>, low: UnsafeMutablePointer<Double>
 
     /// A tree with room for `points` distinct points to start with; it grows as it needs.
     init(dimensions: Int, seed: UInt64, points: Int = 8) {
@@ -35,12 +34,11 @@ final class RandomCutTree {
         cutDim = .allocate(capacity: capacity); mass = .allocate(capacity: capacity); cutValue = .allocate(capacity: capacity)
         boxMin = .allocate(capacity: capacity * dimensions); boxMax = .allocate(capacity: capacity * dimensions)
         path = .allocate(capacity: capacity + 1)
-        high = .allocate(capacity: dimensions); low = .allocate(capacity: dimensions)
     }
 
     deinit {
         for p in [left, right, parent, cutDim, mass, path] { p.deallocate() }
-        for p in [cutValue, boxMin, boxMax, high, low] { p.deallocate() }
+        for p in [cutValue, boxMin, boxMax] { p.deallocate() }
     }
 
     private static func moved<T>(_ p: UnsafeMutablePointer<T>, _ count: Int, to newCapacity: Int) -> UnsafeMutablePointer<T> {
@@ -192,10 +190,6 @@ final class RandomCutTree {
 
     // MARK: - Scoring
 
-    static func scoreSeen(_ depth: Int, _ mass: Int) -> Double { 1 / (Double(depth) + log2(Double(mass) + 1)) }
-    static func scoreUnseen(_ depth: Int) -> Double { 1 / (Double(depth) + 1) }
-    static func damp(_ leafMass: Int, _ treeMass: Int) -> Double { 1 - Double(leafMass) / (2 * Double(treeMass)) }
-
     func score(_ q: [Double], attribution: inout [Double]?) -> Double {
         guard attribution != nil else { return q.withUnsafeBufferPointer { score($0.baseAddress!, addingAttributionTo: nil) } }
         var a = [Double](repeating: 0, count: 2 * dim)
@@ -204,15 +198,21 @@ final class RandomCutTree {
         return s
     }
 
-    /// The anomaly score of q (q itself is not inserted), normalised by log2(mass + 1): about 1
-    /// for points like the sample, larger for points unlike it. With `sum`, adds to it each
-    /// dimension's share of the score, split into above the sample (high) and below it (low),
-    /// interleaved `[high0, low0, high1, ...]`; the shares add up to the score.
+    /// The collusive displacement of q (Guha et al., 2016), in expectation over the random cut
+    /// that would insert it; q itself is not inserted. Inserted at node v (a cut of v's box grown
+    /// by q separates q from it, which happens first at v with the probability that v's cut does
+    /// and none above it did), q's leaf has v's subtree as its sibling: removing q displaces
+    /// mass(v) points, and each ancestor u on the way up displaces (mass(u) - mass(c)) / (mass(c)
+    /// + 1) per point of its child c holding q. The score is the largest of these: about 1 for
+    /// points in the thick of the sample, up to the sample size for a point far from all of it.
+    /// With `sum`, adds to it each dimension's share of the score, split into above the sample
+    /// (high) and below it (low), interleaved `[high0, low0, high1, ...]`: each node's part goes
+    /// to the dimensions in proportion to how far q lies outside its box in them. The shares add
+    /// up to the score.
     func score(_ q: UnsafePointer<Double>, addingAttributionTo sum: UnsafeMutablePointer<Double>?) -> Double {
         guard root >= 0 else { return 0 }
         let left = self.left, right = self.right, cutDim = self.cutDim, cutValue = self.cutValue
-        let boxMin = self.boxMin, boxMax = self.boxMax, path = self.path, dim = self.dim
-        let high = self.high, low = self.low
+        let boxMin = self.boxMin, boxMax = self.boxMax, path = self.path, dim = self.dim, mass = self.mass
         var depth = 0
         var node = root
         path[0] = node
@@ -221,53 +221,71 @@ final class RandomCutTree {
             depth += 1
             path[depth] = node
         }
-        let total = Int(mass[Int(root)])
-        let attributing = sum != nil
-        if attributing { for i in 0..<dim { high[i] = 0; low[i] = 0 } }
-        var score: Double
-        if equalsLeaf(node, q) {
-            let m = Int(mass[Int(node)])
-            score = RandomCutTree.damp(m, total) * RandomCutTree.scoreSeen(depth, m)
-            if attributing { for i in 0..<dim { high[i] = score / Double(2 * dim); low[i] = score / Double(2 * dim) } }
-        } else {
-            score = RandomCutTree.scoreUnseen(depth)
-            if attributing { gaps(node, q, score) }
+        // No cut can separate q at a node whose box holds it: find the highest box that does not,
+        // walking up from the leaf (boxes grow upwards).
+        var top = depth
+        while top > 0 {
+            let b = Int(path[top - 1]) * dim
+            var inside = true
+            for i in 0..<dim where q[i] < boxMin[b + i] || q[i] > boxMax[b + i] { inside = false; break }
+            if inside { break }
+            top -= 1
         }
-        var level = depth - 1
-        while level >= 0 {
-            let b = Int(path[level]) * dim
+        var above = 0.0  // the largest displacement of the ancestors above the insertion point
+        for j in 0..<top {
+            let m = Double(mass[Int(path[j])]), c = Double(mass[Int(path[j + 1])])
+            above = max(above, (m - c) / (c + 1))
+        }
+        var rest = 1.0, expected = 0.0
+        for k in top...depth {
+            let n = Int(path[k]), m = Double(mass[n])
+            if k == depth && equalsLeaf(node, q) {
+                // q joins its twin's leaf: only the ancestors' displacements count.
+                expected += rest * above
+                if let sum { for i in 0..<(2 * dim) { sum[i] += rest * above / Double(2 * dim) } }
+                break
+            }
+            let b = n * dim
             var grown = 0.0, old = 0.0
             for i in 0..<dim {
                 let lo = boxMin[b + i], hi = boxMax[b + i], x = q[i]
                 old += hi - lo
                 grown += max(hi, x) - min(lo, x)
             }
-            let pCut = grown > 0 ? (grown - old) / grown : 0
-            if pCut == 0 { break }  // q is inside this box, and so inside every box above it
-            let unseen = RandomCutTree.scoreUnseen(level)
-            if attributing {
-                for i in 0..<dim { high[i] *= 1 - pCut; low[i] *= 1 - pCut }
-                gaps(path[level], q, unseen)
+            // At the leaf (q differs from its point) the cut always separates.
+            let pCut = k == depth ? 1 : (grown > 0 ? (grown - old) / grown : 0)
+            let part = rest * max(m, above)
+            expected += part * pCut
+            if let sum, grown > 0 {
+                for i in 0..<dim {
+                    if q[i] > boxMax[b + i] { sum[2 * i] += part * (q[i] - boxMax[b + i]) / grown }
+                    if q[i] < boxMin[b + i] { sum[2 * i + 1] += part * (boxMin[b + i] - q[i]) / grown }
+                }
             }
-            score = pCut * unseen + (1 - pCut) * score
-            level -= 1
+            rest *= 1 - pCut
+            if k < depth {
+                let c = Double(mass[Int(path[k + 1])])
+                above = max(above, (m - c) / (c + 1))
+            }
         }
-        let norm = log2(Double(total) + 1)
-        if let sum { for i in 0..<dim { sum[2 * i] += high[i] * norm; sum[2 * i + 1] += low[i] * norm } }
-        return score * norm
+        return expected
     }
 
-    /// Adds `weight` times each dimension's share of the gap between q and a node's box to the
-    /// high (q above the box) and low (q below) parts.
-    private func gaps(_ node: Int32, _ q: UnsafePointer<Double>, _ weight: Double) {
-        let b = Int(node) * dim
-        var grown = 0.0
-        for i in 0..<dim { grown += max(boxMax[b + i], q[i]) - min(boxMin[b + i], q[i]) }
-        guard grown > 0 else { return }
-        for i in 0..<dim {
-            if q[i] > boxMax[b + i] { high[i] += weight * (q[i] - boxMax[b + i]) / grown }
-            if q[i] < boxMin[b + i] { low[i] += weight * (boxMin[b + i] - q[i]) / grown }
+    /// The collusive displacement of a point the tree holds: the largest, over the subtrees on
+    /// its way to the root, of the sibling's mass over the subtree's (tests check `score` against
+    /// it: inserting q and taking this is what `score` expects over the random cut).
+    func displacement(ofHeld p: [Double]) -> Double? {
+        guard root >= 0 else { return nil }
+        var node = root
+        while !isLeaf(node) { node = p[Int(cutDim[Int(node)])] <= cutValue[Int(node)] ? left[Int(node)] : right[Int(node)] }
+        guard p.withUnsafeBufferPointer({ equalsLeaf(node, $0.baseAddress!) }) else { return nil }
+        var result = 0.0
+        while parent[Int(node)] >= 0 {
+            let up = parent[Int(node)], sibling = left[Int(up)] == node ? right[Int(up)] : left[Int(up)]
+            result = max(result, Double(mass[Int(sibling)]) / Double(mass[Int(node)]))
+            node = up
         }
+        return result
     }
 
     /// Checks the tree's invariants (tests): masses add up, boxes hold their children, cuts

@@ -49,8 +49,8 @@ struct AnomalyAccuracyTests {
     /// The forest (seed 1, the shape's shingle, 100 trees, sample 256) on each seeded shape, judged
     /// as `sluice bench anomalies` and Tests/peers/rcf_peers.py judge it: the figures of the
     /// closing note, within 0.1.
-    @Test(arguments: [(AnomalyShapes.Shape.levelShift, 0.500, 0.833), (.spikes, 0.355, 0.917),
-                      (.seasonalDrift, 1.000, 0.500), (.stuck, 0.067, 0.167)])
+    @Test(arguments: [(AnomalyShapes.Shape.levelShift, 0.455, 0.833), (.spikes, 0.417, 0.833),
+                      (.seasonalDrift, 1.000, 0.500), (.stuck, 0.111, 0.333)])
     func precisionAndRecallOnSeededShapes(_ shape: AnomalyShapes.Shape, _ precision: Double, _ recall: Double) {
         let series = AnomalyShapes.make(shape)
         #expect(series.anomalies.count >= 6 && series.anomalies.allSatisfy { $0.lowerBound >= series.judgedFrom })

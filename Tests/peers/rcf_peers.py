@@ -11,7 +11,8 @@ judges every detector the same way (AnomalyShapes.judge in Sources/SluiceCLI/Ano
 - an anomaly is found, and an alarm is true, when the alarm overlaps the anomaly's points or
   the shingle + 2 points after them.
 
-Prints a table and, with --json FILE, writes the figures. `rcf_peers.py throughput [SLUICE]` times
+Prints a table (with each detector's best F1 over thresholds of mean + 1.0 .. 9.9 standard
+deviations beside the fixed rule's figures) and, with --json FILE, writes the figures. `rcf_peers.py throughput [SLUICE]` times
 `sluice bench rcf` (release build) and rcf3 on data of the same shape in the same run.  rrcf is slow (tens of points a second
 with 100 trees), so it runs only when asked.
 """
@@ -24,12 +25,13 @@ import sys
 import time
 
 
-def judge(scores, meta):
+def judge(scores, meta, threshold=None):
     start, shingle = meta["judged_from"], meta["shingle"]
     judged = scores[start:]
-    mean = sum(judged) / len(judged)
-    sd = (sum((x - mean) ** 2 for x in judged) / len(judged)) ** 0.5
-    threshold = mean + 3 * sd
+    if threshold is None:
+        mean = sum(judged) / len(judged)
+        sd = (sum((x - mean) ** 2 for x in judged) / len(judged)) ** 0.5
+        threshold = mean + 3 * sd
     alarms = []
     for i in range(start, len(scores)):
         if scores[i] > threshold:
@@ -53,6 +55,22 @@ def judge(scores, meta):
         "anomalies": len(windows),
         "threshold": threshold,
     }
+
+
+def best_f1(scores, meta):
+    """The judge with the threshold at mean + k standard deviations for the k in 1.0, 1.1, ..
+    9.9 that gives the best F1: how well a detector ranks, whatever its scores' scale."""
+    best = 0.0
+    start = meta["judged_from"]
+    judged = scores[start:]
+    mean = sum(judged) / len(judged)
+    sd = (sum((x - mean) ** 2 for x in judged) / len(judged)) ** 0.5
+    for k10 in range(10, 100):
+        j = judge(scores, meta, threshold=mean + k10 / 10 * sd)
+        p, r = j["precision"], j["recall"]
+        if p + r > 0:
+            best = max(best, 2 * p * r / (p + r))
+    return best
 
 
 def rcf3_scores(values, meta, seed):
@@ -126,7 +144,7 @@ def main():
     if not shapes:
         sys.exit(f"no <shape>.json in {args.dir}: run sluice bench anomalies --scores-dir {args.dir} first")
     print("mean over forest seeds 1..N of each detector's precision and recall")
-    print(f"{'shape':15} {'detector':8} {'precision':>9} {'recall':>7} {'alarms':>6} {'points/s':>9}")
+    print(f"{'shape':15} {'detector':8} {'precision':>9} {'recall':>7} {'alarms':>6} {'best F1':>7} {'points/s':>9}")
     for shape in shapes:
         meta = json.load(open(os.path.join(args.dir, shape + ".json")))
         rows = list(csv.DictReader(open(os.path.join(args.dir, shape + ".csv"))))
@@ -142,13 +160,14 @@ def main():
             r = {"precision": sum(j["precision"] for j in judged) / len(judged),
                  "recall": sum(j["recall"] for j in judged) / len(judged),
                  "alarms": sum(j["alarms"] for j in judged) / len(judged),
+                 "best_f1": sum(best_f1(scores, meta) for scores, _ in runs) / len(runs),
                  "runs": judged}
             secs = sum(t for _, t in runs) if runs[0][1] is not None else None
             if secs:
                 r["points_per_second"] = len(values) * len(runs) / secs
             results[shape][name] = r
             rate = f"{r['points_per_second']:9.0f}" if secs else f"{'':9}"
-            print(f"{shape:15} {name:8} {r['precision']:9.3f} {r['recall']:7.3f} {r['alarms']:6.1f} {rate}")
+            print(f"{shape:15} {name:8} {r['precision']:9.3f} {r['recall']:7.3f} {r['alarms']:6.1f} {r['best_f1']:7.3f} {rate}")
     if args.json:
         json.dump(results, open(args.json, "w"), indent=2)
 
