@@ -16,7 +16,9 @@ final class RandomCutTree {
     /// Nodes handed out so far (freed ones are reused first), and the room for them.
     private(set) var count = 0
     private var capacity: Int
-    private var left: UnsafeMutablePointer<Int32>, right: UnsafeMutablePointer<Int32>, parent: UnsafeMutablePointer<Int32>
+    /// Children side by side, left at 2n and right at 2n + 1: a walk down picks one by index, with
+    /// no branch to mispredict (the side is as good as random).
+    private var child: UnsafeMutablePointer<Int32>, parent: UnsafeMutablePointer<Int32>
     private var cutDim: UnsafeMutablePointer<Int32>, mass: UnsafeMutablePointer<Int32>
     private var cutValue: UnsafeMutablePointer<Double>
     /// Internal nodes: their bounding box; leaves: their point (min == max).
@@ -30,14 +32,14 @@ final class RandomCutTree {
         dim = dimensions
         rng = SplitMix64(seed: seed)
         capacity = max(4, 2 * points)
-        left = .allocate(capacity: capacity); right = .allocate(capacity: capacity); parent = .allocate(capacity: capacity)
+        child = .allocate(capacity: 2 * capacity); parent = .allocate(capacity: capacity)
         cutDim = .allocate(capacity: capacity); mass = .allocate(capacity: capacity); cutValue = .allocate(capacity: capacity)
         boxMin = .allocate(capacity: capacity * dimensions); boxMax = .allocate(capacity: capacity * dimensions)
         path = .allocate(capacity: capacity + 1)
     }
 
     deinit {
-        for p in [left, right, parent, cutDim, mass, path] { p.deallocate() }
+        for p in [child, parent, cutDim, mass, path] { p.deallocate() }
         for p in [cutValue, boxMin, boxMax] { p.deallocate() }
     }
 
@@ -51,7 +53,7 @@ final class RandomCutTree {
     private func grow(to n: Int) {
         guard n > capacity else { return }
         let c = max(n, 2 * capacity)
-        left = Self.moved(left, count, to: c); right = Self.moved(right, count, to: c); parent = Self.moved(parent, count, to: c)
+        child = Self.moved(child, 2 * count, to: 2 * c); parent = Self.moved(parent, count, to: c)
         cutDim = Self.moved(cutDim, count, to: c); mass = Self.moved(mass, count, to: c); cutValue = Self.moved(cutValue, count, to: c)
         boxMin = Self.moved(boxMin, count * dim, to: c * dim); boxMax = Self.moved(boxMax, count * dim, to: c * dim)
         path.deallocate()
@@ -62,7 +64,13 @@ final class RandomCutTree {
     /// Points in the tree, duplicates counted.
     var treeMass: Int { root < 0 ? 0 : Int(mass[Int(root)]) }
 
-    @inline(__always) private func isLeaf(_ n: Int32) -> Bool { left[Int(n)] < 0 }
+    /// The child of internal node `n` on p's side of its cut, picked by index (no branch).
+    @inline(__always) private func below(_ n: Int32, _ p: UnsafePointer<Double>) -> Int32 {
+        let i = Int(n)
+        return child[2 * i + (p[Int(cutDim[i])] > cutValue[i] ? 1 : 0)]
+    }
+
+    @inline(__always) private func isLeaf(_ n: Int32) -> Bool { child[2 * Int(n)] < 0 }
 
     private func newNode() -> Int32 {
         if let n = free.popLast() { return n }
@@ -76,7 +84,7 @@ final class RandomCutTree {
         let b = Int(n) * dim
         for i in 0..<dim { boxMin[b + i] = p[i]; boxMax[b + i] = p[i] }
         mass[Int(n)] = 1
-        left[Int(n)] = -1; right[Int(n)] = -1
+        child[2 * Int(n)] = -1; child[2 * Int(n) + 1] = -1
         return n
     }
 
@@ -128,20 +136,20 @@ final class RandomCutTree {
                 let up = parent[Int(node)]
                 cutDim[Int(x)] = Int32(d)
                 cutValue[Int(x)] = cut
-                if p[d] <= cut { left[Int(x)] = leaf; right[Int(x)] = node } else { left[Int(x)] = node; right[Int(x)] = leaf }
+                if p[d] <= cut { child[2 * Int(x)] = leaf; child[2 * Int(x) + 1] = node } else { child[2 * Int(x)] = node; child[2 * Int(x) + 1] = leaf }
                 parent[Int(leaf)] = x
                 parent[Int(node)] = x
                 parent[Int(x)] = up
                 mass[Int(x)] = mass[Int(node)] + 1
                 let xb = Int(x) * dim
                 for i in 0..<dim { boxMin[xb + i] = min(boxMin[b + i], p[i]); boxMax[xb + i] = max(boxMax[b + i], p[i]) }
-                if up < 0 { root = x } else if left[Int(up)] == node { left[Int(up)] = x } else { right[Int(up)] = x }
+                if up < 0 { root = x } else if child[2 * Int(up)] == node { child[2 * Int(up)] = x } else { child[2 * Int(up) + 1] = x }
                 return
             }
             // The cut falls inside the box: p goes down the side of the node's own cut.
             mass[Int(node)] += 1
             for i in 0..<dim { boxMin[b + i] = min(boxMin[b + i], p[i]); boxMax[b + i] = max(boxMax[b + i], p[i]) }
-            node = p[Int(cutDim[Int(node)])] <= cutValue[Int(node)] ? left[Int(node)] : right[Int(node)]
+            node = below(node, p)
         }
     }
 
@@ -152,7 +160,7 @@ final class RandomCutTree {
     func delete(_ p: UnsafePointer<Double>) -> Bool {
         guard root >= 0 else { return false }
         var node = root
-        while !isLeaf(node) { node = p[Int(cutDim[Int(node)])] <= cutValue[Int(node)] ? left[Int(node)] : right[Int(node)] }
+        while !isLeaf(node) { node = below(node, p) }
         guard equalsLeaf(node, p) else { return false }
         if mass[Int(node)] > 1 {
             var a = node
@@ -165,7 +173,7 @@ final class RandomCutTree {
             root = -1
             return true
         }
-        let sibling = left[Int(up)] == node ? right[Int(up)] : left[Int(up)]
+        let sibling = child[2 * Int(up)] == node ? child[2 * Int(up) + 1] : child[2 * Int(up)]
         let grand = parent[Int(up)]
         parent[Int(sibling)] = grand
         free.append(up)
@@ -173,12 +181,12 @@ final class RandomCutTree {
             root = sibling
             return true
         }
-        if left[Int(grand)] == up { left[Int(grand)] = sibling } else { right[Int(grand)] = sibling }
+        if child[2 * Int(grand)] == up { child[2 * Int(grand)] = sibling } else { child[2 * Int(grand) + 1] = sibling }
         // The ancestors lose the point: one less in mass, boxes shrunk to their children's.
         var a = grand
         while a >= 0 {
             mass[Int(a)] -= 1
-            let ab = Int(a) * dim, lb = Int(left[Int(a)]) * dim, rb = Int(right[Int(a)]) * dim
+            let ab = Int(a) * dim, lb = Int(child[2 * Int(a)]) * dim, rb = Int(child[2 * Int(a) + 1]) * dim
             for i in 0..<dim {
                 boxMin[ab + i] = min(boxMin[lb + i], boxMin[rb + i])
                 boxMax[ab + i] = max(boxMax[lb + i], boxMax[rb + i])
@@ -211,16 +219,44 @@ final class RandomCutTree {
     /// up to the score.
     func score(_ q: UnsafePointer<Double>, addingAttributionTo sum: UnsafeMutablePointer<Double>?) -> Double {
         guard root >= 0 else { return 0 }
-        let left = self.left, right = self.right, cutDim = self.cutDim, cutValue = self.cutValue
-        let boxMin = self.boxMin, boxMax = self.boxMax, path = self.path, dim = self.dim, mass = self.mass
+        let child = self.child, cutDim = self.cutDim, cutValue = self.cutValue, path = self.path
         var depth = 0
         var node = root
         path[0] = node
-        while left[Int(node)] >= 0 {
-            node = q[Int(cutDim[Int(node)])] <= cutValue[Int(node)] ? left[Int(node)] : right[Int(node)]
+        while child[2 * Int(node)] >= 0 {
+            let n = Int(node)
+            node = child[2 * n + (q[Int(cutDim[n])] > cutValue[n] ? 1 : 0)]
             depth += 1
             path[depth] = node
         }
+        return score(q, pathDepth: depth, addingAttributionTo: sum)
+    }
+
+    /// Walks q down four (non-empty) trees at once, filling their paths: four independent chains
+    /// of loads, so a wait on memory in one tree overlaps the others'. Their depths.
+    static func descend(_ t0: RandomCutTree, _ t1: RandomCutTree, _ t2: RandomCutTree, _ t3: RandomCutTree,
+                        _ q: UnsafePointer<Double>) -> (Int, Int, Int, Int) {
+        let c0 = t0.child, d0 = t0.cutDim, v0 = t0.cutValue, p0 = t0.path
+        let c1 = t1.child, d1 = t1.cutDim, v1 = t1.cutValue, p1 = t1.path
+        let c2 = t2.child, d2 = t2.cutDim, v2 = t2.cutValue, p2 = t2.path
+        let c3 = t3.child, d3 = t3.cutDim, v3 = t3.cutValue, p3 = t3.path
+        var n0 = Int(t0.root), n1 = Int(t1.root), n2 = Int(t2.root), n3 = Int(t3.root)
+        var k0 = 0, k1 = 0, k2 = 0, k3 = 0
+        p0[0] = Int32(n0); p1[0] = Int32(n1); p2[0] = Int32(n2); p3[0] = Int32(n3)
+        while true {
+            var moved = false
+            if c0[2 * n0] >= 0 { n0 = Int(c0[2 * n0 + (q[Int(d0[n0])] > v0[n0] ? 1 : 0)]); k0 += 1; p0[k0] = Int32(n0); moved = true }
+            if c1[2 * n1] >= 0 { n1 = Int(c1[2 * n1 + (q[Int(d1[n1])] > v1[n1] ? 1 : 0)]); k1 += 1; p1[k1] = Int32(n1); moved = true }
+            if c2[2 * n2] >= 0 { n2 = Int(c2[2 * n2 + (q[Int(d2[n2])] > v2[n2] ? 1 : 0)]); k2 += 1; p2[k2] = Int32(n2); moved = true }
+            if c3[2 * n3] >= 0 { n3 = Int(c3[2 * n3 + (q[Int(d3[n3])] > v3[n3] ? 1 : 0)]); k3 += 1; p3[k3] = Int32(n3); moved = true }
+            if !moved { return (k0, k1, k2, k3) }
+        }
+    }
+
+    /// The score of q from its path down this tree (`path[0...depth]`, root to leaf).
+    func score(_ q: UnsafePointer<Double>, pathDepth depth: Int, addingAttributionTo sum: UnsafeMutablePointer<Double>?) -> Double {
+        let boxMin = self.boxMin, boxMax = self.boxMax, path = self.path, dim = self.dim, mass = self.mass
+        let node = path[depth]
         // No cut can separate q at a node whose box holds it: find the highest box that does not,
         // walking up from the leaf (boxes grow upwards).
         var top = depth
@@ -277,11 +313,11 @@ final class RandomCutTree {
     func displacement(ofHeld p: [Double]) -> Double? {
         guard root >= 0 else { return nil }
         var node = root
-        while !isLeaf(node) { node = p[Int(cutDim[Int(node)])] <= cutValue[Int(node)] ? left[Int(node)] : right[Int(node)] }
+        while !isLeaf(node) { node = below(node, p) }
         guard p.withUnsafeBufferPointer({ equalsLeaf(node, $0.baseAddress!) }) else { return nil }
         var result = 0.0
         while parent[Int(node)] >= 0 {
-            let up = parent[Int(node)], sibling = left[Int(up)] == node ? right[Int(up)] : left[Int(up)]
+            let up = parent[Int(node)], sibling = child[2 * Int(up)] == node ? child[2 * Int(up) + 1] : child[2 * Int(up)]
             result = max(result, Double(mass[Int(sibling)]) / Double(mass[Int(node)]))
             node = up
         }
@@ -296,7 +332,7 @@ final class RandomCutTree {
         while let n = stack.popLast() {
             let i = Int(n)
             if isLeaf(n) { continue }
-            let l = Int(left[i]), r = Int(right[i])
+            let l = Int(child[2 * i]), r = Int(child[2 * i + 1])
             guard l < count, r < count else { return "node \(n): a child is out of range" }
             if parent[l] != n || parent[r] != n { return "node \(n): a child does not point back" }
             if mass[i] != mass[l] + mass[r] { return "node \(n): mass \(mass[i]) != \(mass[l]) + \(mass[r])" }
@@ -308,8 +344,8 @@ final class RandomCutTree {
             let c = Int(cutDim[i])
             guard c >= 0, c < dim else { return "node \(n): the cut's dimension is out of range" }
             if boxMax[l * dim + c] > cutValue[i] || boxMin[r * dim + c] <= cutValue[i] { return "node \(n): the cut does not separate its children" }
-            stack.append(left[i])
-            stack.append(right[i])
+            stack.append(child[2 * i])
+            stack.append(child[2 * i + 1])
         }
         return nil
     }
@@ -324,7 +360,11 @@ struct ReservoirSampler {
     let capacity: Int
     let timeDecay: Double
     let initialFraction: Double
-    private(set) var heap: [(weight: Double, point: [Double])] = []
+    /// The max-heap of weights, and for each entry the slot of its point in `points`: sifting
+    /// moves numbers only.
+    private var weights: [Double] = []
+    private var slots: [Int32] = []
+    private var points: [[Double]] = []
 
     init(capacity: Int, timeDecay: Double, initialFraction: Double) {
         self.capacity = capacity
@@ -332,7 +372,14 @@ struct ReservoirSampler {
         self.initialFraction = initialFraction
     }
 
-    mutating func setHeap(_ h: [(weight: Double, point: [Double])]) { heap = h }
+    /// The sample in heap order, heaviest first.
+    var heap: [(weight: Double, point: [Double])] { weights.indices.map { (weights[$0], points[Int(slots[$0])]) } }
+
+    mutating func setHeap(_ h: [(weight: Double, point: [Double])]) {
+        weights = h.map(\.weight)
+        points = h.map(\.point)
+        slots = h.indices.map { Int32($0) }
+    }
 
     private func acceptFraction(_ size: Int) -> Double {
         let start = initialFraction * Double(capacity)
@@ -345,18 +392,21 @@ struct ReservoirSampler {
         var u = rng.unit()
         if u == 0 { u = 0x1p-53 }
         let weight = -Double(sequence) * timeDecay + log(-log(u))
-        let initial = heap.count < capacity && rng.unit() < acceptFraction(heap.count)
-        guard initial || (!heap.isEmpty && weight < heap[0].weight) else { return (false, nil) }
-        var evicted: [Double]? = nil
-        if !initial {
-            // Past the initial phase a point enters only in place of the heaviest.
-            evicted = heap[0].point
-            heap[0] = heap[heap.count - 1]
-            heap.removeLast()
-            if !heap.isEmpty { siftDown(0) }
+        let initial = weights.count < capacity && rng.unit() < acceptFraction(weights.count)
+        guard initial || (!weights.isEmpty && weight < weights[0]) else { return (false, nil) }
+        if initial {
+            weights.append(weight)
+            slots.append(Int32(points.count))
+            points.append(point)
+            siftUp(weights.count - 1)
+            return (true, nil)
         }
-        heap.append((weight, point))
-        siftUp(heap.count - 1)
+        // Past the initial phase a point enters only in place of the heaviest.
+        let slot = Int(slots[0])
+        let evicted = points[slot]
+        points[slot] = point
+        weights[0] = weight
+        siftDown(0)
         return (true, evicted)
     }
 
@@ -364,21 +414,24 @@ struct ReservoirSampler {
         var c = i
         while c > 0 {
             let p = (c - 1) / 2
-            guard heap[c].weight > heap[p].weight else { break }
-            heap.swapAt(c, p)
+            guard weights[c] > weights[p] else { break }
+            weights.swapAt(c, p)
+            slots.swapAt(c, p)
             c = p
         }
     }
 
     private mutating func siftDown(_ i: Int) {
         var p = i
+        let n = weights.count
         while true {
             let l = 2 * p + 1, r = l + 1
             var m = p
-            if l < heap.count && heap[l].weight > heap[m].weight { m = l }
-            if r < heap.count && heap[r].weight > heap[m].weight { m = r }
+            if l < n && weights[l] > weights[m] { m = l }
+            if r < n && weights[r] > weights[m] { m = r }
             if m == p { return }
-            heap.swapAt(p, m)
+            weights.swapAt(p, m)
+            slots.swapAt(p, m)
             p = m
         }
     }
@@ -437,7 +490,7 @@ public final class RandomCutForest {
         if ready {
             p.withUnsafeBufferPointer { q in
                 if attribution == nil {
-                    for t in trees { score += t.score(q.baseAddress!, addingAttributionTo: nil) }
+                    score = scoreAll(q.baseAddress!)
                 } else {
                     var sum = [Double](repeating: 0, count: 2 * p.count)
                     sum.withUnsafeMutableBufferPointer { s in
@@ -458,6 +511,31 @@ public final class RandomCutForest {
         }
         seen += 1
         return score
+    }
+
+    /// The sum of the trees' scores of q, four trees walked down at a time.
+    private func scoreAll(_ q: UnsafePointer<Double>) -> Double {
+        var total = 0.0
+        var i = 0
+        let n = trees.count
+        while i + 4 <= n {
+            let t0 = trees[i], t1 = trees[i + 1], t2 = trees[i + 2], t3 = trees[i + 3]
+            if t0.root >= 0 && t1.root >= 0 && t2.root >= 0 && t3.root >= 0 {
+                let (k0, k1, k2, k3) = RandomCutTree.descend(t0, t1, t2, t3, q)
+                total += t0.score(q, pathDepth: k0, addingAttributionTo: nil)
+                total += t1.score(q, pathDepth: k1, addingAttributionTo: nil)
+                total += t2.score(q, pathDepth: k2, addingAttributionTo: nil)
+                total += t3.score(q, pathDepth: k3, addingAttributionTo: nil)
+            } else {
+                for t in [t0, t1, t2, t3] { total += t.score(q, addingAttributionTo: nil) }
+            }
+            i += 4
+        }
+        while i < n {
+            total += trees[i].score(q, addingAttributionTo: nil)
+            i += 1
+        }
+        return total
     }
 
     public func update(_ x: [Double]) -> Double {
@@ -499,7 +577,8 @@ extension RandomCutTree {
 
     var snapshot: JSONValue {
         ["root": .int(Int64(root)), "rng": .string(String(rng.state)),
-         "left": Snap.packed(Self.array(left, count)), "right": Snap.packed(Self.array(right, count)), "parent": Snap.packed(Self.array(parent, count)),
+         "left": Snap.packed((0..<count).map { child[2 * $0] }), "right": Snap.packed((0..<count).map { child[2 * $0 + 1] }),
+         "parent": Snap.packed(Self.array(parent, count)),
          "cut_dim": Snap.packed(Self.array(cutDim, count)), "cut": Snap.packed(Self.array(cutValue, count)), "mass": Snap.packed(Self.array(mass, count)),
          "min": Snap.packed(Self.array(boxMin, count * dim)), "max": Snap.packed(Self.array(boxMax, count * dim)), "free": Snap.packed(free)]
     }
@@ -518,7 +597,8 @@ extension RandomCutTree {
               rt >= -1, rt < Int32(n), fr.allSatisfy({ $0 >= 0 && $0 < Int32(n) })
         else { throw SnapshotError("a tree's arrays do not fit together") }
         grow(to: n)
-        left.update(from: l, count: n); right.update(from: r, count: n); parent.update(from: p, count: n)
+        for k in 0..<n { child[2 * k] = l[k]; child[2 * k + 1] = r[k] }
+        parent.update(from: p, count: n)
         cutDim.update(from: cd, count: n); cutValue.update(from: cv, count: n); mass.update(from: m, count: n)
         boxMin.update(from: mn, count: n * dim); boxMax.update(from: mx, count: n * dim)
         count = n

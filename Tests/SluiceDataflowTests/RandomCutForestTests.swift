@@ -93,6 +93,28 @@ struct RandomCutForestTests {
         #expect(run(seed: 7).0 != scores)
     }
 
+    /// The forest walks four trees down at once; its score is still the mean of the trees' own,
+    /// term for term (10 trees: two groups of four and two alone), with and without explanation.
+    @Test func batchedWalksScoreAsTreeByTree() {
+        var c = RandomCutForest.Configuration(dimensions: 3)
+        c.trees = 10
+        c.outputAfter = 1
+        let f = RandomCutForest(c)
+        var rng = SplitMix64(seed: 8)
+        for step in 0..<600 {
+            let x = [Self.gaussian(&rng), Self.gaussian(&rng), step % 50 == 0 ? 12 : Self.gaussian(&rng)]
+            var none: [Double]? = nil
+            let each = f.trees.reduce(0.0) { $0 + $1.score(x, attribution: &none) } / 10
+            if step % 2 == 0 {
+                #expect(f.update(x) == each, "step \(step)")
+            } else {
+                var attribution: [Double]? = []
+                let s = f.update(x, attribution: &attribution)
+                #expect(abs(s - each) <= 1e-12 * max(1, each), "step \(step)")
+            }
+        }
+    }
+
     @Test func samplesStayBoundedAndFavourRecentPoints() {
         var c = RandomCutForest.Configuration(dimensions: 1)
         c.trees = 10
