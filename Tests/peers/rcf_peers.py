@@ -129,9 +129,115 @@ def throughput(sluice, records=20000):
         print(f"{d:7d} {ours[d]:13.0f} {theirs:11.0f} {ours[d] / theirs:6.2f}")
 
 
+# The planted anomalies of samples/README.md: saved query, key column, key, from, to (UTC, 2024-01-01),
+# as Tests/SluiceCLITests/AnomalyAccuracyTests.swift lists them.
+PLANTED = [
+    ("click_anomalies", "url", "/checkout", "00:08:00", "00:11:00"),
+    ("sensor_anomalies", "sensor_id", "sensor-07", "00:05:00", "00:07:00"),
+    ("sensor_anomalies", "sensor_id", "sensor-15", "00:10:00", "00:14:00"),
+    ("payment_anomalies", "merchant", "m-17", "00:06:00", "00:06:40"),
+    ("payment_anomalies", "merchant", "m-03", "00:11:00", "00:12:30"),
+    ("log_anomalies", "service", "auth", "00:09:30", "00:10:30"),
+]
+
+
+def sample_features(sluice, query, workdir):
+    """Runs the forest of queries/QUERY.sql as its `-- run:` line says, with `SELECT *` in place of
+    the alert's columns and a file sink in place of the alert: every scored row with the forest's
+    input columns and its score, in the order the forest scored them. Returns (rows, columns)."""
+    import re
+
+    text = open(os.path.join("queries", query + ".sql")).read()
+    run = re.search(r"-- run: sluice run \S+ (.*)", text).group(1).split()
+    m = re.search(r"CREATE ALERT \w+ SEVERITY '\w+' AS\n(.*?)\nFIRE WHEN", text, re.S)
+    body = re.sub(r"^\s*SELECT .*?\bFROM (RANDOM_CUT_FOREST\w*)", r"SELECT * FROM \1", m.group(1), count=1, flags=re.S)
+    columns = [c.strip() for c in re.search(r"COLUMNS \(([^)]*)\)", body).group(1).split(",")]
+    out = os.path.join(workdir, query + ".jsonl")
+    sql = os.path.join(workdir, query + ".sql")
+    with open(sql, "w") as f:
+        f.write(text[:m.start()] + f"CREATE SINK scored WITH (type = 'file', path = '{out}', format = 'json');\n"
+                f"INSERT INTO scored\n{body};\n")
+    subprocess.run([sluice, "run", sql, "--data-dir", os.path.join(workdir, query + "-data")] + run,
+                   capture_output=True, text=True, check=True)
+    return [json.loads(line) for line in open(out)], columns
+
+
+def judge_sample(rows, scores, query, key_column, window_ms, output_after):
+    """Rows (one per key and window) flagged above the mean + 3 standard deviations of the scores
+    of rows past the forest's warm-up; a key's flagged rows one window apart or closer are one
+    alarm; an alarm is true, and finds an anomaly, when its key is the anomaly's and it starts in
+    the anomaly or the minute after it (as AnomalyAccuracyTests counts the alerts' firings)."""
+    from datetime import datetime, timezone
+
+    def millis(t):
+        return int(datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() * 1000)
+
+    judged = scores[output_after:]
+    mean = sum(judged) / len(judged)
+    sd = (sum((x - mean) ** 2 for x in judged) / len(judged)) ** 0.5
+    threshold = mean + 3 * sd
+    last = {}
+    alarms = []
+    for i in range(output_after, len(rows)):
+        if scores[i] <= threshold:
+            continue
+        key, at = rows[i][key_column], millis(rows[i]["window_end"])
+        if key in last and at - last[key][1] <= window_ms:
+            last[key][1] = at
+        else:
+            last[key] = [at, at, key]
+            alarms.append(last[key])
+    planted = [(k, millis(f"2024-01-01T{a}Z"), millis(f"2024-01-01T{b}Z") + 60_000) for q, c, k, a, b in PLANTED if q == query]
+    hits = lambda a, p: a[2] == p[0] and p[1] <= a[0] <= p[2]
+    true_alarms = sum(1 for a in alarms if any(hits(a, p) for p in planted))
+    found = sum(1 for p in planted if any(hits(a, p) for a in alarms))
+    return {"alarms": len(alarms), "true_alarms": true_alarms, "found": found, "anomalies": len(planted)}
+
+
+def samples(sluice, seeds=3):
+    """The four anomaly-alert saved queries' forests beside rcf3 on the same rows: each scores the
+    forest's input columns of every row, in the order Sluice scored them, with the same
+    parameters (100 trees, sample 256, shingle 1, the default time decay and warm-up); every
+    detector judged by judge_sample. Sluice runs with its query's seed; rcf3 with seeds 1..N."""
+    import tempfile
+
+    import rcf3
+
+    workdir = tempfile.mkdtemp(prefix="sluice-rcf-samples-")
+    windows = {"click_anomalies": 30_000, "sensor_anomalies": 60_000, "payment_anomalies": 30_000, "log_anomalies": 10_000}
+    totals = {"sluice": [0, 0, 0, 0], "rcf3": [0, 0, 0, 0]}
+    results = {}
+    print(f"{'query':18} {'detector':8} {'alarms':>6} {'true':>5} {'found':>9}")
+    for query in sorted(windows):
+        rows, columns = sample_features(sluice, query, workdir)
+        key = next(c for q, c, *_ in PLANTED if q == query)
+        output_after = 1 + 256 // 4
+        ours = judge_sample(rows, [r["anomaly_score"] for r in rows], query, key, windows[query], output_after)
+        theirs = []
+        for seed in range(1, seeds + 1):
+            forest = rcf3.Forest(input_dim=len(columns), shingle_size=1, num_trees=100, capacity=256,
+                                 time_decay=1 / 2560, output_after=output_after, seed=seed)
+            scores = [forest.update_and_score([float(r[c]) for c in columns]) for r in rows]
+            theirs.append(judge_sample(rows, scores, query, key, windows[query], output_after))
+        mean = {k: sum(t[k] for t in theirs) / len(theirs) for k in theirs[0]}
+        results[query] = {"sluice": ours, "rcf3": mean}
+        for name, r in (("sluice", ours), ("rcf3", mean)):
+            print(f"{query:18} {name:8} {r['alarms']:6.1f} {r['true_alarms']:5.1f} {r['found']:5.1f} of {r['anomalies']}")
+            for i, k in enumerate(("alarms", "true_alarms", "found", "anomalies")):
+                totals[name][i] += r[k]
+    for name, (alarms, true_alarms, found, anomalies) in totals.items():
+        p = 1.0 if alarms == 0 else true_alarms / alarms
+        print(f"{'all four':18} {name:8} precision {p:.3f} recall {found / anomalies:.3f}")
+        results[name] = {"precision": p, "recall": found / anomalies}
+    return results
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "throughput":
         throughput(sys.argv[2] if len(sys.argv) > 2 else ".build/release/sluice")
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "samples":
+        samples(sys.argv[2] if len(sys.argv) > 2 else ".build/debug/sluice")
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dir")
