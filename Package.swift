@@ -12,6 +12,14 @@ let strict: [SwiftSetting] = [
 /// checks it adds for class properties and captured variables cost per record in operator loops.
 let hot: [SwiftSetting] = strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
+/// The checksum module may use SSE 4.2's `crc32` instruction on x86-64 (chosen at run time: the
+/// module checks the processor before it uses it); other architectures use tables only.
+#if arch(x86_64)
+let checksum: [SwiftSetting] = strict + [.unsafeFlags(["-Xcc", "-msse4.2"])]
+#else
+let checksum: [SwiftSetting] = strict
+#endif
+
 let package = Package(
     name: "Sluice",
     products: [
@@ -28,8 +36,10 @@ let package = Package(
         .target(name: "SluiceSQL", dependencies: ["SluiceCore"], swiftSettings: strict),
         // Layer 2: names, types and streaming validity; logical plans and EXPLAIN.
         .target(name: "SluicePlanner", dependencies: ["SluiceCore", "SluiceSQL"], swiftSettings: strict),
+        // Layer 0: CRC-32C, in hardware where the processor has it.
+        .target(name: "SluiceChecksum", swiftSettings: checksum),
         // Layer 1: the sharded stream store (Kinesis Data Streams semantics, on disk).
-        .target(name: "SluiceStreams", dependencies: ["SluiceCore"], swiftSettings: strict),
+        .target(name: "SluiceStreams", dependencies: ["SluiceCore", "SluiceChecksum"], swiftSettings: strict),
         // Layer 2: Firehose-style delivery streams: buffers, S3-style object keys, gzip, exactly once.
         .target(name: "SluiceDelivery", dependencies: ["SluiceCore", "SluiceCodecs", "SluiceStreams"], swiftSettings: strict),
         // Layer 3: where SQL and execution meet: statements, physical plans, the driver, sinks.
@@ -55,6 +65,7 @@ let package = Package(
         .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceEngine", "SluiceStreams", "SluiceSQL", "SluiceCodecs", "SluiceCore", "CSQLite", "SluiceTestSupport"], exclude: ["slt"]),
         .testTarget(name: "SluiceSQLTests", dependencies: ["SluiceSQL", "SluiceCore"]),
         .testTarget(name: "SluiceStreamsTests", dependencies: ["SluiceStreams", "SluiceCore"]),
+        .testTarget(name: "SluiceChecksumTests", dependencies: ["SluiceChecksum"]),
         // Test only: helpers shared by test targets (a local HTTP listener).
         .target(name: "SluiceTestSupport", path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceTestSupport"]),

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceChecksum
 import Glibc
 
 /// On-disk layout of a shard's log.

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceChecksum
 
 /// Records returned by one read: the raw frames in one buffer, with an entry per record.
 /// Reading allocates one buffer per call, never one object per record.

@@ -37,12 +37,6 @@ struct PrimitivesTests {
         }
     }
 
-    @Test func crc32cKnownValues() {
-        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
-        #expect(CRC32C.checksum([]) == 0)
-        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
-    }
-
     /// Golden ranges of the floor(2^128/N) rule (kinesis-and-firehose.md §2.2).
     @Test func evenRangesMatchTheGoldenValues() {
         let r2 = HashKey.evenRanges(count: 2)
