@@ -150,7 +150,7 @@ extension WindowAggregateOperator {
         for start in panes.keys.sorted() {
             let p = panes[start]!
             panesOut.append(["start": .int(start),
-                             "keys": .array(p.keys.map { .array($0.map(\.snapshot)) }),
+                             "keys": .array(p.keys.map { .array($0.values.map(\.snapshot)) }),
                              "states": .array(p.states.map(\.snapshot))])
         }
         return ["emitted_through": .int(emittedThrough), "panes": .array(panesOut)]
@@ -167,7 +167,7 @@ extension WindowAggregateOperator {
                 guard key.count == keyColumns.count else { throw SnapshotError("a window group has \(key.count) keys, the query has \(keyColumns.count)") }
                 let g = p.keys.count
                 if key.count == 1, case .int(let k) = key[0] { p.intIndex.insert(k, group: g) } else { p.valueIndex[key] = g }
-                p.keys.append(key)
+                p.keys.append(.init(key))
             }
             for sj in try Snap.array(pj["states"]) { p.states.append(try AggregateState(snapshot: sj)) }
             guard p.states.count == p.keys.count * n else { throw SnapshotError("a window pane's states do not match its groups") }

@@ -69,14 +69,48 @@ public final class WindowAggregateOperator {
     public var emitChanges = false
     /// The rows of the last `add` under EMIT CHANGES, in record order.
     public private(set) var changes: [[Value]] = []
+    /// Windows closed (not EMIT CHANGES) come out as these columns of the full row, in this order:
+    /// a projection that only picks columns, done as the rows are built.
+    public var outputPicks: [Int]? = nil
 
     /// The groups of one pane: a group's states are `states[g * aggregates.count ..< (g + 1) * aggregates.count]`,
     /// updated in place. A single integer key is looked up as an integer, other keys as values.
     final class Pane {
         var intIndex = IntGroupMap()
         var valueIndex: [[Value]: Int] = [:]
-        var keys: [[Value]] = []
+        var keys: [GroupKey] = []
         var states: [AggregateState] = []
+        /// The integer-keyed groups in key order, sorted when a window first needs them and kept
+        /// for the pane's other windows (a hopping window's pane is in size / advance of them); a
+        /// new group drops it.
+        var sortedInts: [(key: Int64, group: Int32)]? = nil
+
+        func intGroupsInKeyOrder() -> [(key: Int64, group: Int32)] {
+            if let s = sortedInts { return s }
+            var a: [(key: Int64, group: Int32)] = []
+            a.reserveCapacity(intIndex.count)
+            intIndex.forEach { k, g in a.append((k, Int32(g))) }
+            a.sort { $0.key < $1.key }
+            sortedInts = a
+            return a
+        }
+    }
+
+    /// A group's key: one integer (a single BIGINT key, with nothing to allocate), or its values.
+    enum GroupKey {
+        case int(Int64)
+        case values([Value])
+
+        init(_ key: [Value]) {
+            if key.count == 1, case .int(let k) = key[0] { self = .int(k) } else { self = .values(key) }
+        }
+
+        var values: [Value] {
+            switch self {
+            case .int(let k): return [.int(k)]
+            case .values(let v): return v
+            }
+        }
     }
 
     public init(window: WindowSpec, timeColumn: Int, keyColumns: [Int], aggregates: [AggregateSpec]) {
@@ -143,15 +177,16 @@ public final class WindowAggregateOperator {
                 let (found, inserted) = p.intIndex.findOrInsert(k, next: p.keys.count)
                 g = found
                 if inserted {
-                    p.keys.append(key)
+                    p.keys.append(.int(k))
                     p.states.append(contentsOf: initial)
+                    p.sortedInts = nil
                 }
             } else if let found = p.valueIndex[key] {
                 g = found
             } else {
                 g = p.keys.count
                 p.valueIndex[key] = g
-                p.keys.append(key)
+                p.keys.append(.values(key))
                 p.states.append(contentsOf: initial)
             }
             g *= n
@@ -165,7 +200,7 @@ public final class WindowAggregateOperator {
                 default: p.states[g + i].add(col.value(row))
                 }
             }
-            if emitChanges { appendChanges(t, p.keys[g / n]) }
+            if emitChanges { appendChanges(t, p.keys[g / n].values) }
         }
         return late
     }
@@ -200,8 +235,9 @@ public final class WindowAggregateOperator {
                 for r in row..<end {
                     let (g, inserted) = p.intIndex.findOrInsert(keys[r], next: p.keys.count)
                     if inserted {
-                        p.keys.append([.int(keys[r])])
+                        p.keys.append(.int(keys[r]))
                         p.states.append(contentsOf: initial)
+                        p.sortedInts = nil
                     }
                     gs[r - row] = g * n
                 }
@@ -304,7 +340,8 @@ public final class WindowAggregateOperator {
             var p = start
             while p < end {
                 if let pane = panes[p] {
-                    for (gi, k) in pane.keys.enumerated() {
+                    for (gi, groupKey) in pane.keys.enumerated() {
+                        let k = groupKey.values
                         let s = pane.states[(gi * n)..<(gi * n + n)]
                         if let prev = groups[k] {
                             groups[k] = zip(prev, s).map { $0.merged(with: $1) }
@@ -320,7 +357,7 @@ public final class WindowAggregateOperator {
                 var row: [Value] = [.timestamp(start), .timestamp(end)]
                 row += k
                 for (i, a) in aggregates.enumerated() { row.append(states[i].result(a.function, as: a.resultType)) }
-                out.append(row)
+                out.append(outputPicks.map { $0.map { row[$0] } } ?? row)
             }
             emittedThrough = end
             start += window.advance
@@ -345,36 +382,62 @@ extension WindowAggregateOperator {
         return true
     }
 
-    /// The rows of window [start, end) whose groups are single integer keys, in key order.
+    /// The rows of window [start, end) whose groups are single integer keys, in key order: the
+    /// panes' groups, each pane's in key order, merged as sorted lists (a key's states merge in
+    /// pane order).
     func emitIntKeyed(_ start: Int64, _ end: Int64, into out: inout [[Value]]) {
         let n = aggregates.count
-        var index = IntGroupMap(capacity: panes[start]?.intIndex.count ?? 8)
-        var keys: [Int64] = []
-        var states: [AggregateState] = []
+        var lists: [[(key: Int64, group: Int32)]] = []
+        var states: [[AggregateState]] = []
         var p = start
         while p < end {
-            if let pane = panes[p] {
-                pane.intIndex.forEach { k, g in
-                    let (gi, inserted) = index.findOrInsert(k, next: keys.count)
-                    if inserted {
-                        keys.append(k)
-                        states.append(contentsOf: pane.states[(g * n)..<(g * n + n)])
-                    } else {
-                        for i in 0..<n { states[gi * n + i] = states[gi * n + i].merged(with: pane.states[g * n + i]) }
-                    }
-                }
+            if let pane = panes[p], !pane.keys.isEmpty {
+                lists.append(pane.intGroupsInKeyOrder())
+                states.append(pane.states)
             }
             p += paneSize
         }
-        let order = keys.indices.sorted { keys[$0] < keys[$1] }
-        out.reserveCapacity(out.count + order.count)
-        for gi in order {
+        let k = lists.count
+        guard k > 0 else { return }
+        var heads = [Int](repeating: 0, count: k)
+        var merged = [AggregateState](repeating: .count(0), count: n)
+        out.reserveCapacity(out.count + lists[0].count)
+        while true {
+            var key = Int64.max, any = false
+            for j in 0..<k where heads[j] < lists[j].count {
+                let c = lists[j][heads[j]].key
+                if !any || c < key { key = c; any = true }
+            }
+            if !any { return }
+            var first = true
+            for j in 0..<k where heads[j] < lists[j].count && lists[j][heads[j]].key == key {
+                let g = Int(lists[j][heads[j]].group) * n
+                if first {
+                    for i in 0..<n { merged[i] = states[j][g + i] }
+                    first = false
+                } else {
+                    for i in 0..<n { merged[i] = merged[i].merged(with: states[j][g + i]) }
+                }
+                heads[j] += 1
+            }
             var row: [Value] = []
-            row.reserveCapacity(3 + n)
-            row.append(.timestamp(start))
-            row.append(.timestamp(end))
-            row.append(.int(keys[gi]))
-            for (i, a) in aggregates.enumerated() { row.append(states[gi * n + i].result(a.function, as: a.resultType)) }
+            if let picks = outputPicks {
+                row.reserveCapacity(picks.count)
+                for c in picks {
+                    switch c {
+                    case 0: row.append(.timestamp(start))
+                    case 1: row.append(.timestamp(end))
+                    case 2: row.append(.int(key))
+                    default: row.append(merged[c - 3].result(aggregates[c - 3].function, as: aggregates[c - 3].resultType))
+                    }
+                }
+            } else {
+                row.reserveCapacity(3 + n)
+                row.append(.timestamp(start))
+                row.append(.timestamp(end))
+                row.append(.int(key))
+                for (i, a) in aggregates.enumerated() { row.append(merged[i].result(a.function, as: a.resultType)) }
+            }
             out.append(row)
         }
     }

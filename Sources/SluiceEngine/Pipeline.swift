@@ -62,7 +62,16 @@ final class Pipeline {
             stages.append(.filter(Lowering.expr(e)))
         case .project(let input, let exprs, _):
             build(input)
-            stages.append(.project(exprs.map(Lowering.expr), schema))
+            var lowered = exprs.map(Lowering.expr)
+            // Picking columns of a window's rows: the window builds its rows that way, and the
+            // stage stays as picks of every column in order, which the row path passes over.
+            let picks = lowered.compactMap { e -> Int? in if case .column(let c) = e { return c } else { return nil } }
+            if picks.count == lowered.count, case .window(_, _, let op as WindowAggregateOperator, _)? = stages.last,
+               !op.emitChanges, op.outputPicks == nil {
+                op.outputPicks = picks
+                lowered = picks.indices.map { .column($0) }
+            }
+            stages.append(.project(lowered, schema))
         case .windowAggregate(let input, let w, let t, let keys, _, let aggs, let emit):
             build(input)
             let (pre, types, specs) = Pipeline.aggregateInputs(leading: [.column(t)] + keys.map(Lowering.expr),
@@ -277,7 +286,9 @@ final class Pipeline {
                     var picks: [Int] = []
                     for e in exprs { if case .column(let c) = e { picks.append(c) } else { break } }
                     guard picks.count == exprs.count else { break rowStages }
-                    rows = rows.map { r in picks.map { r[$0] } }
+                    if picks != Array(0..<picks.count) || rows.contains(where: { $0.count != picks.count }) {
+                        rows = rows.map { r in picks.map { r[$0] } }
+                    }
                 case .limit(let n):
                     let room = max(0, Int(n - emitted))
                     if rows.count > room { rows.removeLast(rows.count - room) }
