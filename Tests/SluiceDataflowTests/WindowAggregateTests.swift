@@ -32,6 +32,21 @@ struct WindowAggregateTests {
         #expect(op.stateSize.panes == 0)
     }
 
+    /// With output picks the closed windows' rows are those columns of the full rows, in that
+    /// order (a projection built into the rows), on the integer path and the general one.
+    @Test(arguments: [false, true])
+    func outputPicksChooseAndOrderTheColumns(_ intKeys: Bool) {
+        let rows: [(Int64, String, Double?)] = [(1, "7", 1), (3, "12", 2), (5, "7", 4), (9, "3", nil), (11, "12", 8)]
+        let full = WindowAggregateOperator(window: .hop(size: 6, advance: 2), timeColumn: 0, keyColumns: [1], aggregates: aggs)
+        let picked = WindowAggregateOperator(window: .hop(size: 6, advance: 2), timeColumn: 0, keyColumns: [1], aggregates: aggs)
+        picked.outputPicks = [2, 0, 5, 3]
+        full.add(batch(rows, intKeys: intKeys))
+        picked.add(batch(rows, intKeys: intKeys))
+        let want = full.advance(to: WatermarkTracker.infinity).map { r in [r[2], r[0], r[5], r[3]] }
+        #expect(want.count > 5)
+        #expect(picked.advance(to: WatermarkTracker.infinity) == want)
+    }
+
     @Test func lateRecordsAreNotCountedAndAreReported() {
         let op = WindowAggregateOperator(window: .tumble(10), timeColumn: 0, keyColumns: [1], aggregates: aggs)
         op.add(batch([(1, "a", 1), (12, "a", 1)]))
