@@ -138,11 +138,32 @@ extension JSONValue {
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
+    /// Whether no byte is a control character, a quote or a backslash: eight bytes at a time (a
+    /// checkpoint's base64 runs to hundreds of megabytes).
+    static func needsNoEscape(_ b: UnsafeRawBufferPointer) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        var i = 0
+        while i + 8 <= b.count {
+            let x = b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let q = x ^ (ones &* 0x22), bs = x ^ (ones &* 0x5C)
+            // A zero byte of q or bs, or a byte below 0x20 (bytes of 0x80 and up are never flagged).
+            if (((q &- ones) & ~q) | ((bs &- ones) & ~bs) | ((x &- ones &* 0x20) & ~x)) & highs != 0 { return false }
+            i += 8
+        }
+        while i < b.count {
+            let c = b[i]
+            if c < 32 || c == UInt8(ascii: "\"") || c == 92 { return false }
+            i += 1
+        }
+        return true
+    }
+
     /// A JSON string literal with the escapes RFC 8259 requires.
     public static func writeString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Most strings need no escape (names, base64 of checkpoints): copied whole.
-        if s.utf8.allSatisfy({ $0 >= 32 && $0 != UInt8(ascii: "\"") && $0 != 92 }) {
+        if s.utf8.withContiguousStorageIfAvailable({ needsNoEscape(UnsafeRawBufferPointer($0)) })
+            ?? s.utf8.allSatisfy({ $0 >= 32 && $0 != UInt8(ascii: "\"") && $0 != 92 }) {
             out.append(contentsOf: s.utf8)
             out.append(UInt8(ascii: "\""))
             return

@@ -85,6 +85,7 @@ final class RandomCutTree {
         for i in 0..<dim { boxMin[b + i] = p[i]; boxMax[b + i] = p[i] }
         mass[Int(n)] = 1
         child[2 * Int(n)] = -1; child[2 * Int(n) + 1] = -1
+        cutDim[Int(n)] = -1; cutValue[Int(n)] = 0  // unused; set so checkpoints hold no stale bytes
         return n
     }
 
@@ -329,11 +330,14 @@ final class RandomCutTree {
     func check() -> String? {
         guard root >= 0 else { return nil }
         var stack = [root]
+        var visited = 0
         while let n = stack.popLast() {
             let i = Int(n)
+            visited += 1
+            if visited > count { return "the nodes form a cycle" }
             if isLeaf(n) { continue }
             let l = Int(child[2 * i]), r = Int(child[2 * i + 1])
-            guard l < count, r < count else { return "node \(n): a child is out of range" }
+            guard l < count, r >= 0, r < count else { return "node \(n): a child is out of range" }
             if parent[l] != n || parent[r] != n { return "node \(n): a child does not point back" }
             if mass[i] != mass[l] + mass[r] { return "node \(n): mass \(mass[i]) != \(mass[l]) + \(mass[r])" }
             for d in 0..<dim {
@@ -461,6 +465,8 @@ public final class RandomCutForest {
     var samplers: [ReservoirSampler] = []
     var recent: [[Double]] = []
     public internal(set) var seen: Int64 = 0
+    /// The snapshot, until the next update.
+    var encoded: JSONValue? = nil
 
     public init(_ c: Configuration) {
         configuration = c
@@ -484,6 +490,7 @@ public final class RandomCutForest {
     /// (of the shingled point) the high and low parts of the score, interleaved.
     public func update(_ x: [Double], attribution: inout [Double]?) -> Double {
         precondition(x.count == configuration.dimensions)
+        encoded = nil
         guard let p = shingled(x) else { return 0 }
         let ready = seen >= Int64(configuration.outputAfter ?? 1 + configuration.sampleSize / 4)
         var score = 0.0
@@ -546,61 +553,104 @@ public final class RandomCutForest {
 
 // MARK: - Checkpoints
 
-extension Snap {
-    /// A list of numbers as base64 of their little-endian bytes: exact and compact (a forest holds
-    /// hundreds of thousands).
-    static func packed<T: FixedWidthInteger>(_ a: [T]) -> JSONValue {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(a.count * MemoryLayout<T>.size)
-        for v in a { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
-        return .string(Data(bytes).base64EncodedString())
+/// A forest's state as one little-endian byte string (base64 in the checkpoint): whole arrays
+/// copied at once, and one string per forest rather than a dozen per tree, so a query with
+/// thousands of partitions checkpoints in little time and memory.
+struct ForestBytes {
+    var bytes: [UInt8] = []
+
+    mutating func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+
+    /// `count` values from `p`, as they are in memory (little-endian machines; others swap).
+    mutating func put<T: FixedWidthInteger>(_ p: UnsafePointer<T>, _ count: Int) {
+        #if _endian(little)
+        bytes.append(contentsOf: UnsafeRawBufferPointer(start: p, count: count * MemoryLayout<T>.size))
+        #else
+        for k in 0..<count { put(p[k]) }
+        #endif
     }
 
-    static func packed(_ a: [Double]) -> JSONValue { packed(a.map(\.bitPattern)) }
+    mutating func put(_ p: UnsafePointer<Double>, _ count: Int) {
+        p.withMemoryRebound(to: UInt64.self, capacity: count) { put($0, count) }
+    }
 
-    static func unpacked<T: FixedWidthInteger>(_ j: JSONValue?, as: T.Type) throws(SnapshotError) -> [T] {
-        guard let s = j?.stringValue, let d = Data(base64Encoded: s), d.count % MemoryLayout<T>.size == 0 else {
-            throw SnapshotError("a packed list is malformed")
-        }
-        return d.withUnsafeBytes { raw in
-            (0..<(d.count / MemoryLayout<T>.size)).map { T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) }
+    mutating func put(_ a: [Double]) { a.withUnsafeBufferPointer { if let b = $0.baseAddress { put(b, a.count) } } }
+}
+
+/// Reads what `ForestBytes` wrote; every read checks that the bytes are there.
+struct ForestBytesReader {
+    let bytes: [UInt8]
+    var at = 0
+
+    mutating func take(_ n: Int) throws(SnapshotError) -> Range<Int> {
+        guard n >= 0, at + n <= bytes.count else { throw SnapshotError("a forest's state is cut short") }
+        defer { at += n }
+        return at..<(at + n)
+    }
+
+    mutating func get<T: FixedWidthInteger>(_: T.Type = T.self) throws(SnapshotError) -> T {
+        let r = try take(MemoryLayout<T>.size)
+        return bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: r.lowerBound, as: T.self)) }
+    }
+
+    /// A count, at most `limit`.
+    mutating func count(atMost limit: Int) throws(SnapshotError) -> Int {
+        let n = Int(try get(UInt32.self))
+        guard n <= limit else { throw SnapshotError("a forest's state holds a count out of range") }
+        return n
+    }
+
+    mutating func get<T: FixedWidthInteger>(_ count: Int, into p: UnsafeMutablePointer<T>) throws(SnapshotError) {
+        let r = try take(count * MemoryLayout<T>.size)
+        bytes.withUnsafeBytes { raw in
+            for k in 0..<count { p[k] = T(littleEndian: raw.loadUnaligned(fromByteOffset: r.lowerBound + k * MemoryLayout<T>.size, as: T.self)) }
         }
     }
 
-    static func unpackedDoubles(_ j: JSONValue?) throws(SnapshotError) -> [Double] {
-        try unpacked(j, as: UInt64.self).map { Double(bitPattern: $0) }
+    mutating func get(_ count: Int, into p: UnsafeMutablePointer<Double>) throws(SnapshotError) {
+        try p.withMemoryRebound(to: UInt64.self, capacity: count) { (q) throws(SnapshotError) in try get(count, into: q) }
+    }
+
+    mutating func doubles(_ count: Int) throws(SnapshotError) -> [Double] {
+        var a = [Double](repeating: 0, count: count)
+        try a.withUnsafeMutableBufferPointer { (b) throws(SnapshotError) in if let p = b.baseAddress { try get(count, into: p) } }
+        return a
     }
 }
 
 extension RandomCutTree {
-    private static func array<T>(_ p: UnsafeMutablePointer<T>, _ n: Int) -> [T] { Array(UnsafeBufferPointer(start: p, count: n)) }
-
-    var snapshot: JSONValue {
-        ["root": .int(Int64(root)), "rng": .string(String(rng.state)),
-         "left": Snap.packed((0..<count).map { child[2 * $0] }), "right": Snap.packed((0..<count).map { child[2 * $0 + 1] }),
-         "parent": Snap.packed(Self.array(parent, count)),
-         "cut_dim": Snap.packed(Self.array(cutDim, count)), "cut": Snap.packed(Self.array(cutValue, count)), "mass": Snap.packed(Self.array(mass, count)),
-         "min": Snap.packed(Self.array(boxMin, count * dim)), "max": Snap.packed(Self.array(boxMax, count * dim)), "free": Snap.packed(free)]
+    func write(to w: inout ForestBytes) {
+        w.put(rng.state)
+        w.put(root)
+        w.put(UInt32(count))
+        w.put(UInt32(free.count))
+        free.withUnsafeBufferPointer { if let b = $0.baseAddress { w.put(b, free.count) } }
+        w.put(child, 2 * count)
+        w.put(parent, count)
+        w.put(cutDim, count)
+        w.put(cutValue, count)
+        w.put(mass, count)
+        w.put(boxMin, count * dim)
+        w.put(boxMax, count * dim)
     }
 
-    func restore(_ j: JSONValue) throws(SnapshotError) {
-        guard let state = j["rng"]?.stringValue.flatMap(UInt64.init) else { throw SnapshotError("a tree's random state is malformed") }
-        let l = try Snap.unpacked(j["left"], as: Int32.self)
-        let n = l.count
-        let r = try Snap.unpacked(j["right"], as: Int32.self), p = try Snap.unpacked(j["parent"], as: Int32.self)
-        let cd = try Snap.unpacked(j["cut_dim"], as: Int32.self), cv = try Snap.unpackedDoubles(j["cut"])
-        let m = try Snap.unpacked(j["mass"], as: Int32.self)
-        let mn = try Snap.unpackedDoubles(j["min"]), mx = try Snap.unpackedDoubles(j["max"])
-        let fr = try Snap.unpacked(j["free"], as: Int32.self)
-        let rt = Int32(try Snap.int(j["root"]))
-        guard [r.count, p.count, cd.count, cv.count, m.count].allSatisfy({ $0 == n }), mn.count == n * dim, mx.count == n * dim,
-              rt >= -1, rt < Int32(n), fr.allSatisfy({ $0 >= 0 && $0 < Int32(n) })
-        else { throw SnapshotError("a tree's arrays do not fit together") }
+    func read(from r: inout ForestBytesReader, sampleSize: Int) throws(SnapshotError) {
+        let state = try r.get(UInt64.self)
+        let rt = try r.get(Int32.self)
+        // A sample of n distinct points needs at most 2n - 1 nodes; freed ones are kept for reuse.
+        let n = try r.count(atMost: 4 * sampleSize + 8)
+        let f = try r.count(atMost: n)
+        var fr = [Int32](repeating: 0, count: f)
+        try fr.withUnsafeMutableBufferPointer { (b) throws(SnapshotError) in if let p = b.baseAddress { try r.get(f, into: p) } }
         grow(to: n)
-        for k in 0..<n { child[2 * k] = l[k]; child[2 * k + 1] = r[k] }
-        parent.update(from: p, count: n)
-        cutDim.update(from: cd, count: n); cutValue.update(from: cv, count: n); mass.update(from: m, count: n)
-        boxMin.update(from: mn, count: n * dim); boxMax.update(from: mx, count: n * dim)
+        try r.get(2 * n, into: child)
+        try r.get(n, into: parent)
+        try r.get(n, into: cutDim)
+        try r.get(n, into: cutValue)
+        try r.get(n, into: mass)
+        try r.get(n * dim, into: boxMin)
+        try r.get(n * dim, into: boxMax)
+        guard rt >= -1, rt < Int32(n), fr.allSatisfy({ $0 >= 0 && $0 < Int32(n) }) else { throw SnapshotError("a tree's arrays do not fit together") }
         count = n
         free = fr
         root = rt
@@ -610,35 +660,58 @@ extension RandomCutTree {
 }
 
 extension ReservoirSampler {
-    var snapshot: JSONValue {
-        ["weights": Snap.packed(heap.map(\.weight)), "points": Snap.packed(heap.flatMap(\.point))]
+    func write(to w: inout ForestBytes) {
+        let h = heap
+        w.put(UInt32(h.count))
+        w.put(h.map(\.weight))
+        for e in h { w.put(e.point) }
     }
 
-    mutating func restore(_ j: JSONValue, dimensions: Int) throws(SnapshotError) {
-        let w = try Snap.unpackedDoubles(j["weights"]), pts = try Snap.unpackedDoubles(j["points"])
-        guard pts.count == w.count * dimensions, w.count <= capacity else { throw SnapshotError("a sample does not fit its forest") }
+    mutating func read(from r: inout ForestBytesReader, dimensions: Int) throws(SnapshotError) {
+        let n = try r.count(atMost: capacity)
+        let w = try r.doubles(n), pts = try r.doubles(n * dimensions)
         setHeap(w.indices.map { (w[$0], Array(pts[($0 * dimensions)..<(($0 + 1) * dimensions)])) })
     }
 }
 
 extension RandomCutForest {
+    static let stateVersion: UInt32 = 1
+
     /// The whole state (trees, samples, random generators, the shingle, the count): a restored
-    /// forest scores exactly as the one that took the snapshot.
+    /// forest scores exactly as the one that took the snapshot. Kept until the forest changes,
+    /// so a checkpoint re-encodes only the forests that saw rows since the last one.
     public var snapshot: JSONValue {
-        ["seen": .int(seen), "trees": .array(trees.map(\.snapshot)), "samples": .array(samplers.map(\.snapshot)),
-         "recent": Snap.packed(recent.flatMap { $0 }), "config": .string(configuration.fingerprint)]
+        if let s = encoded { return s }
+        var w = ForestBytes()
+        w.put(Self.stateVersion)
+        w.put(seen)
+        w.put(UInt32(recent.count))
+        for x in recent { w.put(x) }
+        for t in trees { t.write(to: &w) }
+        for s in samplers { s.write(to: &w) }
+        let s: JSONValue = ["config": .string(configuration.fingerprint), "state": .string(Data(w.bytes).base64EncodedString())]
+        encoded = s
+        return s
     }
 
     public func restore(_ j: JSONValue) throws(SnapshotError) {
         guard j["config"]?.stringValue == configuration.fingerprint else { throw SnapshotError("the forest's parameters have changed") }
-        let t = try Snap.array(j["trees"]), s = try Snap.array(j["samples"])
-        guard t.count == trees.count, s.count == samplers.count else { throw SnapshotError("the forest has another number of trees") }
-        for (tree, state) in zip(trees, t) { try tree.restore(state) }
-        for i in samplers.indices { try samplers[i].restore(s[i], dimensions: configuration.dimensions * configuration.shingle) }
-        let flat = try Snap.unpackedDoubles(j["recent"])
-        guard flat.count % configuration.dimensions == 0 else { throw SnapshotError("the shingle is malformed") }
-        recent = stride(from: 0, to: flat.count, by: configuration.dimensions).map { Array(flat[$0..<($0 + configuration.dimensions)]) }
-        seen = try Snap.int(j["seen"])
+        guard let text = j["state"]?.stringValue, let data = Data(base64Encoded: text) else {
+            throw SnapshotError("a forest's state is missing or not base64 (a checkpoint of an earlier build?)")
+        }
+        var r = ForestBytesReader(bytes: [UInt8](data))
+        guard try r.get(UInt32.self) == Self.stateVersion else { throw SnapshotError("a forest's state is of another version") }
+        let n = try r.get(Int64.self)
+        let c = configuration
+        let k = try r.count(atMost: c.shingle)
+        var rec: [[Double]] = []
+        for _ in 0..<k { rec.append(try r.doubles(c.dimensions)) }
+        for t in trees { try t.read(from: &r, sampleSize: c.sampleSize) }
+        for i in samplers.indices { try samplers[i].read(from: &r, dimensions: c.dimensions * c.shingle) }
+        guard r.at == r.bytes.count, n >= 0 else { throw SnapshotError("a forest's state has bytes left over") }
+        recent = rec
+        seen = n
+        encoded = j
     }
 }
 

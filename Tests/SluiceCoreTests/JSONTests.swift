@@ -26,6 +26,19 @@ struct JSONTests {
         #expect(try JSONValue.parse(v.serialized(pretty: true)) == v)
     }
 
+    /// Strings are scanned for what needs escaping eight bytes at a time: a quote, a backslash or a
+    /// control character at any position of a long string is escaped, and the text parses back.
+    @Test func everyPositionOfALongStringIsChecked() throws {
+        for special in ["\"", "\\", "\n", "\u{01}", "\u{1F}", "é"] {
+            for at in 0..<24 {
+                let s = String(repeating: "a", count: at) + special + String(repeating: "b", count: 23 - at)
+                let text = JSONValue.string(s).serialized()
+                #expect(try JSONValue.parse(bytes: Array(text.utf8)) == .string(s), "\(special) at \(at): \(text)")
+                #expect(special == "é" || text.count > s.utf8.count + 2, "\(special) at \(at) escaped")
+            }
+        }
+    }
+
     @Test func nonFiniteNumbersBecomeNull() {
         #expect(JSONValue.double(.infinity).serialized() == "null")
         #expect(JSONValue.double(.nan).serialized() == "null")

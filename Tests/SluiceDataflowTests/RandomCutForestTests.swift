@@ -47,14 +47,16 @@ struct RandomCutForestTests {
         for _ in 0..<40 { points.append([Self.gaussian(&rng), Self.gaussian(&rng)]) }
         points.append(points[3])
         for p in points { tree.insert(p) }
-        let snapshot = tree.snapshot
+        var written = ForestBytes()
+        tree.write(to: &written)
         for q in [[6.0, 0.5], [2.2, -1.9], [0.1, 0.2], points[7]] {
             let expected = tree.score(q, attribution: &Self.noAttribution)
             var total = 0.0
             let copies = 8_000
             for i in 0..<copies {
                 let copy = RandomCutTree(dimensions: 2, seed: 0)
-                try copy.restore(snapshot)
+                var reader = ForestBytesReader(bytes: written.bytes)
+                try copy.read(from: &reader, sampleSize: 64)
                 copy.rng = SplitMix64(seed: UInt64(i) &* 7919 &+ 1)
                 copy.insert(q)
                 total += try #require(copy.displacement(ofHeld: q))
@@ -174,5 +176,42 @@ struct RandomCutForestTests {
         other.trees = 21
         #expect(throws: SnapshotError.self) { try RandomCutForest(other).restore(try JSONValue.parse(text)) }
         #expect(text.count < 20 * 24_000, "packed arrays: under 24 KB a tree of 64 four-dimensional points: \(text.count) bytes")
+        // The snapshot is kept until the forest changes, and a restored forest's is the one it read.
+        #expect(first.snapshot.serialized() == text && restored.snapshot != first.snapshot)
+    }
+
+    /// A damaged forest state is refused with a reason, never a crash: cut short, with bytes left
+    /// over, of another version, not base64, or with single bytes changed anywhere (those the
+    /// checks cannot tell from real state, a sample weight say, restore to a forest that runs).
+    @Test func damagedStatesAreRefusedOrHarmless() throws {
+        var c = RandomCutForest.Configuration(dimensions: 2)
+        c.trees = 4
+        c.sampleSize = 16
+        c.shingle = 2
+        var rng = SplitMix64(seed: 9)
+        let f = RandomCutForest(c)
+        for _ in 0..<200 { _ = f.update([Self.gaussian(&rng), Self.gaussian(&rng)]) }
+        let snap = f.snapshot
+        let bytes = [UInt8](Data(base64Encoded: snap["state"]!.stringValue!)!)
+        func state(_ b: [UInt8]) -> JSONValue { ["config": snap["config"]!, "state": .string(Data(b).base64EncodedString())] }
+        #expect(throws: Never.self) { try RandomCutForest(c).restore(state(bytes)) }
+        #expect(throws: SnapshotError.self) { try RandomCutForest(c).restore(state(Array(bytes.dropLast(3)))) }
+        #expect(throws: SnapshotError.self) { try RandomCutForest(c).restore(state(bytes + [0])) }
+        #expect(throws: SnapshotError.self) { try RandomCutForest(c).restore(state([2, 0, 0, 0] + bytes.dropFirst(4))) }
+        #expect(throws: SnapshotError.self) { try RandomCutForest(c).restore(["config": snap["config"]!, "state": "not base64!"]) }
+        var refused = 0
+        for k in 0..<600 {
+            var b = bytes
+            let at = Int(rng.below(b.count))
+            b[at] = b[at] &+ UInt8(1 + k % 255)
+            let g = RandomCutForest(c)
+            do {
+                try g.restore(state(b))
+                for _ in 0..<50 { _ = g.update([Self.gaussian(&rng), Self.gaussian(&rng)]) }
+            } catch {
+                refused += 1
+            }
+        }
+        #expect(refused > 100, "most damage is caught: \(refused) of 600")
     }
 }
