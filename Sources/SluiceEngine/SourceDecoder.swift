@@ -57,7 +57,7 @@ struct SourceDecoder {
             failure = DecodeError("the stream's CSV columns are not bound yet")
         }
         if failure == nil {
-            rowtimes.append(int: arrival)
+            if rowtimeColumn != nil { rowtimes.append(int: arrival) }  // only a query that reads ROWTIME keeps it
             count += 1
         }
         return failure
@@ -70,9 +70,10 @@ struct SourceDecoder {
             columns[pos] = builders[k].finish()
             builders[k] = ColumnBuilder(fields[k].type, capacity: count)  // the next batch is likely as large
         }
-        let rt = rowtimes.finish()
-        rowtimes = ColumnBuilder(.timestamp, capacity: count)
-        if let r = rowtimeColumn { columns[r] = rt }
+        if let r = rowtimeColumn {
+            columns[r] = rowtimes.finish()
+            rowtimes = ColumnBuilder(.timestamp, capacity: count)
+        }
         let batch = Batch(schema: schema, columns: columns.map { $0! }, count: count)
         count = 0
         var maxTime: Int64? = nil
