@@ -434,7 +434,10 @@ struct Reader {
 
     var peek: UInt8? { i < b.count ? b[i] : nil }
 
+    @inline(__always)
     mutating func skipSpace() {
+        // Records written without spaces are the common case: one comparison says so.
+        guard i < b.count, b[i] <= 32 else { return }
         while i < b.count {
             let c = b[i]
             if c == 32 || c == 9 || c == 10 || c == 13 { i += 1 } else { break }
