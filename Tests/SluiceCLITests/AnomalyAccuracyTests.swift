@@ -8,15 +8,16 @@ import Testing
 /// the random cut forest on seeded series of other shapes (`sluice bench anomalies`).
 @Suite("Anomaly detection accuracy")
 struct AnomalyAccuracyTests {
-    /// The planted anomalies of samples/README.md: saved query, key column, key, start, end (UTC).
-    static let planted: [(query: String, column: String, key: String, from: String, to: String)] = [
-        ("click_anomalies", "url", "/checkout", "00:08:00", "00:11:00"),
-        ("sensor_anomalies", "sensor_id", "sensor-07", "00:05:00", "00:07:00"),
-        ("sensor_anomalies", "sensor_id", "sensor-15", "00:10:00", "00:14:00"),
-        ("payment_anomalies", "merchant", "m-17", "00:06:00", "00:06:40"),
-        ("payment_anomalies", "merchant", "m-03", "00:11:00", "00:12:30"),
-        ("log_anomalies", "service", "auth", "00:09:30", "00:10:30"),
-    ]
+    /// The planted anomalies of samples/README.md, from samples/planted.json: saved query, key
+    /// column, key, start, end (UTC).
+    static let planted: [(query: String, column: String, key: String, from: String, to: String)] = {
+        let url = SavedQueriesTests.root.appendingPathComponent("samples/planted.json")
+        guard let bytes = try? Data(contentsOf: url), let list = try? JSONValue.parse(bytes: [UInt8](bytes)).arrayValue else { return [] }
+        return list.map { p in
+            (p["query"]?.stringValue ?? "", p["column"]?.stringValue ?? "", p["key"]?.stringValue ?? "",
+             p["from"]?.stringValue ?? "", p["to"]?.stringValue ?? "")
+        }
+    }()
 
     static func millis(_ hms: String) -> Int64 { TimeFormat.parseISO8601("2024-01-01T\(hms)Z")! }
 
@@ -41,6 +42,7 @@ struct AnomalyAccuracyTests {
             }
         }
         let precision = Double(trueFirings) / Double(max(1, firings)), recall = Double(found.count) / Double(Self.planted.count)
+        #expect(Self.planted.count == 6, "samples/planted.json lists the six planted anomalies")
         #expect(firings >= Self.planted.count)
         #expect(precision >= 0.9, "precision \(precision): \(trueFirings) of \(firings) notifications")
         #expect(recall == 1, "recall \(recall): found \(found.sorted())")

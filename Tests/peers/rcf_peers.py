@@ -129,16 +129,10 @@ def throughput(sluice, records=20000):
         print(f"{d:7d} {ours[d]:13.0f} {theirs:11.0f} {ours[d] / theirs:6.2f}")
 
 
-# The planted anomalies of samples/README.md: saved query, key column, key, from, to (UTC, 2024-01-01),
-# as Tests/SluiceCLITests/AnomalyAccuracyTests.swift lists them.
-PLANTED = [
-    ("click_anomalies", "url", "/checkout", "00:08:00", "00:11:00"),
-    ("sensor_anomalies", "sensor_id", "sensor-07", "00:05:00", "00:07:00"),
-    ("sensor_anomalies", "sensor_id", "sensor-15", "00:10:00", "00:14:00"),
-    ("payment_anomalies", "merchant", "m-17", "00:06:00", "00:06:40"),
-    ("payment_anomalies", "merchant", "m-03", "00:11:00", "00:12:30"),
-    ("log_anomalies", "service", "auth", "00:09:30", "00:10:30"),
-]
+# The planted anomalies of samples/README.md, from samples/planted.json (as AnomalyAccuracyTests reads
+# them): saved query, key column, key, from, to (UTC, 2024-01-01).
+PLANTED = [(p["query"], p["column"], p["key"], p["from"], p["to"])
+           for p in json.load(open(os.path.join(os.path.dirname(__file__), "..", "..", "samples", "planted.json")))]
 
 
 def sample_features(sluice, query, workdir):
