@@ -2,13 +2,12 @@ import Foundation
 public import SluiceCore
 
 /// One random cut tree over the points its sampler keeps (Guha et al., 2016: collusive
-/// displacement as the score). Nodes live in parallel buffers that double as the
-/// tree grows, up to 2n - 1 nodes for a sample of n distinct points (a forest per partition of a
-/// key with few rows stays small), so scoring and updating allocate nothing once it is full; a
-/// leaf (left child -1) has its point as its box, and equal points share a leaf whose mass counts
-/// them. A cut picks a dimension with probability proportional to the span
-/// of the box (grown by the new point) and a value uniform in that span; values at or below the
-/// cut go left.
+/// displacement as the score). Nodes live in parallel buffers that double as the tree grows, up
+/// to 2n - 1 nodes for a sample of n distinct points (a forest per partition of a key with few
+/// rows stays small), so scoring and updating allocate nothing once it is full; a leaf (left
+/// child -1) has its point as its box, and equal points share a leaf whose mass counts them. A
+/// cut picks a dimension with probability proportional to the span of the box (grown by the new
+/// point) and a value uniform in that span; values at or below the cut go left.
 final class RandomCutTree {
     let dim: Int
     var rng: SplitMix64
