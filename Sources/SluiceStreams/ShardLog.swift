@@ -213,7 +213,7 @@ final class ShardLog: @unchecked Sendable {
         }
         var buffer: [UInt8] = []
         var entries: [RecordBatch.Entry] = []
-        entries.reserveCapacity(min(limit, 1024))
+        entries.reserveCapacity(min(limit, 16_384))  // a read mostly fills its limit: no regrowing on the way
         var bytes = 0
         var nextPosition = position
         var nextArrival: Int64? = nil
@@ -287,20 +287,32 @@ final class ShardLog: @unchecked Sendable {
         StreamError(.internalFailure, "Corrupt record in \(shard) (segment \(seg.path), byte \(offset)); it is not returned.")
     }
 
+    /// Appends up to `count` bytes of the file at `offset` (fewer at its end). The bytes are read
+    /// straight into new storage, with what the buffer held copied before them: nothing is
+    /// zero-filled first.
     private func readInto(_ buffer: inout [UInt8], fd: Int32, at offset: Int, count: Int, path: String) throws(StreamError) {
         let start = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: count))
-        var got = 0
-        while got < count {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + start + got, count - got, off_t(offset + got)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw StreamError.io("read", path)
+        var failed = false
+        let grown = [UInt8](unsafeUninitializedCapacity: start + count) { out, initialized in
+            let base = out.baseAddress!
+            buffer.withUnsafeBufferPointer { old in
+                if let o = old.baseAddress, start > 0 { base.initialize(from: o, count: start) }
             }
-            if n == 0 { break }
-            got += n
+            var got = 0
+            while got < count {
+                let n = pread(fd, base + start + got, count - got, off_t(offset + got))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failed = true
+                    break
+                }
+                if n == 0 { break }
+                got += n
+            }
+            initialized = start + got
         }
-        if got < count { buffer.removeSubrange((start + got)...) }
+        if failed { throw StreamError.io("read", path) }
+        buffer = grown
     }
 
     /// A remembered read position: (segment index in `segments`, byte offset).
