@@ -335,15 +335,14 @@ final class Job {
             default: break
             }
         }
-        for i in 0..<r.records.count where fatal == nil {
-            let arrival = r.records.arrivalMillis(i)
-            let users = r.records.withData(i) { KPLAggregate.hasMagic($0) ? KPLAggregate.deaggregate($0) : nil }
-            if let users {
+        r.records.forEachRecord { i, arrival, data in
+            guard fatal == nil else { return }
+            if KPLAggregate.hasMagic(data), let users = KPLAggregate.deaggregate(data) {
                 for (k, u) in users.enumerated() where fatal == nil {
                     if let e = u.data.withUnsafeBytes({ input.decoder.add($0, arrival: arrival) }) { failed(e, i, u.data, subsequence: k) }
                 }
-            } else if let e = r.records.withData(i, { input.decoder.add($0, arrival: arrival) }) {
-                failed(e, i, r.records.data(i), subsequence: nil)
+            } else if let e = input.decoder.add(data, arrival: arrival) {
+                failed(e, i, Array(data), subsequence: nil)
             }
         }
         return input.decoder.finish()

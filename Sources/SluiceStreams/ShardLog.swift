@@ -35,6 +35,19 @@ public struct RecordBatch: Sendable {
         let e = entries[i]
         return Array(buffer[e.dataOffset..<(e.dataOffset + e.dataLength)])
     }
+    /// Calls `body` with each record's index, arrival time and data bytes, in order, without
+    /// copying them (one access to the buffer for the whole batch).
+    public func forEachRecord(_ body: (_ index: Int, _ arrival: Int64, _ data: UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try buffer.withUnsafeBytes { raw in
+            try entries.withUnsafeBufferPointer { es in
+                for i in es.indices {
+                    let e = es[i]
+                    try body(i, e.arrival, UnsafeRawBufferPointer(rebasing: raw[e.dataOffset..<(e.dataOffset + e.dataLength)]))
+                }
+            }
+        }
+    }
+
     /// Calls `body` with the record's data bytes without copying them.
     public func withData<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let e = entries[i]
