@@ -420,25 +420,29 @@ extension WindowAggregateOperator {
                 }
                 heads[j] += 1
             }
-            var row: [Value] = []
-            if let picks = outputPicks {
-                row.reserveCapacity(picks.count)
-                for c in picks {
-                    switch c {
-                    case 0: row.append(.timestamp(start))
-                    case 1: row.append(.timestamp(end))
-                    case 2: row.append(.int(key))
-                    default: row.append(merged[c - 3].result(aggregates[c - 3].function, as: aggregates[c - 3].resultType))
-                    }
+            func column(_ c: Int) -> Value {
+                switch c {
+                case 0: return .timestamp(start)
+                case 1: return .timestamp(end)
+                case 2: return .int(key)
+                default: return merged[c - 3].result(aggregates[c - 3].function, as: aggregates[c - 3].resultType)
                 }
-            } else {
-                row.reserveCapacity(3 + n)
-                row.append(.timestamp(start))
-                row.append(.timestamp(end))
-                row.append(.int(key))
-                for (i, a) in aggregates.enumerated() { row.append(merged[i].result(a.function, as: a.resultType)) }
             }
-            out.append(row)
+            // Rows of up to five columns are written as literals, which allocate at their size in
+            // one step (building one by appending costs a buffer growth per row).
+            let width = outputPicks?.count ?? 3 + n
+            let pick = { (k: Int) in self.outputPicks?[k] ?? k }
+            switch width {
+            case 2: out.append([column(pick(0)), column(pick(1))])
+            case 3: out.append([column(pick(0)), column(pick(1)), column(pick(2))])
+            case 4: out.append([column(pick(0)), column(pick(1)), column(pick(2)), column(pick(3))])
+            case 5: out.append([column(pick(0)), column(pick(1)), column(pick(2)), column(pick(3)), column(pick(4))])
+            default:
+                var row: [Value] = []
+                row.reserveCapacity(width)
+                for k in 0..<width { row.append(column(pick(k))) }
+                out.append(row)
+            }
         }
     }
 }
