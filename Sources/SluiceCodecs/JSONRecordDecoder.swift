@@ -609,9 +609,7 @@ struct Reader {
             let n2 = Reader.leadingDigits(y)
             if n2 == 8 { return nil }
             if n2 > 0 {
-                var scale: UInt64 = 1
-                for _ in 0..<n2 { scale &*= 10 }
-                m = m &* scale &+ Reader.digitsValue(y &- ones &* 0x30, n2)
+                m = m &* Reader.pow10[n2] &+ Reader.digitsValue(y &- ones &* 0x30, n2)
                 end += n2
             }
         }
