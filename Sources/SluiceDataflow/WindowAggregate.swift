@@ -399,6 +399,7 @@ extension WindowAggregateOperator {
         }
         let k = lists.count
         guard k > 0 else { return }
+        let picks = outputPicks ?? Array(0..<(3 + n))
         var heads = [Int](repeating: 0, count: k)
         var merged = [AggregateState](repeating: .count(0), count: n)
         out.reserveCapacity(out.count + lists[0].count)
@@ -430,18 +431,12 @@ extension WindowAggregateOperator {
             }
             // Rows of up to five columns are written as literals, which allocate at their size in
             // one step (building one by appending costs a buffer growth per row).
-            let width = outputPicks?.count ?? 3 + n
-            let pick = { (k: Int) in self.outputPicks?[k] ?? k }
-            switch width {
-            case 2: out.append([column(pick(0)), column(pick(1))])
-            case 3: out.append([column(pick(0)), column(pick(1)), column(pick(2))])
-            case 4: out.append([column(pick(0)), column(pick(1)), column(pick(2)), column(pick(3))])
-            case 5: out.append([column(pick(0)), column(pick(1)), column(pick(2)), column(pick(3)), column(pick(4))])
-            default:
-                var row: [Value] = []
-                row.reserveCapacity(width)
-                for k in 0..<width { row.append(column(pick(k))) }
-                out.append(row)
+            switch picks.count {
+            case 2: out.append([column(picks[0]), column(picks[1])])
+            case 3: out.append([column(picks[0]), column(picks[1]), column(picks[2])])
+            case 4: out.append([column(picks[0]), column(picks[1]), column(picks[2]), column(picks[3])])
+            case 5: out.append([column(picks[0]), column(picks[1]), column(picks[2]), column(picks[3]), column(picks[4])])
+            default: out.append(picks.map(column))
             }
         }
     }
