@@ -72,6 +72,8 @@ final class ShardLog: @unchecked Sendable {
     /// What opening the log found damaged (sealed segments with untrustworthy frames).
     private(set) var damage: [String] = []
     private var cursorNext = 0
+    /// The mean size of the frames the last read went over: how much the next read asks for.
+    private var meanFrameBytes = 256
 
     /// Opens (or creates) the log in `directory`, repairing a torn tail in the newest segment.
     init(directory: String, segmentBytes: Int, create: Bool) throws(StreamError) {
@@ -230,7 +232,12 @@ final class ShardLog: @unchecked Sendable {
         var bytes = 0
         var nextPosition = position
         var nextArrival: Int64? = nil
-        var chunk = min(1 << 20, max(4096, limit * 256))
+        // Read about what the limit needs, by the frames' mean size so far: bytes read past the
+        // last record returned are read again by the next call.
+        let perFrame = meanFrameBytes
+        func estimate(_ frames: Int) -> Int { min(16 << 20, max(4096, min(frames, 1 << 20) * perFrame + perFrame / 2 + 512)) }
+        var chunk = estimate(limit)
+        var framesSeen = 0, bytesSeen = 0
         var reachedEnd = false
         outer: while segPos < segments.count {
             let seg = segments[segPos]
@@ -240,7 +247,6 @@ final class ShardLog: @unchecked Sendable {
                 let bufStart = buffer.count
                 let want = min(committed - offset, chunk)
                 try readInto(&buffer, fd: seg.fd, at: offset, count: want, path: seg.path)
-                chunk = min(chunk * 2, 4 << 20)
                 var p = bufStart
                 var consumed = 0
                 while p + SegmentFormat.frameHeaderBytes <= buffer.count {
@@ -279,16 +285,23 @@ final class ShardLog: @unchecked Sendable {
                     nextPosition = max(nextPosition, index + 1)
                     p += frameLen
                     consumed += frameLen
+                    framesSeen += 1
+                    bytesSeen += frameLen
+                }
+                // The next chunk: what the records still wanted need, and at least the frame cut short.
+                chunk = estimate(limit - entries.count)
+                if p + SegmentFormat.frameHeaderBytes <= buffer.count {
+                    chunk = max(chunk, min(committed - offset - consumed, SegmentFormat.frameHeaderBytes + Int(buffer.loadLE(UInt32.self, at: p))))
                 }
                 // Drop a partial frame from the buffer; it is read again with the next chunk.
                 buffer.removeSubrange((bufStart + consumed)...)
                 offset += consumed
-                if consumed == 0 { chunk = max(chunk, min(committed - offset, 16 << 20)) }
             }
             segPos += 1
             offset = SegmentFormat.headerBytes
             if segPos == segments.count { reachedEnd = true }
         }
+        if framesSeen > 0 { meanFrameBytes = max(64, (bytesSeen + framesSeen / 2) / framesSeen) }
         if reachedEnd, let last = segments.last {
             remember(position: nextPosition, base: last.base, offset: last.size)
         }

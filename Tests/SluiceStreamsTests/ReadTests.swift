@@ -42,6 +42,30 @@ struct ReadTests {
         #expect(try texts(f, f.store.getShardIterator(stream: "s", shardId: sid, type: .atSequenceNumber, startingSequenceNumber: startSeq)).first == "r0")
     }
 
+    /// Reads size their first chunk by the frames seen so far: records far larger or smaller than
+    /// that guess, a page at a time, still come back whole and in order.
+    @Test func pagesOfMixedSizesComeBackWhole() throws {
+        let f = try StoreFixture()
+        try f.store.createStream(name: "s", shardCount: 1)
+        var sizes: [Int] = []
+        for i in 0..<60 { sizes.append(i % 20 == 7 ? 900_000 + i : (i < 30 ? 10 + i : 3_000 + 7 * i)) }
+        func text(_ i: Int) -> String { String(repeating: Character(UnicodeScalar(UInt8(97 + i % 26))), count: sizes[i]) }
+        for i in sizes.indices { _ = try f.put("s", text(i), key: "k\(i)") }
+        for limit in [1, 3, 7, 10000] {
+            var it: String? = try f.store.getShardIterator(stream: "s", shardId: "shardId-000000000000", type: .trimHorizon)
+            var got: [String] = []
+            while let i = it {
+                let r = try f.store.getRecords(shardIterator: i, limit: limit)
+                if r.records.count == 0 { break }
+                #expect(r.records.count <= limit)
+                got += (0..<r.records.count).map { String(decoding: r.records.data($0), as: UTF8.self) }
+                it = r.nextShardIterator
+            }
+            #expect(got.count == sizes.count, "limit \(limit)")
+            #expect(got == sizes.indices.map(text), "limit \(limit)")
+        }
+    }
+
     @Test func nextIteratorsWalkTheShardInPages() throws {
         let (f, _) = try fixture(records: 25)
         var it: String? = try f.store.getShardIterator(stream: "s", shardId: "shardId-000000000000", type: .trimHorizon)
