@@ -20,8 +20,16 @@ func forEachLine(_ path: String, chunk onChunk: () -> Void = {}, _ body: (Unsafe
         _ = madvise(map, Int(st.st_size), MADV_SEQUENTIAL)
         let all = UnsafeRawBufferPointer(start: map, count: Int(st.st_size))
         let step = 1 << 20
-        var start = 0
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        var start = 0, released = 0
         while start < all.count {
+            // Pages of lines already read leave this process's resident memory (they stay in the
+            // page cache): memory does not grow with the file.
+            let done = start / page * page
+            if done - released >= step {
+                _ = madvise(map + released, done - released, MADV_DONTNEED)
+                released = done
+            }
             onChunk()
             let end = min(all.count, start + step)
             let base = all.baseAddress!
