@@ -49,6 +49,9 @@ public struct StoreConfiguration: Sendable {
     public var fsync: FsyncPolicy = .interval(millis: 1000)
     /// A shard's segment files roll over at this size.
     public var segmentBytes = 64 << 20
+    /// Reads take records where they lie in a read-only mapping of the segment (no copy); false
+    /// reads them with pread into a buffer per read.
+    public var mapSegments = true
     /// The largest record (partition key plus data).
     public var maxRecordBytes = 1 << 20
     /// The largest PutRecords request (keys plus data).

@@ -66,7 +66,20 @@ final class Segment: @unchecked Sendable {
         self.size = size
     }
 
+    /// A read-only mapping of the file, made by the first read that wants one (under the log's lock).
+    private var mapped: MappedFile? = nil
+
     deinit { close(fd) }
+
+    /// A mapping of the file that covers its first `size` bytes: the one made before if it is
+    /// long enough, else a new one of at least `reserve` bytes (room for the segment to grow to
+    /// its limit). Nil when the system will not map it (reads then copy). Bytes past `size` are
+    /// not to be touched: they may lie past the end of the file.
+    func mapping(through size: Int, reserve: Int) -> MappedFile? {
+        if let m = mapped, m.bytes.count >= size { return m }
+        mapped = MappedFile(fd: fd, length: max(size, reserve))
+        return mapped
+    }
 
     /// Notes a frame that now sits at `offset` (called in append order).
     func noteFrame(index: UInt64, arrival: Int64, offset: Int) {
@@ -232,5 +245,39 @@ extension Array where Element == UInt8 {
     @inline(__always)
     func loadLE<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
         withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+    }
+}
+
+/// A read-only shared mapping of a segment file; unmapped when the last batch reading from it
+/// and its segment are gone (a trimmed segment's records stay readable until then).
+final class MappedFile: @unchecked Sendable {
+    let bytes: UnsafeRawBufferPointer
+
+    init?(fd: Int32, length: Int) {
+        guard length > 0, let p = mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0), p != MAP_FAILED else { return nil }
+        bytes = UnsafeRawBufferPointer(start: p, count: length)
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress!), bytes.count) }
+}
+
+/// The part of a mapping one read's records lie in. When the batch is done with, the whole pages
+/// of that part leave the process's resident memory (they stay in the page cache, and a later
+/// read maps them again): reading a stream through does not grow the process by its size.
+final class MappedRange: @unchecked Sendable {
+    let file: MappedFile
+    let range: Range<Int>
+
+    init(file: MappedFile, from: Int, to: Int) {
+        self.file = file
+        range = from..<to
+    }
+
+    static let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    deinit {
+        let lo = (range.lowerBound + MappedRange.page - 1) / MappedRange.page * MappedRange.page
+        let hi = range.upperBound / MappedRange.page * MappedRange.page
+        if hi > lo { _ = madvise(UnsafeMutableRawPointer(mutating: file.bytes.baseAddress! + lo), hi - lo, MADV_DONTNEED) }
     }
 }

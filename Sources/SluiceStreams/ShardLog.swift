@@ -1,11 +1,17 @@
 import Foundation
 import SluiceChecksum
 
-/// Records returned by one read: the raw frames in one buffer, with an entry per record.
-/// Reading allocates one buffer per call, never one object per record.
+/// Records returned by one read: the raw frames in one buffer (bytes read from the segment, or
+/// the segment's mapping in place), with an entry per record. Reading allocates one buffer per
+/// call at most, never one object per record.
 public struct RecordBatch: Sendable {
-    /// The raw bytes the records point into.
-    public let buffer: [UInt8]
+    enum Storage: Sendable {
+        case bytes([UInt8])
+        /// Offsets are the segment file's.
+        case mapped(MappedRange)
+    }
+
+    let storage: Storage
     let entries: [Entry]
 
     struct Entry: Sendable {
@@ -15,6 +21,25 @@ public struct RecordBatch: Sendable {
         var keyLength: Int
         var dataLength: Int
         var dataOffset: Int { keyOffset + keyLength }
+    }
+
+    init(buffer: [UInt8], entries: [Entry]) {
+        storage = .bytes(buffer)
+        self.entries = entries
+    }
+
+    init(mapped: MappedRange, entries: [Entry]) {
+        storage = .mapped(mapped)
+        self.entries = entries
+    }
+
+    /// The bytes the entries point into.
+    @inline(__always)
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch storage {
+        case .bytes(let a): return try a.withUnsafeBytes(body)
+        case .mapped(let m): return try body(m.file.bytes)
+        }
     }
 
     static let empty = RecordBatch(buffer: [], entries: [])
@@ -29,16 +54,16 @@ public struct RecordBatch: Sendable {
     public func arrivalMillis(_ i: Int) -> Int64 { entries[i].arrival }
     public func partitionKey(_ i: Int) -> String {
         let e = entries[i]
-        return buffer.withUnsafeBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[e.keyOffset..<e.dataOffset]), as: UTF8.self) }
+        return withBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[e.keyOffset..<e.dataOffset]), as: UTF8.self) }
     }
     public func data(_ i: Int) -> [UInt8] {
         let e = entries[i]
-        return Array(buffer[e.dataOffset..<(e.dataOffset + e.dataLength)])
+        return withBytes { Array($0[e.dataOffset..<(e.dataOffset + e.dataLength)]) }
     }
     /// Calls `body` with each record's index, arrival time and data bytes, in order, without
     /// copying them (one access to the buffer for the whole batch).
     public func forEachRecord(_ body: (_ index: Int, _ arrival: Int64, _ data: UnsafeRawBufferPointer) throws -> Void) rethrows {
-        try buffer.withUnsafeBytes { raw in
+        try withBytes { raw in
             try entries.withUnsafeBufferPointer { es in
                 for i in es.indices {
                     let e = es[i]
@@ -51,7 +76,7 @@ public struct RecordBatch: Sendable {
     /// Calls `body` with the record's data bytes without copying them.
     public func withData<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let e = entries[i]
-        return try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[e.dataOffset..<(e.dataOffset + e.dataLength)])) }
+        return try withBytes { try body(UnsafeRawBufferPointer(rebasing: $0[e.dataOffset..<(e.dataOffset + e.dataLength)])) }
     }
 }
 
@@ -66,6 +91,7 @@ final class ShardLog: @unchecked Sendable {
     /// Arrival time of the newest record (arrivals never go backwards within a shard).
     private(set) var lastArrival: Int64 = 0
     private let segmentBytes: Int
+    private let mapSegments: Bool
     private let writeBuffer = ByteBuffer()
     private var sealedUnsynced: [Segment] = []
     private var cursors: [(position: UInt64, base: UInt64, offset: Int)] = []
@@ -76,9 +102,10 @@ final class ShardLog: @unchecked Sendable {
     private var meanFrameBytes = 256
 
     /// Opens (or creates) the log in `directory`, repairing a torn tail in the newest segment.
-    init(directory: String, segmentBytes: Int, create: Bool) throws(StreamError) {
+    init(directory: String, segmentBytes: Int, mapSegments: Bool = true, create: Bool) throws(StreamError) {
         self.directory = directory
         self.segmentBytes = segmentBytes
+        self.mapSegments = mapSegments
         if create { try makeDirectory(directory) }
         let names: [String]
         do {
@@ -227,6 +254,7 @@ final class ShardLog: @unchecked Sendable {
             return ReadOutcome(batch: .empty, nextPosition: position, nextArrival: nil, reachedEnd: true)
         }
         var buffer: [UInt8] = []
+        var mapped: (file: MappedFile, from: Int, to: Int)? = nil
         var entries: [RecordBatch.Entry] = []
         entries.reserveCapacity(min(limit, 16_384))  // a read mostly fills its limit: no regrowing on the way
         var bytes = 0
@@ -239,57 +267,76 @@ final class ShardLog: @unchecked Sendable {
         var chunk = estimate(limit)
         var framesSeen = 0, bytesSeen = 0
         var reachedEnd = false
+
+        /// Takes the whole frames of `b` from `start` (which is at `fileOffset` in `seg`): how many
+        /// bytes, and whether the read is over (the limit reached, or damage after some records).
+        func frames(_ b: UnsafeRawBufferPointer, from start: Int, fileOffset: Int, _ seg: Segment, committed: Int) throws(StreamError) -> (Int, Bool) {
+            var p = start
+            var consumed = 0
+            while p + SegmentFormat.frameHeaderBytes <= b.count {
+                let payloadLen = Int(b.loadUnaligned(fromByteOffset: p, as: UInt32.self).littleEndian)
+                let frameLen = SegmentFormat.frameHeaderBytes + payloadLen
+                if p + frameLen > b.count {
+                    if fileOffset + consumed + frameLen > committed || payloadLen < SegmentFormat.payloadFixedBytes {
+                        throw corrupt(shardName, seg, fileOffset + consumed)
+                    }
+                    break
+                }
+                let crc = b.loadUnaligned(fromByteOffset: p + 4, as: UInt32.self).littleEndian
+                let q = p + SegmentFormat.frameHeaderBytes
+                guard payloadLen >= SegmentFormat.payloadFixedBytes,
+                      CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[q..<(q + payloadLen)])) == crc else {
+                    if entries.isEmpty { throw corrupt(shardName, seg, fileOffset + consumed) }
+                    return (consumed, true)  // return what came before; the next read reports the damage
+                }
+                let index = b.loadUnaligned(fromByteOffset: q, as: UInt64.self).littleEndian
+                let arrival = Int64(bitPattern: b.loadUnaligned(fromByteOffset: q + 8, as: UInt64.self).littleEndian)
+                let keyLen = Int(b.loadUnaligned(fromByteOffset: q + 16, as: UInt16.self).littleEndian)
+                let dataLen = payloadLen - SegmentFormat.payloadFixedBytes - keyLen
+                if index >= position && arrival >= minArrival {
+                    if entries.count >= limit || (bytes + keyLen + dataLen > maxBytes && !entries.isEmpty) {
+                        nextPosition = index
+                        nextArrival = arrival
+                        remember(position: index, base: seg.base, offset: fileOffset + consumed)
+                        return (consumed, true)
+                    }
+                    entries.append(.init(index: index, arrival: arrival, keyOffset: q + SegmentFormat.payloadFixedBytes,
+                                         keyLength: keyLen, dataLength: dataLen))
+                    bytes += keyLen + dataLen
+                }
+                nextPosition = max(nextPosition, index + 1)
+                p += frameLen
+                consumed += frameLen
+                framesSeen += 1
+                bytesSeen += frameLen
+            }
+            return (consumed, false)
+        }
+
         outer: while segPos < segments.count {
             let seg = segments[segPos]
             let committed = seg.size
+            if mapSegments, offset < committed, let file = seg.mapping(through: committed, reserve: segmentBytes) {
+                // The frames where they lie in the segment's mapping: nothing copied.
+                let (consumed, over) = try frames(UnsafeRawBufferPointer(rebasing: file.bytes[0..<committed]), from: offset,
+                                                  fileOffset: offset, seg, committed: committed)
+                if !entries.isEmpty { mapped = (file, offset, offset + consumed) }
+                if over { break outer }
+                offset += consumed
+            }
             while offset < committed {
                 // Bring at least one whole frame into the buffer.
                 let bufStart = buffer.count
                 let want = min(committed - offset, chunk)
                 try readInto(&buffer, fd: seg.fd, at: offset, count: want, path: seg.path)
-                var p = bufStart
-                var consumed = 0
-                while p + SegmentFormat.frameHeaderBytes <= buffer.count {
-                    let payloadLen = Int(buffer.loadLE(UInt32.self, at: p))
-                    let frameLen = SegmentFormat.frameHeaderBytes + payloadLen
-                    if p + frameLen > buffer.count {
-                        if offset + consumed + frameLen > committed || payloadLen < SegmentFormat.payloadFixedBytes {
-                            throw corrupt(shardName, seg, offset + consumed)
-                        }
-                        break
-                    }
-                    let crc = buffer.loadLE(UInt32.self, at: p + 4)
-                    let q = p + SegmentFormat.frameHeaderBytes
-                    let ok = payloadLen >= SegmentFormat.payloadFixedBytes && buffer.withUnsafeBytes {
-                        CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[q..<(q + payloadLen)])) == crc
-                    }
-                    guard ok else {
-                        if entries.isEmpty { throw corrupt(shardName, seg, offset + consumed) }
-                        break outer  // return what came before; the next read reports the damage
-                    }
-                    let index = buffer.loadLE(UInt64.self, at: q)
-                    let arrival = Int64(bitPattern: buffer.loadLE(UInt64.self, at: q + 8))
-                    let keyLen = Int(buffer.loadLE(UInt16.self, at: q + 16))
-                    let dataLen = payloadLen - SegmentFormat.payloadFixedBytes - keyLen
-                    if index >= position && arrival >= minArrival {
-                        if entries.count >= limit || (bytes + keyLen + dataLen > maxBytes && !entries.isEmpty) {
-                            nextPosition = index
-                            nextArrival = arrival
-                            remember(position: index, base: seg.base, offset: offset + consumed)
-                            break outer
-                        }
-                        entries.append(.init(index: index, arrival: arrival, keyOffset: q + SegmentFormat.payloadFixedBytes,
-                                             keyLength: keyLen, dataLength: dataLen))
-                        bytes += keyLen + dataLen
-                    }
-                    nextPosition = max(nextPosition, index + 1)
-                    p += frameLen
-                    consumed += frameLen
-                    framesSeen += 1
-                    bytesSeen += frameLen
+                let taken = buffer.withUnsafeBytes { b in
+                    Result { () throws(StreamError) in try frames(b, from: bufStart, fileOffset: offset, seg, committed: committed) }
                 }
+                let (consumed, over) = try taken.get()
+                if over { break outer }
                 // The next chunk: what the records still wanted need, and at least the frame cut short.
                 chunk = estimate(limit - entries.count)
+                let p = bufStart + consumed
                 if p + SegmentFormat.frameHeaderBytes <= buffer.count {
                     chunk = max(chunk, min(committed - offset - consumed, SegmentFormat.frameHeaderBytes + Int(buffer.loadLE(UInt32.self, at: p))))
                 }
@@ -299,14 +346,24 @@ final class ShardLog: @unchecked Sendable {
             }
             segPos += 1
             offset = SegmentFormat.headerBytes
-            if segPos == segments.count { reachedEnd = true }
+            if segPos == segments.count {
+                reachedEnd = true
+            } else if !entries.isEmpty {
+                // A read's records come from one segment (one buffer or one mapping): the next
+                // read goes on from the next segment.
+                let next = segments[segPos]
+                if next.count > 0 { nextArrival = next.firstArrival }
+                remember(position: nextPosition, base: next.base, offset: offset)
+                break outer
+            }
         }
         if framesSeen > 0 { meanFrameBytes = max(64, (bytesSeen + framesSeen / 2) / framesSeen) }
         if reachedEnd, let last = segments.last {
             remember(position: nextPosition, base: last.base, offset: last.size)
         }
-        return ReadOutcome(batch: RecordBatch(buffer: buffer, entries: entries), nextPosition: nextPosition,
-                           nextArrival: nextArrival, reachedEnd: reachedEnd)
+        let batch = mapped.map { RecordBatch(mapped: MappedRange(file: $0.file, from: $0.from, to: $0.to), entries: entries) }
+            ?? RecordBatch(buffer: buffer, entries: entries)
+        return ReadOutcome(batch: batch, nextPosition: nextPosition, nextArrival: nextArrival, reachedEnd: reachedEnd)
     }
 
     private func corrupt(_ shard: String, _ seg: Segment, _ offset: Int) -> StreamError {

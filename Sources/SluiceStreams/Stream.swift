@@ -178,9 +178,9 @@ final class StreamHandle: @unchecked Sendable {
         try writeFileAtomically(metaPath, Array(meta.json.serialized(pretty: true).utf8))
     }
 
-    func log(_ index: UInt32, segmentBytes: Int) throws(StreamError) -> ShardLog {
+    func log(_ index: UInt32, segmentBytes: Int, mapSegments: Bool) throws(StreamError) -> ShardLog {
         if let l = logs[index] { return l }
-        let l = try ShardLog(directory: shardDirectory(index), segmentBytes: segmentBytes, create: true)
+        let l = try ShardLog(directory: shardDirectory(index), segmentBytes: segmentBytes, mapSegments: mapSegments, create: true)
         logs[index] = l
         return l
     }

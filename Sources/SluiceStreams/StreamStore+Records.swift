@@ -127,7 +127,7 @@ extension StreamStore {
             let shard = h.routes[g].index
             guard let meta = h.shard(shard) else { continue }
             do throws(StreamError) {
-                let log = try h.log(shard, segmentBytes: configuration.segmentBytes)
+                let log = try h.log(shard, segmentBytes: configuration.segmentBytes, mapSegments: configuration.mapSegments)
                 if let m = minimum { bumpForOrdering(log, shard: meta, minimum: m) }
                 let (first, arrival) = try log.append(entries: records, positions: positions, arrival: now,
                                                       syncNow: configuration.fsync == .always)
@@ -201,7 +201,7 @@ extension StreamStore {
         guard !h.deleted, let shard = h.shard(index), !h.isExpired(shard, now: now) else {
             throw shardNotFound(ShardID.format(index), name)
         }
-        let log = try h.log(index, segmentBytes: configuration.segmentBytes)
+        let log = try h.log(index, segmentBytes: configuration.segmentBytes, mapSegments: configuration.mapSegments)
         let position: UInt64
         switch type {
         case .trimHorizon: position = 0
@@ -275,7 +275,7 @@ extension StreamStore {
                                   parentShards: [c.parent, c.adjacentParent].compactMap { $0.map(ShardID.format) },
                                   hashKeyRange: c.range)
             }
-            return (shard, try h.log(shard.index, segmentBytes: configuration.segmentBytes), children, h.trimHorizon(now: now))
+            return (shard, try h.log(shard.index, segmentBytes: configuration.segmentBytes, mapSegments: configuration.mapSegments), children, h.trimHorizon(now: now))
         }
         let outcome = try log.read(from: it.position, limit: limit, maxBytes: 10 << 20, minArrival: minArrival,
                                    shardName: "\(sid) of stream \(it.streamName)")

@@ -133,7 +133,7 @@ extension StreamStore {
     }
 
     private func close(_ h: StreamHandle, _ index: UInt32, now: Int64) throws(StreamError) {
-        let log = try h.log(index, segmentBytes: configuration.segmentBytes)
+        let log = try h.log(index, segmentBytes: configuration.segmentBytes, mapSegments: configuration.mapSegments)
         h.updateShard(index) {
             $0.closedMillis = now
             $0.endIndex = log.nextIndex
@@ -144,7 +144,7 @@ extension StreamStore {
         let index = h.meta.nextShardIndex
         h.meta.nextShardIndex += 1
         h.meta.shards.append(ShardMeta(index: index, range: range, parent: parent, adjacentParent: adjacent, createdMillis: now))
-        _ = try h.log(index, segmentBytes: configuration.segmentBytes)
+        _ = try h.log(index, segmentBytes: configuration.segmentBytes, mapSegments: configuration.mapSegments)
         return index
     }
 

@@ -50,7 +50,7 @@ public final class StreamStore: @unchecked Sendable {
             for s in meta.shards {
                 let path = handle.shardDirectory(s.index)
                 if FileManager.default.fileExists(atPath: path) {
-                    let log = try ShardLog(directory: path, segmentBytes: configuration.segmentBytes, create: false)
+                    let log = try ShardLog(directory: path, segmentBytes: configuration.segmentBytes, mapSegments: configuration.mapSegments, create: false)
                     recoveryReport += log.damage
                     handle.logs[s.index] = log
                 }
@@ -197,7 +197,7 @@ public final class StreamStore: @unchecked Sendable {
             try? FileManager.default.removeItem(atPath: dir)
             let h = StreamHandle(directory: dir, meta: meta)
             try makeDirectory(dir + "/shards")
-            for s in shards { _ = try h.log(s.index, segmentBytes: configuration.segmentBytes) }
+            for s in shards { _ = try h.log(s.index, segmentBytes: configuration.segmentBytes, mapSegments: configuration.mapSegments) }
             try h.saveMeta()  // the stream exists once its metadata is on disk
             streams[name] = h
         }
