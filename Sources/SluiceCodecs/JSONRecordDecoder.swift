@@ -57,6 +57,28 @@ public struct JSONRecordDecoder {
     /// seen there last time, whole words at a time, and a hit needs no scan and no lookup.
     /// Slot `node * KeyGuess.positions + p`.
     private var guesses: [KeyGuess]
+    /// The root object's layout, once a record was read whose layout the next ones can repeat
+    /// byte for byte (no spaces, every key guessed, no key twice, no nested fields): step p reads
+    /// the value after the key guessed at root position p. A record that repeats it is read by
+    /// `byTemplate`, straight through; any other goes the general way, and may teach a new one.
+    private(set) var steps: [Step] = []
+    /// Fields the template's records do not hold: NULL in each.
+    private var templateMissing: [Int] = []
+    /// The steps of the record the general way is reading, while its layout could be a template.
+    private var trace: [Step] = []
+    private var tracing = false
+
+    struct Step {
+        enum Kind: UInt8 {
+            /// A whole number for a BIGINT or TIMESTAMP field, read by `fastInteger`.
+            case int
+            /// Any other value of a field, read by `value`.
+            case value
+            case skipString, skipInteger, skipValue
+        }
+        var kind: Kind
+        var field: Int
+    }
 
     /// One key of a trie node: its bytes in `keyBytes`, and a field index (>= 0) or a child node
     /// (`-1 - node`).
@@ -242,6 +264,12 @@ public struct JSONRecordDecoder {
     private mutating func decode(_ record: UnsafeRawBufferPointer, into builders: UnsafeMutableBufferPointer<ColumnBuilder>) -> DecodeError? {
         seenBits = 0
         for i in seenWide.indices { seenWide[i] = false }
+        if !steps.isEmpty {
+            if byTemplate(record, builders) { return nil }
+            steps = []  // this record is laid out otherwise: the general way may learn its layout
+        }
+        tracing = record.count > 0 && record[0] == UInt8(ascii: "{")
+        trace.removeAll(keepingCapacity: true)
         var r = Reader(b: record)
         r.skipSpace()
         guard r.i < r.b.count, r.b[r.i] == UInt8(ascii: "{") else {
@@ -251,13 +279,77 @@ public struct JSONRecordDecoder {
             rollback(builders)
             return r.error ?? DecodeError("unreadable record")
         }
+        if r.i != r.b.count { tracing = false }
         r.skipSpace()
         if r.i != r.b.count {
             rollback(builders)
             return DecodeError("unexpected text after the JSON object at byte \(r.i)")
         }
+        if tracing && !trace.isEmpty {
+            steps = trace
+            templateMissing = fields.indices.filter { !isSeen($0) }
+        }
         for i in fields.indices where !isSeen(i) { builders[i].appendNull() }
         return nil
+    }
+
+    /// Reads a record laid out exactly as the template says; false, with nothing appended, if it
+    /// is not (the general way then reads it, and reports what is wrong with it, if anything).
+    private mutating func byTemplate(_ b: UnsafeRawBufferPointer, _ builders: UnsafeMutableBufferPointer<ColumnBuilder>) -> Bool {
+        let n = b.count
+        guard n >= 2, let base = b.baseAddress, base.load(as: UInt8.self) == UInt8(ascii: "{") else { return false }
+        var r = Reader(b: b, i: 1)
+        let keys = guesses, plan = steps
+        let ok = keys.withUnsafeBufferPointer { gs in
+            plan.withUnsafeBufferPointer { st -> Bool in
+                let last = st.count - 1
+                for p in 0...last {
+                    // The key and its colon, as at this position before.
+                    let k = gs[p]
+                    guard r.i + k.words * 8 <= n else { return false }
+                    let q = base + r.i
+                    let hit: Bool
+                    switch k.words {
+                    case 1: hit = q.loadUnaligned(as: UInt64.self) & k.last == k.w0
+                    case 2: hit = q.loadUnaligned(as: UInt64.self) == k.w0 && q.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & k.last == k.w1
+                    case 3: hit = q.loadUnaligned(as: UInt64.self) == k.w0 && q.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == k.w1
+                        && q.loadUnaligned(fromByteOffset: 16, as: UInt64.self) & k.last == k.w2
+                    default: hit = q.loadUnaligned(as: UInt64.self) == k.w0 && q.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == k.w1
+                        && q.loadUnaligned(fromByteOffset: 16, as: UInt64.self) == k.w2 && q.loadUnaligned(fromByteOffset: 24, as: UInt64.self) & k.last == k.w3
+                    }
+                    guard hit else { return false }
+                    r.i += k.length
+                    let s = st[p]
+                    switch s.kind {
+                    case .int:
+                        guard let v = r.fastInteger() else { return false }
+                        builders[s.field].append(int: v)
+                        markSeen(s.field)
+                    case .value:
+                        guard value(&r, field: s.field, &builders[s.field]) else { return false }
+                        markSeen(s.field)
+                    case .skipString:
+                        guard r.i < n, base.load(fromByteOffset: r.i, as: UInt8.self) == UInt8(ascii: "\""), r.skipString() else { return false }
+                    case .skipInteger:
+                        guard r.skipInteger() else { return false }
+                    case .skipValue:
+                        guard r.skipValue(depth: 0) else { return false }
+                    }
+                    // Then straight on to the next key, or the end of the record.
+                    guard r.i < n, base.load(fromByteOffset: r.i, as: UInt8.self) == (p == last ? UInt8(ascii: "}") : UInt8(ascii: ",")) else { return false }
+                    r.i += 1
+                }
+                return r.i == n
+            }
+        }
+        guard ok else {
+            rollback(builders)
+            seenBits = 0
+            for i in seenWide.indices { seenWide[i] = false }
+            return false
+        }
+        for f in templateMissing { builders[f].appendNull() }
+        return true
     }
 
     private func rollback(_ builders: UnsafeMutableBufferPointer<ColumnBuilder>) {
@@ -272,6 +364,7 @@ public struct JSONRecordDecoder {
         if r.peek == UInt8(ascii: "}") { r.i += 1; return true }
         var position = 0
         while true {
+            if tracing && depth == 0 && r.peek != UInt8(ascii: "\"") { tracing = false }  // a space before the key
             r.skipSpace()
             if r.peek == nil { return r.fail("unexpected end of the record") }
             guard r.peek == UInt8(ascii: "\"") else { return r.fail("expected a key at byte \(r.i)") }
@@ -301,27 +394,44 @@ public struct JSONRecordDecoder {
                 r.i += 1
                 if g >= 0 { learnGuess(g, r.b, keyStart, r.i, target: target) }
             }
+            // A template is a root whose every key was guessed and every value follows its colon.
+            let traced = tracing && depth == 0
+            if traced && (g < 0 || guesses[g].target == KeyGuess.none || r.peek.map({ $0 <= 32 }) ?? true) { tracing = false }
             r.skipSpace()
+            var kind = Step.Kind.skipValue
             if target >= 0 {
                 if isSeen(target) {
+                    tracing = tracing && !traced
                     guard r.skipValue(depth: depth) else { return false }
                 } else {
                     let type = types.withUnsafeBufferPointer { $0[target] }
                     if type == .bigint || type == .timestamp, let v = r.fastInteger() {
                         builders[target].append(int: v)  // the common case, without a call
+                        kind = .int
                     } else {
                         guard value(&r, field: target, &builders[target]) else { return false }
+                        kind = .value
                     }
                     markSeen(target)
                 }
             } else if target != KeyGuess.skip, r.peek == UInt8(ascii: "{") {
+                tracing = tracing && !traced
                 guard object(&r, -1 - target, builders, depth: depth + 1) else { return false }
             } else if r.peek == UInt8(ascii: "\"") {
                 guard r.skipString() else { return r.fail("unterminated string at byte \(r.i)") }
+                kind = .skipString
             } else if r.skipInteger() {
                 // A skipped integer: its end found, its value not computed.
+                kind = .skipInteger
             } else {
                 guard r.skipValue(depth: depth) else { return false }
+            }
+            if traced && tracing {
+                if let c = r.peek, c == UInt8(ascii: ",") || c == UInt8(ascii: "}") {
+                    trace.append(Step(kind: kind, field: target >= 0 ? target : -1))
+                } else {
+                    tracing = false
+                }
             }
             r.skipSpace()
             guard let c = r.peek else { return r.fail("unexpected end of the record") }

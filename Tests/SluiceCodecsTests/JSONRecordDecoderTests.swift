@@ -207,4 +207,102 @@ struct JSONRecordDecoderTests {
         #expect(FieldSpec.parsePath("$..a") == nil)
         #expect(FieldSpec.parsePath("$[0]") == nil)
     }
+
+    // MARK: - Records read by the learned layout
+
+    /// Rows and errors of `records` read one decoder each: no record can follow a layout learned
+    /// from the one before it.
+    func decodeEachAfresh(_ records: [String], _ fields: [FieldSpec]) -> (rows: [[Value]], errors: [Int: DecodeError]) {
+        var rows: [[Value]] = []
+        var errors: [Int: DecodeError] = [:]
+        for (i, r) in records.enumerated() {
+            let (one, e) = decode([r], fields)
+            rows += one
+            if let e = e[0] { errors[i] = e }
+        }
+        return (rows, errors)
+    }
+
+    /// A record of the bench's layout, sometimes changed: other value types, NULLs, spaces, keys
+    /// missing, added, repeated or reordered, escapes, and damage of every kind.
+    static func variant(_ rng: inout SplitMix64, _ k: Int) -> String {
+        var pairs: [(String, String)] = [
+            ("auction", String(1000 + rng.below(50))), ("bidder", String(rng.below(100_000))),
+            ("price", String(rng.below(1 << 40))), ("channel", "\"channel-\(rng.below(9999))\""),
+            ("url", "\"https://nx.io/c/\(rng.below(9999))\""), ("dateTime", String(1_704_067_200_000 + k)),
+            ("extra", "\"\(String(repeating: "x", count: rng.below(30)))\""),
+        ]
+        var sep = ",", colon = ":", open = "{", close = "}", tail = ""
+        switch rng.below(40) {
+        case 0: pairs[2].1 = "12.5"
+        case 1: pairs[2].1 = "null"
+        case 2: pairs[0].1 = "\"1007\""
+        case 3: pairs[5].1 = "\"2024-01-01T00:00:01.5Z\""
+        case 4: pairs.remove(at: 1)
+        case 5: pairs.append(("more", "[1,{\"a\":2}]"))
+        case 6: pairs.append(("price", "7"))
+        case 7: pairs.swapAt(0, 2)
+        case 8: sep = ", "
+        case 9: colon = " : "
+        case 10: open = "{ "
+        case 11: close = " }"
+        case 12: tail = "  "
+        case 13: pairs[3].1 = "\"esc\\\"aped\\u0041\""
+        case 14: pairs[1].1 = "-5"
+        case 15: pairs[2].1 = "1e3"
+        case 16: pairs[2].1 = "\"not a number\""
+        case 17: pairs[0].1 = "{\"nested\":1}"
+        case 18: tail = "x"
+        case 19: pairs[6].1 = "\"unterminated"
+        case 20: pairs[2].1 = "123456789012345678"
+        case 21: pairs[2].1 = "0"
+        case 22: pairs[4].1 = "true"
+        case 23: pairs.removeAll()
+        case 24: pairs[3] = ("ch\\u0061nnel", pairs[3].1)
+        case 25: pairs[5].1 = ""
+        case 26: close = ""
+        default: break
+        }
+        return open + pairs.map { "\"\($0.0)\"" + colon + $0.1 }.joined(separator: sep) + close + tail
+    }
+
+    /// A decoder that learned a layout from earlier records reads every record, and reports every
+    /// bad one, exactly as a decoder that never saw one.
+    @Test(arguments: [0, 1, 2])
+    func aLearnedLayoutReadsAsTheGeneralWay(_ fieldSet: Int) {
+        let fieldSets: [[FieldSpec]] = [
+            [FieldSpec(name: "auction", type: .bigint), FieldSpec(name: "price", type: .bigint), FieldSpec(name: "dateTime", type: .timestamp)],
+            [FieldSpec(name: "channel", type: .varchar), FieldSpec(name: "price", type: .double), FieldSpec(name: "missing", type: .bigint),
+             FieldSpec(name: "url", type: .varchar), FieldSpec(name: "bidder", type: .bigint)],
+            [FieldSpec(name: "auction", type: .varchar), FieldSpec(name: "x", path: ["auction", "nested"], type: .bigint), FieldSpec(name: "extra", type: .varchar)],
+        ]
+        var rng = SplitMix64(seed: UInt64(7 + fieldSet))
+        let records = (0..<3000).map { JSONRecordDecoderTests.variant(&rng, $0) }
+        let fields = fieldSets[fieldSet]
+        let together = decode(records, fields), apart = decodeEachAfresh(records, fields)
+        #expect(together.errors.keys.sorted() == apart.errors.keys.sorted())
+        #expect(together.errors.values.map(\.description).sorted() == apart.errors.values.map(\.description).sorted())
+        #expect(together.rows == apart.rows)
+        #expect(together.rows.count > 2000 && together.errors.count > 50)
+    }
+
+    /// The layout is learned from a plain record, used while records repeat it, and dropped for
+    /// one laid out otherwise (spaces, another order), then learned again.
+    @Test func theLayoutIsLearnedUsedAndDropped() {
+        var d = JSONRecordDecoder(fields: [FieldSpec(name: "a", type: .bigint), FieldSpec(name: "b", type: .varchar)])
+        var builders = [ColumnBuilder(.bigint), ColumnBuilder(.varchar)]
+        func read(_ s: String) -> DecodeError? { Array(s.utf8).withUnsafeBytes { d.decode($0, into: &builders) } }
+        #expect(read(#"{"a":1,"b":"x","c":2,"d":"sixteen bytes on"}"#) == nil)
+        #expect(d.steps.map(\.kind) == [.int, .value, .skipInteger, .skipString])
+        #expect(read(#"{"a":2,"b":"y","c":3,"d":"sixteen bytes on"}"#) == nil)
+        #expect(d.steps.count == 4)
+        #expect(read(#"{"a": 3,"b":"z"}"#) == nil)
+        #expect(d.steps.isEmpty)  // a space after a colon: not a layout to repeat
+        #expect(read(#"{"b":"w","a":4,"c":[1, 2, 3, 4, 5, 6, 7]}"#) == nil)
+        #expect(d.steps.map(\.kind) == [.value, .int, .skipValue])
+        #expect(read(#"{"b":"v","a":"oops"}"#) != nil)
+        let a = builders[0].finish(), b = builders[1].finish()
+        #expect((0..<a.count).map { a.value($0) } == [.int(1), .int(2), .int(3), .int(4)])
+        #expect((0..<b.count).map { b.value($0) } == [.string("x"), .string("y"), .string("z"), .string("w")])
+    }
 }
