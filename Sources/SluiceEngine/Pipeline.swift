@@ -536,33 +536,49 @@ final class UnwindowedAggregate {
         self.everyMillis = everyMillis
     }
 
-    func row(_ k: [Value]) -> [Value] {
-        let states = groups[k]!
-        return k + aggregates.indices.map { states[$0].result(aggregates[$0].function, as: aggregates[$0].resultType) }
+    func row(_ k: [Value]) -> [Value] { row(k, groups[k]!) }
+
+    func row(_ k: [Value], _ states: [AggregateState]) -> [Value] {
+        k + aggregates.indices.map { states[$0].result(aggregates[$0].function, as: aggregates[$0].resultType) }
     }
 
     func add(_ b: Batch, now: Int64) -> [[Value]] {
         var out: [[Value]] = []
         let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType, parameter: $0.parameter) }
+        // The group of the row before, with its state in hand: a run of rows of one group (every
+        // row, without GROUP BY) looks the group up once, not once per row.
+        var current: [Value]? = nil
+        var states: [AggregateState] = []
+        var held = false  // the current group's row waits for its interval, noted for `now` already
         for r in 0..<b.count {
             let k = (0..<keys).map { b.columns[$0].value(r) }
-            var s = groups[k] ?? initial
+            if k != current {
+                if let c = current { groups[c] = states }
+                current = k
+                states = groups[k] ?? initial
+                held = false
+            }
             for (i, a) in aggregates.enumerated() {
-                guard let c = a.input else { s[i].addRow(); continue }
+                guard let c = a.input else { states[i].addRow(); continue }
                 if let tc = a.timeInput, case .timestamp(let t) = b.columns[tc].value(r) {
-                    s[i].add(b.columns[c].value(r), at: t)
+                    states[i].add(b.columns[c].value(r), at: t)
                 } else {
-                    s[i].add(b.columns[c].value(r))
+                    states[i].add(b.columns[c].value(r))
                 }
             }
-            groups[k] = s
             if let every = everyMillis {
-                if let last = lastEmit[k], now - last < every { pending[k] = now; continue }
+                if held { continue }
+                if let last = lastEmit[k], now - last < every {
+                    pending[k] = now
+                    held = true
+                    continue
+                }
                 lastEmit[k] = now
                 pending[k] = nil
             }
-            out.append(row(k))
+            out.append(row(k, states))
         }
+        if let c = current { groups[c] = states }
         return out
     }
 
