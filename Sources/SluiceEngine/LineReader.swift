@@ -1,8 +1,11 @@
 import Glibc
 
-/// Reads a file's lines in 128 KiB chunks (memchr finds the newlines), calling `body` with each
-/// non-empty line without its line break. Memory stays at one chunk plus the longest line.
-/// `chunk` is called before each chunk is read (to take one clock reading per chunk, say).
+/// Reads a file's lines (memchr finds the newlines), calling `body` with each non-empty line
+/// without its line break: a regular file through a read-only mapping, a megabyte at a time, the
+/// pages behind given back; anything else (a pipe) in 128 KiB chunks. Memory stays at a chunk plus
+/// the longest line. `chunk` is called before each chunk (to take one clock reading per chunk, say).
+/// A mapped file that shrinks while it is read is an error, not a crash: the size is checked before
+/// each chunk.
 func forEachLine(_ path: String, chunk onChunk: () -> Void = {}, _ body: (UnsafeRawBufferPointer) throws(EngineError) -> Void) throws(EngineError) {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw EngineError(message: "cannot read \(path): \(String(cString: strerror(errno)))") }
@@ -21,7 +24,9 @@ func forEachLine(_ path: String, chunk onChunk: () -> Void = {}, _ body: (Unsafe
         let all = UnsafeRawBufferPointer(start: map, count: Int(st.st_size))
         let step = 1 << 20
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        var start = 0, released = 0
+        var start = 0, end = 0, released = 0
+        var scan = 0  // where the search for the next line break goes on (a long line is not searched twice)
+        let base = all.baseAddress!
         while start < all.count {
             // Pages of lines already read leave this process's resident memory (they stay in the
             // page cache): memory does not grow with the file.
@@ -30,15 +35,22 @@ func forEachLine(_ path: String, chunk onChunk: () -> Void = {}, _ body: (Unsafe
                 _ = madvise(map + released, done - released, MADV_DONTNEED)
                 released = done
             }
+            var now = stat()
+            if fstat(fd, &now) == 0, Int(now.st_size) < all.count {
+                throw EngineError(message: "cannot read \(path): it shrank from \(all.count) to \(now.st_size) bytes while it was being read")
+            }
             onChunk()
-            let end = min(all.count, start + step)
-            let base = all.baseAddress!
-            while start < end, let hit = memchr(base + start, 10, all.count - start) {
+            // The lines that end in the next megabyte (a longer line takes more rounds).
+            end = min(all.count, max(end, start) + step)
+            scan = max(scan, start)
+            while scan < end, let hit = memchr(base + scan, 10, end - scan) {
                 let i = base.distance(to: UnsafeRawPointer(hit))
                 try emit(UnsafeRawBufferPointer(rebasing: all[start..<i]))
                 start = i + 1
+                scan = start
             }
-            if start < end, memchr(base + start, 10, all.count - start) == nil {
+            scan = max(scan, end)
+            if end == all.count && start < end {
                 try emit(UnsafeRawBufferPointer(rebasing: all[start...]))
                 start = all.count
             }

@@ -64,4 +64,20 @@ struct LineReaderTests {
         defer { unlink(path) }
         #expect(try LineReaderTests.lines(path).isEmpty)
     }
+
+    /// A file cut short while it is read is reported, not read past its end (which would crash).
+    @Test func aFileThatShrinksIsAnError() throws {
+        let path = NSTemporaryDirectory() + "sluice-lines-shrink-\(getpid())"
+        let line = String(repeating: "y", count: 99) + "\n"
+        FileManager.default.createFile(atPath: path, contents: Data(String(repeating: line, count: 50_000).utf8))  // 5 MB
+        defer { unlink(path) }
+        var seen = 0
+        #expect(throws: EngineError.self) {
+            try forEachLine(path) { _ throws(EngineError) in
+                seen += 1
+                if seen == 100 { _ = truncate(path, 1 << 20) }
+            }
+        }
+        #expect(seen > 100 && seen < 50_000)
+    }
 }
