@@ -286,6 +286,34 @@ struct JSONRecordDecoderTests {
         #expect(together.rows.count > 2000 && together.errors.count > 50)
     }
 
+    /// Bench records with random bytes changed, inserted or removed: the learned layout reads them
+    /// (or gives them up to the general way) exactly as a fresh decoder does.
+    @Test func damagedBytesReadAsTheGeneralWay() {
+        var rng = SplitMix64(seed: 99)
+        let alphabet = Array("{}[]\":,. 0123456789-+eE\\nutrlfasx\u{7f}".utf8) + [0x00, 0x0A, 0xC3, 0xA9, 0xFF]
+        let records: [String] = (0..<4000).map { k in
+            var b = Array(JSONRecordDecoderTests.variant(&rng, k).utf8)
+            if rng.below(4) == 0 {
+                for _ in 0...rng.below(3) where !b.isEmpty {
+                    let at = rng.below(b.count)
+                    switch rng.below(3) {
+                    case 0: b[at] = alphabet[rng.below(alphabet.count)]
+                    case 1: b.insert(alphabet[rng.below(alphabet.count)], at: at)
+                    default: b.remove(at: at)
+                    }
+                }
+            }
+            return String(decoding: b, as: UTF8.self)
+        }
+        let fields = [FieldSpec(name: "auction", type: .bigint), FieldSpec(name: "price", type: .double),
+                      FieldSpec(name: "dateTime", type: .timestamp), FieldSpec(name: "channel", type: .varchar)]
+        let together = decode(records, fields), apart = decodeEachAfresh(records, fields)
+        #expect(together.errors.keys.sorted() == apart.errors.keys.sorted())
+        #expect(together.errors.values.map(\.description).sorted() == apart.errors.values.map(\.description).sorted())
+        #expect(together.rows == apart.rows)
+        #expect(together.errors.count > 300)
+    }
+
     /// The layout is learned from a plain record, used while records repeat it, and dropped for
     /// one laid out otherwise (spaces, another order), then learned again.
     @Test func theLayoutIsLearnedUsedAndDropped() {
