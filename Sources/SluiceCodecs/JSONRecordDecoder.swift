@@ -104,6 +104,19 @@ public struct JSONRecordDecoder {
         var words = 0
         /// A field (>= 0), a child node (`-1 - node`), `skip` or `none`.
         var target = KeyGuess.none
+
+        /// Whether the bytes at `p` (at least `words * 8` of them) begin with this key as written.
+        @inline(__always)
+        func matches(_ p: UnsafeRawPointer) -> Bool {
+            switch words {
+            case 1: return p.loadUnaligned(as: UInt64.self) & last == w0
+            case 2: return p.loadUnaligned(as: UInt64.self) == w0 && p.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & last == w1
+            case 3: return p.loadUnaligned(as: UInt64.self) == w0 && p.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == w1
+                && p.loadUnaligned(fromByteOffset: 16, as: UInt64.self) & last == w2
+            default: return p.loadUnaligned(as: UInt64.self) == w0 && p.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == w1
+                && p.loadUnaligned(fromByteOffset: 16, as: UInt64.self) == w2 && p.loadUnaligned(fromByteOffset: 24, as: UInt64.self) & last == w3
+            }
+        }
     }
 
     public init(fields: [FieldSpec]) {
@@ -176,17 +189,7 @@ public struct JSONRecordDecoder {
         return guesses.withUnsafeBufferPointer { gs -> Int? in
             let k = gs[g]
             guard k.target != KeyGuess.none, r.i + k.words * 8 <= r.b.count else { return nil }
-            let p = r.b.baseAddress! + r.i
-            var ok: Bool
-            switch k.words {
-            case 1: ok = p.loadUnaligned(as: UInt64.self) & k.last == k.w0
-            case 2: ok = p.loadUnaligned(as: UInt64.self) == k.w0 && p.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & k.last == k.w1
-            case 3: ok = p.loadUnaligned(as: UInt64.self) == k.w0 && p.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == k.w1
-                && p.loadUnaligned(fromByteOffset: 16, as: UInt64.self) & k.last == k.w2
-            default: ok = p.loadUnaligned(as: UInt64.self) == k.w0 && p.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == k.w1
-                && p.loadUnaligned(fromByteOffset: 16, as: UInt64.self) == k.w2 && p.loadUnaligned(fromByteOffset: 24, as: UInt64.self) & k.last == k.w3
-            }
-            guard ok else { return nil }
+            guard k.matches(r.b.baseAddress! + r.i) else { return nil }
             r.i += k.length
             return k.target
         }
@@ -307,17 +310,7 @@ public struct JSONRecordDecoder {
                     // The key and its colon, as at this position before.
                     let k = gs[p]
                     guard r.i + k.words * 8 <= n else { return false }
-                    let q = base + r.i
-                    let hit: Bool
-                    switch k.words {
-                    case 1: hit = q.loadUnaligned(as: UInt64.self) & k.last == k.w0
-                    case 2: hit = q.loadUnaligned(as: UInt64.self) == k.w0 && q.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & k.last == k.w1
-                    case 3: hit = q.loadUnaligned(as: UInt64.self) == k.w0 && q.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == k.w1
-                        && q.loadUnaligned(fromByteOffset: 16, as: UInt64.self) & k.last == k.w2
-                    default: hit = q.loadUnaligned(as: UInt64.self) == k.w0 && q.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == k.w1
-                        && q.loadUnaligned(fromByteOffset: 16, as: UInt64.self) == k.w2 && q.loadUnaligned(fromByteOffset: 24, as: UInt64.self) & k.last == k.w3
-                    }
-                    guard hit else { return false }
+                    guard k.matches(base + r.i) else { return false }
                     r.i += k.length
                     let s = st[p]
                     switch s.kind {
