@@ -39,6 +39,15 @@ public final class IntervalJoinOperator {
             case .values(let v): return v
             }
         }
+
+        /// One word into the hasher for the integer keys (their case is told by equality).
+        func hash(into h: inout Hasher) {
+            switch self {
+            case .one(let a): h.combine(a)
+            case .two(let a, let b): h.combine(UInt64(bitPattern: a) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(bitPattern: b))
+            case .values(let v): h.combine(v)
+            }
+        }
     }
 
     var lefts: [Key: [Entry]] = [:]
@@ -148,15 +157,22 @@ public final class IntervalJoinOperator {
         var visited = Set<Key>()
         for b in due {
             for k in expiry.removeValue(forKey: b)! where visited.insert(k).inserted {
-                guard var entries = side[k] else { continue }
-                var kept = 0
-                for i in entries.indices {
-                    if at(entries[i]) < mark { dropped(entries[i]); continue }
-                    if kept != i { entries.swapAt(kept, i) }
-                    kept += 1
+                guard let slot = side.index(forKey: k) else { continue }
+                // In place: an array taken out of the dictionary would be copied to be changed.
+                let kept = side.values[slot].withUnsafeMutableBufferPointer { entries -> Int in
+                    var kept = 0
+                    for i in entries.indices {
+                        if at(entries[i]) < mark { dropped(entries[i]); continue }
+                        if kept != i { entries.swapAt(kept, i) }
+                        kept += 1
+                    }
+                    return kept
                 }
-                entries.removeLast(entries.count - kept)
-                side[k] = entries.isEmpty ? nil : entries
+                if kept == 0 {
+                    side.remove(at: slot)
+                } else {
+                    side.values[slot].removeLast(side.values[slot].count - kept)
+                }
             }
         }
     }
