@@ -57,13 +57,16 @@ public struct JSONRecordDecoder {
     /// seen there last time, whole words at a time, and a hit needs no scan and no lookup.
     /// Slot `node * KeyGuess.positions + p`.
     private var guesses: [KeyGuess]
-    /// The root object's layout, once a record was read whose layout the next ones can repeat
-    /// byte for byte (no spaces, every key guessed, no key twice, no nested fields): step p reads
-    /// the value after the key guessed at root position p. A record that repeats it is read by
-    /// `byTemplate`, straight through; any other goes the general way, and may teach a new one.
+    /// The layout of the records, once one was read whose layout the next ones can repeat byte
+    /// for byte (no spaces, every key guessed, no key twice, no empty object, nested objects
+    /// included): a step per key in document order, with how its value is read and the closing
+    /// brackets and comma that follow it. A record that repeats it is read by `byTemplate`,
+    /// straight through; any other goes the general way, and may teach a new one.
     private(set) var steps: [Step] = []
     /// Fields the template's records do not hold: NULL in each.
     private var templateMissing: [Int] = []
+    /// The template is one object (no `.enter` step): step p is the key at position p.
+    private var templateFlat = false
     /// The steps of the record the general way is reading, while its layout could be a template.
     private var trace: [Step] = []
     private var tracing = false
@@ -75,9 +78,19 @@ public struct JSONRecordDecoder {
             /// Any other value of a field, read by `value`.
             case value
             case skipString, skipInteger, skipValue
+            /// An object whose keys some fields read: the steps after this one are its keys.
+            case enter
         }
+        /// The key's guess (`node * KeyGuess.positions + position`).
+        var slot: Int32
         var kind: Kind
-        var field: Int
+        /// How deep the key's object is (a skipped value's nesting counts from there).
+        var depth: UInt8
+        var field: Int32
+        /// The bytes after the value up to the next key or the end of the record (',', '}' and
+        /// '},' and so on), first byte lowest, and how many.
+        var after: UInt64 = 0
+        var afterCount: UInt8 = 0
     }
 
     /// One key of a trie node: its bytes in `keyBytes`, and a field index (>= 0) or a child node
@@ -291,6 +304,7 @@ public struct JSONRecordDecoder {
         if tracing && !trace.isEmpty {
             steps = trace
             templateMissing = fields.indices.filter { !isSeen($0) }
+            templateFlat = trace.allSatisfy { $0.kind != .enter && $0.depth == 0 }
         }
         for i in fields.indices where !isSeen(i) { builders[i].appendNull() }
         return nil
@@ -302,35 +316,66 @@ public struct JSONRecordDecoder {
         let n = b.count
         guard n >= 2, let base = b.baseAddress, base.load(as: UInt8.self) == UInt8(ascii: "{") else { return false }
         var r = Reader(b: b, i: 1)
-        let keys = guesses, plan = steps
+        let keys = guesses, plan = steps, flat = templateFlat
         let ok = keys.withUnsafeBufferPointer { gs in
             plan.withUnsafeBufferPointer { st -> Bool in
-                let last = st.count - 1
-                for p in 0...last {
-                    // The key and its colon, as at this position before.
-                    let k = gs[p]
-                    guard r.i + k.words * 8 <= n else { return false }
-                    guard k.matches(base + r.i) else { return false }
-                    r.i += k.length
-                    let s = st[p]
-                    switch s.kind {
+                /// The value after a key, as the step says (not `.enter`).
+                @inline(__always)
+                func read(_ kind: Step.Kind, _ field: Int, depth: UInt8) -> Bool {
+                    switch kind {
                     case .int:
                         guard let v = r.fastInteger() else { return false }
-                        builders[s.field].append(int: v)
-                        markSeen(s.field)
+                        builders[field].append(int: v)
+                        markSeen(field)
                     case .value:
-                        guard value(&r, field: s.field, &builders[s.field]) else { return false }
-                        markSeen(s.field)
+                        guard value(&r, field: field, &builders[field]) else { return false }
+                        markSeen(field)
                     case .skipString:
                         guard r.i < n, base.load(fromByteOffset: r.i, as: UInt8.self) == UInt8(ascii: "\""), r.skipString() else { return false }
                     case .skipInteger:
                         guard r.skipInteger() else { return false }
                     case .skipValue:
-                        guard r.skipValue(depth: 0) else { return false }
+                        guard r.skipValue(depth: Int(depth)) else { return false }
+                    case .enter:
+                        return false
                     }
-                    // Then straight on to the next key, or the end of the record.
-                    guard r.i < n, base.load(fromByteOffset: r.i, as: UInt8.self) == (p == last ? UInt8(ascii: "}") : UInt8(ascii: ",")) else { return false }
-                    r.i += 1
+                    return true
+                }
+                let last = st.count - 1
+                if flat {
+                    // One object: the key at position p has guess p, and a comma or the closing
+                    // brace follows each value.
+                    for p in 0...last {
+                        let k = gs[p]
+                        guard r.i + k.words * 8 <= n, k.matches(base + r.i) else { return false }
+                        r.i += k.length
+                        let s = st[p]
+                        guard read(s.kind, Int(s.field), depth: 0) else { return false }
+                        guard r.i < n, base.load(fromByteOffset: r.i, as: UInt8.self) == (p == last ? UInt8(ascii: "}") : UInt8(ascii: ",")) else { return false }
+                        r.i += 1
+                    }
+                    return r.i == n
+                }
+                for s in st {
+                    // The key and its colon, as at this position before.
+                    let k = gs[Int(s.slot)]
+                    guard r.i + k.words * 8 <= n, k.matches(base + r.i) else { return false }
+                    r.i += k.length
+                    if s.kind == .enter {
+                        guard r.i < n, base.load(fromByteOffset: r.i, as: UInt8.self) == UInt8(ascii: "{") else { return false }
+                        r.i += 1
+                        continue  // the next step is the object's first key
+                    }
+                    guard read(s.kind, Int(s.field), depth: s.depth) else { return false }
+                    // Then straight on to the next key, or the end of the record: a comma or a
+                    // brace, then the braces closing nested objects.
+                    guard r.i + Int(s.afterCount) <= n else { return false }
+                    var after = s.after
+                    for _ in 0..<s.afterCount {
+                        guard base.load(fromByteOffset: r.i, as: UInt8.self) == UInt8(truncatingIfNeeded: after) else { return false }
+                        r.i += 1
+                        after >>= 8
+                    }
                 }
                 return r.i == n
             }
@@ -354,10 +399,14 @@ public struct JSONRecordDecoder {
         guard depth < 64 else { return r.fail("JSON nested more than 64 levels deep") }
         r.i += 1  // {
         r.skipSpace()
-        if r.peek == UInt8(ascii: "}") { r.i += 1; return true }
+        if r.peek == UInt8(ascii: "}") {
+            tracing = false  // an empty object: no key to hang the closing bracket on
+            r.i += 1
+            return true
+        }
         var position = 0
         while true {
-            if tracing && depth == 0 && r.peek != UInt8(ascii: "\"") { tracing = false }  // a space before the key
+            if tracing && r.peek != UInt8(ascii: "\"") { tracing = false }  // a space before the key
             r.skipSpace()
             if r.peek == nil { return r.fail("unexpected end of the record") }
             guard r.peek == UInt8(ascii: "\"") else { return r.fail("expected a key at byte \(r.i)") }
@@ -387,14 +436,15 @@ public struct JSONRecordDecoder {
                 r.i += 1
                 if g >= 0 { learnGuess(g, r.b, keyStart, r.i, target: target) }
             }
-            // A template is a root whose every key was guessed and every value follows its colon.
-            let traced = tracing && depth == 0
-            if traced && (g < 0 || guesses[g].target == KeyGuess.none || r.peek.map({ $0 <= 32 }) ?? true) { tracing = false }
+            // A layout to repeat has every key guessed, and every value right after its colon.
+            if tracing && (g < 0 || guesses[g].target == KeyGuess.none || r.peek.map({ $0 <= 32 }) ?? true || depth > 255) { tracing = false }
+            let step = trace.count
+            if tracing { trace.append(Step(slot: Int32(g), kind: .skipValue, depth: UInt8(depth), field: Int32(target >= 0 ? target : -1))) }
             r.skipSpace()
             var kind = Step.Kind.skipValue
             if target >= 0 {
                 if isSeen(target) {
-                    tracing = tracing && !traced
+                    tracing = false  // a key twice
                     guard r.skipValue(depth: depth) else { return false }
                 } else {
                     let type = types.withUnsafeBufferPointer { $0[target] }
@@ -408,7 +458,8 @@ public struct JSONRecordDecoder {
                     markSeen(target)
                 }
             } else if target != KeyGuess.skip, r.peek == UInt8(ascii: "{") {
-                tracing = tracing && !traced
+                if tracing { trace[step].kind = .enter }
+                kind = .enter
                 guard object(&r, -1 - target, builders, depth: depth + 1) else { return false }
             } else if r.peek == UInt8(ascii: "\"") {
                 guard r.skipString() else { return r.fail("unterminated string at byte \(r.i)") }
@@ -419,16 +470,23 @@ public struct JSONRecordDecoder {
             } else {
                 guard r.skipValue(depth: depth) else { return false }
             }
-            if traced && tracing {
-                if let c = r.peek, c == UInt8(ascii: ",") || c == UInt8(ascii: "}") {
-                    trace.append(Step(kind: kind, field: target >= 0 ? target : -1))
-                } else {
-                    tracing = false
-                }
+            if tracing {
+                if kind != .enter { trace[step].kind = kind }
+                if let c = r.peek, c == UInt8(ascii: ",") || c == UInt8(ascii: "}") {} else { tracing = false }
             }
             r.skipSpace()
             guard let c = r.peek else { return r.fail("unexpected end of the record") }
             r.i += 1
+            if tracing {
+                // The separator belongs to the last key read, here or in an object nested in this one.
+                let last = trace.count - 1
+                if trace[last].afterCount < 8 {
+                    trace[last].after |= UInt64(c) << (8 * UInt64(trace[last].afterCount))
+                    trace[last].afterCount += 1
+                } else {
+                    tracing = false
+                }
+            }
             if c == UInt8(ascii: ",") { continue }
             if c == UInt8(ascii: "}") { return true }
             return r.fail("expected ',' or '}' at byte \(r.i - 1)")

@@ -314,6 +314,43 @@ struct JSONRecordDecoderTests {
         #expect(together.errors.count > 300)
     }
 
+    /// Nested records (the clicks sample's layout, with `page.url` read by path) through a learned
+    /// layout, changed here and there: the same rows and errors as the general way.
+    @Test func nestedLayoutsReadAsTheGeneralWay() {
+        var rng = SplitMix64(seed: 3)
+        let records: [String] = (0..<3000).map { k in
+            var page = "{\"url\":\"/products/\(rng.below(50))\",\"referrer\":\"direct\"}"
+            var tail = ",\"latency_ms\":\(rng.below(900)).\(rng.below(10)),\"status\":\(200 + rng.below(3) * 100),\"ts\":\"2024-01-01T00:00:\(10 + rng.below(50)).051Z\"}"
+            switch rng.below(30) {
+            case 0: page = "{}"
+            case 1: page = "{\"url\":null}"
+            case 2: page = "{\"referrer\":\"x\",\"url\":\"/a\"}"
+            case 3: page = "{ \"url\":\"/b\"}"
+            case 4: page = "{\"url\":\"/c\",\"deep\":{\"a\":[1,{\"b\":2}]}}"
+            case 5: page = "\"not an object\""
+            case 6: page = "{\"url\":\"/d\"} "
+            case 7: tail = "}"
+            case 8: tail = ",\"status\":\"two hundred\"}"
+            case 9: page = "{\"url\":\"/e\",\"url\":\"/f\"}"
+            case 10: page = "{\"url\":\"/g\""
+            default: break
+            }
+            return "{\"user_id\":\"u\(1000 + k % 97)\",\"page\":" + page + tail
+        }
+        let fields = [FieldSpec(name: "user_id", type: .varchar), FieldSpec(name: "url", path: ["page", "url"], type: .varchar),
+                      FieldSpec(name: "latency_ms", type: .double), FieldSpec(name: "status", type: .bigint), FieldSpec(name: "ts", type: .timestamp)]
+        let together = decode(records, fields), apart = decodeEachAfresh(records, fields)
+        #expect(together.errors.keys.sorted() == apart.errors.keys.sorted())
+        #expect(together.errors.values.map(\.description).sorted() == apart.errors.values.map(\.description).sorted())
+        #expect(together.rows == apart.rows)
+        #expect(together.errors.count > 50 && together.rows.count > 2500)
+        // And the layout of a plain nested record is learned.
+        var d = JSONRecordDecoder(fields: fields)
+        var builders = fields.map { ColumnBuilder($0.type) }
+        _ = Array(records.first { !$0.contains(" ") && $0.contains("/products/") && $0.contains("referrer") }!.utf8).withUnsafeBytes { d.decode($0, into: &builders) }
+        #expect(d.steps.map(\.kind) == [.value, .enter, .value, .skipString, .value, .int, .value])
+    }
+
     /// The layout is learned from a plain record, used while records repeat it, and dropped for
     /// one laid out otherwise (spaces, another order), then learned again.
     @Test func theLayoutIsLearnedUsedAndDropped() {
