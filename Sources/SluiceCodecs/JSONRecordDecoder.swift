@@ -1,5 +1,8 @@
 public import SluiceCore
 import Glibc
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
 
 /// Why a record could not be decoded (it goes to the error stream with its raw bytes).
 public struct DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -622,6 +625,25 @@ struct Reader {
         var escaped = false
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         while i < b.count {
+            #if arch(x86_64)
+            if i + 16 <= b.count {
+                let special = Reader.specials16(b.baseAddress! + i)
+                if special == 0 {
+                    i += 16
+                    continue
+                }
+                i += special.trailingZeroBitCount
+            } else if i + 8 <= b.count {
+                let x = b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let q = x ^ (ones &* 0x22), bs = x ^ (ones &* 0x5C)
+                let special = (((q &- ones) & ~q) | ((bs &- ones) & ~bs) | ((x &- ones &* 0x20) & ~x)) & highs
+                if special == 0 {
+                    i += 8
+                    continue
+                }
+                i += special.trailingZeroBitCount >> 3
+            }
+            #else
             if i + 8 <= b.count {
                 let x = b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
                 let q = x ^ (ones &* 0x22), bs = x ^ (ones &* 0x5C)
@@ -633,6 +655,7 @@ struct Reader {
                 // The lowest flagged byte is exactly the first quote, backslash or control byte.
                 i += special.trailingZeroBitCount >> 3
             }
+            #endif
             let c = b[i]
             if c == UInt8(ascii: "\"") {
                 let s = UnsafeRawBufferPointer(rebasing: b[start..<i])
@@ -711,6 +734,17 @@ struct Reader {
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         let count = b.count
         guard let base = b.baseAddress else { return false }
+        #if arch(x86_64)
+        while i + 16 <= count {
+            let special = Reader.specials16(base + i)
+            if special == 0 { i += 16; continue }
+            i += special.trailingZeroBitCount
+            let c = base.load(fromByteOffset: i, as: UInt8.self)
+            if c == UInt8(ascii: "\"") { i += 1; return true }
+            if c == 92 { i += 2; continue }
+            return false  // a control character
+        }
+        #endif
         while i + 8 <= count {
             let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
             let q = x ^ (ones &* 0x22), bs = x ^ (ones &* 0x5C)
@@ -731,6 +765,19 @@ struct Reader {
         }
         return false
     }
+
+    #if arch(x86_64)
+    /// Bit k set if byte k of the sixteen at `p` is a quote, a backslash or a control character
+    /// (SSE2, which every x86-64 processor has).
+    @inline(__always)
+    static func specials16(_ p: UnsafeRawPointer) -> UInt32 {
+        let x = _mm_loadu_si128(p.assumingMemoryBound(to: __m128i_u.self))
+        let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x22))
+        let backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x5C))
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1F)), x)  // x <= 0x1F, unsigned
+        return UInt32(truncatingIfNeeded: _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)))
+    }
+    #endif
 
     /// Moves past a plain integer (as `fastInteger` reads) without computing it; false, with the
     /// cursor unmoved, for anything else.
