@@ -314,6 +314,40 @@ struct JSONRecordDecoderTests {
         #expect(together.errors.count > 300)
     }
 
+    /// Strings of every length to 40 with an escape, a control character or a multi-byte
+    /// character at every position: read and skipped (sixteen, eight, then one byte at a time)
+    /// exactly as the rules say.
+    @Test func stringsOfEveryLengthAndEveryPosition() {
+        for length in 0...40 {
+            for at in 0..<max(length, 1) {
+                for kind in 0..<3 {
+                    var chars = Array(repeating: "a", count: length)
+                    var expected: Value? = nil
+                    if length > 0 {
+                        switch kind {
+                        case 0: chars[at] = "\\\""
+                        case 1: chars[at] = "\u{01}"
+                        default: chars[at] = "é"
+                        }
+                    }
+                    let text = chars.joined()
+                    if kind == 1 && length > 0 { expected = nil } else {
+                        expected = .string(text.replacingOccurrences(of: "\\\"", with: "\""))
+                    }
+                    let record = "{\"s\":\"\(text)\",\"n\":7,\"pad\":\"0123456789abcdef\"}"
+                    let read = decode([record], [FieldSpec(name: "s", type: .varchar)])
+                    let skipped = decode([record], [FieldSpec(name: "n", type: .bigint)])
+                    if let expected {
+                        #expect(read.rows == [[expected]], "length \(length) at \(at) kind \(kind)")
+                        #expect(skipped.rows == [[.int(7)]], "length \(length) at \(at) kind \(kind)")
+                    } else {
+                        #expect(read.errors.count == 1 && skipped.errors.count == 1, "length \(length) at \(at): a raw control character")
+                    }
+                }
+            }
+        }
+    }
+
     /// Nested records (the clicks sample's layout, with `page.url` read by path) through a learned
     /// layout, changed here and there: the same rows and errors as the general way.
     @Test func nestedLayoutsReadAsTheGeneralWay() {
