@@ -404,29 +404,47 @@ extension WindowAggregateOperator {
         var merged = [AggregateState](repeating: .count(0), count: n)
         out.reserveCapacity(out.count + lists[0].count)
         while true {
-            var key = Int64.max, any = false
+            // The smallest key at the lists' heads, how many panes hold it, and the last of them.
+            var key = Int64.max, holders = 0, holder = 0
             for j in 0..<k where heads[j] < lists[j].count {
                 let c = lists[j][heads[j]].key
-                if !any || c < key { key = c; any = true }
-            }
-            if !any { return }
-            var first = true
-            for j in 0..<k where heads[j] < lists[j].count && lists[j][heads[j]].key == key {
-                let g = Int(lists[j][heads[j]].group) * n
-                if first {
-                    for i in 0..<n { merged[i] = states[j][g + i] }
-                    first = false
-                } else {
-                    for i in 0..<n { merged[i] = merged[i].merged(with: states[j][g + i]) }
+                if holders == 0 || c < key {
+                    key = c
+                    holders = 1
+                    holder = j
+                } else if c == key {
+                    holders += 1
+                    holder = j
                 }
-                heads[j] += 1
+            }
+            if holders == 0 { return }
+            // A key in one pane only (most, when keys come and go): its states are read where they
+            // are; in several, they are merged.
+            let single = holders == 1
+            let base = Int(lists[holder][heads[holder]].group) * n
+            if single {
+                heads[holder] += 1
+            } else {
+                var first = true
+                for j in 0..<k where heads[j] < lists[j].count && lists[j][heads[j]].key == key {
+                    let g = Int(lists[j][heads[j]].group) * n
+                    if first {
+                        for i in 0..<n { merged[i] = states[j][g + i] }
+                        first = false
+                    } else {
+                        for i in 0..<n { merged[i] = merged[i].merged(with: states[j][g + i]) }
+                    }
+                    heads[j] += 1
+                }
             }
             func column(_ c: Int) -> Value {
                 switch c {
                 case 0: return .timestamp(start)
                 case 1: return .timestamp(end)
                 case 2: return .int(key)
-                default: return merged[c - 3].result(aggregates[c - 3].function, as: aggregates[c - 3].resultType)
+                default:
+                    let a = aggregates[c - 3]
+                    return single ? states[holder][base + c - 3].result(a.function, as: a.resultType) : merged[c - 3].result(a.function, as: a.resultType)
                 }
             }
             // Rows of up to five columns are written as literals, which allocate at their size in
