@@ -440,7 +440,7 @@ public struct JSONRecordDecoder {
                 if g >= 0 { learnGuess(g, r.b, keyStart, r.i, target: target) }
             }
             // A layout to repeat has every key guessed, and every value right after its colon.
-            if tracing && (g < 0 || guesses[g].target == KeyGuess.none || r.peek.map({ $0 <= 32 }) ?? true || depth > 255) { tracing = false }
+            if tracing && (g < 0 || guesses[g].target == KeyGuess.none || r.peek.map({ $0 <= 32 }) ?? true) { tracing = false }
             let step = trace.count
             if tracing { trace.append(Step(slot: Int32(g), kind: .skipValue, depth: UInt8(depth), field: Int32(target >= 0 ? target : -1))) }
             r.skipSpace()

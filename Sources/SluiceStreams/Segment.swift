@@ -68,6 +68,9 @@ final class Segment: @unchecked Sendable {
 
     /// A read-only mapping of the file, made by the first read that wants one (under the log's lock).
     private var mapped: MappedFile? = nil
+    /// The system refused to map the file once (too many mappings, say): reads copy, and do not
+    /// ask again.
+    private var unmappable = false
 
     deinit { close(fd) }
 
@@ -77,7 +80,9 @@ final class Segment: @unchecked Sendable {
     /// not to be touched: they may lie past the end of the file.
     func mapping(through size: Int, reserve: Int) -> MappedFile? {
         if let m = mapped, m.bytes.count >= size { return m }
+        guard !unmappable else { return nil }
         mapped = MappedFile(fd: fd, length: max(size, reserve))
+        unmappable = mapped == nil
         return mapped
     }
 
