@@ -12,7 +12,8 @@ judges every detector the same way (AnomalyShapes.judge in Sources/SluiceCLI/Ano
   the shingle + 2 points after them.
 
 Prints a table (with each detector's best F1 over thresholds of mean + 1.0 .. 9.9 standard
-deviations beside the fixed rule's figures) and, with --json FILE, writes the figures. `rcf_peers.py throughput [SLUICE]` times
+deviations beside the fixed rule's figures) and, with --json FILE, writes the figures. `rcf3disp`
+is rcf3's displacement score: the same forest scored by displacement instead of inverse depth. `rcf_peers.py throughput [SLUICE]` times
 `sluice bench rcf` (release build) and rcf3 on data of the same shape in the same run.  rrcf is slow (tens of points a second
 with 100 trees), so it runs only when asked.
 """
@@ -80,6 +81,22 @@ def rcf3_scores(values, meta, seed):
                          time_decay=1 / (10 * meta["sample_size"]), output_after=1 + meta["sample_size"] // 4, seed=seed)
     t = time.perf_counter()
     scores = [forest.update_and_score([v]) for v in values]
+    return scores, time.perf_counter() - t
+
+
+def rcf3_displacement_scores(values, meta, seed):
+    """rcf3's displacement score (plain displacement, its other score) of each point before the
+    point joins the forest, with the same parameters as rcf3_scores: the displacement-family score
+    of the same implementation, beside its default (expected inverse depth)."""
+    import rcf3
+
+    forest = rcf3.Forest(input_dim=1, shingle_size=meta["shingle"], num_trees=meta["trees"], capacity=meta["sample_size"],
+                         time_decay=1 / (10 * meta["sample_size"]), output_after=1 + meta["sample_size"] // 4, seed=seed)
+    scores = []
+    t = time.perf_counter()
+    for v in values:
+        scores.append(forest.displacement_score([v]) if forest.is_ready() else 0.0)
+        forest.update([v])
     return scores, time.perf_counter() - t
 
 
@@ -251,7 +268,8 @@ def main():
         values = [float(r["value"]) for r in rows]
         seeds = range(1, meta["seeds"] + 1)
         detectors = {"sluice": [([float(r[f"score{k}"]) for r in rows], None) for k in seeds],
-                     "rcf3": [rcf3_scores(values, meta, k) for k in seeds]}
+                     "rcf3": [rcf3_scores(values, meta, k) for k in seeds],
+                     "rcf3disp": [rcf3_displacement_scores(values, meta, k) for k in seeds]}
         if args.rrcf:
             detectors["rrcf"] = [rrcf_scores(values, meta, k) for k in seeds[:args.rrcf_seeds]]
         results[shape] = {}
