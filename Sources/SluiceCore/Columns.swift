@@ -107,6 +107,36 @@ public struct Batch: Sendable {
     }
 
     public func row(_ i: Int) -> [Value] { columns.map { $0.value(i) } }
+
+    /// Every row, built a column at a time: each column's storage is looked at once, not once per
+    /// row (`row(_:)` in a loop retains and releases it for every value).
+    public func rows() -> [[Value]] {
+        var out = (0..<count).map { _ in [Value]() }
+        for i in out.indices { out[i].reserveCapacity(columns.count) }
+        for c in columns { c.appendValues(to: &out) }
+        return out
+    }
+}
+
+extension Column {
+    /// Appends value i of this column to `rows[i]`, for every row.
+    func appendValues(to rows: inout [[Value]]) {
+        let n = Swift.min(rows.count, count)
+        switch storage {
+        case .bool(let a): for i in 0..<n { rows[i].append(.bool(a[i])) }
+        case .int(let a):
+            switch type {
+            case .timestamp: for i in 0..<n { rows[i].append(.timestamp(a[i])) }
+            case .interval: for i in 0..<n { rows[i].append(.interval(a[i])) }
+            default: for i in 0..<n { rows[i].append(.int(a[i])) }
+            }
+        case .double(let a): for i in 0..<n { rows[i].append(.double(a[i])) }
+        case .string:
+            for i in 0..<n { rows[i].append(value(i)) }
+        }
+        // What the storage holds for a NULL is a placeholder.
+        if let valid { for i in 0..<n where !valid[i] { rows[i][rows[i].count - 1] = .null } }
+    }
 }
 
 /// Appends values of one type; `finish()` makes the column.

@@ -23,15 +23,23 @@ public final class IntervalJoinOperator {
     }
 
     /// A join key: one or two integers without an array (the common cases), else the values.
-    enum Key: Hashable {
+    public enum Key: Hashable, Sendable {
         case one(Int64)
         case two(Int64, Int64)
         case values([Value])
-        init(_ v: [Value]) {
+        public init(_ v: [Value]) {
             if v.count == 1, case .int(let a) = v[0] { self = .one(a); return }
             if v.count == 2, case .int(let a) = v[0], case .int(let b) = v[1] { self = .two(a, b); return }
             self = .values(v)
         }
+        /// Row `r` of evaluated key columns, with no array in between for one or two integers.
+        public init(_ columns: [[Value]], row r: Int) {
+            if columns.count == 1, case .int(let a) = columns[0][r] { self = .one(a); return }
+            if columns.count == 2, case .int(let a) = columns[0][r], case .int(let b) = columns[1][r] { self = .two(a, b); return }
+            self = .values(columns.map { $0[r] })
+        }
+        /// A NULL in the key: it meets nothing.
+        var hasNull: Bool { if case .values(let v) = self { return v.contains(.null) }; return false }
         var values: [Value] {
             switch self {
             case .one(let a): return [.int(a)]
@@ -40,22 +48,212 @@ public final class IntervalJoinOperator {
             }
         }
 
-        /// One word into the hasher for the integer keys (their case is told by equality).
-        func hash(into h: inout Hasher) {
+        /// The key's hash in a `JoinRows` table: integer keys mixed by multiplying and shifting
+        /// (with the table's random seed, so crafted keys cannot pile onto one run), others by `Hasher`.
+        func hash(seed: UInt64) -> UInt64 {
             switch self {
-            case .one(let a): h.combine(a)
-            case .two(let a, let b): h.combine(UInt64(bitPattern: a) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(bitPattern: b))
-            case .values(let v): h.combine(v)
+            case .one(let a): return Self.mix(UInt64(bitPattern: a) ^ seed)
+            case .two(let a, let b): return Self.mix((UInt64(bitPattern: a) ^ seed) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(bitPattern: b))
+            case .values(let v):
+                var h = Hasher()
+                h.combine(seed)
+                h.combine(v)
+                return UInt64(bitPattern: Int64(h.finalize()))
             }
+        }
+
+        /// The finalizer of MurmurHash3: every input bit reaches every output bit.
+        @inline(__always) static func mix(_ x: UInt64) -> UInt64 {
+            var x = x
+            x ^= x >> 33
+            x &*= 0xFF51_AFD7_ED55_8CCD
+            x ^= x >> 33
+            x &*= 0xC4CE_B9FE_1A85_EC53
+            x ^= x >> 33
+            return x
         }
     }
 
-    var lefts: [Key: [Entry]] = [:]
-    var rights: [Key: [Entry]] = [:]
+    /// One side's rows by key: an open-addressing table (linear probing, a power-of-two size at
+    /// most half full) whose slots hold a key, its rows in arrival order and the expiry second it
+    /// was last filed under. Removing a key shifts the rest of its run back, so no tombstones
+    /// build up as keys come and go. Replaces a `[Key: [Entry]]`, whose SipHash and probing were a
+    /// third of a self-join's time; the slots live in buffers (as a forest's trees do), so reading
+    /// and changing them takes no reference counting or exclusivity checks.
+    final class JoinRows {
+        let seed: UInt64
+        private(set) var capacity: Int
+        private(set) var count = 0
+        private var mask: Int
+        private var used: UnsafeMutablePointer<Bool>
+        private var hashes: UnsafeMutablePointer<UInt64>
+        private var keys: UnsafeMutablePointer<Key>
+        /// A slot's rows, in arrival order (an empty array in an empty slot).
+        private(set) var rows: UnsafeMutablePointer<[Entry]>
+        /// The second the slot's key was last filed under for expiry.
+        private(set) var filed: UnsafeMutablePointer<Int64>
+
+        init(seed: UInt64, capacity: Int = 16) {
+            self.seed = seed
+            self.capacity = capacity
+            mask = capacity - 1
+            (used, hashes, keys, rows, filed) = Self.buffers(capacity)
+        }
+
+        private static func buffers(_ n: Int) -> (UnsafeMutablePointer<Bool>, UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<Key>,
+                                                  UnsafeMutablePointer<[Entry]>, UnsafeMutablePointer<Int64>) {
+            let used = UnsafeMutablePointer<Bool>.allocate(capacity: n)
+            used.initialize(repeating: false, count: n)
+            let hashes = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
+            hashes.initialize(repeating: 0, count: n)
+            let keys = UnsafeMutablePointer<Key>.allocate(capacity: n)
+            keys.initialize(repeating: .one(0), count: n)
+            let rows = UnsafeMutablePointer<[Entry]>.allocate(capacity: n)
+            rows.initialize(repeating: [], count: n)
+            let filed = UnsafeMutablePointer<Int64>.allocate(capacity: n)
+            filed.initialize(repeating: .min, count: n)
+            return (used, hashes, keys, rows, filed)
+        }
+
+        private func release() {
+            keys.deinitialize(count: capacity)
+            rows.deinitialize(count: capacity)
+            used.deallocate(); hashes.deallocate(); keys.deallocate(); rows.deallocate(); filed.deallocate()
+        }
+
+        deinit { release() }
+
+        /// The slot holding `k`, if any.
+        func find(_ k: Key) -> Int? {
+            let h = k.hash(seed: seed)
+            var i = Int(truncatingIfNeeded: h) & mask
+            while used[i] {
+                if hashes[i] == h && keys[i] == k { return i }
+                i = (i + 1) & mask
+            }
+            return nil
+        }
+
+        /// The slot holding `k`, made (with no rows) if there was none.
+        func slot(for k: Key) -> Int {
+            let h = k.hash(seed: seed)
+            var i = Int(truncatingIfNeeded: h) & mask
+            while used[i] {
+                if hashes[i] == h && keys[i] == k { return i }
+                i = (i + 1) & mask
+            }
+            if 2 * (count + 1) > capacity {
+                grow()
+                i = Int(truncatingIfNeeded: h) & mask
+                while used[i] { i = (i + 1) & mask }
+            }
+            used[i] = true
+            hashes[i] = h
+            keys[i] = k
+            count += 1
+            return i
+        }
+
+        private func grow() {
+            let old = (used, hashes, keys, rows, filed, capacity)
+            capacity *= 2
+            mask = capacity - 1
+            (used, hashes, keys, rows, filed) = Self.buffers(capacity)
+            for i in 0..<old.5 where old.0[i] {
+                var j = Int(truncatingIfNeeded: old.1[i]) & mask
+                while used[j] { j = (j + 1) & mask }
+                used[j] = true
+                hashes[j] = old.1[i]
+                keys[j] = old.2[i]
+                swap(&rows[j], &old.3[i])
+                filed[j] = old.4[i]
+            }
+            old.2.deinitialize(count: old.5)
+            old.3.deinitialize(count: old.5)
+            old.0.deallocate(); old.1.deallocate(); old.2.deallocate(); old.3.deallocate(); old.4.deallocate()
+        }
+
+        /// Empties slot `i`; the slots after it in its run move back where their probe allows.
+        func remove(at slot: Int) {
+            var i = slot
+            used[i] = false
+            keys[i] = .one(0)
+            rows[i] = []
+            filed[i] = .min
+            count -= 1
+            var j = i
+            while true {
+                j = (j + 1) & mask
+                guard used[j] else { return }
+                let home = Int(truncatingIfNeeded: hashes[j]) & mask
+                // Slot j's key stays if its home lies cyclically in (i, j].
+                let stays = i <= j ? (i < home && home <= j) : (i < home || home <= j)
+                if stays { continue }
+                used[i] = true
+                hashes[i] = hashes[j]
+                swap(&keys[i], &keys[j])
+                swap(&rows[i], &rows[j])
+                filed[i] = filed[j]
+                used[j] = false
+                filed[j] = .min
+                i = j
+            }
+        }
+
+        /// Files slot `i`'s key under second `b` unless it is already; whether it was not.
+        func file(_ i: Int, under b: Int64) -> Bool {
+            if filed[i] == b { return false }
+            filed[i] = b
+            return true
+        }
+
+        /// Empties the table.
+        func removeAll() {
+            release()
+            capacity = 16
+            mask = capacity - 1
+            count = 0
+            (used, hashes, keys, rows, filed) = Self.buffers(capacity)
+        }
+
+        /// Every (key, rows) held, in table order.
+        var all: [(Key, [Entry])] { (0..<capacity).filter { used[$0] }.map { (keys[$0], rows[$0]) } }
+        var heldRows: Int { (0..<capacity).reduce(0) { $0 + rows[$1].count } }
+    }
+
+    /// Keys by the second their rows expire in, seconds ascending; new rows nearly always go to the
+    /// last second or one near it.
+    struct ExpiryQueue {
+        var seconds: [(second: Int64, keys: [Key])] = []
+
+        mutating func file(_ k: Key, under b: Int64) {
+            var i = seconds.count
+            while i > 0 && seconds[i - 1].second > b { i -= 1 }
+            if i > 0 && seconds[i - 1].second == b {
+                seconds[i - 1].keys.append(k)
+            } else {
+                seconds.insert((b, [k]), at: i)
+            }
+        }
+
+        /// Takes the keys filed under seconds before `b`.
+        mutating func take(before b: Int64) -> [[Key]] {
+            var n = 0
+            while n < seconds.count && seconds[n].second < b { n += 1 }
+            guard n > 0 else { return [] }
+            let due = seconds[..<n].map(\.keys)
+            seconds.removeFirst(n)
+            return due
+        }
+    }
+
+    var lefts: JoinRows
+    var rights: JoinRows
     /// Keys by the second their rows expire in (left: time + upper, right: time - lower), so
-    /// advancing the watermark visits only the keys with rows to drop.
-    var leftExpiry: [Int64: [Key]] = [:]
-    var rightExpiry: [Int64: [Key]] = [:]
+    /// advancing the watermark visits only the keys with rows to drop. A key is filed once per
+    /// second however many of its rows expire in it.
+    var leftExpiry = ExpiryQueue()
+    var rightExpiry = ExpiryQueue()
     static let bucket: Int64 = 1000
     var seq: Int64 = 0
     /// The watermarks of each side as last advanced.
@@ -68,26 +266,35 @@ public final class IntervalJoinOperator {
         self.upper = upper
         self.left = left
         self.rightWidth = rightWidth
+        let seed = UInt64.random(in: .min ... .max)
+        lefts = JoinRows(seed: seed)
+        rights = JoinRows(seed: seed)
     }
 
     public var explain: String { "IntervalJoinExec: \(left ? "left" : "inner") right.time in [left.time + \(lower)ms, left.time + \(upper)ms]" }
 
     /// Rows held on both sides (for tests and metrics).
-    public var heldRows: Int { lefts.values.reduce(0) { $0 + $1.count } + rights.values.reduce(0) { $0 + $1.count } }
+    public var heldRows: Int { lefts.heldRows + rights.heldRows }
 
     /// A left row: returns the joined rows it makes now, or nil when it is late. NULL keys meet nothing.
-    public func addLeft(key: [Value], time t: Int64, row: [Value]) -> [[Value]]? {
+    public func addLeft(key: [Value], time t: Int64, row: [Value]) -> [[Value]]? { addLeft(key: Key(key), time: t, row: row) }
+
+    /// A right row: returns the joined rows it makes now, or nil when it is late.
+    public func addRight(key: [Value], time t: Int64, row: [Value]) -> [[Value]]? { addRight(key: Key(key), time: t, row: row) }
+
+    public func addLeft(key: Key, time t: Int64, row: [Value]) -> [[Value]]? {
         guard t >= leftWatermark else { return nil }
         var out: [[Value]] = []
-        let nullKey = key.contains(.null)
-        let k = nullKey ? Key.values([]) : Key(key)
-        if !nullKey, let candidates = rights[k] {
-            for r in candidates where r.time >= t &+ lower && r.time <= t &+ upper { out.append(row + r.row) }
+        let nullKey = key.hasNull
+        let k = nullKey ? Key.values([]) : key
+        if !nullKey, let at = rights.find(k) {
+            rights.rows[at].withUnsafeBufferPointer { candidates in
+                for r in candidates where r.time >= t &+ lower && r.time <= t &+ upper { out.append(row + r.row) }
+            }
         }
         // An inner join keeps a left row only while a right row can still arrive to meet it.
         if (!nullKey || left) && t &+ upper >= rightWatermark {
-            lefts[k, default: []].append(Entry(time: t, seq: seq, row: row, matched: !out.isEmpty))
-            leftExpiry[Self.bucketOf(t &+ upper), default: []].append(k)
+            Self.hold(Entry(time: t, seq: seq, row: row, matched: !out.isEmpty), k, expiring: t &+ upper, lefts, &leftExpiry)
             seq += 1
         } else if left && out.isEmpty {
             out.append(row + [Value](repeating: .null, count: rightWidth))
@@ -95,14 +302,12 @@ public final class IntervalJoinOperator {
         return out
     }
 
-    /// A right row: returns the joined rows it makes now, or nil when it is late.
-    public func addRight(key: [Value], time t: Int64, row: [Value]) -> [[Value]]? {
+    public func addRight(key k: Key, time t: Int64, row: [Value]) -> [[Value]]? {
         guard t >= rightWatermark else { return nil }
-        if key.contains(.null) { return [] }
-        let k = Key(key)
+        if k.hasNull { return [] }
         var out: [[Value]] = []
-        if let at = lefts.index(forKey: k) {
-            lefts.values[at].withUnsafeMutableBufferPointer { candidates in
+        if let at = lefts.find(k) {
+            lefts.rows[at].withUnsafeMutableBufferPointer { candidates in
                 for i in candidates.indices where t >= candidates[i].time &+ lower && t <= candidates[i].time &+ upper {
                     out.append(candidates[i].row + row)
                     candidates[i].matched = true
@@ -110,11 +315,18 @@ public final class IntervalJoinOperator {
             }
         }
         if t &- lower >= leftWatermark {
-            rights[k, default: []].append(Entry(time: t, seq: seq, row: row, matched: false))
-            rightExpiry[Self.bucketOf(t &- lower), default: []].append(k)
+            Self.hold(Entry(time: t, seq: seq, row: row, matched: false), k, expiring: t &- lower, rights, &rightExpiry)
             seq += 1
         }
         return out
+    }
+
+    /// Keeps a row under its key and files the key under the second the row expires in.
+    private static func hold(_ e: Entry, _ k: Key, expiring at: Int64, _ side: JoinRows, _ expiry: inout ExpiryQueue) {
+        let slot = side.slot(for: k)
+        side.rows[slot].append(e)
+        let b = bucketOf(at)
+        if side.file(slot, under: b) { expiry.file(k, under: b) }
     }
 
     static func bucketOf(_ t: Int64) -> Int64 {
@@ -130,11 +342,9 @@ public final class IntervalJoinOperator {
         let inf = WatermarkTracker.infinity
         var unmatched: [Entry] = []
         // A left row goes once time + upper < the right watermark; a right row once time - lower < the left one.
-        let (lo, hi) = (lower, upper)
-        Self.expire(&lefts, &leftExpiry, through: rightWatermark, everything: rightWatermark == inf, at: { $0.time &+ hi }) { e in
-            if left && !e.matched { unmatched.append(e) }
-        }
-        Self.expire(&rights, &rightExpiry, through: leftWatermark, everything: leftWatermark == inf, at: { $0.time &- lo }) { _ in }
+        Self.expire(lefts, &leftExpiry, through: rightWatermark, everything: rightWatermark == inf, offset: upper,
+                    left ? { e in if !e.matched { unmatched.append(e) } } : nil)
+        Self.expire(rights, &rightExpiry, through: leftWatermark, everything: leftWatermark == inf, offset: 0 &- lower, nil)
         unmatched.sort { $0.time != $1.time ? $0.time < $1.time : $0.seq < $1.seq }
         let nulls = [Value](repeating: .null, count: rightWidth)
         return unmatched.map { $0.row + nulls }
@@ -143,26 +353,24 @@ public final class IntervalJoinOperator {
     /// Drops the entries whose expiry time (`at`: left time + upper, right time - lower) is before
     /// `mark`, visiting only the keys filed under the seconds wholly before the mark's. (Rows of
     /// the mark's own second go at a later advance: until then nothing can meet them anyway.)
-    private static func expire(_ side: inout [Key: [Entry]], _ expiry: inout [Int64: [Key]], through mark: Int64, everything: Bool,
-                               at: (Entry) -> Int64, _ dropped: (Entry) -> Void) {
+    /// `offset` turns a row's time into its expiry time; `dropped`, if given, sees each row dropped.
+    private static func expire(_ side: JoinRows, _ expiry: inout ExpiryQueue, through mark: Int64, everything: Bool,
+                               offset: Int64, _ dropped: ((Entry) -> Void)?) {
         if everything {
-            for entries in side.values { entries.forEach(dropped) }
-            side = [:]
-            expiry = [:]
+            if let dropped { for (_, entries) in side.all { entries.forEach(dropped) } }
+            side.removeAll()
+            expiry = ExpiryQueue()
             return
         }
-        let current = bucketOf(mark)
-        let due = expiry.keys.filter { $0 < current }
-        guard !due.isEmpty else { return }
-        var visited = Set<Key>()
-        for b in due {
-            for k in expiry.removeValue(forKey: b)! where visited.insert(k).inserted {
-                guard let slot = side.index(forKey: k) else { continue }
-                // In place: an array taken out of the dictionary would be copied to be changed.
-                let kept = side.values[slot].withUnsafeMutableBufferPointer { entries -> Int in
+        for keys in expiry.take(before: bucketOf(mark)) {
+            for k in keys {
+                // Gone already (its rows expired through another second), or filed again since.
+                guard let slot = side.find(k) else { continue }
+                // In place: an array taken out of the table would be copied to be changed.
+                let kept = side.rows[slot].withUnsafeMutableBufferPointer { entries -> Int in
                     var kept = 0
                     for i in entries.indices {
-                        if at(entries[i]) < mark { dropped(entries[i]); continue }
+                        if entries[i].time &+ offset < mark { dropped?(entries[i]); continue }
                         if kept != i { entries.swapAt(kept, i) }
                         kept += 1
                     }
@@ -171,7 +379,7 @@ public final class IntervalJoinOperator {
                 if kept == 0 {
                     side.remove(at: slot)
                 } else {
-                    side.values[slot].removeLast(side.values[slot].count - kept)
+                    side.rows[slot].removeLast(side.rows[slot].count - kept)
                 }
             }
         }
@@ -180,10 +388,10 @@ public final class IntervalJoinOperator {
     // MARK: - Checkpoints
 
     public func snapshot() -> JSONValue {
-        func side(_ m: [Key: [Entry]]) -> JSONValue {
-            .array(m.keys.sorted(by: { GroupKeyOrder.less($0.values, $1.values) }).map { k in
+        func side(_ m: JoinRows) -> JSONValue {
+            .array(m.all.sorted(by: { GroupKeyOrder.less($0.0.values, $1.0.values) }).map { k, entries in
                 ["key": .array(k.values.map(\.snapshot)),
-                 "rows": .array(m[k]!.map { ["time": .int($0.time), "seq": .int($0.seq), "row": .array($0.row.map(\.snapshot)), "matched": .bool($0.matched)] })]
+                 "rows": .array(entries.map { ["time": .int($0.time), "seq": .int($0.seq), "row": .array($0.row.map(\.snapshot)), "matched": .bool($0.matched)] })]
             })
         }
         return ["left": side(lefts), "right": side(rights), "seq": .int(seq),
@@ -192,7 +400,7 @@ public final class IntervalJoinOperator {
 
     public func restore(_ j: JSONValue) throws(SnapshotError) {
         func side(_ v: JSONValue?) throws(SnapshotError) -> [Key: [Entry]] {
-            var m: [Key: [Entry]] = [:]
+            var m: [Key: [Entry]] = [:]  // (a key twice in a damaged checkpoint: the last wins)
             for e in try Snap.array(v) {
                 var key: [Value] = []
                 for x in try Snap.array(e["key"]) { key.append(try Value(snapshot: x)) }
@@ -206,12 +414,13 @@ public final class IntervalJoinOperator {
             }
             return m
         }
-        lefts = try side(j["left"])
-        rights = try side(j["right"])
-        leftExpiry = [:]
-        rightExpiry = [:]
-        for (k, entries) in lefts { for e in entries { leftExpiry[Self.bucketOf(e.time &+ upper), default: []].append(k) } }
-        for (k, entries) in rights { for e in entries { rightExpiry[Self.bucketOf(e.time &- lower), default: []].append(k) } }
+        let l = try side(j["left"]), r = try side(j["right"])
+        lefts.removeAll()
+        rights.removeAll()
+        leftExpiry = ExpiryQueue()
+        rightExpiry = ExpiryQueue()
+        for (k, entries) in l { for e in entries { Self.hold(e, k, expiring: e.time &+ upper, lefts, &leftExpiry) } }
+        for (k, entries) in r { for e in entries { Self.hold(e, k, expiring: e.time &- lower, rights, &rightExpiry) } }
         seq = try Snap.int(j["seq"])
         leftWatermark = try Snap.int(j["left_watermark"])
         rightWatermark = try Snap.int(j["right_watermark"])

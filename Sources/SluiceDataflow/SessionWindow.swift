@@ -105,7 +105,7 @@ public final class SessionWindowOperator: WindowedAggregation {
             // Taken out of the table while it changes, so that it is not copied.
             var list = sessions.removeValue(forKey: key) ?? []
             func feed(_ states: inout [AggregateState]) {
-                for (i, a) in aggregates.enumerated() {
+                for i in aggregates.indices {
                     guard let col = inputs[i] else { states[i].addRow(); continue }
                     if col.isNull(row) { continue }
                     let v = col.value(row)

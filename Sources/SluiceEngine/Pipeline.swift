@@ -176,14 +176,15 @@ final class Pipeline {
         guard batch.count > 0 else { return [] }
         evaluator.reset()
         let keys = (side == 0 ? j.leftKeys : j.rightKeys).map { evaluator.evaluate($0, batch) }
-        let bad = Set(evaluator.errors.map(\.row))
+        var bad = [Bool](repeating: false, count: batch.count)
+        for e in evaluator.errors where e.row < bad.count { bad[e.row] = true }
         note(evaluator.errors, batch)
-        let times = batch.columns[side == 0 ? j.leftTime : j.rightTime]
+        let batchRows = batch.rows()
         var rows: [[Value]] = []
-        for r in 0..<batch.count where !bad.contains(r) {
-            let key = keys.map { $0[r] }
-            let row = batch.row(r)
-            guard case .timestamp(let t) = times.value(r) else {
+        for r in 0..<batch.count where !bad[r] {
+            let key = IntervalJoinOperator.Key(keys, row: r)
+            let row = batchRows[r]
+            guard case .timestamp(let t) = row[side == 0 ? j.leftTime : j.rightTime] else {
                 failures.append(RecordFailure(kind: "eval", message: "the record has no event time to join on", data: rowText(batch, r)))
                 continue
             }
@@ -359,7 +360,7 @@ final class Pipeline {
             i += 1
         }
         emitted += Int64(b.count)
-        return (0..<b.count).map { b.row($0) }
+        return b.rows()
     }
 
     /// Each row of `b` with the table rows whose keys equal its key expressions (and for which the

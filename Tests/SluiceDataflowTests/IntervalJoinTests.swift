@@ -48,6 +48,88 @@ struct IntervalJoinTests {
     }
 
     @Test func innerJoinsMatchABruteForceJoin() { run(left: false, lower: 0, upper: 2000, seed: 1) }
+    /// Keys of every kind: one integer, two integers, a string, and some NULL (meeting nothing),
+    /// over many keys, so the side tables grow, and shrink as keys expire.
+    @Test(arguments: [(1, 5000), (2, 300), (3, 40), (4, 7)])
+    func keysOfEveryKindMatchABruteForceJoin(kind: Int, keys: Int) {
+        var rng = SplitMix64(seed: UInt64(kind * 100 + keys))
+        struct R { var ts: Int64; var key: [Value]; var id: Int; var left: Bool }
+        var rows: [R] = []
+        var clock: Int64 = 0
+        func key(_ n: Int64) -> [Value] {
+            switch kind {
+            case 1: return [.int(n)]
+            case 2: return [.int(n % 17), .int(n)]
+            case 3: return [.string("k\(n)")]
+            default: return n == 0 ? [.int(1), .null] : [.int(1), .string("\(n)")]
+            }
+        }
+        for i in 0..<4000 {
+            clock += Int64(rng.next() % 50)
+            rows.append(R(ts: max(0, clock - Int64(rng.next() % 1000)), key: key(Int64(rng.next() % UInt64(keys))), id: i, left: rng.next() % 2 == 0))
+        }
+        let op = IntervalJoinOperator(lower: -300, upper: 700, left: true, rightWidth: 1)
+        var out: [String] = []
+        var maxLeft = Int64.min, maxRight = Int64.min
+        func text(_ r: [Value]) -> String { "\(r[0])-\(r[1])" }
+        for (i, r) in rows.enumerated() {
+            let joined = r.left ? op.addLeft(key: r.key, time: r.ts, row: [.int(Int64(r.id))]) : op.addRight(key: r.key, time: r.ts, row: [.int(Int64(r.id))])
+            #expect(joined != nil)
+            out += (joined ?? []).map(text)
+            if r.left { maxLeft = max(maxLeft, r.ts) } else { maxRight = max(maxRight, r.ts) }
+            if i % 7 == 6 { out += op.advance(left: maxLeft &- 1000, right: maxRight &- 1000).map(text) }
+            if i == 2000 {
+                // A restored copy carries on as the original would.
+                let copy = IntervalJoinOperator(lower: -300, upper: 700, left: true, rightWidth: 1)
+                #expect(throws: Never.self) { try copy.restore(op.snapshot()) }
+                #expect(copy.snapshot() == op.snapshot())
+                #expect(copy.heldRows == op.heldRows)
+            }
+        }
+        out += op.advance(left: WatermarkTracker.infinity, right: WatermarkTracker.infinity).map(text)
+        #expect(op.heldRows == 0)
+        var expected: [String] = []
+        let lefts = rows.filter(\.left), rights = rows.filter { !$0.left }
+        for l in lefts {
+            let matches = l.key.contains(.null) ? [] : rights.filter { $0.key == l.key && $0.ts >= l.ts - 300 && $0.ts <= l.ts + 700 }
+            for m in matches { expected.append("\(l.id)-\(m.id)") }
+            if matches.isEmpty { expected.append("\(l.id)-NULL") }
+        }
+        #expect(out.sorted() == expected.sorted())
+    }
+
+    /// The side table against a dictionary: random inserts, row appends and removals of keys of
+    /// every kind, thousands at once, so probe runs form, wrap around the table's end and are
+    /// shifted back by removals.
+    @Test func sideTableMatchesADictionary() {
+        var rng = SplitMix64(seed: 9)
+        let table = IntervalJoinOperator.JoinRows(seed: 12345)
+        var model: [IntervalJoinOperator.Key: Int] = [:]
+        for step in 0..<60_000 {
+            let n = Int64(rng.next() % 3000)
+            let k: IntervalJoinOperator.Key = switch n % 3 {
+            case 0: .one(n << 20)
+            case 1: .two(n, -n)
+            default: .values([.string("s\(n)")])
+            }
+            if rng.next() % 3 == 0 {
+                if let at = table.find(k) { table.remove(at: at) }
+                model[k] = nil
+            } else {
+                let at = table.slot(for: k)
+                table.rows[at].append(.init(time: Int64(step), seq: 0, row: [], matched: false))
+                model[k, default: 0] += 1
+            }
+            if step % 5000 == 0 || step == 59_999 {
+                #expect(table.count == model.count)
+                for (k, c) in model { #expect(table.find(k).map { table.rows[$0].count } == c) }
+                #expect(table.all.count == model.count)
+            }
+        }
+        table.removeAll()
+        #expect(table.count == 0 && table.heldRows == 0 && table.find(.one(0)) == nil)
+    }
+
     @Test func leftJoinsEmitEveryUnmatchedRowOnce() { run(left: true, lower: -500, upper: 1500, seed: 2) }
     @Test func boundsEntirelyInThePast() { run(left: true, lower: -2500, upper: -1000, seed: 3) }
 
