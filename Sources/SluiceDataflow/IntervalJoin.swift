@@ -75,60 +75,52 @@ public final class IntervalJoinOperator {
     }
 
     /// One side's rows by key: an open-addressing table (linear probing, a power-of-two size at
-    /// most half full) whose slots hold a key, its rows in arrival order and the expiry second it
-    /// was last filed under. Removing a key shifts the rest of its run back, so no tombstones
-    /// build up as keys come and go. Replaces a `[Key: [Entry]]`, whose SipHash and probing were a
-    /// third of a self-join's time; the slots live in buffers (as a forest's trees do), so reading
-    /// and changing them takes no reference counting or exclusivity checks.
+    /// most half full) whose slots hold a key, its hash, its rows in arrival order and the expiry
+    /// second it was last filed under, side by side (a probe touches one slot, not four arrays).
+    /// Removing a key shifts the rest of its run back, so no tombstones build up as keys come and
+    /// go. Replaces a `[Key: [Entry]]`, whose SipHash and probing were a third of a self-join's
+    /// time; the slots live in a buffer (as a forest's trees do), so reading and changing them
+    /// takes no reference counting or exclusivity checks.
     final class JoinRows {
+        struct Slot {
+            var key: Key?
+            var hash: UInt64 = 0
+            var filed: Int64 = .min
+            var rows: [Entry] = []
+        }
+
         let seed: UInt64
         private(set) var capacity: Int
         private(set) var count = 0
         private var mask: Int
-        private var used: UnsafeMutablePointer<Bool>
-        private var hashes: UnsafeMutablePointer<UInt64>
-        private var keys: UnsafeMutablePointer<Key>
-        /// A slot's rows, in arrival order (an empty array in an empty slot).
-        private(set) var rows: UnsafeMutablePointer<[Entry]>
-        /// The second the slot's key was last filed under for expiry.
-        private(set) var filed: UnsafeMutablePointer<Int64>
+        private var slots: UnsafeMutablePointer<Slot>
 
         init(seed: UInt64, capacity: Int = 16) {
             self.seed = seed
             self.capacity = capacity
             mask = capacity - 1
-            (used, hashes, keys, rows, filed) = Self.buffers(capacity)
+            slots = .allocate(capacity: capacity)
+            slots.initialize(repeating: Slot(), count: capacity)
         }
 
-        private static func buffers(_ n: Int) -> (UnsafeMutablePointer<Bool>, UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<Key>,
-                                                  UnsafeMutablePointer<[Entry]>, UnsafeMutablePointer<Int64>) {
-            let used = UnsafeMutablePointer<Bool>.allocate(capacity: n)
-            used.initialize(repeating: false, count: n)
-            let hashes = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
-            hashes.initialize(repeating: 0, count: n)
-            let keys = UnsafeMutablePointer<Key>.allocate(capacity: n)
-            keys.initialize(repeating: .one(0), count: n)
-            let rows = UnsafeMutablePointer<[Entry]>.allocate(capacity: n)
-            rows.initialize(repeating: [], count: n)
-            let filed = UnsafeMutablePointer<Int64>.allocate(capacity: n)
-            filed.initialize(repeating: .min, count: n)
-            return (used, hashes, keys, rows, filed)
+        deinit {
+            slots.deinitialize(count: capacity)
+            slots.deallocate()
         }
 
-        private func release() {
-            keys.deinitialize(count: capacity)
-            rows.deinitialize(count: capacity)
-            used.deallocate(); hashes.deallocate(); keys.deallocate(); rows.deallocate(); filed.deallocate()
-        }
+        private static let rowsOffset = MemoryLayout<Slot>.offset(of: \Slot.rows)!
 
-        deinit { release() }
+        /// Slot `i`'s rows, to be changed in place (valid until the table next grows or removes a key).
+        @inline(__always) func rows(_ i: Int) -> UnsafeMutablePointer<[Entry]> {
+            (UnsafeMutableRawPointer(slots + i) + Self.rowsOffset).assumingMemoryBound(to: [Entry].self)
+        }
 
         /// The slot holding `k`, if any.
         func find(_ k: Key) -> Int? {
             let h = k.hash(seed: seed)
             var i = Int(truncatingIfNeeded: h) & mask
-            while used[i] {
-                if hashes[i] == h && keys[i] == k { return i }
+            while slots[i].key != nil {
+                if slots[i].hash == h && slots[i].key == k { return i }
                 i = (i + 1) & mask
             }
             return nil
@@ -138,87 +130,75 @@ public final class IntervalJoinOperator {
         func slot(for k: Key) -> Int {
             let h = k.hash(seed: seed)
             var i = Int(truncatingIfNeeded: h) & mask
-            while used[i] {
-                if hashes[i] == h && keys[i] == k { return i }
+            while slots[i].key != nil {
+                if slots[i].hash == h && slots[i].key == k { return i }
                 i = (i + 1) & mask
             }
             if 2 * (count + 1) > capacity {
                 grow()
                 i = Int(truncatingIfNeeded: h) & mask
-                while used[i] { i = (i + 1) & mask }
+                while slots[i].key != nil { i = (i + 1) & mask }
             }
-            used[i] = true
-            hashes[i] = h
-            keys[i] = k
+            slots[i].key = k
+            slots[i].hash = h
             count += 1
             return i
         }
 
         private func grow() {
-            let old = (used, hashes, keys, rows, filed, capacity)
+            let old = slots, n = capacity
             capacity *= 2
             mask = capacity - 1
-            (used, hashes, keys, rows, filed) = Self.buffers(capacity)
-            for i in 0..<old.5 where old.0[i] {
-                var j = Int(truncatingIfNeeded: old.1[i]) & mask
-                while used[j] { j = (j + 1) & mask }
-                used[j] = true
-                hashes[j] = old.1[i]
-                keys[j] = old.2[i]
-                swap(&rows[j], &old.3[i])
-                filed[j] = old.4[i]
+            slots = .allocate(capacity: capacity)
+            slots.initialize(repeating: Slot(), count: capacity)
+            for i in 0..<n where old[i].key != nil {
+                var j = Int(truncatingIfNeeded: old[i].hash) & mask
+                while slots[j].key != nil { j = (j + 1) & mask }
+                swap(&slots[j], &old[i])
             }
-            old.2.deinitialize(count: old.5)
-            old.3.deinitialize(count: old.5)
-            old.0.deallocate(); old.1.deallocate(); old.2.deallocate(); old.3.deallocate(); old.4.deallocate()
+            old.deinitialize(count: n)
+            old.deallocate()
         }
 
         /// Empties slot `i`; the slots after it in its run move back where their probe allows.
         func remove(at slot: Int) {
             var i = slot
-            used[i] = false
-            keys[i] = .one(0)
-            rows[i] = []
-            filed[i] = .min
+            slots[i] = Slot()
             count -= 1
             var j = i
             while true {
                 j = (j + 1) & mask
-                guard used[j] else { return }
-                let home = Int(truncatingIfNeeded: hashes[j]) & mask
+                guard slots[j].key != nil else { return }
+                let home = Int(truncatingIfNeeded: slots[j].hash) & mask
                 // Slot j's key stays if its home lies cyclically in (i, j].
                 let stays = i <= j ? (i < home && home <= j) : (i < home || home <= j)
                 if stays { continue }
-                used[i] = true
-                hashes[i] = hashes[j]
-                swap(&keys[i], &keys[j])
-                swap(&rows[i], &rows[j])
-                filed[i] = filed[j]
-                used[j] = false
-                filed[j] = .min
+                swap(&slots[i], &slots[j])
                 i = j
             }
         }
 
         /// Files slot `i`'s key under second `b` unless it is already; whether it was not.
         func file(_ i: Int, under b: Int64) -> Bool {
-            if filed[i] == b { return false }
-            filed[i] = b
+            if slots[i].filed == b { return false }
+            slots[i].filed = b
             return true
         }
 
         /// Empties the table.
         func removeAll() {
-            release()
+            slots.deinitialize(count: capacity)
+            slots.deallocate()
             capacity = 16
             mask = capacity - 1
             count = 0
-            (used, hashes, keys, rows, filed) = Self.buffers(capacity)
+            slots = .allocate(capacity: capacity)
+            slots.initialize(repeating: Slot(), count: capacity)
         }
 
         /// Every (key, rows) held, in table order.
-        var all: [(Key, [Entry])] { (0..<capacity).filter { used[$0] }.map { (keys[$0], rows[$0]) } }
-        var heldRows: Int { (0..<capacity).reduce(0) { $0 + rows[$1].count } }
+        var all: [(Key, [Entry])] { (0..<capacity).compactMap { i in slots[i].key.map { ($0, slots[i].rows) } } }
+        var heldRows: Int { (0..<capacity).reduce(0) { $0 + slots[$1].rows.count } }
     }
 
     /// Keys by the second their rows expire in, seconds ascending; new rows nearly always go to the
@@ -288,7 +268,7 @@ public final class IntervalJoinOperator {
         let nullKey = key.hasNull
         let k = nullKey ? Key.values([]) : key
         if !nullKey, let at = rights.find(k) {
-            rights.rows[at].withUnsafeBufferPointer { candidates in
+            rights.rows(at).pointee.withUnsafeBufferPointer { candidates in
                 for r in candidates where r.time >= t &+ lower && r.time <= t &+ upper { out.append(row + r.row) }
             }
         }
@@ -307,7 +287,7 @@ public final class IntervalJoinOperator {
         if k.hasNull { return [] }
         var out: [[Value]] = []
         if let at = lefts.find(k) {
-            lefts.rows[at].withUnsafeMutableBufferPointer { candidates in
+            lefts.rows(at).pointee.withUnsafeMutableBufferPointer { candidates in
                 for i in candidates.indices where t >= candidates[i].time &+ lower && t <= candidates[i].time &+ upper {
                     out.append(candidates[i].row + row)
                     candidates[i].matched = true
@@ -324,7 +304,7 @@ public final class IntervalJoinOperator {
     /// Keeps a row under its key and files the key under the second the row expires in.
     private static func hold(_ e: Entry, _ k: Key, expiring at: Int64, _ side: JoinRows, _ expiry: inout ExpiryQueue) {
         let slot = side.slot(for: k)
-        side.rows[slot].append(e)
+        side.rows(slot).pointee.append(e)
         let b = bucketOf(at)
         if side.file(slot, under: b) { expiry.file(k, under: b) }
     }
@@ -367,7 +347,7 @@ public final class IntervalJoinOperator {
                 // Gone already (its rows expired through another second), or filed again since.
                 guard let slot = side.find(k) else { continue }
                 // In place: an array taken out of the table would be copied to be changed.
-                let kept = side.rows[slot].withUnsafeMutableBufferPointer { entries -> Int in
+                let kept = side.rows(slot).pointee.withUnsafeMutableBufferPointer { entries -> Int in
                     var kept = 0
                     for i in entries.indices {
                         if entries[i].time &+ offset < mark { dropped?(entries[i]); continue }
@@ -379,7 +359,7 @@ public final class IntervalJoinOperator {
                 if kept == 0 {
                     side.remove(at: slot)
                 } else {
-                    side.rows[slot].removeLast(side.rows[slot].count - kept)
+                    side.rows(slot).pointee.removeLast(side.rows(slot).pointee.count - kept)
                 }
             }
         }

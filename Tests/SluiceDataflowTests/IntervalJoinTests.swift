@@ -117,12 +117,12 @@ struct IntervalJoinTests {
                 model[k] = nil
             } else {
                 let at = table.slot(for: k)
-                table.rows[at].append(.init(time: Int64(step), seq: 0, row: [], matched: false))
+                table.rows(at).pointee.append(.init(time: Int64(step), seq: 0, row: [], matched: false))
                 model[k, default: 0] += 1
             }
             if step % 5000 == 0 || step == 59_999 {
                 #expect(table.count == model.count)
-                for (k, c) in model { #expect(table.find(k).map { table.rows[$0].count } == c) }
+                for (k, c) in model { #expect(table.find(k).map { table.rows($0).pointee.count } == c) }
                 #expect(table.all.count == model.count)
             }
         }
