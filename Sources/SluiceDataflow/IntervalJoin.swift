@@ -52,8 +52,8 @@ public final class IntervalJoinOperator {
         /// (with the table's random seed, so crafted keys cannot pile onto one run), others by `Hasher`.
         func hash(seed: UInt64) -> UInt64 {
             switch self {
-            case .one(let a): return Self.mix(UInt64(bitPattern: a) ^ seed)
-            case .two(let a, let b): return Self.mix((UInt64(bitPattern: a) ^ seed) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(bitPattern: b))
+            case .one(let a): return murmurFinalize(UInt64(bitPattern: a) ^ seed)
+            case .two(let a, let b): return murmurFinalize((UInt64(bitPattern: a) ^ seed) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(bitPattern: b))
             case .values(let v):
                 var h = Hasher()
                 h.combine(seed)
@@ -62,16 +62,6 @@ public final class IntervalJoinOperator {
             }
         }
 
-        /// The finalizer of MurmurHash3: every input bit reaches every output bit.
-        @inline(__always) static func mix(_ x: UInt64) -> UInt64 {
-            var x = x
-            x ^= x >> 33
-            x &*= 0xFF51_AFD7_ED55_8CCD
-            x ^= x >> 33
-            x &*= 0xC4CE_B9FE_1A85_EC53
-            x ^= x >> 33
-            return x
-        }
     }
 
     /// One side's rows by key: an open-addressing table (linear probing, a power-of-two size at

@@ -1,5 +1,17 @@
 public import SluiceCore
 
+/// The finalizer of MurmurHash3: every input bit reaches every output bit (sketch hashes, join
+/// table hashes).
+@inline(__always) func murmurFinalize(_ x: UInt64) -> UInt64 {
+    var k = x
+    k ^= k >> 33
+    k &*= 0xff51_afd7_ed55_8ccd
+    k ^= k >> 33
+    k &*= 0xc4ce_b9fe_1a85_ec53
+    k ^= k >> 33
+    return k
+}
+
 /// APPROX_COUNT_DISTINCT: exact up to `exactLimit` distinct values (their 64-bit hashes are
 /// kept), then a HyperLogLog of 2^14 one-byte registers (16 KiB). Its relative standard error
 /// is 1.04 / sqrt(16384) = 0.81%; the tests hold it to 2.5% (about three standard errors) on
@@ -73,15 +85,7 @@ public struct HyperLogLog: Sendable, Equatable {
     /// A 64-bit hash of a value (murmur3's finalizer over the value's bits; FNV-1a for text).
     /// Equal values hash equally; an integer and a double are different values, as in COUNT(DISTINCT).
     public static func hash(_ v: Value) -> UInt64 {
-        func mix(_ x: UInt64) -> UInt64 {
-            var k = x
-            k ^= k >> 33
-            k &*= 0xff51_afd7_ed55_8ccd
-            k ^= k >> 33
-            k &*= 0xc4ce_b9fe_1a85_ec53
-            k ^= k >> 33
-            return k
-        }
+        let mix = murmurFinalize
         switch v {
         case .null: return mix(0x6e75_6c6c)
         case .bool(let b): return mix(b ? 0x7472_7565 : 0x6661_6c73)
