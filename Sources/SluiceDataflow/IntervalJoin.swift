@@ -22,181 +22,19 @@ public final class IntervalJoinOperator {
         var matched: Bool
     }
 
-    /// A join key: one or two integers without an array (the common cases), else the values.
-    public enum Key: Hashable, Sendable {
-        case one(Int64)
-        case two(Int64, Int64)
-        case values([Value])
-        public init(_ v: [Value]) {
-            if v.count == 1, case .int(let a) = v[0] { self = .one(a); return }
-            if v.count == 2, case .int(let a) = v[0], case .int(let b) = v[1] { self = .two(a, b); return }
-            self = .values(v)
-        }
-        /// Row `r` of evaluated key columns, with no array in between for one or two integers.
-        public init(_ columns: [[Value]], row r: Int) {
-            if columns.count == 1, case .int(let a) = columns[0][r] { self = .one(a); return }
-            if columns.count == 2, case .int(let a) = columns[0][r], case .int(let b) = columns[1][r] { self = .two(a, b); return }
-            self = .values(columns.map { $0[r] })
-        }
-        /// A NULL in the key: it meets nothing.
-        var hasNull: Bool { if case .values(let v) = self { return v.contains(.null) }; return false }
-        var values: [Value] {
-            switch self {
-            case .one(let a): return [.int(a)]
-            case .two(let a, let b): return [.int(a), .int(b)]
-            case .values(let v): return v
-            }
-        }
-
-        /// The key's hash in a `JoinRows` table: integer keys mixed by multiplying and shifting
-        /// (with the table's random seed, so crafted keys cannot pile onto one run), others by `Hasher`.
-        func hash(seed: UInt64) -> UInt64 {
-            switch self {
-            case .one(let a): return murmurFinalize(UInt64(bitPattern: a) ^ seed)
-            case .two(let a, let b): return murmurFinalize((UInt64(bitPattern: a) ^ seed) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(bitPattern: b))
-            case .values(let v):
-                var h = Hasher()
-                h.combine(seed)
-                h.combine(v)
-                return UInt64(bitPattern: Int64(h.finalize()))
-            }
-        }
-
+    /// A key's rows on one side, in arrival order, and the second the key was last filed under for expiry.
+    struct Held {
+        var rows: [Entry] = []
+        var filed: Int64 = .min
     }
-
-    /// One side's rows by key: an open-addressing table (linear probing, a power-of-two size at
-    /// most half full) whose slots hold a key, its hash, its rows in arrival order and the expiry
-    /// second it was last filed under, side by side (a probe touches one slot, not four arrays).
-    /// Removing a key shifts the rest of its run back, so no tombstones build up as keys come and
-    /// go. Replaces a `[Key: [Entry]]`, whose SipHash and probing were a third of a self-join's
-    /// time; the slots live in a buffer (as a forest's trees do), so reading and changing them
-    /// takes no reference counting or exclusivity checks.
-    final class JoinRows {
-        struct Slot {
-            var key: Key?
-            var hash: UInt64 = 0
-            var filed: Int64 = .min
-            var rows: [Entry] = []
-        }
-
-        let seed: UInt64
-        private(set) var capacity: Int
-        private(set) var count = 0
-        private var mask: Int
-        private var slots: UnsafeMutablePointer<Slot>
-
-        init(seed: UInt64, capacity: Int = 16) {
-            self.seed = seed
-            self.capacity = capacity
-            mask = capacity - 1
-            slots = .allocate(capacity: capacity)
-            slots.initialize(repeating: Slot(), count: capacity)
-        }
-
-        deinit {
-            slots.deinitialize(count: capacity)
-            slots.deallocate()
-        }
-
-        private static let rowsOffset = MemoryLayout<Slot>.offset(of: \Slot.rows)!
-
-        /// Slot `i`'s rows, to be changed in place (valid until the table next grows or removes a key).
-        @inline(__always) func rows(_ i: Int) -> UnsafeMutablePointer<[Entry]> {
-            (UnsafeMutableRawPointer(slots + i) + Self.rowsOffset).assumingMemoryBound(to: [Entry].self)
-        }
-
-        /// The slot holding `k`, if any.
-        func find(_ k: Key) -> Int? {
-            let h = k.hash(seed: seed)
-            var i = Int(truncatingIfNeeded: h) & mask
-            while slots[i].key != nil {
-                if slots[i].hash == h && slots[i].key == k { return i }
-                i = (i + 1) & mask
-            }
-            return nil
-        }
-
-        /// The slot holding `k`, made (with no rows) if there was none.
-        func slot(for k: Key) -> Int {
-            let h = k.hash(seed: seed)
-            var i = Int(truncatingIfNeeded: h) & mask
-            while slots[i].key != nil {
-                if slots[i].hash == h && slots[i].key == k { return i }
-                i = (i + 1) & mask
-            }
-            if 2 * (count + 1) > capacity {
-                grow()
-                i = Int(truncatingIfNeeded: h) & mask
-                while slots[i].key != nil { i = (i + 1) & mask }
-            }
-            slots[i].key = k
-            slots[i].hash = h
-            count += 1
-            return i
-        }
-
-        private func grow() {
-            let old = slots, n = capacity
-            capacity *= 2
-            mask = capacity - 1
-            slots = .allocate(capacity: capacity)
-            slots.initialize(repeating: Slot(), count: capacity)
-            for i in 0..<n where old[i].key != nil {
-                var j = Int(truncatingIfNeeded: old[i].hash) & mask
-                while slots[j].key != nil { j = (j + 1) & mask }
-                swap(&slots[j], &old[i])
-            }
-            old.deinitialize(count: n)
-            old.deallocate()
-        }
-
-        /// Empties slot `i`; the slots after it in its run move back where their probe allows.
-        func remove(at slot: Int) {
-            var i = slot
-            slots[i] = Slot()
-            count -= 1
-            var j = i
-            while true {
-                j = (j + 1) & mask
-                guard slots[j].key != nil else { return }
-                let home = Int(truncatingIfNeeded: slots[j].hash) & mask
-                // Slot j's key stays if its home lies cyclically in (i, j].
-                let stays = i <= j ? (i < home && home <= j) : (i < home || home <= j)
-                if stays { continue }
-                swap(&slots[i], &slots[j])
-                i = j
-            }
-        }
-
-        /// Files slot `i`'s key under second `b` unless it is already; whether it was not.
-        func file(_ i: Int, under b: Int64) -> Bool {
-            if slots[i].filed == b { return false }
-            slots[i].filed = b
-            return true
-        }
-
-        /// Empties the table.
-        func removeAll() {
-            slots.deinitialize(count: capacity)
-            slots.deallocate()
-            capacity = 16
-            mask = capacity - 1
-            count = 0
-            slots = .allocate(capacity: capacity)
-            slots.initialize(repeating: Slot(), count: capacity)
-        }
-
-        /// Every (key, rows) held, in table order.
-        var all: [(Key, [Entry])] { (0..<capacity).compactMap { i in slots[i].key.map { ($0, slots[i].rows) } } }
-        var heldRows: Int { (0..<capacity).reduce(0) { $0 + slots[$1].rows.count } }
-    }
+    typealias JoinRows = KeyTable<Held>
 
     /// Keys by the second their rows expire in, seconds ascending; new rows nearly always go to the
     /// last second or one near it.
     struct ExpiryQueue {
-        var seconds: [(second: Int64, keys: [Key])] = []
+        var seconds: [(second: Int64, keys: [RowKey])] = []
 
-        mutating func file(_ k: Key, under b: Int64) {
+        mutating func file(_ k: RowKey, under b: Int64) {
             var i = seconds.count
             while i > 0 && seconds[i - 1].second > b { i -= 1 }
             if i > 0 && seconds[i - 1].second == b {
@@ -207,7 +45,7 @@ public final class IntervalJoinOperator {
         }
 
         /// Takes the keys filed under seconds before `b`.
-        mutating func take(before b: Int64) -> [[Key]] {
+        mutating func take(before b: Int64) -> [[RowKey]] {
             var n = 0
             while n < seconds.count && seconds[n].second < b { n += 1 }
             guard n > 0 else { return [] }
@@ -237,28 +75,28 @@ public final class IntervalJoinOperator {
         self.left = left
         self.rightWidth = rightWidth
         let seed = UInt64.random(in: .min ... .max)
-        lefts = JoinRows(seed: seed)
-        rights = JoinRows(seed: seed)
+        lefts = JoinRows(seed: seed, empty: Held())
+        rights = JoinRows(seed: seed, empty: Held())
     }
 
     public var explain: String { "IntervalJoinExec: \(left ? "left" : "inner") right.time in [left.time + \(lower)ms, left.time + \(upper)ms]" }
 
     /// Rows held on both sides (for tests and metrics).
-    public var heldRows: Int { lefts.heldRows + rights.heldRows }
+    public var heldRows: Int { (lefts.all + rights.all).reduce(0) { $0 + $1.1.rows.count } }
 
     /// A left row: returns the joined rows it makes now, or nil when it is late. NULL keys meet nothing.
-    public func addLeft(key: [Value], time t: Int64, row: [Value]) -> [[Value]]? { addLeft(key: Key(key), time: t, row: row) }
+    public func addLeft(key: [Value], time t: Int64, row: [Value]) -> [[Value]]? { addLeft(key: RowKey(key), time: t, row: row) }
 
     /// A right row: returns the joined rows it makes now, or nil when it is late.
-    public func addRight(key: [Value], time t: Int64, row: [Value]) -> [[Value]]? { addRight(key: Key(key), time: t, row: row) }
+    public func addRight(key: [Value], time t: Int64, row: [Value]) -> [[Value]]? { addRight(key: RowKey(key), time: t, row: row) }
 
-    public func addLeft(key: Key, time t: Int64, row: [Value]) -> [[Value]]? {
+    public func addLeft(key: RowKey, time t: Int64, row: [Value]) -> [[Value]]? {
         guard t >= leftWatermark else { return nil }
         var out: [[Value]] = []
         let nullKey = key.hasNull
-        let k = nullKey ? Key.values([]) : key
+        let k = nullKey ? RowKey.values([]) : key
         if !nullKey, let at = rights.find(k) {
-            rights.rows(at).pointee.withUnsafeBufferPointer { candidates in
+            rights.value(at).pointee.rows.withUnsafeBufferPointer { candidates in
                 for r in candidates where r.time >= t &+ lower && r.time <= t &+ upper { out.append(row + r.row) }
             }
         }
@@ -272,12 +110,12 @@ public final class IntervalJoinOperator {
         return out
     }
 
-    public func addRight(key k: Key, time t: Int64, row: [Value]) -> [[Value]]? {
+    public func addRight(key k: RowKey, time t: Int64, row: [Value]) -> [[Value]]? {
         guard t >= rightWatermark else { return nil }
         if k.hasNull { return [] }
         var out: [[Value]] = []
         if let at = lefts.find(k) {
-            lefts.rows(at).pointee.withUnsafeMutableBufferPointer { candidates in
+            lefts.value(at).pointee.rows.withUnsafeMutableBufferPointer { candidates in
                 for i in candidates.indices where t >= candidates[i].time &+ lower && t <= candidates[i].time &+ upper {
                     out.append(candidates[i].row + row)
                     candidates[i].matched = true
@@ -292,11 +130,14 @@ public final class IntervalJoinOperator {
     }
 
     /// Keeps a row under its key and files the key under the second the row expires in.
-    private static func hold(_ e: Entry, _ k: Key, expiring at: Int64, _ side: JoinRows, _ expiry: inout ExpiryQueue) {
-        let slot = side.slot(for: k)
-        side.rows(slot).pointee.append(e)
+    private static func hold(_ e: Entry, _ k: RowKey, expiring at: Int64, _ side: JoinRows, _ expiry: inout ExpiryQueue) {
+        let held = side.value(side.slot(for: k))
+        held.pointee.rows.append(e)
         let b = bucketOf(at)
-        if side.file(slot, under: b) { expiry.file(k, under: b) }
+        if held.pointee.filed != b {
+            held.pointee.filed = b
+            expiry.file(k, under: b)
+        }
     }
 
     static func bucketOf(_ t: Int64) -> Int64 {
@@ -327,7 +168,7 @@ public final class IntervalJoinOperator {
     private static func expire(_ side: JoinRows, _ expiry: inout ExpiryQueue, through mark: Int64, everything: Bool,
                                offset: Int64, _ dropped: ((Entry) -> Void)?) {
         if everything {
-            if let dropped { for (_, entries) in side.all { entries.forEach(dropped) } }
+            if let dropped { for (_, held) in side.all { held.rows.forEach(dropped) } }
             side.removeAll()
             expiry = ExpiryQueue()
             return
@@ -337,7 +178,8 @@ public final class IntervalJoinOperator {
                 // Gone already (its rows expired through another second), or filed again since.
                 guard let slot = side.find(k) else { continue }
                 // In place: an array taken out of the table would be copied to be changed.
-                let kept = side.rows(slot).pointee.withUnsafeMutableBufferPointer { entries -> Int in
+                let held = side.value(slot)
+                let kept = held.pointee.rows.withUnsafeMutableBufferPointer { entries -> Int in
                     var kept = 0
                     for i in entries.indices {
                         if entries[i].time &+ offset < mark { dropped?(entries[i]); continue }
@@ -349,7 +191,7 @@ public final class IntervalJoinOperator {
                 if kept == 0 {
                     side.remove(at: slot)
                 } else {
-                    side.rows(slot).pointee.removeLast(side.rows(slot).pointee.count - kept)
+                    held.pointee.rows.removeLast(held.pointee.rows.count - kept)
                 }
             }
         }
@@ -359,9 +201,9 @@ public final class IntervalJoinOperator {
 
     public func snapshot() -> JSONValue {
         func side(_ m: JoinRows) -> JSONValue {
-            .array(m.all.sorted(by: { GroupKeyOrder.less($0.0.values, $1.0.values) }).map { k, entries in
+            .array(m.all.sorted(by: { GroupKeyOrder.less($0.0.values, $1.0.values) }).map { k, held in
                 ["key": .array(k.values.map(\.snapshot)),
-                 "rows": .array(entries.map { ["time": .int($0.time), "seq": .int($0.seq), "row": .array($0.row.map(\.snapshot)), "matched": .bool($0.matched)] })]
+                 "rows": .array(held.rows.map { ["time": .int($0.time), "seq": .int($0.seq), "row": .array($0.row.map(\.snapshot)), "matched": .bool($0.matched)] })]
             })
         }
         return ["left": side(lefts), "right": side(rights), "seq": .int(seq),
@@ -369,8 +211,8 @@ public final class IntervalJoinOperator {
     }
 
     public func restore(_ j: JSONValue) throws(SnapshotError) {
-        func side(_ v: JSONValue?) throws(SnapshotError) -> [Key: [Entry]] {
-            var m: [Key: [Entry]] = [:]  // (a key twice in a damaged checkpoint: the last wins)
+        func side(_ v: JSONValue?) throws(SnapshotError) -> [RowKey: [Entry]] {
+            var m: [RowKey: [Entry]] = [:]  // (a key twice in a damaged checkpoint: the last wins)
             for e in try Snap.array(v) {
                 var key: [Value] = []
                 for x in try Snap.array(e["key"]) { key.append(try Value(snapshot: x)) }
@@ -380,7 +222,7 @@ public final class IntervalJoinOperator {
                     for x in try Snap.array(r["row"]) { row.append(try Value(snapshot: x)) }
                     entries.append(Entry(time: try Snap.int(r["time"]), seq: try Snap.int(r["seq"]), row: row, matched: r["matched"] == .bool(true)))
                 }
-                m[Key(key)] = entries
+                m[RowKey(key)] = entries
             }
             return m
         }

@@ -46,25 +46,10 @@ public final class SessionWindowOperator: WindowedAggregation {
         let gap: Int64
     }
 
-    /// A session key: a single integer without an array (the common case), else the values.
-    enum Key: Hashable {
-        case int(Int64)
-        case values([Value])
-        init(_ v: [Value]) {
-            if v.count == 1, case .int(let k) = v[0] { self = .int(k) } else { self = .values(v) }
-        }
-        var values: [Value] {
-            switch self {
-            case .int(let k): return [.int(k)]
-            case .values(let v): return v
-            }
-        }
-    }
-
     /// Open sessions per key, ordered by start and never overlapping.
-    var sessions: [Key: [Session]] = [:]
+    var sessions = KeyTable<[Session]>(empty: [])
     /// Per key, the end of its last emitted session (until the watermark makes it irrelevant).
-    var closedThrough: [Key: Int64] = [:]
+    var closedThrough = KeyTable<Int64>(empty: .min)
     public private(set) var emittedThrough: Int64 = .min
 
     public init(gap: Int64, timeColumn: Int, keyColumns: [Int], aggregates: [AggregateSpec]) {
@@ -80,7 +65,7 @@ public final class SessionWindowOperator: WindowedAggregation {
     }
 
     /// Open sessions across keys.
-    public var openSessions: Int { sessions.values.reduce(0) { $0 + $1.count } }
+    public var openSessions: Int { sessions.all.reduce(0) { $0 + $1.1.count } }
 
     public func add(_ batch: Batch) -> [Int] {
         var late: [Int] = []
@@ -97,13 +82,14 @@ public final class SessionWindowOperator: WindowedAggregation {
         for row in 0..<batch.count {
             if times.isNull(row) { late.append(row); continue }
             let t = ts[row]
-            let key = intKeys.map { Key.int($0[row]) } ?? Key(keyColumns.map { batch.columns[$0].value(row) })
-            if closedThrough[key].map({ t < $0 }) ?? false {
+            let key = intKeys.map { RowKey.one($0[row]) } ?? RowKey(keyColumns.map { batch.columns[$0].value(row) })
+            if let c = closedThrough.find(key), t < closedThrough.value(c).pointee {
                 late.append(row)  // it would reopen a session already emitted
                 continue
             }
-            // Taken out of the table while it changes, so that it is not copied.
-            var list = sessions.removeValue(forKey: key) ?? []
+            // Changed where it lies in the table, so that it is not copied.
+            let slot = sessions.slot(for: key)
+            let list = sessions.value(slot)
             func feed(_ states: inout [AggregateState]) {
                 for i in aggregates.indices {
                     guard let col = inputs[i] else { states[i].addRow(); continue }
@@ -113,21 +99,20 @@ public final class SessionWindowOperator: WindowedAggregation {
                 }
             }
             // The common case: the record falls into one open session, updated in place.
-            if let i = list.lastIndex(where: { $0.start < t &+ gap && t < $0.end }) {
-                var s = list.remove(at: i)
+            if let i = list.pointee.lastIndex(where: { $0.start < t &+ gap && t < $0.end }) {
+                var s = list.pointee.remove(at: i)
                 feed(&s.states)
                 s.start = min(s.start, t)
                 s.last = max(s.last, t)
                 // Grown, it may now reach its neighbours: merge them too.
-                while let j = list.firstIndex(where: { $0.start < s.end && s.start < $0.end }) {
-                    let o = list.remove(at: j)
+                while let j = list.pointee.firstIndex(where: { $0.start < s.end && s.start < $0.end }) {
+                    let o = list.pointee.remove(at: j)
                     s.start = min(s.start, o.start)
                     s.last = max(s.last, o.last)
                     s.states = zip(o.states, s.states).map { $0.merged(with: $1) }
                 }
-                let at = list.firstIndex { $0.start > s.start } ?? list.count
-                list.insert(s, at: at)
-                sessions[key] = list
+                let at = list.pointee.firstIndex { $0.start > s.start } ?? list.pointee.count
+                list.pointee.insert(s, at: at)
                 continue
             }
             var s = Session(start: t, last: t, states: initial, gap: gap)
@@ -135,61 +120,63 @@ public final class SessionWindowOperator: WindowedAggregation {
             // Late when its own session has already ended by the watermark.
             if s.end <= emittedThrough {
                 late.append(row)
-                if !list.isEmpty { sessions[key] = list }
+                if list.pointee.isEmpty { sessions.remove(at: slot) }
                 continue
             }
-            let at = list.firstIndex { $0.start > s.start } ?? list.count
-            list.insert(s, at: at)
-            sessions[key] = list
+            let at = list.pointee.firstIndex { $0.start > s.start } ?? list.pointee.count
+            list.pointee.insert(s, at: at)
         }
         return late
     }
 
     public func advance(to watermark: Int64) -> [[Value]] {
         guard watermark > emittedThrough else { return [] }
-        var closed: [(end: Int64, key: Key, session: Session)] = []
-        for (key, list) in sessions {
+        var closed: [(end: Int64, key: RowKey, session: Session)] = []
+        sessions.removeAll { key, list in
+            guard list.contains(where: { $0.end <= watermark }) else { return false }
             var open: [Session] = []
             for s in list {
                 if s.end <= watermark { closed.append((s.end, key, s)) } else { open.append(s) }
             }
-            sessions[key] = open.isEmpty ? nil : open
+            list = open
+            return open.isEmpty
         }
         emittedThrough = watermark
         closed.sort { $0.end != $1.end ? $0.end < $1.end : GroupKeyOrder.less($0.key.values, $1.key.values) }
         var rows: [[Value]] = []
         for c in closed {
-            closedThrough[c.key] = max(closedThrough[c.key] ?? .min, c.end)
+            let through = closedThrough.value(closedThrough.slot(for: c.key))
+            through.pointee = max(through.pointee, c.end)
             var row: [Value] = [.timestamp(c.session.start), .timestamp(c.session.end)]
             row += c.key.values
             for (i, a) in aggregates.enumerated() { row.append(c.session.states[i].result(a.function, as: a.resultType)) }
             rows.append(row)
         }
         // A key's emitted sessions matter only while a record could still reach them.
-        if watermark != WatermarkTracker.infinity { closedThrough = closedThrough.filter { $0.value &+ gap > watermark } } else { closedThrough = [:] }
+        if watermark != WatermarkTracker.infinity { closedThrough.removeAll { _, end in end &+ gap <= watermark } } else { closedThrough.removeAll() }
         return rows
     }
 
     public func snapshot() -> JSONValue {
         var keys: [JSONValue] = []
-        for k in sessions.keys.sorted(by: { GroupKeyOrder.less($0.values, $1.values) }) {
-            let list: [JSONValue] = sessions[k]!.map { ["start": .int($0.start), "last": .int($0.last), "states": .array($0.states.map(\.snapshot))] }
+        for (k, sessions) in sessions.all.sorted(by: { GroupKeyOrder.less($0.0.values, $1.0.values) }) {
+            let list: [JSONValue] = sessions.map { ["start": .int($0.start), "last": .int($0.last), "states": .array($0.states.map(\.snapshot))] }
             keys.append(["key": .array(k.values.map(\.snapshot)), "sessions": .array(list)])
         }
-        let closed: [JSONValue] = closedThrough.keys.sorted(by: { GroupKeyOrder.less($0.values, $1.values) }).map {
-            ["key": .array($0.values.map(\.snapshot)), "end": .int(closedThrough[$0]!)]
+        let closed: [JSONValue] = closedThrough.all.sorted(by: { GroupKeyOrder.less($0.0.values, $1.0.values) }).map {
+            ["key": .array($0.0.values.map(\.snapshot)), "end": .int($0.1)]
         }
         return ["emitted_through": .int(emittedThrough), "keys": .array(keys), "closed": .array(closed)]
     }
 
     public func restore(_ j: JSONValue) throws(SnapshotError) {
-        func key(_ v: JSONValue?) throws(SnapshotError) -> Key {
+        func key(_ v: JSONValue?) throws(SnapshotError) -> RowKey {
             var k: [Value] = []
             for x in try Snap.array(v) { k.append(try Value(snapshot: x)) }
             guard k.count == keyColumns.count else { throw SnapshotError("a session key has \(k.count) values, the query has \(keyColumns.count)") }
-            return Key(k)
+            return RowKey(k)
         }
-        var restored: [Key: [Session]] = [:]
+        let restored = KeyTable<[Session]>(empty: [])
         for e in try Snap.array(j["keys"]) {
             var list: [Session] = []
             for sj in try Snap.array(e["sessions"]) {
@@ -198,10 +185,10 @@ public final class SessionWindowOperator: WindowedAggregation {
                 guard states.count == aggregates.count else { throw SnapshotError("a session's states do not match the query's aggregates") }
                 list.append(Session(start: try Snap.int(sj["start"]), last: try Snap.int(sj["last"]), states: states, gap: gap))
             }
-            restored[try key(e["key"])] = list
+            restored.value(restored.slot(for: try key(e["key"]))).pointee = list
         }
-        var closed: [Key: Int64] = [:]
-        for e in try Snap.array(j["closed"]) { closed[try key(e["key"])] = try Snap.int(e["end"]) }
+        let closed = KeyTable<Int64>(empty: .min)
+        for e in try Snap.array(j["closed"]) { closed.value(closed.slot(for: try key(e["key"]))).pointee = try Snap.int(e["end"]) }
         sessions = restored
         closedThrough = closed
         emittedThrough = try Snap.int(j["emitted_through"])

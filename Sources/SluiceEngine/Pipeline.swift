@@ -182,7 +182,7 @@ final class Pipeline {
         let batchRows = batch.rows()
         var rows: [[Value]] = []
         for r in 0..<batch.count where !bad[r] {
-            let key = IntervalJoinOperator.Key(keys, row: r)
+            let key = RowKey(keys, row: r)
             let row = batchRows[r]
             guard case .timestamp(let t) = row[side == 0 ? j.leftTime : j.rightTime] else {
                 failures.append(RecordFailure(kind: "eval", message: "the record has no event time to join on", data: rowText(batch, r)))

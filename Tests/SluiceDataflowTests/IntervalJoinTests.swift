@@ -98,16 +98,22 @@ struct IntervalJoinTests {
         #expect(out.sorted() == expected.sorted())
     }
 
-    /// The side table against a dictionary: random inserts, row appends and removals of keys of
+    /// The key table against a dictionary: random inserts, value changes and removals of keys of
     /// every kind, thousands at once, so probe runs form, wrap around the table's end and are
-    /// shifted back by removals.
-    @Test func sideTableMatchesADictionary() {
+    /// shifted back by removals; then a sweep that removes some keys and changes the others.
+    @Test func keyTableMatchesADictionary() {
         var rng = SplitMix64(seed: 9)
-        let table = IntervalJoinOperator.JoinRows(seed: 12345)
-        var model: [IntervalJoinOperator.Key: Int] = [:]
+        let table = KeyTable<Int>(seed: 12345, empty: 0)
+        var model: [RowKey: Int] = [:]
+        func check() {
+            #expect(table.count == model.count)
+            for (k, c) in model { #expect(table.find(k).map { table.value($0).pointee } == c) }
+            #expect(table.all.count == model.count)
+            #expect(Set(table.occupied.map { table.key($0) }) == Set(model.keys))
+        }
         for step in 0..<60_000 {
             let n = Int64(rng.next() % 3000)
-            let k: IntervalJoinOperator.Key = switch n % 3 {
+            let k: RowKey = switch n % 3 {
             case 0: .one(n << 20)
             case 1: .two(n, -n)
             default: .values([.string("s\(n)")])
@@ -116,18 +122,17 @@ struct IntervalJoinTests {
                 if let at = table.find(k) { table.remove(at: at) }
                 model[k] = nil
             } else {
-                let at = table.slot(for: k)
-                table.rows(at).pointee.append(.init(time: Int64(step), seq: 0, row: [], matched: false))
+                table.value(table.slot(for: k)).pointee += 1
                 model[k, default: 0] += 1
             }
-            if step % 5000 == 0 || step == 59_999 {
-                #expect(table.count == model.count)
-                for (k, c) in model { #expect(table.find(k).map { table.rows($0).pointee.count } == c) }
-                #expect(table.all.count == model.count)
-            }
+            if step % 5000 == 0 { check() }
         }
+        check()
+        table.removeAll { _, v in v += 100; return v % 2 == 0 }
+        model = model.mapValues { $0 + 100 }.filter { $0.value % 2 != 0 }
+        check()
         table.removeAll()
-        #expect(table.count == 0 && table.heldRows == 0 && table.find(.one(0)) == nil)
+        #expect(table.count == 0 && table.all.isEmpty && table.find(.one(0)) == nil)
     }
 
     @Test func leftJoinsEmitEveryUnmatchedRowOnce() { run(left: true, lower: -500, upper: 1500, seed: 2) }

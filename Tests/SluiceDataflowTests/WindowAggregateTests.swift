@@ -273,4 +273,60 @@ struct SessionWindowTests {
         _ = restored.add(batch(Array(records[150...]), intKeys: intKeys))
         #expect(restored.advance(to: WatermarkTracker.infinity) == got)
     }
+
+    /// Thousands of keys, records out of order within the watermark's delay, the watermark
+    /// advanced every few records: every session comes out once, when the watermark passes its
+    /// end, equal to the sessions of the sorted records; a record that would reopen an emitted
+    /// session is late; the per-key state the watermark has passed is dropped.
+    @Test(arguments: [false, true])
+    func manyKeysWithAWatermarkEmitEverySessionOnce(_ intKeys: Bool) {
+        var rng = SplitMix64(seed: intKeys ? 21 : 22)
+        let gap: Int64 = 50, delay: Int64 = 400
+        var records: [(Int64, String, Double?)] = []
+        var clock: Int64 = 1_000
+        for _ in 0..<20_000 {
+            clock += Int64(rng.below(3))
+            records.append((clock - Int64(rng.below(Int(delay))), String(rng.below(3_000)), Double(rng.below(10))))
+        }
+        let op = SessionWindowOperator(gap: gap, timeColumn: 0, keyColumns: [1], aggregates: [AggregateSpec(.countStar)])
+        var got: [[Value]] = []
+        var maxSeen = Int64.min
+        for start in stride(from: 0, to: records.count, by: 25) {
+            let part = Array(records[start..<min(start + 25, records.count)])
+            #expect(op.add(batch(part, intKeys: intKeys)).isEmpty)  // disorder stays within the delay
+            maxSeen = max(maxSeen, part.map(\.0).max()!)
+            let rows = op.advance(to: maxSeen - delay)
+            for r in rows { if case .timestamp(let end) = r[1] { #expect(end <= maxSeen - delay) } }
+            got += rows
+        }
+        #expect(op.closedThrough.count < 3_000)  // keys whose sessions the watermark left behind are gone
+        got += op.advance(to: WatermarkTracker.infinity)
+        #expect(op.openSessions == 0 && op.sessions.count == 0 && op.closedThrough.count == 0)
+
+        var expected: [String] = []
+        for (key, rows) in Dictionary(grouping: records, by: \.1) {
+            let times = rows.map(\.0).sorted()
+            var i = 0
+            while i < times.count {
+                var j = i
+                while j + 1 < times.count && times[j + 1] - times[j] < gap { j += 1 }
+                expected.append("\(times[i]) \(times[j] + gap) \(key) \(j - i + 1)")
+                i = j + 1
+            }
+        }
+        let text = got.map { r -> String in
+            guard case .timestamp(let s) = r[0], case .timestamp(let e) = r[1], case .int(let n) = r[3] else { return "?" }
+            return "\(s) \(e) \(r[2]) \(n)"
+        }
+        #expect(text.count == expected.count)
+        #expect(text.sorted() == expected.sorted())
+
+        // Once a key's session is out, a record inside it is late, and one after it starts anew.
+        let after = SessionWindowOperator(gap: gap, timeColumn: 0, keyColumns: [1], aggregates: [AggregateSpec(.countStar)])
+        _ = after.add(batch([(100, "7", 1), (120, "7", 1)], intKeys: intKeys))
+        #expect(after.advance(to: 200).count == 1)
+        #expect(after.add(batch([(130, "7", 1)], intKeys: intKeys)) == [0])
+        #expect(after.add(batch([(230, "7", 1)], intKeys: intKeys)).isEmpty)
+        #expect(after.advance(to: WatermarkTracker.infinity).count == 1)
+    }
 }
