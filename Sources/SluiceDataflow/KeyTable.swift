@@ -67,6 +67,8 @@ final class KeyTable<V> {
     private(set) var count = 0
     private var mask: Int
     private var slots: UnsafeMutablePointer<Slot>
+    /// Where a slot's value lies in it.
+    private let valueOffset = MemoryLayout<Slot>.offset(of: \Slot.value)!
 
     init(seed: UInt64 = .random(in: .min ... .max), empty: V, capacity: Int = 16) {
         precondition(capacity > 0 && capacity & (capacity - 1) == 0)
@@ -88,12 +90,10 @@ final class KeyTable<V> {
         slots.deallocate()
     }
 
-    private static var valueOffset: Int { MemoryLayout<Slot>.offset(of: \Slot.value)! }
-
     /// Slot `i`'s value, to be read or changed in place (valid until the table next grows or
     /// removes a key).
     @inline(__always) func value(_ i: Int) -> UnsafeMutablePointer<V> {
-        (UnsafeMutableRawPointer(slots + i) + Self.valueOffset).assumingMemoryBound(to: V.self)
+        (UnsafeMutableRawPointer(slots + i) + valueOffset).assumingMemoryBound(to: V.self)
     }
 
     /// Slot `i`'s key (the slot must hold one).
