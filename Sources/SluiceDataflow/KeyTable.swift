@@ -1,7 +1,8 @@
 public import SluiceCore
 
 /// A key of rows (a join's or a session's): one or two integers without an array (the common
-/// cases), else the values.
+/// cases), else the values. Build keys with the initializers, which normalize them: a key of one
+/// or two integers is never `.values`, so keys made elsewhere would not meet theirs.
 public enum RowKey: Hashable, Sendable {
     case one(Int64)
     case two(Int64, Int64)
@@ -36,7 +37,7 @@ public enum RowKey: Hashable, Sendable {
     func hash(seed: UInt64) -> UInt64 {
         switch self {
         case .one(let a): return murmurFinalize(UInt64(bitPattern: a) ^ seed)
-        case .two(let a, let b): return murmurFinalize((UInt64(bitPattern: a) ^ seed) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(bitPattern: b))
+        case .two(let a, let b): return murmurFinalize(murmurFinalize(UInt64(bitPattern: a) ^ seed) &+ UInt64(bitPattern: b))
         case .values(let v):
             var h = Hasher()
             h.combine(seed)

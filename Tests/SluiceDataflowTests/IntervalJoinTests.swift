@@ -69,25 +69,39 @@ struct IntervalJoinTests {
             rows.append(R(ts: max(0, clock - Int64(rng.next() % 1000)), key: key(Int64(rng.next() % UInt64(keys))), id: i, left: rng.next() % 2 == 0))
         }
         let op = IntervalJoinOperator(lower: -300, upper: 700, left: true, rightWidth: 1)
+        var copy: IntervalJoinOperator? = nil  // restored from a snapshot half way, then fed alike
         var out: [String] = []
         var maxLeft = Int64.min, maxRight = Int64.min
         func text(_ r: [Value]) -> String { "\(r[0])-\(r[1])" }
         for (i, r) in rows.enumerated() {
-            let joined = r.left ? op.addLeft(key: r.key, time: r.ts, row: [.int(Int64(r.id))]) : op.addRight(key: r.key, time: r.ts, row: [.int(Int64(r.id))])
+            func add(_ o: IntervalJoinOperator) -> [[Value]]? {
+                r.left ? o.addLeft(key: r.key, time: r.ts, row: [.int(Int64(r.id))]) : o.addRight(key: r.key, time: r.ts, row: [.int(Int64(r.id))])
+            }
+            let joined = add(op)
             #expect(joined != nil)
+            if let copy { #expect(add(copy) == joined) }
             out += (joined ?? []).map(text)
             if r.left { maxLeft = max(maxLeft, r.ts) } else { maxRight = max(maxRight, r.ts) }
-            if i % 7 == 6 { out += op.advance(left: maxLeft &- 1000, right: maxRight &- 1000).map(text) }
+            if i % 7 == 6 {
+                let rows = op.advance(left: maxLeft &- 1000, right: maxRight &- 1000)
+                if let copy { #expect(copy.advance(left: maxLeft &- 1000, right: maxRight &- 1000) == rows) }
+                out += rows.map(text)
+            }
             if i == 2000 {
-                // A restored copy carries on as the original would.
-                let copy = IntervalJoinOperator(lower: -300, upper: 700, left: true, rightWidth: 1)
-                #expect(throws: Never.self) { try copy.restore(op.snapshot()) }
-                #expect(copy.snapshot() == op.snapshot())
-                #expect(copy.heldRows == op.heldRows)
+                let c = IntervalJoinOperator(lower: -300, upper: 700, left: true, rightWidth: 1)
+                #expect(throws: Never.self) { try c.restore(op.snapshot()) }
+                #expect(c.snapshot() == op.snapshot())
+                copy = c
             }
         }
-        out += op.advance(left: WatermarkTracker.infinity, right: WatermarkTracker.infinity).map(text)
-        #expect(op.heldRows == 0)
+        // A watermark past every row's expiry drops every row, the LEFT ones that met nothing coming
+        // out now; nothing is left for the end of input.
+        let last = max(maxLeft, maxRight) + 3000
+        let rest = op.advance(left: last, right: last)
+        #expect(copy?.advance(left: last, right: last) == rest)
+        out += rest.map(text)
+        #expect(op.heldRows == 0 && copy?.heldRows == 0)
+        #expect(op.advance(left: WatermarkTracker.infinity, right: WatermarkTracker.infinity).isEmpty)
         var expected: [String] = []
         let lefts = rows.filter(\.left), rights = rows.filter { !$0.left }
         for l in lefts {
