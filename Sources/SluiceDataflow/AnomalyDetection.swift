@@ -14,7 +14,10 @@ public import SluiceCore
 /// see it.
 ///
 /// State: the rows waiting for the watermark and one forest per partition (trees, samples and
-/// random generators: bounded by trees × sample size, not by the stream).
+/// random generators: bounded by trees × sample size, not by the stream), at most `maxPartitions`
+/// forests: a row of a new partition beyond them evicts the forest whose last row was scored
+/// longest ago (its partition starts afresh if it comes back). Rows are scored in event-time
+/// order, so which forest goes is decided the same way in a replay or after a restart.
 ///
 /// Owned by one query's driver (not thread-safe).
 public final class AnomalyDetectionOperator {
@@ -35,13 +38,32 @@ public final class AnomalyDetectionOperator {
         var row: [Value]
     }
 
+    struct Held {
+        var forest: RandomCutForest
+        /// The number of the last row it scored (`scored` then).
+        var lastUse: Int64
+    }
+
     var pending: [Pending] = []
-    var forests: [[Value]: RandomCutForest] = [:]
+    var forests: [[Value]: Held] = [:]
+    public let maxPartitions: Int
+    /// Rows scored by a forest so far.
+    var scored: Int64 = 0
+    /// (partition, row number) per use, oldest first: the first entry whose number is still its
+    /// forest's last use is the forest to evict. Stale entries are skipped; the queue is rebuilt
+    /// from the forests when it grows past a few entries per forest, and the entries evictions
+    /// have gone past are dropped when they are half of it.
+    var uses: [(key: [Value], use: Int64)] = []
+    var usesHead = 0
+    /// Forests evicted to stay within `maxPartitions`.
+    public private(set) var evicted: Int64 = 0
     var seq: Int64 = 0
     public private(set) var emittedThrough: Int64 = .min
 
-    public init(configuration: RandomCutForest.Configuration, columnNames: [String], keyCount: Int, explanation: Bool, inclusive: Bool) {
-        precondition(configuration.dimensions == columnNames.count)
+    public init(configuration: RandomCutForest.Configuration, columnNames: [String], keyCount: Int, explanation: Bool, inclusive: Bool,
+                maxPartitions: Int = 10_000) {
+        precondition(configuration.dimensions == columnNames.count && maxPartitions > 0)
+        self.maxPartitions = maxPartitions
         self.configuration = configuration
         self.columnNames = columnNames
         self.keyCount = keyCount
@@ -52,7 +74,7 @@ public final class AnomalyDetectionOperator {
     public var explain: String {
         let c = configuration
         return "AnomalyDetectionExec: random cut forest columns=[\(columnNames.joined(separator: ", "))] keys=\(keyCount) trees=\(c.trees) "
-            + "sample_size=\(c.sampleSize) shingle=\(c.shingle)" + (explanation ? " explanation" : "")
+            + "sample_size=\(c.sampleSize) shingle=\(c.shingle) max_partitions=\(maxPartitions)" + (explanation ? " explanation" : "")
     }
 
     /// Partitions with a forest, and rows waiting for the watermark (tests and metrics).
@@ -112,8 +134,7 @@ public final class AnomalyDetectionOperator {
             if explanation { row += [Value](repeating: .null, count: 2 * dims + 1) }
             return row
         }
-        let forest: RandomCutForest
-        if let f = forests[p.key] { forest = f } else { forest = RandomCutForest(configuration); forests[p.key] = forest }
+        let forest = use(p.key)
         var attribution: [Double]? = explanation ? [] : nil
         let s = forest.update(point, attribution: &attribution)
         row.append(.double(s))
@@ -137,6 +158,45 @@ public final class AnomalyDetectionOperator {
         return row
     }
 
+    /// The forest of a partition, made (evicting the one used longest ago, if the forests are at
+    /// their bound) when it has none; marked as used now.
+    private func use(_ key: [Value]) -> RandomCutForest {
+        scored += 1
+        defer {
+            uses.append((key, scored))
+            if uses.count - usesHead > 4 * forests.count + 1024 {
+                rebuildUses()
+            } else if usesHead > 1024 && usesHead > uses.count / 2 {
+                uses.removeFirst(usesHead)  // the entries evictions have gone past
+                usesHead = 0
+            }
+        }
+        if let i = forests.index(forKey: key) {
+            forests.values[i].lastUse = scored
+            return forests.values[i].forest
+        }
+        if forests.count >= maxPartitions {
+            while usesHead < uses.count {
+                let (k, n) = uses[usesHead]
+                usesHead += 1
+                if forests[k]?.lastUse == n {
+                    forests[k] = nil
+                    evicted += 1
+                    break
+                }
+            }
+        }
+        let forest = RandomCutForest(configuration)
+        forests[key] = Held(forest: forest, lastUse: scored)
+        return forest
+    }
+
+    /// The use queue from the forests' last uses alone.
+    private func rebuildUses() {
+        uses = forests.map { ($0.key, $0.value.lastUse) }.sorted { $0.use != $1.use ? $0.use < $1.use : GroupKeyOrder.less($0.key, $1.key) }
+        usesHead = 0
+    }
+
     // MARK: - Checkpoints
 
     public func snapshot() -> JSONValue {
@@ -146,8 +206,11 @@ public final class AnomalyDetectionOperator {
              "point": $0.point.map { .array($0.map { .double($0) }) } ?? .null, "row": values($0.row)]
         }
         var parts: [JSONValue] = []
-        for k in forests.keys.sorted(by: GroupKeyOrder.less) { parts.append(["key": values(k), "forest": forests[k]!.snapshot]) }
-        return ["emitted_through": .int(emittedThrough), "seq": .int(seq), "pending": .array(waiting), "forests": .array(parts)]
+        for k in forests.keys.sorted(by: GroupKeyOrder.less) {
+            parts.append(["key": values(k), "forest": forests[k]!.forest.snapshot, "last_use": .int(forests[k]!.lastUse)])
+        }
+        return ["emitted_through": .int(emittedThrough), "seq": .int(seq), "pending": .array(waiting), "forests": .array(parts),
+                "scored": .int(scored), "evicted": .int(evicted)]
     }
 
     public func restore(_ j: JSONValue) throws(SnapshotError) {
@@ -172,16 +235,20 @@ public final class AnomalyDetectionOperator {
             }
             waiting.append(Pending(time: try Snap.int(p["time"]), seq: try Snap.int(p["seq"]), key: key, point: point, row: try values(p["row"])))
         }
-        var restored: [[Value]: RandomCutForest] = [:]
+        var restored: [[Value]: Held] = [:]
         for f in try Snap.array(j["forests"]) {
             let key = try values(f["key"])
             guard key.count == keyCount else { throw SnapshotError("a forest's partition does not match the query") }
             let forest = RandomCutForest(configuration)
             try forest.restore(f["forest"] ?? .null)
-            restored[key] = forest
+            // (A checkpoint from before the bound has no last uses: its forests count as used at once.)
+            restored[key] = Held(forest: forest, lastUse: f["last_use"] == nil ? 0 : try Snap.int(f["last_use"]))
         }
         pending = waiting
         forests = restored
+        scored = j["scored"] == nil ? 0 : try Snap.int(j["scored"])
+        evicted = j["evicted"] == nil ? 0 : try Snap.int(j["evicted"])
+        rebuildUses()
         seq = try Snap.int(j["seq"])
         emittedThrough = try Snap.int(j["emitted_through"])
     }

@@ -118,7 +118,7 @@ final class Pipeline {
             c.outputAfter = a.outputAfter
             c.seed = a.seed
             let op = AnomalyDetectionOperator(configuration: c, columnNames: a.columnNames, keyCount: a.partition.count,
-                                              explanation: a.explanation, inclusive: a.timeIsWindowEnd)
+                                              explanation: a.explanation, inclusive: a.timeIsWindowEnd, maxPartitions: a.maxPartitions)
             stages.append(.anomaly(pre: pre, Pipeline.schema(types), op, schema))
         case .intervalJoin(let l, let r, let j):
             let op = IntervalJoinOperator(lower: j.lower, upper: j.upper, left: j.kind == .left, rightWidth: r.schema.count)

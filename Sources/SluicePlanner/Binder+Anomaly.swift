@@ -3,7 +3,7 @@ import SluiceSQL
 
 extension Planner {
     /// The parameters of RANDOM_CUT_FOREST, with their ranges.
-    static let forestParameters = ["trees", "sample_size", "shingle", "time_decay", "output_after", "seed"]
+    static let forestParameters = ["trees", "sample_size", "shingle", "time_decay", "output_after", "seed", "max_partitions"]
 
     /// `RANDOM_CUT_FOREST[_WITH_EXPLANATION](rel, COLUMNS (...), PARTITION BY ..., name => value, ...)`
     /// over a stream or a subquery. Rows are scored in event-time order: a stream's event-time
@@ -92,6 +92,7 @@ extension Planner {
             case "shingle": node.shingle = try integer(1...64)
             case "output_after": node.outputAfter = try integer(0...1_000_000_000)
             case "seed": node.seed = UInt64(try integer(0...Int(Int32.max)))
+            case "max_partitions": node.maxPartitions = try integer(1...100_000_000)
             default:
                 guard v >= 0, v <= 1 else {
                     throw Planner.error("plan.bad-anomaly", "time_decay must be from 0 (no decay) to 1", p.value.loc,

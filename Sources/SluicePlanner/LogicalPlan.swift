@@ -99,6 +99,9 @@ public struct AnomalyDetection: Sendable, Equatable {
     /// nil: 1 + sample_size / 4.
     public var outputAfter: Int?
     public var seed: UInt64
+    /// At most this many forests; a new partition beyond them evicts the one used least recently.
+    public var maxPartitions: Int = AnomalyDetection.defaultMaxPartitions
+    public static let defaultMaxPartitions = 10_000
 
     /// The columns the node adds after its input's.
     public var addedColumns: [OutputColumn] {
@@ -117,6 +120,7 @@ public struct AnomalyDetection: Sendable, Equatable {
         if let d = timeDecay { params += " time_decay=\(d)" }
         if let o = outputAfter { params += " output_after=\(o)" }
         params += " seed=\(seed)"
+        if maxPartitions != Self.defaultMaxPartitions { params += " max_partitions=\(maxPartitions)" }
         return "columns=[\(columnNames.joined(separator: ", "))] partition=[\(partition.map(\.text).joined(separator: ", "))] \(params)"
             + (explanation ? " explanation" : "")
     }

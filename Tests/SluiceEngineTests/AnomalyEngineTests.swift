@@ -12,11 +12,14 @@ struct AnomalyEngineTests {
           WITH (format = 'json');
         CREATE SINK scores WITH (type = 'file', path = '$DIR/scores.jsonl');
         CREATE SINK windows WITH (type = 'file', path = '$DIR/windows.csv', format = 'csv');
+        CREATE SINK bounded WITH (type = 'file', path = '$DIR/bounded.jsonl');
         INSERT INTO scores SELECT auction, price, ts, anomaly_score, price_attribution, price_direction, anomaly_explanation
           FROM RANDOM_CUT_FOREST_WITH_EXPLANATION(bids, COLUMNS (price), PARTITION BY auction, trees => 20, sample_size => 32, shingle => 2);
         INSERT INTO windows SELECT window_end, n, top, anomaly_score
           FROM RANDOM_CUT_FOREST((SELECT window_end, COUNT(*) AS n, MAX(price) AS top FROM TUMBLE(bids, ts, INTERVAL '2' SECOND)
                                   GROUP BY window_start, window_end), COLUMNS (n, top), trees => 20, sample_size => 16);
+        INSERT INTO bounded SELECT auction, anomaly_score
+          FROM RANDOM_CUT_FOREST(bids, COLUMNS (price), PARTITION BY auction, trees => 10, sample_size => 16, output_after => 2, max_partitions => 4);
         """
 
     @Test(arguments: [false, true])
@@ -32,7 +35,7 @@ struct AnomalyEngineTests {
         try parts.put(records[400..<550])
         if stopCleanly { try parts.engine.stop() }
         try parts.crashAndReopen()
-        #expect(parts.engine.resumedQueries.count == 2)
+        #expect(parts.engine.resumedQueries.count == 3)
         for chunk in stride(from: 550, to: 900, by: 50) { try parts.put(records[chunk..<min(900, chunk + 50)]) }
         try parts.engine.finish()
 
@@ -40,6 +43,9 @@ struct AnomalyEngineTests {
         #expect(scores.count == 900)
         #expect(parts.file("scores.jsonl") == whole.file("scores.jsonl"))
         #expect(parts.file("windows.csv") == whole.file("windows.csv"))
+        // Six auctions through four forests: evictions before and after the restart, decided alike.
+        #expect(parts.file("bounded.jsonl") == whole.file("bounded.jsonl"))
+        #expect(whole.file("bounded.jsonl").split(separator: "\n").count == 900)
         #expect(whole.file("windows.csv").split(separator: "\n").count > 60)
         // Past the warm-up the scores are real ones, with an explanation.
         let last = try JSONValue.parse(bytes: Array(scores.last!.utf8))

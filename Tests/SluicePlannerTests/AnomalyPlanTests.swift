@@ -24,6 +24,9 @@ struct AnomalyPlanTests {
         #expect(p.schema.map(\.name).suffix(6) == ["anomaly_score", "latency_ms_attribution", "latency_ms_direction", "status_attribution",
                                                     "status_direction", "anomaly_explanation"])
         #expect(p.schema.map(\.type).suffix(6) == [.double, .double, .varchar, .double, .varchar, .varchar])
+        // A bound on the forests other than the default shows.
+        #expect(f.explain("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), PARTITION BY url, max_partitions => 500)")
+            .contains("seed=42 max_partitions=500 order=ts"))
         // A stream without an event time is ordered by ROWTIME.
         #expect(f.explain("SELECT n FROM RANDOM_CUT_FOREST(raw, COLUMNS (n))").contains("order=ROWTIME"))
     }
@@ -51,6 +54,8 @@ struct AnomalyPlanTests {
         ("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), shingle => 2.5)", "plan.bad-anomaly", "shingle must be a whole number"),
         ("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), time_decay => 2)", "plan.bad-anomaly", "time_decay must be from 0"),
         ("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), trees => status)", "plan.bad-anomaly", "is a number, not status"),
+        ("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), PARTITION BY url, max_partitions => 0)", "plan.bad-anomaly",
+         "max_partitions must be a whole number from 1 to 100000000"),
         ("SELECT * FROM RANDOM_CUT_FOREST(nope, COLUMNS (status))", "bind.unknown-stream", "unknown stream 'nope'"),
         ("SELECT * FROM RANDOM_CUT_FOREST((SELECT url, COUNT(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '1' MINUTE) GROUP BY window_start, window_end, url), COLUMNS (n))",
          "plan.anomaly-needs-time", "must output window_end"),
