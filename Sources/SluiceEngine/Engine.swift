@@ -550,7 +550,8 @@ public final class Engine {
             } else if keyDecoder != nil, keyDecoder!.decode(line, into: &keyBuilder) == nil {
                 if case .string(let s) = keyBuilder[0].finish().value(0), !s.isEmpty { key = s }
             }
-            batch.append(PutRecordsRequestEntry(data: Array(line), partitionKey: String(key.prefix(256))))
+            // At most 256 characters: a key of at most 256 UTF-8 bytes has no more, and is not walked.
+            batch.append(PutRecordsRequestEntry(data: Array(line), partitionKey: key.utf8.count <= 256 ? key : String(key.prefix(256))))
             if batch.count == 500 || pace != nil { try flush() }
         }
         try flush()

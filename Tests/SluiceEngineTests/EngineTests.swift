@@ -241,6 +241,25 @@ struct EngineTests {
         #expect(f.lines("out.csv") == ["device,t2", "\"dev,1\",43.0"])
     }
 
+    /// `--input` keys records by the stream's partition_key field, cut to Kinesis' 256 characters
+    /// (characters, not bytes: a key of 200 two-byte characters stays whole).
+    @Test func loadedPartitionKeysAreCutTo256Characters() throws {
+        let f = try EngineFixture()
+        try f.load("""
+            CREATE STREAM readings (device VARCHAR, temp DOUBLE) WITH (format = 'json', partition_key = 'device', shards = 1);
+            """)
+        let keys = [String(repeating: "a", count: 300), String(repeating: "é", count: 300), String(repeating: "é", count: 200),
+                    String(repeating: "a", count: 256), "dev-1"]
+        let input = f.dir + "/in.jsonl"
+        try keys.map { #"{"device":"\#($0)","temp":1}"# }.joined(separator: "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        #expect(try f.engine.loadInput(stream: "readings", path: input) == keys.count)
+        let shard = try f.store.listShards(streamName: "readings").shards[0].shardId
+        let it = try f.store.getShardIterator(stream: "readings", shardId: shard, type: .trimHorizon)
+        let batch = try f.store.getRecords(shardIterator: it).records
+        #expect((0..<batch.count).map { batch.partitionKey($0) } == keys.map { String($0.prefix(256)) })
+        #expect(batch.partitionKey(1).count == 256 && batch.partitionKey(2).count == 200)
+    }
+
     @Test func limitEndsAQuery() throws {
         let f = try EngineFixture()
         try f.load(clicksDDL + "INSERT INTO out SELECT url FROM clicks LIMIT 2;")
