@@ -6,13 +6,7 @@ import SluiceCore
 /// forest used longest ago.
 @Suite("Forests per partition")
 struct ForestPartitionTests {
-    static let configuration: RandomCutForest.Configuration = {
-        var c = RandomCutForest.Configuration(dimensions: 1)
-        c.trees = 10
-        c.sampleSize = 16
-        c.outputAfter = 3
-        return c
-    }()
+    static let configuration = RandomCutForest.Configuration(dimensions: 1, trees: 10, sampleSize: 16, outputAfter: 3)
 
     func op(_ max: Int) -> AnomalyDetectionOperator {
         AnomalyDetectionOperator(configuration: Self.configuration, columnNames: ["x"], keyCount: 1, explanation: false, inclusive: false, maxPartitions: max)

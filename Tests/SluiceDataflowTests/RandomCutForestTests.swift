@@ -98,9 +98,7 @@ struct RandomCutForestTests {
     /// The forest walks four trees down at once; its score is still the mean of the trees' own,
     /// term for term (10 trees: two groups of four and two alone), with and without explanation.
     @Test func batchedWalksScoreAsTreeByTree() {
-        var c = RandomCutForest.Configuration(dimensions: 3)
-        c.trees = 10
-        c.outputAfter = 1
+        let c = RandomCutForest.Configuration(dimensions: 3, trees: 10, outputAfter: 1)
         let f = RandomCutForest(c)
         var rng = SplitMix64(seed: 8)
         for step in 0..<600 {
@@ -118,9 +116,7 @@ struct RandomCutForestTests {
     }
 
     @Test func samplesStayBoundedAndFavourRecentPoints() {
-        var c = RandomCutForest.Configuration(dimensions: 1)
-        c.trees = 10
-        c.sampleSize = 64
+        var c = RandomCutForest.Configuration(dimensions: 1, trees: 10, sampleSize: 64)
         c.timeDecay = 1.0 / 64
         let f = RandomCutForest(c)
         for i in 0..<5000 { _ = f.update([Double(i)]) }
@@ -134,10 +130,7 @@ struct RandomCutForestTests {
     }
 
     @Test func shinglesJoinConsecutivePoints() {
-        var c = RandomCutForest.Configuration(dimensions: 1)
-        c.trees = 20
-        c.shingle = 4
-        c.outputAfter = 1
+        let c = RandomCutForest.Configuration(dimensions: 1, trees: 20, shingle: 4, outputAfter: 1)
         let f = RandomCutForest(c)
         var scores: [Double] = []
         // A repeating pattern, then a break in it that no single value would show.
@@ -153,10 +146,7 @@ struct RandomCutForestTests {
     /// A forest restored from a snapshot (through its JSON text) scores the rest of the stream
     /// exactly as the forest that went on; a snapshot of other parameters is refused.
     @Test func aRestoredForestScoresExactlyAsAnUninterruptedOne() throws {
-        var c = RandomCutForest.Configuration(dimensions: 2)
-        c.trees = 20
-        c.sampleSize = 64
-        c.shingle = 2
+        let c = RandomCutForest.Configuration(dimensions: 2, trees: 20, sampleSize: 64, shingle: 2)
         var rng = SplitMix64(seed: 5)
         let points = (0..<1200).map { _ in [Self.gaussian(&rng), Self.gaussian(&rng)] }
         let whole = RandomCutForest(c)
@@ -184,10 +174,7 @@ struct RandomCutForestTests {
     /// over, of another version, not base64, or with single bytes changed anywhere (those the
     /// checks cannot tell from real state, a sample weight say, restore to a forest that runs).
     @Test func damagedStatesAreRefusedOrHarmless() throws {
-        var c = RandomCutForest.Configuration(dimensions: 2)
-        c.trees = 4
-        c.sampleSize = 16
-        c.shingle = 2
+        let c = RandomCutForest.Configuration(dimensions: 2, trees: 4, sampleSize: 16, shingle: 2)
         var rng = SplitMix64(seed: 9)
         let f = RandomCutForest(c)
         for _ in 0..<200 { _ = f.update([Self.gaussian(&rng), Self.gaussian(&rng)]) }
@@ -213,5 +200,16 @@ struct RandomCutForestTests {
             }
         }
         #expect(refused > 100, "most damage is caught: \(refused) of 600")
+    }
+}
+
+extension RandomCutForest.Configuration {
+    /// A test forest's parameters in one expression (the rest as the defaults).
+    init(dimensions: Int, trees: Int, sampleSize: Int = 256, shingle: Int = 1, outputAfter: Int? = nil) {
+        self.init(dimensions: dimensions)
+        self.trees = trees
+        self.sampleSize = sampleSize
+        self.shingle = shingle
+        self.outputAfter = outputAfter
     }
 }
