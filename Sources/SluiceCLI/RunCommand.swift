@@ -73,8 +73,10 @@ struct RunCommand {
         let engine = Engine(store: store)
         if let s = a.value("state-dir") { engine.stateDirectory = s }
         if let t = a.value("checkpoint-interval") {
-            guard let secs = Double(t), secs > 0, secs.isFinite else { throw UsageError("--checkpoint-interval takes seconds, not '\(t)'") }
-            engine.checkpointIntervalMillis = max(1, Int64(secs * 1000))
+            guard let secs = Double(t), secs > 0, let ms = Millis.fromSeconds(secs), ms <= Millis.maxTimestamp else {
+                throw UsageError("--checkpoint-interval takes seconds, not '\(t)'")
+            }
+            engine.checkpointIntervalMillis = max(1, ms)
         }
         engine.onEvent = { log.log($0) }
         do {

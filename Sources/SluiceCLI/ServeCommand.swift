@@ -57,8 +57,10 @@ struct ServeCommand {
         }
         func millis(_ flag: String, allowZero: Bool) throws -> Int64? {
             guard let t = a.value(flag) else { return nil }
-            guard let secs = Double(t), secs.isFinite, allowZero ? secs >= 0 : secs > 0 else { throw UsageError("--\(flag) takes seconds, not '\(t)'") }
-            return Int64(secs * 1000)
+            guard let secs = Double(t), allowZero ? secs >= 0 : secs > 0, let ms = Millis.fromSeconds(secs), ms <= Millis.maxTimestamp else {
+                throw UsageError("--\(flag) takes seconds, not '\(t)'")
+            }
+            return ms
         }
         let ttl = try millis("iterator-ttl", allowZero: false)
         let createDelay = try millis("create-delay", allowZero: true), updateDelay = try millis("update-delay", allowZero: true)
@@ -107,21 +109,28 @@ struct ServeCommand {
         out.flush()
         signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+        var status: Int32 = 0
         do {
             while !stopRequested.load(ordering: .relaxed) {
                 if try !engine.step() { usleep(50_000) }
                 err.flush()
             }
-            server.stop()
-            try host.stop()
-            try engine.stop()
         } catch {
-            server.stop()
-            try? host.stop()
             err.line("error: \(error)")
-            return 1
+            status = 1
         }
-        err.line("stopped")
-        return 0
+        server.stop()
+        // Every firehose is flushed, each on its own; one that cannot be (a full disk) keeps its
+        // records in its stream, delivered when the server starts again.
+        for (name, why) in host.stop() {
+            err.line("error: firehose \(name): the final delivery failed: \(why); its records stay in its stream and are delivered when the server starts again")
+            status = 1
+        }
+        do { try engine.stop() } catch {
+            err.line("error: \(error)")
+            status = 1
+        }
+        err.line(status == 0 ? "stopped" : "stopped with errors")
+        return status
     }
 }

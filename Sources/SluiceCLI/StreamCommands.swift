@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import SluiceStreams
+import SluiceDelivery
 
 /// `sluice stream ...`: the stream store from the command line. Output that describes the store is
 /// JSON with the field names of the Kinesis API responses.
@@ -139,6 +140,9 @@ struct StreamCommands {
             let n = try name(a)
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
+            if let reader = DeliveryStream.readers(of: n, store: store).first {
+                throw StreamError(.resourceInUse, "stream \(n) is read by firehose \(reader), which would lose the records it holds; delete the firehose first (sluice firehose delete \(reader))")
+            }
             try store.deleteStream(name: n)
         default:
             let hint = closest(sub, in: ["create", "list", "describe", "put", "get", "split", "merge", "scale", "retention", "delete"])
@@ -170,7 +174,10 @@ struct StreamCommands {
         var ts: Int64? = nil
         if let t = a.value("timestamp") {
             if let secs = Double(t) {
-                ts = Int64((secs * 1000).rounded())
+                guard let ms = Millis.fromSeconds(secs), abs(ms) <= Millis.maxTimestamp else {
+                    throw UsageError("--timestamp \(t) is out of range (epoch seconds of the years 1 to 9999)")
+                }
+                ts = ms
             } else if let ms = TimeFormat.parseISO8601(t) {
                 ts = ms
             } else {

@@ -32,7 +32,7 @@ public enum Units {
         let units: [(String, Int64)] = [("GIB", 1 << 30), ("GB", 1 << 30), ("G", 1 << 30), ("MIB", 1 << 20), ("MB", 1 << 20), ("M", 1 << 20),
                                         ("KIB", 1 << 10), ("KB", 1 << 10), ("K", 1 << 10), ("B", 1)]
         for (u, scale) in units where t.hasSuffix(u) {
-            return Int64(t.dropLast(u.count)).map { $0 * scale }
+            return Int64(t.dropLast(u.count)).flatMap { Millis.scaled($0, by: scale) }
         }
         return Int64(t)
     }
@@ -41,7 +41,7 @@ public enum Units {
     public static func millis(_ text: String) -> Int64? {
         let t = text.trimmingSpaces.lowercased()
         for (suffix, ms) in [("ms", Int64(1)), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)] where t.hasSuffix(suffix) {
-            if let v = Double(t.dropLast(suffix.count)) { return Int64(v * Double(ms)) }
+            if let v = Double(t.dropLast(suffix.count)) { return Int64(checking: v * Double(ms), rounding: .towardZero) }
         }
         return Int64(t)
     }

@@ -236,8 +236,8 @@ public struct Evaluator {
             switch v {
             case .int: return v
             case .double(let d):
-                guard d.isFinite, d.rounded(.towardZero) >= -9.2e18, d.rounded(.towardZero) <= 9.2e18 else { return bad() }
-                return .int(Int64(d.rounded(.toNearestOrAwayFromZero)))
+                guard let i = Int64(checking: d) else { return bad() }
+                return .int(i)
             case .bool(let b): return .int(b ? 1 : 0)
             case .string(let s): return Int64(s.trimmingCharacters(" ")).map { .int($0) } ?? bad()
             case .timestamp(let t), .interval(let t): return .int(t)
@@ -304,7 +304,8 @@ public struct Evaluator {
             }
             return a[0].doubleValue.map { .double(Swift.abs($0)) } ?? .null
         case .round:
-            let digits = a.count > 1 ? Int(a[1].doubleValue ?? 0) : 0
+            // Digits beyond ±400 change nothing a double can hold.
+            let digits = a.count > 1 ? max(-400, min(400, Int(clampingToward: a[1].doubleValue ?? 0) ?? 0)) : 0
             if case .int = a[0], digits >= 0 { return a[0] }
             guard let d = a[0].doubleValue else { return .null }
             let scale = pow10(digits)
@@ -333,9 +334,10 @@ public struct Evaluator {
         case .length: return .int(Int64(Evaluator.text(a[0]).count))
         case .substring:
             let s = Array(Evaluator.text(a[0]))
-            let start = Int(a[1].doubleValue ?? 1)  // 1-based, SQL style
+            // 1-based, SQL style; positions and lengths beyond the string clamp to it.
+            let start = max(-1 << 40, min(1 << 40, Int(clampingToward: a[1].doubleValue ?? 1) ?? 1))
             var from = start - 1
-            var to = a.count > 2 ? from + max(0, Int(a[2].doubleValue ?? 0)) : s.count
+            var to = a.count > 2 ? from + max(0, min(1 << 40, Int(clampingToward: a[2].doubleValue ?? 0) ?? 0)) : s.count
             from = max(0, from)
             to = min(s.count, to)
             return .string(from < to ? String(s[from..<to]) : "")
@@ -370,7 +372,9 @@ public struct Evaluator {
         case .toTimestamp:
             switch a[0] {
             case .int(let ms): return .timestamp(ms)
-            case .double(let d): return .timestamp(Int64(d.rounded(.down)))
+            case .double(let d):
+                guard let ms = Int64(checking: d, rounding: .down) else { fail(row, "\(d) is out of the range of a timestamp"); return .null }
+                return .timestamp(ms)
             case .string(let s): return TimeFormat.parseISO8601(s).map { .timestamp($0) } ?? { fail(row, "'\(s)' is not a timestamp"); return .null }()
             default: return .null
             }

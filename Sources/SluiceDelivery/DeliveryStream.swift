@@ -111,6 +111,10 @@ public final class DeliveryStream {
     /// Tests: called after the state lists an object and before it is renamed into place (a
     /// crash there is simulated by throwing).
     var afterStateSaved: (() throws(DeliveryError) -> Void)?
+    /// Tests: bytes that staged files may still take before writes fail as on a full disk (nil: no limit).
+    var spaceLeft: Int?
+    /// A step failed and was rolled back: the durable state is read again before the next one.
+    private var needsRecovery = false
 
     public init(config: FirehoseConfig, store: StreamStore, clock: any SluiceClock = SystemClock()) throws(DeliveryError) {
         self.config = config
@@ -182,6 +186,12 @@ public final class DeliveryStream {
         return names.filter { $0.hasSuffix(".json") && !$0.hasSuffix(".delivery.json") }.map { String($0.dropLast(5)) }.sorted()
     }
 
+    /// The firehoses defined in the store's directory that read `stream` (their source, or the
+    /// stream of a direct-put firehose).
+    public static func readers(of stream: String, store: StreamStore) -> [String] {
+        list(store: store).filter { (try? load(name: $0, store: store))?.stream == stream }
+    }
+
     /// Removes a firehose's definition, delivery state and (for direct puts) its stream.
     public static func delete(name: String, store: StreamStore) throws(DeliveryError) {
         let config = try load(name: name, store: store)
@@ -236,6 +246,38 @@ public final class DeliveryStream {
     /// Returns whether anything was read.
     @discardableResult
     public func poll() throws(DeliveryError) -> Bool {
+        try undoingFailures { () throws(DeliveryError) -> Bool in try pollOnce() }
+    }
+
+    /// Runs a step of delivery; when it fails (a write error, a full disk), what it buffered is
+    /// dropped and the delivery goes back to its durable state, as after a crash: staged files
+    /// not listed in the state are removed, listed objects put in place, and records are read
+    /// again from the saved positions. A retry so writes every record once, and a record that
+    /// failed to be written stays in the stream until it is.
+    private func undoingFailures<T>(_ body: () throws(DeliveryError) -> T) throws(DeliveryError) -> T {
+        do {
+            if needsRecovery { try recover() }
+            return try body()
+        } catch {
+            rollBack()
+            throw error
+        }
+    }
+
+    private func rollBack() {
+        for b in buffers.values {
+            b.gzip?.abandon()
+            close(b.fd)
+            unlink(b.stagedPath)
+        }
+        buffers = [:]
+        lastRead = [:]
+        committed = [:]
+        delivered = []
+        needsRecovery = true
+    }
+
+    private func pollOnce() throws(DeliveryError) -> Bool {
         let batches: [StreamConsumer.ShardRecords]
         do { batches = try consumer.poll() } catch { throw DeliveryError(.storage, error.message) }
         var any = false
@@ -308,8 +350,10 @@ public final class DeliveryStream {
 
     /// Delivers every buffer, whatever its size and age (shutdown).
     public func flushAll() throws(DeliveryError) {
-        for (k, buf) in buffers.sorted(by: { $0.key < $1.key }) { try deliver(k, buf) }
-        try saveState()
+        try undoingFailures { () throws(DeliveryError) in
+            for (k, buf) in buffers.sorted(by: { $0.key < $1.key }) { try deliver(k, buf) }
+            try saveState()
+        }
     }
 
     /// Reads the stream to its end, then flushes every buffer.
@@ -429,12 +473,20 @@ public final class DeliveryStream {
     }
 
     private func place(_ staged: String, _ key: String) throws(DeliveryError) {
-        let final = config.directory + "/" + key
+        let final = FileNames.objectPath(directory: config.directory, key: key)
         if let slash = final.lastIndex(of: "/") { try makeDirectories(String(final[..<slash])) }
         guard rename(staged, final) == 0 else { throw DeliveryError(.storage, "cannot move \(staged) to \(final): \(String(cString: strerror(errno)))") }
     }
 
     private func writeOut(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws(DeliveryError) {
+        if let left = spaceLeft {
+            // Tests: a disk that fills part way through a write.
+            let n = min(left, bytes.count)
+            try writeAll(fd, Array(bytes[..<n]), path)
+            spaceLeft = left - n
+            if n < bytes.count { throw DeliveryError(.storage, "cannot write \(path): No space left on device") }
+            return
+        }
         try writeAll(fd, bytes, path)
     }
 
@@ -484,6 +536,9 @@ public final class DeliveryStream {
     /// Finishes what a crash interrupted: listed objects are moved into place, unlisted staged
     /// files removed, and reading resumes at the saved positions.
     private func recover() throws(DeliveryError) {
+        committed = [:]
+        lastRead = [:]
+        delivered = []
         if let bytes = readFile(statePath) {
             guard let j = try? JSONValue.parse(bytes: bytes) else { throw DeliveryError(.storage, "the delivery state \(statePath) is unreadable") }
             for (k, v) in j["shards"]?.objectValue?.entries ?? [] {
@@ -508,6 +563,7 @@ public final class DeliveryStream {
         }
         consumer.seek(to: committed)
         for (shard, p) in committed { if case .sequenceNumber(let s) = p { lastRead[shard] = SequenceNumber(s) } }
+        needsRecovery = false
     }
 }
 
@@ -551,6 +607,11 @@ final class BackgroundGzip: @unchecked Sendable {
                 do throws(DeliveryError) { try writeAll(fd, gzip.take(), path) } catch { failure = error }
             }
         }
+    }
+
+    /// Waits for the chunks given so far and drops the output (the object is abandoned).
+    func abandon() {
+        queue.sync { _ = gzip.take() }
     }
 
     func finish() throws(DeliveryError) {

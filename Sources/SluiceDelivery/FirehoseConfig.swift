@@ -87,6 +87,10 @@ public struct FirehoseConfig: Sendable, Equatable {
         let ok = !name.isEmpty && name.count <= 64 && name.utf8.allSatisfy { c in
             (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 || c == 46 || c == 45
         }
+        // A firehose's name names its definition file and its stream's directory.
+        if ok, !FileNames.isSafeComponent(name) {
+            throw DeliveryError(.invalidArgument, "1 validation error detected: Value '\(name)' at 'deliveryStreamName' failed to satisfy constraint: Member must not be '.' or '..'")
+        }
         guard ok else {
             throw DeliveryError(.invalidArgument, "1 validation error detected: Value '\(name)' at 'deliveryStreamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 64")
         }
@@ -168,6 +172,16 @@ public struct FirehoseConfig: Sendable, Equatable {
         if p.hasExpressions && errorPrefix.isEmpty {
             throw bad("a prefix with !{...} expressions needs an error_prefix too (as Firehose requires ErrorOutputPrefix)")
         }
+        // S3 keeps `a/../b` as text; objects here are files below the bucket's directory, where a
+        // `.` or `..` segment would be a move. Refused where the prefix is written (values of
+        // partition keys are escaped where they are used).
+        for (template, field) in [(p, "prefix"), (e, "error_prefix")] {
+            let sample = template.evaluate(time: 1_700_000_000_000, keys: Dictionary(uniqueKeysWithValues: template.partitionKeys.map { ($0, "k") }),
+                                           errorType: "processing-failed", random: "r")
+            if FileNames.keyNeedsEscaping(sample) {
+                throw bad("\(field) '\(field == "prefix" ? prefix : errorPrefix)' makes keys with a '.' or '..' segment ('\(sample)'); sluice writes objects as files under the bucket's directory, so such segments are refused")
+            }
+        }
     }
 
     /// `5MB`, `5 MiB`, `512KB`, or bytes.
@@ -175,7 +189,7 @@ public struct FirehoseConfig: Sendable, Equatable {
 
     /// `60s`, `5m`, or a plain number of seconds (as IntervalInSeconds); milliseconds.
     static func parseSeconds(_ s: String) -> Int64? {
-        if let seconds = Int64(s.trimmingSpaces) { return seconds * 1000 }
+        if let seconds = Int64(s.trimmingSpaces) { return Millis.scaled(seconds, by: 1000) }
         return Units.millis(s)
     }
 

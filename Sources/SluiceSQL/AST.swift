@@ -345,10 +345,14 @@ public struct IntervalLiteral: Sendable, Equatable {
     public var unit: TimeUnit
     public var loc: NodeSpan
 
+    /// The longest interval written in SQL: 10,000 years.
+    public static let maxMillis: Int64 = 315_576_000_000_000
+
     /// The length in milliseconds.
     public var millis: Int64 {
         let v = Double(value) ?? 0
-        return Int64((v * Double(unit.millis ?? 0)).rounded())
+        // The parser refuses amounts beyond `IntervalLiteral.maxMillis`.
+        return Int64(checking: v * Double(unit.millis ?? 0)) ?? .max
     }
 }
 

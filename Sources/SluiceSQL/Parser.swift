@@ -289,7 +289,7 @@ public struct Parser {
                 throw error("the amount of an interval must be a number, not '\(raw)'", id: "syntax.bad-interval", at: s.span,
                             help: "write it like INTERVAL '5' SECOND")
             }
-            return IntervalLiteral(value: raw, unit: unit, loc: span(from: start))
+            return try checkedInterval(IntervalLiteral(value: raw, unit: unit, loc: span(from: start)), s.span)
         }
         // The unit inside the string: '5 seconds'.
         let parts = raw.split(separator: " ", omittingEmptySubsequences: true)
@@ -299,7 +299,15 @@ public struct Parser {
             throw error("expected an interval unit (MILLISECOND, SECOND, MINUTE, HOUR or DAY) after '\(raw)'", id: "syntax.bad-interval",
                         at: s.span, help: "write it like INTERVAL '5' SECOND or INTERVAL '5 seconds'")
         }
-        return IntervalLiteral(value: String(parts[0]), unit: unit, loc: span(from: start))
+        return try checkedInterval(IntervalLiteral(value: String(parts[0]), unit: unit, loc: span(from: start)), s.span)
+    }
+
+    func checkedInterval(_ i: IntervalLiteral, _ at: SourceSpan) throws(ParseError) -> IntervalLiteral {
+        let v = (Double(i.value) ?? 0) * Double(i.unit.millis ?? 0)
+        guard v.isFinite, abs(v) <= Double(IntervalLiteral.maxMillis) else {
+            throw error("the interval '\(i.value)' \(i.unit) is longer than 10,000 years", id: "syntax.bad-interval", at: at)
+        }
+        return i
     }
 
     func intervalUnit(_ t: Token) -> TimeUnit? {

@@ -23,6 +23,8 @@ public final class FirehoseHost: @unchecked Sendable {
     private var configs: [String: FirehoseConfig] = [:]
     /// The last delivery error of each firehose, logged once until it changes.
     private var failing: [String: String] = [:]
+    /// Firehoses that failed: when to try again, and how many times in a row they failed.
+    private var retryAt: [String: (at: UInt64, failures: Int)] = [:]
     private var stopping = false
     private let finished = DispatchSemaphore(value: 0)
     private var running = false
@@ -35,10 +37,31 @@ public final class FirehoseHost: @unchecked Sendable {
         self.open = open
         self.log = log
         interval = useconds_t(pollMillis * 1000)
+        // A data directory in any state starts: a firehose that cannot be delivered now (its
+        // source stream is gone, its state unreadable) is logged and tried again as it polls.
         for name in DeliveryStream.list(store: store) {
-            let config = try DeliveryStream.load(name: name, store: store)
-            configs[name] = config
-            if !deliveredByJobs.contains(name) { deliveries[name] = try open(config) }
+            do {
+                configs[name] = try DeliveryStream.load(name: name, store: store)
+            } catch {
+                log("firehose \(name): its definition cannot be read: \(error.message)")
+                continue
+            }
+            if !deliveredByJobs.contains(name) { openDelivery(name) }
+        }
+    }
+
+    /// Opens the delivery of a defined firehose (the lock held or not yet shared); a failure is
+    /// logged once and retried later.
+    private func openDelivery(_ name: String) {
+        guard let config = configs[name] else { return }
+        do {
+            deliveries[name] = try open(config)
+            if failing[name] != nil { log("firehose \(name): delivering again") }
+            failing[name] = nil
+        } catch {
+            let why = "cannot be delivered: \(error)"
+            if failing[name] != why { log("firehose \(name): \(why) (retrying)") }
+            failing[name] = why
         }
     }
 
@@ -55,24 +78,41 @@ public final class FirehoseHost: @unchecked Sendable {
         t.start()
     }
 
-    /// Stops polling, reads what is new and delivers everything buffered.
-    public func stop() throws {
-        let wasRunning = lock.withLock { () -> Bool in
+    /// Stops polling, reads what is new and delivers everything buffered. Each firehose is
+    /// flushed on its own; those that fail are returned with their errors (their records stay in
+    /// their streams, past the saved delivery state, and are delivered when the server starts
+    /// again). Calling it again flushes again; it never waits twice for the poller.
+    public func stop() -> [(firehose: String, error: String)] {
+        let waitForPoller = lock.withLock { () -> Bool in
+            defer { running = false }
             stopping = true
             return running
         }
-        if wasRunning { finished.wait() }
-        try lock.withLock {
-            for name in deliveries.keys.sorted() { try deliveries[name]!.deliverAll() }
+        if waitForPoller { finished.wait() }
+        return lock.withLock {
+            var failed: [(String, String)] = []
+            for name in deliveries.keys.sorted() {
+                do throws(DeliveryError) { try deliveries[name]!.deliverAll() } catch { failed.append((name, error.description)) }
+            }
+            return failed
         }
     }
 
-    /// One poll of every firehose; a failing one is logged and retried on the next poll.
+    /// One poll of every firehose; a failing one is logged and tried again after a pause that
+    /// doubles with each failure (up to 5 s), so a full disk is not hammered.
     func pollAll() {
         lock.withLock {
+            let now = DispatchTime.now().uptimeNanoseconds
+            for name in configs.keys.sorted() where deliveries[name] == nil && !deliveredByJobs.contains(name) {
+                if let r = retryAt[name], r.at > now { continue }
+                openDelivery(name)
+                if deliveries[name] == nil { backOff(name, now) }
+            }
             for name in deliveries.keys.sorted() {
+                if let r = retryAt[name], r.at > now { continue }
                 do throws(DeliveryError) {
                     try deliveries[name]!.poll()
+                    retryAt[name] = nil
                     if failing[name] != nil {
                         failing[name] = nil
                         log("firehose \(name): delivering again")
@@ -80,9 +120,16 @@ public final class FirehoseHost: @unchecked Sendable {
                 } catch {
                     if failing[name] != error.description { log("firehose \(name): \(error.description) (retrying)") }
                     failing[name] = error.description
+                    backOff(name, now)
                 }
             }
         }
+    }
+
+    private func backOff(_ name: String, _ now: UInt64) {
+        let failures = (retryAt[name]?.failures ?? 0) + 1
+        let pause = min(UInt64(5_000_000_000), UInt64(interval) * 1000 << UInt64(min(failures, 16)))
+        retryAt[name] = (now + pause, failures)
     }
 
     /// The definition of a firehose, or ResourceNotFound.
@@ -94,6 +141,20 @@ public final class FirehoseHost: @unchecked Sendable {
     }
 
     var names: [String] { lock.withLock { configs.keys.sorted() } }
+
+    /// Why a stream that firehose `reader` reads cannot be deleted.
+    public func readerDescription(_ reader: String, stream: String) -> String {
+        let direct = lock.withLock { configs[reader]?.isDirectPut ?? false }
+        return direct
+            ? "Stream \(stream) holds the records of firehose \(reader); delete the firehose (DeleteDeliveryStream) instead."
+            : "Stream \(stream) is the source of firehose \(reader), which would lose the records it holds; delete the firehose first."
+    }
+
+    /// The firehoses that read `stream`: those whose source it is, and the direct-put firehose
+    /// that keeps its records in it.
+    public func readers(of stream: String) -> [String] {
+        lock.withLock { configs.values.filter { $0.stream == stream }.map(\.name).sorted() }
+    }
 
     /// Counters of the firehoses delivered here.
     var counters: [(String, DeliveryCounters)] {
@@ -146,6 +207,7 @@ public final class FirehoseHost: @unchecked Sendable {
             deliveries[name] = nil
             configs[name] = nil
             failing[name] = nil
+            retryAt[name] = nil
             try DeliveryStream.delete(name: name, store: store)
         }
     }

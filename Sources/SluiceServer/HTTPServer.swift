@@ -5,8 +5,9 @@ import SluiceCore
 /// HTTP/1.1 over TCP sockets: an accept loop on its own thread and a thread per connection, with
 /// keep-alive, Content-Length and chunked bodies, `Expect: 100-continue`, limits on header and
 /// body sizes (431, 413), a read timeout and a whole-request deadline for slow clients (the
-/// connection closes), and a cap on open connections (503 beyond it). A malformed request gets an
-/// error response and the connection closes; nothing a client sends can stop the server.
+/// connection closes), a cap on open connections in all and per client address (503 beyond
+/// them), and a cap on the bytes all connections may hold at once (503). A malformed request gets
+/// an error response and the connection closes; nothing a client sends can stop the server.
 public final class HTTPServer: @unchecked Sendable {
     public struct Limits: Sendable {
         public var maxHeaderBytes = 64 << 10
@@ -17,6 +18,10 @@ public final class HTTPServer: @unchecked Sendable {
         /// Seconds a request may take to arrive, first byte to last.
         public var requestSeconds = 60
         public var maxConnections = 256
+        /// Connections one client address may hold open, so that one client cannot take every slot.
+        public var maxConnectionsPerClient = 32
+        /// Bytes of requests in progress that all connections together may hold.
+        public var maxBufferedBytes = 256 << 20
         public init() {}
     }
 
@@ -31,6 +36,10 @@ public final class HTTPServer: @unchecked Sendable {
     private var open = 0
     private var stopped = false
     private var clients: Set<Int32> = []
+    /// Open connections per client address.
+    private var perClient: [UInt32: Int] = [:]
+    /// Bytes held by requests in progress, over every connection.
+    private var buffered = 0
 
     /// Binds and listens (port 0: any free port, then `port` tells which).
     public init(host: String = "127.0.0.1", port: UInt16, limits: Limits = Limits(), handler: @escaping Handler) throws {
@@ -85,7 +94,9 @@ public final class HTTPServer: @unchecked Sendable {
 
     private func acceptLoop() {
         while true {
-            let c = accept(listener, nil, nil)
+            var peer = sockaddr_in()
+            var peerLength = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let c = withUnsafeMutablePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listener, $0, &peerLength) } }
             if c < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 if lock.withLock({ stopped }) { return }
@@ -97,14 +108,21 @@ public final class HTTPServer: @unchecked Sendable {
             setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             var one: Int32 = 1
             setsockopt(c, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            let admitted = lock.withLock { () -> Bool in
-                guard open < limits.maxConnections, !stopped else { return false }
+            let client = peer.sin_addr.s_addr
+            let refusal = lock.withLock { () -> String? in
+                if stopped { return "the server is stopping" }
+                guard open < limits.maxConnections else { return "too many open connections" }
+                guard perClient[client, default: 0] < limits.maxConnectionsPerClient else {
+                    return "too many open connections from this address (at most \(limits.maxConnectionsPerClient))"
+                }
                 open += 1
+                perClient[client, default: 0] += 1
                 clients.insert(c)
-                return true
+                return nil
             }
-            guard admitted else {
-                let r = HTTPResponse.text(503, "too many open connections\n")
+            if let refusal {
+                var r = HTTPResponse.text(503, refusal + "\n")
+                r.headers.append(("Retry-After", "1"))
                 _ = send(c, r.serialized(close: true))
                 close(c)
                 continue
@@ -113,6 +131,8 @@ public final class HTTPServer: @unchecked Sendable {
                 serve(c)
                 lock.withLock {
                     open -= 1
+                    perClient[client, default: 1] -= 1
+                    if perClient[client] == 0 { perClient[client] = nil }
                     clients.remove(c)
                 }
                 close(c)
@@ -135,24 +155,44 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Reads and answers requests on one connection until it closes, errs or times out.
     private func serve(_ fd: Int32) {
-        let parser = HTTPRequestParser(maxHeaderBytes: limits.maxHeaderBytes, maxBodyBytes: limits.maxBodyBytes)
-        var buffer: [UInt8] = []
+        var reader = HTTPRequestReader(maxHeaderBytes: limits.maxHeaderBytes, maxBodyBytes: limits.maxBodyBytes)
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
         var continued = false
         var started: Date? = nil
+        // Bytes of this connection counted in `buffered`.
+        var held = 0
+        defer { lock.withLock { buffered -= held } }
+        func fail(_ status: Int, _ message: String) {
+            var r = HTTPResponse.text(status, message + "\n")
+            if status == 503 { r.headers.append(("Retry-After", "1")) }
+            _ = send(fd, r.serialized(close: true))
+        }
         while true {
-            let outcome: HTTPRequestParser.Outcome
+            let outcome: HTTPRequestReader.Outcome
             do {
-                outcome = try parser.parse(buffer, continued: continued)
+                outcome = try reader.next(continued: continued)
             } catch {
-                _ = send(fd, HTTPResponse.text(error.status, error.message + "\n").serialized(close: true))
+                fail(error.status, error.message)
                 return
             }
+            // The connection's share of the server's buffer budget follows what it holds.
+            let now = reader.bufferedBytes
+            if now != held {
+                let granted = lock.withLock { () -> Bool in
+                    if now > held && buffered + (now - held) > limits.maxBufferedBytes { return false }
+                    buffered += now - held
+                    return true
+                }
+                guard granted else {
+                    fail(503, "the server holds too many request bytes; try again")
+                    return
+                }
+                held = now
+            }
             switch outcome {
-            case .request(let request, let consumed):
-                buffer.removeFirst(consumed)
+            case .request(let request):
                 continued = false
-                started = buffer.isEmpty ? nil : Date()
+                started = reader.isIdle ? nil : Date()
                 var response = handler(request)
                 if response.headers.first(where: { $0.name.lowercased() == "x-amzn-requestid" }) == nil {
                     response.headers.append(("x-amzn-RequestId", UUID().uuidString.lowercased()))
@@ -176,18 +216,18 @@ public final class HTTPServer: @unchecked Sendable {
                 break
             }
             if let s = started, Date().timeIntervalSince(s) > Double(limits.requestSeconds) {
-                _ = send(fd, HTTPResponse.text(408, "the request took longer than \(limits.requestSeconds) s to arrive\n").serialized(close: true))
+                fail(408, "the request took longer than \(limits.requestSeconds) s to arrive")
                 return
             }
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 {
                 // Closed, or silent past the idle timeout: a request cut short gets a 408 if it can.
-                if n < 0 && !buffer.isEmpty { _ = send(fd, HTTPResponse.text(408, "the request was not completed in time\n").serialized(close: true)) }
+                if n < 0 && !reader.isIdle { fail(408, "the request was not completed in time") }
                 return
             }
-            if buffer.isEmpty { started = Date() }
-            buffer += chunk[0..<n]
+            if reader.isIdle { started = Date() }
+            reader.feed(chunk[0..<n])
         }
     }
 }

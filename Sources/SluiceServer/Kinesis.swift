@@ -22,6 +22,10 @@ extension Service {
         "DeleteStream": { s, i throws(APIError) in
             let name = try s.streamName(i)
             let enforce = try i.bool("EnforceConsumerDeletion") ?? false
+            // A firehose that reads the stream would lose the records it holds and acknowledged.
+            if let host = s.firehoses, let reader = host.readers(of: name).first {
+                throw APIError("ResourceInUseException", host.readerDescription(reader, stream: name))
+            }
             try s.store { () throws(StreamError) in try s.store.deleteStream(name: name, enforceConsumerDeletion: enforce) }
             return nil
         },

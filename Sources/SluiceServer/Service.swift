@@ -70,8 +70,10 @@ struct Input {
     /// A timestamp: epoch seconds (a JSON number), as the SDKs send it; in milliseconds.
     func timestampMillis(_ k: String) throws(APIError) -> Int64? {
         guard let v = object[k], v != .null else { return nil }
-        guard let d = v.doubleValue, d.isFinite else { throw .serialization("Unexpected value for \(k): expected a timestamp in epoch seconds") }
-        return Int64((d * 1000).rounded())
+        guard let d = v.doubleValue, let ms = Millis.fromSeconds(d), abs(ms) <= Millis.maxTimestamp else {
+            throw .serialization("Unexpected value for \(k): expected a timestamp in epoch seconds (years 1 to 9999)")
+        }
+        return ms
     }
 
     /// A blob: base64 text.
@@ -121,9 +123,14 @@ public final class Service: Sendable {
     let subscriptionMillis: Int64
     let pollMicros: useconds_t
 
+    /// Where failures the server keeps to itself (with their file paths) are written.
+    let log: @Sendable (String) -> Void
+
     public init(store: StreamStore, accessKeys: [String: String]? = nil, firehoses: FirehoseHost? = nil,
-                subscriptionSeconds: Int = 300, subscriptionPollMillis: Int = 100) {
+                subscriptionSeconds: Int = 300, subscriptionPollMillis: Int = 100,
+                log: (@Sendable (String) -> Void)? = nil) {
         self.store = store
+        self.log = log ?? { FileHandle.standardError.write(Data(("sluice serve: " + $0 + "\n").utf8)) }
         self.accessKeys = accessKeys
         self.firehoses = firehoses
         subscriptionMillis = Int64(subscriptionSeconds) * 1000
@@ -137,12 +144,42 @@ public final class Service: Sendable {
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         if request.method == "GET" && request.path == "/health" { return .text(200, "ok\n") }
-        if request.method == "GET" && request.path == "/metrics" { return .text(200, metrics(), type: "text/plain; version=0.0.4") }
+        if request.method == "GET" && request.path == "/metrics" {
+            // It names every stream: under --require-auth it needs a signature like any request
+            // (curl --aws-sigv4 "aws:amz:REGION:kinesis" --user ID:SECRET).
+            if let keys = accessKeys {
+                guard request.header("authorization") != nil else { return APIError("MissingAuthenticationTokenException", "Missing Authentication Token", status: 403).response }
+                if var e = SigV4.verify(request, keys: keys, now: Int64(Date().timeIntervalSince1970 * 1000)) {
+                    e.status = 403
+                    return e.response
+                }
+            }
+            return .text(200, metrics(), type: "text/plain; version=0.0.4")
+        }
         let operation = request.header("x-amz-target").map { String($0.split(separator: ".").last ?? "") } ?? ""
-        let response = answer(request)
+        let response = redacted(answer(request), operation)
         let known = Service.known.contains(operation) ? operation : "unknown"
         answered.withLock { $0[Count(operation: known, status: response.status), default: 0] += 1 }
         return response
+    }
+
+    /// An error answer tells the client what it did wrong, never where the server keeps its
+    /// files: an internal failure is logged whole and answered with a plain message, and any
+    /// other message has the data and bucket directories' paths taken out.
+    func redacted(_ response: HTTPResponse, _ operation: String) -> HTTPResponse {
+        guard response.status >= 400, let j = try? JSONValue.parse(bytes: response.body), let name = j["__type"]?.stringValue,
+              let message = j["message"]?.stringValue else { return response }
+        if response.status >= 500 {
+            log("\(operation.isEmpty ? "request" : operation) failed: \(name): \(message)")
+            return APIError(name, "The service could not complete the request; the server's log says why.", status: response.status).response
+        }
+        var roots = [store.configuration.dataDirectory]
+        if let b = firehoses?.bucketsDirectory { roots.append(b) }
+        var clean = message
+        for root in roots.sorted(by: { $0.count > $1.count }) where !root.isEmpty && clean.contains(root) {
+            clean = clean.replacingAll(root, with: "<data>")
+        }
+        return clean == message ? response : APIError(name, clean, status: response.status).response
     }
 
     /// The Prometheus text format: requests by operation and status, and per stream the records

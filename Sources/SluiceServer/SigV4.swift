@@ -17,13 +17,23 @@ struct SHA256 {
 
     mutating func update(_ bytes: [UInt8]) {
         length &+= UInt64(bytes.count)
-        pending += bytes
         var at = 0
-        while pending.count - at >= 64 {
-            compress(pending, at)
-            at += 64
+        if !pending.isEmpty {
+            let take = min(64 - pending.count, bytes.count)
+            pending += bytes[0..<take]
+            at = take
+            if pending.count == 64 {
+                pending.withUnsafeBytes { compress($0, 0) }
+                pending = []
+            }
         }
-        pending.removeFirst(at)
+        bytes.withUnsafeBytes { raw in
+            while bytes.count - at >= 64 {
+                compress(raw, at)
+                at += 64
+            }
+        }
+        if at < bytes.count { pending += bytes[at...] }
     }
 
     mutating func finalize() -> [UInt8] {
@@ -31,33 +41,39 @@ struct SHA256 {
         var tail = pending + [0x80]
         while tail.count % 64 != 56 { tail.append(0) }
         for i in (0..<8).reversed() { tail.append(UInt8(truncatingIfNeeded: bits >> (UInt64(i) * 8))) }
-        var at = 0
-        while at < tail.count {
-            compress(tail, at)
-            at += 64
+        tail.withUnsafeBytes { raw in
+            var at = 0
+            while at < raw.count {
+                compress(raw, at)
+                at += 64
+            }
         }
         pending = []
         return h.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v >> (24 - UInt32($0) * 8)) } }
     }
 
-    private mutating func compress(_ b: [UInt8], _ at: Int) {
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 {
-            w[i] = UInt32(b[at + 4 * i]) << 24 | UInt32(b[at + 4 * i + 1]) << 16 | UInt32(b[at + 4 * i + 2]) << 8 | UInt32(b[at + 4 * i + 3])
+    /// One 64-byte block at `at` (the message schedule on the stack, no allocation per block).
+    private mutating func compress(_ b: UnsafeRawBufferPointer, _ at: Int) {
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            for i in 0..<16 {
+                w[i] = UInt32(b[at + 4 * i]) << 24 | UInt32(b[at + 4 * i + 1]) << 16 | UInt32(b[at + 4 * i + 2]) << 8 | UInt32(b[at + 4 * i + 3])
+            }
+            func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { x >> n | x << (32 - n) }
+            for i in 16..<64 {
+                let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
+                let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
+                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+            }
+            var (a, bb, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
+            SHA256.k.withUnsafeBufferPointer { k in
+                for i in 0..<64 {
+                    let t1 = hh &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
+                    let t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & bb) ^ (a & c) ^ (bb & c))
+                    (hh, g, f, e, d, c, bb, a) = (g, f, e, d &+ t1, c, bb, a, t1 &+ t2)
+                }
+            }
+            h[0] &+= a; h[1] &+= bb; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
         }
-        func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { x >> n | x << (32 - n) }
-        for i in 16..<64 {
-            let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-            let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var (a, bb, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
-        for i in 0..<64 {
-            let t1 = hh &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ SHA256.k[i] &+ w[i]
-            let t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & bb) ^ (a & c) ^ (bb & c))
-            (hh, g, f, e, d, c, bb, a) = (g, f, e, d &+ t1, c, bb, a, t1 &+ t2)
-        }
-        h[0] &+= a; h[1] &+= bb; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
     }
 
     static func hash(_ bytes: [UInt8]) -> [UInt8] {
@@ -131,20 +147,21 @@ enum SigV4 {
 
     /// The canonical request of RFC-style SigV4 (path as sent, query sorted, signed headers
     /// lower-cased with their values trimmed and inner runs of spaces collapsed, the payload hash).
-    static func canonicalRequest(_ r: HTTPRequest, signedHeaders: [String]) -> String {
+    static func canonicalRequest(_ r: HTTPRequest, signedHeaders: [String], payloadHash: String? = nil) -> String {
         let path = r.path.removingPercentEncoding ?? r.path
         var headers = ""
         for name in signedHeaders {
             let values = r.headers.filter { $0.name == name }.map { $0.value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
             headers += "\(name):\(values.joined(separator: ","))\n"
         }
-        let payload = r.header("x-amz-content-sha256") ?? hex(SHA256.hash(r.body))
+        let payload = payloadHash ?? hex(SHA256.hash(r.body))
         return [r.method, encode(path, slash: true), canonicalQuery(r.target), headers, signedHeaders.joined(separator: ";"), payload].joined(separator: "\n")
     }
 
-    static func signature(_ r: HTTPRequest, _ a: Authorization, secret: String) -> String {
+    static func signature(_ r: HTTPRequest, _ a: Authorization, secret: String, payloadHash: String? = nil) -> String {
         let amzDate = r.header("x-amz-date") ?? ""
-        let toSign = "AWS4-HMAC-SHA256\n\(amzDate)\n\(a.scope)\n" + hex(SHA256.hash(Array(canonicalRequest(r, signedHeaders: a.signedHeaders).utf8)))
+        let canonical = canonicalRequest(r, signedHeaders: a.signedHeaders, payloadHash: payloadHash)
+        let toSign = "AWS4-HMAC-SHA256\n\(amzDate)\n\(a.scope)\n" + hex(SHA256.hash(Array(canonical.utf8)))
         var key = Array(("AWS4" + secret).utf8)
         for part in a.scope.split(separator: "/") { key = SHA256.hmac(key: key, Array(part.utf8)) }
         return hex(SHA256.hmac(key: key, Array(toSign.utf8)))
@@ -171,7 +188,13 @@ enum SigV4 {
                 return APIError("InvalidSignatureException", "Signature expired: \(amzDate) is more than 15 minutes away from the server's time.")
             }
         }
-        let expected = Array(signature(r, a, secret: secret).utf8), given = Array(a.signature.utf8)
+        // The payload hash is the body's, computed here: a client's X-Amz-Content-Sha256 is only a
+        // claim, and a signed request replayed with another body must fail (as AWS checks it).
+        let bodyHash = hex(SHA256.hash(r.body))
+        if let claimed = r.header("x-amz-content-sha256"), claimed.lowercased() != bodyHash {
+            return APIError("InvalidSignatureException", "The provided 'x-amz-content-sha256' header does not match what was computed.")
+        }
+        let expected = Array(signature(r, a, secret: secret, payloadHash: bodyHash).utf8), given = Array(a.signature.utf8)
         var diff = UInt8(expected.count == given.count ? 0 : 1)
         for (x, y) in zip(expected, given) { diff |= x ^ y }
         if diff != 0 {

@@ -132,6 +132,11 @@ public final class StreamStore: @unchecked Sendable {
         if !ok {
             throw .validation(field, name, "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
         }
+        // Names become directories and files of the data directory: `.` and `..` would name the
+        // streams directory or the data directory itself.
+        if !FileNames.isSafeComponent(name) {
+            throw .validation(field, name, "Member must not be '.' or '..'")
+        }
     }
 
     static func validateRetention(_ hours: Int) throws(StreamError) {
@@ -194,7 +199,11 @@ public final class StreamStore: @unchecked Sendable {
             if streams[name] != nil {
                 throw StreamError(.resourceInUse, "Stream \(name) under account \(account) already exists.")
             }
-            try? FileManager.default.removeItem(atPath: dir)
+            // What an interrupted creation left (a directory without metadata) is replaced; the
+            // name is one validated path component, so this never reaches beyond `streams/`.
+            if FileNames.isSafeComponent(name), access(dir, F_OK) == 0, access(dir + "/meta.json", F_OK) != 0 {
+                try? FileManager.default.removeItem(atPath: dir)
+            }
             let h = StreamHandle(directory: dir, meta: meta)
             try makeDirectory(dir + "/shards")
             for s in shards { _ = try h.log(s.index, segmentBytes: configuration.segmentBytes, mapSegments: configuration.mapSegments) }

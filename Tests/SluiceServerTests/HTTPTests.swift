@@ -8,7 +8,23 @@ import SluiceStreams
 
 @Suite("HTTP request parsing")
 struct HTTPParserTests {
-    let p = HTTPRequestParser(maxHeaderBytes: 1024, maxBodyBytes: 100)
+    /// Parses one request from the start of a buffer, as `HTTPRequestParser` did.
+    struct OneShot {
+        enum Outcome {
+            case incomplete
+            case expectsContinue
+            case request(HTTPRequest, consumed: Int)
+        }
+        func parse(_ b: [UInt8], continued: Bool) throws(HTTPRequestReader.Failure) -> Outcome {
+            let (o, used) = try HTTPRequestReader.parse(b, continued: continued, maxHeaderBytes: 1024, maxBodyBytes: 100)
+            switch o {
+            case .incomplete: return .incomplete
+            case .expectsContinue: return .expectsContinue
+            case .request(let r): return .request(r, consumed: used)
+            }
+        }
+    }
+    let p = OneShot()
 
     func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 
@@ -41,6 +57,25 @@ struct HTTPParserTests {
         ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n65\r\n", 413),
         ("POST / HTTP/1.1\r\n\r\n", 411),
         ("POST / HTTP/1.1\r\nX: " + String(repeating: "a", count: 2000), 431),
+        // A chunk size past any limit, after a first chunk: refused before the sizes are added.
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n7fffffffffffffff\r\n", 413),
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffffffffffffffff\r\n", 413),
+        // RFC 9112: Content-Length is digits only; values that differ, or Transfer-Encoding beside
+        // it, frame the request two ways (smuggling).
+        ("POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\nhello", 400),
+        ("POST / HTTP/1.1\r\nContent-Length: 0x5\r\n\r\nhello", 400),
+        ("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400),
+        ("POST / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\nhello!", 400),
+        ("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunkedx\r\n\r\n", 501),
+        ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\n folded: line\r\nContent-Length: 0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999999\r\n\r\n", 413),
+        // Unbounded lines: a chunk-size line, trailers.
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;" + String(repeating: "x", count: 5000), 400),
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: " + String(repeating: "t", count: 2000), 431),
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + String(repeating: "X: y\r\n", count: 300), 431),
     ])
     func malformedRequestsGetAStatus(_ text: String, _ status: Int) {
         do {
@@ -49,6 +84,58 @@ struct HTTPParserTests {
         } catch {
             #expect(error.status == status, "\(text.prefix(40))")
         }
+    }
+}
+
+@Suite("HTTP request reader: incremental and bounded")
+struct HTTPReaderTests {
+    func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+    /// The same requests, fed whole, a byte at a time, or in random pieces, come out the same.
+    @Test func anySplitOfTheBytesGivesTheSameRequests() throws {
+        let text = "POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+            + "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n"
+            + "GET /c HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nworld"
+        let all = bytes(text)
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<200 {
+            var r = HTTPRequestReader(maxHeaderBytes: 1024, maxBodyBytes: 100)
+            var got: [(String, [UInt8])] = []
+            var at = 0
+            while at < all.count {
+                let n = trial == 0 ? 1 : Int.random(in: 1...20, using: &rng)
+                r.feed(all[at..<min(all.count, at + n)])
+                at += n
+                while case .request(let q) = try r.next(continued: true) { got.append((q.path, q.body)) }
+            }
+            #expect(got.map(\.0) == ["/a", "/b", "/c"])
+            #expect(got.map(\.1) == [bytes("hello"), bytes("abcde"), bytes("world")])
+            #expect(r.isIdle && r.bufferedBytes == 0)
+        }
+    }
+
+    /// Bodies sent in 1-byte chunks are read in one pass (each byte looked at a bounded number of
+    /// times, not once per read), and the reader holds no more than the request.
+    @Test func oneByteChunksAreReadInLinearWork() throws {
+        let chunks = 200_000
+        var r = HTTPRequestReader(maxHeaderBytes: 1024, maxBodyBytes: 1 << 20)
+        r.feed(bytes("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"))
+        var fed = 0
+        var piece: [UInt8] = []
+        for _ in 0..<chunks { piece += bytes("1\r\nx\r\n") }
+        piece += bytes("0\r\n\r\n")
+        var body: [UInt8]? = nil
+        var most = 0
+        while fed < piece.count {
+            let n = min(1500, piece.count - fed)
+            r.feed(piece[fed..<(fed + n)])
+            fed += n
+            if case .request(let q) = try r.next(continued: true) { body = q.body }
+            most = max(most, r.bufferedBytes)
+        }
+        #expect(body?.count == chunks)
+        #expect(r.bytesExamined < 3 * piece.count, "\(r.bytesExamined) bytes examined for \(piece.count)")
+        #expect(most <= chunks + 1500 + 16)
     }
 }
 

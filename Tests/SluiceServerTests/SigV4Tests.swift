@@ -52,4 +52,29 @@ struct SigV4Tests {
         // Signed in 2015: refused once the clock is checked.
         #expect(SigV4.verify(r, keys: keys, now: 1_704_067_200_000)?.message.contains("Signature expired") == true)
     }
+
+    /// A signed request replayed with another body fails: the payload hash is the body's, not
+    /// what the (signed) X-Amz-Content-Sha256 header claims.
+    @Test func theBodyMustMatchTheSignedPayloadHash() {
+        let keys = ["AKID": "secret"]
+        let original = bytes(#"{"StreamName":"s","Data":"b2s=","PartitionKey":"k"}"#)
+        var r = HTTPRequest(method: "POST", target: "/", headers: [("host", "h"), ("x-amz-date", "20240101T000000Z"),
+                                                                   ("x-amz-content-sha256", hex(SHA256.hash(original)))], body: original)
+        let a = SigV4.Authorization(accessKey: "AKID", scope: "20240101/us-east-1/kinesis/aws4_request", date: "20240101",
+                                    signedHeaders: ["host", "x-amz-content-sha256", "x-amz-date"], signature: "")
+        let sig = SigV4.signature(r, a, secret: "secret")
+        r.headers.append(("authorization", "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=\(sig)"))
+        #expect(SigV4.verify(r, keys: keys, now: nil) == nil)
+        var forged = r
+        forged.body = bytes(#"{"StreamName":"s","Data":"Zm9yZ2Vk","PartitionKey":"k"}"#)
+        #expect(SigV4.verify(forged, keys: keys, now: nil)?.name == "InvalidSignatureException")
+        // The header may be left out; then the body's hash is what was signed.
+        var bare = HTTPRequest(method: "POST", target: "/", headers: [("host", "h"), ("x-amz-date", "20240101T000000Z")], body: original)
+        var b = a
+        b.signedHeaders = ["host", "x-amz-date"]
+        bare.headers.append(("authorization", "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=\(SigV4.signature(bare, b, secret: "secret"))"))
+        #expect(SigV4.verify(bare, keys: keys, now: nil) == nil)
+        bare.body = forged.body
+        #expect(SigV4.verify(bare, keys: keys, now: nil)?.name == "InvalidSignatureException")
+    }
 }
