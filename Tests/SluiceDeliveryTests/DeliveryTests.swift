@@ -218,6 +218,59 @@ struct DeliveryTests {
         #expect(got.sorted() == records.sorted())
     }
 
+    /// A disk that fills part way through writing an object: the failed step is undone (its
+    /// staged file dropped, its records read again from the stream), so retries write every
+    /// record exactly once, in every object, whatever byte the disk filled at.
+    @Test(arguments: [0, 1, 700, 40_000, 300_000, 600_000])
+    func aFullDiskDuringDeliveryLosesAndDuplicatesNothing(_ room: Int) throws {
+        let f = try Fixture()
+        var c = try f.firehose(["newline_delimiter": "true", "partition_keys": "k",
+                                "prefix": "p=!{partitionKeyFromQuery:k}/", "error_prefix": "err/"])
+        c.bufferSizeBytes = 200 << 10
+        let processor: RecordProcessor = { $0.map { .ok($0, keys: ["k": String($0.count % 3)]) } }
+        let records = (0..<3_000).map { "rec-\($0)-" + String(repeating: "q", count: $0 % 500) }
+        try f.put(c, records)
+        let d = try DeliveryStream(config: c, store: f.store, clock: f.clock)
+        d.processor = processor
+        d.spaceLeft = room
+        var failures = 0
+        for _ in 0..<3 {
+            do { try d.deliverAll() } catch { failures += 1 }
+        }
+        #expect(failures == 3, "the disk stays full: every attempt fails")
+        // Space comes back: the next attempts deliver everything once.
+        d.spaceLeft = nil
+        try d.deliverAll()
+        let objects = f.objects(c)
+        let got = objects.values.flatMap { $0.split(separator: "\n").map(String.init) }
+        #expect(got.count == records.count, "\(got.count) records delivered for \(records.count)")
+        #expect(Set(records).subtracting(got).count == 0, "records missing")
+        // Nothing left staged, and a restart finds nothing more to deliver.
+        let staged = (try? FileManager.default.contentsOfDirectory(atPath: c.directory + "/.sluice-staging")) ?? []
+        #expect(staged.isEmpty, "\(staged)")
+        let again = try DeliveryStream(config: c, store: f.store, clock: f.clock)
+        again.processor = processor
+        try again.deliverAll()
+        #expect(f.objects(c).count == objects.count)
+    }
+
+    /// A stop after failed writes keeps every acknowledged record: a new delivery stream (the next
+    /// start) delivers each once.
+    @Test func recordsThatFailedToBeWrittenAreDeliveredAfterARestart() throws {
+        let f = try Fixture()
+        let c = try f.firehose(["buffer_size": "1MB", "newline_delimiter": "true"])
+        let records = (0..<2_500).map { "r\($0)-" + String(repeating: "w", count: 900) }
+        try f.put(c, records)
+        let d = try DeliveryStream(config: c, store: f.store, clock: f.clock)
+        d.spaceLeft = 1_500_000  // the first object fits, the second does not
+        #expect(throws: DeliveryError.self) { try d.deliverAll() }
+        #expect(f.objects(c).count == 1)
+        let restarted = try DeliveryStream(config: c, store: f.store, clock: f.clock)
+        try restarted.deliverAll()
+        let got = f.objects(c).values.flatMap { $0.split(separator: "\n").map(String.init) }
+        #expect(got.count == records.count && Set(got).count == records.count && Set(records).subtracting(got).isEmpty)
+    }
+
     @Test func putsAreCheckedAsPutRecordBatchChecksThem() throws {
         let f = try Fixture()
         let c = try f.firehose([:])
@@ -253,6 +306,10 @@ struct DeliveryTests {
         (["prefix": "x/!{timestamp:yyyy}/"], "needs an error_prefix"), (["prefix": "!{timestamp:yyyy-ww}", "error_prefix": "e/"], "pattern letter 'w'"),
         (["prefix": "!{partitionKeyFromQuery:k}/", "error_prefix": "e/"], "no partition_keys"), (["prefix": "!{nope:x}", "error_prefix": "e/"], "unknown namespace"),
         (["error_prefix": "e/!{partitionKeyFromQuery:k}"], "error_prefix cannot use"), (["source": "kinesis"], "stream:NAME"),
+        // S3 keeps `..` as text; here it would climb out of the bucket's directory.
+        (["prefix": "../../escape/"], "'.' or '..' segment"), (["prefix": "a/./b/"], "'.' or '..' segment"),
+        (["prefix": "x/!{timestamp:'..'}/", "error_prefix": "e/"], "'.' or '..' segment"),
+        (["prefix": "x/!{timestamp:yyyy}/", "error_prefix": "../e/"], "'.' or '..' segment"),
     ])
     func badDefinitionsAreRefusedWithAReason(_ options: [String: String], _ reason: String) throws {
         var o = options
