@@ -1,0 +1,182 @@
+import Foundation
+import Testing
+import SluiceCore
+import SluiceStreams
+
+/// Issue 19: single requests that wiped, escaped or crashed a real `sluice serve`, each sent to
+/// a server process that must refuse it and answer afterwards.
+@Suite("Hostile requests against sluice serve", .serialized)
+struct HostileServeTests {
+    func code(_ r: (status: Int, body: JSONValue?)) -> String { r.body?["__type"]?.stringValue ?? "" }
+
+    @Test func namesThatWouldLeaveTheDataDirectoryAreRefused() throws {
+        let dir = TempDir()
+        let data = dir.path + "/data"
+        // The CLI refuses them too, before any server holds the directory.
+        for n in ["..", "."] {
+            let r = try CLI.run(["stream", "create", n, "--shards", "1", "--data-dir", data])
+            #expect(r.status != 0 && r.stderr.contains("'.' or '..'"), "\(r.stderr)")
+        }
+        let s = try ServeProcess(dataDir: data)
+        #expect(s.call("CreateStream", #"{"StreamName": "keep", "ShardCount": 1}"#).status == 200)
+        #expect(s.call("PutRecord", #"{"StreamName": "keep", "Data": "aGVsbG8=", "PartitionKey": "k"}"#).status == 200)
+        for n in ["..", "."] {
+            let r = s.call("CreateStream", #"{"StreamName": "\#(n)", "ShardCount": 1}"#)
+            #expect(r.status == 400 && code(r) == "ValidationException", "\(String(describing: r.body))")
+            let f = s.call("CreateDeliveryStream", #"{"DeliveryStreamName": "\#(n)", "ExtendedS3DestinationConfiguration": {"RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::b"}}"#,
+                           service: "Firehose_20150804")
+            #expect(f.status == 400 && code(f) == "ValidationException", "\(String(describing: f.body))")
+            let d = s.call("DeleteStream", #"{"StreamName": "\#(n)"}"#)
+            #expect(d.status == 400)
+        }
+        #expect(FileManager.default.fileExists(atPath: data + "/LOCK"))
+        #expect(FileManager.default.fileExists(atPath: data + "/streams/keep/meta.json"))
+        let listed = s.call("ListStreams", "{}")
+        #expect(listed.body?["StreamNames"]?.arrayValue?.compactMap(\.stringValue) == ["keep"])
+        #expect(s.healthy)
+        #expect(s.terminate() == 0)
+    }
+
+    @Test func firehosePrefixesCannotWriteOutsideTheBucket() throws {
+        let dir = TempDir()
+        let s = try ServeProcess(dataDir: dir.path + "/data", extra: ["--s3-dir", dir.path + "/s3"])
+        func create(_ name: String, _ extra: String) -> (status: Int, body: JSONValue?) {
+            s.call("CreateDeliveryStream", #"{"DeliveryStreamName": "\#(name)", "ExtendedS3DestinationConfiguration": {"RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::bucket", \#(extra)}}"#,
+                   service: "Firehose_20150804")
+        }
+        for (i, extra) in [#""Prefix": "../../escaped/""#, #""Prefix": "a/../../../x/""#,
+                           #""Prefix": "!{timestamp:'..'}/x/", "ErrorOutputPrefix": "e/""#,
+                           #""Prefix": "p/!{timestamp:yyyy}/", "ErrorOutputPrefix": "../err/""#].enumerated() {
+            let r = create("f\(i)", extra)
+            #expect(r.status == 400 && code(r) == "InvalidArgumentException" && r.body?["message"]?.stringValue?.contains("'..'") == true,
+                    "\(extra): \(String(describing: r.body))")
+        }
+        // A prefix that stays inside is delivered inside.
+        #expect(create("ok", #""Prefix": "in/", "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}"#).status == 200)
+        #expect(s.call("PutRecord", #"{"DeliveryStreamName": "ok", "Record": {"Data": "aGVsbG8K"}}"#, service: "Firehose_20150804").status == 200)
+        #expect(s.terminate() == 0)
+        let outside = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        #expect(Set(outside) == ["data", "s3"], "\(outside)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/s3") == ["bucket"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/s3/bucket").contains("in"))
+    }
+
+    @Test func aFirehoseSourceStreamCannotBeDeleted() throws {
+        let dir = TempDir()
+        let s = try ServeProcess(dataDir: dir.path + "/data", extra: ["--s3-dir", dir.path + "/s3"])
+        #expect(s.call("CreateStream", #"{"StreamName": "src", "ShardCount": 2}"#).status == 200)
+        let f = s.call("CreateDeliveryStream", #"{"DeliveryStreamName": "arch", "DeliveryStreamType": "KinesisStreamAsSource", "KinesisStreamSourceConfiguration": {"KinesisStreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/src", "RoleARN": "arn:aws:iam::000000000000:role/r"}, "ExtendedS3DestinationConfiguration": {"RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::b", "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 900}}}"#,
+                       service: "Firehose_20150804")
+        #expect(f.status == 200, "\(String(describing: f.body))")
+        for i in 0..<20 { #expect(s.call("PutRecord", #"{"StreamName": "src", "Data": "cmVjMDAK", "PartitionKey": "k\#(i)"}"#).status == 200) }
+        let d = s.call("DeleteStream", #"{"StreamName": "src"}"#)
+        #expect(d.status == 400 && code(d) == "ResourceInUseException" && d.body?["message"]?.stringValue?.contains("arch") == true, "\(String(describing: d.body))")
+        // The firehose's own (direct-put) stream is refused too, and the CLI says the same.
+        #expect(s.call("CreateDeliveryStream", #"{"DeliveryStreamName": "direct", "ExtendedS3DestinationConfiguration": {"RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::b"}}"#, service: "Firehose_20150804").status == 200)
+        #expect(code(s.call("DeleteStream", #"{"StreamName": "direct"}"#)) == "ResourceInUseException")
+        #expect(s.terminate() == 0, "\(s.stderr)")
+        let cli = try CLI.run(["stream", "delete", "src", "--data-dir", dir.path + "/data"])
+        #expect(cli.status != 0 && cli.stderr.contains("arch"), "\(cli.stderr)")
+        // Every acknowledged record was delivered at the stop.
+        var delivered = 0
+        let e = FileManager.default.enumerator(atPath: dir.path + "/s3/b")
+        while let p = e?.nextObject() as? String {
+            if p.hasPrefix(".sluice-staging") { continue }
+            if let d = FileManager.default.contents(atPath: dir.path + "/s3/b/" + p), !p.hasSuffix("/") { delivered += d.count / 6 }
+        }
+        #expect(delivered == 20)
+    }
+
+    /// A directory whose firehose lost its source stream (as an older version allowed) starts,
+    /// logs the firehose as failing, and stops on SIGTERM.
+    @Test func aDirectoryInAnyStateStarts() throws {
+        let dir = TempDir()
+        let data = dir.path + "/data"
+        do {
+            let s = try ServeProcess(dataDir: data, extra: ["--s3-dir", dir.path + "/s3"])
+            #expect(s.call("CreateStream", #"{"StreamName": "src", "ShardCount": 1}"#).status == 200)
+            #expect(s.call("CreateDeliveryStream", #"{"DeliveryStreamName": "arch", "DeliveryStreamType": "KinesisStreamAsSource", "KinesisStreamSourceConfiguration": {"KinesisStreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/src", "RoleARN": "arn:aws:iam::000000000000:role/r"}, "ExtendedS3DestinationConfiguration": {"RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::b"}}"#,
+                          service: "Firehose_20150804").status == 200)
+            #expect(s.terminate() == 0)
+        }
+        // The stream goes behind the firehose's back.
+        do {
+            let store = try StreamStore(configuration: StoreConfiguration(dataDirectory: data))
+            try store.deleteStream(name: "src")
+            store.close()
+        }
+        let s = try ServeProcess(dataDir: data, extra: ["--s3-dir", dir.path + "/s3"])
+        #expect(s.healthy)
+        #expect(s.call("ListStreams", "{}").status == 200)
+        #expect(s.terminate() == 0, "\(s.stderr)")
+        #expect(s.stderr.contains { $0.contains("firehose arch") && $0.contains("src") }, "\(s.stderr)")
+    }
+
+    /// SIGTERM when the final flush cannot write (a file stands where the object's directory
+    /// goes): the server says which firehose failed and exits, and the next start delivers every
+    /// record once.
+    @Test func aFailedFinalFlushDoesNotHangTheStop() throws {
+        let dir = TempDir()
+        let data = dir.path + "/data", s3 = dir.path + "/s3"
+        let s = try ServeProcess(dataDir: data, extra: ["--s3-dir", s3])
+        #expect(s.call("CreateDeliveryStream", #"{"DeliveryStreamName": "arch", "ExtendedS3DestinationConfiguration": {"RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::b", "Prefix": "blocked/", "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 900}}}"#,
+                      service: "Firehose_20150804").status == 200)
+        for i in 0..<30 { #expect(s.call("PutRecord", #"{"DeliveryStreamName": "arch", "Record": {"Data": "cmVjMDAK"}}"#, service: "Firehose_20150804").status == 200, "\(i)") }
+        FileManager.default.createFile(atPath: s3 + "/b/blocked", contents: Data("not a directory".utf8))
+        let status = s.terminate(within: 30)
+        #expect(status == 1, "the stop hung or did not report the failure: \(s.stderr)")
+        #expect(s.stderr.contains { $0.contains("firehose arch") && $0.contains("final delivery failed") }, "\(s.stderr)")
+        try FileManager.default.removeItem(atPath: s3 + "/b/blocked")
+        let again = try ServeProcess(dataDir: data, extra: ["--s3-dir", s3])
+        #expect(again.terminate() == 0)
+        var bytes = 0
+        let e = FileManager.default.enumerator(atPath: s3 + "/b/blocked")
+        while let p = e?.nextObject() as? String {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: s3 + "/b/blocked/" + p, isDirectory: &isDir), !isDir.boolValue {
+                bytes += FileManager.default.contents(atPath: s3 + "/b/blocked/" + p)?.count ?? 0
+            }
+        }
+        #expect(bytes == 30 * 6, "each record once")
+    }
+
+    @Test func craftedRequestsGetAnErrorAndTheServerAnswersOn() throws {
+        let dir = TempDir()
+        let s = try ServeProcess(dataDir: dir.path + "/data")
+        #expect(s.call("CreateStream", #"{"StreamName": "s", "ShardCount": 1}"#).status == 200)
+        // A 1-byte chunk, then a chunk size past any limit (an overflow in the chunk parser).
+        let chunked = "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.ListStreams\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n7fffffffffffffff\r\n"
+        #expect(s.raw(Array(chunked.utf8)).hasPrefix("HTTP/1.1 413"))
+        #expect(s.healthy)
+        // Timestamps out of any range: GetShardIterator, ListShards' filter, SubscribeToShard.
+        let consumer = s.call("RegisterStreamConsumer", #"{"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/s", "ConsumerName": "c"}"#)
+        let arn = consumer.body?["Consumer"]?["ConsumerARN"]?.stringValue ?? ""
+        for t in ["1e300", "-1e300", "9.3e15", "1.7976931348623157e308"] {
+            let g = s.call("GetShardIterator", #"{"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": \#(t)}"#)
+            #expect(g.status == 400, "\(t): \(String(describing: g.body))")
+            let l = s.call("ListShards", #"{"StreamName": "s", "ShardFilter": {"Type": "AT_TIMESTAMP", "Timestamp": \#(t)}}"#)
+            #expect(l.status == 400, "\(t): \(String(describing: l.body))")
+            let sub = s.call("SubscribeToShard", #"{"ConsumerARN": "\#(arn)", "ShardId": "shardId-000000000000", "StartingPosition": {"Type": "AT_TIMESTAMP", "Timestamp": \#(t)}}"#)
+            #expect(sub.status == 400, "\(t): \(String(describing: sub.body))")
+            #expect(s.healthy, "after \(t)")
+        }
+        // Smuggling shapes are refused.
+        for head in ["Content-Length: +5", "Content-Length: 5\r\nContent-Length: 7", "Content-Length: 5\r\nTransfer-Encoding: chunked"] {
+            #expect(s.raw(Array("POST / HTTP/1.1\r\nHost: x\r\n\(head)\r\n\r\nhello".utf8)).hasPrefix("HTTP/1.1 400"), "\(head)")
+        }
+        #expect(s.healthy)
+        #expect(s.terminate() == 0)
+    }
+
+    @Test func theCommandLineChecksItsNumbers() throws {
+        let dir = TempDir()
+        let data = dir.path + "/data"
+        #expect(try CLI.run(["stream", "create", "s", "--shards", "1", "--data-dir", data]).status == 0)
+        for t in ["1e300", "-1e300", "9.3e15"] {
+            let r = try CLI.run(["stream", "get", "s", "--shard-id", "shardId-000000000000", "--timestamp", t, "--data-dir", data])
+            #expect(r.status == 2 && r.stderr.contains("out of range"), "\(t): \(r.stderr)")
+        }
+        let ttl = try CLI.run(["serve", "--iterator-ttl", "1e300", "--data-dir", data])
+        #expect(ttl.status == 2, "\(ttl.stderr)")
+    }
+}
