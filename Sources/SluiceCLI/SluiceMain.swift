@@ -116,7 +116,9 @@ public enum SluiceMain {
         }
         if args.flag("enforce-limits") { config.enforceThroughputLimits = true }
         let store = try StreamStore(configuration: config)
-        for w in store.recoveryReport { err?.line("warning: \(w)") }
+        // Damage is loud, whatever the command: records that were acknowledged cannot be read.
+        for w in store.recoveryReport { err?.line("error: DATA DAMAGED: \(w)") }
+        err?.flush()
         return store
     }
 }

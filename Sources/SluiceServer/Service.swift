@@ -211,6 +211,13 @@ public final class Service: Sendable {
             out += "# HELP \(s.0) \(s.2)\n# TYPE \(s.0) \(s.1)\n"
             for line in values[i] { out += line + "\n" }
         }
+        out += "# HELP sluice_store_damaged_segments Segments found damaged when the store opened (see the server's standard error).\n# TYPE sluice_store_damaged_segments gauge\n"
+        out += "# HELP sluice_store_unreadable_records Acknowledged records that damage made unreadable (known counts only).\n# TYPE sluice_store_unreadable_records gauge\n"
+        var damaged: [String: (segments: Int, records: Int)] = [:]
+        for d in store.damage { damaged[d.stream, default: (0, 0)].segments += 1; damaged[d.stream, default: (0, 0)].records += d.lostRecords ?? 0 }
+        for (stream, v) in damaged.sorted(by: { $0.key < $1.key }) {
+            out += "sluice_store_damaged_segments{stream=\"\(stream)\"} \(v.segments)\nsluice_store_unreadable_records{stream=\"\(stream)\"} \(v.records)\n"
+        }
         if let host = firehoses {
             let delivered = host.counters
             let fseries: [(String, String, KeyPath<DeliveryCounters, Int64>)] = [

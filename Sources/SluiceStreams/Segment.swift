@@ -55,9 +55,14 @@ final class Segment: @unchecked Sendable {
     var lastArrival: Int64 = 0
     var sparse: [SparseEntry] = []
     var dirty = false
-    /// Where a sealed segment turned out to be damaged when it was opened: frames from here on
-    /// could not be trusted and are not served.
+    /// Where the segment turned out to be damaged when it was opened: the segment ends there
+    /// (frames from here on are not served from this file).
     var damagedAt: Int? = nil
+    /// Valid frames found after the damage: where the first starts and its sequence index. They
+    /// are copied into a segment of their own (named by that index) so they stay readable.
+    var validAfterDamage: (offset: Int, index: UInt64)? = nil
+    /// The bytes of the file when it was opened.
+    var fileSize = 0
 
     init(path: String, base: UInt64, fd: Int32, size: Int) {
         self.path = path
@@ -118,10 +123,12 @@ final class Segment: @unchecked Sendable {
         return Segment(path: path, base: base, fd: fd, size: SegmentFormat.headerBytes)
     }
 
-    /// Opens an existing segment and indexes its frames. With `repairTail` (the newest segment), a
-    /// torn or corrupt tail (a partial frame, a bad checksum, a frame out of order) is cut off the
-    /// file: it is a write the process did not finish. Otherwise (a sealed segment) the file is left
-    /// alone, the segment ends at the first such frame and `damagedAt` records where.
+    /// Opens an existing segment and indexes its frames. A bad frame (a partial frame, a bad
+    /// checksum, a frame out of order) with no valid frame after it is a torn tail: in the newest
+    /// segment (`repairTail`) it is a write the process did not finish and is cut off the file.
+    /// Damage followed by valid frames is corruption, never cut: the segment ends at the damage
+    /// (`damagedAt`), and `validAfterDamage` says where the frames after it begin, so that the
+    /// log keeps them readable. A sealed segment's file is never changed.
     static func open(path: String, base: UInt64, repairTail: Bool) throws(StreamError) -> Segment {
         let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw StreamError.io("open", path) }
@@ -188,16 +195,63 @@ final class Segment: @unchecked Sendable {
             offset += frameLen
         }
         seg.size = offset
+        seg.fileSize = fileSize
         if offset < fileSize {
-            guard repairTail else {
-                // A sealed segment is never rewritten: keep the trustworthy prefix and say where it ends.
+            let resync = try findValidFrame(fd: fd, path: path, after: offset, fileSize: fileSize,
+                                            previous: previous, lastArrival: seg.count > 0 ? seg.lastArrival : Int64.min, base: base)
+            guard repairTail, resync == nil else {
+                // Corruption, or damage in a sealed segment: keep the trustworthy prefix, say where
+                // it ends, and where the frames after it begin.
                 seg.damagedAt = offset
+                seg.validAfterDamage = resync
                 return seg
             }
             guard ftruncate(fd, off_t(offset)) == 0 else { throw StreamError.io("truncate", path) }
             _ = fsync(fd)
+            seg.fileSize = offset
         }
         return seg
+    }
+
+    /// The first offset after `damaged` where a valid frame starts (checksum, a sequence index
+    /// past the last good one, an arrival not before it) and is followed by valid frames to the
+    /// end of the file or to the next damage; nil when there is none (a torn tail).
+    static func findValidFrame(fd: Int32, path: String, after damaged: Int, fileSize: Int, previous: UInt64?,
+                               lastArrival: Int64, base: UInt64) throws(StreamError) -> (offset: Int, index: UInt64)? {
+        var rest = [UInt8](repeating: 0, count: fileSize - damaged)
+        let got = try readChunk(fd: fd, into: &rest, at: damaged, limit: rest.count, path: path)
+        guard got == rest.count else { return nil }
+        /// The frame at `at` (relative to `damaged`) if it is valid: its length and index.
+        func frame(_ at: Int, after last: UInt64?, arrivalFrom: Int64) -> (length: Int, index: UInt64, arrival: Int64)? {
+            guard at + SegmentFormat.frameHeaderBytes + SegmentFormat.payloadFixedBytes <= rest.count else { return nil }
+            let payloadLen = Int(rest.loadLE(UInt32.self, at: at))
+            guard payloadLen >= SegmentFormat.payloadFixedBytes, payloadLen <= 16 << 20, at + SegmentFormat.frameHeaderBytes + payloadLen <= rest.count else { return nil }
+            let p = at + SegmentFormat.frameHeaderBytes
+            let index = rest.loadLE(UInt64.self, at: p)
+            let arrival = Int64(bitPattern: rest.loadLE(UInt64.self, at: p + 8))
+            let keyLen = Int(rest.loadLE(UInt16.self, at: p + 16))
+            guard index >= base, last.map({ index > $0 }) ?? true, arrival >= arrivalFrom,
+                  SegmentFormat.payloadFixedBytes + keyLen <= payloadLen else { return nil }
+            let crc = rest.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[p..<(p + payloadLen)])) }
+            guard crc == rest.loadLE(UInt32.self, at: at + 4) else { return nil }
+            return (SegmentFormat.frameHeaderBytes + payloadLen, index, arrival)
+        }
+        var candidate = 1
+        while candidate + SegmentFormat.frameHeaderBytes + SegmentFormat.payloadFixedBytes <= rest.count {
+            if let first = frame(candidate, after: previous, arrivalFrom: lastArrival) {
+                // A chain of valid frames from here: to the end, or to more damage after at least
+                // two frames (one frame alone, followed by garbage, could be chance).
+                var at = candidate + first.length, frames = 1, last = first
+                while let next = frame(at, after: last.index, arrivalFrom: last.arrival) {
+                    at += next.length
+                    frames += 1
+                    last = next
+                }
+                if at == rest.count || frames >= 2 { return (damaged + candidate, first.index) }
+            }
+            candidate += 1
+        }
+        return nil
     }
 
     private static func readChunk(fd: Int32, into chunk: inout [UInt8], at offset: Int, limit: Int,

@@ -95,8 +95,8 @@ final class ShardLog: @unchecked Sendable {
     private let writeBuffer = ByteBuffer()
     private var sealedUnsynced: [Segment] = []
     private var cursors: [(position: UInt64, base: UInt64, offset: Int)] = []
-    /// What opening the log found damaged (sealed segments with untrustworthy frames).
-    private(set) var damage: [String] = []
+    /// What opening the log found damaged.
+    private(set) var damage: [SegmentDamage] = []
     private var cursorNext = 0
     /// The mean size of the frames the last read went over: how much the next read asks for.
     private var meanFrameBytes = 256
@@ -113,15 +113,31 @@ final class ShardLog: @unchecked Sendable {
         } catch {
             throw StreamError(.storage, "cannot list \(directory): \(error.localizedDescription)")
         }
-        let bases = names.compactMap(SegmentFormat.base(fromFileName:)).sorted()
-        for (i, base) in bases.enumerated() {
+        var bases = names.compactMap(SegmentFormat.base(fromFileName:)).sorted()
+        var i = 0
+        while i < bases.count {
+            let base = bases[i]
             let isLast = i == bases.count - 1
             let seg = try Segment.open(path: directory + "/" + SegmentFormat.fileName(base: base), base: base,
                                        repairTail: isLast)
             if let at = seg.damagedAt {
-                damage.append("\(seg.path): frames from byte \(at) fail their checksum and are not served")
+                let firstLost = seg.count > 0 ? seg.lastIndex + 1 : base
+                if let valid = seg.validAfterDamage {
+                    // Corruption with records after it: those are copied into a segment of their
+                    // own (once; a later open finds it there), and the loss is reported.
+                    if !bases.contains(valid.index) {
+                        try ShardLog.copyFrames(of: seg, from: valid.offset, into: directory, base: valid.index)
+                        bases.insert(valid.index, at: i + 1)
+                    }
+                    let lost = valid.index - firstLost
+                    damage.append(SegmentDamage(segment: seg.path, offset: at, lostRecords: Int(lost), firstLostIndex: firstLost,
+                                                keptFrom: valid.index))
+                } else {
+                    damage.append(SegmentDamage(segment: seg.path, offset: at, lostRecords: nil, firstLostIndex: firstLost, keptFrom: nil))
+                }
             }
             segments.append(seg)
+            i += 1
         }
         if let last = segments.last {
             nextIndex = last.count > 0 ? max(last.lastIndex + 1, last.base) : last.base
@@ -129,6 +145,37 @@ final class ShardLog: @unchecked Sendable {
         } else {
             segments.append(try Segment.create(directory: directory, base: 0))
         }
+    }
+
+    /// Copies a damaged segment's frames from `offset` to its end into a new segment file.
+    static func copyFrames(of seg: Segment, from offset: Int, into directory: String, base: UInt64) throws(StreamError) {
+        let path = directory + "/" + SegmentFormat.fileName(base: base)
+        let tmp = path + ".salvage"
+        let fd = Glibc.open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StreamError.io("create", tmp) }
+        defer { close(fd) }
+        var header = [UInt8]()
+        header.appendLE(SegmentFormat.magic)
+        header.appendLE(SegmentFormat.version)
+        header.appendLE(base)
+        try writeAll(fd: fd, bytes: header, at: 0, path: tmp)
+        var at = offset, out = SegmentFormat.headerBytes
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while at < seg.fileSize {
+            let want = min(chunk.count, seg.fileSize - at)
+            let n = chunk.withUnsafeMutableBytes { pread(seg.fd, $0.baseAddress, want, off_t(at)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw StreamError.io("read", seg.path) }
+            let w = chunk.withUnsafeBytes { b in
+                Result { () throws(StreamError) in try writeAll(fd: fd, bytes: UnsafeRawBufferPointer(rebasing: b[0..<n]), at: out, path: tmp) }
+            }
+            try w.get()
+            at += n
+            out += n
+        }
+        guard fsync(fd) == 0, rename(tmp, path) == 0 else { throw StreamError.io("save", path) }
+        let dir = Glibc.open(directory, O_RDONLY | O_CLOEXEC)
+        if dir >= 0 { _ = fsync(dir); close(dir) }
     }
 
     var recordCount: Int { lock.locked { segments.reduce(0) { $0 + $1.count } } }

@@ -21,9 +21,10 @@ public final class StreamStore: @unchecked Sendable {
     private var directoryLock: DataDirectoryLock?
     private var syncTimer: (any DispatchSourceTimer)?
     private var closed = false
-    /// Damage found while opening the data directory (records that fail their checksums in sealed
-    /// segments). Such records are never served; this says which were skipped.
-    public private(set) var recoveryReport: [String] = []
+    /// Damage found while opening the data directory (records that fail their checksums). Such
+    /// records are never served; the valid records after them are. This says which were lost.
+    public private(set) var damage: [SegmentDamage] = []
+    public var recoveryReport: [String] { damage.map(\.description) }
 
     var streamsDirectory: String { configuration.dataDirectory + "/streams" }
     var account: String { configuration.accountId }
@@ -51,7 +52,12 @@ public final class StreamStore: @unchecked Sendable {
                 let path = handle.shardDirectory(s.index)
                 if FileManager.default.fileExists(atPath: path) {
                     let log = try ShardLog(directory: path, segmentBytes: configuration.segmentBytes, mapSegments: configuration.mapSegments, create: false)
-                    recoveryReport += log.damage
+                    damage += log.damage.map { d in
+                        var d = d
+                        d.stream = meta.name
+                        d.shard = ShardID.format(s.index)
+                        return d
+                    }
                     handle.logs[s.index] = log
                 }
             }

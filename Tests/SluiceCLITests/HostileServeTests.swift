@@ -168,6 +168,46 @@ struct HostileServeTests {
         #expect(s.terminate() == 0)
     }
 
+    /// A flipped byte in the middle of the newest segment: the next start says so on standard
+    /// error and in /metrics, and serves every record but the damaged one.
+    @Test func damageIsReportedLoudlyAndTheRecordsAfterItAreServed() throws {
+        let dir = TempDir()
+        let data = dir.path + "/data"
+        do {
+            let s = try ServeProcess(dataDir: data)
+            #expect(s.call("CreateStream", #"{"StreamName": "s", "ShardCount": 1}"#).status == 200)
+            for i in 0..<30 {
+                let b64 = Data("payload-\(i)-xxxxxxxxxxxx".utf8).base64EncodedString()
+                #expect(s.call("PutRecord", #"{"StreamName": "s", "Data": "\#(b64)", "PartitionKey": "k"}"#).status == 200)
+            }
+            #expect(s.terminate() == 0)
+        }
+        let shardDir = data + "/streams/s/shards/shardId-000000000000"
+        let seg = shardDir + "/" + (try FileManager.default.contentsOfDirectory(atPath: shardDir).filter { $0.hasSuffix(".seg") }.sorted().last!)
+        var bytes = [UInt8](FileManager.default.contents(atPath: seg)!)
+        let text = Array("payload-12-".utf8)
+        let at = (0..<(bytes.count - text.count)).first { Array(bytes[$0..<($0 + text.count)]) == text }!
+        bytes[at] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: seg))
+        let s = try ServeProcess(dataDir: data)
+        #expect(s.stderr.contains { $0.contains("DATA DAMAGED") && $0.contains("1 record from sequence index 12") }, "\(s.stderr)")
+        let metrics = s.raw(Array("GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n".utf8))
+        #expect(metrics.contains("sluice_store_damaged_segments{stream=\"s\"} 1") && metrics.contains("sluice_store_unreadable_records{stream=\"s\"} 1"))
+        let it = s.call("GetShardIterator", #"{"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"}"#)
+        var iterator = it.body?["ShardIterator"]?.stringValue
+        var got: [String] = []
+        for _ in 0..<5 {
+            guard let i = iterator else { break }
+            let r = s.call("GetRecords", #"{"ShardIterator": "\#(i)"}"#)
+            for rec in r.body?["Records"]?.arrayValue ?? [] {
+                if let d = rec["Data"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) { got.append(String(decoding: d, as: UTF8.self)) }
+            }
+            iterator = r.body?["NextShardIterator"]?.stringValue
+        }
+        #expect(got == (0..<30).filter { $0 != 12 }.map { "payload-\($0)-xxxxxxxxxxxx" })
+        #expect(s.terminate() == 0)
+    }
+
     @Test func theCommandLineChecksItsNumbers() throws {
         let dir = TempDir()
         let data = dir.path + "/data"

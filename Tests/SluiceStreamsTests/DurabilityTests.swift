@@ -72,12 +72,61 @@ struct DurabilityTests {
         try Data(bytes).write(to: URL(fileURLWithPath: segs[1]))
         try f.reopen()
         #expect(f.store.recoveryReport.count == 1)
-        #expect(f.store.recoveryReport[0].contains(segs[1]))
+        #expect(f.store.recoveryReport[0].contains(segs[1]) && f.store.recoveryReport[0].contains("1 record from sequence index"))
         let got = try f.readAll("s", "shardId-000000000000")
-        // Everything served is intact; only the damaged segment's tail is missing.
+        // Everything served is intact; only the damaged record is missing, the ones after it in
+        // its segment are kept.
         #expect(got.allSatisfy { $0.text.hasSuffix(String(repeating: "y", count: 30)) && $0.text.hasPrefix("r") })
-        #expect(got.count < 60 && got.count > 30)
+        #expect(got.count == 59)
         #expect(got.last?.text.hasPrefix("r59-") == true)
+        #expect(Set(got.map(\.seq)).count == 59)
+    }
+
+    /// One flipped byte in the middle of the newest segment is corruption, not a torn tail: the
+    /// record it hit cannot be read, every record after it stays readable (then and after more
+    /// opens), the damage is reported on every open, and appends go on after the last record.
+    @Test func damageInTheMiddleOfTheNewestSegmentKeepsTheRecordsAfterIt() throws {
+        let f = try StoreFixture()
+        try f.store.createStream(name: "s", shardCount: 1)
+        for i in 0..<40 { _ = try f.put("s", "rec-\(i)-" + String(repeating: "v", count: 20), key: "k") }
+        f.store.close()
+        let seg = segments(f).last!
+        var bytes = [UInt8](FileManager.default.contents(atPath: seg)!)
+        let text = Array("rec-17-".utf8)
+        let at = (0..<(bytes.count - text.count)).first { Array(bytes[$0..<($0 + text.count)]) == text }!
+        bytes[at + 3] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: seg))
+        for round in 0..<3 {
+            try f.reopen()
+            #expect(f.store.recoveryReport.count == 1, "round \(round): \(f.store.recoveryReport)")
+            #expect(f.store.recoveryReport.first?.contains("1 record from sequence index 17 cannot be read") == true, "\(f.store.recoveryReport)")
+            #expect(f.store.damage.first?.lostRecords == 1 && f.store.damage.first?.keptFrom == 18)
+            let got = try f.readAll("s", "shardId-000000000000").map(\.text)
+            let expected = (0..<(40 + round)).filter { $0 != 17 }.map { "rec-\($0)-" + String(repeating: "v", count: 20) }
+            #expect(got == expected, "round \(round)")
+            // The store goes on after the last record, with the next index.
+            let next = try f.put("s", "rec-\(40 + round)-" + String(repeating: "v", count: 20), key: "k")
+            #expect(next.sequenceNumber.index == UInt64(40 + round))
+        }
+        // The damaged file is kept as it was, beside the segment that holds what followed.
+        #expect(segments(f).count == 2)
+        #expect([UInt8](FileManager.default.contents(atPath: seg)!) == bytes)
+    }
+
+    /// Damage at the very end (a torn write) is still cut, silently: nothing after it was written.
+    @Test func damageFollowedByGarbageOnlyIsATornTail() throws {
+        let f = try StoreFixture()
+        try f.store.createStream(name: "s", shardCount: 1)
+        for i in 0..<8 { _ = try f.put("s", "r\(i)", key: "k") }
+        f.store.close()
+        let seg = segments(f).last!
+        let h = FileHandle(forWritingAtPath: seg)!
+        h.seekToEndOfFile()
+        h.write(Data((0..<300).map { UInt8(truncatingIfNeeded: $0 &* 37) }))
+        h.closeFile()
+        try f.reopen()
+        #expect(f.store.recoveryReport.isEmpty)
+        #expect(try f.readAll("s", "shardId-000000000000").map(\.text) == (0..<8).map { "r\($0)" })
     }
 
     @Test func corruptionAfterOpeningIsAnErrorNotAWrongRecord() throws {
