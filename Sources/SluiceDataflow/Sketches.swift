@@ -207,17 +207,16 @@ public struct TDigest: Sendable, Equatable {
         return prevMean + (d.maximum - prevMean) * t
     }
 
-    /// Centroids and extremes, for snapshots.
-    var parts: (means: [Double], weights: [Double], min: Double, max: Double) {
-        var d = self
-        d.compress()
-        return (d.means, d.weights, d.minimum, d.maximum)
+    /// Centroids, the values not yet folded in, and extremes, as they are: for snapshots.
+    var parts: (means: [Double], weights: [Double], buffer: [Double], min: Double, max: Double) {
+        (means, weights, buffer, minimum, maximum)
     }
 
-    init(means: [Double], weights: [Double], min: Double, max: Double) {
+    init(means: [Double], weights: [Double], buffer: [Double] = [], min: Double, max: Double) {
         self.means = means
         self.weights = weights
-        count = weights.reduce(0, +)
+        self.buffer = buffer
+        count = weights.reduce(0, +) + Double(buffer.count)
         minimum = min
         maximum = max
     }

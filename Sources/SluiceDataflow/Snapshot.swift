@@ -82,9 +82,11 @@ extension AggregateState {
             let registers: JSONValue = h.registers.isEmpty ? .null : .string(Data(h.registers).base64EncodedString())
             return ["hll", .array(h.exact.sorted().map { .int(Int64(bitPattern: $0)) }), registers]
         case .digest(let t, let p):
+            // The digest as it is, buffer included: compressing it here would change what a
+            // restored run computes from what the uninterrupted run computes.
             let parts = t.parts
             return ["tdigest", Snap.double(p), .array(parts.means.map(Snap.double)), .array(parts.weights.map(Snap.double)),
-                    Snap.double(parts.min), Snap.double(parts.max)]
+                    Snap.double(parts.min), Snap.double(parts.max), .array(parts.buffer.map(Snap.double))]
         }
     }
 
@@ -135,8 +137,10 @@ extension AggregateState {
             var means: [Double] = [], weights: [Double] = []
             for v in try Snap.array(at(2)) { means.append(try Snap.double(v)) }
             for v in try Snap.array(at(3)) { weights.append(try Snap.double(v)) }
-            guard means.count == weights.count else { throw SnapshotError("a PERCENTILE digest is malformed") }
-            self = .digest(TDigest(means: means, weights: weights, min: try Snap.double(at(4)), max: try Snap.double(at(5))),
+            var buffer: [Double] = []
+            if a.count > 6 { for v in try Snap.array(at(6)) { buffer.append(try Snap.double(v)) } }  // older snapshots had none
+            guard means.count == weights.count, buffer.count < TDigest.bufferLimit else { throw SnapshotError("a PERCENTILE digest is malformed") }
+            self = .digest(TDigest(means: means, weights: weights, buffer: buffer, min: try Snap.double(at(4)), max: try Snap.double(at(5))),
                            p: try Snap.double(at(1)))
         default: throw SnapshotError("unknown aggregate state \(tag)")
         }

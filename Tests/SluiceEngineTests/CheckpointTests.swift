@@ -59,6 +59,7 @@ struct CheckpointTests {
         CREATE SINK tumbling WITH (type = 'file', path = '$DIR/tumbling.jsonl');
         CREATE SINK hopping WITH (type = 'file', path = '$DIR/hopping.csv', format = 'csv');
         CREATE SINK running WITH (type = 'file', path = '$DIR/running.jsonl');
+        CREATE SINK percentiles WITH (type = 'file', path = '$DIR/percentiles.jsonl');
         CREATE SINK rolled WITH (type = 'file', path = '$DIR/rolled/changes.csv', format = 'csv', roll_size = '2KB');
         INSERT INTO tumbling SELECT auction, window_end, COUNT(*) AS n, SUM(price) AS total, AVG(price) AS mean,
           STDDEV(price) AS sd, COUNT(DISTINCT bidder) AS bidders, MIN(bidder) AS first_bidder
@@ -66,6 +67,8 @@ struct CheckpointTests {
         INSERT INTO hopping SELECT window_start, window_end, COUNT(*) AS n, MAX(price) AS top
           FROM HOP(bids, ts, SIZE INTERVAL '6' SECOND, ADVANCE INTERVAL '2' SECOND) GROUP BY window_start, window_end;
         INSERT INTO running SELECT bidder, COUNT(*) AS n, SUM(price) AS spent FROM bids GROUP BY bidder EMIT CHANGES;
+        INSERT INTO percentiles SELECT auction % 2 AS half, COUNT(*) AS n, PERCENTILE(price, 0.5) AS median, PERCENTILE(price, 0.9) AS p90
+          FROM bids GROUP BY auction % 2 EMIT CHANGES;
         INSERT INTO rolled SELECT bidder, COUNT(*) AS n, SUM(price) AS spent FROM bids GROUP BY bidder EMIT CHANGES;
         """
 
@@ -79,7 +82,7 @@ struct CheckpointTests {
         }
     }
 
-    static let sinks = ["tumbling.jsonl", "hopping.csv", "running.jsonl"]
+    static let sinks = ["tumbling.jsonl", "hopping.csv", "running.jsonl", "percentiles.jsonl"]
 
     @Test(arguments: [false, true])
     func aRunResumedFromACheckpointWritesWhatAnUninterruptedRunWrites(stopCleanly: Bool) throws {
@@ -100,7 +103,7 @@ struct CheckpointTests {
             #expect(parts.file("running.jsonl").split(separator: "\n").count == 500)
         }
         try parts.crashAndReopen()  // ...are taken back after a crash, kept after a clean stop
-        #expect(parts.engine.resumedQueries.count == 4)
+        #expect(parts.engine.resumedQueries.count == 5)
         for chunk in stride(from: 500, to: 900, by: 100) { try parts.put(records[chunk..<chunk + 100]) }
         try parts.engine.finish()
 
