@@ -145,6 +145,8 @@ struct BulkPut {
     }
 
     private func extractField(_ line: [UInt8], _ path: [String]) -> Result<String, StreamError> {
+        // The rule queries follow: a record that is not UTF-8 cannot be decoded.
+        if let why = line.withUnsafeBytes({ UTF8Check.problem($0) }) { return .failure(StreamError(.invalidArgument, why)) }
         let doc: JSONValue
         do {
             doc = try JSONValue.parse(bytes: line)

@@ -1,7 +1,9 @@
 public import SluiceCore
 
-/// Decodes CSV records (one line each, RFC 4180 quoting) into typed columns. Columns bind to
-/// fields by header name or by position. An empty unquoted value is NULL; `""` is the empty string.
+/// Decodes CSV records (RFC 4180 quoting; a quoted field may hold line breaks) into typed
+/// columns. Columns bind to fields by header name or by position. A record with more fields than
+/// the header or the declared columns is refused (a field cannot silently go missing). An empty
+/// unquoted value is NULL; `""` is the empty string.
 /// Numbers, booleans and timestamps are read as in `JSONRecordDecoder` (timestamps as epoch
 /// milliseconds or ISO-8601).
 public struct CSVRecordDecoder {
@@ -9,6 +11,8 @@ public struct CSVRecordDecoder {
     /// `columns[i]` is the CSV column that field i reads.
     public let columns: [Int]
     public let delimiter: UInt8
+    /// How many fields a record has (the header's or the declared columns' count); nil: any.
+    public let width: Int?
     private var starts: [Int] = []
     private var ends: [Int] = []
     private var quoted: [Bool] = []
@@ -19,11 +23,12 @@ public struct CSVRecordDecoder {
         self.init(fields: fields, columns: Array(fields.indices), delimiter: delimiter)
     }
 
-    public init(fields: [FieldSpec], columns: [Int], delimiter: UInt8 = UInt8(ascii: ",")) {
+    public init(fields: [FieldSpec], columns: [Int], delimiter: UInt8 = UInt8(ascii: ","), width: Int? = nil) {
         precondition(fields.count == columns.count)
         self.fields = fields
         self.columns = columns
         self.delimiter = delimiter
+        self.width = width
     }
 
     /// Binds fields to the columns of a header line by name (exact spelling first, then ignoring case).
@@ -40,7 +45,33 @@ public struct CSVRecordDecoder {
             }
             columns.append(i)
         }
-        return .success(CSVRecordDecoder(fields: fields, columns: columns, delimiter: delimiter))
+        return .success(CSVRecordDecoder(fields: fields, columns: columns, delimiter: delimiter, width: names.count))
+    }
+
+    /// Whether a line, read on from a record that was `inside` a quoted field, ends inside one
+    /// (so the record goes on at the next line: RFC 4180 lets a quoted field hold line breaks).
+    public static func endsInsideQuotes(_ line: UnsafeRawBufferPointer, delimiter: UInt8 = UInt8(ascii: ","), startingInside inside: Bool = false) -> Bool {
+        var quoted = inside
+        var atFieldStart = !inside
+        var i = 0
+        while i < line.count {
+            let c = line[i]
+            if quoted {
+                if c == UInt8(ascii: "\"") {
+                    if i + 1 < line.count && line[i + 1] == UInt8(ascii: "\"") { i += 2; continue }
+                    quoted = false
+                }
+            } else if c == delimiter {
+                atFieldStart = true
+                i += 1
+                continue
+            } else if c == UInt8(ascii: "\"") && atFieldStart {
+                quoted = true
+            }
+            atFieldStart = false
+            i += 1
+        }
+        return quoted
     }
 
     /// The values of one CSV line as text (quotes removed), or nil on an unterminated quote.
@@ -108,7 +139,11 @@ public struct CSVRecordDecoder {
 
     /// Decodes one record; on error nothing is appended.
     public mutating func decode(_ record: UnsafeRawBufferPointer, into builders: inout [ColumnBuilder]) -> DecodeError? {
+        if let why = UTF8Check.problem(record) { return DecodeError(why) }
         guard split(record) else { return DecodeError("unterminated quote") }
+        if let w = width, starts.count > w {
+            return DecodeError("the record has \(starts.count) fields; \(w) are expected (the header's or the declared columns)")
+        }
         var done = 0
         for (fi, f) in fields.enumerated() {
             let k = columns[fi]

@@ -281,6 +281,7 @@ public struct JSONRecordDecoder {
     }
 
     private mutating func decode(_ record: UnsafeRawBufferPointer, into builders: UnsafeMutableBufferPointer<ColumnBuilder>) -> DecodeError? {
+        if let why = UTF8Check.problem(record) { return DecodeError(why) }
         seenBits = 0
         for i in seenWide.indices { seenWide[i] = false }
         if !steps.isEmpty {

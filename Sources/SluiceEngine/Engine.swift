@@ -501,7 +501,11 @@ public final class Engine {
             put += batch.count
             batch.removeAll(keepingCapacity: true)
         }
-        try forEachLine(path) { line throws(EngineError) in
+        var oversized = 0
+        func records(_ body: (UnsafeRawBufferPointer, Int) throws(EngineError) -> Void) throws(EngineError) {
+            if csv { try forEachCSVRecord(path, delimiter: delimiter, body) } else { try forEachNumberedLine(path, body) }
+        }
+        try records { line, lineNumber throws(EngineError) in
             if headerPending {
                 headerPending = false
                 do {
@@ -551,10 +555,25 @@ public final class Engine {
                 if case .string(let s) = keyBuilder[0].finish().value(0), !s.isEmpty { key = s }
             }
             // At most 256 characters: a key of at most 256 UTF-8 bytes has no more, and is not walked.
-            batch.append(PutRecordsRequestEntry(data: Array(line), partitionKey: key.utf8.count <= 256 ? key : String(key.prefix(256))))
+            let partitionKey = key.utf8.count <= 256 ? key : String(key.prefix(256))
+            // A record the stream cannot take goes to the error stream with its line, and the rest
+            // of the file loads (so a rerun does not put the records before it twice).
+            let size = line.count + partitionKey.utf8.count
+            if size > store.configuration.maxRecordBytes {
+                oversized += 1
+                let head = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<min(line.count, 4096)]), as: UTF8.self)
+                reportError(RecordFailure(kind: "load", message: "line \(lineNumber) of \(path): the record has \(size) bytes with its partition key; a record is at most \(store.configuration.maxRecordBytes) bytes",
+                                          shardId: nil, sequenceNumber: nil, data: head + (line.count > 4096 ? "…" : "")), source: def.name)
+                return
+            }
+            batch.append(PutRecordsRequestEntry(data: Array(line), partitionKey: partitionKey))
             if batch.count == 500 || pace != nil { try flush() }
         }
         try flush()
+        if oversized > 0 {
+            emit("input", query: nil, "\(oversized) record\(oversized == 1 ? "" : "s") of \(path) \(oversized == 1 ? "was" : "were") over \(store.configuration.maxRecordBytes) bytes and went to error_stream",
+                 [("stream", .string(def.name)), ("file", .string(path)), ("oversized", .int(Int64(oversized)))])
+        }
         return put
     }
 
@@ -768,7 +787,15 @@ public final class Engine {
             deliver(rows)
         }
         var arrival = clock.nowMillis()
-        try forEachLine(path, chunk: { arrival = clock.nowMillis() }) { line throws(EngineError) in
+        let csvDelimiter: UInt8? = decoders[0].needsCSV ? (Engine.text(first.stream.options["delimiter"]) ?? ",").utf8.first ?? 44 : nil
+        func records(_ body: (UnsafeRawBufferPointer, Int) throws(EngineError) -> Void) throws(EngineError) {
+            if let d = csvDelimiter {
+                try forEachCSVRecord(path, delimiter: d, chunk: { arrival = clock.nowMillis() }, body)
+            } else {
+                try forEachNumberedLine(path, chunk: { arrival = clock.nowMillis() }, body)
+            }
+        }
+        try records { line, _ throws(EngineError) in
             counters.recordsIn += 1
             if decoders[0].add(line, arrival: arrival) != nil { counters.bad += 1 }
             for side in decoders.indices.dropFirst() { _ = decoders[side].add(line, arrival: arrival) }

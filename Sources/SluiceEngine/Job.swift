@@ -208,7 +208,7 @@ final class Job {
     /// By position: each field reads the column at its declared position.
     static func positional(_ fields: [FieldSpec], _ stream: StreamDefinition, _ delimiter: UInt8) -> CSVRecordDecoder {
         let all = stream.columns.map(\.name)
-        return CSVRecordDecoder(fields: fields, columns: fields.map { f in all.firstIndex(of: f.name) ?? 0 }, delimiter: delimiter)
+        return CSVRecordDecoder(fields: fields, columns: fields.map { f in all.firstIndex(of: f.name) ?? 0 }, delimiter: delimiter, width: all.count)
     }
 
     /// Binds a `header = true` CSV stream by name, with the header that loading it recorded (the

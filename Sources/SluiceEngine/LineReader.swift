@@ -1,4 +1,5 @@
 import Glibc
+import SluiceCodecs
 
 /// Reads a file's lines (memchr finds the newlines), calling `body` with each non-empty line
 /// without its line break: a regular file through a read-only mapping, a megabyte at a time, the
@@ -7,13 +8,20 @@ import Glibc
 /// A mapped file that shrinks while it is read is an error, not a crash: the size is checked before
 /// each chunk.
 func forEachLine(_ path: String, chunk onChunk: () -> Void = {}, _ body: (UnsafeRawBufferPointer) throws(EngineError) -> Void) throws(EngineError) {
+    try forEachNumberedLine(path, chunk: onChunk) { line, _ throws(EngineError) in try body(line) }
+}
+
+/// `forEachLine`, with each line's number in the file (1 for the first; empty lines count).
+func forEachNumberedLine(_ path: String, chunk onChunk: () -> Void = {}, _ body: (UnsafeRawBufferPointer, Int) throws(EngineError) -> Void) throws(EngineError) {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw EngineError(message: "cannot read \(path): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
+    var lineNumber = 0
     func emit(_ line: UnsafeRawBufferPointer) throws(EngineError) {
+        lineNumber += 1
         var n = line.count
         if n > 0 && line[n - 1] == 13 { n -= 1 }
-        if n > 0 { try body(UnsafeRawBufferPointer(rebasing: line[0..<n])) }
+        if n > 0 { try body(UnsafeRawBufferPointer(rebasing: line[0..<n]), lineNumber) }
     }
     // A regular file is mapped and its lines read in place: no copy out of the page cache.
     var st = stat()
@@ -96,4 +104,42 @@ func forEachLine(_ path: String, chunk onChunk: () -> Void = {}, _ body: (Unsafe
         if let f = failure { throw f }
     }
     if !carry.isEmpty { try emitArray(carry) }
+}
+
+/// The records of a CSV file: lines, except that a quoted field may hold line breaks (RFC 4180),
+/// so a line that ends inside quotes goes on with the next (joined by a newline). `body` gets
+/// each record and the number of its first line. A record left open at the end of the file is
+/// handed over as it is (its decoder reports the unterminated quote). The header, if any, is the
+/// first record.
+func forEachCSVRecord(_ path: String, delimiter: UInt8, chunk onChunk: () -> Void = {}, _ body: (UnsafeRawBufferPointer, Int) throws(EngineError) -> Void) throws(EngineError) {
+    var carry: [UInt8] = []
+    var carryLine = 0, lastLine = 0
+    var inside = false
+    func hand(_ record: [UInt8], _ line: Int) throws(EngineError) {
+        let r = record.withUnsafeBytes { b in Result { () throws(EngineError) in try body(b, line) } }
+        try r.get()
+    }
+    try forEachNumberedLine(path, chunk: onChunk) { line, number throws(EngineError) in
+        if !inside {
+            if !CSVRecordDecoder.endsInsideQuotes(line, delimiter: delimiter) {
+                try body(line, number)
+                return
+            }
+            carry = Array(line)
+            carryLine = number
+            lastLine = number
+            inside = true
+            return
+        }
+        // Empty lines are not handed over by the line reader; inside quotes they are text.
+        for _ in lastLine..<number { carry.append(10) }
+        lastLine = number
+        carry.append(contentsOf: line)
+        inside = CSVRecordDecoder.endsInsideQuotes(line, delimiter: delimiter, startingInside: true)
+        if !inside {
+            try hand(carry, carryLine)
+            carry.removeAll(keepingCapacity: true)
+        }
+    }
+    if inside { try hand(carry, carryLine) }
 }

@@ -72,12 +72,15 @@ final class ReferenceTable {
         var json = definition.format == "json" ? JSONRecordDecoder(fields: fields) : nil
         var csv: CSVRecordDecoder? = nil
         if definition.format == "csv" && !definition.header {
-            csv = CSVRecordDecoder(fields: fields, columns: Array(fields.indices), delimiter: definition.delimiter)
+            csv = CSVRecordDecoder(fields: fields, columns: Array(fields.indices), delimiter: definition.delimiter, width: fields.count)
         }
         var line = 0, count = 0
+        func records(_ body: (UnsafeRawBufferPointer, Int) throws(EngineError) -> Void) throws(EngineError) {
+            if definition.format == "csv" { try forEachCSVRecord(path, delimiter: definition.delimiter, body) } else { try forEachNumberedLine(path, body) }
+        }
         do throws(EngineError) {
-            try forEachLine(path) { bytes throws(EngineError) in
-                line += 1
+            try records { bytes, number throws(EngineError) in
+                line = number
                 if definition.format == "csv" && csv == nil {
                     switch CSVRecordDecoder.bind(fields: fields, header: bytes, delimiter: definition.delimiter) {
                     case .success(let d): csv = d

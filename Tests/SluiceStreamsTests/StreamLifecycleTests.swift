@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import SluiceCore
 @testable import SluiceStreams
@@ -33,10 +34,16 @@ struct StreamLifecycleTests {
         #expect(performing: { try f.store.createStream(name: "zero", shardCount: 0) }, throws: StreamError.code(.validation))
         #expect(performing: { try f.store.createStream(name: "nocount") }, throws: StreamError.code(.invalidArgument))
         #expect(performing: { try f.store.createStream(name: "r", shardCount: 1, retentionHours: 23) }, throws: StreamError.code(.invalidArgument))
-        // A name of exactly 128 characters is fine, and so are names that look like paths to a filesystem.
+        // A name of exactly 128 characters is fine. `.` and `..` would name the streams directory
+        // and the data directory itself (creating `..` once deleted every stream): refused.
         try f.store.createStream(name: String(repeating: "x", count: 128), shardCount: 1)
-        try f.store.createStream(name: "..", shardCount: 1)
-        #expect(try f.store.listStreams().names.contains(".."))
+        for bad in [".", ".."] {
+            #expect(performing: { try f.store.createStream(name: bad, shardCount: 1) }, throws: StreamError.code(.validation))
+            #expect(performing: { try f.store.deleteStream(name: bad) }, throws: StreamError.code(.validation))
+        }
+        try f.store.createStream(name: "...", shardCount: 1)
+        #expect(try f.store.listStreams().names == ["...", "a.b-c_1", String(repeating: "x", count: 128)])
+        #expect(FileManager.default.fileExists(atPath: f.config.dataDirectory + "/LOCK"))
     }
 
     @Test func shardLimitIsStoreWide() throws {

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+import SluiceCore
+import SluiceStreams
+@testable import SluiceEngine
+
+/// Issue 19, items 14 and 15: records the stream cannot take, bytes that are not UTF-8, and CSV
+/// as RFC 4180 writes it. Nothing loads twice, nothing is silently changed or dropped.
+@Suite("Bad input: oversized records, invalid UTF-8, CSV")
+struct BadInputTests {
+    /// One line over 1 MiB in the middle of a file: the other lines load (once), and the big one
+    /// goes to error_stream naming its line.
+    @Test func anOversizedRecordGoesToTheErrorStreamAndTheRestLoads() throws {
+        let f = try EngineFixture()
+        try f.load("""
+            CREATE STREAM clicks (url VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json');
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+            INSERT INTO out SELECT COUNT(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '1' HOUR) GROUP BY window_start, window_end;
+            """)
+        var lines: [String] = []
+        for i in 0..<1_200 {
+            lines.append(i == 700 ? #"{"url":"/\#(String(repeating: "x", count: 1_100_000))","ts":\#(i)}"# : #"{"url":"/p\#(i)","ts":\#(i)}"#)
+        }
+        lines.insert("", at: 10)  // an empty line counts as a line
+        try (lines.joined(separator: "\n") + "\n").write(toFile: f.dir + "/in.jsonl", atomically: true, encoding: .utf8)
+        let put = try f.engine.loadInput(stream: "clicks", path: f.dir + "/in.jsonl")
+        #expect(put == 1_199)
+        try f.engine.runUntilEnd()
+        #expect(f.lines("out.jsonl") == [#"{"n":1199}"#])
+        let errors = try f.errorStream().filter { $0["error_kind"] == "load" }
+        #expect(errors.count == 1)
+        #expect(errors.first?["message"]?.stringValue?.contains("line 702 of") == true, "\(errors)")
+        #expect(errors.first?["source"] == "clicks")
+        #expect((errors.first?["data"]?.stringValue?.utf8.count ?? 0) < 5_000)
+    }
+
+    /// A record that is not UTF-8 cannot be decoded: it goes to error_stream with its shard and
+    /// sequence number; well-formed multi-byte text passes.
+    @Test func invalidUTF8IsABadRecordNotReplacementCharacters() throws {
+        let f = try EngineFixture()
+        try f.load("""
+            CREATE STREAM clicks (url VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json');
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+            INSERT INTO out SELECT url FROM clicks;
+            """)
+        let good = Array(#"{"url":"/caf\#u{e9}-\#u{1F600}","ts":1}"#.utf8)
+        var bad = Array(#"{"url":"/caf?","ts":2}"#.utf8)
+        bad[bad.firstIndex(of: UInt8(ascii: "?"))!] = 0xE9  // Latin-1 é: not UTF-8
+        var skipped = Array(#"{"other":"??","url":"/x","ts":3}"#.utf8)
+        skipped[10] = 0xC0; skipped[11] = 0xAF  // an overlong '/', in a field the query does not read
+        for r in [good, bad, skipped] { _ = try f.store.putRecord(stream: "clicks", data: r, partitionKey: "k") }
+        try f.engine.runUntilEnd()
+        #expect(f.lines("out.jsonl") == [#"{"url":"/caf\#u{e9}-\#u{1F600}"}"#])
+        let errors = try f.errorStream().filter { $0["error_kind"] == "decode" }
+        #expect(errors.count == 2)
+        #expect(errors.allSatisfy { $0["message"]?.stringValue?.contains("not valid UTF-8") == true }, "\(errors)")
+        #expect(errors.allSatisfy { $0["shard_id"]?.stringValue != nil && $0["sequence_number"]?.stringValue != nil })
+        #expect(f.engine.counters[0].bad == 2)
+    }
+
+    /// RFC 4180: a quoted field may hold line breaks and doubled quotes; a record with more
+    /// fields than the stream declares is refused (to error_stream), not cut.
+    @Test func csvRecordsFollowRFC4180() throws {
+        let f = try EngineFixture()
+        try f.load("""
+            CREATE STREAM notes (id BIGINT, body VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'csv');
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+            INSERT INTO out SELECT id, body FROM notes;
+            """)
+        let file = "1,plain,1000\n2,\"two\nlines, and \"\"quotes\"\"\",2000\n3,\"with\n\nblank\",3000\n4,extra,4000,oops\n5,last,5000\n"
+        try file.write(toFile: f.dir + "/in.csv", atomically: true, encoding: .utf8)
+        #expect(try f.engine.loadInput(stream: "notes", path: f.dir + "/in.csv") == 5)
+        try f.engine.runUntilEnd()
+        let rows = f.lines("out.jsonl")
+        #expect(rows == [#"{"id":1,"body":"plain"}"#, #"{"id":2,"body":"two\nlines, and \"quotes\""}"#, #"{"id":3,"body":"with\n\nblank"}"#,
+                         #"{"id":5,"body":"last"}"#])
+        let errors = try f.errorStream().filter { $0["error_kind"] == "decode" }
+        #expect(errors.count == 1 && errors.first?["message"]?.stringValue?.contains("4 fields; 3 are expected") == true, "\(errors)")
+    }
+
+    @Test func quoteStateAcrossLines() {
+        func inside(_ s: String, _ start: Bool = false) -> Bool { Array(s.utf8).withUnsafeBytes { CSVRecordDecoder.endsInsideQuotes($0, startingInside: start) } }
+        #expect(!inside("a,b,c") && inside("a,\"b") && !inside("a,\"b\"\"c\"") && inside("a,\"b\"\"c"))
+        #expect(!inside("x\",y", true) && inside("still inside", true) && !inside("a,b\"c,d"))  // a quote inside an unquoted field is text
+    }
+}
+
+import SluiceCodecs
