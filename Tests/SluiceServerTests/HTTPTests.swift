@@ -276,4 +276,115 @@ struct ServerTests {
         let summary = try f.exchange(ServerFixture.kinesis("DescribeStreamSummary", #"{"StreamName": "c"}"#))
         #expect(summary.contains(#""OpenShardCount":1"#))
     }
+
+    /// A connection from `source` (any address of 127.0.0.0/8), left open.
+    func connect(_ port: UInt16, from source: String) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, source, &local.sin_addr)
+        _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
+    func ask(_ fd: Int32, _ text: String) -> String {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : ""
+    }
+
+    /// One client holding its share of connections idle cannot keep another client out.
+    @Test func oneClientCannotHoldEveryConnection() throws {
+        var limits = HTTPServer.Limits()
+        limits.maxConnectionsPerClient = 3
+        limits.maxConnections = 6
+        let f = try ServerFixture(limits: limits)
+        let held = (0..<3).map { _ in connect(f.server.port, from: "127.0.0.1") }
+        defer { for fd in held { close(fd) } }
+        usleep(100_000)
+        let fourth = connect(f.server.port, from: "127.0.0.1")
+        defer { close(fourth) }
+        let refused = ask(fourth, "GET /health HTTP/1.1\r\n\r\n")
+        #expect(refused.hasPrefix("HTTP/1.1 503") && refused.contains("from this address"), "\(refused)")
+        let other = connect(f.server.port, from: "127.0.0.2")
+        defer { close(other) }
+        #expect(ask(other, "GET /health HTTP/1.1\r\n\r\n").hasPrefix("HTTP/1.1 200"))
+        // The held connections still work, and freeing one admits a new one from that address.
+        #expect(ask(held[0], "GET /health HTTP/1.1\r\n\r\n").hasPrefix("HTTP/1.1 200"))
+    }
+
+    /// The server-wide budget of request bytes: requests beyond it are told to come back (503).
+    @Test func requestBytesHaveABudget() throws {
+        var limits = HTTPServer.Limits()
+        limits.maxBufferedBytes = 100_000
+        let f = try ServerFixture(limits: limits)
+        // Half-sent bodies hold what they sent.
+        let a = connect(f.server.port, from: "127.0.0.1"), b = connect(f.server.port, from: "127.0.0.1")
+        defer { close(a); close(b) }
+        let part = "POST / HTTP/1.1\r\nContent-Length: 200000\r\n\r\n" + String(repeating: "x", count: 60_000)
+        _ = Array(part.utf8).withUnsafeBytes { send(a, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        usleep(200_000)
+        let over = ask(b, part)
+        #expect(over.hasPrefix("HTTP/1.1 503") || over.hasPrefix("HTTP/1.1 413"), "\(over.prefix(80))")
+        #expect(try f.exchange("GET /health HTTP/1.1\r\nConnection: close\r\n\r\n").hasPrefix("HTTP/1.1 200"))
+    }
+
+    /// An internal failure is answered without the server's file paths (they go to its log).
+    @Test func errorAnswersDoNotLeakPaths() throws {
+        let dir = NSTemporaryDirectory() + "sluice-leak-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = StoreConfiguration(dataDirectory: dir)
+        c.fsync = .never
+        let store = try StreamStore(configuration: c)
+        defer { store.close() }
+        let logged = Mutex<[String]>([])
+        let service = Service(store: store, log: { line in logged.withLock { $0.append(line) } })
+        let server = try HTTPServer(port: 0) { service.handle($0) }
+        server.start()
+        defer { server.stop() }
+        try store.createStream(name: "s", shardCount: 1)
+        // The stream's metadata cannot be replaced: a directory stands where the file goes.
+        try FileManager.default.removeItem(atPath: dir + "/streams/s/meta.json")
+        try FileManager.default.createDirectory(atPath: dir + "/streams/s/meta.json/blocked", withIntermediateDirectories: true)
+        let f = Connection(port: server.port)
+        let r = f.exchange(ServerFixture.kinesis("AddTagsToStream", #"{"StreamName": "s", "Tags": {"a": "b"}}"#))
+        #expect(r.hasPrefix("HTTP/1.1 500"), "\(r)")
+        #expect(!r.contains(dir) && !r.contains("/streams/"), "\(r)")
+        #expect(logged.withLock { $0 }.contains { $0.contains(dir) }, "the detail is in the server's log")
+    }
+}
+
+/// Raw requests to a server on a port.
+struct Connection {
+    let port: UInt16
+    func exchange(_ text: String) -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var got: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            got += buf[0..<n]
+        }
+        return String(decoding: got, as: UTF8.self)
+    }
 }
