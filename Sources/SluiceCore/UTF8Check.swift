@@ -17,6 +17,8 @@ public enum UTF8Check {
             i += 32
         }
         while i + 8 <= n, base.loadUnaligned(fromByteOffset: i, as: UInt64.self) & highs == 0 { i += 8 }
+        // The last few bytes in one load that overlaps what was checked.
+        if i < n && n - i < 8 && n >= 8 && base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) & highs == 0 { return nil }
         while i < n {
             let c = b[i]
             if c < 0x80 { i += 1; continue }
