@@ -1,30 +1,29 @@
 import Foundation
 import SluiceCore
 import SluiceSQL
+import SluiceEngine
+import SluiceStreams
 
 /// `sluice check FILE.sql ...` and `sluice fmt FILE.sql`.
 struct CheckCommand {
     let out: OutputStream
     let err: OutputStream
 
-    static let checkUsage = "usage: sluice check FILE.sql ... ('-' reads standard input)"
+    static let checkUsage = """
+        usage: sluice check [--syntax-only] FILE.sql ...   ('-' reads standard input)
+          Reports every diagnostic of each file, with its line and a caret: syntax, then what `sluice run
+          --dry-run` checks (unknown streams and columns, types, what cannot run as a stream), against a
+          scratch store: no data directory is opened. --syntax-only runs the parser alone. Exits 0 when every
+          file is clean, 1 when one has an error, 2 for a wrong command line.
+        """
     static let fmtUsage = "usage: sluice fmt [--write] FILE.sql ... ('-' reads standard input; --write rewrites the files)"
 
-    /// Reports every diagnostic of every file. Exits 0 when all are clean, 1 otherwise (whatever
-    /// the input, a bad command line included).
-    func check(_ argv: ArraySlice<String>) -> Int32 {
-        let files: [String]
-        do {
-            let a = try Arguments(argv, valued: [])
-            files = a.positionals
-        } catch {
-            err.line("error: \(error.message)\n\(CheckCommand.checkUsage)")
-            return 1
-        }
-        if files.isEmpty {
-            err.line("error: no files to check\n\(CheckCommand.checkUsage)")
-            return 1
-        }
+    /// Reports every diagnostic of every file. Exits 0 when all are clean, 1 otherwise; a wrong
+    /// command line is a usage error (2).
+    func check(_ argv: ArraySlice<String>) throws -> Int32 {
+        let a = try Arguments(argv, valued: [], booleans: ["syntax-only"])
+        let files = a.positionals
+        if files.isEmpty { throw UsageError("no files to check\n" + CheckCommand.checkUsage) }
         var errors = 0, statements = 0
         for path in files {
             guard let source = read(path) else {
@@ -37,6 +36,8 @@ struct CheckCommand {
                 err.write(DiagnosticRenderer.render(d, in: source))
                 if d.severity == .error { errors += 1 }
             }
+            if r.hasErrors || a.flag("syntax-only") { continue }
+            errors += semanticErrors(r.script, source)
         }
         if errors > 0 {
             err.line("\(errors) error\(errors == 1 ? "" : "s") in \(files.count) file\(files.count == 1 ? "" : "s")")
@@ -44,6 +45,28 @@ struct CheckCommand {
         }
         out.line("ok: \(statements) statement\(statements == 1 ? "" : "s") in \(files.count) file\(files.count == 1 ? "" : "s")")
         return 0
+    }
+
+    /// What `run --dry-run` checks, against a scratch store removed at once: the number of errors
+    /// reported.
+    private func semanticErrors(_ script: Script, _ source: SourceFile) -> Int {
+        let scratch = NSTemporaryDirectory() + "sluice-check-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var config = StoreConfiguration(dataDirectory: scratch)
+        config.fsync = .never
+        do {
+            let store = try StreamStore(configuration: config)
+            defer { store.close() }
+            _ = try Engine(store: store).plans(script)
+            return 0
+        } catch let e as EngineError {
+            for d in e.diagnostics { err.write(DiagnosticRenderer.render(d, in: source)) }
+            if let m = e.message { err.line("\(source.name): error: \(m)") }
+            return max(1, e.diagnostics.filter { $0.severity == .error }.count)
+        } catch {
+            err.line("\(source.name): error: \(error)")
+            return 1
+        }
     }
 
     /// Prints each file in canonical form (or rewrites it with --write); a file with errors is

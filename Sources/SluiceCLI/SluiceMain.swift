@@ -11,19 +11,39 @@ public enum SluiceMain {
         sluice: streaming SQL analytics with a built-in Kinesis-style sharded stream
 
         usage:
-          sluice run FILE.sql [options]   run a query file (sluice run --help)
-          sluice serve [options] [FILE.sql ...]  the Kinesis API over HTTP, query files as jobs (sluice serve --help)
-          sluice check FILE.sql ...       report every syntax error, with its position
-          sluice fmt [--write] FILE.sql   print (or rewrite) SQL in canonical form, comments kept
-          sluice demo [options]           a short tour of the stream store on samples/clicks.jsonl
-          sluice stream <command> ...     manage and use streams (sluice stream --help)
-          sluice firehose <command> ...   Firehose delivery streams to files (sluice firehose --help)
-          sluice gen clicks [options]     seeded sample data (sluice gen --help)
-          sluice bench stream [options]   measure put and get throughput of the stream store
+          sluice [repl] [--data-dir DIR]         the interactive session (the default command)
+          sluice run FILE.sql [options]          run a query file headless
+          sluice serve [options] [FILE.sql ...]  the Kinesis and Firehose APIs over HTTP, query files as jobs
+          sluice check [--syntax-only] FILE.sql ...  report every diagnostic (names, types, streaming rules)
+          sluice fmt [--write] FILE.sql ...      print (or rewrite) SQL in canonical form, comments kept
+          sluice demo [options]                  a short tour of the stream store on samples/clicks.jsonl
+          sluice stream <command> ...            create, describe, put, get, reshard, delete streams
+          sluice firehose <command> ...          Firehose delivery streams to files
+          sluice gen clicks|sensors|payments|logs|shapes|bids [options]   seeded data sets
+          sluice bench stream|decode|queries|firehose|serve|rcf|anomalies|parse [options]   benchmarks (release builds)
           sluice --version
 
+        Each command prints its own usage with --help (or -h): sluice run --help, sluice stream --help, ...
         Every command that touches data takes --data-dir DIR (default: $SLUICE_DATA_DIR, else ./sluice-data).
+        A wrong command line exits with status 2.
         """
+
+    /// The usage text of a command, for `--help`.
+    static func usage(of command: String) -> String? {
+        switch command {
+        case "repl": return ReplCommand.usage
+        case "run": return RunCommand.usage
+        case "serve": return ServeCommand.usage
+        case "check": return CheckCommand.checkUsage
+        case "fmt": return CheckCommand.fmtUsage
+        case "demo": return DemoCommand.usage
+        case "stream": return StreamCommands.usage
+        case "firehose": return FirehoseCommands.usage
+        case "gen": return GenCommand.usage
+        case "bench": return BenchCommand.usage
+        default: return nil
+        }
+    }
 
     public static func run(_ argv: [String]) -> Int32 {
         // A parent may have started us with signals blocked (threads of Dispatch block them and a
@@ -49,6 +69,11 @@ public enum SluiceMain {
                 return 1
             }
         }
+        // `--help` or `-h` anywhere after a command: its usage, and nothing else is done.
+        if let text = usage(of: command), args.dropFirst().contains(where: { $0 == "--help" || $0 == "-h" }) {
+            out.line(text)
+            return 0
+        }
         do {
             switch command {
             case "stream":
@@ -58,16 +83,13 @@ public enum SluiceMain {
             case "bench":
                 return try BenchCommand(out: out, err: err).run(args.dropFirst())
             case "serve":
-                if args.dropFirst().first == "--help" { out.line(ServeCommand.usage); return 0 }
                 return try ServeCommand(out: out, err: err).run(args.dropFirst())
             case "repl":
-                if args.dropFirst().first == "--help" { out.line(ReplCommand.usage); return 0 }
                 return try ReplCommand(out: out, err: err).run(args.dropFirst())
             case "run":
-                if args.dropFirst().first == "--help" { out.line(RunCommand.usage); return 0 }
                 return try RunCommand(out: out, err: err).run(args.dropFirst())
             case "check":
-                return CheckCommand(out: out, err: err).check(args.dropFirst())
+                return try CheckCommand(out: out, err: err).check(args.dropFirst())
             case "fmt":
                 return try CheckCommand(out: out, err: err).fmt(args.dropFirst())
             case "demo":
