@@ -141,8 +141,10 @@ public final class DeliveryStream {
     /// Saves a firehose's definition (and creates its stream for direct puts). Defining it again
     /// as it is changes nothing; a replacement keeps its creation time and takes the next version.
     /// Returns the definition saved.
+    /// `newVersion`: an update of the destination (UpdateDestination), which takes the next
+    /// version and records when, even when nothing changed (as Firehose does).
     @discardableResult
-    public static func create(_ config: FirehoseConfig, store: StreamStore, replace: Bool = false) throws(DeliveryError) -> FirehoseConfig {
+    public static func create(_ config: FirehoseConfig, store: StreamStore, replace: Bool = false, newVersion: Bool = false) throws(DeliveryError) -> FirehoseConfig {
         var config = config
         let dir = definitionsDirectory(store)
         try makeDirectories(dir)
@@ -150,9 +152,11 @@ public final class DeliveryStream {
         if let existing = try? load(name: config.name, store: store) {
             config.createdMillis = existing.createdMillis
             config.version = existing.version
-            if existing == config { return existing }
+            config.lastUpdateMillis = existing.lastUpdateMillis
+            if existing == config && !newVersion { return existing }
             guard replace else { throw DeliveryError(.resourceInUse, "Firehose \(config.name) under account 000000000000 already exists with a different definition.") }
             config.version = existing.version + 1
+            if newVersion { config.lastUpdateMillis = Int64(Date().timeIntervalSince1970 * 1000) }
         } else if config.createdMillis == 0 {
             config.createdMillis = Int64(Date().timeIntervalSince1970 * 1000)
         }
@@ -171,6 +175,15 @@ public final class DeliveryStream {
             throw DeliveryError(.storage, error.message)
         }
         return config
+    }
+
+    /// Saves settings that are not the destination (tags, encryption) as they are: same version.
+    public static func saveSettings(_ config: FirehoseConfig, store: StreamStore) throws(DeliveryError) {
+        do {
+            try writeFileAtomically(definitionsDirectory(store) + "/" + config.name + ".json", Array(config.json.serialized(pretty: true).utf8))
+        } catch {
+            throw DeliveryError(.storage, error.message)
+        }
     }
 
     public static func load(name: String, store: StreamStore) throws(DeliveryError) -> FirehoseConfig {

@@ -61,6 +61,25 @@ public struct FirehoseConfig: Sendable, Equatable {
     /// As given to the API (`sluice serve`): the bucket and role ARNs, reported back by Describe.
     public var bucketARN: String? = nil
     public var roleARN: String? = nil
+    /// When the destination last changed (UpdateDestination; epoch milliseconds, 0: never).
+    public var lastUpdateMillis: Int64 = 0
+    /// Tags given on create or by TagDeliveryStream.
+    public var tags: [String: String] = [:]
+    /// Server-side encryption as asked for (CreateDeliveryStream, Start/StopDeliveryStreamEncryption):
+    /// recorded and described; objects are not encrypted at rest.
+    public var encryption: Encryption? = nil
+
+    public struct Encryption: Sendable, Equatable {
+        /// AWS_OWNED_CMK or CUSTOMER_MANAGED_CMK.
+        public var keyType: String
+        public var keyARN: String?
+        public var enabled: Bool
+        public init(keyType: String, keyARN: String?, enabled: Bool) {
+            self.keyType = keyType
+            self.keyARN = keyARN
+            self.enabled = enabled
+        }
+    }
 
     public struct Column: Sendable, Equatable {
         public var name: String
@@ -217,6 +236,15 @@ public struct FirehoseConfig: Sendable, Equatable {
         o["created_ms"] = .int(createdMillis)
         if let b = bucketARN { o["bucket_arn"] = .string(b) }
         if let r = roleARN { o["role_arn"] = .string(r) }
+        if lastUpdateMillis > 0 { o["last_update_ms"] = .int(lastUpdateMillis) }
+        if !tags.isEmpty {
+            var t = JSONObject()
+            for (k, v) in tags.sorted(by: { $0.key < $1.key }) { t[k] = .string(v) }
+            o["tags"] = .object(t)
+        }
+        if let e = encryption {
+            o["encryption"] = ["key_type": .string(e.keyType), "key_arn": e.keyARN.map { .string($0) } ?? .null, "enabled": .bool(e.enabled)]
+        }
         return .object(o)
     }
 
@@ -244,5 +272,10 @@ public struct FirehoseConfig: Sendable, Equatable {
         createdMillis = j["created_ms"]?.int64Value ?? 0
         bucketARN = j["bucket_arn"]?.stringValue
         roleARN = j["role_arn"]?.stringValue
+        lastUpdateMillis = j["last_update_ms"]?.int64Value ?? 0
+        for (k, v) in j["tags"]?.objectValue?.entries ?? [] { if let s = v.stringValue { tags[k] = s } }
+        if let e = j["encryption"], let t = e["key_type"]?.stringValue {
+            encryption = Encryption(keyType: t, keyARN: e["key_arn"]?.stringValue, enabled: e["enabled"]?.boolValue ?? true)
+        }
     }
 }

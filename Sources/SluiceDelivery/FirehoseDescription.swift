@@ -24,7 +24,13 @@ extension FirehoseConfig {
         o["DeliveryStreamName"] = .string(name)
         o["DeliveryStreamARN"] = .string(arn(store))
         o["DeliveryStreamStatus"] = "ACTIVE"
-        o["DeliveryStreamEncryptionConfiguration"] = ["Status": "DISABLED"]
+        if let e = encryption {
+            var c: JSONObject = ["KeyType": .string(e.keyType), "Status": e.enabled ? "ENABLED" : "DISABLED"]
+            if let k = e.keyARN { c["KeyARN"] = .string(k) }
+            o["DeliveryStreamEncryptionConfiguration"] = .object(c)
+        } else {
+            o["DeliveryStreamEncryptionConfiguration"] = ["Status": "DISABLED"]
+        }
         o["DeliveryStreamType"] = .string(isDirectPut ? "DirectPut" : "KinesisStreamAsSource")
         if let s = sourceStream {
             var k: JSONObject = ["KinesisStreamARN": .string("arn:aws:kinesis:\(region):\(account):stream/\(s)")]
@@ -34,6 +40,7 @@ extension FirehoseConfig {
         }
         o["VersionId"] = .string(String(version))
         if createdMillis > 0 { o["CreateTimestamp"] = .double(Double(createdMillis) / 1000) }
+        if lastUpdateMillis > 0 { o["LastUpdateTimestamp"] = .double(Double(lastUpdateMillis) / 1000) }
         o["Destinations"] = .array([["DestinationId": "destinationId-000000000001", "ExtendedS3DestinationDescription": .object(s3),
                                      "S3DestinationDescription": .object(s3)]])
         o["HasMoreDestinations"] = false

@@ -103,7 +103,7 @@ extension Service {
     /// (errors as plain JSON responses), then streams events.
     func subscribe(_ i: Input) throws(APIError) -> HTTPResponse {
         let arn = try i.required("ConsumerARN", "consumerARN")
-        let shard = try i.required("ShardId", "shardId")
+        guard let shard = try Service.shardId(i, "ShardId", "shardId") else { throw .missing("shardId") }
         guard let position = try i.object("StartingPosition") else { throw .missing("startingPosition") }
         let typeText = try position.required("Type", "startingPosition.type")
         guard let type = ShardIteratorType(rawValue: typeText) else {

@@ -58,6 +58,10 @@ extension Service {
             default:
                 throw APIError("InvalidArgumentException", "sluice serve delivers DirectPut and KinesisStreamAsSource delivery streams, not \(type).")
             }
+            let given = (["ExtendedS3DestinationConfiguration", "S3DestinationConfiguration"] + otherDestinations).filter { i.has($0) }
+            if given.count > 1 {
+                throw APIError("InvalidArgumentException", "Exactly one destination configuration is supported; the request has \(given.joined(separator: " and ")).")
+            }
             let (dest, field) = try s3Destination(i, "Configuration")
             guard let d = dest else {
                 if let other = otherDestinations.first(where: { i.has($0) }) {
@@ -70,6 +74,8 @@ extension Service {
             config.bufferSizeBytes = 5 << 20
             config.bufferIntervalMillis = 300_000
             try applyS3(d, field, to: &config, host: host, creating: true)
+            if let e = try i.object("DeliveryStreamEncryptionConfigurationInput") { config.encryption = try encryptionInput(e) }
+            if let list = try i.array("Tags") { config.tags = try tagList(list, field: "tags") }
             let saved = try delivery { () throws(DeliveryError) in try host.define(config) }
             return ["DeliveryStreamARN": .string(saved.arn(s.store))]
         },
@@ -171,6 +177,9 @@ extension Service {
             guard destination == "destinationId-000000000001" else {
                 throw APIError("InvalidArgumentException", "Destination Id \(destination) not found for firehose \(name).")
             }
+            if i.has("ExtendedS3DestinationUpdate") && i.has("S3DestinationUpdate") {
+                throw APIError("InvalidArgumentException", "Exactly one destination update is supported; the request has ExtendedS3DestinationUpdate and S3DestinationUpdate.")
+            }
             let (update, field) = try s3Destination(i, "Update")
             var next = current
             if let u = update {
@@ -181,7 +190,98 @@ extension Service {
             try delivery { () throws(DeliveryError) in try host.update(name, version: version, next: next) }
             return [:]
         },
+        "StartDeliveryStreamEncryption": { s, i throws(APIError) in
+            let host = try s.firehoseHost()
+            let name = try firehoseName(i)
+            let e = try i.object("DeliveryStreamEncryptionConfigurationInput").map { (e: Input) throws(APIError) in try encryptionInput(e) }
+                ?? FirehoseConfig.Encryption(keyType: "AWS_OWNED_CMK", keyARN: nil, enabled: true)
+            try delivery { () throws(DeliveryError) in try host.changeSettings(name) { $0.encryption = e } }
+            return [:]
+        },
+        "StopDeliveryStreamEncryption": { s, i throws(APIError) in
+            let host = try s.firehoseHost()
+            let name = try firehoseName(i)
+            try delivery { () throws(DeliveryError) in
+                try host.changeSettings(name) { c in
+                    if var e = c.encryption { e.enabled = false; c.encryption = e }
+                }
+            }
+            return [:]
+        },
+        "TagDeliveryStream": { s, i throws(APIError) in
+            let host = try s.firehoseHost()
+            let name = try firehoseName(i)
+            guard let list = try i.array("Tags") else { throw .missing("tags") }
+            let tags = try tagList(list, field: "tags")
+            if tags.isEmpty { throw .invalid("[]", "tags", "have length greater than or equal to 1") }
+            try delivery { () throws(DeliveryError) in
+                try host.changeSettings(name) { c throws(DeliveryError) in
+                    var merged = c.tags
+                    for (k, v) in tags { merged[k] = v }
+                    guard merged.count <= 50 else { throw DeliveryError(.invalidArgument, "A firehose has at most 50 tags.") }
+                    c.tags = merged
+                }
+            }
+            return [:]
+        },
+        "UntagDeliveryStream": { s, i throws(APIError) in
+            let host = try s.firehoseHost()
+            let name = try firehoseName(i)
+            guard let keys = try i.array("TagKeys") else { throw .missing("tagKeys") }
+            var list: [String] = []
+            for k in keys {
+                guard case .string(let key) = k else { throw .serialization("Unexpected value for TagKeys: expected strings") }
+                list.append(key)
+            }
+            if list.isEmpty { throw .invalid("[]", "tagKeys", "have length greater than or equal to 1") }
+            try delivery { () throws(DeliveryError) in try host.changeSettings(name) { c in for k in list { c.tags[k] = nil } } }
+            return [:]
+        },
+        "ListTagsForDeliveryStream": { s, i throws(APIError) in
+            let host = try s.firehoseHost()
+            let name = try firehoseName(i)
+            let start = try i.string("ExclusiveStartTagKey")
+            let limit = try i.int("Limit") ?? 50
+            if !(1...50).contains(limit) {
+                throw .invalid(String(limit), "limit", limit < 1 ? "have value greater than or equal to 1" : "have value less than or equal to 50")
+            }
+            let tags = try delivery { () throws(DeliveryError) in try host.config(name) }.tags.sorted { $0.key < $1.key }.filter { start == nil || $0.key > start! }
+            let page = tags.prefix(limit)
+            return ["Tags": .array(page.map { ["Key": .string($0.key), "Value": .string($0.value)] }), "HasMoreTags": .bool(tags.count > page.count)]
+        },
     ]
+
+    /// `DeliveryStreamEncryptionConfigurationInput`: KeyType AWS_OWNED_CMK, or CUSTOMER_MANAGED_CMK
+    /// with a KeyARN.
+    static func encryptionInput(_ e: Input) throws(APIError) -> FirehoseConfig.Encryption {
+        let type = try e.required("KeyType", "deliveryStreamEncryptionConfigurationInput.keyType")
+        guard ["AWS_OWNED_CMK", "CUSTOMER_MANAGED_CMK"].contains(type) else {
+            throw .invalid(type, "deliveryStreamEncryptionConfigurationInput.keyType", "satisfy enum value set: [AWS_OWNED_CMK, CUSTOMER_MANAGED_CMK]")
+        }
+        let arn = try e.string("KeyARN")
+        if type == "CUSTOMER_MANAGED_CMK" && arn == nil {
+            throw APIError("InvalidArgumentException", "KeyARN is required when KeyType is CUSTOMER_MANAGED_CMK.")
+        }
+        if type == "AWS_OWNED_CMK" && arn != nil {
+            throw APIError("InvalidArgumentException", "KeyARN is not allowed when KeyType is AWS_OWNED_CMK.")
+        }
+        return FirehoseConfig.Encryption(keyType: type, keyARN: arn, enabled: true)
+    }
+
+    /// A list of `{"Key": ..., "Value": ...}` tags (at most 50; keys 1-128, values 0-256 characters).
+    static func tagList(_ list: [JSONValue], field: String) throws(APIError) -> [String: String] {
+        if list.count > 50 { throw .invalid(nil, field, "have length less than or equal to 50") }
+        var tags: [String: String] = [:]
+        for v in list {
+            guard case .object(let o) = v else { throw .serialization("Unexpected value for Tags: expected a list of objects") }
+            let t = Input(object: o)
+            let key = try t.required("Key", "\(field).member.key")
+            let value = try t.string("Value") ?? ""
+            try Service.checkTag(key, value)
+            tags[key] = value
+        }
+        return tags
+    }
 
     /// Runs a delivery call, its errors as API errors.
     static func delivery<T>(_ body: () throws(DeliveryError) -> T) throws(APIError) -> T {

@@ -190,9 +190,22 @@ public final class FirehoseHost: @unchecked Sendable {
             }
             try deliveries[name]?.deliverAll()
             deliveries[name] = nil
-            let saved = try DeliveryStream.create(next, store: store, replace: true)
+            let saved = try DeliveryStream.create(next, store: store, replace: true, newVersion: true)
             configs[name] = saved
             deliveries[name] = try opened(saved)
+        }
+    }
+
+    /// Changes what is not the destination (tags, encryption): saved as it is, same version,
+    /// delivery untouched.
+    func changeSettings(_ name: String, _ change: (inout FirehoseConfig) throws(DeliveryError) -> Void) throws(DeliveryError) {
+        try locked { () throws(DeliveryError) in
+            guard var c = configs[name] else {
+                throw DeliveryError(.resourceNotFound, "Firehose \(name) under account \(store.configuration.accountId) not found.")
+            }
+            try change(&c)
+            try DeliveryStream.saveSettings(c, store: store)
+            configs[name] = c
         }
     }
 

@@ -32,7 +32,7 @@ extension Service {
         "DescribeStream": { s, i throws(APIError) in
             let name = try s.streamName(i)
             let limit = try i.int("Limit") ?? 100
-            let start = try i.string("ExclusiveStartShardId")
+            let start = try Service.shardId(i, "ExclusiveStartShardId", "exclusiveStartShardId")
             return try s.store { () throws(StreamError) in try s.store.describeStream(name: name, limit: limit, exclusiveStartShardId: start).json }
         },
         "DescribeStreamSummary": { s, i throws(APIError) in
@@ -65,14 +65,14 @@ extension Service {
         "ListShards": { s, i throws(APIError) in
             let name = i.has("StreamName") || i.has("StreamARN") ? try s.streamName(i) : nil
             let token = try i.string("NextToken")
-            let start = try i.string("ExclusiveStartShardId")
+            let start = try Service.shardId(i, "ExclusiveStartShardId", "exclusiveStartShardId")
             let max = try i.int("MaxResults") ?? 1000
             var filter: ShardFilter? = nil
             if let f = try i.object("ShardFilter") {
                 let type = try f.required("Type", "shardFilter.type")
                 switch type {
                 case "AFTER_SHARD_ID":
-                    guard let id = try f.string("ShardId") else {
+                    guard let id = try Service.shardId(f, "ShardId", "shardFilter.shardId") else {
                         throw APIError("InvalidArgumentException", "Must specify ShardId when the ShardFilter type is AFTER_SHARD_ID.")
                     }
                     filter = .afterShardId(id)
@@ -123,7 +123,7 @@ extension Service {
         },
         "GetShardIterator": { s, i throws(APIError) in
             let name = try s.streamName(i)
-            let shard = try i.required("ShardId", "shardId")
+            guard let shard = try Service.shardId(i, "ShardId", "shardId") else { throw .missing("shardId") }
             let typeText = try i.required("ShardIteratorType", "shardIteratorType")
             guard let type = ShardIteratorType(rawValue: typeText) else {
                 throw APIError("ValidationException", "1 validation error detected: Value '\(typeText)' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]")
@@ -148,15 +148,15 @@ extension Service {
         },
         "SplitShard": { s, i throws(APIError) in
             let name = try s.streamName(i)
-            let shard = try i.required("ShardToSplit", "shardToSplit")
+            guard let shard = try Service.shardId(i, "ShardToSplit", "shardToSplit") else { throw .missing("shardToSplit") }
             let key = try i.required("NewStartingHashKey", "newStartingHashKey")
             try s.store { () throws(StreamError) in try s.store.splitShard(stream: name, shardToSplit: shard, newStartingHashKey: key) }
             return nil
         },
         "MergeShards": { s, i throws(APIError) in
             let name = try s.streamName(i)
-            let a = try i.required("ShardToMerge", "shardToMerge")
-            let b = try i.required("AdjacentShardToMerge", "adjacentShardToMerge")
+            guard let a = try Service.shardId(i, "ShardToMerge", "shardToMerge") else { throw .missing("shardToMerge") }
+            guard let b = try Service.shardId(i, "AdjacentShardToMerge", "adjacentShardToMerge") else { throw .missing("adjacentShardToMerge") }
             try s.store { () throws(StreamError) in try s.store.mergeShards(stream: name, shardToMerge: a, adjacentShardToMerge: b) }
             return nil
         },
@@ -170,6 +170,50 @@ extension Service {
             let r = try s.store { () throws(StreamError) in try s.store.updateShardCount(stream: name, targetShardCount: target) }
             let d = try s.store { () throws(StreamError) in try s.store.describeStreamSummary(name: name) }
             return ["StreamName": .string(name), "StreamARN": .string(d.arn), "CurrentShardCount": .int(Int64(r.current)), "TargetShardCount": .int(Int64(r.target))]
+        },
+        "DescribeLimits": { s, _ throws(APIError) in
+            var open = 0, onDemand = 0
+            var start: String? = nil
+            while let page = try? s.store.listStreams(limit: 100, exclusiveStartStreamName: start), !page.names.isEmpty {
+                for n in page.names {
+                    guard let d = try? s.store.describeStreamSummary(name: n) else { continue }
+                    open += d.openShardCount
+                    if d.mode == .onDemand { onDemand += 1 }
+                }
+                start = page.names.last
+                if !page.hasMore { break }
+            }
+            return ["ShardLimit": .int(Int64(s.store.configuration.shardLimit)), "OpenShardCount": .int(Int64(open)),
+                    "OnDemandStreamCount": .int(Int64(onDemand)), "OnDemandStreamCountLimit": 50]
+        },
+        "StartStreamEncryption": encryption(start: true),
+        "StopStreamEncryption": encryption(start: false),
+        "EnableEnhancedMonitoring": monitoring(enable: true),
+        "DisableEnhancedMonitoring": monitoring(enable: false),
+        "PutResourcePolicy": { s, i throws(APIError) in
+            let arn = try i.required("ResourceARN", "resourceARN")
+            let policy = try i.required("Policy", "policy")
+            guard (try? JSONValue.parse(bytes: Array(policy.utf8)))?.objectValue != nil else {
+                throw APIError("InvalidArgumentException", "The policy is not a JSON document.")
+            }
+            let stream = try s.policyStream(arn)
+            try s.store { () throws(StreamError) in try s.store.setPolicy(stream: stream, arn: arn, policy: policy) }
+            return nil
+        },
+        "GetResourcePolicy": { s, i throws(APIError) in
+            let arn = try i.required("ResourceARN", "resourceARN")
+            let stream = try s.policyStream(arn)
+            let p = try s.store { () throws(StreamError) in try s.store.policy(stream: stream, arn: arn) }
+            return ["Policy": .string(p ?? "{}")]
+        },
+        "DeleteResourcePolicy": { s, i throws(APIError) in
+            let arn = try i.required("ResourceARN", "resourceARN")
+            let stream = try s.policyStream(arn)
+            guard try s.store({ () throws(StreamError) in try s.store.policy(stream: stream, arn: arn) }) != nil else {
+                throw APIError("ResourceNotFoundException", "No resource policy found for resource ARN \(arn).")
+            }
+            try s.store { () throws(StreamError) in try s.store.setPolicy(stream: stream, arn: arn, policy: nil) }
+            return nil
         },
         "IncreaseStreamRetentionPeriod": retention(increase: true),
         "DecreaseStreamRetentionPeriod": retention(increase: false),
@@ -209,6 +253,76 @@ extension Service {
             return ["Tags": .array(page.map { ["Key": .string($0.key), "Value": .string($0.value)] }), "HasMoreTags": .bool(after.count > page.count)]
         },
     ]
+
+    /// A shard id member: 1-128 characters of `[a-zA-Z0-9_.-]` (ValidationException otherwise, before
+    /// any lookup, as Kinesis answers); nil when absent.
+    static func shardId(_ i: Input, _ key: String, _ field: String) throws(APIError) -> String? {
+        guard let id = try i.string(key) else { return nil }
+        let ok = (1...128).contains(id.utf8.count) && id.utf8.allSatisfy { c in
+            (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 || c == 46 || c == 45
+        }
+        guard ok else {
+            throw APIError("ValidationException", "1 validation error detected: Value '\(id)' at '\(field)' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128")
+        }
+        return id
+    }
+
+    /// Start/StopStreamEncryption: KMS with a key id; recorded and described (records are not
+    /// encrypted at rest here).
+    static func encryption(start: Bool) -> Action {
+        { s, i throws(APIError) in
+            let name = try s.streamName(i)
+            let type = try i.required("EncryptionType", "encryptionType")
+            guard ["KMS", "NONE"].contains(type) else {
+                throw APIError("ValidationException", "1 validation error detected: Value '\(type)' at 'encryptionType' failed to satisfy constraint: Member must satisfy enum value set: [KMS, NONE]")
+            }
+            let key = try i.required("KeyId", "keyId")
+            guard (1...2048).contains(key.utf8.count) else {
+                throw APIError("ValidationException", "1 validation error detected: Value '\(key)' at 'keyId' failed to satisfy constraint: Member must have length between 1 and 2048")
+            }
+            guard type == "KMS" else { throw APIError("InvalidArgumentException", "Encryption type NONE is not supported: use KMS.") }
+            try s.store { () throws(StreamError) in try s.store.setEncryption(name: name, keyId: start ? key : nil) }
+            return nil
+        }
+    }
+
+    static let shardLevelMetrics = ["IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords", "WriteProvisionedThroughputExceeded",
+                                    "ReadProvisionedThroughputExceeded", "IteratorAgeMilliseconds", "ALL"]
+
+    /// Enable/DisableEnhancedMonitoring: the shard-level metrics are recorded and described.
+    static func monitoring(enable: Bool) -> Action {
+        { s, i throws(APIError) in
+            let name = try s.streamName(i)
+            guard let list = try i.array("ShardLevelMetrics") else { throw .missing("shardLevelMetrics") }
+            var metrics: [String] = []
+            for v in list {
+                guard case .string(let m) = v, shardLevelMetrics.contains(m) else {
+                    throw APIError("ValidationException", "1 validation error detected: Value '\(v.serialized())' at 'shardLevelMetrics' failed to satisfy constraint: Member must satisfy enum value set: [\(shardLevelMetrics.joined(separator: ", "))]")
+                }
+                metrics.append(m)
+            }
+            guard !metrics.isEmpty else { throw APIError("ValidationException", "1 validation error detected: Value '[]' at 'shardLevelMetrics' failed to satisfy constraint: Member must have length greater than or equal to 1") }
+            let r = try s.store { () throws(StreamError) in
+                try s.store.changeMonitoring(name: name, enable: enable ? metrics : [], disable: enable ? [] : metrics)
+            }
+            let d = try s.store { () throws(StreamError) in try s.store.describeStreamSummary(name: name) }
+            return ["StreamName": .string(name), "StreamARN": .string(d.arn), "CurrentShardLevelMetrics": .array(r.current.map { .string($0) }),
+                    "DesiredShardLevelMetrics": .array(r.desired.map { .string($0) })]
+        }
+    }
+
+    /// The stream a resource policy's ARN belongs to (a stream ARN or one of its consumers').
+    func policyStream(_ arn: String) throws(APIError) -> String {
+        guard arn.hasPrefix("arn:"), let r = arn.range(of: ":stream/") else {
+            throw APIError("ValidationException", "1 validation error detected: Value '\(arn)' at 'resourceARN' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\\d{12}:.*stream\\/\\S+")
+        }
+        let rest = arn[r.upperBound...]
+        let name = String(rest.prefix { $0 != "/" })
+        if rest.contains("/consumer/") {
+            _ = try store { () throws(StreamError) in try store.resolveConsumer(arn: arn, streamName: nil, consumerName: nil) }
+        }
+        return name
+    }
 
     /// Increase/DecreaseStreamRetentionPeriod: the store checks the direction and the bounds.
     static func retention(increase: Bool) -> Action {

@@ -265,12 +265,41 @@ public final class Service: Sendable {
         }
         do throws(APIError) {
             guard let action = actions[operation] else { throw APIError("UnknownOperationException", "") }
-            let out = try action(self, input)
+            var out = try action(self, input)
+            // ARNs name the region the client signed for (its credential scope), as AWS's do.
+            if let o = out, let region = SigV4.parse(auth).flatMap({ Service.region(ofScope: $0.scope) }), region != store.configuration.region {
+                out = Service.localize(o, from: store.configuration.region, to: region)
+            }
             var body: [UInt8] = []
             if let o = out { o.write(to: &body) }
             return HTTPResponse(status: 200, headers: [("Content-Type", "application/x-amz-json-1.1")], body: body)
         } catch {
             return error.response
+        }
+    }
+
+    /// The region of a SigV4 credential scope (`DATE/REGION/SERVICE/aws4_request`), if it looks like one.
+    static func region(ofScope scope: String) -> String? {
+        let parts = scope.split(separator: "/")
+        guard parts.count == 4, (1...32).contains(parts[1].utf8.count),
+              parts[1].utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }) else { return nil }
+        return String(parts[1])
+    }
+
+    /// The answer with every Kinesis and Firehose ARN of region `from` in region `to`.
+    static func localize(_ v: JSONValue, from: String, to: String) -> JSONValue {
+        switch v {
+        case .string(let s):
+            for service in ["kinesis", "firehose"] where s.hasPrefix("arn:aws:\(service):\(from):") {
+                return .string("arn:aws:\(service):\(to):" + s.dropFirst("arn:aws:\(service):\(from):".count))
+            }
+            return v
+        case .array(let a): return .array(a.map { localize($0, from: from, to: to) })
+        case .object(let o):
+            var out = JSONObject()
+            for (k, x) in o.entries { out[k] = localize(x, from: from, to: to) }
+            return .object(out)
+        default: return v
         }
     }
 

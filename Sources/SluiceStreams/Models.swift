@@ -189,6 +189,9 @@ public struct StreamDescription: Sendable {
     public var openShardCount: Int
     public var tags: [String: String]
     public var consumerCount: Int = 0
+    /// The KMS key named by StartStreamEncryption (nil: EncryptionType NONE).
+    public var encryptionKeyId: String? = nil
+    public var shardLevelMetrics: [String] = []
 
     /// The DescribeStream response: `{"StreamDescription": {...}}`.
     public var json: JSONValue {
@@ -201,8 +204,9 @@ public struct StreamDescription: Sendable {
         o["HasMoreShards"] = .bool(hasMoreShards)
         o["RetentionPeriodHours"] = .int(Int64(retentionHours))
         o["StreamCreationTimestamp"] = .double(Double(creationMillis) / 1000)
-        o["EnhancedMonitoring"] = [["ShardLevelMetrics": []]]
-        o["EncryptionType"] = "NONE"
+        o["EnhancedMonitoring"] = [["ShardLevelMetrics": .array(shardLevelMetrics.map { .string($0) })]]
+        o["EncryptionType"] = encryptionKeyId == nil ? "NONE" : "KMS"
+        if let k = encryptionKeyId { o["KeyId"] = .string(k) }
         return ["StreamDescription": .object(o)]
     }
 
@@ -215,8 +219,9 @@ public struct StreamDescription: Sendable {
         o["StreamModeDetails"] = ["StreamMode": .string(mode.rawValue)]
         o["RetentionPeriodHours"] = .int(Int64(retentionHours))
         o["StreamCreationTimestamp"] = .double(Double(creationMillis) / 1000)
-        o["EnhancedMonitoring"] = [["ShardLevelMetrics": []]]
-        o["EncryptionType"] = "NONE"
+        o["EnhancedMonitoring"] = [["ShardLevelMetrics": .array(shardLevelMetrics.map { .string($0) })]]
+        o["EncryptionType"] = encryptionKeyId == nil ? "NONE" : "KMS"
+        if let k = encryptionKeyId { o["KeyId"] = .string(k) }
         o["OpenShardCount"] = .int(Int64(openShardCount))
         o["ConsumerCount"] = .int(Int64(consumerCount))
         return ["StreamDescriptionSummary": .object(o)]

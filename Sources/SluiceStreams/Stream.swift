@@ -66,6 +66,12 @@ struct StreamMeta: Sendable {
     var consumers: [String: Int64] = [:]
     /// The stream is UPDATING until then (epoch milliseconds), after a reshard or mode change.
     var updatingUntilMillis: Int64 = 0
+    /// StartStreamEncryption's key (nil: NONE). Recorded and described; data at rest is not encrypted.
+    var encryptionKeyId: String? = nil
+    /// EnableEnhancedMonitoring's shard-level metrics (recorded and described).
+    var shardLevelMetrics: [String] = []
+    /// PutResourcePolicy's policies, by the ARN they are attached to (the stream's or a consumer's).
+    var policies: [String: String] = [:]
 
     var json: JSONValue {
         var tagObject = JSONObject()
@@ -76,7 +82,15 @@ struct StreamMeta: Sendable {
                 "retentionHours": .int(Int64(retentionHours)), "mode": .string(mode.rawValue),
                 "nextShardIndex": .int(Int64(nextShardIndex)), "shards": .array(shards.map(\.json)),
                 "tags": .object(tagObject), "trimFloor": .int(trimFloorMillis), "consumers": .object(consumerObject),
-                "updatingUntil": .int(updatingUntilMillis)]
+                "updatingUntil": .int(updatingUntilMillis), "encryptionKeyId": encryptionKeyId.map { .string($0) } ?? .null,
+                "shardLevelMetrics": .array(shardLevelMetrics.map { .string($0) }),
+                "policies": .object(policyObject)]
+    }
+
+    private var policyObject: JSONObject {
+        var o = JSONObject()
+        for (k, v) in policies.sorted(by: { $0.key < $1.key }) { o[k] = .string(v) }
+        return o
     }
 
     init(name: String, createdMillis: Int64, retentionHours: Int, mode: StreamMode, shards: [ShardMeta]) {
@@ -108,6 +122,11 @@ struct StreamMeta: Sendable {
         updatingUntilMillis = json["updatingUntil"]?.int64Value ?? 0
         for (k, v) in json["consumers"]?.objectValue?.entries ?? [] {
             if let t = v.int64Value { consumers[k] = t }
+        }
+        encryptionKeyId = json["encryptionKeyId"]?.stringValue
+        shardLevelMetrics = json["shardLevelMetrics"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        for (k, v) in json["policies"]?.objectValue?.entries ?? [] {
+            if let p = v.stringValue { policies[k] = p }
         }
     }
 }

@@ -298,7 +298,8 @@ public final class StreamStore: @unchecked Sendable {
                                  retentionHours: h.meta.retentionHours, creationMillis: h.meta.createdMillis,
                                  shards: shown.map(describe), hasMoreShards: hasMore && status != .creating,
                                  openShardCount: status == .creating ? 0 : h.routes.count,
-                                 tags: h.meta.tags, consumerCount: h.meta.consumers.count)
+                                 tags: h.meta.tags, consumerCount: h.meta.consumers.count,
+                                 encryptionKeyId: h.meta.encryptionKeyId, shardLevelMetrics: h.meta.shardLevelMetrics)
     }
 
     /// CREATING for `createDelayMillis` after creation, UPDATING until a reshard or mode change
@@ -517,6 +518,47 @@ public final class StreamStore: @unchecked Sendable {
 
     public func listTags(name: String) throws(StreamError) -> [(key: String, value: String)] {
         try withStream(name) { h in h.meta.tags.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
+    }
+
+    // MARK: - Settings recorded and described (encryption, monitoring, policies)
+
+    /// Start/StopStreamEncryption: the key is recorded and described (EncryptionType KMS, KeyId);
+    /// records are not encrypted at rest. Nil stops it.
+    public func setEncryption(name: String, keyId: String?) throws(StreamError) {
+        try withStream(name) { h throws(StreamError) in
+            try requireActive(h, now: clock.nowMillis())
+            h.meta.encryptionKeyId = keyId
+            try h.saveMeta()
+        }
+    }
+
+    /// Enable/DisableEnhancedMonitoring: the shard-level metrics before and after.
+    public func changeMonitoring(name: String, enable: [String], disable: [String]) throws(StreamError) -> (current: [String], desired: [String]) {
+        try withStream(name) { h throws(StreamError) in
+            let current = h.meta.shardLevelMetrics
+            var desired = Set(current)
+            let all = ["IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords", "WriteProvisionedThroughputExceeded",
+                       "ReadProvisionedThroughputExceeded", "IteratorAgeMilliseconds"]
+            func expand(_ m: [String]) -> [String] { m.contains("ALL") ? all : m }
+            desired.formUnion(expand(enable))
+            desired.subtract(expand(disable))
+            h.meta.shardLevelMetrics = all.filter(desired.contains)
+            try h.saveMeta()
+            return (current, h.meta.shardLevelMetrics)
+        }
+    }
+
+    /// The resource policy attached to `arn` (the stream's, or one of its consumers').
+    public func policy(stream: String, arn: String) throws(StreamError) -> String? {
+        try withStream(stream) { $0.meta.policies[arn] }
+    }
+
+    /// Put (or with nil, delete) the policy of `arn`.
+    public func setPolicy(stream: String, arn: String, policy: String?) throws(StreamError) {
+        try withStream(stream) { h throws(StreamError) in
+            h.meta.policies[arn] = policy
+            try h.saveMeta()
+        }
     }
 
     // MARK: - Metrics

@@ -135,8 +135,7 @@ struct FuzzTests {
         var calls = 0
         while Date() < deadline {
             let op = Self.operations[Int(rng.next() % UInt64(Self.operations.count))]
-            let service_ = ["PutRecordBatch", "CreateDeliveryStream", "DeleteDeliveryStream", "DescribeDeliveryStream", "ListDeliveryStreams",
-                            "UpdateDestination"].contains(op) || (op == "PutRecord" && rng.next() % 2 == 0) ? "Firehose_20150804" : "Kinesis_20131202"
+            let service_ = Service.firehose.keys.contains(op) && (op != "PutRecord" || rng.next() % 2 == 0) ? "Firehose_20150804" : "Kinesis_20131202"
             var body: [UInt8]
             if rng.next() % 10 == 0 {
                 body = (0..<Int(rng.next() % 40)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
