@@ -2,10 +2,10 @@
 /// every one is checked, so a value out of range is an error to report, never a trap.
 extension Int64 {
     /// `value` rounded by `rule`, or nil when that is not a number Int64 holds (NaN, infinite,
-    /// or beyond ±2^63).
+    /// or beyond ±(2^63 − 1): −2^63 is refused too, so that `abs` of the result cannot trap).
     public init?(checking value: Double, rounding rule: FloatingPointRoundingRule = .toNearestOrAwayFromZero) {
         let r = value.rounded(rule)
-        guard r.isFinite, r >= -9_223_372_036_854_775_808.0, r < 9_223_372_036_854_775_808.0 else { return nil }
+        guard r.isFinite, r > -9_223_372_036_854_775_808.0, r < 9_223_372_036_854_775_808.0 else { return nil }
         self.init(r)
     }
 }

@@ -304,12 +304,15 @@ public struct Evaluator {
             }
             return a[0].doubleValue.map { .double(Swift.abs($0)) } ?? .null
         case .round:
-            // Digits beyond ±400 change nothing a double can hold.
-            let digits = a.count > 1 ? max(-400, min(400, Int(clampingToward: a[1].doubleValue ?? 0) ?? 0)) : 0
+            // Digits beyond ±308 (a double's range of powers of ten) change nothing more.
+            let digits = a.count > 1 ? max(-308, min(308, Int(clampingToward: a[1].doubleValue ?? 0) ?? 0)) : 0
             if case .int = a[0], digits >= 0 { return a[0] }
             guard let d = a[0].doubleValue else { return .null }
             let scale = pow10(digits)
-            return .double((d * scale).rounded(.toNearestOrAwayFromZero) / scale)
+            let x = d * scale
+            // A scale past a double's range: the value has no digits there to round.
+            guard x.isFinite, scale.isFinite, scale > 0 else { return .double(d) }
+            return .double(x.rounded(.toNearestOrAwayFromZero) / scale)
         case .floor:
             if case .int = a[0] { return a[0] }
             return a[0].doubleValue.map { .double($0.rounded(.down)) } ?? .null

@@ -51,6 +51,9 @@ public final class DeliveryStream {
     private let errorPrefix: PrefixTemplate
     private let statePath: String
     private let stagingDir: String
+    /// The directory of staged objects in a destination (and of no delivered object: a key that
+    /// starts with it is written with its first dot escaped).
+    static let stagingName = ".sluice-staging"
     /// The most partitions buffered at once (Firehose's active partition limit).
     public static let maxActivePartitions = 500
 
@@ -124,7 +127,9 @@ public final class DeliveryStream {
         errorPrefix = try PrefixTemplate(config.errorPrefix.isEmpty ? "!{firehose:error-output-type}/" : config.errorPrefix, field: "error_prefix")
         let dir = DeliveryStream.definitionsDirectory(store)
         statePath = dir + "/" + config.name + ".delivery.json"
-        stagingDir = config.directory + "/.sluice-staging"
+        // One staging directory per firehose: firehoses sharing a bucket never touch each
+        // other's staged objects (opening one removes the staged files its state does not list).
+        stagingDir = config.directory + "/" + DeliveryStream.stagingName + "/" + config.name
         do {
             consumer = try StreamConsumer(store: store, stream: config.stream, application: "firehose-" + config.name)
         } catch {
@@ -438,8 +443,9 @@ public final class DeliveryStream {
                       stagedPath: staged, key: key, fd: fd, gzip: config.compression == .gzip ? BackgroundGzip(fd: fd, path: staged, queue: compression) : nil)
     }
 
-    /// A partition key value as one path segment: `/` and NUL are percent-encoded, and `.` and
-    /// `..` cannot climb out of the destination.
+    /// A partition key value as one path segment: `/` and NUL are percent-encoded, `.` and `..`
+    /// cannot climb out of the destination, and a value too long for a file name (over 200 bytes)
+    /// is cut and ends with a hash of the whole value, so that it stays one name and distinct.
     static func pathSafe(_ v: String) -> String {
         if v == "." || v == ".." { return v.replacingAll(".", with: "%2E") }
         var out = ""
@@ -451,7 +457,20 @@ public final class DeliveryStream {
             default: out.unicodeScalars.append(ch)
             }
         }
-        return out
+        guard out.utf8.count > 200 else { return out }
+        var h: UInt64 = 0xcbf29ce484222325
+        for b in v.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        var cut = ""
+        for ch in out.unicodeScalars {
+            if cut.utf8.count + String(ch).utf8.count > 180 { break }
+            cut.unicodeScalars.append(ch)
+        }
+        return cut + "~" + String(h, radix: 16)
+    }
+
+    /// A key whose first segment is the staging directory's name gets that dot escaped.
+    static func outsideStaging(_ key: String) -> String {
+        key == stagingName || key.hasPrefix(stagingName + "/") ? "%2E" + key.dropFirst() : key
     }
 
     /// Writes the buffer's object: staged and synced, listed in the state, renamed into place.
@@ -486,7 +505,7 @@ public final class DeliveryStream {
     }
 
     private func place(_ staged: String, _ key: String) throws(DeliveryError) {
-        let final = FileNames.objectPath(directory: config.directory, key: key)
+        let final = FileNames.objectPath(directory: config.directory, key: DeliveryStream.outsideStaging(key))
         if let slash = final.lastIndex(of: "/") { try makeDirectories(String(final[..<slash])) }
         guard rename(staged, final) == 0 else { throw DeliveryError(.storage, "cannot move \(staged) to \(final): \(String(cString: strerror(errno)))") }
     }

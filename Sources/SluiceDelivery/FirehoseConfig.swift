@@ -197,6 +197,9 @@ public struct FirehoseConfig: Sendable, Equatable {
         for (template, field) in [(p, "prefix"), (e, "error_prefix")] {
             let sample = template.evaluate(time: 1_700_000_000_000, keys: Dictionary(uniqueKeysWithValues: template.partitionKeys.map { ($0, "k") }),
                                            errorType: "processing-failed", random: "r")
+            if sample.split(separator: "/").contains(where: { $0.utf8.count > 200 }) {
+                throw bad("\(field) has a path segment longer than 200 bytes, which no file system takes as a name")
+            }
             if FileNames.keyNeedsEscaping(sample) {
                 throw bad("\(field) '\(field == "prefix" ? prefix : errorPrefix)' makes keys with a '.' or '..' segment ('\(sample)'); sluice writes objects as files under the bucket's directory, so such segments are refused")
             }

@@ -108,38 +108,66 @@ func forEachNumberedLine(_ path: String, chunk onChunk: () -> Void = {}, _ body:
 
 /// The records of a CSV file: lines, except that a quoted field may hold line breaks (RFC 4180),
 /// so a line that ends inside quotes goes on with the next (joined by a newline). `body` gets
-/// each record and the number of its first line. A record left open at the end of the file is
-/// handed over as it is (its decoder reports the unterminated quote). The header, if any, is the
-/// first record.
-func forEachCSVRecord(_ path: String, delimiter: UInt8, chunk onChunk: () -> Void = {}, _ body: (UnsafeRawBufferPointer, Int) throws(EngineError) -> Void) throws(EngineError) {
-    var carry: [UInt8] = []
-    var carryLine = 0, lastLine = 0
-    var inside = false
+/// each record and the number of its first line. A record left open at the end of the file, or
+/// grown past `maxRecordBytes` (a stray quote), is not a record: its first line is handed over
+/// alone (its decoder reports the unterminated quote) and reading resumes at the line after it.
+/// The header, if any, is the first record.
+func forEachCSVRecord(_ path: String, delimiter: UInt8, maxRecordBytes: Int = 1 << 20, chunk onChunk: () -> Void = {},
+                      _ body: (UnsafeRawBufferPointer, Int) throws(EngineError) -> Void) throws(EngineError) {
+    /// The lines of a record still open, with their numbers, their bytes in all, and whether the
+    /// last one ended inside quotes.
+    var open: [([UInt8], Int)] = []
+    var openBytes = 0
+    var openInside = false
     func hand(_ record: [UInt8], _ line: Int) throws(EngineError) {
         let r = record.withUnsafeBytes { b in Result { () throws(EngineError) in try body(b, line) } }
         try r.get()
     }
-    try forEachNumberedLine(path, chunk: onChunk) { line, number throws(EngineError) in
-        if !inside {
-            if !CSVRecordDecoder.endsInsideQuotes(line, delimiter: delimiter) {
-                try body(line, number)
-                return
-            }
-            carry = Array(line)
-            carryLine = number
-            lastLine = number
-            inside = true
+    /// One line through the state: a record is complete, goes on, or (too long) gives up its
+    /// first line and has the rest read again.
+    func feed(_ line: UnsafeRawBufferPointer, _ number: Int) throws(EngineError) {
+        if open.isEmpty {
+            if !CSVRecordDecoder.endsInsideQuotes(line, delimiter: delimiter) { try body(line, number); return }
+            open = [(Array(line), number)]
+            openBytes = line.count
+            openInside = true
             return
         }
-        // Empty lines are not handed over by the line reader; inside quotes they are text.
-        for _ in lastLine..<number { carry.append(10) }
-        lastLine = number
-        carry.append(contentsOf: line)
-        inside = CSVRecordDecoder.endsInsideQuotes(line, delimiter: delimiter, startingInside: true)
-        if !inside {
-            try hand(carry, carryLine)
-            carry.removeAll(keepingCapacity: true)
+        open.append((Array(line), number))
+        openBytes += line.count + 1
+        openInside = CSVRecordDecoder.endsInsideQuotes(line, delimiter: delimiter, startingInside: openInside)
+        if !openInside {
+            try hand(joined(), open[0].1)
+            open = []
+            openBytes = 0
+        } else if openBytes > maxRecordBytes {
+            try giveUpFirst()
         }
     }
-    if inside { try hand(carry, carryLine) }
+    /// The open record's lines joined as the file has them (empty lines included).
+    func joined() -> [UInt8] {
+        var out: [UInt8] = []
+        var last = open[0].1
+        for (k, l) in open.enumerated() {
+            if k > 0 { for _ in last..<l.1 { out.append(10) } }
+            out += l.0
+            last = l.1
+        }
+        return out
+    }
+    func giveUpFirst() throws(EngineError) {
+        let rest = Array(open.dropFirst())
+        try hand(open[0].0, open[0].1)
+        open = []
+        openBytes = 0
+        openInside = false
+        for (l, n) in rest {
+            let r = l.withUnsafeBytes { b in Result { () throws(EngineError) in try feed(b, n) } }
+            try r.get()
+        }
+    }
+    try forEachNumberedLine(path, chunk: onChunk) { line, number throws(EngineError) in
+        try feed(line, number)
+    }
+    while !open.isEmpty { try giveUpFirst() }
 }

@@ -159,7 +159,11 @@ extension Service {
                 _ = try store.describeConsumer(stream: stream, name: consumer)
                 r = try store.getRecords(shardIterator: iterator, limit: 10000)
             } catch {
-                _ = writer.write(EventStreamMessage.exception(error.code == .storage ? "InternalFailure" : error.code.rawValue, message: error.message))
+                // The same rule as every answer: an internal failure is logged, not shown.
+                let hidden = error.code == .storage || error.code == .internalFailure
+                if hidden { log("SubscribeToShard failed: \(error.message)") }
+                _ = writer.write(EventStreamMessage.exception(hidden ? "InternalFailure" : error.code.rawValue,
+                                                              message: hidden ? "The service could not complete the request; the server's log says why." : error.message))
                 return
             }
             let n = r.records.count

@@ -94,7 +94,6 @@ struct HTTPRequestReader {
                     return .request(finish())
                 case .length(let n):
                     if n == 0 { return .request(finish()) }
-                    body.reserveCapacity(n)
                     state = .fixedBody(remaining: n)
                 case .chunked:
                     state = .chunkSize
@@ -203,6 +202,10 @@ struct HTTPRequestReader {
     private func parseHead(_ bytes: ArraySlice<UInt8>) throws(Failure) -> (request: HTTPRequest, framing: Framing) {
         let head = String(decoding: bytes, as: UTF8.self)
         var lines = head.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
+        // Lines end with CRLF only: a bare CR or LF (or NUL) in the head is refused, not read as a break.
+        if lines.contains(where: { $0.utf8.contains { $0 == 13 || $0 == 10 || $0 == 0 } }) {
+            throw Failure(status: 400, message: "the request head holds a bare CR, LF or NUL")
+        }
         let requestLine = lines.removeFirst().split(separator: " ", omittingEmptySubsequences: false).map(String.init)
         guard requestLine.count == 3, !requestLine[0].isEmpty, requestLine[0].utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }),
               requestLine[1].hasPrefix("/") || requestLine[1] == "*" else {
@@ -261,6 +264,8 @@ struct HTTPRequestReader {
     /// The size of a chunk-size line (hex digits, then optional `;extensions`), checked against
     /// the room the body has left before it is ever added.
     private func chunkSize(_ line: ArraySlice<UInt8>) throws(Failure) -> Int {
+        // A bare CR or LF inside the line would let another parser end it elsewhere.
+        if line.contains(13) || line.contains(10) { throw Failure(status: 400, message: "a chunk-size line holds a bare CR or LF") }
         var size = 0
         var digits = 0
         var i = line.startIndex

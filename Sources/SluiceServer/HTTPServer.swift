@@ -20,8 +20,10 @@ public final class HTTPServer: @unchecked Sendable {
         public var maxConnections = 256
         /// Connections one client address may hold open, so that one client cannot take every slot.
         public var maxConnectionsPerClient = 32
-        /// Bytes of requests in progress that all connections together may hold.
+        /// Bytes of requests in progress (received, or being answered) that all connections
+        /// together may hold, and that the connections of one client address may hold.
         public var maxBufferedBytes = 256 << 20
+        public var maxBufferedBytesPerClient = 64 << 20
         public init() {}
     }
 
@@ -38,8 +40,9 @@ public final class HTTPServer: @unchecked Sendable {
     private var clients: Set<Int32> = []
     /// Open connections per client address.
     private var perClient: [UInt32: Int] = [:]
-    /// Bytes held by requests in progress, over every connection.
+    /// Bytes held by requests in progress, over every connection and per client address.
     private var buffered = 0
+    private var bufferedPerClient: [UInt32: Int] = [:]
 
     /// Binds and listens (port 0: any free port, then `port` tells which).
     public init(host: String = "127.0.0.1", port: UInt16, limits: Limits = Limits(), handler: @escaping Handler) throws {
@@ -128,7 +131,7 @@ public final class HTTPServer: @unchecked Sendable {
                 continue
             }
             let t = Thread { [self] in
-                serve(c)
+                serve(c, client: client)
                 lock.withLock {
                     open -= 1
                     perClient[client, default: 1] -= 1
@@ -154,14 +157,20 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     /// Reads and answers requests on one connection until it closes, errs or times out.
-    private func serve(_ fd: Int32) {
+    private func serve(_ fd: Int32, client: UInt32) {
         var reader = HTTPRequestReader(maxHeaderBytes: limits.maxHeaderBytes, maxBodyBytes: limits.maxBodyBytes)
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
         var continued = false
         var started: Date? = nil
-        // Bytes of this connection counted in `buffered`.
+        // Bytes of this connection counted in `buffered` (and its client's share).
         var held = 0
-        defer { lock.withLock { buffered -= held } }
+        defer {
+            lock.withLock {
+                buffered -= held
+                bufferedPerClient[client, default: held] -= held
+                if bufferedPerClient[client] == 0 { bufferedPerClient[client] = nil }
+            }
+        }
         func fail(_ status: Int, _ message: String) {
             var r = HTTPResponse.text(status, message + "\n")
             if status == 503 { r.headers.append(("Retry-After", "1")) }
@@ -175,12 +184,17 @@ public final class HTTPServer: @unchecked Sendable {
                 fail(error.status, error.message)
                 return
             }
-            // The connection's share of the server's buffer budget follows what it holds.
-            let now = reader.bufferedBytes
+            // The connection's share of the server's buffer budget follows what it holds: the
+            // request in progress, and the body of one being answered until its answer is sent.
+            var now = reader.bufferedBytes
+            if case .request(let r) = outcome { now += r.body.count }
             if now != held {
                 let granted = lock.withLock { () -> Bool in
-                    if now > held && buffered + (now - held) > limits.maxBufferedBytes { return false }
-                    buffered += now - held
+                    let more = now - held
+                    if more > 0 && (buffered + more > limits.maxBufferedBytes
+                                    || bufferedPerClient[client, default: 0] + more > limits.maxBufferedBytesPerClient) { return false }
+                    buffered += more
+                    bufferedPerClient[client, default: 0] += more
                     return true
                 }
                 guard granted else {

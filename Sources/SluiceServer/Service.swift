@@ -173,13 +173,17 @@ public final class Service: Sendable {
             log("\(operation.isEmpty ? "request" : operation) failed: \(name): \(message)")
             return APIError(name, "The service could not complete the request; the server's log says why.", status: response.status).response
         }
+        var clean = message
+        for root in redactedRoots where clean.contains(root + "/") { clean = clean.replacingAll(root + "/", with: "<data>/") }
+        return clean == message ? response : APIError(name, clean, status: response.status).response
+    }
+
+    /// The directories whose paths answers never show (as given and absolute, longest first).
+    var redactedRoots: [String] {
         var roots = [store.configuration.dataDirectory]
         if let b = firehoses?.bucketsDirectory { roots.append(b) }
-        var clean = message
-        for root in roots.sorted(by: { $0.count > $1.count }) where !root.isEmpty && clean.contains(root) {
-            clean = clean.replacingAll(root, with: "<data>")
-        }
-        return clean == message ? response : APIError(name, clean, status: response.status).response
+        roots += roots.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        return Array(Set(roots.filter { $0.count > 2 })).sorted { $0.count > $1.count }
     }
 
     /// The Prometheus text format: requests by operation and status, and per stream the records

@@ -199,11 +199,13 @@ final class Segment: @unchecked Sendable {
         if offset < fileSize {
             let resync = try findValidFrame(fd: fd, path: path, after: offset, fileSize: fileSize,
                                             previous: previous, lastArrival: seg.count > 0 ? seg.lastArrival : Int64.min, base: base)
-            guard repairTail, resync == nil else {
+            var tornTail = false
+            if case .none = resync { tornTail = true }
+            guard repairTail, tornTail else {
                 // Corruption, or damage in a sealed segment: keep the trustworthy prefix, say where
                 // it ends, and where the frames after it begin.
                 seg.damagedAt = offset
-                seg.validAfterDamage = resync
+                if case .found(let at, let index) = resync { seg.validAfterDamage = (at, index) }
                 return seg
             }
             guard ftruncate(fd, off_t(offset)) == 0 else { throw StreamError.io("truncate", path) }
@@ -213,45 +215,68 @@ final class Segment: @unchecked Sendable {
         return seg
     }
 
-    /// The first offset after `damaged` where a valid frame starts (checksum, a sequence index
-    /// past the last good one, an arrival not before it) and is followed by valid frames to the
-    /// end of the file or to the next damage; nil when there is none (a torn tail).
+    /// The first offset after `damaged` where a valid frame starts and is followed by valid
+    /// frames to the end of the file (or to a torn tail, or to more damage after at least two
+    /// frames); nil when there is none (a torn tail). A frame is valid when its checksum holds,
+    /// its arrival is not before the last good one, and its sequence index comes after the last
+    /// good one by no more than the damaged bytes could have held (a frame takes at least 26
+    /// bytes): frames found inside a record's data, with made-up indexes, are not taken. The
+    /// checksums computed are bounded (`budget` bytes): past it the search gives up, and the
+    /// segment is treated as damaged with nothing kept after the damage, never cut.
     static func findValidFrame(fd: Int32, path: String, after damaged: Int, fileSize: Int, previous: UInt64?,
-                               lastArrival: Int64, base: UInt64) throws(StreamError) -> (offset: Int, index: UInt64)? {
+                               lastArrival: Int64, base: UInt64, budget: Int = 256 << 20) throws(StreamError) -> Resync {
         var rest = [UInt8](repeating: 0, count: fileSize - damaged)
         let got = try readChunk(fd: fd, into: &rest, at: damaged, limit: rest.count, path: path)
-        guard got == rest.count else { return nil }
-        /// The frame at `at` (relative to `damaged`) if it is valid: its length and index.
-        func frame(_ at: Int, after last: UInt64?, arrivalFrom: Int64) -> (length: Int, index: UInt64, arrival: Int64)? {
-            guard at + SegmentFormat.frameHeaderBytes + SegmentFormat.payloadFixedBytes <= rest.count else { return nil }
+        guard got == rest.count else { return .none }
+        let firstPossible = previous.map { $0 + 1 } ?? base
+        let minFrame = SegmentFormat.frameHeaderBytes + SegmentFormat.payloadFixedBytes
+        var spent = 0
+        enum Frame { case valid(length: Int, index: UInt64, arrival: Int64), incomplete, invalid }
+        func frame(_ at: Int, after last: UInt64?, lowest: UInt64, highest: UInt64, arrivalFrom: Int64) -> Frame {
+            guard at + SegmentFormat.frameHeaderBytes <= rest.count else { return at == rest.count ? .invalid : .incomplete }
             let payloadLen = Int(rest.loadLE(UInt32.self, at: at))
-            guard payloadLen >= SegmentFormat.payloadFixedBytes, payloadLen <= 16 << 20, at + SegmentFormat.frameHeaderBytes + payloadLen <= rest.count else { return nil }
+            guard payloadLen >= SegmentFormat.payloadFixedBytes, payloadLen <= 16 << 20 else { return .invalid }
+            guard at + SegmentFormat.frameHeaderBytes + payloadLen <= rest.count else { return .incomplete }
             let p = at + SegmentFormat.frameHeaderBytes
             let index = rest.loadLE(UInt64.self, at: p)
             let arrival = Int64(bitPattern: rest.loadLE(UInt64.self, at: p + 8))
             let keyLen = Int(rest.loadLE(UInt16.self, at: p + 16))
-            guard index >= base, last.map({ index > $0 }) ?? true, arrival >= arrivalFrom,
-                  SegmentFormat.payloadFixedBytes + keyLen <= payloadLen else { return nil }
+            guard index >= lowest, index <= highest, last.map({ index > $0 }) ?? true, arrival >= arrivalFrom,
+                  SegmentFormat.payloadFixedBytes + keyLen <= payloadLen else { return .invalid }
+            spent += payloadLen
             let crc = rest.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[p..<(p + payloadLen)])) }
-            guard crc == rest.loadLE(UInt32.self, at: at + 4) else { return nil }
-            return (SegmentFormat.frameHeaderBytes + payloadLen, index, arrival)
+            guard crc == rest.loadLE(UInt32.self, at: at + 4) else { return .invalid }
+            return .valid(length: SegmentFormat.frameHeaderBytes + payloadLen, index: index, arrival: arrival)
         }
         var candidate = 1
-        while candidate + SegmentFormat.frameHeaderBytes + SegmentFormat.payloadFixedBytes <= rest.count {
-            if let first = frame(candidate, after: previous, arrivalFrom: lastArrival) {
-                // A chain of valid frames from here: to the end, or to more damage after at least
-                // two frames (one frame alone, followed by garbage, could be chance).
-                var at = candidate + first.length, frames = 1, last = first
-                while let next = frame(at, after: last.index, arrivalFrom: last.arrival) {
-                    at += next.length
+        while candidate + minFrame <= rest.count {
+            if spent > budget { return .gaveUp }
+            // At most one record per 26 damaged bytes can have been lost before this one.
+            let highest = firstPossible &+ UInt64(candidate / minFrame + 1)
+            if case .valid(let length, let index, let arrival) = frame(candidate, after: previous, lowest: firstPossible, highest: highest, arrivalFrom: lastArrival) {
+                var at = candidate + length, frames = 1, last = (index: index, arrival: arrival)
+                var ending = Frame.invalid
+                while true {
+                    let f = frame(at, after: last.index, lowest: last.index + 1, highest: last.index + 1, arrivalFrom: last.arrival)
+                    guard case .valid(let l, let i, let a) = f else { ending = f; break }
+                    at += l
                     frames += 1
-                    last = next
+                    last = (i, a)
                 }
-                if at == rest.count || frames >= 2 { return (damaged + candidate, first.index) }
+                if at == rest.count || frames >= 2 || (frames == 1 && { if case .incomplete = ending { return true }; return false }()) {
+                    return .found(offset: damaged + candidate, index: index)
+                }
             }
             candidate += 1
         }
-        return nil
+        return .none
+    }
+
+    /// What the search for valid frames after damage found.
+    enum Resync {
+        case found(offset: Int, index: UInt64)
+        case none
+        case gaveUp
     }
 
     private static func readChunk(fd: Int32, into chunk: inout [UInt8], at offset: Int, limit: Int,

@@ -125,12 +125,14 @@ final class ShardLog: @unchecked Sendable {
                 if let valid = seg.validAfterDamage {
                     // Corruption with records after it: those are copied into a segment of their
                     // own (once; a later open finds it there), and the loss is reported.
-                    if !bases.contains(valid.index) {
+                    // (Its base falls before the next segment's: a salvaged index is within reach
+                    // of the last good one.)
+                    if !bases.contains(valid.index), i + 1 == bases.count || valid.index < bases[i + 1] {
                         try ShardLog.copyFrames(of: seg, from: valid.offset, into: directory, base: valid.index)
                         bases.insert(valid.index, at: i + 1)
                     }
-                    let lost = valid.index - firstLost
-                    damage.append(SegmentDamage(segment: seg.path, offset: at, lostRecords: Int(lost), firstLostIndex: firstLost,
+                    let lost = valid.index >= firstLost ? valid.index - firstLost : 0
+                    damage.append(SegmentDamage(segment: seg.path, offset: at, lostRecords: Int(clamping: lost), firstLostIndex: firstLost,
                                                 keptFrom: valid.index))
                 } else {
                     damage.append(SegmentDamage(segment: seg.path, offset: at, lostRecords: nil, firstLostIndex: firstLost, keptFrom: nil))

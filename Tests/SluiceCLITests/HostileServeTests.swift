@@ -259,7 +259,7 @@ struct HostileServeTests {
         }
         #expect(lines.count == total, "\(lines.count) records delivered")
         #expect(Set(lines) == Set((0..<total).map { String(format: "rec-%04d", $0) }))
-        #expect((try? FileManager.default.contentsOfDirectory(atPath: s3 + "/b/.sluice-staging"))?.isEmpty ?? true)
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: s3 + "/b/.sluice-staging/arch"))?.isEmpty ?? true)
     }
 
     @Test func theCommandLineChecksItsNumbers() throws {

@@ -246,7 +246,7 @@ struct DeliveryTests {
         #expect(got.count == records.count, "\(got.count) records delivered for \(records.count)")
         #expect(Set(records).subtracting(got).count == 0, "records missing")
         // Nothing left staged, and a restart finds nothing more to deliver.
-        let staged = (try? FileManager.default.contentsOfDirectory(atPath: c.directory + "/.sluice-staging")) ?? []
+        let staged = (try? FileManager.default.contentsOfDirectory(atPath: c.directory + "/.sluice-staging/" + c.name)) ?? []
         #expect(staged.isEmpty, "\(staged)")
         let again = try DeliveryStream(config: c, store: f.store, clock: f.clock)
         again.processor = processor
@@ -269,6 +269,49 @@ struct DeliveryTests {
         try restarted.deliverAll()
         let got = f.objects(c).values.flatMap { $0.split(separator: "\n").map(String.init) }
         #expect(got.count == records.count && Set(got).count == records.count && Set(records).subtracting(got).isEmpty)
+    }
+
+    /// Partition key values that a file system could not take (too long, or the staging
+    /// directory's name) still make one object each, inside the destination and outside staging.
+    @Test func hostilePartitionKeyValuesStayDeliverable() throws {
+        let f = try Fixture()
+        var c = try f.firehose(["newline_delimiter": "true", "partition_keys": "k",
+                                "prefix": "!{partitionKeyFromQuery:k}/", "error_prefix": "err/"])
+        c.bufferSizeBytes = 1 << 20
+        let long = String(repeating: "L", count: 300)
+        let processor: RecordProcessor = { $0.map { r in .ok(r, keys: ["k": String(decoding: r, as: UTF8.self).hasPrefix("a") ? long : ".sluice-staging"]) } }
+        try f.put(c, ["a1", "b1", "a2", "b2"])
+        let d = try DeliveryStream(config: c, store: f.store, clock: f.clock)
+        d.processor = processor
+        try d.deliverAll()
+        let objects = f.objects(c)
+        #expect(objects.count == 2, "\(objects.keys)")
+        #expect(objects.keys.allSatisfy { !$0.hasPrefix(".sluice-staging") })
+        #expect(objects.keys.contains { $0.hasPrefix("%2Esluice-staging/") })
+        #expect(objects.keys.contains { $0.hasPrefix(String(repeating: "L", count: 180) + "~") })
+        #expect(Set(objects.values.flatMap { $0.split(separator: "\n").map(String.init) }) == ["a1", "a2", "b1", "b2"])
+    }
+
+    /// Two firehoses writing to one bucket: opening (or rolling back) one never touches the
+    /// other's staged objects, so both deliver every record.
+    @Test func firehosesSharingABucketDoNotTouchEachOthersStagedObjects() throws {
+        let f = try Fixture()
+        let a = try f.firehose(["newline_delimiter": "true", "buffer_size": "1MB"], name: "first")
+        let b = try f.firehose(["newline_delimiter": "true", "buffer_size": "1MB"], name: "second")
+        #expect(a.directory == b.directory)
+        try f.put(a, (0..<50).map { "a\($0)" })
+        try f.put(b, (0..<50).map { "b\($0)" })
+        let da = try DeliveryStream(config: a, store: f.store, clock: f.clock)
+        try da.poll()  // buffered in a staged file
+        _ = try DeliveryStream(config: b, store: f.store, clock: f.clock)  // opening b recovers b only
+        let db = try DeliveryStream(config: b, store: f.store, clock: f.clock)
+        db.spaceLeft = 10
+        #expect(throws: DeliveryError.self) { try db.deliverAll() }  // b rolls back
+        db.spaceLeft = nil
+        try db.deliverAll()
+        try da.deliverAll()
+        let lines = f.objects(a).values.flatMap { $0.split(separator: "\n").map(String.init) }
+        #expect(lines.sorted() == ((0..<50).map { "a\($0)" } + (0..<50).map { "b\($0)" }).sorted())
     }
 
     @Test func putsAreCheckedAsPutRecordBatchChecksThem() throws {

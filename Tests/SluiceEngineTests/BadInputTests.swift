@@ -78,6 +78,24 @@ struct BadInputTests {
         #expect(errors.count == 1 && errors.first?["message"]?.stringValue?.contains("4 fields; 3 are expected") == true, "\(errors)")
     }
 
+    /// A stray quote does not swallow the rest of the file: once the open record passes the
+    /// record limit, its first line is a bad record and reading resumes at the next line.
+    @Test func aStrayQuoteCostsOneLine() throws {
+        var lines = ["1,\"unclosed,100"]
+        for i in 2...40_000 { lines.append("\(i),row\(i),\(i * 100)") }
+        let f = try EngineFixture()
+        try f.load("""
+            CREATE STREAM notes (id BIGINT, body VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'csv');
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+            INSERT INTO out SELECT COUNT(*) AS n FROM TUMBLE(notes, ts, INTERVAL '1' DAY) GROUP BY window_start, window_end;
+            """)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: f.dir + "/in.csv", atomically: true, encoding: .utf8)
+        #expect(try f.engine.loadInput(stream: "notes", path: f.dir + "/in.csv") == 40_000)
+        try f.engine.runUntilEnd()
+        #expect(f.lines("out.jsonl") == [#"{"n":39999}"#])
+        #expect(try f.errorStream().filter { $0["error_kind"] == "decode" }.count == 1)
+    }
+
     @Test func quoteStateAcrossLines() {
         func inside(_ s: String, _ start: Bool = false) -> Bool { Array(s.utf8).withUnsafeBytes { CSVRecordDecoder.endsInsideQuotes($0, startingInside: start) } }
         #expect(!inside("a,b,c") && inside("a,\"b") && !inside("a,\"b\"\"c\"") && inside("a,\"b\"\"c"))

@@ -54,6 +54,7 @@ struct FuzzTests {
         while Date() < deadline {
             var stream: [UInt8] = []
             for _ in 0..<(1 + Int(rng.next() % 3)) { stream += Self.mutated(&rng) }
+            let continued = rng.next() % 2 == 0
             func run(_ split: (Int) -> Int) -> [String] {
                 var r = HTTPRequestReader(maxHeaderBytes: 512, maxBodyBytes: 256)
                 var out: [String] = []
@@ -65,12 +66,18 @@ struct FuzzTests {
                     at += n
                     most = max(most, r.bufferedBytes)
                     do {
-                        while case .request(let q) = try r.next(continued: true) { out.append("\(q.method) \(q.target) \(q.body.count)") }
+                        // Without 100 Continue sent, a head that asks for it waits: the answer may
+                        // come at another point of the bytes, but the requests are the same.
+                        while true {
+                            let o = try r.next(continued: continued)
+                            guard case .request(let q) = o else { break }
+                            out.append("\(q.method) \(q.target) \(q.body.count)")
+                        }
                     } catch {
                         out.append("error \(error.status)")
                         return out
                     }
-                    if most > 512 + 256 + n + 8 { out.append("held \(most)") }
+                    if most > 512 + 256 + 4096 + n { out.append("held \(most)") }
                 }
                 return out
             }

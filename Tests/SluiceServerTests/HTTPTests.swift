@@ -76,6 +76,9 @@ struct HTTPParserTests {
         ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;" + String(repeating: "x", count: 5000), 400),
         ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: " + String(repeating: "t", count: 2000), 431),
         ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + String(repeating: "X: y\r\n", count: 300), 431),
+        // Bare CR or LF where another parser would end a line.
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;a\nb\r\nhello\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nX: a\nContent-Length: 5\r\nContent-Length: 0\r\n\r\n", 400),
     ])
     func malformedRequestsGetAStatus(_ text: String, _ status: Int) {
         do {
@@ -309,7 +312,7 @@ struct ServerTests {
         limits.maxConnections = 6
         let f = try ServerFixture(limits: limits)
         let held = (0..<3).map { _ in connect(f.server.port, from: "127.0.0.1") }
-        defer { for fd in held { close(fd) } }
+        defer { close(held[0]); close(held[2]) }
         usleep(100_000)
         let fourth = connect(f.server.port, from: "127.0.0.1")
         defer { close(fourth) }
@@ -320,12 +323,18 @@ struct ServerTests {
         #expect(ask(other, "GET /health HTTP/1.1\r\n\r\n").hasPrefix("HTTP/1.1 200"))
         // The held connections still work, and freeing one admits a new one from that address.
         #expect(ask(held[0], "GET /health HTTP/1.1\r\n\r\n").hasPrefix("HTTP/1.1 200"))
+        close(held[1])
+        usleep(200_000)
+        let fifth = connect(f.server.port, from: "127.0.0.1")
+        defer { close(fifth) }
+        #expect(ask(fifth, "GET /health HTTP/1.1\r\n\r\n").hasPrefix("HTTP/1.1 200"))
     }
 
     /// The server-wide budget of request bytes: requests beyond it are told to come back (503).
     @Test func requestBytesHaveABudget() throws {
         var limits = HTTPServer.Limits()
         limits.maxBufferedBytes = 100_000
+        limits.maxBodyBytes = 1 << 20
         let f = try ServerFixture(limits: limits)
         // Half-sent bodies hold what they sent.
         let a = connect(f.server.port, from: "127.0.0.1"), b = connect(f.server.port, from: "127.0.0.1")
@@ -334,7 +343,19 @@ struct ServerTests {
         _ = Array(part.utf8).withUnsafeBytes { send(a, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         usleep(200_000)
         let over = ask(b, part)
-        #expect(over.hasPrefix("HTTP/1.1 503") || over.hasPrefix("HTTP/1.1 413"), "\(over.prefix(80))")
+        #expect(over.hasPrefix("HTTP/1.1 503"), "\(over.prefix(80))")
+        // One client's share: a lower per-client cap refuses a client while another gets in.
+        var perClient = HTTPServer.Limits()
+        perClient.maxBufferedBytesPerClient = 50_000
+        perClient.maxBodyBytes = 1 << 20
+        let g = try ServerFixture(limits: perClient)
+        let c = connect(g.server.port, from: "127.0.0.1")
+        defer { close(c) }
+        #expect(ask(c, part).hasPrefix("HTTP/1.1 503"))
+        let d = connect(g.server.port, from: "127.0.0.3")
+        defer { close(d) }
+        let other = ask(d, "POST / HTTP/1.1\r\nContent-Length: 40000\r\n\r\n" + String(repeating: "y", count: 40_000))
+        #expect(other.hasPrefix("HTTP/1.1 4") && !other.hasPrefix("HTTP/1.1 503"), "\(other.prefix(60))")
         #expect(try f.exchange("GET /health HTTP/1.1\r\nConnection: close\r\n\r\n").hasPrefix("HTTP/1.1 200"))
     }
 

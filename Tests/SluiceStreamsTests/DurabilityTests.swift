@@ -113,6 +113,25 @@ struct DurabilityTests {
         #expect([UInt8](FileManager.default.contents(atPath: seg)!) == bytes)
     }
 
+    /// Damage, one valid record, then a torn write: the valid record is kept (it was
+    /// acknowledged), the damaged one reported, the torn tail cut from the salvaged copy.
+    @Test func oneValidRecordBetweenDamageAndATornTailIsKept() throws {
+        let f = try StoreFixture()
+        try f.store.createStream(name: "s", shardCount: 1)
+        for i in 0..<10 { _ = try f.put("s", "rec-\(i)-" + String(repeating: "w", count: 20), key: "k") }
+        f.store.close()
+        let seg = segments(f).last!
+        var bytes = [UInt8](FileManager.default.contents(atPath: seg)!)
+        let text = Array("rec-8-".utf8)
+        let at = (0..<(bytes.count - text.count)).first { Array(bytes[$0..<($0 + text.count)]) == text }!
+        bytes[at] ^= 0x02
+        bytes += [60, 0, 0, 0, 9, 9, 9]  // half a frame
+        try Data(bytes).write(to: URL(fileURLWithPath: seg))
+        try f.reopen()
+        #expect(try f.readAll("s", "shardId-000000000000").map(\.text) == (0..<10).filter { $0 != 8 }.map { "rec-\($0)-" + String(repeating: "w", count: 20) })
+        #expect(f.store.damage.first?.lostRecords == 1)
+    }
+
     /// Damage at the very end (a torn write) is still cut, silently: nothing after it was written.
     @Test func damageFollowedByGarbageOnlyIsATornTail() throws {
         let f = try StoreFixture()
