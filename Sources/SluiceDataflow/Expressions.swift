@@ -11,6 +11,8 @@ public enum ScalarFunction: String, Sendable, CaseIterable {
     /// EXTRACT(unit FROM ts): the unit name is the first argument.
     case extract = "EXTRACT"
     case toTimestamp = "TO_TIMESTAMP"
+    /// NOW(), CURRENT_TIMESTAMP, PROCTIME(): the processing time of the batch (the engine's clock).
+    case now = "NOW"
 }
 
 /// An expression ready to run: columns by position, types resolved by the planner.
@@ -56,6 +58,9 @@ public struct RowError: Sendable, Equatable {
 /// that row, reported, never a crash.
 public struct Evaluator {
     public private(set) var errors: [RowError] = []
+    /// The processing time NOW() reads (the engine's clock, set per batch); nil where there is
+    /// none (constant folding at planning time), which makes NOW() an error there, never a value.
+    public var now: Int64? = nil
 
     public init() {}
 
@@ -153,6 +158,12 @@ public struct Evaluator {
                 }
                 out.append(v)
             }
+        case .call(.now, _):
+            guard let t = now else {
+                for r in 0..<n { fail(r, "NOW() has no processing time here"); out.append(.null) }
+                break
+            }
+            out = Array(repeating: .timestamp(t), count: n)
         case .call(let f, let args):
             let values = args.map { evaluate($0, batch) }
             for r in 0..<n { out.append(call(f, values.map { $0[r] }, row: r)) }
@@ -381,7 +392,7 @@ public struct Evaluator {
             case .string(let s): return TimeFormat.parseISO8601(s).map { .timestamp($0) } ?? { fail(row, "'\(s)' is not a timestamp"); return .null }()
             default: return .null
             }
-        case .coalesce, .nullif, .concat: return .null
+        case .coalesce, .nullif, .concat, .now: return .null
         }
     }
 }

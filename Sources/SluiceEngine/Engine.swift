@@ -777,7 +777,7 @@ public final class Engine {
             for side in decoders.indices {
                 let (batch, maxTime) = decoders[side].finish()
                 if side == 0, let t = maxTime { tracker.observe(shard: "file", maxEventTime: t, now: now) }
-                rows += pipeline.push(pipeline.sourceFilter(predicates[side], batch), side: side, now: now)
+                rows += pipeline.push(pipeline.sourceFilter(predicates[side], batch, now: now), side: side, now: now)
             }
             let w = tracker.watermark(now: now)
             if w > lastWatermark {

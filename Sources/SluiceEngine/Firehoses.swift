@@ -128,7 +128,7 @@ final class FirehoseProcessor {
         if let f = failure { return .failure(FirehoseFailure(message: "cannot decode the record: \(f.description)")) }
         let (batch, _) = c.decoder.finish()
         let before = c.pipeline.failures.count
-        let rows = c.pipeline.push(c.pipeline.sourceFilter(c.predicate, batch), now: now)
+        let rows = c.pipeline.push(c.pipeline.sourceFilter(c.predicate, batch, now: now), now: now)
         if c.pipeline.failures.count > before {
             let m = c.pipeline.failures[before].message
             c.pipeline.failures.removeAll()

@@ -247,14 +247,14 @@ final class Job {
                     let (batch, maxTime) = decode(input, r, shard: p.shardId)
                     if let f = fatal {
                         // The records before the bad one go through; windows stay open (no end of input).
-                        try emit(pipeline.push(pipeline.sourceFilter(input.predicate, batch), side: side, now: now))
+                        try emit(pipeline.push(pipeline.sourceFilter(input.predicate, batch, now: now), side: side, now: now))
                         done = true
                         try? sink.close()
                         throw EngineError(message: "stream \(stream): record \(f.sequenceNumber ?? "?") of \(f.shardId ?? "?") cannot be decoded: "
                                           + "\(f.message); bad_records = 'fail' stops the query (record: \(f.data ?? ""))")
                     }
                     if let t = maxTime { input.tracker.observe(shard: p.shardId, maxEventTime: t, now: now) } else { input.tracker.touch(shard: p.shardId, now: now) }
-                    try emit(pipeline.push(pipeline.sourceFilter(input.predicate, batch), side: side, now: now))
+                    try emit(pipeline.push(pipeline.sourceFilter(input.predicate, batch, now: now), side: side, now: now))
                     try drainFailures(input)
                 }
                 if r.nextShardIterator == nil { input.tracker.finishShard(p.shardId) }

@@ -160,8 +160,9 @@ final class Pipeline {
     }
 
     /// Keeps the rows of a source batch for which the pushed-down predicate is TRUE.
-    func sourceFilter(_ p: PhysicalExpr?, _ b: Batch) -> Batch {
+    func sourceFilter(_ p: PhysicalExpr?, _ b: Batch, now: Int64) -> Batch {
         guard let p, b.count > 0 else { return b }
+        evaluator.now = now
         evaluator.reset()
         let keep = evaluator.evaluate(p, b)
         note(evaluator.errors, b)
@@ -172,6 +173,7 @@ final class Pipeline {
     /// Pushes a batch from the source (for a join of two streams, from source `side`: 0 left,
     /// 1 right) through every stage; returns the output rows.
     func push(_ batch: Batch, side: Int = 0, now: Int64) -> [[Value]] {
+        evaluator.now = now
         guard case .intervalJoin(let j)? = stages.first else { return run(from: 0, .batch(batch), now: now) }
         guard batch.count > 0 else { return [] }
         evaluator.reset()
@@ -276,6 +278,7 @@ final class Pipeline {
     }
 
     private func run(from start: Int, _ flow: Flow, now: Int64) -> [[Value]] {
+        evaluator.now = now
         var i = start
         var b: Batch
         switch flow {

@@ -153,8 +153,15 @@ extension Planner {
             throw Planner.error("bind.ambiguous-column", "'\(name.name)' could be any of \(found.count) columns", loc, help: "qualify it with the relation's name")
         }
         guard let i = found.first else {
+            // CURRENT_TIMESTAMP and LOCALTIMESTAMP are written without parentheses in standard SQL.
+            if qualifier == nil, !name.quoted, ["CURRENT_TIMESTAMP", "LOCALTIMESTAMP"].contains(name.name.uppercased()) {
+                return .call("NOW", [], .timestamp)
+            }
             let candidates = scope.entries.filter { !$0.hidden || $0.name == "ROWTIME" }.map(\.name)
-            let help = closestMatch(name.name, in: candidates).map { "did you mean '\($0)'?" }
+            var help = closestMatch(name.name, in: candidates).map { "did you mean '\($0)'?" }
+            if name.quoted && help == nil {
+                help = "\"\(name.name)\" in double quotes names a column; a string is written in single quotes: '\(name.name)'"
+            }
             let label = (qualifier.map { $0.name + "." } ?? "") + name.name
             throw Planner.error("bind.unknown-column", "unknown column '\(label)'", loc, help: help)
         }
@@ -203,7 +210,7 @@ extension Planner {
 
     static let scalarFunctions = ["ABS", "ROUND", "FLOOR", "CEIL", "CEILING", "SQRT", "POWER", "POW", "LN", "EXP", "LOWER", "UPPER", "LENGTH",
                                   "CHAR_LENGTH", "SUBSTRING", "TRIM", "LTRIM", "RTRIM", "REPLACE", "CONCAT", "COALESCE", "NULLIF",
-                                  "DATE_TRUNC", "TO_TIMESTAMP"]
+                                  "DATE_TRUNC", "TO_TIMESTAMP", "NOW", "CURRENT_TIMESTAMP", "PROCTIME", "LOCALTIMESTAMP"]
 
     /// A scalar function call, with its arguments checked.
     func function(_ name: String, _ args: [BoundExpr], _ loc: NodeSpan, spelled: String? = nil) throws(PlanError) -> BoundExpr {
@@ -282,10 +289,18 @@ extension Planner {
             }
             guard args[1].type == .timestamp else { throw mismatch(name, args[1], nil, loc) }
             return .call("FLOOR_TIME", [args[1], .literal(.interval(ms), .interval)], .timestamp)
+        case "NOW", "CURRENT_TIMESTAMP", "PROCTIME", "LOCALTIMESTAMP":
+            // The processing time: the engine's clock when the row is computed (a replay on a
+            // manual clock is deterministic). Never folded into a constant.
+            try arity(0...0)
+            return .call("NOW", [], .timestamp)
         case "TO_TIMESTAMP":
             try arity(1...1)
             guard Planner.isNumeric(args[0].type) || args[0].type == .varchar else { throw mismatch(name, args[0], nil, loc) }
             return .call(name, args, .timestamp)
+        case "TUMBLE", "HOP", "SESSION", "TUMBLE_START", "TUMBLE_END", "HOP_START", "HOP_END":
+            throw Planner.error("bind.window-in-group-by", "\(name)(...) as an expression is the older Flink form of a window; Sluice puts the window in FROM", loc,
+                                help: "write FROM TUMBLE(stream, ts, INTERVAL '1' MINUTE) ... GROUP BY window_start, window_end, ...; the window's bounds are the columns window_start and window_end")
         default:
             let known = Planner.scalarFunctions + Array(Planner.aggregateNames)
             let help = closestMatch(name, in: known).map { "did you mean \($0)?" }

@@ -41,7 +41,7 @@ public indirect enum BoundExpr: Sendable, Equatable {
             return a.isConstant && b.isConstant
         case .inList(let x, let l, _): return x.isConstant && l.allSatisfy(\.isConstant)
         case .caseWhen(let bs, let o, _): return bs.allSatisfy { $0.condition.isConstant && $0.value.isConstant } && (o?.isConstant ?? true)
-        case .call(_, let args, _): return args.allSatisfy(\.isConstant)
+        case .call(let n, let args, _): return n != "NOW" && args.allSatisfy(\.isConstant)
         }
     }
 

@@ -86,6 +86,12 @@ extension Parser {
     /// `[AS] alias`
     mutating func parseAlias() throws(ParseError) -> Identifier? {
         if eat(.AS) { return try parseIdentifier("an alias") }
+        // ksqlDB's `WINDOW TUMBLING (SIZE ...)` after FROM: not an alias named WINDOW.
+        if text(current).uppercased() == "WINDOW", case .identifier = peek().kind,
+           ["TUMBLING", "HOPPING", "SESSION"].contains(text(peek()).uppercased()) {
+            throw error("WINDOW \(text(peek()).uppercased()) is ksqlDB's window clause; Sluice puts the window in FROM", id: "syntax.foreign-window",
+                        help: "write FROM TUMBLE(stream, ts, INTERVAL '1' MINUTE) (or HOP(..., SIZE ..., ADVANCE ...), SESSION(..., INTERVAL ...)) and GROUP BY window_start, window_end, ...")
+        }
         if atBareAlias {
             lastBareAlias = current
             return try parseIdentifier()
@@ -143,6 +149,9 @@ extension Parser {
             case .keyword(.RANDOM_CUT_FOREST), .keyword(.RANDOM_CUT_FOREST_WITH_EXPLANATION):
                 let a = try parseAnomalyFunction()
                 return .anomaly(a, alias: try parseAlias(), loc: span(from: start))
+            case .keyword(.TABLE) where peek(2).kind == .keyword(.TUMBLE) || peek(2).kind == .keyword(.HOP) || peek(2).kind == .keyword(.SESSION):
+                throw error("TABLE(\(text(peek(2)).uppercased())(TABLE ..., DESCRIPTOR(...), ...)) is Flink's form of a window table function", id: "syntax.foreign-window",
+                            help: "Sluice writes FROM TUMBLE(stream, ts, INTERVAL '1' MINUTE): the stream and its time column by name, no TABLE or DESCRIPTOR")
             case .identifier:
                 throw error("\(text(current)) is not a table function", id: "syntax.unknown-table-function",
                             help: closestMatch(text(current), in: ["TUMBLE", "HOP", "SESSION", "RANDOM_CUT_FOREST", "RANDOM_CUT_FOREST_WITH_EXPLANATION"])

@@ -291,13 +291,18 @@ public struct Parser {
             }
             return try checkedInterval(IntervalLiteral(value: raw, unit: unit, loc: span(from: start)), s.span)
         }
+        // The short form of the WITH options' durations: '60s', '500ms', '5m', '1.5h', '2d'.
+        for (suffix, unit) in [("ms", TimeUnit.millisecond), ("s", .second), ("m", .minute), ("h", .hour), ("d", .day)] where raw.lowercased().hasSuffix(suffix) {
+            let amount = String(raw.dropLast(suffix.count)).trimmingCharacters(in: " ")
+            if Parser.isDecimal(amount) { return try checkedInterval(IntervalLiteral(value: amount, unit: unit, loc: span(from: start)), s.span) }
+        }
         // The unit inside the string: '5 seconds'.
         let parts = raw.split(separator: " ", omittingEmptySubsequences: true)
         guard parts.count == 2, Parser.isDecimal(String(parts[0])), let kw = Keyword.lookup(parts[1]),
               let unit = Parser.unit(of: kw), unit.isIntervalUnit
         else {
             throw error("expected an interval unit (MILLISECOND, SECOND, MINUTE, HOUR or DAY) after '\(raw)'", id: "syntax.bad-interval",
-                        at: s.span, help: "write it like INTERVAL '5' SECOND or INTERVAL '5 seconds'")
+                        at: s.span, help: "write it like INTERVAL '5' SECOND, INTERVAL '5 seconds' or INTERVAL '5s'")
         }
         return try checkedInterval(IntervalLiteral(value: String(parts[0]), unit: unit, loc: span(from: start)), s.span)
     }
@@ -368,6 +373,15 @@ public struct Parser {
         if type == .varchar && eat(.leftParen) {
             length = Int(try parseInteger("a length"))
             try expect(.rightParen)
+        } else if type == .timestamp && at(.leftParen) {
+            // TIMESTAMP(p), as Flink and KDA write it: fractions of a second to p digits. Sluice's
+            // timestamps are milliseconds, whatever p (0 to 9).
+            let at = peek().span
+            advance()
+            let p = try parseInteger("a precision (0 to 9)")
+            guard p <= 9 else { throw error("a TIMESTAMP precision is 0 to 9, not \(p)", id: "syntax.bad-type", at: at) }
+            try expect(.rightParen)
+            length = Int(p)
         }
         return TypeName(type: type, length: length, loc: span(from: start))
     }

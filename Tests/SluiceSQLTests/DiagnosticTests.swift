@@ -108,4 +108,26 @@ struct DiagnosticTests {
         #expect(f.location(of: 6) == (2, 4))
         #expect(f.line(2) == "ab\tc")
     }
+
+    /// Other engines' window forms get Sluice's form in the help.
+    @Test func foreignWindowSyntaxNamesSluicesForm() {
+        for sql in ["SELECT url, COUNT(*) FROM s WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY url",
+                    "SELECT url FROM s WINDOW HOPPING (SIZE 1 MINUTE, ADVANCE BY 10 SECONDS)",
+                    "SELECT * FROM TABLE(TUMBLE(TABLE s, DESCRIPTOR(ts), INTERVAL '1' MINUTE))"] {
+            let d = diagnostics(sql)
+            #expect(d.first?.id == "syntax.foreign-window" && d.first?.help?.contains("FROM TUMBLE(") == true, "\(sql): \(d)")
+        }
+        // An alias named window is still an alias.
+        #expect(diagnostics("SELECT w.a FROM s window").isEmpty)
+    }
+
+    @Test func timestampPrecisionAndShortIntervals() {
+        #expect(diagnostics("CREATE STREAM s (ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '5s')").isEmpty)
+        #expect(diagnostics("CREATE STREAM s (ts TIMESTAMP(12))").first?.id == "syntax.bad-type")
+        let a = Parser.parse("SELECT INTERVAL '90s' AS x, INTERVAL '1.5h' AS y, INTERVAL '250ms' AS z, INTERVAL '2d' AS w FROM s")
+        #expect(!a.hasErrors)
+        #expect(Printer.print(a.script) == "SELECT\n  INTERVAL '90' SECOND AS x,\n  INTERVAL '1.5' HOUR AS y,\n  INTERVAL '250' MILLISECOND AS z,\n  INTERVAL '2' DAY AS w\nFROM s;\n")
+        #expect(diagnostics("SELECT INTERVAL '1e30d' AS x FROM s").first?.id == "syntax.bad-interval")
+        #expect(diagnostics("SELECT INTERVAL '99999999999' DAY AS x FROM s").first?.id == "syntax.bad-interval")
+    }
 }
