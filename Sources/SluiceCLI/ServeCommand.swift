@@ -4,6 +4,7 @@ import SluiceEngine
 import SluiceServer
 import SluiceSQL
 import SluiceStreams
+import Synchronization
 
 /// `sluice serve [--listen HOST:PORT] [--data-dir DIR] [FILE.sql ...]`
 struct ServeCommand {
@@ -73,6 +74,10 @@ struct ServeCommand {
         }
         defer { store.close() }
         let engine = Engine(store: store)
+        // Query files log as `sluice run` does: start, checkpoints, alerts, final counts.
+        let log = EventLog(.plain, err)
+        engine.onEvent = { log.log($0) }
+        let queryCounters = Mutex<[QueryCounters]>([])
         for (file, script) in files {
             do {
                 try engine.load(script)
@@ -94,7 +99,7 @@ struct ServeCommand {
             err.line("error: \(error)")
             return 1
         }
-        let service = Service(store: store, accessKeys: keys, firehoses: host)
+        let service = Service(store: store, accessKeys: keys, firehoses: host, extraMetrics: { ServeCommand.metrics(queryCounters.withLock { $0 }) })
         let server: HTTPServer
         do {
             server = try HTTPServer(host: hostName, port: port) { service.handle($0) }
@@ -111,8 +116,10 @@ struct ServeCommand {
         signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
         var status: Int32 = 0
         do {
+            queryCounters.withLock { $0 = engine.counters }
             while !stopRequested.load(ordering: .relaxed) {
                 if try !engine.step() { usleep(50_000) }
+                queryCounters.withLock { $0 = engine.counters }
                 err.flush()
             }
         } catch {
@@ -130,7 +137,33 @@ struct ServeCommand {
             err.line("error: \(error)")
             status = 1
         }
+        for c in engine.counters {
+            log.log("summary", query: c.name, "\(c.recordsIn) records in, \(c.rowsOut) rows out, \(c.bad) bad, \(c.late) late",
+                    [("records_in", .int(c.recordsIn)), ("rows_out", .int(c.rowsOut)), ("bad", .int(c.bad)), ("late", .int(c.late))])
+        }
         err.line(status == 0 ? "stopped" : "stopped with errors")
         return status
+    }
+
+    /// The server's queries on /metrics: records in, rows out, bad and late records, and the
+    /// watermark's lag behind the newest event time read, per query.
+    static func metrics(_ counters: [QueryCounters]) -> String {
+        let series: [(String, String, String, (QueryCounters) -> Int64?)] = [
+            ("sluice_query_records_in_total", "counter", "Records the query read.", { $0.recordsIn }),
+            ("sluice_query_rows_out_total", "counter", "Rows the query emitted.", { $0.rowsOut }),
+            ("sluice_query_bad_records_total", "counter", "Records the query could not decode or compute.", { $0.bad }),
+            ("sluice_query_late_records_total", "counter", "Records that arrived behind the query's watermark.", { $0.late }),
+            ("sluice_query_watermark_lag_milliseconds", "gauge", "How far the query's watermark is behind the newest event time it read.", { $0.watermarkLagMillis }),
+        ]
+        var out = ""
+        for (name, type, help, value) in series {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for c in counters {
+                guard let v = value(c) else { continue }
+                let label = c.name.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"")
+                out += "\(name){query=\"\(label)\"} \(v)\n"
+            }
+        }
+        return out
     }
 }

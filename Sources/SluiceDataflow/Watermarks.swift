@@ -76,4 +76,10 @@ public struct WatermarkTracker: Sendable {
 
     /// The latest watermark returned, without recomputing.
     public var value: Int64 { current }
+
+    /// The newest event time seen on any shard (nil: none yet).
+    public var newestEventTime: Int64? {
+        let t = shards.values.map(\.maxEventTime).max() ?? .min
+        return t == .min ? nil : t
+    }
 }

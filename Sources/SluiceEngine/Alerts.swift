@@ -181,7 +181,9 @@ extension Engine {
         var targets: [any RowSink] = []
         for t in def.targets {
             if t == "stderr" {
-                targets.append(DescriptorSink(fd: 2, columns: columns))
+                // Where a log takes the engine's events (sluice run, sluice serve: on stderr), the
+                // alert's line in it is the notification: one line, not that and a JSON copy.
+                if onEvent == nil { targets.append(DescriptorSink(fd: 2, columns: columns)) }
             } else if t.hasPrefix("file:") {
                 targets.append(try FileSink(path: String(t.dropFirst(5)), format: .json, columns: columns))
             } else if t.hasPrefix("stream:"), let s = catalog.stream(named: String(t.dropFirst(7))) {
@@ -286,8 +288,14 @@ final class AlertSink: RowSink {
         return (r[0] == .bool(true), r[1] == .bool(true))
     }
 
+    /// The MESSAGE with its `{column}` references filled in; without a MESSAGE, the row's columns
+    /// (`name=value, ...`; the PER key's are in the notification already), so that a
+    /// notification always says what fired it.
     private func message(_ row: [Value]) -> Value {
-        guard let m = def.message else { return .null }
+        guard let m = def.message else {
+            let parts = def.outputColumns.indices.filter { !def.per.contains($0) }.map { "\(def.outputColumns[$0])=\(row[$0].description)" }
+            return .string(parts.joined(separator: ", "))
+        }
         var out = ""
         var rest = Substring(m)
         while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {

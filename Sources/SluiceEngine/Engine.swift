@@ -25,6 +25,16 @@ public struct QueryCounters: Sendable {
     public var rowsOut: Int64 = 0
     public var bad: Int64 = 0
     public var late: Int64 = 0
+    /// The query's watermark and the newest event time it read (nil: none yet), for the lag of
+    /// the one behind the other.
+    public var watermark: Int64? = nil
+    public var newestEventTime: Int64? = nil
+
+    /// How far the watermark is behind the newest event time read (event time), if both are known.
+    public var watermarkLagMillis: Int64? {
+        guard let w = watermark, let t = newestEventTime, w != WatermarkTracker.infinity else { return nil }
+        return max(0, t - w)
+    }
 }
 
 /// The façade: statements in, running queries out. One engine per process; driven from one
@@ -91,7 +101,14 @@ public final class Engine {
     var metricsStreamBaseline: [String: (records: Int64, bytes: Int64, throttled: Int64)] = [:]
     var metricsQueryBaseline: [Int: QueryCounters] = [:]
 
-    public var counters: [QueryCounters] { jobs.map(\.counters) }
+    public var counters: [QueryCounters] {
+        jobs.map { j in
+            var c = j.counters
+            c.watermark = j.lastWatermark == .min ? nil : j.lastWatermark
+            c.newestEventTime = j.inputs.compactMap(\.tracker.newestEventTime).max()
+            return c
+        }
+    }
 
     /// How often (processing time) each running query takes a checkpoint; nil: only on `stop()`.
     public var checkpointIntervalMillis: Int64? = 10_000

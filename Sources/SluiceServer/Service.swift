@@ -125,10 +125,13 @@ public final class Service: Sendable {
 
     /// Where failures the server keeps to itself (with their file paths) are written.
     let log: @Sendable (String) -> Void
+    /// More series for /metrics, in the Prometheus text format (the server's queries).
+    let extraMetrics: (@Sendable () -> String)?
 
     public init(store: StreamStore, accessKeys: [String: String]? = nil, firehoses: FirehoseHost? = nil,
                 subscriptionSeconds: Int = 300, subscriptionPollMillis: Int = 100,
-                log: (@Sendable (String) -> Void)? = nil) {
+                log: (@Sendable (String) -> Void)? = nil, extraMetrics: (@Sendable () -> String)? = nil) {
+        self.extraMetrics = extraMetrics
         self.store = store
         self.log = log ?? { FileHandle.standardError.write(Data(("sluice serve: " + $0 + "\n").utf8)) }
         self.accessKeys = accessKeys
@@ -222,6 +225,7 @@ public final class Service: Sendable {
         for (stream, v) in damaged.sorted(by: { $0.key < $1.key }) {
             out += "sluice_store_damaged_segments{stream=\"\(stream)\"} \(v.segments)\nsluice_store_unreadable_records{stream=\"\(stream)\"} \(v.records)\n"
         }
+        if let extra = extraMetrics { out += extra() }
         if let host = firehoses {
             let delivered = host.counters
             let fseries: [(String, String, KeyPath<DeliveryCounters, Int64>)] = [

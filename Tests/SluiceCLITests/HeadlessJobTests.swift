@@ -57,6 +57,28 @@ struct HeadlessJobTests {
         #expect(badFormat.status != 0 && badFormat.stderr.contains("--log-format takes plain or json"))
     }
 
+    /// An alert without MESSAGE still says what fired it, and NOTIFY 'stderr' under `sluice run`
+    /// is the log's alert line, once per transition (not that and a JSON copy).
+    @Test func anAlertOnStderrIsOneLineWithADefaultMessage() throws {
+        let dir = TempDir()
+        let sql = """
+            CREATE STREAM clicks (url VARCHAR, ms DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json');
+            CREATE ALERT slow
+            AS SELECT window_end, url, AVG(ms) AS avg_ms FROM TUMBLE(clicks, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end, url
+            FIRE WHEN avg_ms > 100 RESOLVE WHEN avg_ms <= 100 PER url
+            NOTIFY 'stderr';
+            """
+        try sql.write(toFile: dir.path + "/a.sql", atomically: true, encoding: .utf8)
+        let input = (0..<30).map { i in #"{"url":"/a","ms":\#(i >= 10 && i < 20 ? 500 : 10),"ts":\#(i * 1000)}"# }.joined(separator: "\n") + "\n"
+        try input.write(toFile: dir.path + "/in.jsonl", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", dir.path + "/a.sql", "--input", "clicks=" + dir.path + "/in.jsonl", "--until-end"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stderr.split(separator: "\n").filter { $0.contains("slow") && ($0.contains("FIRING") || $0.contains("RESOLVED") || $0.contains("\"state\"")) }
+        #expect(lines.count == 2, "\(r.stderr)")
+        #expect(lines.first?.contains("slow FIRING for url=/a at 1970-01-01T00:00:20.000Z: window_end=1970-01-01T00:00:20.000Z, avg_ms=500.0") == true, "\(lines)")
+        #expect(!r.stderr.contains("{\"alert\""), "no JSON copy of the notification")
+    }
+
     /// The same query over the same input three ways: uninterrupted; stopped with SIGTERM and
     /// restarted; killed with SIGKILL after its first checkpoint and restarted. The sink files are
     /// identical, so nothing was lost and nothing written twice.
