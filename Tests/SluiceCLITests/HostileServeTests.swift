@@ -274,3 +274,34 @@ struct HostileServeTests {
         #expect(ttl.status == 2, "\(ttl.stderr)")
     }
 }
+
+/// Query files under `sluice serve` log as `sluice run` does and show on /metrics.
+@Suite("sluice serve: query files")
+struct ServeQueryFileTests {
+    @Test func queryFilesLogAndExportTheirCounters() throws {
+        let dir = TempDir()
+        let sql = """
+            CREATE STREAM clicks (url VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json');
+            CREATE SINK out WITH (type = 'file', path = '\(dir.path)/out.jsonl');
+            INSERT INTO out SELECT window_end, COUNT(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end;
+            """
+        try sql.write(toFile: dir.path + "/q.sql", atomically: true, encoding: .utf8)
+        let s = try ServeProcess(dataDir: dir.path + "/data", extra: [dir.path + "/q.sql"])
+        for (i, t) in [1_000, 5_000, 12_000, 25_000].enumerated() {
+            let b64 = Data(#"{"url":"/\#(i)","ts":\#(t)}"#.utf8).base64EncodedString()
+            #expect(s.call("PutRecord", #"{"StreamName": "clicks", "Data": "\#(b64)", "PartitionKey": "k\#(i)"}"#).status == 200)
+        }
+        var metrics = ""
+        for _ in 0..<100 {
+            metrics = s.raw(Array("GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n".utf8))
+            if metrics.contains(#"sluice_query_records_in_total{query="query 1 (INSERT INTO out)"} 4"#) { break }
+            usleep(50_000)
+        }
+        #expect(metrics.contains(#"sluice_query_records_in_total{query="query 1 (INSERT INTO out)"} 4"#), "\(metrics)")
+        #expect(metrics.contains(#"sluice_query_rows_out_total{query="query 1 (INSERT INTO out)"} 2"#))
+        #expect(metrics.contains(#"sluice_query_watermark_lag_milliseconds{query="query 1 (INSERT INTO out)"} 0"#))
+        #expect(s.terminate() == 0)
+        #expect(s.stderr.contains { $0.contains("query 1 (INSERT INTO out): started") }, "\(s.stderr)")
+        #expect(s.stderr.contains { $0.contains("query 1 (INSERT INTO out): 4 records in, 2 rows out, 0 bad, 0 late") }, "\(s.stderr)")
+    }
+}
