@@ -14,7 +14,7 @@ struct RunCommand {
     let err: OutputStream
 
     static let usage = """
-        usage: sluice run FILE.sql [--data-dir DIR] [--state-dir DIR] [--input STREAM=FILE ...] [--until-end]
+        usage: sluice run FILE.sql [--data-dir DIR] [--state-dir DIR] [--input STREAM=FILE ...] [--fresh] [--until-end]
                                    [--checkpoint-interval SECONDS] [--dry-run] [--log-format plain|json]
           Executes every statement of FILE.sql. --input loads a JSON-lines or CSV file into a declared stream
           through the normal put path first. With --until-end the run stops once every input is read and every
@@ -24,6 +24,9 @@ struct RunCommand {
           had written, so no row is written twice.
           With --input and neither --data-dir nor $SLUICE_DATA_DIR, the run is a replay in a scratch data
           directory removed at exit, so running it twice gives the same result; name a data directory to keep it.
+          Over a named data directory --input adds the file to what the stream holds (a warning says how many
+          records were there); --fresh first empties the --input streams and removes the queries' checkpoints, so
+          the run reads only this input and file sinks are written from the start.
           --state-dir DIR keeps the checkpoints there instead of DIR/queries (a restart, after SIGTERM or kill -9,
           resumes from them). --dry-run checks the file and prints each query's logical and physical plan, touching
           no data. The log on stderr has a line per event (query started or resumed, input loaded, checkpoint,
@@ -46,7 +49,7 @@ struct RunCommand {
     }
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
-        let valued: Set<String> = ["data-dir", "state-dir", "input", "fsync", "log-format", "checkpoint-interval"], booleans: Set<String> = ["until-end", "dry-run"]
+        let valued: Set<String> = ["data-dir", "state-dir", "input", "fsync", "log-format", "checkpoint-interval"], booleans: Set<String> = ["until-end", "dry-run", "fresh"]
         let a = try Arguments(argv, valued: valued, booleans: booleans)
         let log = EventLog(try EventLog.format(a.value("log-format")), err)
         guard a.positionals.count == 1 else {
@@ -72,6 +75,17 @@ struct RunCommand {
         }
         let engine = Engine(store: store)
         if let s = a.value("state-dir") { engine.stateDirectory = s }
+        if a.flag("fresh") {
+            // Start afresh: the input streams are emptied and the queries' checkpoints removed, so
+            // the run reads only this run's input and file sinks are written from the start.
+            for (stream, _) in inputs where (try? store.describeStreamSummary(name: stream)) != nil {
+                try store.deleteStream(name: stream, enforceConsumerDeletion: true)
+            }
+            let checkpoints = a.value("state-dir") ?? store.configuration.dataDirectory + "/queries"
+            for f in (try? FileManager.default.contentsOfDirectory(atPath: checkpoints)) ?? [] where f.hasPrefix("query-") && f.hasSuffix(".json") {
+                try? FileManager.default.removeItem(atPath: checkpoints + "/" + f)
+            }
+        }
         if let t = a.value("checkpoint-interval") {
             guard let secs = Double(t), secs > 0, let ms = Millis.fromSeconds(secs), ms <= Millis.maxTimestamp else {
                 throw UsageError("--checkpoint-interval takes seconds, not '\(t)'")
@@ -90,6 +104,11 @@ struct RunCommand {
         out.flush()
         do {
             for (stream, file) in inputs {
+                // The same file loaded again over a named data directory would be read twice.
+                if scratch == nil, let held = try? store.recordCount(name: stream), held > 0 {
+                    log.log("warning", "warning: stream \(stream) already holds \(held) records (from an earlier run); --input adds \(file) after them, so the queries read both. Run with --fresh to empty the input streams and start the queries afresh.",
+                            [("stream", .string(stream)), ("records", .int(Int64(held)))])
+                }
                 let n = try engine.loadInput(stream: stream, path: file)
                 log.log("input", "loaded \(n) records from \(file) into \(stream)", [("stream", .string(stream)), ("file", .string(file)), ("records", .int(Int64(n)))])
             }

@@ -563,6 +563,11 @@ public final class StreamStore: @unchecked Sendable {
 
     // MARK: - Metrics
 
+    /// Records the stream holds on disk now (every shard, within retention or not yet trimmed).
+    public func recordCount(name: String) throws(StreamError) -> Int {
+        try withStream(name) { h in h.logs.values.reduce(0) { $0 + $1.recordCount } }
+    }
+
     /// Counters since the store opened: records and bytes written, writes refused by throughput limits.
     public func writeCounters(name: String) throws(StreamError) -> (records: Int64, bytes: Int64, throttled: Int64) {
         try withStream(name) { h in (h.incomingRecords, h.incomingBytes, h.throttledWrites) }

@@ -79,6 +79,24 @@ struct HeadlessJobTests {
         #expect(!r.stderr.contains("{\"alert\""), "no JSON copy of the notification")
     }
 
+    /// Over a named data directory, --input adds to the stream and says so; --fresh starts afresh.
+    @Test func inputAppendsWithAWarningAndFreshStartsAfresh() throws {
+        let dir = TempDir()
+        let q = try Self.write(dir, "out.jsonl")
+        let input = "clicks=" + SamplesTests.root.appendingPathComponent("samples/clicks.jsonl").path
+        let data = ["--data-dir", dir.path + "/data"]
+        let first = try CLI.run(["run", q, "--input", input, "--until-end"] + data)
+        #expect(first.status == 0 && !first.stderr.contains("warning"), "\(first.stderr)")
+        let once = try String(contentsOfFile: dir.path + "/out.jsonl", encoding: .utf8)
+        let second = try CLI.run(["run", q, "--input", input, "--until-end"] + data)
+        #expect(second.stderr.contains("warning: stream clicks already holds 15000 records"), "\(second.stderr)")
+        #expect(second.stderr.contains("--fresh"))
+        let fresh = try CLI.run(["run", q, "--input", input, "--until-end", "--fresh"] + data)
+        #expect(fresh.status == 0 && !fresh.stderr.contains("warning"), "\(fresh.stderr)")
+        #expect(fresh.stderr.contains("15000 records in"), "\(fresh.stderr)")
+        #expect(try String(contentsOfFile: dir.path + "/out.jsonl", encoding: .utf8) == once)
+    }
+
     /// The same query over the same input three ways: uninterrupted; stopped with SIGTERM and
     /// restarted; killed with SIGKILL after its first checkpoint and restarted. The sink files are
     /// identical, so nothing was lost and nothing written twice.
