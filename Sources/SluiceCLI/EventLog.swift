@@ -39,4 +39,20 @@ final class EventLog {
     }
 
     func log(_ e: EngineEvent) { log(e.event, query: e.query, e.message, e.fields) }
+
+    /// A query's final counts, then why records failed: the three most frequent reasons with a
+    /// count and an example record each, and a hint when JSON records look like CSV.
+    func summary(_ c: QueryCounters) {
+        log("summary", query: c.name, "\(c.recordsIn) records in, \(c.rowsOut) rows out, \(c.bad) bad, \(c.late) late",
+            [("records_in", .int(c.recordsIn)), ("rows_out", .int(c.rowsOut)), ("bad", .int(c.bad)), ("late", .int(c.late))])
+        for r in c.topReasons(3) {
+            log("reason", query: c.name, "  \(r.count) \(r.kind): \(r.reason); e.g. \(r.example)",
+                [("kind", .string(r.kind)), ("reason", .string(r.reason)), ("count", .int(r.count)), ("example", .string(r.example))])
+        }
+        if c.recordsIn > 0, c.bad * 10 >= c.recordsIn * 9,
+           let top = c.topReasons(1).first, top.kind == "decode", top.reason.hasPrefix("the record is not a JSON object"),
+           !top.example.hasPrefix("{"), top.example.contains(",") {
+            log("hint", query: c.name, "  hint: the records look like CSV, not JSON: declare the stream WITH (format = 'csv') (and header = true if the first line names the columns)")
+        }
+    }
 }

@@ -133,10 +133,7 @@ struct RunCommand {
             log.log("error", "error: \(error)")
             return 1
         }
-        for c in engine.counters {
-            log.log("summary", query: c.name, "\(c.recordsIn) records in, \(c.rowsOut) rows out, \(c.bad) bad, \(c.late) late",
-                    [("records_in", .int(c.recordsIn)), ("rows_out", .int(c.rowsOut)), ("bad", .int(c.bad)), ("late", .int(c.late))])
-        }
+        for c in engine.counters { log.summary(c) }
         return 0
     }
 

@@ -30,6 +30,53 @@ public struct QueryCounters: Sendable {
     public var watermark: Int64? = nil
     public var newestEventTime: Int64? = nil
 
+    /// Why records failed (bad or late), by kind and reason (quoted values left out, so that
+    /// `cannot cast 'a'` and `cannot cast 'b'` are one reason), with a count and the first record.
+    public var reasons: [FailureReason] = []
+
+    public struct FailureReason: Sendable, Equatable {
+        public var kind: String
+        public var reason: String
+        public var count: Int64
+        public var example: String
+    }
+
+    /// The reasons seen most often, the most frequent first.
+    public func topReasons(_ n: Int) -> [FailureReason] {
+        Array(reasons.sorted { $0.count != $1.count ? $0.count > $1.count : $0.reason < $1.reason }.prefix(n))
+    }
+
+    /// Counts a failure under its reason (at most 100 reasons are kept apart).
+    mutating func note(_ f: RecordFailure) {
+        let reason = QueryCounters.generalized(f.message)
+        if let i = reasons.firstIndex(where: { $0.kind == f.kind && $0.reason == reason }) {
+            reasons[i].count += 1
+        } else if reasons.count < 100 {
+            reasons.append(FailureReason(kind: f.kind, reason: reason, count: 1, example: String((f.data ?? "").prefix(300))))
+        }
+    }
+
+    /// A message with its quoted values ('...' and "...") replaced by `…`; a field's name
+    /// (`field 'amount'`) is kept.
+    static func generalized(_ message: String) -> String {
+        var out = ""
+        var quote: Character? = nil
+        var keep = false
+        for c in message {
+            if let q = quote {
+                if c == q { quote = nil; out.append(c) } else if keep { out.append(c) }
+            } else {
+                out.append(c)
+                if c == "'" || c == "\"" {
+                    quote = c
+                    keep = out.dropLast().hasSuffix("field ")
+                    if !keep { out.append("…") }
+                }
+            }
+        }
+        return out
+    }
+
     /// How far the watermark is behind the newest event time read (event time), if both are known.
     public var watermarkLagMillis: Int64? {
         guard let w = watermark, let t = newestEventTime, w != WatermarkTracker.infinity else { return nil }
@@ -92,7 +139,20 @@ public final class Engine {
         self.store = store
         self.clock = clock
         catalog.add(Engine.metricsDefinition)
+        // error_stream is there from the start (queryable, DESCRIBE-able) in files, the REPL and
+        // serve; the store's stream is made when a record fails or a query reads it.
+        catalog.add(Engine.errorStreamDefinition)
     }
+
+    static let errorStreamName = "error_stream"
+    /// The error stream's columns (DIALECT.md §5): when, what kind, why, which stream, and the
+    /// record as it arrived with its shard and sequence number.
+    static let errorStreamDefinition = StreamDefinition(name: errorStreamName, columns: [
+        ColumnDefinition(name: "error_time", type: .timestamp), ColumnDefinition(name: "error_kind", type: .varchar),
+        ColumnDefinition(name: "message", type: .varchar), ColumnDefinition(name: "source", type: .varchar),
+        ColumnDefinition(name: "shard_id", type: .varchar), ColumnDefinition(name: "sequence_number", type: .varchar),
+        ColumnDefinition(name: "data", type: .varchar),
+    ])
 
     /// How often (processing time) a row per stream and per query goes into `sluice_metrics`;
     /// nil: never.
@@ -609,6 +669,10 @@ public final class Engine {
         let sources = Engine.sourceNodes(plan)
         guard !sources.isEmpty else { throw EngineError(message: "a query without a source") }
         if sources.contains(where: { $0.stream.name == Engine.metricsStreamName }) { try ensureStream(Engine.metricsDefinition) }
+        if sources.contains(where: { $0.stream.name == Engine.errorStreamName }) {
+            try ensureStream(Engine.errorStreamDefinition)
+            errorStreamReady = true
+        }
         let job = try Job(id: persistentJobs + 1, label: label, plan: plan, sources: sources, sink: sink, engine: self)
         jobs.append(job)
         emit(job.resumed ? "resume" : "start", query: job.counters.name, job.resumed ? "resumed from its checkpoint" : "started",
@@ -842,14 +906,7 @@ public final class Engine {
         }
         if !errorStreamReady {
             errorStreamReady = true
-            let def = StreamDefinition(name: "error_stream", columns: [
-                ColumnDefinition(name: "error_time", type: .timestamp), ColumnDefinition(name: "error_kind", type: .varchar),
-                ColumnDefinition(name: "message", type: .varchar), ColumnDefinition(name: "source", type: .varchar),
-                ColumnDefinition(name: "shard_id", type: .varchar), ColumnDefinition(name: "sequence_number", type: .varchar),
-                ColumnDefinition(name: "data", type: .varchar),
-            ])
-            catalog.add(def)
-            try? ensureStream(def)
+            try? ensureStream(Engine.errorStreamDefinition)
         }
         var o = JSONObject()
         o["error_time"] = .string(TimeFormat.iso8601(clock.nowMillis()))

@@ -24,6 +24,10 @@ final class JobInput {
     let latePolicy: String
     /// MillisBehindLatest of the last read (0 when every shard is caught up), for the metrics.
     var iteratorAgeMillis: Int64 = 0
+    /// The records behind the rows of the batch decoded last: the read, its shard, and for each
+    /// row the record's index in the read (and its user record's, for a KPL aggregate), so that a
+    /// row that fails later is reported as the record that arrived.
+    var lastRead: (result: GetRecordsResult, shard: String, rows: [(record: Int, user: Int?)])? = nil
 
     init(source: SourceNode, application: String, engine: Engine) throws(EngineError) {
         self.source = source
@@ -256,6 +260,7 @@ final class Job {
                     if let t = maxTime { input.tracker.observe(shard: p.shardId, maxEventTime: t, now: now) } else { input.tracker.touch(shard: p.shardId, now: now) }
                     try emit(pipeline.push(pipeline.sourceFilter(input.predicate, batch, now: now), side: side, now: now))
                     try drainFailures(input)
+                    input.lastRead = nil
                 }
                 if r.nextShardIterator == nil { input.tracker.finishShard(p.shardId) }
             }
@@ -302,14 +307,28 @@ final class Job {
         try sink.write(rows)
     }
 
-    /// Late and bad rows of the pipeline, under the policies of the source they came from.
+    /// Late and bad rows of the pipeline, under the policies of the source they came from. A row
+    /// the pipeline traces to the batch just decoded is reported as its record: shard, sequence
+    /// number and the raw bytes as they arrived.
     private func drainFailures(_ input: JobInput) throws(EngineError) {
-        let failures = pipeline.failures
+        var failures = pipeline.failures
         pipeline.failures.removeAll()
         let stream = input.source.stream.name
+        if let read = input.lastRead {
+            for k in failures.indices {
+                guard let r = failures[k].sourceRow, r < read.rows.count else { continue }
+                let (i, user) = read.rows[r]
+                failures[k].shardId = read.shard
+                failures[k].sequenceNumber = read.result.sequenceNumber(i).description
+                var data = read.result.records.data(i)
+                if let u = user, let users = KPLAggregate.deaggregate(data), u < users.count { data = users[u].data }
+                failures[k].data = String(decoding: data, as: UTF8.self)
+            }
+        }
         for f in failures {
             if f.kind == "late" {
                 counters.late += 1
+                counters.note(f)
                 switch input.latePolicy {
                 case "drop": break
                 case "error_stream": engine.reportError(f, source: stream)
@@ -317,6 +336,7 @@ final class Job {
                 }
             } else {
                 counters.bad += 1
+                counters.note(f)
                 engine.reportError(f, source: stream)
             }
         }
@@ -329,22 +349,28 @@ final class Job {
             let f = RecordFailure(kind: "decode", message: e.description + (subsequence.map { " (user record \($0) of an aggregated record)" } ?? ""),
                                   shardId: shard, sequenceNumber: r.sequenceNumber(i).description, data: String(decoding: data, as: UTF8.self))
             counters.bad += 1
+            counters.note(f)
             switch input.badPolicy {
             case "error_stream": engine.reportError(f, source: input.source.stream.name)
             case "fail": fatal = f
             default: break
             }
         }
+        var rows: [(record: Int, user: Int?)] = []
+        rows.reserveCapacity(r.records.count)
         r.records.forEachRecord { i, arrival, data in
             guard fatal == nil else { return }
             if KPLAggregate.hasMagic(data), let users = KPLAggregate.deaggregate(data) {
                 for (k, u) in users.enumerated() where fatal == nil {
-                    if let e = u.data.withUnsafeBytes({ input.decoder.add($0, arrival: arrival) }) { failed(e, i, u.data, subsequence: k) }
+                    if let e = u.data.withUnsafeBytes({ input.decoder.add($0, arrival: arrival) }) { failed(e, i, u.data, subsequence: k) } else { rows.append((i, k)) }
                 }
             } else if let e = input.decoder.add(data, arrival: arrival) {
                 failed(e, i, Array(data), subsequence: nil)
+            } else {
+                rows.append((i, nil))
             }
         }
+        input.lastRead = (r, shard, rows)
         return input.decoder.finish()
     }
 }

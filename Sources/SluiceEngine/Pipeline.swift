@@ -10,6 +10,9 @@ struct RecordFailure {
     var shardId: String?
     var sequenceNumber: String?
     var data: String?
+    /// The row of the batch pushed from the source that failed, when the pipeline can tell (the
+    /// driver then names the record: its shard, sequence number and raw bytes).
+    var sourceRow: Int? = nil
 }
 
 /// The operators above a query's source, as stages that pass batches (or rows) upward.
@@ -161,19 +164,31 @@ final class Pipeline {
 
     /// Keeps the rows of a source batch for which the pushed-down predicate is TRUE.
     func sourceFilter(_ p: PhysicalExpr?, _ b: Batch, now: Int64) -> Batch {
+        pendingOrigins = nil
         guard let p, b.count > 0 else { return b }
         evaluator.now = now
         evaluator.reset()
         let keep = evaluator.evaluate(p, b)
+        origins = Array(0..<b.count)
         note(evaluator.errors, b)
         let rows = keep.indices.filter { keep[$0] == .bool(true) }
-        return rows.count == b.count ? b : Pipeline.select(b, rows)
+        if rows.count == b.count { return b }
+        pendingOrigins = rows
+        return Pipeline.select(b, rows)
     }
+
+    /// For the batch flowing through the stages, the row of the source batch each row came from
+    /// (nil: rows that no longer stand for one record, as after an aggregate or a join).
+    private var origins: [Int]? = nil
+    /// The rows a source filter kept, for the next push.
+    private var pendingOrigins: [Int]? = nil
 
     /// Pushes a batch from the source (for a join of two streams, from source `side`: 0 left,
     /// 1 right) through every stage; returns the output rows.
     func push(_ batch: Batch, side: Int = 0, now: Int64) -> [[Value]] {
         evaluator.now = now
+        origins = pendingOrigins ?? Array(0..<batch.count)
+        pendingOrigins = nil
         guard case .intervalJoin(let j)? = stages.first else { return run(from: 0, .batch(batch), now: now) }
         guard batch.count > 0 else { return [] }
         evaluator.reset()
@@ -187,12 +202,12 @@ final class Pipeline {
             let key = RowKey(keys, row: r)
             let row = batchRows[r]
             guard case .timestamp(let t) = row[side == 0 ? j.leftTime : j.rightTime] else {
-                failures.append(RecordFailure(kind: "eval", message: "the record has no event time to join on", data: rowText(batch, r)))
+                failures.append(RecordFailure(kind: "eval", message: "the record has no event time to join on", data: rowText(batch, r), sourceRow: origins?[r]))
                 continue
             }
             guard let joined = side == 0 ? j.op.addLeft(key: key, time: t, row: row) : j.op.addRight(key: key, time: t, row: row) else {
                 failures.append(RecordFailure(kind: "late", message: "the record is older than its stream's watermark, so what it could join may be gone",
-                                              data: rowText(batch, r)))
+                                              data: rowText(batch, r), sourceRow: origins?[r]))
                 continue
             }
             rows += joined
@@ -284,6 +299,7 @@ final class Pipeline {
         switch flow {
         case .batch(let batch): b = batch
         case .rows(var rows, let schema):
+            origins = nil
             rowStages: while i < stages.count {
                 switch stages[i] {
                 case .project(let exprs, _):
@@ -313,12 +329,16 @@ final class Pipeline {
                 let keep = evaluator.evaluate(e, b)
                 note(evaluator.errors, b)
                 let rows = keep.indices.filter { keep[$0] == .bool(true) }
-                if rows.count != b.count { b = Pipeline.select(b, rows) }
+                if rows.count != b.count {
+                    b = Pipeline.select(b, rows)
+                    origins = origins.map { o in rows.map { o[$0] } }
+                }
             case .project(let exprs, let schema):
                 evaluator.reset()
                 let cols = exprs.map { evaluator.evaluate($0, b) }
                 let bad = Set(evaluator.errors.map(\.row))
                 note(evaluator.errors, b)
+                if !bad.isEmpty { origins = origins.map { o in o.indices.filter { !bad.contains($0) }.map { o[$0] } } }
                 var builders = schema.fields.map { ColumnBuilder($0.type, capacity: b.count) }
                 var n = 0
                 for r in 0..<b.count where !bad.contains(r) {
@@ -329,7 +349,7 @@ final class Pipeline {
             case .window(let pre, let preSchema, let op, let schema):
                 guard let (input, origin) = prepare(pre, preSchema, b) else { return [] }
                 for r in op.add(input) {
-                    failures.append(RecordFailure(kind: "late", message: "the record's window has already been emitted", data: rowText(b, origin[r])))
+                    failures.append(RecordFailure(kind: "late", message: "the record's window has already been emitted", data: rowText(b, origin[r]), sourceRow: origins?[origin[r]]))
                 }
                 guard op.emitChanges else { return [] }  // rows come out when the watermark advances
                 var rows = op.changes
@@ -338,22 +358,24 @@ final class Pipeline {
             case .over(let pre, let preSchema, let op, _):
                 guard let (input, origin) = prepare(pre, preSchema, b) else { return [] }
                 for r in op.add(input, rows: origin.map { b.row($0) }) {
-                    failures.append(RecordFailure(kind: "late", message: "the record is older than rows already emitted by its OVER window", data: rowText(b, origin[r])))
+                    failures.append(RecordFailure(kind: "late", message: "the record is older than rows already emitted by its OVER window", data: rowText(b, origin[r]), sourceRow: origins?[origin[r]]))
                 }
                 return []  // rows come out when the watermark advances
             case .anomaly(let pre, let preSchema, let op, _):
                 guard let (input, origin) = prepare(pre, preSchema, b) else { return [] }
                 for r in op.add(input, rows: origin.map { b.row($0) }) {
-                    failures.append(RecordFailure(kind: "late", message: "the record is older than rows its random cut forest has already scored", data: rowText(b, origin[r])))
+                    failures.append(RecordFailure(kind: "late", message: "the record is older than rows its random cut forest has already scored", data: rowText(b, origin[r]), sourceRow: origins?[origin[r]]))
                 }
                 return []  // rows come out scored when the watermark advances
             case .lookup(let l):
                 b = lookup(l, b)
+                origins = nil
             case .intervalJoin:
                 break  // fed by push(_:side:now:)
             case .aggregate(let pre, let preSchema, let op, let schema):
                 guard let (input, _) = prepare(pre, preSchema, b) else { return [] }
                 let rows = op.add(input, now: now)
+                origins = nil
                 if rows.isEmpty { return [] }
                 b = Pipeline.batch(rows, schema)
             case .limit(let n):
@@ -430,7 +452,7 @@ final class Pipeline {
     static func schema(_ types: [ColumnType]) -> Schema { Schema(types.indices.map { Field("c\($0)", types[$0]) }) }
 
     private func note(_ errors: [RowError], _ b: Batch) {
-        for e in errors { failures.append(RecordFailure(kind: "eval", message: e.message, data: rowText(b, e.row))) }
+        for e in errors { failures.append(RecordFailure(kind: "eval", message: e.message, data: rowText(b, e.row), sourceRow: origins?[e.row])) }
     }
 
     /// A row as a JSON object, for the error stream.

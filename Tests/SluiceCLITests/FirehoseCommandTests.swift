@@ -53,7 +53,8 @@ struct FirehoseCommandTests {
         #expect(r.stderr.contains(reason), "\(r.stderr)")
     }
 
-    /// `NOTIFY 'stderr'`: a notification is a JSON line on standard error of `sluice run`.
+    /// `NOTIFY 'stderr'`: under `sluice run` a notification is the log's alert line on standard
+    /// error (a JSON object with `--log-format json`), once.
     @Test func alertsNotifyOnStandardError() throws {
         let dir = TempDir()
         let sql = dir.path + "/alert.sql"
@@ -67,8 +68,12 @@ struct FirehoseCommandTests {
         try #"{"sensor":"s1","temp":70,"ts":"2024-01-01T00:00:01Z"}"#.appending("\n").write(toFile: input, atomically: true, encoding: .utf8)
         let r = try CLI.run(["run", sql, "--input", "temps=" + input, "--until-end"])
         #expect(r.status == 0, "\(r.stderr)")
-        let line = try #require(r.stderr.split(separator: "\n").first { $0.hasPrefix("{") })
+        let fired = r.stderr.split(separator: "\n").filter { $0.contains("hot FIRING") }
+        #expect(fired == ["query 1 (ALERT hot): hot FIRING for sensor=s1 at 2024-01-01T00:00:10.000Z: s1 at 70.0"], "\(r.stderr)")
+        let j = try CLI.run(["run", sql, "--input", "temps=" + input, "--until-end", "--log-format", "json"])
+        let line = try #require(j.stderr.split(separator: "\n").first { $0.contains(#""event":"alert""#) })
         let n = try JSONValue.parse(bytes: Array(line.utf8))
-        #expect(n["alert"]?.stringValue == "hot" && n["state"]?.stringValue == "FIRING" && n["message"]?.stringValue == "s1 at 70.0")
+        #expect(n["alert"]?.stringValue == "hot" && n["state"]?.stringValue == "FIRING" && n["message"]?.stringValue?.hasSuffix("s1 at 70.0") == true)
+        #expect(j.stderr.split(separator: "\n").filter { $0.contains("FIRING") }.count == 1)
     }
 }

@@ -97,6 +97,25 @@ struct HeadlessJobTests {
         #expect(try String(contentsOfFile: dir.path + "/out.jsonl", encoding: .utf8) == once)
     }
 
+    /// A run whose rows all fail says why at the end (the most frequent reasons, each with a
+    /// count and an example record), and a CSV file loaded into a JSON stream gets a hint.
+    @Test func theSummarySaysWhyRecordsFailed() throws {
+        let dir = TempDir()
+        try """
+            CREATE STREAM pays (merchant VARCHAR, amount DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json');
+            CREATE SINK out WITH (type = 'file', path = '\(dir.path)/out.jsonl');
+            INSERT INTO out SELECT CAST(merchant AS BIGINT) AS m FROM pays;
+            """.write(toFile: dir.path + "/q.sql", atomically: true, encoding: .utf8)
+        try (0..<50).map { #"{"merchant":"m-\#($0)","amount":1,"ts":\#($0)}"# }.joined(separator: "\n").write(toFile: dir.path + "/in.jsonl", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", dir.path + "/q.sql", "--input", "pays=" + dir.path + "/in.jsonl", "--until-end"])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("50 records in, 0 rows out, 50 bad, 0 late"), "\(r.stderr)")
+        #expect(r.stderr.contains(#"50 eval: cannot cast '…' to BIGINT; e.g. {"merchant":"m-0","amount":1,"ts":0}"#), "\(r.stderr)")
+        try (["merchant,amount,ts"] + (0..<20).map { "m-\($0),1.5,\($0)" }).joined(separator: "\n").write(toFile: dir.path + "/in.csv", atomically: true, encoding: .utf8)
+        let csv = try CLI.run(["run", dir.path + "/q.sql", "--input", "pays=" + dir.path + "/in.csv", "--until-end"])
+        #expect(csv.stderr.contains("hint: the records look like CSV, not JSON"), "\(csv.stderr)")
+    }
+
     /// The same query over the same input three ways: uninterrupted; stopped with SIGTERM and
     /// restarted; killed with SIGKILL after its first checkpoint and restarted. The sink files are
     /// identical, so nothing was lost and nothing written twice.

@@ -96,6 +96,37 @@ struct BadInputTests {
         #expect(try f.errorStream().filter { $0["error_kind"] == "decode" }.count == 1)
     }
 
+    /// error_stream can be read from the start of a file, and an expression failure names the
+    /// record as it arrived: its shard, sequence number and raw bytes (not the projected row).
+    @Test func errorStreamIsThereFromTheStartWithTheRawRecord() throws {
+        let f = try EngineFixture()
+        try f.load("""
+            CREATE STREAM pays (merchant VARCHAR, amount VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json');
+            CREATE SINK errs WITH (type = 'file', path = '$DIR/errs.jsonl');
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+            INSERT INTO errs SELECT error_kind, message, source, shard_id, sequence_number, data FROM error_stream;
+            INSERT INTO out SELECT merchant, CAST(amount AS BIGINT) AS cents FROM pays WHERE merchant <> 'skip';
+            """)
+        let raw = #"{"merchant":"m-1","amount":"12.5x","ts":1000,"extra":[1,2]}"#
+        try f.put("pays", #"{"merchant":"m-0","amount":"7","ts":500}"#)
+        try f.put("pays", raw)
+        try f.engine.runUntilEnd()
+        #expect(f.lines("out.jsonl") == [#"{"merchant":"m-0","cents":7}"#])
+        let errs = f.lines("errs.jsonl").compactMap { try? JSONValue.parse(bytes: Array($0.utf8)) }
+        #expect(errs.count == 1, "\(f.lines("errs.jsonl"))")
+        #expect(errs.first?["error_kind"] == "eval" && errs.first?["source"] == "pays")
+        #expect(errs.first?["data"]?.stringValue == raw)
+        #expect(errs.first?["shard_id"]?.stringValue == "shardId-000000000000" && errs.first?["sequence_number"]?.stringValue?.count == 56)
+        // The reason is counted for the summary, with the record as its example.
+        let reasons = f.engine.counters[1].topReasons(3)
+        #expect(reasons.first?.kind == "eval" && reasons.first?.count == 1 && reasons.first?.example == raw, "\(reasons)")
+    }
+
+    @Test func reasonsAreGroupedWithoutTheirValues() {
+        #expect(QueryCounters.generalized("cannot cast 'abc' to BIGINT") == "cannot cast '…' to BIGINT")
+        #expect(QueryCounters.generalized(#"field 'v': expected a number, found "warm""#) == #"field 'v': expected a number, found "…""#)
+    }
+
     @Test func quoteStateAcrossLines() {
         func inside(_ s: String, _ start: Bool = false) -> Bool { Array(s.utf8).withUnsafeBytes { CSVRecordDecoder.endsInsideQuotes($0, startingInside: start) } }
         #expect(!inside("a,b,c") && inside("a,\"b") && !inside("a,\"b\"\"c\"") && inside("a,\"b\"\"c"))
