@@ -27,7 +27,7 @@ final class JobInput {
     /// The records behind the rows of the batch decoded last: the read, its shard, and for each
     /// row the record's index in the read (and its user record's, for a KPL aggregate), so that a
     /// row that fails later is reported as the record that arrived.
-    var lastRead: (result: GetRecordsResult, shard: String, rows: [(record: Int, user: Int?)])? = nil
+    var lastRead: (result: GetRecordsResult, shard: String, rows: [(record: Int, user: Int?)]?)? = nil
 
     init(source: SourceNode, application: String, engine: Engine) throws(EngineError) {
         self.source = source
@@ -316,8 +316,15 @@ final class Job {
         let stream = input.source.stream.name
         if let read = input.lastRead {
             for k in failures.indices {
-                guard let r = failures[k].sourceRow, r < read.rows.count else { continue }
-                let (i, user) = read.rows[r]
+                guard let r = failures[k].sourceRow else { continue }
+                let (i, user): (Int, Int?)
+                if let listed = read.rows {
+                    guard r < listed.count else { continue }
+                    (i, user) = listed[r]
+                } else {
+                    guard r < read.result.records.count else { continue }
+                    (i, user) = (r, nil)
+                }
                 failures[k].shardId = read.shard
                 failures[k].sequenceNumber = read.result.sequenceNumber(i).description
                 var data = read.result.records.data(i)
@@ -356,18 +363,24 @@ final class Job {
             default: break
             }
         }
-        var rows: [(record: Int, user: Int?)] = []
-        rows.reserveCapacity(r.records.count)
+        // Row k is record k until a record makes no row or several: only then are the rows
+        // listed (nothing is kept per record in the common case).
+        var rows: [(record: Int, user: Int?)]? = nil
+        var made = 0
+        func list() { if rows == nil { rows = (0..<made).map { ($0, nil) } } }
         r.records.forEachRecord { i, arrival, data in
             guard fatal == nil else { return }
             if KPLAggregate.hasMagic(data), let users = KPLAggregate.deaggregate(data) {
+                list()
                 for (k, u) in users.enumerated() where fatal == nil {
-                    if let e = u.data.withUnsafeBytes({ input.decoder.add($0, arrival: arrival) }) { failed(e, i, u.data, subsequence: k) } else { rows.append((i, k)) }
+                    if let e = u.data.withUnsafeBytes({ input.decoder.add($0, arrival: arrival) }) { failed(e, i, u.data, subsequence: k) } else { rows!.append((i, k)) }
                 }
             } else if let e = input.decoder.add(data, arrival: arrival) {
+                list()
                 failed(e, i, Array(data), subsequence: nil)
             } else {
-                rows.append((i, nil))
+                made += 1
+                rows?.append((i, nil))
             }
         }
         input.lastRead = (r, shard, rows)

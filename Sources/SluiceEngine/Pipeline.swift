@@ -15,6 +15,32 @@ struct RecordFailure {
     var sourceRow: Int? = nil
 }
 
+/// Where the rows flowing through a pipeline came from: row r of the source batch pushed
+/// (`identity`), the rows listed (after a filter dropped some), or no one record (after an
+/// aggregate, a join or a lookup).
+enum Origins {
+    case identity
+    case mapped([Int])
+    case none
+
+    subscript(_ r: Int) -> Int? {
+        switch self {
+        case .identity: return r
+        case .mapped(let m): return r < m.count ? m[r] : nil
+        case .none: return nil
+        }
+    }
+
+    /// After keeping only `rows` (indices into the current rows, in order).
+    func selecting(_ rows: [Int]) -> Origins {
+        switch self {
+        case .identity: return .mapped(rows)
+        case .mapped(let m): return .mapped(rows.map { m[$0] })
+        case .none: return .none
+        }
+    }
+}
+
 /// The operators above a query's source, as stages that pass batches (or rows) upward.
 /// Built from an optimized logical plan; owned by the query's driver (not thread-safe).
 final class Pipeline {
@@ -169,7 +195,7 @@ final class Pipeline {
         evaluator.now = now
         evaluator.reset()
         let keep = evaluator.evaluate(p, b)
-        origins = Array(0..<b.count)
+        origins = .identity
         note(evaluator.errors, b)
         let rows = keep.indices.filter { keep[$0] == .bool(true) }
         if rows.count == b.count { return b }
@@ -177,9 +203,8 @@ final class Pipeline {
         return Pipeline.select(b, rows)
     }
 
-    /// For the batch flowing through the stages, the row of the source batch each row came from
-    /// (nil: rows that no longer stand for one record, as after an aggregate or a join).
-    private var origins: [Int]? = nil
+    /// For the batch flowing through the stages, the row of the source batch each row came from.
+    private var origins = Origins.none
     /// The rows a source filter kept, for the next push.
     private var pendingOrigins: [Int]? = nil
 
@@ -187,7 +212,7 @@ final class Pipeline {
     /// 1 right) through every stage; returns the output rows.
     func push(_ batch: Batch, side: Int = 0, now: Int64) -> [[Value]] {
         evaluator.now = now
-        origins = pendingOrigins ?? Array(0..<batch.count)
+        origins = pendingOrigins.map { .mapped($0) } ?? .identity
         pendingOrigins = nil
         guard case .intervalJoin(let j)? = stages.first else { return run(from: 0, .batch(batch), now: now) }
         guard batch.count > 0 else { return [] }
@@ -202,12 +227,12 @@ final class Pipeline {
             let key = RowKey(keys, row: r)
             let row = batchRows[r]
             guard case .timestamp(let t) = row[side == 0 ? j.leftTime : j.rightTime] else {
-                failures.append(RecordFailure(kind: "eval", message: "the record has no event time to join on", data: rowText(batch, r), sourceRow: origins?[r]))
+                failures.append(RecordFailure(kind: "eval", message: "the record has no event time to join on", data: rowText(batch, r), sourceRow: origins[r]))
                 continue
             }
             guard let joined = side == 0 ? j.op.addLeft(key: key, time: t, row: row) : j.op.addRight(key: key, time: t, row: row) else {
                 failures.append(RecordFailure(kind: "late", message: "the record is older than its stream's watermark, so what it could join may be gone",
-                                              data: rowText(batch, r), sourceRow: origins?[r]))
+                                              data: rowText(batch, r), sourceRow: origins[r]))
                 continue
             }
             rows += joined
@@ -299,7 +324,7 @@ final class Pipeline {
         switch flow {
         case .batch(let batch): b = batch
         case .rows(var rows, let schema):
-            origins = nil
+            origins = .none
             rowStages: while i < stages.count {
                 switch stages[i] {
                 case .project(let exprs, _):
@@ -331,14 +356,14 @@ final class Pipeline {
                 let rows = keep.indices.filter { keep[$0] == .bool(true) }
                 if rows.count != b.count {
                     b = Pipeline.select(b, rows)
-                    origins = origins.map { o in rows.map { o[$0] } }
+                    origins = origins.selecting(rows)
                 }
             case .project(let exprs, let schema):
                 evaluator.reset()
                 let cols = exprs.map { evaluator.evaluate($0, b) }
                 let bad = Set(evaluator.errors.map(\.row))
                 note(evaluator.errors, b)
-                if !bad.isEmpty { origins = origins.map { o in o.indices.filter { !bad.contains($0) }.map { o[$0] } } }
+                if !bad.isEmpty { origins = origins.selecting((0..<b.count).filter { !bad.contains($0) }) }
                 var builders = schema.fields.map { ColumnBuilder($0.type, capacity: b.count) }
                 var n = 0
                 for r in 0..<b.count where !bad.contains(r) {
@@ -349,7 +374,7 @@ final class Pipeline {
             case .window(let pre, let preSchema, let op, let schema):
                 guard let (input, origin) = prepare(pre, preSchema, b) else { return [] }
                 for r in op.add(input) {
-                    failures.append(RecordFailure(kind: "late", message: "the record's window has already been emitted", data: rowText(b, origin[r]), sourceRow: origins?[origin[r]]))
+                    failures.append(RecordFailure(kind: "late", message: "the record's window has already been emitted", data: rowText(b, origin[r]), sourceRow: origins[origin[r]]))
                 }
                 guard op.emitChanges else { return [] }  // rows come out when the watermark advances
                 var rows = op.changes
@@ -358,24 +383,24 @@ final class Pipeline {
             case .over(let pre, let preSchema, let op, _):
                 guard let (input, origin) = prepare(pre, preSchema, b) else { return [] }
                 for r in op.add(input, rows: origin.map { b.row($0) }) {
-                    failures.append(RecordFailure(kind: "late", message: "the record is older than rows already emitted by its OVER window", data: rowText(b, origin[r]), sourceRow: origins?[origin[r]]))
+                    failures.append(RecordFailure(kind: "late", message: "the record is older than rows already emitted by its OVER window", data: rowText(b, origin[r]), sourceRow: origins[origin[r]]))
                 }
                 return []  // rows come out when the watermark advances
             case .anomaly(let pre, let preSchema, let op, _):
                 guard let (input, origin) = prepare(pre, preSchema, b) else { return [] }
                 for r in op.add(input, rows: origin.map { b.row($0) }) {
-                    failures.append(RecordFailure(kind: "late", message: "the record is older than rows its random cut forest has already scored", data: rowText(b, origin[r]), sourceRow: origins?[origin[r]]))
+                    failures.append(RecordFailure(kind: "late", message: "the record is older than rows its random cut forest has already scored", data: rowText(b, origin[r]), sourceRow: origins[origin[r]]))
                 }
                 return []  // rows come out scored when the watermark advances
             case .lookup(let l):
                 b = lookup(l, b)
-                origins = nil
+                origins = .none
             case .intervalJoin:
                 break  // fed by push(_:side:now:)
             case .aggregate(let pre, let preSchema, let op, let schema):
                 guard let (input, _) = prepare(pre, preSchema, b) else { return [] }
                 let rows = op.add(input, now: now)
-                origins = nil
+                origins = .none
                 if rows.isEmpty { return [] }
                 b = Pipeline.batch(rows, schema)
             case .limit(let n):
@@ -452,7 +477,7 @@ final class Pipeline {
     static func schema(_ types: [ColumnType]) -> Schema { Schema(types.indices.map { Field("c\($0)", types[$0]) }) }
 
     private func note(_ errors: [RowError], _ b: Batch) {
-        for e in errors { failures.append(RecordFailure(kind: "eval", message: e.message, data: rowText(b, e.row), sourceRow: origins?[e.row])) }
+        for e in errors { failures.append(RecordFailure(kind: "eval", message: e.message, data: rowText(b, e.row), sourceRow: origins[e.row])) }
     }
 
     /// A row as a JSON object, for the error stream.
