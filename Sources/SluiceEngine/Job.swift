@@ -268,6 +268,7 @@ final class Job {
         try advance(now: now)
         try emit(pipeline.tick(now: now))
         try drainFailures(inputs[0])
+        try sink.flushIfDue(now: now)
         if pipeline.limitReached {
             try finish()
         } else if let every = engine.checkpointIntervalMillis, now - lastCheckpoint >= every {

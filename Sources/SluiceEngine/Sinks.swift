@@ -19,6 +19,9 @@ protocol RowSink: AnyObject {
     func restore(_ state: JSONValue?) throws(EngineError)
     /// The built-in streams the sink puts rows into.
     var streamsWritten: [String] { get }
+    /// Called on every step of the run loop (processing time `now`): rows written more than a
+    /// second ago reach the file even when no more come (a reader with `tail -f` sees them).
+    func flushIfDue(now: Int64) throws(EngineError)
 }
 
 extension RowSink {
@@ -27,7 +30,11 @@ extension RowSink {
     func state() -> JSONValue? { nil }
     func restore(_ state: JSONValue?) throws(EngineError) {}
     var streamsWritten: [String] { [] }
+    func flushIfDue(now: Int64) throws(EngineError) {}
 }
+
+/// How often buffered rows reach their files at the latest.
+let fileFlushMillis: Int64 = 1000
 
 /// JSON lines or CSV appended to a file (DIALECT.md §6), flushed as rows come and on close.
 /// A run resumed from a checkpoint cuts the file back to its length at that checkpoint, so rows
@@ -39,6 +46,8 @@ final class FileSink: RowSink {
     private var buffer: [UInt8] = []
     /// Bytes handed to the file so far.
     private var written: Int64 = 0
+    /// When rows were last handed to the file (processing time).
+    private var flushedAt: Int64 = .min
 
     init(path: String, format: RecordEncoder.Format, columns: [String]) throws(EngineError) {
         self.path = path
@@ -71,6 +80,12 @@ final class FileSink: RowSink {
         try writeAll(fd, buffer, path)
         written += Int64(buffer.count)
         buffer.removeAll(keepingCapacity: true)
+    }
+
+    func flushIfDue(now: Int64) throws(EngineError) {
+        guard !buffer.isEmpty, fd >= 0, flushedAt == .min || now - flushedAt >= fileFlushMillis else { return }
+        try flush()
+        flushedAt = now
     }
 
     func close() throws(EngineError) {
@@ -260,6 +275,14 @@ final class RollingFileSink: RowSink {
         try writeAll(fd, buffer, part(seq))
         written += Int64(buffer.count)
         buffer.removeAll(keepingCapacity: true)
+    }
+
+    private var flushedAt: Int64 = .min
+
+    func flushIfDue(now: Int64) throws(EngineError) {
+        guard !buffer.isEmpty, fd >= 0, flushedAt == .min || now - flushedAt >= fileFlushMillis else { return }
+        try flush()
+        flushedAt = now
     }
 
     /// Closes the open file under its final name and opens the next.

@@ -127,6 +127,28 @@ struct BadInputTests {
         #expect(QueryCounters.generalized(#"field 'v': expected a number, found "warm""#) == #"field 'v': expected a number, found "…""#)
     }
 
+    /// Rows reach a file sink within a second of being written, not only at checkpoints.
+    @Test func fileSinksFlushWithinASecond() throws {
+        let f = try EngineFixture()
+        f.engine.checkpointIntervalMillis = nil
+        try f.load("""
+            CREATE STREAM clicks (url VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json');
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+            INSERT INTO out SELECT url FROM clicks;
+            """)
+        try f.put("clicks", #"{"url":"/a","ts":1}"#)
+        _ = try f.engine.runStep()
+        #expect(f.lines("out.jsonl") == [#"{"url":"/a"}"#])
+        try f.put("clicks", #"{"url":"/b","ts":2}"#)
+        _ = try f.engine.runStep()
+        f.clock.advance(by: 500)
+        _ = try f.engine.runStep()
+        #expect(f.lines("out.jsonl").count == 1, "within the second, the row may wait")
+        f.clock.advance(by: 500)
+        _ = try f.engine.runStep()
+        #expect(f.lines("out.jsonl") == [#"{"url":"/a"}"#, #"{"url":"/b"}"#], "a second on, it is in the file")
+    }
+
     @Test func quoteStateAcrossLines() {
         func inside(_ s: String, _ start: Bool = false) -> Bool { Array(s.utf8).withUnsafeBytes { CSVRecordDecoder.endsInsideQuotes($0, startingInside: start) } }
         #expect(!inside("a,b,c") && inside("a,\"b") && !inside("a,\"b\"\"c\"") && inside("a,\"b\"\"c"))
