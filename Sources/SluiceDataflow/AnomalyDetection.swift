@@ -74,8 +74,13 @@ public final class AnomalyDetectionOperator {
     public var explain: String {
         let c = configuration
         return "AnomalyDetectionExec: random cut forest columns=[\(columnNames.joined(separator: ", "))] keys=\(keyCount) trees=\(c.trees) "
-            + "sample_size=\(c.sampleSize) shingle=\(c.shingle) max_partitions=\(maxPartitions)" + (explanation ? " explanation" : "")
+            + "sample_size=\(c.sampleSize) shingle=\(c.shingle) max_partitions=\(maxPartitions) warm_up=\(warmUp) (score 0 before)" + (explanation ? " explanation" : "")
     }
+
+    /// Rows a partition's forest sees before its scores are more than 0.
+    public var warmUp: Int { configuration.outputAfter ?? 1 + configuration.sampleSize / 4 }
+    /// Partitions whose forest has not yet seen `warmUp` rows (their scores are still 0).
+    public var warmingPartitions: Int { forests.values.filter { $0.forest.seen < Int64(warmUp) }.count }
 
     /// Partitions with a forest, and rows waiting for the watermark (tests and metrics).
     public var partitions: Int { forests.count }

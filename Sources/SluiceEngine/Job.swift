@@ -297,6 +297,12 @@ final class Job {
         for input in inputs { input.tracker.endOfInput() }
         try advance(now: engine.clock.nowMillis())
         try drainFailures(inputs[0])
+        // Scores of 0 are not "normal" when a forest never warmed up: say so, once.
+        for f in pipeline.forests where f.warming > 0 {
+            engine.emit("warning", query: counters.name,
+                        "warning: \(f.warming) of \(f.partitions) random cut forest partition\(f.partitions == 1 ? "" : "s") saw fewer than \(f.warmUp) rows (output_after): their anomaly_score stayed 0",
+                        [("warming_partitions", .int(Int64(f.warming))), ("partitions", .int(Int64(f.partitions))), ("warm_up", .int(Int64(f.warmUp)))])
+        }
         try sink.close()
         // The query has ended its input: a later run starts it afresh.
         if !ephemeral { unlink(checkpointPath) }

@@ -466,6 +466,11 @@ final class Pipeline {
         return rows.isEmpty ? nil : (Pipeline.batch(rows, schema), origin)
     }
 
+    /// The random cut forests of the pipeline: partitions still warming up, partitions, warm-up.
+    var forests: [(warming: Int, partitions: Int, warmUp: Int)] {
+        stages.compactMap { if case .anomaly(_, _, let op, _) = $0 { return (op.warmingPartitions, op.partitions, op.warmUp) }; return nil }
+    }
+
     /// The schema of rows that went through the column-picking stages in `start..<i`.
     static func rowSchema(_ stages: [Stage], before i: Int, start: Int, _ schema: Schema) -> Schema {
         for k in stride(from: i - 1, through: start, by: -1) {

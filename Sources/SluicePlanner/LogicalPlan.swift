@@ -121,6 +121,8 @@ public struct AnomalyDetection: Sendable, Equatable {
         if let o = outputAfter { params += " output_after=\(o)" }
         params += " seed=\(seed)"
         if maxPartitions != Self.defaultMaxPartitions { params += " max_partitions=\(maxPartitions)" }
+        // Scores are 0 until a partition's forest has seen this many rows: EXPLAIN says so.
+        params += " warm_up=\(outputAfter ?? 1 + sampleSize / 4)"
         return "columns=[\(columnNames.joined(separator: ", "))] partition=[\(partition.map(\.text).joined(separator: ", "))] \(params)"
             + (explanation ? " explanation" : "")
     }

@@ -149,6 +149,25 @@ struct BadInputTests {
         #expect(f.lines("out.jsonl") == [#"{"url":"/a"}"#, #"{"url":"/b"}"#], "a second on, it is in the file")
     }
 
+    /// A forest that never saw `output_after` rows scores 0; the end of the run says so, once,
+    /// and EXPLAIN shows the warm-up.
+    @Test func forestsStillWarmingUpAreReported() throws {
+        let f = try EngineFixture()
+        var events: [String] = []
+        f.engine.onEvent = { events.append($0.message) }
+        try f.load("""
+            CREATE STREAM m (k VARCHAR, v DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json');
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+            INSERT INTO out SELECT k, anomaly_score FROM RANDOM_CUT_FOREST(m, COLUMNS (v), PARTITION BY k, sample_size => 16);
+            """)
+        for i in 0..<20 { try f.put("m", #"{"k":"\#(i < 10 ? "a" : i < 12 ? "b" : "a")","v":\#(i),"ts":\#(i * 1000)}"#) }
+        try f.engine.runUntilEnd()
+        let warnings = events.filter { $0.contains("warming") || $0.contains("output_after") }
+        #expect(warnings == ["warning: 1 of 2 random cut forest partitions saw fewer than 5 rows (output_after): their anomaly_score stayed 0"], "\(events)")
+        let plan = try f.engine.plans(Parser.parse("SELECT k, anomaly_score FROM RANDOM_CUT_FOREST(m, COLUMNS (v), PARTITION BY k, sample_size => 16);").script)
+        #expect(plan.first?.physical.contains("warm_up=5 (score 0 before)") == true && plan.first?.logical.contains("warm_up=5") == true)
+    }
+
     @Test func quoteStateAcrossLines() {
         func inside(_ s: String, _ start: Bool = false) -> Bool { Array(s.utf8).withUnsafeBytes { CSVRecordDecoder.endsInsideQuotes($0, startingInside: start) } }
         #expect(!inside("a,b,c") && inside("a,\"b") && !inside("a,\"b\"\"c\"") && inside("a,\"b\"\"c"))
@@ -157,3 +176,4 @@ struct BadInputTests {
 }
 
 import SluiceCodecs
+import SluiceSQL

@@ -14,7 +14,7 @@ struct AnomalyPlanTests {
         let text = Optimizer().optimize(plan).explain
         #expect(text == """
             Project: url, anomaly_score
-              AnomalyDetection: columns=[latency_ms, status] partition=[url] trees=50 sample_size=256 shingle=4 time_decay=0.001 seed=42 order=ts
+              AnomalyDetection: columns=[latency_ms, status] partition=[url] trees=50 sample_size=256 shingle=4 time_decay=0.001 seed=42 warm_up=65 order=ts
                 Source: clicks columns=[url, latency_ms, status, ts] watermark=ts - 5s
             """, "\(text)")
         // With the explanation: a score, then attribution and direction per column, then the JSON form.
@@ -26,7 +26,7 @@ struct AnomalyPlanTests {
         #expect(p.schema.map(\.type).suffix(6) == [.double, .double, .varchar, .double, .varchar, .varchar])
         // A bound on the forests other than the default shows.
         #expect(f.explain("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), PARTITION BY url, max_partitions => 500)")
-            .contains("seed=42 max_partitions=500 order=ts"))
+            .contains("seed=42 max_partitions=500 warm_up=65 order=ts"))
         // A stream without an event time is ordered by ROWTIME.
         #expect(f.explain("SELECT n FROM RANDOM_CUT_FOREST(raw, COLUMNS (n))").contains("order=ROWTIME"))
     }
