@@ -129,6 +129,14 @@ public final class WindowAggregateOperator {
     @inline(__always)
     func lastWindowEnd(_ t: Int64) -> Int64 { floorDiv(t, window.advance) * window.advance + window.size }
 
+    /// Whether some window of a row at `t` has closed once the watermark reaches `watermark`
+    /// (its first window's end is behind it): the row must be judged after that window is
+    /// emitted, so that it is left out of it (and counted late when all of its windows closed).
+    public func missesWindows(_ t: Int64, at watermark: Int64) -> Bool {
+        let firstEnd = (floorDiv(t &- window.size, window.advance) + 1) * window.advance + window.size
+        return firstEnd <= max(emittedThrough, watermark)
+    }
+
     @inline(__always)
     private func pane(_ start: Int64) -> Pane {
         if let l = lastPane, l.start == start { return l.pane }

@@ -170,6 +170,10 @@ public final class Engine {
         }
     }
 
+    /// The most records a query reads from a shard in one step. Results do not depend on it
+    /// (records are judged one by one in effect); tests vary it to show that.
+    public var pollLimit = 10_000
+
     /// How often (processing time) each running query takes a checkpoint; nil: only on `stop()`.
     public var checkpointIntervalMillis: Int64? = 10_000
 

@@ -236,6 +236,7 @@ final class Job {
     /// whether anything was read.
     func step() throws(EngineError) -> Bool {
         let now = engine.clock.nowMillis()
+        if inputs.count == 1 { return try stepRecordwise(inputs[0], now: now) }
         var read = false
         for (side, input) in inputs.enumerated() {
             try bindCSVHeader(input)
@@ -275,6 +276,150 @@ final class Job {
             try checkpoint()
         }
         return read
+    }
+
+    /// The rest of a step: the run loop's ticks, the checkpoint, the end of a LIMIT.
+    private func endStep(now: Int64) throws(EngineError) {
+        try advance(now: now)
+        try emit(pipeline.tick(now: now))
+        try drainFailures(inputs[0])
+        try sink.flushIfDue(now: now)
+        if pipeline.limitReached {
+            try finish()
+        } else if let every = engine.checkpointIntervalMillis, now - lastCheckpoint >= every {
+            try checkpoint()
+        }
+    }
+
+    /// A step of a query with one source, record by record in effect (DIALECT.md §4): the records
+    /// of every shard meet in the order they arrived (then by shard), each sees the watermark
+    /// the ones before it left, and a record that could be late for it is judged after the
+    /// windows those records closed. Records in order go through in batches, as read. A shard
+    /// read that stopped short of its end makes the records of other shards that arrived after
+    /// its last one wait for the next step, so the order does not depend on how much a read
+    /// returns.
+    private func stepRecordwise(_ input: JobInput, now: Int64) throws(EngineError) -> Bool {
+        try bindCSVHeader(input)
+        let stream = input.source.stream.name
+        let before = input.consumer.positions
+        let polled: [StreamConsumer.ShardRecords]
+        do { polled = try input.consumer.poll(limitPerShard: engine.pollLimit) } catch { throw EngineError.io("reading \(stream): \(error)") }
+        input.iteratorAgeMillis = polled.map(\.result.millisBehindLatest).max() ?? 0
+        // How many records of each read take part in this step.
+        var keep = polled.map(\.result.records.count)
+        let producing = polled.indices.filter { keep[$0] > 0 }
+        if producing.count > 1 {
+            // A shard `s` read short of its end has unread records arriving at or after its last
+            // read one (arrival c): a record of another shard k waits when it comes after them,
+            // that is when it arrived later, or at c from a shard after s.
+            let limits = producing.filter { polled[$0].result.millisBehindLatest > 0 }
+                .map { (shard: $0, arrival: polled[$0].result.records.arrivalMillis(keep[$0] - 1)) }
+            for k in producing {
+                let r = polled[k].result
+                var n = keep[k]
+                func waits(_ a: Int64) -> Bool { limits.contains { $0.shard != k && (a > $0.arrival || (a == $0.arrival && k > $0.shard)) } }
+                while n > 0 && waits(r.records.arrivalMillis(n - 1)) { n -= 1 }
+                if n < keep[k] {
+                    input.consumer.rewind(shard: polled[k].shardId,
+                                          to: n > 0 ? .sequenceNumber(r.sequenceNumber(n - 1).description) : before[polled[k].shardId])
+                    keep[k] = n
+                }
+            }
+        }
+        var batches: [(index: Int, batch: Batch, lastRead: (result: GetRecordsResult, shard: String, rows: [(record: Int, user: Int?)]?)?)] = []
+        var read = false
+        for k in polled.indices where keep[k] > 0 {
+            let p = polled[k]
+            read = true
+            counters.recordsIn += Int64(keep[k])
+            let (batch, _) = decode(input, p.result, shard: p.shardId, limit: keep[k])
+            batches.append((k, batch, input.lastRead))
+            if let f = fatal {
+                // The records before the bad one go through; windows stay open (no end of input).
+                for b in batches {
+                    input.lastRead = b.lastRead
+                    try emit(pipeline.pushSource(b.batch, rows: 0..<b.batch.count, predicate: input.predicate, now: now))
+                }
+                done = true
+                try? sink.close()
+                throw EngineError(message: "stream \(stream): record \(f.sequenceNumber ?? "?") of \(f.shardId ?? "?") cannot be decoded: "
+                                  + "\(f.message); bad_records = 'fail' stops the query (record: \(f.data ?? ""))")
+            }
+        }
+        for k in polled.indices where keep[k] == 0 { input.tracker.touch(shard: polled[k].shardId, now: now) }
+        if !batches.isEmpty { try pushInOrder(input, polled, batches, now: now) }
+        input.lastRead = nil
+        for k in polled.indices where polled[k].result.nextShardIterator == nil && keep[k] == polled[k].result.records.count {
+            input.tracker.finishShard(polled[k].shardId)
+        }
+        try endStep(now: now)
+        return read
+    }
+
+    /// The rows of a step's batches in the order their records arrived (then by shard), with the
+    /// watermark before each; runs of rows of one shard that cannot be late go through together.
+    private func pushInOrder(_ input: JobInput, _ polled: [StreamConsumer.ShardRecords],
+                             _ batches: [(index: Int, batch: Batch, lastRead: (result: GetRecordsResult, shard: String, rows: [(record: Int, user: Int?)]?)?)],
+                             now: Int64) throws(EngineError) {
+        let timeColumn = input.decoder.eventTimeColumn
+        // Per batch: each row's arrival and event time.
+        func arrival(_ b: Int, _ row: Int) -> Int64 {
+            guard let lr = batches[b].lastRead else { return 0 }
+            let record = lr.rows.map { $0[row].record } ?? row
+            return lr.result.records.arrivalMillis(record)
+        }
+        func time(_ b: Int, _ row: Int) -> Int64? {
+            guard let c = timeColumn else { return nil }
+            let col = batches[b].batch.columns[c]
+            guard !col.isNull(row), case .int(let ts) = col.storage else { return nil }
+            return ts[row]
+        }
+        // The merged order: a k-way merge of the batches by (arrival, shard).
+        var order: [(batch: Int, row: Int)] = []
+        if batches.count == 1 {
+            order = (0..<batches[0].batch.count).map { (0, $0) }
+        } else {
+            var next = [Int](repeating: 0, count: batches.count)
+            order.reserveCapacity(batches.reduce(0) { $0 + $1.batch.count })
+            while true {
+                var best: Int? = nil
+                for b in batches.indices where next[b] < batches[b].batch.count {
+                    if best == nil || arrival(b, next[b]) < arrival(best!, next[best!]) { best = b }
+                }
+                guard let b = best else { break }
+                order.append((b, next[b]))
+                next[b] += 1
+            }
+        }
+        let ids = batches.map { polled[$0.index].shardId }
+        let marks = input.tracker.watermarksBefore(ids, order.map(\.batch), order.map { time($0.batch, $0.row) }, now: now)
+        // Runs: consecutive rows of one batch that cannot be late at their watermark.
+        var runStart = 0
+        func flush(_ end: Int) throws(EngineError) {
+            guard runStart < end else { return }
+            let b = order[runStart].batch
+            input.lastRead = batches[b].lastRead
+            try emit(pipeline.pushSource(batches[b].batch, rows: order[runStart].row..<(order[end - 1].row + 1), predicate: input.predicate, now: now))
+            try drainFailures(input)
+        }
+        for k in order.indices {
+            let (b, row) = order[k]
+            if k > runStart && order[k - 1].batch != b {
+                try flush(k)
+                runStart = k
+            }
+            guard let t = time(b, row), pipeline.couldBeLate(t, at: marks[k]) else { continue }
+            try flush(k)
+            // The windows the rows before it closed close first; then the row is judged.
+            if marks[k] > lastWatermark {
+                lastWatermark = marks[k]
+                try emit(pipeline.advance(watermark: marks[k], now: now))
+            }
+            runStart = k
+            try flush(k + 1)
+            runStart = k + 1
+        }
+        try flush(order.count)
     }
 
     /// Moves the watermark: of the one source, or of each side of a join.
@@ -358,7 +503,7 @@ final class Job {
 
     /// Decodes a shard's records into a batch of the source's columns; returns the largest event time.
     /// A KPL aggregated record is read as its user records, as the KCL reads it.
-    private func decode(_ input: JobInput, _ r: GetRecordsResult, shard: String) -> (Batch, Int64?) {
+    private func decode(_ input: JobInput, _ r: GetRecordsResult, shard: String, limit: Int? = nil) -> (Batch, Int64?) {
         func failed(_ e: DecodeError, _ i: Int, _ data: [UInt8], subsequence: Int?) {
             let f = RecordFailure(kind: "decode", message: e.description + (subsequence.map { " (user record \($0) of an aggregated record)" } ?? ""),
                                   shardId: shard, sequenceNumber: r.sequenceNumber(i).description, data: String(decoding: data, as: UTF8.self))
@@ -375,8 +520,9 @@ final class Job {
         var rows: [(record: Int, user: Int?)]? = nil
         var made = 0
         func list() { if rows == nil { rows = (0..<made).map { ($0, nil) } } }
+        let keep = limit ?? r.records.count
         r.records.forEachRecord { i, arrival, data in
-            guard fatal == nil else { return }
+            guard fatal == nil, i < keep else { return }
             if KPLAggregate.hasMagic(data), let users = KPLAggregate.deaggregate(data) {
                 list()
                 for (k, u) in users.enumerated() where fatal == nil {

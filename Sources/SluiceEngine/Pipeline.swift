@@ -195,11 +195,11 @@ final class Pipeline {
         evaluator.now = now
         evaluator.reset()
         let keep = evaluator.evaluate(p, b)
-        origins = .identity
+        origins = sliceStart == 0 ? .identity : .mapped(Array(sliceStart..<(sliceStart + b.count)))
         note(evaluator.errors, b)
         let rows = keep.indices.filter { keep[$0] == .bool(true) }
         if rows.count == b.count { return b }
-        pendingOrigins = rows
+        pendingOrigins = rows.map { $0 + sliceStart }
         return Pipeline.select(b, rows)
     }
 
@@ -212,7 +212,7 @@ final class Pipeline {
     /// 1 right) through every stage; returns the output rows.
     func push(_ batch: Batch, side: Int = 0, now: Int64) -> [[Value]] {
         evaluator.now = now
-        origins = pendingOrigins.map { .mapped($0) } ?? .identity
+        origins = pendingOrigins.map { .mapped($0) } ?? (sliceStart == 0 ? .identity : .mapped(Array(sliceStart..<(sliceStart + batch.count))))
         pendingOrigins = nil
         guard case .intervalJoin(let j)? = stages.first else { return run(from: 0, .batch(batch), now: now) }
         guard batch.count > 0 else { return [] }
@@ -465,6 +465,38 @@ final class Pipeline {
         }
         return rows.isEmpty ? nil : (Pipeline.batch(rows, schema), origin)
     }
+
+    /// Whether a source row at event time `t` could be late for the pipeline's time operator once
+    /// the watermark is `w` (false when the pipeline has none, or the row is ahead of it). A row
+    /// for which this holds is pushed on its own, after the windows the rows before it closed:
+    /// per-record semantics, whatever the size of the batches read.
+    func couldBeLate(_ t: Int64, at w: Int64) -> Bool {
+        guard w != .min else { return false }
+        for stage in stages {
+            switch stage {
+            case .window(_, _, let op, _):
+                if let windows = op as? WindowAggregateOperator { return windows.missesWindows(t, at: w) }
+                return t <= w
+            case .over, .anomaly, .intervalJoin: return t <= w
+            case .aggregate: return false
+            default: continue
+            }
+        }
+        return false
+    }
+
+    /// Pushes rows `rows` of a source batch (filtered by the pushed-down predicate) through the
+    /// stages; failures name the rows of `batch`.
+    func pushSource(_ batch: Batch, rows: Range<Int>, predicate: PhysicalExpr?, side: Int = 0, now: Int64) -> [[Value]] {
+        if rows == 0..<batch.count { return push(sourceFilter(predicate, batch, now: now), side: side, now: now) }
+        let part = Pipeline.select(batch, Array(rows))
+        sliceStart = rows.lowerBound
+        defer { sliceStart = 0 }
+        return push(sourceFilter(predicate, part, now: now), side: side, now: now)
+    }
+
+    /// Where the batch being pushed starts in the source batch its rows are reported against.
+    private var sliceStart = 0
 
     /// The random cut forests of the pipeline: partitions still warming up, partitions, warm-up.
     var forests: [(warming: Int, partitions: Int, warmUp: Int)] {

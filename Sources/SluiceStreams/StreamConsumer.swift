@@ -106,6 +106,13 @@ public final class StreamConsumer: @unchecked Sendable {
 
     /// Sets the read positions (a query restored from its own checkpoint): each shard is read
     /// after its position, shards without one from TRIM_HORIZON. Nothing is made durable.
+    /// Moves one shard's read position back (records after it are read again by the next poll);
+    /// nil: the shard's start.
+    public func rewind(shard: String, to position: Position?) {
+        positions[shard] = position
+        iterators[shard] = nil
+    }
+
     public func seek(to positions: [String: Position]) {
         self.positions = positions
         iterators = [:]
