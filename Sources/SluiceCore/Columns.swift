@@ -77,6 +77,21 @@ public struct Column: Sendable {
 
     public func isNull(_ i: Int) -> Bool { valid.map { !$0[i] } ?? false }
 
+    /// Rows `range` of the column.
+    public func slice(_ range: Range<Int>) -> Column {
+        var c = self
+        switch storage {
+        case .bool(let a): c.storage = .bool(ContiguousArray(a[range]))
+        case .int(let a): c.storage = .int(ContiguousArray(a[range]))
+        case .double(let a): c.storage = .double(ContiguousArray(a[range]))
+        case .string(let bytes, let offsets):
+            let lo = Int(offsets[range.lowerBound]), hi = Int(offsets[range.upperBound])
+            c.storage = .string(bytes: ContiguousArray(bytes[lo..<hi]), offsets: ContiguousArray(offsets[range.lowerBound...range.upperBound].map { $0 - Int32(lo) }))
+        }
+        if let v = valid { c.valid = ContiguousArray(v[range]) }
+        return c
+    }
+
     public func value(_ i: Int) -> Value {
         if isNull(i) { return .null }
         switch storage {
@@ -107,6 +122,11 @@ public struct Batch: Sendable {
     }
 
     public func row(_ i: Int) -> [Value] { columns.map { $0.value(i) } }
+
+    /// Rows `range`, copied a column at a time (typed arrays and string bytes, no values built).
+    public func slice(_ range: Range<Int>) -> Batch {
+        Batch(schema: schema, columns: columns.map { $0.slice(range) }, count: range.count)
+    }
 
     /// Every row, built a column at a time: each column's storage is looked at once, not once per
     /// row (`row(_:)` in a loop retains and releases it for every value).

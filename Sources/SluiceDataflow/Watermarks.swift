@@ -78,49 +78,64 @@ public struct WatermarkTracker: Sendable {
     public var value: Int64 { current }
 
     /// Per-record event time (DIALECT.md §4): the records of one step, in the order they meet
-    /// (`records[k]`: the shard, an index into `ids`, and the record's event time), each see the
-    /// watermark the records before it left. Returns the watermark before each record and notes
-    /// the records, as `observe` does, at processing time `now`. The shards of `ids` produced in
-    /// this step, so they are active; other shards count as `watermark(now:)` counts them.
-    public mutating func watermarksBefore(_ ids: [String], _ shardOf: [Int], _ times: [Int64?], now: Int64) -> [Int64] {
+    /// (record k: shard `shardOf[k]`, an index into `ids`, and event time `times[k]`, `.min` for
+    /// none), each see the watermark the records before it left. Returns the watermark before each
+    /// record and notes the records, as `observe` does, at processing time `now`. The shards of
+    /// `ids` produced in this step, so they are active; other shards count as `watermark(now:)`
+    /// counts them.
+    public mutating func watermarksBefore(_ ids: [String], _ shardOf: [Int32], _ times: [Int64], now: Int64) -> [Int64] {
         if ended { return Array(repeating: WatermarkTracker.infinity, count: times.count) }
         var maxes = ids.map { shards[$0]?.maxEventTime ?? .min }
         let own = Set(ids)
         // The other shards' part of the minimum: fixed for the step.
-        var othersMin = Int64.max, othersActive = false
+        var othersMin = Int64.max
         for (id, s) in shards where !own.contains(id) && !s.finished {
             if let idle = idleTimeoutMillis, now - s.lastActivity >= idle { continue }
-            othersActive = true
             othersMin = min(othersMin, s.maxEventTime == .min ? .min : s.maxEventTime &- delayMillis)
         }
+        let delay = delayMillis
+        func mark(_ m: Int64) -> Int64 { m == .min ? .min : m &- delay }
         var out = [Int64](repeating: 0, count: times.count)
         var cur = current
-        func mark() -> Int64 {
-            var w = othersActive ? othersMin : Int64.max
-            for m in maxes { w = min(w, m == .min ? .min : m &- delayMillis) }
-            return w
-        }
+        // The minimum over this step's shards, kept as it changes: only a raise of the shard that
+        // holds it can raise it.
+        var low = maxes.map(mark).min() ?? .max
         if ids.count == 1 {
-            // One shard: the running maximum, no minimum to take.
+            // One shard: its running maximum, against the other shards' part.
             var m = maxes[0]
-            for k in times.indices {
-                out[k] = cur
-                if let t = times[k], t > m {
-                    m = t
-                    let w = othersActive ? min(othersMin, m &- delayMillis) : m &- delayMillis
-                    if w > cur { cur = w }
+            times.withUnsafeBufferPointer { ts in
+                out.withUnsafeMutableBufferPointer { o in
+                    for k in 0..<ts.count {
+                        o[k] = cur
+                        let t = ts[k]
+                        if t > m {
+                            m = t
+                            let w = min(othersMin, t &- delay)
+                            if w > cur { cur = w }
+                        }
+                    }
                 }
             }
             maxes[0] = m
         } else {
-            for k in times.indices {
-                out[k] = cur
-                if let t = times[k], t > maxes[shardOf[k]] {
-                    maxes[shardOf[k]] = t
-                    let w = mark()
-                    if w > cur { cur = w }
+        times.withUnsafeBufferPointer { ts in
+            shardOf.withUnsafeBufferPointer { sh in
+                out.withUnsafeMutableBufferPointer { o in
+                    for k in 0..<ts.count {
+                        o[k] = cur
+                        let t = ts[k]
+                        guard t != .min else { continue }
+                        let s = Int(sh[k])
+                        let old = maxes[s]
+                        guard t > old else { continue }
+                        maxes[s] = t
+                        if mark(old) == low { low = maxes.count == 1 ? mark(t) : maxes.map(mark).min()! }
+                        let w = min(othersMin, low)
+                        if w > cur { cur = w }
+                    }
                 }
             }
+        }
         }
         for (i, id) in ids.enumerated() {
             var s = shards[id] ?? Shard(lastActivity: now)

@@ -361,65 +361,87 @@ final class Job {
     private func pushInOrder(_ input: JobInput, _ polled: [StreamConsumer.ShardRecords],
                              _ batches: [(index: Int, batch: Batch, lastRead: (result: GetRecordsResult, shard: String, rows: [(record: Int, user: Int?)]?)?)],
                              now: Int64) throws(EngineError) {
-        let timeColumn = input.decoder.eventTimeColumn
-        // Per batch: each row's arrival and event time.
-        func arrival(_ b: Int, _ row: Int) -> Int64 {
-            guard let lr = batches[b].lastRead else { return 0 }
-            let record = lr.rows.map { $0[row].record } ?? row
-            return lr.result.records.arrivalMillis(record)
+        // Per batch: each row's arrival and event time (`.min`: none).
+        var arrivals: [[Int64]] = [], times: [[Int64]] = []
+        for b in batches {
+            let n = b.batch.count
+            var a = [Int64](repeating: 0, count: batches.count == 1 ? 0 : n)
+            if batches.count > 1, let lr = b.lastRead {
+                let records = lr.result.records
+                if let listed = lr.rows { for r in 0..<n { a[r] = records.arrivalMillis(listed[r].record) } } else { for r in 0..<n { a[r] = records.arrivalMillis(r) } }
+            }
+            arrivals.append(a)
+            var t = [Int64](repeating: .min, count: n)
+            if let c = input.decoder.eventTimeColumn, case .int(let ts) = b.batch.columns[c].storage {
+                let col = b.batch.columns[c]
+                if col.valid == nil { for r in 0..<n { t[r] = ts[r] } } else { for r in 0..<n where !col.isNull(r) { t[r] = ts[r] } }
+            }
+            times.append(t)
         }
-        func time(_ b: Int, _ row: Int) -> Int64? {
-            guard let c = timeColumn else { return nil }
-            let col = batches[b].batch.columns[c]
-            guard !col.isNull(row), case .int(let ts) = col.storage else { return nil }
-            return ts[row]
-        }
-        // The merged order: a k-way merge of the batches by (arrival, shard).
-        var order: [(batch: Int, row: Int)] = []
+        // The merged order, as runs of one batch: a merge by (arrival, shard) that takes a batch's
+        // rows for as long as they come before every other batch's next row.
+        var runs: [(batch: Int, rows: Range<Int>)] = []
+        var next = [Int](repeating: 0, count: batches.count)
         if batches.count == 1 {
-            order = (0..<batches[0].batch.count).map { (0, $0) }
+            runs = [(0, 0..<batches[0].batch.count)]
+            next[0] = batches[0].batch.count
+        }
+        while batches.count > 1 {
+            var best = -1
+            for b in batches.indices where next[b] < batches[b].batch.count {
+                if best < 0 || arrivals[b][next[b]] < arrivals[best][next[best]] { best = b }
+            }
+            guard best >= 0 else { break }
+            // The next row of any other batch bounds the run: (arrival, batch) order.
+            var end = next[best] + 1
+            var bound = (Int64.max, Int.max)
+            for b in batches.indices where b != best && next[b] < batches[b].batch.count {
+                let head = (arrivals[b][next[b]], b)
+                if head < bound { bound = head }
+            }
+            let a = arrivals[best]
+            while end < a.count && (a[end], best) < bound { end += 1 }
+            runs.append((best, next[best]..<end))
+            next[best] = end
+        }
+        var shardOf: [Int32] = [], ordered: [Int64] = []
+        if batches.count == 1 {
+            ordered = times[0]
         } else {
-            var next = [Int](repeating: 0, count: batches.count)
-            order.reserveCapacity(batches.reduce(0) { $0 + $1.batch.count })
-            while true {
-                var best: Int? = nil
-                for b in batches.indices where next[b] < batches[b].batch.count {
-                    if best == nil || arrival(b, next[b]) < arrival(best!, next[best!]) { best = b }
-                }
-                guard let b = best else { break }
-                order.append((b, next[b]))
-                next[b] += 1
+            let total = batches.reduce(0) { $0 + $1.batch.count }
+            shardOf.reserveCapacity(total)
+            ordered.reserveCapacity(total)
+            for r in runs {
+                shardOf.append(contentsOf: repeatElement(Int32(r.batch), count: r.rows.count))
+                ordered.append(contentsOf: times[r.batch][r.rows])
             }
         }
         let ids = batches.map { polled[$0.index].shardId }
-        let marks = input.tracker.watermarksBefore(ids, order.map(\.batch), order.map { time($0.batch, $0.row) }, now: now)
-        // Runs: consecutive rows of one batch that cannot be late at their watermark.
-        var runStart = 0
-        func flush(_ end: Int) throws(EngineError) {
-            guard runStart < end else { return }
-            let b = order[runStart].batch
+        let marks = input.tracker.watermarksBefore(ids, shardOf, ordered, now: now)
+        func push(_ b: Int, _ rows: Range<Int>) throws(EngineError) {
+            guard !rows.isEmpty else { return }
             input.lastRead = batches[b].lastRead
-            try emit(pipeline.pushSource(batches[b].batch, rows: order[runStart].row..<(order[end - 1].row + 1), predicate: input.predicate, now: now))
+            try emit(pipeline.pushSource(batches[b].batch, rows: rows, predicate: input.predicate, now: now))
             try drainFailures(input)
         }
-        for k in order.indices {
-            let (b, row) = order[k]
-            if k > runStart && order[k - 1].batch != b {
-                try flush(k)
-                runStart = k
+        var k = 0
+        for run in runs {
+            let t = times[run.batch]
+            var start = run.rows.lowerBound
+            for row in run.rows {
+                defer { k += 1 }
+                guard t[row] != .min, pipeline.couldBeLate(t[row], at: marks[k]) else { continue }
+                try push(run.batch, start..<row)
+                // The windows the rows before it closed close first; then the row is judged.
+                if marks[k] > lastWatermark {
+                    lastWatermark = marks[k]
+                    try emit(pipeline.advance(watermark: marks[k], now: now))
+                }
+                try push(run.batch, row..<(row + 1))
+                start = row + 1
             }
-            guard let t = time(b, row), pipeline.couldBeLate(t, at: marks[k]) else { continue }
-            try flush(k)
-            // The windows the rows before it closed close first; then the row is judged.
-            if marks[k] > lastWatermark {
-                lastWatermark = marks[k]
-                try emit(pipeline.advance(watermark: marks[k], now: now))
-            }
-            runStart = k
-            try flush(k + 1)
-            runStart = k + 1
+            try push(run.batch, start..<run.rows.upperBound)
         }
-        try flush(order.count)
     }
 
     /// Moves the watermark: of the one source, or of each side of a join.

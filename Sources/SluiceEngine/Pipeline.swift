@@ -471,25 +471,39 @@ final class Pipeline {
     /// for which this holds is pushed on its own, after the windows the rows before it closed:
     /// per-record semantics, whatever the size of the batches read.
     func couldBeLate(_ t: Int64, at w: Int64) -> Bool {
-        guard w != .min else { return false }
+        // Ahead of the watermark a row is late for nothing (its windows end after it).
+        guard t <= w, w != .min else { return false }
+        switch lateRule {
+        case .windows(let op): return op.missesWindows(t, at: w)
+        case .behind: return true
+        case .never: return false
+        }
+    }
+
+    /// How the pipeline's time operator judges a row behind the watermark (found once).
+    private enum LateRule {
+        case windows(WindowAggregateOperator)
+        case behind
+        case never
+    }
+
+    private lazy var lateRule: LateRule = {
         for stage in stages {
             switch stage {
-            case .window(_, _, let op, _):
-                if let windows = op as? WindowAggregateOperator { return windows.missesWindows(t, at: w) }
-                return t <= w
-            case .over, .anomaly, .intervalJoin: return t <= w
-            case .aggregate: return false
+            case .window(_, _, let op, _): return (op as? WindowAggregateOperator).map { .windows($0) } ?? .behind
+            case .over, .anomaly, .intervalJoin: return .behind
+            case .aggregate: return .never
             default: continue
             }
         }
-        return false
-    }
+        return .never
+    }()
 
     /// Pushes rows `rows` of a source batch (filtered by the pushed-down predicate) through the
     /// stages; failures name the rows of `batch`.
     func pushSource(_ batch: Batch, rows: Range<Int>, predicate: PhysicalExpr?, side: Int = 0, now: Int64) -> [[Value]] {
         if rows == 0..<batch.count { return push(sourceFilter(predicate, batch, now: now), side: side, now: now) }
-        let part = Pipeline.select(batch, Array(rows))
+        let part = batch.slice(rows)
         sliceStart = rows.lowerBound
         defer { sliceStart = 0 }
         return push(sourceFilter(predicate, part, now: now), side: side, now: now)
