@@ -859,6 +859,38 @@ public final class Engine {
             guard decoders[0].count > 0 else { return }
             let now = clock.nowMillis()
             var rows: [[Value]] = []
+            if sources.count == 1 && pipeline.judgesLateness {
+                // Record by record in effect, as a stream job: each row meets the watermark the
+                // rows before it left, whatever the size of the chunks read.
+                let (batch, _) = decoders[0].finish()
+                var times = [Int64](repeating: .min, count: batch.count)
+                if let c = decoders[0].eventTimeColumn, case .int(let ts) = batch.columns[c].storage {
+                    if let valid = batch.columns[c].valid {
+                        for r in 0..<batch.count where valid[r] { times[r] = ts[r] }
+                    } else {
+                        times = Array(ts)
+                    }
+                }
+                let marks = tracker.watermarksBefore(["file"], [], times, now: now)
+                var start = 0
+                for r in 0..<batch.count where times[r] != .min && pipeline.couldBeLate(times[r], at: marks[r]) {
+                    if start < r { rows += pipeline.pushSource(batch, rows: start..<r, predicate: predicates[0], now: now) }
+                    if marks[r] > lastWatermark {
+                        lastWatermark = marks[r]
+                        rows += advance(marks[r], now: now)
+                    }
+                    rows += pipeline.pushSource(batch, rows: r..<(r + 1), predicate: predicates[0], now: now)
+                    start = r + 1
+                }
+                if start < batch.count { rows += pipeline.pushSource(batch, rows: start..<batch.count, predicate: predicates[0], now: now) }
+                let w = tracker.watermark(now: now)
+                if w > lastWatermark {
+                    lastWatermark = w
+                    rows += advance(w, now: now)
+                }
+                deliver(rows)
+                return
+            }
             for side in decoders.indices {
                 let (batch, maxTime) = decoders[side].finish()
                 if side == 0, let t = maxTime { tracker.observe(shard: "file", maxEventTime: t, now: now) }

@@ -480,6 +480,9 @@ final class Pipeline {
         }
     }
 
+    /// Whether any row can be late for the pipeline (it has an operator that judges event time).
+    var judgesLateness: Bool { if case .never = lateRule { return false }; return true }
+
     /// How the pipeline's time operator judges a row behind the watermark (found once).
     private enum LateRule {
         case windows(WindowAggregateOperator)
