@@ -180,4 +180,34 @@ struct ReplTests {
         #expect(r.stdout.contains("(3 rows)"))
         #expect(r.stderr.contains("usage: .load FILE INTO STREAM [PACED [SPEED]]"), "speed 0 is refused: \(r.stderr)")
     }
+
+    /// An error of SET or DESCRIBE shows as soon as the statement ran, before the next one is typed.
+    @Test func errorsOfSetAndDescribeShowAtOnce() throws {
+        let dir = TempDir()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.executable)
+        p.arguments = ["--data-dir", dir.path + "/data"]
+        let inp = Pipe(), err = Pipe()
+        p.standardInput = inp
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = err
+        try p.run()
+        defer { try? inp.fileHandleForWriting.close(); p.waitUntilExit() }
+        for (statement, expected) in [("SET nope = 1;\n", "unknown setting 'nope'"), ("DESCRIBE nothing_here;\n", "no stream or table named 'nothing_here'")] {
+            inp.fileHandleForWriting.write(Data(statement.utf8))
+            var seen = ""
+            let deadline = Date().addingTimeInterval(10)
+            let fd = err.fileHandleForReading.fileDescriptor
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            while Date() < deadline && !seen.contains(expected) {
+                if poll(&pfd, 1, 200) > 0 {
+                    var buf = [UInt8](repeating: 0, count: 4096)
+                    let n = read(fd, &buf, buf.count)
+                    if n <= 0 { break }
+                    seen += String(decoding: buf[0..<n], as: UTF8.self)
+                }
+            }
+            #expect(seen.contains(expected), "\(statement) said nothing before the next statement: \(seen)")
+        }
+    }
 }

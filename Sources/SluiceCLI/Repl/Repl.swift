@@ -175,6 +175,9 @@ final class ReplSession {
                 }
             }
         }
+        // What a statement said (an error of SET or DESCRIBE too) shows now, not after the next one.
+        out.flush()
+        err.flush()
     }
 
     private func report(_ error: EngineError, _ file: SourceFile) {
