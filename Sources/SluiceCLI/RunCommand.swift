@@ -25,8 +25,8 @@ struct RunCommand {
           With --input and neither --data-dir nor $SLUICE_DATA_DIR, the run is a replay in a scratch data
           directory removed at exit, so running it twice gives the same result; name a data directory to keep it.
           Over a named data directory --input adds the file to what the stream holds (a warning says how many
-          records were there); --fresh first empties the --input streams and removes the queries' checkpoints, so
-          the run reads only this input and file sinks are written from the start.
+          records were there); --fresh first empties every stream the file declares (and error_stream) and removes
+          the queries' checkpoints, so the run reads only this input and its sinks are written from the start.
           --state-dir DIR keeps the checkpoints there instead of DIR/queries (a restart, after SIGTERM or kill -9,
           resumes from them). --dry-run checks the file and prints each query's logical and physical plan, touching
           no data. The log on stderr has a line per event (query started or resumed, input loaded, checkpoint,
@@ -76,9 +76,18 @@ struct RunCommand {
         let engine = Engine(store: store)
         if let s = a.value("state-dir") { engine.stateDirectory = s }
         if a.flag("fresh") {
-            // Start afresh: the input streams are emptied and the queries' checkpoints removed, so
-            // the run reads only this run's input and file sinks are written from the start.
-            for (stream, _) in inputs where (try? store.describeStreamSummary(name: stream)) != nil {
+            // Start afresh: every stream the file declares (inputs and derived streams) and the
+            // error stream are emptied and the queries' checkpoints removed, so the run reads only
+            // this run's input and its sinks are written from the start.
+            var declared = Set(inputs.map(\.0)).union(["error_stream"])
+            for s in parsed.script.statements {
+                switch s.kind {
+                case .createStream(let c): declared.insert(c.name.name)
+                case .createStreamAs(let c): declared.insert(c.name.name)
+                default: break
+                }
+            }
+            for stream in declared.sorted() where (try? store.describeStreamSummary(name: stream)) != nil {
                 try store.deleteStream(name: stream, enforceConsumerDeletion: true)
             }
             let checkpoints = a.value("state-dir") ?? store.configuration.dataDirectory + "/queries"

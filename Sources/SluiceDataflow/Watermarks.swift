@@ -49,6 +49,14 @@ public struct WatermarkTracker: Sendable {
         if shards[id] == nil { shards[id] = Shard(lastActivity: now) }
     }
 
+    /// Notes that a shard has records waiting (read, and held back for the order of the step):
+    /// it is active, not idle, though nothing of it was observed yet.
+    public mutating func active(shard id: String, now: Int64) {
+        var s = shards[id] ?? Shard(lastActivity: now)
+        s.lastActivity = now
+        shards[id] = s
+    }
+
     /// End of finite input: every window may close.
     public mutating func endOfInput() { ended = true }
 

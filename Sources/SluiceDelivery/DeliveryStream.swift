@@ -155,6 +155,9 @@ public final class DeliveryStream {
         try makeDirectories(dir)
         let path = dir + "/" + config.name + ".json"
         if let existing = try? load(name: config.name, store: store) {
+            // Tags and encryption are set through the API, not in a definition: they stay.
+            if config.tags.isEmpty { config.tags = existing.tags }
+            if config.encryption == nil { config.encryption = existing.encryption }
             config.createdMillis = existing.createdMillis
             config.version = existing.version
             config.lastUpdateMillis = existing.lastUpdateMillis

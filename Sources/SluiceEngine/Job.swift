@@ -302,6 +302,10 @@ final class Job {
         try bindCSVHeader(input)
         let stream = input.source.stream.name
         let before = input.consumer.positions
+        // Records that arrived while this step was reading wait for the next one, on every
+        // shard alike, so that a later record of one shard is never taken before an earlier one
+        // of another that the step's read of it came too soon to see.
+        let pollStart = now
         let polled: [StreamConsumer.ShardRecords]
         do { polled = try input.consumer.poll(limitPerShard: engine.pollLimit) } catch { throw EngineError.io("reading \(stream): \(error)") }
         input.iteratorAgeMillis = polled.map(\.result.millisBehindLatest).max() ?? 0
@@ -312,12 +316,14 @@ final class Job {
             // A shard `s` read short of its end has unread records arriving at or after its last
             // read one (arrival c): a record of another shard k waits when it comes after them,
             // that is when it arrived later, or at c from a shard after s.
-            let limits = producing.filter { polled[$0].result.millisBehindLatest > 0 }
+            let limits = producing.filter { !polled[$0].result.reachedEnd }
                 .map { (shard: $0, arrival: polled[$0].result.records.arrivalMillis(keep[$0] - 1)) }
             for k in producing {
                 let r = polled[k].result
                 var n = keep[k]
-                func waits(_ a: Int64) -> Bool { limits.contains { $0.shard != k && (a > $0.arrival || (a == $0.arrival && k > $0.shard)) } }
+                func waits(_ a: Int64) -> Bool {
+                    a > pollStart || limits.contains { $0.shard != k && (a > $0.arrival || (a == $0.arrival && k > $0.shard)) }
+                }
                 while n > 0 && waits(r.records.arrivalMillis(n - 1)) { n -= 1 }
                 if n < keep[k] {
                     input.consumer.rewind(shard: polled[k].shardId,
@@ -346,7 +352,10 @@ final class Job {
                                   + "\(f.message); bad_records = 'fail' stops the query (record: \(f.data ?? ""))")
             }
         }
-        for k in polled.indices where keep[k] == 0 { input.tracker.touch(shard: polled[k].shardId, now: now) }
+        for k in polled.indices where keep[k] == 0 {
+            // Held back whole: the shard is active all the same (not idle).
+            if polled[k].result.records.count > 0 { input.tracker.active(shard: polled[k].shardId, now: now) } else { input.tracker.touch(shard: polled[k].shardId, now: now) }
+        }
         if !batches.isEmpty { try pushInOrder(input, polled, batches, now: now) }
         input.lastRead = nil
         for k in polled.indices where polled[k].result.nextShardIterator == nil && keep[k] == polled[k].result.records.count {

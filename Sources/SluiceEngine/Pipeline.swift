@@ -248,6 +248,7 @@ final class Pipeline {
             let b = Pipeline.batch(rows, j.schema)
             evaluator.reset()
             let keep = evaluator.evaluate(cond, b)
+            origins = .none  // joined rows stand for two records, not one
             note(evaluator.errors, b)
             kept = rows.indices.filter { keep[$0] == .bool(true) }.map { rows[$0] }
         }
@@ -432,7 +433,11 @@ final class Pipeline {
                 let candidates = Pipeline.batch(joined, l.schema)
                 evaluator.reset()
                 let keep = evaluator.evaluate(residual, candidates)
+                // Candidate rows are this row joined with table rows: the record is row r's.
+                let saved = origins
+                origins = saved[r].map { .mapped(Array(repeating: $0, count: candidates.count)) } ?? .none
                 note(evaluator.errors, candidates)
+                origins = saved
                 joined = joined.indices.filter { keep[$0] == .bool(true) }.map { joined[$0] }
             }
             if joined.isEmpty && l.left { joined = [row + nulls] }
@@ -476,6 +481,7 @@ final class Pipeline {
         switch lateRule {
         case .windows(let op): return op.missesWindows(t, at: w)
         case .behind: return true
+        case .strictlyBehind: return t < w
         case .never: return false
         }
     }
@@ -486,15 +492,19 @@ final class Pipeline {
     /// How the pipeline's time operator judges a row behind the watermark (found once).
     private enum LateRule {
         case windows(WindowAggregateOperator)
+        /// Late at or behind the watermark (the random cut forest: rows at the watermark are complete).
         case behind
+        /// Late only strictly behind it (OVER windows, sessions, joins).
+        case strictlyBehind
         case never
     }
 
     private lazy var lateRule: LateRule = {
         for stage in stages {
             switch stage {
-            case .window(_, _, let op, _): return (op as? WindowAggregateOperator).map { .windows($0) } ?? .behind
-            case .over, .anomaly, .intervalJoin: return .behind
+            case .window(_, _, let op, _): return (op as? WindowAggregateOperator).map { .windows($0) } ?? .strictlyBehind
+            case .anomaly(_, _, let op, _): return op.inclusive ? .behind : .strictlyBehind
+            case .over, .intervalJoin: return .strictlyBehind
             case .aggregate: return .never
             default: continue
             }

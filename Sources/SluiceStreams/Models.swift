@@ -148,6 +148,9 @@ public struct GetRecordsResult: Sendable {
     public var millisBehindLatest: Int64
     /// The children of a closed shard read to its end.
     public var childShards: [ChildShard]?
+    /// The read went to the end of what the shard held (false: it stopped at its limit or at a
+    /// segment's end, and more records are there to read now).
+    public var reachedEnd: Bool = true
 
     public func sequenceNumber(_ i: Int) -> SequenceNumber {
         SequenceNumber(shardCreationSeconds: shardCreationSeconds, shardIndex: shardIndex,

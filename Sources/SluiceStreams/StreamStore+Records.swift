@@ -291,7 +291,7 @@ extension StreamStore {
             position: outcome.nextPosition, streamName: it.streamName).encode()
         return GetRecordsResult(records: outcome.batch, shardIndex: shard.index, shardCreationSeconds: shard.creationSeconds,
                                 nextShardIterator: next, millisBehindLatest: outcome.nextArrival.map { max(0, now - $0) } ?? 0,
-                                childShards: finished ? children : nil)
+                                childShards: finished ? children : nil, reachedEnd: outcome.reachedEnd && outcome.nextArrival == nil)
     }
 
     /// `Www Mmm dd hh:mm:ss UTC yyyy`, the date form of Kinesis's iterator messages.
