@@ -157,7 +157,7 @@ struct ServeCommand {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
             for c in counters {
                 guard let v = value(c) else { continue }
-                let label = c.name.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"")
+                let label = c.name.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"").replacingAll("\n", with: "\\n")
                 out += "\(name){query=\"\(label)\"} \(v)\n"
             }
         }

@@ -69,8 +69,9 @@ public enum SluiceMain {
                 return 1
             }
         }
-        // `--help` or `-h` anywhere after a command: its usage, and nothing else is done.
-        if let text = usage(of: command), args.dropFirst().contains(where: { $0 == "--help" || $0 == "-h" }) {
+        // `--help` or `-h` right after a command or its subcommand: its usage, and nothing else
+        // is done (further on, it may be an option's value).
+        if let text = usage(of: command), args.dropFirst().prefix(2).contains(where: { $0 == "--help" || $0 == "-h" }) {
             out.line(text)
             return 0
         }

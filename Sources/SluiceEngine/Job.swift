@@ -507,6 +507,7 @@ final class Job {
         pipeline.failures.removeAll()
         let stream = input.source.stream.name
         if let read = input.lastRead {
+            var users: [Int: [KPLAggregate.UserRecord]] = [:]  // an aggregate unpacked once
             for k in failures.indices {
                 guard let r = failures[k].sourceRow else { continue }
                 let (i, user): (Int, Int?)
@@ -520,7 +521,10 @@ final class Job {
                 failures[k].shardId = read.shard
                 failures[k].sequenceNumber = read.result.sequenceNumber(i).description
                 var data = read.result.records.data(i)
-                if let u = user, let users = KPLAggregate.deaggregate(data), u < users.count { data = users[u].data }
+                if let u = user {
+                    if users[i] == nil { users[i] = KPLAggregate.deaggregate(data) ?? [] }
+                    if let list = users[i], u < list.count { data = list[u].data }
+                }
                 failures[k].data = String(decoding: data, as: UTF8.self)
             }
         }

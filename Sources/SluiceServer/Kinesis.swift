@@ -191,7 +191,7 @@ extension Service {
         "EnableEnhancedMonitoring": monitoring(enable: true),
         "DisableEnhancedMonitoring": monitoring(enable: false),
         "PutResourcePolicy": { s, i throws(APIError) in
-            let arn = try i.required("ResourceARN", "resourceARN")
+            let arn = s.canonicalARN(try i.required("ResourceARN", "resourceARN"))
             let policy = try i.required("Policy", "policy")
             guard (try? JSONValue.parse(bytes: Array(policy.utf8)))?.objectValue != nil else {
                 throw APIError("InvalidArgumentException", "The policy is not a JSON document.")
@@ -201,13 +201,13 @@ extension Service {
             return nil
         },
         "GetResourcePolicy": { s, i throws(APIError) in
-            let arn = try i.required("ResourceARN", "resourceARN")
+            let arn = s.canonicalARN(try i.required("ResourceARN", "resourceARN"))
             let stream = try s.policyStream(arn)
             let p = try s.store { () throws(StreamError) in try s.store.policy(stream: stream, arn: arn) }
             return ["Policy": .string(p ?? "{}")]
         },
         "DeleteResourcePolicy": { s, i throws(APIError) in
-            let arn = try i.required("ResourceARN", "resourceARN")
+            let arn = s.canonicalARN(try i.required("ResourceARN", "resourceARN"))
             let stream = try s.policyStream(arn)
             guard try s.store({ () throws(StreamError) in try s.store.policy(stream: stream, arn: arn) }) != nil else {
                 throw APIError("ResourceNotFoundException", "No resource policy found for resource ARN \(arn).")

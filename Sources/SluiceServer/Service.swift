@@ -294,21 +294,35 @@ public final class Service: Sendable {
         return String(parts[1])
     }
 
-    /// The answer with every Kinesis and Firehose ARN of region `from` in region `to`.
-    static func localize(_ v: JSONValue, from: String, to: String) -> JSONValue {
+    /// The answer with the Kinesis and Firehose ARNs of region `from` in region `to`: the values
+    /// of members named `...ARN` only (a partition key or a tag that looks like an ARN is data).
+    static func localize(_ v: JSONValue, from: String, to: String, arnMember: Bool = false) -> JSONValue {
         switch v {
         case .string(let s):
-            for service in ["kinesis", "firehose"] where s.hasPrefix("arn:aws:\(service):\(from):") {
-                return .string("arn:aws:\(service):\(to):" + s.dropFirst("arn:aws:\(service):\(from):".count))
-            }
-            return v
-        case .array(let a): return .array(a.map { localize($0, from: from, to: to) })
+            guard arnMember else { return v }
+            return .string(regionalized(s, from: from, to: to))
+        case .array(let a): return .array(a.map { localize($0, from: from, to: to, arnMember: arnMember) })
         case .object(let o):
             var out = JSONObject()
-            for (k, x) in o.entries { out[k] = localize(x, from: from, to: to) }
+            for (k, x) in o.entries { out[k] = localize(x, from: from, to: to, arnMember: k.hasSuffix("ARN")) }
             return .object(out)
         default: return v
         }
+    }
+
+    /// A Kinesis or Firehose ARN of region `from` in region `to` (anything else as it is).
+    static func regionalized(_ s: String, from: String, to: String) -> String {
+        for service in ["kinesis", "firehose"] where s.hasPrefix("arn:aws:\(service):\(from):") {
+            return "arn:aws:\(service):\(to):" + s.dropFirst("arn:aws:\(service):\(from):".count)
+        }
+        return s
+    }
+
+    /// An ARN a client sent, in the store's region (clients name the region they signed for).
+    func canonicalARN(_ arn: String) -> String {
+        let parts = arn.split(separator: ":", maxSplits: 4, omittingEmptySubsequences: false)
+        guard parts.count == 5, parts[0] == "arn", parts[2] == "kinesis" || parts[2] == "firehose" else { return arn }
+        return "arn:\(parts[1]):\(parts[2]):\(store.configuration.region):\(parts[4])"
     }
 
     /// Runs a store call, its errors as API errors.

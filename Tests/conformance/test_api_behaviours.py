@@ -62,6 +62,14 @@ def test_arns_are_in_the_region_the_client_signed_for(endpoint):
     assert consumer.startswith("arn:aws:kinesis:eu-west-2:")
     assert kw.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]["ConsumerName"] == "c"
     assert all(s["StreamARN"].startswith("arn:aws:kinesis:eu-west-2:") for s in kw.list_streams()["StreamSummaries"])
+    # Data that looks like an ARN is data; a policy put under the client's ARN is found under it.
+    pk = "arn:aws:kinesis:us-east-1:000000000000:stream/looks-like-one"
+    kw.put_record(StreamName=name, Data=b"d", PartitionKey=pk)
+    it = kw.get_shard_iterator(StreamName=name, ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    assert kw.get_records(ShardIterator=it)["Records"][0]["PartitionKey"] == pk
+    policy = '{"Version":"2012-10-17","Statement":[]}'
+    kw.put_resource_policy(ResourceARN=arn, Policy=policy)
+    assert kw.get_resource_policy(ResourceARN=arn)["Policy"] == policy
     fw = client(endpoint, "firehose", region="ap-south-1")
     f = f"f-{uuid.uuid4().hex[:8]}"
     assert fw.create_delivery_stream(DeliveryStreamName=f, ExtendedS3DestinationConfiguration=s3())["DeliveryStreamARN"].startswith(
