@@ -210,4 +210,15 @@ struct ReplTests {
             #expect(seen.contains(expected), "\(statement) said nothing before the next statement: \(seen)")
         }
     }
+
+    /// `.explain` with an error says it once, against the line as typed.
+    @Test func explainWithAnErrorSaysItOnceAgainstTheTypedLine() throws {
+        let dir = TempDir()
+        let r = try CLI.run(["--data-dir", dir.path + "/data"], stdin: "CREATE STREAM s (a BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts);\n.explain SELECT nope FROM s\n")
+        #expect(r.stderr.components(separatedBy: "unknown column 'nope'").count == 2, "\(r.stderr)")
+        #expect(r.stderr.contains(".explain SELECT nope FROM s"), "\(r.stderr)")
+        #expect(r.stderr.contains("                ^^^^"), "the caret under nope: \(r.stderr)")
+        let ok = try CLI.run(["--data-dir", dir.path + "/data2"], stdin: "CREATE STREAM s (a BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts);\n.explain SELECT a FROM s\n")
+        #expect(ok.stdout.contains("Source: s") && ok.stdout.contains("StreamSourceExec"), "\(ok.stdout)")
+    }
 }

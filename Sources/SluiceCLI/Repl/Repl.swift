@@ -134,14 +134,17 @@ final class ReplSession {
 
     // MARK: - Statements
 
-    func execute(_ text: String) {
+    /// Runs statements. `shown`: what the user typed, when `text` was made from it with the same
+    /// length up to each position (a meta command): diagnostics are drawn against it.
+    func execute(_ text: String, shown: String? = nil) {
         let started = Date()
         defer {
             if timer { out.line(String(format: "(%.3f s)", Date().timeIntervalSince(started))) }
             out.flush()
         }
-        let file = SourceFile(name: "<input>", bytes: Array(text.utf8))
-        let parsed = Parser.parse(bytes: file.bytes)
+        let parsedFile = SourceFile(name: "<input>", bytes: Array(text.utf8))
+        let file = shown.map { SourceFile(name: "<input>", bytes: Array($0.utf8)) } ?? parsedFile
+        let parsed = Parser.parse(bytes: parsedFile.bytes)
         if parsed.hasErrors {
             failures += 1
             for d in parsed.diagnostics { err.write(DiagnosticRenderer.render(d, in: file)) }
@@ -304,8 +307,13 @@ final class ReplSession {
             }
             timer = words[1].lowercased() == "on"
         case ".explain":
-            execute("EXPLAIN " + line.dropFirst(".explain".count).trimmingCharacters(in: .whitespaces) + (line.hasSuffix(";") ? "" : ";"))
-            execute("EXPLAIN PHYSICAL " + line.dropFirst(".explain".count).trimmingCharacters(in: .whitespaces) + (line.hasSuffix(";") ? "" : ";"))
+            // `.explain q` is read as `EXPLAIN  q` (as long as what was typed, so that an error
+            // points into the line as typed), once; the physical plan follows only when it planned.
+            let query = String(line.dropFirst(".explain".count))
+            let typed = line + (line.hasSuffix(";") ? "" : ";")
+            let before = failures
+            execute("EXPLAIN " + query + (line.hasSuffix(";") ? "" : ";"), shown: typed)
+            if failures == before { execute("EXPLAIN PHYSICAL" + query + (line.hasSuffix(";") ? "" : ";")) }
         case ".load":
             let paced = words.count >= 5 && words[4].uppercased() == "PACED"
             let speed = paced && words.count == 6 ? Double(words[5].lowercased().replacingOccurrences(of: "x", with: "")) : paced ? 1 : nil
