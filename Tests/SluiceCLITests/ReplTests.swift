@@ -221,4 +221,23 @@ struct ReplTests {
         let ok = try CLI.run(["--data-dir", dir.path + "/data2"], stdin: "CREATE STREAM s (a BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts);\n.explain SELECT a FROM s\n")
         #expect(ok.stdout.contains("Source: s") && ok.stdout.contains("StreamSourceExec"), "\(ok.stdout)")
     }
+
+    /// Ctrl-R, a few letters, Enter: the found line runs at once (as in bash and readline).
+    @Test func reverseSearchThenEnterRunsTheLine() throws {
+        let dir = try Self.workdir()
+        let env = ["SLUICE_HISTORY": dir.path + "/history", "HOME": dir.path]
+        let s = try PTYSession(["repl", "--data-dir", dir.path + "/data"], cwd: dir.path, environment: env)
+        #expect(s.wait(for: "sluice> "), "\(s.screen)")
+        var m = s.mark
+        s.type("SET result_mode = 'json';\r")
+        #expect(s.wait(for: "result_mode = 'json'", after: m))
+        s.type("SET start = 'LATEST';\r")
+        #expect(s.wait(for: "start = 'LATEST'", after: m))
+        m = s.mark
+        s.type("\u{12}result\r")
+        // The statement's own output line (the search prompt shows the match after "SET ").
+        #expect(s.wait(for: "\nresult_mode = 'json'", after: m, seconds: 5), "Enter ran the match: \(s.screen.suffix(300).debugDescription)")
+        s.type(".quit\r")
+        #expect(s.exited())
+    }
 }

@@ -166,9 +166,15 @@ final class LineEditor {
                     cursor = buffer.count
                 }
             case .ctrl("r"):
-                if let found = search() {
+                if let (found, run) = search() {
                     buffer = Array(found.replacingOccurrences(of: "\n", with: " "))
                     cursor = buffer.count
+                    if run {
+                        // Enter on a match runs it, as bash and readline do.
+                        refresh()
+                        emit("\r\n")
+                        return .line(String(buffer))
+                    }
                 }
             case .tab:
                 complete(listing: wasTab)
@@ -294,9 +300,9 @@ final class LineEditor {
         cursor = start + text.count
     }
 
-    /// Ctrl-R: reverse incremental search through the history; Enter or an editing key takes the
-    /// match, Ctrl-C or Escape gives up.
-    private func search() -> String? {
+    /// Ctrl-R: reverse incremental search through the history; Enter takes the match and runs
+    /// it, an editing key takes it to edit, Ctrl-C or Escape gives up.
+    private func search() -> (String, run: Bool)? {
         var query = ""
         var from = history.count
         var match: Int? = nil
@@ -324,8 +330,10 @@ final class LineEditor {
                 if let m = match { from = m; match = find(m) ?? m }
             case .ctrl("c"), .ctrl("g"), .escape:
                 return nil
+            case .enter:
+                return match.map { (history[$0], true) }
             default:
-                return match.map { history[$0] }
+                return match.map { (history[$0], false) }
             }
         }
     }
