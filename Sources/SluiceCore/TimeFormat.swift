@@ -115,6 +115,17 @@ public enum TimeFormat {
         return secs * 1000 + Int64(millis)
     }
 
+    /// A length of time for people: `850 ms`, `3.2 s`, `4 min 10 s`, `2 h 5 min`, `3 d 4 h`.
+    public static func human(millis: Int64) -> String {
+        let ms = max(0, millis)
+        if ms < 1000 { return "\(ms) ms" }
+        if ms < 60_000 { return ms % 1000 == 0 ? "\(ms / 1000) s" : String(Double(ms / 100) / 10) + " s" }
+        let s = ms / 1000
+        if s < 3600 { return s % 60 == 0 ? "\(s / 60) min" : "\(s / 60) min \(s % 60) s" }
+        if s < 86_400 { return (s % 3600) / 60 == 0 ? "\(s / 3600) h" : "\(s / 3600) h \((s % 3600) / 60) min" }
+        return (s % 86_400) / 3600 == 0 ? "\(s / 86_400) d" : "\(s / 86_400) d \((s % 86_400) / 3600) h"
+    }
+
     static func daysIn(month: Int, year: Int) -> Int {
         switch month {
         case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28

@@ -989,6 +989,8 @@ public final class AdHocQuery {
     public var counters: QueryCounters { job.counters }
     /// The query's watermark (event time), if it has one yet.
     public var watermark: Int64? { job.lastWatermark == .min ? nil : job.lastWatermark }
+    /// The newest event time the query has read, if any.
+    public var newestEventTime: Int64? { job.inputs.compactMap(\.tracker.newestEventTime).max() }
 }
 
 extension Engine {

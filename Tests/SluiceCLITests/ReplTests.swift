@@ -240,4 +240,27 @@ struct ReplTests {
         s.type(".quit\r")
         #expect(s.exited())
     }
+
+    /// A global aggregate with EMIT CHANGES on a terminal is one row updated in place, and the
+    /// end counts the rows the user saw (not the updates); the status line gives the watermark's
+    /// lag behind the newest event read, in human units.
+    @Test func aLiveTableCountsWhatTheUserSaw() throws {
+        let dir = try Self.workdir()
+        let env = ["SLUICE_HISTORY": dir.path + "/history", "HOME": dir.path]
+        let s = try PTYSession(["repl", "--data-dir", dir.path + "/data"], cwd: dir.path, environment: env)
+        #expect(s.wait(for: "sluice> "), "\(s.screen)")
+        var m = s.mark
+        s.type(Self.ddl + "\r")
+        #expect(s.wait(for: "OK", after: m))
+        s.type(".load samples/payments.jsonl INTO payments\r")
+        #expect(s.wait(for: "loaded 5389 records", after: m))
+        m = s.mark
+        s.type("SELECT COUNT(*) AS n, MAX(ts) AS newest FROM payments EMIT CHANGES;\r")
+        #expect(s.wait(for: "5389", after: m), "\(s.screen.suffix(300))")
+        #expect(s.wait(for: "behind the newest event", after: m), "\(s.screen.suffix(400))")
+        s.type("\u{3}")
+        #expect(s.wait(for: "(1 row, stopped)", after: m), "\(s.screen.suffix(400).debugDescription)")
+        s.type(".quit\r")
+        #expect(s.exited())
+    }
 }

@@ -254,10 +254,12 @@ final class ReplSession {
                     let rate = Double(c.recordsIn - lastRecords) / dt
                     lastRecords = c.recordsIn
                     lastStatus = Date()
+                    // Event time: how far the watermark is behind the newest record read (replayed
+                    // data has no meaningful lag behind the wall clock).
                     var mark = "watermark -"
                     if let w = query.watermark, w > Int64.min / 2, w < Int64.max / 2 {
-                        let lag = max(0, Int64(Date().timeIntervalSince1970 * 1000) - w) / 1000
-                        mark = "watermark \(TimeFormat.iso8601(w)) (lag \(lag) s)"
+                        mark = "watermark \(TimeFormat.iso8601(w))"
+                        if let t = query.newestEventTime { mark += " (\(TimeFormat.human(millis: t - w)) behind the newest event)" }
                     }
                     err.write("\r\u{1b}[K\(Int(rate)) records/s | \(c.recordsIn) read | \(mark) | late \(c.late) | bad \(c.bad) | Ctrl-C stops")
                     err.flush()
@@ -270,7 +272,8 @@ final class ReplSession {
         }
         if terminal { err.write("\r\u{1b}[K") }
         err.flush()
-        let n = view?.rows ?? 0
+        // The rows the user saw: a table updated in place counts its rows, not its updates.
+        let n = view?.shownRows ?? 0
         out.line("(\(n) \(n == 1 ? "row" : "rows")\(cancelled ? ", stopped" : ""))")
     }
 

@@ -43,8 +43,9 @@ enum StatementText {
 }
 
 /// How a push query's rows are shown (`SET result_mode`): an aligned table with a header (for
-/// `EMIT CHANGES` on a terminal, one row per key, updated in place), a changelog (`+` and the
-/// row, a line per update), or JSON lines.
+/// `EMIT CHANGES` on a terminal, one row per key, updated in place; one row for an aggregate
+/// without GROUP BY), a changelog (a line per change, as Flink's SQL client shows it: `+I` a new
+/// row, `-U` and `+U` the old and new row of an update), or JSON lines.
 final class ResultView {
     enum Mode: String { case table, changelog, json }
 
@@ -60,13 +61,19 @@ final class ResultView {
     private var order: [[String]] = []
     private var drawn = 0
     private(set) var rows = 0
+    let changes: Bool
+    /// The changelog's last row per key (an update shows the old row first).
+    private var previous: [[String]: [String]] = [:]
+    /// The rows the user saw: a table updated in place has one per key.
+    var shownRows: Int { inPlace ? order.count : rows }
     private lazy var encoder = RecordEncoder(format: .json, columns: columns)
 
     init(columns: [String], mode: Mode, keyColumns: [Int], changes: Bool, terminal: Bool, out: OutputStream) {
         self.columns = columns
         self.mode = mode
         self.keyColumns = keyColumns
-        inPlace = mode == .table && changes && terminal && !keyColumns.isEmpty
+        inPlace = mode == .table && changes && terminal
+        self.changes = changes
         self.out = out
         widths = columns.map { max($0.count, 4) }
     }
@@ -90,8 +97,18 @@ final class ResultView {
         case .changelog:
             let cells = batch.map { $0.map(ResultView.text) }
             if !headerShown { widen(cells) }
-            header(prefix: "  ")
-            for r in cells { out.line("+ " + line(r)) }
+            header(prefix: "   ")
+            for r in cells {
+                guard changes else { out.line("+I " + line(r)); continue }
+                let key = keyColumns.map { r[$0] }
+                if let old = previous[key] {
+                    out.line("-U " + line(old))
+                    out.line("+U " + line(r))
+                } else {
+                    out.line("+I " + line(r))
+                }
+                previous[key] = r
+            }
         case .table where inPlace:
             for r in batch {
                 let cells = r.map(ResultView.text)
