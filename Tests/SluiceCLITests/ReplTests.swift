@@ -263,4 +263,26 @@ struct ReplTests {
         s.type(".quit\r")
         #expect(s.exited())
     }
+
+    /// A line wider than the terminal (120 columns here) is redrawn in place: each keystroke moves
+    /// the cursor up to the line's first row and clears below, instead of starting a new copy.
+    @Test func aWrappedLineIsRedrawnInPlace() throws {
+        let dir = try Self.workdir()
+        let env = ["SLUICE_HISTORY": dir.path + "/history", "HOME": dir.path]
+        let s = try PTYSession(["repl", "--data-dir", dir.path + "/data"], cwd: dir.path, environment: env)
+        #expect(s.wait(for: "sluice> "), "\(s.screen)")
+        let long = "SELECT " + (0..<30).map { "c\($0)" }.joined(separator: ", ") + " FROM somewhere_far_away WHERE x > 1"
+        #expect(long.count + 8 > 120 && long.count + 8 < 240)
+        s.type(long)
+        #expect(s.wait(for: "x > 1", seconds: 5))
+        let m = s.mark
+        s.type("2")  // one more character at the end of the second row
+        #expect(s.wait(for: "x > 12", after: m, seconds: 5))
+        let redraw = String(s.screen.dropFirst(m))
+        #expect(redraw.hasPrefix("\u{1b}[1A\r\u{1b}[J"), "up to the first row, then clear: \(redraw.prefix(40).debugDescription)")
+        #expect(redraw.components(separatedBy: "sluice> ").count == 2, "one copy of the line")
+        s.type("\u{3}")
+        s.type(".quit\r")
+        #expect(s.exited())
+    }
 }

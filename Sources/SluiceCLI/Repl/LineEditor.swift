@@ -97,6 +97,7 @@ final class LineEditor {
 
     func read(prompt: String) -> Outcome {
         self.prompt = prompt
+        cursorRow = 0
         buffer = []
         cursor = 0
         raw.enable()
@@ -111,6 +112,11 @@ final class LineEditor {
             lastWasTab = false
             switch key {
             case .enter:
+                // The rest of the session goes below the whole line, wherever the cursor was in it.
+                if cursor != buffer.count {
+                    cursor = buffer.count
+                    refresh()
+                }
                 emit("\r\n")
                 return .line(String(buffer))
             case .ctrl("c"):
@@ -317,7 +323,8 @@ final class LineEditor {
         }
         while true {
             let shown = match.map { history[$0].replacingOccurrences(of: "\n", with: " ") } ?? ""
-            emit("\r\u{1b}[K(reverse-i-search)`\(query)': \(shown)")
+            let line = "(reverse-i-search)`\(query)': \(shown)"
+            draw(line, cursorAt: line.count)
             guard let key = nextKey() else { return nil }
             switch key {
             case .char(let c):
@@ -338,11 +345,42 @@ final class LineEditor {
         }
     }
 
+    /// The row of the cursor within the line as last drawn (a line wider than the terminal wraps).
+    private var cursorRow = 0
+
+    /// The terminal's width now (it may have been resized), or 80.
+    private func columns() -> Int {
+        var size = winsize()
+        if ioctl(output, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        return 80
+    }
+
+    /// Draws the prompt and the line over what was drawn before, however many rows it wrapped
+    /// onto (at the width of the moment), and puts the cursor in place.
     private func refresh() {
-        let text = prompt + String(buffer)
-        let back = buffer.count - cursor
-        var out = "\r\u{1b}[K" + text
-        if back > 0 { out += "\u{1b}[\(back)D" }
+        draw(prompt + String(buffer), cursorAt: prompt.count + cursor)
+    }
+
+    /// Draws `text` (in place of what was drawn, over as many rows as it takes) with the cursor
+    /// at character `pos`.
+    private func draw(_ text: String, cursorAt pos: Int) {
+        let cols = columns()
+        let total = text.count
+        var out = cursorRow > 0 ? "\u{1b}[\(cursorRow)A" : ""
+        out += "\r\u{1b}[J" + text
+        // At the end of a full row the terminal waits to wrap: move to the next row for real.
+        var endRow = total / cols
+        let endColumn = total % cols
+        if total > 0 && endColumn == 0 {
+            out += "\r\n"
+        } else if endColumn == 0 {
+            endRow = 0
+        }
+        let posRow = pos / cols, posColumn = pos % cols
+        if endRow > posRow { out += "\u{1b}[\(endRow - posRow)A" }
+        out += "\r"
+        if posColumn > 0 { out += "\u{1b}[\(posColumn)C" }
+        cursorRow = posRow
         emit(out)
     }
 
