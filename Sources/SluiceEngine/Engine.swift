@@ -145,6 +145,16 @@ public final class Engine {
     }
 
     static let errorStreamName = "error_stream"
+
+    /// The built-in streams a query reads (`sluice_metrics`, `error_stream`) exist in the store
+    /// once a query reads them.
+    func ensureBuiltIn(_ sources: [SourceNode]) throws(EngineError) {
+        if sources.contains(where: { $0.stream.name == Engine.metricsStreamName }) { try ensureStream(Engine.metricsDefinition) }
+        if sources.contains(where: { $0.stream.name == Engine.errorStreamName }) {
+            try ensureStream(Engine.errorStreamDefinition)
+            errorStreamReady = true
+        }
+    }
     /// The error stream's columns (DIALECT.md §5): when, what kind, why, which stream, and the
     /// record as it arrived with its shard and sequence number.
     static let errorStreamDefinition = StreamDefinition(name: errorStreamName, columns: [
@@ -672,11 +682,7 @@ public final class Engine {
     func start(_ plan: LogicalPlan, _ sink: any RowSink, _ label: String) throws(EngineError) {
         let sources = Engine.sourceNodes(plan)
         guard !sources.isEmpty else { throw EngineError(message: "a query without a source") }
-        if sources.contains(where: { $0.stream.name == Engine.metricsStreamName }) { try ensureStream(Engine.metricsDefinition) }
-        if sources.contains(where: { $0.stream.name == Engine.errorStreamName }) {
-            try ensureStream(Engine.errorStreamDefinition)
-            errorStreamReady = true
-        }
+        try ensureBuiltIn(sources)
         let job = try Job(id: persistentJobs + 1, label: label, plan: plan, sources: sources, sink: sink, engine: self)
         jobs.append(job)
         emit(job.resumed ? "resume" : "start", query: job.counters.name, job.resumed ? "resumed from its checkpoint" : "started",
@@ -999,6 +1005,7 @@ extension Engine {
         let plan = try planQuery(query, catalog)
         let sources = Engine.sourceNodes(plan)
         guard !sources.isEmpty else { throw EngineError(message: "a query without a source") }
+        try ensureBuiltIn(sources)
         adHocCount += 1
         let job = try Job(id: jobs.count + 1, label: "SELECT", plan: plan, sources: sources, sink: CallbackSink(onRows), engine: self,
                           ephemeral: true, application: "sluice-adhoc-\(getpid())-\(adHocCount)")
