@@ -340,17 +340,7 @@ final class Job {
             counters.recordsIn += Int64(keep[k])
             let (batch, _) = decode(input, p.result, shard: p.shardId, limit: keep[k])
             batches.append((k, batch, input.lastRead))
-            if let f = fatal {
-                // The records before the bad one go through; windows stay open (no end of input).
-                for b in batches {
-                    input.lastRead = b.lastRead
-                    try emit(pipeline.pushSource(b.batch, rows: 0..<b.batch.count, predicate: input.predicate, now: now))
-                }
-                done = true
-                try? sink.close()
-                throw EngineError(message: "stream \(stream): record \(f.sequenceNumber ?? "?") of \(f.shardId ?? "?") cannot be decoded: "
-                                  + "\(f.message); bad_records = 'fail' stops the query (record: \(f.data ?? ""))")
-            }
+            if let f = fatal { try stop(input, at: f, shard: k, polled, keep, batches, now: now) }
         }
         for k in polled.indices where keep[k] == 0 {
             // Held back whole: the shard is active all the same (not idle).
@@ -363,6 +353,38 @@ final class Job {
         }
         try endStep(now: now)
         return read
+    }
+
+    /// `bad_records = 'fail'` met a bad record in the read of shard `k`: the records that come
+    /// before it in the merged order (arrival, then shard) go through, in that order, and no
+    /// other; windows stay open (no end of input), and the query stops.
+    private func stop(_ input: JobInput, at f: RecordFailure, shard k: Int, _ polled: [StreamConsumer.ShardRecords], _ keep: [Int],
+                      _ decoded: [(index: Int, batch: Batch, lastRead: (result: GetRecordsResult, shard: String, rows: [(record: Int, user: Int?)]?)?)],
+                      now: Int64) throws(EngineError) -> Never {
+        let r = polled[k].result
+        let bad = (0..<keep[k]).first { r.sequenceNumber($0).description == f.sequenceNumber } ?? keep[k]
+        let badArrival = bad < r.records.count ? r.records.arrivalMillis(bad) : Int64.max
+        fatal = nil
+        var batches = decoded.filter { $0.index == k }
+        for j in polled.indices where j != k && keep[j] > 0 {
+            // This shard's records that arrived before the bad one (or with it, from a shard before k).
+            let records = polled[j].result.records
+            var n = 0
+            while n < keep[j] && (records.arrivalMillis(n) < badArrival || (records.arrivalMillis(n) == badArrival && j < k)) { n += 1 }
+            let already = decoded.contains { $0.index == j }
+            counters.recordsIn += Int64(n - (already ? keep[j] : 0))
+            guard n > 0 else { continue }
+            let (batch, _) = decode(input, polled[j].result, shard: polled[j].shardId, limit: n)
+            batches.append((j, batch, input.lastRead))
+        }
+        fatal = f
+        batches.sort { $0.index < $1.index }
+        if !batches.isEmpty { try pushInOrder(input, polled, batches, now: now) }
+        input.lastRead = nil
+        done = true
+        try? sink.close()
+        throw EngineError(message: "stream \(input.source.stream.name): record \(f.sequenceNumber ?? "?") of \(f.shardId ?? "?") cannot be decoded: "
+                          + "\(f.message); bad_records = 'fail' stops the query (record: \(f.data ?? ""))")
     }
 
     /// The rows of a step's batches in the order their records arrived (then by shard), with the

@@ -154,4 +154,29 @@ struct RecordwiseTests {
             #expect(try f.errorStream().filter { $0["error_kind"] == "late" }.count == 1)
         }
     }
+    /// bad_records = 'fail' over two shards: the records that arrived before the bad one go
+    /// through in arrival order (shard 1's 2 s before shard 0's bad record), the ones after it
+    /// (shard 1's 4 s) do not, whichever shard is read first.
+    @Test func failStopsAtTheBadRecordInArrivalOrder() throws {
+        for (badShard, limit) in [(0, 10_000), (1, 10_000), (0, 1)] {
+            let good = 1 - badShard
+            let f = try EngineFixture()
+            f.engine.pollLimit = limit
+            try f.load("""
+                CREATE STREAM s (n BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (shards = 2, format = 'json', bad_records = 'fail');
+                CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+                INSERT INTO out SELECT n FROM s;
+                """)
+            try f.put("s", #"{"n":1,"ts":1000}"#, shard: badShard, of: 2)
+            f.clock.advance(by: 1)
+            try f.put("s", #"{"n":2,"ts":2000}"#, shard: good, of: 2)
+            f.clock.advance(by: 1)
+            try f.put("s", #"{"n":"#, shard: badShard, of: 2)
+            f.clock.advance(by: 1)
+            try f.put("s", #"{"n":4,"ts":4000}"#, shard: good, of: 2)
+            f.clock.advance(by: 1)
+            #expect(throws: EngineError.self) { try f.engine.runUntilEnd() }
+            #expect(f.lines("out.jsonl") == [#"{"n":1}"#, #"{"n":2}"#], "bad record in shard \(badShard), read size \(limit)")
+        }
+    }
 }
