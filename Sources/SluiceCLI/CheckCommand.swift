@@ -50,14 +50,8 @@ struct CheckCommand {
     /// What `run --dry-run` checks, against a scratch store removed at once: the number of errors
     /// reported.
     private func semanticErrors(_ script: Script, _ source: SourceFile) -> Int {
-        let scratch = NSTemporaryDirectory() + "sluice-check-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        var config = StoreConfiguration(dataDirectory: scratch)
-        config.fsync = .never
         do {
-            let store = try StreamStore(configuration: config)
-            defer { store.close() }
-            _ = try Engine(store: store).plans(script)
+            _ = try planOnScratchStore(script, "check")
             return 0
         } catch let e as EngineError {
             for d in e.diagnostics { err.write(DiagnosticRenderer.render(d, in: source)) }

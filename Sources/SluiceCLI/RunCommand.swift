@@ -149,14 +149,8 @@ struct RunCommand {
     /// `--dry-run`: plans every statement against a scratch store (the data directory is not
     /// opened, so a running job does not stand in the way) and prints each query's plans.
     private func dryRun(_ file: SourceFile, _ parsed: ParseResult) -> Int32 {
-        let scratch = NSTemporaryDirectory() + "sluice-dry-run-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        var config = StoreConfiguration(dataDirectory: scratch)
-        config.fsync = .never
         do {
-            let store = try StreamStore(configuration: config)
-            defer { store.close() }
-            let plans = try Engine(store: store).plans(parsed.script)
+            let plans = try planOnScratchStore(parsed.script, "dry-run")
             for (i, p) in plans.enumerated() {
                 out.line("query \(i + 1) (\(p.label)) -> \(p.target)")
                 out.line(p.logical)

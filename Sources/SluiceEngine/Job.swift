@@ -266,15 +266,7 @@ final class Job {
                 if r.nextShardIterator == nil { input.tracker.finishShard(p.shardId) }
             }
         }
-        try advance(now: now)
-        try emit(pipeline.tick(now: now))
-        try drainFailures(inputs[0])
-        try sink.flushIfDue(now: now)
-        if pipeline.limitReached {
-            try finish()
-        } else if let every = engine.checkpointIntervalMillis, now - lastCheckpoint >= every {
-            try checkpoint()
-        }
+        try endStep(now: now)
         return read
     }
 

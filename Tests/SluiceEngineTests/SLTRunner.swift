@@ -6,7 +6,7 @@ import SluiceSQL
 import SluiceStreams
 @testable import SluiceEngine
 
-/// The streaming sqllogictest format (`../shared/reference/model-codebases.md` §5), on a manual clock.
+/// The streaming sqllogictest format (the design notes' model-codebases.md, §5), on a manual clock.
 ///
 ///     statement ok | statement error <substring>     SQL to load (DDL, sinks, INSERT INTO)
 ///     query <name>                                    a SELECT whose rows `expect <name>` checks

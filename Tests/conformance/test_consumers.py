@@ -1,5 +1,5 @@
 """Enhanced fan-out and stream modes: RegisterStreamConsumer and friends, SubscribeToShard as an
-event stream over HTTP/1.1 (T36 of ../shared/reference/kinesis-and-firehose.md section 6), and
+event stream over HTTP/1.1 (T36 of the Kinesis and Firehose reference notes (kinesis-and-firehose.md) section 6), and
 UpdateStreamMode; against `sluice serve`, or moto_server with TARGET=moto."""
 import re, threading, time, uuid
 

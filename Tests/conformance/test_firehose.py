@@ -1,7 +1,7 @@
 """Firehose conformance (API 2015-08-04): boto3 (retries off) against `sluice serve`, whose S3
 destinations are directories (`--s3-dir DIR`: arn:aws:s3:::B is DIR/B), or against moto_server
 (TARGET=moto), whose S3 objects are read back through its S3 API. Cases T37-T40 of
-../shared/reference/kinesis-and-firehose.md section 6, and more bad input.
+the Kinesis and Firehose reference notes (kinesis-and-firehose.md) section 6, and more bad input.
 """
 import base64, datetime, gzip, os, re, time, uuid
 

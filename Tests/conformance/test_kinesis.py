@@ -1,6 +1,6 @@
 """Kinesis Data Streams conformance: boto3 (retries off) against a real `sluice serve`, or against
 moto_server with TARGET=moto (which shows that the tests assert Kinesis behaviour, not ours).
-Cases follow ../shared/reference/kinesis-and-firehose.md section 6 (T-numbers in the names).
+Cases follow the Kinesis and Firehose reference notes (kinesis-and-firehose.md) section 6 (T-numbers in the names).
 
     SLUICE=.build/debug/sluice python3 -m pytest -q Tests/conformance
     TARGET=moto python3 -m pytest -q Tests/conformance

@@ -1,4 +1,4 @@
-"""KPL aggregated records (T34 of ../shared/reference/kinesis-and-firehose.md section 6, and the
+"""KPL aggregated records (T34 of the Kinesis and Firehose reference notes (kinesis-and-firehose.md) section 6, and the
 aggregated half of T40): Kinesis keeps them byte for byte; a Firehose reading the stream delivers
 their user records. Payloads are built with aws_kinesis_agg, the KPL's Python port."""
 import base64

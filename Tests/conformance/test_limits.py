@@ -1,5 +1,5 @@
 """Strict throughput (`sluice serve --enforce-limits`): per-shard write and read limits of a
-provisioned stream, T31 and T32 of ../shared/reference/kinesis-and-firehose.md section 6
+provisioned stream, T31 and T32 of the Kinesis and Firehose reference notes (kinesis-and-firehose.md) section 6
 (sluice only: the emulators do not throttle)."""
 import os, shutil, tempfile, time
 

@@ -1,5 +1,5 @@
 """Stream and consumer states over time (`sluice serve --create-delay 1 --update-delay 1
---consumer-delay 1`): T4 and the UPDATING case of T28 of ../shared/reference/kinesis-and-firehose.md
+--consumer-delay 1`): T4 and the UPDATING case of T28 of the Kinesis and Firehose reference notes (kinesis-and-firehose.md)
 section 6 (sluice only: moto makes every change at once)."""
 import shutil, tempfile, time, uuid
 

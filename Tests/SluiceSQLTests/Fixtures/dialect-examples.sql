@@ -1,4 +1,4 @@
--- The SQL examples of the design's dialect sketch (shared/design/DIALECT.md), kept here so that
+-- The SQL examples of the design's dialect sketch (DIALECT.md of the design notes), kept here so that
 -- the parser test needs nothing beside the repository. grammar/ is the dialect's definition and
 -- wins where the two differ; these must keep parsing. `SELECT ...` stands for any query.
 

@@ -1,0 +1,17 @@
+import Foundation
+import SluiceEngine
+import SluiceSQL
+import SluiceStreams
+
+/// Plans every statement of a script against a scratch store that is removed at once: what
+/// `check` and `run --dry-run` report, without opening the data directory (so a running job
+/// does not stand in the way and nothing is written there).
+func planOnScratchStore(_ script: Script, _ label: String) throws -> [Engine.PlannedQuery] {
+    let scratch = NSTemporaryDirectory() + "sluice-\(label)-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+    defer { try? FileManager.default.removeItem(atPath: scratch) }
+    var config = StoreConfiguration(dataDirectory: scratch)
+    config.fsync = .never
+    let store = try StreamStore(configuration: config)
+    defer { store.close() }
+    return try Engine(store: store).plans(script)
+}
