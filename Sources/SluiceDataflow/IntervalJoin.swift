@@ -145,6 +145,23 @@ public final class IntervalJoinOperator {
         return (t % bucket != 0 && t < 0) ? q - 1 : q
     }
 
+    /// The watermark of the joined rows (their left time) at these watermarks of the two sides: no
+    /// row the join emits later is older. A joined row's left time is at least the right watermark
+    /// minus the upper bound; a LEFT join's unmatched row goes out once the right watermark is in
+    /// a later second than its time + upper, so it is at least the start of that second minus it.
+    public func joinedWatermark(left lw: Int64, right rw: Int64) -> Int64 {
+        let inf = WatermarkTracker.infinity
+        let fromRight: Int64
+        if rw == inf {
+            fromRight = inf
+        } else if rw == .min {
+            fromRight = .min
+        } else {
+            fromRight = (left ? Self.bucketOf(rw) &* Self.bucket : rw) &- max(0, upper)
+        }
+        return min(lw, fromRight)
+    }
+
     /// Moves the watermarks; drops the rows nothing can meet any more and returns, for a LEFT
     /// join, the left rows that met nothing, with NULLs, in (time, arrival) order.
     public func advance(left lw: Int64, right rw: Int64) -> [[Value]] {
@@ -161,9 +178,12 @@ public final class IntervalJoinOperator {
         return unmatched.map { $0.row + nulls }
     }
 
-    /// Drops the entries whose expiry time (`at`: left time + upper, right time - lower) is before
-    /// `mark`, visiting only the keys filed under the seconds wholly before the mark's. (Rows of
-    /// the mark's own second go at a later advance: until then nothing can meet them anyway.)
+    /// Drops the entries whose expiry time (left time + upper, right time - lower) falls in a
+    /// second wholly before the mark's, visiting only the keys filed under those seconds. Rows
+    /// whose expiry is in the mark's own second go at a later advance (nothing can meet them
+    /// anyway): by the second, not by the key's history of filings, so that when a row goes
+    /// depends only on the watermarks, and a run resumed from a checkpoint drops (and, for a LEFT
+    /// join, emits) each row at the same record as an uninterrupted one.
     /// `offset` turns a row's time into its expiry time; `dropped`, if given, sees each row dropped.
     private static func expire(_ side: JoinRows, _ expiry: inout ExpiryQueue, through mark: Int64, everything: Bool,
                                offset: Int64, _ dropped: ((Entry) -> Void)?) {
@@ -173,7 +193,8 @@ public final class IntervalJoinOperator {
             expiry = ExpiryQueue()
             return
         }
-        for keys in expiry.take(before: bucketOf(mark)) {
+        let due = bucketOf(mark)
+        for keys in expiry.take(before: due) {
             for k in keys {
                 // Gone already (its rows expired through another second), or filed again since.
                 guard let slot = side.find(k) else { continue }
@@ -182,7 +203,7 @@ public final class IntervalJoinOperator {
                 let kept = held.pointee.rows.withUnsafeMutableBufferPointer { entries -> Int in
                     var kept = 0
                     for i in entries.indices {
-                        if entries[i].time &+ offset < mark { dropped?(entries[i]); continue }
+                        if bucketOf(entries[i].time &+ offset) < due { dropped?(entries[i]); continue }
                         if kept != i { entries.swapAt(kept, i) }
                         kept += 1
                     }

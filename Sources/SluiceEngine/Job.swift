@@ -5,10 +5,6 @@ import SluiceDataflow
 import SluicePlanner
 import SluiceStreams
 
-/// One running query: reads every shard of its source stream (parents before children), decodes
-/// records into batches with ROWTIME, tracks the watermark, runs the pipeline and writes to its sink.
-/// Bad and late records go to the error stream (or are dropped) as the stream's options say, and
-/// are counted either way.
 /// One source of a query: a stream read over all its shards, decoded into batches of the
 /// source's columns, with its own watermark. A join of two streams has two.
 final class JobInput {
@@ -27,7 +23,7 @@ final class JobInput {
     /// The records behind the rows of the batch decoded last: the read, its shard, and for each
     /// row the record's index in the read (and its user record's, for a KPL aggregate), so that a
     /// row that fails later is reported as the record that arrived.
-    var lastRead: (result: GetRecordsResult, shard: String, rows: [(record: Int, user: Int?)]?)? = nil
+    var lastRead: Job.ReadRows? = nil
 
     init(source: SourceNode, application: String, engine: Engine) throws(EngineError) {
         self.source = source
@@ -232,39 +228,88 @@ final class Job {
         }
     }
 
-    /// Reads what is new in every ready shard of every source and pushes it through. Returns
-    /// whether anything was read.
+    /// The records behind a decoded batch: the read, its shard, and for each row the record's
+    /// index in the read (and its user record's, for a KPL aggregate).
+    typealias ReadRows = (result: GetRecordsResult, shard: String, rows: [(record: Int, user: Int?)]?)
+
+    /// One shard's read in a step: the source it belongs to and its place in that source's poll.
+    /// Reads are numbered source by source, shard by shard, the order in which records that
+    /// arrived at the same millisecond meet.
+    private struct Read {
+        let input: Int
+        let shard: Int
+    }
+
+    /// A read's records decoded: the read (its number), the batch and what it came from.
+    private typealias Decoded = (read: Int, batch: Batch, lastRead: ReadRows?)
+
+    /// A step, record by record in effect (DIALECT.md §4): reads what is new in every shard of
+    /// every source and pushes it through. The records of every shard of every source meet in
+    /// the order they arrived (then by source, left first, then by shard), each sees the
+    /// watermarks the ones before it left, and a record that could be late for it is judged
+    /// after the windows those records closed. Records in order go through in batches, as read.
+    /// A shard read that stopped short of its end makes the records of other reads that arrived
+    /// after its last one wait for the next step, so the order does not depend on how much a
+    /// read returns. Returns whether anything was read.
     func step() throws(EngineError) -> Bool {
         let now = engine.clock.nowMillis()
-        if inputs.count == 1 { return try stepRecordwise(inputs[0], now: now) }
-        var read = false
-        for (side, input) in inputs.enumerated() {
+        // Records that arrived while this step was reading wait for the next one, on every
+        // shard alike, so that a later record of one shard is never taken before an earlier one
+        // of another that the step's read of it came too soon to see.
+        let pollStart = now
+        var polled: [[StreamConsumer.ShardRecords]] = []
+        var before: [[String: StreamConsumer.Position]] = []
+        var reads: [Read] = []
+        for (i, input) in inputs.enumerated() {
             try bindCSVHeader(input)
-            let stream = input.source.stream.name
-            let polled: [StreamConsumer.ShardRecords]
-            do { polled = try input.consumer.poll() } catch { throw EngineError.io("reading \(stream): \(error)") }
-            input.iteratorAgeMillis = polled.map(\.result.millisBehindLatest).max() ?? 0
-            for p in polled {
-                let r = p.result
-                if r.records.count > 0 {
-                    read = true
-                    counters.recordsIn += Int64(r.records.count)
-                    let (batch, maxTime) = decode(input, r, shard: p.shardId)
-                    if let f = fatal {
-                        // The records before the bad one go through; windows stay open (no end of input).
-                        try emit(pipeline.push(pipeline.sourceFilter(input.predicate, batch, now: now), side: side, now: now))
-                        done = true
-                        try? sink.close()
-                        throw EngineError(message: "stream \(stream): record \(f.sequenceNumber ?? "?") of \(f.shardId ?? "?") cannot be decoded: "
-                                          + "\(f.message); bad_records = 'fail' stops the query (record: \(f.data ?? ""))")
-                    }
-                    if let t = maxTime { input.tracker.observe(shard: p.shardId, maxEventTime: t, now: now) } else { input.tracker.touch(shard: p.shardId, now: now) }
-                    try emit(pipeline.push(pipeline.sourceFilter(input.predicate, batch, now: now), side: side, now: now))
-                    try drainFailures(input)
-                    input.lastRead = nil
+            before.append(input.consumer.positions)
+            do { polled.append(try input.consumer.poll(limitPerShard: engine.pollLimit)) } catch { throw EngineError.io("reading \(input.source.stream.name): \(error)") }
+            input.iteratorAgeMillis = polled[i].map(\.result.millisBehindLatest).max() ?? 0
+            reads += polled[i].indices.map { Read(input: i, shard: $0) }
+        }
+        func result(_ g: Int) -> GetRecordsResult { polled[reads[g].input][reads[g].shard].result }
+        func shardId(_ g: Int) -> String { polled[reads[g].input][reads[g].shard].shardId }
+        // How many records of each read take part in this step.
+        var keep = reads.indices.map { result($0).records.count }
+        let producing = reads.indices.filter { keep[$0] > 0 }
+        if producing.count > 1 {
+            // A read `s` that stopped short of its shard's end has unread records arriving at or
+            // after its last read one (arrival c): a record of another read k waits when it comes
+            // after them, that is when it arrived later, or at c from a read after s.
+            let limits = producing.filter { !result($0).reachedEnd }.map { (read: $0, arrival: result($0).records.arrivalMillis(keep[$0] - 1)) }
+            for k in producing {
+                let r = result(k)
+                var n = keep[k]
+                func waits(_ a: Int64) -> Bool {
+                    a > pollStart || limits.contains { $0.read != k && (a > $0.arrival || (a == $0.arrival && k > $0.read)) }
                 }
-                if r.nextShardIterator == nil { input.tracker.finishShard(p.shardId) }
+                while n > 0 && waits(r.records.arrivalMillis(n - 1)) { n -= 1 }
+                if n < keep[k] {
+                    let id = shardId(k)
+                    inputs[reads[k].input].consumer.rewind(shard: id, to: n > 0 ? .sequenceNumber(r.sequenceNumber(n - 1).description) : before[reads[k].input][id])
+                    keep[k] = n
+                }
             }
+        }
+        var batches: [Decoded] = []
+        var read = false
+        for g in reads.indices where keep[g] > 0 {
+            let input = inputs[reads[g].input]
+            read = true
+            counters.recordsIn += Int64(keep[g])
+            let (batch, _) = decode(input, result(g), shard: shardId(g), limit: keep[g])
+            batches.append((g, batch, input.lastRead))
+            if let f = fatal { try stop(at: f, read: g, reads, polled, keep, batches, now: now) }
+        }
+        for g in reads.indices where keep[g] == 0 {
+            // Held back whole: the shard is active all the same (not idle).
+            let input = inputs[reads[g].input]
+            if result(g).records.count > 0 { input.tracker.active(shard: shardId(g), now: now) } else { input.tracker.touch(shard: shardId(g), now: now) }
+        }
+        if !batches.isEmpty { try pushInOrder(reads, polled, batches, now: now) }
+        for input in inputs { input.lastRead = nil }
+        for g in reads.indices where result(g).nextShardIterator == nil && keep[g] == result(g).records.count {
+            inputs[reads[g].input].tracker.finishShard(shardId(g))
         }
         try endStep(now: now)
         return read
@@ -283,107 +328,44 @@ final class Job {
         }
     }
 
-    /// A step of a query with one source, record by record in effect (DIALECT.md §4): the records
-    /// of every shard meet in the order they arrived (then by shard), each sees the watermark
-    /// the ones before it left, and a record that could be late for it is judged after the
-    /// windows those records closed. Records in order go through in batches, as read. A shard
-    /// read that stopped short of its end makes the records of other shards that arrived after
-    /// its last one wait for the next step, so the order does not depend on how much a read
-    /// returns.
-    private func stepRecordwise(_ input: JobInput, now: Int64) throws(EngineError) -> Bool {
-        try bindCSVHeader(input)
-        let stream = input.source.stream.name
-        let before = input.consumer.positions
-        // Records that arrived while this step was reading wait for the next one, on every
-        // shard alike, so that a later record of one shard is never taken before an earlier one
-        // of another that the step's read of it came too soon to see.
-        let pollStart = now
-        let polled: [StreamConsumer.ShardRecords]
-        do { polled = try input.consumer.poll(limitPerShard: engine.pollLimit) } catch { throw EngineError.io("reading \(stream): \(error)") }
-        input.iteratorAgeMillis = polled.map(\.result.millisBehindLatest).max() ?? 0
-        // How many records of each read take part in this step.
-        var keep = polled.map(\.result.records.count)
-        let producing = polled.indices.filter { keep[$0] > 0 }
-        if producing.count > 1 {
-            // A shard `s` read short of its end has unread records arriving at or after its last
-            // read one (arrival c): a record of another shard k waits when it comes after them,
-            // that is when it arrived later, or at c from a shard after s.
-            let limits = producing.filter { !polled[$0].result.reachedEnd }
-                .map { (shard: $0, arrival: polled[$0].result.records.arrivalMillis(keep[$0] - 1)) }
-            for k in producing {
-                let r = polled[k].result
-                var n = keep[k]
-                func waits(_ a: Int64) -> Bool {
-                    a > pollStart || limits.contains { $0.shard != k && (a > $0.arrival || (a == $0.arrival && k > $0.shard)) }
-                }
-                while n > 0 && waits(r.records.arrivalMillis(n - 1)) { n -= 1 }
-                if n < keep[k] {
-                    input.consumer.rewind(shard: polled[k].shardId,
-                                          to: n > 0 ? .sequenceNumber(r.sequenceNumber(n - 1).description) : before[polled[k].shardId])
-                    keep[k] = n
-                }
-            }
-        }
-        var batches: [(index: Int, batch: Batch, lastRead: (result: GetRecordsResult, shard: String, rows: [(record: Int, user: Int?)]?)?)] = []
-        var read = false
-        for k in polled.indices where keep[k] > 0 {
-            let p = polled[k]
-            read = true
-            counters.recordsIn += Int64(keep[k])
-            let (batch, _) = decode(input, p.result, shard: p.shardId, limit: keep[k])
-            batches.append((k, batch, input.lastRead))
-            if let f = fatal { try stop(input, at: f, shard: k, polled, keep, batches, now: now) }
-        }
-        for k in polled.indices where keep[k] == 0 {
-            // Held back whole: the shard is active all the same (not idle).
-            if polled[k].result.records.count > 0 { input.tracker.active(shard: polled[k].shardId, now: now) } else { input.tracker.touch(shard: polled[k].shardId, now: now) }
-        }
-        if !batches.isEmpty { try pushInOrder(input, polled, batches, now: now) }
-        input.lastRead = nil
-        for k in polled.indices where polled[k].result.nextShardIterator == nil && keep[k] == polled[k].result.records.count {
-            input.tracker.finishShard(polled[k].shardId)
-        }
-        try endStep(now: now)
-        return read
-    }
-
-    /// `bad_records = 'fail'` met a bad record in the read of shard `k`: the records that come
-    /// before it in the merged order (arrival, then shard) go through, in that order, and no
+    /// `bad_records = 'fail'` met a bad record in read `k`: the records that come before it in
+    /// the merged order (arrival, then source, then shard) go through, in that order, and no
     /// other; windows stay open (no end of input), and the query stops.
-    private func stop(_ input: JobInput, at f: RecordFailure, shard k: Int, _ polled: [StreamConsumer.ShardRecords], _ keep: [Int],
-                      _ decoded: [(index: Int, batch: Batch, lastRead: (result: GetRecordsResult, shard: String, rows: [(record: Int, user: Int?)]?)?)],
-                      now: Int64) throws(EngineError) -> Never {
-        let r = polled[k].result
+    private func stop(at f: RecordFailure, read k: Int, _ reads: [Read], _ polled: [[StreamConsumer.ShardRecords]], _ keep: [Int],
+                      _ decoded: [Decoded], now: Int64) throws(EngineError) -> Never {
+        let r = polled[reads[k].input][reads[k].shard].result
         let bad = (0..<keep[k]).first { r.sequenceNumber($0).description == f.sequenceNumber } ?? keep[k]
         let badArrival = bad < r.records.count ? r.records.arrivalMillis(bad) : Int64.max
         fatal = nil
-        var batches = decoded.filter { $0.index == k }
-        for j in polled.indices where j != k && keep[j] > 0 {
-            // This shard's records that arrived before the bad one (or with it, from a shard before k).
-            let records = polled[j].result.records
+        var batches = decoded.filter { $0.read == k }
+        for j in reads.indices where j != k && keep[j] > 0 {
+            // This read's records that arrived before the bad one (or with it, from a read before k).
+            let p = polled[reads[j].input][reads[j].shard]
+            let records = p.result.records
             var n = 0
             while n < keep[j] && (records.arrivalMillis(n) < badArrival || (records.arrivalMillis(n) == badArrival && j < k)) { n += 1 }
-            let already = decoded.contains { $0.index == j }
+            let already = decoded.contains { $0.read == j }
             counters.recordsIn += Int64(n - (already ? keep[j] : 0))
             guard n > 0 else { continue }
-            let (batch, _) = decode(input, polled[j].result, shard: polled[j].shardId, limit: n)
+            let input = inputs[reads[j].input]
+            let (batch, _) = decode(input, p.result, shard: p.shardId, limit: n)
             batches.append((j, batch, input.lastRead))
         }
         fatal = f
-        batches.sort { $0.index < $1.index }
-        if !batches.isEmpty { try pushInOrder(input, polled, batches, now: now) }
-        input.lastRead = nil
+        batches.sort { $0.read < $1.read }
+        if !batches.isEmpty { try pushInOrder(reads, polled, batches, now: now) }
+        for input in inputs { input.lastRead = nil }
         done = true
         try? sink.close()
-        throw EngineError(message: "stream \(input.source.stream.name): record \(f.sequenceNumber ?? "?") of \(f.shardId ?? "?") cannot be decoded: "
+        let stream = inputs[reads[k].input].source.stream.name
+        throw EngineError(message: "stream \(stream): record \(f.sequenceNumber ?? "?") of \(f.shardId ?? "?") cannot be decoded: "
                           + "\(f.message); bad_records = 'fail' stops the query (record: \(f.data ?? ""))")
     }
 
-    /// The rows of a step's batches in the order their records arrived (then by shard), with the
-    /// watermark before each; runs of rows of one shard that cannot be late go through together.
-    private func pushInOrder(_ input: JobInput, _ polled: [StreamConsumer.ShardRecords],
-                             _ batches: [(index: Int, batch: Batch, lastRead: (result: GetRecordsResult, shard: String, rows: [(record: Int, user: Int?)]?)?)],
-                             now: Int64) throws(EngineError) {
+    /// The rows of a step's batches in the order their records arrived (then by source and
+    /// shard), with the watermarks before each; runs of rows of one read that cannot be late go
+    /// through together.
+    private func pushInOrder(_ reads: [Read], _ polled: [[StreamConsumer.ShardRecords]], _ batches: [Decoded], now: Int64) throws(EngineError) {
         // Per batch: each row's arrival and event time (`.min`: none).
         var arrivals: [[Int64]] = [], times: [[Int64]] = []
         for b in batches {
@@ -395,14 +377,15 @@ final class Job {
             }
             arrivals.append(a)
             var t = [Int64](repeating: .min, count: n)
-            if let c = input.decoder.eventTimeColumn, case .int(let ts) = b.batch.columns[c].storage {
+            if let c = inputs[reads[b.read].input].decoder.eventTimeColumn, case .int(let ts) = b.batch.columns[c].storage {
                 let col = b.batch.columns[c]
                 if col.valid == nil { for r in 0..<n { t[r] = ts[r] } } else { for r in 0..<n where !col.isNull(r) { t[r] = ts[r] } }
             }
             times.append(t)
         }
-        // The merged order, as runs of one batch: a merge by (arrival, shard) that takes a batch's
-        // rows for as long as they come before every other batch's next row.
+        // The merged order, as runs of one batch: a merge by (arrival, read) that takes a batch's
+        // rows for as long as they come before every other batch's next row. (Batches are in
+        // read order, so a batch's index orders ties as its read's does.)
         var runs: [(batch: Int, rows: Range<Int>)] = []
         var next = [Int](repeating: 0, count: batches.count)
         if batches.count == 1 {
@@ -427,34 +410,61 @@ final class Job {
             runs.append((best, next[best]..<end))
             next[best] = end
         }
-        var shardOf: [Int32] = [], ordered: [Int64] = []
-        if batches.count == 1 {
-            ordered = times[0]
-        } else {
-            let total = batches.reduce(0) { $0 + $1.batch.count }
-            shardOf.reserveCapacity(total)
-            ordered.reserveCapacity(total)
-            for r in runs {
-                shardOf.append(contentsOf: repeatElement(Int32(r.batch), count: r.rows.count))
-                ordered.append(contentsOf: times[r.batch][r.rows])
+        // Each source's watermark before each of its rows, in the merged order.
+        let sourceOf = batches.map { reads[$0.read].input }
+        let startMarks = inputs.map(\.tracker.value)
+        var marks: [[Int64]] = []
+        for (i, input) in inputs.enumerated() {
+            let mine = batches.indices.filter { sourceOf[$0] == i }
+            guard !mine.isEmpty else { marks.append([]); continue }
+            var shardOf: [Int32] = [], ordered: [Int64] = []
+            if mine.count == 1 {
+                // One batch: its runs are its rows in order.
+                ordered = times[mine[0]]
+            } else {
+                var local = [Int32](repeating: 0, count: batches.count)
+                for (n, b) in mine.enumerated() { local[b] = Int32(n) }
+                let total = mine.reduce(0) { $0 + batches[$1].batch.count }
+                shardOf.reserveCapacity(total)
+                ordered.reserveCapacity(total)
+                for r in runs where sourceOf[r.batch] == i {
+                    shardOf.append(contentsOf: repeatElement(local[r.batch], count: r.rows.count))
+                    ordered.append(contentsOf: times[r.batch][r.rows])
+                }
             }
+            let ids = mine.map { polled[i][reads[batches[$0].read].shard].shardId }
+            marks.append(input.tracker.watermarksBefore(ids, shardOf, ordered, now: now))
         }
-        let ids = batches.map { polled[$0.index].shardId }
-        let marks = input.tracker.watermarksBefore(ids, shardOf, ordered, now: now)
-        if !pipeline.judgesLateness {
-            // No row can be late: the runs go through as they are, in order.
+        func push(_ b: Int, _ rows: Range<Int>, _ pairs: [(left: Int64, right: Int64)]? = nil) throws(EngineError) {
+            guard !rows.isEmpty else { return }
+            let input = inputs[sourceOf[b]]
+            input.lastRead = batches[b].lastRead
+            try emit(pipeline.pushSource(batches[b].batch, rows: rows, predicate: input.predicate, side: sourceOf[b], marks: pairs, now: now))
+            try drainFailures(input)
+        }
+        if inputs.count == 2 {
+            // A join: each row meets the join with both sources' watermarks as the rows before it left them.
+            var pairs = batches.map { [(left: Int64, right: Int64)](repeating: (.min, .min), count: $0.batch.count) }
+            // A source's watermark after its row k is the one before its row k + 1, or after the last, where its tracker ended.
+            func after(_ i: Int, _ k: Int) -> Int64 { k + 1 < marks[i].count ? marks[i][k + 1] : inputs[i].tracker.value }
+            var current = (left: startMarks[0], right: startMarks[1])
+            var seen = [0, 0]
             for run in runs {
-                input.lastRead = batches[run.batch].lastRead
-                try emit(pipeline.pushSource(batches[run.batch].batch, rows: run.rows, predicate: input.predicate, now: now))
-                try drainFailures(input)
+                let i = sourceOf[run.batch]
+                for row in run.rows {
+                    pairs[run.batch][row] = current
+                    if i == 0 { current.left = after(0, seen[0]) } else { current.right = after(1, seen[1]) }
+                    seen[i] += 1
+                }
             }
+            for run in runs { try push(run.batch, run.rows, pairs[run.batch]) }
             return
         }
-        func push(_ b: Int, _ rows: Range<Int>) throws(EngineError) {
-            guard !rows.isEmpty else { return }
-            input.lastRead = batches[b].lastRead
-            try emit(pipeline.pushSource(batches[b].batch, rows: rows, predicate: input.predicate, now: now))
-            try drainFailures(input)
+        let mine = marks[0]
+        if !pipeline.judgesLateness {
+            // No row can be late: the runs go through as they are, in order.
+            for run in runs { try push(run.batch, run.rows) }
+            return
         }
         var k = 0
         for run in runs {
@@ -462,12 +472,12 @@ final class Job {
             var start = run.rows.lowerBound
             for row in run.rows {
                 defer { k += 1 }
-                guard t[row] != .min, pipeline.couldBeLate(t[row], at: marks[k]) else { continue }
+                guard t[row] != .min, pipeline.couldBeLate(t[row], at: mine[k]) else { continue }
                 try push(run.batch, start..<row)
                 // The windows the rows before it closed close first; then the row is judged.
-                if marks[k] > lastWatermark {
-                    lastWatermark = marks[k]
-                    try emit(pipeline.advance(watermark: marks[k], now: now))
+                if mine[k] > lastWatermark {
+                    lastWatermark = mine[k]
+                    try emit(pipeline.advance(watermark: mine[k], now: now))
                 }
                 try push(run.batch, row..<(row + 1))
                 start = row + 1

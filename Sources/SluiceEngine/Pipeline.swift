@@ -209,8 +209,11 @@ final class Pipeline {
     private var pendingOrigins: [Int]? = nil
 
     /// Pushes a batch from the source (for a join of two streams, from source `side`: 0 left,
-    /// 1 right) through every stage; returns the output rows.
-    func push(_ batch: Batch, side: Int = 0, now: Int64) -> [[Value]] {
+    /// 1 right) through every stage; returns the output rows. For a join, `marks` gives, by row
+    /// of the source batch, both sides' watermarks before that row (the records before it in the
+    /// merged order left them): the join moves to them before it takes the row, so a record is
+    /// late, and a LEFT row goes out unmatched, at the record that makes it so.
+    func push(_ batch: Batch, side: Int = 0, marks: [(left: Int64, right: Int64)]? = nil, now: Int64) -> [[Value]] {
         evaluator.now = now
         origins = pendingOrigins.map { .mapped($0) } ?? (sliceStart == 0 ? .identity : .mapped(Array(sliceStart..<(sliceStart + batch.count))))
         pendingOrigins = nil
@@ -222,23 +225,35 @@ final class Pipeline {
         for e in evaluator.errors where e.row < bad.count { bad[e.row] = true }
         note(evaluator.errors, batch)
         let batchRows = batch.rows()
+        let rowOrigins = origins
         var rows: [[Value]] = []
+        var out: [[Value]] = []
         for r in 0..<batch.count where !bad[r] {
+            if let marks, let o = rowOrigins[r], o < marks.count, marks[o] != joinMarks {
+                // The watermarks moved since the join last saw them: the rows joined so far go up
+                // first, then what the move releases.
+                out += residual(j, rows, now: now)
+                rows.removeAll(keepingCapacity: true)
+                out += advanceJoin(left: marks[o].left, right: marks[o].right, now: now)
+            }
             let key = RowKey(keys, row: r)
             let row = batchRows[r]
             guard case .timestamp(let t) = row[side == 0 ? j.leftTime : j.rightTime] else {
-                failures.append(RecordFailure(kind: "eval", message: "the record has no event time to join on", data: rowText(batch, r), sourceRow: origins[r]))
+                failures.append(RecordFailure(kind: "eval", message: "the record has no event time to join on", data: rowText(batch, r), sourceRow: rowOrigins[r]))
                 continue
             }
             guard let joined = side == 0 ? j.op.addLeft(key: key, time: t, row: row) : j.op.addRight(key: key, time: t, row: row) else {
                 failures.append(RecordFailure(kind: "late", message: "the record is older than its stream's watermark, so what it could join may be gone",
-                                              data: rowText(batch, r), sourceRow: origins[r]))
+                                              data: rowText(batch, r), sourceRow: rowOrigins[r]))
                 continue
             }
             rows += joined
         }
-        return residual(j, rows, now: now)
+        return out + residual(j, rows, now: now)
     }
+
+    /// The watermarks the join last moved to.
+    private var joinMarks: (left: Int64, right: Int64) = (.min, .min)
 
     /// Joined rows through the rest of the ON condition (a LEFT join's NULL rows need none), then the stages above.
     private func residual(_ j: IntervalJoinStage, _ rows: [[Value]], now: Int64) -> [[Value]] {
@@ -260,11 +275,10 @@ final class Pipeline {
     /// rows' left time (a left row can still be joined until the right side passes it + upper).
     func advanceJoin(left: Int64, right: Int64, now: Int64) -> [[Value]] {
         guard case .intervalJoin(let j)? = stages.first else { return [] }
+        joinMarks = (left, right)
         let unmatched = j.op.advance(left: left, right: right)
         var out = unmatched.isEmpty ? [] : run(from: 1, .rows(unmatched, j.schema), now: now)
-        let inf = WatermarkTracker.infinity
-        let fromRight = right == inf ? inf : (right == .min ? .min : right &- max(0, j.op.upper))
-        out += advance(watermark: min(left, fromRight), now: now)
+        out += advance(watermark: j.op.joinedWatermark(left: left, right: right), now: now)
         return out
     }
 
@@ -514,12 +528,13 @@ final class Pipeline {
 
     /// Pushes rows `rows` of a source batch (filtered by the pushed-down predicate) through the
     /// stages; failures name the rows of `batch`.
-    func pushSource(_ batch: Batch, rows: Range<Int>, predicate: PhysicalExpr?, side: Int = 0, now: Int64) -> [[Value]] {
-        if rows == 0..<batch.count { return push(sourceFilter(predicate, batch, now: now), side: side, now: now) }
+    func pushSource(_ batch: Batch, rows: Range<Int>, predicate: PhysicalExpr?, side: Int = 0,
+                    marks: [(left: Int64, right: Int64)]? = nil, now: Int64) -> [[Value]] {
+        if rows == 0..<batch.count { return push(sourceFilter(predicate, batch, now: now), side: side, marks: marks, now: now) }
         let part = batch.slice(rows)
         sliceStart = rows.lowerBound
         defer { sliceStart = 0 }
-        return push(sourceFilter(predicate, part, now: now), side: side, now: now)
+        return push(sourceFilter(predicate, part, now: now), side: side, marks: marks, now: now)
     }
 
     /// Where the batch being pushed starts in the source batch its rows are reported against.
