@@ -20,6 +20,11 @@ struct GenCommand {
                                [--format json|csv] [--out FILE]
           The Nexmark-style Bid benchmark data set, byte for byte as ../shared/bench/gen_bids.py makes it
           (defaults: 5,000,000 records, seed 42, 10,000 events/s from 2024-01-01T00:00:00Z).
+               sluice gen nexmark [--events N] [--rate R] [--seed S] [--base-ms MS] [--dir DIR]
+          The Nexmark benchmark's events as the canonical generator makes them (1 person, 3 auctions
+          and 46 bids in every 50 events; see queries/nexmark/README.md): DIR/person.jsonl,
+          DIR/auction.jsonl and DIR/bid.jsonl, `dateTime` in epoch milliseconds (defaults: 1,000,000
+          events, 10,000 events/s from 2024-01-01T00:00:00Z, seed 42, DIR nexmark).
         """
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
@@ -100,11 +105,51 @@ struct GenCommand {
             sink.flush()
             if a.value("out") != nil { close(sink.fd) }
             return 0
+        case "nexmark":
+            let a = try Arguments(argv.dropFirst(), valued: ["events", "rate", "seed", "base-ms", "dir"])
+            let n = try a.int("events") ?? 1_000_000
+            let rate = try a.int("rate") ?? 10_000
+            guard n >= 0, rate >= 1 else { throw UsageError("--events must not be negative and --rate must be at least 1") }
+            let dir = a.value("dir") ?? "nexmark"
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            } catch {
+                throw UsageError("cannot make the directory \(dir): \(error.localizedDescription)")
+            }
+            var files: [NexmarkGenerator.Kind: OutputStream] = [:]
+            for kind in NexmarkGenerator.Kind.allCases {
+                let path = dir + "/" + kind.rawValue + ".jsonl"
+                let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                guard fd >= 0 else { throw UsageError("cannot write \(path): \(String(cString: strerror(errno)))") }
+                files[kind] = OutputStream(fd: fd)
+            }
+            var g = NexmarkGenerator(seed: UInt64(try a.int("seed") ?? 42), rate: Int64(rate), baseMillis: Int64(try a.int("base-ms") ?? 1_704_067_200_000))
+            var buffers: [NexmarkGenerator.Kind: [UInt8]] = [:]
+            var counts: [NexmarkGenerator.Kind: Int] = [:]
+            var line: [UInt8] = []
+            for e in 0..<Int64(n) {
+                line.removeAll(keepingCapacity: true)
+                let kind = g.event(e, into: &line)
+                buffers[kind, default: []].append(contentsOf: line)
+                counts[kind, default: 0] += 1
+                if buffers[kind]!.count >= 1 << 20 {
+                    files[kind]!.write(bytes: buffers[kind]!)
+                    buffers[kind]!.removeAll(keepingCapacity: true)
+                }
+            }
+            for kind in NexmarkGenerator.Kind.allCases {
+                files[kind]!.write(bytes: buffers[kind] ?? [])
+                files[kind]!.flush()
+                close(files[kind]!.fd)
+            }
+            let summary = NexmarkGenerator.Kind.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)s" }.joined(separator: ", ")
+            FileHandle.standardError.write(Data("wrote \(summary) to \(dir)/\n".utf8))
+            return 0
         case "--help", "-h", "help":
             out.line(GenCommand.usage)
             return 0
         default:
-            throw UsageError("unknown data set '\(what)' (known: clicks, sensors, payments, logs, shapes, bids)")
+            throw UsageError("unknown data set '\(what)' (known: clicks, sensors, payments, logs, shapes, bids, nexmark)")
         }
     }
 

@@ -19,7 +19,7 @@ public enum SluiceMain {
           sluice demo [options]                  a short tour of the stream store on samples/clicks.jsonl
           sluice stream <command> ...            create, describe, put, get, reshard, delete streams
           sluice firehose <command> ...          Firehose delivery streams to files
-          sluice gen clicks|sensors|payments|logs|shapes|bids [options]   seeded data sets
+          sluice gen clicks|sensors|payments|logs|shapes|bids|nexmark [options]   seeded data sets
           sluice bench stream|decode|queries|firehose|serve|rcf|anomalies|parse [options]   benchmarks (release builds)
           sluice --version
 

@@ -13,6 +13,12 @@ public enum ScalarFunction: String, Sendable, CaseIterable {
     case toTimestamp = "TO_TIMESTAMP"
     /// NOW(), CURRENT_TIMESTAMP, PROCTIME(): the processing time of the batch (the engine's clock).
     case now = "NOW"
+    /// DATE_FORMAT(ts, pattern): Java's pattern letters (Flink's), in UTC.
+    case dateFormat = "DATE_FORMAT"
+    /// REGEXP_EXTRACT(s, regex [, group]).
+    case regexpExtract = "REGEXP_EXTRACT"
+    /// SPLIT_INDEX(s, sep, i) (0-based, NULL past the end) and SPLIT_PART(s, sep, n) (1-based, '' past the end).
+    case splitIndex = "SPLIT_INDEX", splitPart = "SPLIT_PART"
 }
 
 /// An expression ready to run: columns by position, types resolved by the planner.
@@ -61,6 +67,10 @@ public struct Evaluator {
     /// The processing time NOW() reads (the engine's clock, set per batch); nil where there is
     /// none (constant folding at planning time), which makes NOW() an error there, never a value.
     public var now: Int64? = nil
+
+    /// Patterns of DATE_FORMAT and REGEXP_EXTRACT, compiled once.
+    private var datePatterns: [String: DateFormatPattern] = [:]
+    private var regexes: [String: Regex<AnyRegexOutput>] = [:]
 
     public init() {}
 
@@ -392,8 +402,41 @@ public struct Evaluator {
             case .string(let s): return TimeFormat.parseISO8601(s).map { .timestamp($0) } ?? { fail(row, "'\(s)' is not a timestamp"); return .null }()
             default: return .null
             }
+        case .dateFormat:
+            guard case .timestamp(let t) = a[0] else { return .null }
+            let pattern = Evaluator.text(a[1])
+            if let p = datePatterns[pattern] { return .string(p.format(t)) }
+            switch DateFormatPattern.compile(pattern) {
+            case .success(let p):
+                datePatterns[pattern] = p
+                return .string(p.format(t))
+            case .failure(let e):
+                fail(row, "DATE_FORMAT: \(e.message)")
+                return .null
+            }
+        case .regexpExtract:
+            let pattern = Evaluator.text(a[1])
+            let group = a.count > 2 ? Int(clampingToward: a[2].doubleValue ?? 0) ?? 0 : 0
+            guard let regex = regex(pattern) else { fail(row, "'\(pattern)' is not a valid regular expression"); return .null }
+            let s = Evaluator.text(a[0])
+            guard let m = s.firstMatch(of: regex), group >= 0, group < m.output.count, let sub = m.output[group].substring else { return .null }
+            return .string(String(sub))
+        case .splitIndex, .splitPart:
+            let s = Evaluator.text(a[0]), sep = Evaluator.text(a[1])
+            let parts = sep.isEmpty ? [Substring(s)] : s.split(separator: sep, omittingEmptySubsequences: false)
+            guard let n = Int(clampingToward: a[2].doubleValue ?? -1) else { return .null }
+            if f == .splitIndex { return n >= 0 && n < parts.count ? .string(String(parts[n])) : .null }
+            return n >= 1 && n <= parts.count ? .string(String(parts[n - 1])) : .string("")
         case .coalesce, .nullif, .concat, .now: return .null
         }
+    }
+
+    /// A regular expression compiled once per pattern.
+    private mutating func regex(_ pattern: String) -> Regex<AnyRegexOutput>? {
+        if let r = regexes[pattern] { return r }
+        guard let r = try? Regex(pattern) else { return nil }
+        regexes[pattern] = r
+        return r
     }
 }
 

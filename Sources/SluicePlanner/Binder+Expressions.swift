@@ -120,6 +120,9 @@ extension Planner {
             if Planner.isAggregate(f) {
                 throw Planner.error("plan.misplaced-aggregate", "aggregate \(f.name.name) is not allowed here", e.loc)
             }
+            if f.filter != nil {
+                throw Planner.error("bind.bad-arguments", "FILTER (WHERE ...) applies to aggregates, and \(f.name.name) is not one", e.loc)
+            }
             var args: [BoundExpr] = []
             for a in f.arguments { args.append(try sub(a)) }
             return try function(f.name.name.uppercased(), args, e.loc, spelled: f.name.name)
@@ -210,7 +213,9 @@ extension Planner {
 
     static let scalarFunctions = ["ABS", "ROUND", "FLOOR", "CEIL", "CEILING", "SQRT", "POWER", "POW", "LN", "EXP", "LOWER", "UPPER", "LENGTH",
                                   "CHAR_LENGTH", "SUBSTRING", "TRIM", "LTRIM", "RTRIM", "REPLACE", "CONCAT", "COALESCE", "NULLIF",
-                                  "DATE_TRUNC", "TO_TIMESTAMP", "NOW", "CURRENT_TIMESTAMP", "PROCTIME", "LOCALTIMESTAMP"]
+                                  "DATE_TRUNC", "TO_TIMESTAMP", "NOW", "CURRENT_TIMESTAMP", "PROCTIME", "LOCALTIMESTAMP",
+                                  "MOD", "YEAR", "MONTH", "DAYOFMONTH", "DAY", "HOUR", "MINUTE", "SECOND", "DATE_FORMAT",
+                                  "REGEXP_EXTRACT", "SPLIT_INDEX", "SPLIT_PART"]
 
     /// A scalar function call, with its arguments checked.
     func function(_ name: String, _ args: [BoundExpr], _ loc: NodeSpan, spelled: String? = nil) throws(PlanError) -> BoundExpr {
@@ -294,6 +299,51 @@ extension Planner {
             // manual clock is deterministic). Never folded into a constant.
             try arity(0...0)
             return .call("NOW", [], .timestamp)
+        case "MOD":
+            // Flink's MOD(a, b): the remainder, with the sign of a (as %).
+            try arity(2...2)
+            try numeric(0)
+            try numeric(1)
+            let t: ColumnType = args.contains { $0.type == .double } ? .double : .bigint
+            return .arithmetic("%", args[0], args[1], t)
+        case "YEAR", "MONTH", "DAYOFMONTH", "DAY", "HOUR", "MINUTE", "SECOND":
+            // Flink's shorthands for EXTRACT(unit FROM ts).
+            try arity(1...1)
+            guard args[0].type == .timestamp || Planner.isNull(args[0]) else { throw mismatch(name, args[0], nil, loc) }
+            let unit = name == "DAYOFMONTH" ? "DAY" : name
+            return .call("EXTRACT", [.literal(.string(unit), .varchar), args[0]], .bigint)
+        case "DATE_FORMAT":
+            // DATE_FORMAT(ts, 'yyyy-MM-dd HH:mm:ss'): Flink's (Java's) pattern letters, in UTC.
+            try arity(2...2)
+            guard args[0].type == .timestamp || Planner.isNull(args[0]) else { throw mismatch(name, args[0], nil, loc) }
+            guard case .literal(.string(let pattern), _) = args[1] else {
+                throw Planner.error("bind.bad-arguments", "DATE_FORMAT takes its pattern as a string literal, such as 'yyyy-MM-dd HH:mm'", loc)
+            }
+            if let bad = DateFormatPattern.problem(pattern) { throw Planner.error("bind.bad-arguments", "DATE_FORMAT: \(bad)", loc) }
+            return .call(name, args, .varchar)
+        case "REGEXP_EXTRACT":
+            // REGEXP_EXTRACT(s, regex [, group]): the group (0: the whole match, the default) of the first match, NULL without one.
+            try arity(2...3)
+            try text(0)
+            guard case .literal(.string(let pattern), _) = args[1] else {
+                throw Planner.error("bind.bad-arguments", "REGEXP_EXTRACT takes its regular expression as a string literal", loc)
+            }
+            guard let groups = RegexCheck.groups(pattern) else {
+                throw Planner.error("bind.bad-arguments", "REGEXP_EXTRACT: '\(pattern)' is not a valid regular expression", loc)
+            }
+            if args.count == 3 {
+                guard case .literal(.int(let g), _) = args[2], g >= 0, g <= Int64(groups) else {
+                    throw Planner.error("bind.bad-arguments", "REGEXP_EXTRACT's group is a number from 0 to \(groups) (the groups of '\(pattern)')", loc)
+                }
+            }
+            return .call(name, args, .varchar)
+        case "SPLIT_INDEX", "SPLIT_PART":
+            // SPLIT_INDEX(s, sep, i): Flink's, 0-based, NULL past the end; SPLIT_PART(s, sep, n): 1-based, '' past the end.
+            try arity(3...3)
+            try text(0)
+            try text(1)
+            try numeric(2)
+            return .call(name, args, .varchar)
         case "TO_TIMESTAMP":
             try arity(1...1)
             guard Planner.isNumeric(args[0].type) || args[0].type == .varchar else { throw mismatch(name, args[0], nil, loc) }

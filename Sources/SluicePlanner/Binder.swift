@@ -237,7 +237,9 @@ public struct Planner: Sendable {
         var bad: Expr? = nil
         Planner.visit(e) { if bad == nil, case .function(let f) = $0.kind, Planner.isAggregate(f) { bad = $0 } }
         if let b = bad {
-            throw Planner.error("plan.aggregate-in-\(clause.lowercased())", "aggregates are not allowed in \(clause)", b.loc,
+            // The id names the clause in one word run: "WHERE" → aggregate-in-where, "a FILTER condition" → aggregate-in-filter-condition.
+            let slug = clause.lowercased().split(separator: " ").filter { $0 != "a" && $0 != "an" }.joined(separator: "-")
+            throw Planner.error("plan.aggregate-in-\(slug)", "aggregates are not allowed in \(clause)", b.loc,
                                 help: clause == "WHERE" ? "filter on an aggregate with HAVING" : nil)
         }
     }
@@ -380,6 +382,26 @@ public struct Planner: Sendable {
     }
 
     func bindAggregate(_ f: FunctionCall, _ loc: NodeSpan, _ scope: Scope) throws(PlanError) -> AggregateCall {
+        if let c = f.filter {
+            // AGG(x) FILTER (WHERE c) aggregates CASE WHEN c THEN x END (COUNT(*): of 1): the
+            // aggregates that take it skip NULLs, so the rows where c does not hold count for nothing.
+            let name = f.name.name.uppercased()
+            guard ["COUNT", "SUM", "AVG", "MIN", "MAX", "STDDEV", "STDDEV_SAMP", "STDDEV_POP", "VARIANCE", "VAR_SAMP", "VAR_POP",
+                   "APPROX_COUNT_DISTINCT"].contains(name) else {
+                throw Planner.error("plan.unsupported", "FILTER (WHERE ...) is supported on COUNT, SUM, AVG, MIN, MAX, the deviations and variances and APPROX_COUNT_DISTINCT, not \(name)", loc)
+            }
+            try noAggregates(c, "a FILTER condition")
+            let condition = try bind(c, scope)
+            guard condition.type == .boolean || Planner.isNull(condition) else {
+                throw Planner.error("bind.type-mismatch", "FILTER (WHERE ...) takes a condition (BOOLEAN), not \(condition.type.rawValue): \(condition.text)", c.loc)
+            }
+            var plain = f
+            plain.filter = nil
+            var call = try bindAggregate(plain, loc, scope)
+            let value = call.argument ?? .literal(.int(1), .bigint)
+            call.argument = .caseWhen([BoundCase(condition: condition, value: value)], otherwise: nil, value.type)
+            return call
+        }
         var name = f.name.name.uppercased()
         if name == "PERCENTILE" {
             guard f.arguments.count == 2, !f.star, !f.distinct else {

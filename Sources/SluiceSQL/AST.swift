@@ -411,6 +411,8 @@ public struct FunctionCall: Sendable, Equatable {
     /// `COUNT(*)`
     public var star: Bool
     public var over: OverClause?
+    /// An aggregate's `FILTER (WHERE condition)`: only the rows for which it holds are aggregated.
+    public var filter: Expr? = nil
 }
 
 /// `OVER (PARTITION BY k ORDER BY ts RANGE INTERVAL '1' MINUTE PRECEDING)` or `... ROWS 10 PRECEDING`

@@ -267,9 +267,18 @@ extension Parser {
         if upper == "SUBSTRING" && !distinct && (args.count == 2 || args.count == 3) && !at(.OVER) {
             return Expr(.substring(args[0], from: args[1], forLength: args.count == 3 ? args[2] : nil), span(from: start))
         }
+        var filter: Expr? = nil
+        if at(.FILTER) && peek().kind == .punct(.leftParen) {
+            // An aggregate's FILTER (WHERE condition) (FILTER alone is a name: an alias without AS).
+            advance()
+            try expect(.leftParen, "after FILTER")
+            try expect(.WHERE, "in FILTER (WHERE ...)")
+            filter = try parseExpr()
+            try expect(.rightParen, "to close FILTER (WHERE ...)")
+        }
         var over: OverClause? = nil
         if at(.OVER) { over = try parseOver() }
-        return Expr(.function(FunctionCall(name: name, arguments: args, distinct: distinct, star: star, over: over)), span(from: start))
+        return Expr(.function(FunctionCall(name: name, arguments: args, distinct: distinct, star: star, over: over, filter: filter)), span(from: start))
     }
 
     /// `OVER (PARTITION BY k ORDER BY ts RANGE INTERVAL '1' MINUTE PRECEDING)` or `ROWS n PRECEDING`;

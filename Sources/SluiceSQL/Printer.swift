@@ -280,6 +280,7 @@ public enum Printer {
             s += f.arguments.map { expr($0) }.joined(separator: ", ")
         }
         s += ")"
+        if let c = f.filter { s += " FILTER (WHERE " + expr(c) + ")" }
         if let o = f.over {
             var parts: [String] = []
             if !o.partitionBy.isEmpty { parts.append("PARTITION BY " + o.partitionBy.map { expr($0) }.joined(separator: ", ")) }
