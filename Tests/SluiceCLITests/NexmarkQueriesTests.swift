@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+import SluiceCore
+
+/// The Nexmark queries of `queries/nexmark/` that run today, each run as its `-- run:` line says on
+/// 20,000 generated events, and its output compared with the same query computed here by brute
+/// force from the generated bids (an independent model: plain loops over the parsed JSON).
+@Suite("Nexmark queries against a model")
+struct NexmarkQueriesTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    struct Bid {
+        var auction: Int64, bidder: Int64, price: Int64, channel: String, url: String, time: Int64, extra: String
+    }
+
+    /// A row as its fields, for comparison (numbers as doubles, compared to 1e-9 relative).
+    typealias Row = [String: JSONValue]
+
+    final class Data {
+        let dir = TempDir()
+        var bids: [Bid] = []
+
+        init() throws {
+            let r = try CLI.run(["gen", "nexmark", "--events", "20000", "--dir", dir.path + "/nexmark"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let text = try String(contentsOfFile: dir.path + "/nexmark/bid.jsonl", encoding: .utf8)
+            for line in text.split(separator: "\n") {
+                let j = try JSONValue.parse(bytes: Array(line.utf8))
+                bids.append(Bid(auction: j["auction"]!.int64Value!, bidder: j["bidder"]!.int64Value!, price: j["price"]!.int64Value!,
+                                channel: j["channel"]!.stringValue!, url: j["url"]!.stringValue!, time: j["dateTime"]!.int64Value!,
+                                extra: j["extra"]!.stringValue!))
+            }
+        }
+
+        /// Runs queries/nexmark/NAME.sql by its run line (the events in this scratch folder) and reads its output.
+        func run(_ name: String) throws -> [Row] {
+            let sql = try String(contentsOf: NexmarkQueriesTests.root.appendingPathComponent("queries/nexmark/\(name).sql"), encoding: .utf8)
+            guard let line = sql.split(separator: "\n").first(where: { $0.hasPrefix("-- run: sluice ") }) else {
+                Issue.record("\(name) has no run line")
+                return []
+            }
+            let args = line.dropFirst("-- run: sluice ".count).split(separator: " ").map { w -> String in
+                w.hasPrefix("queries/") ? NexmarkQueriesTests.root.appendingPathComponent(String(w)).path : String(w)
+            }
+            let r = try CLI.run(args, cwd: dir.path)
+            #expect(r.status == 0, "\(name): \(r.stderr)")
+            let out = (try? String(contentsOfFile: dir.path + "/out/nexmark/\(name).jsonl", encoding: .utf8)) ?? ""
+            return try out.split(separator: "\n").map { try JSONValue.parse(bytes: Array($0.utf8)).objectValue!.entries.reduce(into: Row()) { $0[$1.0] = $1.1 } }
+        }
+    }
+
+    static func iso(_ t: Int64) -> JSONValue { .string(TimeFormat.iso8601(t)) }
+
+    static func same(_ a: JSONValue?, _ b: JSONValue?) -> Bool {
+        if let x = a?.doubleValue, let y = b?.doubleValue, a?.stringValue == nil, b?.stringValue == nil {
+            return abs(x - y) <= 1e-9 * max(1, abs(y))
+        }
+        return a == b
+    }
+
+    /// The query's rows equal the model's: in the same order (`ordered`) or as multisets.
+    static func check(_ name: String, _ got: [Row], _ want: [Row], ordered: Bool = true) {
+        #expect(got.count == want.count, "\(name): \(got.count) rows, the model \(want.count)")
+        func key(_ r: Row) -> String { r.keys.sorted().map { "\($0)=\(r[$0].map { "\($0)" } ?? "")" }.joined(separator: ",") }
+        let (g, w) = ordered ? (got, want) : (got.sorted { key($0) < key($1) }, want.sorted { key($0) < key($1) })
+        for (i, (a, b)) in zip(g, w).enumerated() {
+            let fine = a.keys.sorted() == b.keys.sorted() && b.keys.allSatisfy { same(a[$0], b[$0]) }
+            if !fine {
+                Issue.record("\(name) row \(i): \(a) vs the model's \(b)")
+                return
+            }
+        }
+    }
+
+    static func channelId(_ url: String) -> String? {
+        guard let r = url.range(of: "channel_id=") else { return nil }
+        let before = url[..<r.lowerBound]
+        guard before.isEmpty || before.hasSuffix("&") else { return nil }
+        return String(url[r.upperBound...].prefix { $0 != "&" })
+    }
+
+    @Test func projectionsAndFilters() throws {
+        let d = try Data()
+        let b = d.bids
+        #expect(b.count == 18_400)
+        Self.check("q0", try d.run("q0"), b.map { ["auction": .int($0.auction), "bidder": .int($0.bidder), "price": .int($0.price), "dateTime": Self.iso($0.time), "extra": .string($0.extra)] })
+        Self.check("q1", try d.run("q1"), b.map { ["auction": .int($0.auction), "bidder": .int($0.bidder), "price": .double(0.908 * Double($0.price)), "dateTime": Self.iso($0.time), "extra": .string($0.extra)] })
+        let q2 = b.filter { $0.auction % 123 == 0 }
+        #expect(q2.count > 10)
+        Self.check("q2", try d.run("q2"), q2.map { ["auction": .int($0.auction), "price": .int($0.price)] })
+        let q14 = b.filter { 0.908 * Double($0.price) > 1_000_000 && 0.908 * Double($0.price) < 50_000_000 }
+        Self.check("q14", try d.run("q14"), q14.map { x in
+            let hour = Int((x.time / 3_600_000) % 24)
+            let type = hour >= 8 && hour <= 18 ? "dayTime" : (hour <= 6 || hour >= 20 ? "nightTime" : "otherTime")
+            return ["auction": .int(x.auction), "bidder": .int(x.bidder), "price": .double(0.908 * Double(x.price)), "bidTimeType": .string(type),
+                    "dateTime": Self.iso(x.time), "extra": .string(x.extra), "c_counts": .int(Int64(x.extra.filter { $0 == "c" }.count))]
+        })
+        let hot = ["apple": "0", "google": "1", "facebook": "2", "baidu": "3"]
+        let q21 = b.filter { Self.channelId($0.url) != nil || hot[$0.channel.lowercased()] != nil }
+        #expect(q21.count > b.count / 2 && q21.count < b.count)
+        Self.check("q21", try d.run("q21"), q21.map { x in
+            ["auction": .int(x.auction), "bidder": .int(x.bidder), "price": .int(x.price), "channel": .string(x.channel),
+             "channel_id": .string(hot[x.channel.lowercased()] ?? Self.channelId(x.url)!)]
+        })
+        Self.check("q22", try d.run("q22"), b.map { x in
+            let parts = x.url.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            func at(_ i: Int) -> JSONValue { i < parts.count ? .string(parts[i]) : .null }
+            return ["auction": .int(x.auction), "bidder": .int(x.bidder), "price": .int(x.price), "channel": .string(x.channel), "dir1": at(3), "dir2": at(4), "dir3": at(5)]
+        })
+    }
+
+    @Test func sessionsAndDailyStatistics() throws {
+        let d = try Data()
+        let b = d.bids
+        // q11: per bidder, bids less than 10 s apart form a session [first, last + 10 s).
+        var q11: [Row] = []
+        for (bidder, times) in Dictionary(grouping: b, by: \.bidder).mapValues({ $0.map(\.time).sorted() }) {
+            var start = times[0], last = times[0], n: Int64 = 1
+            for t in times.dropFirst() {
+                if t - last < 10_000 {
+                    n += 1
+                } else {
+                    q11.append(["bidder": .int(bidder), "bid_count": .int(n), "starttime": Self.iso(start), "endtime": Self.iso(last + 10_000)])
+                    (start, n) = (t, 1)
+                }
+                last = t
+            }
+            q11.append(["bidder": .int(bidder), "bid_count": .int(n), "starttime": Self.iso(start), "endtime": Self.iso(last + 10_000)])
+        }
+        Self.check("q11", try d.run("q11"), q11, ordered: false)
+        // q15 and q17: the day's bids by price band (all 20,000 events fall on 2024-01-01).
+        func band(_ p: Int64) -> Int { p < 10_000 ? 1 : (p < 1_000_000 ? 2 : 3) }
+        var q15: Row = ["day": .string("2024-01-01"), "total_bids": .int(Int64(b.count)),
+                        "total_bidders": .int(Int64(Set(b.map(\.bidder)).count)), "total_auctions": .int(Int64(Set(b.map(\.auction)).count))]
+        for k in 1...3 {
+            let inBand = b.filter { band($0.price) == k }
+            q15["rank\(k)_bids"] = .int(Int64(inBand.count))
+            q15["rank\(k)_bidders"] = .int(Int64(Set(inBand.map(\.bidder)).count))
+            q15["rank\(k)_auctions"] = .int(Int64(Set(inBand.map(\.auction)).count))
+        }
+        Self.check("q15", try d.run("q15"), [q15])
+        let q17 = Dictionary(grouping: b, by: \.auction).map { auction, bids -> Row in
+            let prices = bids.map(\.price)
+            var r: Row = ["auction": .int(auction), "day": .string("2024-01-01"), "total_bids": .int(Int64(bids.count)),
+                          "min_price": .int(prices.min()!), "max_price": .int(prices.max()!),
+                          "avg_price": .double(Double(prices.reduce(0, +)) / Double(prices.count)), "sum_price": .int(prices.reduce(0, +))]
+            for k in 1...3 { r["rank\(k)_bids"] = .int(Int64(prices.filter { band($0) == k }.count)) }
+            return r
+        }
+        Self.check("q17", try d.run("q17"), q17, ordered: false)
+    }
+}
