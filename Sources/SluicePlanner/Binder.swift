@@ -153,16 +153,31 @@ public struct Planner: Sendable {
                 guard gap.millis > 0 else { throw Planner.error("plan.bad-window", "a session's gap must be positive", gap.loc) }
                 (relation, timeExpr, kind, fname) = (r, t, .session(gap: gap.millis), "SESSION")
             }
-            guard case .relation(let rname, _, _) = relation else {
-                throw Planner.error("plan.unsupported", "a window over a subquery is not supported yet", loc)
+            let plan: LogicalPlan, scope: Scope, qualifier: String?
+            switch relation {
+            case .relation(let rname, _, _):
+                (plan, scope) = try source(rname, alias: alias ?? rname)
+                qualifier = (alias ?? rname).name
+            case .subquery(let q, let subAlias, let sloc):
+                (plan, scope) = try subquery(q, alias: alias ?? subAlias, sloc)
+                qualifier = (alias ?? subAlias)?.name
+            default:
+                throw Planner.error("plan.unsupported", "\(fname) reads a stream or a subquery", relation.loc)
             }
-            let (plan, scope) = try source(rname, alias: alias ?? rname)
             let time = try bind(timeExpr, scope)
             guard case .column(let index, let colName, let type) = time else {
                 throw Planner.error("plan.window-needs-watermark", "the time argument of \(fname) must be a column", timeExpr.loc)
             }
             guard type == .timestamp else {
                 throw Planner.error("bind.type-mismatch", "the time column of \(fname) must be a TIMESTAMP, not \(type.rawValue)", timeExpr.loc)
+            }
+            if case .subquery(_, _, let sloc) = relation, Planner.eventTime(of: plan) != index {
+                // A subquery's rows carry event time in the column that kept its input's: the
+                // stream's event-time column selected as it is, or a window's window_time.
+                let has = Planner.eventTime(of: plan).map { " (the subquery's is \(plan.schema[$0].name))" } ?? ""
+                throw Planner.error("plan.window-needs-watermark", "\(fname) over a subquery needs the subquery's event-time column\(has), not \(colName)", timeExpr.loc,
+                                    help: "select the stream's event-time column as it is (or window_time of a window) in the subquery and window on it",
+                                    notes: [Diagnostic.Note("the subquery", span: sloc.span)])
             }
             if case .source(let s) = plan, colName.uppercased() != "ROWTIME" {
                 guard let w = s.stream.watermark, w.column.lowercased() == colName.lowercased() else {
@@ -178,15 +193,75 @@ public struct Planner: Sendable {
             if case .session(_, let keys, _, _) = w {
                 for k in keys { partition.append(try bind(k, scope)) }
             }
-            return BoundFrom(plan: plan, scope: scope, window: (fname, kind, index, (alias ?? rname).name), partition: partition)
+            return BoundFrom(plan: plan, scope: scope, window: (fname, kind, index, qualifier), partition: partition)
         case .anomaly(let f, let alias, let loc):
             return try bindAnomaly(f, alias: alias, loc: loc)
-        case .subquery(_, _, let loc):
-            throw Planner.error("plan.unsupported", "subqueries in FROM are not supported yet", loc)
+        case .subquery(let q, let alias, let loc):
+            let (plan, scope) = try subquery(q, alias: alias, loc)
+            return BoundFrom(plan: plan, scope: scope)
         case .join(let j):
             return try bindJoin(j)
         }
     }
+
+    /// A subquery in FROM: its plan, and its output columns named under its alias.
+    func subquery(_ q: Query, alias: Identifier?, _ loc: NodeSpan) throws(PlanError) -> (LogicalPlan, Scope) {
+        if q.limit != nil {
+            throw Planner.error("plan.unsupported", "LIMIT in a subquery is not supported (it would end the whole query)", loc,
+                                help: "put LIMIT on the outermost query")
+        }
+        let p = try plan(q)
+        if Planner.emitsChanges(p) {
+            throw Planner.error("plan.unsupported", "a subquery that emits changes (EMIT CHANGES) cannot feed another query yet: its rows are updates of earlier ones", loc,
+                                help: "aggregate over a window with EMIT FINAL (the default) in the subquery")
+        }
+        return (p, Scope(entries: p.schema.map { Scope.Entry(qualifier: alias?.name, name: $0.name, type: $0.type) }))
+    }
+
+    /// Whether a plan's rows are updates (an aggregate without a window, a window with EMIT CHANGES).
+    static func emitsChanges(_ p: LogicalPlan) -> Bool {
+        switch p {
+        case .aggregate: return true
+        case .windowAggregate(_, _, _, _, _, _, let emit): return emit != .final
+        case .source: return false
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _): return emitsChanges(c)
+        case .intervalJoin(let l, let r, _): return emitsChanges(l) || emitsChanges(r)
+        }
+    }
+
+    /// The output column that carries a plan's event time (DIALECT.md §4), if any: a stream's
+    /// event-time column (its WATERMARK column, else ROWTIME) kept as it is through filters,
+    /// projections, OVER windows, forests and lookups; a window's `window_time` (window_end minus
+    /// 1 ms: rows of a window come out once the watermark passes its end, so a window above puts
+    /// them in the window of their last instant); an interval join's left time. An aggregate
+    /// without a window has none.
+    public static func eventTime(of p: LogicalPlan) -> Int? {
+        switch p {
+        case .source(let s):
+            let name = s.stream.watermark?.column ?? "ROWTIME"
+            return s.columns.firstIndex { $0.name.lowercased() == name.lowercased() }
+        case .filter(let c, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _):
+            return eventTime(of: c)
+        case .project(let c, let exprs, _):
+            if isWindowed(c) { return exprs.firstIndex(of: windowTime) }
+            guard let t = eventTime(of: c) else { return nil }
+            return exprs.firstIndex { if case .column(let i, _, _) = $0 { return i == t }; return false }
+        case .intervalJoin(_, _, let j): return j.leftTime
+        case .windowAggregate, .aggregate: return nil
+        }
+    }
+
+    /// Whether a plan is a window's rows before their projection (the aggregate, then HAVING).
+    static func isWindowed(_ p: LogicalPlan) -> Bool {
+        switch p {
+        case .windowAggregate: return true
+        case .filter(let c, _): return isWindowed(c)
+        default: return false
+        }
+    }
+
+    /// `window_time` over a window's rows: window_end minus 1 ms (Flink's), the rows' event time.
+    static let windowTime: BoundExpr = .arithmetic("-", .column(1, name: "window_end", .timestamp), .literal(.interval(1), .interval), .timestamp)
 
     /// A source over every column of a stream, plus ROWTIME.
     func source(_ name: Identifier, alias: Identifier?) throws(PlanError) -> (LogicalPlan, Scope) {
@@ -248,7 +323,7 @@ public struct Planner: Sendable {
         var windowColumns: [String] = []
         var keys: [BoundExpr] = [], keyNames: [String] = []
         for g in q.groupBy {
-            if from.window != nil, case .column(_, let n) = g.kind, ["window_start", "window_end"].contains(n.name.lowercased()) {
+            if from.window != nil, case .column(_, let n) = g.kind, ["window_start", "window_end", "window_time"].contains(n.name.lowercased()) {
                 windowColumns.append(n.name.lowercased())
                 continue
             }
@@ -351,7 +426,8 @@ public struct Planner: Sendable {
                 let i = aggregates.firstIndex { $0.text == call.text }!
                 return .column(aggBase + i, name: aggregates[i].name, call.type)
             }
-            if case .column(_, let n) = e.kind, windowed, ["window_start", "window_end"].contains(n.name.lowercased()) {
+            if case .column(_, let n) = e.kind, windowed, ["window_start", "window_end", "window_time"].contains(n.name.lowercased()) {
+                if n.name.lowercased() == "window_time" { return Planner.windowTime }
                 let i = n.name.lowercased() == "window_start" ? 0 : 1
                 return .column(i, name: n.name.lowercased(), .timestamp)
             }

@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+import SluiceCore
+import SluiceSQL
+@testable import SluicePlanner
+@testable import SluiceEngine
+
+/// Issue 21, queries that feed queries: subqueries in FROM at any depth, windows over subqueries,
+/// and event time flowing through them (a window's rows carry `window_time`, window_end - 1 ms).
+@Suite("Composable queries")
+struct ComposableQueryTests {
+    static let ddl = """
+        CREATE STREAM ev (k VARCHAR, v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '10' SECOND) WITH (format = 'json');
+        """
+
+    /// Seeded records a few hundred milliseconds apart, out of order by less than the delay (so
+    /// nothing is late and a cascade can equal the direct window).
+    static func records() -> [String] {
+        var rng = SplitMix64(seed: 21)
+        var t: Int64 = 1_704_067_200_000
+        return (0..<600).map { _ in
+            t += Int64(rng.next() % 400)
+            let skew = -Int64(rng.next() % 5_000)
+            return #"{"k":"k\#(rng.next() % 3)","v":\#(rng.next() % 1000),"ts":\#(t + skew)}"#
+        }
+    }
+
+    func run(_ inserts: String, pollLimit: Int = 10_000) throws -> EngineFixture {
+        let f = try EngineFixture()
+        f.engine.pollLimit = pollLimit
+        try f.load(Self.ddl + "\n" + inserts)
+        for r in Self.records() {
+            try f.put("ev", r)
+            f.clock.advance(by: 1)
+        }
+        try f.engine.runUntilEnd()
+        return f
+    }
+
+    /// A 10 s window over 1 s windows' rows (through window_time) equals the 10 s window over the
+    /// records.
+    @Test func aCascadeOfWindowsEqualsTheDirectWindow() throws {
+        let f = try run("""
+            CREATE SINK cascade WITH (type = 'file', path = '$DIR/cascade.jsonl');
+            CREATE SINK direct WITH (type = 'file', path = '$DIR/direct.jsonl');
+            INSERT INTO cascade SELECT window_start, window_end, k, SUM(n) AS n, MAX(top) AS top, MIN(low) AS low
+              FROM TUMBLE((SELECT window_time, k, COUNT(*) AS n, MAX(v) AS top, MIN(v) AS low
+                           FROM TUMBLE(ev, ts, INTERVAL '1' SECOND) GROUP BY window_start, window_end, window_time, k),
+                          window_time, INTERVAL '10' SECOND)
+              GROUP BY window_start, window_end, k;
+            INSERT INTO direct SELECT window_start, window_end, k, COUNT(*) AS n, MAX(v) AS top, MIN(v) AS low
+              FROM TUMBLE(ev, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end, k;
+            """)
+        #expect(f.engine.counters.allSatisfy { $0.late == 0 })
+        let direct = f.lines("direct.jsonl")
+        #expect(direct.count > 20)
+        #expect(f.lines("cascade.jsonl") == direct)
+    }
+
+    /// Subqueries in FROM, three deep, with filters and computed columns at each level; and a HOP
+    /// over a subquery that renames the event-time column. The model is computed here.
+    @Test func nestedSubqueriesAndAWindowOverOne() throws {
+        let f = try run("""
+            CREATE SINK rows WITH (type = 'file', path = '$DIR/rows.jsonl');
+            CREATE SINK hop WITH (type = 'file', path = '$DIR/hop.jsonl');
+            INSERT INTO rows SELECT x.k, x.w + 1 AS w FROM (SELECT k, w FROM (SELECT k, v * 2 AS w FROM ev WHERE v > 500) AS y WHERE k <> 'k1') AS x;
+            INSERT INTO hop SELECT window_end, COUNT(*) AS n, SUM(w) AS w
+              FROM HOP((SELECT ts AS t, v * 2 AS w FROM ev WHERE k = 'k2'), t, SIZE INTERVAL '4' SECOND, ADVANCE INTERVAL '2' SECOND)
+              GROUP BY window_start, window_end;
+            """)
+        let parsed = try Self.records().map { try JSONValue.parse(bytes: Array($0.utf8)) }
+        let rows = parsed.filter { ($0["v"]!.int64Value! > 500) && $0["k"]!.stringValue! != "k1" }
+            .map { #"{"k":"\#($0["k"]!.stringValue!)","w":\#($0["v"]!.int64Value! * 2 + 1)}"# }
+        #expect(f.lines("rows.jsonl") == rows)
+        // HOP of 4 s every 2 s over k2's records: each window's count and sum of 2v.
+        var windows: [Int64: (Int64, Int64)] = [:]
+        for r in parsed where r["k"]!.stringValue! == "k2" {
+            let t = r["ts"]!.int64Value!, w = r["v"]!.int64Value! * 2
+            var start = (t / 2000) * 2000
+            while start > t - 4000 {
+                let end = start + 4000
+                windows[end, default: (0, 0)].0 += 1
+                windows[end, default: (0, 0)].1 += w
+                start -= 2000
+            }
+        }
+        let want = windows.keys.sorted().map { #"{"window_end":"\#(TimeFormat.iso8601($0))","n":\#(windows[$0]!.0),"w":\#(windows[$0]!.1)}"# }
+        #expect(f.lines("hop.jsonl") == want)
+    }
+
+    /// Where a plan's event time is, and what a window over a subquery refuses.
+    @Test func eventTimeFlowsThroughPlans() throws {
+        var catalog = MemoryCatalog()
+        for s in Parser.parse(Self.ddl + "CREATE STREAM raw (k VARCHAR, n BIGINT);").script.statements {
+            if case .createStream(let c) = s.kind { catalog.add(try Planner.streamDefinition(c, span: s.loc.span)) }
+        }
+        func plan(_ sql: String) throws -> Result<LogicalPlan, PlanError> {
+            let (s, d) = Parser.parseStatement(sql)
+            #expect(d.isEmpty, "\(sql): \(d)")
+            guard case .query(let q)? = s?.kind else { throw PlanError(Diagnostic(id: "test", message: "not a query", span: nil)) }
+            do { return .success(try Planner(catalog: catalog).plan(q)) } catch { return .failure(error) }
+        }
+        func time(_ sql: String) throws -> String? {
+            guard case .success(let p) = try plan(sql) else { Issue.record("not planned: \(sql)"); return nil }
+            return Planner.eventTime(of: p).map { p.schema[$0].name }
+        }
+        #expect(try time("SELECT k, ts AS t FROM ev WHERE v > 1") == "t")
+        #expect(try time("SELECT k, v FROM ev") == nil)
+        #expect(try time("SELECT k, ROWTIME AS arrived FROM raw") == "arrived")
+        #expect(try time("SELECT window_time, k, COUNT(*) AS n FROM TUMBLE(ev, ts, INTERVAL '1' SECOND) GROUP BY window_start, window_end, window_time, k") == "window_time")
+        #expect(try time("SELECT window_end, k, COUNT(*) AS n FROM TUMBLE(ev, ts, INTERVAL '1' SECOND) GROUP BY window_start, window_end, k") == nil)
+        #expect(try time("SELECT * FROM (SELECT ts, k FROM ev) AS s") == "ts")
+        func refused(_ sql: String) throws -> String? {
+            if case .failure(let e) = try plan(sql) { return e.diagnostics.first?.id }
+            return nil
+        }
+        // A window over a subquery on a column that is not its event time.
+        #expect(try refused("SELECT window_start, COUNT(*) FROM TUMBLE((SELECT window_end, COUNT(*) AS n FROM TUMBLE(ev, ts, INTERVAL '1' SECOND) GROUP BY window_start, window_end), window_end, INTERVAL '10' SECOND) GROUP BY window_start, window_end") == "plan.window-needs-watermark")
+        #expect(try refused("SELECT window_start, COUNT(*) FROM TUMBLE((SELECT ts + INTERVAL '1' SECOND AS t FROM ev), t, INTERVAL '10' SECOND) GROUP BY window_start, window_end") == "plan.window-needs-watermark")
+        // A subquery that emits updates, or ends the query with LIMIT.
+        #expect(try refused("SELECT k FROM (SELECT k, COUNT(*) AS n FROM ev GROUP BY k EMIT CHANGES) AS c") == "plan.unsupported")
+        #expect(try refused("SELECT k FROM (SELECT k FROM ev LIMIT 5) AS c") == "plan.unsupported")
+        // window_time is a window's column only.
+        #expect(try refused("SELECT window_time FROM ev") == "bind.unknown-column")
+    }
+}
