@@ -388,8 +388,12 @@ public final class Engine {
             let plan = try planQuery(c.query, cat)
             var options: [String: OptionValue] = [:]
             for o in c.options { options[o.key.name.lowercased()] = o.value }
-            let def = StreamDefinition(name: c.name.name, columns: plan.schema.map { ColumnDefinition(name: $0.name, type: $0.type) },
-                                       options: options, span: s.loc.span)
+            // The new stream keeps the query's event time: its watermark is declared on the column
+            // that carries it (DIALECT.md §4), so windows and forests over it work.
+            let time = Planner.derivedWatermark(of: plan)
+            var def = StreamDefinition(name: c.name.name, columns: plan.schema.map { ColumnDefinition(name: $0.name, type: $0.type) },
+                                       watermark: time.map { ($0.column, $0.delayMillis) }, options: options, span: s.loc.span)
+            def.timeOrigin = time?.origin ?? "processing time: ROWTIME, when a row reached the stream"
             cat.add(def)
             pending.append(.ensureStream(def))
             pending.append(.start(plan, .stream(def), label: "CREATE STREAM \(def.name)"))
@@ -1065,6 +1069,7 @@ extension Engine {
         if let s = catalog.stream(named: name) {
             var lines = ["stream \(s.name)"] + s.columns.map(row)
             if let w = s.watermark { lines.append("  WATERMARK FOR \(w.column) AS \(w.column) - \(w.delayMillis) ms") }
+            if let o = s.timeOrigin { lines.append("  -- event time: \(o)") }
             let options = s.options.keys.sorted().compactMap { k in Engine.text(s.options[k]).map { "\(k) = '\($0)'" } }
             if !options.isEmpty { lines.append("  WITH (" + options.joined(separator: ", ") + ")") }
             return lines.joined(separator: "\n")

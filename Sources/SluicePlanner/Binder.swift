@@ -251,6 +251,48 @@ public struct Planner: Sendable {
         }
     }
 
+    /// The watermark a stream fed by this plan (CREATE STREAM ... AS) declares, and where its time
+    /// comes from: a window's `window_time`, with no delay (a window's rows come out in the order
+    /// of their ends); a stream's event-time column kept as it is, with the largest delay of the
+    /// plan's streams (its rows are as much out of order as theirs). Nil for processing time (a
+    /// stream without a watermark, whose time in the new stream is its own ROWTIME) and for a
+    /// plan without event time.
+    public static func derivedWatermark(of p: LogicalPlan) -> (column: String, delayMillis: Int64, origin: String)? {
+        guard let t = eventTime(of: p) else { return nil }
+        let column = p.schema[t].name
+        var streams: [StreamDefinition] = []
+        func collect(_ p: LogicalPlan) {
+            switch p {
+            case .source(let s): streams.append(s.stream)
+            case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _),
+                 .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _):
+                collect(c)
+            case .intervalJoin(let l, let r, _): collect(l); collect(r)
+            }
+        }
+        collect(p)
+        guard !streams.isEmpty, streams.allSatisfy({ $0.watermark != nil }) else { return nil }
+        let names = streams.map(\.name).joined(separator: ", ")
+        if hasWindowTime(p, t) {
+            return (column, 0, "\(column) of the query's window over \(names), in the order windows close (no delay)")
+        }
+        let delay = streams.map { $0.watermark!.delayMillis }.max()!
+        return (column, delay, "\(column): the event time of \(names), kept by the query (delay \(Duration(millis: delay)))")
+    }
+
+    /// Whether output column `t` of a plan is a window's window_time (directly or kept by projections above it).
+    static func hasWindowTime(_ p: LogicalPlan, _ t: Int) -> Bool {
+        switch p {
+        case .project(let c, let exprs, _):
+            if isWindowed(c) { return exprs[t] == windowTime }
+            guard case .column(let i, _, _) = exprs[t] else { return false }
+            return hasWindowTime(c, i)
+        case .filter(let c, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _):
+            return t < c.schema.count && hasWindowTime(c, t)
+        default: return false
+        }
+    }
+
     /// Whether a plan is a window's rows before their projection (the aggregate, then HAVING).
     static func isWindowed(_ p: LogicalPlan) -> Bool {
         switch p {

@@ -24,6 +24,8 @@ public struct StreamDefinition: Sendable, Equatable {
     public var options: [String: OptionValue]
     /// Where it was declared (for notes in diagnostics).
     public var span: SourceSpan?
+    /// Where a derived stream's event time comes from (DESCRIBE says it), nil for a declared stream.
+    public var timeOrigin: String? = nil
 
     public init(name: String, columns: [ColumnDefinition], watermark: (column: String, delayMillis: Int64)? = nil,
                 options: [String: OptionValue] = [:], span: SourceSpan? = nil) {

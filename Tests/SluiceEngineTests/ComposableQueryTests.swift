@@ -57,6 +57,40 @@ struct ComposableQueryTests {
         #expect(f.lines("cascade.jsonl") == direct)
     }
 
+    /// A stream made by CREATE STREAM ... AS keeps the query's event time: a window's window_time
+    /// (no delay), or the stream's event-time column kept as it is (its delay); so a window over
+    /// the derived stream equals the direct window, and DESCRIBE says where the time comes from.
+    @Test func derivedStreamsKeepTheirEventTime() throws {
+        let f = try run("""
+            CREATE STREAM per_second AS SELECT window_time, k, COUNT(*) AS n, MAX(v) AS top
+              FROM TUMBLE(ev, ts, INTERVAL '1' SECOND) GROUP BY window_start, window_end, window_time, k;
+            CREATE STREAM big AS SELECT k, v, ts AS t FROM ev WHERE v > 300;
+            CREATE STREAM arrivals AS SELECT k, v FROM ev;
+            CREATE SINK from_derived WITH (type = 'file', path = '$DIR/from_derived.jsonl');
+            CREATE SINK direct WITH (type = 'file', path = '$DIR/direct.jsonl');
+            CREATE SINK big_windows WITH (type = 'file', path = '$DIR/big_windows.jsonl');
+            CREATE SINK big_direct WITH (type = 'file', path = '$DIR/big_direct.jsonl');
+            INSERT INTO from_derived SELECT window_start, k, SUM(n) AS n, MAX(top) AS top
+              FROM TUMBLE(per_second, window_time, INTERVAL '10' SECOND) GROUP BY window_start, window_end, k;
+            INSERT INTO direct SELECT window_start, k, COUNT(*) AS n, MAX(v) AS top
+              FROM TUMBLE(ev, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end, k;
+            INSERT INTO big_windows SELECT window_start, COUNT(*) AS n FROM TUMBLE(big, t, INTERVAL '5' SECOND) GROUP BY window_start, window_end;
+            INSERT INTO big_direct SELECT window_start, COUNT(*) AS n FROM TUMBLE(ev, ts, INTERVAL '5' SECOND) WHERE v > 300 GROUP BY window_start, window_end;
+            """)
+        #expect(f.engine.counters.allSatisfy { $0.late == 0 }, "\(f.engine.counters.map(\.late))")
+        #expect(f.lines("direct.jsonl").count > 20)
+        #expect(f.lines("from_derived.jsonl") == f.lines("direct.jsonl"))
+        #expect(f.lines("big_direct.jsonl").count > 5)
+        #expect(f.lines("big_windows.jsonl") == f.lines("big_direct.jsonl"))
+        let perSecond = f.engine.describe("per_second") ?? ""
+        #expect(perSecond.contains("WATERMARK FOR window_time AS window_time - 0 ms"), "\(perSecond)")
+        #expect(perSecond.contains("event time: window_time of the query's window over ev"), "\(perSecond)")
+        let big = f.engine.describe("big") ?? ""
+        #expect(big.contains("WATERMARK FOR t AS t - 10000 ms"), "\(big)")
+        let arrivals = f.engine.describe("arrivals") ?? ""
+        #expect(!arrivals.contains("WATERMARK") && arrivals.contains("processing time"), "\(arrivals)")
+    }
+
     /// Subqueries in FROM, three deep, with filters and computed columns at each level; and a HOP
     /// over a subquery that renames the event-time column. The model is computed here.
     @Test func nestedSubqueriesAndAWindowOverOne() throws {
