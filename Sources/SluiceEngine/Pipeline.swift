@@ -61,6 +61,11 @@ final class Pipeline {
     }
 
     var stages: [Stage] = []
+    /// A join of two inputs: the operators of each side below the join (a side that is a stream
+    /// as it is has none, nil). A side's rows reach the join as its operators emit them, and a
+    /// side moves with its stream's watermark before the join does (DIALECT.md §4), so a window's
+    /// rows meet the join at the window's time.
+    var sides: [Pipeline?] = [nil, nil]
     /// EMIT CHANGES EVERY on a window: the throttle of the window stage at that index.
     fileprivate var throttles: [Int: ChangeThrottle] = [:]
     let outputSchema: Schema
@@ -150,6 +155,10 @@ final class Pipeline {
                                               explanation: a.explanation, inclusive: a.timeIsWindowEnd, maxPartitions: a.maxPartitions)
             stages.append(.anomaly(pre: pre, Pipeline.schema(types), op, schema))
         case .intervalJoin(let l, let r, let j):
+            sides = [l, r].map { side in
+                let p = Pipeline(side, tables: tables)
+                return p.stages.isEmpty ? nil : p
+            }
             let op = IntervalJoinOperator(lower: j.lower, upper: j.upper, left: j.kind == .left, rightWidth: r.schema.count)
             stages.append(.intervalJoin(IntervalJoinStage(op: op, leftKeys: j.leftKeys.map(Lowering.expr), rightKeys: j.rightKeys.map(Lowering.expr),
                                                           leftTime: j.leftTime, rightTime: j.rightTime, residual: j.residual.map(Lowering.expr), schema: schema)))
@@ -219,13 +228,44 @@ final class Pipeline {
         pendingOrigins = nil
         guard case .intervalJoin(let j)? = stages.first else { return run(from: 0, .batch(batch), now: now) }
         guard batch.count > 0 else { return [] }
+        let rowOrigins = origins
+        guard let below = sides[side] else { return joinRows(batch, side: side, j, rowOrigins, marks: marks, now: now) }
+        // Through the side's operators, in runs of rows that meet the same watermarks.
+        var out: [[Value]] = []
+        var start = 0
+        func through(_ end: Int) {
+            guard start < end else { return }
+            let mapped = (start..<end).compactMap { rowOrigins[$0] }
+            below.pendingOrigins = mapped.count == end - start ? mapped : nil
+            let rows = below.push(start == 0 && end == batch.count ? batch : batch.slice(start..<end), now: now)
+            failures += below.failures
+            below.failures.removeAll()
+            if !rows.isEmpty { out += joinRows(Pipeline.batch(rows, below.outputSchema), side: side, j, .none, marks: nil, now: now) }
+            start = end
+        }
+        if let marks {
+            for r in 0..<batch.count {
+                guard let o = rowOrigins[r], o < marks.count, marks[o] != joinMarks else { continue }
+                through(r)
+                out += advanceJoin(left: marks[o].left, right: marks[o].right, now: now)
+            }
+        }
+        through(batch.count)
+        return out
+    }
+
+    /// Rows of one side into the join: each meets the other side's rows held under its key. With
+    /// `marks` (by row of the source batch, through `rowOrigins`), the join first moves to the
+    /// watermarks the records before the row left.
+    private func joinRows(_ batch: Batch, side: Int, _ j: IntervalJoinStage, _ rowOrigins: Origins,
+                          marks: [(left: Int64, right: Int64)]?, now: Int64) -> [[Value]] {
         evaluator.reset()
+        origins = rowOrigins
         let keys = (side == 0 ? j.leftKeys : j.rightKeys).map { evaluator.evaluate($0, batch) }
         var bad = [Bool](repeating: false, count: batch.count)
         for e in evaluator.errors where e.row < bad.count { bad[e.row] = true }
         note(evaluator.errors, batch)
         let batchRows = batch.rows()
-        let rowOrigins = origins
         var rows: [[Value]] = []
         var out: [[Value]] = []
         for r in 0..<batch.count where !bad[r] {
@@ -276,8 +316,17 @@ final class Pipeline {
     func advanceJoin(left: Int64, right: Int64, now: Int64) -> [[Value]] {
         guard case .intervalJoin(let j)? = stages.first else { return [] }
         joinMarks = (left, right)
+        // Each side's operators move first: what they release meets the join at its watermarks of before.
+        var out: [[Value]] = []
+        for (i, below) in sides.enumerated() {
+            guard let below else { continue }
+            let rows = below.advance(watermark: i == 0 ? left : right, now: now)
+            failures += below.failures
+            below.failures.removeAll()
+            if !rows.isEmpty { out += joinRows(Pipeline.batch(rows, below.outputSchema), side: i, j, .none, marks: nil, now: now) }
+        }
         let unmatched = j.op.advance(left: left, right: right)
-        var out = unmatched.isEmpty ? [] : run(from: 1, .rows(unmatched, j.schema), now: now)
+        out += unmatched.isEmpty ? [] : run(from: 1, .rows(unmatched, j.schema), now: now)
         out += advance(watermark: j.op.joinedWatermark(left: left, right: right), now: now)
         return out
     }
@@ -783,7 +832,9 @@ extension Pipeline {
             }
             held.append(["stage": .int(Int64(i)), "entries": .array(entries)])
         }
-        return ["emitted": .int(emitted), "stages": .array(states), "throttles": .array(held)]
+        var doc: JSONObject = ["emitted": .int(emitted), "stages": .array(states), "throttles": .array(held)]
+        if sides.contains(where: { $0 != nil }) { doc["sides"] = .array(sides.map { $0?.snapshot(now: now) ?? .null }) }
+        return .object(doc)
     }
 
     func restore(_ j: JSONValue, now: Int64) throws(SnapshotError) {
@@ -810,6 +861,15 @@ extension Pipeline {
             }
         }
         guard i == states.count else { throw SnapshotError("the checkpoint has more operators than the query") }
+        let sideStates = j["sides"]?.arrayValue ?? [.null, .null]
+        guard sideStates.count == 2 else { throw SnapshotError("the join's sides do not match the query") }
+        for (below, st) in zip(sides, sideStates) {
+            switch (below, st) {
+            case (nil, .null): break
+            case (let b?, let st) where st != .null: try b.restore(st, now: now)
+            default: throw SnapshotError("the join's sides do not match the query")
+            }
+        }
         for h in j["throttles"]?.arrayValue ?? [] {
             guard let si = h["stage"]?.int64Value, let t = throttles[Int(si)], let entries = h["entries"]?.arrayValue else {
                 throw SnapshotError("the EMIT CHANGES EVERY state does not match the query")

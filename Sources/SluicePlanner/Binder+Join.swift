@@ -4,14 +4,17 @@ import SluiceSQL
 extension Planner {
     /// `left JOIN right ON ...`: a stream with a reference table (a lookup join).
     func bindJoin(_ j: Join) throws(PlanError) -> BoundFrom {
+        if case .subquery(let q, let alias, let loc) = j.right {
+            return try bindIntervalJoin(j, right: try subquery(q, alias: alias, loc))
+        }
         guard case .relation(let name, let alias, _) = j.right else {
-            throw Planner.error("plan.unsupported", "the right side of a JOIN names a table or a stream", j.right.loc)
+            throw Planner.error("plan.unsupported", "the right side of a JOIN names a table or a stream, or is a subquery", j.right.loc)
         }
         if let table = catalog.table(named: name.name) {
             return try bindLookupJoin(j, table, qualifier: (alias ?? name).name)
         }
         if catalog.stream(named: name.name) != nil {
-            return try bindIntervalJoin(j, name, alias: alias)
+            return try bindIntervalJoin(j, right: try source(name, alias: alias))
         }
         let help = closestMatch(name.name, in: catalog.tableNames + catalog.streamNames).map { "did you mean '\($0)'?" }
         throw Planner.error("bind.unknown-table", "unknown table or stream '\(name.name)'", name.loc, help: help)
@@ -64,9 +67,11 @@ extension Planner {
         return BoundFrom(plan: .lookupJoin(left.plan, join), scope: scope, window: left.window, partition: left.partition)
     }
 
-    /// `a JOIN b ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + INTERVAL ...` over two streams:
-    /// equal keys, and bounds on both sides of the right time relative to the left time.
-    func bindIntervalJoin(_ j: Join, _ rightName: Identifier, alias: Identifier?) throws(PlanError) -> BoundFrom {
+    /// `a JOIN b ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + INTERVAL ...` over two streams or
+    /// subqueries: equal keys, and bounds on both sides of the right time relative to the left
+    /// time, each side's time being its event time (a stream's event-time column, a windowed
+    /// subquery's window_time). Two windows' rows join on equal window_time (a window join).
+    func bindIntervalJoin(_ j: Join, right: (LogicalPlan, Scope)) throws(PlanError) -> BoundFrom {
         let kind: LookupJoin.Kind
         switch j.kind {
         case .inner: kind = .inner
@@ -74,19 +79,27 @@ extension Planner {
         case .right, .full:
             throw Planner.error("plan.unsupported", "\(j.kind.rawValue) of two streams is not supported", j.loc, help: "use JOIN or LEFT JOIN, with the preserved stream on the left")
         }
-        guard case .relation(let leftName, let leftAlias, _) = j.left else {
-            throw Planner.error("plan.unsupported", "an interval join reads two streams: the left side of JOIN must name a stream", j.left.loc)
+        let (lp, ls): (LogicalPlan, Scope)
+        switch j.left {
+        case .relation(let leftName, let leftAlias, _) where catalog.stream(named: leftName.name) != nil:
+            (lp, ls) = try source(leftName, alias: leftAlias)
+        case .subquery(let q, let leftAlias, let loc):
+            (lp, ls) = try subquery(q, alias: leftAlias, loc)
+        default:
+            throw Planner.error("plan.unsupported", "a join of two streams reads a stream or a subquery on each side: the left side of JOIN must be one", j.left.loc)
         }
-        let (lp, ls) = try source(leftName, alias: leftAlias)
-        let (rp, rs) = try source(rightName, alias: alias)
+        let (rp, rs) = right
         let width = ls.entries.count
         let scope = Scope(entries: ls.entries + rs.entries)
-        // Each stream's event time (its watermark column, else ROWTIME).
-        func timeColumn(_ p: LogicalPlan, _ s: Scope, base: Int) -> Int {
-            let name = Planner.sourceOf(p)?.stream.watermark?.column ?? "ROWTIME"
-            return base + s.entries.firstIndex { $0.name.lowercased() == name.lowercased() }!
+        // Each side's event time (DIALECT.md §4).
+        func timeColumn(_ p: LogicalPlan, _ loc: NodeSpan) throws(PlanError) -> Int {
+            guard let t = Planner.eventTime(of: p) else {
+                throw Planner.error("plan.join-needs-time", "a join of two streams meets rows by event time, and this side has none", loc,
+                                    help: "select the stream's event-time column as it is, or window_time of a window, in the subquery")
+            }
+            return t
         }
-        let lt = timeColumn(lp, ls, base: 0), rt = timeColumn(rp, rs, base: width)
+        let lt = try timeColumn(lp, j.left.loc), rt = width + (try timeColumn(rp, j.right.loc))
         /// `column + offset` when `e` is a time column of either side, plus or minus an interval.
         func timeTerm(_ e: BoundExpr) -> (column: Int, offset: Int64)? {
             switch e {
@@ -151,6 +164,12 @@ extension Planner {
         }
         let lname = ls.entries[lt].qualifier.map { $0 + "." } ?? "", rname = rs.entries[rt - width].qualifier.map { $0 + "." } ?? ""
         let example = "\(rname)\(rs.entries[rt - width].name) BETWEEN \(lname)\(ls.entries[lt].name) AND \(lname)\(ls.entries[lt].name) + INTERVAL '15' MINUTE"
+        if leftKeys.isEmpty, let lo = lower, lo == upper {
+            // Equal times (two windows' rows on window_time): the time is the key.
+            let time = BoundExpr.column(lt, name: ls.entries[lt].name, .timestamp)
+            leftKeys = [lo == 0 ? time : .arithmetic("+", time, .literal(.interval(lo), .interval), .timestamp)]
+            rightKeys = [.column(rt - width, name: rs.entries[rt - width].name, .timestamp)]
+        }
         guard !leftKeys.isEmpty else {
             throw Planner.error("plan.join-keys", "a join of two streams needs ON to equate an expression of each", j.condition.loc,
                                 help: "ON a.k = b.k AND \(example)")

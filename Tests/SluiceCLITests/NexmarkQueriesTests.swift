@@ -3,7 +3,7 @@ import Testing
 import SluiceCore
 
 /// The Nexmark queries of `queries/nexmark/` that run today, each run as its `-- run:` line says on
-/// 20,000 generated events, and its output compared with the same query computed here by brute
+/// 20,000 generated events (40 s of event time), and its output compared with the same query computed here by brute
 /// force from the generated bids (an independent model: plain loops over the parsed JSON).
 @Suite("Nexmark queries against a model")
 struct NexmarkQueriesTests {
@@ -19,9 +19,12 @@ struct NexmarkQueriesTests {
     final class Data {
         let dir = TempDir()
         var bids: [Bid] = []
+        var persons: [(id: Int64, name: String, time: Int64)] = []
+        var auctions: [(id: Int64, seller: Int64, time: Int64)] = []
 
+        /// 20,000 events, 500 a second: 40 s of event time, so windows of 10 s are several.
         init() throws {
-            let r = try CLI.run(["gen", "nexmark", "--events", "20000", "--dir", dir.path + "/nexmark"])
+            let r = try CLI.run(["gen", "nexmark", "--events", "20000", "--rate", "500", "--dir", dir.path + "/nexmark"])
             #expect(r.status == 0, "\(r.stderr)")
             let text = try String(contentsOfFile: dir.path + "/nexmark/bid.jsonl", encoding: .utf8)
             for line in text.split(separator: "\n") {
@@ -29,6 +32,14 @@ struct NexmarkQueriesTests {
                 bids.append(Bid(auction: j["auction"]!.int64Value!, bidder: j["bidder"]!.int64Value!, price: j["price"]!.int64Value!,
                                 channel: j["channel"]!.stringValue!, url: j["url"]!.stringValue!, time: j["dateTime"]!.int64Value!,
                                 extra: j["extra"]!.stringValue!))
+            }
+            for line in try String(contentsOfFile: dir.path + "/nexmark/person.jsonl", encoding: .utf8).split(separator: "\n") {
+                let j = try JSONValue.parse(bytes: Array(line.utf8))
+                persons.append((j["id"]!.int64Value!, j["name"]!.stringValue!, j["dateTime"]!.int64Value!))
+            }
+            for line in try String(contentsOfFile: dir.path + "/nexmark/auction.jsonl", encoding: .utf8).split(separator: "\n") {
+                let j = try JSONValue.parse(bytes: Array(line.utf8))
+                auctions.append((j["id"]!.int64Value!, j["seller"]!.int64Value!, j["dateTime"]!.int64Value!))
             }
         }
 
@@ -129,6 +140,7 @@ struct NexmarkQueriesTests {
         }
         Self.check("q11", try d.run("q11"), q11, ordered: false)
         // q15 and q17: the day's bids by price band (all 20,000 events fall on 2024-01-01).
+        #expect(b.last!.time - b.first!.time > 30_000)
         func band(_ p: Int64) -> Int { p < 10_000 ? 1 : (p < 1_000_000 ? 2 : 3) }
         var q15: Row = ["day": .string("2024-01-01"), "total_bids": .int(Int64(b.count)),
                         "total_bidders": .int(Int64(Set(b.map(\.bidder)).count)), "total_auctions": .int(Int64(Set(b.map(\.auction)).count))]
@@ -148,5 +160,44 @@ struct NexmarkQueriesTests {
             return r
         }
         Self.check("q17", try d.run("q17"), q17, ordered: false)
+    }
+
+    /// Queries over windows' rows and joins of them (a window join, a join with a window's maxima).
+    @Test func windowsOfWindowsAndWindowJoins() throws {
+        let d = try Data()
+        let b = d.bids
+        // q5: per 10 s window every 2 s, the auctions with the most bids.
+        var counts: [Int64: [Int64: Int64]] = [:]  // window end -> auction -> bids
+        for x in b {
+            var start = (x.time / 2000) * 2000
+            while start > x.time - 10_000 {
+                counts[start + 10_000, default: [:]][x.auction, default: 0] += 1
+                start -= 2000
+            }
+        }
+        var q5: [Row] = []
+        for (end, perAuction) in counts {
+            let top = perAuction.values.max()!
+            for (auction, n) in perAuction where n >= top { q5.append(["auction": .int(auction), "num": .int(n), "window_time": Self.iso(end - 1)]) }
+        }
+        #expect(Set(counts.keys).count > 15)
+        Self.check("q5", try d.run("q5"), q5, ordered: false)
+        // q7: the bids at their 10 s window's highest price, with dateTime in [end - 10 s, end].
+        var highest: [Int64: Int64] = [:]  // window end -> max price
+        for x in b { highest[(x.time / 10_000 + 1) * 10_000] = max(highest[(x.time / 10_000 + 1) * 10_000] ?? 0, x.price) }
+        var q7: [Row] = []
+        for x in b {
+            for (end, top) in highest where x.price == top && x.time >= end - 10_000 && x.time <= end {
+                q7.append(["auction": .int(x.auction), "price": .int(x.price), "bidder": .int(x.bidder), "dateTime": Self.iso(x.time), "extra": .string(x.extra)])
+            }
+        }
+        #expect(q7.count >= 4)
+        Self.check("q7", try d.run("q7"), q7, ordered: false)
+        // q8: people who created an auction in the 10 s window they joined in.
+        let sellers = Set(d.auctions.map { "\($0.seller)@\($0.time / 10_000)" })
+        let q8: [Row] = d.persons.filter { sellers.contains("\($0.id)@\($0.time / 10_000)") }
+            .map { ["id": .int($0.id), "name": .string($0.name), "starttime": Self.iso(($0.time / 10_000) * 10_000)] }
+        #expect(q8.count > 20)
+        Self.check("q8", try d.run("q8"), q8, ordered: false)
     }
 }

@@ -154,6 +154,12 @@ struct ComposableQueryTests {
         // A subquery that emits updates, or ends the query with LIMIT.
         #expect(try refused("SELECT k FROM (SELECT k, COUNT(*) AS n FROM ev GROUP BY k EMIT CHANGES) AS c") == "plan.unsupported")
         #expect(try refused("SELECT k FROM (SELECT k FROM ev LIMIT 5) AS c") == "plan.unsupported")
+        // A join side without event time; a window join needs equal window_time (or keys).
+        #expect(try refused("SELECT a.k FROM ev AS a JOIN (SELECT k, v FROM ev) AS b ON a.k = b.k") == "plan.join-needs-time")
+        #expect(try refused("SELECT a.k FROM (SELECT k, window_time FROM TUMBLE(ev, ts, INTERVAL '1' SECOND) GROUP BY window_start, window_end, window_time, k) AS a JOIN (SELECT k, window_time FROM TUMBLE(ev, ts, INTERVAL '1' SECOND) GROUP BY window_start, window_end, window_time, k) AS b ON a.window_time >= b.window_time") == "plan.join-keys")
+        if case .failure(let e) = try plan("SELECT a.k FROM (SELECT k, window_time FROM TUMBLE(ev, ts, INTERVAL '1' SECOND) GROUP BY window_start, window_end, window_time, k) AS a JOIN (SELECT k, window_time FROM TUMBLE(ev, ts, INTERVAL '1' SECOND) GROUP BY window_start, window_end, window_time, k) AS b ON a.window_time = b.window_time") {
+            Issue.record("a window join on window_time alone is refused: \(e.diagnostics)")
+        }
         // window_time is a window's column only.
         #expect(try refused("SELECT window_time FROM ev") == "bind.unknown-column")
     }

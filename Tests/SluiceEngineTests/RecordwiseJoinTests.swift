@@ -20,11 +20,19 @@ struct RecordwiseJoinTests {
         CREATE SINK inner_rows WITH (type = 'file', path = '$DIR/inner.jsonl');
         CREATE SINK left_rows WITH (type = 'file', path = '$DIR/left.jsonl');
         CREATE SINK errs WITH (type = 'file', path = '$DIR/errs.jsonl');
+        CREATE SINK windowed WITH (type = 'file', path = '$DIR/windowed.jsonl');
+        CREATE SINK over_join WITH (type = 'file', path = '$DIR/over_join.jsonl');
         INSERT INTO inner_rows SELECT a.k, a.n AS asked, b.n AS answered FROM asks a JOIN answers b
           ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '2' SECOND;
         INSERT INTO left_rows SELECT a.k, a.n AS asked, b.n AS answered FROM asks a LEFT JOIN answers b
           ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '2' SECOND;
         INSERT INTO errs SELECT error_kind, source, data FROM error_stream;
+        INSERT INTO windowed SELECT a.k, a.n AS asked, m.top FROM asks a
+          JOIN (SELECT k, MAX(n) AS top, window_time FROM TUMBLE(answers, ts, INTERVAL '2' SECOND) GROUP BY window_start, window_end, window_time, k) m
+          ON a.k = m.k AND m.window_time BETWEEN a.ts AND a.ts + INTERVAL '3' SECOND;
+        INSERT INTO over_join SELECT window_start, k, COUNT(*) AS n
+          FROM TUMBLE((SELECT a.ts, a.k FROM asks a JOIN answers b ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '2' SECOND), ts, INTERVAL '5' SECOND)
+          GROUP BY window_start, window_end, k;
         """
 
     /// Seeded puts to either stream and either shard, in bursts that share an arrival, often out
@@ -74,7 +82,7 @@ struct RecordwiseJoinTests {
         if upFront { try steps() }
         try run.engine.finish()
         var files: [String: String] = [:]
-        for f in ["inner.jsonl", "left.jsonl"] { files[f] = run.file(f) }
+        for f in ["inner.jsonl", "left.jsonl", "windowed.jsonl", "over_join.jsonl"] { files[f] = run.file(f) }
         // error_stream is written by both joins as each meets a late record: its contents, not
         // their interleaving (which follows how the queries' steps take turns), are compared.
         files["errs.jsonl"] = run.file("errs.jsonl").split(separator: "\n").sorted().joined(separator: "\n")
@@ -91,12 +99,14 @@ struct RecordwiseJoinTests {
 
     @Test func anyReadSizeGivesTheSameJoinedRowsLateRecordsAndErrors() throws {
         let (reference, late) = try run(pollLimit: 10_000)
-        #expect(late[0] > 3 && late[1] > 3, "the data set has late records: \(late)")
+        #expect(late[0] > 3 && late[1] > 3 && late[3] > 3, "the data set has late records: \(late)")
         #expect(reference["inner.jsonl"]!.split(separator: "\n").count > 10)
         // The LEFT join also has asks that met nothing.
         #expect(reference["left.jsonl"]!.split(separator: "\n").filter { !$0.contains("\"answered\":null") }.count
                 == reference["inner.jsonl"]!.split(separator: "\n").count)
         #expect(reference["left.jsonl"]!.contains("\"answered\":null"))
+        #expect(reference["windowed.jsonl"]!.split(separator: "\n").count > 10)
+        #expect(reference["over_join.jsonl"]!.split(separator: "\n").count > 5)
         for (limit, upFront) in [(1, false), (7, false), (1, true), (7, true), (10_000, true)] {
             let (files, l) = try run(pollLimit: limit, upFront: upFront)
             #expect(l == late, "read size \(limit), up front \(upFront)")
