@@ -23,7 +23,8 @@ struct GenCommand {
                sluice gen nexmark [--events N] [--rate R] [--seed S] [--base-ms MS] [--dir DIR]
           The Nexmark benchmark's events as the canonical generator makes them (1 person, 3 auctions
           and 46 bids in every 50 events; see queries/nexmark/README.md): DIR/person.jsonl,
-          DIR/auction.jsonl and DIR/bid.jsonl, `dateTime` in epoch milliseconds (defaults: 1,000,000
+          DIR/auction.jsonl and DIR/bid.jsonl, `dateTime` in epoch milliseconds, and q13's side input
+          DIR/side_input.csv (key,value: 0 to 9,999, the value the key) (defaults: 1,000,000
           events, 10,000 events/s from 2024-01-01T00:00:00Z, seed 42, DIR nexmark).
         """
 
@@ -142,8 +143,13 @@ struct GenCommand {
                 files[kind]!.flush()
                 close(files[kind]!.fd)
             }
+            // The side input of q13: 10,000 keys, each with its number as the value.
+            let side = "key,value\n" + (0..<10_000).map { "\($0),\($0)\n" }.joined()
+            guard FileManager.default.createFile(atPath: dir + "/side_input.csv", contents: Data(side.utf8)) else {
+                throw UsageError("cannot write \(dir)/side_input.csv")
+            }
             let summary = NexmarkGenerator.Kind.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)s" }.joined(separator: ", ")
-            FileHandle.standardError.write(Data("wrote \(summary) to \(dir)/\n".utf8))
+            FileHandle.standardError.write(Data("wrote \(summary) and the side input to \(dir)/\n".utf8))
             return 0
         case "--help", "-h", "help":
             out.line(GenCommand.usage)

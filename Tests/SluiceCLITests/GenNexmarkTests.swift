@@ -15,6 +15,7 @@ struct GenNexmarkTests {
         var bid: [JSONValue] = []
         var bytes: [String: Int] = [:]
         var raw: [String: String] = [:]
+        var sideInput: [String] = []
     }
 
     static func generate(_ options: [String] = [], events: Int = Self.events) throws -> Events {
@@ -22,6 +23,7 @@ struct GenNexmarkTests {
         let r = try CLI.run(["gen", "nexmark", "--events", "\(events)", "--dir", dir.path + "/nx"] + options)
         #expect(r.status == 0, "\(r.stderr)")
         var out = Events()
+        out.sideInput = ((try? String(contentsOfFile: dir.path + "/nx/side_input.csv", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
         for kind in ["person", "auction", "bid"] {
             let text = (try? String(contentsOfFile: dir.path + "/nx/\(kind).jsonl", encoding: .utf8)) ?? ""
             out.raw[kind] = text
@@ -44,6 +46,8 @@ struct GenNexmarkTests {
         #expect(e.person.count == Self.events / 50)
         #expect(e.auction.count == Self.events / 50 * 3)
         #expect(e.bid.count == Self.events / 50 * 46)
+        // q13's side input: a header, then keys 0 to 9,999 with their number as the value.
+        #expect(e.sideInput.count == 10_001 && e.sideInput.first == "key,value" && e.sideInput[1] == "0,0" && e.sideInput.last == "9999,9999")
         // Ids dense from 1000, in order.
         #expect(e.person.map { Self.int($0, "id") } == (0..<Int64(e.person.count)).map { 1000 + $0 })
         #expect(e.auction.map { Self.int($0, "id") } == (0..<Int64(e.auction.count)).map { 1000 + $0 })

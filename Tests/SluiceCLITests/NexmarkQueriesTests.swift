@@ -106,6 +106,11 @@ struct NexmarkQueriesTests {
             return ["auction": .int(x.auction), "bidder": .int(x.bidder), "price": .double(0.908 * Double(x.price)), "bidTimeType": .string(type),
                     "dateTime": Self.iso(x.time), "extra": .string(x.extra), "c_counts": .int(Int64(x.extra.filter { $0 == "c" }.count))]
         })
+        func hhmm(_ t: Int64) -> String { String(format: "%02d:%02d", (t / 3_600_000) % 24, (t / 60_000) % 60) }
+        Self.check("q10", try d.run("q10"), b.map { ["auction": .int($0.auction), "bidder": .int($0.bidder), "price": .int($0.price), "dateTime": Self.iso($0.time),
+                                                     "extra": .string($0.extra), "dt": .string("2024-01-01"), "hm": .string(hhmm($0.time))] })
+        Self.check("q13", try d.run("q13"), b.map { ["auction": .int($0.auction), "bidder": .int($0.bidder), "price": .int($0.price), "dateTime": Self.iso($0.time),
+                                                     "value": .string(String($0.auction % 10_000))] })
         let hot = ["apple": "0", "google": "1", "facebook": "2", "baidu": "3"]
         let q21 = b.filter { Self.channelId($0.url) != nil || hot[$0.channel.lowercased()] != nil }
         #expect(q21.count > b.count / 2 && q21.count < b.count)
@@ -151,6 +156,23 @@ struct NexmarkQueriesTests {
             q15["rank\(k)_auctions"] = .int(Int64(Set(inBand.map(\.auction)).count))
         }
         Self.check("q15", try d.run("q15"), [q15])
+        // q16: q15's figures per channel, with the latest minute (HH:mm) seen.
+        let q16 = Dictionary(grouping: b, by: \.channel).map { channel, bids -> Row in
+            let last = bids.map(\.time).max()!
+            var r: Row = ["channel": .string(channel), "day": .string("2024-01-01"),
+                          "minute": .string(String(format: "%02d:%02d", (last / 3_600_000) % 24, (last / 60_000) % 60)),
+                          "total_bids": .int(Int64(bids.count)), "total_bidders": .int(Int64(Set(bids.map(\.bidder)).count)),
+                          "total_auctions": .int(Int64(Set(bids.map(\.auction)).count))]
+            for k in 1...3 {
+                let inBand = bids.filter { band($0.price) == k }
+                r["rank\(k)_bids"] = .int(Int64(inBand.count))
+                r["rank\(k)_bidders"] = .int(Int64(Set(inBand.map(\.bidder)).count))
+                r["rank\(k)_auctions"] = .int(Int64(Set(inBand.map(\.auction)).count))
+            }
+            return r
+        }
+        #expect(q16.count > 1000)
+        Self.check("q16", try d.run("q16"), q16, ordered: false)
         let q17 = Dictionary(grouping: b, by: \.auction).map { auction, bids -> Row in
             let prices = bids.map(\.price)
             var r: Row = ["auction": .int(auction), "day": .string("2024-01-01"), "total_bids": .int(Int64(bids.count)),
