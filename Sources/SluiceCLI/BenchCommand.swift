@@ -47,6 +47,12 @@ struct BenchCommand {
                sluice bench parse [--statements N] [--runs R] [--write FILE]
           Lexes and parses a file of N statements of every kind (default 10,000), R times (default 5),
           and reports the fastest run; --write also saves the file.
+               sluice bench nexmark [--events N] [--rate R] [--queries q0,q5,...] [--sources file,stream] [--runs R]
+                                    [--queries-dir queries/nexmark] [--dir DIR]
+          The Nexmark queries of queries/nexmark (run it from the repository) over N generated events
+          (default 10,000,000, 10,000 a second of event time, see sluice gen nexmark): events/s (all the
+          events generated, over the query's time), records read, rows out and peak memory, from the JSON
+          files (queries over one stream) and from the built-in streams (loaded once, not timed); one thread.
         """
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
@@ -74,11 +80,13 @@ struct BenchCommand {
             return try rcf(try Arguments(argv.dropFirst(), valued: ["records", "columns", "trees", "sample-size"]))
         case "anomalies":
             return try anomalies(try Arguments(argv.dropFirst(), valued: ["shapes", "seed", "trees", "sample-size", "scores-dir", "forest-seeds"]))
+        case "nexmark":
+            return try nexmark(try Arguments(argv.dropFirst(), valued: ["events", "rate", "queries", "sources", "runs", "queries-dir", "dir"]))
         case "--help", "-h", "help":
             out.line(BenchCommand.usage)
             return 0
         default:
-            throw UsageError("unknown benchmark '\(what)' (known: stream, parse, decode, queries, firehose, serve, rcf, anomalies)")
+            throw UsageError("unknown benchmark '\(what)' (known: stream, parse, decode, queries, firehose, serve, rcf, anomalies, nexmark)")
         }
     }
 
@@ -447,7 +455,7 @@ struct BenchCommand {
         return 0
     }
 
-    private func scratchStore(_ dir: String) throws -> StreamStore {
+    func scratchStore(_ dir: String) throws -> StreamStore {
         var c = StoreConfiguration(dataDirectory: dir)
         c.fsync = .never
         return try StreamStore(configuration: c)

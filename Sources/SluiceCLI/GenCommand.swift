@@ -112,42 +112,8 @@ struct GenCommand {
             let rate = try a.int("rate") ?? 10_000
             guard n >= 0, rate >= 1 else { throw UsageError("--events must not be negative and --rate must be at least 1") }
             let dir = a.value("dir") ?? "nexmark"
-            do {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            } catch {
-                throw UsageError("cannot make the directory \(dir): \(error.localizedDescription)")
-            }
-            var files: [NexmarkGenerator.Kind: OutputStream] = [:]
-            for kind in NexmarkGenerator.Kind.allCases {
-                let path = dir + "/" + kind.rawValue + ".jsonl"
-                let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-                guard fd >= 0 else { throw UsageError("cannot write \(path): \(String(cString: strerror(errno)))") }
-                files[kind] = OutputStream(fd: fd)
-            }
-            var g = NexmarkGenerator(seed: UInt64(try a.int("seed") ?? 42), rate: Int64(rate), baseMillis: Int64(try a.int("base-ms") ?? 1_704_067_200_000))
-            var buffers: [NexmarkGenerator.Kind: [UInt8]] = [:]
-            var counts: [NexmarkGenerator.Kind: Int] = [:]
-            var line: [UInt8] = []
-            for e in 0..<Int64(n) {
-                line.removeAll(keepingCapacity: true)
-                let kind = g.event(e, into: &line)
-                buffers[kind, default: []].append(contentsOf: line)
-                counts[kind, default: 0] += 1
-                if buffers[kind]!.count >= 1 << 20 {
-                    files[kind]!.write(bytes: buffers[kind]!)
-                    buffers[kind]!.removeAll(keepingCapacity: true)
-                }
-            }
-            for kind in NexmarkGenerator.Kind.allCases {
-                files[kind]!.write(bytes: buffers[kind] ?? [])
-                files[kind]!.flush()
-                close(files[kind]!.fd)
-            }
-            // The side input of q13: 10,000 keys, each with its number as the value.
-            let side = "key,value\n" + (0..<10_000).map { "\($0),\($0)\n" }.joined()
-            guard FileManager.default.createFile(atPath: dir + "/side_input.csv", contents: Data(side.utf8)) else {
-                throw UsageError("cannot write \(dir)/side_input.csv")
-            }
+            let counts = try NexmarkGenerator.writeFiles(events: Int64(n), seed: UInt64(try a.int("seed") ?? 42), rate: Int64(rate),
+                                                         baseMillis: Int64(try a.int("base-ms") ?? 1_704_067_200_000), dir: dir)
             let summary = NexmarkGenerator.Kind.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)s" }.joined(separator: ", ")
             FileHandle.standardError.write(Data("wrote \(summary) and the side input to \(dir)/\n".utf8))
             return 0

@@ -1,3 +1,4 @@
+import Foundation
 import SluiceCore
 
 /// The Nexmark benchmark's events (persons, auctions, bids), following the rules of the
@@ -237,5 +238,49 @@ private struct JSONLine {
     mutating func finish() -> [UInt8] {
         bytes.append(contentsOf: "}\n".utf8)
         return bytes
+    }
+}
+
+extension NexmarkGenerator {
+    /// Writes `events` events into DIR/person.jsonl, DIR/auction.jsonl and DIR/bid.jsonl, and q13's
+    /// side input DIR/side_input.csv (key,value: 0 to 9,999, the value its number). Returns how
+    /// many events of each kind were written.
+    static func writeFiles(events n: Int64, seed: UInt64, rate: Int64, baseMillis: Int64, dir: String) throws -> [Kind: Int] {
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw UsageError("cannot make the directory \(dir): \(error.localizedDescription)")
+        }
+        var files: [Kind: OutputStream] = [:]
+        for kind in Kind.allCases {
+            let path = dir + "/" + kind.rawValue + ".jsonl"
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw UsageError("cannot write \(path): \(String(cString: strerror(errno)))") }
+            files[kind] = OutputStream(fd: fd)
+        }
+        var g = NexmarkGenerator(seed: seed, rate: rate, baseMillis: baseMillis)
+        var buffers: [Kind: [UInt8]] = [:]
+        var counts: [Kind: Int] = [:]
+        var line: [UInt8] = []
+        for e in 0..<n {
+            line.removeAll(keepingCapacity: true)
+            let kind = g.event(e, into: &line)
+            buffers[kind, default: []].append(contentsOf: line)
+            counts[kind, default: 0] += 1
+            if buffers[kind]!.count >= 1 << 20 {
+                files[kind]!.write(bytes: buffers[kind]!)
+                buffers[kind]!.removeAll(keepingCapacity: true)
+            }
+        }
+        for kind in Kind.allCases {
+            files[kind]!.write(bytes: buffers[kind] ?? [])
+            files[kind]!.flush()
+            close(files[kind]!.fd)
+        }
+        let side = "key,value\n" + (0..<10_000).map { "\($0),\($0)\n" }.joined()
+        guard FileManager.default.createFile(atPath: dir + "/side_input.csv", contents: Data(side.utf8)) else {
+            throw UsageError("cannot write \(dir)/side_input.csv")
+        }
+        return counts
     }
 }

@@ -20,7 +20,7 @@ public enum SluiceMain {
           sluice stream <command> ...            create, describe, put, get, reshard, delete streams
           sluice firehose <command> ...          Firehose delivery streams to files
           sluice gen clicks|sensors|payments|logs|shapes|bids|nexmark [options]   seeded data sets
-          sluice bench stream|decode|queries|firehose|serve|rcf|anomalies|parse [options]   benchmarks (release builds)
+          sluice bench stream|decode|queries|firehose|serve|rcf|anomalies|parse|nexmark [options]   benchmarks (release builds)
           sluice --version
 
         Each command prints its own usage with --help (or -h): sluice run --help, sluice stream --help, ...

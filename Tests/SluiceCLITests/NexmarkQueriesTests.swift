@@ -222,4 +222,24 @@ struct NexmarkQueriesTests {
         #expect(q8.count > 20)
         Self.check("q8", try d.run("q8"), q8, ordered: false)
     }
+
+    /// `sluice bench nexmark` runs every query file from the JSON files and from the built-in
+    /// streams, and both give the same number of rows.
+    @Test func theBenchmarkRunsEveryQueryFromBothSources() throws {
+        let dir = TempDir()
+        let r = try CLI.run(["bench", "nexmark", "--events", "6000", "--rate", "500", "--dir", dir.path,
+                             "--queries-dir", Self.root.appendingPathComponent("queries/nexmark").path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("queries/nexmark").path).filter { $0.hasSuffix(".sql") }
+        var rows: [String: [String: String]] = [:]  // query -> source -> rows out
+        for line in r.lines where line.hasPrefix("q") && !line.hasPrefix("query") {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            if f.count >= 5, f[2] != "-" { rows[f[0], default: [:]][f[1]] = f[4] }
+        }
+        #expect(Set(rows.keys) == Set(files.map { String($0.dropLast(4)) }), "\(r.stdout)")
+        for (q, bySource) in rows {
+            #expect(bySource["stream"] != nil, "\(q)")
+            if let file = bySource["file"] { #expect(file == bySource["stream"], "\(q): \(bySource)") }
+        }
+    }
 }
