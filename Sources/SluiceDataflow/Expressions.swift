@@ -71,6 +71,7 @@ public struct Evaluator {
     /// Patterns of DATE_FORMAT and REGEXP_EXTRACT, compiled once.
     private var datePatterns: [String: DateFormatPattern] = [:]
     private var regexes: [String: Regex<AnyRegexOutput>] = [:]
+    private var byteRegexes: [String: ByteRegex?] = [:]
 
     public init() {}
 
@@ -417,18 +418,66 @@ public struct Evaluator {
         case .regexpExtract:
             let pattern = Evaluator.text(a[1])
             let group = a.count > 2 ? Int(clampingToward: a[2].doubleValue ?? 0) ?? 0 : 0
+            var s = Evaluator.text(a[0])
+            if let fast = byteRegex(pattern) {
+                let outcome = s.withUTF8 { fast.firstMatch($0) }
+                switch outcome {
+                case .noMatch: return .null
+                case .match(let groups):
+                    guard group >= 0, group < groups.count, let r = groups[group] else { return .null }
+                    return .string(s.withUTF8 { String(decoding: UnsafeBufferPointer(rebasing: $0[r]), as: UTF8.self) })
+                case .gaveUp: break  // the general engine decides
+                }
+            }
             guard let regex = regex(pattern) else { fail(row, "'\(pattern)' is not a valid regular expression"); return .null }
-            let s = Evaluator.text(a[0])
             guard let m = s.firstMatch(of: regex), group >= 0, group < m.output.count, let sub = m.output[group].substring else { return .null }
             return .string(String(sub))
         case .splitIndex, .splitPart:
-            let s = Evaluator.text(a[0]), sep = Evaluator.text(a[1])
-            let parts = sep.isEmpty ? [Substring(s)] : s.split(separator: sep, omittingEmptySubsequences: false)
+            var s = Evaluator.text(a[0]), sep = Evaluator.text(a[1])
             guard let n = Int(clampingToward: a[2].doubleValue ?? -1) else { return .null }
-            if f == .splitIndex { return n >= 0 && n < parts.count ? .string(String(parts[n])) : .null }
-            return n >= 1 && n <= parts.count ? .string(String(parts[n - 1])) : .string("")
+            let piece = Evaluator.piece(&s, &sep, f == .splitIndex ? n : n - 1)
+            if f == .splitIndex { return piece.map { .string($0) } ?? .null }
+            return .string(piece ?? "")
         case .coalesce, .nullif, .concat, .now: return .null
         }
+    }
+
+    /// Piece `k` (from 0) of `s` cut at every `sep`, nil past the last (an empty separator: one piece).
+    static func piece(_ s: inout String, _ sep: inout String, _ k: Int) -> String? {
+        guard k >= 0 else { return nil }
+        return s.withUTF8 { b -> String? in
+            sep.withUTF8 { p -> String? in
+                guard !p.isEmpty else { return k == 0 ? String(decoding: b, as: UTF8.self) : nil }
+                var start = 0, i = 0, index = 0
+                let first = p[0], m = p.count
+                while i + m <= b.count {
+                    if b[i] == first && (m == 1 || memcmpEqual(b, i, p)) {
+                        if index == k { return String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self) }
+                        index += 1
+                        i += m
+                        start = i
+                    } else {
+                        i += 1
+                    }
+                }
+                return index == k ? String(decoding: UnsafeBufferPointer(rebasing: b[start...]), as: UTF8.self) : nil
+            }
+        }
+    }
+
+    /// Whether `p` occurs in `b` at `i` (the caller checked there is room).
+    @inline(__always)
+    static func memcmpEqual(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ p: UnsafeBufferPointer<UInt8>) -> Bool {
+        for j in 1..<p.count where b[i + j] != p[j] { return false }
+        return true
+    }
+
+    /// The byte-level machine for a pattern it covers (compiled once; nil: the general engine).
+    private mutating func byteRegex(_ pattern: String) -> ByteRegex? {
+        if let r = byteRegexes[pattern] { return r }
+        let r = ByteRegex(pattern)
+        byteRegexes[pattern] = .some(r)
+        return r
     }
 
     /// A regular expression compiled once per pattern.

@@ -38,6 +38,19 @@ struct NexmarkFunctionsTests {
         ])
     }
 
+    /// Splitting keeps empty pieces and takes separators of several characters, leftmost first;
+    /// REGEXP_EXTRACT on text beyond ASCII takes whole characters, and a pattern the byte-level
+    /// engine does not cover (a lookahead) still runs.
+    @Test func splittingAndExtractingEdgeCases() throws {
+        let rows = try run("""
+            SELECT SPLIT_INDEX(url, '/', 1) AS empty_piece, SPLIT_PART(url, '--', 2) AS two_dashes, SPLIT_INDEX(url, '', 0) AS whole,
+              SPLIT_INDEX(url, '/', -1) AS negative, SPLIT_PART(url, '/', 0) AS zeroth,
+              REGEXP_EXTRACT(channel, '(.)x', 1) AS before_x, REGEXP_EXTRACT(channel, 'é(?=x)') AS lookahead
+            FROM bid
+            """, [#"{"auction":1,"price":5,"channel":"aéx","url":"a//b--c--d","ts":1000}"#])
+        #expect(rows == [#"{"empty_piece":"","two_dashes":"c","whole":"a//b--c--d","negative":null,"zeroth":"","before_x":"é","lookahead":"é"}"#])
+    }
+
     /// FILTER (WHERE ...) aggregates only the rows for which the condition holds; COUNT(DISTINCT) too.
     @Test func aggregateFilter() throws {
         let records = [(1, 50, "Apple"), (1, 5_000, "Apple"), (2, 70, "Google"), (2, 9_000, "Google"), (3, 9_000, "Apple"), (1, 20, "x")]
