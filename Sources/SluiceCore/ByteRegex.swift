@@ -44,6 +44,12 @@ public struct ByteRegex: Sendable {
     let program: [Op]
     /// Capturing groups (group 0, the whole match, not counted).
     public let groups: Int
+    /// The bytes a match can begin with, unless it can be empty (then any position may start one).
+    let firstBytes: [Bool]
+    let canBeEmpty: Bool
+    /// Bytes every match contains (the longest run of literals at the top level): a text without
+    /// them has no match, found without running the machine.
+    let required: [UInt8]
 
     public init?(_ pattern: String) {
         var p = Parse(bytes: Array(pattern.utf8))
@@ -53,6 +59,70 @@ public struct ByteRegex: Sendable {
         guard !ByteRegex.loopsOnNothing(node), ByteRegex.emit(node, &code) else { return nil }
         code += [.save(1), .match]
         program = code
+        let (first, empty) = ByteRegex.first(node)
+        firstBytes = first
+        canBeEmpty = empty
+        required = ByteRegex.requiredLiteral(node)
+    }
+
+    /// The bytes that can begin a match of a node, and whether it can match nothing.
+    static func first(_ n: Node) -> ([Bool], Bool) {
+        var set = [Bool](repeating: false, count: 256)
+        switch n {
+        case .empty, .lineStart, .lineEnd: return (set, true)
+        case .literal(let b): set[Int(b)] = true; return (set, false)
+        case .set(let s, let negated):
+            for b in 0..<256 { set[b] = negated ? !(b < 128 && s.contains(UInt8(b))) : (b < 128 && s.contains(UInt8(b))) }
+            return (set, false)
+        case .group(let x, _): return first(x)
+        case .repetition(let x, let min, _, _):
+            let (f, e) = first(x)
+            return (f, e || min == 0)
+        case .concat(let items):
+            for x in items {
+                let (f, e) = first(x)
+                for b in 0..<256 where f[b] { set[b] = true }
+                if !e { return (set, false) }
+            }
+            return (set, true)
+        case .alternation(let branches):
+            var empty = false
+            for x in branches {
+                let (f, e) = first(x)
+                for b in 0..<256 where f[b] { set[b] = true }
+                empty = empty || e
+            }
+            return (set, empty)
+        }
+    }
+
+    /// The longest run of literal bytes in the top-level sequence (each match has it).
+    static func requiredLiteral(_ n: Node) -> [UInt8] {
+        guard case .concat(let items) = n else {
+            if case .literal(let b) = n { return [b] }
+            return []
+        }
+        var best: [UInt8] = [], run: [UInt8] = []
+        for x in items {
+            if case .literal(let b) = x { run.append(b); if run.count > best.count { best = run } } else { run = [] }
+        }
+        return best
+    }
+
+    /// Whether `p` occurs in `s`.
+    static func contains(_ s: UnsafeBufferPointer<UInt8>, _ p: [UInt8]) -> Bool {
+        guard let first = p.first else { return true }
+        let m = p.count
+        var i = 0
+        while i + m <= s.count {
+            if s[i] == first {
+                var j = 1
+                while j < m && s[i + j] == p[j] { j += 1 }
+                if j == m { return true }
+            }
+            i += 1
+        }
+        return false
     }
 
     // MARK: Parsing
@@ -323,12 +393,20 @@ public struct ByteRegex: Sendable {
 
     /// The first match in `s`.
     public func firstMatch(_ s: UnsafeBufferPointer<UInt8>) -> Outcome {
+        if !required.isEmpty && !ByteRegex.contains(s, required) { return .noMatch }
         var start = 0
         let slots = 2 * (groups + 1)
         var caps = [Int](repeating: -1, count: slots)
         var stack: [(pc: Int, sp: Int, slot: Int, old: Int)] = []
         var budget = 1_000_000
         while start <= s.count {
+            // A position whose byte cannot begin a match is passed over (unless a match may be empty).
+            if !canBeEmpty && (start == s.count || !firstBytes[Int(s[start])]) {
+                guard start < s.count else { break }
+                start += 1
+                while start < s.count && s[start] & 0xC0 == 0x80 { start += 1 }
+                continue
+            }
             switch run(s, from: start, &caps, &stack, &budget) {
             case true?: return .match((0...groups).map { g in caps[2 * g] >= 0 && caps[2 * g + 1] >= 0 ? caps[2 * g]..<caps[2 * g + 1] : nil })
             case nil: return .gaveUp
