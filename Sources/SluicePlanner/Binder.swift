@@ -153,7 +153,7 @@ public struct Planner: Sendable {
                 guard gap.millis > 0 else { throw Planner.error("plan.bad-window", "a session's gap must be positive", gap.loc) }
                 (relation, timeExpr, kind, fname) = (r, t, .session(gap: gap.millis), "SESSION")
             }
-            let plan: LogicalPlan, scope: Scope, qualifier: String?
+            var plan: LogicalPlan, scope: Scope, qualifier: String?
             switch relation {
             case .relation(let rname, _, _):
                 (plan, scope) = try source(rname, alias: alias ?? rname)
@@ -178,6 +178,12 @@ public struct Planner: Sendable {
                 throw Planner.error("plan.window-needs-watermark", "\(fname) over a subquery needs the subquery's event-time column\(has), not \(colName)", timeExpr.loc,
                                     help: "select the stream's event-time column as it is (or window_time of a window) in the subquery and window on it",
                                     notes: [Diagnostic.Note("the subquery", span: sloc.span)])
+            }
+            if case .source(var s) = plan, colName.uppercased() == "ROWTIME", s.stream.watermark != nil {
+                // A processing-time window over a stream with an event time (Flink's PROCTIME()):
+                // this query's time is the arrival time, and its watermark follows it.
+                s.stream.watermark = nil
+                plan = .source(s)
             }
             if case .source(let s) = plan, colName.uppercased() != "ROWTIME" {
                 guard let w = s.stream.watermark, w.column.lowercased() == colName.lowercased() else {

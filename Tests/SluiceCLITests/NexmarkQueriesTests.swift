@@ -144,6 +144,10 @@ struct NexmarkQueriesTests {
             q11.append(["bidder": .int(bidder), "bid_count": .int(n), "starttime": Self.iso(start), "endtime": Self.iso(last + 10_000)])
         }
         Self.check("q11", try d.run("q11"), q11, ordered: false)
+        // q12: windows of arrival time (when the replay put each bid): every bid counted once, for its bidder.
+        var perBidder: [Int64: Int64] = [:]
+        for r in try d.run("q12") { perBidder[r["bidder"]!.int64Value!, default: 0] += r["bid_count"]!.int64Value! }
+        #expect(perBidder == Dictionary(grouping: b, by: \.bidder).mapValues { Int64($0.count) })
         // q15 and q17: the day's bids by price band (all 20,000 events fall on 2024-01-01).
         #expect(b.last!.time - b.first!.time > 30_000)
         func band(_ p: Int64) -> Int { p < 10_000 ? 1 : (p < 1_000_000 ? 2 : 3) }

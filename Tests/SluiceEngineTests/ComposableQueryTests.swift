@@ -91,6 +91,33 @@ struct ComposableQueryTests {
         #expect(!arrivals.contains("WATERMARK") && arrivals.contains("processing time"), "\(arrivals)")
     }
 
+    /// A window on ROWTIME over a stream whose event time is another column (Nexmark q12, Flink's
+    /// PROCTIME()): the query runs on arrival time, so its windows close as records arrive, not at
+    /// the end of the input, and their counts follow arrival, not the records' event times.
+    @Test func processingTimeWindowsOverAnEventTimeStream() throws {
+        let f = try EngineFixture()
+        try f.load(Self.ddl + """
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+            INSERT INTO out SELECT k, COUNT(*) AS n, window_start FROM TUMBLE(ev, ROWTIME, INTERVAL '10' SECOND) GROUP BY window_start, window_end, k;
+            """)
+        // 30 records, one a second of arrival, with event times all over the last hour.
+        let t0 = f.clock.nowMillis() / 10_000 * 10_000 + 10_000
+        f.clock.advance(by: t0 - f.clock.nowMillis())
+        for i in 0..<30 {
+            try f.put("ev", #"{"k":"k\#(i % 2)","v":\#(i),"ts":\#(1_704_067_200_000 - Int64(i * 97_000))}"#)
+            f.clock.advance(by: 1000)
+            _ = try f.engine.step()
+        }
+        try f.engine.checkpoint()
+        // Arrival time is at t0 + 30 s: the windows up to t0 + 20 s have closed while running.
+        let live = f.lines("out.jsonl")
+        #expect(live.count == 4, "\(live)")
+        #expect(live.first == #"{"k":"k0","n":5,"window_start":"\#(TimeFormat.iso8601(t0))"}"#)
+        try f.engine.runUntilEnd()
+        #expect(f.lines("out.jsonl").count == 6)
+        #expect(f.engine.counters[0].late == 0)
+    }
+
     /// Subqueries in FROM, three deep, with filters and computed columns at each level; and a HOP
     /// over a subquery that renames the event-time column. The model is computed here.
     @Test func nestedSubqueriesAndAWindowOverOne() throws {
