@@ -462,6 +462,11 @@ public final class Engine {
         if let t = Engine.text(def.options["idle_timeout"]), Units.millis(t).map({ $0 <= 0 }) ?? true {
             throw bad("idle_timeout must be a positive duration such as '30s', '500ms' or '2m', not '\(t)'")
         }
+        if let v = def.options["state_ttl"] {
+            var ms: Int64? = nil
+            if case .interval(let i) = v { ms = i.millis } else if let t = Engine.text(v) { ms = Units.millis(t) }
+            guard let m = ms, m > 0 else { throw bad("state_ttl must be a positive duration such as '1h' or '10m', not '\(Engine.text(v) ?? "that")'") }
+        }
     }
 
     /// Puts a late record into the stream its source names in `late_records`.

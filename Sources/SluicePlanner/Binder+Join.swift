@@ -162,6 +162,11 @@ extension Planner {
                 residual = residual.map { .and($0, b) } ?? b
             }
         }
+        // Without bounds on a side, the streams' retention bounds it (a regular join with state_ttl):
+        // a left row waits for right rows for the left stream's ttl, a right row for left rows for the right's.
+        let leftTTL = Planner.stateTTL(lp), rightTTL = Planner.stateTTL(rp)
+        if upper == nil, let t = leftTTL { upper = t }
+        if lower == nil, let t = rightTTL { lower = -t }
         let lname = ls.entries[lt].qualifier.map { $0 + "." } ?? "", rname = rs.entries[rt - width].qualifier.map { $0 + "." } ?? ""
         let example = "\(rname)\(rs.entries[rt - width].name) BETWEEN \(lname)\(ls.entries[lt].name) AND \(lname)\(ls.entries[lt].name) + INTERVAL '15' MINUTE"
         if leftKeys.isEmpty, let lo = lower, lo == upper {
@@ -175,8 +180,11 @@ extension Planner {
                                 help: "ON a.k = b.k AND \(example)")
         }
         guard let lo = lower, let hi = upper else {
+            let streams = [Planner.sourceOf(lp)?.stream.name, Planner.sourceOf(rp)?.stream.name].compactMap { $0 }
             throw Planner.error("plan.join-interval", "a join of two streams needs the right time bounded on both sides by the left time, or its state would grow forever",
-                                j.condition.loc, help: "add \(example)")
+                                j.condition.loc,
+                                help: "add \(example), or say how long each stream's rows are kept: WITH (state_ttl = '1h') in CREATE STREAM "
+                                    + streams.joined(separator: " and "))
         }
         guard lo <= hi else {
             throw Planner.error("plan.join-interval", "the time bounds of this join leave no interval: right time - left time must be at least \(Duration.signed(lo)) and at most \(Duration.signed(hi))", j.condition.loc)
@@ -187,5 +195,15 @@ extension Planner {
         }
         let join = IntervalJoin(kind: kind, leftKeys: leftKeys, rightKeys: rightKeys, leftTime: lt, rightTime: rt - width, lower: lo, upper: hi, residual: residual)
         return BoundFrom(plan: .intervalJoin(lp, rp, join), scope: scope)
+    }
+
+    /// The retention a side's stream declares (`state_ttl`), in milliseconds of event time.
+    static func stateTTL(_ p: LogicalPlan) -> Int64? {
+        guard let v = sourceOf(p)?.stream.options["state_ttl"] else { return nil }
+        switch v {
+        case .string(let t): return Units.millis(t)
+        case .interval(let i): return i.millis
+        default: return nil
+        }
     }
 }

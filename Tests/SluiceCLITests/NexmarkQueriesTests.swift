@@ -19,8 +19,8 @@ struct NexmarkQueriesTests {
     final class Data {
         let dir = TempDir()
         var bids: [Bid] = []
-        var persons: [(id: Int64, name: String, time: Int64)] = []
-        var auctions: [(id: Int64, seller: Int64, time: Int64)] = []
+        var persons: [(id: Int64, name: String, time: Int64, city: String, state: String)] = []
+        var auctions: [(id: Int64, seller: Int64, time: Int64, category: Int64, raw: JSONValue)] = []
 
         /// 20,000 events, 500 a second: 40 s of event time, so windows of 10 s are several.
         init() throws {
@@ -35,11 +35,11 @@ struct NexmarkQueriesTests {
             }
             for line in try String(contentsOfFile: dir.path + "/nexmark/person.jsonl", encoding: .utf8).split(separator: "\n") {
                 let j = try JSONValue.parse(bytes: Array(line.utf8))
-                persons.append((j["id"]!.int64Value!, j["name"]!.stringValue!, j["dateTime"]!.int64Value!))
+                persons.append((j["id"]!.int64Value!, j["name"]!.stringValue!, j["dateTime"]!.int64Value!, j["city"]!.stringValue!, j["state"]!.stringValue!))
             }
             for line in try String(contentsOfFile: dir.path + "/nexmark/auction.jsonl", encoding: .utf8).split(separator: "\n") {
                 let j = try JSONValue.parse(bytes: Array(line.utf8))
-                auctions.append((j["id"]!.int64Value!, j["seller"]!.int64Value!, j["dateTime"]!.int64Value!))
+                auctions.append((j["id"]!.int64Value!, j["seller"]!.int64Value!, j["dateTime"]!.int64Value!, j["category"]!.int64Value!, j))
             }
         }
 
@@ -225,6 +225,31 @@ struct NexmarkQueriesTests {
             .map { ["id": .int($0.id), "name": .string($0.name), "starttime": Self.iso(($0.time / 10_000) * 10_000)] }
         #expect(q8.count > 20)
         Self.check("q8", try d.run("q8"), q8, ordered: false)
+    }
+
+    /// Regular joins, bounded by the streams' state_ttl (longer than any match of the data).
+    @Test func joinsKeptByStateTTL() throws {
+        let d = try Data()
+        // q3: category-10 auctions with sellers in OR, ID or CA.
+        let people = Dictionary(uniqueKeysWithValues: d.persons.map { ($0.id, $0) })
+        let q3: [Row] = d.auctions.compactMap { a in
+            guard a.category == 10, let p = people[a.seller], ["OR", "ID", "CA"].contains(p.state) else { return nil }
+            return ["name": .string(p.name), "city": .string(p.city), "state": .string(p.state), "id": .int(a.id)]
+        }
+        #expect(q3.count > 10)
+        Self.check("q3", try d.run("q3"), q3, ordered: false)
+        // q20: each bid on a category-10 auction, with the auction's columns.
+        let auctions = Dictionary(uniqueKeysWithValues: d.auctions.map { ($0.id, $0) })
+        let q20: [Row] = d.bids.compactMap { b in
+            guard let a = auctions[b.auction], a.category == 10 else { return nil }
+            let j = a.raw
+            return ["auction": .int(b.auction), "bidder": .int(b.bidder), "price": .int(b.price), "channel": .string(b.channel), "url": .string(b.url),
+                    "bid_time": Self.iso(b.time), "bid_extra": .string(b.extra), "itemName": j["itemName"]!, "description": j["description"]!,
+                    "initialBid": j["initialBid"]!, "reserve": j["reserve"]!, "auction_time": Self.iso(a.time), "expires": Self.iso(j["expires"]!.int64Value!),
+                    "seller": .int(a.seller), "category": .int(a.category), "auction_extra": j["extra"]!]
+        }
+        #expect(q20.count > 1000)
+        Self.check("q20", try d.run("q20"), q20, ordered: false)
     }
 
     /// `sluice bench nexmark` runs every query file from the JSON files and from the built-in

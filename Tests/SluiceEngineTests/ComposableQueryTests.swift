@@ -118,6 +118,36 @@ struct ComposableQueryTests {
         #expect(f.engine.counters[0].late == 0)
     }
 
+    /// A join without time bounds is bounded by the streams' state_ttl (event time): refused with
+    /// a hint without one, planned as the bounds it implies with it; a bad ttl is refused.
+    @Test func regularJoinsNeedAStateTTL() throws {
+        func plan(_ ddl: String, _ sql: String) -> Result<LogicalPlan, PlanError> {
+            var catalog = MemoryCatalog()
+            for s in Parser.parse(ddl).script.statements {
+                if case .createStream(let c) = s.kind { catalog.add(try! Planner.streamDefinition(c, span: s.loc.span)) }
+            }
+            let (s, _) = Parser.parseStatement(sql)
+            guard case .query(let q)? = s?.kind else { return .failure(PlanError(Diagnostic(id: "test", message: "not a query", span: nil))) }
+            do { return .success(try Planner(catalog: catalog).plan(q)) } catch { return .failure(error) }
+        }
+        let sql = "SELECT a.k, b.v FROM a JOIN b ON a.k = b.k"
+        let bare = "CREATE STREAM a (k VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json'); CREATE STREAM b (k VARCHAR, v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json');"
+        guard case .failure(let e) = plan(bare, sql) else { Issue.record("planned without bounds"); return }
+        #expect(e.diagnostics.first?.id == "plan.join-interval")
+        #expect(e.diagnostics.first?.help?.contains("state_ttl = '1h'") == true, "\(e.diagnostics)")
+        let kept = bare.replacingOccurrences(of: "WITH (format = 'json'); CREATE STREAM b", with: "WITH (format = 'json', state_ttl = '2m'); CREATE STREAM b")
+            .replacingOccurrences(of: "v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json')", with: "v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json', state_ttl = INTERVAL '30' SECOND)")
+        guard case .success(let p) = plan(kept, sql) else { Issue.record("not planned with state_ttl: \(plan(kept, sql))"); return }
+        // a's rows wait 2 minutes for b's, b's 30 seconds for a's: b.ts - a.ts in [-30 s, 2 min].
+        #expect(p.explain.contains("right.ts in [left.ts + -30s, left.ts + 2m]"), "\(p.explain)")
+        // One side's ttl and an explicit bound on the other side.
+        let one = bare.replacingOccurrences(of: "v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json')", with: "v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json', state_ttl = '1m')")
+        if case .failure(let e) = plan(one, sql + " AND b.ts <= a.ts + INTERVAL '5' SECOND") { Issue.record("not planned: \(e.diagnostics)") }
+        // A bad ttl is refused when the file loads.
+        let f = try EngineFixture()
+        #expect(throws: EngineError.self) { try f.load("CREATE STREAM c (k VARCHAR) WITH (format = 'json', state_ttl = 'forever');") }
+    }
+
     /// Subqueries in FROM, three deep, with filters and computed columns at each level; and a HOP
     /// over a subquery that renames the event-time column. The model is computed here.
     @Test func nestedSubqueriesAndAWindowOverOne() throws {

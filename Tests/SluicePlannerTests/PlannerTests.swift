@@ -125,7 +125,7 @@ struct PlannerTests {
         ("SELECT url, url FROM clicks", "bind.duplicate-column", nil),
         ("SELECT url FROM clicks EMIT FINAL", "plan.emit-final-needs-window", nil),
         ("SELECT ts FROM clicks WHERE ts > 'yesterday'", "bind.bad-timestamp", nil),
-        ("SELECT c.url FROM clicks AS c JOIN raw AS r ON c.url = r.line", "plan.join-interval", "add r.ROWTIME BETWEEN c.ts AND c.ts + INTERVAL '15' MINUTE"),
+        ("SELECT c.url FROM clicks AS c JOIN raw AS r ON c.url = r.line", "plan.join-interval", "add r.ROWTIME BETWEEN c.ts AND c.ts + INTERVAL '15' MINUTE, or say how long each stream's rows are kept: WITH (state_ttl = '1h') in CREATE STREAM clicks and raw"),
         ("SELECT 1", "plan.unsupported", nil),
     ] as [(String, String, String?)])
     func rejectedWithAStableId(_ sql: String, _ id: String, _ help: String?) {

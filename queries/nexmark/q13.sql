@@ -5,7 +5,7 @@
 -- (make the events first: sluice gen nexmark --dir nexmark; it writes nexmark/side_input.csv)
 
 CREATE STREAM bid (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, "dateTime" TIMESTAMP, extra VARCHAR,
-  WATERMARK FOR "dateTime" AS "dateTime" - INTERVAL '4' SECOND) WITH (format = 'json');
+  WATERMARK FOR "dateTime" AS "dateTime" - INTERVAL '4' SECOND) WITH (format = 'json', state_ttl = '10s');
 
 CREATE TABLE side_input (key BIGINT PRIMARY KEY, value VARCHAR)
   WITH (file = 'nexmark/side_input.csv', format = 'csv', header = true);

@@ -4,7 +4,7 @@
 -- (make the events first: sluice gen nexmark --dir nexmark)
 
 CREATE STREAM bid (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, "dateTime" TIMESTAMP, extra VARCHAR,
-  WATERMARK FOR "dateTime" AS "dateTime" - INTERVAL '4' SECOND) WITH (format = 'json');
+  WATERMARK FOR "dateTime" AS "dateTime" - INTERVAL '4' SECOND) WITH (format = 'json', state_ttl = '10s');
 
 CREATE SINK q22_out WITH (type = 'file', path = 'out/nexmark/q22.jsonl', format = 'json');
 
