@@ -322,6 +322,7 @@ public final class Engine {
                          _ pending: inout [Action]) throws(EngineError) {
         switch s.kind {
         case .createStream(let c):
+            try notAView(c.name, cat, s.loc.span)
             let def = try Engine.define(c, s.loc.span)
             try checkOptions(def, cat, s.loc.span)
             cat.add(def)
@@ -385,6 +386,7 @@ public final class Engine {
                                                            help: closestMatch(name, in: known).map { "did you mean '\($0)'?" })])
             }
         case .createStreamAs(let c):
+            try notAView(c.name, cat, s.loc.span)
             let plan = try planQuery(c.query, cat)
             var options: [String: OptionValue] = [:]
             for o in c.options { options[o.key.name.lowercased()] = o.value }
@@ -397,6 +399,14 @@ public final class Engine {
             cat.add(def)
             pending.append(.ensureStream(def))
             pending.append(.start(plan, .stream(def), label: "CREATE STREAM \(def.name)"))
+        case .createView(let v):
+            // Planned now, so that a view that cannot run is refused where it is written.
+            if !v.orReplace, cat.view(named: v.name.name) != nil || cat.stream(named: v.name.name) != nil {
+                throw EngineError(diagnostics: [Diagnostic(id: "plan.duplicate-name", message: "'\(v.name.name)' is already declared", span: s.loc.span,
+                                                           help: "CREATE OR REPLACE VIEW to redefine a view")])
+            }
+            _ = try planQuery(v.query, cat)
+            cat.addView(v.name.name, v.query)
         case .query(let q):
             let plan = try planQuery(q, cat)
             pending.append(.start(plan, .stdout, label: "SELECT"))
@@ -419,8 +429,14 @@ public final class Engine {
             pending.append(.print(text))
         default:
             throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "this statement is not supported in a query file yet",
-                                                       span: s.loc.span, help: "sluice run executes CREATE STREAM, CREATE FIREHOSE, CREATE SINK, CREATE ALERT, INSERT INTO, CREATE STREAM AS, SELECT and EXPLAIN")])
+                                                       span: s.loc.span, help: "sluice run executes CREATE STREAM, CREATE VIEW, CREATE FIREHOSE, CREATE SINK, CREATE ALERT, INSERT INTO, CREATE STREAM AS, SELECT and EXPLAIN")])
         }
+    }
+
+    /// A stream may not take a view's name (the view would hide it).
+    private func notAView(_ name: Identifier, _ cat: MemoryCatalog, _ span: SourceSpan) throws(EngineError) {
+        guard cat.view(named: name.name) != nil else { return }
+        throw EngineError(diagnostics: [Diagnostic(id: "plan.duplicate-name", message: "'\(name.name)' is already a view", span: span)])
     }
 
     static func define(_ c: CreateStream, _ span: SourceSpan) throws(EngineError) -> StreamDefinition {
@@ -1081,6 +1097,13 @@ extension Engine {
         }
         if let t = catalog.table(named: name) {
             return (["table \(t.name)"] + t.columns.map(row)).joined(separator: "\n")
+        }
+        if let q = catalog.view(named: name), let plan = try? planQuery(q, catalog) {
+            var lines = ["view \(catalog.viewNames.first { $0.lowercased() == name.lowercased() } ?? name)"]
+            lines += plan.schema.map { "  \($0.name)  \($0.type.rawValue)" }
+            lines.append("  AS " + Printer.inlineQuery(q))
+            lines.append("  -- event time: " + (Planner.eventTime(of: plan).map { plan.schema[$0].name } ?? "none (its rows have no event-time column)"))
+            return lines.joined(separator: "\n")
         }
         return nil
     }

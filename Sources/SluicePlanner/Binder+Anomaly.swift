@@ -15,7 +15,11 @@ extension Planner {
         var scope: Scope
         var timeColumn: Int
         var windowEnd = false
-        switch f.relation {
+        var relation = f.relation
+        if case .relation(let n, let a, let l) = relation, let q = catalog.view(named: n.name) {
+            relation = .subquery(q, alias: a ?? n, loc: l)  // a view reads as its query
+        }
+        switch relation {
         case .relation(let rname, _, _):
             (input, scope) = try source(rname, alias: alias ?? rname)
             let s = catalog.stream(named: rname.name)!

@@ -13,8 +13,8 @@ extension Planner {
         if let table = catalog.table(named: name.name) {
             return try bindLookupJoin(j, table, qualifier: (alias ?? name).name)
         }
-        if catalog.stream(named: name.name) != nil {
-            return try bindIntervalJoin(j, right: try source(name, alias: alias))
+        if catalog.stream(named: name.name) != nil || catalog.view(named: name.name) != nil {
+            return try bindIntervalJoin(j, right: try relation(name, alias: alias))
         }
         let help = closestMatch(name.name, in: catalog.tableNames + catalog.streamNames).map { "did you mean '\($0)'?" }
         throw Planner.error("bind.unknown-table", "unknown table or stream '\(name.name)'", name.loc, help: help)
@@ -81,8 +81,8 @@ extension Planner {
         }
         let (lp, ls): (LogicalPlan, Scope)
         switch j.left {
-        case .relation(let leftName, let leftAlias, _) where catalog.stream(named: leftName.name) != nil:
-            (lp, ls) = try source(leftName, alias: leftAlias)
+        case .relation(let leftName, let leftAlias, _) where catalog.stream(named: leftName.name) != nil || catalog.view(named: leftName.name) != nil:
+            (lp, ls) = try relation(leftName, alias: leftAlias)
         case .subquery(let q, let leftAlias, let loc):
             (lp, ls) = try subquery(q, alias: leftAlias, loc)
         default:

@@ -136,7 +136,7 @@ public struct Planner: Sendable {
     func bindFrom(_ item: FromItem) throws(PlanError) -> BoundFrom {
         switch item {
         case .relation(let name, let alias, _):
-            let (plan, scope) = try source(name, alias: alias)
+            let (plan, scope) = try relation(name, alias: alias)
             return BoundFrom(plan: plan, scope: scope)
         case .window(let w, let alias, let loc):
             let (relation, timeExpr, kind, fname): (FromItem, Expr, WindowKind, String)
@@ -156,7 +156,7 @@ public struct Planner: Sendable {
             var plan: LogicalPlan, scope: Scope, qualifier: String?
             switch relation {
             case .relation(let rname, _, _):
-                (plan, scope) = try source(rname, alias: alias ?? rname)
+                (plan, scope) = try self.relation(rname, alias: alias ?? rname)
                 qualifier = (alias ?? rname).name
             case .subquery(let q, let subAlias, let sloc):
                 (plan, scope) = try subquery(q, alias: alias ?? subAlias, sloc)
@@ -311,10 +311,16 @@ public struct Planner: Sendable {
     /// `window_time` over a window's rows: window_end minus 1 ms (Flink's), the rows' event time.
     static let windowTime: BoundExpr = .arithmetic("-", .column(1, name: "window_end", .timestamp), .literal(.interval(1), .interval), .timestamp)
 
+    /// A name in FROM: a view (its query, as a subquery under the name) or a stream.
+    func relation(_ name: Identifier, alias: Identifier?) throws(PlanError) -> (LogicalPlan, Scope) {
+        if let q = catalog.view(named: name.name) { return try subquery(q, alias: alias ?? name, name.loc) }
+        return try source(name, alias: alias)
+    }
+
     /// A source over every column of a stream, plus ROWTIME.
     func source(_ name: Identifier, alias: Identifier?) throws(PlanError) -> (LogicalPlan, Scope) {
         guard let s = catalog.stream(named: name.name) else {
-            let help = closestMatch(name.name, in: catalog.streamNames).map { "did you mean '\($0)'?" }
+            let help = closestMatch(name.name, in: catalog.streamNames + catalog.viewNames).map { "did you mean '\($0)'?" }
             throw Planner.error("bind.unknown-stream", "unknown stream '\(name.name)'", name.loc, help: help)
         }
         let columns = s.columns.map { SourceColumn.field($0) } + [.rowtime]

@@ -87,11 +87,16 @@ public protocol Catalog: Sendable {
     var streamNames: [String] { get }
     func table(named name: String) -> TableDefinition?
     var tableNames: [String] { get }
+    /// A view's query (CREATE VIEW), read as a subquery where the view is named.
+    func view(named name: String) -> Query?
+    var viewNames: [String] { get }
 }
 
 extension Catalog {
     public func table(named name: String) -> TableDefinition? { nil }
     public var tableNames: [String] { [] }
+    public func view(named name: String) -> Query? { nil }
+    public var viewNames: [String] { [] }
 }
 
 /// A catalog held in memory (tests, and the engine's own bookkeeping).
@@ -108,6 +113,10 @@ public struct MemoryCatalog: Catalog {
     public func table(named name: String) -> TableDefinition? { tables[name.lowercased()] }
     public var tableNames: [String] { tables.values.map(\.name).sorted() }
     public mutating func add(_ t: TableDefinition) { tables[t.name.lowercased()] = t }
+    public var views: [String: (name: String, query: Query)] = [:]
+    public func view(named name: String) -> Query? { views[name.lowercased()]?.query }
+    public var viewNames: [String] { views.values.map(\.name).sorted() }
+    public mutating func addView(_ name: String, _ q: Query) { views[name.lowercased()] = (name, q) }
 }
 
 extension ColumnType {

@@ -42,6 +42,8 @@ public indirect enum StatementKind: Sendable, Equatable {
     case createStream(CreateStream)
     /// `CREATE STREAM page_minutes [WITH (...)] AS SELECT ...`
     case createStreamAs(CreateStreamAs)
+    /// `CREATE VIEW name AS SELECT ...`: a named query, read as a subquery where it is named.
+    case createView(CreateView)
     /// `CREATE FIREHOSE archive [(...)] WITH (destination = 'file:out/archive', ...)`
     case createFirehose(CreateFirehose)
     /// `CREATE TABLE pages (url VARCHAR PRIMARY KEY, owner VARCHAR) WITH (file = ..., ...)`
@@ -129,6 +131,12 @@ public struct CreateStreamAs: Sendable, Equatable {
     public var orReplace: Bool
     public var name: Identifier
     public var options: [WithOption]
+    public var query: Query
+}
+
+public struct CreateView: Sendable, Equatable {
+    public var orReplace: Bool
+    public var name: Identifier
     public var query: Query
 }
 

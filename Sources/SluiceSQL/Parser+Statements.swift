@@ -79,6 +79,11 @@ extension Parser {
                 throw unexpected(expecting: ["'('", "WITH", "AS"], context: "after the stream name")
             }
             return .createStreamAs(CreateStreamAs(orReplace: orReplace, name: name, options: options, query: try parseQuery()))
+        case .keyword(.VIEW):
+            advance()
+            let name = try parseIdentifier("a view name")
+            guard eat(.AS) else { throw unexpected(expecting: ["AS"], context: "after the view name (CREATE VIEW name AS SELECT ...)") }
+            return .createView(CreateView(orReplace: orReplace, name: name, query: try parseQuery()))
         case .keyword(.FIREHOSE):
             advance()
             let name = try parseIdentifier("a firehose name")
@@ -100,9 +105,9 @@ extension Parser {
             advance()
             return .createAlert(try parseAlert(orReplace: orReplace))
         default:
-            var e = unexpected(expecting: ["STREAM", "FIREHOSE", "TABLE", "SINK", "ALERT"], context: "after CREATE")
+            var e = unexpected(expecting: ["STREAM", "VIEW", "FIREHOSE", "TABLE", "SINK", "ALERT"], context: "after CREATE")
             if case .identifier = current.kind, e.diagnostic?.help == nil,
-               let m = closestMatch(text(current), in: ["STREAM", "FIREHOSE", "TABLE", "SINK", "ALERT"]) {
+               let m = closestMatch(text(current), in: ["STREAM", "VIEW", "FIREHOSE", "TABLE", "SINK", "ALERT"]) {
                 e.diagnostic?.help = "did you mean \(m)?"
             }
             throw e

@@ -34,6 +34,9 @@ public enum Printer {
             var text = "CREATE \(s.orReplace ? "OR REPLACE " : "")STREAM \(name(s.name))"
             if !s.options.isEmpty { text += " WITH (\(s.options.map(option).joined(separator: ", ")))" }
             return [Line(indent: 0, text: text + " AS", anchor: SourceSpan(start: at.start, end: s.query.loc.span.start))] + queryLines(s.query)
+        case .createView(let v):
+            return [Line(indent: 0, text: "CREATE \(v.orReplace ? "OR REPLACE " : "")VIEW \(name(v.name)) AS", anchor: SourceSpan(start: at.start, end: v.query.loc.span.start))]
+                + queryLines(v.query)
         case .createFirehose(let s):
             return createLines("CREATE \(s.orReplace ? "OR REPLACE " : "")FIREHOSE \(name(s.name))", s.columns, nil, s.options, head(s.name))
         case .createTable(let s):

@@ -148,6 +148,45 @@ struct ComposableQueryTests {
         #expect(throws: EngineError.self) { try f.load("CREATE STREAM c (k VARCHAR) WITH (format = 'json', state_ttl = 'forever');") }
     }
 
+    /// Views read as their queries wherever a stream name may stand: views over views, a window
+    /// over a view, a join of views; the same rows as the queries written out. A view that cannot
+    /// run is refused where it is written, a taken name too; DESCRIBE shows a view.
+    @Test func viewsReadAsTheirQueries() throws {
+        let f = try run("""
+            CREATE VIEW big AS SELECT k, v, ts FROM ev WHERE v > 300;
+            CREATE VIEW big_per_second AS SELECT window_time, k, COUNT(*) AS n FROM TUMBLE(big, ts, INTERVAL '1' SECOND) GROUP BY window_start, window_end, window_time, k;
+            CREATE VIEW small AS SELECT k, v, ts FROM ev WHERE v < 100;
+            CREATE SINK via_views WITH (type = 'file', path = '$DIR/via_views.jsonl');
+            CREATE SINK written_out WITH (type = 'file', path = '$DIR/written_out.jsonl');
+            CREATE SINK joined WITH (type = 'file', path = '$DIR/joined.jsonl');
+            CREATE SINK joined_out WITH (type = 'file', path = '$DIR/joined_out.jsonl');
+            INSERT INTO via_views SELECT window_start, k, SUM(n) AS n FROM TUMBLE(big_per_second, window_time, INTERVAL '10' SECOND) GROUP BY window_start, window_end, k;
+            INSERT INTO written_out SELECT window_start, k, COUNT(*) AS n FROM TUMBLE(ev, ts, INTERVAL '10' SECOND) WHERE v > 300 GROUP BY window_start, window_end, k;
+            INSERT INTO joined SELECT b.k, b.v AS big_v, s.v AS small_v FROM big AS b JOIN small AS s ON b.k = s.k AND s.ts BETWEEN b.ts AND b.ts + INTERVAL '1' SECOND;
+            INSERT INTO joined_out SELECT b.k, b.v AS big_v, s.v AS small_v FROM (SELECT k, v, ts FROM ev WHERE v > 300) AS b
+              JOIN (SELECT k, v, ts FROM ev WHERE v < 100) AS s ON b.k = s.k AND s.ts BETWEEN b.ts AND b.ts + INTERVAL '1' SECOND;
+            """)
+        #expect(f.lines("written_out.jsonl").count > 10)
+        #expect(f.lines("via_views.jsonl") == f.lines("written_out.jsonl"))
+        #expect(f.lines("joined.jsonl").count > 5)
+        #expect(f.lines("joined.jsonl") == f.lines("joined_out.jsonl"))
+        let d = f.engine.describe("big_per_second") ?? ""
+        #expect(d.contains("view big_per_second") && d.contains("n  BIGINT") && d.contains("-- event time: window_time"), "\(d)")
+        // Refused where written: a view that cannot run, a name taken by a stream or a view.
+        for (sql, id) in [("CREATE VIEW bad AS SELECT nope FROM ev;", "bind.unknown-column"),
+                          ("CREATE VIEW ev AS SELECT k FROM ev;", "plan.duplicate-name"),
+                          ("CREATE VIEW big AS SELECT k FROM ev;", "plan.duplicate-name"),
+                          ("CREATE STREAM big (k VARCHAR) WITH (format = 'json');", "plan.duplicate-name")] {
+            do {
+                try f.load(sql)
+                Issue.record("loaded: \(sql)")
+            } catch let e as EngineError {
+                #expect(e.diagnostics.first?.id == id, "\(sql): \(e.diagnostics)")
+            }
+        }
+        try f.load("CREATE OR REPLACE VIEW big AS SELECT k, v, ts FROM ev WHERE v > 900;")
+    }
+
     /// Subqueries in FROM, three deep, with filters and computed columns at each level; and a HOP
     /// over a subquery that renames the event-time column. The model is computed here.
     @Test func nestedSubqueriesAndAWindowOverOne() throws {

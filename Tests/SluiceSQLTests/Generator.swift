@@ -164,7 +164,9 @@ struct SQLGenerator {
             kind = .createStream(CreateStream(orReplace: chance(10), name: name(), columns: columns(1 + below(4)),
                                               watermark: chance(40) ? WatermarkDefinition(column: name(), expression: expr(2), loc: .none) : nil,
                                               options: options()))
-        case 1: kind = .createStreamAs(CreateStreamAs(orReplace: chance(10), name: name(), options: options(), query: query(2)))
+        case 1:
+            kind = chance(30) ? .createView(CreateView(orReplace: chance(10), name: name(), query: query(2)))
+                : .createStreamAs(CreateStreamAs(orReplace: chance(10), name: name(), options: options(), query: query(2)))
         case 2: kind = .createFirehose(CreateFirehose(orReplace: false, name: name(), columns: columns(below(3)), options: options()))
         case 3: kind = .createTable(CreateTable(orReplace: false, name: name(), columns: columns(1 + below(3)), options: options()))
         case 4:
