@@ -39,7 +39,7 @@ public struct Planner: Sendable {
         guard let fromItem = q.from else {
             throw Planner.error("plan.unsupported", "a continuous query reads a stream: add FROM", q.loc)
         }
-        let from = try bindFrom(fromItem)
+        var from = try bindFrom(fromItem)
         if q.distinct {
             // SELECT DISTINCT over a window is a GROUP BY of its columns: each distinct row once per window.
             let aggregates = q.items.contains { if case .expression(let e, _, _) = $0 { return Planner.containsAggregate(e) }; return false }
@@ -63,6 +63,24 @@ public struct Planner: Sendable {
             q.distinct = false
         }
         var plan = from.plan
+        let aggregatingQuery = !q.groupBy.isEmpty || q.items.contains { item in
+            if case .expression(let e, _, _) = item { return Planner.containsAggregate(e) }
+            return false
+        } || (q.having.map(Planner.containsAggregate) ?? false)
+        if !aggregatingQuery, let w = from.window, case .tumble(let size) = w.kind {
+            // Rows of a tumbling window function without aggregation (Flink's window TVF): each
+            // row with its window's bounds and window_time, as it comes.
+            let t = BoundExpr.column(w.timeColumn, name: from.scope.entries[w.timeColumn].name, .timestamp)
+            let start = BoundExpr.call("FLOOR_TIME", [t, .literal(.interval(size), .interval)], .timestamp)
+            let end = BoundExpr.arithmetic("+", start, .literal(.interval(size), .interval), .timestamp)
+            let windowTime = BoundExpr.arithmetic("-", end, .literal(.interval(1), .interval), .timestamp)
+            let entries = from.scope.entries
+            let kept: [BoundExpr] = entries.indices.map { BoundExpr.column($0, name: entries[$0].name, entries[$0].type) }
+            plan = .project(plan, kept + [start, end, windowTime], names: entries.map { $0.name } + ["window_start", "window_end", "window_time"])
+            from.scope.entries += ["window_start", "window_end", "window_time"].map { Scope.Entry(qualifier: w.qualifier, name: $0, type: .timestamp) }
+            from.window = nil
+            from.plan = plan
+        }
         if let w = q.whereClause {
             try noAggregates(w, "WHERE")
             let predicate = try bind(w, from.scope)
@@ -78,7 +96,7 @@ public struct Planner: Sendable {
         } else {
             if let w = from.window {
                 throw Planner.error("plan.window-needs-aggregate", "\(w.name) rows are grouped: add GROUP BY window_start, window_end and aggregates",
-                                    fromItem.loc, help: "a window's rows are emitted when it closes, as one row per group")
+                                    fromItem.loc, help: "a window's rows are emitted when it closes, as one row per group (TUMBLE's rows can also be read as they come, with their window's bounds)")
             }
             if q.having != nil { throw Planner.error("plan.having-without-group-by", "HAVING needs GROUP BY or aggregates", q.loc) }
             if case .final? = q.emit {
@@ -171,7 +189,7 @@ public struct Planner: Sendable {
             guard type == .timestamp else {
                 throw Planner.error("bind.type-mismatch", "the time column of \(fname) must be a TIMESTAMP, not \(type.rawValue)", timeExpr.loc)
             }
-            if case .subquery(_, _, let sloc) = relation, Planner.eventTime(of: plan) != index {
+            if case .subquery(_, _, let sloc) = relation, !Planner.timeColumns(of: plan).contains(index) {
                 // A subquery's rows carry event time in the column that kept its input's: the
                 // stream's event-time column selected as it is, or a window's window_time.
                 let has = Planner.eventTime(of: plan).map { " (the subquery's is \(plan.schema[$0].name))" } ?? ""
@@ -241,19 +259,32 @@ public struct Planner: Sendable {
     /// 1 ms: rows of a window come out once the watermark passes its end, so a window above puts
     /// them in the window of their last instant); an interval join's left time. An aggregate
     /// without a window has none.
-    public static func eventTime(of p: LogicalPlan) -> Int? {
+    public static func eventTime(of p: LogicalPlan) -> Int? { timeColumns(of: p).min() }
+
+    /// Every output column that carries the plan's event time (a query may keep its stream's
+    /// time column and also output a tumbling window function's window_time, at or after it).
+    public static func timeColumns(of p: LogicalPlan) -> Set<Int> {
         switch p {
         case .source(let s):
             let name = s.stream.watermark?.column ?? "ROWTIME"
-            return s.columns.firstIndex { $0.name.lowercased() == name.lowercased() }
+            return s.columns.firstIndex { $0.name.lowercased() == name.lowercased() }.map { [$0] } ?? []
         case .filter(let c, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _):
-            return eventTime(of: c)
+            return timeColumns(of: c)
         case .project(let c, let exprs, _):
-            if isWindowed(c) { return exprs.firstIndex(of: windowTime) }
-            guard let t = eventTime(of: c) else { return nil }
-            return exprs.firstIndex { if case .column(let i, _, _) = $0 { return i == t }; return false }
-        case .intervalJoin(_, _, let j): return j.leftTime
-        case .windowAggregate, .aggregate: return nil
+            if isWindowed(c) { return Set(exprs.indices.filter { exprs[$0] == windowTime }) }
+            let times = timeColumns(of: c)
+            return Set(exprs.indices.filter { k in
+                switch exprs[k] {
+                case .column(let i, _, _): return times.contains(i)
+                // A tumbling window function's rows: their window_time.
+                case .arithmetic("-", .arithmetic("+", .call("FLOOR_TIME", let args, _), _, _), .literal(.interval(1), _), _):
+                    if case .column(let i, _, _)? = args.first { return times.contains(i) }
+                    return false
+                default: return false
+                }
+            })
+        case .intervalJoin(_, _, let j): return [j.leftTime]
+        case .windowAggregate, .aggregate: return []
         }
     }
 

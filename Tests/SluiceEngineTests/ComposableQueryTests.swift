@@ -187,6 +187,40 @@ struct ComposableQueryTests {
         try f.load("CREATE OR REPLACE VIEW big AS SELECT k, v, ts FROM ev WHERE v > 900;")
     }
 
+    /// A tumbling window function read without aggregation (Flink's window TVF): every row as it
+    /// comes, with window_start, window_end and window_time; a window over its window_time works.
+    /// HOP and SESSION rows still need an aggregate.
+    @Test func rowsOfATumblingWindowFunction() throws {
+        let f = try run("""
+            CREATE SINK rows WITH (type = 'file', path = '$DIR/rows.jsonl');
+            CREATE SINK regrouped WITH (type = 'file', path = '$DIR/regrouped.jsonl');
+            CREATE SINK direct WITH (type = 'file', path = '$DIR/direct.jsonl');
+            INSERT INTO rows SELECT * FROM TUMBLE(ev, ts, INTERVAL '5' SECOND) WHERE v > 900;
+            INSERT INTO regrouped SELECT window_start, COUNT(*) AS n FROM TUMBLE((SELECT k, window_time FROM TUMBLE(ev, ts, INTERVAL '5' SECOND)), window_time, INTERVAL '5' SECOND) GROUP BY window_start, window_end;
+            INSERT INTO direct SELECT window_start, COUNT(*) AS n FROM TUMBLE(ev, ts, INTERVAL '5' SECOND) GROUP BY window_start, window_end;
+            """)
+        let want = try Self.records().map { try JSONValue.parse(bytes: Array($0.utf8)) }.filter { $0["v"]!.int64Value! > 900 }.map { r -> String in
+            let t = r["ts"]!.int64Value!, start = t / 5000 * 5000
+            return #"{"k":"\#(r["k"]!.stringValue!)","v":\#(r["v"]!.int64Value!),"ts":"\#(TimeFormat.iso8601(t))","window_start":"\#(TimeFormat.iso8601(start))","window_end":"\#(TimeFormat.iso8601(start + 5000))","window_time":"\#(TimeFormat.iso8601(start + 4999))"}"#
+        }
+        #expect(want.count > 20)
+        #expect(f.lines("rows.jsonl") == want)
+        #expect(f.lines("regrouped.jsonl") == f.lines("direct.jsonl"))
+        var catalog = MemoryCatalog()
+        for s in Parser.parse(Self.ddl).script.statements {
+            if case .createStream(let c) = s.kind { catalog.add(try Planner.streamDefinition(c, span: s.loc.span)) }
+        }
+        for sql in ["SELECT * FROM HOP(ev, ts, SIZE INTERVAL '10' SECOND, ADVANCE INTERVAL '5' SECOND)", "SELECT * FROM SESSION(ev PARTITION BY k, ts, GAP INTERVAL '1' SECOND)"] {
+            guard case .query(let q)? = Parser.parseStatement(sql).0?.kind else { Issue.record("not a query: \(sql)"); continue }
+            do {
+                _ = try Planner(catalog: catalog).plan(q)
+                Issue.record("planned: \(sql)")
+            } catch {
+                #expect(error.diagnostics.first?.id == "plan.window-needs-aggregate", "\(sql)")
+            }
+        }
+    }
+
     /// Subqueries in FROM, three deep, with filters and computed columns at each level; and a HOP
     /// over a subquery that renames the event-time column. The model is computed here.
     @Test func nestedSubqueriesAndAWindowOverOne() throws {
