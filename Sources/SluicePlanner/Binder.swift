@@ -87,11 +87,7 @@ public struct Planner: Sendable {
             try requireBoolean(predicate, w.loc, "WHERE")
             plan = .filter(plan, predicate)
         }
-        let aggregating = !q.groupBy.isEmpty || q.items.contains { item in
-            if case .expression(let e, _, _) = item { return Planner.containsAggregate(e) }
-            return false
-        } || (q.having.map(Planner.containsAggregate) ?? false)
-        if aggregating {
+        if aggregatingQuery {
             plan = try planAggregate(q, from, plan)
         } else {
             if let w = from.window {
