@@ -401,9 +401,12 @@ public final class Engine {
             pending.append(.start(plan, .stream(def), label: "CREATE STREAM \(def.name)"))
         case .createView(let v):
             // Planned now, so that a view that cannot run is refused where it is written.
-            if !v.orReplace, cat.view(named: v.name.name) != nil || cat.stream(named: v.name.name) != nil {
-                throw EngineError(diagnostics: [Diagnostic(id: "plan.duplicate-name", message: "'\(v.name.name)' is already declared", span: s.loc.span,
-                                                           help: "CREATE OR REPLACE VIEW to redefine a view")])
+            if cat.stream(named: v.name.name) != nil {
+                throw EngineError(diagnostics: [Diagnostic(id: "plan.duplicate-name", message: "'\(v.name.name)' is already a stream", span: s.loc.span)])
+            }
+            if !v.orReplace, cat.view(named: v.name.name) != nil {
+                throw EngineError(diagnostics: [Diagnostic(id: "plan.duplicate-name", message: "'\(v.name.name)' is already a view", span: s.loc.span,
+                                                           help: "CREATE OR REPLACE VIEW to redefine it")])
             }
             _ = try planQuery(v.query, cat)
             cat.addView(v.name.name, v.query)

@@ -175,6 +175,7 @@ struct ComposableQueryTests {
         // Refused where written: a view that cannot run, a name taken by a stream or a view.
         for (sql, id) in [("CREATE VIEW bad AS SELECT nope FROM ev;", "bind.unknown-column"),
                           ("CREATE VIEW ev AS SELECT k FROM ev;", "plan.duplicate-name"),
+                          ("CREATE OR REPLACE VIEW ev AS SELECT k FROM ev;", "plan.duplicate-name"),
                           ("CREATE VIEW big AS SELECT k FROM ev;", "plan.duplicate-name"),
                           ("CREATE STREAM big (k VARCHAR) WITH (format = 'json');", "plan.duplicate-name")] {
             do {
