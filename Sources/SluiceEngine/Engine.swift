@@ -1093,7 +1093,9 @@ extension Engine {
         if let s = catalog.stream(named: name) {
             var lines = ["stream \(s.name)"] + s.columns.map(row)
             if let w = s.watermark { lines.append("  WATERMARK FOR \(w.column) AS \(w.column) - \(w.delayMillis) ms") }
-            if let o = s.timeOrigin { lines.append("  -- event time: \(o)") }
+            // Where the stream's time comes from: a derived stream's query, or its declaration.
+            let origin = s.timeOrigin ?? (s.watermark.map { "\($0.column), declared by its WATERMARK" } ?? "processing time: ROWTIME, when a record reached the stream (no WATERMARK)")
+            lines.append("  -- event time: \(origin)")
             let options = s.options.keys.sorted().compactMap { k in Engine.text(s.options[k]).map { "\(k) = '\($0)'" } }
             if !options.isEmpty { lines.append("  WITH (" + options.joined(separator: ", ") + ")") }
             return lines.joined(separator: "\n")

@@ -89,6 +89,8 @@ struct ComposableQueryTests {
         #expect(big.contains("WATERMARK FOR t AS t - 10000 ms"), "\(big)")
         let arrivals = f.engine.describe("arrivals") ?? ""
         #expect(!arrivals.contains("WATERMARK") && arrivals.contains("processing time"), "\(arrivals)")
+        // Declared streams say so too.
+        #expect(f.engine.describe("ev")?.contains("-- event time: ts, declared by its WATERMARK") == true)
     }
 
     /// A window on ROWTIME over a stream whose event time is another column (Nexmark q12, Flink's
