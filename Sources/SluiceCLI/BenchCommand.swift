@@ -412,13 +412,7 @@ struct BenchCommand {
                 let seconds: Double
                 var records: Int64 = 0
                 if source == "file" {
-                    let engine = Engine(store: try scratchStore(base + "/file-\(name)"))
-                    try engine.load(Parser.parse(BenchCommand.bidsDDL).script)
-                    let watch = Stopwatch()
-                    let c = try engine.replay(query: q, file: path) { sum.add(name, $0) }
-                    seconds = watch.elapsedSeconds
-                    records = c.recordsIn
-                    engine.store.close()
+                    (seconds, records) = try timedReplay(Parser.parse(BenchCommand.bidsDDL).script, q, file: path, dir: base + "/file-\(name)") { sum.add(name, $0) }
                 } else {
                     if streamEngine == nil {
                         let s = try scratchStore(base + "/stream")
@@ -453,6 +447,17 @@ struct BenchCommand {
             }
         }
         return 0
+    }
+
+    /// A query replayed from a file on a scratch engine with `ddl` declared: its time (the replay
+    /// alone) and the records it read.
+    func timedReplay(_ ddl: Script, _ q: Query, file: String, dir: String, onRows: @escaping ([[Value]]) -> Void) throws -> (Double, Int64) {
+        let engine = Engine(store: try scratchStore(dir))
+        defer { engine.store.close() }
+        try engine.load(ddl)
+        let watch = Stopwatch()
+        let c = try engine.replay(query: q, file: file, onRows: onRows)
+        return (watch.elapsedSeconds, c.recordsIn)
     }
 
     func scratchStore(_ dir: String) throws -> StreamStore {

@@ -102,14 +102,7 @@ extension BenchCommand {
                     let seconds: Double
                     var records: Int64 = 0
                     if source == "file" {
-                        let engine = Engine(store: try scratchStore(base + "/file-\(q.name)"))
-                        try engine.load(ddl)
-                        let stream = q.streams.first!
-                        let w = Stopwatch()
-                        let c = try engine.replay(query: q.query, file: data + "/\(stream).jsonl") { rows += $0.count }
-                        seconds = w.elapsedSeconds
-                        records = c.recordsIn
-                        engine.store.close()
+                        (seconds, records) = try timedReplay(ddl, q.query, file: data + "/\(q.streams.first!).jsonl", dir: base + "/file-\(q.name)") { rows += $0.count }
                     } else {
                         if streamEngine == nil {
                             let s = try scratchStore(base + "/stream")

@@ -94,8 +94,8 @@ public struct DateFormatPattern: Sendable {
                 case "s": pad(f.second, n)
                 case "S": pad(f.millisecond, max(n, 3))
                 default:
-                    // E: the day of the week (1970-01-01 was a Thursday).
-                    let dow = Int(((t >= 0 ? t / 86_400_000 : (t - 86_399_999) / 86_400_000) % 7 + 11) % 7)
+                    // E: the day of the week.
+                    let dow = TimeFormat.dayOfWeek(t)
                     out += n >= 4 ? Self.days[dow] : String(Self.days[dow].prefix(3))
                 }
             }

@@ -37,6 +37,12 @@ public enum TimeFormat {
         return (y, mo, d, rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000)
     }
 
+    /// The day of the week of an epoch-millisecond instant, in UTC: 0 is Sunday (1970-01-01 was a Thursday).
+    public static func dayOfWeek(_ millis: Int64) -> Int {
+        let days = millis >= 0 ? millis / 86_400_000 : (millis - 86_399_999) / 86_400_000
+        return Int((days % 7 + 11) % 7)
+    }
+
     /// `2024-01-01T00:01:00.000Z`
     public static func iso8601(_ millis: Int64) -> String {
         let f = fields(millis)

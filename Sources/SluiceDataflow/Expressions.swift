@@ -388,7 +388,7 @@ public struct Evaluator {
             case "MINUTE": return .int(Int64(f.minute))
             case "SECOND": return .int(Int64(f.second))
             case "MILLISECOND": return .int(Int64(f.second * 1000 + f.millisecond))
-            case "DOW": return .int(Int64((floorDiv(t, 86_400_000) % 7 + 11) % 7))  // 0 = Sunday
+            case "DOW": return .int(Int64(TimeFormat.dayOfWeek(t)))  // 0 = Sunday
             case "DOY": return .int(Int64(TimeFormat.daysFromCivil(year: f.year, month: f.month, day: f.day)
                                           - TimeFormat.daysFromCivil(year: f.year, month: 1, day: 1) + 1))
             case "EPOCH": return .double(Double(t) / 1000)

@@ -549,15 +549,7 @@ public final class Engine {
     }
 
     /// Every source of a plan, left to right (two for a join of two streams).
-    static func sourceNodes(_ p: LogicalPlan) -> [SourceNode] {
-        if case .intervalJoin(let l, let r, _) = p { return sourceNodes(l) + sourceNodes(r) }
-        switch p {
-        case .source(let s): return [s]
-        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _),
-             .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _): return sourceNodes(c)
-        case .intervalJoin: return []
-        }
-    }
+    static func sourceNodes(_ p: LogicalPlan) -> [SourceNode] { Planner.sourceNodes(of: p) }
 
     static func sourceNode(_ p: LogicalPlan) -> SourceNode? {
         switch p {

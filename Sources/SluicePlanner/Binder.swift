@@ -293,17 +293,7 @@ public struct Planner: Sendable {
     public static func derivedWatermark(of p: LogicalPlan) -> (column: String, delayMillis: Int64, origin: String)? {
         guard let t = eventTime(of: p) else { return nil }
         let column = p.schema[t].name
-        var streams: [StreamDefinition] = []
-        func collect(_ p: LogicalPlan) {
-            switch p {
-            case .source(let s): streams.append(s.stream)
-            case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _),
-                 .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _):
-                collect(c)
-            case .intervalJoin(let l, let r, _): collect(l); collect(r)
-            }
-        }
-        collect(p)
+        let streams = sourceNodes(of: p).map(\.stream)
         guard !streams.isEmpty, streams.allSatisfy({ $0.watermark != nil }) else { return nil }
         let names = streams.map(\.name).joined(separator: ", ")
         if hasWindowTime(p, t) {
@@ -605,6 +595,16 @@ public struct Planner: Sendable {
             type = .double
         }
         return AggregateCall(function: name, argument: arg, distinct: f.distinct, type: type, name: "")
+    }
+
+    /// Every source of a plan, left to right (two for a join of two streams).
+    public static func sourceNodes(of p: LogicalPlan) -> [SourceNode] {
+        switch p {
+        case .source(let s): return [s]
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _),
+             .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _): return sourceNodes(of: c)
+        case .intervalJoin(let l, let r, _): return sourceNodes(of: l) + sourceNodes(of: r)
+        }
     }
 
     static func sourceOf(_ p: LogicalPlan) -> SourceNode? {

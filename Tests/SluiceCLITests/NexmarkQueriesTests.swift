@@ -270,5 +270,9 @@ struct NexmarkQueriesTests {
             #expect(bySource["stream"] != nil, "\(q)")
             if let file = bySource["file"] { #expect(file == bySource["stream"], "\(q): \(bySource)") }
         }
+        // Bad command lines are usage errors: no events, a folder without query files.
+        #expect(try CLI.run(["bench", "nexmark", "--events", "0"]).status == 2)
+        let empty = try CLI.run(["bench", "nexmark", "--events", "100", "--queries-dir", dir.path])
+        #expect(empty.status == 2 && empty.stderr.contains("no Nexmark query files"), "\(empty.stderr)")
     }
 }
