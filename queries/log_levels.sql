@@ -1,6 +1,8 @@
 -- Log levels: a running count of log lines per service and level, without a window, emitted at
 -- most once per minute of processing time per group (EMIT CHANGES EVERY), as a status board
--- refreshes; the last row of each group, written when the input ends, holds its totals. On
+-- refreshes. Each row is a change (the op column): +I a group's first count, -U the count it
+-- replaces and +U the count now; the last +U of each group, written when the input ends, holds
+-- its totals. On
 -- samples/logs.jsonl the auth service's ERROR count stands out (the planted outage at 00:09:30).
 -- Output: out/log_levels.csv.
 -- run: sluice run queries/log_levels.sql --input logs=samples/logs.jsonl --until-end

@@ -40,7 +40,16 @@ extension Engine {
     /// the message's `{column}` references and the NOTIFY targets. Windowed queries are judged on
     /// final rows, so EMIT CHANGES on a window is refused.
     func planAlert(_ a: CreateAlert, _ cat: MemoryCatalog, _ span: SourceSpan) throws(EngineError) -> (LogicalPlan, AlertDefinition) {
-        let plan = try planQuery(a.query, cat)
+        var plan = try planQuery(a.query, cat)
+        if plan.isUpdating {
+            // An alert judges each row as it stands after a change: the rows a change adds (+I,
+            // +U), without their change kind.
+            let schema = plan.schema, op = schema.count - 1
+            let adds = BoundExpr.inList(.column(op, name: ChangeKind.column, .varchar),
+                                        [.literal(.string(ChangeKind.insert.rawValue), .varchar), .literal(.string(ChangeKind.updateAfter.rawValue), .varchar)],
+                                        negated: false)
+            plan = .project(.filter(plan, adds), (0..<op).map { .column($0, name: schema[$0].name, schema[$0].type) }, names: schema.dropLast().map(\.name))
+        }
         func bad(_ id: String, _ m: String, _ help: String? = nil) -> EngineError {
             EngineError(diagnostics: [Diagnostic(id: id, message: m, span: span, help: help)])
         }
@@ -172,7 +181,8 @@ extension Engine {
         switch p {
         case .windowAggregate: return true
         case .source: return false
-        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .aggregate(let c, _, _, _, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _), .intervalJoin(let c, _, _): return isWindowed(c)
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .aggregate(let c, _, _, _, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _), .intervalJoin(let c, _, _),
+             .topN(let c, _): return isWindowed(c)
         }
     }
 

@@ -379,6 +379,12 @@ public final class Engine {
             if let sink = sinkDefs[name.lowercased()] {
                 pending.append(.start(plan, .sink(sink), label: "INSERT INTO \(name)"))
             } else if let target = cat.stream(named: name) {
+                if plan.isUpdating, !target.columns.contains(where: { $0.name.lowercased() == ChangeKind.column }) {
+                    throw EngineError(diagnostics: [Diagnostic(id: "plan.sink-takes-no-changes",
+                                                               message: "stream \(name) has no op column, so it cannot take the changes of an updating query",
+                                                               span: i.target.loc.span,
+                                                               help: "declare op VARCHAR in \(name) (each record then says +I, -U, +U or -D), or make the query append-only (a window with EMIT FINAL)")])
+                }
                 pending.append(.start(plan, .stream(target), label: "INSERT INTO \(name)"))
             } else {
                 let known = Array(sinkDefs.values.map(\.name)) + cat.streamNames
@@ -536,6 +542,9 @@ public final class Engine {
             case .lookup(let l):
                 lines.append("LookupJoinExec: \(l.left ? "left" : "inner") \(l.table.definition.name) keys=\(l.tableKeys.count)" + (l.residual == nil ? "" : " with a residual condition"))
             case .limit(let n): lines.append("LimitExec: \(n)")
+            case .topN(let t):
+                lines.append("TopNExec: \(t.op.function.rawValue) limit=\(t.op.limit) keys=\(t.partition.count) order=\(t.order.count)"
+                             + (t.op.windowed ? " per window" : " emit=changes"))
             }
         }
         // The sources sit under the last operator, side by side for a join of two streams.
@@ -555,7 +564,7 @@ public final class Engine {
         switch p {
         case .source(let s): return s
         case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _), .intervalJoin(let c, _, _): return sourceNode(c)
-        case .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _): return sourceNode(c)
+        case .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _), .topN(let c, _): return sourceNode(c)
         }
     }
 
@@ -999,15 +1008,12 @@ public final class AdHocQuery {
     let job: Job
     /// The result's column names.
     public let columns: [String]
-    /// Columns that identify a row of an `EMIT CHANGES` result (the non-aggregate select items);
-    /// empty for other queries.
-    public let keyColumns: [Int]
+    /// The result is updating: each row ends with its change kind (the `op` column, ChangeKind).
     public let emitsChanges: Bool
 
-    init(job: Job, columns: [String], keyColumns: [Int], emitsChanges: Bool) {
+    init(job: Job, columns: [String], emitsChanges: Bool) {
         self.job = job
         self.columns = columns
-        self.keyColumns = keyColumns
         self.emitsChanges = emitsChanges
     }
 
@@ -1041,15 +1047,7 @@ extension Engine {
             }
         }
         jobs.append(job)
-        var keys: [Int] = []
-        var changes = false
-        if case .changes? = query.emit { changes = true }
-        if changes {
-            for (i, item) in query.items.enumerated() {
-                if case .expression(let e, _, _) = item, !Planner.containsAggregate(e) { keys.append(i) }
-            }
-        }
-        return AdHocQuery(job: job, columns: plan.schema.map(\.name), keyColumns: keys, emitsChanges: changes)
+        return AdHocQuery(job: job, columns: plan.schema.map(\.name), emitsChanges: plan.isUpdating)
     }
 
     /// Steps one ad-hoc query; returns whether it read anything.

@@ -58,6 +58,9 @@ final class Pipeline {
         /// The first stage of a query over two streams: batches come from either side.
         case intervalJoin(IntervalJoinStage)
         case limit(Int64)
+        /// ROW_NUMBER / RANK / DENSE_RANK bounded by N: changes as rows enter and leave the top N,
+        /// or (per window) the ranked rows when the window closes.
+        case topN(TopNStage)
     }
 
     var stages: [Stage] = []
@@ -66,8 +69,8 @@ final class Pipeline {
     /// side moves with its stream's watermark before the join does (DIALECT.md §4), so a window's
     /// rows meet the join at the window's time.
     var sides: [Pipeline?] = [nil, nil]
-    /// EMIT CHANGES EVERY on a window: the throttle of the window stage at that index.
-    fileprivate var throttles: [Int: ChangeThrottle] = [:]
+    /// EMIT CHANGES on a window: the changes of the window stage at that index.
+    fileprivate var windowChanges: [Int: WindowChanges] = [:]
     let outputSchema: Schema
     var emitted: Int64 = 0
     var failures: [RecordFailure] = []
@@ -119,15 +122,35 @@ final class Pipeline {
             }
             if case .changes(let every) = emit {
                 op.emitChanges = true
-                if let every { throttles[stages.count] = ChangeThrottle(keyCount: 2 + keys.count, everyMillis: every) }
+                windowChanges[stages.count] = WindowChanges(keyCount: 2 + keys.count, everyMillis: every)
             }
             stages.append(.window(pre: pre, Pipeline.schema(types), op, schema))
         case .aggregate(let input, let keys, _, let aggs, let emit):
             build(input)
-            let (pre, types, specs) = Pipeline.aggregateInputs(leading: keys.map(Lowering.expr), types: keys.map(\.type), aggs)
+            var (pre, types, specs) = Pipeline.aggregateInputs(leading: keys.map(Lowering.expr), types: keys.map(\.type), aggs)
             var every: Int64? = nil
             if case .changes(let e) = emit { every = e }
-            stages.append(.aggregate(pre: pre, Pipeline.schema(types), UnwindowedAggregate(keys: keys.count, aggregates: specs, everyMillis: every), schema))
+            // Over an updating input, each row's change kind says whether it adds or withdraws.
+            var changeInput: Int? = nil
+            if input.isUpdating {
+                changeInput = pre.count
+                pre.append(.column(input.schema.count - 1))
+                types.append(.varchar)
+            }
+            stages.append(.aggregate(pre: pre, Pipeline.schema(types),
+                                     UnwindowedAggregate(keys: keys.count, aggregates: specs, everyMillis: every, changeInput: changeInput), schema))
+        case .topN(let input, let t):
+            build(input)
+            let function: TopNOperator.Function
+            switch t.function {
+            case .rowNumber: function = .rowNumber
+            case .rank: function = .rank
+            case .denseRank: function = .denseRank
+            }
+            let op = TopNOperator(function: function, limit: t.limit ?? .max, descending: t.order.map(\.descending), rankOutput: t.rankOutput,
+                                  windowed: t.windowEnd != nil)
+            stages.append(.topN(TopNStage(op: op, partition: t.partition.map(Lowering.expr), order: t.order.map { Lowering.expr($0.expr) },
+                                          windowEnd: t.windowEnd, schema: schema)))
         case .over(let input, let w):
             build(input)
             let (pre, types, specs) = Pipeline.aggregateInputs(leading: [.column(w.timeColumn)] + w.partition.map(Lowering.expr),
@@ -338,7 +361,7 @@ final class Pipeline {
             switch s {
             case .window(_, _, let op, let schema):
                 var rows = op.advance(to: watermark)
-                if let t = throttles[i] {
+                if let t = windowChanges[i] {
                     if watermark == WatermarkTracker.infinity { rows += t.flushDue(now: now, all: true) }
                     t.prune(closedThrough: op.emittedThrough)
                 }
@@ -352,6 +375,9 @@ final class Pipeline {
             case .anomaly(_, _, let op, let schema):
                 let rows = op.advance(to: watermark)
                 if !rows.isEmpty { out += run(from: i + 1, .rows(rows, schema), now: now) }
+            case .topN(let t):
+                let rows = t.op.advance(to: watermark)
+                if !rows.isEmpty { out += run(from: i + 1, .rows(rows, t.schema), now: now) }
             default: break
             }
         }
@@ -366,7 +392,7 @@ final class Pipeline {
                 let rows = op.flushDue(now: now, all: false)
                 if !rows.isEmpty { out += run(from: i + 1, .rows(rows, schema), now: now) }
             }
-            if case .window(_, _, _, let schema) = s, let t = throttles[i] {
+            if case .window(_, _, _, let schema) = s, let t = windowChanges[i] {
                 let rows = t.flushDue(now: now, all: false)
                 if !rows.isEmpty { out += run(from: i + 1, .rows(rows, schema), now: now) }
             }
@@ -442,7 +468,7 @@ final class Pipeline {
                 }
                 guard op.emitChanges else { return [] }  // rows come out when the watermark advances
                 var rows = op.changes
-                if let t = throttles[i] { rows = t.offer(rows, now: now) }
+                if let t = windowChanges[i] { rows = t.offer(rows, now: now) }
                 return rows.isEmpty ? [] : run(from: i + 1, .rows(rows, schema), now: now)
             case .over(let pre, let preSchema, let op, _):
                 guard let (input, origin) = prepare(pre, preSchema, b) else { return [] }
@@ -470,6 +496,11 @@ final class Pipeline {
             case .limit(let n):
                 let room = max(0, Int(n - emitted))
                 if b.count > room { b = Pipeline.select(b, Array(0..<room)) }
+            case .topN(let t):
+                let rows = rank(t, b)
+                origins = .none
+                if rows.isEmpty { return [] }
+                b = Pipeline.batch(rows, t.schema)
             }
             i += 1
         }
@@ -507,6 +538,27 @@ final class Pipeline {
             out += joined
         }
         return Pipeline.batch(out, l.schema)
+    }
+
+    /// Rows into a Top-N: the changes they make (none for a Top-N per window, whose rows go out as
+    /// windows close); a row whose window has gone out is late.
+    private func rank(_ t: TopNStage, _ b: Batch) -> [[Value]] {
+        evaluator.reset()
+        let keys = t.partition.map { evaluator.evaluate($0, b) }
+        let sorts = t.order.map { evaluator.evaluate($0, b) }
+        let bad = Set(evaluator.errors.map(\.row))
+        note(evaluator.errors, b)
+        var out: [[Value]] = []
+        for r in 0..<b.count where !bad.contains(r) {
+            var key = keys.map { $0[r] }
+            if let w = t.windowEnd { key.append(b.columns[w].value(r)) }
+            guard let changes = t.op.add(key: key, sort: sorts.map { $0[r] }, row: b.row(r)) else {
+                failures.append(RecordFailure(kind: "late", message: "the record's window has already been ranked and emitted", data: rowText(b, r), sourceRow: origins[r]))
+                continue
+            }
+            out += changes
+        }
+        return out
     }
 
     /// Evaluates the aggregate's input columns; rows that fail are reported and left out.
@@ -630,6 +682,15 @@ final class Pipeline {
 
 /// A join with a reference table: the table, the input's key expressions and the table's key
 /// columns, LEFT or inner, the rest of the ON condition, and the joined schema.
+struct TopNStage {
+    let op: TopNOperator
+    let partition: [PhysicalExpr]
+    let order: [PhysicalExpr]
+    /// Per window: the input column holding each row's window_end (the partition's last key).
+    let windowEnd: Int?
+    let schema: Schema
+}
+
 struct LookupStage {
     let table: ReferenceTable
     let keys: [PhysicalExpr]
@@ -651,162 +712,6 @@ struct IntervalJoinStage {
     let schema: Schema
 }
 
-/// EMIT CHANGES EVERY on a window: a (window, group)'s row goes out at most once per interval of
-/// processing time; a newer row held back replaces the older one, and what is held back goes out
-/// once its interval has passed (or at the end of input).
-final class ChangeThrottle {
-    let keyCount: Int
-    let everyMillis: Int64
-    fileprivate var pending: [[Value]: [Value]] = [:]
-    fileprivate var lastEmit: [[Value]: Int64] = [:]
-
-    init(keyCount: Int, everyMillis: Int64) {
-        self.keyCount = keyCount
-        self.everyMillis = everyMillis
-    }
-
-    /// Forgets the windows that have closed (ending at or before `end`) once nothing of theirs is
-    /// held back, so the state stays bounded by the open windows.
-    func prune(closedThrough end: Int64) {
-        for k in lastEmit.keys where pending[k] == nil {
-            if case .timestamp(let e) = k[1], e <= end { lastEmit[k] = nil }
-        }
-    }
-
-    func offer(_ rows: [[Value]], now: Int64) -> [[Value]] {
-        var out: [[Value]] = []
-        for r in rows {
-            let k = Array(r[0..<keyCount])
-            if let last = lastEmit[k], now - last < everyMillis {
-                pending[k] = r
-                continue
-            }
-            lastEmit[k] = now
-            pending[k] = nil
-            out.append(r)
-        }
-        return out
-    }
-
-    func flushDue(now: Int64, all: Bool) -> [[Value]] {
-        var out: [[Value]] = []
-        for k in pending.keys.sorted(by: GroupKeyOrder.less) where all || now - (lastEmit[k] ?? .min) >= everyMillis {
-            out.append(pending[k]!)
-            lastEmit[k] = now
-            pending[k] = nil
-        }
-        return out
-    }
-}
-
-/// GROUP BY without a window, EMIT CHANGES: the group's current row after each update, or at
-/// most once per group per interval of processing time (EMIT CHANGES EVERY).
-final class UnwindowedAggregate {
-    let keys: Int
-    let aggregates: [AggregateSpec]
-    let everyMillis: Int64?
-    fileprivate var groups: [[Value]: [AggregateState]] = [:]
-    private var pending: [[Value]: Int64] = [:]
-    private var lastEmit: [[Value]: Int64] = [:]
-
-    init(keys: Int, aggregates: [AggregateSpec], everyMillis: Int64?) {
-        self.keys = keys
-        self.aggregates = aggregates
-        self.everyMillis = everyMillis
-    }
-
-    func row(_ k: [Value]) -> [Value] { row(k, groups[k]!) }
-
-    func row(_ k: [Value], _ states: [AggregateState]) -> [Value] {
-        k + aggregates.indices.map { states[$0].result(aggregates[$0].function, as: aggregates[$0].resultType) }
-    }
-
-    func add(_ b: Batch, now: Int64) -> [[Value]] {
-        var out: [[Value]] = []
-        let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType, parameter: $0.parameter) }
-        // The group of the row before, with its state in hand: a run of rows of one group (every
-        // row, without GROUP BY) looks the group up once, not once per row.
-        var current: [Value]? = nil
-        var states: [AggregateState] = []
-        var held = false  // the current group's row waits for its interval, noted for `now` already
-        for r in 0..<b.count {
-            let k = (0..<keys).map { b.columns[$0].value(r) }
-            if k != current {
-                if let c = current { groups[c] = states }
-                current = k
-                states = groups[k] ?? initial
-                held = false
-            }
-            for (i, a) in aggregates.enumerated() {
-                guard let c = a.input else { states[i].addRow(); continue }
-                if let tc = a.timeInput, case .timestamp(let t) = b.columns[tc].value(r) {
-                    states[i].add(b.columns[c].value(r), at: t)
-                } else {
-                    states[i].add(b.columns[c].value(r))
-                }
-            }
-            if let every = everyMillis {
-                if held { continue }
-                if let last = lastEmit[k], now - last < every {
-                    pending[k] = now
-                    held = true
-                    continue
-                }
-                lastEmit[k] = now
-                pending[k] = nil
-            }
-            out.append(row(k, states))
-        }
-        if let c = current { groups[c] = states }
-        return out
-    }
-
-    /// Rows held back by EMIT CHANGES EVERY whose interval has passed (all of them at the end).
-    func flushDue(now: Int64, all: Bool) -> [[Value]] {
-        guard let every = everyMillis else { return [] }
-        var out: [[Value]] = []
-        for k in pending.keys.sorted(by: GroupKeyOrder.less) where all || now - (lastEmit[k] ?? .min) >= every {
-            out.append(row(k))
-            lastEmit[k] = now
-            pending[k] = nil
-        }
-        return out
-    }
-}
-
-// MARK: - Checkpoints
-
-extension UnwindowedAggregate {
-    func snapshot(now: Int64) -> JSONValue {
-        var out: [JSONValue] = []
-        for k in groups.keys.sorted(by: GroupKeyOrder.less) {
-            var g: JSONObject = ["key": .array(k.map(\.snapshot)), "states": .array(groups[k]!.map(\.snapshot))]
-            if pending[k] != nil { g["pending"] = true }
-            // Processing time since the group's last emission, so EMIT CHANGES EVERY keeps its pace.
-            if let last = lastEmit[k] { g["since_emit"] = .int(now - last) }
-            out.append(.object(g))
-        }
-        return ["groups": .array(out)]
-    }
-
-    func restore(_ j: JSONValue, now: Int64) throws(SnapshotError) {
-        guard let gs = j["groups"]?.arrayValue else { throw SnapshotError("the aggregate state is malformed") }
-        groups = [:]; pending = [:]; lastEmit = [:]
-        for g in gs {
-            guard let kj = g["key"]?.arrayValue, let sj = g["states"]?.arrayValue, kj.count == keys, sj.count == aggregates.count else {
-                throw SnapshotError("an aggregate group does not match the query")
-            }
-            var k: [Value] = []
-            for v in kj { k.append(try Value(snapshot: v)) }
-            var states: [AggregateState] = []
-            for s in sj { states.append(try AggregateState(snapshot: s)) }
-            groups[k] = states
-            if g["pending"] == .bool(true) { pending[k] = now }
-            if let since = g["since_emit"]?.int64Value { lastEmit[k] = now - since }
-        }
-    }
-}
-
 extension Pipeline {
     /// The state of every stateful stage, in order, and the rows emitted so far (for LIMIT).
     func snapshot(now: Int64) -> JSONValue {
@@ -818,19 +723,13 @@ extension Pipeline {
             case .over(_, _, let op, _): states.append(op.snapshot())
             case .anomaly(_, _, let op, _): states.append(op.snapshot())
             case .intervalJoin(let j): states.append(j.op.snapshot())
+            case .topN(let t): states.append(t.op.snapshot())
             default: break
             }
         }
         var held: [JSONValue] = []
-        for i in throttles.keys.sorted() {
-            let t = throttles[i]!
-            var entries: [JSONValue] = []
-            for k in t.lastEmit.keys.sorted(by: GroupKeyOrder.less) {
-                var e: JSONObject = ["key": .array(k.map(\.snapshot)), "since_emit": .int(now - t.lastEmit[k]!)]
-                if let r = t.pending[k] { e["row"] = .array(r.map(\.snapshot)) }
-                entries.append(.object(e))
-            }
-            held.append(["stage": .int(Int64(i)), "entries": .array(entries)])
+        for i in windowChanges.keys.sorted() {
+            held.append(["stage": .int(Int64(i)), "entries": .array(windowChanges[i]!.snapshot(now: now))])
         }
         var doc: JSONObject = ["emitted": .int(emitted), "stages": .array(states), "throttles": .array(held)]
         if sides.contains(where: { $0 != nil }) { doc["sides"] = .array(sides.map { $0?.snapshot(now: now) ?? .null }) }
@@ -857,6 +756,9 @@ extension Pipeline {
             case .intervalJoin(let j):
                 guard i < states.count else { throw SnapshotError("the checkpoint has fewer operators than the query") }
                 try j.op.restore(states[i]); i += 1
+            case .topN(let t):
+                guard i < states.count else { throw SnapshotError("the checkpoint has fewer operators than the query") }
+                try t.op.restore(states[i]); i += 1
             default: break
             }
         }
@@ -871,19 +773,10 @@ extension Pipeline {
             }
         }
         for h in j["throttles"]?.arrayValue ?? [] {
-            guard let si = h["stage"]?.int64Value, let t = throttles[Int(si)], let entries = h["entries"]?.arrayValue else {
-                throw SnapshotError("the EMIT CHANGES EVERY state does not match the query")
+            guard let si = h["stage"]?.int64Value, let t = windowChanges[Int(si)], let entries = h["entries"]?.arrayValue else {
+                throw SnapshotError("the EMIT CHANGES state does not match the query")
             }
-            for e in entries {
-                var k: [Value] = []
-                for v in e["key"]?.arrayValue ?? [] { k.append(try Value(snapshot: v)) }
-                t.lastEmit[k] = now - (e["since_emit"]?.int64Value ?? 0)
-                if let r = e["row"]?.arrayValue {
-                    var row: [Value] = []
-                    for v in r { row.append(try Value(snapshot: v)) }
-                    t.pending[k] = row
-                }
-            }
+            try t.restore(entries, now: now)
         }
         emitted = e
     }

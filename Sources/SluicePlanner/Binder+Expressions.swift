@@ -149,7 +149,7 @@ extension Planner {
         func matches(_ e: Scope.Entry) -> Bool {
             let sameName = name.quoted ? e.name == name.name : e.name.lowercased() == name.name.lowercased()
             let sameQualifier = qualifier.map { q in e.qualifier?.lowercased() == q.name.lowercased() } ?? true
-            return sameName && sameQualifier
+            return sameName && sameQualifier && !e.changeKind
         }
         let found = scope.entries.indices.filter { matches(scope.entries[$0]) }
         if found.count > 1 {

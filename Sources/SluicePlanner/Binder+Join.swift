@@ -36,6 +36,7 @@ extension Planner {
                                 j.loc, help: "use JOIN or LEFT JOIN, with the stream on the left")
         }
         let left = try bindFrom(j.left)
+        try Planner.refuseUpdating(left.plan, "a join with table \(table.name)", j.left.loc)
         let width = left.scope.entries.count
         var scope = left.scope
         scope.entries += table.columns.map { Scope.Entry(qualifier: qualifier, name: $0.name, type: $0.type) }
@@ -89,6 +90,8 @@ extension Planner {
             throw Planner.error("plan.unsupported", "a join of two streams reads a stream or a subquery on each side: the left side of JOIN must be one", j.left.loc)
         }
         let (rp, rs) = right
+        try Planner.refuseUpdating(lp, "a join of two streams", j.left.loc)
+        try Planner.refuseUpdating(rp, "a join of two streams", j.right.loc)
         let width = ls.entries.count
         let scope = Scope(entries: ls.entries + rs.entries)
         // Each side's event time (DIALECT.md §4).

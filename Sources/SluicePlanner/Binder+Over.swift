@@ -13,7 +13,9 @@ extension Planner {
             guard case .expression(let e, _, _) = item else { continue }
             Planner.visit(e) { if case .function(let f) = $0.kind, f.over != nil { calls.append((f, $0.loc)) } }
         }
+        if let ranked = try planRank(q, from, input) { return ranked }
         if calls.isEmpty { return (input, from.scope, nil) }
+        try Planner.refuseUpdating(input, "an OVER window", calls[0].1)
         var windows: [OverWindow] = []
         func index(of w: OverWindow) -> Int? {
             windows.firstIndex { $0.partition == w.partition && $0.timeColumn == w.timeColumn && $0.frame == w.frame }
@@ -59,9 +61,13 @@ extension Planner {
         }
         var call = try bindAggregate(plain, loc, from.scope)
         let example = "OVER (PARTITION BY url ORDER BY ts RANGE INTERVAL '1' MINUTE PRECEDING)"
-        guard let order = over.orderBy else {
+        guard let first = over.orderBy.first else {
             throw Planner.error("plan.over-order", "an OVER window is ordered by event time: add ORDER BY and the time column", over.loc, help: example)
         }
+        guard over.orderBy.count == 1, !first.descending else {
+            throw Planner.error("plan.over-order", "an aggregate's OVER window is ordered by one time column, ascending", over.loc, help: example)
+        }
+        let order = first.expr
         let time = try bind(order, from.scope)
         guard case .column(let timeColumn, let timeName, .timestamp) = time else {
             throw Planner.error("plan.over-order", "an OVER window is ordered by a TIMESTAMP column (the stream's event time or ROWTIME), not \(time.text)",

@@ -16,8 +16,22 @@ struct Scope {
         var type: ColumnType
         /// ROWTIME is not part of `*`.
         var hidden: Bool = false
+        /// The change kind of an updating input (its `op` column): carried along, never named.
+        var changeKind: Bool = false
     }
+
     var entries: [Entry]
+}
+
+extension Scope {
+    /// The scope of a plan's output columns under one qualifier (an updating plan's change kind hidden).
+    init(_ p: LogicalPlan, qualifier: String?) {
+        entries = p.schema.map { Entry(qualifier: qualifier, name: $0.name, type: $0.type) }
+        if p.isUpdating {
+            entries[entries.count - 1].hidden = true
+            entries[entries.count - 1].changeKind = true
+        }
+    }
 }
 
 /// Turns a parsed query into a logical plan: resolves names against the catalog and the query's
@@ -35,6 +49,47 @@ public struct Planner: Sendable {
     // MARK: - Queries
 
     public func plan(_ query: Query) throws(PlanError) -> LogicalPlan {
+        let p = try plan(query, nested: false)
+        try Planner.refuseUnboundedRank(p, query.loc)
+        if p.isUpdating, query.emit == nil {
+            if case .topN? = Planner.updatingNode(p) {
+                throw Planner.error("plan.updating-needs-emit-changes", "a Top-N without a window changes its rows as better ones come, so its result is a changelog",
+                                    query.loc, help: "add EMIT CHANGES to emit each change (op +I, -U, +U, -D), or rank per window (PARTITION BY window_start, window_end)")
+            }
+            throw Planner.error("plan.unwindowed-aggregate-needs-emit-changes",
+                                "an aggregate without a window never ends on a stream, so it has no final row", query.loc,
+                                help: "add EMIT CHANGES to emit a row per update, or aggregate over TUMBLE or HOP windows")
+        }
+        return p
+    }
+
+    /// The node that makes a plan updating (below filters and projections).
+    static func updatingNode(_ p: LogicalPlan) -> LogicalPlan? {
+        switch p {
+        case .filter(let c, _), .limit(let c, _), .project(let c, _, _): return updatingNode(c)
+        default: return p.isUpdating ? p : nil
+        }
+    }
+
+    /// Refuses an updating input where an operator takes rows that stay as they are.
+    static func refuseUpdating(_ p: LogicalPlan, _ what: String, _ loc: NodeSpan?) throws(PlanError) {
+        guard p.isUpdating else { return }
+        throw Planner.error("plan.updating-input", "\(what) takes rows that stay as they are, but this input is an updating result (its rows change earlier ones)", loc,
+                            help: "an aggregate without a window (GROUP BY ... EMIT CHANGES) and filters and projections take changes; "
+                                + "or make the input append-only: a window with EMIT FINAL, or a Top-N per window")
+    }
+
+    /// A projection of an updating input keeps its change kind as the last column, `op`.
+    static func keepingChanges(_ input: LogicalPlan, _ exprs: [BoundExpr], _ names: [String], _ loc: NodeSpan) throws(PlanError) -> LogicalPlan {
+        guard input.isUpdating else { return .project(input, exprs, names: names) }
+        if names.contains(where: { $0.lowercased() == ChangeKind.column }) {
+            throw Planner.error("plan.duplicate-column", "an updating result carries each row's change kind in a column named op: name this column otherwise", loc)
+        }
+        let op = input.schema.count - 1
+        return .project(input, exprs + [.column(op, name: ChangeKind.column, .varchar)], names: names + [ChangeKind.column])
+    }
+
+    func plan(_ query: Query, nested: Bool) throws(PlanError) -> LogicalPlan {
         var q = query
         guard let fromItem = q.from else {
             throw Planner.error("plan.unsupported", "a continuous query reads a stream: add FROM", q.loc)
@@ -85,8 +140,10 @@ public struct Planner: Sendable {
             try noAggregates(w, "WHERE")
             let predicate = try bind(w, from.scope)
             try requireBoolean(predicate, w.loc, "WHERE")
-            plan = .filter(plan, predicate)
+            plan = Planner.boundingRanks(.filter(plan, predicate))
         }
+        // A rank below this query is bounded by now (by this WHERE): else its state would grow forever.
+        try Planner.refuseUnboundedRank(plan, q.loc)
         if aggregatingQuery {
             plan = try planAggregate(q, from, plan)
         } else {
@@ -118,7 +175,7 @@ public struct Planner: Sendable {
                 }
             }
             try checkUniqueNames(names, q)
-            plan = .project(plan, exprs, names: names)
+            plan = try Planner.keepingChanges(plan, exprs, names, q.loc)
         }
         if let n = q.limit { plan = .limit(plan, n) }
         return plan
@@ -175,6 +232,7 @@ public struct Planner: Sendable {
             case .subquery(let q, let subAlias, let sloc):
                 (plan, scope) = try subquery(q, alias: alias ?? subAlias, sloc)
                 qualifier = (alias ?? subAlias)?.name
+                try Planner.refuseUpdating(plan, fname, sloc)
             default:
                 throw Planner.error("plan.unsupported", "\(fname) reads a stream or a subquery", relation.loc)
             }
@@ -230,23 +288,8 @@ public struct Planner: Sendable {
             throw Planner.error("plan.unsupported", "LIMIT in a subquery is not supported (it would end the whole query)", loc,
                                 help: "put LIMIT on the outermost query")
         }
-        let p = try plan(q)
-        if Planner.emitsChanges(p) {
-            throw Planner.error("plan.unsupported", "a subquery that emits changes (EMIT CHANGES) cannot feed another query yet: its rows are updates of earlier ones", loc,
-                                help: "aggregate over a window with EMIT FINAL (the default) in the subquery")
-        }
-        return (p, Scope(entries: p.schema.map { Scope.Entry(qualifier: alias?.name, name: $0.name, type: $0.type) }))
-    }
-
-    /// Whether a plan's rows are updates (an aggregate without a window, a window with EMIT CHANGES).
-    static func emitsChanges(_ p: LogicalPlan) -> Bool {
-        switch p {
-        case .aggregate: return true
-        case .windowAggregate(_, _, _, _, _, _, let emit): return emit != .final
-        case .source: return false
-        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _): return emitsChanges(c)
-        case .intervalJoin(let l, let r, _): return emitsChanges(l) || emitsChanges(r)
-        }
+        let p = try plan(q, nested: true)
+        return (p, Scope(p, qualifier: alias?.name))
     }
 
     /// The output column that carries a plan's event time (DIALECT.md §4), if any: a stream's
@@ -266,6 +309,8 @@ public struct Planner: Sendable {
             return s.columns.firstIndex { $0.name.lowercased() == name.lowercased() }.map { [$0] } ?? []
         case .filter(let c, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _):
             return timeColumns(of: c)
+        // A Top-N per window keeps its input's time; without a window its rows are changes, not events.
+        case .topN(let c, let t): return t.windowEnd == nil ? [] : timeColumns(of: c)
         case .project(let c, let exprs, _):
             if isWindowed(c) { return Set(exprs.indices.filter { exprs[$0] == windowTime }) }
             let times = timeColumns(of: c)
@@ -310,7 +355,7 @@ public struct Planner: Sendable {
             if isWindowed(c) { return exprs[t] == windowTime }
             guard case .column(let i, _, _) = exprs[t] else { return false }
             return hasWindowTime(c, i)
-        case .filter(let c, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _):
+        case .filter(let c, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _), .topN(let c, _):
             return t < c.schema.count && hasWindowTime(c, t)
         default: return false
         }
@@ -415,6 +460,7 @@ public struct Planner: Sendable {
             case nil, .final?: emit = .final
             case .changes(let every)?: emit = .changes(everyMillis: every?.millis)
             }
+            try Planner.refuseUpdating(input, "a window", q.loc)
             if case .session = w.kind {
                 if case .changes = emit {
                     throw Planner.error("plan.unsupported", "SESSION windows emit final rows only (a session may still merge with a later one)", q.loc,
@@ -427,12 +473,15 @@ public struct Planner: Sendable {
                 }
             }
         } else {
-            guard case .changes(let every)? = q.emit else {
+            // Its rows are changes; the outermost query says so with EMIT CHANGES (checked in plan(_:)).
+            if case .final? = q.emit {
                 throw Planner.error("plan.unwindowed-aggregate-needs-emit-changes",
                                     "an aggregate without a window never ends on a stream, so it has no final row", q.loc,
-                                    help: "add EMIT CHANGES to emit a row per update, or aggregate over TUMBLE or HOP windows")
+                                    help: "use EMIT CHANGES to emit a row per update, or aggregate over TUMBLE or HOP windows")
             }
-            emit = .changes(everyMillis: every?.millis)
+            var every: Int64? = nil
+            if case .changes(let e)? = q.emit { every = e?.millis }
+            emit = .changes(everyMillis: every)
         }
         // The aggregate calls of SELECT and HAVING, each once.
         var aggregates: [AggregateCall] = []
@@ -458,6 +507,10 @@ public struct Planner: Sendable {
         if let h = q.having { collect(h) }
         if let e = firstError { throw e }
         for i in aggregates.indices { aggregates[i].name = aggregates[i].text }
+        for a in aggregates where input.isUpdating && ["APPROX_COUNT_DISTINCT", "PERCENTILE", "FIRST_VALUE", "LAST_VALUE"].contains(a.function) {
+            throw Planner.error("plan.updating-input", "\(a.function) cannot take an updating input: it cannot forget a value its input withdraws", q.loc,
+                                help: "use COUNT(DISTINCT ...) instead of APPROX_COUNT_DISTINCT, or MIN/MAX instead of FIRST_VALUE/LAST_VALUE")
+        }
         // FIRST_VALUE and LAST_VALUE go by event time: the window's, else the stream's (or ROWTIME).
         for i in aggregates.indices where ["FIRST_VALUE", "LAST_VALUE"].contains(aggregates[i].function) {
             let column: Int?
@@ -489,6 +542,7 @@ public struct Planner: Sendable {
         }
         let aggBase = outScope.entries.count
         for a in aggregates { outScope.entries.append(Scope.Entry(qualifier: nil, name: a.name, type: a.type, hidden: true)) }
+        if plan.isUpdating { outScope.entries.append(Scope.Entry(qualifier: nil, name: ChangeKind.column, type: .varchar, hidden: true, changeKind: true)) }
 
         /// SELECT and HAVING see the window columns, the keys and the aggregates.
         let rewrite: (Expr) throws(PlanError) -> BoundExpr? = { e throws(PlanError) in
@@ -525,7 +579,7 @@ public struct Planner: Sendable {
             names.append(Planner.outputName(e, alias))
         }
         try checkUniqueNames(names, q)
-        return .project(plan, exprs, names: names)
+        return try Planner.keepingChanges(plan, exprs, names, q.loc)
     }
 
     func bindAggregate(_ f: FunctionCall, _ loc: NodeSpan, _ scope: Scope) throws(PlanError) -> AggregateCall {
@@ -602,7 +656,7 @@ public struct Planner: Sendable {
         switch p {
         case .source(let s): return [s]
         case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _),
-             .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _): return sourceNodes(of: c)
+             .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _), .topN(let c, _): return sourceNodes(of: c)
         case .intervalJoin(let l, let r, _): return sourceNodes(of: l) + sourceNodes(of: r)
         }
     }

@@ -158,6 +158,39 @@ public struct IntervalJoin: Sendable, Equatable {
     public var residual: BoundExpr?
 }
 
+/// Top-N and dedup: `ROW_NUMBER() | RANK() | DENSE_RANK() OVER (PARTITION BY ... ORDER BY ...)`
+/// bounded by the enclosing query's `WHERE rank <= N`. Per partition, the rows ranked within the
+/// first N are kept. Without a window the result is updating: a row that enters the top N is
+/// `+I`, one pushed out `-D`, and (when the rank is output) a row whose rank moves `-U` / `+U`.
+/// Partitioned by a window's bounds, a window's rows are ranked once it closes, and go out as
+/// they are (Flink's window Top-N).
+public struct TopN: Sendable, Equatable {
+    public enum Function: String, Sendable, Equatable { case rowNumber = "ROW_NUMBER", rank = "RANK", denseRank = "DENSE_RANK" }
+    public struct Key: Sendable, Equatable {
+        public var expr: BoundExpr
+        public var descending: Bool
+    }
+    public var function: Function
+    public var partition: [BoundExpr]
+    public var order: [Key]
+    /// The largest rank kept: nil until the enclosing query's WHERE bounds it (a plan with an
+    /// unbounded rank is refused).
+    public var limit: Int64?
+    /// The rank column's name, and whether it is output (dropped when nothing reads it, so a
+    /// change of rank emits nothing).
+    public var name: String
+    public var rankOutput: Bool = true
+    /// Windowed: the input column holding each row's window_end; a window's rows are ranked when
+    /// the watermark passes its end.
+    public var windowEnd: Int?
+
+    var text: String {
+        let keys = order.map { $0.expr.text + ($0.descending ? " DESC" : "") }
+        return "\(function.rawValue) partition=[\(partition.map(\.text).joined(separator: ", "))] order=[\(keys.joined(separator: ", "))] "
+            + "limit=\(limit.map(String.init) ?? "none")" + (rankOutput ? " as \(name)" : "") + (windowEnd != nil ? " per window" : "")
+    }
+}
+
 public enum EmitMode: Sendable, Equatable {
     case final
     case changes(everyMillis: Int64?)
@@ -189,17 +222,43 @@ public indirect enum LogicalPlan: Sendable, Equatable {
     case intervalJoin(LogicalPlan, LogicalPlan, IntervalJoin)
     /// Limit: n
     case limit(LogicalPlan, Int64)
+    /// TopN: function partition order limit
+    /// Output: the input's columns, then the rank (unless pruned), then the change kind (unwindowed).
+    case topN(LogicalPlan, TopN)
+
+    /// Whether the plan's rows are changes of earlier rows (an aggregate without a window, a
+    /// window with EMIT CHANGES, a Top-N without a window): such a plan's last column is `op`,
+    /// the change kind of each row (ChangeKind), and an operator above it must take changes.
+    public var isUpdating: Bool {
+        switch self {
+        case .aggregate: return true
+        case .windowAggregate(_, _, _, _, _, _, let emit): return emit != .final
+        case .topN(_, let t): return t.windowEnd == nil
+        case .filter(let c, _), .limit(let c, _): return c.isUpdating
+        // A projection carries the changes when it keeps the input's change kind as its last column.
+        case .project(let c, let exprs, _):
+            guard c.isUpdating, case .column(let i, _, _)? = exprs.last else { return false }
+            return i == c.schema.count - 1
+        case .source, .over, .anomaly, .lookupJoin, .intervalJoin: return false
+        }
+    }
+
+    static let changeColumn = OutputColumn(name: "op", type: .varchar)
 
     public var schema: [OutputColumn] {
         switch self {
         case .source(let s): return s.columns.map { OutputColumn(name: $0.name, type: $0.type) }
         case .filter(let p, _), .limit(let p, _): return p.schema
         case .project(_, let exprs, let names): return zip(exprs, names).map { OutputColumn(name: $1, type: $0.type) }
-        case .windowAggregate(_, _, _, let keys, let keyNames, let aggs, _):
+        case .windowAggregate(_, _, _, let keys, let keyNames, let aggs, let emit):
             return [OutputColumn(name: "window_start", type: .timestamp), OutputColumn(name: "window_end", type: .timestamp)]
                 + zip(keys, keyNames).map { OutputColumn(name: $1, type: $0.type) } + aggs.map { OutputColumn(name: $0.name, type: $0.type) }
+                + (emit == .final ? [] : [LogicalPlan.changeColumn])
         case .aggregate(_, let keys, let keyNames, let aggs, _):
             return zip(keys, keyNames).map { OutputColumn(name: $1, type: $0.type) } + aggs.map { OutputColumn(name: $0.name, type: $0.type) }
+                + [LogicalPlan.changeColumn]
+        case .topN(let p, let t):
+            return p.schema + (t.rankOutput ? [OutputColumn(name: t.name, type: .bigint)] : []) + (t.windowEnd == nil ? [LogicalPlan.changeColumn] : [])
         case .over(let p, let w): return p.schema + w.aggregates.map { OutputColumn(name: $0.name, type: $0.type) }
         case .anomaly(let p, let a): return p.schema + a.addedColumns
         case .lookupJoin(let p, let j): return p.schema + j.table.columns.map { OutputColumn(name: $0.name, type: $0.type) }
@@ -249,6 +308,7 @@ public indirect enum LogicalPlan: Sendable, Equatable {
             return [pad + "IntervalJoin: \(j.kind.rawValue) on [\(keys.joined(separator: ", "))] right.\(rt) in [left.\(lt) + \(Duration.signed(j.lower)), left.\(lt) + \(Duration.signed(j.upper))]"
                     + (j.residual.map { " and \($0.text)" } ?? "")] + l.lines(depth + 1) + r.lines(depth + 1)
         case .limit(let p, let n): return [pad + "Limit: \(n)"] + p.lines(depth + 1)
+        case .topN(let p, let t): return [pad + "TopN: \(t.text)"] + p.lines(depth + 1)
         }
     }
 }

@@ -71,6 +71,10 @@ public struct Optimizer: Sendable {
             j.residual = j.residual.map(f)
             return .intervalJoin(mapExpressions(l, f), mapExpressions(r, f), j)
         case .limit(let input, let n): return .limit(mapExpressions(input, f), n)
+        case .topN(let input, var t):
+            t.partition = t.partition.map(f)
+            t.order = t.order.map { TopN.Key(expr: f($0.expr), descending: $0.descending) }
+            return .topN(mapExpressions(input, f), t)
         }
     }
 
@@ -119,6 +123,8 @@ public struct Optimizer: Sendable {
         case .lookupJoin(let input, let j): return .lookupJoin(pushFilters(input), j)
         case .intervalJoin(let l, let r, let j): return .intervalJoin(pushFilters(l), pushFilters(r), j)
         case .limit(let input, let n): return .limit(pushFilters(input), n)
+        // A filter above a Top-N stays there: below, it would change which rows rank first.
+        case .topN(let input, let t): return .topN(pushFilters(input), t)
         }
     }
 
@@ -153,7 +159,9 @@ public struct Optimizer: Sendable {
             return (.windowAggregate(child, window: w, timeColumn: map[t]!, keys: keys.map { $0.remapped { map[$0]! } }, keyNames: keyNames,
                                      aggregates: remappedAggs, emit: emit), identity(p.schema.count))
         case .aggregate(let input, let keys, let keyNames, let aggs, let emit):
-            let reads = keys.reduce(Set<Int>()) { $0.union($1.columns) }.union(aggs.reduce(Set<Int>()) { $0.union($1.argument?.columns ?? []).union($1.time?.columns ?? []) })
+            // Over an updating input, the change kind (its last column) says whether a row adds or withdraws.
+            let changes: Set<Int> = input.isUpdating ? [input.schema.count - 1] : []
+            let reads = keys.reduce(changes) { $0.union($1.columns) }.union(aggs.reduce(Set<Int>()) { $0.union($1.argument?.columns ?? []).union($1.time?.columns ?? []) })
             let (child, map) = prune(input, needed: reads)
             let remappedAggs = aggs.map { a -> AggregateCall in
                 var c = a
@@ -222,6 +230,26 @@ public struct Optimizer: Sendable {
         case .limit(let input, let n):
             let (child, map) = prune(input, needed: needed)
             return (.limit(child, n), map)
+        case .topN(let input, var t):
+            let width = input.schema.count
+            var reads = needed.filter { $0 < width }
+            for k in t.partition { reads.formUnion(k.columns) }
+            for k in t.order { reads.formUnion(k.expr.columns) }
+            if let w = t.windowEnd { reads.insert(w) }
+            let (child, map) = prune(input, needed: reads)
+            t.partition = t.partition.map { $0.remapped { map[$0]! } }
+            t.order = t.order.map { TopN.Key(expr: $0.expr.remapped { map[$0]! }, descending: $0.descending) }
+            t.windowEnd = t.windowEnd.map { map[$0]! }
+            var out = map.filter { $0.key < width }
+            var next = child.schema.count
+            var old = width
+            if t.rankOutput {
+                // A rank nothing reads is not output: a change of rank then emits nothing.
+                if needed.contains(width) { out[width] = next; next += 1 } else { t.rankOutput = false }
+                old += 1
+            }
+            if t.windowEnd == nil { out[old] = next }
+            return (.topN(child, t), out)
         }
     }
 

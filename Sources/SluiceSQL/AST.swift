@@ -426,12 +426,31 @@ public struct FunctionCall: Sendable, Equatable {
 /// `OVER (PARTITION BY k ORDER BY ts RANGE INTERVAL '1' MINUTE PRECEDING)` or `... ROWS 10 PRECEDING`
 public struct OverClause: Sendable, Equatable {
     public var partitionBy: [Expr]
-    public var orderBy: Expr?
+    /// ORDER BY's keys: one time column for an aggregate's window; any keys, ASC or DESC, for
+    /// ROW_NUMBER, RANK and DENSE_RANK.
+    public var orderBy: [OrderItem]
     public var frame: Frame?
     public var loc: NodeSpan
+
+    public init(partitionBy: [Expr], orderBy: [OrderItem], frame: Frame?, loc: NodeSpan) {
+        self.partitionBy = partitionBy
+        self.orderBy = orderBy
+        self.frame = frame
+        self.loc = loc
+    }
 
     public enum Frame: Sendable, Equatable {
         case range(IntervalLiteral)
         case rows(Int64)
+    }
+}
+
+/// A key of ORDER BY in an OVER clause.
+public struct OrderItem: Sendable, Equatable {
+    public var expr: Expr
+    public var descending: Bool
+    public init(_ expr: Expr, descending: Bool = false) {
+        self.expr = expr
+        self.descending = descending
     }
 }

@@ -292,11 +292,13 @@ extension Parser {
             try expect(.BY, "after PARTITION")
             repeat { partitionBy.append(try parseExpr()) } while eat(.comma)
         }
-        var orderBy: Expr? = nil
+        var orderBy: [OrderItem] = []
         if eat(.ORDER) {
             try expect(.BY, "after ORDER")
-            orderBy = try parseExpr()
-            if at(.comma) { throw error("a window orders by one time column", id: "syntax.unsupported") }
+            repeat {
+                let e = try parseExpr()
+                if eat(.DESC) { orderBy.append(OrderItem(e, descending: true)) } else { _ = eat(.ASC); orderBy.append(OrderItem(e)) }
+            } while eat(.comma)
         }
         var frame: OverClause.Frame? = nil
         if at(.RANGE) || at(.ROWS) {

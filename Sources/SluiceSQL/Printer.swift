@@ -287,7 +287,9 @@ public enum Printer {
         if let o = f.over {
             var parts: [String] = []
             if !o.partitionBy.isEmpty { parts.append("PARTITION BY " + o.partitionBy.map { expr($0) }.joined(separator: ", ")) }
-            if let ob = o.orderBy { parts.append("ORDER BY " + expr(ob)) }
+            if !o.orderBy.isEmpty {
+                parts.append("ORDER BY " + o.orderBy.map { expr($0.expr) + ($0.descending ? " DESC" : "") }.joined(separator: ", "))
+            }
             switch o.frame {
             case .range(let i)?: parts.append("RANGE \(interval(i)) PRECEDING")
             case .rows(let n)?: parts.append("ROWS \(n) PRECEDING")

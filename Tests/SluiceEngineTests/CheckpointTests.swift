@@ -100,7 +100,10 @@ struct CheckpointTests {
         } else {
             // Make sure the rows after the checkpoint reached the files before the "crash".
             for j in parts.engine.jobs { _ = try j.sink.checkpoint() }
-            #expect(parts.file("running.jsonl").split(separator: "\n").count == 500)
+            // A row per record (+I or +U), and before each +U the row it replaces (-U).
+            let lines = parts.file("running.jsonl").split(separator: "\n")
+            #expect(lines.filter { !$0.contains(#""op":"-U""#) }.count == 500)
+            #expect(lines.filter { $0.contains(#""op":"-U""#) }.count == 500 - 9)
         }
         try parts.crashAndReopen()  // ...are taken back after a crash, kept after a clean stop
         #expect(parts.engine.resumedQueries.count == 5)
@@ -117,10 +120,10 @@ struct CheckpointTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: parts.dir + "/rolled").sorted() == rolled)
         for f in rolled {
             #expect(parts.file("rolled/" + f) == whole.file("rolled/" + f), "rolled/\(f) differs")
-            #expect(whole.file("rolled/" + f).hasPrefix("bidder,n,spent\n"))
+            #expect(whole.file("rolled/" + f).hasPrefix("bidder,n,spent,op\n"))
         }
         let rows = rolled.flatMap { whole.file("rolled/" + $0).split(separator: "\n").dropFirst() }
-        #expect(rows.count == 900, "every change row once across the files")
+        #expect(rows.filter { !$0.hasSuffix(",-U") }.count == 900, "every change row once across the files")
         // A finished query leaves no checkpoint: the next run starts it from the beginning.
         #expect(!FileManager.default.fileExists(atPath: parts.dir + "/data/queries/query-1.json"))
     }

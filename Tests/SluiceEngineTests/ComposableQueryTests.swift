@@ -284,8 +284,9 @@ struct ComposableQueryTests {
         // A window over a subquery on a column that is not its event time.
         #expect(try refused("SELECT window_start, COUNT(*) FROM TUMBLE((SELECT window_end, COUNT(*) AS n FROM TUMBLE(ev, ts, INTERVAL '1' SECOND) GROUP BY window_start, window_end), window_end, INTERVAL '10' SECOND) GROUP BY window_start, window_end") == "plan.window-needs-watermark")
         #expect(try refused("SELECT window_start, COUNT(*) FROM TUMBLE((SELECT ts + INTERVAL '1' SECOND AS t FROM ev), t, INTERVAL '10' SECOND) GROUP BY window_start, window_end") == "plan.window-needs-watermark")
-        // A subquery that emits updates, or ends the query with LIMIT.
-        #expect(try refused("SELECT k FROM (SELECT k, COUNT(*) AS n FROM ev GROUP BY k EMIT CHANGES) AS c") == "plan.unsupported")
+        // A subquery that emits updates into a query that does not say it emits changes; a
+        // subquery that ends the query with LIMIT.
+        #expect(try refused("SELECT k FROM (SELECT k, COUNT(*) AS n FROM ev GROUP BY k EMIT CHANGES) AS c") == "plan.unwindowed-aggregate-needs-emit-changes")
         #expect(try refused("SELECT k FROM (SELECT k FROM ev LIMIT 5) AS c") == "plan.unsupported")
         // A join side without event time; a window join needs equal window_time (or keys).
         #expect(try refused("SELECT a.k FROM ev AS a JOIN (SELECT k, v FROM ev) AS b ON a.k = b.k") == "plan.join-needs-time")

@@ -195,8 +195,12 @@ struct EngineTests {
         f.clock.advance(by: 11_000)
         try f.put("clicks", #"{"url":"/a","ms":1,"ts":1}"#)
         try f.engine.runUntilEnd()
-        #expect(f.lines("out.jsonl") == (1...4).map { #"{"url":"/a","n":\#($0)}"# })
-        #expect(f.lines("every.jsonl") == [#"{"url":"/a","n":1}"#, #"{"url":"/a","n":4}"#])
+        // Each update: the row it replaces (-U), then the row now (+U).
+        #expect(f.lines("out.jsonl") == [#"{"url":"/a","n":1,"op":"+I"}"#] + (2...4).flatMap {
+            [#"{"url":"/a","n":\#($0 - 1),"op":"-U"}"#, #"{"url":"/a","n":\#($0),"op":"+U"}"#]
+        })
+        // At most once per interval: from the row last emitted to the row now.
+        #expect(f.lines("every.jsonl") == [#"{"url":"/a","n":1,"op":"+I"}"#, #"{"url":"/a","n":1,"op":"-U"}"#, #"{"url":"/a","n":4,"op":"+U"}"#])
     }
 
     @Test func everyProblemIsReportedBeforeAnythingRuns() throws {
@@ -224,7 +228,7 @@ struct EngineTests {
         try f.put("clicks", #"{"url":"/a","ms":500,"ts":1}"#)
         try f.put("clicks", #"{"url":"/b","ms":5,"ts":1}"#)
         try f.engine.runUntilEnd()
-        #expect(f.lines("out.jsonl") == [#"{"url":"/a","n":1}"#])
+        #expect(f.lines("out.jsonl") == [#"{"url":"/a","n":1,"op":"+I"}"#])
     }
 
     @Test func csvWithAHeaderBindsByName() throws {

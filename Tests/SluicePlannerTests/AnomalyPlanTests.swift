@@ -60,8 +60,8 @@ struct AnomalyPlanTests {
         ("SELECT * FROM RANDOM_CUT_FOREST((SELECT url, COUNT(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '1' MINUTE) GROUP BY window_start, window_end, url), COLUMNS (n))",
          "plan.anomaly-needs-time", "must output window_end"),
         ("SELECT * FROM RANDOM_CUT_FOREST((SELECT latency_ms FROM clicks), COLUMNS (latency_ms))", "plan.anomaly-needs-time", "must output ts"),
-        ("SELECT * FROM RANDOM_CUT_FOREST((SELECT url, COUNT(*) AS n FROM clicks GROUP BY url EMIT CHANGES), COLUMNS (n))", "plan.anomaly-needs-time",
-         "an aggregate without a window has none"),
+        ("SELECT * FROM RANDOM_CUT_FOREST((SELECT url, COUNT(*) AS n FROM clicks GROUP BY url EMIT CHANGES), COLUMNS (n))", "plan.updating-input",
+         "this input is an updating result"),
     ])
     func badForestsAreRefusedWithAReason(_ sql: String, _ id: String, _ message: String) {
         let d = f.error(sql)

@@ -93,7 +93,7 @@ struct PlannerTests {
         #expect(d?.id == "plan.unwindowed-aggregate-needs-emit-changes")
         #expect(d?.help?.contains("EMIT CHANGES") == true)
         #expect(f.explain("SELECT url, COUNT(*) AS n FROM clicks GROUP BY url EMIT CHANGES EVERY INTERVAL '10' SECOND") == """
-            Project: url, COUNT(*) AS n
+            Project: url, COUNT(*) AS n, op
               Aggregate: keys=[url] aggs=[COUNT(*)] emit=changes every 10s
                 Source: clicks columns=[user_id, url, latency_ms, status, ts, ROWTIME] watermark=ts - 5s
             """)

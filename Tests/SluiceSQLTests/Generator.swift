@@ -68,7 +68,7 @@ struct SQLGenerator {
             let star = chance(15)
             var over: OverClause? = nil
             if chance(20) {
-                over = OverClause(partitionBy: (0..<below(3)).map { _ in expr(0) }, orderBy: chance(70) ? expr(0) : nil,
+                over = OverClause(partitionBy: (0..<below(3)).map { _ in expr(0) }, orderBy: (0..<(chance(70) ? 1 + below(2) : 0)).map { _ in OrderItem(expr(0), descending: chance(30)) },
                                   frame: chance(30) ? .rows(Int64(below(100))) : chance(50) ? .range(interval()) : nil, loc: .none)
             }
             let args = star ? [] : (0..<below(4)).map { _ in expr(d) }

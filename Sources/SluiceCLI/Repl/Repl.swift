@@ -224,8 +224,7 @@ final class ReplSession {
             report(error, file)
             return
         }
-        view = ResultView(columns: query.columns, mode: mode, keyColumns: query.keyColumns, changes: query.emitsChanges,
-                          terminal: terminal, out: out)
+        view = ResultView(columns: query.columns, mode: mode, changes: query.emitsChanges, terminal: terminal, out: out)
         defer { engine.stop(query) }
         let started = Date()
         var lastStatus = Date.distantPast
@@ -382,7 +381,7 @@ final class ReplSession {
             }
             defer { engine.stop(query) }
             while try engine.step(query) {}
-            let view = ResultView(columns: query.columns, mode: mode == .json ? .json : .table, keyColumns: [], changes: false, terminal: false, out: out)
+            let view = ResultView(columns: query.columns, mode: mode == .json ? .json : .table, changes: false, terminal: false, out: out)
             view.add(kept)
             out.line("(\(kept.count) of the last records of \(stream))")
         } catch {

@@ -42,40 +42,40 @@ enum StatementText {
     }
 }
 
-/// How a push query's rows are shown (`SET result_mode`): an aligned table with a header (for
-/// `EMIT CHANGES` on a terminal, one row per key, updated in place; one row for an aggregate
-/// without GROUP BY), a changelog (a line per change, as Flink's SQL client shows it: `+I` a new
-/// row, `-U` and `+U` the old and new row of an update), or JSON lines.
+/// How a push query's rows are shown (`SET result_mode`): an aligned table with a header (for an
+/// updating result on a terminal, the result as it stands, redrawn in place as changes come), a
+/// changelog (a line per change with its kind, as Flink's SQL client shows it: `+I` a new row,
+/// `-U` and `+U` the old and new row of an update, `-D` a row withdrawn), or JSON lines (with the
+/// change kind in the `op` field).
 final class ResultView {
     enum Mode: String { case table, changelog, json }
 
+    /// The columns shown (an updating result's change kind is shown apart).
     let columns: [String]
     let mode: Mode
-    let keyColumns: [Int]
     let inPlace: Bool
     let out: OutputStream
     private var widths: [Int]
     private var headerShown = false
-    /// In-place table: rows by key, in first-seen order, and how many lines were drawn.
-    private var keyed: [[String]: [String]] = [:]
-    private var order: [[String]] = []
+    /// In-place table: the result's rows as they stand, and how many lines were drawn.
+    private var current: [[String]] = []
     private var drawn = 0
     private(set) var rows = 0
+    /// The rows end with their change kind (ChangeKind).
     let changes: Bool
-    /// The changelog's last row per key (an update shows the old row first).
-    private var previous: [[String]: [String]] = [:]
-    /// The rows the user saw: a table updated in place has one per key.
-    var shownRows: Int { inPlace ? order.count : rows }
-    private lazy var encoder = RecordEncoder(format: .json, columns: columns)
+    /// The rows the user saw: a table updated in place shows the result as it stands.
+    var shownRows: Int { inPlace ? current.count : rows }
+    private let allColumns: [String]
+    private lazy var encoder = RecordEncoder(format: .json, columns: allColumns)
 
-    init(columns: [String], mode: Mode, keyColumns: [Int], changes: Bool, terminal: Bool, out: OutputStream) {
-        self.columns = columns
+    init(columns: [String], mode: Mode, changes: Bool, terminal: Bool, out: OutputStream) {
+        allColumns = columns
+        self.columns = changes ? Array(columns.dropLast()) : columns
         self.mode = mode
-        self.keyColumns = keyColumns
         inPlace = mode == .table && changes && terminal
         self.changes = changes
         self.out = out
-        widths = columns.map { max($0.count, 4) }
+        widths = self.columns.map { max($0.count, 4) }
     }
 
     static func text(_ v: Value) -> String {
@@ -87,6 +87,12 @@ final class ResultView {
         }
     }
 
+    /// A row's change kind and its shown cells.
+    private func split(_ r: [Value]) -> (String, [String]) {
+        guard changes, let last = r.last else { return ("+I", r.map(ResultView.text)) }
+        return (ResultView.text(last), r.dropLast().map(ResultView.text))
+    }
+
     func add(_ batch: [[Value]]) {
         rows += batch.count
         switch mode {
@@ -95,31 +101,26 @@ final class ResultView {
             for r in batch { encoder.append(r, to: &bytes) }
             out.write(bytes: bytes)
         case .changelog:
-            let cells = batch.map { $0.map(ResultView.text) }
-            if !headerShown { widen(cells) }
+            let lines = batch.map(split)
+            if !headerShown { widen(lines.map(\.1)) }
             header(prefix: "   ")
-            for r in cells {
-                guard changes else { out.line("+I " + line(r)); continue }
-                let key = keyColumns.map { r[$0] }
-                if let old = previous[key] {
-                    out.line("-U " + line(old))
-                    out.line("+U " + line(r))
-                } else {
-                    out.line("+I " + line(r))
-                }
-                previous[key] = r
-            }
+            for (op, cells) in lines { out.line(op + " " + line(cells)) }
         case .table where inPlace:
+            // A withdrawn row leaves the table; the row that updates it takes its place.
+            var at: Int? = nil
             for r in batch {
-                let cells = r.map(ResultView.text)
-                let key = keyColumns.map { cells[$0] }
-                if keyed[key] == nil { order.append(key) }
-                keyed[key] = cells
+                let (op, cells) = split(r)
+                if op == "-U" || op == "-D" {
+                    if let i = current.firstIndex(of: cells) { current.remove(at: i); at = op == "-U" ? i : nil }
+                    continue
+                }
+                if op == "+U", let i = at, i <= current.count { current.insert(cells, at: i) } else { current.append(cells) }
+                at = nil
                 for (i, c) in cells.enumerated() { widths[i] = max(widths[i], c.count) }
             }
             redraw()
         case .table:
-            let cells = batch.map { $0.map(ResultView.text) }
+            let cells = batch.map { split($0).1 }
             if !headerShown { widen(cells) }
             header(prefix: "")
             for r in cells { out.line(line(r)) }
@@ -153,7 +154,7 @@ final class ResultView {
     /// The keyed table drawn again over its previous drawing (ANSI cursor-up and erase-line).
     private func redraw() {
         var s = drawn > 0 ? "\u{1b}[\(drawn)A" : ""
-        let lines = [line(columns), widths.map { String(repeating: "-", count: $0) }.joined(separator: "-+-")] + order.map { line(keyed[$0]!) }
+        let lines = [line(columns), widths.map { String(repeating: "-", count: $0) }.joined(separator: "-+-")] + current.map { line($0) }
         for l in lines { s += "\r\u{1b}[K" + l + "\n" }
         drawn = lines.count
         out.write(s)

@@ -1,0 +1,199 @@
+public import SluiceCore
+
+/// Top-N per partition: ROW_NUMBER, RANK or DENSE_RANK over an order, keeping the rows ranked
+/// within the first `limit`. Rows of one sort key rank in arrival order (ROW_NUMBER): the first
+/// to come is first. Without a window the result is a changelog: a row that enters is `+I`, a row
+/// pushed out `-D`, and (with the rank output) a row whose rank moved `-U` then `+U`. Windowed
+/// (`windowed`: the partition's last key is its window's end), a partition's rows are ranked as
+/// they come and go out, each once, when the watermark passes the window's end.
+public final class TopNOperator {
+    public enum Function: String, Sendable { case rowNumber = "ROW_NUMBER", rank = "RANK", denseRank = "DENSE_RANK" }
+
+    public let function: Function
+    public let limit: Int64
+    /// Per order key: descending.
+    public let descending: [Bool]
+    public let rankOutput: Bool
+    public let windowed: Bool
+
+    struct Entry {
+        var sort: [Value]
+        var seq: Int64
+        var row: [Value]
+    }
+
+    private var partitions: [[Value]: [Entry]] = [:]
+    /// Windowed: the partitions of each window, by its end.
+    private var byEnd: [Int64: [[Value]]] = [:]
+    /// Windowed: windows ending at or before this have been emitted.
+    public private(set) var emittedThrough: Int64 = .min
+    private var seq: Int64 = 0
+
+    public init(function: Function, limit: Int64, descending: [Bool], rankOutput: Bool, windowed: Bool) {
+        self.function = function
+        self.limit = limit
+        self.descending = descending
+        self.rankOutput = rankOutput
+        self.windowed = windowed
+    }
+
+    /// The rows held (for memory figures and tests).
+    public var heldRows: Int { partitions.values.reduce(0) { $0 + $1.count } }
+
+    /// Whether `a` sorts strictly before `b` by the order keys.
+    @inline(__always)
+    private func before(_ a: [Value], _ b: [Value]) -> Bool {
+        for i in 0..<a.count {
+            let c = GroupKeyOrder.compare(a[i], b[i])
+            if c != 0 { return descending[i] ? c > 0 : c < 0 }
+        }
+        return false
+    }
+
+    /// The ranks of a partition's entries, in order.
+    private func ranks(_ list: [Entry]) -> [Int64] {
+        var out: [Int64] = []
+        out.reserveCapacity(list.count)
+        var distinct: Int64 = 0
+        for i in list.indices {
+            let tied = i > 0 && !before(list[i - 1].sort, list[i].sort)
+            switch function {
+            case .rowNumber: out.append(Int64(i + 1))
+            case .rank: out.append(tied ? out[i - 1] : Int64(i + 1))
+            case .denseRank:
+                if !tied { distinct += 1 }
+                out.append(distinct)
+            }
+        }
+        return out
+    }
+
+    private func output(_ e: Entry, rank: Int64, _ kind: ChangeKind) -> [Value] {
+        var r = e.row
+        if rankOutput { r.append(.int(rank)) }
+        if !windowed { r.append(kind.value) }
+        return r
+    }
+
+    /// A row of partition `key` with order values `sort`. Returns the changes (none when windowed),
+    /// or nil when the row is late: its window has been emitted.
+    public func add(key: [Value], sort: [Value], row: [Value]) -> [[Value]]? {
+        if windowed, case .timestamp(let end)? = key.last, end <= emittedThrough { return nil }
+        var list = partitions[key] ?? []
+        // After every entry that is not strictly behind it: ties keep arrival order.
+        var lo = 0, hi = list.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if before(sort, list[mid].sort) { hi = mid } else { lo = mid + 1 }
+        }
+        let at = lo
+        if function == .rowNumber, Int64(at) >= limit { return [] }
+        if function == .rank, at > 0 {
+            // The row's rank: one more than the rows strictly before it.
+            var first = at
+            while first > 0 && !before(list[first - 1].sort, sort) { first -= 1 }
+            if Int64(first) >= limit { return [] }
+        }
+        seq += 1
+        let entry = Entry(sort: sort, seq: seq, row: row)
+        if windowed {
+            list.insert(entry, at: at)
+            trim(&list)
+            if partitions[key] == nil, case .timestamp(let end)? = key.last { byEnd[end, default: []].append(key) }
+            partitions[key] = list
+            return []
+        }
+        let oldRanks = rankOutput || function != .rowNumber ? ranks(list) : []
+        let old = list
+        list.insert(entry, at: at)
+        let newRanks = trim(&list)
+        var out: [[Value]] = []
+        // Rows pushed out, then rows whose rank moved (from the last up), then the new row.
+        var kept = Set<Int64>()
+        for e in list { kept.insert(e.seq) }
+        for (i, e) in old.enumerated().reversed() where !kept.contains(e.seq) {
+            out.append(output(e, rank: oldRanks.isEmpty ? Int64(i + 1) : oldRanks[i], .delete))
+        }
+        if rankOutput {
+            for i in stride(from: list.count - 1, through: 0, by: -1) where list[i].seq != entry.seq {
+                let j = i > at ? i - 1 : i
+                if oldRanks[j] != newRanks[i] {
+                    out.append(output(list[i], rank: oldRanks[j], .updateBefore))
+                    out.append(output(list[i], rank: newRanks[i], .updateAfter))
+                }
+            }
+        }
+        out.append(output(entry, rank: newRanks[at], .insert))
+        partitions[key] = list
+        return out
+    }
+
+    /// Drops the entries ranked beyond the limit; returns the ranks of those kept.
+    @discardableResult
+    private func trim(_ list: inout [Entry]) -> [Int64] {
+        let r = ranks(list)
+        var n = r.count
+        while n > 0 && r[n - 1] > limit { n -= 1 }
+        if n < list.count { list.removeLast(list.count - n) }
+        return Array(r[0..<n])
+    }
+
+    /// Windowed: the watermark moved; the windows that ended go out, ranked (partitions in key order).
+    public func advance(to watermark: Int64) -> [[Value]] {
+        guard windowed else { return [] }
+        // A window [start, end) is complete once the watermark reaches end - 1 (its window_time).
+        let through = watermark == .max ? .max : watermark + 1
+        guard through > emittedThrough else { return [] }
+        var out: [[Value]] = []
+        for end in byEnd.keys.sorted() where end <= through {
+            for key in byEnd[end]!.sorted(by: GroupKeyOrder.less) {
+                guard let list = partitions.removeValue(forKey: key) else { continue }
+                let r = ranks(list)
+                for (i, e) in list.enumerated() { out.append(output(e, rank: r[i], .insert)) }
+            }
+            byEnd[end] = nil
+        }
+        emittedThrough = through
+        return out
+    }
+}
+
+// MARK: - Checkpoints
+
+extension TopNOperator {
+    public func snapshot() -> JSONValue {
+        var parts: [JSONValue] = []
+        for key in partitions.keys.sorted(by: GroupKeyOrder.less) {
+            let entries: [JSONValue] = partitions[key]!.map { e in
+                .array([.int(e.seq), .array(e.sort.map(\.snapshot)), .array(e.row.map(\.snapshot))])
+            }
+            parts.append(["key": .array(key.map(\.snapshot)), "entries": .array(entries)])
+        }
+        return ["seq": .int(seq), "emitted_through": .int(emittedThrough), "partitions": .array(parts)]
+    }
+
+    public func restore(_ j: JSONValue) throws(SnapshotError) {
+        guard let s = j["seq"]?.int64Value, let through = j["emitted_through"]?.int64Value, let parts = j["partitions"]?.arrayValue else {
+            throw SnapshotError("the Top-N state is malformed")
+        }
+        func values(_ j: JSONValue?) throws(SnapshotError) -> [Value] {
+            guard let a = j?.arrayValue else { throw SnapshotError("the Top-N state is malformed") }
+            var out: [Value] = []
+            for v in a { out.append(try Value(snapshot: v)) }
+            return out
+        }
+        partitions = [:]; byEnd = [:]
+        seq = s
+        emittedThrough = through
+        for p in parts {
+            let key = try values(p["key"])
+            var list: [Entry] = []
+            for e in p["entries"]?.arrayValue ?? [] {
+                guard let a = e.arrayValue, a.count == 3, let sq = a[0].int64Value else { throw SnapshotError("the Top-N state is malformed") }
+                list.append(Entry(sort: try values(a[1]), seq: sq, row: try values(a[2])))
+            }
+            partitions[key] = list
+            if windowed, case .timestamp(let end)? = key.last { byEnd[end, default: []].append(key) }
+        }
+    }
+}
