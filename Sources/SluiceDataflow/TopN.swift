@@ -88,11 +88,17 @@ public final class TopNOperator {
         }
         let at = lo
         if function == .rowNumber, Int64(at) >= limit { return [] }
-        if function == .rank, at > 0 {
-            // The row's rank: one more than the rows strictly before it.
+        if function != .rowNumber {
+            // The row's rank: one more than the rows (RANK) or values (DENSE_RANK) strictly before
+            // it. Beyond the limit, it changes nothing: the rows after it are beyond it too.
             var first = at
             while first > 0 && !before(list[first - 1].sort, sort) { first -= 1 }
-            if Int64(first) >= limit { return [] }
+            var rank = Int64(first + 1)
+            if function == .denseRank {
+                rank = first == 0 ? 1 : 2
+                for i in stride(from: 1, to: first, by: 1) where before(list[i - 1].sort, list[i].sort) { rank += 1 }
+            }
+            if rank > limit { return [] }
         }
         seq += 1
         let entry = Entry(sort: sort, seq: seq, row: row)

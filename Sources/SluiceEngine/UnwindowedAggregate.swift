@@ -97,19 +97,28 @@ final class UnwindowedAggregate {
         return out
     }
 
-    /// Rows of an updating input: `+I` and `+U` add to their group, `-U` and `-D` withdraw.
+    /// Rows of an updating input: `+I` and `+U` add to their group, `-U` and `-D` withdraw. An
+    /// update of one group's row (`-U` then `+U` of the same key, as an aggregate below emits
+    /// them) is one change here, not a withdrawal that empties the group and an insert after it.
     private func addChanges(_ b: Batch, now: Int64) -> [[Value]] {
         var out: [[Value]] = []
         let opColumn = changeInput!
-        for r in 0..<b.count {
-            let k = (0..<keys).map { b.columns[$0].value(r) }
-            let sign: Int64 = ChangeKind(b.columns[opColumn].value(r))?.retracts == true ? -1 : 1
+        func key(_ r: Int) -> [Value] { (0..<keys).map { b.columns[$0].value(r) } }
+        func kind(_ r: Int) -> ChangeKind? { ChangeKind(b.columns[opColumn].value(r)) }
+        var r = 0
+        while r < b.count {
+            let k = key(r)
             let old = everyMillis == nil ? current(k) : nil
             var g = retracting[k] ?? RetractGroup(rows: 0, states: aggregates.map { RetractableState($0.function) })
-            for (i, a) in aggregates.enumerated() {
-                g.states[i].apply(a.input.map { b.columns[$0].value(r) } ?? .null, sign: sign)
+            let last = kind(r) == .updateBefore && r + 1 < b.count && kind(r + 1) == .updateAfter && key(r + 1) == k ? r + 1 : r
+            for row in r...last {
+                let sign: Int64 = kind(row)?.retracts == true ? -1 : 1
+                for (i, a) in aggregates.enumerated() {
+                    g.states[i].apply(a.input.map { b.columns[$0].value(row) } ?? .null, sign: sign)
+                }
+                g.rows += sign
             }
-            g.rows += sign
+            r = last + 1
             retracting[k] = g.rows > 0 ? g : nil
             if everyMillis != nil {
                 offer(k, now: now, &out)

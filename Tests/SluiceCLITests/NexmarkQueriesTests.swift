@@ -252,6 +252,96 @@ struct NexmarkQueriesTests {
         Self.check("q20", try d.run("q20"), q20, ordered: false)
     }
 
+    /// A changelog applied: the rows it leaves (`+I`, `+U` add a row; `-U`, `-D` take back one
+    /// equal to a row it added before, else the changelog is broken).
+    static func applied(_ name: String, _ changes: [Row]) -> [Row] {
+        var rows: [Row] = []
+        func key(_ r: Row) -> String { r.keys.sorted().map { "\($0)=\(r[$0].map { "\($0)" } ?? "")" }.joined(separator: ",") }
+        var index: [String: [Int]] = [:]
+        var alive: [Bool] = []
+        for var c in changes {
+            guard case .string(let op)? = c.removeValue(forKey: "op") else {
+                Issue.record("\(name): a row without its change kind: \(c)")
+                return []
+            }
+            let k = key(c)
+            switch op {
+            case "+I", "+U":
+                index[k, default: []].append(rows.count)
+                rows.append(c)
+                alive.append(true)
+            case "-U", "-D":
+                guard let i = index[k]?.popLast() else {
+                    Issue.record("\(name): \(op) takes back a row that is not there: \(c)")
+                    return []
+                }
+                alive[i] = false
+            default:
+                Issue.record("\(name): unknown change kind \(op)")
+                return []
+            }
+        }
+        return rows.indices.filter { alive[$0] }.map { rows[$0] }
+    }
+
+    /// Updating results (Top-N, dedup, an aggregate over an aggregate's changes): the changelog
+    /// each query writes, applied, leaves the model's final rows; every -U and -D takes back a row
+    /// that was there.
+    @Test func updatingResultsAgreeWithTheModel() throws {
+        let d = try Data()
+        func row(_ b: Bid) -> Row {
+            ["auction": .int(b.auction), "bidder": .int(b.bidder), "price": .int(b.price), "channel": .string(b.channel), "url": .string(b.url),
+             "dateTime": Self.iso(b.time), "extra": .string(b.extra)]
+        }
+        // q19: the ten highest bids of each auction (ties: the earlier bid), with their rank.
+        var byAuction: [Int64: [Bid]] = [:]
+        for b in d.bids { byAuction[b.auction, default: []].append(b) }
+        var q19: [Row] = []
+        for (_, bids) in byAuction {
+            let ranked = bids.enumerated().sorted { $0.element.price != $1.element.price ? $0.element.price > $1.element.price : $0.offset < $1.offset }
+            for (i, b) in ranked.prefix(10).enumerated() {
+                var r = row(b.element)
+                r["rank_number"] = .int(Int64(i + 1))
+                q19.append(r)
+            }
+        }
+        let q19Changes = try d.run("q19")
+        #expect(q19Changes.contains { $0["op"] == .string("-U") } && q19Changes.contains { $0["op"] == .string("-D") })
+        Self.check("q19", Self.applied("q19", q19Changes), q19, ordered: false)
+        // q18: each bidder's latest bid on each auction (ties: the earlier bid stays).
+        var latest: [[Int64]: Bid] = [:]
+        for b in d.bids where latest[[b.bidder, b.auction]].map({ b.time > $0.time }) ?? true { latest[[b.bidder, b.auction]] = b }
+        Self.check("q18", Self.applied("q18", try d.run("q18")), latest.values.map(row), ordered: false)
+        // q9 and q4: the bids made while their auction was open (the query bounds it to a minute).
+        var open: [Int64: [Bid]] = [:]
+        let auctions = Dictionary(uniqueKeysWithValues: d.auctions.map { ($0.id, $0) })
+        for b in d.bids {
+            guard let a = auctions[b.auction], let expires = a.raw["expires"]?.int64Value,
+                  b.time >= a.time, b.time <= expires, b.time <= a.time + 60_000 else { continue }
+            open[a.id, default: []].append(b)
+        }
+        var q9: [Row] = []
+        var finals: [Int64: [Int64]] = [:]  // category -> each auction's highest bid
+        for (id, bids) in open {
+            let a = auctions[id]!
+            let best = bids.enumerated().min { x, y in
+                (x.element.price, -x.element.time, -x.offset) > (y.element.price, -y.element.time, -y.offset)
+            }!.element
+            var r: Row = [:]
+            for (k, v) in a.raw.objectValue!.entries {
+                r[k] = ["dateTime", "expires"].contains(k) ? Self.iso(v.int64Value!) : v
+            }
+            r["auction"] = .int(best.auction); r["bidder"] = .int(best.bidder); r["price"] = .int(best.price)
+            r["bid_time"] = Self.iso(best.time); r["bid_extra"] = .string(best.extra)
+            q9.append(r)
+            finals[a.category, default: []].append(bids.map(\.price).max()!)
+        }
+        #expect(q9.count > 100)
+        Self.check("q9", Self.applied("q9", try d.run("q9")), q9, ordered: false)
+        let q4: [Row] = finals.map { ["category": .int($0.key), "avg_final": .double(Double($0.value.reduce(0, +)) / Double($0.value.count))] }
+        Self.check("q4", Self.applied("q4", try d.run("q4")), q4, ordered: false)
+    }
+
     /// `sluice bench nexmark` runs every query file from the JSON files and from the built-in
     /// streams, and both give the same number of rows.
     @Test func theBenchmarkRunsEveryQueryFromBothSources() throws {
