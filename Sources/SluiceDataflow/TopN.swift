@@ -28,14 +28,19 @@ public final class TopNOperator {
     /// Windowed: windows ending at or before this have been emitted.
     public private(set) var emittedThrough: Int64 = .min
     private var seq: Int64 = 0
+    /// Without a window, with a state TTL: partitions by when their event time last touched them.
+    private var idle: IdleKeys<[Value]>?
 
-    public init(function: Function, limit: Int64, descending: [Bool], rankOutput: Bool, windowed: Bool) {
+    public init(function: Function, limit: Int64, descending: [Bool], rankOutput: Bool, windowed: Bool, stateTTL: Int64? = nil) {
         self.function = function
         self.limit = limit
         self.descending = descending
         self.rankOutput = rankOutput
         self.windowed = windowed
+        idle = windowed ? nil : stateTTL.map { IdleKeys(ttl: $0) }
     }
+
+    public var partitionCount: Int { partitions.count }
 
     /// The rows held (for memory figures and tests).
     public var heldRows: Int { partitions.values.reduce(0) { $0 + $1.count } }
@@ -77,8 +82,9 @@ public final class TopNOperator {
 
     /// A row of partition `key` with order values `sort`. Returns the changes (none when windowed),
     /// or nil when the row is late: its window has been emitted.
-    public func add(key: [Value], sort: [Value], row: [Value]) -> [[Value]]? {
+    public func add(key: [Value], sort: [Value], row: [Value], time: Int64? = nil) -> [[Value]]? {
         if windowed, case .timestamp(let end)? = key.last, end <= emittedThrough { return nil }
+        if let t = time { idle?.touch(key, at: t) }
         var list = partitions[key] ?? []
         // After every entry that is not strictly behind it: ties keep arrival order.
         var lo = 0, hi = list.count
@@ -146,7 +152,11 @@ public final class TopNOperator {
 
     /// Windowed: the watermark moved; the windows that ended go out, ranked (partitions in key order).
     public func advance(to watermark: Int64) -> [[Value]] {
-        guard windowed else { return [] }
+        guard windowed else {
+            // Partitions idle for the TTL are forgotten: their rows stand as emitted.
+            if idle != nil { for k in idle!.expire(at: watermark) { partitions[k] = nil } }
+            return []
+        }
         // A window [start, end) is complete once the watermark reaches end - 1 (its window_time).
         let through = watermark == .max ? .max : watermark + 1
         guard through > emittedThrough else { return [] }
@@ -175,7 +185,12 @@ extension TopNOperator {
             }
             parts.append(["key": .array(key.map(\.snapshot)), "entries": .array(entries)])
         }
-        return ["seq": .int(seq), "emitted_through": .int(emittedThrough), "partitions": .array(parts)]
+        var doc: JSONObject = ["seq": .int(seq), "emitted_through": .int(emittedThrough), "partitions": .array(parts)]
+        if let idle {
+            let touched = idle.entries.sorted { $0.second != $1.second ? $0.second < $1.second : GroupKeyOrder.less($0.key, $1.key) }
+            doc["touched"] = .array(touched.map { .array([.int($0.second), .array($0.key.map(\.snapshot))]) })
+        }
+        return .object(doc)
     }
 
     public func restore(_ j: JSONValue) throws(SnapshotError) {
@@ -200,6 +215,14 @@ extension TopNOperator {
             }
             partitions[key] = list
             if windowed, case .timestamp(let end)? = key.last { byEnd[end, default: []].append(key) }
+        }
+        if idle != nil {
+            var touched: [(key: [Value], second: Int64)] = []
+            for e in j["touched"]?.arrayValue ?? [] {
+                guard let a = e.arrayValue, a.count == 2, let s = a[0].int64Value else { throw SnapshotError("the Top-N state is malformed") }
+                touched.append((try values(a[1]), s))
+            }
+            idle!.restore(touched)
         }
     }
 }

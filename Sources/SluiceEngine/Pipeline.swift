@@ -148,9 +148,9 @@ final class Pipeline {
             case .denseRank: function = .denseRank
             }
             let op = TopNOperator(function: function, limit: t.limit ?? .max, descending: t.order.map(\.descending), rankOutput: t.rankOutput,
-                                  windowed: t.windowEnd != nil)
+                                  windowed: t.windowEnd != nil, stateTTL: t.stateTTL)
             stages.append(.topN(TopNStage(op: op, partition: t.partition.map(Lowering.expr), order: t.order.map { Lowering.expr($0.expr) },
-                                          windowEnd: t.windowEnd, schema: schema)))
+                                          windowEnd: t.windowEnd, timeColumn: t.timeColumn, schema: schema)))
         case .over(let input, let w):
             build(input)
             let (pre, types, specs) = Pipeline.aggregateInputs(leading: [.column(w.timeColumn)] + w.partition.map(Lowering.expr),
@@ -552,7 +552,9 @@ final class Pipeline {
         for r in 0..<b.count where !bad.contains(r) {
             var key = keys.map { $0[r] }
             if let w = t.windowEnd { key.append(b.columns[w].value(r)) }
-            guard let changes = t.op.add(key: key, sort: sorts.map { $0[r] }, row: b.row(r)) else {
+            var time: Int64? = nil
+            if let c = t.timeColumn, case .timestamp(let ts) = b.columns[c].value(r) { time = ts }
+            guard let changes = t.op.add(key: key, sort: sorts.map { $0[r] }, row: b.row(r), time: time) else {
                 failures.append(RecordFailure(kind: "late", message: "the record's window has already been ranked and emitted", data: rowText(b, r), sourceRow: origins[r]))
                 continue
             }
@@ -688,6 +690,8 @@ struct TopNStage {
     let order: [PhysicalExpr]
     /// Per window: the input column holding each row's window_end (the partition's last key).
     let windowEnd: Int?
+    /// With a state TTL: the input's event time, which keeps a partition alive.
+    let timeColumn: Int?
     let schema: Schema
 }
 

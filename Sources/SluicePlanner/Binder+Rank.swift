@@ -69,7 +69,15 @@ extension Planner {
         for case .column(let i, _, _) in partition where ends.contains(i) { windowEnd = i }
         let function: TopN.Function = name == "RANK" ? .rank : name == "DENSE_RANK" ? .denseRank : .rowNumber
         let column = alias?.name ?? Printer.expr(Expr(.function(f)))
-        let t = TopN(function: function, partition: partition, order: order, limit: nil, name: column, windowEnd: windowEnd)
+        var t = TopN(function: function, partition: partition, order: order, limit: nil, name: column, windowEnd: windowEnd)
+        if windowEnd == nil, let time = Planner.eventTime(of: input) {
+            // Idle partitions go when every stream read says how long its rows matter.
+            let ttls = Planner.sourceNodes(of: input).map { Planner.stateTTL(.source($0)) }
+            if !ttls.isEmpty, ttls.allSatisfy({ $0 != nil }) {
+                t.timeColumn = time
+                t.stateTTL = ttls.map { $0! }.max()
+            }
+        }
         let plan = LogicalPlan.topN(input, t)
         var scope = from.scope
         let index = input.schema.count

@@ -183,11 +183,17 @@ public struct TopN: Sendable, Equatable {
     /// Windowed: the input column holding each row's window_end; a window's rows are ranked when
     /// the watermark passes its end.
     public var windowEnd: Int?
+    /// Without a window: a partition untouched for `stateTTL` of event time (the largest
+    /// `state_ttl` of the input's streams, when each declares one) is forgotten, its rows left as
+    /// emitted; `timeColumn` is the input's event time that touches it.
+    public var timeColumn: Int? = nil
+    public var stateTTL: Int64? = nil
 
     var text: String {
         let keys = order.map { $0.expr.text + ($0.descending ? " DESC" : "") }
         return "\(function.rawValue) partition=[\(partition.map(\.text).joined(separator: ", "))] order=[\(keys.joined(separator: ", "))] "
             + "limit=\(limit.map(String.init) ?? "none")" + (rankOutput ? " as \(name)" : "") + (windowEnd != nil ? " per window" : "")
+            + (stateTTL.map { " state_ttl=\(Duration(millis: $0))" } ?? "")
     }
 }
 

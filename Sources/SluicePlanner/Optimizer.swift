@@ -236,10 +236,12 @@ public struct Optimizer: Sendable {
             for k in t.partition { reads.formUnion(k.columns) }
             for k in t.order { reads.formUnion(k.expr.columns) }
             if let w = t.windowEnd { reads.insert(w) }
+            if let c = t.timeColumn { reads.insert(c) }
             let (child, map) = prune(input, needed: reads)
             t.partition = t.partition.map { $0.remapped { map[$0]! } }
             t.order = t.order.map { TopN.Key(expr: $0.expr.remapped { map[$0]! }, descending: $0.descending) }
             t.windowEnd = t.windowEnd.map { map[$0]! }
+            t.timeColumn = t.timeColumn.map { map[$0]! }
             var out = map.filter { $0.key < width }
             var next = child.schema.count
             var old = width

@@ -20,6 +20,9 @@ struct ChangelogTests {
         CREATE SINK dense WITH (type = 'file', path = '$DIR/dense.jsonl');
         CREATE SINK latest WITH (type = 'file', path = '$DIR/latest.jsonl');
         CREATE SINK windowed WITH (type = 'file', path = '$DIR/windowed.jsonl');
+        CREATE SINK forgetful WITH (type = 'file', path = '$DIR/forgetful.jsonl');
+        CREATE STREAM short_lived (k VARCHAR, v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+          WITH (shards = 2, format = 'json', state_ttl = '1s');
         INSERT INTO nested SELECT n, COUNT(*) AS keys, SUM(total) AS s, MAX(total) AS top
           FROM (SELECT k, COUNT(*) AS n, SUM(v) AS total FROM ev GROUP BY k) AS c GROUP BY n EMIT CHANGES;
         INSERT INTO top2 SELECT * FROM (SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM ev) AS t
@@ -34,6 +37,8 @@ struct ChangelogTests {
           SELECT window_start, k, n, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY n DESC, k) AS rn
           FROM (SELECT window_start, window_end, k, COUNT(*) AS n FROM TUMBLE(ev, ts, INTERVAL '2' SECOND) GROUP BY window_start, window_end, k) AS w
         ) AS t WHERE rn <= 2;
+        INSERT INTO forgetful SELECT k, v FROM (SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM short_lived) AS t
+          WHERE rn = 1 EMIT CHANGES;
         """
 
     struct Event { var k: String, v: Int64, ts: Int64 }
@@ -51,7 +56,7 @@ struct ChangelogTests {
         }
     }
 
-    static let files = ["nested.jsonl", "top2.jsonl", "ranked.jsonl", "dense.jsonl", "latest.jsonl", "windowed.jsonl"]
+    static let files = ["nested.jsonl", "top2.jsonl", "ranked.jsonl", "dense.jsonl", "latest.jsonl", "windowed.jsonl", "forgetful.jsonl"]
 
     func run(pollLimit: Int, restart: Bool = false) throws -> [String: String] {
         let run = try RestartableRun(sql: Self.sql)
@@ -59,8 +64,10 @@ struct ChangelogTests {
         let ranges = HashKey.evenRanges(count: 2)
         for (i, burst) in Self.events().enumerated() {
             for (j, e) in burst.enumerated() {
-                _ = try run.store.putRecord(stream: "ev", data: Array(#"{"k":"\#(e.k)","v":\#(e.v),"ts":\#(e.ts)}"#.utf8), partitionKey: "k",
-                                            explicitHashKey: String(ranges[(i + j) % 2].lowerBound))
+                for stream in ["ev", "short_lived"] {
+                    _ = try run.store.putRecord(stream: stream, data: Array(#"{"k":"\#(e.k)","v":\#(e.v),"ts":\#(e.ts)}"#.utf8), partitionKey: "k",
+                                                explicitHashKey: String(ranges[(i + j) % 2].lowerBound))
+                }
             }
             run.clock.advance(by: 100)
             while try run.engine.step() {
@@ -148,6 +155,10 @@ struct ChangelogTests {
         let got = files["windowed.jsonl"]!.split(separator: "\n").map(String.init)
         #expect(got.sorted() == windowed.sorted())
         #expect(!files["windowed.jsonl"]!.contains(#""op""#), "a Top-N per window is append-only")
+        // With a 1 s state TTL, keys idle that long start afresh: more rows come in than the
+        // kept-forever Top-1 would let through (its changelog stays well formed).
+        let forgetful = files["forgetful.jsonl"]!.split(separator: "\n")
+        #expect(forgetful.filter { $0.contains(#""op":"+I""#) }.count > forgetful.filter { $0.contains(#""op":"-D""#) }.count + 5)
     }
 
     @Test func anyReadSizeAndRestartsWriteTheSameChangelogs() throws {
@@ -184,6 +195,32 @@ struct ChangelogTests {
             #expect(e.diagnostics.first?.id == id, "\(sql): \(e.diagnostics.map(\.message))")
             #expect(e.diagnostics.first?.help != nil || id == "bind.bad-arguments" || id == "plan.duplicate-column", "\(sql): a refusal says what to do")
         }
+    }
+
+    /// A Top-N over a stream with state_ttl forgets a partition idle for that long (of event
+    /// time): its rows stand as emitted, and a later row starts it afresh. Without it, the
+    /// partition's best row is kept forever.
+    @Test func aTopNForgetsPartitionsIdleForTheStateTTL() throws {
+        func rows(ttl: Bool) throws -> [String] {
+            let f = try EngineFixture()
+            try f.load("""
+                CREATE STREAM ev (k VARCHAR, v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)\(ttl ? " WITH (state_ttl = '5s')" : "");
+                CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+                INSERT INTO out SELECT k, v FROM (SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM ev) AS t
+                  WHERE rn = 1 EMIT CHANGES;
+                """)
+            for (k, v, ts) in [("a", 10, 0), ("b", 1, 1_000), ("b", 2, 9_000), ("a", 5, 12_000)] {
+                try f.put("ev", #"{"k":"\#(k)","v":\#(v),"ts":\#(1_704_067_200_000 + ts)}"#)
+                while try f.engine.step() {}
+            }
+            try f.engine.runUntilEnd()
+            return f.lines("out.jsonl")
+        }
+        #expect(try rows(ttl: false) == [#"{"k":"a","v":10,"op":"+I"}"#, #"{"k":"b","v":1,"op":"+I"}"#,
+                                        #"{"k":"b","v":1,"op":"-D"}"#, #"{"k":"b","v":2,"op":"+I"}"#])
+        // By 9 s (watermark 8 s) a, last touched at 0 s, has been idle for more than 5 s.
+        #expect(try rows(ttl: true) == [#"{"k":"a","v":10,"op":"+I"}"#, #"{"k":"b","v":1,"op":"+I"}"#,
+                                       #"{"k":"b","v":1,"op":"-D"}"#, #"{"k":"b","v":2,"op":"+I"}"#, #"{"k":"a","v":5,"op":"+I"}"#])
     }
 
     /// A changelog into a declared stream needs an op column to say each record's kind.

@@ -1,0 +1,61 @@
+/// Keys of operator state by the second of event time they were last touched, so the keys idle for
+/// longer than a time to live are found without a scan (a state TTL, as Flink's): a key touched at
+/// time t is forgotten once the watermark passes the end of t's second plus the TTL.
+public struct IdleKeys<Key: Hashable> {
+    public let ttl: Int64
+    private var last: [Key: Int64] = [:]
+    /// Touches sorted by second (a key again only when its second grew).
+    private var queue: [(second: Int64, key: Key)] = []
+    private var head = 0
+
+    public init(ttl: Int64) { self.ttl = ttl }
+
+    public var count: Int { last.count }
+
+    public mutating func touch(_ k: Key, at time: Int64) {
+        let s = floorDiv(time, 1000)
+        if let prev = last[k], prev >= s { return }
+        last[k] = s
+        guard let back = queue.last, back.second > s else { queue.append((s, k)); return }
+        // A touch older than the newest (a row out of order) goes in its place: the queue stays sorted.
+        var lo = head, hi = queue.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if queue[mid].second <= s { lo = mid + 1 } else { hi = mid }
+        }
+        queue.insert((s, k), at: lo)
+    }
+
+    public mutating func forget(_ k: Key) { last[k] = nil }
+
+    /// The keys idle for longer than the TTL at watermark `watermark`; they are forgotten here.
+    public mutating func expire(at watermark: Int64) -> [Key] {
+        guard watermark > Int64.min + ttl + 1000 else { return [] }
+        let limit = floorDiv(watermark - ttl, 1000)  // seconds before this one have ended by watermark - ttl
+        var out: [Key] = []
+        while head < queue.count, queue[head].second < limit {
+            let (s, k) = queue[head]
+            head += 1
+            if last[k] == s {
+                last[k] = nil
+                out.append(k)
+            }
+        }
+        if head > 4096 && head * 2 > queue.count {
+            queue.removeFirst(head)
+            head = 0
+        }
+        return out
+    }
+
+    /// The keys and their seconds, for checkpoints.
+    public var entries: [(key: Key, second: Int64)] { last.map { ($0.key, $0.value) } }
+
+    public mutating func restore(_ entries: [(key: Key, second: Int64)]) {
+        last = [:]; queue = []; head = 0
+        for (k, s) in entries.sorted(by: { $0.second < $1.second }) {
+            last[k] = s
+            queue.append((s, k))
+        }
+    }
+}
