@@ -74,7 +74,9 @@ public final class TopNOperator {
     }
 
     private func output(_ e: Entry, rank: Int64, _ kind: ChangeKind) -> [Value] {
-        var r = e.row
+        var r: [Value] = []
+        r.reserveCapacity(e.row.count + 2)
+        r += e.row
         if rankOutput { r.append(.int(rank)) }
         if !windowed { r.append(kind.value) }
         return r
@@ -85,69 +87,73 @@ public final class TopNOperator {
     public func add(key: [Value], sort: [Value], row: [Value], time: Int64? = nil) -> [[Value]]? {
         if windowed, case .timestamp(let end)? = key.last, end <= emittedThrough { return nil }
         if let t = time { idle?.touch(key, at: t) }
-        var list = partitions[key] ?? []
-        // After every entry that is not strictly behind it: ties keep arrival order.
-        var lo = 0, hi = list.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if before(sort, list[mid].sort) { hi = mid } else { lo = mid + 1 }
-        }
-        let at = lo
-        if function == .rowNumber, Int64(at) >= limit { return [] }
-        if function != .rowNumber {
-            // The row's rank: one more than the rows (RANK) or values (DENSE_RANK) strictly before
-            // it. Beyond the limit, it changes nothing: the rows after it are beyond it too.
-            var first = at
-            while first > 0 && !before(list[first - 1].sort, sort) { first -= 1 }
-            var rank = Int64(first + 1)
-            if function == .denseRank {
-                rank = first == 0 ? 1 : 2
-                for i in stride(from: 1, to: first, by: 1) where before(list[i - 1].sort, list[i].sort) { rank += 1 }
+        let at: Int
+        do {
+            // Read in place: a row that does not enter changes nothing and copies nothing.
+            let list = partitions[key] ?? []
+            // After every entry that is not strictly behind it: ties keep arrival order.
+            var lo = 0, hi = list.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if before(sort, list[mid].sort) { hi = mid } else { lo = mid + 1 }
             }
-            if rank > limit { return [] }
+            at = lo
+            if function == .rowNumber, Int64(at) >= limit { return [] }
+            if function != .rowNumber {
+                // The row's rank: one more than the rows (RANK) or values (DENSE_RANK) strictly
+                // before it. Beyond the limit, it changes nothing: the rows after it are beyond it too.
+                var first = at
+                while first > 0 && !before(list[first - 1].sort, sort) { first -= 1 }
+                var rank = Int64(first + 1)
+                if function == .denseRank {
+                    rank = first == 0 ? 1 : 2
+                    for i in stride(from: 1, to: first, by: 1) where before(list[i - 1].sort, list[i].sort) { rank += 1 }
+                }
+                if rank > limit { return [] }
+            }
         }
         seq += 1
         let entry = Entry(sort: sort, seq: seq, row: row)
+        // Taken out while it changes, so the array is not copied.
+        let isNew = partitions[key] == nil
+        var list = partitions.removeValue(forKey: key) ?? []
+        defer { partitions[key] = list }
         if windowed {
             list.insert(entry, at: at)
             trim(&list)
-            if partitions[key] == nil, case .timestamp(let end)? = key.last { byEnd[end, default: []].append(key) }
-            partitions[key] = list
+            if isNew, case .timestamp(let end)? = key.last { byEnd[end, default: []].append(key) }
             return []
         }
-        let oldRanks = rankOutput || function != .rowNumber ? ranks(list) : []
-        let old = list
+        // ROW_NUMBER's ranks are positions; RANK's and DENSE_RANK's are counted.
+        let counted = function != .rowNumber
+        let oldRanks = counted ? ranks(list) : []
         list.insert(entry, at: at)
-        let newRanks = trim(&list)
+        let newRanks = counted ? ranks(list) : []
+        func oldRank(_ i: Int) -> Int64 { counted ? oldRanks[i] : Int64(i + 1) }
+        func newRank(_ i: Int) -> Int64 { counted ? newRanks[i] : Int64(i + 1) }
+        var n = list.count
+        while n > 0 && newRank(n - 1) > limit { n -= 1 }
         var out: [[Value]] = []
-        // Rows pushed out, then rows whose rank moved (from the last up), then the new row.
-        var kept = Set<Int64>()
-        for e in list { kept.insert(e.seq) }
-        for (i, e) in old.enumerated().reversed() where !kept.contains(e.seq) {
-            out.append(output(e, rank: oldRanks.isEmpty ? Int64(i + 1) : oldRanks[i], .delete))
-        }
+        // Rows pushed out (each was one place higher before the new row), then rows whose rank
+        // moved (from the last up), then the new row.
+        for i in stride(from: list.count - 1, through: n, by: -1) { out.append(output(list[i], rank: oldRank(i - 1), .delete)) }
+        list.removeLast(list.count - n)
         if rankOutput {
-            for i in stride(from: list.count - 1, through: 0, by: -1) where list[i].seq != entry.seq {
-                let j = i > at ? i - 1 : i
-                if oldRanks[j] != newRanks[i] {
-                    out.append(output(list[i], rank: oldRanks[j], .updateBefore))
-                    out.append(output(list[i], rank: newRanks[i], .updateAfter))
-                }
+            for i in stride(from: n - 1, to: at, by: -1) where oldRank(i - 1) != newRank(i) {
+                out.append(output(list[i], rank: oldRank(i - 1), .updateBefore))
+                out.append(output(list[i], rank: newRank(i), .updateAfter))
             }
         }
-        out.append(output(entry, rank: newRanks[at], .insert))
-        partitions[key] = list
+        out.append(output(entry, rank: newRank(at), .insert))
         return out
     }
 
-    /// Drops the entries ranked beyond the limit; returns the ranks of those kept.
-    @discardableResult
-    private func trim(_ list: inout [Entry]) -> [Int64] {
+    /// Drops the entries ranked beyond the limit.
+    private func trim(_ list: inout [Entry]) {
         let r = ranks(list)
         var n = r.count
         while n > 0 && r[n - 1] > limit { n -= 1 }
         if n < list.count { list.removeLast(list.count - n) }
-        return Array(r[0..<n])
     }
 
     /// Windowed: the watermark moved; the windows that ended go out, ranked (partitions in key order).

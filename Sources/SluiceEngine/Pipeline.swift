@@ -498,9 +498,7 @@ final class Pipeline {
                 if b.count > room { b = Pipeline.select(b, Array(0..<room)) }
             case .topN(let t):
                 let rows = rank(t, b)
-                origins = .none
-                if rows.isEmpty { return [] }
-                b = Pipeline.batch(rows, t.schema)
+                return rows.isEmpty ? [] : run(from: i + 1, .rows(rows, t.schema), now: now)
             }
             i += 1
         }
