@@ -57,6 +57,8 @@ final class Pipeline {
         case lookup(LookupStage)
         /// The first stage of a query over two streams: batches come from either side.
         case intervalJoin(IntervalJoinStage)
+        /// The first stage of a UNION ALL: the rows of either side go up as they come.
+        case union
         case limit(Int64)
         /// ROW_NUMBER / RANK / DENSE_RANK bounded by N: changes as rows enter and leave the top N,
         /// or (per window) the ranked rows when the window closes.
@@ -193,6 +195,12 @@ final class Pipeline {
         case .limit(let input, let n):
             build(input)
             stages.append(.limit(n))
+        case .union(let l, let r):
+            sides = [l, r].map { side in
+                let p = Pipeline(side, tables: tables)
+                return p.stages.isEmpty ? nil : p
+            }
+            stages.append(.union)
         }
     }
 
@@ -249,10 +257,10 @@ final class Pipeline {
         evaluator.now = now
         origins = pendingOrigins.map { .mapped($0) } ?? (sliceStart == 0 ? .identity : .mapped(Array(sliceStart..<(sliceStart + batch.count))))
         pendingOrigins = nil
-        guard case .intervalJoin(let j)? = stages.first else { return run(from: 0, .batch(batch), now: now) }
+        guard twoInputs else { return run(from: 0, .batch(batch), now: now) }
         guard batch.count > 0 else { return [] }
         let rowOrigins = origins
-        guard let below = sides[side] else { return joinRows(batch, side: side, j, rowOrigins, marks: marks, now: now) }
+        guard let below = sides[side] else { return enter(batch, side: side, rowOrigins, marks: marks, now: now) }
         // Through the side's operators, in runs of rows that meet the same watermarks.
         var out: [[Value]] = []
         var start = 0
@@ -263,7 +271,7 @@ final class Pipeline {
             let rows = below.push(start == 0 && end == batch.count ? batch : batch.slice(start..<end), now: now)
             failures += below.failures
             below.failures.removeAll()
-            if !rows.isEmpty { out += joinRows(Pipeline.batch(rows, below.outputSchema), side: side, j, .none, marks: nil, now: now) }
+            if !rows.isEmpty { out += enter(Pipeline.batch(rows, below.outputSchema), side: side, .none, marks: nil, now: now) }
             start = end
         }
         if let marks {
@@ -274,6 +282,38 @@ final class Pipeline {
             }
         }
         through(batch.count)
+        return out
+    }
+
+    /// Whether the pipeline reads two inputs (a join of two streams, a union).
+    private var twoInputs: Bool {
+        switch stages.first {
+        case .intervalJoin?, .union?: return true
+        default: return false
+        }
+    }
+
+    /// Rows of input `side` into the first stage: a join's, or a union's, which sends them up as
+    /// they come; with `marks`, the union moves to the watermarks the records before each row left.
+    private func enter(_ batch: Batch, side: Int, _ rowOrigins: Origins, marks: [(left: Int64, right: Int64)]?, now: Int64) -> [[Value]] {
+        if case .intervalJoin(let j)? = stages.first { return joinRows(batch, side: side, j, rowOrigins, marks: marks, now: now) }
+        var out: [[Value]] = []
+        var start = 0
+        func up(_ end: Int) {
+            guard start < end else { return }
+            let mapped = (start..<end).compactMap { rowOrigins[$0] }
+            origins = mapped.count == end - start ? .mapped(mapped) : .none
+            out += run(from: 1, .batch(start == 0 && end == batch.count ? batch : batch.slice(start..<end)), now: now)
+            start = end
+        }
+        if let marks {
+            for r in 0..<batch.count {
+                guard let o = rowOrigins[r], o < marks.count, marks[o] != joinMarks else { continue }
+                up(r)
+                out += advanceJoin(left: marks[o].left, right: marks[o].right, now: now)
+            }
+        }
+        up(batch.count)
         return out
     }
 
@@ -336,8 +376,9 @@ final class Pipeline {
     /// A join of two streams: each side's watermark moved. Left rows that can no longer meet
     /// anything go out (LEFT join, with NULLs); the stages above see the watermark of the joined
     /// rows' left time (a left row can still be joined until the right side passes it + upper).
+    /// A union moves to the smaller of its inputs' watermarks.
     func advanceJoin(left: Int64, right: Int64, now: Int64) -> [[Value]] {
-        guard case .intervalJoin(let j)? = stages.first else { return [] }
+        guard twoInputs else { return [] }
         joinMarks = (left, right)
         // Each side's operators move first: what they release meets the join at its watermarks of before.
         var out: [[Value]] = []
@@ -346,8 +387,9 @@ final class Pipeline {
             let rows = below.advance(watermark: i == 0 ? left : right, now: now)
             failures += below.failures
             below.failures.removeAll()
-            if !rows.isEmpty { out += joinRows(Pipeline.batch(rows, below.outputSchema), side: i, j, .none, marks: nil, now: now) }
+            if !rows.isEmpty { out += enter(Pipeline.batch(rows, below.outputSchema), side: i, .none, marks: nil, now: now) }
         }
+        guard case .intervalJoin(let j)? = stages.first else { return out + advance(watermark: min(left, right), now: now) }
         let unmatched = j.op.advance(left: left, right: right)
         out += unmatched.isEmpty ? [] : run(from: 1, .rows(unmatched, j.schema), now: now)
         out += advance(watermark: j.op.joinedWatermark(left: left, right: right), now: now)
@@ -485,7 +527,7 @@ final class Pipeline {
             case .lookup(let l):
                 b = lookup(l, b)
                 origins = .none
-            case .intervalJoin:
+            case .intervalJoin, .union:
                 break  // fed by push(_:side:now:)
             case .aggregate(let pre, let preSchema, let op, let schema):
                 guard let (input, _) = prepare(pre, preSchema, b) else { return [] }
@@ -620,6 +662,8 @@ final class Pipeline {
             case .window(_, _, let op, _): return (op as? WindowAggregateOperator).map { .windows($0) } ?? .strictlyBehind
             case .anomaly(_, _, let op, _): return op.inclusive ? .behind : .strictlyBehind
             case .over, .intervalJoin: return .strictlyBehind
+            // A Top-N per window: a row at or behind the watermark may be in a window ranked already.
+            case .topN(let t) where t.op.windowed: return .behind
             case .aggregate: return .never
             default: continue
             }

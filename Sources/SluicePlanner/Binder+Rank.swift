@@ -170,7 +170,7 @@ extension Planner {
         case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _),
              .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _):
             try refuseUnboundedRank(c, loc)
-        case .intervalJoin(let l, let r, _):
+        case .intervalJoin(let l, let r, _), .union(let l, let r):
             try refuseUnboundedRank(l, loc)
             try refuseUnboundedRank(r, loc)
         }

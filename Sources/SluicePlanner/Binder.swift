@@ -90,6 +90,7 @@ public struct Planner: Sendable {
     }
 
     func plan(_ query: Query, nested: Bool) throws(PlanError) -> LogicalPlan {
+        if !query.unionAll.isEmpty { return try planUnion(query) }
         var q = query
         guard let fromItem = q.from else {
             throw Planner.error("plan.unsupported", "a continuous query reads a stream: add FROM", q.loc)
@@ -325,6 +326,8 @@ public struct Planner: Sendable {
                 }
             })
         case .intervalJoin(_, _, let j): return [j.leftTime]
+        // A union's time: a column that carries both inputs' event time.
+        case .union(let l, let r): return timeColumns(of: l).intersection(timeColumns(of: r))
         case .windowAggregate, .aggregate: return []
         }
     }
@@ -357,6 +360,7 @@ public struct Planner: Sendable {
             return hasWindowTime(c, i)
         case .filter(let c, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _), .topN(let c, _):
             return t < c.schema.count && hasWindowTime(c, t)
+        case .union(let l, let r): return hasWindowTime(l, t) && hasWindowTime(r, t)
         default: return false
         }
     }
@@ -657,14 +661,15 @@ public struct Planner: Sendable {
         case .source(let s): return [s]
         case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _),
              .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _), .topN(let c, _): return sourceNodes(of: c)
-        case .intervalJoin(let l, let r, _): return sourceNodes(of: l) + sourceNodes(of: r)
+        case .intervalJoin(let l, let r, _), .union(let l, let r): return sourceNodes(of: l) + sourceNodes(of: r)
         }
     }
 
     static func sourceOf(_ p: LogicalPlan) -> SourceNode? {
         switch p {
         case .source(let s): return s
-        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _), .intervalJoin(let c, _, _): return sourceOf(c)
+        case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _), .intervalJoin(let c, _, _),
+             .union(let c, _): return sourceOf(c)
         default: return nil
         }
     }

@@ -228,6 +228,8 @@ public indirect enum LogicalPlan: Sendable, Equatable {
     case intervalJoin(LogicalPlan, LogicalPlan, IntervalJoin)
     /// Limit: n
     case limit(LogicalPlan, Int64)
+    /// UnionAll: the rows of both inputs, as they come (columns named by the first)
+    case union(LogicalPlan, LogicalPlan)
     /// TopN: function partition order limit
     /// Output: the input's columns, then the rank (unless pruned), then the change kind (unwindowed).
     case topN(LogicalPlan, TopN)
@@ -245,7 +247,7 @@ public indirect enum LogicalPlan: Sendable, Equatable {
         case .project(let c, let exprs, _):
             guard c.isUpdating, case .column(let i, _, _)? = exprs.last else { return false }
             return i == c.schema.count - 1
-        case .source, .over, .anomaly, .lookupJoin, .intervalJoin: return false
+        case .source, .over, .anomaly, .lookupJoin, .intervalJoin, .union: return false
         }
     }
 
@@ -269,6 +271,7 @@ public indirect enum LogicalPlan: Sendable, Equatable {
         case .anomaly(let p, let a): return p.schema + a.addedColumns
         case .lookupJoin(let p, let j): return p.schema + j.table.columns.map { OutputColumn(name: $0.name, type: $0.type) }
         case .intervalJoin(let l, let r, _): return l.schema + r.schema
+        case .union(let l, _): return l.schema
         }
     }
 
@@ -314,6 +317,7 @@ public indirect enum LogicalPlan: Sendable, Equatable {
             return [pad + "IntervalJoin: \(j.kind.rawValue) on [\(keys.joined(separator: ", "))] right.\(rt) in [left.\(lt) + \(Duration.signed(j.lower)), left.\(lt) + \(Duration.signed(j.upper))]"
                     + (j.residual.map { " and \($0.text)" } ?? "")] + l.lines(depth + 1) + r.lines(depth + 1)
         case .limit(let p, let n): return [pad + "Limit: \(n)"] + p.lines(depth + 1)
+        case .union(let l, let r): return [pad + "UnionAll"] + l.lines(depth + 1) + r.lines(depth + 1)
         case .topN(let p, let t): return [pad + "TopN: \(t.text)"] + p.lines(depth + 1)
         }
     }

@@ -70,6 +70,7 @@ public struct Optimizer: Sendable {
             j.rightKeys = j.rightKeys.map(f)
             j.residual = j.residual.map(f)
             return .intervalJoin(mapExpressions(l, f), mapExpressions(r, f), j)
+        case .union(let l, let r): return .union(mapExpressions(l, f), mapExpressions(r, f))
         case .limit(let input, let n): return .limit(mapExpressions(input, f), n)
         case .topN(let input, var t):
             t.partition = t.partition.map(f)
@@ -105,6 +106,8 @@ public struct Optimizer: Sendable {
             let joined = LogicalPlan.intervalJoin(pushFilters(left), pushFilters(right), j)
             guard let a = above.first else { return joined }
             return .filter(joined, above.dropFirst().reduce(a) { .and($0, $1) })
+        // A filter above a union filters each input.
+        case .filter(.union(let l, let r), let e): return .union(pushFilters(.filter(l, e)), pushFilters(.filter(r, e)))
         case .filter(let input, let e):
             let child = pushFilters(input)
             if case .source(var s) = child {
@@ -122,6 +125,7 @@ public struct Optimizer: Sendable {
         case .anomaly(let input, let a): return .anomaly(pushFilters(input), a)
         case .lookupJoin(let input, let j): return .lookupJoin(pushFilters(input), j)
         case .intervalJoin(let l, let r, let j): return .intervalJoin(pushFilters(l), pushFilters(r), j)
+        case .union(let l, let r): return .union(pushFilters(l), pushFilters(r))
         case .limit(let input, let n): return .limit(pushFilters(input), n)
         // A filter above a Top-N stays there: below, it would change which rows rank first.
         case .topN(let input, let t): return .topN(pushFilters(input), t)
@@ -227,6 +231,9 @@ public struct Optimizer: Sendable {
             j.rightTime = rm[j.rightTime]!
             j.residual = j.residual?.remapped { out[$0]! }
             return (.intervalJoin(lp, rp, j), out)
+        case .union(let l, let r):
+            // Each input keeps its columns (they line up by position).
+            return (.union(prune(l, needed: Set(l.schema.indices)).plan, prune(r, needed: Set(r.schema.indices)).plan), identity(p.schema.count))
         case .limit(let input, let n):
             let (child, map) = prune(input, needed: needed)
             return (.limit(child, n), map)

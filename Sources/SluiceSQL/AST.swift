@@ -228,6 +228,24 @@ public struct Query: Sendable, Equatable {
     public var loc: NodeSpan
     /// Where each clause begins (for the formatter; not compared).
     public var clauseLocs: ClauseLocations
+    /// `UNION ALL SELECT ...`: the branches after this one (SELECT to HAVING each); this query's
+    /// EMIT and LIMIT apply to the whole union.
+    public var unionAll: [Query] = []
+
+    public init(distinct: Bool, items: [SelectItem], from: FromItem?, whereClause: Expr?, groupBy: [Expr], having: Expr?,
+                emit: Emit?, limit: Int64?, loc: NodeSpan, clauseLocs: ClauseLocations, unionAll: [Query] = []) {
+        self.distinct = distinct
+        self.items = items
+        self.from = from
+        self.whereClause = whereClause
+        self.groupBy = groupBy
+        self.having = having
+        self.emit = emit
+        self.limit = limit
+        self.loc = loc
+        self.clauseLocs = clauseLocs
+        self.unionAll = unionAll
+    }
 }
 
 public enum SelectItem: Sendable, Equatable {

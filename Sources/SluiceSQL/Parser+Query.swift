@@ -1,10 +1,54 @@
 import SluiceCore
 
 extension Parser {
-    /// `SELECT [DISTINCT | ALL] items [FROM ...] [WHERE ...] [GROUP BY ...] [HAVING ...] [EMIT ...] [LIMIT n]`
+    /// `SELECT [DISTINCT | ALL] items [FROM ...] [WHERE ...] [GROUP BY ...] [HAVING ...]
+    /// [UNION ALL SELECT ... (to HAVING)]... [EMIT ...] [LIMIT n]`
     mutating func parseQuery() throws(ParseError) -> Query {
         try enter()
         defer { leave() }
+        let start = current.span.start
+        var q = try parseSelectCore()
+        while at(.UNION) {
+            advance()
+            guard eat(.ALL) else {
+                throw error("UNION without ALL (which removes duplicates) is not supported: a stream never ends, so a row could never be known new",
+                            id: "syntax.unsupported", help: "UNION ALL keeps every row of both queries")
+            }
+            q.unionAll.append(try parseSelectCore())
+        }
+        if at(.EMIT) {
+            q.clauseLocs.spans["EMIT"] = current.span
+            advance()
+            if eat(.FINAL) {
+                q.emit = .final
+            } else if eat(.CHANGES) {
+                q.emit = .changes(every: eat(.EVERY) ? try parseIntervalLiteral() : nil)
+            } else {
+                throw unexpected(expecting: ["FINAL", "CHANGES"], context: "after EMIT")
+            }
+        }
+        if at(.LIMIT) {
+            q.clauseLocs.spans["LIMIT"] = current.span
+            advance()
+            q.limit = try parseInteger("a row count")
+        }
+        if at(.ORDER) {
+            throw error("ORDER BY is not supported on a stream", id: "syntax.unsupported",
+                        help: "rows of one watermark advance come in (window_end, key) order; a window OVER (...) may ORDER BY")
+        }
+        if at(.UNION) {
+            throw error("UNION ALL comes before EMIT and LIMIT, which apply to the whole union", id: "syntax.clause-order")
+        }
+        if at(.WHERE) || at(.GROUP) || at(.HAVING) || at(.FROM) || at(.EMIT) || at(.LIMIT) {
+            throw error("\(describe(current)) is out of place: the clauses go SELECT, FROM, WHERE, GROUP BY, HAVING, UNION ALL, EMIT, LIMIT",
+                        id: "syntax.clause-order")
+        }
+        q.loc = span(from: start)
+        return q
+    }
+
+    /// One SELECT, through HAVING.
+    private mutating func parseSelectCore() throws(ParseError) -> Query {
         let start = current.span.start
         try expect(.SELECT)
         var locs = ClauseLocations()
@@ -37,35 +81,12 @@ extension Parser {
             advance()
             having = try parseExpr()
         }
-        var emit: Emit? = nil
-        if at(.EMIT) {
-            locs.spans["EMIT"] = current.span
-            advance()
-            if eat(.FINAL) {
-                emit = .final
-            } else if eat(.CHANGES) {
-                emit = .changes(every: eat(.EVERY) ? try parseIntervalLiteral() : nil)
-            } else {
-                throw unexpected(expecting: ["FINAL", "CHANGES"], context: "after EMIT")
-            }
-        }
-        var limit: Int64? = nil
-        if at(.LIMIT) {
-            locs.spans["LIMIT"] = current.span
-            advance()
-            limit = try parseInteger("a row count")
-        }
-        if at(.ORDER) {
-            throw error("ORDER BY is not supported on a stream", id: "syntax.unsupported",
-                        help: "rows of one watermark advance come in (window_end, key) order; a window OVER (...) may ORDER BY")
-        }
-        if at(.UNION) { throw error("UNION is not supported", id: "syntax.unsupported") }
-        if at(.WHERE) || at(.GROUP) || at(.HAVING) || at(.FROM) || at(.EMIT) || at(.LIMIT) {
-            throw error("\(describe(current)) is out of place: the clauses go SELECT, FROM, WHERE, GROUP BY, HAVING, EMIT, LIMIT",
+        if at(.WHERE) || at(.GROUP) || at(.HAVING) || at(.FROM) {
+            throw error("\(describe(current)) is out of place: the clauses go SELECT, FROM, WHERE, GROUP BY, HAVING, UNION ALL, EMIT, LIMIT",
                         id: "syntax.clause-order")
         }
         return Query(distinct: distinct, items: items, from: from, whereClause: whereClause, groupBy: groupBy, having: having,
-                     emit: emit, limit: limit, loc: span(from: start), clauseLocs: locs)
+                     emit: nil, limit: nil, loc: span(from: start), clauseLocs: locs)
     }
 
     mutating func parseSelectItem() throws(ParseError) -> SelectItem {

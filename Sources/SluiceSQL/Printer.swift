@@ -146,6 +146,14 @@ public enum Printer {
             out.append(Line(indent: 0, text: "GROUP BY \(q.groupBy.map { expr($0) }.joined(separator: ", "))", anchor: q.clauseLocs.spans["GROUP BY"]))
         }
         if let h = q.having { out.append(Line(indent: 0, text: "HAVING \(expr(h))", anchor: q.clauseLocs.spans["HAVING"])) }
+        for branch in q.unionAll {
+            var b = branch
+            b.emit = nil
+            b.limit = nil
+            b.unionAll = []
+            out.append(Line(indent: 0, text: "UNION ALL", anchor: nil))
+            out += queryLines(b)
+        }
         if let e = q.emit { out.append(Line(indent: 0, text: emit(e), anchor: q.clauseLocs.spans["EMIT"])) }
         if let l = q.limit { out.append(Line(indent: 0, text: "LIMIT \(l)", anchor: q.clauseLocs.spans["LIMIT"])) }
         return out

@@ -129,9 +129,18 @@ struct SQLGenerator {
             }
         }
         let emit: Emit? = chance(20) ? (chance(50) ? .final : .changes(every: chance(50) ? interval() : nil)) : nil
-        return Query(distinct: chance(10), items: items, from: chance(85) ? from(depth) : nil, whereClause: chance(40) ? expr(depth) : nil,
-                     groupBy: chance(30) ? (0...below(3)).map { _ in expr(1) } : [], having: chance(15) ? expr(depth) : nil,
-                     emit: emit, limit: chance(10) ? Int64(below(1000)) : nil, loc: .none, clauseLocs: ClauseLocations())
+        var q = Query(distinct: chance(10), items: items, from: chance(85) ? from(depth) : nil, whereClause: chance(40) ? expr(depth) : nil,
+                      groupBy: chance(30) ? (0...below(3)).map { _ in expr(1) } : [], having: chance(15) ? expr(depth) : nil,
+                      emit: emit, limit: chance(10) ? Int64(below(1000)) : nil, loc: .none, clauseLocs: ClauseLocations())
+        // UNION ALL branches: SELECT to HAVING each (EMIT and LIMIT belong to the whole).
+        for _ in 0..<(depth > 0 && chance(8) ? 1 + below(2) : 0) {
+            var b = query(depth - 1)
+            b.emit = nil
+            b.limit = nil
+            b.unionAll = []
+            q.unionAll.append(b)
+        }
+        return q
     }
 
     mutating func options() -> [WithOption] {

@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+import SluiceCore
+import SluiceSQL
+import SluiceStreams
+@testable import SluiceEngine
+
+/// UNION ALL (issue 21): the rows of two queries as they come, in one query over both inputs,
+/// with the smaller of their watermarks; a window over a union counts both streams' records, and
+/// a record behind the union's watermark is late. Any read size, and a run stopped and resumed
+/// after every step, write the same files.
+@Suite("UNION ALL")
+struct UnionTests {
+    static let sql = """
+        CREATE STREAM east (k VARCHAR, n BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+          WITH (shards = 2, format = 'json', late_records = 'error_stream');
+        CREATE STREAM west (k VARCHAR, n BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+          WITH (shards = 2, format = 'json', late_records = 'error_stream');
+        CREATE SINK both WITH (type = 'file', path = '$DIR/both.jsonl');
+        CREATE SINK windows WITH (type = 'file', path = '$DIR/windows.jsonl');
+        INSERT INTO both SELECT k, n, 'east' AS side FROM east WHERE n % 3 <> 0 UNION ALL SELECT k, n * 10, 'west' FROM west;
+        INSERT INTO windows SELECT window_start, k, COUNT(*) AS records, SUM(n) AS total
+          FROM TUMBLE((SELECT k, n, ts FROM east UNION ALL SELECT k, n, ts FROM west), ts, INTERVAL '2' SECOND)
+          GROUP BY window_start, window_end, k;
+        """
+
+    struct Put { var stream: String, shard: Int, k: String, n: Int, ts: Int64 }
+
+    /// Seeded puts to either stream and shard, in bursts, some out of order by more than the delay.
+    static func puts() -> [[Put]] {
+        var rng = SplitMix64(seed: 77)
+        var t: Int64 = 1_704_067_200_000
+        var n = 0
+        return (0..<70).map { _ in
+            (0..<Int(rng.next() % 4 + 1)).map { _ in
+                t += Int64(rng.next() % 600)
+                let skew = rng.next() % 4 == 0 ? -Int64(rng.next() % 6_000) : 0
+                n += 1
+                return Put(stream: rng.next() % 2 == 0 ? "east" : "west", shard: Int(rng.next() % 2), k: "k\(rng.next() % 3)", n: n, ts: t + skew)
+            }
+        }
+    }
+
+    func run(pollLimit: Int, restart: Bool = false) throws -> (files: [String: String], late: [Int64]) {
+        let run = try RestartableRun(sql: Self.sql)
+        run.engine.pollLimit = pollLimit
+        let ranges = HashKey.evenRanges(count: 2)
+        for burst in Self.puts() {
+            for p in burst {
+                _ = try run.store.putRecord(stream: p.stream, data: Array(#"{"k":"\#(p.k)","n":\#(p.n),"ts":\#(p.ts)}"#.utf8), partitionKey: "k",
+                                            explicitHashKey: String(ranges[p.shard].lowerBound))
+            }
+            run.clock.advance(by: 100)
+            while try run.engine.step() {
+                if restart {
+                    try run.engine.stop()
+                    try run.crashAndReopen()
+                    run.engine.pollLimit = pollLimit
+                }
+            }
+        }
+        try run.engine.finish()
+        return (["both.jsonl": run.file("both.jsonl"), "windows.jsonl": run.file("windows.jsonl")], run.engine.counters.map(\.late))
+    }
+
+    @Test func aUnionHasBothInputsRowsAndItsWindowsCountBoth() throws {
+        let (files, late) = try run(pollLimit: 10_000)
+        let all = Self.puts().flatMap { $0 }
+        // Every row of both queries, once.
+        let want = all.compactMap { p -> String? in
+            if p.stream == "east" { return p.n % 3 == 0 ? nil : #"{"k":"\#(p.k)","n":\#(p.n),"side":"east"}"# }
+            return #"{"k":"\#(p.k)","n":\#(p.n * 10),"side":"west"}"#
+        }
+        #expect(files["both.jsonl"]!.split(separator: "\n").map(String.init).sorted() == want.sorted())
+        // The windows: every record not late for the union (its watermark is the smaller of the
+        // two), counted once. The late ones are counted, and the windows hold the rest.
+        #expect(late[1] > 3, "the data set has records behind the union's watermark: \(late)")
+        var counted = 0
+        var total = 0
+        for line in files["windows.jsonl"]!.split(separator: "\n") {
+            let j = try JSONValue.parse(bytes: Array(line.utf8))
+            counted += Int(j["records"]!.int64Value!)
+            total += Int(j["total"]!.int64Value!)
+        }
+        #expect(counted + Int(late[1]) == all.count)
+        #expect(total <= all.map(\.n).reduce(0, +) && total > 0)
+    }
+
+    @Test func anyReadSizeAndRestartsGiveTheSameRows() throws {
+        let (reference, late) = try run(pollLimit: 10_000)
+        for (limit, restart) in [(1, false), (7, false), (1, true), (3, true)] {
+            let (files, l) = try run(pollLimit: limit, restart: restart)
+            #expect(l == late, "read size \(limit), restart \(restart)")
+            // The rows of the two inputs interleave by arrival, then stream, then shard: the same at any read size.
+            for f in ["both.jsonl", "windows.jsonl"] {
+                #expect(files[f] == reference[f], "\(f) at read size \(limit)\(restart ? ", stopped and resumed after every step" : "")")
+            }
+        }
+    }
+
+    @Test(arguments: [
+        ("SELECT k FROM east UNION SELECT k FROM west", "syntax.unsupported"),
+        ("SELECT k FROM east LIMIT 3 UNION ALL SELECT k FROM west", "syntax.clause-order"),
+        ("SELECT k FROM east EMIT CHANGES UNION ALL SELECT k FROM west", "syntax.clause-order"),
+    ])
+    func unionSyntaxErrors(_ sql: String, _ id: String) {
+        let parsed = Parser.parse(sql + ";")
+        #expect(parsed.diagnostics.first?.id == id, "\(sql): \(parsed.diagnostics.map(\.message))")
+    }
+
+    @Test(arguments: [
+        ("SELECT k, n FROM east UNION ALL SELECT k FROM west", "plan.union-columns"),
+        ("SELECT k, n FROM east UNION ALL SELECT k, ts FROM west", "bind.type-mismatch"),
+        ("SELECT k FROM east UNION ALL SELECT k FROM west UNION ALL SELECT k FROM east", "plan.unsupported"),
+        ("SELECT k, COUNT(*) AS c FROM east GROUP BY k UNION ALL SELECT k, n FROM west EMIT CHANGES", "plan.updating-input"),
+    ])
+    func badUnionsAreRefused(_ sql: String, _ id: String) throws {
+        let f = try EngineFixture()
+        do {
+            try f.load("""
+                CREATE STREAM east (k VARCHAR, n BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND);
+                CREATE STREAM west (k VARCHAR, n BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND);
+                \(sql);
+                """)
+            Issue.record("planned: \(sql)")
+        } catch let e as EngineError {
+            #expect(e.diagnostics.first?.id == id, "\(sql): \(e.diagnostics.map(\.message))")
+        }
+    }
+}
