@@ -22,6 +22,10 @@ public enum AggregateFunction: String, Sendable, CaseIterable {
     /// The value with the earliest (latest) event time; NULLs skipped.
     case firstValue = "FIRST_VALUE"
     case lastValue = "LAST_VALUE"
+    /// OVER windows only: the value `parameter` rows before (after) the current one in its
+    /// partition, else the spec's fallback. Not folded like the others (OverWindowOperator reads them).
+    case lag = "LAG"
+    case lead = "LEAD"
 
     /// The result type for an argument of type `input`.
     public func resultType(_ input: ColumnType?) -> ColumnType {
@@ -29,7 +33,7 @@ public enum AggregateFunction: String, Sendable, CaseIterable {
         case .countStar, .count, .countDistinct, .approxCountDistinct: return .bigint
         case .percentile: return .double
         case .sum: return input == .bigint ? .bigint : .double
-        case .min, .max, .firstValue, .lastValue: return input ?? .double
+        case .min, .max, .firstValue, .lastValue, .lag, .lead: return input ?? .double
         case .avg, .stddevSamp, .stddevPop, .varSamp, .varPop: return .double
         }
     }
@@ -59,7 +63,7 @@ public enum AggregateState: Sendable, Equatable {
         case .firstValue: return .first(.null, at: .max)
         case .lastValue: return .last(.null, at: .min)
         case .percentile: return .digest(TDigest(), p: parameter ?? 0.5)
-        case .countStar, .count: return .count(0)
+        case .countStar, .count, .lag, .lead: return .count(0)
         case .countDistinct: return .distinct([])
         case .sum: return input == .bigint ? .sumInt(0, seen: false) : .sumDouble(0, seen: false)
         case .avg, .stddevSamp, .stddevPop, .varSamp, .varPop: return .moments(n: 0, mean: 0, m2: 0)

@@ -42,9 +42,25 @@ public final class OverWindowOperator {
         var inputs: [Value]
     }
 
+    /// A row computed but for its LEAD values: it waits for the rows that far after it in its
+    /// partition (`ordinal` counts the partition's rows; `missing`: the LEAD values not yet known).
+    struct Waiting {
+        var time: Int64
+        var seq: Int64
+        var ordinal: Int64
+        var row: [Value]
+        var missing: Int
+    }
+
     var pending: [Pending] = []
     /// Per partition, emitted rows a later frame can still reach, in (time, arrival) order.
     var history: [[Value]: [Entry]] = [:]
+    /// With LEAD: per partition, the rows waiting for later rows, and how many rows it has had
+    /// since it had none waiting.
+    var leadWaiting: [[Value]: [Waiting]] = [:]
+    var ordinals: [[Value]: Int64] = [:]
+    /// The aggregates that are LEAD calls, and where their values go in an output row.
+    private lazy var leads: [Int] = aggregates.indices.filter { aggregates[$0].function == .lead }
     var seq: Int64 = 0
     public private(set) var emittedThrough: Int64 = .min
 
@@ -65,7 +81,7 @@ public final class OverWindowOperator {
     }
 
     /// Rows waiting for the watermark, and rows kept for later frames (for tests and metrics).
-    public var heldRows: Int { pending.count + history.values.reduce(0) { $0 + $1.count } }
+    public var heldRows: Int { pending.count + history.values.reduce(0) { $0 + $1.count } + leadWaiting.values.reduce(0) { $0 + $1.count } }
 
     /// Adds a prepared batch and, for each of its rows, the input row it came from. Returns the
     /// late rows (NULL time, or older than what has been emitted).
@@ -89,7 +105,10 @@ public final class OverWindowOperator {
         var waiting: [Pending] = []
         for p in pending { if p.time < watermark { ready.append(p) } else { waiting.append(p) } }
         pending = waiting
-        guard !ready.isEmpty else { prune(watermark); return [] }
+        guard !ready.isEmpty else {
+            prune(watermark)
+            return watermark == WatermarkTracker.infinity ? releaseAll() : []
+        }
         ready.sort { $0.time != $1.time ? $0.time < $1.time : $0.seq < $1.seq }
         // Every ready row joins its partition first, so a RANGE frame sees its peers.
         var position: [Int] = []
@@ -101,8 +120,26 @@ public final class OverWindowOperator {
         let initial = aggregates.map { AggregateState.initial($0.function, input: $0.inputType, parameter: $0.parameter) }
         var out: [[Value]] = []
         out.reserveCapacity(ready.count)
+        var released: [Waiting] = []
         for (i, p) in ready.enumerated() {
             let entries = history[p.key]!
+            var ordinal: Int64 = 0
+            if !leads.isEmpty {
+                // This row is the LEAD of the rows waiting `offset` rows before it.
+                ordinal = ordinals[p.key] ?? 0
+                ordinals[p.key] = ordinal + 1
+                if var w = leadWaiting[p.key] {
+                    for j in w.indices {
+                        for a in leads where w[j].ordinal + Int64(aggregates[a].parameter ?? 1) == ordinal {
+                            w[j].row[p.row.count + a] = aggregates[a].input.map { p.inputs[$0] } ?? .null
+                            w[j].missing -= 1
+                        }
+                    }
+                    released += w.filter { $0.missing == 0 }
+                    w.removeAll { $0.missing == 0 }
+                    leadWaiting[p.key] = w.isEmpty ? nil : w
+                }
+            }
             let lower: Int, upper: Int
             switch frame {
             case .rows(let n):
@@ -114,7 +151,7 @@ public final class OverWindowOperator {
             }
             var states = initial
             for e in entries[lower...upper] {
-                for (a, spec) in aggregates.enumerated() {
+                for (a, spec) in aggregates.enumerated() where spec.function != .lag && spec.function != .lead {
                     guard let c = spec.input else { states[a].addRow(); continue }
                     if let tc = spec.timeInput, case .timestamp(let t) = e.inputs[tc] {
                         states[a].add(e.inputs[c], at: t)
@@ -124,11 +161,36 @@ public final class OverWindowOperator {
                 }
             }
             var row = p.row
-            for (a, spec) in aggregates.enumerated() { row.append(states[a].result(spec.function, as: spec.resultType)) }
-            out.append(row)
+            for (a, spec) in aggregates.enumerated() {
+                switch spec.function {
+                case .lag:
+                    // The row `offset` before in the partition (the frame keeps that many).
+                    let at = position[i] - Int(spec.parameter ?? 1)
+                    row.append(at >= 0 ? spec.input.map { entries[at].inputs[$0] } ?? .null : spec.fallback)
+                case .lead: row.append(spec.fallback)
+                default: row.append(states[a].result(spec.function, as: spec.resultType))
+                }
+            }
+            if leads.isEmpty {
+                out.append(row)
+            } else {
+                leadWaiting[p.key, default: []].append(Waiting(time: p.time, seq: p.seq, ordinal: ordinal, row: row, missing: leads.count))
+            }
         }
         prune(watermark)
-        return out
+        if leads.isEmpty { return out }
+        // Rows whose LEAD values are all known go out in the order they became known (the order of
+        // the rows that completed them, which is the same however the watermark's moves are
+        // batched); at the end of input the rest go out with the fallback (no row is that far).
+        return released.map(\.row) + (watermark == WatermarkTracker.infinity ? releaseAll() : [])
+    }
+
+    /// Every row still waiting for a LEAD value, with the fallback (the end of input).
+    private func releaseAll() -> [[Value]] {
+        let all = leadWaiting.values.flatMap { $0 }.sorted { ($0.time, $0.seq) < ($1.time, $1.seq) }
+        leadWaiting = [:]
+        ordinals = [:]
+        return all.map(\.row)
     }
 
     /// Forgets the rows no later frame can reach: later rows have times at or after `watermark`.
@@ -171,7 +233,18 @@ public final class OverWindowOperator {
         for k in history.keys.sorted(by: GroupKeyOrder.less) {
             parts.append(["key": values(k), "rows": .array(history[k]!.map { ["time": .int($0.time), "inputs": values($0.inputs)] })])
         }
-        return ["emitted_through": .int(emittedThrough), "seq": .int(seq), "pending": .array(waiting), "history": .array(parts)]
+        var doc: JSONObject = ["emitted_through": .int(emittedThrough), "seq": .int(seq), "pending": .array(waiting), "history": .array(parts)]
+        if !leads.isEmpty {
+            var leadParts: [JSONValue] = []
+            for k in Set(leadWaiting.keys).union(ordinals.keys).sorted(by: GroupKeyOrder.less) {
+                let rows: [JSONValue] = (leadWaiting[k] ?? []).map {
+                    ["time": .int($0.time), "seq": .int($0.seq), "ordinal": .int($0.ordinal), "row": values($0.row), "missing": .int(Int64($0.missing))]
+                }
+                leadParts.append(["key": values(k), "ordinal": .int(ordinals[k] ?? 0), "rows": .array(rows)])
+            }
+            doc["lead"] = .array(leadParts)
+        }
+        return .object(doc)
     }
 
     public func restore(_ j: JSONValue) throws(SnapshotError) {
@@ -200,6 +273,19 @@ public final class OverWindowOperator {
             }
             parts[key] = entries
         }
+        var leadRows: [[Value]: [Waiting]] = [:], counts: [[Value]: Int64] = [:]
+        for l in j["lead"]?.arrayValue ?? [] {
+            let key = try values(l["key"])
+            counts[key] = try Snap.int(l["ordinal"])
+            var rows: [Waiting] = []
+            for w in try Snap.array(l["rows"]) {
+                rows.append(Waiting(time: try Snap.int(w["time"]), seq: try Snap.int(w["seq"]), ordinal: try Snap.int(w["ordinal"]),
+                                    row: try values(w["row"]), missing: Int(try Snap.int(w["missing"]))))
+            }
+            if !rows.isEmpty { leadRows[key] = rows }
+        }
+        leadWaiting = leadRows
+        ordinals = counts
         pending = waiting
         history = parts
         seq = try Snap.int(j["seq"])

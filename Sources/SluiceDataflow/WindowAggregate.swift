@@ -28,6 +28,8 @@ public struct AggregateSpec: Sendable, Equatable {
     /// FIRST_VALUE / LAST_VALUE outside windows: the column holding each row's event time
     /// (windows use their time column).
     public var timeInput: Int?
+    /// LAG / LEAD: the value when there is no row that far (NULL by default).
+    public var fallback: Value = .null
     public init(_ function: AggregateFunction, input: Int? = nil, type: ColumnType? = nil, parameter: Double? = nil, timeInput: Int? = nil) {
         self.function = function
         self.input = input

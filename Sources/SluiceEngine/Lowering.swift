@@ -60,6 +60,8 @@ enum Lowering {
         case "PERCENTILE": return .percentile
         case "FIRST_VALUE": return .firstValue
         case "LAST_VALUE": return .lastValue
+        case "LAG": return .lag
+        case "LEAD": return .lead
         default: return .stddevSamp
         }
     }

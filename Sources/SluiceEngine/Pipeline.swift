@@ -213,6 +213,7 @@ final class Pipeline {
         for a in aggs {
             if let arg = a.argument {
                 var spec = AggregateSpec(Lowering.aggregate(a), input: pre.count, type: arg.type, parameter: a.parameter)
+                if let d = a.fallback, let v = Lowering.fold(d) { spec.fallback = v }
                 pre.append(Lowering.expr(arg))
                 types.append(arg.type)
                 if let t = a.time {

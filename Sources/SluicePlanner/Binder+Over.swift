@@ -56,10 +56,11 @@ extension Planner {
         let over = f.over!
         var plain = f
         plain.over = nil
-        guard Planner.isAggregate(plain) else {
-            throw Planner.error("plan.over-needs-aggregate", "\(f.name.name) is not an aggregate; an OVER window computes COUNT, SUM, AVG, MIN, MAX, ...", loc)
+        let offsetFunction = !f.name.quoted && ["LAG", "LEAD"].contains(f.name.name.uppercased())
+        guard Planner.isAggregate(plain) || offsetFunction else {
+            throw Planner.error("plan.over-needs-aggregate", "\(f.name.name) is not an aggregate; an OVER window computes COUNT, SUM, AVG, MIN, MAX, LAG, LEAD, ...", loc)
         }
-        var call = try bindAggregate(plain, loc, from.scope)
+        var call = offsetFunction ? try bindOffset(plain, loc, from.scope) : try bindAggregate(plain, loc, from.scope)
         let example = "OVER (PARTITION BY url ORDER BY ts RANGE INTERVAL '1' MINUTE PRECEDING)"
         guard let first = over.orderBy.first else {
             throw Planner.error("plan.over-order", "an OVER window is ordered by event time: add ORDER BY and the time column", over.loc, help: example)
@@ -77,7 +78,12 @@ extension Planner {
             throw Planner.error("plan.window-needs-watermark", "an OVER window on \(timeName) needs \(timeName) to be the stream's event time", order.loc,
                                 help: "declare WATERMARK FOR \(timeName) AS \(timeName) - INTERVAL '5' SECOND in CREATE STREAM \(s.stream.name), or order by ROWTIME (processing time)")
         }
-        guard let frame = over.frame else {
+        if offsetFunction, over.frame != nil {
+            throw Planner.error("plan.over-frame", "\(call.function) reads one row before or after the current one: it takes no ROWS or RANGE frame", over.loc,
+                                help: "\(call.function)(x, 2) OVER (PARTITION BY k ORDER BY ts) reads the row two before (after)")
+        }
+        // LAG keeps the rows it reaches back to; LEAD waits for the rows it reaches forward to.
+        guard let frame = offsetFunction ? .rows(call.function == "LAG" ? Int64(call.parameter ?? 1) : 0) : over.frame else {
             throw Planner.error("plan.over-frame", "an OVER window on a stream needs a bounded frame, or its state would grow forever", over.loc,
                                 help: "add RANGE INTERVAL '1' MINUTE PRECEDING or ROWS 10 PRECEDING")
         }
@@ -99,5 +105,36 @@ extension Planner {
         if call.function == "FIRST_VALUE" || call.function == "LAST_VALUE" { call.time = time }
         call.name = call.text
         return (OverWindow(partition: partition, timeColumn: timeColumn, frame: bounded, aggregates: [call]), call)
+    }
+
+    /// `LAG(x [, offset [, default]])` / `LEAD(...)`: the value of `x` `offset` rows (1 by default)
+    /// before / after the current one in its partition, else `default` (a constant; NULL by default).
+    func bindOffset(_ f: FunctionCall, _ loc: NodeSpan, _ scope: Scope) throws(PlanError) -> AggregateCall {
+        let name = f.name.name.uppercased()
+        let usage = "\(name)(x [, offset [, default]]) OVER (PARTITION BY k ORDER BY ts)"
+        guard (1...3).contains(f.arguments.count), !f.star, !f.distinct, f.filter == nil else {
+            throw Planner.error("bind.bad-arguments", "\(name) takes a value, an offset and a default: \(usage)", loc)
+        }
+        for a in f.arguments { try noAggregates(a, "\(name)") }
+        let x = try bind(f.arguments[0], scope)
+        var offset: Int64 = 1
+        if f.arguments.count > 1 {
+            guard case .literal(.int(let n), _) = try bind(f.arguments[1], scope), n >= 1, n <= 10_000 else {
+                throw Planner.error("bind.bad-arguments", "\(name)'s offset is a whole number from 1 to 10000", f.arguments[1].loc, help: usage)
+            }
+            offset = n
+        }
+        var call = AggregateCall(function: name, argument: x, distinct: false, type: x.type, name: "", parameter: Double(offset))
+        if f.arguments.count > 2 {
+            let d = try bind(f.arguments[2], scope)
+            guard d.columns.isEmpty else {
+                throw Planner.error("bind.bad-arguments", "\(name)'s default is a constant", f.arguments[2].loc, help: usage)
+            }
+            guard d.type == x.type || Planner.isNull(d) || (x.type == .double && d.type == .bigint) else {
+                throw Planner.error("bind.type-mismatch", "\(name)'s default is \(d.type.rawValue), its value \(x.type.rawValue)", f.arguments[2].loc)
+            }
+            call.fallback = x.type == .double && d.type == .bigint ? .cast(d, .double) : d
+        }
+        return call
     }
 }

@@ -47,9 +47,14 @@ public struct AggregateCall: Sendable, Equatable {
     /// FIRST_VALUE / LAST_VALUE: the event time that orders the values (the window's time
     /// column, or the stream's event-time column or ROWTIME).
     public var time: BoundExpr? = nil
+    /// LAG / LEAD: the value when there is no row that far (a constant).
+    public var fallback: BoundExpr? = nil
 
     public var text: String {
-        "\(function)(\(distinct ? "DISTINCT " : "")\(argument?.text ?? "*")\(parameter.map { ", \($0)" } ?? ""))"
+        if function == "LAG" || function == "LEAD" {
+            return "\(function)(\(argument?.text ?? "")\(parameter.map { ", \(Int64($0))" } ?? "")\(fallback.map { ", \($0.text)" } ?? ""))"
+        }
+        return "\(function)(\(distinct ? "DISTINCT " : "")\(argument?.text ?? "*")\(parameter.map { ", \($0)" } ?? ""))"
     }
 }
 
