@@ -10,6 +10,9 @@ public enum JSONValue: Sendable, Equatable {
     case string(String)
     case array([JSONValue])
     case object(JSONObject)
+    /// JSON text already written (a large part of a checkpoint, serialized piece by piece so its
+    /// tree never exists whole). Written as it is; parsing never produces it.
+    case raw([UInt8])
 
     public subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
@@ -18,7 +21,12 @@ public enum JSONValue: Sendable, Equatable {
 
     public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
     public var boolValue: Bool? { if case .bool(let b) = self { return b }; return nil }
-    public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
+    public var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        // Text written ahead (a checkpoint's large parts) reads as what it says.
+        if case .raw(let bytes) = self, let parsed = try? JSONValue.parse(bytes: bytes), case .array(let a) = parsed { return a }
+        return nil
+    }
     public var objectValue: JSONObject? { if case .object(let o) = self { return o }; return nil }
     public var int64Value: Int64? {
         switch self {
@@ -122,7 +130,21 @@ extension JSONValue {
             }
             if pretty { newline(&out, indent) }
             out.append(UInt8(ascii: "}"))
+        case .raw(let bytes): out.append(contentsOf: bytes)
         }
+    }
+
+    /// An array written element by element: each element's tree exists only while it is written.
+    public static func rawArray<S: Sequence>(_ elements: S, _ element: (S.Element) -> JSONValue) -> JSONValue {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        var first = true
+        for e in elements {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            element(e).write(to: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+        return .raw(out)
     }
 
     private func newline(_ out: inout [UInt8], _ indent: Int) {

@@ -221,11 +221,12 @@ public final class IntervalJoinOperator {
     // MARK: - Checkpoints
 
     public func snapshot() -> JSONValue {
+        // Written key by key: the held rows can be many, and their tree is never built whole.
         func side(_ m: JoinRows) -> JSONValue {
-            .array(m.all.sorted(by: { GroupKeyOrder.less($0.0.values, $1.0.values) }).map { k, held in
+            JSONValue.rawArray(m.all.sorted(by: { GroupKeyOrder.less($0.0.values, $1.0.values) })) { k, held in
                 ["key": .array(k.values.map(\.snapshot)),
                  "rows": .array(held.rows.map { ["time": .int($0.time), "seq": .int($0.seq), "row": .array($0.row.map(\.snapshot)), "matched": .bool($0.matched)] })]
-            })
+            }
         }
         return ["left": side(lefts), "right": side(rights), "seq": .int(seq),
                 "left_watermark": .int(leftWatermark), "right_watermark": .int(rightWatermark)]

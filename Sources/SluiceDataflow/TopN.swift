@@ -184,14 +184,14 @@ public final class TopNOperator {
 
 extension TopNOperator {
     public func snapshot() -> JSONValue {
-        var parts: [JSONValue] = []
-        for key in partitions.keys.sorted(by: GroupKeyOrder.less) {
+        // Written partition by partition, so the state's tree is never built whole.
+        let parts = JSONValue.rawArray(partitions.keys.sorted(by: GroupKeyOrder.less)) { key -> JSONValue in
             let entries: [JSONValue] = partitions[key]!.map { e in
                 .array([.int(e.seq), .array(e.sort.map(\.snapshot)), .array(e.row.map(\.snapshot))])
             }
-            parts.append(["key": .array(key.map(\.snapshot)), "entries": .array(entries)])
+            return ["key": .array(key.map(\.snapshot)), "entries": .array(entries)]
         }
-        var doc: JSONObject = ["seq": .int(seq), "emitted_through": .int(emittedThrough), "partitions": .array(parts)]
+        var doc: JSONObject = ["seq": .int(seq), "emitted_through": .int(emittedThrough), "partitions": parts]
         if let idle {
             let touched = idle.entries.sorted { $0.second != $1.second ? $0.second < $1.second : GroupKeyOrder.less($0.key, $1.key) }
             doc["touched"] = .array(touched.map { .array([.int($0.second), .array($0.key.map(\.snapshot))]) })

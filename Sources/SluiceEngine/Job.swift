@@ -187,7 +187,11 @@ final class Job {
         if let st = sink.state() { doc["sink_state"] = st }
         do {
             try FileManager.default.createDirectory(atPath: (checkpointPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try writeFileAtomically(checkpointPath, Array(JSONValue.object(doc).serialized().utf8))
+            // The bytes straight from the tree: a checkpoint of large state is not also copied through a String.
+            var bytes: [UInt8] = []
+            JSONValue.object(doc).write(to: &bytes)
+            doc = [:]
+            try writeFileAtomically(checkpointPath, bytes)
         } catch {
             throw EngineError.io("cannot write the checkpoint \(checkpointPath): \(error)")
         }

@@ -161,9 +161,9 @@ final class UnwindowedAggregate {
 
 extension UnwindowedAggregate {
     func snapshot(now: Int64) -> JSONValue {
-        var out: [JSONValue] = []
         let keys = changeInput == nil ? Array(groups.keys) : Array(retracting.keys)
-        for k in Set(keys).union(shown.keys).sorted(by: GroupKeyOrder.less) {
+        // Written group by group, so the state's tree is never built whole.
+        let out = JSONValue.rawArray(Set(keys).union(shown.keys).sorted(by: GroupKeyOrder.less)) { k -> JSONValue in
             var g: JSONObject = ["key": .array(k.map(\.snapshot))]
             if let s = groups[k] { g["states"] = .array(s.map(\.snapshot)) }
             if let r = retracting[k] {
@@ -174,9 +174,9 @@ extension UnwindowedAggregate {
             if let row = shown[k] { g["shown"] = .array(row.map(\.snapshot)) }
             // Processing time since the group's last emission, so EMIT CHANGES EVERY keeps its pace.
             if let last = lastEmit[k] { g["since_emit"] = .int(now - last) }
-            out.append(.object(g))
+            return .object(g)
         }
-        return ["groups": .array(out)]
+        return ["groups": out]
     }
 
     func restore(_ j: JSONValue, now: Int64) throws(SnapshotError) {
