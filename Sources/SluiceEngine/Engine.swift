@@ -540,6 +540,7 @@ public final class Engine {
             case .anomaly(_, _, let op, _): lines.append(op.explain)
             case .intervalJoin(let j): lines.append(j.op.explain)
             case .union: lines.append("UnionExec: 2 inputs")
+            case .hopRows(_, let size, let advance, _): lines.append("HopRowsExec: size=\(size)ms advance=\(advance)ms")
             case .lookup(let l):
                 lines.append("LookupJoinExec: \(l.left ? "left" : "inner") \(l.table.definition.name) keys=\(l.tableKeys.count)" + (l.residual == nil ? "" : " with a residual condition"))
             case .limit(let n): lines.append("LimitExec: \(n)")
@@ -565,7 +566,7 @@ public final class Engine {
         switch p {
         case .source(let s): return s
         case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _), .intervalJoin(let c, _, _),
-             .union(let c, _): return sourceNode(c)
+             .union(let c, _), .hopRows(let c, _, _, _): return sourceNode(c)
         case .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _), .topN(let c, _): return sourceNode(c)
         }
     }

@@ -59,6 +59,9 @@ final class Pipeline {
         case intervalJoin(IntervalJoinStage)
         /// The first stage of a UNION ALL: the rows of either side go up as they come.
         case union
+        /// HOP's rows: each row once per window of `size` every `advance` that holds its time
+        /// (input column `time`), with the window's start, end and window_time after its columns.
+        case hopRows(time: Int, size: Int64, advance: Int64, Schema)
         case limit(Int64)
         /// ROW_NUMBER / RANK / DENSE_RANK bounded by N: changes as rows enter and leave the top N,
         /// or (per window) the ranked rows when the window closes.
@@ -195,6 +198,9 @@ final class Pipeline {
         case .limit(let input, let n):
             build(input)
             stages.append(.limit(n))
+        case .hopRows(let input, let t, let size, let advance):
+            build(input)
+            stages.append(.hopRows(time: t, size: size, advance: advance, schema))
         case .union(let l, let r):
             sides = [l, r].map { side in
                 let p = Pipeline(side, tables: tables)
@@ -542,6 +548,24 @@ final class Pipeline {
             case .topN(let t):
                 let rows = rank(t, b)
                 return rows.isEmpty ? [] : run(from: i + 1, .rows(rows, t.schema), now: now)
+            case .hopRows(let t, let size, let advance, let schema):
+                var rows: [[Value]] = [], from: [Int] = []
+                for r in 0..<b.count {
+                    guard case .timestamp(let ts) = b.columns[t].value(r) else {
+                        failures.append(RecordFailure(kind: "eval", message: "the record has no event time to place in HOP's windows", data: rowText(b, r), sourceRow: origins[r]))
+                        continue
+                    }
+                    let row = b.row(r)
+                    // The windows [s, s + size) that hold ts: s a multiple of advance in (ts - size, ts], earliest first.
+                    var s = Pipeline.floorDiv(ts - size, advance) * advance + advance
+                    while s <= ts {
+                        rows.append(row + [.timestamp(s), .timestamp(s + size), .timestamp(s + size - 1)])
+                        from.append(r)
+                        s += advance
+                    }
+                }
+                b = Pipeline.batch(rows, schema)
+                origins = origins.selecting(from)
             }
             i += 1
         }
@@ -697,6 +721,11 @@ final class Pipeline {
             if case .project(_, let s) = stages[k] { return s }
         }
         return schema
+    }
+
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        let q = a / b
+        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }
 
     static func schema(_ types: [ColumnType]) -> Schema { Schema(types.indices.map { Field("c\($0)", types[$0]) }) }

@@ -123,6 +123,13 @@ public struct Planner: Sendable {
             if case .expression(let e, _, _) = item { return Planner.containsAggregate(e) }
             return false
         } || (q.having.map(Planner.containsAggregate) ?? false)
+        if !aggregatingQuery, let w = from.window, case .hop(let size, let advance) = w.kind {
+            // HOP's rows: each row once per window that holds it, with that window's bounds.
+            plan = .hopRows(plan, timeColumn: w.timeColumn, size: size, advance: advance)
+            from.scope.entries += ["window_start", "window_end", "window_time"].map { Scope.Entry(qualifier: w.qualifier, name: $0, type: .timestamp) }
+            from.window = nil
+            from.plan = plan
+        }
         if !aggregatingQuery, let w = from.window, case .tumble(let size) = w.kind {
             // Rows of a tumbling window function without aggregation (Flink's window TVF): each
             // row with its window's bounds and window_time, as it comes.
@@ -150,7 +157,7 @@ public struct Planner: Sendable {
         } else {
             if let w = from.window {
                 throw Planner.error("plan.window-needs-aggregate", "\(w.name) rows are grouped: add GROUP BY window_start, window_end and aggregates",
-                                    fromItem.loc, help: "a window's rows are emitted when it closes, as one row per group (TUMBLE's rows can also be read as they come, with their window's bounds)")
+                                    fromItem.loc, help: "a session is known only when it ends, so its rows come as one row per group (TUMBLE's and HOP's rows can be read as they come, with their windows' bounds)")
             }
             if q.having != nil { throw Planner.error("plan.having-without-group-by", "HAVING needs GROUP BY or aggregates", q.loc) }
             if case .final? = q.emit {
@@ -328,6 +335,8 @@ public struct Planner: Sendable {
         case .intervalJoin(_, _, let j): return [j.leftTime]
         // A union's time: a column that carries both inputs' event time.
         case .union(let l, let r): return timeColumns(of: l).intersection(timeColumns(of: r))
+        // A row's window_time is at or after its time: the input's watermark holds for it too.
+        case .hopRows(let c, _, _, _): return timeColumns(of: c).union([c.schema.count + 2])
         case .windowAggregate, .aggregate: return []
         }
     }
@@ -361,6 +370,7 @@ public struct Planner: Sendable {
         case .filter(let c, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _), .topN(let c, _):
             return t < c.schema.count && hasWindowTime(c, t)
         case .union(let l, let r): return hasWindowTime(l, t) && hasWindowTime(r, t)
+        case .hopRows(let c, _, _, _): return t == c.schema.count + 2 || (t < c.schema.count && hasWindowTime(c, t))
         default: return false
         }
     }
@@ -662,6 +672,7 @@ public struct Planner: Sendable {
         case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _),
              .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _), .topN(let c, _): return sourceNodes(of: c)
         case .intervalJoin(let l, let r, _), .union(let l, let r): return sourceNodes(of: l) + sourceNodes(of: r)
+        case .hopRows(let c, _, _, _): return sourceNodes(of: c)
         }
     }
 
@@ -669,7 +680,7 @@ public struct Planner: Sendable {
         switch p {
         case .source(let s): return s
         case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _), .intervalJoin(let c, _, _),
-             .union(let c, _): return sourceOf(c)
+             .union(let c, _), .hopRows(let c, _, _, _): return sourceOf(c)
         default: return nil
         }
     }

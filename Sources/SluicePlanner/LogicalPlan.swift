@@ -235,6 +235,9 @@ public indirect enum LogicalPlan: Sendable, Equatable {
     case limit(LogicalPlan, Int64)
     /// UnionAll: the rows of both inputs, as they come (columns named by the first)
     case union(LogicalPlan, LogicalPlan)
+    /// HopRows: each row once per hopping window that holds it, as it comes (HOP's table function)
+    /// Output: the input's columns, then window_start, window_end, window_time.
+    case hopRows(LogicalPlan, timeColumn: Int, size: Int64, advance: Int64)
     /// TopN: function partition order limit
     /// Output: the input's columns, then the rank (unless pruned), then the change kind (unwindowed).
     case topN(LogicalPlan, TopN)
@@ -252,7 +255,7 @@ public indirect enum LogicalPlan: Sendable, Equatable {
         case .project(let c, let exprs, _):
             guard c.isUpdating, case .column(let i, _, _)? = exprs.last else { return false }
             return i == c.schema.count - 1
-        case .source, .over, .anomaly, .lookupJoin, .intervalJoin, .union: return false
+        case .source, .over, .anomaly, .lookupJoin, .intervalJoin, .union, .hopRows: return false
         }
     }
 
@@ -277,6 +280,7 @@ public indirect enum LogicalPlan: Sendable, Equatable {
         case .lookupJoin(let p, let j): return p.schema + j.table.columns.map { OutputColumn(name: $0.name, type: $0.type) }
         case .intervalJoin(let l, let r, _): return l.schema + r.schema
         case .union(let l, _): return l.schema
+        case .hopRows(let p, _, _, _): return p.schema + ["window_start", "window_end", "window_time"].map { OutputColumn(name: $0, type: .timestamp) }
         }
     }
 
@@ -323,6 +327,8 @@ public indirect enum LogicalPlan: Sendable, Equatable {
                     + (j.residual.map { " and \($0.text)" } ?? "")] + l.lines(depth + 1) + r.lines(depth + 1)
         case .limit(let p, let n): return [pad + "Limit: \(n)"] + p.lines(depth + 1)
         case .union(let l, let r): return [pad + "UnionAll"] + l.lines(depth + 1) + r.lines(depth + 1)
+        case .hopRows(let p, let t, let size, let advance):
+            return [pad + "HopRows: time=\(p.schema[t].name) size=\(Duration(millis: size)) advance=\(Duration(millis: advance))"] + p.lines(depth + 1)
         case .topN(let p, let t): return [pad + "TopN: \(t.text)"] + p.lines(depth + 1)
         }
     }
