@@ -319,10 +319,10 @@ struct BenchCommand {
                f"price:'BIGINT', channel:'VARCHAR', url:'VARCHAR', dateTime:'BIGINT', extra:'VARCHAR'}})")
         sql = \(sql)
         t0 = time.perf_counter()
-        tbl = con.sql(sql).to_arrow_table()
+        con.execute(f"CREATE TEMP TABLE result AS {sql}")
         dt = time.perf_counter() - t0
-        import pyarrow.compute as pc
-        print(json.dumps({"seconds": dt, "result": {"rows": tbl.num_rows, "sum_auction": pc.sum(tbl["auction"]).as_py(), "sum_num": pc.sum(tbl["\(sumColumn)"]).as_py()}}))
+        rows, sum_auction, sum_num = con.execute("SELECT count(*), sum(auction), sum(\(sumColumn)) FROM result").fetchone()
+        print(json.dumps({"seconds": dt, "result": {"rows": rows, "sum_auction": int(sum_auction or 0), "sum_num": int(sum_num or 0)}}))
         """
     }
 

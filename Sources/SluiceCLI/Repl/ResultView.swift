@@ -100,7 +100,8 @@ final class ResultView {
             var bytes: [UInt8] = []
             for r in batch { encoder.append(r, to: &bytes) }
             out.write(bytes: bytes)
-        case .changelog:
+        case .changelog, .table where changes && !inPlace:
+            // Not redrawn in place (not a terminal): each change on its line, with its kind.
             let lines = batch.map(split)
             if !headerShown { widen(lines.map(\.1)) }
             header(prefix: "   ")
