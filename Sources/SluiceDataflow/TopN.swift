@@ -42,6 +42,9 @@ public final class TopNOperator {
 
     public var partitionCount: Int { partitions.count }
 
+    /// The state TTL, when partitions are forgotten.
+    public var stateTTL: Int64? { idle?.ttl }
+
     /// The rows held (for memory figures and tests).
     public var heldRows: Int { partitions.values.reduce(0) { $0 + $1.count } }
 

@@ -130,7 +130,7 @@ final class Pipeline {
                 windowChanges[stages.count] = WindowChanges(keyCount: 2 + keys.count, everyMillis: every)
             }
             stages.append(.window(pre: pre, Pipeline.schema(types), op, schema))
-        case .aggregate(let input, let keys, _, let aggs, let emit):
+        case .aggregate(let input, let keys, _, let aggs, let emit, let ttl):
             build(input)
             var (pre, types, specs) = Pipeline.aggregateInputs(leading: keys.map(Lowering.expr), types: keys.map(\.type), aggs)
             var every: Int64? = nil
@@ -142,8 +142,16 @@ final class Pipeline {
                 pre.append(.column(input.schema.count - 1))
                 types.append(.varchar)
             }
+            // With a state TTL, each row's event time touches its group.
+            var timeInput: Int? = nil
+            if let ttl {
+                timeInput = pre.count
+                pre.append(.column(ttl.timeColumn))
+                types.append(.timestamp)
+            }
             stages.append(.aggregate(pre: pre, Pipeline.schema(types),
-                                     UnwindowedAggregate(keys: keys.count, aggregates: specs, everyMillis: every, changeInput: changeInput), schema))
+                                     UnwindowedAggregate(keys: keys.count, aggregates: specs, everyMillis: every, changeInput: changeInput,
+                                                         stateTTL: ttl.map { (timeInput!, $0.millis) }), schema))
         case .topN(let input, let t):
             build(input)
             let function: TopNOperator.Function
@@ -415,7 +423,9 @@ final class Pipeline {
                     t.prune(closedThrough: op.emittedThrough)
                 }
                 if !rows.isEmpty { out += run(from: i + 1, .rows(rows, schema), now: now) }
-            case .aggregate(_, _, let op, let schema) where watermark == WatermarkTracker.infinity:
+            case .aggregate(_, _, let op, let schema):
+                op.expire(at: watermark)
+                guard watermark == WatermarkTracker.infinity else { break }
                 let rows = op.flushDue(now: now, all: true)
                 if !rows.isEmpty { out += run(from: i + 1, .rows(rows, schema), now: now) }
             case .over(_, _, let op, let schema):
@@ -657,7 +667,22 @@ final class Pipeline {
     /// the watermark is `w` (false when the pipeline has none, or the row is ahead of it). A row
     /// for which this holds is pushed on its own, after the windows the rows before it closed:
     /// per-record semantics, whatever the size of the batches read.
+    ///
+    /// With a state TTL, a row is also pushed on its own when the watermark before it has moved
+    /// into a new second of expiry: the keys idle by then are forgotten before it, as they would
+    /// be were the records read one at a time. (Called for each row in order.)
     func couldBeLate(_ t: Int64, at w: Int64) -> Bool {
+        if !ttls.isEmpty, w != .min {
+            var moved = false
+            for (i, ttl) in ttls.enumerated() where w > Int64.min + ttl {
+                let second = Pipeline.floorDiv(w - ttl, 1000)
+                if expirySeconds[i] != second {
+                    expirySeconds[i] = second
+                    moved = true
+                }
+            }
+            if moved { return true }
+        }
         // Ahead of the watermark a row is late for nothing (its windows end after it).
         guard t <= w, w != .min else { return false }
         switch lateRule {
@@ -668,8 +693,23 @@ final class Pipeline {
         }
     }
 
-    /// Whether any row can be late for the pipeline (it has an operator that judges event time).
-    var judgesLateness: Bool { if case .never = lateRule { return false }; return true }
+    /// Whether any row can be late for the pipeline (it has an operator that judges event time),
+    /// or needs the watermark moved before it (an operator with a state TTL).
+    var judgesLateness: Bool {
+        if !ttls.isEmpty { return true }
+        if case .never = lateRule { return false }
+        return true
+    }
+
+    /// The state TTLs of the stages, and the second of expiry each last saw.
+    private lazy var ttls: [Int64] = stages.compactMap { s -> Int64? in
+        switch s {
+        case .aggregate(_, _, let op, _): return op.stateTTL
+        case .topN(let t): return t.op.stateTTL
+        default: return nil
+        }
+    }
+    private lazy var expirySeconds: [Int64?] = ttls.map { _ in nil }
 
     /// How the pipeline's time operator judges a row behind the watermark (found once).
     private enum LateRule {

@@ -22,17 +22,38 @@ final class UnwindowedAggregate {
     fileprivate var pending: Set<[Value]> = []
     fileprivate var lastEmit: [[Value]: Int64] = [:]
     fileprivate var shown: [[Value]: [Value]] = [:]
+    /// With a state TTL: the input column of each row's event time, and the groups by when it
+    /// last touched them.
+    let timeInput: Int?
+    fileprivate var idle: IdleKeys<[Value]>?
 
     struct RetractGroup {
         var rows: Int64
         var states: [RetractableState]
     }
 
-    init(keys: Int, aggregates: [AggregateSpec], everyMillis: Int64?, changeInput: Int? = nil) {
+    init(keys: Int, aggregates: [AggregateSpec], everyMillis: Int64?, changeInput: Int? = nil, stateTTL: (timeInput: Int, millis: Int64)? = nil) {
         self.keys = keys
         self.aggregates = aggregates
         self.everyMillis = everyMillis
         self.changeInput = changeInput
+        timeInput = stateTTL?.timeInput
+        idle = stateTTL.map { IdleKeys(ttl: $0.millis) }
+    }
+
+    var stateTTL: Int64? { idle?.ttl }
+
+    /// Forgets the groups idle for the state TTL at `watermark`: their rows stand as emitted, and
+    /// a later row starts the group afresh (+I).
+    func expire(at watermark: Int64) {
+        guard idle != nil else { return }
+        for k in idle!.expire(at: watermark) {
+            groups[k] = nil
+            retracting[k] = nil
+            pending.remove(k)
+            lastEmit[k] = nil
+            shown[k] = nil
+        }
     }
 
     /// The group's row now (keys and results), nil when it holds nothing.
@@ -76,6 +97,7 @@ final class UnwindowedAggregate {
                 currentKey = k
                 if let s = groups[k] { states = s; existed = true } else { states = initial; existed = false }
             }
+            if let tc = timeInput, case .timestamp(let t) = b.columns[tc].value(r) { idle?.touch(k, at: t) }
             let old = existed && everyMillis == nil ? row(k, states) : nil
             for (i, a) in aggregates.enumerated() {
                 guard let c = a.input else { states[i].addRow(); continue }
@@ -176,7 +198,12 @@ extension UnwindowedAggregate {
             if let last = lastEmit[k] { g["since_emit"] = .int(now - last) }
             return .object(g)
         }
-        return ["groups": out]
+        var doc: JSONObject = ["groups": out]
+        if let idle {
+            let touched = idle.entries.sorted { $0.second != $1.second ? $0.second < $1.second : GroupKeyOrder.less($0.key, $1.key) }
+            doc["touched"] = JSONValue.rawArray(touched) { .array([.int($0.second), .array($0.key.map(\.snapshot))]) }
+        }
+        return .object(doc)
     }
 
     func restore(_ j: JSONValue, now: Int64) throws(SnapshotError) {
@@ -205,6 +232,16 @@ extension UnwindowedAggregate {
                 shown[k] = row
             }
             if let since = g["since_emit"]?.int64Value { lastEmit[k] = now - since }
+        }
+        if idle != nil {
+            var touched: [(key: [Value], second: Int64)] = []
+            for e in j["touched"]?.arrayValue ?? [] {
+                guard let a = e.arrayValue, a.count == 2, let s = a[0].int64Value, let kj = a[1].arrayValue else { throw SnapshotError("the aggregate state is malformed") }
+                var k: [Value] = []
+                for v in kj { k.append(try Value(snapshot: v)) }
+                touched.append((k, s))
+            }
+            idle!.restore(touched)
         }
     }
 }

@@ -26,7 +26,7 @@ extension Planner {
             let time = s.watermark?.column ?? "ROWTIME"
             timeColumn = scope.entries.firstIndex { $0.name.lowercased() == time.lowercased() }!
         case .subquery(let q, let subAlias, let sloc):
-            input = try plan(q, nested: true)
+            input = try planBody(q)
             try Planner.refuseUpdating(input, name, sloc)
             let qualifier = (alias ?? subAlias)?.name
             scope = Scope(entries: input.schema.map { Scope.Entry(qualifier: qualifier, name: $0.name, type: $0.type) })

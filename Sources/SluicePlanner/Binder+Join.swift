@@ -200,6 +200,16 @@ extension Planner {
         return BoundFrom(plan: .intervalJoin(lp, rp, join), scope: scope)
     }
 
+    /// The state TTL of an operator over `input` that keeps state per key without a window (an
+    /// aggregate, a Top-N): the largest `state_ttl` of the streams it reads, when each declares
+    /// one, on the input's event time; nil without (an updating input has no event time).
+    static func stateTTL(for input: LogicalPlan) -> StateTTL? {
+        guard let time = eventTime(of: input) else { return nil }
+        let ttls = sourceNodes(of: input).map { stateTTL(.source($0)) }
+        guard !ttls.isEmpty, ttls.allSatisfy({ $0 != nil }) else { return nil }
+        return StateTTL(timeColumn: time, millis: ttls.map { $0! }.max()!)
+    }
+
     /// The retention a side's stream declares (`state_ttl`), in milliseconds of event time.
     static func stateTTL(_ p: LogicalPlan) -> Int64? {
         guard let v = sourceOf(p)?.stream.options["state_ttl"] else { return nil }

@@ -70,13 +70,10 @@ extension Planner {
         let function: TopN.Function = name == "RANK" ? .rank : name == "DENSE_RANK" ? .denseRank : .rowNumber
         let column = alias?.name ?? Printer.expr(Expr(.function(f)))
         var t = TopN(function: function, partition: partition, order: order, limit: nil, name: column, windowEnd: windowEnd)
-        if windowEnd == nil, let time = Planner.eventTime(of: input) {
+        if windowEnd == nil, let ttl = Planner.stateTTL(for: input) {
             // Idle partitions go when every stream read says how long its rows matter.
-            let ttls = Planner.sourceNodes(of: input).map { Planner.stateTTL(.source($0)) }
-            if !ttls.isEmpty, ttls.allSatisfy({ $0 != nil }) {
-                t.timeColumn = time
-                t.stateTTL = ttls.map { $0! }.max()
-            }
+            t.timeColumn = ttl.timeColumn
+            t.stateTTL = ttl.millis
         }
         let plan = LogicalPlan.topN(input, t)
         var scope = from.scope
@@ -169,7 +166,7 @@ extension Planner {
             try refuseUnboundedRank(c, loc)
         case .source: return
         case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _),
-             .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _), .hopRows(let c, _, _, _):
+             .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _, _), .hopRows(let c, _, _, _):
             try refuseUnboundedRank(c, loc)
         case .intervalJoin(let l, let r, _), .union(let l, let r):
             try refuseUnboundedRank(l, loc)

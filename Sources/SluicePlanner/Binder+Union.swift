@@ -17,7 +17,7 @@ extension Planner {
         first.limit = nil
         var second = q.unionAll[0]
         second.emit = q.emit
-        let plans = [try plan(first, nested: true), try plan(second, nested: true)]
+        let plans = [try planBody(first), try planBody(second)]
         for (p, b) in zip(plans, [first, second]) { try Planner.refuseUpdating(p, "UNION ALL", b.loc) }
         let (l, r) = (plans[0].schema, plans[1].schema)
         guard l.count == r.count else {

@@ -49,7 +49,7 @@ public struct Planner: Sendable {
     // MARK: - Queries
 
     public func plan(_ query: Query) throws(PlanError) -> LogicalPlan {
-        let p = try plan(query, nested: false)
+        let p = try planBody(query)
         try Planner.refuseUnboundedRank(p, query.loc)
         if p.isUpdating, query.emit == nil {
             if case .topN? = Planner.updatingNode(p) {
@@ -89,7 +89,8 @@ public struct Planner: Sendable {
         return .project(input, exprs + [.column(op, name: ChangeKind.column, .varchar)], names: names + [ChangeKind.column])
     }
 
-    func plan(_ query: Query, nested: Bool) throws(PlanError) -> LogicalPlan {
+    /// A query, at any depth: the outermost one is checked further by `plan(_:)`.
+    func planBody(_ query: Query) throws(PlanError) -> LogicalPlan {
         if !query.unionAll.isEmpty { return try planUnion(query) }
         var q = query
         guard let fromItem = q.from else {
@@ -296,7 +297,7 @@ public struct Planner: Sendable {
             throw Planner.error("plan.unsupported", "LIMIT in a subquery is not supported (it would end the whole query)", loc,
                                 help: "put LIMIT on the outermost query")
         }
-        let p = try plan(q, nested: true)
+        let p = try planBody(q)
         return (p, Scope(p, qualifier: alias?.name))
     }
 
@@ -546,7 +547,7 @@ public struct Planner: Sendable {
             outScope.entries = [Scope.Entry(qualifier: w.qualifier, name: "window_start", type: .timestamp),
                                 Scope.Entry(qualifier: w.qualifier, name: "window_end", type: .timestamp)]
         } else {
-            plan = .aggregate(input, keys: keys, keyNames: keyNames, aggregates: aggregates, emit: emit)
+            plan = .aggregate(input, keys: keys, keyNames: keyNames, aggregates: aggregates, emit: emit, ttl: Planner.stateTTL(for: input))
         }
         let keyBase = outScope.entries.count
         for (k, n) in zip(keys, keyNames) {
@@ -670,7 +671,7 @@ public struct Planner: Sendable {
         switch p {
         case .source(let s): return [s]
         case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _),
-             .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _), .topN(let c, _): return sourceNodes(of: c)
+             .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _, _), .topN(let c, _): return sourceNodes(of: c)
         case .intervalJoin(let l, let r, _), .union(let l, let r): return sourceNodes(of: l) + sourceNodes(of: r)
         case .hopRows(let c, _, _, _): return sourceNodes(of: c)
         }

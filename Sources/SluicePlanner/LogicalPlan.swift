@@ -202,6 +202,13 @@ public struct TopN: Sendable, Equatable {
     }
 }
 
+/// A state TTL: state that the input's event time (column `timeColumn`) has not touched for
+/// `millis` is forgotten (Flink's state TTL), what it emitted standing as it is.
+public struct StateTTL: Sendable, Equatable {
+    public var timeColumn: Int
+    public var millis: Int64
+}
+
 public enum EmitMode: Sendable, Equatable {
     case final
     case changes(everyMillis: Int64?)
@@ -218,7 +225,7 @@ public indirect enum LogicalPlan: Sendable, Equatable {
     /// Output: window_start, window_end, keys..., aggregates...
     case windowAggregate(LogicalPlan, window: WindowKind, timeColumn: Int, keys: [BoundExpr], keyNames: [String], aggregates: [AggregateCall], emit: EmitMode)
     /// Aggregate (no window, EMIT CHANGES): keys..., aggregates...
-    case aggregate(LogicalPlan, keys: [BoundExpr], keyNames: [String], aggregates: [AggregateCall], emit: EmitMode)
+    case aggregate(LogicalPlan, keys: [BoundExpr], keyNames: [String], aggregates: [AggregateCall], emit: EmitMode, ttl: StateTTL?)
     /// OverWindow: partition=[...] range=... aggs=[...]
     /// Output: the input's columns, then one per aggregate.
     case over(LogicalPlan, OverWindow)
@@ -270,7 +277,7 @@ public indirect enum LogicalPlan: Sendable, Equatable {
             return [OutputColumn(name: "window_start", type: .timestamp), OutputColumn(name: "window_end", type: .timestamp)]
                 + zip(keys, keyNames).map { OutputColumn(name: $1, type: $0.type) } + aggs.map { OutputColumn(name: $0.name, type: $0.type) }
                 + (emit == .final ? [] : [LogicalPlan.changeColumn])
-        case .aggregate(_, let keys, let keyNames, let aggs, _):
+        case .aggregate(_, let keys, let keyNames, let aggs, _, _):
             return zip(keys, keyNames).map { OutputColumn(name: $1, type: $0.type) } + aggs.map { OutputColumn(name: $0.name, type: $0.type) }
                 + [LogicalPlan.changeColumn]
         case .topN(let p, let t):
@@ -309,8 +316,9 @@ public indirect enum LogicalPlan: Sendable, Equatable {
             let time = p.schema[t].name
             return [pad + "WindowAggregate: \(win) time=\(time) keys=[\(keys.map(\.text).joined(separator: ", "))] "
                     + "aggs=[\(aggs.map(\.text).joined(separator: ", "))] emit=\(emit.text)"] + p.lines(depth + 1)
-        case .aggregate(let p, let keys, _, let aggs, let emit):
-            return [pad + "Aggregate: keys=[\(keys.map(\.text).joined(separator: ", "))] aggs=[\(aggs.map(\.text).joined(separator: ", "))] emit=\(emit.text)"]
+        case .aggregate(let p, let keys, _, let aggs, let emit, let ttl):
+            return [pad + "Aggregate: keys=[\(keys.map(\.text).joined(separator: ", "))] aggs=[\(aggs.map(\.text).joined(separator: ", "))] emit=\(emit.text)"
+                    + (ttl.map { " state_ttl=\(Duration(millis: $0.millis))" } ?? "")]
                 + p.lines(depth + 1)
         case .over(let p, let w):
             return [pad + "OverWindow: \(w.text) order=\(p.schema[w.timeColumn].name)"] + p.lines(depth + 1)

@@ -51,9 +51,9 @@ public struct Optimizer: Sendable {
         case .windowAggregate(let input, let w, let t, let keys, let keyNames, let aggs, let emit):
             return .windowAggregate(mapExpressions(input, f), window: w, timeColumn: t, keys: keys.map(f), keyNames: keyNames,
                                     aggregates: aggs.map { var a = $0; a.argument = a.argument.map(f); a.time = a.time.map(f); return a }, emit: emit)
-        case .aggregate(let input, let keys, let keyNames, let aggs, let emit):
+        case .aggregate(let input, let keys, let keyNames, let aggs, let emit, let ttl):
             return .aggregate(mapExpressions(input, f), keys: keys.map(f), keyNames: keyNames,
-                              aggregates: aggs.map { var a = $0; a.argument = a.argument.map(f); a.time = a.time.map(f); return a }, emit: emit)
+                              aggregates: aggs.map { var a = $0; a.argument = a.argument.map(f); a.time = a.time.map(f); return a }, emit: emit, ttl: ttl)
         case .over(let input, var w):
             w.partition = w.partition.map(f)
             w.aggregates = w.aggregates.map { var a = $0; a.argument = a.argument.map(f); a.time = a.time.map(f); return a }
@@ -120,8 +120,8 @@ public struct Optimizer: Sendable {
         case .project(let input, let exprs, let names): return .project(pushFilters(input), exprs, names: names)
         case .windowAggregate(let input, let w, let t, let keys, let keyNames, let aggs, let emit):
             return .windowAggregate(pushFilters(input), window: w, timeColumn: t, keys: keys, keyNames: keyNames, aggregates: aggs, emit: emit)
-        case .aggregate(let input, let keys, let keyNames, let aggs, let emit):
-            return .aggregate(pushFilters(input), keys: keys, keyNames: keyNames, aggregates: aggs, emit: emit)
+        case .aggregate(let input, let keys, let keyNames, let aggs, let emit, let ttl):
+            return .aggregate(pushFilters(input), keys: keys, keyNames: keyNames, aggregates: aggs, emit: emit, ttl: ttl)
         case .over(let input, let w): return .over(pushFilters(input), w)
         case .anomaly(let input, let a): return .anomaly(pushFilters(input), a)
         case .lookupJoin(let input, let j): return .lookupJoin(pushFilters(input), j)
@@ -164,9 +164,10 @@ public struct Optimizer: Sendable {
             }
             return (.windowAggregate(child, window: w, timeColumn: map[t]!, keys: keys.map { $0.remapped { map[$0]! } }, keyNames: keyNames,
                                      aggregates: remappedAggs, emit: emit), identity(p.schema.count))
-        case .aggregate(let input, let keys, let keyNames, let aggs, let emit):
+        case .aggregate(let input, let keys, let keyNames, let aggs, let emit, var ttl):
             // Over an updating input, the change kind (its last column) says whether a row adds or withdraws.
-            let changes: Set<Int> = input.isUpdating ? [input.schema.count - 1] : []
+            var changes: Set<Int> = input.isUpdating ? [input.schema.count - 1] : []
+            if let t = ttl { changes.insert(t.timeColumn) }
             let reads = keys.reduce(changes) { $0.union($1.columns) }.union(aggs.reduce(Set<Int>()) { $0.union($1.argument?.columns ?? []).union($1.time?.columns ?? []) })
             let (child, map) = prune(input, needed: reads)
             let remappedAggs = aggs.map { a -> AggregateCall in
@@ -175,7 +176,8 @@ public struct Optimizer: Sendable {
                 c.time = a.time?.remapped { map[$0]! }
                 return c
             }
-            return (.aggregate(child, keys: keys.map { $0.remapped { map[$0]! } }, keyNames: keyNames, aggregates: remappedAggs, emit: emit),
+            if let t = ttl { ttl = StateTTL(timeColumn: map[t.timeColumn]!, millis: t.millis) }
+            return (.aggregate(child, keys: keys.map { $0.remapped { map[$0]! } }, keyNames: keyNames, aggregates: remappedAggs, emit: emit, ttl: ttl),
                     identity(p.schema.count))
         case .over(let input, var w):
             let width = input.schema.count

@@ -21,6 +21,7 @@ struct ChangelogTests {
         CREATE SINK latest WITH (type = 'file', path = '$DIR/latest.jsonl');
         CREATE SINK windowed WITH (type = 'file', path = '$DIR/windowed.jsonl');
         CREATE SINK forgetful WITH (type = 'file', path = '$DIR/forgetful.jsonl');
+        CREATE SINK forgetful_counts WITH (type = 'file', path = '$DIR/forgetful_counts.jsonl');
         CREATE STREAM short_lived (k VARCHAR, v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
           WITH (shards = 2, format = 'json', state_ttl = '1s');
         INSERT INTO nested SELECT n, COUNT(*) AS keys, SUM(total) AS s, MAX(total) AS top
@@ -39,6 +40,7 @@ struct ChangelogTests {
         ) AS t WHERE rn <= 2;
         INSERT INTO forgetful SELECT k, v FROM (SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM short_lived) AS t
           WHERE rn = 1 EMIT CHANGES;
+        INSERT INTO forgetful_counts SELECT k, COUNT(*) AS n FROM short_lived GROUP BY k EMIT CHANGES;
         """
 
     struct Event { var k: String, v: Int64, ts: Int64 }
@@ -56,7 +58,7 @@ struct ChangelogTests {
         }
     }
 
-    static let files = ["nested.jsonl", "top2.jsonl", "ranked.jsonl", "dense.jsonl", "latest.jsonl", "windowed.jsonl", "forgetful.jsonl"]
+    static let files = ["nested.jsonl", "top2.jsonl", "ranked.jsonl", "dense.jsonl", "latest.jsonl", "windowed.jsonl", "forgetful.jsonl", "forgetful_counts.jsonl"]
 
     func run(pollLimit: Int, restart: Bool = false) throws -> [String: String] {
         let run = try RestartableRun(sql: Self.sql)
@@ -159,6 +161,9 @@ struct ChangelogTests {
         // kept-forever Top-1 would let through (its changelog stays well formed).
         let forgetful = files["forgetful.jsonl"]!.split(separator: "\n")
         #expect(forgetful.filter { $0.contains(#""op":"+I""#) }.count > forgetful.filter { $0.contains(#""op":"-D""#) }.count + 5)
+        // The counts of a key forgotten start again at 1 (+I): fewer than all its events at the end.
+        let counts = files["forgetful_counts.jsonl"]!.split(separator: "\n")
+        #expect(counts.filter { $0.contains(#""n":1,"op":"+I""#) }.count > 5)
     }
 
     @Test func anyReadSizeAndRestartsWriteTheSameChangelogs() throws {
@@ -221,6 +226,58 @@ struct ChangelogTests {
         // By 9 s (watermark 8 s) a, last touched at 0 s, has been idle for more than 5 s.
         #expect(try rows(ttl: true) == [#"{"k":"a","v":10,"op":"+I"}"#, #"{"k":"b","v":1,"op":"+I"}"#,
                                        #"{"k":"b","v":1,"op":"-D"}"#, #"{"k":"b","v":2,"op":"+I"}"#, #"{"k":"a","v":5,"op":"+I"}"#])
+    }
+
+    /// An aggregate without a window over a stream with state_ttl forgets a group idle for that
+    /// long: its last row stands, and the group's next row starts a new count (+I).
+    @Test func anAggregateForgetsGroupsIdleForTheStateTTL() throws {
+        func rows(ttl: Bool) throws -> [String] {
+            let f = try EngineFixture()
+            try f.load("""
+                CREATE STREAM ev (k VARCHAR, v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)\(ttl ? " WITH (state_ttl = '5s')" : "");
+                CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+                INSERT INTO out SELECT k, COUNT(*) AS n FROM ev GROUP BY k EMIT CHANGES;
+                """)
+            for (k, ts) in [("a", 0), ("b", 1_000), ("b", 9_000), ("a", 12_000)] {
+                try f.put("ev", #"{"k":"\#(k)","v":1,"ts":\#(1_704_067_200_000 + ts)}"#)
+                while try f.engine.step() {}
+            }
+            try f.engine.runUntilEnd()
+            return f.lines("out.jsonl")
+        }
+        #expect(try rows(ttl: false).last == #"{"k":"a","n":2,"op":"+U"}"#)
+        // By 9 s (watermark 8 s) a, last touched at 0 s, has been idle for more than 5 s; b was touched at 1 s.
+        #expect(try rows(ttl: true) == [#"{"k":"a","n":1,"op":"+I"}"#, #"{"k":"b","n":1,"op":"+I"}"#,
+                                       #"{"k":"b","n":1,"op":"-U"}"#, #"{"k":"b","n":2,"op":"+U"}"#, #"{"k":"a","n":1,"op":"+I"}"#])
+    }
+
+    /// A key is forgotten by the watermark the records before its row left, at any read size: a
+    /// record that moves the watermark past a key's TTL, read in one batch with the key's next
+    /// row, still comes first.
+    @Test func forgettingDoesNotDependOnTheReadSize() throws {
+        func rows(pollLimit: Int) throws -> [String] {
+            let f = try EngineFixture()
+            f.engine.pollLimit = pollLimit
+            try f.load("""
+                CREATE STREAM ev (k VARCHAR, v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (state_ttl = '5s');
+                CREATE SINK counts WITH (type = 'file', path = '$DIR/counts.jsonl');
+                CREATE SINK tops WITH (type = 'file', path = '$DIR/tops.jsonl');
+                INSERT INTO counts SELECT k, COUNT(*) AS n FROM ev GROUP BY k EMIT CHANGES;
+                INSERT INTO tops SELECT k, v FROM (SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM ev) AS t WHERE rn = 1 EMIT CHANGES;
+                """)
+            try f.put("ev", #"{"k":"a","v":9,"ts":1704067200000}"#)
+            while try f.engine.step() {}
+            // Read together: b at 7 s moves the watermark to 6 s, past a's 0 s + 5 s; then a.
+            try f.put("ev", #"{"k":"b","v":1,"ts":1704067207000}"#)
+            try f.put("ev", #"{"k":"a","v":2,"ts":1704067207100}"#)
+            while try f.engine.step() {}
+            try f.engine.runUntilEnd()
+            return f.lines("counts.jsonl") + f.lines("tops.jsonl")
+        }
+        let want = [#"{"k":"a","n":1,"op":"+I"}"#, #"{"k":"b","n":1,"op":"+I"}"#, #"{"k":"a","n":1,"op":"+I"}"#,
+                    #"{"k":"a","v":9,"op":"+I"}"#, #"{"k":"b","v":1,"op":"+I"}"#, #"{"k":"a","v":2,"op":"+I"}"#]
+        #expect(try rows(pollLimit: 1) == want)
+        #expect(try rows(pollLimit: 10_000) == want)
     }
 
     /// A changelog into a declared stream needs an op column to say each record's kind.
