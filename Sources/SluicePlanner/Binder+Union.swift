@@ -17,8 +17,16 @@ extension Planner {
         first.limit = nil
         var second = q.unionAll[0]
         second.emit = q.emit
-        let plans = [try planBody(first), try planBody(second)]
-        for (p, b) in zip(plans, [first, second]) { try Planner.refuseUpdating(p, "UNION ALL", b.loc) }
+        var plans = [try planBody(first), try planBody(second)]
+        // A union with an updating input is updating: an append-only input's rows are inserts.
+        if plans.contains(where: \.isUpdating) {
+            plans = plans.map { p in
+                guard !p.isUpdating else { return p }
+                let s = p.schema
+                return .project(p, s.indices.map { .column($0, name: s[$0].name, s[$0].type) } + [.literal(.string(ChangeKind.insert.rawValue), .varchar)],
+                                names: s.map(\.name) + [ChangeKind.column])
+            }
+        }
         let (l, r) = (plans[0].schema, plans[1].schema)
         guard l.count == r.count else {
             throw Planner.error("plan.union-columns", "the queries of UNION ALL give \(l.count) and \(r.count) columns", second.loc,

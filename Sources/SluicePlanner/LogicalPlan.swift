@@ -262,7 +262,9 @@ public indirect enum LogicalPlan: Sendable, Equatable {
         case .project(let c, let exprs, _):
             guard c.isUpdating, case .column(let i, _, _)? = exprs.last else { return false }
             return i == c.schema.count - 1
-        case .source, .over, .anomaly, .lookupJoin, .intervalJoin, .union, .hopRows: return false
+        // A union of updating inputs (Planner.planUnion gives an append-only one an op column).
+        case .union(let l, let r): return l.isUpdating || r.isUpdating
+        case .source, .over, .anomaly, .lookupJoin, .intervalJoin, .hopRows: return false
         }
     }
 
