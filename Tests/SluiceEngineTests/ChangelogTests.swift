@@ -72,13 +72,7 @@ struct ChangelogTests {
                 }
             }
             run.clock.advance(by: 100)
-            while try run.engine.step() {
-                if restart {
-                    try run.engine.stop()
-                    try run.crashAndReopen()
-                    run.engine.pollLimit = pollLimit
-                }
-            }
+            try run.drain(restart: restart)
         }
         try run.engine.finish()
         return Dictionary(uniqueKeysWithValues: Self.files.map { ($0, run.file($0)) })

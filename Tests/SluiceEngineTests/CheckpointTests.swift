@@ -37,6 +37,18 @@ final class RestartableRun {
         try engine.load(Parser.parse(sql).script)
     }
 
+    /// Steps until a step reads nothing; with `restart`, the engine is stopped and the run resumed
+    /// from its checkpoint after every step (the read size kept).
+    func drain(restart: Bool = false) throws {
+        let limit = engine.pollLimit
+        while try engine.step() {
+            guard restart else { continue }
+            try engine.stop()
+            try crashAndReopen()
+            engine.pollLimit = limit
+        }
+    }
+
     func put(_ records: ArraySlice<String>) throws {
         for r in records { _ = try store.putRecord(stream: "bids", data: Array(r.utf8), partitionKey: "k") }
         clock.advance(by: 100)

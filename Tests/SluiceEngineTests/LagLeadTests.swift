@@ -48,13 +48,7 @@ struct LagLeadTests {
                                             explicitHashKey: String(ranges[(i + j) % 2].lowerBound))
             }
             run.clock.advance(by: 100)
-            while try run.engine.step() {
-                if restart {
-                    try run.engine.stop()
-                    try run.crashAndReopen()
-                    run.engine.pollLimit = pollLimit
-                }
-            }
+            try run.drain(restart: restart)
         }
         try run.engine.finish()
         return run.file("out.jsonl")

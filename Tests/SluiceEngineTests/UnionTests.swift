@@ -51,13 +51,7 @@ struct UnionTests {
                                             explicitHashKey: String(ranges[p.shard].lowerBound))
             }
             run.clock.advance(by: 100)
-            while try run.engine.step() {
-                if restart {
-                    try run.engine.stop()
-                    try run.crashAndReopen()
-                    run.engine.pollLimit = pollLimit
-                }
-            }
+            try run.drain(restart: restart)
         }
         try run.engine.finish()
         return (["both.jsonl": run.file("both.jsonl"), "windows.jsonl": run.file("windows.jsonl")], run.engine.counters.map(\.late))
