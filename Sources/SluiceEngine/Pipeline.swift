@@ -277,16 +277,26 @@ final class Pipeline {
         let rowOrigins = origins
         guard let below = sides[side] else { return enter(batch, side: side, rowOrigins, marks: marks, now: now) }
         // Through the side's operators, in runs of rows that meet the same watermarks.
+        return inRuns(batch, rowOrigins, marks, now: now) { part, mapped in
+            below.pendingOrigins = mapped
+            let rows = below.push(part, now: now)
+            failures += below.failures
+            below.failures.removeAll()
+            return rows.isEmpty ? [] : enter(Pipeline.batch(rows, below.outputSchema), side: side, .none, marks: nil, now: now)
+        }
+    }
+
+    /// A batch in runs of rows that meet the same watermarks: `take` gets each run (and the rows
+    /// of the source batch its rows came from, when all are known); between runs, the pipeline
+    /// moves to the watermarks that the records before the next run left (`marks`, by source row).
+    private func inRuns(_ batch: Batch, _ rowOrigins: Origins, _ marks: [(left: Int64, right: Int64)]?, now: Int64,
+                        _ take: (Batch, [Int]?) -> [[Value]]) -> [[Value]] {
         var out: [[Value]] = []
         var start = 0
         func through(_ end: Int) {
             guard start < end else { return }
             let mapped = (start..<end).compactMap { rowOrigins[$0] }
-            below.pendingOrigins = mapped.count == end - start ? mapped : nil
-            let rows = below.push(start == 0 && end == batch.count ? batch : batch.slice(start..<end), now: now)
-            failures += below.failures
-            below.failures.removeAll()
-            if !rows.isEmpty { out += enter(Pipeline.batch(rows, below.outputSchema), side: side, .none, marks: nil, now: now) }
+            out += take(start == 0 && end == batch.count ? batch : batch.slice(start..<end), mapped.count == end - start ? mapped : nil)
             start = end
         }
         if let marks {
@@ -312,24 +322,10 @@ final class Pipeline {
     /// they come; with `marks`, the union moves to the watermarks the records before each row left.
     private func enter(_ batch: Batch, side: Int, _ rowOrigins: Origins, marks: [(left: Int64, right: Int64)]?, now: Int64) -> [[Value]] {
         if case .intervalJoin(let j)? = stages.first { return joinRows(batch, side: side, j, rowOrigins, marks: marks, now: now) }
-        var out: [[Value]] = []
-        var start = 0
-        func up(_ end: Int) {
-            guard start < end else { return }
-            let mapped = (start..<end).compactMap { rowOrigins[$0] }
-            origins = mapped.count == end - start ? .mapped(mapped) : .none
-            out += run(from: 1, .batch(start == 0 && end == batch.count ? batch : batch.slice(start..<end)), now: now)
-            start = end
+        return inRuns(batch, rowOrigins, marks, now: now) { part, mapped in
+            origins = mapped.map { .mapped($0) } ?? .none
+            return run(from: 1, .batch(part), now: now)
         }
-        if let marks {
-            for r in 0..<batch.count {
-                guard let o = rowOrigins[r], o < marks.count, marks[o] != joinMarks else { continue }
-                up(r)
-                out += advanceJoin(left: marks[o].left, right: marks[o].right, now: now)
-            }
-        }
-        up(batch.count)
-        return out
     }
 
     /// Rows of one side into the join: each meets the other side's rows held under its key. With
