@@ -1,10 +1,13 @@
 /// Keys of operator state by the second of event time they were last touched, so the keys idle for
 /// longer than a time to live are found without a scan (a state TTL, as Flink's): a key touched at
 /// time t is forgotten once the watermark passes the end of t's second plus the TTL.
+///
+/// Each key stands once in a queue sorted by second; touching it again only notes the new
+/// second, and when its old entry comes up it goes back in at that second. So the queue holds a
+/// key once, however often it is touched.
 public struct IdleKeys<Key: Hashable> {
     public let ttl: Int64
     private var last: [Key: Int64] = [:]
-    /// Touches sorted by second (a key again only when its second grew).
     private var queue: [(second: Int64, key: Key)] = []
     private var head = 0
 
@@ -14,10 +17,17 @@ public struct IdleKeys<Key: Hashable> {
 
     public mutating func touch(_ k: Key, at time: Int64) {
         let s = floorDiv(time, 1000)
-        if let prev = last[k], prev >= s { return }
+        if let prev = last[k] {
+            if s > prev { last[k] = s }
+            return
+        }
         last[k] = s
+        enqueue(s, k)
+    }
+
+    /// Into the queue at its second (at the back, unless a row came out of order).
+    private mutating func enqueue(_ s: Int64, _ k: Key) {
         guard let back = queue.last, back.second > s else { queue.append((s, k)); return }
-        // A touch older than the newest (a row out of order) goes in its place: the queue stays sorted.
         var lo = head, hi = queue.count
         while lo < hi {
             let mid = (lo + hi) / 2
@@ -36,9 +46,12 @@ public struct IdleKeys<Key: Hashable> {
         while head < queue.count, queue[head].second < limit {
             let (s, k) = queue[head]
             head += 1
-            if last[k] == s {
+            guard let newest = last[k] else { continue }  // forgotten meanwhile
+            if newest <= s {
                 last[k] = nil
                 out.append(k)
+            } else {
+                enqueue(newest, k)  // touched since: back in at its newest second
             }
         }
         if head > 4096 && head * 2 > queue.count {
