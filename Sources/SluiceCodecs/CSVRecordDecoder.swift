@@ -194,6 +194,14 @@ public struct CSVRecordDecoder {
                 } else {
                     return DecodeError("'\(t)' is not a timestamp (epoch milliseconds or ISO-8601)", field: f.name)
                 }
+            case .decimal(let precision, let scale):
+                let t = String(decoding: v, as: UTF8.self).trimmingSpaces
+                guard let d = Decimal64.parse(Array(t.utf8), scale: scale) else {
+                    let isNumber = Double(t) != nil
+                    return DecodeError(isNumber ? "\(t) is out of the range of \(f.type.rawValue)" : "'\(t)' is not a number", field: f.name)
+                }
+                guard d.fits(precision: precision) else { return DecodeError("\(t) is out of the range of \(f.type.rawValue)", field: f.name) }
+                builder.append(int: d.unscaled)
             }
             return nil
         }

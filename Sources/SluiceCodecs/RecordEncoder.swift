@@ -71,6 +71,7 @@ public struct RecordEncoder: Sendable {
             out.append(contentsOf: TimeFormat.iso8601(t).utf8)
             out.append(34)
         case .interval(let ms): out.append(contentsOf: String(ms).utf8)
+        case .decimal(let d): out.append(contentsOf: d.description.utf8)  // a JSON number, every digit of its scale
         }
     }
 
@@ -83,6 +84,7 @@ public struct RecordEncoder: Sendable {
         case .double(let d): return d.isFinite ? d.description : ""
         case .string(let s): return s
         case .timestamp(let t): return TimeFormat.iso8601(t)
+        case .decimal(let d): return d.description
         }
     }
 

@@ -1,7 +1,50 @@
 /// Value types of the engine (DIALECT.md §2). TIMESTAMP is UTC epoch milliseconds; INTERVAL is
-/// milliseconds.
-public enum ColumnType: String, Sendable, Hashable, CaseIterable {
-    case boolean = "BOOLEAN", bigint = "BIGINT", double = "DOUBLE", varchar = "VARCHAR", timestamp = "TIMESTAMP", interval = "INTERVAL"
+/// milliseconds; DECIMAL(p, s) is exact, its unscaled value in 64 bits (p up to 18).
+public enum ColumnType: Sendable, Hashable {
+    case boolean, bigint, double, varchar, timestamp, interval
+    case decimal(precision: Int, scale: Int)
+
+    /// The type as SQL writes it: `BIGINT`, `DECIMAL(10, 2)`.
+    public var rawValue: String {
+        switch self {
+        case .boolean: return "BOOLEAN"
+        case .bigint: return "BIGINT"
+        case .double: return "DOUBLE"
+        case .varchar: return "VARCHAR"
+        case .timestamp: return "TIMESTAMP"
+        case .interval: return "INTERVAL"
+        case .decimal(let p, let s): return "DECIMAL(\(p), \(s))"
+        }
+    }
+
+    /// Reads `rawValue` back (as saved definitions hold it).
+    public init?(rawValue: String) {
+        switch rawValue {
+        case "BOOLEAN": self = .boolean
+        case "BIGINT": self = .bigint
+        case "DOUBLE": self = .double
+        case "VARCHAR": self = .varchar
+        case "TIMESTAMP": self = .timestamp
+        case "INTERVAL": self = .interval
+        default:
+            guard rawValue.hasPrefix("DECIMAL("), rawValue.hasSuffix(")") else { return nil }
+            let parts = rawValue.dropFirst(8).dropLast().split(separator: ",").map { Int(String($0.filter { $0 != " " })) }
+            guard parts.count == 2, let p = parts[0], let s = parts[1], (1...Decimal64.maxPrecision).contains(p), (0...p).contains(s) else { return nil }
+            self = .decimal(precision: p, scale: s)
+        }
+    }
+
+    /// Whether values of the type are 64-bit integers in storage (BIGINT, TIMESTAMP, INTERVAL and
+    /// DECIMAL's unscaled values).
+    public var isIntegerStored: Bool {
+        switch self {
+        case .bigint, .timestamp, .interval, .decimal: return true
+        default: return false
+        }
+    }
+
+    /// DECIMAL's scale; nil for other types.
+    public var decimalScale: Int? { if case .decimal(_, let s) = self { return s }; return nil }
 }
 
 /// One value, for rows at the edges (tests, results, literals). Hot paths work on columns.
@@ -13,6 +56,7 @@ public enum Value: Sendable, Hashable, CustomStringConvertible {
     case string(String)
     case timestamp(Int64)
     case interval(Int64)
+    case decimal(Decimal64)
 
     public var isNull: Bool { if case .null = self { return true }; return false }
 
@@ -25,6 +69,7 @@ public enum Value: Sendable, Hashable, CustomStringConvertible {
         case .string(let s): return s
         case .timestamp(let t): return TimeFormat.iso8601(t)
         case .interval(let ms): return "\(ms) ms"
+        case .decimal(let d): return d.description
         }
     }
 }
@@ -100,6 +145,7 @@ public struct Column: Sendable {
             switch type {
             case .timestamp: return .timestamp(a[i])
             case .interval: return .interval(a[i])
+            case .decimal(_, let s): return .decimal(Decimal64(unscaled: a[i], scale: s))
             default: return .int(a[i])
             }
         case .double(let a): return .double(a[i])
@@ -148,6 +194,7 @@ extension Column {
             switch type {
             case .timestamp: for i in 0..<n { rows[i].append(.timestamp(a[i])) }
             case .interval: for i in 0..<n { rows[i].append(.interval(a[i])) }
+            case .decimal(_, let s): for i in 0..<n { rows[i].append(.decimal(Decimal64(unscaled: a[i], scale: s))) }
             default: for i in 0..<n { rows[i].append(.int(a[i])) }
             }
         case .double(let a): for i in 0..<n { rows[i].append(.double(a[i])) }
@@ -175,7 +222,7 @@ public struct ColumnBuilder: Sendable {
         self.type = type
         switch type {
         case .boolean: bools.reserveCapacity(capacity)
-        case .bigint, .timestamp, .interval: ints.reserveCapacity(capacity)
+        case .bigint, .timestamp, .interval, .decimal: ints.reserveCapacity(capacity)
         case .double: doubles.reserveCapacity(capacity)
         case .varchar: offsets.reserveCapacity(capacity + 1)
         }
@@ -191,7 +238,7 @@ public struct ColumnBuilder: Sendable {
     public mutating func appendNull() {
         switch type {
         case .boolean: bools.append(false)
-        case .bigint, .timestamp, .interval: ints.append(0)
+        case .bigint, .timestamp, .interval, .decimal: ints.append(0)
         case .double: doubles.append(0)
         case .varchar: offsets.append(Int32(bytes.count))
         }
@@ -220,6 +267,13 @@ public struct ColumnBuilder: Sendable {
         case (.bigint, .int(let i)), (.timestamp, .timestamp(let i)), (.interval, .interval(let i)): append(int: i)
         case (.double, .double(let d)): append(double: d)
         case (.double, .int(let i)): append(double: Double(i))
+        case (.double, .decimal(let d)): append(double: d.doubleValue)
+        case (.decimal(let p, let s), .decimal(let d)):
+            guard let r = d.rescaled(to: s), r.fits(precision: p) else { return false }
+            append(int: r.unscaled)
+        case (.decimal(let p, let s), .int(let i)):
+            guard let r = Decimal64(i).rescaled(to: s), r.fits(precision: p) else { return false }
+            append(int: r.unscaled)
         case (.varchar, .string(let s)): append(string: s)
         default: return false
         }
@@ -231,7 +285,7 @@ public struct ColumnBuilder: Sendable {
         guard count > 0 else { return }
         switch type {
         case .boolean: bools.removeLast()
-        case .bigint, .timestamp, .interval: ints.removeLast()
+        case .bigint, .timestamp, .interval, .decimal: ints.removeLast()
         case .double: doubles.removeLast()
         case .varchar:
             offsets.removeLast()
@@ -245,7 +299,7 @@ public struct ColumnBuilder: Sendable {
         let storage: Column.Storage
         switch type {
         case .boolean: storage = .bool(bools)
-        case .bigint, .timestamp, .interval: storage = .int(ints)
+        case .bigint, .timestamp, .interval, .decimal: storage = .int(ints)
         case .double: storage = .double(doubles)
         case .varchar: storage = .string(bytes: bytes, offsets: offsets)
         }

@@ -32,10 +32,20 @@ public enum AggregateFunction: String, Sendable, CaseIterable {
         switch self {
         case .countStar, .count, .countDistinct, .approxCountDistinct: return .bigint
         case .percentile: return .double
-        case .sum: return input == .bigint ? .bigint : .double
+        case .sum:
+            if case .decimal(_, let s)? = input { return .decimal(precision: Decimal64.maxPrecision, scale: s) }
+            return input == .bigint ? .bigint : .double
         case .min, .max, .firstValue, .lastValue, .lag, .lead: return input ?? .double
-        case .avg, .stddevSamp, .stddevPop, .varSamp, .varPop: return .double
+        case .avg:
+            if case .decimal(_, let s)? = input { return AggregateFunction.averageType(scale: s) }
+            return .double
+        case .stddevSamp, .stddevPop, .varSamp, .varPop: return .double
         }
+    }
+
+    /// AVG of DECIMAL(p, s) (`Decimal64.averageScale`).
+    public static func averageType(scale s: Int) -> ColumnType {
+        .decimal(precision: Decimal64.maxPrecision, scale: Decimal64.averageScale(s))
     }
 }
 
@@ -45,6 +55,11 @@ public enum AggregateState: Sendable, Equatable {
     case count(Int64)
     case sumInt(Int64, seen: Bool)
     case sumDouble(Double, seen: Bool)
+    /// SUM and AVG of DECIMAL(p, s): the exact total of the unscaled values (128 bits: no
+    /// overflow however many rows) and how many there were.
+    case sumDecimal(Int128, n: Int64, scale: Int)
+    /// MIN and MAX of DECIMAL(p, s): the unscaled extreme.
+    case minDecimal(Int64?, scale: Int), maxDecimal(Int64?, scale: Int)
     /// Welford's running mean and sum of squared deviations.
     case moments(n: Int64, mean: Double, m2: Double)
     case minInt(Int64?), maxInt(Int64?)
@@ -65,6 +80,10 @@ public enum AggregateState: Sendable, Equatable {
         case .percentile: return .digest(TDigest(), p: parameter ?? 0.5)
         case .countStar, .count, .lag, .lead: return .count(0)
         case .countDistinct: return .distinct([])
+        case .sum where input?.decimalScale != nil, .avg where input?.decimalScale != nil:
+            return .sumDecimal(0, n: 0, scale: input?.decimalScale ?? 0)
+        case .min where input?.decimalScale != nil: return .minDecimal(nil, scale: input?.decimalScale ?? 0)
+        case .max where input?.decimalScale != nil: return .maxDecimal(nil, scale: input?.decimalScale ?? 0)
         case .sum: return input == .bigint ? .sumInt(0, seen: false) : .sumDouble(0, seen: false)
         case .avg, .stddevSamp, .stddevPop, .varSamp, .varPop: return .moments(n: 0, mean: 0, m2: 0)
         case .min:
@@ -131,6 +150,9 @@ public enum AggregateState: Sendable, Equatable {
             t.add(Double(v))
             self = .digest(t, p: p)
         case .first, .last: add(.int(v), at: 0)  // without a time, arrival order decides
+        case .sumDecimal(let t, let n, let s): self = .sumDecimal(t + Int128(v), n: n + 1, scale: s)
+        case .minDecimal(let m, let s): self = .minDecimal(m.map { Swift.min($0, v) } ?? v, scale: s)
+        case .maxDecimal(let m, let s): self = .maxDecimal(m.map { Swift.max($0, v) } ?? v, scale: s)
         case .minString, .maxString: break
         }
     }
@@ -163,7 +185,7 @@ public enum AggregateState: Sendable, Equatable {
             t.add(v)
             self = .digest(t, p: p)
         case .first, .last: add(.double(v), at: 0)
-        case .minString, .maxString: break
+        case .minString, .maxString, .sumDecimal, .minDecimal, .maxDecimal: break
         }
     }
 
@@ -173,6 +195,15 @@ public enum AggregateState: Sendable, Equatable {
         case .null: return
         case .int(let i), .timestamp(let i), .interval(let i): add(int: i)
         case .double(let d): add(double: d)
+        case .decimal(let d):
+            switch self {
+            case .sumDecimal(_, _, let s), .minDecimal(_, let s), .maxDecimal(_, let s):
+                // Values of the column share its scale; another scale is brought to it.
+                if let u = (d.scale == s ? d : d.rescaled(to: s))?.unscaled { add(int: u) }
+            case .distinct(var set): self = .count(0); set.insert(v); self = .distinct(set)
+            case .sketch(var h): self = .count(0); h.add(v); self = .sketch(h)
+            default: add(double: d.doubleValue)
+            }
         case .bool(let b):
             if case .distinct(var s) = self { self = .count(0); s.insert(v); self = .distinct(s) }
             else if case .sketch(var h) = self { self = .count(0); h.add(v); self = .sketch(h) }
@@ -203,6 +234,9 @@ public enum AggregateState: Sendable, Equatable {
         case (.sumDouble(let a, let sa), .sumDouble(let b, let sb)): return .sumDouble(a + b, seen: sa || sb)
         case (.sumInt(let a, let sa), .sumDouble(let b, let sb)), (.sumDouble(let b, let sb), .sumInt(let a, let sa)):
             return .sumDouble(Double(a) + b, seen: sa || sb)
+        case (.sumDecimal(let a, let na, let s), .sumDecimal(let b, let nb, _)): return .sumDecimal(a + b, n: na + nb, scale: s)
+        case (.minDecimal(let a, let s), .minDecimal(let b, _)): return .minDecimal(opt(a, b, Swift.min), scale: s)
+        case (.maxDecimal(let a, let s), .maxDecimal(let b, _)): return .maxDecimal(opt(a, b, Swift.max), scale: s)
         case (.moments(let n1, let m1, let q1), .moments(let n2, let m2, let q2)):
             if n1 == 0 { return o }
             if n2 == 0 { return self }
@@ -242,6 +276,8 @@ public enum AggregateState: Sendable, Equatable {
         case (.int(let i), .timestamp): return .timestamp(i)
         case (.int(let i), .interval): return .interval(i)
         case (.int(let i), .double): return .double(Double(i))
+        case (.decimal(let d), .decimal(_, let s)) where d.scale != s: return d.rescaled(to: s).map { .decimal($0) } ?? .null
+        case (.int(let i), .decimal(_, let s)): return Decimal64(i).rescaled(to: s).map { .decimal($0) } ?? .null
         default: return v
         }
     }
@@ -267,6 +303,16 @@ public enum AggregateState: Sendable, Equatable {
         case .minInt(let m), .maxInt(let m): return m.map { .int($0) } ?? .null
         case .minDouble(let m), .maxDouble(let m): return m.map { .double($0) } ?? .null
         case .minString(let m), .maxString(let m): return m.map { .string($0) } ?? .null
+        case .minDecimal(let m, let s), .maxDecimal(let m, let s): return m.map { .decimal(Decimal64(unscaled: $0, scale: s)) } ?? .null
+        case .sumDecimal(let t, let n, let s):
+            guard n > 0 else { return .null }
+            if f == .avg {
+                // The mean at AVG's scale, rounded; past 18 digits NULL, as Flink's DECIMAL overflow.
+                let target = AggregateFunction.averageType(scale: s).decimalScale ?? s
+                let num = t * Decimal64.pow10(target - s)
+                return Decimal64.fitting(Decimal64.divideRounding(num, Int128(n)), scale: target).map { .decimal($0) } ?? .null
+            }
+            return Decimal64.fitting(t, scale: s).map { .decimal($0) } ?? .null
         }
     }
 }

@@ -104,6 +104,7 @@ public final class AnomalyDetectionOperator {
                 switch batch.columns[1 + keyCount + c].value(r) {
                 case .int(let i): x = Double(i)
                 case .double(let d): x = d
+                case .decimal(let d): x = d.doubleValue
                 default: x = .nan
                 }
                 guard x.isFinite else { point = nil; break }

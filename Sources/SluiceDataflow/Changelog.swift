@@ -11,6 +11,9 @@ public struct RetractableState: Sendable, Equatable {
     private var sum: Double = 0
     private var sumSquares: Double = 0
     private var doubles = false
+    /// DECIMAL values: their exact total, unscaled at `decimalScale` (the first value's scale).
+    private var sumDecimal: Int128 = 0
+    private var decimalScale: Int? = nil
     /// MIN, MAX, COUNT(DISTINCT): each value held and how many times.
     private var counts: [Value: Int64] = [:]
     /// MIN / MAX: the extreme of `counts`, found again when its last copy is withdrawn.
@@ -30,6 +33,11 @@ public struct RetractableState: Sendable, Equatable {
         case .double(let d):
             number = d
             doubles = true
+        case .decimal(let d):
+            number = d.doubleValue
+            let s = decimalScale ?? d.scale
+            decimalScale = s
+            if let u = d.rescaled(to: s)?.unscaled { sumDecimal += Int128(sign) * Int128(u) }
         case .bool(let b): number = b ? 1 : 0
         case .string: number = 0
         }
@@ -50,7 +58,7 @@ public struct RetractableState: Sendable, Equatable {
             }
         default: break
         }
-        if n == 0 { sum = 0; sumSquares = 0; sumInt = 0; doubles = false }
+        if n == 0 { sum = 0; sumSquares = 0; sumInt = 0; doubles = false; sumDecimal = 0; decimalScale = nil }
     }
 
     private func better(_ a: Value, than b: Value) -> Bool {
@@ -66,8 +74,19 @@ public struct RetractableState: Sendable, Equatable {
         case .min, .max: return extreme ?? .null
         case .sum:
             guard n > 0 else { return .null }
+            if case .decimal(_, let s) = type {
+                return Decimal64.fitting(sumDecimal, scale: decimalScale ?? s).flatMap { $0.rescaled(to: s) }.map { .decimal($0) } ?? .null
+            }
             return type == .bigint && !doubles ? .int(sumInt) : .double(sum)
-        case .avg: return n == 0 ? .null : .double(sum / Double(n))
+        case .avg:
+            guard n > 0 else { return .null }
+            if case .decimal(_, let s) = type {
+                let from = decimalScale ?? s
+                guard s >= from else { return .null }
+                let mean = Decimal64.divideRounding(sumDecimal * Decimal64.pow10(s - from), Int128(n))
+                return Decimal64.fitting(mean, scale: s).map { .decimal($0) } ?? .null
+            }
+            return .double(sum / Double(n))
         case .varPop, .stddevPop, .varSamp, .stddevSamp:
             let sample = function == .varSamp || function == .stddevSamp
             guard n > (sample ? 1 : 0) else { return .null }
@@ -85,6 +104,7 @@ public struct RetractableState: Sendable, Equatable {
         if sum != 0 { o["s"] = .double(sum) }
         if sumSquares != 0 { o["ss"] = .double(sumSquares) }
         if doubles { o["d"] = true }
+        if let ds = decimalScale { o["ds"] = .int(Int64(ds)); o["sd"] = .string(String(sumDecimal)) }
         if !counts.isEmpty {
             o["counts"] = .array(counts.keys.sorted { GroupKeyOrder.compare($0, $1) < 0 }.map { .array([$0.snapshot, .int(counts[$0]!)]) })
         }
@@ -102,6 +122,11 @@ public struct RetractableState: Sendable, Equatable {
         sum = j["s"]?.doubleValue ?? 0
         sumSquares = j["ss"]?.doubleValue ?? 0
         doubles = j["d"] == .bool(true)
+        if let ds = j["ds"]?.int64Value {
+            guard let text = j["sd"]?.stringValue, let total = Int128(text) else { throw SnapshotError("an aggregate state over changes is malformed") }
+            decimalScale = Int(ds)
+            sumDecimal = total
+        }
         for e in j["counts"]?.arrayValue ?? [] {
             guard let pair = e.arrayValue, pair.count == 2, let c = pair[1].int64Value else { throw SnapshotError("an aggregate state over changes is malformed") }
             counts[try Value(snapshot: pair[0])] = c

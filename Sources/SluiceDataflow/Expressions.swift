@@ -95,6 +95,7 @@ public struct Evaluator {
                     if i == .min { fail(r, "integer overflow in -\(i)"); out.append(.null) } else { out.append(.int(-i)) }
                 case .double(let d): out.append(.double(-d))
                 case .interval(let i): out.append(.interval(-i))
+                case .decimal(let d): out.append(.decimal(Decimal64(unscaled: -d.unscaled, scale: d.scale)))  // 18 digits negate exactly
                 default: out.append(.null)
                 }
             }
@@ -208,6 +209,9 @@ public struct Evaluator {
             return op == .add ? .interval(a &+ b) : op == .subtract ? .interval(a &- b) : .null
         case (.interval(let a), .int(let b)) where op == .multiply: return .interval(a &* b)
         case (.int(let a), .interval(let b)) where op == .multiply: return .interval(a &* b)
+        case (.decimal(let a), .decimal(let b)): return decimal(op, a, b, row: row)
+        case (.decimal(let a), .int(let b)): return decimal(op, a, Decimal64(b), row: row)
+        case (.int(let a), .decimal(let b)): return decimal(op, Decimal64(a), b, row: row)
         default:
             guard let a = x.doubleValue, let b = y.doubleValue else { return .null }
             switch op {
@@ -222,6 +226,23 @@ public struct Evaluator {
                 return .double(a.truncatingRemainder(dividingBy: b))
             }
         }
+    }
+
+    /// Exact DECIMAL arithmetic at the scale the planner typed the result with
+    /// (`Decimal64.resultScale`); past 18 digits it is an overflow of the row, as for BIGINT.
+    private mutating func decimal(_ op: ArithmeticOp, _ a: Decimal64, _ b: Decimal64, row: Int) -> Value {
+        let scale = Decimal64.resultScale(op.rawValue, a.scale, b.scale)
+        let r: Decimal64?
+        switch op {
+        case .add: r = Decimal64.add(a, b)
+        case .subtract: r = Decimal64.subtract(a, b)
+        case .multiply: r = Decimal64.multiply(a, b, scale: scale)
+        case .divide, .modulo:
+            if b.unscaled == 0 { fail(row, "division by zero (\(a) \(op.rawValue) 0)"); return .null }
+            r = op == .divide ? Decimal64.divide(a, b, scale: scale) : Decimal64.remainder(a, b)
+        }
+        guard let r else { fail(row, "decimal overflow in \(a) \(op.rawValue) \(b) (more than 18 digits)"); return .null }
+        return .decimal(r)
     }
 
     private mutating func checked(_ r: (partialValue: Int64, overflow: Bool), _ what: String, _ row: Int) -> Value {
@@ -261,6 +282,7 @@ public struct Evaluator {
                 guard let i = Int64(checking: d) else { return bad() }
                 return .int(i)
             case .bool(let b): return .int(b ? 1 : 0)
+            case .decimal(let d): return d.rescaled(to: 0).map { .int($0.unscaled) } ?? bad()
             case .string(let s): return Int64(s.trimmingCharacters(" ")).map { .int($0) } ?? bad()
             case .timestamp(let t), .interval(let t): return .int(t)
             default: return bad()
@@ -269,6 +291,7 @@ public struct Evaluator {
             switch v {
             case .double: return v
             case .int(let i), .timestamp(let i), .interval(let i): return .double(Double(i))
+            case .decimal(let d): return .double(d.doubleValue)
             case .bool(let b): return .double(b ? 1 : 0)
             case .string(let s): return Double(s.trimmingCharacters(" ")).map { .double($0) } ?? bad()
             default: return bad()
@@ -277,6 +300,7 @@ public struct Evaluator {
             switch v {
             case .bool: return v
             case .int(let i): return .bool(i != 0)
+            case .decimal(let d): return .bool(d.unscaled != 0)
             case .string(let s):
                 switch s.trimmingCharacters(" ").lowercased() {
                 case "true", "t", "1", "yes": return .bool(true)
@@ -298,6 +322,18 @@ public struct Evaluator {
             case .int(let i): return .interval(i)
             default: return bad()
             }
+        case .decimal(let p, let s):
+            let d: Decimal64?
+            switch v {
+            case .decimal(let x): d = x.rescaled(to: s)
+            case .int(let i): d = Decimal64(i).rescaled(to: s)
+            case .double(let x): d = Decimal64(x, scale: s)
+            case .bool(let b): d = Decimal64(b ? 1 : 0).rescaled(to: s)
+            case .string(let text): d = Decimal64.parse(Array(text.trimmingCharacters(" ").utf8), scale: s)
+            default: return bad()
+            }
+            guard let d, d.fits(precision: p) else { return bad() }
+            return .decimal(d)
         }
     }
 
@@ -324,11 +360,29 @@ public struct Evaluator {
                 if i == .min { fail(row, "integer overflow in ABS"); return .null }
                 return .int(Swift.abs(i))
             }
+            if case .decimal(let d) = a[0] { return .decimal(Decimal64(unscaled: Swift.abs(d.unscaled), scale: d.scale)) }
             return a[0].doubleValue.map { .double(Swift.abs($0)) } ?? .null
         case .round:
             // Digits beyond ±308 (a double's range of powers of ten) change nothing more.
             let digits = a.count > 1 ? max(-308, min(308, Int(clampingToward: a[1].doubleValue ?? 0) ?? 0)) : 0
             if case .int = a[0], digits >= 0 { return a[0] }
+            if case .decimal(let x) = a[0] {
+                // Rounded to `digits` places (half away from zero), kept at that scale (at most its own).
+                let keep = max(0, min(x.scale, digits))
+                if digits >= x.scale { return a[0] }
+                guard digits >= -18 else { return .decimal(Decimal64(unscaled: 0, scale: 0)) }
+                let factor = Decimal64.pow10(x.scale - digits)
+                let rounded = Decimal64.divideRounding(Int128(x.unscaled), factor) * factor
+                guard let r = Decimal64.fitting(rounded, scale: x.scale)?.rescaled(to: keep) else { fail(row, "decimal overflow in ROUND(\(x))"); return .null }
+                return .decimal(r)
+            }
+            if case .int(let i) = a[0] {
+                // Negative digits: tens, hundreds, ... (half away from zero), exactly.
+                guard digits >= -18 else { return .int(0) }
+                let factor = Decimal64.pow10(-digits)
+                guard let r = Decimal64.fitting(Decimal64.divideRounding(Int128(i), factor) * factor, scale: 0) else { fail(row, "integer overflow in ROUND(\(i))"); return .null }
+                return .int(r.unscaled)
+            }
             guard let d = a[0].doubleValue else { return .null }
             let scale = pow10(digits)
             let x = d * scale
@@ -337,9 +391,11 @@ public struct Evaluator {
             return .double(x.rounded(.toNearestOrAwayFromZero) / scale)
         case .floor:
             if case .int = a[0] { return a[0] }
+            if case .decimal(let x) = a[0] { return .decimal(Decimal64.integral(x, up: false)) }
             return a[0].doubleValue.map { .double($0.rounded(.down)) } ?? .null
         case .ceil:
             if case .int = a[0] { return a[0] }
+            if case .decimal(let x) = a[0] { return .decimal(Decimal64.integral(x, up: true)) }
             return a[0].doubleValue.map { .double($0.rounded(.up)) } ?? .null
         case .sqrt:
             guard let d = a[0].doubleValue else { return .null }
@@ -495,6 +551,7 @@ extension Value {
         switch self {
         case .int(let i): return Double(i)
         case .double(let d): return d
+        case .decimal(let x): return x.doubleValue
         default: return nil
         }
     }

@@ -93,6 +93,11 @@ public struct HyperLogLog: Sendable, Equatable {
         case .timestamp(let t): return mix(UInt64(bitPattern: t) ^ 0x2222_2222_2222_2222)
         case .interval(let t): return mix(UInt64(bitPattern: t) ^ 0x3333_3333_3333_3333)
         case .double(let d): return mix((d == 0 ? 0.0 : d).bitPattern ^ 0x4444_4444_4444_4444)
+        case .decimal(let d):
+            // Equal values hash equally whatever their scale (1.50 and 1.5).
+            var n = d
+            while n.scale > 0 && n.unscaled % 10 == 0 { n.unscaled /= 10; n.scale -= 1 }
+            return mix(UInt64(bitPattern: n.unscaled) ^ (UInt64(n.scale) << 56) ^ 0x5555_5555_5555_5555)
         case .string(let s):
             var h: UInt64 = 0xcbf2_9ce4_8422_2325
             for c in s.utf8 { h = (h ^ UInt64(c)) &* 0x0000_0100_0000_01b3 }

@@ -37,6 +37,7 @@ extension Value {
         case .string(let s): return .array(["s", .string(s)])
         case .timestamp(let t): return .array(["t", .int(t)])
         case .interval(let t): return .array(["v", .int(t)])
+        case .decimal(let d): return .array(["n", .int(d.unscaled), .int(Int64(d.scale))])
         }
     }
 
@@ -44,6 +45,10 @@ extension Value {
         switch j {
         case .null: self = .null
         case .bool(let b): self = .bool(b)
+        case .array(let a) where a.count == 3 && a[0].stringValue == "n":
+            let scale = try Snap.int(a[2])
+            guard (0...Int64(Decimal64.maxPrecision)).contains(scale) else { throw SnapshotError("a decimal value is malformed") }
+            self = .decimal(Decimal64(unscaled: try Snap.int(a[1]), scale: Int(scale)))
         case .array(let a) where a.count == 2:
             switch a[0].stringValue {
             case "i"?: self = .int(try Snap.int(a[1]))
@@ -75,6 +80,9 @@ extension AggregateState {
         case .maxDouble(let v): return ["maxDouble", opt(v)]
         case .minString(let v): return ["minString", v.map { .string($0) } ?? .null]
         case .maxString(let v): return ["maxString", v.map { .string($0) } ?? .null]
+        case .sumDecimal(let t, let n, let scale): return ["sumDecimal", .string(String(t)), .int(n), .int(Int64(scale))]
+        case .minDecimal(let v, let scale): return ["minDecimal", opt(v), .int(Int64(scale))]
+        case .maxDecimal(let v, let scale): return ["maxDecimal", opt(v), .int(Int64(scale))]
         case .distinct(let set): return ["distinct", .array(set.map(\.snapshot))]
         case .first(let v, let t): return ["first", v.snapshot, .int(t)]
         case .last(let v, let t): return ["last", v.snapshot, .int(t)]
@@ -115,6 +123,11 @@ extension AggregateState {
         case "maxDouble": self = .maxDouble(try optDouble(1))
         case "minString": self = .minString(try optString(1))
         case "maxString": self = .maxString(try optString(1))
+        case "sumDecimal":
+            guard let text = try at(1).stringValue, let total = Int128(text) else { throw SnapshotError("a DECIMAL sum is malformed") }
+            self = .sumDecimal(total, n: try Snap.int(at(2)), scale: Int(try Snap.int(at(3))))
+        case "minDecimal": self = .minDecimal(try optInt(1), scale: Int(try Snap.int(at(2))))
+        case "maxDecimal": self = .maxDecimal(try optInt(1), scale: Int(try Snap.int(at(2))))
         case "distinct":
             var set = Set<Value>()
             for v in try Snap.array(at(1)) { set.insert(try Value(snapshot: v)) }

@@ -205,7 +205,7 @@ public final class WindowAggregateOperator {
                 if col.isNull(row) { continue }
                 if timed[i] { p.states[g + i].add(col.value(row), at: t); continue }
                 switch col.storage {
-                case .int(let v): p.states[g + i].add(int: v[row])
+                case .int(let v) where col.type.decimalScale == nil: p.states[g + i].add(int: v[row])
                 case .double(let v): p.states[g + i].add(double: v[row])
                 default: p.states[g + i].add(col.value(row))
                 }
@@ -265,7 +265,7 @@ public final class WindowAggregateOperator {
                         continue
                     }
                     switch col.storage {
-                    case .int(let v):
+                    case .int(let v) where col.type.decimalScale == nil:
                         if let valid = col.valid {
                             for r in row..<end where valid[r] { st[gs[r - row] + i].add(int: v[r]) }
                         } else {
@@ -485,7 +485,7 @@ public enum GroupKeyOrder {
             switch v {
             case .null: return 0
             case .bool: return 1
-            case .int, .double: return 2
+            case .int, .double, .decimal: return 2
             case .string: return 3
             case .timestamp: return 4
             case .interval: return 5
@@ -499,6 +499,11 @@ public enum GroupKeyOrder {
         case (.int(let a), .double(let b)): return Double(a) < b ? -1 : (Double(a) > b ? 1 : 0)
         case (.double(let a), .int(let b)): return a < Double(b) ? -1 : (a > Double(b) ? 1 : 0)
         case (.string(let a), .string(let b)): return a < b ? -1 : (a > b ? 1 : 0)
+        case (.decimal(let a), .decimal(let b)): return Decimal64.compare(a, b)
+        case (.decimal(let a), .int(let b)): return Decimal64.compare(a, Decimal64(b))
+        case (.int(let a), .decimal(let b)): return Decimal64.compare(Decimal64(a), b)
+        case (.decimal(let a), .double(let b)): return a.doubleValue < b ? -1 : (a.doubleValue > b ? 1 : 0)
+        case (.double(let a), .decimal(let b)): return a < b.doubleValue ? -1 : (a > b.doubleValue ? 1 : 0)
         default: return rank(x) - rank(y)
         }
     }

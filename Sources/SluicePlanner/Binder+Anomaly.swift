@@ -61,7 +61,7 @@ extension Planner {
         for c in f.columns {
             let b = try bind(Expr(.column(qualifier: nil, name: c), c.loc), scope)
             guard case .column(let i, let n, let type) = b else { continue }
-            guard type == .bigint || type == .double else {
+            guard Planner.isNumeric(type) else {
                 throw Planner.error("bind.type-mismatch", "\(name) looks at numbers; \(n) is \(type.rawValue)", c.loc,
                                     help: "cast it (CAST(\(n) AS DOUBLE)) in a subquery, or leave it out of COLUMNS")
             }
@@ -118,6 +118,7 @@ extension Planner {
         switch b {
         case .literal(.int(let i), _): return Double(i)
         case .literal(.double(let d), _): return d
+        case .literal(.decimal(let d), _): return d.doubleValue
         case .negate(.literal(.int(let i), _)): return -Double(i)
         case .negate(.literal(.double(let d), _)): return -d
         default:

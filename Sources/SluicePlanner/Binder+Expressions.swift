@@ -16,13 +16,14 @@ extension Planner {
             return .not(b)
         case .unary(.plus, let x):
             let b = try sub(x)
-            guard b.type == .bigint || b.type == .double || b.type == .interval else { throw mismatch("+", b, nil, e.loc) }
+            guard Planner.isNumeric(b.type) || b.type == .interval else { throw mismatch("+", b, nil, e.loc) }
             return b
         case .unary(.minus, let x):
             let b = try sub(x)
-            guard b.type == .bigint || b.type == .double || b.type == .interval else { throw mismatch("-", b, nil, e.loc) }
+            guard Planner.isNumeric(b.type) || b.type == .interval else { throw mismatch("-", b, nil, e.loc) }
             if case .literal(.int(let i), _) = b, i != .min { return .literal(.int(-i), .bigint) }
             if case .literal(.double(let d), _) = b { return .literal(.double(-d), .double) }
+            if case .literal(.decimal(let d), let t) = b { return .literal(.decimal(Decimal64(unscaled: -d.unscaled, scale: d.scale)), t) }
             return .negate(b)
         case .binary(let op, let l, let r):
             let a = try sub(l), b = try sub(r)
@@ -67,7 +68,7 @@ extension Planner {
             }
             return .like(v, pattern: p, escape: esc, negated: negated)
         case .cast(let x, let t):
-            return .cast(try sub(x), ColumnType(t.type))
+            return .cast(try sub(x), ColumnType(t))
         case .caseWhen(let operand, let branches, let otherwise):
             let op = try operand.map { x throws(PlanError) in try sub(x) }
             var bound: [BoundCase] = []
@@ -76,7 +77,7 @@ extension Planner {
                 if case .literal(.null, _) = b { return }
                 guard let t = type else { type = b.type; return }
                 if t == b.type { return }
-                if [t, b.type].allSatisfy({ $0 == .bigint || $0 == .double }) { type = .double; return }
+                if Planner.isNumeric(t) && Planner.isNumeric(b.type) { type = Planner.commonNumeric(t, b.type); return }
                 throw Planner.error("bind.type-mismatch", "the branches of CASE give \(t.rawValue) and \(b.type.rawValue)", loc)
             }
             for br in branches {
@@ -92,7 +93,11 @@ extension Planner {
             }
             let other = try otherwise.map { x throws(PlanError) in try sub(x) }
             if let o = other { try unify(o, e.loc) }
-            return .caseWhen(bound, otherwise: other, type ?? .varchar)
+            // Branches of other numeric types are brought to the common one (a DECIMAL's scale
+            // included, so that every row of the column has the column's scale).
+            let t = type ?? .varchar
+            func fit(_ v: BoundExpr) -> BoundExpr { Planner.isNumeric(v.type) && v.type != t && !Planner.isNull(v) ? .cast(v, t) : v }
+            return .caseWhen(bound.map { BoundCase(condition: $0.condition, value: fit($0.value)) }, otherwise: other.map(fit), t)
         case .extract(let unit, let x):
             let v = try sub(x)
             guard v.type == .timestamp else { throw mismatch("EXTRACT", v, nil, x.loc) }
@@ -133,6 +138,10 @@ extension Planner {
         switch l {
         case .number(let text):
             if !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let i = Int64(text) { return .literal(.int(i), .bigint) }
+            // An exact numeric literal (a point, no exponent) is a DECIMAL of its digits, as SQL
+            // says and Flink and KDA do: 0.908 is DECIMAL(3, 3). With an exponent, or more than 18
+            // digits, it is a DOUBLE.
+            if let d = Decimal64.literal(text) { return .literal(.decimal(d), .decimal(precision: max(d.precision, d.scale, 1), scale: d.scale)) }
             guard let d = Double(text) else { throw Planner.error("bind.bad-number", "\(text) is not a number this engine can hold", loc) }
             return .literal(.double(d), .double)
         case .string(let s): return .literal(.string(s), .varchar)
@@ -177,7 +186,31 @@ extension Planner {
         return Planner.error("bind.type-mismatch", "\(op) cannot be applied to \(types)", loc)
     }
 
-    static func isNumeric(_ t: ColumnType) -> Bool { t == .bigint || t == .double }
+    static func isNumeric(_ t: ColumnType) -> Bool {
+        switch t {
+        case .bigint, .double, .decimal: return true
+        default: return false
+        }
+    }
+
+    /// The type two numeric types meet in: DOUBLE if either is, else DECIMAL wide enough for both
+    /// (a BIGINT as DECIMAL(18, 0)), else BIGINT.
+    static func commonNumeric(_ a: ColumnType, _ b: ColumnType) -> ColumnType {
+        if a == .double || b == .double { return .double }
+        switch (a, b) {
+        case (.decimal(let p1, let s1), .decimal(let p2, let s2)):
+            let s = max(s1, s2)
+            return .decimal(precision: min(Decimal64.maxPrecision, max(p1 - s1, p2 - s2) + s), scale: s)
+        case (.decimal(_, let s), _), (_, .decimal(_, let s)): return .decimal(precision: Decimal64.maxPrecision, scale: s)
+        default: return a
+        }
+    }
+
+    /// DECIMAL(p, s) of a numeric type, for arithmetic (BIGINT: DECIMAL(18, 0)).
+    static func decimalShape(_ t: ColumnType) -> (p: Int, s: Int) {
+        if case .decimal(let p, let s) = t { return (p, s) }
+        return (Decimal64.maxPrecision, 0)
+    }
     static func isNull(_ e: BoundExpr) -> Bool { if case .literal(.null, _) = e { return true }; return false }
 
     /// Makes two expressions comparable: numbers with numbers, equal types, and a string literal
@@ -199,6 +232,19 @@ extension Planner {
         switch (a.type, b.type) {
         case (.bigint, .bigint): return .bigint
         case (.bigint, .double), (.double, .bigint), (.double, .double): return .double
+        case (.decimal, .double), (.double, .decimal): return .double
+        case (.decimal, .decimal), (.decimal, .bigint), (.bigint, .decimal):
+            // Exact, at the scale Decimal64.resultScale gives (the evaluator computes at the same).
+            let (p1, s1) = Planner.decimalShape(a.type), (p2, s2) = Planner.decimalShape(b.type)
+            let s = Decimal64.resultScale(op.rawValue, s1, s2)
+            let p: Int
+            switch op {
+            case .add, .subtract: p = max(p1 - s1, p2 - s2) + s + 1
+            case .multiply: p = p1 + p2
+            case .modulo: p = max(p1 - s1, p2 - s2) + s
+            default: p = Decimal64.maxPrecision
+            }
+            return .decimal(precision: min(Decimal64.maxPrecision, max(p, s, 1)), scale: s)
         case (.timestamp, .interval) where op == .add || op == .subtract: return .timestamp
         case (.interval, .timestamp) where op == .add: return .timestamp
         case (.timestamp, .timestamp) where op == .subtract: return .interval
@@ -235,11 +281,26 @@ extension Planner {
         case "ABS", "FLOOR", "CEIL", "CEILING":
             try arity(1...1)
             try numeric(0)
-            return .call(name == "CEILING" ? "CEIL" : name, args, args[0].type)
+            var type = args[0].type
+            if name != "ABS", case .decimal(let p, let s) = type { type = .decimal(precision: max(1, p - s), scale: 0) }
+            return .call(name == "CEILING" ? "CEIL" : name, args, type)
         case "ROUND":
             try arity(1...2)
             try numeric(0)
             if args.count == 2 { try numeric(1) }
+            if case .decimal(let p, let s) = args[0].type {
+                // ROUND(DECIMAL(p, s), n) keeps n digits after the point (at most s): a constant n
+                // is needed to know the result's type.
+                var digits: Int64 = 0
+                if args.count == 2 {
+                    guard case .literal(.int(let n), _) = args[1] else {
+                        throw Planner.error("bind.bad-arguments", "ROUND of a DECIMAL takes its number of digits as a whole-number literal", loc)
+                    }
+                    digits = n
+                }
+                let keep = Int(max(0, min(Int64(s), digits)))
+                return .call(name, args, .decimal(precision: max(1, min(Decimal64.maxPrecision, p - s + keep + 1)), scale: keep))
+            }
             return .call(name, args, args[0].type)
         case "SQRT", "LN", "EXP":
             try arity(1...1)
@@ -281,7 +342,8 @@ extension Planner {
             let typed = args.filter { !Planner.isNull($0) }
             guard let t = typed.first?.type else { return .call(name, args, .varchar) }
             for a in typed where a.type != t && !(Planner.isNumeric(a.type) && Planner.isNumeric(t)) { throw mismatch(name, typed[0], a, loc) }
-            return .call(name, args, typed.contains { $0.type == .double } ? .double : t)
+            let common = typed.dropFirst().reduce(t) { Planner.isNumeric($0) ? Planner.commonNumeric($0, $1.type) : $0 }
+            return .call(name, args.map { Planner.isNumeric($0.type) && $0.type != common && !Planner.isNull($0) ? .cast($0, common) : $0 }, common)
         case "NULLIF":
             try arity(2...2)
             _ = try comparable(args[0], args[1], name, loc)
@@ -304,8 +366,7 @@ extension Planner {
             try arity(2...2)
             try numeric(0)
             try numeric(1)
-            let t: ColumnType = args.contains { $0.type == .double } ? .double : .bigint
-            return .arithmetic("%", args[0], args[1], t)
+            return .arithmetic("%", args[0], args[1], try arithmeticType(.modulo, args[0], args[1], loc))
         case "YEAR", "MONTH", "DAYOFMONTH", "DAY", "HOUR", "MINUTE", "SECOND":
             // Flink's shorthands for EXTRACT(unit FROM ts).
             try arity(1...1)

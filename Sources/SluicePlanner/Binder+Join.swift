@@ -152,7 +152,7 @@ extension Planner {
                         if onlyRight(x) && onlyLeft(y) { pair = (y, x) }
                         if var (l, r) = pair {
                             if l.type != r.type {
-                                let common: ColumnType = (l.type == .bigint || l.type == .double) && (r.type == .bigint || r.type == .double) ? .double : .varchar
+                                let common: ColumnType = Planner.isNumeric(l.type) && Planner.isNumeric(r.type) ? Planner.commonNumeric(l.type, r.type) : .varchar
                                 if l.type != common { l = .cast(l, common) }
                                 if r.type != common { r = .cast(r, common) }
                             }

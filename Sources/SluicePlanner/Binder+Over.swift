@@ -130,10 +130,10 @@ extension Planner {
             guard d.columns.isEmpty else {
                 throw Planner.error("bind.bad-arguments", "\(name)'s default is a constant", f.arguments[2].loc, help: usage)
             }
-            guard d.type == x.type || Planner.isNull(d) || (x.type == .double && d.type == .bigint) else {
+            guard d.type == x.type || Planner.isNull(d) || (Planner.isNumeric(x.type) && Planner.isNumeric(d.type) && Planner.commonNumeric(x.type, d.type) == x.type) else {
                 throw Planner.error("bind.type-mismatch", "\(name)'s default is \(d.type.rawValue), its value \(x.type.rawValue)", f.arguments[2].loc)
             }
-            call.fallback = x.type == .double && d.type == .bigint ? .cast(d, .double) : d
+            call.fallback = d.type != x.type && !Planner.isNull(d) ? .cast(d, x.type) : d
         }
         return call
     }

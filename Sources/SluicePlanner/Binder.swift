@@ -625,10 +625,11 @@ public struct Planner: Sendable {
             }
             for a in f.arguments { try noAggregates(a, "an aggregate") }
             let arg = try bind(f.arguments[0], scope)
-            guard arg.type == .bigint || arg.type == .double else { throw typeError(name, arg, loc) }
+            guard Planner.isNumeric(arg.type) else { throw typeError(name, arg, loc) }
             let p = try bind(f.arguments[1], scope)
             var fraction: Double? = nil
             if case .literal(.double(let d), _) = p { fraction = d }
+            if case .literal(.decimal(let d), _) = p { fraction = d.doubleValue }
             if case .literal(.int(let i), _) = p { fraction = Double(i) }
             guard let q = fraction, q >= 0, q <= 1 else {
                 throw Planner.error("bind.bad-arguments", "PERCENTILE's second argument must be a constant between 0 and 1, not \(p.text)", loc)
@@ -654,13 +655,16 @@ public struct Planner: Sendable {
         case "COUNT", "APPROX_COUNT_DISTINCT": type = .bigint
         case "FIRST_VALUE", "LAST_VALUE": type = arg.type
         case "SUM":
-            guard arg.type == .bigint || arg.type == .double else { throw typeError(name, arg, loc) }
-            type = arg.type
+            guard Planner.isNumeric(arg.type) else { throw typeError(name, arg, loc) }
+            if case .decimal(_, let s) = arg.type { type = .decimal(precision: Decimal64.maxPrecision, scale: s) } else { type = arg.type }
+        case "AVG":
+            guard Planner.isNumeric(arg.type) else { throw typeError(name, arg, loc) }
+            if case .decimal(_, let s) = arg.type { type = .decimal(precision: Decimal64.maxPrecision, scale: Decimal64.averageScale(s)) } else { type = .double }
         case "MIN", "MAX":
             guard arg.type != .boolean else { throw typeError(name, arg, loc) }
             type = arg.type
         default:
-            guard arg.type == .bigint || arg.type == .double else { throw typeError(name, arg, loc) }
+            guard Planner.isNumeric(arg.type) else { throw typeError(name, arg, loc) }
             type = .double
         }
         return AggregateCall(function: name, argument: arg, distinct: f.distinct, type: type, name: "")

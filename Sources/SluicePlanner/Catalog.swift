@@ -120,14 +120,15 @@ public struct MemoryCatalog: Catalog {
 }
 
 extension ColumnType {
-    init(_ t: DataType) {
-        switch t {
+    init(_ t: TypeName) {
+        switch t.type {
         case .boolean: self = .boolean
         case .bigint: self = .bigint
         case .double: self = .double
         case .varchar: self = .varchar
         case .timestamp: self = .timestamp
         case .interval: self = .interval
+        case .decimal: self = .decimal(precision: t.length ?? 10, scale: t.scale ?? 0)
         }
     }
 }

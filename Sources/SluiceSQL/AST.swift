@@ -70,13 +70,17 @@ public indirect enum StatementKind: Sendable, Equatable {
 
 public enum DataType: String, Sendable, Equatable, CaseIterable {
     case boolean = "BOOLEAN", bigint = "BIGINT", double = "DOUBLE", varchar = "VARCHAR", timestamp = "TIMESTAMP", interval = "INTERVAL"
+    case decimal = "DECIMAL"
 }
 
 /// A type as written, in canonical form (`INT` is `BIGINT`, `TEXT` is `VARCHAR`, ...).
 public struct TypeName: Sendable, Equatable {
     public var type: DataType
-    /// `VARCHAR(n)`: kept for the printer, not enforced.
+    /// `VARCHAR(n)`: kept for the printer, not enforced. `TIMESTAMP(p)`: the precision, kept for
+    /// the printer. `DECIMAL(p, s)`: the precision (10 when not written, as Flink).
     public var length: Int?
+    /// `DECIMAL(p, s)`: the scale (0 when not written).
+    public var scale: Int? = nil
     public var loc: NodeSpan
 }
 

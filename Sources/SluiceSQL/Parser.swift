@@ -356,7 +356,7 @@ public struct Parser {
     mutating func parseType() throws(ParseError) -> TypeName {
         let start = current.span.start
         guard case .keyword(let k) = current.kind else {
-            throw unexpected(expecting: ["a type (BOOLEAN, BIGINT, DOUBLE, VARCHAR, TIMESTAMP or INTERVAL)"])
+            throw unexpected(expecting: ["a type (BOOLEAN, BIGINT, DOUBLE, DECIMAL, VARCHAR, TIMESTAMP or INTERVAL)"])
         }
         let type: DataType
         switch k {
@@ -366,7 +366,8 @@ public struct Parser {
         case .VARCHAR, .TEXT, .STRING: type = .varchar
         case .TIMESTAMP: type = .timestamp
         case .INTERVAL: type = .interval
-        default: throw unexpected(expecting: ["a type (BOOLEAN, BIGINT, DOUBLE, VARCHAR, TIMESTAMP or INTERVAL)"])
+        case .DECIMAL, .DEC, .NUMERIC: type = .decimal
+        default: throw unexpected(expecting: ["a type (BOOLEAN, BIGINT, DOUBLE, DECIMAL, VARCHAR, TIMESTAMP or INTERVAL)"])
         }
         advance()
         var length: Int? = nil
@@ -382,6 +383,24 @@ public struct Parser {
             guard p <= 9 else { throw error("a TIMESTAMP precision is 0 to 9, not \(p)", id: "syntax.bad-type", at: at) }
             try expect(.rightParen)
             length = Int(p)
+        } else if type == .decimal {
+            // DECIMAL(p, s): exact, p digits of which s after the point; 64 bits hold p up to 18.
+            // DECIMAL alone is DECIMAL(10, 0) and DECIMAL(p) is DECIMAL(p, 0), as in Flink.
+            var p: Int64 = 10, s: Int64? = nil
+            if at(.leftParen) {
+                let at = peek().span
+                advance()
+                p = try parseInteger("a precision (1 to 18)")
+                if eat(.comma) { s = try parseInteger("a scale (0 to the precision)") }
+                try expect(.rightParen)
+                guard p >= 1 && p <= 18 else {
+                    throw error("a DECIMAL precision is 1 to 18 here (its values are exact in 64 bits), not \(p)", id: "syntax.bad-type", at: at,
+                                help: "DOUBLE holds larger numbers, approximately")
+                }
+                if let s, s > p { throw error("a DECIMAL's scale (\(s)) cannot exceed its precision (\(p))", id: "syntax.bad-type", at: at) }
+                return TypeName(type: type, length: Int(p), scale: s.map { Int($0) }, loc: span(from: start))
+            }
+            return TypeName(type: type, length: nil, scale: nil, loc: span(from: start))
         }
         return TypeName(type: type, length: length, loc: span(from: start))
     }

@@ -110,7 +110,10 @@ public enum Printer {
         return s
     }
 
-    static func type(_ t: TypeName) -> String { t.type.rawValue + (t.length.map { "(\($0))" } ?? "") }
+    static func type(_ t: TypeName) -> String {
+        if t.type == .decimal, let p = t.length { return "DECIMAL(\(p)" + (t.scale.map { ", \($0))" } ?? ")") }
+        return t.type.rawValue + (t.length.map { "(\($0))" } ?? "")
+    }
 
     static func option(_ o: WithOption) -> String { "\(name(o.key)) = \(optionValue(o.value))" }
 

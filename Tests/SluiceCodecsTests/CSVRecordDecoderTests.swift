@@ -39,6 +39,16 @@ struct CSVRecordDecoderTests {
         #expect(rows[1] == [.string("b"), .double(2), .int(3), .timestamp(1)])
     }
 
+    @Test func decimalsAreReadExactlyAndCheckedAgainstTheirPrecision() {
+        let fields = [FieldSpec(name: "id", type: .bigint), FieldSpec(name: "amount", type: .decimal(precision: 6, scale: 2))]
+        var d = CSVRecordDecoder(fields: fields)
+        let (rows, errors) = run(&d, ["1, 12.345 ", "2,-0.005", "3,1e2", "4,12345.6", "5,ten", "6,"])
+        let dec = { (u: Int64) in Value.decimal(Decimal64(unscaled: u, scale: 2)) }
+        #expect(rows == [[.int(1), dec(1235)], [.int(2), dec(-1)], [.int(3), dec(10000)], [.int(6), .null]])
+        #expect(errors[3]?.message == "12345.6 is out of the range of DECIMAL(6, 2)")
+        #expect(errors[4]?.message == "'ten' is not a number")
+    }
+
     @Test func badRecordsLeaveNothingBehind() {
         var d = CSVRecordDecoder(fields: Self.fields)
         let (rows, errors) = run(&d, ["a,1.5,x,0", "b,oops,1,0", "c,1,2,yesterday", "d,1", "\"open,1,2,3", "ok,1,2,3"])

@@ -28,6 +28,22 @@ struct JSONRecordDecoderTests {
         return ((0..<n).map { i in columns.map { $0.value(i) } }, errors)
     }
 
+    @Test func decimalsAreReadFromTheNumbersTextNeverThroughADouble() {
+        let fields = [FieldSpec(name: "amount", type: .decimal(precision: 18, scale: 2)), FieldSpec(name: "n", type: .bigint)]
+        // 0.295 is 0.29499999999999998 as a double: read as text it rounds half away from zero.
+        let (rows, errors) = decode([
+            #"{"amount":0.295,"n":1}"#, #"{"amount":"-12.5","n":2}"#, #"{"amount":1.5e3,"n":3}"#, #"{"amount":null,"n":4}"#,
+            #"{"amount":9999999999999999.994,"n":5}"#, #"{"amount":99999999999999999.5,"n":6}"#, #"{"amount":true,"n":7}"#,
+            #"{"amount":"1,5","n":8}"#, #"{"n":9,"amount":7}"#,
+        ], fields)
+        let dec = { (u: Int64) in Value.decimal(Decimal64(unscaled: u, scale: 2)) }
+        #expect(rows == [[dec(30), .int(1)], [dec(-1250), .int(2)], [dec(150_000), .int(3)], [.null, .int(4)],
+                         [dec(999_999_999_999_999_999), .int(5)], [dec(700), .int(9)]])
+        #expect(errors[5]?.message == "99999999999999999.5 is out of the range of DECIMAL(18, 2)")
+        #expect(errors[6]?.message == "expected a number, found true")
+        #expect(errors[7]?.message == "'1,5' is not a number")
+    }
+
     @Test func readsTheFieldsAskedForIntoTypedColumns() {
         let (rows, errors) = decode([
             #"{"user_id":"u1","page":{"url":"/a","ref":"x"},"latency_ms":12.5,"status":200,"ok":true,"ts":1704067200123,"extra":[1,{"a":2}]}"#,

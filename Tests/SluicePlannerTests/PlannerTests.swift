@@ -137,7 +137,7 @@ struct PlannerTests {
 
     @Test func typesFollowTheRules() throws {
         guard case .project(_, let exprs, _) = try f.plan("""
-            SELECT status + 1, status / 2.0, ts - INTERVAL '1' HOUR, ts - ts, CAST(status AS VARCHAR), url || '!', EXTRACT(HOUR FROM ts),
+            SELECT status + 1, status / 2.0e0, ts - INTERVAL '1' HOUR, ts - ts, CAST(status AS VARCHAR), url || '!', EXTRACT(HOUR FROM ts),
                    FLOOR(ts TO MINUTE), DATE_TRUNC('hour', ts), COALESCE(latency_ms, 0), ts > '2024-01-01T00:00:00Z'
             FROM clicks
             """).get() else { Issue.record("not a project"); return }

@@ -121,6 +121,16 @@ struct DiagnosticTests {
         #expect(diagnostics("SELECT w.a FROM s window").isEmpty)
     }
 
+    @Test func decimalPrecisionAndScale() {
+        #expect(diagnostics("CREATE STREAM s (a DECIMAL(10, 2), b NUMERIC(18), c DEC, d DECIMAL(1, 1))").isEmpty)
+        let tooWide = diagnostics("CREATE STREAM s (a DECIMAL(19, 2))")
+        #expect(tooWide.first?.id == "syntax.bad-type" && tooWide.first?.message.contains("1 to 18") == true, "\(tooWide)")
+        #expect(diagnostics("CREATE STREAM s (a DECIMAL(5, 6))").first?.message.contains("scale (6) cannot exceed its precision (5)") == true)
+        #expect(diagnostics("CREATE STREAM s (a DECIMAL(0))").first?.id == "syntax.bad-type")
+        let a = Parser.parse("SELECT CAST(x AS NUMERIC(8, 3)) AS y, CAST(x AS DECIMAL) AS z FROM s")
+        #expect(Printer.print(a.script) == "SELECT CAST(x AS DECIMAL(8, 3)) AS y, CAST(x AS DECIMAL) AS z\nFROM s;\n")
+    }
+
     @Test func timestampPrecisionAndShortIntervals() {
         #expect(diagnostics("CREATE STREAM s (ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '5s')").isEmpty)
         #expect(diagnostics("CREATE STREAM s (ts TIMESTAMP(12))").first?.id == "syntax.bad-type")

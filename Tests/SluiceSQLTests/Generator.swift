@@ -49,6 +49,10 @@ struct SQLGenerator {
 
     mutating func type() -> TypeName {
         let t: DataType = pick(DataType.allCases)
+        if t == .decimal && chance(50) {
+            let p = 1 + below(18)
+            return TypeName(type: t, length: p, scale: chance(50) ? below(p + 1) : nil, loc: .none)
+        }
         return TypeName(type: t, length: t == .varchar && chance(20) ? 1 + below(255) : nil, loc: .none)
     }
 

@@ -128,14 +128,15 @@ def events():
 
 def canonical(row):
     """A row as a sorted tuple of (column, value): times as epoch milliseconds, whole numbers as
-    ints, other numbers as floats (compared with a relative tolerance)."""
+    ints. Sluice's numbers are read as decimals: compared with DuckDB's DECIMAL results exactly,
+    and with its DOUBLE results (floats) with a relative tolerance."""
     out = []
     for k in sorted(row):
         v = row[k]
         if isinstance(v, str) and ISO.match(v):
             v = int(round(datetime.datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() * 1000))
-        elif isinstance(v, decimal.Decimal):
-            v = float(v)
+        if isinstance(v, decimal.Decimal) and v == v.to_integral_value():
+            v = int(v)
         if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
             v = int(v)
         out.append((k, v))
@@ -143,7 +144,7 @@ def canonical(row):
 
 
 def sort_key(row):
-    return repr(tuple((k, f"{v:.6g}" if isinstance(v, float) else v) for k, v in row))
+    return repr(tuple((k, f"{float(v):.6g}" if isinstance(v, (float, decimal.Decimal)) else v) for k, v in row))
 
 
 def same(a, b):
@@ -152,8 +153,12 @@ def same(a, b):
     for (ka, va), (kb, vb) in zip(a, b):
         if ka != kb:
             return False
-        if isinstance(va, float) or isinstance(vb, float):
-            if not isinstance(va, (int, float)) or not isinstance(vb, (int, float)) or abs(va - vb) > 1e-9 * max(1.0, abs(vb)):
+        if isinstance(va, decimal.Decimal) and isinstance(vb, decimal.Decimal):
+            if va != vb:  # a DECIMAL result on both sides: exact
+                return False
+        elif any(isinstance(v, (float, decimal.Decimal)) for v in (va, vb)):
+            numbers = (int, float, decimal.Decimal)
+            if not isinstance(va, numbers) or not isinstance(vb, numbers) or abs(float(va) - float(vb)) > 1e-9 * max(1.0, abs(float(vb))):
                 return False
         elif va != vb:
             return False
@@ -166,7 +171,7 @@ def sluice_rows(d, name):
     args = [os.path.join(ROOT, a) if a.startswith("queries/") else a for a in shlex.split(run[len("-- run: sluice "):])]
     r = subprocess.run([SLUICE] + args, cwd=d, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    rows = [json.loads(l) for l in open(os.path.join(d, "out", "nexmark", name + ".jsonl")) if l.strip()]
+    rows = [json.loads(l, parse_float=decimal.Decimal) for l in open(os.path.join(d, "out", "nexmark", name + ".jsonl")) if l.strip()]
     if rows and "op" in rows[0]:
         # An updating result: its changelog applied (every -U and -D takes back a row that is there).
         held = {}

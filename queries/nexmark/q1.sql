@@ -1,5 +1,5 @@
 -- Nexmark q1: currency conversion: each bid's price in euros.
--- The benchmark multiplies a DECIMAL by 0.908; Sluice's price is BIGINT and the product a DOUBLE.
+-- As in the benchmark, 0.908 is a DECIMAL and the product exact: DECIMAL(18, 3) (90.800 for 100).
 -- run: sluice run queries/nexmark/q1.sql --input bid=nexmark/bid.jsonl --until-end
 -- (make the events first: sluice gen nexmark --dir nexmark)
 
