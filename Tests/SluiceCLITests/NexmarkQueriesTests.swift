@@ -340,6 +340,18 @@ struct NexmarkQueriesTests {
         Self.check("q9", Self.applied("q9", try d.run("q9")), q9, ordered: false)
         let q4: [Row] = finals.map { ["category": .int($0.key), "avg_final": .double(Double($0.value.reduce(0, +)) / Double($0.value.count))] }
         Self.check("q4", Self.applied("q4", try d.run("q4")), q4, ordered: false)
+        // q6: per seller, in auction order, the mean final price of the auction and the 10 before it
+        // (appended once per auction: the window over the join emits each final price once).
+        var q6: [Row] = []
+        var recent: [Int64: [Int64]] = [:]  // seller -> final prices so far
+        for id in open.keys.sorted() {
+            let a = auctions[id]!
+            recent[a.seller, default: []].append(open[id]!.map(\.price).max()!)
+            let last = recent[a.seller]!.suffix(11)
+            q6.append(["seller": .int(a.seller), "avg_price": .double(Double(last.reduce(0, +)) / Double(last.count))])
+        }
+        #expect(q6.count > 100 && Set(open.keys.map { auctions[$0]!.seller }).count < q6.count)
+        Self.check("q6", try d.run("q6"), q6, ordered: false)
     }
 
     /// `sluice bench nexmark` runs every query file from the JSON files and from the built-in

@@ -38,6 +38,11 @@ ORACLE = {
              counts AS (SELECT auction, ws, COUNT(*) AS num FROM hops GROUP BY auction, ws),
              maxes AS (SELECT ws, MAX(num) AS maxn FROM counts GROUP BY ws)
         SELECT c.auction, c.num, c.ws + 9999 AS window_time FROM counts c JOIN maxes m ON c.ws = m.ws AND c.num >= m.maxn""",
+    "q6": """
+        WITH w AS (SELECT a.id, a.seller, MAX(b.price) AS final FROM auction a JOIN bid b ON a.id = b.auction
+                     AND b.dateTime BETWEEN a.dateTime AND a.expires AND b.dateTime <= a.dateTime + 60000
+                   GROUP BY a.id, a.seller)
+        SELECT seller, AVG(final) OVER (PARTITION BY seller ORDER BY id ROWS BETWEEN 10 PRECEDING AND CURRENT ROW) AS avg_price FROM w""",
     "q7": """
         WITH m AS (SELECT MAX(price) AS maxprice, (dateTime // 10000) * 10000 + 9999 AS wt FROM bid GROUP BY dateTime // 10000)
         SELECT b.auction, b.price, b.bidder, b.dateTime, b.extra FROM bid b JOIN m
@@ -144,7 +149,13 @@ def canonical(row):
 
 
 def sort_key(row):
-    return repr(tuple((k, f"{float(v):.6g}" if isinstance(v, (float, decimal.Decimal)) else v) for k, v in row))
+    # Whole numbers exactly, others by twelve leading digits, as text: a double and the whole
+    # number it nearly equals (24105733.999999996 and 24105734) sort alike.
+    def text(v):
+        if isinstance(v, int) and not isinstance(v, bool):
+            return str(v)
+        return f"{float(v):.12g}" if isinstance(v, (float, decimal.Decimal)) else v
+    return repr(tuple((k, text(v)) for k, v in row))
 
 
 def same(a, b):
