@@ -891,7 +891,7 @@ public final class Engine {
             }
         }
         func advance(_ w: Int64, now: Int64) -> [[Value]] {
-            sources.count == 2 ? pipeline.advanceJoin(left: w, right: w, now: now) : pipeline.advance(watermark: w, now: now)
+            pipeline.advanceInputs(Array(repeating: w, count: sources.count), now: now)
         }
         func flush() {
             guard decoders[0].count > 0 else { return }
@@ -932,7 +932,7 @@ public final class Engine {
             for side in decoders.indices {
                 let (batch, maxTime) = decoders[side].finish()
                 if side == 0, let t = maxTime { tracker.observe(shard: "file", maxEventTime: t, now: now) }
-                rows += pipeline.push(pipeline.sourceFilter(predicates[side], batch, now: now), side: side, now: now)
+                rows += pipeline.push(pipeline.sourceFilter(predicates[side], batch, now: now), source: side, now: now)
             }
             let w = tracker.watermark(now: now)
             if w > lastWatermark {

@@ -439,29 +439,32 @@ final class Job {
             let ids = mine.map { polled[i][reads[batches[$0].read].shard].shardId }
             marks.append(input.tracker.watermarksBefore(ids, shardOf, ordered, now: now))
         }
-        func push(_ b: Int, _ rows: Range<Int>, _ pairs: [(left: Int64, right: Int64)]? = nil) throws(EngineError) {
+        func push(_ b: Int, _ rows: Range<Int>, _ rowMarks: SourceMarks? = nil) throws(EngineError) {
             guard !rows.isEmpty else { return }
             let input = inputs[sourceOf[b]]
             input.lastRead = batches[b].lastRead
-            try emit(pipeline.pushSource(batches[b].batch, rows: rows, predicate: input.predicate, side: sourceOf[b], marks: pairs, now: now))
+            try emit(pipeline.pushSource(batches[b].batch, rows: rows, predicate: input.predicate, source: sourceOf[b], marks: rowMarks, now: now))
             try drainFailures(input)
         }
-        if inputs.count == 2 {
-            // A join: each row meets the join with both sources' watermarks as the rows before it left them.
-            var pairs = batches.map { [(left: Int64, right: Int64)](repeating: (.min, .min), count: $0.batch.count) }
+        if inputs.count > 1 {
+            // Joins and unions: each row meets them with every source's watermark as the rows before it left them.
+            let n = inputs.count
+            var rowMarks = batches.map { SourceMarks(count: n, values: [Int64](repeating: .min, count: $0.batch.count * n)) }
             // A source's watermark after its row k is the one before its row k + 1, or after the last, where its tracker ended.
             func after(_ i: Int, _ k: Int) -> Int64 { k + 1 < marks[i].count ? marks[i][k + 1] : inputs[i].tracker.value }
-            var current = (left: startMarks[0], right: startMarks[1])
-            var seen = [0, 0]
+            var current = startMarks
+            var seen = [Int](repeating: 0, count: n)
             for run in runs {
                 let i = sourceOf[run.batch]
-                for row in run.rows {
-                    pairs[run.batch][row] = current
-                    if i == 0 { current.left = after(0, seen[0]) } else { current.right = after(1, seen[1]) }
-                    seen[i] += 1
+                rowMarks[run.batch].values.withUnsafeMutableBufferPointer { v in
+                    for row in run.rows {
+                        for s in 0..<n { v[row * n + s] = current[s] }
+                        current[i] = after(i, seen[i])
+                        seen[i] += 1
+                    }
                 }
             }
-            for run in runs { try push(run.batch, run.rows, pairs[run.batch]) }
+            for run in runs { try push(run.batch, run.rows, rowMarks[run.batch]) }
             return
         }
         let mine = marks[0]
@@ -490,13 +493,13 @@ final class Job {
         }
     }
 
-    /// Moves the watermark: of the one source, or of each side of a join.
+    /// Moves the watermark: of the one source, or of each source of the joins and unions.
     private func advance(now: Int64) throws(EngineError) {
         let marks = inputs.indices.map { inputs[$0].tracker.watermark(now: now) }
-        if marks.count == 2 {
+        if marks.count > 1 {
             let w = marks.min()!
             if w > lastWatermark { lastWatermark = w }
-            try emit(pipeline.advanceJoin(left: marks[0], right: marks[1], now: now))
+            try emit(pipeline.advanceInputs(marks, now: now))
         } else if marks[0] > lastWatermark {
             lastWatermark = marks[0]
             try emit(pipeline.advance(watermark: marks[0], now: now))

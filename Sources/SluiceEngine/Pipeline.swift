@@ -74,6 +74,12 @@ final class Pipeline {
     /// side moves with its stream's watermark before the join does (DIALECT.md §4), so a window's
     /// rows meet the join at the window's time.
     var sides: [Pipeline?] = [nil, nil]
+    /// For a pipeline over two inputs: how many of the query's sources each side reads (a stream
+    /// as it is: one; a side that is itself a join or a union: its sources), so that a batch of
+    /// source `s` finds its way down the tree of joins and unions.
+    var sideSources: [Int] = [1, 1]
+    /// The watermarks of every source the two-input stage last moved to.
+    private var inputMarks: [Int64] = []
     /// EMIT CHANGES on a window: the changes of the window stage at that index.
     fileprivate var windowChanges: [Int: WindowChanges] = [:]
     let outputSchema: Schema
@@ -195,6 +201,8 @@ final class Pipeline {
                 let p = Pipeline(side, tables: tables)
                 return p.stages.isEmpty ? nil : p
             }
+            sideSources = [l, r].map { Planner.sourceNodes(of: $0).count }
+            inputMarks = Array(repeating: .min, count: sideSources.reduce(0, +))
             let op = IntervalJoinOperator(lower: j.lower, upper: j.upper, left: j.kind == .left, rightWidth: r.schema.count)
             stages.append(.intervalJoin(IntervalJoinStage(op: op, leftKeys: j.leftKeys.map(Lowering.expr), rightKeys: j.rightKeys.map(Lowering.expr),
                                                           leftTime: j.leftTime, rightTime: j.rightTime, residual: j.residual.map(Lowering.expr), schema: schema)))
@@ -214,6 +222,8 @@ final class Pipeline {
                 let p = Pipeline(side, tables: tables)
                 return p.stages.isEmpty ? nil : p
             }
+            sideSources = [l, r].map { Planner.sourceNodes(of: $0).count }
+            inputMarks = Array(repeating: .min, count: sideSources.reduce(0, +))
             stages.append(.union)
         }
     }
@@ -263,23 +273,27 @@ final class Pipeline {
     /// The rows a source filter kept, for the next push.
     private var pendingOrigins: [Int]? = nil
 
-    /// Pushes a batch from the source (for a join of two streams, from source `side`: 0 left,
-    /// 1 right) through every stage; returns the output rows. For a join, `marks` gives, by row
-    /// of the source batch, both sides' watermarks before that row (the records before it in the
-    /// merged order left them): the join moves to them before it takes the row, so a record is
-    /// late, and a LEFT row goes out unmatched, at the record that makes it so.
-    func push(_ batch: Batch, side: Int = 0, marks: [(left: Int64, right: Int64)]? = nil, now: Int64) -> [[Value]] {
+    /// Pushes a batch from source `source` (the query's sources numbered left to right: for a
+    /// join of two streams, 0 the left and 1 the right) through every stage; returns the output
+    /// rows. With several sources, `marks` gives, by row of the source batch, every source's
+    /// watermark before that row (the records before it in the merged order left them): the joins
+    /// and unions move to them before they take the row, so a record is late, and a LEFT row goes
+    /// out unmatched, at the record that makes it so.
+    func push(_ batch: Batch, source: Int = 0, marks: SourceMarks? = nil, now: Int64) -> [[Value]] {
         evaluator.now = now
         origins = pendingOrigins.map { .mapped($0) } ?? (sliceStart == 0 ? .identity : .mapped(Array(sliceStart..<(sliceStart + batch.count))))
         pendingOrigins = nil
         guard twoInputs else { return run(from: 0, .batch(batch), now: now) }
         guard batch.count > 0 else { return [] }
         let rowOrigins = origins
+        let side = source < sideSources[0] ? 0 : 1
+        let local = side == 0 ? source : source - sideSources[0]
         guard let below = sides[side] else { return enter(batch, side: side, rowOrigins, marks: marks, now: now) }
-        // Through the side's operators, in runs of rows that meet the same watermarks.
+        // Through the side's operators, in runs of rows that meet the same watermarks (a side
+        // that is a join or a union has moved to them with this pipeline, in advanceInputs).
         return inRuns(batch, rowOrigins, marks, now: now) { part, mapped in
             below.pendingOrigins = mapped
-            let rows = below.push(part, now: now)
+            let rows = below.push(part, source: local, now: now)
             failures += below.failures
             below.failures.removeAll()
             return rows.isEmpty ? [] : enter(Pipeline.batch(rows, below.outputSchema), side: side, .none, marks: nil, now: now)
@@ -289,7 +303,7 @@ final class Pipeline {
     /// A batch in runs of rows that meet the same watermarks: `take` gets each run (and the rows
     /// of the source batch its rows came from, when all are known); between runs, the pipeline
     /// moves to the watermarks that the records before the next run left (`marks`, by source row).
-    private func inRuns(_ batch: Batch, _ rowOrigins: Origins, _ marks: [(left: Int64, right: Int64)]?, now: Int64,
+    private func inRuns(_ batch: Batch, _ rowOrigins: Origins, _ marks: SourceMarks?, now: Int64,
                         _ take: (Batch, [Int]?) -> [[Value]]) -> [[Value]] {
         var out: [[Value]] = []
         var start = 0
@@ -301,9 +315,9 @@ final class Pipeline {
         }
         if let marks {
             for r in 0..<batch.count {
-                guard let o = rowOrigins[r], o < marks.count, marks[o] != joinMarks else { continue }
+                guard let o = rowOrigins[r], o < marks.rows, !marks[o].elementsEqual(inputMarks) else { continue }
                 through(r)
-                out += advanceJoin(left: marks[o].left, right: marks[o].right, now: now)
+                out += advanceInputs(Array(marks[o]), now: now)
             }
         }
         through(batch.count)
@@ -320,7 +334,7 @@ final class Pipeline {
 
     /// Rows of input `side` into the first stage: a join's, or a union's, which sends them up as
     /// they come; with `marks`, the union moves to the watermarks the records before each row left.
-    private func enter(_ batch: Batch, side: Int, _ rowOrigins: Origins, marks: [(left: Int64, right: Int64)]?, now: Int64) -> [[Value]] {
+    private func enter(_ batch: Batch, side: Int, _ rowOrigins: Origins, marks: SourceMarks?, now: Int64) -> [[Value]] {
         if case .intervalJoin(let j)? = stages.first { return joinRows(batch, side: side, j, rowOrigins, marks: marks, now: now) }
         return inRuns(batch, rowOrigins, marks, now: now) { part, mapped in
             origins = mapped.map { .mapped($0) } ?? .none
@@ -332,7 +346,7 @@ final class Pipeline {
     /// `marks` (by row of the source batch, through `rowOrigins`), the join first moves to the
     /// watermarks the records before the row left.
     private func joinRows(_ batch: Batch, side: Int, _ j: IntervalJoinStage, _ rowOrigins: Origins,
-                          marks: [(left: Int64, right: Int64)]?, now: Int64) -> [[Value]] {
+                          marks: SourceMarks?, now: Int64) -> [[Value]] {
         evaluator.reset()
         origins = rowOrigins
         let keys = (side == 0 ? j.leftKeys : j.rightKeys).map { evaluator.evaluate($0, batch) }
@@ -343,12 +357,12 @@ final class Pipeline {
         var rows: [[Value]] = []
         var out: [[Value]] = []
         for r in 0..<batch.count where !bad[r] {
-            if let marks, let o = rowOrigins[r], o < marks.count, marks[o] != joinMarks {
+            if let marks, let o = rowOrigins[r], o < marks.rows, !marks[o].elementsEqual(inputMarks) {
                 // The watermarks moved since the join last saw them: the rows joined so far go up
                 // first, then what the move releases.
                 out += residual(j, rows, now: now)
                 rows.removeAll(keepingCapacity: true)
-                out += advanceJoin(left: marks[o].left, right: marks[o].right, now: now)
+                out += advanceInputs(Array(marks[o]), now: now)
             }
             let key = RowKey(keys, row: r)
             let row = batchRows[r]
@@ -366,8 +380,6 @@ final class Pipeline {
         return out + residual(j, rows, now: now)
     }
 
-    /// The watermarks the join last moved to.
-    private var joinMarks: (left: Int64, right: Int64) = (.min, .min)
 
     /// Joined rows through the rest of the ON condition (a LEFT join's NULL rows need none), then the stages above.
     private func residual(_ j: IntervalJoinStage, _ rows: [[Value]], now: Int64) -> [[Value]] {
@@ -384,27 +396,47 @@ final class Pipeline {
         return kept.isEmpty ? [] : run(from: 1, .rows(kept, j.schema), now: now)
     }
 
-    /// A join of two streams: each side's watermark moved. Left rows that can no longer meet
-    /// anything go out (LEFT join, with NULLs); the stages above see the watermark of the joined
-    /// rows' left time (a left row can still be joined until the right side passes it + upper).
-    /// A union moves to the smaller of its inputs' watermarks.
-    func advanceJoin(left: Int64, right: Int64, now: Int64) -> [[Value]] {
-        guard twoInputs else { return [] }
-        joinMarks = (left, right)
-        // Each side's operators move first: what they release meets the join at its watermarks of before.
+    /// The sources' watermarks moved (`w`: one per source, left to right). Over one source, the
+    /// stages move to it. Over two inputs, each side moves first, to its sources' watermarks (a
+    /// side that is a join or a union recursively): what it releases meets this stage at the
+    /// watermarks of before. Then a join lets go of the left rows that can no longer meet anything
+    /// (LEFT join, with NULLs), and the stages above see the watermark of the joined rows' left
+    /// time (a left row can still be joined until the right side passes it + upper); a union's
+    /// stages see the smaller of its inputs' watermarks.
+    func advanceInputs(_ w: [Int64], now: Int64) -> [[Value]] {
+        guard twoInputs else { return advance(watermark: w[0], now: now) }
+        inputMarks = w
         var out: [[Value]] = []
+        var sideMarks: [Int64] = []
         for (i, below) in sides.enumerated() {
+            let from = i == 0 ? 0 : sideSources[0]
+            let mine = Array(w[from..<(from + sideSources[i])])
+            sideMarks.append(below?.outputWatermark(mine) ?? mine[0])
             guard let below else { continue }
-            let rows = below.advance(watermark: i == 0 ? left : right, now: now)
+            let rows = below.advanceInputs(mine, now: now)
             failures += below.failures
             below.failures.removeAll()
             if !rows.isEmpty { out += enter(Pipeline.batch(rows, below.outputSchema), side: i, .none, marks: nil, now: now) }
         }
-        guard case .intervalJoin(let j)? = stages.first else { return out + advance(watermark: min(left, right), now: now) }
-        let unmatched = j.op.advance(left: left, right: right)
+        guard case .intervalJoin(let j)? = stages.first else { return out + advance(watermark: min(sideMarks[0], sideMarks[1]), now: now) }
+        let unmatched = j.op.advance(left: sideMarks[0], right: sideMarks[1])
         out += unmatched.isEmpty ? [] : run(from: 1, .rows(unmatched, j.schema), now: now)
-        out += advance(watermark: j.op.joinedWatermark(left: left, right: right), now: now)
+        out += advance(watermark: j.op.joinedWatermark(left: sideMarks[0], right: sideMarks[1]), now: now)
         return out
+    }
+
+    /// The watermark of the rows this pipeline emits, when its sources are at `w`: theirs over
+    /// one source (its operators release rows as it passes them), a join's joined watermark, a
+    /// union's smaller input.
+    func outputWatermark(_ w: [Int64]) -> Int64 {
+        guard twoInputs else { return w[0] }
+        let marks = sides.indices.map { i -> Int64 in
+            let from = i == 0 ? 0 : sideSources[0]
+            let mine = Array(w[from..<(from + sideSources[i])])
+            return sides[i]?.outputWatermark(mine) ?? mine[0]
+        }
+        if case .intervalJoin(let j)? = stages.first { return j.op.joinedWatermark(left: marks[0], right: marks[1]) }
+        return min(marks[0], marks[1])
     }
 
     /// The watermark advanced: windows may close.
@@ -734,13 +766,13 @@ final class Pipeline {
 
     /// Pushes rows `rows` of a source batch (filtered by the pushed-down predicate) through the
     /// stages; failures name the rows of `batch`.
-    func pushSource(_ batch: Batch, rows: Range<Int>, predicate: PhysicalExpr?, side: Int = 0,
-                    marks: [(left: Int64, right: Int64)]? = nil, now: Int64) -> [[Value]] {
-        if rows == 0..<batch.count { return push(sourceFilter(predicate, batch, now: now), side: side, marks: marks, now: now) }
+    func pushSource(_ batch: Batch, rows: Range<Int>, predicate: PhysicalExpr?, source: Int = 0,
+                    marks: SourceMarks? = nil, now: Int64) -> [[Value]] {
+        if rows == 0..<batch.count { return push(sourceFilter(predicate, batch, now: now), source: source, marks: marks, now: now) }
         let part = batch.slice(rows)
         sliceStart = rows.lowerBound
         defer { sliceStart = 0 }
-        return push(sourceFilter(predicate, part, now: now), side: side, marks: marks, now: now)
+        return push(sourceFilter(predicate, part, now: now), source: source, marks: marks, now: now)
     }
 
     /// Where the batch being pushed starts in the source batch its rows are reported against.
@@ -812,6 +844,15 @@ struct LookupStage {
     let schema: Schema
 }
 
+/// Per row of a source batch, every source's watermark before it: row r's are
+/// `values[r * count ..< (r + 1) * count]` (one flat array, not an array per row).
+struct SourceMarks {
+    let count: Int
+    var values: [Int64]
+    var rows: Int { values.count / count }
+    subscript(_ r: Int) -> ArraySlice<Int64> { values[(r * count)..<((r + 1) * count)] }
+}
+
 /// A join of two streams: the operator, each side's key expressions and time column, the rest of
 /// the ON condition and the joined schema.
 struct IntervalJoinStage {
@@ -875,7 +916,7 @@ extension Pipeline {
             }
         }
         guard i == states.count else { throw SnapshotError("the checkpoint has more operators than the query") }
-        let sideStates = j["sides"]?.arrayValue ?? [.null, .null]
+        let sideStates = j["sides"]?.arrayValue ?? sides.map { _ in .null }
         guard sideStates.count == 2 else { throw SnapshotError("the join's sides do not match the query") }
         for (below, st) in zip(sides, sideStates) {
             switch (below, st) {

@@ -86,8 +86,13 @@ extension Planner {
             (lp, ls) = try relation(leftName, alias: leftAlias)
         case .subquery(let q, let leftAlias, let loc):
             (lp, ls) = try subquery(q, alias: leftAlias, loc)
+        case .join(let inner):
+            // a JOIN b ON ... JOIN c ON ...: c joins the rows of a and b (their event time a's),
+            // with a and b's names in scope.
+            let b = try bindJoin(inner)
+            (lp, ls) = (b.plan, b.scope)
         default:
-            throw Planner.error("plan.unsupported", "a join of two streams reads a stream or a subquery on each side: the left side of JOIN must be one", j.left.loc)
+            throw Planner.error("plan.unsupported", "a join of two streams reads a stream, a subquery or a join on each side: the left side of JOIN must be one", j.left.loc)
         }
         let (rp, rs) = right
         try Planner.refuseUpdating(lp, "a join of two streams", j.left.loc)
