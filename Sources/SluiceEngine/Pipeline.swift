@@ -80,6 +80,8 @@ final class Pipeline {
     var sideSources: [Int] = [1, 1]
     /// The watermarks of every source the two-input stage last moved to.
     private var inputMarks: [Int64] = []
+    /// A row's watermarks, copied out of a batch's marks (reused: a join moves at nearly every record).
+    private var markScratch: [Int64] = []
     /// EMIT CHANGES on a window: the changes of the window stage at that index.
     fileprivate var windowChanges: [Int: WindowChanges] = [:]
     let outputSchema: Schema
@@ -315,9 +317,10 @@ final class Pipeline {
         }
         if let marks {
             for r in 0..<batch.count {
-                guard let o = rowOrigins[r], o < marks.rows, !marks[o].elementsEqual(inputMarks) else { continue }
+                guard let o = rowOrigins[r], o < marks.rows, !marks.row(o, equals: inputMarks) else { continue }
                 through(r)
-                out += advanceInputs(Array(marks[o]), now: now)
+                marks.copy(row: o, into: &markScratch)
+                out += advanceInputs(markScratch, now: now)
             }
         }
         through(batch.count)
@@ -325,7 +328,7 @@ final class Pipeline {
     }
 
     /// Whether the pipeline reads two inputs (a join of two streams, a union).
-    private var twoInputs: Bool {
+    var twoInputs: Bool {
         switch stages.first {
         case .intervalJoin?, .union?: return true
         default: return false
@@ -357,12 +360,13 @@ final class Pipeline {
         var rows: [[Value]] = []
         var out: [[Value]] = []
         for r in 0..<batch.count where !bad[r] {
-            if let marks, let o = rowOrigins[r], o < marks.rows, !marks[o].elementsEqual(inputMarks) {
+            if let marks, let o = rowOrigins[r], o < marks.rows, !marks.row(o, equals: inputMarks) {
                 // The watermarks moved since the join last saw them: the rows joined so far go up
                 // first, then what the move releases.
                 out += residual(j, rows, now: now)
                 rows.removeAll(keepingCapacity: true)
-                out += advanceInputs(Array(marks[o]), now: now)
+                marks.copy(row: o, into: &markScratch)
+                out += advanceInputs(markScratch, now: now)
             }
             let key = RowKey(keys, row: r)
             let row = batchRows[r]
@@ -405,24 +409,35 @@ final class Pipeline {
     /// stages see the smaller of its inputs' watermarks.
     func advanceInputs(_ w: [Int64], now: Int64) -> [[Value]] {
         guard twoInputs else { return advance(watermark: w[0], now: now) }
-        inputMarks = w
+        // Copied in place (no new array): a join's watermarks move at nearly every record.
+        for k in 0..<inputMarks.count { inputMarks[k] = w[k] }
         var out: [[Value]] = []
-        var sideMarks: [Int64] = []
         for (i, below) in sides.enumerated() {
-            let from = i == 0 ? 0 : sideSources[0]
-            let mine = Array(w[from..<(from + sideSources[i])])
-            sideMarks.append(below?.outputWatermark(mine) ?? mine[0])
             guard let below else { continue }
-            let rows = below.advanceInputs(mine, now: now)
+            let rows = below.twoInputs ? below.advanceInputs(part(w, side: i), now: now) : below.advance(watermark: w[from(side: i)], now: now)
             failures += below.failures
             below.failures.removeAll()
             if !rows.isEmpty { out += enter(Pipeline.batch(rows, below.outputSchema), side: i, .none, marks: nil, now: now) }
         }
-        guard case .intervalJoin(let j)? = stages.first else { return out + advance(watermark: min(sideMarks[0], sideMarks[1]), now: now) }
-        let unmatched = j.op.advance(left: sideMarks[0], right: sideMarks[1])
+        let (left, right) = (sideWatermark(w, 0), sideWatermark(w, 1))
+        guard case .intervalJoin(let j)? = stages.first else { return out + advance(watermark: min(left, right), now: now) }
+        let unmatched = j.op.advance(left: left, right: right)
         out += unmatched.isEmpty ? [] : run(from: 1, .rows(unmatched, j.schema), now: now)
-        out += advance(watermark: j.op.joinedWatermark(left: sideMarks[0], right: sideMarks[1]), now: now)
+        out += advance(watermark: j.op.joinedWatermark(left: left, right: right), now: now)
         return out
+    }
+
+    /// Where side `i`'s sources start among the pipeline's.
+    @inline(__always)
+    private func from(side i: Int) -> Int { i == 0 ? 0 : sideSources[0] }
+
+    /// The watermarks of side `i`'s sources, out of every source's (for a side of several).
+    private func part(_ w: [Int64], side i: Int) -> [Int64] { Array(w[from(side: i)..<(from(side: i) + sideSources[i])]) }
+
+    /// The watermark of side `i`'s rows: its stream's, or what its join or union emits.
+    private func sideWatermark(_ w: [Int64], _ i: Int) -> Int64 {
+        if let below = sides[i], below.twoInputs { return below.outputWatermark(part(w, side: i)) }
+        return w[from(side: i)]
     }
 
     /// The watermark of the rows this pipeline emits, when its sources are at `w`: theirs over
@@ -430,13 +445,9 @@ final class Pipeline {
     /// union's smaller input.
     func outputWatermark(_ w: [Int64]) -> Int64 {
         guard twoInputs else { return w[0] }
-        let marks = sides.indices.map { i -> Int64 in
-            let from = i == 0 ? 0 : sideSources[0]
-            let mine = Array(w[from..<(from + sideSources[i])])
-            return sides[i]?.outputWatermark(mine) ?? mine[0]
-        }
-        if case .intervalJoin(let j)? = stages.first { return j.op.joinedWatermark(left: marks[0], right: marks[1]) }
-        return min(marks[0], marks[1])
+        let (left, right) = (sideWatermark(w, 0), sideWatermark(w, 1))
+        if case .intervalJoin(let j)? = stages.first { return j.op.joinedWatermark(left: left, right: right) }
+        return min(left, right)
     }
 
     /// The watermark advanced: windows may close.
@@ -850,7 +861,21 @@ struct SourceMarks {
     let count: Int
     var values: [Int64]
     var rows: Int { values.count / count }
-    subscript(_ r: Int) -> ArraySlice<Int64> { values[(r * count)..<((r + 1) * count)] }
+
+    /// Whether row `r`'s watermarks are `m`.
+    @inline(__always)
+    func row(_ r: Int, equals m: [Int64]) -> Bool {
+        let base = r * count
+        for k in 0..<count where values[base + k] != m[k] { return false }
+        return true
+    }
+
+    /// Row `r`'s watermarks into `out` (in place when it has the room).
+    func copy(row r: Int, into out: inout [Int64]) {
+        if out.count != count { out = [Int64](repeating: 0, count: count) }
+        let base = r * count
+        for k in 0..<count { out[k] = values[base + k] }
+    }
 }
 
 /// A join of two streams: the operator, each side's key expressions and time column, the rest of
