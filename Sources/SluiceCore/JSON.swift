@@ -1,3 +1,28 @@
+/// Takes the bytes written so far (to a file) and empties the buffer.
+public typealias JSONFlush = (inout [UInt8]) -> Void
+
+public enum JSONValueFlush {
+    /// How many bytes a flushing write gathers before it hands them on.
+    public static let size = 1 << 20
+}
+
+/// JSON text produced when its document is written (`JSONValue.deferred`). Two are equal when
+/// they write the same text. Made and written on one thread (a query's checkpoint).
+public final class DeferredJSON: @unchecked Sendable, Equatable {
+    let write: (inout [UInt8], JSONFlush?) -> Void
+
+    public init(_ write: @escaping (inout [UInt8], JSONFlush?) -> Void) { self.write = write }
+
+    /// The text, whole.
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        write(&out, nil)
+        return out
+    }
+
+    public static func == (a: DeferredJSON, b: DeferredJSON) -> Bool { a === b || a.bytes == b.bytes }
+}
+
 /// A JSON document as a value: used for API requests and responses, metadata files and CLI output.
 /// Objects keep their keys in insertion order, so output reads the way it was built.
 /// (The hot-path record decoders live in SluiceCodecs and never build these trees.)
@@ -10,9 +35,12 @@ public enum JSONValue: Sendable, Equatable {
     case string(String)
     case array([JSONValue])
     case object(JSONObject)
-    /// JSON text already written (a large part of a checkpoint, serialized piece by piece so its
-    /// tree never exists whole). Written as it is; parsing never produces it.
+    /// JSON text already written. Written as it is; parsing never produces it.
     case raw([UInt8])
+    /// JSON text written when the document is written (a large part of a checkpoint: its tree
+    /// never exists whole, and with a flush its text is never whole in memory either). It reads
+    /// the state it describes then, so a document holding it is written when it is made.
+    case deferred(DeferredJSON)
 
     public subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
@@ -25,6 +53,7 @@ public enum JSONValue: Sendable, Equatable {
         if case .array(let a) = self { return a }
         // Text written ahead (a checkpoint's large parts) reads as what it says.
         if case .raw(let bytes) = self, let parsed = try? JSONValue.parse(bytes: bytes), case .array(let a) = parsed { return a }
+        if case .deferred(let d) = self, let parsed = try? JSONValue.parse(bytes: d.bytes), case .array(let a) = parsed { return a }
         return nil
     }
     public var objectValue: JSONObject? { if case .object(let o) = self { return o }; return nil }
@@ -101,6 +130,13 @@ extension JSONValue {
     }
 
     public func write(to out: inout [UInt8], pretty: Bool = false, indent: Int = 0) {
+        write(to: &out, pretty: pretty, indent: indent, flush: nil)
+    }
+
+    /// Written into `out`; with `flush`, which takes `out`'s bytes away (to a file), whenever
+    /// `out` holds a megabyte or more between values.
+    public func write(to out: inout [UInt8], pretty: Bool = false, indent: Int = 0, flush: JSONFlush?) {
+        if let flush, out.count >= JSONValue.flushSize { flush(&out) }
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
@@ -113,7 +149,7 @@ extension JSONValue {
             for (i, v) in a.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 if pretty { newline(&out, indent + 1) }
-                v.write(to: &out, pretty: pretty, indent: indent + 1)
+                v.write(to: &out, pretty: pretty, indent: indent + 1, flush: flush)
             }
             if pretty { newline(&out, indent) }
             out.append(UInt8(ascii: "]"))
@@ -126,25 +162,32 @@ extension JSONValue {
                 JSONValue.writeString(e.key, to: &out)
                 out.append(UInt8(ascii: ":"))
                 if pretty { out.append(UInt8(ascii: " ")) }
-                e.value.write(to: &out, pretty: pretty, indent: indent + 1)
+                e.value.write(to: &out, pretty: pretty, indent: indent + 1, flush: flush)
             }
             if pretty { newline(&out, indent) }
             out.append(UInt8(ascii: "}"))
         case .raw(let bytes): out.append(contentsOf: bytes)
+        case .deferred(let d): d.write(&out, flush)
         }
     }
 
-    /// An array written element by element: each element's tree exists only while it is written.
-    public static func rawArray<S: Sequence>(_ elements: S, _ element: (S.Element) -> JSONValue) -> JSONValue {
-        var out: [UInt8] = [UInt8(ascii: "[")]
-        var first = true
-        for e in elements {
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            element(e).write(to: &out)
-        }
-        out.append(UInt8(ascii: "]"))
-        return .raw(out)
+    /// How many bytes a flushing write gathers before it hands them on.
+    static var flushSize: Int { JSONValueFlush.size }
+
+    /// An array written element by element when the document is written: each element's tree
+    /// exists only while it is written, and its text goes out as it grows. `element` reads the
+    /// state then (the caller writes the document at once, or compares it as it is now).
+    public static func rawArray<S: Sequence>(_ elements: S, _ element: @escaping (S.Element) -> JSONValue) -> JSONValue {
+        .deferred(DeferredJSON { out, flush in
+            out.append(UInt8(ascii: "["))
+            var first = true
+            for e in elements {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                element(e).write(to: &out, flush: flush)
+            }
+            out.append(UInt8(ascii: "]"))
+        })
     }
 
     private func newline(_ out: inout [UInt8], _ indent: Int) {

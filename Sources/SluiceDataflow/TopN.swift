@@ -187,9 +187,11 @@ public final class TopNOperator {
 
 extension TopNOperator {
     public func snapshot() -> JSONValue {
-        // Written partition by partition, so the state's tree is never built whole.
-        let parts = JSONValue.rawArray(partitions.keys.sorted(by: GroupKeyOrder.less)) { key -> JSONValue in
-            let entries: [JSONValue] = partitions[key]!.map { e in
+        // Written partition by partition, so the state's tree is never built whole (from the
+        // partitions as they are now: a copy that shares their storage).
+        let held = partitions
+        let parts = JSONValue.rawArray(held.keys.sorted(by: GroupKeyOrder.less)) { key -> JSONValue in
+            let entries: [JSONValue] = held[key]!.map { e in
                 .array([.int(e.seq), .array(e.sort.map(\.snapshot)), .array(e.row.map(\.snapshot))])
             }
             return ["key": .array(key.map(\.snapshot)), "entries": .array(entries)]

@@ -187,11 +187,25 @@ final class Job {
         if let st = sink.state() { doc["sink_state"] = st }
         do {
             try FileManager.default.createDirectory(atPath: (checkpointPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            // The bytes straight from the tree: a checkpoint of large state is not also copied through a String.
+            // Written as it is serialized, a megabyte at a time: the large parts of the state
+            // (held rows, groups, partitions) are written from the operators when their turn
+            // comes, so neither their tree nor their text exists whole in memory.
+            let file = try AtomicFile(checkpointPath)
+            var failure: StreamError? = nil
             var bytes: [UInt8] = []
-            JSONValue.object(doc).write(to: &bytes)
+            bytes.reserveCapacity(JSONValueFlush.size)
+            let flush: JSONFlush = { out in
+                if failure == nil { do throws(StreamError) { try file.write(out) } catch { failure = error } }
+                out.removeAll(keepingCapacity: true)
+            }
+            JSONValue.object(doc).write(to: &bytes, flush: flush)
             doc = [:]
-            try writeFileAtomically(checkpointPath, bytes)
+            flush(&bytes)
+            if let failure {
+                file.abandon()
+                throw failure
+            }
+            try file.commit()
         } catch {
             throw EngineError.io("cannot write the checkpoint \(checkpointPath): \(error)")
         }

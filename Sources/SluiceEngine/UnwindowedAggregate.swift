@@ -184,7 +184,9 @@ final class UnwindowedAggregate {
 extension UnwindowedAggregate {
     func snapshot(now: Int64) -> JSONValue {
         let keys = changeInput == nil ? Array(groups.keys) : Array(retracting.keys)
-        // Written group by group, so the state's tree is never built whole.
+        // Written group by group, so the state's tree is never built whole (from the state as it
+        // is now: copies that share its storage).
+        let (groups, retracting, pending, shown, lastEmit) = (self.groups, self.retracting, self.pending, self.shown, self.lastEmit)
         let out = JSONValue.rawArray(Set(keys).union(shown.keys).sorted(by: GroupKeyOrder.less)) { k -> JSONValue in
             var g: JSONObject = ["key": .array(k.map(\.snapshot))]
             if let s = groups[k] { g["states"] = .array(s.map(\.snapshot)) }

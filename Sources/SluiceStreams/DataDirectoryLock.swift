@@ -40,24 +40,59 @@ final class DataDirectoryLock: @unchecked Sendable {
 /// Writes a file so that a reader sees either the old contents or the new, never a mixture:
 /// a temporary file, flushed, then renamed over the old name, then the directory flushed.
 public func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws(StreamError) {
-    let tmp = path + ".tmp"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw StreamError.io("create", tmp) }
+    let file = try AtomicFile(path)
     do throws(StreamError) {
-        try writeAll(fd: fd, bytes: bytes, at: 0, path: tmp)
+        try file.write(bytes)
     } catch {
-        close(fd)
+        file.abandon()
         throw error
     }
-    _ = fsync(fd)
-    close(fd)
-    guard rename(tmp, path) == 0 else { throw StreamError.io("rename", tmp) }
-    let dir = (path as NSString).deletingLastPathComponent
-    let dfd = open(dir, O_RDONLY | O_CLOEXEC)
-    if dfd >= 0 {
-        _ = fsync(dfd)
-        close(dfd)
+    try file.commit()
+}
+
+/// A file written piece by piece that appears whole or not at all: the pieces go to `path.tmp`,
+/// and `commit` syncs it and renames it over `path` (a large checkpoint is written as it is
+/// serialized, never held whole in memory).
+public final class AtomicFile {
+    public let path: String
+    let tmp: String
+    private var fd: Int32
+    private var offset = 0
+
+    public init(_ path: String) throws(StreamError) {
+        self.path = path
+        tmp = path + ".tmp"
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StreamError.io("create", tmp) }
     }
+
+    public func write(_ bytes: [UInt8]) throws(StreamError) {
+        try writeAll(fd: fd, bytes: bytes, at: offset, path: tmp)
+        offset += bytes.count
+    }
+
+    /// Syncs the file and puts it in place (then its directory, so the rename survives a crash).
+    public func commit() throws(StreamError) {
+        _ = fsync(fd)
+        close(fd)
+        fd = -1
+        guard rename(tmp, path) == 0 else { throw StreamError.io("rename", tmp) }
+        let dir = (path as NSString).deletingLastPathComponent
+        let dfd = open(dir, O_RDONLY | O_CLOEXEC)
+        if dfd >= 0 {
+            _ = fsync(dfd)
+            close(dfd)
+        }
+    }
+
+    /// Gives up: the file at `path` stays as it was.
+    public func abandon() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+        unlink(tmp)
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
 }
 
 public func readFile(_ path: String) -> [UInt8]? {

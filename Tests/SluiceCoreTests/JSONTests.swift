@@ -76,4 +76,30 @@ struct JSONTests {
             #expect(error.offset == 7)
         }
     }
+
+    /// A checkpoint's large parts are written when the document is: through a flush, the text
+    /// leaves a megabyte at a time, never whole, and reads back as the same document.
+    @Test func deferredArraysAreWrittenPieceByPieceAndReadAsTheirText() throws {
+        let rows = (0..<40_000).map { i in "row \(i) " + String(repeating: "x", count: 50) }
+        let doc: JSONValue = ["seq": 7, "rows": JSONValue.rawArray(rows) { .string($0) }]
+        var flushed: [UInt8] = [], largest = 0, flushes = 0
+        var out: [UInt8] = []
+        let flush: JSONFlush = { b in
+            largest = max(largest, b.count)
+            flushed += b
+            flushes += 1
+            b.removeAll(keepingCapacity: true)
+        }
+        doc.write(to: &out, flush: flush)
+        flush(&out)
+        #expect(flushes >= 3, "about 2.4 MB of text, a megabyte at a time")
+        #expect(largest < JSONValueFlush.size + 200)
+        #expect(flushed == Array(doc.serialized().utf8))
+        let back = try JSONValue.parse(bytes: flushed)
+        #expect(back["rows"]?.arrayValue?.count == 40_000 && back["rows"]?.arrayValue?[39_999] == .string(rows[39_999]))
+        // As a value: its array reads through, and two with the same text are equal.
+        #expect(doc["rows"]?.arrayValue?.count == 40_000)
+        #expect(JSONValue.rawArray([1, 2]) { .int(Int64($0)) } == JSONValue.rawArray([1, 2]) { .int(Int64($0)) })
+        #expect(JSONValue.rawArray([1, 2]) { .int(Int64($0)) } != JSONValue.rawArray([1, 3]) { .int(Int64($0)) })
+    }
 }
