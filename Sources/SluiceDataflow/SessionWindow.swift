@@ -29,6 +29,10 @@ extension WindowAggregateOperator: WindowedAggregation {
 /// closes when the watermark reaches its end and is emitted once: a record that would reopen or
 /// extend an emitted session, or whose own session would already be closed, is late.
 ///
+/// With `rowColumns` (SESSION's rows, `SELECT * FROM SESSION(...)` without aggregates), a session
+/// keeps its records' rows instead of aggregates, and a closed session gives each of them, in
+/// (time, arrival) order, with `window_start`, `window_end` and `window_time` after its columns.
+///
 /// Owned by one query's driver (not thread-safe).
 public final class SessionWindowOperator: WindowedAggregation {
     public let gap: Int64
@@ -44,7 +48,19 @@ public final class SessionWindowOperator: WindowedAggregation {
         var states: [AggregateState]
         var end: Int64 { last &+ gap }
         let gap: Int64
+        /// Rows mode: the session's rows, as they came.
+        var rows: [HeldRow] = []
     }
+
+    struct HeldRow: Equatable {
+        var time: Int64
+        var seq: Int64
+        var row: [Value]
+    }
+
+    /// Rows mode: the columns of a prepared batch that make a row.
+    public let rowColumns: Range<Int>?
+    var seq: Int64 = 0
 
     /// Open sessions per key, ordered by start and never overlapping.
     var sessions = KeyTable<[Session]>(empty: [])
@@ -52,16 +68,18 @@ public final class SessionWindowOperator: WindowedAggregation {
     var closedThrough = KeyTable<Int64>(empty: .min)
     public private(set) var emittedThrough: Int64 = .min
 
-    public init(gap: Int64, timeColumn: Int, keyColumns: [Int], aggregates: [AggregateSpec]) {
+    public init(gap: Int64, timeColumn: Int, keyColumns: [Int], aggregates: [AggregateSpec], rowColumns: Range<Int>? = nil) {
         precondition(gap > 0)
         self.gap = gap
         self.timeColumn = timeColumn
         self.keyColumns = keyColumns
         self.aggregates = aggregates
+        self.rowColumns = rowColumns
     }
 
     public var explain: String {
-        "SessionWindowExec: gap=\(gap)ms keys=\(keyColumns.count) aggregates=[\(aggregates.map(\.function.rawValue).joined(separator: ", "))]"
+        if rowColumns != nil { return "SessionRowsExec: gap=\(gap)ms keys=\(keyColumns.count)" }
+        return "SessionWindowExec: gap=\(gap)ms keys=\(keyColumns.count) aggregates=[\(aggregates.map(\.function.rawValue).joined(separator: ", "))]"
     }
 
     /// Open sessions across keys.
@@ -90,6 +108,13 @@ public final class SessionWindowOperator: WindowedAggregation {
             // Changed where it lies in the table, so that it is not copied.
             let slot = sessions.slot(for: key)
             let list = sessions.value(slot)
+            func feed(_ s: inout Session) {
+                if let rc = rowColumns {
+                    s.rows.append(HeldRow(time: t, seq: seq, row: rc.map { batch.columns[$0].value(row) }))
+                    seq += 1
+                }
+                feed(&s.states)
+            }
             func feed(_ states: inout [AggregateState]) {
                 for i in aggregates.indices {
                     guard let col = inputs[i] else { states[i].addRow(); continue }
@@ -101,7 +126,7 @@ public final class SessionWindowOperator: WindowedAggregation {
             // The common case: the record falls into one open session, updated in place.
             if let i = list.pointee.lastIndex(where: { $0.start < t &+ gap && t < $0.end }) {
                 var s = list.pointee.remove(at: i)
-                feed(&s.states)
+                feed(&s)
                 s.start = min(s.start, t)
                 s.last = max(s.last, t)
                 // Grown, it may now reach its neighbours: merge them too.
@@ -110,13 +135,14 @@ public final class SessionWindowOperator: WindowedAggregation {
                     s.start = min(s.start, o.start)
                     s.last = max(s.last, o.last)
                     s.states = zip(o.states, s.states).map { $0.merged(with: $1) }
+                    s.rows += o.rows
                 }
                 let at = list.pointee.firstIndex { $0.start > s.start } ?? list.pointee.count
                 list.pointee.insert(s, at: at)
                 continue
             }
             var s = Session(start: t, last: t, states: initial, gap: gap)
-            feed(&s.states)
+            feed(&s)
             // Late when its own session has already ended by the watermark.
             if s.end <= emittedThrough {
                 late.append(row)
@@ -147,6 +173,11 @@ public final class SessionWindowOperator: WindowedAggregation {
         for c in closed {
             let through = closedThrough.value(closedThrough.slot(for: c.key))
             through.pointee = max(through.pointee, c.end)
+            if rowColumns != nil {
+                let bounds: [Value] = [.timestamp(c.session.start), .timestamp(c.session.end), .timestamp(c.session.end &- 1)]
+                for h in c.session.rows.sorted(by: { $0.time != $1.time ? $0.time < $1.time : $0.seq < $1.seq }) { rows.append(h.row + bounds) }
+                continue
+            }
             var row: [Value] = [.timestamp(c.session.start), .timestamp(c.session.end)]
             row += c.key.values
             for (i, a) in aggregates.enumerated() { row.append(c.session.states[i].result(a.function, as: a.resultType)) }
@@ -160,13 +191,19 @@ public final class SessionWindowOperator: WindowedAggregation {
     public func snapshot() -> JSONValue {
         var keys: [JSONValue] = []
         for (k, sessions) in sessions.all.sorted(by: { GroupKeyOrder.less($0.0.values, $1.0.values) }) {
-            let list: [JSONValue] = sessions.map { ["start": .int($0.start), "last": .int($0.last), "states": .array($0.states.map(\.snapshot))] }
+            let list: [JSONValue] = sessions.map { s in
+                var o: JSONObject = ["start": .int(s.start), "last": .int(s.last), "states": .array(s.states.map(\.snapshot))]
+                if rowColumns != nil {
+                    o["rows"] = .array(s.rows.map { .array([.int($0.time), .int($0.seq), .array($0.row.map(\.snapshot))]) })
+                }
+                return .object(o)
+            }
             keys.append(["key": .array(k.values.map(\.snapshot)), "sessions": .array(list)])
         }
         let closed: [JSONValue] = closedThrough.all.sorted(by: { GroupKeyOrder.less($0.0.values, $1.0.values) }).map {
             ["key": .array($0.0.values.map(\.snapshot)), "end": .int($0.1)]
         }
-        return ["emitted_through": .int(emittedThrough), "keys": .array(keys), "closed": .array(closed)]
+        return ["emitted_through": .int(emittedThrough), "keys": .array(keys), "closed": .array(closed), "seq": .int(seq)]
     }
 
     public func restore(_ j: JSONValue) throws(SnapshotError) {
@@ -183,7 +220,17 @@ public final class SessionWindowOperator: WindowedAggregation {
                 var states: [AggregateState] = []
                 for st in try Snap.array(sj["states"]) { states.append(try AggregateState(snapshot: st)) }
                 guard states.count == aggregates.count else { throw SnapshotError("a session's states do not match the query's aggregates") }
-                list.append(Session(start: try Snap.int(sj["start"]), last: try Snap.int(sj["last"]), states: states, gap: gap))
+                var s = Session(start: try Snap.int(sj["start"]), last: try Snap.int(sj["last"]), states: states, gap: gap)
+                if rowColumns != nil {
+                    for rj in try Snap.array(sj["rows"]) {
+                        let parts = try Snap.array(rj)
+                        guard parts.count == 3 else { throw SnapshotError("a session's row is malformed") }
+                        var row: [Value] = []
+                        for x in try Snap.array(parts[2]) { row.append(try Value(snapshot: x)) }
+                        s.rows.append(HeldRow(time: try Snap.int(parts[0]), seq: try Snap.int(parts[1]), row: row))
+                    }
+                }
+                list.append(s)
             }
             restored.value(restored.slot(for: try key(e["key"]))).pointee = list
         }
@@ -192,5 +239,6 @@ public final class SessionWindowOperator: WindowedAggregation {
         sessions = restored
         closedThrough = closed
         emittedThrough = try Snap.int(j["emitted_through"])
+        seq = j["seq"]?.int64Value ?? 0
     }
 }

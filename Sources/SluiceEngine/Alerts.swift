@@ -182,7 +182,7 @@ extension Engine {
         case .windowAggregate: return true
         case .source: return false
         case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .aggregate(let c, _, _, _, _, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _), .intervalJoin(let c, _, _),
-             .topN(let c, _), .union(let c, _), .hopRows(let c, _, _, _): return isWindowed(c)
+             .topN(let c, _), .union(let c, _), .windowRows(let c, _, _, _): return isWindowed(c)
         }
     }
 

@@ -566,7 +566,7 @@ public final class Engine {
         switch p {
         case .source(let s): return s
         case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _), .intervalJoin(let c, _, _),
-             .union(let c, _), .hopRows(let c, _, _, _): return sourceNode(c)
+             .union(let c, _), .windowRows(let c, _, _, _): return sourceNode(c)
         case .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _, _), .topN(let c, _): return sourceNode(c)
         }
     }

@@ -216,9 +216,19 @@ final class Pipeline {
         case .limit(let input, let n):
             build(input)
             stages.append(.limit(n))
-        case .hopRows(let input, let t, let size, let advance):
+        case .windowRows(let input, let t, .session(let gap), let partition):
+            // SESSION's rows: the session operator keeps each session's rows ([time, keys...,
+            // the row's columns]) and gives them, with the session's bounds, when it closes.
             build(input)
-            stages.append(.hopRows(time: t, size: size, advance: advance, schema))
+            let width = input.schema.count
+            let pre: [PhysicalExpr] = [.column(t)] + partition.map(Lowering.expr) + (0..<width).map { .column($0) }
+            let types: [ColumnType] = [.timestamp] + partition.map(\.type) + input.schema.map(\.type)
+            let k = partition.count
+            let op = SessionWindowOperator(gap: gap, timeColumn: 0, keyColumns: Array(1..<(1 + k)), aggregates: [], rowColumns: (1 + k)..<(1 + k + width))
+            stages.append(.window(pre: pre, Pipeline.schema(types), op, schema))
+        case .windowRows(let input, let t, let w, _):
+            build(input)
+            stages.append(.hopRows(time: t, size: w.size, advance: w.advance, schema))
         case .union(let l, let r):
             sides = [l, r].map { side in
                 let p = Pipeline(side, tables: tables)

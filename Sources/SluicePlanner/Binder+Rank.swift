@@ -93,7 +93,7 @@ extension Planner {
         switch p {
         case .windowAggregate: return [1]
         case .filter(let c, _), .limit(let c, _): return windowEndColumns(of: c)
-        case .hopRows(let c, _, _, _): return windowEndColumns(of: c).union([c.schema.count + 1])
+        case .windowRows(let c, _, _, _): return windowEndColumns(of: c).union([c.schema.count + 1])
         case .project(let c, let exprs, _):
             let ends = windowEndColumns(of: c)
             return Set(exprs.indices.filter { k in
@@ -166,7 +166,7 @@ extension Planner {
             try refuseUnboundedRank(c, loc)
         case .source: return
         case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _),
-             .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _, _), .hopRows(let c, _, _, _):
+             .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _, _), .windowRows(let c, _, _, _):
             try refuseUnboundedRank(c, loc)
         case .intervalJoin(let l, let r, _), .union(let l, let r):
             try refuseUnboundedRank(l, loc)

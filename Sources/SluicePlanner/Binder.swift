@@ -124,9 +124,17 @@ public struct Planner: Sendable {
             if case .expression(let e, _, _) = item { return Planner.containsAggregate(e) }
             return false
         } || (q.having.map(Planner.containsAggregate) ?? false)
-        if !aggregatingQuery, let w = from.window, case .hop(let size, let advance) = w.kind {
+        if !aggregatingQuery, let w = from.window, case .hop = w.kind {
             // HOP's rows: each row once per window that holds it, with that window's bounds.
-            plan = .hopRows(plan, timeColumn: w.timeColumn, size: size, advance: advance)
+            plan = .windowRows(plan, timeColumn: w.timeColumn, window: w.kind, partition: [])
+            from.scope.entries += ["window_start", "window_end", "window_time"].map { Scope.Entry(qualifier: w.qualifier, name: $0, type: .timestamp) }
+            from.window = nil
+            from.plan = plan
+        }
+        if !aggregatingQuery, let w = from.window, case .session = w.kind {
+            // SESSION's rows: each row with its session's bounds, once the session has closed
+            // (until then its end is not known).
+            plan = .windowRows(plan, timeColumn: w.timeColumn, window: w.kind, partition: from.partition)
             from.scope.entries += ["window_start", "window_end", "window_time"].map { Scope.Entry(qualifier: w.qualifier, name: $0, type: .timestamp) }
             from.window = nil
             from.plan = plan
@@ -156,10 +164,6 @@ public struct Planner: Sendable {
         if aggregatingQuery {
             plan = try planAggregate(q, from, plan)
         } else {
-            if let w = from.window {
-                throw Planner.error("plan.window-needs-aggregate", "\(w.name) rows are grouped: add GROUP BY window_start, window_end and aggregates",
-                                    fromItem.loc, help: "a session is known only when it ends, so its rows come as one row per group (TUMBLE's and HOP's rows can be read as they come, with their windows' bounds)")
-            }
             if q.having != nil { throw Planner.error("plan.having-without-group-by", "HAVING needs GROUP BY or aggregates", q.loc) }
             if case .final? = q.emit {
                 throw Planner.error("plan.emit-final-needs-window", "EMIT FINAL applies to windowed aggregates", q.loc,
@@ -337,7 +341,7 @@ public struct Planner: Sendable {
         // A union's time: a column that carries both inputs' event time.
         case .union(let l, let r): return timeColumns(of: l).intersection(timeColumns(of: r))
         // A row's window_time is at or after its time: the input's watermark holds for it too.
-        case .hopRows(let c, _, _, _): return timeColumns(of: c).union([c.schema.count + 2])
+        case .windowRows(let c, _, _, _): return timeColumns(of: c).union([c.schema.count + 2])
         case .windowAggregate, .aggregate: return []
         }
     }
@@ -371,7 +375,7 @@ public struct Planner: Sendable {
         case .filter(let c, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _), .topN(let c, _):
             return t < c.schema.count && hasWindowTime(c, t)
         case .union(let l, let r): return hasWindowTime(l, t) && hasWindowTime(r, t)
-        case .hopRows(let c, _, _, _): return t == c.schema.count + 2 || (t < c.schema.count && hasWindowTime(c, t))
+        case .windowRows(let c, _, _, _): return t == c.schema.count + 2 || (t < c.schema.count && hasWindowTime(c, t))
         default: return false
         }
     }
@@ -677,7 +681,7 @@ public struct Planner: Sendable {
         case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _),
              .windowAggregate(let c, _, _, _, _, _, _), .aggregate(let c, _, _, _, _, _), .topN(let c, _): return sourceNodes(of: c)
         case .intervalJoin(let l, let r, _), .union(let l, let r): return sourceNodes(of: l) + sourceNodes(of: r)
-        case .hopRows(let c, _, _, _): return sourceNodes(of: c)
+        case .windowRows(let c, _, _, _): return sourceNodes(of: c)
         }
     }
 
@@ -685,7 +689,7 @@ public struct Planner: Sendable {
         switch p {
         case .source(let s): return s
         case .filter(let c, _), .project(let c, _, _), .limit(let c, _), .over(let c, _), .anomaly(let c, _), .lookupJoin(let c, _), .intervalJoin(let c, _, _),
-             .union(let c, _), .hopRows(let c, _, _, _): return sourceOf(c)
+             .union(let c, _), .windowRows(let c, _, _, _): return sourceOf(c)
         default: return nil
         }
     }

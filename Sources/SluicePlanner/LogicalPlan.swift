@@ -242,9 +242,11 @@ public indirect enum LogicalPlan: Sendable, Equatable {
     case limit(LogicalPlan, Int64)
     /// UnionAll: the rows of both inputs, as they come (columns named by the first)
     case union(LogicalPlan, LogicalPlan)
-    /// HopRows: each row once per hopping window that holds it, as it comes (HOP's table function)
-    /// Output: the input's columns, then window_start, window_end, window_time.
-    case hopRows(LogicalPlan, timeColumn: Int, size: Int64, advance: Int64)
+    /// WindowRows (Output: the input's columns, then window_start, window_end, window_time).
+    /// A window function's rows without aggregation: HOP's, each row once per window that holds
+    /// it, as it comes; SESSION's, each row when its session (per `partition` key) closes. The
+    /// window's start, end and window_time follow the row's columns.
+    case windowRows(LogicalPlan, timeColumn: Int, window: WindowKind, partition: [BoundExpr])
     /// TopN: function partition order limit
     /// Output: the input's columns, then the rank (unless pruned), then the change kind (unwindowed).
     case topN(LogicalPlan, TopN)
@@ -264,7 +266,7 @@ public indirect enum LogicalPlan: Sendable, Equatable {
             return i == c.schema.count - 1
         // A union of updating inputs (Planner.planUnion gives an append-only one an op column).
         case .union(let l, let r): return l.isUpdating || r.isUpdating
-        case .source, .over, .anomaly, .lookupJoin, .intervalJoin, .hopRows: return false
+        case .source, .over, .anomaly, .lookupJoin, .intervalJoin, .windowRows: return false
         }
     }
 
@@ -289,7 +291,7 @@ public indirect enum LogicalPlan: Sendable, Equatable {
         case .lookupJoin(let p, let j): return p.schema + j.table.columns.map { OutputColumn(name: $0.name, type: $0.type) }
         case .intervalJoin(let l, let r, _): return l.schema + r.schema
         case .union(let l, _): return l.schema
-        case .hopRows(let p, _, _, _): return p.schema + ["window_start", "window_end", "window_time"].map { OutputColumn(name: $0, type: .timestamp) }
+        case .windowRows(let p, _, _, _): return p.schema + ["window_start", "window_end", "window_time"].map { OutputColumn(name: $0, type: .timestamp) }
         }
     }
 
@@ -337,8 +339,13 @@ public indirect enum LogicalPlan: Sendable, Equatable {
                     + (j.residual.map { " and \($0.text)" } ?? "")] + l.lines(depth + 1) + r.lines(depth + 1)
         case .limit(let p, let n): return [pad + "Limit: \(n)"] + p.lines(depth + 1)
         case .union(let l, let r): return [pad + "UnionAll"] + l.lines(depth + 1) + r.lines(depth + 1)
-        case .hopRows(let p, let t, let size, let advance):
-            return [pad + "HopRows: time=\(p.schema[t].name) size=\(Duration(millis: size)) advance=\(Duration(millis: advance))"] + p.lines(depth + 1)
+        case .windowRows(let p, let t, let w, let partition):
+            switch w {
+            case .session(let gap):
+                return [pad + "SessionRows: time=\(p.schema[t].name) gap=\(Duration(millis: gap)) partition=[\(partition.map(\.text).joined(separator: ", "))]"] + p.lines(depth + 1)
+            default:
+                return [pad + "HopRows: time=\(p.schema[t].name) size=\(Duration(millis: w.size)) advance=\(Duration(millis: w.advance))"] + p.lines(depth + 1)
+            }
         case .topN(let p, let t): return [pad + "TopN: \(t.text)"] + p.lines(depth + 1)
         }
     }

@@ -71,7 +71,7 @@ public struct Optimizer: Sendable {
             j.residual = j.residual.map(f)
             return .intervalJoin(mapExpressions(l, f), mapExpressions(r, f), j)
         case .union(let l, let r): return .union(mapExpressions(l, f), mapExpressions(r, f))
-        case .hopRows(let input, let t, let size, let advance): return .hopRows(mapExpressions(input, f), timeColumn: t, size: size, advance: advance)
+        case .windowRows(let input, let t, let w, let partition): return .windowRows(mapExpressions(input, f), timeColumn: t, window: w, partition: partition.map(f))
         case .limit(let input, let n): return .limit(mapExpressions(input, f), n)
         case .topN(let input, var t):
             t.partition = t.partition.map(f)
@@ -127,7 +127,8 @@ public struct Optimizer: Sendable {
         case .lookupJoin(let input, let j): return .lookupJoin(pushFilters(input), j)
         case .intervalJoin(let l, let r, let j): return .intervalJoin(pushFilters(l), pushFilters(r), j)
         case .union(let l, let r): return .union(pushFilters(l), pushFilters(r))
-        case .hopRows(let input, let t, let size, let advance): return .hopRows(pushFilters(input), timeColumn: t, size: size, advance: advance)
+        // (A filter below SESSION's rows would change which rows a session bridges: it stays above.)
+        case .windowRows(let input, let t, let w, let partition): return .windowRows(pushFilters(input), timeColumn: t, window: w, partition: partition)
         case .limit(let input, let n): return .limit(pushFilters(input), n)
         // A filter above a Top-N stays there: below, it would change which rows rank first.
         case .topN(let input, let t): return .topN(pushFilters(input), t)
@@ -235,12 +236,13 @@ public struct Optimizer: Sendable {
             j.rightTime = rm[j.rightTime]!
             j.residual = j.residual?.remapped { out[$0]! }
             return (.intervalJoin(lp, rp, j), out)
-        case .hopRows(let input, let t, let size, let advance):
+        case .windowRows(let input, let t, let w, let partition):
             let width = input.schema.count
-            let (child, map) = prune(input, needed: needed.filter { $0 < width }.union([t]))
+            let reads = partition.reduce(needed.filter { $0 < width }.union([t])) { $0.union($1.columns) }
+            let (child, map) = prune(input, needed: reads)
             var out = map.filter { $0.key < width }
             for j in 0..<3 { out[width + j] = child.schema.count + j }
-            return (.hopRows(child, timeColumn: map[t]!, size: size, advance: advance), out)
+            return (.windowRows(child, timeColumn: map[t]!, window: w, partition: partition.map { $0.remapped { map[$0]! } }), out)
         case .union(let l, let r):
             // Each input keeps its columns (they line up by position).
             return (.union(prune(l, needed: Set(l.schema.indices)).plan, prune(r, needed: Set(r.schema.indices)).plan), identity(p.schema.count))

@@ -115,7 +115,6 @@ struct PlannerTests {
         ("SELECT * FROM clickz", "bind.unknown-stream", "did you mean 'clicks'?"),
         ("SELECT url, COUNT(*) FROM TUMBLE(clicks, ts, INTERVAL '1' MINUTE) GROUP BY url", "plan.window-group-by", nil),
         ("SELECT user_id, COUNT(*) FROM TUMBLE(clicks, ts, INTERVAL '1' MINUTE) GROUP BY window_start, window_end, url", "plan.not-grouped", nil),
-        ("SELECT * FROM SESSION(clicks PARTITION BY user_id, ts, GAP INTERVAL '1' MINUTE)", "plan.window-needs-aggregate", nil),
         ("SELECT a FROM clicks WHERE COUNT(*) > 1", "plan.aggregate-in-where", nil),
         ("SELECT url FROM clicks WHERE url", "bind.type-mismatch", nil),
         ("SELECT url + 1 FROM clicks", "bind.type-mismatch", nil),
