@@ -2,7 +2,7 @@
 public typealias JSONFlush = (inout [UInt8]) -> Void
 
 public enum JSONValueFlush {
-    /// How many bytes a flushing write gathers before it hands them on.
+    /// How many bytes a flushing write gathers before it hands them on (`write(to:flush:)`).
     public static let size = 1 << 20
 }
 
@@ -35,8 +35,6 @@ public enum JSONValue: Sendable, Equatable {
     case string(String)
     case array([JSONValue])
     case object(JSONObject)
-    /// JSON text already written. Written as it is; parsing never produces it.
-    case raw([UInt8])
     /// JSON text written when the document is written (a large part of a checkpoint: its tree
     /// never exists whole, and with a flush its text is never whole in memory either). It reads
     /// the state it describes then, so a document holding it is written when it is made.
@@ -51,8 +49,7 @@ public enum JSONValue: Sendable, Equatable {
     public var boolValue: Bool? { if case .bool(let b) = self { return b }; return nil }
     public var arrayValue: [JSONValue]? {
         if case .array(let a) = self { return a }
-        // Text written ahead (a checkpoint's large parts) reads as what it says.
-        if case .raw(let bytes) = self, let parsed = try? JSONValue.parse(bytes: bytes), case .array(let a) = parsed { return a }
+        // Text written with the document (a checkpoint's large parts) reads as what it says.
         if case .deferred(let d) = self, let parsed = try? JSONValue.parse(bytes: d.bytes), case .array(let a) = parsed { return a }
         return nil
     }
@@ -136,7 +133,7 @@ extension JSONValue {
     /// Written into `out`; with `flush`, which takes `out`'s bytes away (to a file), whenever
     /// `out` holds a megabyte or more between values.
     public func write(to out: inout [UInt8], pretty: Bool = false, indent: Int = 0, flush: JSONFlush?) {
-        if let flush, out.count >= JSONValue.flushSize { flush(&out) }
+        if let flush, out.count >= JSONValueFlush.size { flush(&out) }
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
@@ -166,13 +163,9 @@ extension JSONValue {
             }
             if pretty { newline(&out, indent) }
             out.append(UInt8(ascii: "}"))
-        case .raw(let bytes): out.append(contentsOf: bytes)
         case .deferred(let d): d.write(&out, flush)
         }
     }
-
-    /// How many bytes a flushing write gathers before it hands them on.
-    static var flushSize: Int { JSONValueFlush.size }
 
     /// An array written element by element when the document is written: each element's tree
     /// exists only while it is written, and its text goes out as it grows. `element` reads the

@@ -394,7 +394,6 @@ final class Pipeline {
         return out + residual(j, rows, now: now)
     }
 
-
     /// Joined rows through the rest of the ON condition (a LEFT join's NULL rows need none), then the stages above.
     private func residual(_ j: IntervalJoinStage, _ rows: [[Value]], now: Int64) -> [[Value]] {
         guard !rows.isEmpty else { return [] }
