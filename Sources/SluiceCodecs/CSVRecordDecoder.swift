@@ -196,11 +196,10 @@ public struct CSVRecordDecoder {
                 }
             case .decimal(let precision, let scale):
                 let t = String(decoding: v, as: UTF8.self).trimmingSpaces
-                guard let d = Decimal64.parse(Array(t.utf8), scale: scale) else {
-                    let isNumber = Double(t) != nil
-                    return DecodeError(isNumber ? "\(t) is out of the range of \(f.type.rawValue)" : "'\(t)' is not a number", field: f.name)
+                guard let d = Decimal64.parse(Array(t.utf8), scale: scale), d.fits(precision: precision) else {
+                    // A number too long for the column, or no number at all.
+                    return DecodeError(Double(t) != nil ? "\(t) is out of the range of \(f.type.rawValue)" : "'\(t)' is not a number", field: f.name)
                 }
-                guard d.fits(precision: precision) else { return DecodeError("\(t) is out of the range of \(f.type.rawValue)", field: f.name) }
                 builder.append(int: d.unscaled)
             }
             return nil

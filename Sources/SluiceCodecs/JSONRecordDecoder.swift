@@ -582,7 +582,6 @@ public struct JSONRecordDecoder {
             return r.fail("expected a timestamp (epoch milliseconds or an ISO-8601 string), found \(found())", field: fields[f].name)
         case .decimal(let precision, let scale):
             // The number's text read exactly (never through a double), rounded to the column's scale.
-            let type = ColumnType.decimal(precision: precision, scale: scale).rawValue
             let text: UnsafeRawBufferPointer
             if let v = r.number() {
                 text = UnsafeRawBufferPointer(rebasing: r.b[v.start..<v.end])
@@ -591,12 +590,11 @@ public struct JSONRecordDecoder {
             } else {
                 return r.fail("expected a number, found \(found())", field: fields[f].name)
             }
-            guard let d = Decimal64.parse(text, scale: scale) else {
-                let shown = String(decoding: text, as: UTF8.self)
-                let isNumber = Decimal64.parse(text, scale: 0) != nil || shown.allSatisfy({ "0123456789+-.eE".contains($0) }) && shown.contains(where: \.isNumber)
-                return r.fail(isNumber ? "\(shown) is out of the range of \(type)" : "'\(shown)' is not a number", field: fields[f].name)
+            guard let d = Decimal64.parse(text, scale: scale), d.fits(precision: precision) else {
+                // A number too long for the column, or no number at all.
+                let shown = String(decoding: text, as: UTF8.self), type = types[f].rawValue
+                return r.fail(Double(shown) != nil ? "\(shown) is out of the range of \(type)" : "'\(shown)' is not a number", field: fields[f].name)
             }
-            guard d.fits(precision: precision) else { return r.fail("\(String(decoding: text, as: UTF8.self)) is out of the range of \(type)", field: fields[f].name) }
             builder.append(int: d.unscaled)
             return true
         }

@@ -88,9 +88,15 @@ public struct Decimal64: Sendable, Hashable, CustomStringConvertible {
 
     public static func == (a: Decimal64, b: Decimal64) -> Bool { compare(a, b) == 0 }
 
-    public func hash(into h: inout Hasher) {
+    /// The same value without trailing zeros after the point (1.50 is 1.5): equal values alike.
+    public var normalized: Decimal64 {
         var n = self
         while n.scale > 0 && n.unscaled % 10 == 0 { n.unscaled /= 10; n.scale -= 1 }
+        return n
+    }
+
+    public func hash(into h: inout Hasher) {
+        let n = normalized
         h.combine(n.unscaled)
         h.combine(n.scale)
     }
@@ -179,9 +185,10 @@ public struct Decimal64: Sendable, Hashable, CustomStringConvertible {
             negative = text[i] == UInt8(ascii: "-")
             i = text.index(after: i)
         }
-        // Up to 38 significant digits collected; the rest only counted (left of the point) or dropped.
+        // Up to 37 significant digits collected; more left of the point do not fit, more after it
+        // are dropped (37 digits decide any rounding to 18).
         var digits: Int128 = 0, significant = 0, fraction = 0, exponent = 0, sawDigit = false, sawPoint = false
-        var extraInteger = 0, sticky = false
+        var extraInteger = 0
         while i < text.endIndex {
             let c = text[i]
             if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
@@ -192,8 +199,6 @@ public struct Decimal64: Sendable, Hashable, CustomStringConvertible {
                     if sawPoint { fraction += 1 }
                 } else if !sawPoint {
                     extraInteger += 1
-                } else if c != UInt8(ascii: "0") {
-                    sticky = true
                 }
             } else if c == UInt8(ascii: ".") && !sawPoint {
                 sawPoint = true
@@ -221,7 +226,6 @@ public struct Decimal64: Sendable, Hashable, CustomStringConvertible {
         }
         guard sawDigit else { return nil }
         if extraInteger > 0 { return nil }  // more than 37 digits left of the point
-        _ = sticky  // digits past the 37th after the point only matter at a tie, which 37 digits do not reach
         // value = digits · 10^(exponent - fraction); at `scale`: digits · 10^(exponent - fraction + scale).
         let shift = exponent - fraction + scale
         var u: Int128

@@ -95,8 +95,7 @@ public struct HyperLogLog: Sendable, Equatable {
         case .double(let d): return mix((d == 0 ? 0.0 : d).bitPattern ^ 0x4444_4444_4444_4444)
         case .decimal(let d):
             // Equal values hash equally whatever their scale (1.50 and 1.5).
-            var n = d
-            while n.scale > 0 && n.unscaled % 10 == 0 { n.unscaled /= 10; n.scale -= 1 }
+            let n = d.normalized
             return mix(UInt64(bitPattern: n.unscaled) ^ (UInt64(n.scale) << 56) ^ 0x5555_5555_5555_5555)
         case .string(let s):
             var h: UInt64 = 0xcbf2_9ce4_8422_2325

@@ -29,6 +29,24 @@ struct ExpressionTests {
 
     func lit(_ v: Value) -> PhysicalExpr { .literal(v) }
 
+    /// DECIMAL arithmetic is exact at the scales the planner types it with; a result past 18
+    /// digits and a division by zero are errors of their row, never a wrapped or rounded value.
+    @Test func decimalArithmeticWithErrorsPerRow() {
+        func dec(_ u: Int64, _ s: Int) -> Value { .decimal(Decimal64(unscaled: u, scale: s)) }
+        #expect(eval(.arithmetic(.multiply, lit(dec(908, 3)), lit(.int(100)))).values == [dec(90_800, 3)])
+        #expect(eval(.arithmetic(.add, lit(dec(1, 1)), lit(dec(2, 2)))).values == [dec(12, 2)])
+        #expect(eval(.arithmetic(.divide, lit(dec(1, 0)), lit(dec(3, 0)))).values == [dec(333_333, 6)])
+        #expect(eval(.arithmetic(.multiply, lit(dec(908, 3)), lit(.double(2)))).values == [.double(1.816)])
+        let big = eval(.arithmetic(.multiply, lit(dec(999_999_999_999_999_999, 0)), lit(.int(10))))
+        #expect(big.values == [.null] && big.errors.first?.message.contains("decimal overflow") == true)
+        let zero = eval(.arithmetic(.divide, lit(dec(5, 1)), lit(dec(0, 2))))
+        #expect(zero.values == [.null] && zero.errors.first?.message.contains("division by zero") == true)
+        #expect(eval(.negate(lit(dec(-125, 2)))).values == [dec(125, 2)])
+        #expect(eval(.cast(lit(dec(12_345, 3)), to: .decimal(precision: 4, scale: 2))).values == [dec(1235, 2)])
+        #expect(eval(.cast(lit(dec(123_456, 2)), to: .decimal(precision: 4, scale: 2))).errors.count == 1)
+        #expect(eval(.cast(lit(.string("abc")), to: .decimal(precision: 4, scale: 2))).errors.count == 1)
+    }
+
     @Test func integerArithmeticWithErrorsPerRow() {
         let r = eval(.arithmetic(.divide, .column(0), .column(1)), [[.int(7), .int(7), .null, .int(.min)], [.int(2), .int(0), .int(1), .int(-1)]])
         #expect(r.values == [.int(3), .null, .null, .null])
