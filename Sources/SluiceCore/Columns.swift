@@ -182,9 +182,45 @@ public struct Batch: Sendable {
         for c in columns { c.appendValues(to: &out) }
         return out
     }
+
+    /// Every row's values one after another in one array (row i at `i * columns.count`), built
+    /// a column at a time: rows without an array each.
+    public func rowMajorValues() -> [Value] {
+        let width = columns.count
+        var out = [Value](repeating: .null, count: count * width)
+        out.withUnsafeMutableBufferPointer { buffer in
+            for (c, column) in columns.enumerated() { column.storeValues(into: buffer, offset: c, stride: width) }
+        }
+        return out
+    }
 }
 
 extension Column {
+    /// Stores value i of this column at `offset + i * stride`, for every row.
+    func storeValues(into out: UnsafeMutableBufferPointer<Value>, offset: Int, stride: Int) {
+        var at = offset
+        func each(_ make: (Int) -> Value) {
+            for i in 0..<count {
+                out[at] = make(i)
+                at += stride
+            }
+        }
+        switch storage {
+        case .bool(let a): each { .bool(a[$0]) }
+        case .int(let a):
+            switch type {
+            case .timestamp: each { .timestamp(a[$0]) }
+            case .interval: each { .interval(a[$0]) }
+            case .decimal(_, let s): each { .decimal(Decimal64(unscaled: a[$0], scale: s)) }
+            default: each { .int(a[$0]) }
+            }
+        case .double(let a): each { .double(a[$0]) }
+        case .string: each { value($0) }
+        }
+        // What the storage holds for a NULL is a placeholder.
+        if let valid { for i in 0..<count where !valid[i] { out[offset + i * stride] = .null } }
+    }
+
     /// Appends value i of this column to `rows[i]`, for every row.
     func appendValues(to rows: inout [[Value]]) {
         let n = Swift.min(rows.count, count)

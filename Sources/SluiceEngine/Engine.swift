@@ -872,13 +872,22 @@ public final class Engine {
             throw EngineError(message: "a replay reads one file, and this query joins two different streams")
         }
         let pipeline = Pipeline(plan, tables: tables)
-        var decoders = sources.map { source -> SourceDecoder in
-            var d = SourceDecoder(source: source)
-            if d.needsCSV {
-                let delimiter = (Engine.text(source.stream.options["delimiter"]) ?? ",").utf8.first ?? 44
-                d.use(csv: Job.positional(d.fieldSpecs, source.stream, delimiter))
-            }
-            return d
+        // Every source reads each line: one decoder reads it once, into the columns of all the
+        // sources together, and each source takes its own columns from the batch (a self-join
+        // decodes each record once, not once per side; a record that cannot be decoded is bad
+        // for both).
+        var merged = first
+        merged.predicate = nil
+        for s in sources.dropFirst() { for c in s.columns where !merged.columns.contains(c) { merged.columns.append(c) } }
+        let picks = sources.map { s in s.columns.map { c in merged.columns.firstIndex(of: c)! } }
+        let schemas = sources.map { s in Schema(s.columns.map { Field($0.name, $0.type) }) }
+        var decoder = SourceDecoder(source: merged)
+        if decoder.needsCSV {
+            let delimiter = (Engine.text(first.stream.options["delimiter"]) ?? ",").utf8.first ?? 44
+            decoder.use(csv: Job.positional(decoder.fieldSpecs, first.stream, delimiter))
+        }
+        func side(_ i: Int, of batch: Batch) -> Batch {
+            picks[i] == Array(batch.columns.indices) ? batch : Batch(schema: schemas[i], columns: picks[i].map { batch.columns[$0] }, count: batch.count)
         }
         let predicates = sources.map { $0.predicate.map(Lowering.expr) }
         var tracker = WatermarkTracker(delayMillis: first.stream.watermark?.delayMillis ?? 0, idleTimeoutMillis: nil)
@@ -894,15 +903,15 @@ public final class Engine {
             pipeline.advanceInputs(Array(repeating: w, count: sources.count), now: now)
         }
         func flush() {
-            guard decoders[0].count > 0 else { return }
+            guard decoder.count > 0 else { return }
             let now = clock.nowMillis()
             var rows: [[Value]] = []
             if sources.count == 1 && pipeline.judgesLateness {
                 // Record by record in effect, as a stream job: each row meets the watermark the
                 // rows before it left, whatever the size of the chunks read.
-                let (batch, _) = decoders[0].finish()
+                let (batch, _) = decoder.finish()
                 var times = [Int64](repeating: .min, count: batch.count)
-                if let c = decoders[0].eventTimeColumn, case .int(let ts) = batch.columns[c].storage {
+                if let c = decoder.eventTimeColumn, case .int(let ts) = batch.columns[c].storage {
                     if let valid = batch.columns[c].valid {
                         for r in 0..<batch.count where valid[r] { times[r] = ts[r] }
                     } else {
@@ -929,10 +938,10 @@ public final class Engine {
                 deliver(rows)
                 return
             }
-            for side in decoders.indices {
-                let (batch, maxTime) = decoders[side].finish()
-                if side == 0, let t = maxTime { tracker.observe(shard: "file", maxEventTime: t, now: now) }
-                rows += pipeline.push(pipeline.sourceFilter(predicates[side], batch, now: now), source: side, now: now)
+            let (batch, maxTime) = decoder.finish()
+            if let t = maxTime { tracker.observe(shard: "file", maxEventTime: t, now: now) }
+            for i in sources.indices {
+                rows += pipeline.push(pipeline.sourceFilter(predicates[i], side(i, of: batch), now: now), source: i, now: now)
             }
             let w = tracker.watermark(now: now)
             if w > lastWatermark {
@@ -942,7 +951,8 @@ public final class Engine {
             deliver(rows)
         }
         var arrival = clock.nowMillis()
-        let csvDelimiter: UInt8? = decoders[0].needsCSV ? (Engine.text(first.stream.options["delimiter"]) ?? ",").utf8.first ?? 44 : nil
+        // (CSV records are read as RFC 4180 has them: a quoted field may hold a line break.)
+        let csvDelimiter: UInt8? = decoder.csv != nil ? (Engine.text(first.stream.options["delimiter"]) ?? ",").utf8.first ?? 44 : nil
         func records(_ body: (UnsafeRawBufferPointer, Int) throws(EngineError) -> Void) throws(EngineError) {
             if let d = csvDelimiter {
                 try forEachCSVRecord(path, delimiter: d, chunk: { arrival = clock.nowMillis() }, body)
@@ -952,9 +962,8 @@ public final class Engine {
         }
         try records { line, _ throws(EngineError) in
             counters.recordsIn += 1
-            if decoders[0].add(line, arrival: arrival) != nil { counters.bad += 1 }
-            for side in decoders.indices.dropFirst() { _ = decoders[side].add(line, arrival: arrival) }
-            if decoders[0].count == 4096 { flush() }
+            if decoder.add(line, arrival: arrival) != nil { counters.bad += 1 }
+            if decoder.count == 4096 { flush() }
         }
         flush()
         tracker.endOfInput()

@@ -362,34 +362,46 @@ final class Pipeline {
                           marks: SourceMarks?, now: Int64) -> [[Value]] {
         evaluator.reset()
         origins = rowOrigins
-        let keys = (side == 0 ? j.leftKeys : j.rightKeys).map { evaluator.evaluate($0, batch) }
+        let exprs = side == 0 ? j.leftKeys : j.rightKeys
+        let direct = RowKey.direct(exprs, batch)
+        let keys = direct == nil ? exprs.map { evaluator.evaluate($0, batch) } : []
         var bad = [Bool](repeating: false, count: batch.count)
         for e in evaluator.errors where e.row < bad.count { bad[e.row] = true }
         note(evaluator.errors, batch)
-        let batchRows = batch.rows()
         var rows: [[Value]] = []
         var out: [[Value]] = []
-        for r in 0..<batch.count where !bad[r] {
-            if let marks, let o = rowOrigins[r], o < marks.rows, !marks.row(o, equals: inputMarks) {
-                // The watermarks moved since the join last saw them: the rows joined so far go up
-                // first, then what the move releases.
-                out += residual(j, rows, now: now)
-                rows.removeAll(keepingCapacity: true)
-                marks.copy(row: o, into: &markScratch)
-                out += advanceInputs(markScratch, now: now)
+        let times = batch.columns[side == 0 ? j.leftTime : j.rightTime]
+        let values = batch.rowMajorValues(), width = batch.columns.count
+        // Times read straight from the column where it holds them (a NULL one goes the long way).
+        var stamps = ContiguousArray<Int64>()
+        if case .int(let a) = times.storage, times.type == .timestamp, times.valid == nil { stamps = a }
+        values.withUnsafeBufferPointer { values in
+            for r in 0..<batch.count where !bad[r] {
+                if let marks, let o = rowOrigins[r], o < marks.rows, !marks.row(o, equals: inputMarks) {
+                    // The watermarks moved since the join last saw them: the rows joined so far go up
+                    // first, then what the move releases.
+                    out += residual(j, rows, now: now)
+                    rows.removeAll(keepingCapacity: true)
+                    marks.copy(row: o, into: &markScratch)
+                    out += advanceInputs(markScratch, now: now)
+                }
+                let key = direct?[r] ?? RowKey(keys, row: r)
+                let t: Int64
+                if r < stamps.count {
+                    t = stamps[r]
+                } else if case .timestamp(let x) = times.value(r) {
+                    t = x
+                } else {
+                    failures.append(RecordFailure(kind: "eval", message: "the record has no event time to join on", data: rowText(batch, r), sourceRow: rowOrigins[r]))
+                    continue
+                }
+                let row = FlatRow(values, width: width, row: r)
+                guard side == 0 ? j.op.addLeft(key: key, time: t, row: row, into: &rows) : j.op.addRight(key: key, time: t, row: row, into: &rows) else {
+                    failures.append(RecordFailure(kind: "late", message: "the record is older than its stream's watermark, so what it could join may be gone",
+                                                  data: rowText(batch, r), sourceRow: rowOrigins[r]))
+                    continue
+                }
             }
-            let key = RowKey(keys, row: r)
-            let row = batchRows[r]
-            guard case .timestamp(let t) = row[side == 0 ? j.leftTime : j.rightTime] else {
-                failures.append(RecordFailure(kind: "eval", message: "the record has no event time to join on", data: rowText(batch, r), sourceRow: rowOrigins[r]))
-                continue
-            }
-            guard let joined = side == 0 ? j.op.addLeft(key: key, time: t, row: row) : j.op.addRight(key: key, time: t, row: row) else {
-                failures.append(RecordFailure(kind: "late", message: "the record is older than its stream's watermark, so what it could join may be gone",
-                                              data: rowText(batch, r), sourceRow: rowOrigins[r]))
-                continue
-            }
-            rows += joined
         }
         return out + residual(j, rows, now: now)
     }

@@ -51,7 +51,17 @@ struct IntervalJoinTests {
     /// Keys of every kind: one integer, two integers, a string, and some NULL (meeting nothing),
     /// over many keys, so the side tables grow, and shrink as keys expire.
     @Test(arguments: [(1, 5000), (2, 300), (3, 40), (4, 7)])
-    func keysOfEveryKindMatchABruteForceJoin(kind: Int, keys: Int) {
+    func keysOfEveryKindMatchABruteForceJoin(kind: Int, keys: Int) { keysOfEveryKind(kind: kind, keys: keys, lower: -300, upper: 700) }
+
+    /// Bounds 4 s wide or more keep rows in parts of several seconds (half the width), so a probe
+    /// looks into a few parts: rows go (and LEFT rows with NULLs come out) at the same advances,
+    /// and a restored copy, whose parts are built afresh, stays in step.
+    @Test(arguments: [(1, 5000, -6000, 4000), (2, 300, -9000, -1000), (4, 7, 0, 12000)])
+    func wideBoundsMatchABruteForceJoin(kind: Int, keys: Int, lower: Int64, upper: Int64) {
+        keysOfEveryKind(kind: kind, keys: keys, lower: lower, upper: upper)
+    }
+
+    func keysOfEveryKind(kind: Int, keys: Int, lower: Int64, upper: Int64) {
         var rng = SplitMix64(seed: UInt64(kind * 100 + keys))
         struct R { var ts: Int64; var key: [Value]; var id: Int; var left: Bool }
         var rows: [R] = []
@@ -68,7 +78,7 @@ struct IntervalJoinTests {
             clock += Int64(rng.next() % 50)
             rows.append(R(ts: max(0, clock - Int64(rng.next() % 1000)), key: key(Int64(rng.next() % UInt64(keys))), id: i, left: rng.next() % 2 == 0))
         }
-        let op = IntervalJoinOperator(lower: -300, upper: 700, left: true, rightWidth: 1)
+        let op = IntervalJoinOperator(lower: lower, upper: upper, left: true, rightWidth: 1)
         var copy: IntervalJoinOperator? = nil  // restored from a snapshot half way, then fed alike
         var out: [String] = []
         var maxLeft = Int64.min, maxRight = Int64.min
@@ -88,7 +98,7 @@ struct IntervalJoinTests {
                 out += rows.map(text)
             }
             if i == 2000 {
-                let c = IntervalJoinOperator(lower: -300, upper: 700, left: true, rightWidth: 1)
+                let c = IntervalJoinOperator(lower: lower, upper: upper, left: true, rightWidth: 1)
                 #expect(throws: Never.self) { try c.restore(op.snapshot()) }
                 #expect(c.snapshot() == op.snapshot())
                 copy = c
@@ -96,7 +106,7 @@ struct IntervalJoinTests {
         }
         // A watermark past every row's expiry drops every row, the LEFT ones that met nothing coming
         // out now; nothing is left for the end of input.
-        let last = max(maxLeft, maxRight) + 3000
+        let last = max(maxLeft, maxRight) + 3000 + max(abs(lower), abs(upper))
         let rest = op.advance(left: last, right: last)
         #expect(copy?.advance(left: last, right: last) == rest)
         out += rest.map(text)
@@ -105,7 +115,7 @@ struct IntervalJoinTests {
         var expected: [String] = []
         let lefts = rows.filter(\.left), rights = rows.filter { !$0.left }
         for l in lefts {
-            let matches = l.key.contains(.null) ? [] : rights.filter { $0.key == l.key && $0.ts >= l.ts - 300 && $0.ts <= l.ts + 700 }
+            let matches = l.key.contains(.null) ? [] : rights.filter { $0.key == l.key && $0.ts >= l.ts + lower && $0.ts <= l.ts + upper }
             for m in matches { expected.append("\(l.id)-\(m.id)") }
             if matches.isEmpty { expected.append("\(l.id)-NULL") }
         }
@@ -147,6 +157,28 @@ struct IntervalJoinTests {
         check()
         table.removeAll()
         #expect(table.count == 0 && table.all.isEmpty && table.find(.one(0)) == nil)
+    }
+
+    /// A cleared table keeps its size and takes keys again as a new one (a join reuses the table
+    /// of a part that went), keys with values to release (strings) or not.
+    @Test func aClearedKeyTableTakesKeysAgain() {
+        for boxed in [false, true] {
+            let table = KeyTable<Int32>(seed: 7, empty: -1)
+            func key(_ n: Int) -> RowKey { boxed && n % 2 == 0 ? .values([.string("k\(n)")]) : .two(Int64(n), Int64(-n)) }
+            for round in 0..<3 {
+                for n in 0..<5000 {
+                    let (at, made) = table.slot(for: key(n), hash: table.hash(key(n)))
+                    #expect(made)
+                    table.value(at).pointee = Int32(n + round)
+                }
+                let size = table.capacity
+                #expect(table.count == 5000)
+                for n in stride(from: 0, to: 5000, by: 7) { #expect(table.find(key(n)).map { table.value($0).pointee } == Int32(n + round)) }
+                #expect(table.find(key(5001)) == nil)
+                table.clear()
+                #expect(table.count == 0 && table.capacity == size && table.find(key(3)) == nil)
+            }
+        }
     }
 
     @Test func leftJoinsEmitEveryUnmatchedRowOnce() { run(left: true, lower: -500, upper: 1500, seed: 2) }
