@@ -25,7 +25,8 @@ struct BenchCommand {
           COUNT and MAX(price), (d) 10 s / 2 s hopping window per auction with COUNT, (e) sessions per auction
           with a 1 s gap and COUNT (DuckDB computes it with LAG and a running sum), (f) an interval self-join:
           each bid with the bids at the same price on the same auction within the next second (DuckDB: a
-          range join of the file with itself; the file source decodes each line once per side); each read from the JSON
+          range join of the file with itself; the file source decodes each line once for both sides, the
+          stream source reads and decodes the stream once per side); each read from the JSON
           file and from the built-in stream; records/s, MB/s and peak memory, with result checksums. With
           --duckdb PYTHON (a Python with duckdb installed), DuckDB runs the same query on the same file, one
           thread, in the same run, through ../shared/bench/bench.py, and the ratio is printed. --runs R times each

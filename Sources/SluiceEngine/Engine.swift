@@ -872,22 +872,13 @@ public final class Engine {
             throw EngineError(message: "a replay reads one file, and this query joins two different streams")
         }
         let pipeline = Pipeline(plan, tables: tables)
-        // Every source reads each line: one decoder reads it once, into the columns of all the
-        // sources together, and each source takes its own columns from the batch (a self-join
-        // decodes each record once, not once per side; a record that cannot be decoded is bad
-        // for both).
-        var merged = first
-        merged.predicate = nil
-        for s in sources.dropFirst() { for c in s.columns where !merged.columns.contains(c) { merged.columns.append(c) } }
-        let picks = sources.map { s in s.columns.map { c in merged.columns.firstIndex(of: c)! } }
-        let schemas = sources.map { s in Schema(s.columns.map { Field($0.name, $0.type) }) }
-        var decoder = SourceDecoder(source: merged)
+        // Every source reads each line: one decoder reads it once for all (a self-join decodes
+        // each record once, not once per side).
+        let merged = MergedSources(sources)
+        var decoder = SourceDecoder(source: merged.source)
         if decoder.needsCSV {
             let delimiter = (Engine.text(first.stream.options["delimiter"]) ?? ",").utf8.first ?? 44
             decoder.use(csv: Job.positional(decoder.fieldSpecs, first.stream, delimiter))
-        }
-        func side(_ i: Int, of batch: Batch) -> Batch {
-            picks[i] == Array(batch.columns.indices) ? batch : Batch(schema: schemas[i], columns: picks[i].map { batch.columns[$0] }, count: batch.count)
         }
         let predicates = sources.map { $0.predicate.map(Lowering.expr) }
         var tracker = WatermarkTracker(delayMillis: first.stream.watermark?.delayMillis ?? 0, idleTimeoutMillis: nil)
@@ -941,7 +932,7 @@ public final class Engine {
             let (batch, maxTime) = decoder.finish()
             if let t = maxTime { tracker.observe(shard: "file", maxEventTime: t, now: now) }
             for i in sources.indices {
-                rows += pipeline.push(pipeline.sourceFilter(predicates[i], side(i, of: batch), now: now), source: i, now: now)
+                rows += pipeline.push(pipeline.sourceFilter(predicates[i], merged.batch(i, of: batch), now: now), source: i, now: now)
             }
             let w = tracker.watermark(now: now)
             if w > lastWatermark {

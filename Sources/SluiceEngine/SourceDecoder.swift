@@ -32,14 +32,16 @@ struct SourceDecoder {
         self.fields = fields
         fieldColumns = positions
         rowtimeColumn = rowtime
-        if let w = source.stream.watermark {
-            eventTimeColumn = source.columns.firstIndex { $0.name.lowercased() == w.column.lowercased() }
-        } else {
-            eventTimeColumn = rowtime
-        }
+        eventTimeColumn = Self.eventTimeColumn(of: source)
         if Engine.text(source.stream.options["format"]) != "csv" { json = JSONRecordDecoder(fields: fields) }
         builders = fields.map { ColumnBuilder($0.type) }
         rowtimes = ColumnBuilder(.timestamp)
+    }
+
+    /// The column of a source's rows that holds its event time: the watermark's column, else ROWTIME.
+    static func eventTimeColumn(of source: SourceNode) -> Int? {
+        if let w = source.stream.watermark { return source.columns.firstIndex { $0.name.lowercased() == w.column.lowercased() } }
+        return source.columns.firstIndex { $0 == .rowtime }
     }
 
     var fieldSpecs: [FieldSpec] { fields }
@@ -82,5 +84,31 @@ struct SourceDecoder {
             for row in 0..<batch.count where !col.isNull(row) { maxTime = max(maxTime ?? .min, ts[row]) }
         }
         return (batch, maxTime)
+    }
+}
+
+/// Sources that read the same records (a replay's file, which every source of the query reads):
+/// one decoder reads each record once into the columns of all of them, and each source takes its
+/// own columns from the batch (the columns are shared, not copied). A record that cannot be
+/// decoded is bad for all.
+struct MergedSources {
+    /// The sources' columns together, first source's first; no predicate (each source filters its own).
+    let source: SourceNode
+    /// Per source, where each of its columns lies among the merged ones.
+    let picks: [[Int]]
+    let schemas: [Schema]
+
+    init(_ sources: [SourceNode]) {
+        var merged = sources[0]
+        merged.predicate = nil
+        for s in sources.dropFirst() { for c in s.columns where !merged.columns.contains(c) { merged.columns.append(c) } }
+        source = merged
+        picks = sources.map { s in s.columns.map { c in merged.columns.firstIndex(of: c)! } }
+        schemas = sources.map { s in Schema(s.columns.map { Field($0.name, $0.type) }) }
+    }
+
+    /// Source `i`'s columns of a batch of the merged ones.
+    func batch(_ i: Int, of b: Batch) -> Batch {
+        picks[i] == Array(b.columns.indices) ? b : Batch(schema: schemas[i], columns: picks[i].map { b.columns[$0] }, count: b.count)
     }
 }
