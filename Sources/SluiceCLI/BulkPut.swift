@@ -3,11 +3,44 @@ import SluiceCore
 import SluiceCodecs
 import SluiceStreams
 
+/// What became of one record of a batch: its place (`ShardId`, `SequenceNumber`), or why it was refused.
+enum PutOutcome {
+    case put(JSONValue)
+    case failed(code: String, message: String)
+}
+
+/// Where a bulk put sends its batches: the store itself, or a server that holds it.
+protocol PutTarget {
+    var maxRecordBytes: Int { get }
+    var maxBatchBytes: Int { get }
+    /// The starting hash keys of the stream's open shards (the stream must exist).
+    func shardStarts(_ stream: String) throws -> [String]
+    func put(_ stream: String, _ entries: [PutRecordsRequestEntry]) throws -> [PutOutcome]
+}
+
+extension StreamStore: PutTarget {
+    var maxRecordBytes: Int { configuration.maxRecordBytes }
+    var maxBatchBytes: Int { configuration.maxPutRecordsBytes }
+
+    func shardStarts(_ stream: String) throws -> [String] {
+        try listShards(streamName: stream, filter: .atLatest).shards.map { String($0.hashKeyRange.lowerBound) }
+    }
+
+    func put(_ stream: String, _ entries: [PutRecordsRequestEntry]) throws -> [PutOutcome] {
+        try putRecords(stream: stream, records: entries).records.map { r in
+            switch r {
+            case .success(let ok): return .put(ok.json)
+            case .failure(let code, let message): return .failed(code: code.rawValue, message: message)
+            }
+        }
+    }
+}
+
 /// `sluice stream put NAME < records`: one record per input line, put in PutRecords batches.
 /// Prints one result line per record, in input order, as soon as its batch is acknowledged.
 /// A line that cannot be put (no key, too large) gets an error line in its place; the others go on.
 struct BulkPut {
-    let store: StreamStore
+    let target: any PutTarget
     let stream: String
     let out: OutputStream
     let err: OutputStream
@@ -21,9 +54,7 @@ struct BulkPut {
     }
 
     func run() throws -> Int32 {
-        let summary = try store.describeStreamSummary(name: stream)
-        _ = summary
-        let starts = try store.listShards(streamName: stream, filter: .atLatest).shards.map { String($0.hashKeyRange.lowerBound) }
+        let starts = try target.shardStarts(stream)
         var roundRobin = 0
         var columnIndex: Int? = nil
         let fieldPath = keyField.map { $0.split(separator: ".").map(String.init) }
@@ -82,14 +113,14 @@ struct BulkPut {
                     p.error = "line \(lineNumber): the partition key is empty"
                 } else if k.unicodeScalars.count > 256 {
                     p.error = "line \(lineNumber): the partition key has more than 256 characters"
-                } else if k.utf8.count + data.count > store.configuration.maxRecordBytes {
-                    p.error = "line \(lineNumber): the record has \(k.utf8.count + data.count) bytes; the limit is \(store.configuration.maxRecordBytes)"
+                } else if k.utf8.count + data.count > target.maxRecordBytes {
+                    p.error = "line \(lineNumber): the record has \(k.utf8.count + data.count) bytes; the limit is \(target.maxRecordBytes)"
                 } else {
                     p.entry = PutRecordsRequestEntry(data: data, partitionKey: k, explicitHashKey: ehk)
                 }
             }
             let size = data.count + (key?.utf8.count ?? 0)
-            if pending.count == 500 || pendingBytes + size > store.configuration.maxPutRecordsBytes { try flush() }
+            if pending.count == 500 || pendingBytes + size > target.maxBatchBytes { try flush() }
             pending.append(p)
             pendingBytes += size
         }
@@ -120,16 +151,16 @@ struct BulkPut {
         var delay: UInt32 = 50_000
         var attempts = 0
         while !todo.isEmpty {
-            let r = try store.putRecords(stream: stream, records: todo.map { batch[$0].entry! })
+            let r = try target.put(stream, todo.map { batch[$0].entry! })
             var again: [Int] = []
             for (k, i) in todo.enumerated() {
-                switch r.records[k] {
-                case .success(let ok): results[i] = ok.json
-                case .failure(let code, let message):
+                switch r[k] {
+                case .put(let ok): results[i] = ok
+                case .failed(let code, let message):
                     if attempts < 50 {
                         again.append(i)
                     } else {
-                        results[i] = ["ErrorCode": .string(code.rawValue), "ErrorMessage": .string("line \(batch[i].line): \(message)")]
+                        results[i] = ["ErrorCode": .string(code), "ErrorMessage": .string("line \(batch[i].line): \(message)")]
                         failed += 1
                     }
                 }

@@ -25,7 +25,8 @@ struct ServeCommand {
           default) keep new streams CREATING, resharded streams UPDATING and new consumers CREATING for that long,
           as Kinesis does for seconds, so clients' waits and state checks can be tested.
           Any SigV4-signed request is accepted, unless --require-auth: then each request's signature is
-          verified against the --access-key pairs (unknown keys, bad signatures and 15-minute skew refused). GET /health answers ok; GET /metrics is in the Prometheus text format. Query files named after the options run
+          verified against the --access-key pairs (unknown keys, bad signatures and 15-minute skew refused). GET /health answers ok; GET /metrics is in the Prometheus text format. While it runs, DIR/server.json holds its
+          URL and process id, so that `sluice stream` commands given DIR go through it. Query files named after the options run
           as jobs on the same store, with checkpoints, until SIGINT or SIGTERM stop the server and the jobs at
           a checkpoint.
         """
@@ -109,6 +110,15 @@ struct ServeCommand {
         }
         server.start()
         host.start()
+        // Clients given the same data directory find the server here (a wildcard address is
+        // reached over loopback).
+        let reachable = hostName == "0.0.0.0" || hostName == "::" || hostName == "[::]" ? "127.0.0.1" : hostName
+        do {
+            try ServerAddress.write(url: "http://\(reachable):\(server.port)", dataDirectory: store.configuration.dataDirectory)
+        } catch {
+            err.line("warning: \(error); commands given this data directory will not find the server (give them --server)")
+        }
+        defer { ServerAddress.remove(dataDirectory: store.configuration.dataDirectory) }
         err.line("listening on http://\(hostName):\(server.port) (Kinesis Data Streams and Firehose APIs), data in \(store.configuration.dataDirectory)")
         err.flush()
         out.flush()

@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import SluiceServer
 import SluiceStreams
 import SluiceDelivery
 
@@ -121,6 +122,16 @@ public enum SluiceMain {
             err.line("error: \(error)")
             return 1
         }
+    }
+
+    /// The server a client command talks to: `--server URL`, else the server that holds the data
+    /// directory (its DIR/server.json, checked alive); nil to work on the store directly.
+    static func server(_ args: Arguments) throws -> APIClient? {
+        if let url = args.value("server") {
+            guard let c = APIClient(url: url) else { throw UsageError("--server takes http://HOST:PORT, not '\(url)'") }
+            return c
+        }
+        return ServerAddress.find(dataDirectory: dataDirectory(args))
     }
 
     /// The data directory: --data-dir, else $SLUICE_DATA_DIR, else ./sluice-data.

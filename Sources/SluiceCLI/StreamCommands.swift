@@ -22,10 +22,15 @@ struct StreamCommands {
           scale NAME --target-shard-count N
           retention NAME --hours H
           delete NAME
-        options for every command: --data-dir DIR, --fsync never|always|interval[:MS], --enforce-limits
+        options for every command: --data-dir DIR, --fsync never|always|interval[:MS], --enforce-limits,
+        --server URL
+          While `sluice serve` holds the data directory, each command goes through the server's
+          Kinesis API (found in DIR/server.json), prints the same, and works beside other clients:
+          `get --follow` in one terminal sees what `put` sends from another. --server http://HOST:PORT
+          names a server; without one and with no server running, commands open the store directly.
         """
 
-    static let common: Set<String> = ["data-dir", "fsync"]
+    static let common: Set<String> = ["data-dir", "fsync", "server"]
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
         guard let sub = argv.first else { throw UsageError("missing stream command\n" + StreamCommands.usage) }
@@ -46,6 +51,10 @@ struct StreamCommands {
         case "create":
             let a = try parse(["shards", "retention-hours"], ["on-demand"])
             let n = try name(a)
+            if let r = try remote(a) {
+                if try a.int("shards") == nil && !a.flag("on-demand") { throw UsageError("missing --shards (or --on-demand)") }
+                return try r.create(n, shards: try a.int("shards"), onDemand: a.flag("on-demand"), retentionHours: try a.int("retention-hours"))
+            }
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             let shards = try a.int("shards")
@@ -56,6 +65,7 @@ struct StreamCommands {
         case "list":
             let a = try parse([])
             if !a.positionals.isEmpty { throw UsageError("unexpected argument '\(a.positionals[0])'") }
+            if let r = try remote(a) { return try r.list() }
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             var names: [String] = []
@@ -77,35 +87,51 @@ struct StreamCommands {
         case "describe":
             let a = try parse([])
             let n = try name(a)
+            if let r = try remote(a) { return try r.describe(n) }
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             out.json(try describeAll(store, n), pretty: true)
         case "put":
             let a = try parse(["partition-key", "explicit-hash-key", "data", "key-field", "key-column", "sequence-number-for-ordering"])
             let n = try name(a)
-            let store = try SluiceMain.openStore(a, warnings: err)
-            defer { store.close() }
+            let server = try remote(a)
+            let store = server == nil ? try SluiceMain.openStore(a, warnings: err) : nil
+            defer { store?.close() }
             if let data = a.value("data") {
                 guard let key = a.value("partition-key") else { throw UsageError("missing --partition-key") }
-                let r = try store.putRecord(stream: n, data: Array(data.utf8), partitionKey: key,
+                if let server {
+                    return try server.put(n, data: data, partitionKey: key, explicitHashKey: a.value("explicit-hash-key"),
+                                          sequenceNumberForOrdering: a.value("sequence-number-for-ordering"))
+                }
+                let r = try store!.putRecord(stream: n, data: Array(data.utf8), partitionKey: key,
                                             explicitHashKey: a.value("explicit-hash-key"),
                                             sequenceNumberForOrdering: a.value("sequence-number-for-ordering"))
                 out.json(r.json)
             } else {
                 if a.value("partition-key") != nil { throw UsageError("--partition-key needs --data; bulk put reads keys with --key-field or --key-column") }
                 if a.value("key-field") != nil && a.value("key-column") != nil { throw UsageError("give --key-field or --key-column, not both") }
-                return try BulkPut(store: store, stream: n, out: out, err: err,
+                let target: any PutTarget = server.map { RemotePutTarget(client: $0.client) } ?? store!
+                return try BulkPut(target: target, stream: n, out: out, err: err,
                                    keyField: a.value("key-field"), keyColumn: a.value("key-column")).run()
             }
         case "get":
             let a = try parse(["shard-id", "iterator-type", "sequence-number", "timestamp", "limit"], ["follow"])
             let n = try name(a)
+            if let r = try remote(a) {
+                let (type, ts, limit) = try getOptions(a)
+                return try r.get(n, shardId: try a.required("shard-id"), type: type, sequenceNumber: a.value("sequence-number"),
+                                 timestampMillis: ts, limit: limit, follow: a.flag("follow"))
+            }
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             return try get(store, n, a)
         case "split":
             let a = try parse(["shard-id", "new-starting-hash-key"])
             let n = try name(a)
+            if let r = try remote(a) {
+                return try r.change("SplitShard", n, ["ShardToSplit": .string(try a.required("shard-id")),
+                                                      "NewStartingHashKey": .string(try a.required("new-starting-hash-key"))])
+            }
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             try store.splitShard(stream: n, shardToSplit: try a.required("shard-id"), newStartingHashKey: try a.required("new-starting-hash-key"))
@@ -113,6 +139,10 @@ struct StreamCommands {
         case "merge":
             let a = try parse(["shard-id", "adjacent-shard-id"])
             let n = try name(a)
+            if let r = try remote(a) {
+                return try r.change("MergeShards", n, ["ShardToMerge": .string(try a.required("shard-id")),
+                                                       "AdjacentShardToMerge": .string(try a.required("adjacent-shard-id"))])
+            }
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             try store.mergeShards(stream: n, shardToMerge: try a.required("shard-id"), adjacentShardToMerge: try a.required("adjacent-shard-id"))
@@ -121,6 +151,7 @@ struct StreamCommands {
             let a = try parse(["target-shard-count"])
             let n = try name(a)
             guard let target = try a.int("target-shard-count") else { throw UsageError("missing --target-shard-count") }
+            if let r = try remote(a) { return try r.scale(n, target: target) }
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             let r = try store.updateShardCount(stream: n, targetShardCount: target)
@@ -131,6 +162,7 @@ struct StreamCommands {
             let a = try parse(["hours"])
             let n = try name(a)
             guard let hours = try a.int("hours") else { throw UsageError("missing --hours") }
+            if let r = try remote(a) { return try r.retention(n, hours: hours) }
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             try store.setRetention(name: n, hours: hours)
@@ -138,6 +170,7 @@ struct StreamCommands {
         case "delete":
             let a = try parse([])
             let n = try name(a)
+            if let r = try remote(a) { return try r.delete(n) }
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             if let reader = DeliveryStream.readers(of: n, store: store).first {
@@ -150,6 +183,11 @@ struct StreamCommands {
             throw UsageError("unknown stream command '\(sub)'\(hint)")
         }
         return 0
+    }
+
+    /// The server to go through: --server URL, else the one holding the data directory, if any.
+    func remote(_ a: Arguments) throws -> RemoteStreams? {
+        try SluiceMain.server(a).map { RemoteStreams(client: $0, out: out, err: err) }
     }
 
     /// DescribeStream with every shard (following HasMoreShards).
@@ -165,8 +203,8 @@ struct StreamCommands {
         return d.json
     }
 
-    func get(_ store: StreamStore, _ name: String, _ a: Arguments) throws -> Int32 {
-        let shardId = try a.required("shard-id")
+    /// `get`'s iterator type, timestamp (ms) and limit, checked.
+    func getOptions(_ a: Arguments) throws -> (ShardIteratorType, Int64?, Int?) {
         let typeText = a.value("iterator-type") ?? (a.value("sequence-number") != nil ? "AT_SEQUENCE_NUMBER" : a.value("timestamp") != nil ? "AT_TIMESTAMP" : "TRIM_HORIZON")
         guard let type = ShardIteratorType(rawValue: typeText.uppercased()) else {
             throw UsageError("--iterator-type takes one of \(ShardIteratorType.allCases.map(\.rawValue).joined(separator: ", ")), not '\(typeText)'")
@@ -186,6 +224,12 @@ struct StreamCommands {
         }
         let limit = try a.int("limit")
         if let l = limit, l < 1 { throw UsageError("--limit must be at least 1") }
+        return (type, ts, limit)
+    }
+
+    func get(_ store: StreamStore, _ name: String, _ a: Arguments) throws -> Int32 {
+        let shardId = try a.required("shard-id")
+        let (type, ts, limit) = try getOptions(a)
         var iterator: String? = try store.getShardIterator(stream: name, shardId: shardId, type: type,
                                                            startingSequenceNumber: a.value("sequence-number"), timestampMillis: ts)
         var printed = 0

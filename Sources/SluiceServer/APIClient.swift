@@ -1,0 +1,191 @@
+public import Foundation
+import Glibc
+public import SluiceCore
+
+/// A client of a Sluice server's (or any Kinesis endpoint's) JSON APIs over plain HTTP/1.1: one
+/// request per connection, SigV4-signed with the credentials of the environment
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`) or, when there are none, a placeholder pair that
+/// a server without `--require-auth` accepts. The CLI's commands use it when a server holds
+/// the data directory they name.
+public struct APIClient: Sendable {
+    public let host: String
+    public let port: UInt16
+    let accessKey: String
+    let secret: String
+    let region: String
+
+    /// A failed call: the API's error (`name` as in `__type`, and its message), or no answer.
+    public struct Failure: Error, CustomStringConvertible {
+        public var name: String
+        public var message: String
+        public var status: Int
+        public var description: String { name.isEmpty ? message : "\(name): \(message)" }
+
+        public init(name: String, message: String, status: Int) {
+            self.name = name
+            self.message = message
+            self.status = status
+        }
+    }
+
+    /// `url` is `http://HOST:PORT` (a trailing slash allowed); nil when it is not one.
+    public init?(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        guard url.hasPrefix("http://") else { return nil }
+        var rest = url.dropFirst("http://".count)
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        guard let colon = rest.lastIndex(of: ":"), let p = UInt16(rest[rest.index(after: colon)...]), colon != rest.startIndex else { return nil }
+        host = String(rest[..<colon])
+        port = p
+        accessKey = environment["AWS_ACCESS_KEY_ID"] ?? "sluice"
+        secret = environment["AWS_SECRET_ACCESS_KEY"] ?? "sluice"
+        region = environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1"
+    }
+
+    public var url: String { "http://\(host):\(port)" }
+
+    /// Calls a Kinesis operation (`PutRecord`, ...) with its JSON input; returns its JSON output.
+    public func kinesis(_ operation: String, _ input: JSONValue) throws(Failure) -> JSONValue {
+        try call("Kinesis_20131202." + operation, service: "kinesis", input)
+    }
+
+    /// Calls a Firehose operation with its JSON input; returns its JSON output.
+    public func firehose(_ operation: String, _ input: JSONValue) throws(Failure) -> JSONValue {
+        try call("Firehose_20150804." + operation, service: "firehose", input)
+    }
+
+    func call(_ target: String, service: String, _ input: JSONValue) throws(Failure) -> JSONValue {
+        let body = Array(input.serialized().utf8)
+        let now = Date()
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let amzDate = f.string(from: now)
+        var request = HTTPRequest(method: "POST", target: "/", headers: [
+            ("host", "\(host):\(port)"), ("content-type", "application/x-amz-json-1.1"), ("x-amz-date", amzDate), ("x-amz-target", target),
+        ], body: body)
+        let scope = "\(amzDate.prefix(8))/\(region)/\(service)/aws4_request"
+        let auth = SigV4.Authorization(accessKey: accessKey, scope: scope, date: String(amzDate.prefix(8)),
+                                       signedHeaders: ["content-type", "host", "x-amz-date", "x-amz-target"], signature: "")
+        let signature = SigV4.signature(request, auth, secret: secret)
+        request.headers.append(("authorization", "AWS4-HMAC-SHA256 Credential=\(accessKey)/\(scope), SignedHeaders=\(auth.signedHeaders.joined(separator: ";")), Signature=\(signature)"))
+        let (status, answer) = try exchange(request)
+        let json = answer.isEmpty ? JSONValue.object(JSONObject()) : ((try? JSONValue.parse(bytes: answer)) ?? .null)
+        guard (200..<300).contains(status) else {
+            let name = json["__type"]?.stringValue.map { String($0.split(separator: "#").last ?? "") } ?? "HTTP \(status)"
+            throw Failure(name: name, message: json["message"]?.stringValue ?? json["Message"]?.stringValue ?? String(decoding: answer, as: UTF8.self), status: status)
+        }
+        return json
+    }
+
+    /// GET `path`: the status and body, or nil when nothing answers.
+    public func get(_ path: String) -> (Int, [UInt8])? {
+        try? exchange(HTTPRequest(method: "GET", target: path, headers: [("host", "\(host):\(port)")]))
+    }
+
+    /// Sends the request on a new connection and reads the answer to its end.
+    private func exchange(_ r: HTTPRequest) throws(Failure) -> (Int, [UInt8]) {
+        func fail(_ why: String) -> Failure { Failure(name: "", message: "cannot reach the server at \(url): \(why)", status: 0) }
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>? = nil
+        guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else { throw fail("unknown host \(host)") }
+        defer { freeaddrinfo(list) }
+        var fd: Int32 = -1
+        var at: UnsafeMutablePointer<addrinfo>? = first
+        while let a = at {
+            fd = socket(a.pointee.ai_family, a.pointee.ai_socktype, a.pointee.ai_protocol)
+            if fd >= 0 && connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 { break }
+            if fd >= 0 { close(fd) }
+            fd = -1
+            at = a.pointee.ai_next
+        }
+        guard fd >= 0 else { throw fail(String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var head = "\(r.method) \(r.target) HTTP/1.1\r\n"
+        for (n, v) in r.headers { head += "\(n): \(v)\r\n" }
+        head += "content-length: \(r.body.count)\r\nconnection: close\r\n\r\n"
+        let bytes = Array(head.utf8) + r.body
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { throw fail("the connection closed while sending") }
+            sent += n
+        }
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            answer += buffer[0..<n]
+        }
+        // Status line, headers, body (by Content-Length, else chunked, else to the close).
+        guard let end = answer.firstRange(of: [13, 10, 13, 10]) else { throw fail("no answer") }
+        let headText = String(decoding: answer[..<end.lowerBound], as: UTF8.self)
+        let lines = headText.split(separator: "\r\n")
+        guard let statusLine = lines.first, let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
+            throw fail("a malformed answer")
+        }
+        var body = Array(answer[end.upperBound...])
+        let headers = lines.dropFirst().map { $0.lowercased() }
+        if let cl = headers.first(where: { $0.hasPrefix("content-length:") }), let n = Int(cl.dropFirst(15).trimmingCharacters(in: .whitespaces)) {
+            body = Array(body.prefix(n))
+        } else if headers.contains(where: { $0.hasPrefix("transfer-encoding:") && $0.contains("chunked") }) {
+            body = Self.dechunk(body)
+        }
+        return (status, body)
+    }
+
+    static func dechunk(_ b: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = [], i = 0
+        while let nl = b[i...].firstRange(of: [13, 10]) {
+            guard let size = Int(String(decoding: b[i..<nl.lowerBound], as: UTF8.self).split(separator: ";").first ?? "", radix: 16), size > 0 else { break }
+            let start = nl.upperBound
+            guard start + size <= b.count else { break }
+            out += b[start..<(start + size)]
+            i = start + size + 2
+            if i >= b.count { break }
+        }
+        return out
+    }
+}
+
+/// Where a running server of a data directory listens: `server.json` in the directory, written
+/// (atomically) when the server starts and removed when it stops. Commands given the directory
+/// read it to talk to the server instead of opening the store the server holds.
+public enum ServerAddress {
+    public static func path(_ dataDirectory: String) -> String { dataDirectory + "/server.json" }
+
+    /// Records the server's URL and process.
+    public static func write(url: String, dataDirectory: String) throws {
+        let o: JSONValue = ["url": .string(url), "pid": .int(Int64(getpid()))]
+        let path = path(dataDirectory), temp = path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temp, contents: Data((o.serialized() + "\n").utf8)) else {
+            throw APIClient.Failure(name: "", message: "cannot write \(path)", status: 0)
+        }
+        guard rename(temp, path) == 0 else {
+            unlink(temp)
+            throw APIClient.Failure(name: "", message: "cannot write \(path): \(String(cString: strerror(errno)))", status: 0)
+        }
+    }
+
+    /// Removes the record, if it is this process's.
+    public static func remove(dataDirectory: String) {
+        let path = path(dataDirectory)
+        if let d = FileManager.default.contents(atPath: path), let j = try? JSONValue.parse(bytes: Array(d)), j["pid"]?.int64Value == Int64(getpid()) {
+            unlink(path)
+        }
+    }
+
+    /// A client of the server holding the directory, when one runs and answers its health check;
+    /// nil when none does (a record left by a server that died is ignored).
+    public static func find(dataDirectory: String) -> APIClient? {
+        guard let d = FileManager.default.contents(atPath: path(dataDirectory)), let j = try? JSONValue.parse(bytes: Array(d)),
+              let url = j["url"]?.stringValue, let pid = j["pid"]?.int64Value, let client = APIClient(url: url) else { return nil }
+        guard kill(pid_t(pid), 0) == 0 || errno == EPERM else { return nil }
+        guard let (status, body) = client.get("/health"), status == 200, String(decoding: body, as: UTF8.self).hasPrefix("ok") else { return nil }
+        return client
+    }
+}
