@@ -88,6 +88,15 @@ struct ServeCommand {
                 return 1
             }
         }
+        // What clients defined through the SQL API in earlier runs, after the files (so that the
+        // queries keep their numbers, and with them their checkpoints).
+        let sql = ServerSQL(engine: engine, dataDirectory: store.configuration.dataDirectory)
+        if let failed = sql.loadCatalog() {
+            for d in failed.diagnostics { err.write(DiagnosticRenderer.render(d, in: failed.file)) }
+            if let m = failed.message { err.line("error: \(m)") }
+            err.line("error: the catalog \(sql.catalogPath) no longer loads; fix or remove the statement named above")
+            return 1
+        }
         for text in engine.output { out.line(text) }
         var buckets = a.value("s3-dir") ?? store.configuration.dataDirectory + "/s3"
         if !buckets.hasPrefix("/") { buckets = FileManager.default.currentDirectoryPath + "/" + buckets }
@@ -100,7 +109,7 @@ struct ServeCommand {
             err.line("error: \(error)")
             return 1
         }
-        let service = Service(store: store, accessKeys: keys, firehoses: host, extraMetrics: { ServeCommand.metrics(queryCounters.withLock { $0 }) })
+        let service = Service(store: store, accessKeys: keys, firehoses: host, extraMetrics: { ServeCommand.metrics(queryCounters.withLock { $0 }) }, sql: sql)
         let server: HTTPServer
         do {
             server = try HTTPServer(host: hostName, port: port) { service.handle($0) }
@@ -128,9 +137,10 @@ struct ServeCommand {
         do {
             queryCounters.withLock { $0 = engine.counters }
             while !stopRequested.load(ordering: .relaxed) {
-                if try !engine.step() { usleep(50_000) }
-                queryCounters.withLock { $0 = engine.counters }
+                let (read, counters) = try sql.withEngine { e in (try e.step(), e.counters) }
+                queryCounters.withLock { $0 = counters }
                 err.flush()
+                if !read { usleep(50_000) }
             }
         } catch {
             err.line("error: \(error)")
@@ -143,7 +153,7 @@ struct ServeCommand {
             err.line("error: firehose \(name): the final delivery failed: \(why); its records stay in its stream and are delivered when the server starts again")
             status = 1
         }
-        do { try engine.stop() } catch {
+        do { try sql.withEngine { try $0.stop() } } catch {
             err.line("error: \(error)")
             status = 1
         }

@@ -127,11 +127,14 @@ public final class Service: Sendable {
     let log: @Sendable (String) -> Void
     /// More series for /metrics, in the Prometheus text format (the server's queries).
     let extraMetrics: (@Sendable () -> String)?
+    /// What runs the SQL API's statements (none: the API answers 404).
+    let sqlBackend: (any SQLBackend)?
 
     public init(store: StreamStore, accessKeys: [String: String]? = nil, firehoses: FirehoseHost? = nil,
                 subscriptionSeconds: Int = 300, subscriptionPollMillis: Int = 100,
-                log: (@Sendable (String) -> Void)? = nil, extraMetrics: (@Sendable () -> String)? = nil) {
+                log: (@Sendable (String) -> Void)? = nil, extraMetrics: (@Sendable () -> String)? = nil, sql: (any SQLBackend)? = nil) {
         self.extraMetrics = extraMetrics
+        sqlBackend = sql
         self.store = store
         self.log = log ?? { FileHandle.standardError.write(Data(("sluice serve: " + $0 + "\n").utf8)) }
         self.accessKeys = accessKeys
@@ -147,6 +150,7 @@ public final class Service: Sendable {
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         if request.method == "GET" && request.path == "/health" { return .text(200, "ok\n") }
+        if request.path == "/v1/sql" { return sql(request) }
         if request.method == "GET" && request.path == "/metrics" {
             // It names every stream: under --require-auth it needs a signature like any request
             // (curl --aws-sigv4 "aws:amz:REGION:kinesis" --user ID:SECRET).

@@ -106,6 +106,12 @@ final class ServeProcess {
         return ServeProcess.parse(reply)
     }
 
+    /// SQL through the SQL API (`POST /v1/sql`): the status and the parsed answer.
+    func sql(_ text: String) -> (status: Int, body: JSONValue?) {
+        let head = "POST /v1/sql HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: \(text.utf8.count)\r\n\r\n"
+        return ServeProcess.parse(raw(Array((head + text).utf8)))
+    }
+
     static func parse(_ reply: String) -> (status: Int, body: JSONValue?) {
         let status = reply.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
         guard let r = reply.range(of: "\r\n\r\n") else { return (status, nil) }

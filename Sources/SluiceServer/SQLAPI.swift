@@ -1,0 +1,69 @@
+import Foundation
+public import SluiceCore
+
+/// What runs SQL for the server's SQL API (`POST /v1/sql`). The server adapts HTTP to it; what
+/// executes the statements (the engine, in the command that runs the server) knows nothing of HTTP.
+public protocol SQLBackend: Sendable {
+    /// Runs the statements of `text` in order: each statement's result, or why one was refused
+    /// (the statements before it ran; none after it did).
+    func execute(_ text: String) -> SQLAnswer
+}
+
+/// The answer to a SQL request: `results` (one JSON object per statement that ran), and when a
+/// statement was refused, its `errors` (each a diagnostic: `id`, `message`, `line`, `column`,
+/// `end_line`, `end_column`, `help`, so clients can draw carets).
+public struct SQLAnswer: Sendable {
+    public var results: [JSONValue]
+    public var errors: [JSONValue]
+
+    public init(results: [JSONValue] = [], errors: [JSONValue] = []) {
+        self.results = results
+        self.errors = errors
+    }
+
+    /// A diagnostic as the API gives it, with positions in `file`.
+    public static func error(_ d: Diagnostic, in file: SourceFile) -> JSONValue {
+        var o: JSONObject = ["id": .string(d.id), "severity": .string(d.severity.rawValue), "message": .string(d.message)]
+        if let span = d.span {
+            let (l, c) = file.location(of: span.start), (el, ec) = file.location(of: span.end)
+            o["line"] = .int(Int64(l))
+            o["column"] = .int(Int64(c))
+            o["end_line"] = .int(Int64(el))
+            o["end_column"] = .int(Int64(ec))
+        }
+        if let h = d.help { o["help"] = .string(h) }
+        if !d.notes.isEmpty { o["notes"] = .array(d.notes.map { .string($0.message) }) }
+        return .object(o)
+    }
+
+    var response: HTTPResponse {
+        var o: JSONObject = ["results": .array(results)]
+        if !errors.isEmpty { o["errors"] = .array(errors) }
+        return HTTPResponse(status: errors.isEmpty ? 200 : 400, headers: [("Content-Type", "application/json")],
+                            body: Array((JSONValue.object(o).serialized() + "\n").utf8))
+    }
+}
+
+extension Service {
+    /// `POST /v1/sql`: the body is the SQL text (or a JSON object `{"sql": "..."}`).
+    func sql(_ request: HTTPRequest) -> HTTPResponse {
+        guard let backend = sqlBackend else { return .text(404, "this server runs no SQL\n") }
+        guard request.method == "POST" else { return .text(405, "POST the SQL text to /v1/sql\n") }
+        if let keys = accessKeys {
+            // Off loopback, SQL needs the same signature as the Kinesis API.
+            guard request.header("authorization") != nil else { return APIError("MissingAuthenticationTokenException", "Missing Authentication Token", status: 403).response }
+            if var e = SigV4.verify(request, keys: keys, now: Int64(Date().timeIntervalSince1970 * 1000)) {
+                e.status = 403
+                return e.response
+            }
+        }
+        var text = String(decoding: request.body, as: UTF8.self)
+        if request.header("content-type")?.lowercased().hasPrefix("application/json") == true {
+            guard let j = try? JSONValue.parse(bytes: request.body), let s = j["sql"]?.stringValue else {
+                return SQLAnswer(errors: [["id": "api.bad-request", "message": "a JSON request is an object with the SQL text in \"sql\""]]).response
+            }
+            text = s
+        }
+        return backend.execute(text).response
+    }
+}
