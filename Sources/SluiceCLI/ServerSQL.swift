@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SluiceCodecs
 import SluiceCore
 import SluiceEngine
 import SluiceServer
@@ -58,10 +59,13 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
             let statementText = file.text(s.loc.span)
             var result: JSONObject = ["statement": .string(statementText)]
             switch s.kind {
-            case .query:
-                answer.errors.append(SQLAnswer.error(Diagnostic(id: "api.push-query", message: "a SELECT on its own is a push query, which /v1/sql does not stream",
-                                                                span: s.loc.span, help: "INSERT INTO a sink or stream, or CREATE STREAM ... AS SELECT"), in: file))
-                return answer
+            case .query(let q):
+                guard parsed.script.statements.count == 1 else {
+                    answer.errors.append(SQLAnswer.error(Diagnostic(id: "api.push-query", message: "a push query (a SELECT on its own) is sent alone: its answer is its rows as they come",
+                                                                    span: s.loc.span), in: file))
+                    return answer
+                }
+                return push(q, statementText, file: file, span: s.loc.span)
             case .describe(let name):
                 guard let text = engine.describe(name.name) else {
                     answer.errors.append(SQLAnswer.error(Diagnostic(id: "bind.unknown-name", message: "no stream, table or view named '\(name.name)'", span: s.loc.span), in: file))
@@ -97,6 +101,77 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
         return answer
     }
 
+    /// A push query: started now (its errors answered at once), then run as the response is
+    /// written: a line with the columns, a line per row (`{"row": [...]}`), and a closing line
+    /// saying why it ended (`done`: a LIMIT was reached; `server stopping`; `error` with a
+    /// message); blank lines while it waits. A client that closes the connection cancels it. It
+    /// reads its streams from the start (TRIM_HORIZON), as the REPL does by default.
+    private func push(_ q: Query, _ text: String, file: SourceFile, span: SourceSpan) -> SQLAnswer {
+        let rows = RowBuffer()
+        let query: AdHocQuery
+        do {
+            query = try engine.startAdHoc(q, latest: false) { rows.add($0) }
+        } catch {
+            var answer = SQLAnswer()
+            for d in error.diagnostics { answer.errors.append(SQLAnswer.error(d, in: file)) }
+            if let m = error.message { answer.errors.append(SQLAnswer.error(Diagnostic(id: "engine.error", message: m, span: span), in: file)) }
+            return answer
+        }
+        let header: JSONValue = ["statement": .string(text), "columns": .array(query.columns.map { .string($0) }), "changes": .bool(query.emitsChanges)]
+        let columns = query.columns.count
+        let owned = EngineOwned(query)
+        return SQLAnswer(stream: { [self] write, stopping in
+            let query = owned.value
+            func end(_ why: String, _ message: String? = nil) {
+                var o: JSONObject = ["end": .string(why)]
+                if let m = message { o["message"] = .string(m) }
+                _ = write(Array((JSONValue.object(o).serialized() + "\n").utf8))
+            }
+            guard write(Array((header.serialized() + "\n").utf8)) else { return withEngine { $0.stop(query) } }
+            var idle = 0
+            while true {
+                let busy: Bool, done: Bool
+                do {
+                    (busy, done) = try withEngine { e in (try e.step(query), query.done) }
+                } catch {
+                    withEngine { $0.stop(query) }
+                    return end("error", "\(error)")
+                }
+                let taken = rows.take()
+                if !taken.isEmpty {
+                    var bytes: [UInt8] = []
+                    for r in taken {
+                        bytes += Array(#"{"row":["#.utf8)
+                        for (i, v) in r.prefix(columns).enumerated() {
+                            if i > 0 { bytes.append(44) }
+                            RecordEncoder.json(v, &bytes)
+                        }
+                        bytes += Array("]}\n".utf8)
+                    }
+                    // The client went: the query is cancelled.
+                    guard write(bytes) else { return withEngine { $0.stop(query) } }
+                }
+                if done {
+                    withEngine { $0.stop(query) }
+                    return end("done")
+                }
+                if stopping() {
+                    withEngine { $0.stop(query) }
+                    return end("server stopping")
+                }
+                if !busy && taken.isEmpty {
+                    // Nothing to read: a blank line each second while idle, which clients skip,
+                    // tells whether the client is still there (a query nobody reads is cancelled).
+                    idle += 1
+                    if idle % 20 == 0 && !write([10]) { return withEngine { $0.stop(query) } }
+                    usleep(50_000)
+                } else {
+                    idle = 0
+                }
+            }
+        })
+    }
+
     /// Adds a statement to the catalog: the whole file is written anew beside it, flushed to
     /// disk and renamed over it, so a crash leaves the old catalog or the new one.
     private func keep(_ statement: String) throws {
@@ -117,4 +192,19 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
         let dir = open((catalogPath as NSString).deletingLastPathComponent, O_RDONLY)
         if dir >= 0 { fsync(dir); close(dir) }
     }
+}
+
+/// Rows a push query produced, between the engine's step (under its lock) and the response's
+/// writer.
+final class RowBuffer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var rows: [[Value]] = []
+    func add(_ r: [[Value]]) { lock.withLock { rows += r } }
+    func take() -> [[Value]] { lock.withLock { let r = rows; rows = []; return r } }
+}
+
+/// Something of the engine's that a response's thread holds, touched only under the engine's lock.
+final class EngineOwned<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

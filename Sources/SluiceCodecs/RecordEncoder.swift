@@ -59,7 +59,7 @@ public struct RecordEncoder: Sendable {
         out.append(10)
     }
 
-    static func json(_ v: Value, _ out: inout [UInt8]) {
+    public static func json(_ v: Value, _ out: inout [UInt8]) {
         switch v {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)

@@ -15,10 +15,14 @@ public protocol SQLBackend: Sendable {
 public struct SQLAnswer: Sendable {
     public var results: [JSONValue]
     public var errors: [JSONValue]
+    /// A push query's answer instead: JSON lines written as they come (chunked), until the
+    /// query ends or the client goes. It writes through `write` and stops when it returns false.
+    public var stream: (@Sendable (_ write: ([UInt8]) -> Bool, _ serverStopping: () -> Bool) -> Void)?
 
-    public init(results: [JSONValue] = [], errors: [JSONValue] = []) {
+    public init(results: [JSONValue] = [], errors: [JSONValue] = [], stream: (@Sendable (_ write: ([UInt8]) -> Bool, _ serverStopping: () -> Bool) -> Void)? = nil) {
         self.results = results
         self.errors = errors
+        self.stream = stream
     }
 
     /// A diagnostic as the API gives it, with positions in `file`.
@@ -37,6 +41,11 @@ public struct SQLAnswer: Sendable {
     }
 
     var response: HTTPResponse {
+        if let stream {
+            var r = HTTPResponse(status: 200, headers: [("Content-Type", "application/x-ndjson")])
+            r.stream = { writer in stream({ writer.write($0) }, { writer.serverStopping }) }
+            return r
+        }
         var o: JSONObject = ["results": .array(results)]
         if !errors.isEmpty { o["errors"] = .array(errors) }
         return HTTPResponse(status: errors.isEmpty ? 200 : 400, headers: [("Content-Type", "application/json")],
@@ -45,7 +54,8 @@ public struct SQLAnswer: Sendable {
 }
 
 extension Service {
-    /// `POST /v1/sql`: the body is the SQL text (or a JSON object `{"sql": "..."}`).
+    /// `POST /v1/sql`: the body is the SQL text (or a JSON object `{"sql": "..."}`). A push query
+    /// (a SELECT on its own) answers as it runs: see `SQLBackend`.
     func sql(_ request: HTTPRequest) -> HTTPResponse {
         guard let backend = sqlBackend else { return .text(404, "this server runs no SQL\n") }
         guard request.method == "POST" else { return .text(405, "POST the SQL text to /v1/sql\n") }

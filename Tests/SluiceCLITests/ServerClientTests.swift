@@ -207,8 +207,6 @@ struct ServerSQLTests {
         #expect(e?["help"]?.stringValue == "did you mean 'a'?")
         let syntax = server.sql("SELEC 1")
         #expect(syntax.status == 400 && syntax.body?["errors"]?.arrayValue?.first?["line"]?.int64Value == 1)
-        let push = server.sql("SELECT a FROM s")
-        #expect(push.status == 400 && push.body?["errors"]?.arrayValue?.first?["id"]?.stringValue == "api.push-query")
         let catalog = try String(contentsOfFile: data + "/catalog.sql", encoding: .utf8)
         #expect(catalog == "CREATE STREAM s (a BIGINT) WITH (format = 'json');\n")
         let json = server.raw(Array("POST /v1/sql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 25\r\n\r\n{\"sql\": \"DESCRIBE s\"}    ".utf8))
@@ -228,6 +226,42 @@ struct ServerSQLTests {
         #expect(denied.status == 1 && denied.stderr.hasPrefix("error: UnrecognizedClientException"))
         let signed = try CLI.run(["stream", "list", "--data-dir", data], environment: ["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s3cret"])
         #expect(signed.status == 0, "\(signed.stderr)")
+        #expect(server.terminate() == 0)
+    }
+
+    /// A SELECT on its own streams its rows as JSON lines: the columns, the rows (those put after
+    /// it started too), and with a LIMIT a closing line. Closing the connection cancels it.
+    @Test func pushQueriesStreamRowsAndEndWhenTheClientGoes() throws {
+        let dir = TempDir()
+        let data = dir.path + "/data"
+        let server = try ServeProcess(dataDir: data)
+        #expect(server.sql("CREATE STREAM clicks (url VARCHAR, ts TIMESTAMP) WITH (shards = 1, format = 'json')").status == 200)
+        try put(data, ["/a", "/b"], at: [1000, 2000])
+        func request(_ sql: String) -> [UInt8] {
+            Array("POST /v1/sql HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: \(sql.utf8.count)\r\n\r\n\(sql)".utf8)
+        }
+        let limited = server.raw(request("SELECT url FROM clicks LIMIT 2"), until: #"{"end":"done"}"#)
+        #expect(limited.contains("Transfer-Encoding: chunked"))
+        #expect(limited.contains(#""columns":["url"],"changes":false"#))
+        #expect(limited.contains(#"{"row":["/a"]}"#) && limited.contains(#"{"row":["/b"]}"#) && limited.contains(#"{"end":"done"}"#))
+        // A query without a LIMIT runs on: a record put after it started reaches it.
+        let putter = Thread { usleep(700_000); try? self.put(data, ["/c"], at: [3000]) }
+        putter.start()
+        let open = server.raw(request("SELECT url, ts FROM clicks"), until: #""/c""#, timeout: 30)
+        #expect(open.contains(#"{"row":["/a","1970-01-01T00:00:01.000Z"]}"#) && open.contains(#"{"row":["/c","1970-01-01T00:00:03.000Z"]}"#))
+        // That connection is closed now: the server notices (its idle heartbeat fails) and stops the query.
+        var queries = ""
+        let deadline = Date().addingTimeInterval(20)
+        repeat {
+            usleep(200_000)
+            queries = server.sql("SHOW QUERIES").body?["results"]?.arrayValue?.first?["output"]?.stringValue ?? ""
+        } while queries != "no queries" && Date() < deadline
+        #expect(queries == "no queries")
+        // A push query's errors answer at once; it is sent alone.
+        let bad = server.sql("SELECT nope FROM clicks")
+        #expect(bad.status == 400 && bad.body?["errors"]?.arrayValue?.first?["id"]?.stringValue == "bind.unknown-column")
+        let mixed = server.sql("SHOW STREAMS; SELECT url FROM clicks")
+        #expect(mixed.status == 400 && mixed.body?["errors"]?.arrayValue?.first?["id"]?.stringValue == "api.push-query")
         #expect(server.terminate() == 0)
     }
 }
