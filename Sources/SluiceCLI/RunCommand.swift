@@ -29,7 +29,9 @@ struct RunCommand {
           the queries' checkpoints, so the run reads only this input and its sinks are written from the start.
           --state-dir DIR keeps the checkpoints there instead of DIR/queries (a restart, after SIGTERM or kill -9,
           resumes from them). --dry-run checks the file and prints each query's logical and physical plan, touching
-          no data. The log on stderr has a line per event (query started or resumed, input loaded, checkpoint,
+          no data. While `sluice serve` holds the data directory (or with --server URL), the file goes to the server:
+          its definitions join the server's catalog, its persistent queries run there, and each SELECT prints its rows
+          as they come (with --until-end, until it has read what its streams hold). The log on stderr has a line per event (query started or resumed, input loaded, checkpoint,
           alert fired or resolved, stop, error, final counts); --log-format json makes each a JSON object.
         """
 
@@ -49,7 +51,7 @@ struct RunCommand {
     }
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
-        let valued: Set<String> = ["data-dir", "state-dir", "input", "fsync", "log-format", "checkpoint-interval"], booleans: Set<String> = ["until-end", "dry-run", "fresh"]
+        let valued: Set<String> = ["data-dir", "state-dir", "input", "fsync", "log-format", "checkpoint-interval", "server"], booleans: Set<String> = ["until-end", "dry-run", "fresh"]
         let a = try Arguments(argv, valued: valued, booleans: booleans)
         let log = EventLog(try EventLog.format(a.value("log-format")), err)
         guard a.positionals.count == 1 else {
@@ -57,6 +59,16 @@ struct RunCommand {
         }
         guard let (file, parsed) = RunCommand.readQueryFile(a.positionals[0], err) else { return 1 }
         if a.flag("dry-run") { return dryRun(file, parsed) }
+        if let server = try SluiceMain.server(a) {
+            // A server holds the data directory: the file goes to it.
+            for option in ["input", "fresh", "state-dir", "checkpoint-interval"] where a.value(option) != nil || a.flag(option) {
+                throw UsageError("--\(option) is for a run of its own; the server at \(server.url) holds the data directory and its queries' state"
+                                 + (option == "input" ? " (put the file with `sluice stream put`, which goes through the server)" : ""))
+            }
+            signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+            signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+            return try RemoteRun(client: server, out: out, err: err).run(file, parsed.script, untilEnd: a.flag("until-end"))
+        }
         var inputs: [(String, String)] = []
         for spec in a.values("input") {
             guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else { throw UsageError("--input takes STREAM=FILE, not '\(spec)'") }

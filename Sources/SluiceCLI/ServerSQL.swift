@@ -48,7 +48,7 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
         }
     }
 
-    func execute(_ text: String) -> SQLAnswer {
+    func execute(_ text: String, _ options: SQLOptions) -> SQLAnswer {
         let file = SourceFile(name: "request", text: text)
         let parsed = Parser.parse(bytes: file.bytes)
         if parsed.hasErrors { return SQLAnswer(errors: parsed.diagnostics.map { SQLAnswer.error($0, in: file) }) }
@@ -65,7 +65,7 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
                                                                     span: s.loc.span), in: file))
                     return answer
                 }
-                return push(q, statementText, file: file, span: s.loc.span)
+                return push(q, statementText, options, file: file, span: s.loc.span)
             case .describe(let name):
                 guard let text = engine.describe(name.name) else {
                     answer.errors.append(SQLAnswer.error(Diagnostic(id: "bind.unknown-name", message: "no stream, table or view named '\(name.name)'", span: s.loc.span), in: file))
@@ -106,7 +106,7 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
     /// saying why it ended (`done`: a LIMIT was reached; `server stopping`; `error` with a
     /// message); blank lines while it waits. A client that closes the connection cancels it. It
     /// reads its streams from the start (TRIM_HORIZON), as the REPL does by default.
-    private func push(_ q: Query, _ text: String, file: SourceFile, span: SourceSpan) -> SQLAnswer {
+    private func push(_ q: Query, _ text: String, _ options: SQLOptions, file: SourceFile, span: SourceSpan) -> SQLAnswer {
         let rows = RowBuffer()
         let query: AdHocQuery
         do {
@@ -119,6 +119,7 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
         }
         let header: JSONValue = ["statement": .string(text), "columns": .array(query.columns.map { .string($0) }), "changes": .bool(query.emitsChanges)]
         let columns = query.columns.count
+        let encoder = RecordEncoder(format: .json, columns: query.columns)
         let owned = EngineOwned(query)
         return SQLAnswer(stream: { [self] write, stopping in
             let query = owned.value
@@ -137,23 +138,39 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
                     withEngine { $0.stop(query) }
                     return end("error", "\(error)")
                 }
+                var ended = false
+                if options.untilEnd && !busy && !done && rows.isEmpty {
+                    // What the streams hold is read: the input ends, the open windows close.
+                    do { try withEngine { try $0.finish(query) } } catch {
+                        withEngine { $0.stop(query) }
+                        return end("error", "\(error)")
+                    }
+                    ended = true
+                }
                 let taken = rows.take()
                 if !taken.isEmpty {
                     var bytes: [UInt8] = []
                     for r in taken {
-                        bytes += Array(#"{"row":["#.utf8)
-                        for (i, v) in r.prefix(columns).enumerated() {
-                            if i > 0 { bytes.append(44) }
-                            RecordEncoder.json(v, &bytes)
+                        bytes += Array(#"{"row":"#.utf8)
+                        if options.objects {
+                            encoder.append(Array(r.prefix(columns)), to: &bytes)
+                            bytes.removeLast()  // the encoder's line break
+                        } else {
+                            bytes.append(91)
+                            for (i, v) in r.prefix(columns).enumerated() {
+                                if i > 0 { bytes.append(44) }
+                                RecordEncoder.json(v, &bytes)
+                            }
+                            bytes.append(93)
                         }
-                        bytes += Array("]}\n".utf8)
+                        bytes += Array("}\n".utf8)
                     }
                     // The client went: the query is cancelled.
                     guard write(bytes) else { return withEngine { $0.stop(query) } }
                 }
-                if done {
+                if done || ended {
                     withEngine { $0.stop(query) }
-                    return end("done")
+                    return end(ended ? "end of input" : "done")
                 }
                 if stopping() {
                     withEngine { $0.stop(query) }
@@ -201,6 +218,7 @@ final class RowBuffer: @unchecked Sendable {
     private var rows: [[Value]] = []
     func add(_ r: [[Value]]) { lock.withLock { rows += r } }
     func take() -> [[Value]] { lock.withLock { let r = rows; rows = []; return r } }
+    var isEmpty: Bool { lock.withLock { rows.isEmpty } }
 }
 
 /// Something of the engine's that a response's thread holds, touched only under the engine's lock.

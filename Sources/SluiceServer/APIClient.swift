@@ -54,21 +54,10 @@ public struct APIClient: Sendable {
     }
 
     func call(_ target: String, service: String, _ input: JSONValue) throws(Failure) -> JSONValue {
-        let body = Array(input.serialized().utf8)
-        let now = Date()
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        let amzDate = f.string(from: now)
         var request = HTTPRequest(method: "POST", target: "/", headers: [
-            ("host", "\(host):\(port)"), ("content-type", "application/x-amz-json-1.1"), ("x-amz-date", amzDate), ("x-amz-target", target),
-        ], body: body)
-        let scope = "\(amzDate.prefix(8))/\(region)/\(service)/aws4_request"
-        let auth = SigV4.Authorization(accessKey: accessKey, scope: scope, date: String(amzDate.prefix(8)),
-                                       signedHeaders: ["content-type", "host", "x-amz-date", "x-amz-target"], signature: "")
-        let signature = SigV4.signature(request, auth, secret: secret)
-        request.headers.append(("authorization", "AWS4-HMAC-SHA256 Credential=\(accessKey)/\(scope), SignedHeaders=\(auth.signedHeaders.joined(separator: ";")), Signature=\(signature)"))
+            ("host", "\(host):\(port)"), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target),
+        ], body: Array(input.serialized().utf8))
+        sign(&request, service: service)
         let (status, answer) = try exchange(request)
         let json = answer.isEmpty ? JSONValue.object(JSONObject()) : ((try? JSONValue.parse(bytes: answer)) ?? .null)
         guard (200..<300).contains(status) else {
@@ -78,41 +67,131 @@ public struct APIClient: Sendable {
         return json
     }
 
+    /// POSTs `body` to `path` and hands each line of the answer to `onLine` as it arrives (a
+    /// streamed, chunked answer: a push query's rows), until the answer ends or `onLine` says
+    /// stop (false), which closes the connection. Returns the status.
+    public func streamLines(_ path: String, json body: JSONValue, _ onLine: (String) -> Bool) throws(Failure) -> Int {
+        var r = HTTPRequest(method: "POST", target: path, headers: [("host", "\(host):\(port)"), ("content-type", "application/json")],
+                            body: Array(body.serialized().utf8))
+        sign(&r, service: "kinesis")
+        let fd = try connect()
+        defer { close(fd) }
+        try send(fd, r)
+        var buffer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        func more() -> Bool {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+            if n <= 0 { return false }
+            buffer += chunk[0..<n]
+            return true
+        }
+        while buffer.firstRange(of: [13, 10, 13, 10]) == nil { guard more() else { throw Failure(name: "", message: "no answer from \(url)", status: 0) } }
+        let end = buffer.firstRange(of: [13, 10, 13, 10])!
+        let head = String(decoding: buffer[..<end.lowerBound], as: UTF8.self).lowercased()
+        let status = head.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        buffer.removeSubrange(..<end.upperBound)
+        let chunked = head.contains("transfer-encoding: chunked")
+        var body: [UInt8] = []
+        var pending: [UInt8] = []
+        func emit(_ bytes: ArraySlice<UInt8>) -> Bool {
+            pending += bytes
+            while let nl = pending.firstIndex(of: 10) {
+                let line = String(decoding: pending[..<nl], as: UTF8.self)
+                pending.removeSubrange(...nl)
+                if !onLine(line) { return false }
+            }
+            return true
+        }
+        if !chunked {
+            while more() {}
+            body = buffer
+            _ = emit(body[...] + [10])
+            return status
+        }
+        while true {
+            // A chunk: its size in hex, CRLF, the bytes, CRLF; size 0 ends the answer.
+            while buffer.firstRange(of: [13, 10]) == nil { guard more() else { return status } }
+            let nl = buffer.firstRange(of: [13, 10])!
+            guard let size = Int(String(decoding: buffer[..<nl.lowerBound], as: UTF8.self).split(separator: ";").first ?? "", radix: 16) else { return status }
+            if size == 0 { return status }
+            while buffer.count < nl.upperBound + size + 2 { guard more() else { return status } }
+            let data = buffer[nl.upperBound..<(nl.upperBound + size)]
+            let keep = emit(data)
+            buffer.removeSubrange(..<(nl.upperBound + size + 2))
+            if !keep { return status }
+        }
+    }
+
+    /// Signs a request with Signature Version 4 (its host, content type, date and target headers).
+    private func sign(_ request: inout HTTPRequest, service: String) {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let amzDate = f.string(from: Date())
+        request.headers.append(("x-amz-date", amzDate))
+        let names = request.headers.map { $0.name.lowercased() }.filter { ["content-type", "host", "x-amz-date", "x-amz-target"].contains($0) }.sorted()
+        let scope = "\(amzDate.prefix(8))/\(region)/\(service)/aws4_request"
+        let auth = SigV4.Authorization(accessKey: accessKey, scope: scope, date: String(amzDate.prefix(8)), signedHeaders: names, signature: "")
+        let signature = SigV4.signature(request, auth, secret: secret)
+        request.headers.append(("authorization", "AWS4-HMAC-SHA256 Credential=\(accessKey)/\(scope), SignedHeaders=\(names.joined(separator: ";")), Signature=\(signature)"))
+    }
+
+    /// Runs SQL through the server's SQL API (`POST /v1/sql`): the status and the JSON answer.
+    public func sql(_ text: String) throws(Failure) -> (Int, JSONValue) {
+        var request = HTTPRequest(method: "POST", target: "/v1/sql", headers: [("host", "\(host):\(port)"), ("content-type", "application/json")],
+                                  body: Array(JSONValue.object(["sql": .string(text)]).serialized().utf8))
+        sign(&request, service: "kinesis")
+        let (status, body) = try exchange(request)
+        guard let j = try? JSONValue.parse(bytes: body) else {
+            throw Failure(name: "", message: "the server answered \(status) without JSON: \(String(decoding: body.prefix(200), as: UTF8.self))", status: status)
+        }
+        return (status, j)
+    }
+
     /// GET `path`: the status and body, or nil when nothing answers.
     public func get(_ path: String) -> (Int, [UInt8])? {
         try? exchange(HTTPRequest(method: "GET", target: path, headers: [("host", "\(host):\(port)")]))
     }
 
-    /// Sends the request on a new connection and reads the answer to its end.
-    private func exchange(_ r: HTTPRequest) throws(Failure) -> (Int, [UInt8]) {
-        func fail(_ why: String) -> Failure { Failure(name: "", message: "cannot reach the server at \(url): \(why)", status: 0) }
+    private func fail(_ why: String) -> Failure { Failure(name: "", message: "cannot reach the server at \(url): \(why)", status: 0) }
+
+    /// A connected socket.
+    private func connect() throws(Failure) -> Int32 {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>? = nil
         guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else { throw fail("unknown host \(host)") }
         defer { freeaddrinfo(list) }
-        var fd: Int32 = -1
         var at: UnsafeMutablePointer<addrinfo>? = first
         while let a = at {
-            fd = socket(a.pointee.ai_family, a.pointee.ai_socktype, a.pointee.ai_protocol)
-            if fd >= 0 && connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 { break }
+            let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype, a.pointee.ai_protocol)
+            if fd >= 0 && Glibc.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 { return fd }
             if fd >= 0 { close(fd) }
-            fd = -1
             at = a.pointee.ai_next
         }
-        guard fd >= 0 else { throw fail(String(cString: strerror(errno))) }
-        defer { close(fd) }
+        throw fail(String(cString: strerror(errno)))
+    }
+
+    private func send(_ fd: Int32, _ r: HTTPRequest) throws(Failure) {
         var head = "\(r.method) \(r.target) HTTP/1.1\r\n"
         for (n, v) in r.headers { head += "\(n): \(v)\r\n" }
         head += "content-length: \(r.body.count)\r\nconnection: close\r\n\r\n"
         let bytes = Array(head.utf8) + r.body
         var sent = 0
         while sent < bytes.count {
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
             if n <= 0 { throw fail("the connection closed while sending") }
             sent += n
         }
+    }
+
+    /// Sends the request on a new connection and reads the answer to its end.
+    private func exchange(_ r: HTTPRequest) throws(Failure) -> (Int, [UInt8]) {
+        let fd = try connect()
+        defer { close(fd) }
+        try send(fd, r)
         var answer: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {

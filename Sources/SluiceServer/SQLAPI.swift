@@ -6,7 +6,21 @@ public import SluiceCore
 public protocol SQLBackend: Sendable {
     /// Runs the statements of `text` in order: each statement's result, or why one was refused
     /// (the statements before it ran; none after it did).
-    func execute(_ text: String) -> SQLAnswer
+    func execute(_ text: String, _ options: SQLOptions) -> SQLAnswer
+}
+
+/// How a request wants a push query's answer (members of a JSON request).
+public struct SQLOptions: Sendable {
+    /// `"until_end": true`: the query ends once it has read what its streams hold (its open
+    /// windows close), as a script's SELECT does; otherwise it runs until the client goes.
+    public var untilEnd = false
+    /// `"rows": "objects"`: each row as an object of its columns (`{"row":{"url":"/a"}}`, the
+    /// form file sinks write), not an array.
+    public var objects = false
+    public init(untilEnd: Bool = false, objects: Bool = false) {
+        self.untilEnd = untilEnd
+        self.objects = objects
+    }
 }
 
 /// The answer to a SQL request: `results` (one JSON object per statement that ran), and when a
@@ -68,12 +82,15 @@ extension Service {
             }
         }
         var text = String(decoding: request.body, as: UTF8.self)
+        var options = SQLOptions()
         if request.header("content-type")?.lowercased().hasPrefix("application/json") == true {
             guard let j = try? JSONValue.parse(bytes: request.body), let s = j["sql"]?.stringValue else {
                 return SQLAnswer(errors: [["id": "api.bad-request", "message": "a JSON request is an object with the SQL text in \"sql\""]]).response
             }
             text = s
+            options.untilEnd = j["until_end"] == .bool(true)
+            options.objects = j["rows"]?.stringValue == "objects"
         }
-        return backend.execute(text).response
+        return backend.execute(text, options).response
     }
 }

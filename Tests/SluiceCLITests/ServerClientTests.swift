@@ -264,4 +264,38 @@ struct ServerSQLTests {
         #expect(mixed.status == 400 && mixed.body?["errors"]?.arrayValue?.first?["id"]?.stringValue == "api.push-query")
         #expect(server.terminate() == 0)
     }
+
+    /// `sluice run FILE.sql` with a server holding the directory: the file goes to the server
+    /// (definitions kept, queries running there), a SELECT prints its rows (with --until-end,
+    /// until it has read what its streams hold), and a refusal is drawn against the file.
+    @Test func runSendsTheFileToTheServer() throws {
+        let dir = TempDir()
+        let data = dir.path + "/data", out = dir.path + "/out.jsonl"
+        let server = try ServeProcess(dataDir: data)
+        let setup = dir.path + "/setup.sql", count = dir.path + "/count.sql", bad = dir.path + "/bad.sql"
+        try """
+            -- definitions and a persistent query
+            CREATE STREAM clicks (url VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (shards = 1, format = 'json');
+            CREATE SINK out WITH (type = 'file', path = '\(out)');
+            INSERT INTO out SELECT url, ts FROM clicks;
+            """.write(toFile: setup, atomically: true, encoding: .utf8)
+        let first = try CLI.run(["run", setup, "--data-dir", data])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("3 statements kept in its catalog"))
+        try put(data, ["/a", "/a", "/b"], at: [1000, 3000, 4000])
+        #expect(waitForLines(out, 3).count == 3)
+        try "SELECT url, COUNT(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end, url;\n"
+            .write(toFile: count, atomically: true, encoding: .utf8)
+        let counted = try CLI.run(["run", count, "--data-dir", data, "--until-end"])
+        #expect(counted.status == 0, "\(counted.stderr)")
+        #expect(counted.lines == [#"{"url":"/a","n":2}"#, #"{"url":"/b","n":1}"#])
+        try "SHOW STREAMS;\n\nINSERT INTO out\n  SELECT nope FROM clicks;\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let refused = try CLI.run(["run", bad, "--data-dir", data])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.hasPrefix("\(bad):4:10: error[bind.unknown-column]: unknown column 'nope'"))
+        #expect(refused.stdout.hasPrefix("clicks: 2 columns"))
+        let input = try CLI.run(["run", setup, "--data-dir", data, "--input", "clicks=x.jsonl"])
+        #expect(input.status == 2 && input.stderr.contains("--input is for a run of its own"))
+        #expect(server.terminate() == 0)
+    }
 }
