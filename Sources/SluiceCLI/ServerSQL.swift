@@ -8,17 +8,20 @@ import SluiceSQL
 
 /// The server's engine, shared by its run loop and the SQL API: one lock keeps them apart (the
 /// engine is single-threaded), and every definition and persistent query that the API accepts
-/// is kept in the data directory's catalog (`catalog.sql`, rewritten atomically), which the
-/// server loads again when it starts, so that what a client created comes back after a
-/// restart and its queries resume from their checkpoints.
+/// is kept in the data directory's catalog (`catalog.json`: each statement's text and, for one
+/// that starts a query, the query's number; rewritten atomically), which the server loads again
+/// when it starts, so that what a client created comes back after a restart and each query
+/// keeps its number and resumes from its checkpoint.
 final class ServerSQL: SQLBackend, @unchecked Sendable {
     private let lock = NSLock()
     private let engine: Engine
     let catalogPath: String
+    /// The catalog: statements in the order they were accepted.
+    private var entries: [(sql: String, query: Int?)] = []
 
     init(engine: Engine, dataDirectory: String) {
         self.engine = engine
-        catalogPath = dataDirectory + "/catalog.sql"
+        catalogPath = dataDirectory + "/catalog.json"
     }
 
     /// Runs `body` with the engine to itself (the run loop's steps, the API's statements).
@@ -28,15 +31,32 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
         return try body(engine)
     }
 
-    /// Loads the catalog kept by earlier runs, if any; the diagnostics when it no longer loads.
+    /// Loads the catalog kept by earlier runs, if any; why it no longer loads otherwise (the
+    /// statement's text as the file, and its diagnostics).
     func loadCatalog() -> (file: SourceFile, diagnostics: [Diagnostic], message: String?)? {
         guard let data = FileManager.default.contents(atPath: catalogPath) else { return nil }
-        let file = SourceFile(name: catalogPath, bytes: [UInt8](data))
-        let parsed = Parser.parse(bytes: file.bytes)
-        if parsed.hasErrors { return (file, parsed.diagnostics, nil) }
+        let whole = SourceFile(name: catalogPath, bytes: [UInt8](data))
+        guard let j = try? JSONValue.parse(bytes: whole.bytes), let list = j["statements"]?.arrayValue else {
+            return (whole, [], "\(catalogPath) is not a catalog (a JSON object with \"statements\")")
+        }
         lock.lock()
         defer { lock.unlock() }
-        do { try engine.load(parsed.script) } catch { return (file, error.diagnostics, error.message) }
+        for (i, e) in list.enumerated() {
+            guard let sql = e["sql"]?.stringValue else { return (whole, [], "statement \(i + 1) of \(catalogPath) has no \"sql\"") }
+            let file = SourceFile(name: "\(catalogPath), statement \(i + 1)", text: sql)
+            let parsed = Parser.parse(bytes: file.bytes)
+            if parsed.hasErrors { return (file, parsed.diagnostics, nil) }
+            let query = e["query"]?.int64Value.map { Int($0) }
+            if let q = query {
+                guard q >= engine.nextQueryId else {
+                    return (file, [], "query \(q) of the catalog has the number of a query of the files the server was started with; start it with the same files as before")
+                }
+                engine.nextQueryId = q
+            }
+            do { try engine.load(parsed.script) } catch { return (file, error.diagnostics, error.message) }
+            entries.append((sql, query))
+        }
+        if let next = j["next_query"]?.int64Value { engine.nextQueryId = max(engine.nextQueryId, Int(next)) }
         return nil
     }
 
@@ -72,11 +92,35 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
                     return answer
                 }
                 result["output"] = .string(text)
+            case .drop(let d) where d.kind == .query:
+                // The query stops and its statement leaves the catalog (a query of the server's
+                // files comes back with them when the server starts again).
+                let id = Int(d.name.name)
+                if let at = entries.firstIndex(where: { $0.query == id && $0.query != nil }),
+                   case .createStreamAs = Parser.parse(entries[at].sql).script.statements.first?.kind {
+                    answer.errors.append(SQLAnswer.error(Diagnostic(id: "plan.query-defines-stream", message: "query \(id!) is the query of a CREATE STREAM ... AS, whose stream other statements may read",
+                                                                    span: s.loc.span, help: "it runs as long as the stream is declared"), in: file))
+                    return answer
+                }
+                do { try engine.load(Script(statements: [s])) } catch {
+                    for d in error.diagnostics { answer.errors.append(SQLAnswer.error(Diagnostic(id: d.id, message: d.message, span: d.span ?? s.loc.span, help: d.help), in: file)) }
+                    if let m = error.message { answer.errors.append(SQLAnswer.error(Diagnostic(id: "engine.error", message: m, span: s.loc.span), in: file)) }
+                    return answer
+                }
+                if let at = entries.firstIndex(where: { $0.query == id && $0.query != nil }) {
+                    let removed = entries.remove(at: at)
+                    do { try save() } catch {
+                        entries.insert(removed, at: at)
+                        answer.errors.append(SQLAnswer.error(Diagnostic(id: "api.catalog", message: "the query stopped, but the catalog could not forget it: \(error)", span: s.loc.span), in: file))
+                        return answer
+                    }
+                }
             case .set, .drop:
                 answer.errors.append(SQLAnswer.error(Diagnostic(id: "plan.unsupported", message: "this statement is not supported by the server yet", span: s.loc.span), in: file))
                 return answer
             default:
                 let before = engine.output.count
+                let query = engine.nextQueryId
                 do {
                     try engine.load(Script(statements: [s]))
                 } catch {
@@ -86,10 +130,14 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
                 }
                 let output = engine.output[before...].joined(separator: "\n")
                 if !output.isEmpty { result["output"] = .string(output) }
+                let started = engine.nextQueryId > query ? query : nil
+                if let q = started { result["query"] = .int(Int64(q)) }
                 if Self.kept(s.kind) {
+                    entries.append((statementText, started))
                     do {
-                        try keep(statementText)
+                        try save()
                     } catch {
+                        entries.removeLast()
                         answer.errors.append(SQLAnswer.error(Diagnostic(id: "api.catalog", message: "the statement runs, but the catalog could not keep it: \(error)", span: s.loc.span), in: file))
                         return answer
                     }
@@ -189,12 +237,15 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
         })
     }
 
-    /// Adds a statement to the catalog: the whole file is written anew beside it, flushed to
-    /// disk and renamed over it, so a crash leaves the old catalog or the new one.
-    private func keep(_ statement: String) throws {
-        var text = (FileManager.default.contents(atPath: catalogPath)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
-        text += statement + ";\n"
+    /// Writes the catalog: the whole file anew beside it, flushed to disk and renamed over it,
+    /// so a crash leaves the old catalog or the new one.
+    private func save() throws {
+        let list: [JSONValue] = entries.map { e in
+            var o: JSONObject = ["sql": .string(e.sql)]
+            if let q = e.query { o["query"] = .int(Int64(q)) }
+            return .object(o)
+        }
+        let text = JSONValue.object(["version": 1, "statements": .array(list), "next_query": .int(Int64(engine.nextQueryId))]).serialized(pretty: true) + "\n"
         let temp = catalogPath + ".tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }

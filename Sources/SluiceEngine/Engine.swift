@@ -101,8 +101,10 @@ public final class Engine {
     public var onEvent: ((EngineEvent) -> Void)?
     /// Ad-hoc queries started so far (names their stream consumers).
     var adHocCount = 0
-    /// Queries of files (not ad-hoc): their number names the next one's checkpoint.
-    var persistentJobs: Int { jobs.filter { !$0.ephemeral }.count }
+    /// The number the next persistent query (not ad-hoc) takes: it names the query ("query 3")
+    /// and its checkpoint. Numbers are not reused within a run; a server that keeps queries
+    /// across restarts sets it before loading each one, so each keeps its number and checkpoint.
+    public var nextQueryId = 1
     /// Where queries keep their checkpoints (`--state-dir`); by default DATA/queries.
     public var stateDirectory: String?
 
@@ -251,6 +253,7 @@ public final class Engine {
         case loadTable(TableDefinition)
         case start(LogicalPlan, Target, label: String)
         case print(String)
+        case dropQuery(Int, ifExists: Bool)
         case showAlerts
         case show(ShowTarget)
     }
@@ -276,10 +279,13 @@ public final class Engine {
             }
             tables[def.name.lowercased()] = table
         case .print(let text): output.append(text)
+        case .dropQuery(let id, let ifExists):
+            if ifExists && !runningQueries.contains(where: { $0.id == id }) { break }
+            try dropQuery(id)
         case .showAlerts: output.append(Engine.render(alertStatus))
         case .show(let target): output.append(listing(target))
         case .start(let plan, let target, let label):
-            let owner = "query \(persistentJobs + 1) (\(label))"
+            let owner = "query \(nextQueryId) (\(label))"
             let columns = plan.schema.map(\.name)
             let sink: any RowSink
             switch target {
@@ -419,6 +425,12 @@ public final class Engine {
         case .query(let q):
             let plan = try planQuery(q, cat)
             pending.append(.start(plan, .stdout, label: "SELECT"))
+        case .drop(let d) where d.kind == .query:
+            guard let id = Int(d.name.name), id > 0 else {
+                throw EngineError(diagnostics: [Diagnostic(id: "plan.unknown-query", message: "DROP QUERY takes the query's number, not '\(d.name.name)'",
+                                                           span: d.name.loc.span, help: "SHOW QUERIES lists the running queries with their numbers")])
+            }
+            pending.append(.dropQuery(id, ifExists: d.ifExists))
         case .show(.alerts):
             pending.append(.showAlerts)
         case .show(let target):
@@ -438,7 +450,7 @@ public final class Engine {
             pending.append(.print(text))
         default:
             throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "this statement is not supported in a query file yet",
-                                                       span: s.loc.span, help: "sluice run executes CREATE STREAM, CREATE VIEW, CREATE FIREHOSE, CREATE SINK, CREATE ALERT, INSERT INTO, CREATE STREAM AS, SELECT and EXPLAIN")])
+                                                       span: s.loc.span, help: "sluice run executes CREATE STREAM, CREATE VIEW, CREATE FIREHOSE, CREATE SINK, CREATE ALERT, INSERT INTO, CREATE STREAM AS, SELECT, EXPLAIN and DROP QUERY")])
         }
     }
 
@@ -715,10 +727,39 @@ public final class Engine {
         let sources = Engine.sourceNodes(plan)
         guard !sources.isEmpty else { throw EngineError(message: "a query without a source") }
         try ensureBuiltIn(sources)
-        let job = try Job(id: persistentJobs + 1, label: label, plan: plan, sources: sources, sink: sink, engine: self)
+        let job = try Job(id: nextQueryId, label: label, plan: plan, sources: sources, sink: sink, engine: self)
+        nextQueryId += 1
         jobs.append(job)
         emit(job.resumed ? "resume" : "start", query: job.counters.name, job.resumed ? "resumed from its checkpoint" : "started",
              [("sources", .array(sources.map { .string($0.stream.name) }))])
+    }
+
+    /// A running persistent query: its number, what started it, its counters.
+    public struct RunningQuery: Sendable {
+        public var id: Int
+        public var label: String
+        public var counters: QueryCounters
+    }
+
+    /// The persistent queries that run, by number.
+    public var runningQueries: [RunningQuery] {
+        jobs.filter { !$0.ephemeral && !$0.done }.map { RunningQuery(id: $0.id, label: $0.label, counters: $0.counters) }
+    }
+
+    /// `DROP QUERY n`: stops query n, closes its sink, removes its checkpoint (a later query of
+    /// the same text starts afresh) and frees the files it wrote for other queries.
+    public func dropQuery(_ id: Int) throws(EngineError) {
+        guard let job = jobs.first(where: { !$0.ephemeral && $0.id == id && !$0.done }) else {
+            let ids = runningQueries.map { String($0.id) }
+            throw EngineError(diagnostics: [Diagnostic(id: "plan.unknown-query", message: "no running query \(id)", span: nil,
+                                                       help: ids.isEmpty ? "no query runs" : "running: " + ids.joined(separator: ", "))])
+        }
+        try? job.sink.close()
+        job.done = true
+        jobs.removeAll { $0 === job }
+        try? FileManager.default.removeItem(atPath: job.checkpointPath)
+        claimedFiles = claimedFiles.filter { $0.value != job.counters.name }
+        emit("drop", query: job.counters.name, "dropped: stopped, its checkpoint removed")
     }
 
     /// Runs every query until every source is read to its end, then ends the input (the

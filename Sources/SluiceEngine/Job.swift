@@ -82,6 +82,8 @@ final class JobInput {
 /// runs the pipeline and writes to its sink. Bad and late records go to the error stream (or are
 /// dropped) as the stream's options say, and are counted either way.
 final class Job {
+    /// The query's number (persistent queries: SHOW QUERIES, DROP QUERY, its checkpoint's name).
+    let id: Int
     let label: String
     let inputs: [JobInput]
     let pipeline: Pipeline
@@ -106,6 +108,7 @@ final class Job {
 
     init(id: Int, label: String, plan: LogicalPlan, sources: [SourceNode], sink: any RowSink, engine: Engine,
          ephemeral: Bool = false, application: String? = nil) throws(EngineError) {
+        self.id = id
         self.label = label
         self.ephemeral = ephemeral
         self.sink = sink

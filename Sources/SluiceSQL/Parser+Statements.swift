@@ -37,7 +37,14 @@ extension Parser {
                 try expect(.EXISTS, "after IF")
                 ifExists = true
             }
-            kind = .drop(Drop(kind: what, ifExists: ifExists, name: try parseIdentifier()))
+            // A query is named by its number (SHOW QUERIES lists them), or by a name.
+            if what == .query, current.kind == .number, !text(current).contains(where: { !$0.isASCII || !$0.isNumber }) {
+                let t = current
+                advance()
+                kind = .drop(Drop(kind: what, ifExists: ifExists, name: Identifier(text(t), loc: NodeSpan(t.span))))
+            } else {
+                kind = .drop(Drop(kind: what, ifExists: ifExists, name: try parseIdentifier(what == .query ? "a query number or name" : "a name")))
+            }
         case .keyword(.SET):
             advance()
             let name = try parseWord("a setting name")

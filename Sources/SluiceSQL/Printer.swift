@@ -72,7 +72,9 @@ public enum Printer {
         case .show(let t):
             return [Line(indent: 0, text: "SHOW \(t.rawValue)", anchor: at)]
         case .drop(let d):
-            return [Line(indent: 0, text: "DROP \(d.kind.rawValue) \(d.ifExists ? "IF EXISTS " : "")\(name(d.name))", anchor: at)]
+            // A query's number stays a number.
+            let target = d.kind == .query && !d.name.quoted && !d.name.name.isEmpty && d.name.name.allSatisfy({ $0.isASCII && $0.isNumber }) ? d.name.name : name(d.name)
+            return [Line(indent: 0, text: "DROP \(d.kind.rawValue) \(d.ifExists ? "IF EXISTS " : "")\(target)", anchor: at)]
         case .set(let s):
             return [Line(indent: 0, text: "SET \(name(s.name)) = \(optionValue(s.value))", anchor: at)]
         }

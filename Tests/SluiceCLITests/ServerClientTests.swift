@@ -207,8 +207,8 @@ struct ServerSQLTests {
         #expect(e?["help"]?.stringValue == "did you mean 'a'?")
         let syntax = server.sql("SELEC 1")
         #expect(syntax.status == 400 && syntax.body?["errors"]?.arrayValue?.first?["line"]?.int64Value == 1)
-        let catalog = try String(contentsOfFile: data + "/catalog.sql", encoding: .utf8)
-        #expect(catalog == "CREATE STREAM s (a BIGINT) WITH (format = 'json');\n")
+        let catalog = try JSONValue.parse(bytes: Array(try String(contentsOfFile: data + "/catalog.json", encoding: .utf8).utf8))
+        #expect(catalog["statements"]?.arrayValue?.map { $0["sql"]?.stringValue } == ["CREATE STREAM s (a BIGINT) WITH (format = 'json')"])
         let json = server.raw(Array("POST /v1/sql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 25\r\n\r\n{\"sql\": \"DESCRIBE s\"}    ".utf8))
         #expect(ServeProcess.parse(json).body?["results"]?.arrayValue?.first?["output"]?.stringValue?.hasPrefix("stream s") == true)
         #expect(server.terminate() == 0)
@@ -297,5 +297,41 @@ struct ServerSQLTests {
         let input = try CLI.run(["run", setup, "--data-dir", data, "--input", "clicks=x.jsonl"])
         #expect(input.status == 2 && input.stderr.contains("--input is for a run of its own"))
         #expect(server.terminate() == 0)
+    }
+
+    /// DROP QUERY n stops query n and takes it out of the catalog; the others keep their
+    /// numbers (and checkpoints) across a restart.
+    @Test func dropQueryStopsOneAndTheRestKeepTheirNumbers() throws {
+        let dir = TempDir()
+        let data = dir.path + "/data", one = dir.path + "/one.jsonl", two = dir.path + "/two.jsonl"
+        var server: ServeProcess? = try ServeProcess(dataDir: data)
+        let created = server!.sql("""
+            CREATE STREAM clicks (url VARCHAR, ts TIMESTAMP) WITH (shards = 1, format = 'json');
+            CREATE SINK one WITH (type = 'file', path = '\(one)');
+            CREATE SINK two WITH (type = 'file', path = '\(two)');
+            INSERT INTO one SELECT url FROM clicks;
+            INSERT INTO two SELECT url, ts FROM clicks
+            """)
+        #expect(created.body?["results"]?.arrayValue?.map { $0["query"]?.int64Value } == [nil, nil, nil, 1, 2])
+        try put(data, ["/a"], at: [1000])
+        #expect(waitForLines(one, 1).count == 1 && waitForLines(two, 1).count == 1)
+        let dropped = server!.sql("DROP QUERY 1")
+        #expect(dropped.status == 200, "\(String(describing: dropped.body))")
+        func queries(_ s: ServeProcess) -> String { s.sql("SHOW QUERIES").body?["results"]?.arrayValue?.first?["output"]?.stringValue ?? "" }
+        #expect(queries(server!).hasPrefix("query 2 (INSERT INTO two)") && !queries(server!).contains("query 1"))
+        let unknown = server!.sql("DROP QUERY 7")
+        #expect(unknown.status == 400 && unknown.body?["errors"]?.arrayValue?.first?["help"]?.stringValue == "running: 2")
+        #expect(server!.sql("DROP QUERY IF EXISTS 7").status == 200)
+        #expect(server!.terminate() == 0)
+        server = nil
+        let again = try ServeProcess(dataDir: data)
+        #expect(queries(again).hasPrefix("query 2 (INSERT INTO two)") && !queries(again).contains("query 1"))
+        try put(data, ["/b"], at: [2000])
+        #expect(waitForLines(two, 2).count == 2)
+        #expect(((try? String(contentsOfFile: one, encoding: .utf8)) ?? "").split(separator: "\n").count == 1)
+        // A new query takes a new number, not a dropped one.
+        let next = again.sql("INSERT INTO one SELECT url FROM clicks")
+        #expect(next.body?["results"]?.arrayValue?.first?["query"]?.int64Value == 3)
+        #expect(again.terminate() == 0)
     }
 }
