@@ -105,6 +105,9 @@ public final class Engine {
     /// and its checkpoint. Numbers are not reused within a run; a server that keeps queries
     /// across restarts sets it before loading each one, so each keeps its number and checkpoint.
     public var nextQueryId = 1
+    /// A server's engine: a persistent query that fails stops alone, marked FAILED (SHOW QUERIES
+    /// gives the reason), instead of `step()` throwing (a run's engine stops on it).
+    public var isolateFailures = false
     /// Where queries keep their checkpoints (`--state-dir`); by default DATA/queries.
     public var stateDirectory: String?
 
@@ -800,7 +803,19 @@ public final class Engine {
     public func step() throws(EngineError) -> Bool {
         refreshTables()
         var busy = false
-        for j in jobs where !j.done { busy = try j.step() || busy }
+        for j in jobs where !j.done {
+            guard isolateFailures && !j.ephemeral else {
+                busy = try j.step() || busy
+                continue
+            }
+            do { busy = try j.step() || busy } catch {
+                // One query fails (a bad record under bad_records = 'fail', a sink that cannot
+                // write): it stops, marked FAILED with the reason; the others go on.
+                j.failure = error.description
+                j.done = true
+                emit("failed", query: j.counters.name, "failed: \(error.description)", [("reason", .string(error.description))])
+            }
+        }
         busy = try deliver() || busy
         busy = try emitMetricsIfDue() || busy
         return busy
@@ -840,7 +855,14 @@ public final class Engine {
                 lines.append("\(s.name): \(s.type)" + (s.path.map { " \($0)" } ?? "") + " (\(s.format.rawValue))")
             }
         case .queries:
-            for c in counters { lines.append("\(c.name): \(c.recordsIn) records in, \(c.rowsOut) rows out, \(c.late) late, \(c.bad) bad") }
+            for (j, c) in zip(jobs, counters) {
+                let state = j.failure.map { "FAILED (\($0))" } ?? (j.done ? "DONE" : "RUNNING")
+                var line = "\(c.name): \(state), \(c.recordsIn) records in, \(c.rowsOut) rows out, \(c.late) late, \(c.bad) bad"
+                if let w = c.watermark, w != WatermarkTracker.infinity {
+                    line += ", watermark \(TimeFormat.iso8601(w))" + (c.watermarkLagMillis.map { " (\(TimeFormat.human(millis: $0)) behind the newest event)" } ?? "")
+                }
+                lines.append(line)
+            }
         case .tables:
             for name in catalog.tableNames {
                 guard let t = tables[name.lowercased()] else { continue }

@@ -91,6 +91,8 @@ final class Job {
     unowned let engine: Engine
     var counters: QueryCounters
     var done = false
+    /// Why the query failed, when it did (a server's engine keeps going without it).
+    var failure: String?
     private(set) var lastWatermark = Int64.min
     /// With `bad_records = 'fail'`: the first record that could not be decoded; the query stops.
     private var fatal: RecordFailure?

@@ -334,4 +334,37 @@ struct ServerSQLTests {
         #expect(next.body?["results"]?.arrayValue?.first?["query"]?.int64Value == 3)
         #expect(again.terminate() == 0)
     }
+
+    /// A query that fails (bad_records = 'fail' meets a record it cannot read) is marked FAILED
+    /// with the reason; the server and the other query go on.
+    @Test func aFailingQueryIsMarkedFailedAndTheOthersGoOn() throws {
+        let dir = TempDir()
+        let data = dir.path + "/data", good = dir.path + "/good.jsonl", strictOut = dir.path + "/strict.jsonl"
+        let server = try ServeProcess(dataDir: data)
+        let created = server.sql("""
+            CREATE STREAM clicks (url VARCHAR, ts TIMESTAMP) WITH (shards = 1, format = 'json');
+            CREATE STREAM strict (n BIGINT) WITH (shards = 1, format = 'json', bad_records = 'fail');
+            CREATE SINK good WITH (type = 'file', path = '\(good)');
+            CREATE SINK strict_out WITH (type = 'file', path = '\(strictOut)');
+            INSERT INTO good SELECT url FROM clicks;
+            INSERT INTO strict_out SELECT n FROM strict
+            """)
+        #expect(created.status == 200, "\(String(describing: created.body))")
+        let bad = try CLI.run(["stream", "put", "strict", "--partition-key", "k", "--data", #"{"n":"not a number"}"#, "--data-dir", data])
+        #expect(bad.status == 0)
+        var queries = ""
+        let deadline = Date().addingTimeInterval(20)
+        repeat {
+            usleep(100_000)
+            queries = server.sql("SHOW QUERIES").body?["results"]?.arrayValue?.first?["output"]?.stringValue ?? ""
+        } while !queries.contains("FAILED") && Date() < deadline
+        let lines = queries.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("query 1 (INSERT INTO good): RUNNING") == true, "\(queries)")
+        #expect(lines.last?.hasPrefix("query 2 (INSERT INTO strict_out): FAILED (") == true, "\(queries)")
+        #expect(lines.last?.contains("bad_records = 'fail' stops the query") == true, "\(queries)")
+        try put(data, ["/a"], at: [1000])
+        #expect(waitForLines(good, 1).count == 1)
+        #expect(server.healthy)
+        #expect(server.terminate() == 0)
+    }
 }
