@@ -12,8 +12,8 @@ public import SluiceDelivery
 public struct EngineError: Error, Sendable, CustomStringConvertible {
     public var diagnostics: [Diagnostic]
     public var message: String?
-    init(diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
-    init(message: String) { diagnostics = []; self.message = message }
+    public init(diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
+    public init(message: String) { diagnostics = []; self.message = message }
     static func io(_ m: String) -> EngineError { EngineError(message: m) }
     public var description: String { message ?? diagnostics.map(\.description).joined(separator: "\n") }
 }

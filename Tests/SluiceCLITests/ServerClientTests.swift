@@ -367,4 +367,37 @@ struct ServerSQLTests {
         #expect(server.healthy)
         #expect(server.terminate() == 0)
     }
+
+    /// The REPL is a client of the server that holds the directory: what a session defines and
+    /// starts outlives it and the server's restart; errors are drawn against what was typed.
+    @Test func aReplSessionsDefinitionsAndQueriesSurviveARestart() throws {
+        let dir = TempDir()
+        let data = dir.path + "/data", out = dir.path + "/out.jsonl", input = dir.path + "/in.jsonl"
+        try #"{"url":"/a","ts":1000}\#n{"url":"/a","ts":3000}\#n{"url":"/b","ts":4000}\#n"#.write(toFile: input, atomically: true, encoding: .utf8)
+        var server: ServeProcess? = try ServeProcess(dataDir: data)
+        let first = try CLI.run(["repl", "--data-dir", data], stdin: """
+            CREATE STREAM clicks (url VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (shards = 1, format = 'json');
+            CREATE SINK out WITH (type = 'file', path = '\(out)');
+            INSERT INTO out SELECT url, ts FROM clicks;
+            .load \(input) INTO clicks
+            SELECT url, COUNT(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end, url;
+            SELECT urll FROM clicks;
+
+            """)
+        #expect(first.status == 1)  // the last statement is refused
+        #expect(first.lines.contains("loaded 3 records from \(input) into clicks"))
+        #expect(first.lines.contains { $0.hasPrefix("/a") && $0.hasSuffix("| 2") } && first.lines.contains { $0.hasPrefix("/b") && $0.hasSuffix("| 1") }, "\(first.stdout)")
+        #expect(first.stderr.hasPrefix("<input>:1:8: error[bind.unknown-column]: unknown column 'urll'"), "\(first.stderr)")
+        #expect(waitForLines(out, 3).count == 3)
+        #expect(server!.terminate() == 0)
+        server = nil
+        let again = try ServeProcess(dataDir: data)
+        try put(data, ["/c"], at: [5000])
+        let second = try CLI.run(["repl", "--data-dir", data], stdin: "SHOW QUERIES;\nSELECT url FROM clicks;\n")
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.lines.first?.hasPrefix("query 1 (INSERT INTO out): RUNNING") == true, "\(second.stdout)")
+        #expect(second.lines.filter { ["/a", "/b", "/c"].contains($0.trimmingCharacters(in: .whitespaces)) }.count == 4)
+        #expect(waitForLines(out, 4).count == 4)
+        #expect(again.terminate() == 0)
+    }
 }

@@ -18,10 +18,12 @@ struct ReplCommand {
     let err: OutputStream
 
     static let usage = """
-        usage: sluice [repl] [--data-dir DIR]
+        usage: sluice [repl] [--data-dir DIR] [--server URL]
           An interactive session: statements end with ';' (they may span lines). A SELECT is a push query
           that reads its streams from the start of their retention (SET start = 'LATEST' for new records
           only) and shows its rows as they come, until its LIMIT or Ctrl-C. Type .help for the meta commands.
+          While `sluice serve` holds the data directory (or with --server URL), the session runs on the server:
+          what it defines and starts stays there.
         """
 
     static let help = """
@@ -43,17 +45,22 @@ struct ReplCommand {
         """
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
-        let a = try Arguments(argv, valued: ["data-dir", "fsync"], booleans: [])
+        let a = try Arguments(argv, valued: ["data-dir", "fsync", "server"], booleans: [])
         if let p = a.positionals.first { throw UsageError("unexpected argument '\(p)'\n" + ReplCommand.usage) }
+        if let server = try SluiceMain.server(a) {
+            // A server holds the data directory: the session is its client.
+            if isatty(0) == 1 { out.line("connected to the server at \(server.url)") }
+            return ReplSession(backend: RemoteReplBackend(client: server), out: out, err: err, terminal: isatty(0) == 1).run()
+        }
         let store = try SluiceMain.openStore(a, warnings: err)
         defer { store.close() }
-        let session = ReplSession(engine: Engine(store: store), out: out, err: err, terminal: isatty(0) == 1)
+        let session = ReplSession(backend: LocalReplBackend(engine: Engine(store: store)), out: out, err: err, terminal: isatty(0) == 1)
         return session.run()
     }
 }
 
 final class ReplSession {
-    let engine: Engine
+    let backend: any ReplBackend
     let out: OutputStream
     let err: OutputStream
     let terminal: Bool
@@ -63,8 +70,8 @@ final class ReplSession {
     private var editor: LineEditor?
     private var failures = 0
 
-    init(engine: Engine, out: OutputStream, err: OutputStream, terminal: Bool) {
-        self.engine = engine
+    init(backend: any ReplBackend, out: OutputStream, err: OutputStream, terminal: Bool) {
+        self.backend = backend
         self.out = out
         self.err = err
         self.terminal = terminal
@@ -85,7 +92,7 @@ final class ReplSession {
             let e = LineEditor(historyPath: ReplSession.historyPath, raw: raw)
             e.completer = { [unowned self] word in complete(word) }
             // Queries started with INSERT INTO keep running while the prompt waits.
-            e.idle = { [unowned self] in _ = try? engine.step() }
+            e.idle = { [unowned self] in backend.idle() }
             editor = e
             out.line("sluice \(SluiceMain.version): streaming SQL. Statements end with ';'. .help for help, Ctrl-D to leave.")
             out.flush()
@@ -106,7 +113,7 @@ final class ReplSession {
             switch got {
             case .eof:
                 if !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { execute(text) }
-                try? engine.stop()
+                backend.close()
                 out.flush()
                 return failures > 0 && !terminal ? 1 : 0
             case .interrupted:
@@ -116,7 +123,7 @@ final class ReplSession {
                 if text.isEmpty && line.trimmingCharacters(in: .whitespaces).hasPrefix(".") {
                     editor?.remember(line)
                     if !meta(line.trimmingCharacters(in: .whitespaces)) {
-                        try? engine.stop()
+                        backend.close()
                         out.flush()
                         return 0
                     }
@@ -154,19 +161,17 @@ final class ReplSession {
         for statement in parsed.script.statements {
             switch statement.kind {
             case .query(let q):
-                push(q, file)
+                push(q, statement, file)
             case .set(let s):
                 set(s.name.name.lowercased(), Engine.optionText(s.value) ?? "")
             case .describe(let name):
-                if let d = engine.describe(name.name) { out.line(d) } else {
+                if let d = backend.describe(name.name) { out.line(d) } else {
                     failures += 1
                     err.line("error: no stream or table named '\(name.name)'")
                 }
             default:
-                let before = engine.output.count
                 do {
-                    try engine.load(Script(statements: [statement]))
-                    for line in engine.output.dropFirst(before) { out.line(line) }
+                    for line in try backend.load(statement, file) { out.line(line) }
                     if case .createStream = statement.kind { out.line("OK") }
                     if case .createTable = statement.kind { out.line("OK") }
                     if case .createSink = statement.kind { out.line("OK") }
@@ -215,17 +220,17 @@ final class ReplSession {
     }
 
     /// Runs a SELECT until its LIMIT, Ctrl-C, or (from a script) the end of what its streams hold.
-    private func push(_ q: Query, _ file: SourceFile) {
+    private func push(_ q: Query, _ statement: Statement, _ file: SourceFile) {
         var view: ResultView? = nil
-        let query: AdHocQuery
+        let query: any ReplPush
         do {
-            query = try engine.startAdHoc(q, latest: startLatest) { rows in view?.add(rows) }
+            query = try backend.startPush(q, statement, file, latest: startLatest, untilEnd: !terminal) { rows in view?.add(rows) }
         } catch {
             report(error, file)
             return
         }
         view = ResultView(columns: query.columns, mode: mode, changes: query.emitsChanges, terminal: terminal, out: out)
-        defer { engine.stop(query) }
+        defer { query.stop() }
         let started = Date()
         var lastStatus = Date.distantPast
         var lastRecords: Int64 = 0
@@ -233,22 +238,20 @@ final class ReplSession {
         var cancelled = false
         do {
             while !query.done {
-                let busy = try engine.step(query)
-                _ = try engine.step()
+                let busy = try query.step()
                 if cancelRequested() {
                     cancelled = true
                     break
                 }
                 if !busy {
-                    if !terminal {
+                    if !terminal && !query.endsByItself {
                         // A script's SELECT: what the streams hold has been read; end the input.
-                        try engine.finish(query)
+                        try query.finish()
                         break
                     }
-                    usleep(50_000)
+                    usleep(terminal ? 50_000 : 10_000)
                 }
-                if terminal, Date().timeIntervalSince(lastStatus) >= 0.5 {
-                    let c = query.counters
+                if terminal, Date().timeIntervalSince(lastStatus) >= 0.5, let c = query.counters {
                     let dt = max(0.001, Date().timeIntervalSince(lastStatus == .distantPast ? started : lastStatus))
                     let rate = Double(c.recordsIn - lastRecords) / dt
                     lastRecords = c.recordsIn
@@ -323,7 +326,7 @@ final class ReplSession {
                 err.line("usage: .load FILE INTO STREAM [PACED [SPEED]]")
                 break
             }
-            guard engine.describe(words[3])?.hasPrefix("stream ") == true else {
+            guard backend.describe(words[3])?.hasPrefix("stream ") == true else {
                 failures += 1
                 err.line("error: no stream named '\(words[3])'; declare it with CREATE STREAM first")
                 break
@@ -331,7 +334,7 @@ final class ReplSession {
             replInterrupt.store(false, ordering: .relaxed)
             var interrupted = false
             do {
-                let n = try engine.loadInput(stream: words[3], path: words[1], pace: speed) {
+                let n = try backend.loadInput(stream: words[3], path: words[1], pace: speed) {
                     if cancelRequested() { interrupted = true }
                     return interrupted
                 }
@@ -366,21 +369,26 @@ final class ReplSession {
 
     /// The last `n` records of a stream, decoded into its declared columns.
     private func sample(_ stream: String, _ n: Int) {
-        guard engine.describe(stream)?.hasPrefix("stream ") == true else {
+        guard backend.describe(stream)?.hasPrefix("stream ") == true else {
             failures += 1
-            err.line("error: no stream named '\(stream)'" + (closest(stream, in: engine.completionNames).map { " (did you mean '\($0)'?)" } ?? ""))
+            err.line("error: no stream named '\(stream)'" + (closest(stream, in: backend.completionNames).map { " (did you mean '\($0)'?)" } ?? ""))
             return
         }
-        let parsed = Parser.parse("SELECT * FROM \(Printer.name(Identifier(stream, quoted: true)));")
-        guard case .query(let q)? = parsed.script.statements.first?.kind else { return }
+        let text = "SELECT * FROM \(Printer.name(Identifier(stream, quoted: true)));"
+        let parsed = Parser.parse(text)
+        guard let statement = parsed.script.statements.first, case .query(let q) = statement.kind else { return }
         var kept: [[Value]] = []
         do {
-            let query = try engine.startAdHoc(q, latest: false) { rows in
+            let query = try backend.startPush(q, statement, SourceFile(name: "<input>", text: text), latest: false, untilEnd: true) { rows in
                 kept += rows
                 if kept.count > n { kept.removeFirst(kept.count - n) }
             }
-            defer { engine.stop(query) }
-            while try engine.step(query) {}
+            defer { query.stop() }
+            if query.endsByItself {
+                while !query.done { if try !query.step() { usleep(10_000) } }
+            } else {
+                while try query.step() {}
+            }
             let view = ResultView(columns: query.columns, mode: mode == .json ? .json : .table, changes: false, terminal: false, out: out)
             view.add(kept)
             out.line("(\(kept.count) of the last records of \(stream))")
@@ -395,7 +403,7 @@ final class ReplSession {
         let lower = word.lowercased()
         var out: [String] = []
         for k in Keyword.allCases where k.rawValue.lowercased().hasPrefix(lower) { out.append(k.rawValue) }
-        for n in engine.completionNames where n.lowercased().hasPrefix(lower) { out.append(n) }
+        for n in backend.completionNames where n.lowercased().hasPrefix(lower) { out.append(n) }
         if word.hasPrefix(".") {
             for m in [".help", ".load", ".sample", ".infer", ".explain", ".timer", ".quit"] where m.hasPrefix(lower) { out.append(m) }
         }

@@ -1,0 +1,234 @@
+import Foundation
+import SluiceCore
+import SluiceEngine
+import SluiceServer
+import SluiceSQL
+import SluiceStreams
+
+/// A REPL session on the server that holds the data directory: statements go to its SQL API
+/// (what they define joins the server's catalog and outlives the session and the server's
+/// restarts), push queries stream from it (Ctrl-C closes the connection, which cancels the
+/// query there), `.load` puts through its Kinesis API. Refusals come back with the positions of
+/// the text as typed, so they are drawn as a local session draws them.
+final class RemoteReplBackend: ReplBackend {
+    let client: APIClient
+    init(client: APIClient) { self.client = client }
+
+    /// The server's diagnostics as the engine's, placed in `file`.
+    static func diagnostics(_ errors: [JSONValue], _ file: SourceFile) -> EngineError {
+        var out: [Diagnostic] = []
+        for e in errors {
+            var span: SourceSpan? = nil
+            if let l = e["line"]?.int64Value, let c = e["column"]?.int64Value {
+                let start = offset(file, line: Int(l), column: Int(c))
+                let end = e["end_line"]?.int64Value.flatMap { el in e["end_column"]?.int64Value.map { offset(file, line: Int(el), column: Int($0)) } } ?? start
+                span = SourceSpan(start: start, end: max(start, end))
+            }
+            out.append(Diagnostic(id: e["id"]?.stringValue ?? "api.error", message: e["message"]?.stringValue ?? "refused", span: span, help: e["help"]?.stringValue))
+        }
+        return EngineError(diagnostics: out)
+    }
+
+    /// The byte offset of a 1-based line and column (columns count characters).
+    static func offset(_ file: SourceFile, line: Int, column: Int) -> Int {
+        var start = 0, l = 1
+        while l < line, let nl = file.bytes[start...].firstIndex(of: 10) {
+            start = nl + 1
+            l += 1
+        }
+        return start + file.line(line).prefix(max(0, column - 1)).utf8.count
+    }
+
+    /// `statement`'s text at its place in `file`, the rest blanked (line breaks kept), so the
+    /// server's positions are the file's.
+    static func text(of statement: Statement, in file: SourceFile) -> String {
+        var bytes = file.bytes.map { $0 == 10 ? UInt8(10) : UInt8(32) }
+        let r = max(0, statement.loc.span.start)..<min(file.bytes.count, statement.loc.span.end)
+        bytes.replaceSubrange(r, with: file.bytes[r])
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    func load(_ statement: Statement, _ file: SourceFile) throws(EngineError) -> [String] {
+        let status: Int, answer: JSONValue
+        do { (status, answer) = try client.sql(Self.text(of: statement, in: file)) } catch { throw EngineError(message: error.description) }
+        guard status == 200 else { throw Self.diagnostics(answer["errors"]?.arrayValue ?? [], file) }
+        return (answer["results"]?.arrayValue ?? []).compactMap { $0["output"]?.stringValue }
+    }
+
+    func describe(_ name: String) -> String? {
+        let text = "DESCRIBE \(Printer.name(Identifier(name, quoted: true)))"
+        guard let (status, answer) = try? client.sql(text), status == 200 else { return nil }
+        return answer["results"]?.arrayValue?.first?["output"]?.stringValue
+    }
+
+    func startPush(_ q: Query, _ statement: Statement, _ file: SourceFile, latest: Bool, untilEnd: Bool,
+                   onRows: @escaping ([[Value]]) -> Void) throws(EngineError) -> any ReplPush {
+        guard !latest else {
+            throw EngineError(message: "SET start = 'LATEST' is not served by the server yet: its push queries read from the start of the streams")
+        }
+        let push = RemotePush(client: client, text: Self.text(of: statement, in: file), untilEnd: untilEnd, onRows: onRows)
+        // The header (columns) or the refusal comes first.
+        let deadline = Date().addingTimeInterval(30)
+        while !push.started && push.refusal == nil && !push.finished && Date() < deadline { usleep(5_000) }
+        if let errors = push.refusal { throw Self.diagnostics(errors, file) }
+        guard push.started else {
+            push.stop()
+            throw EngineError(message: push.failure ?? "the server did not start the query")
+        }
+        return push
+    }
+
+    /// Puts the file's lines as records through PutRecords (a record per non-blank line,
+    /// partition key its line number), 500 at a time, retrying what the server refuses for
+    /// throughput. Not at a recorded pace: PACED is refused.
+    func loadInput(stream: String, path: String, pace: Double?, stop: () -> Bool) throws -> Int {
+        if pace != nil { throw APIClient.Failure(name: "", message: ".load ... PACED is not served through a server yet; load without PACED", status: 0) }
+        guard let data = FileManager.default.contents(atPath: path) else { throw APIClient.Failure(name: "", message: "cannot read \(path)", status: 0) }
+        let target = RemotePutTarget(client: client)
+        var batch: [PutRecordsRequestEntry] = []
+        var put = 0, line = 0
+        func flush() throws {
+            var todo = batch
+            var attempts = 0
+            while !todo.isEmpty {
+                let outcomes = try target.put(stream, todo)
+                var again: [PutRecordsRequestEntry] = []
+                for (e, o) in zip(todo, outcomes) {
+                    if case .failed(let code, let message) = o {
+                        guard attempts < 50, code == "ProvisionedThroughputExceededException" || code == "InternalFailure" else {
+                            throw APIClient.Failure(name: code, message: message, status: 0)
+                        }
+                        again.append(e)
+                    } else {
+                        put += 1
+                    }
+                }
+                todo = again
+                attempts += 1
+                if !todo.isEmpty { usleep(100_000) }
+            }
+            batch.removeAll()
+        }
+        for raw in data.split(separator: 10, omittingEmptySubsequences: false) {
+            line += 1
+            var bytes = Array(raw)
+            if bytes.last == 13 { bytes.removeLast() }
+            if bytes.allSatisfy({ $0 == 32 || $0 == 9 }) { continue }
+            batch.append(PutRecordsRequestEntry(data: bytes, partitionKey: String(line)))
+            if batch.count == 500 {
+                try flush()
+                if stop() { return put }
+            }
+        }
+        try flush()
+        return put
+    }
+
+    /// The server runs its queries itself.
+    func idle() {}
+    func close() {}
+
+    var completionNames: [String] {
+        guard let (status, answer) = try? client.sql("SHOW STREAMS; SHOW SINKS"), status == 200 else { return [] }
+        var names: [String] = []
+        for r in answer["results"]?.arrayValue ?? [] {
+            for l in (r["output"]?.stringValue ?? "").split(separator: "\n") {
+                if let colon = l.firstIndex(of: ":") { names.append(String(l[..<colon])) }
+            }
+        }
+        return names
+    }
+}
+
+/// A push query running on the server: a thread reads its answer line by line into a buffer
+/// that `step` hands to the session; `stop` closes the connection, which cancels it there.
+final class RemotePush: ReplPush, @unchecked Sendable {
+    private let lock = NSLock()
+    private var rows: [[Value]] = []
+    private var _columns: [String] = []
+    private var _changes = false
+    private var _started = false
+    private var _finished = false
+    private var _refusal: [JSONValue]? = nil
+    private var _failure: String? = nil
+    private var cancelled = false
+    private let onRows: ([[Value]]) -> Void
+
+    let endsByItself: Bool
+
+    init(client: APIClient, text: String, untilEnd: Bool, onRows: @escaping ([[Value]]) -> Void) {
+        self.onRows = onRows
+        endsByItself = untilEnd
+        let request: JSONValue = ["sql": .string(text), "until_end": .bool(untilEnd)]
+        Thread { [self] in
+            do {
+                let status = try client.streamLines("/v1/sql", json: request) { line in
+                    if lock.withLock({ cancelled }) { return false }
+                    guard !line.isEmpty, let j = try? JSONValue.parse(bytes: Array(line.utf8)) else { return true }
+                    if let row = j["row"]?.arrayValue {
+                        let values = row.map(RemotePush.value)
+                        lock.withLock { rows.append(values) }
+                    } else if let cols = j["columns"]?.arrayValue {
+                        lock.withLock {
+                            _columns = cols.compactMap(\.stringValue)
+                            _changes = j["changes"] == .bool(true)
+                            _started = true
+                        }
+                    } else if let end = j["end"]?.stringValue {
+                        lock.withLock { if end == "error" { _failure = j["message"]?.stringValue ?? "the query failed" } }
+                        return false
+                    } else if let errors = j["errors"]?.arrayValue {
+                        lock.withLock { _refusal = errors }
+                        return false
+                    }
+                    return true
+                }
+                if status != 200 { lock.withLock { if _refusal == nil { _refusal = [] } } }
+            } catch {
+                lock.withLock { _failure = "\(error)" }
+            }
+            lock.withLock { _finished = true }
+        }.start()
+    }
+
+    /// A value as the server wrote it (timestamps stay their ISO text).
+    static func value(_ j: JSONValue) -> Value {
+        switch j {
+        case .null: return .null
+        case .bool(let b): return .bool(b)
+        case .int(let i): return .int(i)
+        case .double(let d): return .double(d)
+        case .string(let s): return .string(s)
+        default: return .string(j.serialized())
+        }
+    }
+
+    var started: Bool { lock.withLock { _started } }
+    var finished: Bool { lock.withLock { _finished } }
+    var refusal: [JSONValue]? { lock.withLock { _refusal } }
+    var failure: String? { lock.withLock { _failure } }
+    var columns: [String] { lock.withLock { _columns } }
+    var emitsChanges: Bool { lock.withLock { _changes } }
+    var done: Bool { lock.withLock { _finished && rows.isEmpty } }
+    var counters: QueryCounters? { nil }
+    var watermark: Int64? { nil }
+    var newestEventTime: Int64? { nil }
+
+    func step() throws(EngineError) -> Bool {
+        let (taken, failure) = lock.withLock { () -> ([[Value]], String?) in
+            let r = rows
+            rows.removeAll()
+            return (r, _failure)
+        }
+        if !taken.isEmpty { onRows(taken) }
+        if let f = failure, taken.isEmpty { throw EngineError(message: f) }
+        return !taken.isEmpty
+    }
+
+    func finish() throws(EngineError) {
+        // A script's SELECT: what was read so far is all; the server ends it when the connection closes.
+        stop()
+    }
+
+    func stop() { lock.withLock { cancelled = true } }
+}
