@@ -20,7 +20,7 @@ struct ServeCommand {
           SDKs in JSON mode work unchanged with --endpoint-url http://HOST:PORT. Firehoses deliver to S3
           destinations as directories: arn:aws:s3:::BUCKET is --s3-dir/BUCKET (default DIR/s3). Every firehose
           defined in DIR is delivered while the server runs, and flushed when it stops. It binds to loopback
-          unless told otherwise (--listen 0.0.0.0:4567). --enforce-limits applies Kinesis's per-shard limits to
+          unless told otherwise (--listen 0.0.0.0:4567, which requires --require-auth). --enforce-limits applies Kinesis's per-shard limits to
           provisioned streams (writes 1 MiB/s and 1,000 records/s, reads 2 MiB/s and 5 calls/s). The delays (0 by
           default) keep new streams CREATING, resharded streams UPDATING and new consumers CREATING for that long,
           as Kinesis does for seconds, so clients' waits and state checks can be tested.
@@ -52,6 +52,12 @@ struct ServeCommand {
             throw UsageError("--listen takes HOST:PORT, not '\(listen)'")
         }
         let hostName = String(listen[..<colon])
+        // Off loopback anyone who can reach the port could run SQL (which reads and writes files)
+        // and the APIs: credentials are required there.
+        let loopback = hostName == "localhost" || hostName.hasPrefix("127.") || hostName == "::1" || hostName == "[::1]"
+        if !loopback && keys == nil {
+            throw UsageError("listening on \(hostName) needs --require-auth --access-key ID:SECRET: off loopback, every request (the SQL API, the Kinesis and Firehose APIs) must be signed")
+        }
         var files: [(SourceFile, Script)] = []
         for path in a.positionals {
             guard let (file, parsed) = RunCommand.readQueryFile(path, err) else { return 1 }

@@ -400,4 +400,12 @@ struct ServerSQLTests {
         #expect(waitForLines(out, 4).count == 4)
         #expect(again.terminate() == 0)
     }
+
+    /// Off loopback the server requires credentials: it does not start without --require-auth.
+    @Test func listeningOffLoopbackRequiresAuth() throws {
+        let dir = TempDir()
+        let r = try CLI.run(["serve", "--listen", "0.0.0.0:0", "--data-dir", dir.path + "/data"])
+        #expect(r.status == 2)
+        #expect(r.stderr.hasPrefix("error: listening on 0.0.0.0 needs --require-auth --access-key ID:SECRET"), "\(r.stderr)")
+    }
 }
