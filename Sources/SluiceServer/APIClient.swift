@@ -167,7 +167,13 @@ public struct APIClient: Sendable {
         var at: UnsafeMutablePointer<addrinfo>? = first
         while let a = at {
             let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype, a.pointee.ai_protocol)
-            if fd >= 0 && Glibc.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 { return fd }
+            if fd >= 0 && Glibc.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 {
+                // A server that stops answering is given up after a minute (a push query's answer
+                // has a blank line each idle second, so a live one never waits that long).
+                var tv = timeval(tv_sec: 60, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                return fd
+            }
             if fd >= 0 { close(fd) }
             at = a.pointee.ai_next
         }
