@@ -60,6 +60,19 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
         return nil
     }
 
+    /// Whether a catalog statement defines the object of that kind and name.
+    static func defines(_ sql: String, _ kind: Drop.Kind, _ name: String) -> Bool {
+        guard let statement = Parser.parse(sql).script.statements.first else { return false }
+        let n = name.lowercased()
+        switch (kind, statement.kind) {
+        case (.stream, .createStream(let c)): return c.name.name.lowercased() == n
+        case (.stream, .createStreamAs(let c)): return c.name.name.lowercased() == n
+        case (.sink, .createSink(let c)): return c.name.name.lowercased() == n
+        case (.alert, .createAlert(let a)): return a.name.name.lowercased() == n
+        default: return false
+        }
+    }
+
     /// Statements the catalog keeps: what defines something, and the queries that run on.
     static func kept(_ kind: StatementKind) -> Bool {
         switch kind {
@@ -99,7 +112,7 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
                 if let at = entries.firstIndex(where: { $0.query == id && $0.query != nil }),
                    case .createStreamAs = Parser.parse(entries[at].sql).script.statements.first?.kind {
                     answer.errors.append(SQLAnswer.error(Diagnostic(id: "plan.query-defines-stream", message: "query \(id!) is the query of a CREATE STREAM ... AS, whose stream other statements may read",
-                                                                    span: s.loc.span, help: "it runs as long as the stream is declared"), in: file))
+                                                                    span: s.loc.span, help: "DROP STREAM drops the stream and its query together"), in: file))
                     return answer
                 }
                 do { try engine.load(Script(statements: [s])) } catch {
@@ -112,6 +125,25 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
                     do { try save() } catch {
                         entries.insert(removed, at: at)
                         answer.errors.append(SQLAnswer.error(Diagnostic(id: "api.catalog", message: "the query stopped, but the catalog could not forget it: \(error)", span: s.loc.span), in: file))
+                        return answer
+                    }
+                }
+            case .drop(let d) where d.kind == .stream || d.kind == .sink || d.kind == .alert:
+                // The object goes, and with it the statements of the catalog that defined it.
+                let before = engine.output.count
+                do { try engine.load(Script(statements: [s])) } catch {
+                    for d in error.diagnostics { answer.errors.append(SQLAnswer.error(d, in: file)) }
+                    if let m = error.message { answer.errors.append(SQLAnswer.error(Diagnostic(id: "engine.error", message: m, span: s.loc.span), in: file)) }
+                    return answer
+                }
+                let output = engine.output[before...].joined(separator: "\n")
+                if !output.isEmpty { result["output"] = .string(output) }
+                let kept = entries
+                entries.removeAll { Self.defines($0.sql, d.kind, d.name.name) }
+                if entries.count != kept.count {
+                    do { try save() } catch {
+                        entries = kept
+                        answer.errors.append(SQLAnswer.error(Diagnostic(id: "api.catalog", message: "dropped, but the catalog could not forget it: \(error)", span: s.loc.span), in: file))
                         return answer
                     }
                 }

@@ -314,7 +314,14 @@ public final class Engine {
             case .stream(let def):
                 sink = StreamSink(store: store, stream: def.name, columns: columns, partitionKey: Engine.text(def.options["partition_key"]))
             }
-            try start(plan, sink, label)
+            let written: String?
+            switch target {
+            case .stdout: written = nil
+            case .alert(let def): written = def.name
+            case .sink(let def): written = def.name
+            case .stream(let def): written = def.name
+            }
+            try start(plan, sink, label, writes: written)
         }
     }
 
@@ -428,6 +435,8 @@ public final class Engine {
         case .query(let q):
             let plan = try planQuery(q, cat)
             pending.append(.start(plan, .stdout, label: "SELECT"))
+        case .drop(let d) where d.kind == .stream || d.kind == .sink || d.kind == .alert:
+            try prepareDrop(d, s.loc.span, &cat, &sinkDefs, &pending)
         case .drop(let d) where d.kind == .query:
             guard let id = Int(d.name.name), id > 0 else {
                 throw EngineError(diagnostics: [Diagnostic(id: "plan.unknown-query", message: "DROP QUERY takes the query's number, not '\(d.name.name)'",
@@ -454,6 +463,78 @@ public final class Engine {
         default:
             throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "this statement is not supported in a query file yet",
                                                        span: s.loc.span, help: "sluice run executes CREATE STREAM, CREATE VIEW, CREATE FIREHOSE, CREATE SINK, CREATE ALERT, INSERT INTO, CREATE STREAM AS, SELECT, EXPLAIN and DROP QUERY")])
+        }
+    }
+
+    /// `DROP STREAM | SINK | ALERT name`: refused while a running query reads or writes the
+    /// object (naming the queries to drop first), or, for a stream, while a firehose reads it or
+    /// a view is defined over it. A stream's declaration goes (with the query of its CREATE
+    /// STREAM ... AS); its records stay in the store (`sluice stream delete` removes them). An
+    /// alert is its query, which stops.
+    private func prepareDrop(_ d: Drop, _ span: SourceSpan, _ cat: inout MemoryCatalog, _ sinkDefs: inout [String: SinkDefinition],
+                             _ pending: inout [Action]) throws(EngineError) {
+        let name = d.name.name, key = name.lowercased()
+        func refuse(_ id: String, _ message: String, help: String? = nil) -> EngineError {
+            EngineError(diagnostics: [Diagnostic(id: id, message: message, span: span, help: help)])
+        }
+        let running = jobs.filter { !$0.ephemeral && !$0.done }
+        func users(reading: Bool) -> [Job] {
+            running.filter { j in j.writes?.lowercased() == key || (reading && j.inputs.contains { $0.source.stream.name.lowercased() == key }) }
+        }
+        func inUse(_ js: [Job], _ what: String) -> EngineError {
+            // A CREATE STREAM ... AS query goes with its stream; an alert is dropped by name.
+            let first = js.map { j -> String in
+                let label = j.label
+                if label.uppercased().hasPrefix("CREATE STREAM ") { return "DROP STREAM " + label.dropFirst("CREATE STREAM ".count) }
+                if label.uppercased().hasPrefix("ALERT ") { return "DROP ALERT " + label.dropFirst("ALERT ".count) }
+                return "DROP QUERY \(j.id)"
+            }
+            return refuse("plan.in-use", "\(what) \(name) is used by " + js.map { "query \($0.id) (\($0.label))" }.joined(separator: ", "),
+                          help: first.joined(separator: "; ") + " first")
+        }
+        switch d.kind {
+        case .stream:
+            guard let def = cat.stream(named: name) else {
+                if d.ifExists { return }
+                throw refuse("bind.unknown-stream", "no stream named '\(name)'")
+            }
+            if [Engine.errorStreamDefinition.name, Engine.metricsStreamName].contains(where: { $0.lowercased() == key }) {
+                throw refuse("plan.built-in", "\(def.name) is built in; it cannot be dropped")
+            }
+            // The query of CREATE STREAM ... AS goes with its stream; any other user holds it.
+            let js = users(reading: true)
+            let own = js.filter { $0.label.lowercased() == "create stream " + key }
+            let others = js.filter { j in !own.contains { $0 === j } }
+            if !others.isEmpty { throw inUse(others, "stream") }
+            if let reader = DeliveryStream.readers(of: def.name, store: store).first {
+                throw refuse("plan.in-use", "stream \(def.name) is read by firehose \(reader)")
+            }
+            var without = cat
+            without.streams[key] = nil
+            for (_, v) in cat.views {
+                do throws(EngineError) { _ = try planQuery(v.query, without) } catch {
+                    throw refuse("plan.in-use", "view \(v.name) reads stream \(def.name)", help: "a view cannot be dropped yet; declare the stream again under this name to keep it")
+                }
+            }
+            cat.streams[key] = nil
+            for j in own { pending.append(.dropQuery(j.id, ifExists: true)) }
+            pending.append(.print("dropped stream \(def.name) (its records stay in the store; sluice stream delete \(def.name) removes them)"))
+        case .sink:
+            guard let def = sinkDefs[key] else {
+                if d.ifExists { return }
+                throw refuse("bind.unknown-sink", "no sink named '\(name)'")
+            }
+            let js = users(reading: false)
+            if !js.isEmpty { throw inUse(js, "sink") }
+            sinkDefs[key] = nil
+            pending.append(.print("dropped sink \(def.name)"))
+        default:
+            guard let job = running.first(where: { $0.label.lowercased() == "alert " + key }) else {
+                if d.ifExists { return }
+                throw refuse("bind.unknown-alert", "no alert named '\(name)' runs")
+            }
+            pending.append(.dropQuery(job.id, ifExists: true))
+            pending.append(.print("dropped alert \(name)"))
         }
     }
 
@@ -726,11 +807,12 @@ public final class Engine {
         return plan.schema.map(\.name)
     }
 
-    func start(_ plan: LogicalPlan, _ sink: any RowSink, _ label: String) throws(EngineError) {
+    func start(_ plan: LogicalPlan, _ sink: any RowSink, _ label: String, writes: String? = nil) throws(EngineError) {
         let sources = Engine.sourceNodes(plan)
         guard !sources.isEmpty else { throw EngineError(message: "a query without a source") }
         try ensureBuiltIn(sources)
         let job = try Job(id: nextQueryId, label: label, plan: plan, sources: sources, sink: sink, engine: self)
+        job.writes = writes
         nextQueryId += 1
         jobs.append(job)
         emit(job.resumed ? "resume" : "start", query: job.counters.name, job.resumed ? "resumed from its checkpoint" : "started",

@@ -93,6 +93,8 @@ final class Job {
     var done = false
     /// Why the query failed, when it did (a server's engine keeps going without it).
     var failure: String?
+    /// The sink, stream or alert it writes, by name (DROP refuses to take it away).
+    var writes: String?
     private(set) var lastWatermark = Int64.min
     /// With `bad_records = 'fail'`: the first record that could not be decoded; the query stops.
     private var fatal: RecordFailure?

@@ -408,4 +408,43 @@ struct ServerSQLTests {
         #expect(r.status == 2)
         #expect(r.stderr.hasPrefix("error: listening on 0.0.0.0 needs --require-auth --access-key ID:SECRET"), "\(r.stderr)")
     }
+
+    /// DROP STREAM | SINK | ALERT refuse while a running query uses the object, naming what to
+    /// drop first; once free they go, with their statements in the catalog, so a restart does not
+    /// bring them back. A CREATE STREAM ... AS stream takes its query with it.
+    @Test func dropRefusesWhatIsInUseAndForgetsWhatGoes() throws {
+        let dir = TempDir()
+        let data = dir.path + "/data", out = dir.path + "/out.jsonl"
+        var server: ServeProcess? = try ServeProcess(dataDir: data)
+        #expect(server!.sql("""
+            CREATE STREAM clicks (url VARCHAR, ts TIMESTAMP) WITH (shards = 1, format = 'json');
+            CREATE SINK out WITH (type = 'file', path = '\(out)');
+            CREATE STREAM urls AS SELECT url FROM clicks;
+            INSERT INTO out SELECT url FROM urls
+            """).status == 200)
+        func error(_ sql: String) -> (id: String?, message: String?, help: String?) {
+            let e = server!.sql(sql).body?["errors"]?.arrayValue?.first
+            return (e?["id"]?.stringValue, e?["message"]?.stringValue, e?["help"]?.stringValue)
+        }
+        let clicks = error("DROP STREAM clicks")
+        #expect(clicks.id == "plan.in-use" && clicks.message == "stream clicks is used by query 1 (CREATE STREAM urls)" && clicks.help == "DROP STREAM urls first")
+        let sink = error("DROP SINK out")
+        #expect(sink.id == "plan.in-use" && sink.help == "DROP QUERY 2 first")
+        #expect(error("DROP QUERY 1").id == "plan.query-defines-stream")
+        #expect(error("DROP STREAM error_stream").id == "plan.built-in")
+        #expect(error("DROP TABLE pages").id == "plan.unsupported")
+        for statement in ["DROP QUERY 2", "DROP SINK out", "DROP STREAM urls", "DROP STREAM clicks", "DROP STREAM IF EXISTS clicks"] {
+            let r = server!.sql(statement)
+            #expect(r.status == 200, "\(statement): \(String(describing: r.body))")
+        }
+        func output(_ s: ServeProcess, _ sql: String) -> String { s.sql(sql).body?["results"]?.arrayValue?.first?["output"]?.stringValue ?? "" }
+        #expect(output(server!, "SHOW QUERIES") == "no queries")
+        #expect(server!.terminate() == 0)
+        server = nil
+        let again = try ServeProcess(dataDir: data)
+        let streams = output(again, "SHOW STREAMS")
+        #expect(!streams.contains("clicks") && !streams.contains("urls"), "\(streams)")
+        #expect(output(again, "SHOW SINKS") == "no sinks")
+        #expect(again.terminate() == 0)
+    }
 }
