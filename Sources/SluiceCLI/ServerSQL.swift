@@ -185,12 +185,13 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
     /// written: a line with the columns, a line per row (`{"row": [...]}`), and a closing line
     /// saying why it ended (`done`: a LIMIT was reached; `server stopping`; `error` with a
     /// message); blank lines while it waits. A client that closes the connection cancels it. It
-    /// reads its streams from the start (TRIM_HORIZON), as the REPL does by default.
+    /// reads its streams from the start (TRIM_HORIZON), as the REPL does by default, or with
+    /// `"start": "latest"` only what arrives after it starts.
     private func push(_ q: Query, _ text: String, _ options: SQLOptions, file: SourceFile, span: SourceSpan) -> SQLAnswer {
         let rows = RowBuffer()
         let query: AdHocQuery
         do {
-            query = try engine.startAdHoc(q, latest: false) { rows.add($0) }
+            query = try engine.startAdHoc(q, latest: options.latest) { rows.add($0) }
         } catch {
             var answer = SQLAnswer()
             for d in error.diagnostics { answer.errors.append(SQLAnswer.error(d, in: file)) }

@@ -17,9 +17,13 @@ public struct SQLOptions: Sendable {
     /// `"rows": "objects"`: each row as an object of its columns (`{"row":{"url":"/a"}}`, the
     /// form file sinks write), not an array.
     public var objects = false
-    public init(untilEnd: Bool = false, objects: Bool = false) {
+    /// `"start": "latest"`: the query reads only records that arrive after it starts (as
+    /// `SET start = 'LATEST'` in the REPL); by default it reads the streams from the start.
+    public var latest = false
+    public init(untilEnd: Bool = false, objects: Bool = false, latest: Bool = false) {
         self.untilEnd = untilEnd
         self.objects = objects
+        self.latest = latest
     }
 }
 
@@ -90,6 +94,7 @@ extension Service {
             text = s
             options.untilEnd = j["until_end"] == .bool(true)
             options.objects = j["rows"]?.stringValue == "objects"
+            options.latest = j["start"]?.stringValue?.lowercased() == "latest"
         }
         return backend.execute(text, options).response
     }

@@ -249,6 +249,13 @@ struct ServerSQLTests {
         putter.start()
         let open = server.raw(request("SELECT url, ts FROM clicks"), until: #""/c""#, timeout: 30)
         #expect(open.contains(#"{"row":["/a","1970-01-01T00:00:01.000Z"]}"#) && open.contains(#"{"row":["/c","1970-01-01T00:00:03.000Z"]}"#))
+        // "start": "latest": only what arrives after the query started.
+        let body = #"{"sql": "SELECT url FROM clicks LIMIT 1", "start": "latest"}"#
+        let later = Thread { usleep(700_000); try? self.put(data, ["/z"], at: [9000]) }
+        later.start()
+        let latest = server.raw(Array("POST /v1/sql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8),
+                                until: #"{"end":"done"}"#, timeout: 30)
+        #expect(latest.contains(#"{"row":["/z"]}"#) && !latest.contains(#"{"row":["/a"]}"#), "\(latest)")
         // That connection is closed now: the server notices (its idle heartbeat fails) and stops the query.
         var queries = ""
         let deadline = Date().addingTimeInterval(20)

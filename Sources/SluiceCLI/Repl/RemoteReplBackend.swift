@@ -63,10 +63,7 @@ final class RemoteReplBackend: ReplBackend {
 
     func startPush(_ q: Query, _ statement: Statement, _ file: SourceFile, latest: Bool, untilEnd: Bool,
                    onRows: @escaping ([[Value]]) -> Void) throws(EngineError) -> any ReplPush {
-        guard !latest else {
-            throw EngineError(message: "SET start = 'LATEST' is not served by the server yet: its push queries read from the start of the streams")
-        }
-        let push = RemotePush(client: client, text: Self.text(of: statement, in: file), untilEnd: untilEnd, onRows: onRows)
+        let push = RemotePush(client: client, text: Self.text(of: statement, in: file), untilEnd: untilEnd, latest: latest, onRows: onRows)
         // The header (columns) or the refusal comes first.
         let deadline = Date().addingTimeInterval(30)
         while !push.started && push.refusal == nil && !push.finished && Date() < deadline { usleep(5_000) }
@@ -156,10 +153,10 @@ final class RemotePush: ReplPush, @unchecked Sendable {
 
     let endsByItself: Bool
 
-    init(client: APIClient, text: String, untilEnd: Bool, onRows: @escaping ([[Value]]) -> Void) {
+    init(client: APIClient, text: String, untilEnd: Bool, latest: Bool, onRows: @escaping ([[Value]]) -> Void) {
         self.onRows = onRows
         endsByItself = untilEnd
-        let request: JSONValue = ["sql": .string(text), "until_end": .bool(untilEnd)]
+        let request: JSONValue = ["sql": .string(text), "until_end": .bool(untilEnd), "start": latest ? "latest" : "earliest"]
         Thread { [self] in
             do {
                 let status = try client.streamLines("/v1/sql", json: request) { line in
