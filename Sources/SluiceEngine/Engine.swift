@@ -677,123 +677,37 @@ public final class Engine {
     /// wall time has passed since the first as event time (the stream's WATERMARK column) has,
     /// divided by the speed; `stop` is asked between records. Returns the records put.
     public func loadInput(stream name: String, path: String, pace: Double? = nil, stop: () -> Bool = { false }) throws(EngineError) -> Int {
+        let loader = try inputLoader(stream: name, path: path, pace: pace)
+        loader.run(stop: stop)
+        finish(loader)
+        if let f = loader.failure { throw EngineError.io(f) }
+        return loader.put
+    }
+
+    /// A load of a file into a declared stream, to run where the caller likes (`run()` on a
+    /// thread of its own: it touches only the store), then to hand back to `finish(_:)` on the
+    /// engine's thread.
+    public func inputLoader(stream name: String, path: String, pace: Double? = nil) throws(EngineError) -> InputLoader {
         guard let def = catalog.stream(named: name) else {
             throw EngineError(message: "--input names stream '\(name)', which the query file does not declare")
         }
-        var timeColumn: SluicePlanner.ColumnDefinition? = nil
         if pace != nil {
-            guard let w = def.watermark, let c = def.columns.first(where: { $0.name.lowercased() == w.column.lowercased() }) else {
+            guard let w = def.watermark, def.columns.contains(where: { $0.name.lowercased() == w.column.lowercased() }) else {
                 throw EngineError(message: "stream \(def.name) has no WATERMARK column to pace the records by")
             }
-            timeColumn = c
         }
-        var timeDecoder = timeColumn.map { JSONRecordDecoder(fields: [FieldSpec(name: "t", path: $0.path, type: .timestamp)]) }
-        var timeBuilder = [ColumnBuilder(.timestamp)]
-        var timeIndex: Int? = nil
-        var firstEvent: Int64? = nil
-        let startedAt = Date()
-        var stopped = false
-        let csv = Engine.text(def.options["format"]) == "csv"
-        let delimiter = (Engine.text(def.options["delimiter"]) ?? ",").utf8.first ?? 44
-        let keyField = Engine.text(def.options["partition_key"])
-        let keyPath = keyField.map { $0.split(separator: ".").map(String.init) }
-        var keyIndex: Int? = nil
-        var headerPending = csv && Engine.text(def.options["header"]) == "true"
-        if csv && !headerPending, let k = keyField {
-            keyIndex = def.columns.firstIndex { $0.name.lowercased() == k.lowercased() }
+        return InputLoader(definition: def, path: path, pace: pace, store: store)
+    }
+
+    /// What a load found that the engine reports: its oversized records go to error_stream.
+    public func finish(_ loader: InputLoader) {
+        let oversized = loader.oversized
+        for f in oversized { reportError(f, source: loader.stream) }
+        if !oversized.isEmpty {
+            let n = oversized.count, max = store.configuration.maxRecordBytes
+            emit("input", query: nil, "\(n) record\(n == 1 ? "" : "s") of \(loader.path) \(n == 1 ? "was" : "were") over \(max) bytes and went to error_stream",
+                 [("stream", .string(loader.stream)), ("file", .string(loader.path)), ("oversized", .int(Int64(n)))])
         }
-        // JSON keys are read by the same decoder as queries, one field.
-        var keyDecoder = keyPath.map { JSONRecordDecoder(fields: [FieldSpec(name: "key", path: $0, type: .varchar)]) }
-        var keyBuilder = [ColumnBuilder(.varchar)]
-        var put = 0, n = 0
-        var batch: [PutRecordsRequestEntry] = []
-        batch.reserveCapacity(500)
-        func flush() throws(EngineError) {
-            guard !batch.isEmpty else { return }
-            let r: PutRecordsResult
-            do {
-                r = try store.putRecords(stream: def.name, records: batch)
-            } catch {
-                throw EngineError.io("cannot put \(path) into \(def.name): \(error)")
-            }
-            if r.failedRecordCount > 0 { throw EngineError.io("\(r.failedRecordCount) records of \(path) were not put") }
-            put += batch.count
-            batch.removeAll(keepingCapacity: true)
-        }
-        var oversized = 0
-        func records(_ body: (UnsafeRawBufferPointer, Int) throws(EngineError) -> Void) throws(EngineError) {
-            if csv { try forEachCSVRecord(path, delimiter: delimiter, body) } else { try forEachNumberedLine(path, body) }
-        }
-        try records { line, lineNumber throws(EngineError) in
-            if headerPending {
-                headerPending = false
-                do {
-                    try store.addTags(name: def.name, tags: ["sluice.csv-header": String(decoding: line, as: UTF8.self)])
-                } catch {
-                    throw EngineError.io("\(error)")
-                }
-                if let k = keyField, let names = CSVRecordDecoder.values(of: line, delimiter: delimiter) {
-                    keyIndex = names.firstIndex { $0.lowercased() == k.lowercased() }
-                }
-                if let t = timeColumn, let names = CSVRecordDecoder.values(of: line, delimiter: delimiter) {
-                    timeIndex = names.firstIndex { $0.lowercased() == t.name.lowercased() }
-                }
-                return
-            }
-            if stopped { return }
-            if let speed = pace {
-                // The record's event time, then a wait until its moment of the replay.
-                var t: Int64? = nil
-                if csv {
-                    if timeIndex == nil, !headerPending { timeIndex = def.columns.firstIndex { $0.name == timeColumn!.name } }
-                    if let i = timeIndex, let values = CSVRecordDecoder.values(of: line, delimiter: delimiter), i < values.count {
-                        t = TimeFormat.parseISO8601(values[i]) ?? Int64(values[i])
-                    }
-                } else if timeDecoder!.decode(line, into: &timeBuilder) == nil, case .timestamp(let v) = timeBuilder[0].finish().value(0) {
-                    t = v
-                }
-                if let t {
-                    if firstEvent == nil { firstEvent = t }
-                    let due = Double(t - firstEvent!) / 1000 / speed
-                    while true {
-                        let wait = due - Date().timeIntervalSince(startedAt)
-                        if wait <= 0 { break }
-                        if stop() { stopped = true; return }
-                        usleep(useconds_t(min(wait, 0.1) * 1_000_000))
-                    }
-                }
-                if stop() { stopped = true; return }
-            }
-            var key = String(n)
-            n += 1
-            if csv {
-                if let i = keyIndex, let values = CSVRecordDecoder.values(of: line, delimiter: delimiter), i < values.count, !values[i].isEmpty {
-                    key = values[i]
-                }
-            } else if keyDecoder != nil, keyDecoder!.decode(line, into: &keyBuilder) == nil {
-                if case .string(let s) = keyBuilder[0].finish().value(0), !s.isEmpty { key = s }
-            }
-            // At most 256 characters: a key of at most 256 UTF-8 bytes has no more, and is not walked.
-            let partitionKey = key.utf8.count <= 256 ? key : String(key.prefix(256))
-            // A record the stream cannot take goes to the error stream with its line, and the rest
-            // of the file loads (so a rerun does not put the records before it twice).
-            let size = line.count + partitionKey.utf8.count
-            if size > store.configuration.maxRecordBytes {
-                oversized += 1
-                let head = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<min(line.count, 4096)]), as: UTF8.self)
-                reportError(RecordFailure(kind: "load", message: "line \(lineNumber) of \(path): the record has \(size) bytes with its partition key; a record is at most \(store.configuration.maxRecordBytes) bytes",
-                                          shardId: nil, sequenceNumber: nil, data: head + (line.count > 4096 ? "…" : "")), source: def.name)
-                return
-            }
-            batch.append(PutRecordsRequestEntry(data: Array(line), partitionKey: partitionKey))
-            if batch.count == 500 || pace != nil { try flush() }
-        }
-        try flush()
-        if oversized > 0 {
-            emit("input", query: nil, "\(oversized) record\(oversized == 1 ? "" : "s") of \(path) \(oversized == 1 ? "was" : "were") over \(store.configuration.maxRecordBytes) bytes and went to error_stream",
-                 [("stream", .string(def.name)), ("file", .string(path)), ("oversized", .int(Int64(oversized)))])
-        }
-        return put
     }
 
     // MARK: - Running

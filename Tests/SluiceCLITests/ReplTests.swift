@@ -92,6 +92,32 @@ struct ReplTests {
 
     /// Typing on a terminal: a multi-line statement, completion, history across runs (Up, Ctrl-R),
     /// Ctrl-C stopping a push query and not the REPL, line editing, Ctrl-D to leave.
+    /// On a terminal `.load` runs beside the prompt: a paced load goes on while a query reads
+    /// what it has put, `.load` tells how far it is, `.load stop` stops it.
+    @Test func aPacedLoadRunsBesideThePrompt() throws {
+        let dir = try Self.workdir()
+        let s = try PTYSession(["repl", "--data-dir", dir.path + "/data"], cwd: dir.path, environment: ["SLUICE_HISTORY": dir.path + "/history", "HOME": dir.path])
+        #expect(s.wait(for: "sluice> "), "\(s.screen)")
+        var m = s.mark
+        s.type(Self.ddl + "\r")
+        #expect(s.wait(for: "OK", after: m), "\(s.screen)")
+        m = s.mark
+        // 15 minutes of payments at 10x: a minute and a half, of which the test sees the start.
+        s.type(".load samples/payments.jsonl INTO payments PACED 10\r")
+        #expect(s.wait(for: "in the background (.load shows how far it is, .load stop stops it)", after: m), "\(s.screen.suffix(300))")
+        m = s.mark
+        s.type("SELECT merchant FROM payments LIMIT 3;\r")
+        #expect(s.wait(for: "(3 rows)", after: m), "\(s.screen.suffix(400))")
+        m = s.mark
+        s.type(".load\r")
+        #expect(s.wait(for: "loading samples/payments.jsonl into payments: ", after: m) && s.wait(for: "records put (paced, 10.0x)", after: m), "\(s.screen.suffix(300))")
+        m = s.mark
+        s.type(".load stop\r")
+        #expect(s.wait(for: "into payments (stopped)", after: m), "\(s.screen.suffix(300))")
+        s.type("\u{4}")
+        #expect(s.exited(), "\(s.screen.suffix(300))")
+    }
+
     @Test func aSessionOnAPseudoTerminal() throws {
         let dir = try Self.workdir()
         let env = ["SLUICE_HISTORY": dir.path + "/history", "HOME": dir.path]

@@ -355,6 +355,17 @@ final class LineEditor {
         return 80
     }
 
+    /// Writes lines above the line being edited (something that happened while the prompt
+    /// waited), then draws the prompt and the line again below them.
+    func printAbove(_ lines: [String]) {
+        guard !lines.isEmpty else { return }
+        var out = cursorRow > 0 ? "\u{1b}[\(cursorRow)A" : ""
+        out += "\r\u{1b}[J" + lines.joined(separator: "\r\n") + "\r\n"
+        cursorRow = 0
+        emit(out)
+        refresh()
+    }
+
     /// Draws the prompt and the line over what was drawn before, however many rows it wrapped
     /// onto (at the width of the moment), and puts the cursor in place.
     private func refresh() {

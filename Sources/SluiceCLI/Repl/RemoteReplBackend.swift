@@ -121,6 +121,9 @@ final class RemoteReplBackend: ReplBackend {
         return put
     }
 
+    func startLoad(stream: String, path: String, pace: Double?) throws -> InputLoader? { nil }
+    func finishLoad(_ loader: InputLoader) {}
+
     /// The server runs its queries itself.
     func idle() {}
     func close() {}

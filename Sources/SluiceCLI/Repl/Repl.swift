@@ -36,7 +36,9 @@ struct ReplCommand {
           .help                  this text
           .load FILE INTO STREAM [PACED [SPEED]]
                                  put a JSON-lines or CSV file into a declared stream, as fast as possible
-                                 or at its recorded pace (event time, times SPEED); Ctrl-C stops it
+                                 or at its recorded pace (event time, times SPEED); on a terminal it runs
+                                 beside the prompt (.load alone shows how far it is, .load stop stops it),
+                                 from a script it runs to its end (Ctrl-C stops it)
           .sample STREAM [N]     the last N records of a stream (default 5), decoded
           .infer FILE            propose a CREATE STREAM for a JSON-lines or CSV file
           .explain SELECT ...    the logical and physical plans of a query
@@ -69,6 +71,8 @@ final class ReplSession {
     var timer = false
     private var editor: LineEditor?
     private var failures = 0
+    /// `.load`s running beside the prompt (a terminal session on its own engine).
+    private var loads: [InputLoader] = []
 
     init(backend: any ReplBackend, out: OutputStream, err: OutputStream, terminal: Bool) {
         self.backend = backend
@@ -92,7 +96,11 @@ final class ReplSession {
             let e = LineEditor(historyPath: ReplSession.historyPath, raw: raw)
             e.completer = { [unowned self] word in complete(word) }
             // Queries started with INSERT INTO keep running while the prompt waits.
-            e.idle = { [unowned self] in backend.idle() }
+            e.idle = { [unowned self] in
+                backend.idle()
+                // A load that ended while the prompt waited says so above the line being typed.
+                if loads.contains(where: \.finished) { editor?.printAbove(endedLoads()) }
+            }
             editor = e
             out.line("sluice \(SluiceMain.version): streaming SQL. Statements end with ';'. .help for help, Ctrl-D to leave.")
             out.flush()
@@ -102,6 +110,7 @@ final class ReplSession {
         signal(SIGINT) { _ in replInterrupt.store(true, ordering: .relaxed) }
         var text = ""
         while true {
+            reportLoads()
             let prompt = text.isEmpty ? "sluice> " : "   ...> "
             let got: LineEditor.Outcome
             if let e = editor {
@@ -113,6 +122,7 @@ final class ReplSession {
             switch got {
             case .eof:
                 if !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { execute(text) }
+                endLoads()
                 backend.close()
                 out.flush()
                 return failures > 0 && !terminal ? 1 : 0
@@ -123,6 +133,7 @@ final class ReplSession {
                 if text.isEmpty && line.trimmingCharacters(in: .whitespaces).hasPrefix(".") {
                     editor?.remember(line)
                     if !meta(line.trimmingCharacters(in: .whitespaces)) {
+                        endLoads()
                         backend.close()
                         out.flush()
                         return 0
@@ -319,6 +330,15 @@ final class ReplSession {
             let before = failures
             execute("EXPLAIN " + query + (line.hasSuffix(";") ? "" : ";"), shown: typed)
             if failures == before { execute("EXPLAIN PHYSICAL" + query + (line.hasSuffix(";") ? "" : ";")) }
+        case ".load" where words.count == 1:
+            // How far the loads beside the prompt are.
+            reportLoads()
+            if loads.isEmpty { out.line("no loads running") }
+            for l in loads { out.line("loading \(l.path) into \(l.stream): \(l.put) records put" + (l.pace.map { " (paced, \($0)x)" } ?? "")) }
+        case ".load" where words.count == 2 && words[1].lowercased() == "stop":
+            if loads.isEmpty { out.line("no loads running") }
+            for l in loads { l.stop() }
+            endLoads()
         case ".load":
             let paced = words.count >= 5 && words[4].uppercased() == "PACED"
             let speed = paced && words.count == 6 ? Double(words[5].lowercased().replacingOccurrences(of: "x", with: "")) : paced ? 1 : nil
@@ -330,6 +350,20 @@ final class ReplSession {
                 failures += 1
                 err.line("error: no stream named '\(words[3])'; declare it with CREATE STREAM first")
                 break
+            }
+            if terminal {
+                // On a terminal the load runs beside the prompt, so queries can watch it arrive.
+                do {
+                    if let l = try backend.startLoad(stream: words[3], path: words[1], pace: speed) {
+                        loads.append(l)
+                        out.line("loading \(words[1]) into \(words[3]) in the background (.load shows how far it is, .load stop stops it)")
+                        break
+                    }
+                } catch {
+                    failures += 1
+                    err.line("error: \(error)")
+                    break
+                }
             }
             replInterrupt.store(false, ordering: .relaxed)
             var interrupted = false
@@ -365,6 +399,34 @@ final class ReplSession {
         out.flush()
         err.flush()
         return true
+    }
+
+    /// The background loads that have ended, handed back to the engine: a line each.
+    private func endedLoads() -> [String] {
+        let ended = loads.filter(\.finished)
+        loads.removeAll { $0.finished }
+        return ended.map { l in
+            backend.finishLoad(l)
+            if let f = l.failure {
+                failures += 1
+                return "error: loading \(l.path) into \(l.stream) stopped after \(l.put) records: \(f)"
+            }
+            return "loaded \(l.put) records from \(l.path) into \(l.stream)" + (l.stopRequested ? " (stopped)" : "")
+        }
+    }
+
+    /// Says which background loads have ended.
+    private func reportLoads() {
+        for line in endedLoads() { (line.hasPrefix("error:") ? err : out).line(line) }
+        out.flush()
+        err.flush()
+    }
+
+    /// The session ends (or `.load stop`): running loads stop at their next record.
+    private func endLoads() {
+        for l in loads { l.stop() }
+        while loads.contains(where: { !$0.finished }) { usleep(10_000) }
+        reportLoads()
     }
 
     /// The last `n` records of a stream, decoded into its declared columns.

@@ -18,6 +18,11 @@ protocol ReplBackend: AnyObject {
     /// Puts a JSON-lines or CSV file into a stream (at its recorded pace, times `pace`); `stop`
     /// is asked between records. The records put.
     func loadInput(stream: String, path: String, pace: Double?, stop: () -> Bool) throws -> Int
+    /// Starts putting a file into a stream beside the prompt (a thread of its own); nil when this
+    /// backend loads only in the foreground (`loadInput`).
+    func startLoad(stream: String, path: String, pace: Double?) throws -> InputLoader?
+    /// A load started with `startLoad` has ended: what it found is reported.
+    func finishLoad(_ loader: InputLoader)
     /// While the prompt waits: the persistent queries go on.
     func idle()
     /// The session ends.
@@ -66,6 +71,14 @@ final class LocalReplBackend: ReplBackend {
     func loadInput(stream: String, path: String, pace: Double?, stop: () -> Bool) throws -> Int {
         try engine.loadInput(stream: stream, path: path, pace: pace, stop: stop)
     }
+
+    func startLoad(stream: String, path: String, pace: Double?) throws -> InputLoader? {
+        let loader = try engine.inputLoader(stream: stream, path: path, pace: pace)
+        Thread { loader.run() }.start()
+        return loader
+    }
+
+    func finishLoad(_ loader: InputLoader) { engine.finish(loader) }
 
     func idle() { _ = try? engine.step() }
     func close() { try? engine.stop() }

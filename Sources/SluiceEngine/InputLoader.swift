@@ -1,0 +1,165 @@
+import Foundation
+import SluiceCodecs
+import SluiceCore
+import SluicePlanner
+import SluiceStreams
+
+/// A file put into a declared stream (`--input`, the REPL's `.load`): JSON lines or CSV as the
+/// stream declares, each record's partition key from the stream's `partition_key` field, at once
+/// or at the records' recorded pace (event time, times `pace`). It touches only the store, so it
+/// may run on a thread of its own while the engine's thread runs the queries that read the
+/// stream; what it found for the engine to report (records too large for the stream) waits in
+/// `oversized` for `Engine.finish(_:)`.
+public final class InputLoader: @unchecked Sendable {
+    let definition: StreamDefinition
+    public let path: String
+    public let pace: Double?
+    let store: StreamStore
+    private let lock = NSLock()
+    private var _put = 0
+    private var _finished = false
+    private var _failure: String?
+    private var _stopRequested = false
+    private var _oversized: [RecordFailure] = []
+
+    init(definition: StreamDefinition, path: String, pace: Double?, store: StreamStore) {
+        self.definition = definition
+        self.path = path
+        self.pace = pace
+        self.store = store
+    }
+
+    public var stream: String { definition.name }
+    /// Records put so far.
+    public var put: Int { lock.withLock { _put } }
+    public var finished: Bool { lock.withLock { _finished } }
+    /// Why it stopped short, if it did.
+    public var failure: String? { lock.withLock { _failure } }
+    public var stopRequested: Bool { lock.withLock { _stopRequested } }
+    var oversized: [RecordFailure] { lock.withLock { _oversized } }
+
+    /// Asks a running load to stop (at the next record).
+    public func stop() { lock.withLock { _stopRequested = true } }
+
+    /// Puts the file, record by record in effect (batches of 500, or one at a time when paced),
+    /// until its end or until `stop` says so (asked between records).
+    public func run(stop: () -> Bool = { false }) {
+        do throws(EngineError) { try load(stop: stop) } catch { lock.withLock { _failure = error.description } }
+        lock.withLock { _finished = true }
+    }
+
+    private func load(stop: () -> Bool) throws(EngineError) {
+        let def = definition
+        func stopNow() -> Bool { lock.withLock { _stopRequested } || stop() }
+        var timeColumn: SluicePlanner.ColumnDefinition? = nil
+        if pace != nil, let w = def.watermark {
+            timeColumn = def.columns.first { $0.name.lowercased() == w.column.lowercased() }
+        }
+        var timeDecoder = timeColumn.map { JSONRecordDecoder(fields: [FieldSpec(name: "t", path: $0.path, type: .timestamp)]) }
+        var timeBuilder = [ColumnBuilder(.timestamp)]
+        var timeIndex: Int? = nil
+        var firstEvent: Int64? = nil
+        let startedAt = Date()
+        var stopped = false
+        let csv = Engine.text(def.options["format"]) == "csv"
+        let delimiter = (Engine.text(def.options["delimiter"]) ?? ",").utf8.first ?? 44
+        let keyField = Engine.text(def.options["partition_key"])
+        let keyPath = keyField.map { $0.split(separator: ".").map(String.init) }
+        var keyIndex: Int? = nil
+        var headerPending = csv && Engine.text(def.options["header"]) == "true"
+        if csv && !headerPending, let k = keyField {
+            keyIndex = def.columns.firstIndex { $0.name.lowercased() == k.lowercased() }
+        }
+        // JSON keys are read by the same decoder as queries, one field.
+        var keyDecoder = keyPath.map { JSONRecordDecoder(fields: [FieldSpec(name: "key", path: $0, type: .varchar)]) }
+        var keyBuilder = [ColumnBuilder(.varchar)]
+        var n = 0
+        var batch: [PutRecordsRequestEntry] = []
+        batch.reserveCapacity(500)
+        func flush() throws(EngineError) {
+            guard !batch.isEmpty else { return }
+            let r: PutRecordsResult
+            do {
+                r = try store.putRecords(stream: def.name, records: batch)
+            } catch {
+                throw EngineError.io("cannot put \(path) into \(def.name): \(error)")
+            }
+            if r.failedRecordCount > 0 { throw EngineError.io("\(r.failedRecordCount) records of \(path) were not put") }
+            let count = batch.count
+            lock.withLock { _put += count }
+            batch.removeAll(keepingCapacity: true)
+        }
+        func records(_ body: (UnsafeRawBufferPointer, Int) throws(EngineError) -> Void) throws(EngineError) {
+            if csv { try forEachCSVRecord(path, delimiter: delimiter, body) } else { try forEachNumberedLine(path, body) }
+        }
+        try records { line, lineNumber throws(EngineError) in
+            if headerPending {
+                headerPending = false
+                do {
+                    try store.addTags(name: def.name, tags: ["sluice.csv-header": String(decoding: line, as: UTF8.self)])
+                } catch {
+                    throw EngineError.io("\(error)")
+                }
+                if let k = keyField, let names = CSVRecordDecoder.values(of: line, delimiter: delimiter) {
+                    keyIndex = names.firstIndex { $0.lowercased() == k.lowercased() }
+                }
+                if let t = timeColumn, let names = CSVRecordDecoder.values(of: line, delimiter: delimiter) {
+                    timeIndex = names.firstIndex { $0.lowercased() == t.name.lowercased() }
+                }
+                return
+            }
+            if stopped { return }
+            if let speed = pace {
+                // The record's event time, then a wait until its moment of the replay.
+                var t: Int64? = nil
+                if csv {
+                    if timeIndex == nil, !headerPending { timeIndex = def.columns.firstIndex { $0.name == timeColumn!.name } }
+                    if let i = timeIndex, let values = CSVRecordDecoder.values(of: line, delimiter: delimiter), i < values.count {
+                        t = TimeFormat.parseISO8601(values[i]) ?? Int64(values[i])
+                    }
+                } else if timeDecoder!.decode(line, into: &timeBuilder) == nil, case .timestamp(let v) = timeBuilder[0].finish().value(0) {
+                    t = v
+                }
+                if let t {
+                    if firstEvent == nil { firstEvent = t }
+                    let due = Double(t - firstEvent!) / 1000 / speed
+                    while true {
+                        let wait = due - Date().timeIntervalSince(startedAt)
+                        if wait <= 0 { break }
+                        if stopNow() { stopped = true; return }
+                        usleep(useconds_t(min(wait, 0.1) * 1_000_000))
+                    }
+                }
+                if stopNow() { stopped = true; return }
+            }
+            var key = String(n)
+            n += 1
+            if csv {
+                if let i = keyIndex, let values = CSVRecordDecoder.values(of: line, delimiter: delimiter), i < values.count, !values[i].isEmpty {
+                    key = values[i]
+                }
+            } else if keyDecoder != nil, keyDecoder!.decode(line, into: &keyBuilder) == nil {
+                if case .string(let s) = keyBuilder[0].finish().value(0), !s.isEmpty { key = s }
+            }
+            // At most 256 characters: a key of at most 256 UTF-8 bytes has no more, and is not walked.
+            let partitionKey = key.utf8.count <= 256 ? key : String(key.prefix(256))
+            // A record the stream cannot take goes to the error stream with its line, and the rest
+            // of the file loads (so a rerun does not put the records before it twice).
+            let size = line.count + partitionKey.utf8.count
+            if size > store.configuration.maxRecordBytes {
+                let head = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<min(line.count, 4096)]), as: UTF8.self)
+                let f = RecordFailure(kind: "load", message: "line \(lineNumber) of \(path): the record has \(size) bytes with its partition key; a record is at most \(store.configuration.maxRecordBytes) bytes",
+                                      shardId: nil, sequenceNumber: nil, data: head + (line.count > 4096 ? "…" : ""))
+                lock.withLock { _oversized.append(f) }
+                return
+            }
+            batch.append(PutRecordsRequestEntry(data: Array(line), partitionKey: partitionKey))
+            if batch.count == 500 || pace != nil {
+                try flush()
+                // Unpaced, a stop is heard between batches.
+                if pace == nil && stopNow() { stopped = true }
+            }
+        }
+        try flush()
+    }
+}
