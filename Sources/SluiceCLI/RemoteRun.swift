@@ -20,7 +20,7 @@ struct RemoteRun {
         func submit() throws -> Bool {
             guard !group.isEmpty else { return true }
             defer { group.removeAll() }
-            let (status, answer) = try client.sql(text(of: group, in: file))
+            let (status, answer) = try client.sql(ServerPlaces.text(of: group, in: file))
             for r in answer["results"]?.arrayValue ?? [] {
                 if let o = r["output"]?.stringValue { out.line(o) }
                 if r["kept"] == .bool(true) { kept += 1 }
@@ -47,27 +47,12 @@ struct RemoteRun {
         return 0
     }
 
-    /// The statements' text at their places in the file, everything else blanked (line breaks
-    /// kept): the server's lines and columns are the file's.
-    func text(of statements: [Statement], in file: SourceFile) -> String {
-        var bytes = file.bytes.map { $0 == 10 ? UInt8(10) : UInt8(32) }
-        for s in statements {
-            let r = max(0, s.loc.span.start)..<min(file.bytes.count, s.loc.span.end)
-            bytes.replaceSubrange(r, with: file.bytes[r])
-            // And the semicolon that ends it, where the file has one.
-            var j = r.upperBound
-            while j < file.bytes.count, [32, 9, 10, 13].contains(file.bytes[j]) { j += 1 }
-            if j < file.bytes.count && file.bytes[j] == 59 { bytes[j] = 59 }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
     /// A push query: its rows as they come, until it ends (or is stopped: SIGINT/SIGTERM close
     /// the connection, which cancels it on the server). False after an error.
     func push(_ s: Statement, _ file: SourceFile, untilEnd: Bool) throws -> Bool {
         var failed = false
         var refusal: JSONValue? = nil
-        let status = try client.streamLines("/v1/sql", json: ["sql": .string(text(of: [s], in: file)), "until_end": .bool(untilEnd), "rows": "objects"]) { line in
+        let status = try client.streamLines("/v1/sql", json: ["sql": .string(ServerPlaces.text(of: [s], in: file)), "until_end": .bool(untilEnd), "rows": "objects"]) { line in
             if stopRequested.load(ordering: .relaxed) { return false }
             if line.hasPrefix(#"{"row":"#) && line.hasSuffix("}") {
                 out.line(String(line.dropFirst(7).dropLast()))
@@ -92,29 +77,9 @@ struct RemoteRun {
 
     /// The server's diagnostics, drawn against the file.
     func report(_ errors: [JSONValue], _ file: SourceFile) {
-        for e in errors {
-            var span: SourceSpan? = nil
-            if let l = e["line"]?.int64Value, let c = e["column"]?.int64Value {
-                let start = offset(file, line: Int(l), column: Int(c))
-                let end = e["end_line"]?.int64Value.flatMap { el in e["end_column"]?.int64Value.map { offset(file, line: Int(el), column: Int($0)) } } ?? start
-                span = SourceSpan(start: start, end: max(start, end))
-            }
-            let d = Diagnostic(id: e["id"]?.stringValue ?? "api.error", message: e["message"]?.stringValue ?? "refused", span: span,
-                               help: e["help"]?.stringValue)
-            if span != nil { err.write(DiagnosticRenderer.render(d, in: file)) } else { err.line("error: \(d.message)") }
+        for d in ServerPlaces.diagnostics(errors, file) {
+            if d.span != nil { err.write(DiagnosticRenderer.render(d, in: file)) } else { err.line("error: \(d.message)") }
         }
         err.flush()
-    }
-
-    /// The byte offset of a 1-based line and column (columns count characters).
-    func offset(_ file: SourceFile, line: Int, column: Int) -> Int {
-        var start = 0, l = 1
-        while l < line, let nl = file.bytes[start...].firstIndex(of: 10) {
-            start = nl + 1
-            l += 1
-        }
-        let text = file.line(line)
-        let prefix = text.prefix(max(0, column - 1))
-        return start + prefix.utf8.count
     }
 }

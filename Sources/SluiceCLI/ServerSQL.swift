@@ -60,6 +60,20 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
         return nil
     }
 
+    /// Runs one statement on the engine: what it printed, or nil after its refusal went into
+    /// `answer` (a diagnostic without a place is put on the statement).
+    private func load(_ s: Statement, _ file: SourceFile, _ answer: inout SQLAnswer) -> String? {
+        let before = engine.output.count
+        do { try engine.load(Script(statements: [s])) } catch {
+            for d in error.diagnostics {
+                answer.errors.append(SQLAnswer.error(Diagnostic(id: d.id, severity: d.severity, message: d.message, span: d.span ?? s.loc.span, notes: d.notes, help: d.help), in: file))
+            }
+            if let m = error.message { answer.errors.append(SQLAnswer.error(Diagnostic(id: "engine.error", message: m, span: s.loc.span), in: file)) }
+            return nil
+        }
+        return engine.output[before...].joined(separator: "\n")
+    }
+
     /// Whether a catalog statement defines the object of that kind and name.
     static func defines(_ sql: String, _ kind: Drop.Kind, _ name: String) -> Bool {
         guard let statement = Parser.parse(sql).script.statements.first else { return false }
@@ -115,11 +129,7 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
                                                                     span: s.loc.span, help: "DROP STREAM drops the stream and its query together"), in: file))
                     return answer
                 }
-                do { try engine.load(Script(statements: [s])) } catch {
-                    for d in error.diagnostics { answer.errors.append(SQLAnswer.error(Diagnostic(id: d.id, message: d.message, span: d.span ?? s.loc.span, help: d.help), in: file)) }
-                    if let m = error.message { answer.errors.append(SQLAnswer.error(Diagnostic(id: "engine.error", message: m, span: s.loc.span), in: file)) }
-                    return answer
-                }
+                guard load(s, file, &answer) != nil else { return answer }
                 if let at = entries.firstIndex(where: { $0.query == id && $0.query != nil }) {
                     let removed = entries.remove(at: at)
                     do { try save() } catch {
@@ -130,13 +140,7 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
                 }
             case .drop(let d) where d.kind == .stream || d.kind == .sink || d.kind == .alert:
                 // The object goes, and with it the statements of the catalog that defined it.
-                let before = engine.output.count
-                do { try engine.load(Script(statements: [s])) } catch {
-                    for d in error.diagnostics { answer.errors.append(SQLAnswer.error(d, in: file)) }
-                    if let m = error.message { answer.errors.append(SQLAnswer.error(Diagnostic(id: "engine.error", message: m, span: s.loc.span), in: file)) }
-                    return answer
-                }
-                let output = engine.output[before...].joined(separator: "\n")
+                guard let output = load(s, file, &answer) else { return answer }
                 if !output.isEmpty { result["output"] = .string(output) }
                 let kept = entries
                 entries.removeAll { Self.defines($0.sql, d.kind, d.name.name) }
@@ -151,16 +155,8 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
                 answer.errors.append(SQLAnswer.error(Diagnostic(id: "plan.unsupported", message: "this statement is not supported by the server yet", span: s.loc.span), in: file))
                 return answer
             default:
-                let before = engine.output.count
                 let query = engine.nextQueryId
-                do {
-                    try engine.load(Script(statements: [s]))
-                } catch {
-                    for d in error.diagnostics { answer.errors.append(SQLAnswer.error(d, in: file)) }
-                    if let m = error.message { answer.errors.append(SQLAnswer.error(Diagnostic(id: "engine.error", message: m, span: s.loc.span), in: file)) }
-                    return answer
-                }
-                let output = engine.output[before...].joined(separator: "\n")
+                guard let output = load(s, file, &answer) else { return answer }
                 if !output.isEmpty { result["output"] = .string(output) }
                 let started = engine.nextQueryId > query ? query : nil
                 if let q = started { result["query"] = .int(Int64(q)) }

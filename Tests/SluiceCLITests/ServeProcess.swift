@@ -22,20 +22,7 @@ final class ServeProcess {
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let lines = errLines
-        Thread {
-            var pending = Data()
-            while true {
-                let d = err.fileHandleForReading.availableData
-                if d.isEmpty { break }
-                pending.append(d)
-                while let nl = pending.firstIndex(of: 10) {
-                    lines.append(String(decoding: pending[pending.startIndex..<nl], as: UTF8.self))
-                    pending = Data(pending[(nl + 1)...])
-                }
-            }
-            lines.close()
-        }.start()
+        errLines.collect(err.fileHandleForReading)
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             if let l = errLines.all.first(where: { $0.hasPrefix("listening on http://") }),
@@ -130,4 +117,21 @@ final class LockedLines: @unchecked Sendable {
     var all: [String] { lock.withLock { lines } }
     func close() { done.signal() }
     func waitClosed() { _ = done.wait(timeout: .now() + 5) }
+
+    /// Reads `handle` on a thread of its own, a line at a time, until it ends.
+    func collect(_ handle: FileHandle) {
+        Thread { [self] in
+            var pending = Data()
+            while true {
+                let d = handle.availableData
+                if d.isEmpty { break }
+                pending.append(d)
+                while let nl = pending.firstIndex(of: 10) {
+                    append(String(decoding: pending[pending.startIndex..<nl], as: UTF8.self))
+                    pending = Data(pending[(nl + 1)...])
+                }
+            }
+            close()
+        }.start()
+    }
 }

@@ -24,27 +24,7 @@ struct ServerClientTests {
             process.standardError = FileHandle.nullDevice
             process.standardInput = FileHandle.nullDevice
             try process.run()
-            let lines = lines
-            Thread {
-                var pending = Data()
-                while true {
-                    let d = out.fileHandleForReading.availableData
-                    if d.isEmpty { break }
-                    pending.append(d)
-                    while let nl = pending.firstIndex(of: 10) {
-                        lines.append(String(decoding: pending[pending.startIndex..<nl], as: UTF8.self))
-                        pending = Data(pending[(nl + 1)...])
-                    }
-                }
-                lines.close()
-            }.start()
-        }
-
-        /// Waits (at most 30 s) for `n` lines.
-        func wait(for n: Int) -> [String] {
-            let deadline = Date().addingTimeInterval(30)
-            while lines.all.count < n && Date() < deadline && process.isRunning { usleep(20_000) }
-            return lines.all
+            lines.collect(out.fileHandleForReading)
         }
 
         deinit {

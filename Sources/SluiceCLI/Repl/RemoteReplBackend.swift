@@ -14,39 +14,11 @@ final class RemoteReplBackend: ReplBackend {
     let client: APIClient
     init(client: APIClient) { self.client = client }
 
-    /// The server's diagnostics as the engine's, placed in `file`.
     static func diagnostics(_ errors: [JSONValue], _ file: SourceFile) -> EngineError {
-        var out: [Diagnostic] = []
-        for e in errors {
-            var span: SourceSpan? = nil
-            if let l = e["line"]?.int64Value, let c = e["column"]?.int64Value {
-                let start = offset(file, line: Int(l), column: Int(c))
-                let end = e["end_line"]?.int64Value.flatMap { el in e["end_column"]?.int64Value.map { offset(file, line: Int(el), column: Int($0)) } } ?? start
-                span = SourceSpan(start: start, end: max(start, end))
-            }
-            out.append(Diagnostic(id: e["id"]?.stringValue ?? "api.error", message: e["message"]?.stringValue ?? "refused", span: span, help: e["help"]?.stringValue))
-        }
-        return EngineError(diagnostics: out)
+        EngineError(diagnostics: ServerPlaces.diagnostics(errors, file))
     }
 
-    /// The byte offset of a 1-based line and column (columns count characters).
-    static func offset(_ file: SourceFile, line: Int, column: Int) -> Int {
-        var start = 0, l = 1
-        while l < line, let nl = file.bytes[start...].firstIndex(of: 10) {
-            start = nl + 1
-            l += 1
-        }
-        return start + file.line(line).prefix(max(0, column - 1)).utf8.count
-    }
-
-    /// `statement`'s text at its place in `file`, the rest blanked (line breaks kept), so the
-    /// server's positions are the file's.
-    static func text(of statement: Statement, in file: SourceFile) -> String {
-        var bytes = file.bytes.map { $0 == 10 ? UInt8(10) : UInt8(32) }
-        let r = max(0, statement.loc.span.start)..<min(file.bytes.count, statement.loc.span.end)
-        bytes.replaceSubrange(r, with: file.bytes[r])
-        return String(decoding: bytes, as: UTF8.self)
-    }
+    static func text(of statement: Statement, in file: SourceFile) -> String { ServerPlaces.text(of: [statement], in: file) }
 
     func load(_ statement: Statement, _ file: SourceFile) throws(EngineError) -> [String] {
         let status: Int, answer: JSONValue
