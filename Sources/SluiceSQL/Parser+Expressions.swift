@@ -60,7 +60,14 @@ extension Parser {
         let start = current.span.start
         var left = try parsePrefix()
         var lastNonAssociative: Int? = nil
+        // Each operator applied to `left` makes the tree one level deeper (`a + a + ... + a` is
+        // as deep as it is long): it counts against the nesting limit, so that nothing that
+        // walks the tree (binding, planning, printing) can run out of stack.
+        var folded = 0
+        defer { for _ in 0..<folded { leave() } }
         while let op = infix, op.precedence >= minPrecedence {
+            try enter()
+            folded += 1
             let prec = op.precedence
             if lastNonAssociative == prec {
                 throw error(prec == Precedence.comparison ? "comparisons cannot be chained" : "\(describe(current)) cannot follow another operator of its kind here",

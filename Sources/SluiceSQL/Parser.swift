@@ -202,7 +202,8 @@ public struct Parser {
     mutating func enter() throws(ParseError) {
         depth += 1
         if depth > Parser.maxDepth {
-            throw error("the statement is nested more than \(Parser.maxDepth) levels deep", id: "syntax.nesting-too-deep")
+            throw error("the statement is nested more than \(Parser.maxDepth) levels deep", id: "syntax.nesting-too-deep",
+                        help: "a run of operators (a + b + ...) nests one level per operator; a long list of alternatives is x IN (...)")
         }
     }
 

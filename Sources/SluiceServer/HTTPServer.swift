@@ -140,7 +140,9 @@ public final class HTTPServer: @unchecked Sendable {
                 }
                 close(c)
             }
-            t.stackSize = 1 << 20
+            // The SQL API binds and plans statements on this thread, as deep as the parser
+            // allows: the main thread's 8 MB (reserved, not used, until needed).
+            t.stackSize = 8 << 20
             t.start()
         }
     }

@@ -434,4 +434,34 @@ struct ServerSQLTests {
         #expect(output(again, "SHOW SINKS") == "no sinks")
         #expect(again.terminate() == 0)
     }
+
+    /// Hostile SQL requests get an answer (400 with a diagnostic, or 405/404), never a crash.
+    @Test func hostileSQLRequestsAreAnsweredAndTheServerStays() throws {
+        let dir = TempDir()
+        let server = try ServeProcess(dataDir: dir.path + "/data")
+        func post(_ body: [UInt8], type: String = "text/plain") -> (Int, JSONValue?) {
+            let head = Array("POST /v1/sql HTTP/1.1\r\nHost: x\r\nContent-Type: \(type)\r\nConnection: close\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+            return ServeProcess.parse(server.raw(head + body))
+        }
+        var rng = SplitMix64(seed: 7)
+        let cases: [([UInt8], String)] = [
+            ([], "text/plain"),
+            ([0xff, 0xfe, 0x00, 0x80], "text/plain"),
+            (Array("{\"sql\": 5}".utf8), "application/json"),
+            (Array("{not json".utf8), "application/json"),
+            (Array(String(repeating: "(", count: 100_000).utf8), "text/plain"),
+            (Array(("SELECT " + String(repeating: "a + ", count: 50_000) + "1 FROM x").utf8), "text/plain"),
+            ((0..<20_000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }, "text/plain"),
+            (Array("CREATE STREAM s (a BIGINT) WITH (format = 'json'); DROP STREAM s; DROP STREAM s".utf8), "text/plain"),
+        ]
+        for (body, type) in cases {
+            let (status, answer) = post(body, type: type)
+            #expect(status == 400 || status == 200, "status \(status) for \(body.prefix(40))")
+            if status == 400 { #expect(answer?["errors"]?.arrayValue?.isEmpty == false) }
+        }
+        let get = server.raw(Array("GET /v1/sql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        #expect(get.hasPrefix("HTTP/1.1 405"))
+        #expect(server.healthy)
+        #expect(server.terminate() == 0)
+    }
 }

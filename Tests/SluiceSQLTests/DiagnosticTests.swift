@@ -93,6 +93,14 @@ struct DiagnosticTests {
         #expect(diagnostics(subqueries).first?.id == "syntax.nesting-too-deep")
         let ok = "SELECT " + String(repeating: "(", count: 50) + "1" + String(repeating: ")", count: 50)
         #expect(diagnostics(ok).isEmpty)
+        // A run of operators builds a tree as deep as it is long (which the binder walks): it
+        // counts as nesting, one level per operator.
+        let chain = "SELECT " + String(repeating: "a + ", count: 50_000) + "1 FROM t"
+        #expect(diagnostics(chain).first?.id == "syntax.nesting-too-deep")
+        let ors = "SELECT * FROM t WHERE " + String(repeating: "a = 1 OR ", count: 300) + "a = 2"
+        #expect(diagnostics(ors).first?.help?.contains("IN (...)") == true)
+        let fine = "SELECT " + String(repeating: "a + ", count: 150) + "1 FROM t"
+        #expect(diagnostics(fine).isEmpty)
     }
 
     @Test func aRunawayStringGetsAHint() {
