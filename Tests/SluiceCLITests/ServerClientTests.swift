@@ -464,4 +464,20 @@ struct ServerSQLTests {
         #expect(server.healthy)
         #expect(server.terminate() == 0)
     }
+
+    /// GET / is the console: one page with its own script and no external assets; under
+    /// --require-auth it is not served (its requests are not signed). The browser test is
+    /// Tests/console (run by .ci/run with Chromium).
+    @Test func theConsoleIsOnePageWithoutExternalAssets() throws {
+        let dir = TempDir()
+        let server = try ServeProcess(dataDir: dir.path + "/data")
+        let page = server.raw(Array("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        #expect(page.hasPrefix("HTTP/1.1 200") && page.contains("Content-Type: text/html"))
+        for id in ["streams", "queries", "alerts", "chart", "points", "errors"] { #expect(page.contains("id=\"\(id)\""), "\(id)") }
+        #expect(!page.contains("http://") && !page.contains("https://") && !page.contains("src="), "no external assets")
+        #expect(server.terminate() == 0)
+        let secured = try ServeProcess(dataDir: dir.path + "/data2", extra: ["--require-auth", "--access-key", "AK:s"])
+        #expect(secured.raw(Array("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)).hasPrefix("HTTP/1.1 403"))
+        #expect(secured.terminate() == 0)
+    }
 }
