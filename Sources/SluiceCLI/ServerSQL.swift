@@ -113,6 +113,22 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
                     return answer
                 }
                 return push(q, statementText, options, file: file, span: s.loc.span)
+            case .print(let p):
+                // PRINT s [FROM BEGINNING] [LIMIT n]: a push query of s's records, from the latest
+                // unless FROM BEGINNING.
+                guard parsed.script.statements.count == 1 else {
+                    answer.errors.append(SQLAnswer.error(Diagnostic(id: "api.push-query", message: "PRINT is sent alone: its answer is the records as they come", span: s.loc.span), in: file))
+                    return answer
+                }
+                guard engine.describe(p.name.name)?.hasPrefix("stream ") == true else {
+                    answer.errors.append(SQLAnswer.error(Diagnostic(id: "bind.unknown-stream", message: "no stream named '\(p.name.name)'", span: p.name.loc.span), in: file))
+                    return answer
+                }
+                let text = "SELECT * FROM \(Printer.name(p.name))" + (p.limit.map { " LIMIT \($0)" } ?? "")
+                guard case .query(let q)? = Parser.parse(text).script.statements.first?.kind else { return answer }
+                var o = options
+                o.latest = !p.fromBeginning
+                return push(q, statementText, o, file: file, span: s.loc.span)
             case .describe(let name):
                 guard let text = engine.describe(name.name) else {
                     answer.errors.append(SQLAnswer.error(Diagnostic(id: "bind.unknown-name", message: "no stream, table or view named '\(name.name)'", span: s.loc.span), in: file))

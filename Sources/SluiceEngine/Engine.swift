@@ -437,6 +437,9 @@ public final class Engine {
             pending.append(.start(plan, .stdout, label: "SELECT"))
         case .drop(let d) where d.kind == .stream || d.kind == .sink || d.kind == .alert:
             try prepareDrop(d, s.loc.span, &cat, &sinkDefs, &pending)
+        case .print:
+            throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "PRINT tails a stream as records arrive: it runs in the REPL and through the server's SQL API",
+                                                       span: s.loc.span, help: "in a file, SELECT * FROM the stream reads it")])
         case .drop(let d) where d.kind == .query:
             guard let id = Int(d.name.name), id > 0 else {
                 throw EngineError(diagnostics: [Diagnostic(id: "plan.unknown-query", message: "DROP QUERY takes the query's number, not '\(d.name.name)'",

@@ -66,6 +66,8 @@ public indirect enum StatementKind: Sendable, Equatable {
     case drop(Drop)
     /// `SET name = value`
     case set(SetOption)
+    /// `PRINT stream [FROM BEGINNING] [LIMIT n]`: a stream's records as they arrive, decoded.
+    case print(PrintStream)
 }
 
 public enum DataType: String, Sendable, Equatable, CaseIterable {
@@ -200,6 +202,13 @@ public struct Explain: Sendable, Equatable {
 
 public enum ShowTarget: String, Sendable, Equatable, CaseIterable {
     case streams = "STREAMS", firehoses = "FIREHOSES", tables = "TABLES", sinks = "SINKS", queries = "QUERIES", alerts = "ALERTS"
+}
+
+/// `PRINT clicks [FROM BEGINNING] [LIMIT 10]`
+public struct PrintStream: Sendable, Equatable {
+    public var name: Identifier
+    public var fromBeginning: Bool
+    public var limit: Int64?
 }
 
 public struct Drop: Sendable, Equatable {

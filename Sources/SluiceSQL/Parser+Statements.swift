@@ -1,7 +1,7 @@
 import SluiceCore
 
 extension Parser {
-    static let statementStarters = ["CREATE", "INSERT", "SELECT", "EXPLAIN", "DESCRIBE", "SHOW", "DROP", "SET"]
+    static let statementStarters = ["CREATE", "INSERT", "SELECT", "EXPLAIN", "DESCRIBE", "SHOW", "DROP", "SET", "PRINT"]
 
     mutating func parseStatement() throws(ParseError) -> Statement {
         let start = current.span.start
@@ -45,6 +45,22 @@ extension Parser {
             } else {
                 kind = .drop(Drop(kind: what, ifExists: ifExists, name: try parseIdentifier(what == .query ? "a query number or name" : "a name")))
             }
+        case .keyword(.PRINT):
+            advance()
+            let name = try parseIdentifier("a stream name")
+            var fromBeginning = false
+            if eat(.FROM) {
+                try expect(.BEGINNING, "after PRINT ... FROM")
+                fromBeginning = true
+            }
+            var limit: Int64? = nil
+            if eat(.LIMIT) {
+                let t = current
+                guard t.kind == .number, let n = Int64(text(t)), n > 0 else { throw unexpected(expecting: ["a positive whole number"], context: "after LIMIT") }
+                advance()
+                limit = n
+            }
+            kind = .print(PrintStream(name: name, fromBeginning: fromBeginning, limit: limit))
         case .keyword(.SET):
             advance()
             let name = try parseWord("a setting name")

@@ -77,6 +77,8 @@ public enum Printer {
             return [Line(indent: 0, text: "DROP \(d.kind.rawValue) \(d.ifExists ? "IF EXISTS " : "")\(target)", anchor: at)]
         case .set(let s):
             return [Line(indent: 0, text: "SET \(name(s.name)) = \(optionValue(s.value))", anchor: at)]
+        case .print(let p):
+            return [Line(indent: 0, text: "PRINT \(name(p.name))" + (p.fromBeginning ? " FROM BEGINNING" : "") + (p.limit.map { " LIMIT \($0)" } ?? ""), anchor: at)]
         }
     }
 

@@ -151,9 +151,10 @@ public final class Service: Sendable {
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         if request.method == "GET" && request.path == "/health" { return .text(200, "ok\n") }
         if request.path == "/v1/sql" { return sql(request) }
-        if request.method == "GET" && (request.path == "/" || request.path == "/index.html") {
-            // The console reads the SQL API and /metrics without signing: it is served only where
-            // requests need no signature (loopback without --require-auth).
+        if request.method == "GET" && (request.path == "/" || request.path == "/index.html") && sqlBackend != nil {
+            // The console reads the SQL API (so it is served where SQL runs) and /metrics without
+            // signing: only where requests need no signature (loopback without --require-auth).
+            // Elsewhere GET / answers as AWS does.
             guard accessKeys == nil else { return .text(403, "the console is served without --require-auth only (use the SQL API and /metrics with signed requests)\n") }
             return .text(200, Console.page, type: "text/html; charset=utf-8")
         }

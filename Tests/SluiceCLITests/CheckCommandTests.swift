@@ -26,7 +26,7 @@ struct CheckCommandTests {
         #expect(r.status == 1)
         #expect(r.stdout.isEmpty)
         #expect(r.stderr == """
-            \(p):2:1: error[syntax.unexpected-token]: expected a statement (CREATE, INSERT, SELECT, EXPLAIN, DESCRIBE, SHOW, DROP, SET), found name SELEC
+            \(p):2:1: error[syntax.unexpected-token]: expected a statement (CREATE, INSERT, SELECT, EXPLAIN, DESCRIBE, SHOW, DROP, SET, PRINT), found name SELEC
               |
             2 | SELEC b FROM t;
               | ^^^^^

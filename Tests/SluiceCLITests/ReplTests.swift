@@ -173,6 +173,20 @@ struct ReplTests {
     /// Without a terminal the REPL reads plain lines: `sluice < script.sql`. Its output is pinned
     /// in Snapshots/repl/session.out (RECORD_SNAPSHOTS=1 rewrites it); errors go to stderr with
     /// carets and make the exit status 1.
+    /// PRINT: a stream's records (FROM BEGINNING: from its oldest), with a LIMIT; an unknown
+    /// stream is pointed at.
+    @Test func printShowsAStreamsRecords() throws {
+        let dir = try Self.workdir()
+        let r = try CLI.run(["--data-dir", dir.path + "/data"], stdin: Self.ddl + "\n.load samples/payments.jsonl INTO payments\nPRINT payments FROM BEGINNING LIMIT 2;\nPRINT paymnts;\n", cwd: dir.path)
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("type") && r.stdout.contains("merchant") && r.stdout.contains("(2 rows)"), "\(r.stdout)")
+        #expect(r.stderr.contains("<input>:1:7: error[bind.unknown-stream]: no stream named 'paymnts'") && r.stderr.contains("did you mean 'payments'?"), "\(r.stderr)")
+        let file = dir.path + "/print.sql"
+        try (Self.ddl + "\nPRINT payments;\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let run = try CLI.run(["run", file, "--data-dir", dir.path + "/data2"])
+        #expect(run.status == 1 && run.stderr.contains("error[plan.unsupported]: PRINT tails a stream as records arrive"), "\(run.stderr)")
+    }
+
     @Test func aScriptOnStandardInput() throws {
         let dir = try Self.workdir()
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Snapshots/repl/session.sql")

@@ -229,6 +229,11 @@ struct ServerSQLTests {
         putter.start()
         let open = server.raw(request("SELECT url, ts FROM clicks"), until: #""/c""#, timeout: 30)
         #expect(open.contains(#"{"row":["/a","1970-01-01T00:00:01.000Z"]}"#) && open.contains(#"{"row":["/c","1970-01-01T00:00:03.000Z"]}"#))
+        // PRINT: the stream's records, FROM BEGINNING here, as a push query.
+        let printed = server.raw(request("PRINT clicks FROM BEGINNING LIMIT 2"), until: #"{"end":"done"}"#)
+        #expect(printed.contains(#""columns":["url","ts"]"#) && printed.contains(#"{"row":["/a","1970-01-01T00:00:01.000Z"]}"#), "\(printed)")
+        let unknown = server.sql("PRINT nope")
+        #expect(unknown.status == 400 && unknown.body?["errors"]?.arrayValue?.first?["column"]?.int64Value == 7)
         // "start": "latest": only what arrives after the query started.
         let body = #"{"sql": "SELECT url FROM clicks LIMIT 1", "start": "latest"}"#
         let later = Thread { usleep(700_000); try? self.put(data, ["/z"], at: [9000]) }

@@ -133,7 +133,7 @@ struct GrammarTests {
         let ebnf = Set(Self.files(under: "grammar/statements", ext: "ebnf").map { ($0 as NSString).lastPathComponent })
         let pages = Set(Self.files(under: "grammar/reference", ext: "md").map { ($0 as NSString).lastPathComponent })
         for s in ["create_stream", "create_view", "create_firehose", "create_table", "create_sink", "create_alert", "insert", "select",
-                  "explain", "describe", "show", "drop", "set"] {
+                  "explain", "describe", "show", "drop", "set", "print"] {
             #expect(ebnf.contains(s + ".ebnf"), "grammar/statements/\(s).ebnf")
             #expect(pages.contains(s.replacingOccurrences(of: "_", with: "-") + ".md"), "grammar/reference/\(s).md")
         }

@@ -32,6 +32,7 @@ struct ReplCommand {
           SHOW STREAMS | TABLES | SINKS | QUERIES | ALERTS, DESCRIBE name, EXPLAIN [PHYSICAL] ...
           SET start = 'EARLIEST' | 'LATEST'        where a SELECT starts reading (default EARLIEST)
           SET result_mode = 'table' | 'changelog' | 'json'
+          PRINT stream [FROM BEGINNING] [LIMIT n]  a stream's records as they arrive (from its start with FROM BEGINNING)
         Meta commands:
           .help                  this text
           .load FILE INTO STREAM [PACED [SPEED]]
@@ -173,6 +174,17 @@ final class ReplSession {
             switch statement.kind {
             case .query(let q):
                 push(q, statement, file)
+            case .print(let p):
+                // PRINT s [FROM BEGINNING] [LIMIT n]: SELECT * FROM s [LIMIT n], from the latest
+                // record unless FROM BEGINNING.
+                guard backend.describe(p.name.name)?.hasPrefix("stream ") == true else {
+                    report(EngineError(diagnostics: [Diagnostic(id: "bind.unknown-stream", message: "no stream named '\(p.name.name)'", span: p.name.loc.span,
+                                                                help: closest(p.name.name, in: backend.completionNames).map { "did you mean '\($0)'?" })]), file)
+                    break
+                }
+                let text = "SELECT * FROM \(Printer.name(p.name))" + (p.limit.map { " LIMIT \($0)" } ?? "") + ";"
+                guard case .query(let q)? = Parser.parse(text).script.statements.first?.kind else { break }
+                push(q, statement, file, latest: !p.fromBeginning)
             case .set(let s):
                 set(s.name.name.lowercased(), Engine.optionText(s.value) ?? "")
             case .describe(let name):
@@ -231,11 +243,11 @@ final class ReplSession {
     }
 
     /// Runs a SELECT until its LIMIT, Ctrl-C, or (from a script) the end of what its streams hold.
-    private func push(_ q: Query, _ statement: Statement, _ file: SourceFile) {
+    private func push(_ q: Query, _ statement: Statement, _ file: SourceFile, latest: Bool? = nil) {
         var view: ResultView? = nil
         let query: any ReplPush
         do {
-            query = try backend.startPush(q, statement, file, latest: startLatest, untilEnd: !terminal) { rows in view?.add(rows) }
+            query = try backend.startPush(q, statement, file, latest: latest ?? startLatest, untilEnd: !terminal) { rows in view?.add(rows) }
         } catch {
             report(error, file)
             return
