@@ -236,7 +236,7 @@ public final class Engine {
     public func plans(_ script: Script) throws(EngineError) -> [PlannedQuery] {
         let (_, _, pending) = try prepareAll(script)
         var out: [PlannedQuery] = []
-        for case .start(let plan, let target, let label) in pending {
+        for case .start(let plan, let target, let label, _) in pending {
             let where_: String
             switch target {
             case .stdout: where_ = "standard output"
@@ -254,7 +254,8 @@ public final class Engine {
         case ensureStream(StreamDefinition)
         case ensureFirehose(FirehoseConfig, replace: Bool)
         case loadTable(TableDefinition)
-        case start(LogicalPlan, Target, label: String)
+        /// `text`: the statement that starts the query, on one line (SHOW QUERIES shows it).
+        case start(LogicalPlan, Target, label: String, text: String = "")
         case print(String)
         case dropQuery(Int, ifExists: Bool)
         case showAlerts
@@ -287,7 +288,7 @@ public final class Engine {
             try dropQuery(id)
         case .showAlerts: output.append(Engine.render(alertStatus))
         case .show(let target): output.append(listing(target))
-        case .start(let plan, let target, let label):
+        case .start(let plan, let target, let label, let text):
             let owner = "query \(nextQueryId) (\(label))"
             let columns = plan.schema.map(\.name)
             let sink: any RowSink
@@ -321,7 +322,7 @@ public final class Engine {
             case .sink(let def): written = def.name
             case .stream(let def): written = def.name
             }
-            try start(plan, sink, label, writes: written)
+            try start(plan, sink, label, writes: written, text: text)
         }
     }
 
@@ -360,7 +361,7 @@ public final class Engine {
             pending.append(.loadTable(def))
         case .createAlert(let a):
             let (plan, def) = try planAlert(a, cat, s.loc.span)
-            pending.append(.start(plan, .alert(def), label: "ALERT \(def.name)"))
+            pending.append(.start(plan, .alert(def), label: "ALERT \(def.name)", text: Engine.oneLine(s)))
         case .createSink(let c):
             var opts: [String: OptionValue] = [:]
             for o in c.options { opts[o.key.name.lowercased()] = o.value }
@@ -393,7 +394,7 @@ public final class Engine {
             let plan = try planQuery(i.query, cat)
             let name = i.target.name
             if let sink = sinkDefs[name.lowercased()] {
-                pending.append(.start(plan, .sink(sink), label: "INSERT INTO \(name)"))
+                pending.append(.start(plan, .sink(sink), label: "INSERT INTO \(name)", text: Engine.oneLine(s)))
             } else if let target = cat.stream(named: name) {
                 if plan.isUpdating, !target.columns.contains(where: { $0.name.lowercased() == ChangeKind.column }) {
                     throw EngineError(diagnostics: [Diagnostic(id: "plan.sink-takes-no-changes",
@@ -401,7 +402,7 @@ public final class Engine {
                                                                span: i.target.loc.span,
                                                                help: "declare op VARCHAR in \(name) (each record then says +I, -U, +U or -D), or make the query append-only (a window with EMIT FINAL)")])
                 }
-                pending.append(.start(plan, .stream(target), label: "INSERT INTO \(name)"))
+                pending.append(.start(plan, .stream(target), label: "INSERT INTO \(name)", text: Engine.oneLine(s)))
             } else {
                 let known = Array(sinkDefs.values.map(\.name)) + cat.streamNames
                 throw EngineError(diagnostics: [Diagnostic(id: "bind.unknown-target", message: "unknown sink or stream '\(name)'", span: i.target.loc.span,
@@ -420,7 +421,7 @@ public final class Engine {
             def.timeOrigin = time?.origin ?? "processing time: ROWTIME, when a row reached the stream"
             cat.add(def)
             pending.append(.ensureStream(def))
-            pending.append(.start(plan, .stream(def), label: "CREATE STREAM \(def.name)"))
+            pending.append(.start(plan, .stream(def), label: "CREATE STREAM \(def.name)", text: Engine.oneLine(s)))
         case .createView(let v):
             // Planned now, so that a view that cannot run is refused where it is written.
             if cat.stream(named: v.name.name) != nil {
@@ -434,7 +435,7 @@ public final class Engine {
             cat.addView(v.name.name, v.query)
         case .query(let q):
             let plan = try planQuery(q, cat)
-            pending.append(.start(plan, .stdout, label: "SELECT"))
+            pending.append(.start(plan, .stdout, label: "SELECT", text: Engine.oneLine(s)))
         case .drop(let d) where d.kind == .stream || d.kind == .sink || d.kind == .alert:
             try prepareDrop(d, s.loc.span, &cat, &sinkDefs, &pending)
         case .print:
@@ -539,6 +540,13 @@ public final class Engine {
             pending.append(.dropQuery(job.id, ifExists: true))
             pending.append(.print("dropped alert \(name)"))
         }
+    }
+
+    /// A statement in canonical form on one line.
+    static func oneLine(_ s: Statement) -> String {
+        var text = Printer.print(s).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        while text.hasSuffix(";") || text.hasSuffix(" ") { text.removeLast() }
+        return text
     }
 
     /// A stream may not take a view's name (the view would hide it).
@@ -724,12 +732,13 @@ public final class Engine {
         return plan.schema.map(\.name)
     }
 
-    func start(_ plan: LogicalPlan, _ sink: any RowSink, _ label: String, writes: String? = nil) throws(EngineError) {
+    func start(_ plan: LogicalPlan, _ sink: any RowSink, _ label: String, writes: String? = nil, text: String = "") throws(EngineError) {
         let sources = Engine.sourceNodes(plan)
         guard !sources.isEmpty else { throw EngineError(message: "a query without a source") }
         try ensureBuiltIn(sources)
         let job = try Job(id: nextQueryId, label: label, plan: plan, sources: sources, sink: sink, engine: self)
         job.writes = writes
+        job.text = text
         nextQueryId += 1
         jobs.append(job)
         emit(job.resumed ? "resume" : "start", query: job.counters.name, job.resumed ? "resumed from its checkpoint" : "started",
@@ -860,6 +869,7 @@ public final class Engine {
                 if let w = c.watermark, w != WatermarkTracker.infinity {
                     line += ", watermark \(TimeFormat.iso8601(w))" + (c.watermarkLagMillis.map { " (\(TimeFormat.human(millis: $0)) behind the newest event)" } ?? "")
                 }
+                if !j.text.isEmpty { line += " -- " + j.text }
                 lines.append(line)
             }
         case .tables:

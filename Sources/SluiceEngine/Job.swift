@@ -95,6 +95,8 @@ final class Job {
     var failure: String?
     /// The sink, stream or alert it writes, by name (DROP refuses to take it away).
     var writes: String?
+    /// The statement that started it, on one line.
+    var text = ""
     private(set) var lastWatermark = Int64.min
     /// With `bad_records = 'fail'`: the first record that could not be decoded; the query stops.
     private var fatal: RecordFailure?

@@ -70,7 +70,7 @@ enum Console {
       const results = answer.results || [];
       const states = {};
       for (const line of ((results[0] || {}).output || "").split("\\n")) {
-        const q = /^(query \\d+ \\(.*\\)): (\\w+)/.exec(line);
+        const q = /^(query \\d+ \\(.*?\\)): (\\w+)/.exec(line);
         if (q) states[q[1]] = q[2];
       }
       document.getElementById("alerts").textContent = (results[1] || {}).output || "-";

@@ -81,12 +81,12 @@ struct ShowTests {
         #expect(!out[0].contains("archive:"), "a firehose is listed under FIREHOSES")
         #expect(out[1].hasPrefix("archive: to file:") && out[1].hasSuffix("5 MB / 300 s, GZIP"), "\(out[1])")
         #expect(out[2].hasPrefix("out: file ") && out[2].hasSuffix("(json)"), "\(out[2])")
-        #expect(out[3] == "query 1 (INSERT INTO out): RUNNING, 0 records in, 0 rows out, 0 late, 0 bad", "statements take effect in order: \(out[3])")
+        #expect(out[3] == "query 1 (INSERT INTO out): RUNNING, 0 records in, 0 rows out, 0 late, 0 bad -- INSERT INTO out SELECT url FROM clicks", "statements take effect in order: \(out[3])")
         #expect(out[4] == "no tables")
         try f.put("clicks", #"{"url":"/a","ms":1,"ts":1704067200000}"#)
         while try f.engine.step() {}
         try f.load("SHOW QUERIES;")
-        #expect(f.engine.output.last == "query 1 (INSERT INTO out): RUNNING, 1 records in, 1 rows out, 0 late, 0 bad")
+        #expect(f.engine.output.last == "query 1 (INSERT INTO out): RUNNING, 1 records in, 1 rows out, 0 late, 0 bad -- INSERT INTO out SELECT url FROM clicks")
     }
 
     @Test func showTablesTellsTheVersionAndTheLastFailedRefresh() throws {
