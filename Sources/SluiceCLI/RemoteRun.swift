@@ -33,7 +33,11 @@ struct RemoteRun {
             return true
         }
         for s in script.statements {
-            guard case .query = s.kind else {
+            // A SELECT on its own (or a PRINT) is a push query of its own request.
+            var pushes = false
+            if case .query = s.kind { pushes = true }
+            if case .print = s.kind { pushes = true }
+            guard pushes else {
                 group.append(s)
                 continue
             }

@@ -281,6 +281,10 @@ struct ServerSQLTests {
         let counted = try CLI.run(["run", count, "--data-dir", data, "--until-end"])
         #expect(counted.status == 0, "\(counted.stderr)")
         #expect(counted.lines == [#"{"url":"/a","n":2}"#, #"{"url":"/b","n":1}"#])
+        let printFile = dir.path + "/print.sql"
+        try "SHOW SINKS;\nPRINT clicks FROM BEGINNING LIMIT 1;\n".write(toFile: printFile, atomically: true, encoding: .utf8)
+        let printed = try CLI.run(["run", printFile, "--data-dir", data])
+        #expect(printed.status == 0 && printed.lines.last == #"{"url":"/a","ts":"1970-01-01T00:00:01.000Z"}"#, "\(printed.stdout) \(printed.stderr)")
         try "SHOW STREAMS;\n\nINSERT INTO out\n  SELECT nope FROM clicks;\n".write(toFile: bad, atomically: true, encoding: .utf8)
         let refused = try CLI.run(["run", bad, "--data-dir", data])
         #expect(refused.status == 1)
