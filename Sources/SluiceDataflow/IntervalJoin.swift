@@ -309,38 +309,38 @@ public final class IntervalJoinOperator {
     public func advance(left lw: Int64, right rw: Int64) -> [[Value]] {
         leftWatermark = max(leftWatermark, lw)
         rightWatermark = max(rightWatermark, rw)
-        let inf = WatermarkTracker.infinity
-        var unmatched: [Entry] = []
-        if rightWatermark == inf {
-            if left { for items in lefts.pending.take(before: .max) { collectUnmatched(items, &unmatched) } }
-            lefts.parts.removeAll()
-            lefts.due = .max
-        } else {
-            let due = Self.bucketOf(rightWatermark)
-            if due > lefts.due {
-                lefts.due = due
-                if left { for items in lefts.pending.take(before: due) { collectUnmatched(items, &unmatched) } }
-                drop(&lefts)
-            }
-        }
-        if leftWatermark == inf {
-            rights.parts.removeAll()
-            rights.due = .max
-        } else {
-            let due = Self.bucketOf(leftWatermark)
-            if due > rights.due {
-                rights.due = due
-                drop(&rights)
-            }
-        }
+        var unmatched = Self.move(&lefts, to: rightWatermark, span: span, unmatched: left)
+        _ = Self.move(&rights, to: leftWatermark, span: span, unmatched: false)
         unmatched.sort { $0.time != $1.time ? $0.time < $1.time : $0.seq < $1.seq }
         let nulls = [Value](repeating: .null, count: rightWidth)
         return unmatched.map { $0.row + nulls }
     }
 
+    /// Moves a side's due second to the other side's watermark (+infinity: past every second) and
+    /// drops the parts wholly before it; with `unmatched` (a LEFT join's left side), returns the
+    /// rows now due that met nothing.
+    private static func move(_ side: inout Side, to mark: Int64, span: Int64, unmatched: Bool) -> [Entry] {
+        let due = mark == WatermarkTracker.infinity ? Int64.max : bucketOf(mark)
+        guard due > side.due else { return [] }
+        side.due = due
+        var out: [Entry] = []
+        if unmatched {
+            for items in side.pending.take(before: due) {
+                var p: Part? = nil
+                for (number, i) in items {
+                    if p?.number != number { p = side.parts.first { $0.number == number } }
+                    guard let p, !p.rows[Int(i)].matched else { continue }
+                    out.append(Entry(time: p.rows[Int(i)].time, seq: p.rows[Int(i)].seq, row: row(p, Int(i)), matched: false))
+                }
+            }
+        }
+        drop(&side, span: span)
+        return out
+    }
+
     /// The parts of `side` whose whole span lies before its due second.
-    private func drop(_ side: inout Side) {
-        let spanSeconds = span / Self.bucket
+    private static func drop(_ side: inout Side, span: Int64) {
+        let spanSeconds = span / bucket
         var n = 0
         while n < side.parts.count && (side.parts[n].number &+ 1) &* spanSeconds <= side.due { n += 1 }
         guard n > 0 else { return }
@@ -349,16 +349,6 @@ public final class IntervalJoinOperator {
         for p in side.parts[..<(n - 1)] { p.keys.clear() }
         side.spare = side.parts[n - 1]
         side.parts.removeFirst(n)
-    }
-
-    /// The rows of a LEFT join's left side due now that met nothing.
-    private func collectUnmatched(_ items: [(part: Int64, row: Int32)], _ unmatched: inout [Entry]) {
-        var p: Part? = nil
-        for (number, i) in items {
-            if p?.number != number { p = lefts.parts.first { $0.number == number } }
-            guard let p, !p.rows[Int(i)].matched else { continue }
-            unmatched.append(Entry(time: p.rows[Int(i)].time, seq: p.rows[Int(i)].seq, row: Self.row(p, Int(i)), matched: false))
-        }
     }
 
     /// Row `i` of a part, as an array.

@@ -22,6 +22,25 @@ enum CLI {
         var lines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) }
     }
 
+    /// Starts `sluice args...` in the background, its standard output or standard error read
+    /// line by line into `lines` (the other goes nowhere, and so does its input).
+    static func spawn(_ args: [String], stdoutInto out: LockedLines? = nil, stderrInto err: LockedLines? = nil) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["SLUICE_DATA_DIR"] = nil
+        p.environment = env
+        let outPipe = Pipe(), errPipe = Pipe()
+        p.standardOutput = out == nil ? FileHandle.nullDevice : outPipe
+        p.standardError = err == nil ? FileHandle.nullDevice : errPipe
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        out?.collect(outPipe.fileHandleForReading)
+        err?.collect(errPipe.fileHandleForReading)
+        return p
+    }
+
     /// Runs `sluice args...` to completion with `stdin` as its standard input.
     static func run(_ args: [String], stdin: String? = nil, environment: [String: String] = [:], cwd: String? = nil) throws -> Result {
         let p = Process()

@@ -5,24 +5,14 @@ import SluiceCore
 /// A real `sluice serve` process on a free loopback port, and raw HTTP requests to it: what a
 /// hostile client sends, byte for byte.
 final class ServeProcess {
-    let process = Process()
+    let process: Process
     let dataDir: String
     private(set) var port: UInt16 = 0
     private let errLines = LockedLines()
 
     init(dataDir: String, extra: [String] = []) throws {
         self.dataDir = dataDir
-        process.executableURL = URL(fileURLWithPath: CLI.executable)
-        process.arguments = ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir] + extra
-        var env = ProcessInfo.processInfo.environment
-        env["SLUICE_DATA_DIR"] = nil
-        process.environment = env
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        errLines.collect(err.fileHandleForReading)
+        process = try CLI.spawn(["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir] + extra, stderrInto: errLines)
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             if let l = errLines.all.first(where: { $0.hasPrefix("listening on http://") }),

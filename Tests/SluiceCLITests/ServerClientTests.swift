@@ -10,22 +10,10 @@ import SluiceCore
 struct ServerClientTests {
     /// Lines a process writes to its standard output, as they come.
     final class Follower {
-        let process = Process()
+        let process: Process
         let lines = LockedLines()
 
-        init(_ args: [String]) throws {
-            process.executableURL = URL(fileURLWithPath: CLI.executable)
-            process.arguments = args
-            var env = ProcessInfo.processInfo.environment
-            env["SLUICE_DATA_DIR"] = nil
-            process.environment = env
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            lines.collect(out.fileHandleForReading)
-        }
+        init(_ args: [String]) throws { process = try CLI.spawn(args, stdoutInto: lines) }
 
         deinit {
             if process.isRunning { process.terminate(); process.waitUntilExit() }
