@@ -19,7 +19,8 @@ struct BenchCommand {
                sluice bench decode [--records N] [--runs R]
           Decodes N generated bid records (JSON lines, default 1,000,000) into columns: the three fields a
           windowed query reads (auction, price, dateTime), then all seven; fastest of R runs (default 3).
-               sluice bench queries [--records N] [--file FILE] [--queries a,b,c,d,e,f] [--sources file,stream] [--duckdb PYTHON] [--runs R]
+               sluice bench queries [--records N] [--file FILE] [--queries a,b,c,d,e,f] [--sources file,stream,replay] [--duckdb PYTHON]
+                                    [--duckdb-threads T] [--runs R]
           The baseline queries of ../shared/reference/performance-baseline.md over generated bids (default
           5,000,000, seed 42): (a) count, (b) filter and project, (c) 10 s tumbling window per auction with
           COUNT and MAX(price), (d) 10 s / 2 s hopping window per auction with COUNT, (e) sessions per auction
@@ -27,9 +28,12 @@ struct BenchCommand {
           each bid with the bids at the same price on the same auction within the next second (DuckDB: a
           range join of the file with itself; the file source decodes each line once for both sides, the
           stream source reads and decodes the stream once per side); each read from the JSON
-          file and from the built-in stream; records/s, MB/s and peak memory, with result checksums. With
-          --duckdb PYTHON (a Python with duckdb installed), DuckDB runs the same query on the same file, one
-          thread, in the same run, through ../shared/bench/bench.py, and the ratio is printed. --runs R times each
+          file and from the built-in stream (loaded once, not timed); the replay source is `sluice run --input`
+          end to end: a fresh stream (scratch: no fsync), the file put into it on a thread of its own while the query
+          reads it on another, timed from the start of the load to the end of the query. Records/s, MB/s and
+          peak memory, with result checksums. With --duckdb PYTHON (a Python with duckdb installed), DuckDB
+          runs the same query on the same file, one thread (--duckdb-threads T: T), in the same run, through
+          ../shared/bench/bench.py, and the ratio is printed. --runs R times each
           side R times and keeps the fastest (default 1); results must agree from run to run.
                sluice bench firehose [--records N] [--buffer-size 64MB] [--fsync POLICY] [--dir DIR]
           Puts N generated bids (default 2,000,000) through PutRecordBatch into a firehose writing GZIP
@@ -69,7 +73,7 @@ struct BenchCommand {
             let a = try Arguments(argv.dropFirst(), valued: ["records", "runs"])
             return try decode(a)
         case "queries":
-            let a = try Arguments(argv.dropFirst(), valued: ["records", "file", "queries", "sources", "duckdb", "dir", "runs"])
+            let a = try Arguments(argv.dropFirst(), valued: ["records", "file", "queries", "sources", "duckdb", "duckdb-threads", "dir", "runs"])
             return try queries(a)
         case "firehose":
             let a = try Arguments(argv.dropFirst(), valued: ["records", "buffer-size", "fsync", "dir"])
@@ -315,7 +319,7 @@ struct BenchCommand {
         import duckdb, json, sys, time
         path = sys.argv[1]
         con = duckdb.connect()
-        con.execute("SET threads = 1")
+        con.execute(f"SET threads = {int(sys.argv[2]) if len(sys.argv) > 2 else 1}")
         src = (f"read_json('{path}', format='newline_delimited', columns={{auction:'BIGINT', bidder:'BIGINT', "
                f"price:'BIGINT', channel:'VARCHAR', url:'VARCHAR', dateTime:'BIGINT', extra:'VARCHAR'}})")
         sql = \(sql)
@@ -390,7 +394,10 @@ struct BenchCommand {
         let size = Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
         let wanted = Set((a.value("queries") ?? "a,b,c,d,e,f").split(separator: ",").map(String.init))
         let sources = (a.value("sources") ?? "file,stream").split(separator: ",").map(String.init)
-        out.line("queries over \(path) (\(Int(size / 1e6)) MB), one thread; peak RSS is the process's high-water mark so far")
+        let duckThreads = try a.int("duckdb-threads") ?? 1
+        guard duckThreads >= 1 else { throw UsageError("--duckdb-threads must be at least 1") }
+        let duckThreadsNote = a.value("duckdb") == nil ? "" : ", DuckDB \(duckThreads) thread\(duckThreads == 1 ? "" : "s")"
+        out.line("queries over \(path) (\(Int(size / 1e6)) MB), one thread (replay: two, the load and the query)" + (duckThreadsNote) + "; peak RSS is the process's high-water mark so far")
         out.line(pad("query", 7) + pad("source", 8) + pad("records/s", 12) + pad("MB/s", 8) + pad("peak MB", 9) + pad("duckdb rec/s", 14) + pad("ratio", 7) + "checksum")
         out.flush()
         var store: StreamStore? = nil
@@ -398,11 +405,14 @@ struct BenchCommand {
         defer { store?.close() }
         let runs = try a.int("runs") ?? 1
         guard runs >= 1 else { throw UsageError("--runs must be at least 1") }
+        if let bad = sources.first(where: { !["file", "stream", "replay"].contains($0) }) {
+            throw UsageError("unknown source '\(bad)' (known: file, stream, replay)")
+        }
         for (name, sql) in BenchCommand.baselineQueries where wanted.contains(name) {
             var duck: Double? = nil
             if let py = a.value("duckdb") {
                 // The fastest of the runs, on both sides: this machine is shared and noisy.
-                for _ in 0..<runs { if let t = duckdb(py, name, path) { duck = min(duck ?? t, t) } }
+                for _ in 0..<runs { if let t = duckdb(py, name, path, threads: duckThreads) { duck = min(duck ?? t, t) } }
             }
             for source in sources {
               var best: (seconds: Double, records: Int64, sum: Checksum)? = nil
@@ -414,6 +424,8 @@ struct BenchCommand {
                 var records: Int64 = 0
                 if source == "file" {
                     (seconds, records) = try timedReplay(Parser.parse(BenchCommand.bidsDDL).script, q, file: path, dir: base + "/file-\(name)") { sum.add(name, $0) }
+                } else if source == "replay" {
+                    (seconds, records) = try timedLoadAndRun(q, name, file: path, dir: base + "/replay-\(name)") { sum.add(name, $0) }
                 } else {
                     if streamEngine == nil {
                         let s = try scratchStore(base + "/stream")
@@ -461,27 +473,44 @@ struct BenchCommand {
         return (watch.elapsedSeconds, c.recordsIn)
     }
 
+    /// `sluice run --input` end to end: a fresh store (without fsync, as a run's scratch store), the
+    /// file put into the stream on a thread of its own while the query reads it on this one; the
+    /// time from the start of the load to the end of the query, and the records it read.
+    func timedLoadAndRun(_ q: Query, _ name: String, file: String, dir: String, onRows: @escaping ([[Value]]) -> Void) throws -> (Double, Int64) {
+        try? FileManager.default.removeItem(atPath: dir)
+        let store = try scratchStore(dir)
+        defer { store.close(); try? FileManager.default.removeItem(atPath: dir) }
+        let engine = Engine(store: store)
+        try engine.load(Parser.parse(BenchCommand.bidsDDL).script)
+        try engine.start(query: q, label: name, onRows: onRows)
+        let watch = Stopwatch()
+        try engine.run(whileLoading: [try engine.inputLoader(stream: "bids", path: file)])
+        try engine.runUntilEnd()
+        let seconds = watch.elapsedSeconds
+        return (seconds, engine.counters[0].recordsIn / Int64(max(1, Engine.sourceCount(q, engine))))
+    }
+
     func scratchStore(_ dir: String) throws -> StreamStore {
         var c = StoreConfiguration(dataDirectory: dir)
         c.fsync = .never
         return try StreamStore(configuration: c)
     }
 
-    /// Seconds DuckDB takes for the query, from ../shared/bench/bench.py (one thread).
-    private func duckdb(_ python: String, _ query: String, _ file: String) -> Double? {
+    /// Seconds DuckDB takes for the query, from ../shared/bench/bench.py (one thread unless told).
+    private func duckdb(_ python: String, _ query: String, _ file: String, threads: Int) -> Double? {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: python)
         if query == "e" || query == "f" {
             let path = NSTemporaryDirectory() + "sluice-duckdb-\(query)-\(getpid()).py"
             _ = FileManager.default.createFile(atPath: path, contents: Data((query == "e" ? BenchCommand.duckdbSessions : BenchCommand.duckdbIntervalJoin).utf8))
-            p.arguments = [path, file]
+            p.arguments = [path, file, String(threads)]
         } else {
             let script = ["../shared/bench/bench.py", "shared/bench/bench.py"].first { FileManager.default.fileExists(atPath: $0) }
             guard let s = script else {
                 err.line("warning: ../shared/bench/bench.py not found; no DuckDB comparison")
                 return nil
             }
-            p.arguments = [s, "duckdb", query, file, "--threads", "1"]
+            p.arguments = [s, "duckdb", query, file, "--threads", String(threads)]
         }
         let pipe = Pipe()
         p.standardOutput = pipe

@@ -78,7 +78,8 @@ struct RunCommand {
         var storeArgs = a
         if !inputs.isEmpty && a.value("data-dir") == nil && (ProcessInfo.processInfo.environment["SLUICE_DATA_DIR"] ?? "").isEmpty {
             scratch = NSTemporaryDirectory() + "sluice-run-\(getpid())"
-            storeArgs = try Arguments(["--data-dir", scratch!] + argv, valued: valued, booleans: booleans)
+            // A scratch store goes when the run ends: nothing in it needs to reach the disk.
+            storeArgs = try Arguments(["--data-dir", scratch!] + (a.value("fsync") == nil ? ["--fsync", "never"] : []) + argv, valued: valued, booleans: booleans)
         }
         let store = try SluiceMain.openStore(storeArgs, warnings: err)
         defer {
@@ -123,15 +124,25 @@ struct RunCommand {
         }
         for text in engine.output { out.line(text) }
         out.flush()
+        if !inputs.isEmpty && !a.flag("until-end") {
+            // A long-running job stops its loads too.
+            signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+            signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+        }
         do {
+            var loaders: [InputLoader] = []
             for (stream, file) in inputs {
                 // The same file loaded again over a named data directory would be read twice.
                 if scratch == nil, let held = try? store.recordCount(name: stream), held > 0 {
                     log.log("warning", "warning: stream \(stream) already holds \(held) records (from an earlier run); --input adds \(file) after them, so the queries read both. Run with --fresh to empty the input streams and start the queries afresh.",
                             [("stream", .string(stream)), ("records", .int(Int64(held)))])
                 }
-                let n = try engine.loadInput(stream: stream, path: file)
-                log.log("input", "loaded \(n) records from \(file) into \(stream)", [("stream", .string(stream)), ("file", .string(file)), ("records", .int(Int64(n)))])
+                guard FileManager.default.isReadableFile(atPath: file) else { throw EngineError(message: "cannot read \(file)") }
+                loaders.append(try engine.inputLoader(stream: stream, path: file))
+            }
+            try engine.run(whileLoading: loaders, stop: { stopRequested.load(ordering: .relaxed) }) { l in
+                log.log("input", "loaded \(l.put) records from \(l.path) into \(l.stream)" + (l.stopRequested || stopRequested.load(ordering: .relaxed) ? " (stopped)" : ""),
+                        [("stream", .string(l.stream)), ("file", .string(l.path)), ("records", .int(Int64(l.put)))])
             }
             if a.flag("until-end") {
                 try engine.runUntilEnd()

@@ -7,6 +7,15 @@ import Synchronization
 public protocol SluiceClock: Sendable {
     /// The current time in Unix epoch milliseconds.
     func nowMillis() -> Int64
+    /// Whether time moves by itself (false for `ManualClock`). A query's step holds back the
+    /// records stamped with the millisecond its read began, since a put of that millisecond may
+    /// still be landing in a shard the step has read already; under a clock that moves only when
+    /// told, the step would wait for ever, and nothing puts while a test's step reads.
+    var movesByItself: Bool { get }
+}
+
+extension SluiceClock {
+    public var movesByItself: Bool { true }
 }
 
 /// The real clock.
@@ -28,6 +37,7 @@ public final class ManualClock: SluiceClock {
     }
 
     public func nowMillis() -> Int64 { now.withLock { $0 } }
+    public var movesByItself: Bool { false }
 
     /// Moves the clock forward (or backward, for tests of clock skew) by `millis`.
     public func advance(by millis: Int64) { now.withLock { $0 += millis } }

@@ -5,6 +5,7 @@ public import SluiceSQL
 import SluicePlanner
 import SluiceDataflow
 import Glibc
+import Synchronization
 public import SluiceStreams
 public import SluiceDelivery
 
@@ -719,6 +720,48 @@ public final class Engine {
             emit("input", query: nil, "\(n) record\(n == 1 ? "" : "s") of \(loader.path) \(n == 1 ? "was" : "were") over \(max) bytes and went to error_stream",
                  [("stream", .string(loader.stream)), ("file", .string(loader.path)), ("oversized", .int(Int64(n)))])
         }
+    }
+
+    /// Loads the inputs one after another on a thread of their own while this thread runs the
+    /// queries that read them, so a replay takes about as long as the slower of the two; each load
+    /// is handed to `loaded` (and its oversized records reported) as it ends. `stop` stops the
+    /// loads. What is left to read after the last one is the caller's: until the end, or on.
+    public func run(whileLoading loaders: [InputLoader], stop: @escaping @Sendable () -> Bool = { false },
+                    loaded: (InputLoader) -> Void = { _ in }) throws(EngineError) {
+        guard !loaders.isEmpty else { return }
+        let done = Atomic<Bool>(false)
+        let thread = Thread {
+            for l in loaders {
+                l.run(stop: stop)
+                if l.failure != nil { break }
+            }
+            done.store(true, ordering: .releasing)
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        func join() { while !done.load(ordering: .acquiring) { usleep(100) } }
+        var pending = loaders[...]
+        while let l = pending.first {
+            let busy: Bool
+            do { busy = try step() } catch {
+                for l in loaders { l.stop() }
+                join()
+                throw error
+            }
+            if l.finished {
+                pending.removeFirst()
+                finish(l)
+                if let f = l.failure {
+                    for l in loaders { l.stop() }
+                    join()
+                    throw EngineError.io(f)
+                }
+                loaded(l)
+            } else if !busy {
+                usleep(200)
+            }
+        }
+        join()
     }
 
     // MARK: - Running

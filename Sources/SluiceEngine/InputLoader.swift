@@ -74,20 +74,19 @@ public final class InputLoader: @unchecked Sendable {
         var keyDecoder = keyPath.map { JSONRecordDecoder(fields: [FieldSpec(name: "key", path: $0, type: .varchar)]) }
         var keyBuilder = [ColumnBuilder(.varchar)]
         var n = 0
-        var batch: [PutRecordsRequestEntry] = []
-        batch.reserveCapacity(500)
+        var batch = PackedRecords()
         func flush() throws(EngineError) {
-            guard !batch.isEmpty else { return }
+            guard batch.count > 0 else { return }
             let r: PutRecordsResult
             do {
-                r = try store.putRecords(stream: def.name, records: batch)
+                r = try store.putRecords(stream: def.name, packed: batch)
             } catch {
                 throw EngineError.io("cannot put \(path) into \(def.name): \(error)")
             }
             if r.failedRecordCount > 0 { throw EngineError.io("\(r.failedRecordCount) records of \(path) were not put") }
             let count = batch.count
             lock.withLock { _put += count }
-            batch.removeAll(keepingCapacity: true)
+            batch.removeAll()
         }
         func records(_ body: (UnsafeRawBufferPointer, Int) throws(EngineError) -> Void) throws(EngineError) {
             if csv { try forEachCSVRecord(path, delimiter: delimiter, body) } else { try forEachNumberedLine(path, body) }
@@ -132,7 +131,9 @@ public final class InputLoader: @unchecked Sendable {
                 }
                 if stopNow() { stopped = true; return }
             }
-            var key = String(n)
+            // The record's key from its field, else its number in the file (round robin).
+            var key: String? = nil
+            let number = n
             n += 1
             if csv {
                 if let i = keyIndex, let values = CSVRecordDecoder.values(of: line, delimiter: delimiter), i < values.count, !values[i].isEmpty {
@@ -142,10 +143,10 @@ public final class InputLoader: @unchecked Sendable {
                 if case .string(let s) = keyBuilder[0].finish().value(0), !s.isEmpty { key = s }
             }
             // At most 256 characters: a key of at most 256 UTF-8 bytes has no more, and is not walked.
-            let partitionKey = key.utf8.count <= 256 ? key : String(key.prefix(256))
+            let partitionKey = key.map { $0.utf8.count <= 256 ? $0 : String($0.prefix(256)) }
             // A record the stream cannot take goes to the error stream with its line, and the rest
             // of the file loads (so a rerun does not put the records before it twice).
-            let size = line.count + partitionKey.utf8.count
+            let size = line.count + (partitionKey?.utf8.count ?? InputLoader.digits(number))
             if size > store.configuration.maxRecordBytes {
                 let head = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<min(line.count, 4096)]), as: UTF8.self)
                 let f = RecordFailure(kind: "load", message: "line \(lineNumber) of \(path): the record has \(size) bytes with its partition key; a record is at most \(store.configuration.maxRecordBytes) bytes",
@@ -153,7 +154,13 @@ public final class InputLoader: @unchecked Sendable {
                 lock.withLock { _oversized.append(f) }
                 return
             }
-            batch.append(PutRecordsRequestEntry(data: Array(line), partitionKey: partitionKey))
+            // A put takes 500 records and 5 MB at most.
+            if batch.byteCount + size > store.configuration.maxPutRecordsBytes { try flush() }
+            if let k = partitionKey {
+                batch.append(data: line, partitionKey: k)
+            } else {
+                InputLoader.decimal(number) { batch.append(data: line, partitionKey: $0) }
+            }
             if batch.count == 500 || pace != nil {
                 try flush()
                 // Unpaced, a stop is heard between batches.
@@ -161,5 +168,25 @@ public final class InputLoader: @unchecked Sendable {
             }
         }
         try flush()
+    }
+
+    /// How many digits `n` (not negative) has.
+    static func digits(_ n: Int) -> Int {
+        var d = 1, x = n
+        while x >= 10 { x /= 10; d += 1 }
+        return d
+    }
+
+    /// `n` (not negative) in decimal digits, written on the stack.
+    static func decimal<R>(_ n: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
+            let count = digits(n)
+            var x = n
+            for k in stride(from: count - 1, through: 0, by: -1) {
+                buf[k] = UInt8(truncatingIfNeeded: 48 + x % 10)
+                x /= 10
+            }
+            return body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buf)[0..<count]))
+        }
     }
 }

@@ -239,7 +239,9 @@ final class Job {
     }
 
     /// Binds a `header = true` CSV stream by name, with the header that loading it recorded (the
-    /// stream's `sluice.csv-header` tag); without one, columns bind by declared position.
+    /// stream's `sluice.csv-header` tag); without one, columns bind by declared position. Asked
+    /// once the stream's first records have been read (a load that is still running tags the
+    /// stream before it puts a record).
     private func bindCSVHeader(_ input: JobInput) throws(EngineError) {
         guard input.csvByHeader, input.decoder.needsCSV else { return }
         let fields = input.decoder.fieldSpecs
@@ -277,20 +279,25 @@ final class Job {
     /// after the windows those records closed. Records in order go through in batches, as read.
     /// A shard read that stopped short of its end makes the records of other reads that arrived
     /// after its last one wait for the next step, so the order does not depend on how much a
-    /// read returns. Returns whether anything was read.
+    /// read returns. Returns whether anything was read (or held back for the next step).
     func step() throws(EngineError) -> Bool {
         let now = engine.clock.nowMillis()
         // Records that arrived while this step was reading wait for the next one, on every
         // shard alike, so that a later record of one shard is never taken before an earlier one
-        // of another that the step's read of it came too soon to see.
+        // of another that the step's read of it came too soon to see. A put takes its arrival
+        // under the stream's lock, and a read waits for that lock: a put that one shard's read
+        // missed and another's saw arrived at or after the step began. So a clock that moves
+        // holds back the step's own millisecond too (a put may be landing in it now).
         let pollStart = now
+        let current = engine.clock.movesByItself
         var polled: [[StreamConsumer.ShardRecords]] = []
         var before: [[String: StreamConsumer.Position]] = []
         var reads: [Read] = []
         for (i, input) in inputs.enumerated() {
-            try bindCSVHeader(input)
             before.append(input.consumer.positions)
             do { polled.append(try input.consumer.poll(limitPerShard: engine.pollLimit)) } catch { throw EngineError.io("reading \(input.source.stream.name): \(error)") }
+            // Bound once records are there: a load records the header before its first record.
+            if polled[i].contains(where: { $0.result.records.count > 0 }) { try bindCSVHeader(input) }
             input.iteratorAgeMillis = polled[i].map(\.result.millisBehindLatest).max() ?? 0
             reads += polled[i].indices.map { Read(input: i, shard: $0) }
         }
@@ -308,7 +315,7 @@ final class Job {
                 let r = result(k)
                 var n = keep[k]
                 func waits(_ a: Int64) -> Bool {
-                    a > pollStart || limits.contains { $0.read != k && (a > $0.arrival || (a == $0.arrival && k > $0.read)) }
+                    a > pollStart || (current && a == pollStart) || limits.contains { $0.read != k && (a > $0.arrival || (a == $0.arrival && k > $0.read)) }
                 }
                 while n > 0 && waits(r.records.arrivalMillis(n - 1)) { n -= 1 }
                 if n < keep[k] {
@@ -319,7 +326,8 @@ final class Job {
             }
         }
         var batches: [Decoded] = []
-        var read = false
+        // Records held back count as work: the next step takes them.
+        var read = reads.indices.contains { keep[$0] < result($0).records.count }
         for g in reads.indices where keep[g] > 0 {
             let input = inputs[reads[g].input]
             read = true

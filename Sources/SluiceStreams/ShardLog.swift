@@ -191,7 +191,7 @@ final class ShardLog: @unchecked Sendable {
     /// Returns the index of the first record and the arrival used; the records get consecutive indexes.
     /// Nothing is acknowledged unless the bytes reached the file: on a write error the log is left
     /// as it was and the error is thrown.
-    func append(entries: [PutRecordsRequestEntry], positions: some Collection<Int>, arrival now: Int64,
+    func append(entries: some PutSource, positions: some Collection<Int>, arrival now: Int64,
                 syncNow: Bool) throws(StreamError) -> (first: UInt64, arrival: Int64) {
         lock.lock()
         defer { lock.unlock() }
@@ -205,9 +205,8 @@ final class ShardLog: @unchecked Sendable {
         pending.reserveCapacity(positions.count)
         var rolledFrom: [Segment] = []
         for p in positions {
-            let entry = entries[p]
-            let keyLen = entry.partitionKey.utf8.count
-            let payloadLen = SegmentFormat.payloadFixedBytes + keyLen + entry.data.count
+            let keyLen = entries.keyCount(p)
+            let payloadLen = SegmentFormat.payloadFixedBytes + keyLen + entries.dataCount(p)
             let frameLen = SegmentFormat.frameHeaderBytes + payloadLen
             if seg.size + writeBuffer.count + frameLen > segmentBytes && (seg.count > 0 || writeBuffer.count > 0) {
                 // Seal this segment and begin the next one at this record's index.
@@ -224,16 +223,11 @@ final class ShardLog: @unchecked Sendable {
             dst.storeBytes(of: UInt64(bitPattern: arrival).littleEndian, toByteOffset: 16, as: UInt64.self)
             dst.storeBytes(of: UInt16(keyLen).littleEndian, toByteOffset: 24, as: UInt16.self)
             let keyDst = dst + SegmentFormat.frameHeaderBytes + SegmentFormat.payloadFixedBytes
-            if entry.partitionKey.utf8.withContiguousStorageIfAvailable({ keyDst.copyMemory(from: $0.baseAddress!, byteCount: keyLen) }) == nil {
-                var k = entry.partitionKey
-                k.withUTF8 { keyDst.copyMemory(from: $0.baseAddress!, byteCount: keyLen) }
+            entries.withRecord(p) { key, data in
+                if keyLen > 0 { keyDst.copyMemory(from: key.baseAddress!, byteCount: keyLen) }
+                if data.count > 0 { (keyDst + keyLen).copyMemory(from: data.baseAddress!, byteCount: data.count) }
             }
-            entry.data.withUnsafeBytes { d in
-                if d.count > 0 { (keyDst + keyLen).copyMemory(from: d.baseAddress!, byteCount: d.count) }
-            }
-            let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: dst + SegmentFormat.frameHeaderBytes, count: payloadLen))
-            dst.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)
-            index += 1
+            index += 1  // (its checksum goes in as the frames are flushed, four at a time)
         }
         try flush(seg, pending: &pending, arrival: arrival, startSize: rolledFrom.isEmpty ? startSize : SegmentFormat.headerBytes)
         sealedUnsynced.append(contentsOf: rolledFrom)
@@ -252,6 +246,23 @@ final class ShardLog: @unchecked Sendable {
     private func flush(_ seg: Segment, pending: inout [(index: UInt64, offset: Int)], arrival: Int64,
                        startSize: Int) throws(StreamError) {
         guard writeBuffer.count > 0 else { return }
+        // Each buffered frame's checksum of its payload, four frames side by side.
+        let base = writeBuffer.base, at = seg.size
+        func payload(_ k: Int) -> UnsafeRawBufferPointer {
+            let frame = base + (pending[k].offset - at)
+            return UnsafeRawBufferPointer(start: frame + SegmentFormat.frameHeaderBytes, count: Int(UInt32(littleEndian: frame.loadUnaligned(as: UInt32.self))))
+        }
+        func seal(_ k: Int, _ crc: UInt32) { (base + (pending[k].offset - at)).storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self) }
+        var k = 0
+        while k + 4 <= pending.count {
+            let c = CRC32C.checksums(payload(k), payload(k + 1), payload(k + 2), payload(k + 3))
+            seal(k, c.0); seal(k + 1, c.1); seal(k + 2, c.2); seal(k + 3, c.3)
+            k += 4
+        }
+        while k < pending.count {
+            seal(k, CRC32C.checksum(payload(k)))
+            k += 1
+        }
         do throws(StreamError) {
             try writeAll(fd: seg.fd, bytes: UnsafeRawBufferPointer(start: writeBuffer.base, count: writeBuffer.count),
                          at: seg.size, path: seg.path)
@@ -322,6 +333,32 @@ final class ShardLog: @unchecked Sendable {
         func frames(_ b: UnsafeRawBufferPointer, from start: Int, fileOffset: Int, _ seg: Segment, committed: Int) throws(StreamError) -> (Int, Bool) {
             var p = start
             var consumed = 0
+            // The checksums of the next whole frames, computed four at a time (`ahead`: their
+            // offsets in `b`, each with its payload's checksum).
+            var ahead: [(offset: Int, crc: UInt32)] = []
+            ahead.reserveCapacity(4)
+            func payload(at q: Int) -> UnsafeRawBufferPointer? {
+                guard q + SegmentFormat.frameHeaderBytes <= b.count else { return nil }
+                let n = Int(b.loadUnaligned(fromByteOffset: q, as: UInt32.self).littleEndian)
+                guard n >= SegmentFormat.payloadFixedBytes, q + SegmentFormat.frameHeaderBytes + n <= b.count else { return nil }
+                return UnsafeRawBufferPointer(rebasing: b[(q + SegmentFormat.frameHeaderBytes)..<(q + SegmentFormat.frameHeaderBytes + n)])
+            }
+            func checksum(at q: Int, _ body: UnsafeRawBufferPointer) -> UInt32 {
+                for h in ahead where h.offset == q { return h.crc }
+                ahead.removeAll(keepingCapacity: true)
+                let h = SegmentFormat.frameHeaderBytes
+                let q1 = q + h + body.count
+                guard let b1 = payload(at: q1) else { return CRC32C.checksum(body) }
+                let q2 = q1 + h + b1.count
+                guard let b2 = payload(at: q2) else { return CRC32C.checksum(body) }
+                let q3 = q2 + h + b2.count
+                guard let b3 = payload(at: q3) else { return CRC32C.checksum(body) }
+                let c = CRC32C.checksums(body, b1, b2, b3)
+                ahead.append((q1, c.1))
+                ahead.append((q2, c.2))
+                ahead.append((q3, c.3))
+                return c.0
+            }
             while p + SegmentFormat.frameHeaderBytes <= b.count {
                 let payloadLen = Int(b.loadUnaligned(fromByteOffset: p, as: UInt32.self).littleEndian)
                 let frameLen = SegmentFormat.frameHeaderBytes + payloadLen
@@ -334,7 +371,7 @@ final class ShardLog: @unchecked Sendable {
                 let crc = b.loadUnaligned(fromByteOffset: p + 4, as: UInt32.self).littleEndian
                 let q = p + SegmentFormat.frameHeaderBytes
                 guard payloadLen >= SegmentFormat.payloadFixedBytes,
-                      CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[q..<(q + payloadLen)])) == crc else {
+                      checksum(at: p, UnsafeRawBufferPointer(rebasing: b[q..<(q + payloadLen)])) == crc else {
                     if entries.isEmpty { throw corrupt(shardName, seg, fileOffset + consumed) }
                     return (consumed, true)  // return what came before; the next read reports the damage
                 }

@@ -1,0 +1,76 @@
+import Foundation
+
+/// The records of one put as the write path reads them: each one's partition key and data as
+/// bytes, and its explicit hash key if it has one. PutRecords requests (`[PutRecordsRequestEntry]`)
+/// and packed local loads (`PackedRecords`) both go through the same routing, limits and log.
+protocol PutSource {
+    var count: Int { get }
+    func keyCount(_ i: Int) -> Int
+    func dataCount(_ i: Int) -> Int
+    func explicitHashKey(_ i: Int) -> String?
+    /// The partition key's UTF-8 bytes and the data of record `i`.
+    func withRecord<R>(_ i: Int, _ body: (_ key: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer) -> R) -> R
+}
+
+extension Array: PutSource where Element == PutRecordsRequestEntry {
+    func keyCount(_ i: Int) -> Int { self[i].partitionKey.utf8.count }
+    func dataCount(_ i: Int) -> Int { self[i].data.count }
+    func explicitHashKey(_ i: Int) -> String? { self[i].explicitHashKey }
+    func withRecord<R>(_ i: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> R) -> R {
+        var key = self[i].partitionKey
+        return key.withUTF8 { k in self[i].data.withUnsafeBytes { d in body(UnsafeRawBufferPointer(k), d) } }
+    }
+}
+
+/// Records for one put packed side by side: each record's partition key then its data in one
+/// buffer, with no array or string per record. A local bulk load (`sluice run --input`, the
+/// REPL's `.load`) builds one line by line and hands it to `putRecords(stream:packed:)`, which
+/// applies the PutRecords rules (500 records, the size limits) as a request of entries would.
+public struct PackedRecords: Sendable {
+    private var bytes: [UInt8] = []
+    /// Record i: key at starts[i] of keyLengths[i] bytes, then its data up to starts[i + 1].
+    private var starts: [Int] = [0]
+    private var keyLengths: [Int] = []
+
+    public init() {}
+
+    public var count: Int { keyLengths.count }
+    /// Key and data bytes of every record together (the request's size).
+    public var byteCount: Int { bytes.count }
+
+    public mutating func append(data: UnsafeRawBufferPointer, partitionKey: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: partitionKey)
+        bytes.append(contentsOf: data)
+        keyLengths.append(partitionKey.count)
+        starts.append(bytes.count)
+    }
+
+    public mutating func append(data: UnsafeRawBufferPointer, partitionKey: String) {
+        var key = partitionKey
+        key.withUTF8 { append(data: data, partitionKey: UnsafeRawBufferPointer($0)) }
+    }
+
+    public mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        starts.removeAll(keepingCapacity: true)
+        starts.append(0)
+        keyLengths.removeAll(keepingCapacity: true)
+    }
+
+    /// Record i's partition key.
+    public func partitionKey(_ i: Int) -> String {
+        bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[starts[i]..<(starts[i] + keyLengths[i])]), as: UTF8.self) }
+    }
+}
+
+extension PackedRecords: PutSource {
+    func keyCount(_ i: Int) -> Int { keyLengths[i] }
+    func dataCount(_ i: Int) -> Int { starts[i + 1] - starts[i] - keyLengths[i] }
+    func explicitHashKey(_ i: Int) -> String? { nil }
+    func withRecord<R>(_ i: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> R) -> R {
+        bytes.withUnsafeBytes { all in
+            let s = starts[i], k = keyLengths[i]
+            return body(UnsafeRawBufferPointer(rebasing: all[s..<(s + k)]), UnsafeRawBufferPointer(rebasing: all[(s + k)..<starts[i + 1]]))
+        }
+    }
+}
