@@ -35,6 +35,11 @@ struct BenchCommand {
           runs the same query on the same file, one thread (--duckdb-threads T: T), in the same run, through
           ../shared/bench/bench.py, and the ratio is printed. --runs R times each
           side R times and keeps the fastest (default 1); results must agree from run to run.
+               sluice bench parallel [--records N] [--file FILE] [--query c] [--queries Q]
+          Persistent queries as `sluice serve` runs them, each on a thread of its own, over N bids in the built-in
+          stream (default 2,000,000, loaded first, not timed): one query alone, then Q copies of it (default 2) at
+          once, then the Q copies stepped in turn by one loop on one thread; seconds until every copy has read
+          every record, and each time over the time of one alone.
                sluice bench firehose [--records N] [--buffer-size 64MB] [--fsync POLICY] [--dir DIR]
           Puts N generated bids (default 2,000,000) through PutRecordBatch into a firehose writing GZIP
           objects, delivered as buffers fill; records/s and MB/s, and gzip -6 on the same bytes in the
@@ -85,13 +90,15 @@ struct BenchCommand {
             return try rcf(try Arguments(argv.dropFirst(), valued: ["records", "columns", "trees", "sample-size"]))
         case "anomalies":
             return try anomalies(try Arguments(argv.dropFirst(), valued: ["shapes", "seed", "trees", "sample-size", "scores-dir", "forest-seeds"]))
+        case "parallel":
+            return try parallel(try Arguments(argv.dropFirst(), valued: ["records", "file", "query", "queries", "dir"]))
         case "nexmark":
             return try nexmark(try Arguments(argv.dropFirst(), valued: ["events", "rate", "queries", "sources", "runs", "queries-dir", "dir"]))
         case "--help", "-h", "help":
             out.line(BenchCommand.usage)
             return 0
         default:
-            throw UsageError("unknown benchmark '\(what)' (known: stream, parse, decode, queries, firehose, serve, rcf, anomalies, nexmark)")
+            throw UsageError("unknown benchmark '\(what)' (known: stream, parse, decode, queries, parallel, firehose, serve, rcf, anomalies, nexmark)")
         }
     }
 

@@ -81,8 +81,10 @@ struct ServeCommand {
         }
         defer { store.close() }
         let engine = Engine(store: store)
-        // One query that fails stops alone; the server and the other queries go on.
+        // One query that fails stops alone; the server and the other queries go on, each on a
+        // thread of its own.
         engine.isolateFailures = true
+        engine.threadedQueries = true
         // Query files log as `sluice run` does: start, checkpoints, alerts, final counts.
         let log = EventLog(.plain, err)
         engine.onEvent = { log.log($0) }

@@ -144,13 +144,13 @@ extension Engine {
 
     /// Each running alert, its keys now FIRING and since when (SHOW ALERTS).
     public var alertStatus: [AlertStatus] {
-        jobs.compactMap { j in
+        jobs.compactMap { j in j.observed { j -> AlertStatus? in
             guard let a = j.sink as? AlertSink else { return nil }
             let per = a.def.per.map { a.def.outputColumns[$0] }
             return AlertStatus(name: a.def.name, severity: a.def.severity, running: !j.done,
                                firing: a.machine.firing.map { k in (zip(per, k.key).map { ($0, $1) }, k.since) },
                                suppressed: a.machine.suppressed)
-        }
+        } }
     }
 
     /// SHOW ALERTS as text: a line per alert, then a line per FIRING key.

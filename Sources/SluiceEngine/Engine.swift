@@ -111,10 +111,16 @@ public final class Engine {
     public var isolateFailures = false
     /// Where queries keep their checkpoints (`--state-dir`); by default DATA/queries.
     public var stateDirectory: String?
+    /// A server's engine: each persistent query runs on a thread of its own (QueryRunner), and
+    /// `step()` runs the rest (ad-hoc queries, firehose delivery, metrics, table refreshes).
+    public var threadedQueries = false
 
     func emit(_ event: String, query: String?, _ message: String, _ fields: [(String, JSONValue)] = []) {
-        onEvent?(EngineEvent(event: event, query: query, message: message, fields: fields))
+        services.withLock { onEvent?(EngineEvent(event: event, query: query, message: message, fields: fields)) }
     }
+
+    /// What queries on threads of their own share: the event log, the error stream's bookkeeping.
+    let services = NSRecursiveLock()
 
     /// Files written by queries (sinks and alert targets), by absolute path: the query writing each.
     /// A file has one writer, so that each query's checkpoint can cut it back exactly.
@@ -179,10 +185,12 @@ public final class Engine {
 
     public var counters: [QueryCounters] {
         jobs.map { j in
-            var c = j.counters
-            c.watermark = j.lastWatermark == .min ? nil : j.lastWatermark
-            c.newestEventTime = j.inputs.compactMap(\.tracker.newestEventTime).max()
-            return c
+            j.observed { j in
+                var c = j.counters
+                c.watermark = j.lastWatermark == .min ? nil : j.lastWatermark
+                c.newestEventTime = j.inputs.compactMap(\.tracker.newestEventTime).max()
+                return c
+            }
         }
     }
 
@@ -482,7 +490,7 @@ public final class Engine {
         func refuse(_ id: String, _ message: String, help: String? = nil) -> EngineError {
             EngineError(diagnostics: [Diagnostic(id: id, message: message, span: span, help: help)])
         }
-        let running = jobs.filter { !$0.ephemeral && !$0.done }
+        let running = jobs.filter { !$0.ephemeral && !$0.observed(\.done) }
         func users(reading: Bool) -> [Job] {
             running.filter { j in j.writes?.lowercased() == key || (reading && j.inputs.contains { $0.source.stream.name.lowercased() == key }) }
         }
@@ -786,6 +794,10 @@ public final class Engine {
         jobs.append(job)
         emit(job.resumed ? "resume" : "start", query: job.counters.name, job.resumed ? "resumed from its checkpoint" : "started",
              [("sources", .array(sources.map { .string($0.stream.name) }))])
+        if threadedQueries {
+            job.runner = QueryRunner(job, engine: self)
+            job.runner?.start()
+        }
     }
 
     /// A running persistent query: its number, what started it, its counters.
@@ -797,17 +809,18 @@ public final class Engine {
 
     /// The persistent queries that run, by number.
     public var runningQueries: [RunningQuery] {
-        jobs.filter { !$0.ephemeral && !$0.done }.map { RunningQuery(id: $0.id, label: $0.label, counters: $0.counters) }
+        jobs.filter { !$0.ephemeral && !$0.observed(\.done) }.map { j in RunningQuery(id: j.id, label: j.label, counters: j.observed(\.counters)) }
     }
 
     /// `DROP QUERY n`: stops query n, closes its sink, removes its checkpoint (a later query of
     /// the same text starts afresh) and frees the files it wrote for other queries.
     public func dropQuery(_ id: Int) throws(EngineError) {
-        guard let job = jobs.first(where: { !$0.ephemeral && $0.id == id && !$0.done }) else {
+        guard let job = jobs.first(where: { !$0.ephemeral && $0.id == id && !$0.observed(\.done) }) else {
             let ids = runningQueries.map { String($0.id) }
             throw EngineError(diagnostics: [Diagnostic(id: "plan.unknown-query", message: "no running query \(id)", span: nil,
                                                        help: ids.isEmpty ? "no query runs" : "running: " + ids.joined(separator: ", "))])
         }
+        job.runner?.stop()
         try? job.sink.close()
         job.done = true
         jobs.removeAll { $0 === job }
@@ -854,22 +867,26 @@ public final class Engine {
     public func step() throws(EngineError) -> Bool {
         refreshTables()
         var busy = false
-        for j in jobs where !j.done {
+        for j in jobs where j.runner == nil && !j.done {
             guard isolateFailures && !j.ephemeral else {
                 busy = try j.step() || busy
                 continue
             }
             do { busy = try j.step() || busy } catch {
-                // One query fails (a bad record under bad_records = 'fail', a sink that cannot
-                // write): it stops, marked FAILED with the reason; the others go on.
-                j.failure = error.description
-                j.done = true
-                emit("failed", query: j.counters.name, "failed: \(error.description)", [("reason", .string(error.description))])
+                fail(j, error)
             }
         }
         busy = try deliver() || busy
         busy = try emitMetricsIfDue() || busy
         return busy
+    }
+
+    /// One query fails (a bad record under bad_records = 'fail', a sink that cannot write): it
+    /// stops, marked FAILED with the reason; the others go on.
+    func fail(_ j: Job, _ error: EngineError) {
+        j.failure = error.description
+        j.done = true
+        emit("failed", query: j.counters.name, "failed: \(error.description)", [("reason", .string(error.description))])
     }
 
     /// Re-reads the reference tables whose refresh interval has passed. A table that fails to load
@@ -907,7 +924,7 @@ public final class Engine {
             }
         case .queries:
             for (j, c) in zip(jobs, counters) {
-                let state = j.failure.map { "FAILED (\($0))" } ?? (j.done ? "DONE" : "RUNNING")
+                let state = j.observed { j in j.failure.map { "FAILED (\($0))" } ?? (j.done ? "DONE" : "RUNNING") }
                 var line = "\(c.name): \(state), \(c.recordsIn) records in, \(c.rowsOut) rows out, \(c.late) late, \(c.bad) bad"
                 if let w = c.watermark, w != WatermarkTracker.infinity {
                     line += ", watermark \(TimeFormat.iso8601(w))" + (c.watermarkLagMillis.map { " (\(TimeFormat.human(millis: $0)) behind the newest event)" } ?? "")
@@ -953,17 +970,19 @@ public final class Engine {
 
     /// Ends every query: windows close, sinks close; firehoses deliver what they hold.
     public func finish() throws(EngineError) {
+        for j in jobs { j.runner?.stop() }
         try finishAll()
     }
 
     /// Takes a checkpoint of every running query now.
     public func checkpoint() throws(EngineError) {
-        for j in jobs where !j.done { try j.checkpoint() }
+        for j in jobs { try j.observed { j throws(EngineError) in if !j.done { try j.checkpoint() } } }
     }
 
     /// Stops every running query at a checkpoint without ending its input: open windows are kept
     /// in the checkpoint, and running the same file again over the same data directory continues.
     public func stop() throws(EngineError) {
+        for j in jobs { j.runner?.stop() }
         for j in jobs where !j.done { try j.stop() }
         try flushFirehoses()
     }
@@ -1087,6 +1106,8 @@ public final class Engine {
 
     /// Puts a failed record into `error_stream` (DIALECT.md §5).
     func reportError(_ f: RecordFailure, source: String) {
+        services.lock()
+        defer { services.unlock() }
         if f.kind == "decode", let shard = f.shardId, let seq = f.sequenceNumber {
             let key = source + "\u{0}" + shard
             // Sequence numbers are decimals: longer is larger, equal lengths compare as text.

@@ -97,6 +97,8 @@ final class Job {
     var writes: String?
     /// The statement that started it, on one line.
     var text = ""
+    /// Its thread, when it runs on one of its own (a server's queries).
+    var runner: QueryRunner?
     private(set) var lastWatermark = Int64.min
     /// With `bad_records = 'fail'`: the first record that could not be decoded; the query stops.
     private var fatal: RecordFailure?

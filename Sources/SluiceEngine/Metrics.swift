@@ -63,17 +63,16 @@ extension Engine {
             guard let c = try? store.writeCounters(name: name) else { continue }
             let before = metricsStreamBaseline[name] ?? (0, 0, 0)
             metricsStreamBaseline[name] = c
-            let age = jobs.filter { !$0.done && $0.source.stream.name.lowercased() == name.lowercased() }.map(\.iteratorAgeMillis).max()
+            let age = jobs.filter { $0.source.stream.name.lowercased() == name.lowercased() }.compactMap { $0.observed { $0.done ? nil : $0.iteratorAgeMillis } }.max()
             rows.append([.timestamp(now), .string("stream"), .string(name), .int(c.records - before.0), .int(c.bytes - before.1),
                          .int(c.throttled - before.2), age.map { .int($0) } ?? .null, .null, .null, .null, .null, .null])
         }
-        for (i, j) in jobs.enumerated() where !j.done {
-            let c = j.counters
+        for (i, j) in jobs.enumerated() {
+            guard let (c, w, age) = j.observed({ $0.done ? nil : ($0.counters, $0.lastWatermark, $0.iteratorAgeMillis) }) else { continue }
             let before = metricsQueryBaseline[i] ?? QueryCounters(name: c.name)
             metricsQueryBaseline[i] = c
-            let w = j.lastWatermark
             let lag: Value = w > Int64.min / 2 && w < WatermarkTracker.infinity / 2 ? .int(now - w) : .null
-            rows.append([.timestamp(now), .string("query"), .string(c.name), .null, .null, .null, .int(j.iteratorAgeMillis),
+            rows.append([.timestamp(now), .string("query"), .string(c.name), .null, .null, .null, .int(age),
                          .int(c.recordsIn - before.recordsIn), .int(c.rowsOut - before.rowsOut), .int(c.late - before.late),
                          .int(c.bad - before.bad), lag])
         }

@@ -654,10 +654,10 @@ final class Pipeline {
         var out: [[Value]] = []
         out.reserveCapacity(b.count)
         for r in 0..<b.count where !bad.contains(r) {
-            let matches = l.table.matches(l.tableKeys, keys.map { $0[r] })
+            let matches = l.table.lookup(l.tableKeys, keys.map { $0[r] })
             if matches.isEmpty && !l.left { continue }
             let row = b.row(r)
-            var joined = matches.map { row + l.table.rows[$0] }
+            var joined = matches.map { row + $0 }
             if let residual = l.residual, !joined.isEmpty {
                 let candidates = Pipeline.batch(joined, l.schema)
                 evaluator.reset()

@@ -9,8 +9,10 @@ import SluicePlanner
 /// leave the current version in place, and the error is reported. Joins look rows up by key in
 /// the current version (an index per set of key columns, rebuilt with each version).
 ///
-/// Owned by the engine's driver (not thread-safe).
-final class ReferenceTable {
+/// Queries on threads of their own (a server's) look rows up while the engine's thread refreshes
+/// the table: a lock keeps a lookup and a new version apart.
+final class ReferenceTable: @unchecked Sendable {
+    private let lock = NSLock()
     let definition: TableDefinition
     private(set) var rows: [[Value]] = []
     /// Versions loaded so far (0: none yet).
@@ -31,15 +33,21 @@ final class ReferenceTable {
     /// Loads the file when no version is loaded or `refresh` has passed since the last attempt.
     /// Returns the error of a failed attempt (the previous version stays).
     func refreshIfDue(now: Int64) -> String? {
+        lock.lock()
+        defer { lock.unlock() }
         if let at = attemptedAt {
             guard let every = definition.refreshMillis, now - at >= every else { return nil }
         }
-        return load(now: now)
+        return loadLocked(now: now)
     }
 
     /// Reads the file into a new version; on failure keeps the current one and returns why.
     @discardableResult
     func load(now: Int64) -> String? {
+        lock.withLock { loadLocked(now: now) }
+    }
+
+    private func loadLocked(now: Int64) -> String? {
         attemptedAt = now
         let path = definition.file
         let attrs = try? FileManager.default.attributesOfItem(atPath: path)
@@ -112,9 +120,15 @@ final class ReferenceTable {
         return .success(out)
     }
 
-    /// The rows whose `columns` equal `key` (none when a key value is NULL).
-    func matches(_ columns: [Int], _ key: [Value]) -> [Int] {
+    /// The rows whose `columns` equal `key` (none when a key value is NULL), of one version.
+    func lookup(_ columns: [Int], _ key: [Value]) -> [[Value]] {
         if key.contains(.null) { return [] }
+        lock.lock()
+        defer { lock.unlock() }
+        return matches(columns, key).map { rows[$0] }
+    }
+
+    private func matches(_ columns: [Int], _ key: [Value]) -> [Int] {
         if indexes[columns] == nil {
             var index: [[Value]: [Int]] = [:]
             for (i, r) in rows.enumerated() { index[columns.map { r[$0] }, default: []].append(i) }
