@@ -14,7 +14,7 @@ struct ServeCommand {
     static let usage = """
         usage: sluice serve [--listen 127.0.0.1:4567] [--data-dir DIR] [--s3-dir DIR] [--iterator-ttl SECONDS]
                             [--create-delay S] [--update-delay S] [--consumer-delay S] [--enforce-limits]
-                            [--require-auth --access-key ID:SECRET ...] [FILE.sql ...]
+                            [--require-auth --access-key ID:SECRET ...] [--checkpoint-interval SECONDS] [FILE.sql ...]
           Serves the Kinesis Data Streams API (X-Amz-Target Kinesis_20131202.*) and the Firehose API
           (Firehose_20150804.*), JSON 1.1 over HTTP/1.1, on the stream store of DIR, so boto3, the AWS CLI and the
           SDKs in JSON mode work unchanged with --endpoint-url http://HOST:PORT. Firehoses deliver to S3
@@ -27,12 +27,12 @@ struct ServeCommand {
           Any SigV4-signed request is accepted, unless --require-auth: then each request's signature is
           verified against the --access-key pairs (unknown keys, bad signatures and 15-minute skew refused). GET /health answers ok; GET /metrics is in the Prometheus text format. While it runs, DIR/server.json holds its
           URL and process id, so that `sluice stream` commands given DIR go through it. Query files named after the options run
-          as jobs on the same store, with checkpoints, until SIGINT or SIGTERM stop the server and the jobs at
-          a checkpoint.
+          as jobs on the same store, with checkpoints (every 10 s, or --checkpoint-interval), until SIGINT or
+          SIGTERM stop the server and the jobs at a checkpoint. Each persistent query runs on a thread of its own.
         """
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
-        let a = try Arguments(argv, valued: ["listen", "data-dir", "s3-dir", "fsync", "iterator-ttl", "create-delay", "update-delay", "consumer-delay", "access-key"], booleans: ["enforce-limits", "require-auth"])
+        let a = try Arguments(argv, valued: ["listen", "data-dir", "s3-dir", "fsync", "iterator-ttl", "create-delay", "update-delay", "consumer-delay", "access-key", "checkpoint-interval"], booleans: ["enforce-limits", "require-auth"])
         var keys: [String: String]? = nil
         if a.flag("require-auth") {
             var k: [String: String] = [:]
@@ -85,6 +85,12 @@ struct ServeCommand {
         // thread of its own.
         engine.isolateFailures = true
         engine.threadedQueries = true
+        if let t = a.value("checkpoint-interval") {
+            guard let secs = Double(t), secs > 0, let ms = Millis.fromSeconds(secs), ms <= Millis.maxTimestamp else {
+                throw UsageError("--checkpoint-interval takes seconds, not '\(t)'")
+            }
+            engine.checkpointIntervalMillis = max(1, ms)
+        }
         // Query files log as `sluice run` does: start, checkpoints, alerts, final counts.
         let log = EventLog(.plain, err)
         engine.onEvent = { log.log($0) }
