@@ -267,6 +267,7 @@ public final class Engine {
         case start(LogicalPlan, Target, label: String, text: String = "")
         case print(String)
         case dropQuery(Int, ifExists: Bool)
+        case explainQuery(Int)
         case showAlerts
         case show(ShowTarget)
     }
@@ -295,6 +296,7 @@ public final class Engine {
         case .dropQuery(let id, let ifExists):
             if ifExists && !runningQueries.contains(where: { $0.id == id }) { break }
             try dropQuery(id)
+        case .explainQuery(let id): output.append(try explainRunning(id))
         case .showAlerts: output.append(Engine.render(alertStatus))
         case .show(let target): output.append(listing(target))
         case .start(let plan, let target, let label, let text):
@@ -460,6 +462,8 @@ public final class Engine {
             pending.append(.showAlerts)
         case .show(let target):
             pending.append(.show(target))
+        case .explainQuery(let id):
+            pending.append(.explainQuery(id))
         case .explain(let e):
             let query: Query
             switch e.statement.kind {
@@ -641,10 +645,27 @@ public final class Engine {
         }
     }
 
-    static func physical(_ plan: LogicalPlan) -> String {
-        let p = Pipeline(plan)
+    /// A running query's operators (EXPLAIN n): its line of SHOW QUERIES, then its physical plan
+    /// with the rows that entered each operator so far and the records each source read.
+    func explainRunning(_ id: Int) throws(EngineError) -> String {
+        guard let job = jobs.first(where: { !$0.ephemeral && $0.id == id }) else {
+            let ids = runningQueries.map { String($0.id) }
+            throw EngineError(diagnostics: [Diagnostic(id: "plan.unknown-query", message: "no running query \(id)", span: nil,
+                                                       help: ids.isEmpty ? "no query runs" : "running: " + ids.joined(separator: ", "))])
+        }
+        let (rowsIn, read) = job.observed { j in (j.pipeline.rowsIn, j.inputs.map(\.recordsIn)) }
+        let shown = listing(.queries).split(separator: "\n").first { $0.hasPrefix(job.counters.name + ":") }.map(String.init) ?? job.counters.name
+        return shown + "\n" + Engine.physical(job.plan, running: (job.pipeline, rowsIn, read))
+    }
+
+    /// The operators that run a plan, top down, the sources under them. For a running query
+    /// (`running`: its pipeline, the rows that entered each stage, the records each source
+    /// read), each line ends with its count.
+    static func physical(_ plan: LogicalPlan, running: (Pipeline, [Int64], [Int64])? = nil) -> String {
+        let p = running?.0 ?? Pipeline(plan)
         var lines: [String] = []
-        for s in p.stages.reversed() {
+        for (i, s) in p.stages.enumerated().reversed() {
+            defer { if let r = running, i < r.1.count { lines[lines.count - 1] += " (\(r.1[i]) rows in)" } }
             switch s {
             case .filter(let e): lines.append("FilterExec: \(e)")
             case .project(let exprs, let schema): lines.append("ProjectExec: \(schema.fields.map(\.name).joined(separator: ", ")) (\(exprs.count) expressions)")
@@ -667,10 +688,11 @@ public final class Engine {
         }
         // The sources sit under the last operator, side by side for a join of two streams.
         let depth = lines.count
-        for src in sourceNodes(plan) {
+        for (k, src) in sourceNodes(plan).enumerated() {
             let decode = Engine.text(src.stream.options["format"]) ?? "json"
             lines.append(String(repeating: "  ", count: depth) + "StreamSourceExec: \(src.stream.name) decode=\(decode) fields=[\(src.columns.map(\.name).joined(separator: ", "))]"
-                         + (src.predicate.map { " filter=\($0.text)" } ?? ""))
+                         + (src.predicate.map { " filter=\($0.text)" } ?? "")
+                         + (running.flatMap { k < $0.2.count ? " (\($0.2[k]) records read)" : nil } ?? ""))
         }
         return lines.enumerated().map { $0.offset < depth ? String(repeating: "  ", count: $0.offset) + $0.element : $0.element }.joined(separator: "\n")
     }

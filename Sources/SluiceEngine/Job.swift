@@ -20,6 +20,8 @@ final class JobInput {
     let latePolicy: String
     /// MillisBehindLatest of the last read (0 when every shard is caught up), for the metrics.
     var iteratorAgeMillis: Int64 = 0
+    /// Records read from this source so far (EXPLAIN of a running query).
+    var recordsIn: Int64 = 0
     /// The records behind the rows of the batch decoded last: the read, its shard, and for each
     /// row the record's index in the read (and its user record's, for a KPL aggregate), so that a
     /// row that fails later is reported as the record that arrived.
@@ -86,6 +88,7 @@ final class Job {
     let id: Int
     let label: String
     let inputs: [JobInput]
+    let plan: LogicalPlan
     let pipeline: Pipeline
     let sink: any RowSink
     unowned let engine: Engine
@@ -121,6 +124,7 @@ final class Job {
         self.ephemeral = ephemeral
         self.sink = sink
         self.engine = engine
+        self.plan = plan
         pipeline = Pipeline(plan, tables: engine.tables)
         counters = QueryCounters(name: "query \(id) (\(label))")
         var inputs: [JobInput] = []
@@ -334,6 +338,7 @@ final class Job {
             let input = inputs[reads[g].input]
             read = true
             counters.recordsIn += Int64(keep[g])
+            input.recordsIn += Int64(keep[g])
             let (batch, _) = decode(input, result(g), shard: shardId(g), limit: keep[g])
             batches.append((g, batch, input.lastRead))
             if let f = fatal { try stop(at: f, read: g, reads, polled, keep, batches, now: now) }
@@ -383,6 +388,7 @@ final class Job {
             while n < keep[j] && (records.arrivalMillis(n) < badArrival || (records.arrivalMillis(n) == badArrival && j < k)) { n += 1 }
             let already = decoded.contains { $0.read == j }
             counters.recordsIn += Int64(n - (already ? keep[j] : 0))
+            inputs[reads[j].input].recordsIn += Int64(n - (already ? keep[j] : 0))
             guard n > 0 else { continue }
             let input = inputs[reads[j].input]
             let (batch, _) = decode(input, p.result, shard: p.shardId, limit: n)

@@ -92,10 +92,15 @@ final class Pipeline {
     /// The engine's reference tables by lower-cased name (a table missing here joins as empty).
     private let tables: [String: ReferenceTable]
 
+    /// Rows that entered each stage so far (EXPLAIN of a running query): what left stage i is
+    /// what entered stage i + 1, and what left the last is the query's output.
+    private(set) var rowsIn: [Int64] = []
+
     init(_ plan: LogicalPlan, tables: [String: ReferenceTable] = [:]) {
         outputSchema = Schema(plan.schema.map { Field($0.name, $0.type) })
         self.tables = tables
         build(plan)
+        rowsIn = Array(repeating: 0, count: stages.count)
     }
 
     var limitReached: Bool {
@@ -348,6 +353,7 @@ final class Pipeline {
     /// Rows of input `side` into the first stage: a join's, or a union's, which sends them up as
     /// they come; with `marks`, the union moves to the watermarks the records before each row left.
     private func enter(_ batch: Batch, side: Int, _ rowOrigins: Origins, marks: SourceMarks?, now: Int64) -> [[Value]] {
+        if !rowsIn.isEmpty { rowsIn[0] += Int64(batch.count) }
         if case .intervalJoin(let j)? = stages.first { return joinRows(batch, side: side, j, rowOrigins, marks: marks, now: now) }
         return inRuns(batch, rowOrigins, marks, now: now) { part, mapped in
             origins = mapped.map { .mapped($0) } ?? .none
@@ -535,6 +541,7 @@ final class Pipeline {
         case .rows(var rows, let schema):
             origins = .none
             rowStages: while i < stages.count {
+                let entering = Int64(rows.count)
                 switch stages[i] {
                 case .project(let exprs, _):
                     var picks: [Int] = []
@@ -548,6 +555,7 @@ final class Pipeline {
                     if rows.count > room { rows.removeLast(rows.count - room) }
                 default: break rowStages
                 }
+                rowsIn[i] += entering
                 i += 1
             }
             if i == stages.count {
@@ -557,6 +565,7 @@ final class Pipeline {
             b = Pipeline.batch(rows, i == start ? schema : Pipeline.rowSchema(stages, before: i, start: start, schema))
         }
         while i < stages.count {
+            rowsIn[i] += Int64(b.count)  // (a join or a union, stage 0, counts its rows as they enter)
             switch stages[i] {
             case .filter(let e):
                 evaluator.reset()

@@ -58,6 +58,8 @@ public indirect enum StatementKind: Sendable, Equatable {
     case query(Query)
     /// `EXPLAIN [LOGICAL | PHYSICAL] statement`
     case explain(Explain)
+    /// `EXPLAIN n`: running query n's operators, each with the rows that entered it so far.
+    case explainQuery(Int)
     /// `DESCRIBE name`
     case describe(Identifier)
     /// `SHOW STREAMS | FIREHOSES | TABLES | SINKS | QUERIES | ALERTS`

@@ -15,7 +15,16 @@ extension Parser {
             var level: Explain.Level? = nil
             if eat(.LOGICAL) { level = .logical } else if eat(.PHYSICAL) { level = .physical }
             if at(.EXPLAIN) { throw error("EXPLAIN cannot explain EXPLAIN") }
-            kind = .explain(Explain(level: level, statement: try parseStatement()))
+            if level == nil, current.kind == .number {
+                // A running query, by its number (SHOW QUERIES lists them).
+                guard let n = Int(text(current)), n > 0, text(current).allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                    throw unexpected(expecting: ["a query number"], context: "after EXPLAIN")
+                }
+                advance()
+                kind = .explainQuery(n)
+            } else {
+                kind = .explain(Explain(level: level, statement: try parseStatement()))
+            }
         case .keyword(.DESCRIBE):
             advance()
             kind = .describe(try parseIdentifier("a stream, firehose, table or sink name"))

@@ -67,6 +67,8 @@ public enum Printer {
             var inner = lines(e.statement)
             inner[0].text = "EXPLAIN " + (e.level.map { $0.rawValue + " " } ?? "") + inner[0].text
             return inner
+        case .explainQuery(let n):
+            return [Line(indent: 0, text: "EXPLAIN \(n)", anchor: at)]
         case .describe(let n):
             return [Line(indent: 0, text: "DESCRIBE \(name(n))", anchor: at)]
         case .show(let t):

@@ -284,4 +284,30 @@ struct EngineTests {
             """)
         #expect(f.engine.output[1].contains("WindowAggregateExec: size=10000ms advance=4000ms pane=2000ms"))
     }
+
+    /// EXPLAIN n: a running query's line of SHOW QUERIES and its operators, each with the rows
+    /// that entered it (what a filter let through is what the window took), its source with the
+    /// records read; a number that runs nothing is refused with the numbers that run.
+    @Test func explainOfARunningQueryCountsEachOperator() throws {
+        let f = try EngineFixture()
+        try f.load(clicksDDL + """
+            INSERT INTO out SELECT window_end, url, COUNT(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '10' SECOND)
+            WHERE CAST(ms AS BIGINT) % 2 = 0 GROUP BY window_start, window_end, url;
+            """)
+        for i in 0..<50 { try f.put("clicks", #"{"url":"/\#(i % 3)","ms":\#(i),"ts":\#(i * 1000)}"#) }
+        _ = try f.engine.step()
+        try f.load("EXPLAIN 1;")
+        let text = f.engine.output.last ?? ""
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("query 1 (INSERT INTO out): RUNNING, 50 records in, 9 rows out") == true, "\(text)")
+        #expect(lines.contains { $0.contains("WindowAggregateExec") && $0.hasSuffix("(25 rows in)") }, "\(text)")
+        #expect(lines.contains { $0.contains("StreamSourceExec: clicks") && $0.hasSuffix("(50 records read)") }, "\(text)")
+        #expect(lines.filter { $0.hasSuffix("rows in)") }.count == lines.count - 2, "every operator has its count: \(text)")
+        do {
+            try f.load("EXPLAIN 7;")
+            Issue.record("EXPLAIN 7 ran")
+        } catch let e as EngineError {
+            #expect(e.diagnostics.first?.id == "plan.unknown-query" && e.diagnostics.first?.help == "running: 1", "\(e)")
+        }
+    }
 }
