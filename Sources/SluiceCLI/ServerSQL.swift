@@ -83,6 +83,9 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
         case (.stream, .createStreamAs(let c)): return c.name.name.lowercased() == n
         case (.sink, .createSink(let c)): return c.name.name.lowercased() == n
         case (.alert, .createAlert(let a)): return a.name.name.lowercased() == n
+        case (.table, .createTable(let c)): return c.name.name.lowercased() == n
+        case (.view, .createView(let v)): return v.name.name.lowercased() == n
+        case (.firehose, .createFirehose(let c)): return c.name.name.lowercased() == n
         default: return false
         }
     }
@@ -154,7 +157,7 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
                         return answer
                     }
                 }
-            case .drop(let d) where d.kind == .stream || d.kind == .sink || d.kind == .alert:
+            case .drop(let d):
                 // The object goes, and with it the statements of the catalog that defined it.
                 guard let output = load(s, file, &answer) else { return answer }
                 if !output.isEmpty { result["output"] = .string(output) }
@@ -167,7 +170,7 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
                         return answer
                     }
                 }
-            case .set, .drop:
+            case .set:
                 answer.errors.append(SQLAnswer.error(Diagnostic(id: "plan.unsupported", message: "this statement is not supported by the server yet", span: s.loc.span), in: file))
                 return answer
             default:

@@ -267,6 +267,8 @@ public final class Engine {
         case start(LogicalPlan, Target, label: String, text: String = "")
         case print(String)
         case dropQuery(Int, ifExists: Bool)
+        case dropTable(String)
+        case dropFirehose(String)
         case explainQuery(Int)
         case showAlerts
         case show(ShowTarget)
@@ -297,6 +299,20 @@ public final class Engine {
             if ifExists && !runningQueries.contains(where: { $0.id == id }) { break }
             try dropQuery(id)
         case .explainQuery(let id): output.append(try explainRunning(id))
+        case .dropTable(let name): tables[name.lowercased()] = nil
+        case .dropFirehose(let name):
+            // What it holds is delivered first; then its definition and delivery state go.
+            if let at = firehoses.firstIndex(where: { $0.config.name == name }) {
+                let d = firehoses[at]
+                do {
+                    while try d.poll() {}
+                    try d.flushAll()
+                    try DeliveryStream.delete(name: name, store: store)
+                } catch {
+                    throw EngineError(message: "firehose \(name): \(error.description)")
+                }
+                firehoses.remove(at: at)
+            }
         case .showAlerts: output.append(Engine.render(alertStatus))
         case .show(let target): output.append(listing(target))
         case .start(let plan, let target, let label, let text):
@@ -447,7 +463,7 @@ public final class Engine {
         case .query(let q):
             let plan = try planQuery(q, cat)
             pending.append(.start(plan, .stdout, label: "SELECT", text: Engine.oneLine(s)))
-        case .drop(let d) where d.kind == .stream || d.kind == .sink || d.kind == .alert:
+        case .drop(let d) where d.kind != .query:
             try prepareDrop(d, s.loc.span, &cat, &sinkDefs, &pending)
         case .print:
             throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "PRINT tails a stream as records arrive: it runs in the REPL and through the server's SQL API",
@@ -509,7 +525,74 @@ public final class Engine {
             return refuse("plan.in-use", "\(what) \(name) is used by " + js.map { "query \($0.id) (\($0.label))" }.joined(separator: ", "),
                           help: first.joined(separator: "; ") + " first")
         }
+        /// Running queries whose statements no longer plan in `without`, and views that no longer do.
+        func needing(_ without: MemoryCatalog) -> (queries: [Job], views: [String]) {
+            let queries = running.filter { j in
+                guard !j.text.isEmpty, let st = Parser.parse(j.text).script.statements.first else { return false }
+                do throws(EngineError) {
+                    switch st.kind {
+                    case .insert(let i): _ = try planQuery(i.query, without)
+                    case .createStreamAs(let c): _ = try planQuery(c.query, without)
+                    case .createAlert(let a): _ = try planAlert(a, without, span)
+                    default: return false
+                    }
+                    return false
+                } catch {
+                    return true
+                }
+            }
+            let views = without.views.values.filter { v in
+                do throws(EngineError) { _ = try planQuery(v.query, without); return false } catch { return true }
+            }.map(\.name).sorted()
+            return (queries, views)
+        }
+        func refuseIfNeeded(_ without: MemoryCatalog, _ what: String) throws(EngineError) {
+            let (queries, views) = needing(without)
+            if !queries.isEmpty { throw inUse(queries, what) }
+            if let v = views.first { throw refuse("plan.in-use", "view \(v) reads \(what) \(name)", help: "DROP VIEW \(v) first") }
+        }
         switch d.kind {
+        case .table:
+            guard let def = cat.table(named: name) else {
+                if d.ifExists { return }
+                throw refuse("bind.unknown-table", "no table named '\(name)'")
+            }
+            var without = cat
+            without.tables[key] = nil
+            try refuseIfNeeded(without, "table")
+            cat = without
+            pending.append(.dropTable(def.name))
+            pending.append(.print("dropped table \(def.name)"))
+        case .view:
+            guard cat.view(named: name) != nil else {
+                if d.ifExists { return }
+                throw refuse("bind.unknown-view", "no view named '\(name)'")
+            }
+            let shown = cat.views[key]?.name ?? name
+            var without = cat
+            without.views[key] = nil
+            try refuseIfNeeded(without, "view")
+            cat = without
+            pending.append(.print("dropped view \(shown)"))
+        case .firehose:
+            let names = DeliveryStream.list(store: store)
+            guard let shown = names.first(where: { $0.lowercased() == key }) else {
+                if d.ifExists { return }
+                throw refuse("bind.unknown-firehose", "no firehose named '\(name)'")
+            }
+            guard firehoses.contains(where: { $0.config.name == shown }) || pending.contains(where: { if case .ensureFirehose(let c, _) = $0 { return c.name == shown } else { return false } }) else {
+                throw refuse("plan.unsupported", "firehose \(shown) was not created by CREATE FIREHOSE here (the Firehose API's delivery runs it)",
+                             help: "aws firehose delete-delivery-stream --delivery-stream-name \(shown) deletes it")
+            }
+            // A direct-put firehose is a stream too: queries may read it.
+            var without = cat
+            without.streams[key] = nil
+            let writers = users(reading: false)
+            if !writers.isEmpty { throw inUse(writers, "firehose") }
+            try refuseIfNeeded(without, "firehose")
+            cat = without
+            pending.append(.dropFirehose(shown))
+            pending.append(.print("dropped firehose \(shown) (what it held was delivered first)"))
         case .stream:
             guard let def = cat.stream(named: name) else {
                 if d.ifExists { return }
@@ -530,7 +613,7 @@ public final class Engine {
             without.streams[key] = nil
             for (_, v) in cat.views {
                 do throws(EngineError) { _ = try planQuery(v.query, without) } catch {
-                    throw refuse("plan.in-use", "view \(v.name) reads stream \(def.name)", help: "a view cannot be dropped yet; declare the stream again under this name to keep it")
+                    throw refuse("plan.in-use", "view \(v.name) reads stream \(def.name)", help: "DROP VIEW \(v.name) first")
                 }
             }
             cat.streams[key] = nil
@@ -545,7 +628,7 @@ public final class Engine {
             if !js.isEmpty { throw inUse(js, "sink") }
             sinkDefs[key] = nil
             pending.append(.print("dropped sink \(def.name)"))
-        default:
+        case .alert, .query:
             guard let job = running.first(where: { $0.label.lowercased() == "alert " + key }) else {
                 if d.ifExists { return }
                 throw refuse("bind.unknown-alert", "no alert named '\(name)' runs")

@@ -64,7 +64,7 @@ public indirect enum StatementKind: Sendable, Equatable {
     case describe(Identifier)
     /// `SHOW STREAMS | FIREHOSES | TABLES | SINKS | QUERIES | ALERTS`
     case show(ShowTarget)
-    /// `DROP STREAM | FIREHOSE | TABLE | SINK | QUERY | ALERT [IF EXISTS] name`
+    /// `DROP STREAM | FIREHOSE | TABLE | VIEW | SINK | QUERY | ALERT [IF EXISTS] name`
     case drop(Drop)
     /// `SET name = value`
     case set(SetOption)
@@ -215,7 +215,7 @@ public struct PrintStream: Sendable, Equatable {
 
 public struct Drop: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
-        case stream = "STREAM", firehose = "FIREHOSE", table = "TABLE", sink = "SINK", query = "QUERY", alert = "ALERT"
+        case stream = "STREAM", firehose = "FIREHOSE", table = "TABLE", view = "VIEW", sink = "SINK", query = "QUERY", alert = "ALERT"
     }
     public var kind: Kind
     public var ifExists: Bool

@@ -459,35 +459,61 @@ struct ServerSQLTests {
         let dir = TempDir()
         let data = dir.path + "/data", out = dir.path + "/out.jsonl"
         var server: ServeProcess? = try ServeProcess(dataDir: data)
+        try "url,owner\n/a,web\n".write(toFile: dir.path + "/pages.csv", atomically: true, encoding: .utf8)
         #expect(server!.sql("""
             CREATE STREAM clicks (url VARCHAR, ts TIMESTAMP) WITH (shards = 1, format = 'json');
             CREATE SINK out WITH (type = 'file', path = '\(out)');
             CREATE STREAM urls AS SELECT url FROM clicks;
-            INSERT INTO out SELECT url FROM urls
+            INSERT INTO out SELECT url FROM urls;
+            CREATE TABLE pages (url VARCHAR, owner VARCHAR) WITH (file = '\(dir.path)/pages.csv');
+            CREATE VIEW owned AS SELECT c.url, p.owner FROM clicks c JOIN pages p ON c.url = p.url;
+            CREATE VIEW web AS SELECT url FROM owned WHERE owner = 'web';
+            CREATE SINK owners WITH (type = 'file', path = '\(dir.path)/owners.jsonl');
+            INSERT INTO owners SELECT url FROM web;
+            CREATE FIREHOSE raw (url VARCHAR) WITH (destination = 'file:\(dir.path)/raw', buffer_interval = '900s', format = 'json');
+            INSERT INTO raw SELECT url FROM clicks
             """).status == 200)
         func error(_ sql: String) -> (id: String?, message: String?, help: String?) {
             let e = server!.sql(sql).body?["errors"]?.arrayValue?.first
             return (e?["id"]?.stringValue, e?["message"]?.stringValue, e?["help"]?.stringValue)
         }
         let clicks = error("DROP STREAM clicks")
-        #expect(clicks.id == "plan.in-use" && clicks.message == "stream clicks is used by query 1 (CREATE STREAM urls)" && clicks.help == "DROP STREAM urls first")
+        #expect(clicks.id == "plan.in-use" && clicks.message?.hasPrefix("stream clicks is used by query 1 (CREATE STREAM urls), query 3 (INSERT INTO owners)") == true
+                && clicks.help?.hasPrefix("DROP STREAM urls; DROP QUERY 3") == true, "\(clicks)")
         let sink = error("DROP SINK out")
         #expect(sink.id == "plan.in-use" && sink.help == "DROP QUERY 2 first")
         #expect(error("DROP QUERY 1").id == "plan.query-defines-stream")
         #expect(error("DROP STREAM error_stream").id == "plan.built-in")
-        #expect(error("DROP TABLE pages").id == "plan.unsupported")
-        for statement in ["DROP QUERY 2", "DROP SINK out", "DROP STREAM urls", "DROP STREAM clicks", "DROP STREAM IF EXISTS clicks"] {
+        // A table, a view and a firehose are refused while a query (or a view) needs them, with what to drop first.
+        let table = error("DROP TABLE pages"), view = error("DROP VIEW owned"), web = error("DROP VIEW web"), raw = error("DROP FIREHOSE raw")
+        #expect(table.id == "plan.in-use" && table.message == "table pages is used by query 3 (INSERT INTO owners)" && table.help == "DROP QUERY 3 first", "\(table)")
+        #expect(view.id == "plan.in-use" && view.help == "DROP QUERY 3 first", "\(view)")
+        #expect(web.id == "plan.in-use" && web.help == "DROP QUERY 3 first", "\(web)")
+        #expect(raw.id == "plan.in-use" && raw.help == "DROP QUERY 4 first", "\(raw)")
+        #expect(error("DROP VIEW nothing").id == "bind.unknown-view" && error("DROP FIREHOSE nothing").id == "bind.unknown-firehose")
+        #expect(server!.sql("DROP QUERY 3").status == 200)
+        let stillViewed = error("DROP TABLE pages")
+        #expect(stillViewed.id == "plan.in-use" && stillViewed.help == "DROP VIEW owned first", "\(stillViewed)")
+        // A firehose delivers what it holds before it goes.
+        try put(data, ["/a"], at: [1000])
+        usleep(300_000)
+        for statement in ["DROP VIEW web", "DROP VIEW owned", "DROP TABLE pages", "DROP QUERY 4", "DROP FIREHOSE raw", "DROP FIREHOSE IF EXISTS raw", "DROP VIEW IF EXISTS web",
+                          "DROP QUERY 2", "DROP SINK out", "DROP SINK owners", "DROP STREAM urls", "DROP STREAM clicks", "DROP STREAM IF EXISTS clicks"] {
             let r = server!.sql(statement)
             #expect(r.status == 200, "\(statement): \(String(describing: r.body))")
         }
         func output(_ s: ServeProcess, _ sql: String) -> String { s.sql(sql).body?["results"]?.arrayValue?.first?["output"]?.stringValue ?? "" }
         #expect(output(server!, "SHOW QUERIES") == "no queries")
+        let delivered = (FileManager.default.enumerator(atPath: dir.path + "/raw")?.allObjects as? [String] ?? []).filter { !$0.hasPrefix(".") && $0.contains("raw") }
+        #expect(!delivered.isEmpty, "the firehose delivered what it held before it went")
         #expect(server!.terminate() == 0)
         server = nil
         let again = try ServeProcess(dataDir: data)
         let streams = output(again, "SHOW STREAMS")
         #expect(!streams.contains("clicks") && !streams.contains("urls"), "\(streams)")
         #expect(output(again, "SHOW SINKS") == "no sinks")
+        #expect(output(again, "SHOW TABLES") == "no tables" && output(again, "SHOW FIREHOSES") == "no firehoses")
+        #expect(again.sql("SELECT * FROM owned").status == 400, "the view is gone")
         #expect(again.terminate() == 0)
     }
 
