@@ -2,6 +2,7 @@ import Foundation
 import SluiceCore
 import SluiceDelivery
 import SluiceEngine
+import SluiceServer
 import SluiceStreams
 
 /// `sluice firehose ...`: delivery streams from the command line. Descriptions use the field
@@ -23,14 +24,18 @@ struct FirehoseCommands {
         A command that puts delivers as it goes and, when it ends, flushes what it buffered (Firehose
         flushes on shutdown). Records acknowledged by a put are on disk in the firehose's stream: a
         command killed before its flush loses nothing, and the next command on the firehose delivers them.
-        options for every command: --data-dir DIR, --fsync never|always|interval[:MS]
+        options for every command: --data-dir DIR, --fsync never|always|interval[:MS], --server URL
+        When a server holds the data directory (or with --server), each command goes through it: create is a
+        CREATE FIREHOSE of its SQL API (its engine delivers the firehose, its catalog keeps it; a relative
+        file: destination is taken from here), delete a DROP FIREHOSE, the rest the Firehose API; flush is
+        refused (the server delivers as buffers fill, on their interval and when it stops).
         """
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
         guard let sub = argv.first else { throw UsageError("missing firehose command\n" + FirehoseCommands.usage) }
         let rest = argv.dropFirst()
         func parse(_ valued: Set<String>, _ booleans: Set<String> = []) throws -> Arguments {
-            try Arguments(rest, valued: valued.union(["data-dir", "fsync"]), booleans: booleans)
+            try Arguments(rest, valued: valued.union(["data-dir", "fsync", "server"]), booleans: booleans)
         }
         func name(_ a: Arguments) throws -> String {
             guard a.positionals.count == 1 else {
@@ -51,6 +56,7 @@ struct FirehoseCommands {
                 if let v = a.value(flag) { options[key] = v }
             }
             if a.flag("newline-delimiter") { options["newline_delimiter"] = "true" }
+            if let r = try remote(a) { return try r.create(n, options: options) }
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             let config = try FirehoseConfig.parse(name: n, options: options)
@@ -59,24 +65,30 @@ struct FirehoseCommands {
         case "list":
             let a = try parse([])
             if !a.positionals.isEmpty { throw UsageError("unexpected argument '\(a.positionals[0])'") }
+            if let r = try remote(a) { return try r.list() }
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             out.json(["DeliveryStreamNames": .array(DeliveryStream.list(store: store).map { .string($0) }), "HasMoreDeliveryStreams": false], pretty: true)
         case "describe":
             let a = try parse([])
             let n = try name(a)
+            if let r = try remote(a) { return try r.describe(n) }
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             out.json(["DeliveryStreamDescription": try DeliveryStream.load(name: n, store: store).apiDescription(store)], pretty: true)
         case "delete":
             let a = try parse([])
             let n = try name(a)
+            if let r = try remote(a) { return try r.delete(n) }
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             try DeliveryStream.delete(name: n, store: store)
         case "flush":
             let a = try parse([])
             let n = try name(a)
+            if let server = try SluiceMain.server(a) {
+                throw UsageError("the server at \(server.url) holds the data directory and delivers \(n) as its buffers fill, on its interval and when it stops; flush is for a directory no server holds")
+            }
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             let d = try Engine(store: store).openFirehose(named: n)
@@ -85,6 +97,10 @@ struct FirehoseCommands {
         case "put":
             let a = try parse(["data"], ["quiet"])
             let n = try name(a)
+            if let r = try remote(a) {
+                if let text = a.value("data") { return try r.put(n, data: text) }
+                return try r.putLines(n, quiet: a.flag("quiet")) > 0 ? 1 : 0
+            }
             let store = try SluiceMain.openStore(a, warnings: err)
             defer { store.close() }
             let engine = Engine(store: store)
@@ -105,6 +121,11 @@ struct FirehoseCommands {
             throw UsageError("unknown firehose command '\(sub)'\(hint)")
         }
         return 0
+    }
+
+    /// The server to go through: --server URL, else the one holding the data directory, if any.
+    func remote(_ a: Arguments) throws -> RemoteFirehoses? {
+        try SluiceMain.server(a).map { RemoteFirehoses(client: $0, out: out, err: err) }
     }
 
     /// Puts standard input, a record per line, in batches of up to 500 records and 4 MiB; prints

@@ -125,6 +125,7 @@ struct ServeCommand {
             err.line("error: \(error)")
             return 1
         }
+        sql.firehosesChanged = { host.jobsDeliver($0) }
         let service = Service(store: store, accessKeys: keys, firehoses: host, extraMetrics: { ServeCommand.metrics(queryCounters.withLock { $0 }) }, sql: sql)
         let server: HTTPServer
         do {

@@ -31,7 +31,8 @@ enum ServerPlaces {
                 let end = e["end_line"]?.int64Value.flatMap { el in e["end_column"]?.int64Value.map { offset(file, line: Int(el), column: Int($0)) } } ?? start
                 span = SourceSpan(start: start, end: max(start, end))
             }
-            return Diagnostic(id: e["id"]?.stringValue ?? "api.error", message: e["message"]?.stringValue ?? "refused", span: span, help: e["help"]?.stringValue)
+            return Diagnostic(id: e["id"]?.stringValue ?? "api.error", severity: e["severity"]?.stringValue.flatMap(Diagnostic.Severity.init) ?? .error,
+                              message: e["message"]?.stringValue ?? "refused", span: span, help: e["help"]?.stringValue)
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import SluiceCodecs
 import SluiceCore
+import SluiceDelivery
 import SluiceEngine
 import SluiceServer
 import SluiceSQL
@@ -18,6 +19,9 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
     let catalogPath: String
     /// The catalog: statements in the order they were accepted.
     private var entries: [(sql: String, query: Int?)] = []
+    /// Told the engine's firehoses after a statement made or dropped one (the Firehose API's
+    /// host then describes them and leaves their delivery to the engine).
+    var firehosesChanged: (([FirehoseConfig]) -> Void)?
 
     init(engine: Engine, dataDirectory: String) {
         self.engine = engine
@@ -105,6 +109,29 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
         var answer = SQLAnswer()
         lock.lock()
         defer { lock.unlock() }
+        if options.check {
+            // As `sluice check` checks a file, against the catalog as it is: nothing runs.
+            do {
+                let plans = try engine.plans(parsed.script)
+                answer.results = plans.map { ["query": .string($0.label), "target": .string($0.target), "plan": .string($0.physical)] }
+            } catch {
+                for d in error.diagnostics {
+                    answer.errors.append(SQLAnswer.error(d, in: file))
+                }
+                if let m = error.message { answer.errors.append(SQLAnswer.error(Diagnostic(id: "engine.error", message: m, span: nil), in: file)) }
+            }
+            return answer
+        }
+        defer {
+            let touched = parsed.script.statements.contains { s in
+                switch s.kind {
+                case .createFirehose: return true
+                case .drop(let d): return d.kind == .firehose
+                default: return false
+                }
+            }
+            if touched { firehosesChanged?(engine.firehoses.map(\.config)) }
+        }
         for s in parsed.script.statements {
             let statementText = file.text(s.loc.span)
             var result: JSONObject = ["statement": .string(statementText)]

@@ -138,9 +138,11 @@ public struct APIClient: Sendable {
     }
 
     /// Runs SQL through the server's SQL API (`POST /v1/sql`): the status and the JSON answer.
-    public func sql(_ text: String) throws(Failure) -> (Int, JSONValue) {
+    public func sql(_ text: String, check: Bool = false) throws(Failure) -> (Int, JSONValue) {
+        var input: JSONObject = ["sql": .string(text)]
+        if check { input["check"] = true }
         var request = HTTPRequest(method: "POST", target: "/v1/sql", headers: [("host", "\(host):\(port)"), ("content-type", "application/json")],
-                                  body: Array(JSONValue.object(["sql": .string(text)]).serialized().utf8))
+                                  body: Array(JSONValue.object(input).serialized().utf8))
         sign(&request, service: "kinesis")
         let (status, body) = try exchange(request)
         guard let j = try? JSONValue.parse(bytes: body) else {

@@ -13,8 +13,9 @@ public final class FirehoseHost: @unchecked Sendable {
     let store: StreamStore
     /// Where `arn:aws:s3:::BUCKET` is written: `bucketsDirectory/BUCKET/KEY`.
     public let bucketsDirectory: String
-    /// Firehoses delivered by the server's jobs (query files): defined, not delivered, here.
-    let deliveredByJobs: Set<String>
+    /// Firehoses delivered by the server's jobs (query files, CREATE FIREHOSE through the SQL
+    /// API): defined, not delivered, here.
+    private var deliveredByJobs: Set<String>
     private let open: Opener
     private let log: @Sendable (String) -> Void
     private let interval: useconds_t
@@ -47,6 +48,30 @@ public final class FirehoseHost: @unchecked Sendable {
                 continue
             }
             if !deliveredByJobs.contains(name) { openDelivery(name) }
+        }
+    }
+
+    /// The firehoses the server's jobs deliver now (CREATE FIREHOSE and DROP FIREHOSE through the
+    /// SQL API change them): the API sees their definitions (describe, list, put) and leaves their
+    /// delivery to the jobs; one that was delivered here first delivers what it holds. A jobs'
+    /// firehose that is gone from the disk is gone from here too.
+    public func jobsDeliver(_ jobs: [FirehoseConfig]) {
+        lock.withLock {
+            let names = Set(jobs.map(\.name))
+            let onDisk = Set(DeliveryStream.list(store: store))
+            for gone in deliveredByJobs.subtracting(names) where !onDisk.contains(gone) {
+                configs[gone] = nil
+                failing[gone] = nil
+                retryAt[gone] = nil
+            }
+            for c in jobs {
+                configs[c.name] = c
+                if let d = deliveries[c.name] {
+                    try? d.deliverAll()
+                    deliveries[c.name] = nil
+                }
+            }
+            deliveredByJobs = names
         }
     }
 

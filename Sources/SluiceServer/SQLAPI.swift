@@ -20,10 +20,15 @@ public struct SQLOptions: Sendable {
     /// `"start": "latest"`: the query reads only records that arrive after it starts (as
     /// `SET start = 'LATEST'` in the REPL); by default it reads the streams from the start.
     public var latest = false
-    public init(untilEnd: Bool = false, objects: Bool = false, latest: Bool = false) {
+    /// `"check": true`: the statements are checked against the server's catalog as `sluice
+    /// check` checks a file (names, types, what cannot run as a stream), and nothing runs: the
+    /// answer is the diagnostics, or a result per query with its plan.
+    public var check = false
+    public init(untilEnd: Bool = false, objects: Bool = false, latest: Bool = false, check: Bool = false) {
         self.untilEnd = untilEnd
         self.objects = objects
         self.latest = latest
+        self.check = check
     }
 }
 
@@ -95,6 +100,7 @@ extension Service {
             options.untilEnd = j["until_end"] == .bool(true)
             options.objects = j["rows"]?.stringValue == "objects"
             options.latest = j["start"]?.stringValue?.lowercased() == "latest"
+            options.check = j["check"] == .bool(true)
         }
         return backend.execute(text, options).response
     }

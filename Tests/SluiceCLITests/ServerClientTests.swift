@@ -67,6 +67,54 @@ struct ServerClientTests {
         #expect(after.lines.count == followers[0].lines.all.count)
     }
 
+    /// `sluice firehose` and `sluice check` go through the server that holds the directory: a
+    /// firehose made by the command is delivered by the server (and kept in its catalog), puts go
+    /// through the Firehose API, and a file is checked against the server's catalog.
+    @Test func firehoseAndCheckGoThroughTheServer() throws {
+        let dir = TempDir()
+        let data = dir.path + "/data"
+        let server = try ServeProcess(dataDir: data)
+        let created = try CLI.run(["firehose", "create", "web", "--destination", "file:web-out", "--buffer-interval", "1s", "--data-dir", data], cwd: dir.path)
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect((try? JSONValue.parse(created.stdout))?["DeliveryStreamName"]?.stringValue == "web", "\(created.stdout)")
+        let listed = try CLI.run(["firehose", "list", "--data-dir", data])
+        #expect((try? JSONValue.parse(listed.stdout))?["DeliveryStreamNames"]?.arrayValue == [.string("web")], "\(listed.stdout)")
+        let described = try CLI.run(["firehose", "describe", "web", "--data-dir", data])
+        #expect((try? JSONValue.parse(described.stdout))?["DeliveryStreamDescription"]?["DeliveryStreamStatus"]?.stringValue == "ACTIVE", "\(described.stdout)")
+        let put = try CLI.run(["firehose", "put", "web", "--data-dir", data], stdin: "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n")
+        #expect(put.status == 0 && put.lines.filter { $0.hasPrefix("{\"RecordId\":") }.count == 3, "\(put.stdout) \(put.stderr)")
+        // The server's engine delivers it (relative to where the command ran).
+        var delivered = ""
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let files = (FileManager.default.enumerator(atPath: dir.path + "/web-out")?.allObjects as? [String] ?? []).filter { !$0.contains("/.") && !$0.hasPrefix(".") }
+            delivered = files.compactMap { try? String(contentsOfFile: dir.path + "/web-out/" + $0, encoding: .utf8) }.joined()
+            if delivered.contains("{\"n\":3}") { break }
+            usleep(100_000)
+        }
+        #expect(delivered.contains("{\"n\":1}") && delivered.contains("{\"n\":3}"), "\(delivered)")
+        let flush = try CLI.run(["firehose", "flush", "web", "--data-dir", data])
+        #expect(flush.status == 2 && flush.stderr.contains("flush is for a directory no server holds"), "\(flush.stderr)")
+        #expect(server.sql("SHOW FIREHOSES").body?["results"]?.arrayValue?.first?["output"]?.stringValue?.hasPrefix("web: to file:\(dir.path)/web-out") == true)
+
+        // check: against the server's catalog, with carets where the file has them.
+        #expect(server.sql("CREATE STREAM clicks (url VARCHAR, ts TIMESTAMP) WITH (format = 'json')").status == 200)
+        try "SELECT url FROM clicks;\n".write(toFile: dir.path + "/good.sql", atomically: true, encoding: .utf8)
+        try "-- a typo\nSELECT urll FROM clicks;\n".write(toFile: dir.path + "/bad.sql", atomically: true, encoding: .utf8)
+        let good = try CLI.run(["check", dir.path + "/good.sql", "--data-dir", data])
+        #expect(good.status == 0 && good.stdout == "ok: 1 statement in 1 file\n", "\(good.stdout) \(good.stderr)")
+        let bad = try CLI.run(["check", dir.path + "/bad.sql", "--data-dir", data])
+        #expect(bad.status == 1 && bad.stderr.hasPrefix("\(dir.path)/bad.sql:2:8: error[bind.unknown-column]: unknown column 'urll'"), "\(bad.stderr)")
+        let alone = try CLI.run(["check", dir.path + "/good.sql", "--data-dir", dir.path + "/elsewhere"])
+        #expect(alone.status == 1 && alone.stderr.contains("clicks"), "without the server, clicks is unknown: \(alone.stderr)")
+        #expect(server.sql("SHOW STREAMS").body?["results"]?.arrayValue?.first?["output"]?.stringValue?.contains("good") != true, "a check runs nothing")
+
+        let deleted = try CLI.run(["firehose", "delete", "web", "--data-dir", data])
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        #expect((try? JSONValue.parse(try CLI.run(["firehose", "list", "--data-dir", data]).stdout))?["DeliveryStreamNames"]?.arrayValue == [])
+        #expect(server.terminate() == 0)
+    }
+
     @Test func theShardCommandsGoThroughTheServer() throws {
         let dir = TempDir()
         let data = dir.path + "/data"

@@ -1,0 +1,116 @@
+import Foundation
+import SluiceCore
+import SluiceDelivery
+import SluiceServer
+
+/// `sluice firehose ...` through a server that holds the data directory (or `--server URL`):
+/// `create` is a CREATE FIREHOSE through the SQL API (the server's engine delivers it and its
+/// catalog keeps it), `delete` a DROP FIREHOSE (or DeleteDeliveryStream for a firehose the
+/// Firehose API made); list, describe and put are the Firehose API calls. Each prints what it
+/// prints without a server.
+struct RemoteFirehoses {
+    let client: APIClient
+    let out: OutputStream
+    let err: OutputStream
+
+    /// A SQL string literal.
+    static func literal(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
+
+    func create(_ name: String, options: [String: String]) throws -> Int32 {
+        var options = options
+        // A file destination is the client's path: the server runs elsewhere.
+        if let d = options["destination"], d.hasPrefix("file:"), !d.dropFirst(5).hasPrefix("/") {
+            options["destination"] = "file:" + FileManager.default.currentDirectoryPath + "/" + d.dropFirst(5)
+        }
+        let with = options.keys.sorted().map { "\($0) = \(RemoteFirehoses.literal(options[$0]!))" }.joined(separator: ", ")
+        let (status, answer) = try client.sql("CREATE FIREHOSE \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\" WITH (\(with))")
+        guard status == 200 else {
+            let e = answer["errors"]?.arrayValue?.first
+            throw APIClient.Failure(name: "InvalidArgumentException", message: e?["message"]?.stringValue ?? "the server refused the firehose", status: status)
+        }
+        return try describe(name, wrapped: false)
+    }
+
+    func list() throws -> Int32 {
+        var names: [JSONValue] = []
+        var start: String? = nil
+        repeat {
+            var input: JSONObject = ["Limit": 10000]
+            if let s = start { input["ExclusiveStartDeliveryStreamName"] = .string(s) }
+            let page = try client.firehose("ListDeliveryStreams", .object(input))
+            let pageNames = page["DeliveryStreamNames"]?.arrayValue ?? []
+            names += pageNames
+            start = page["HasMoreDeliveryStreams"] == .bool(true) ? pageNames.last?.stringValue : nil
+        } while start != nil
+        out.json(["DeliveryStreamNames": .array(names), "HasMoreDeliveryStreams": false], pretty: true)
+        return 0
+    }
+
+    func describe(_ name: String, wrapped: Bool = true) throws -> Int32 {
+        let d = try client.firehose("DescribeDeliveryStream", ["DeliveryStreamName": .string(name)])
+        out.json(wrapped ? d : d["DeliveryStreamDescription"] ?? d, pretty: true)
+        return 0
+    }
+
+    func delete(_ name: String) throws -> Int32 {
+        let (status, answer) = try client.sql("DROP FIREHOSE \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\"")
+        if status == 200 { return 0 }
+        let e = answer["errors"]?.arrayValue?.first
+        // Not one of the server's CREATE FIREHOSE: the Firehose API's.
+        guard e?["id"]?.stringValue == "plan.unsupported" else {
+            throw APIClient.Failure(name: e?["id"]?.stringValue == "bind.unknown-firehose" ? "ResourceNotFoundException" : "ResourceInUseException",
+                                    message: (e?["message"]?.stringValue ?? "refused") + (e?["help"]?.stringValue.map { " (\($0))" } ?? ""), status: status)
+        }
+        _ = try client.firehose("DeleteDeliveryStream", ["DeliveryStreamName": .string(name)])
+        return 0
+    }
+
+    func put(_ name: String, data: String) throws -> Int32 {
+        let r = try client.firehose("PutRecord", ["DeliveryStreamName": .string(name), "Record": ["Data": .string(Data(data.utf8).base64EncodedString())]])
+        out.json(["RecordId": r["RecordId"] ?? .null, "Encrypted": false])
+        return 0
+    }
+
+    /// Standard input, a record per line, in PutRecordBatch calls of up to 500 records and 4 MiB;
+    /// a result per record as each batch is answered. Returns how many records failed.
+    func putLines(_ name: String, quiet: Bool) throws -> Int {
+        var failed = 0, lineNumber = 0, bytes = 0, put = 0
+        var batch: [JSONValue] = []
+        func flush() throws {
+            guard !batch.isEmpty else { return }
+            let r = try client.firehose("PutRecordBatch", ["DeliveryStreamName": .string(name), "Records": .array(batch)])
+            for e in r["RequestResponses"]?.arrayValue ?? [] {
+                if let code = e["ErrorCode"]?.stringValue {
+                    failed += 1
+                    out.json(["ErrorCode": .string(code), "ErrorMessage": e["ErrorMessage"] ?? .null])
+                } else {
+                    put += 1
+                    if !quiet { out.json(["RecordId": e["RecordId"] ?? .null]) }
+                }
+            }
+            out.flush()
+            batch.removeAll(keepingCapacity: true)
+            bytes = 0
+        }
+        func handle(_ line: ArraySlice<UInt8>) throws {
+            lineNumber += 1
+            var l = line
+            if l.last == 13 { l = l.dropLast() }
+            if l.isEmpty { return }
+            if l.count > DeliveryStream.maxRecordBytes {
+                failed += 1
+                out.json(["ErrorCode": "InvalidArgumentException",
+                          "ErrorMessage": .string("line \(lineNumber): the record has \(l.count) bytes; the limit is \(DeliveryStream.maxRecordBytes)")])
+                return
+            }
+            if batch.count == DeliveryStream.maxBatchRecords || bytes + l.count > DeliveryStream.maxBatchBytes { try flush() }
+            batch.append(["Data": .string(Data(l).base64EncodedString())])
+            bytes += l.count
+        }
+        try forEachInputLine(handle, afterChunk: flush)
+        try flush()
+        if quiet { err.line(JSONValue.object(["RecordsPut": .int(Int64(put)), "RecordsFailed": .int(Int64(failed))]).serialized()) }
+        if failed > 0 { err.line("error: \(failed) of \(lineNumber) records were not put (see the ErrorCode lines)") }
+        return failed
+    }
+}
