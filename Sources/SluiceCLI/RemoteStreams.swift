@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import SluiceEngine
 import SluiceServer
 import SluiceStreams
 
@@ -174,5 +175,48 @@ struct RemotePutTarget: PutTarget {
             if let code = a["ErrorCode"]?.stringValue { return .failed(code: code, message: a["ErrorMessage"]?.stringValue ?? "") }
             return .put(["ShardId": a["ShardId"] ?? .null, "SequenceNumber": a["SequenceNumber"] ?? .null])
         }
+    }
+}
+
+/// A load's puts through a server's Kinesis API: PutRecords of the packed records, the ones
+/// refused for throughput (or an internal failure) sent again after a pause, up to 50 times.
+final class RemoteLoadTarget: LoadTarget, @unchecked Sendable {
+    let client: APIClient
+    init(client: APIClient) { self.client = client }
+
+    var maxRecordBytes: Int { 1 << 20 }
+    var maxPutRecordsBytes: Int { 5 << 20 }
+
+    func put(_ records: PackedRecords, into stream: String) throws -> Int {
+        var todo: [JSONValue] = (0..<records.count).map { i in
+            let r = records.record(i)
+            return ["Data": .string(Data(r.data).base64EncodedString()), "PartitionKey": .string(r.partitionKey)]
+        }
+        var attempts = 0
+        while !todo.isEmpty {
+            let r = try client.kinesis("PutRecords", ["StreamName": .string(stream), "Records": .array(todo)])
+            let answers = r["Records"]?.arrayValue ?? []
+            guard answers.count == todo.count else {
+                throw APIClient.Failure(name: "", message: "the server answered \(answers.count) records for \(todo.count)", status: 0)
+            }
+            var again: [JSONValue] = []
+            for (record, answer) in zip(todo, answers) {
+                guard let code = answer["ErrorCode"]?.stringValue else { continue }
+                guard attempts < 50, code == "ProvisionedThroughputExceededException" || code == "InternalFailure" else {
+                    throw APIClient.Failure(name: code, message: answer["ErrorMessage"]?.stringValue ?? "", status: 0)
+                }
+                again.append(record)
+            }
+            todo = again
+            attempts += 1
+            if !todo.isEmpty { usleep(100_000) }
+        }
+        return 0
+    }
+
+    func addTags(stream: String, tags: [String: String]) throws {
+        var t = JSONObject()
+        for (k, v) in tags { t[k] = .string(v) }
+        _ = try client.kinesis("AddTagsToStream", ["StreamName": .string(stream), "Tags": .object(t)])
     }
 }

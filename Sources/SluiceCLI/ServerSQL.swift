@@ -165,6 +165,7 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
                     return answer
                 }
                 result["output"] = .string(text)
+                if let definition = engine.definitionStatement(name.name) { result["definition"] = .string(definition) }
             case .drop(let d) where d.kind == .query:
                 // The query stops and its statement leaves the catalog (a query of the server's
                 // files comes back with them when the server starts again).

@@ -2,7 +2,7 @@ import Foundation
 public import SluiceCore
 import SluiceCodecs
 public import SluiceSQL
-import SluicePlanner
+public import SluicePlanner
 import SluiceDataflow
 import Glibc
 import Synchronization
@@ -1319,6 +1319,27 @@ extension Engine {
     public static func optionText(_ v: OptionValue) -> String? { text(v) }
 
     /// DESCRIBE: a declared stream's or table's columns (name, type, JSON path) and options, or nil.
+    /// A declared stream as a CREATE STREAM statement that reads back as the same definition
+    /// (columns, paths, WATERMARK, options): what a client of a server needs to load a file as
+    /// the server would (keys, CSV header, pace).
+    public func definitionStatement(_ name: String) -> String? {
+        guard let s = catalog.stream(named: name) else { return nil }
+        func quoted(_ n: String) -> String { "\"" + n.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        func literal(_ v: String) -> String { "'" + v.replacingOccurrences(of: "'", with: "''") + "'" }
+        var parts = s.columns.map { c in
+            quoted(c.name) + " " + c.type.rawValue + (c.path.count == 1 && c.path[0] == c.name ? "" : " PATH " + literal("$." + c.path.joined(separator: ".")))
+        }
+        if let w = s.watermark { parts.append("WATERMARK FOR \(quoted(w.column)) AS \(quoted(w.column)) - INTERVAL '\(w.delayMillis)' MILLISECOND") }
+        let options = s.options.keys.sorted().compactMap { k in Engine.text(s.options[k]).map { "\(k) = \(literal($0))" } }
+        return "CREATE STREAM \(quoted(s.name)) (" + parts.joined(separator: ", ") + ")" + (options.isEmpty ? "" : " WITH (" + options.joined(separator: ", ") + ")")
+    }
+
+    /// The stream a CREATE STREAM statement (`definitionStatement`'s) declares.
+    public static func streamDefinition(fromStatement text: String) -> StreamDefinition? {
+        guard let st = Parser.parse(text).script.statements.first, case .createStream(let c) = st.kind else { return nil }
+        return try? define(c, st.loc.span)
+    }
+
     public func describe(_ name: String) -> String? {
         func row(_ c: SluicePlanner.ColumnDefinition) -> String {
             let path = c.path.count == 1 && c.path[0] == c.name ? "" : "  PATH '$." + c.path.joined(separator: ".") + "'"

@@ -1,8 +1,26 @@
 import Foundation
 import SluiceCodecs
 import SluiceCore
-import SluicePlanner
-import SluiceStreams
+public import SluicePlanner
+public import SluiceStreams
+
+/// Where a load puts its records: the store itself, or a server's through its API.
+public protocol LoadTarget: AnyObject, Sendable {
+    /// Puts one PutRecords' worth; returns how many records were not put.
+    func put(_ records: PackedRecords, into stream: String) throws -> Int
+    func addTags(stream: String, tags: [String: String]) throws
+    var maxRecordBytes: Int { get }
+    var maxPutRecordsBytes: Int { get }
+}
+
+extension StreamStore: LoadTarget {
+    public func put(_ records: PackedRecords, into stream: String) throws -> Int {
+        try putRecords(stream: stream, packed: records).failedRecordCount
+    }
+    public func addTags(stream: String, tags: [String: String]) throws { try addTags(name: stream, tags: tags) }
+    public var maxRecordBytes: Int { configuration.maxRecordBytes }
+    public var maxPutRecordsBytes: Int { configuration.maxPutRecordsBytes }
+}
 
 /// A file put into a declared stream (`--input`, the REPL's `.load`): JSON lines or CSV as the
 /// stream declares, each record's partition key from the stream's `partition_key` field, at once
@@ -14,7 +32,7 @@ public final class InputLoader: @unchecked Sendable {
     let definition: StreamDefinition
     public let path: String
     public let pace: Double?
-    let store: StreamStore
+    let store: any LoadTarget
     private let lock = NSLock()
     private var _put = 0
     private var _finished = false
@@ -27,6 +45,15 @@ public final class InputLoader: @unchecked Sendable {
         self.path = path
         self.pace = pace
         self.store = store
+    }
+
+    /// A load into a stream elsewhere (a server's, through its API): `definition` says how its
+    /// records are keyed and timed.
+    public init(definition: StreamDefinition, path: String, pace: Double?, target: any LoadTarget) {
+        self.definition = definition
+        self.path = path
+        self.pace = pace
+        self.store = target
     }
 
     public var stream: String { definition.name }
@@ -77,13 +104,13 @@ public final class InputLoader: @unchecked Sendable {
         var batch = PackedRecords()
         func flush() throws(EngineError) {
             guard batch.count > 0 else { return }
-            let r: PutRecordsResult
+            let failed: Int
             do {
-                r = try store.putRecords(stream: def.name, packed: batch)
+                failed = try store.put(batch, into: def.name)
             } catch {
                 throw EngineError.io("cannot put \(path) into \(def.name): \(error)")
             }
-            if r.failedRecordCount > 0 { throw EngineError.io("\(r.failedRecordCount) records of \(path) were not put") }
+            if failed > 0 { throw EngineError.io("\(failed) records of \(path) were not put") }
             let count = batch.count
             lock.withLock { _put += count }
             batch.removeAll()
@@ -95,7 +122,7 @@ public final class InputLoader: @unchecked Sendable {
             if headerPending {
                 headerPending = false
                 do {
-                    try store.addTags(name: def.name, tags: ["sluice.csv-header": String(decoding: line, as: UTF8.self)])
+                    try store.addTags(stream: def.name, tags: ["sluice.csv-header": String(decoding: line, as: UTF8.self)])
                 } catch {
                     throw EngineError.io("\(error)")
                 }
@@ -147,15 +174,15 @@ public final class InputLoader: @unchecked Sendable {
             // A record the stream cannot take goes to the error stream with its line, and the rest
             // of the file loads (so a rerun does not put the records before it twice).
             let size = line.count + (partitionKey?.utf8.count ?? InputLoader.digits(number))
-            if size > store.configuration.maxRecordBytes {
+            if size > store.maxRecordBytes {
                 let head = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<min(line.count, 4096)]), as: UTF8.self)
-                let f = RecordFailure(kind: "load", message: "line \(lineNumber) of \(path): the record has \(size) bytes with its partition key; a record is at most \(store.configuration.maxRecordBytes) bytes",
+                let f = RecordFailure(kind: "load", message: "line \(lineNumber) of \(path): the record has \(size) bytes with its partition key; a record is at most \(store.maxRecordBytes) bytes",
                                       shardId: nil, sequenceNumber: nil, data: head + (line.count > 4096 ? "…" : ""))
                 lock.withLock { _oversized.append(f) }
                 return
             }
             // A put takes 500 records and 5 MB at most.
-            if batch.byteCount + size > store.configuration.maxPutRecordsBytes { try flush() }
+            if batch.byteCount + size > store.maxPutRecordsBytes { try flush() }
             if let k = partitionKey {
                 batch.append(data: line, partitionKey: k)
             } else {

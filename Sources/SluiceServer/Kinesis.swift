@@ -338,6 +338,12 @@ extension Service {
 
     /// Tag keys are 1-128 characters, values 0-256, of letters, digits, spaces and `_ . : / = + - @`.
     static func checkTag(_ key: String, _ value: String) throws(APIError) {
+        // Sluice's own bookkeeping: the header line of a CSV file loaded into a stream (a client's
+        // `.load`, as `--input` records it), commas and all.
+        if key == "sluice.csv-header" {
+            guard value.utf8.count <= 65_536 else { throw APIError("InvalidArgumentException", "A CSV header is at most 64 KiB.") }
+            return
+        }
         func allowed(_ s: String) -> Bool {
             s.unicodeScalars.allSatisfy { CharacterSet.letters.contains($0) || CharacterSet.decimalDigits.contains($0) || " _.:/=+-@".unicodeScalars.contains($0) }
         }

@@ -57,6 +57,11 @@ public struct PackedRecords: Sendable {
         keyLengths.removeAll(keepingCapacity: true)
     }
 
+    /// Record i's partition key and data.
+    public func record(_ i: Int) -> (partitionKey: String, data: [UInt8]) {
+        withRecord(i) { k, d in (String(decoding: k, as: UTF8.self), Array(d)) }
+    }
+
     /// Record i's partition key.
     public func partitionKey(_ i: Int) -> String {
         bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[starts[i]..<(starts[i] + keyLengths[i])]), as: UTF8.self) }

@@ -208,6 +208,38 @@ struct ServerSQLTests {
         #expect(again.terminate() == 0)
     }
 
+    /// `.load` through a server loads as the server would: keys from the stream's partition_key,
+    /// a CSV header bound by name, and PACED at the records' recorded pace.
+    @Test func aReplLoadThroughTheServerKeysBindsAndPaces() throws {
+        let dir = TempDir()
+        let data = dir.path + "/data"
+        let server = try ServeProcess(dataDir: data)
+        #expect(server.sql("""
+            CREATE STREAM readings (sensor VARCHAR, temp DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+              WITH (format = 'csv', header = true, partition_key = 'sensor');
+            CREATE STREAM clicks (url VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (format = 'json', partition_key = 'url')
+            """).status == 200)
+        // The header's order is not the declared one.
+        try "ts,temp,sensor\n1000,20.5,s1\n2000,21.5,s2\n".write(toFile: dir.path + "/r.csv", atomically: true, encoding: .utf8)
+        try (0..<4).map { #"{"url":"/p\#($0)","ts":\#($0 * 1000)}"# }.joined(separator: "\n").write(toFile: dir.path + "/c.jsonl", atomically: true, encoding: .utf8)
+        let session = try CLI.run(["repl", "--data-dir", data], stdin: """
+            .load \(dir.path)/r.csv INTO readings
+            .load \(dir.path)/c.jsonl INTO clicks PACED 10
+            SELECT sensor, temp FROM readings LIMIT 2;
+
+            """)
+        #expect(session.status == 0, "\(session.stderr)")
+        #expect(session.lines.contains("loaded 2 records from \(dir.path)/r.csv into readings") && session.lines.contains("loaded 4 records from \(dir.path)/c.jsonl into clicks"), "\(session.stdout)")
+        #expect(session.lines.contains { $0.hasPrefix("s1") && $0.hasSuffix("20.5") } && session.lines.contains { $0.hasPrefix("s2") && $0.hasSuffix("21.5") }, "\(session.stdout)")
+        // Keys from the url field; three seconds of event time at ten times the speed: at least 0.3 s apart.
+        let it = server.call("GetShardIterator", #"{"StreamName":"clicks","ShardId":"shardId-000000000000","ShardIteratorType":"TRIM_HORIZON"}"#).body?["ShardIterator"]?.stringValue ?? ""
+        let records = server.call("GetRecords", #"{"ShardIterator":"\#(it)"}"#).body?["Records"]?.arrayValue ?? []
+        #expect(records.compactMap { $0["PartitionKey"]?.stringValue } == ["/p0", "/p1", "/p2", "/p3"])
+        let arrivals = records.compactMap { $0["ApproximateArrivalTimestamp"]?.doubleValue }
+        #expect(arrivals.count == 4 && arrivals[3] - arrivals[0] >= 0.29, "\(arrivals)")
+        #expect(server.terminate() == 0)
+    }
+
     /// kill -9 while a producer puts and the query (on its own thread) writes its file: every
     /// record whose PutRecords was acknowledged is in the stream after the restart, and the file
     /// holds each record of the stream once, in the stream's order, as an uninterrupted run's does.

@@ -47,53 +47,34 @@ final class RemoteReplBackend: ReplBackend {
         return push
     }
 
-    /// Puts the file's lines as records through PutRecords (a record per non-blank line,
-    /// partition key its line number), 500 at a time, retrying what the server refuses for
-    /// throughput. Not at a recorded pace: PACED is refused.
-    func loadInput(stream: String, path: String, pace: Double?, stop: () -> Bool) throws -> Int {
-        if pace != nil { throw APIClient.Failure(name: "", message: ".load ... PACED is not served through a server yet; load without PACED", status: 0) }
-        guard let data = FileManager.default.contents(atPath: path) else { throw APIClient.Failure(name: "", message: "cannot read \(path)", status: 0) }
-        let target = RemotePutTarget(client: client)
-        var batch: [PutRecordsRequestEntry] = []
-        var put = 0, line = 0
-        func flush() throws {
-            var todo = batch
-            var attempts = 0
-            while !todo.isEmpty {
-                let outcomes = try target.put(stream, todo)
-                var again: [PutRecordsRequestEntry] = []
-                for (e, o) in zip(todo, outcomes) {
-                    if case .failed(let code, let message) = o {
-                        guard attempts < 50, code == "ProvisionedThroughputExceededException" || code == "InternalFailure" else {
-                            throw APIClient.Failure(name: code, message: message, status: 0)
-                        }
-                        again.append(e)
-                    } else {
-                        put += 1
-                    }
-                }
-                todo = again
-                attempts += 1
-                if !todo.isEmpty { usleep(100_000) }
-            }
-            batch.removeAll()
+    /// A load of the file as the server would load it (the stream's definition, from DESCRIBE,
+    /// says how records are keyed, a CSV header is recorded, PACED follows the WATERMARK
+    /// column), its records put through PutRecords.
+    private func loader(stream: String, path: String, pace: Double?) throws -> InputLoader {
+        guard FileManager.default.isReadableFile(atPath: path) else { throw APIClient.Failure(name: "", message: "cannot read \(path)", status: 0) }
+        let (_, answer) = try client.sql("DESCRIBE \"\(stream.replacingOccurrences(of: "\"", with: "\"\""))\"")
+        guard let text = answer["results"]?.arrayValue?.first?["definition"]?.stringValue, let def = Engine.streamDefinition(fromStatement: text) else {
+            throw APIClient.Failure(name: "", message: "the server has no stream named '\(stream)'", status: 0)
         }
-        for raw in data.split(separator: 10, omittingEmptySubsequences: false) {
-            line += 1
-            var bytes = Array(raw)
-            if bytes.last == 13 { bytes.removeLast() }
-            if bytes.allSatisfy({ $0 == 32 || $0 == 9 }) { continue }
-            batch.append(PutRecordsRequestEntry(data: bytes, partitionKey: String(line)))
-            if batch.count == 500 {
-                try flush()
-                if stop() { return put }
-            }
+        if pace != nil, !(def.watermark.map { w in def.columns.contains { $0.name.lowercased() == w.column.lowercased() } } ?? false) {
+            throw APIClient.Failure(name: "", message: "stream \(def.name) has no WATERMARK column to pace the records by", status: 0)
         }
-        try flush()
-        return put
+        return InputLoader(definition: def, path: path, pace: pace, target: RemoteLoadTarget(client: client))
     }
 
-    func startLoad(stream: String, path: String, pace: Double?) throws -> InputLoader? { nil }
+    func loadInput(stream: String, path: String, pace: Double?, stop: () -> Bool) throws -> Int {
+        let l = try loader(stream: stream, path: path, pace: pace)
+        l.run(stop: stop)
+        if let f = l.failure { throw APIClient.Failure(name: "", message: f, status: 0) }
+        return l.put
+    }
+
+    func startLoad(stream: String, path: String, pace: Double?) throws -> InputLoader? {
+        let l = try loader(stream: stream, path: path, pace: pace)
+        Thread { l.run() }.start()
+        return l
+    }
+
     func finishLoad(_ loader: InputLoader) {}
 
     /// The server runs its queries itself.
