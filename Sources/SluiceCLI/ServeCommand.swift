@@ -14,7 +14,7 @@ struct ServeCommand {
     static let usage = """
         usage: sluice serve [--listen 127.0.0.1:4567] [--data-dir DIR] [--s3-dir DIR] [--iterator-ttl SECONDS]
                             [--create-delay S] [--update-delay S] [--consumer-delay S] [--enforce-limits]
-                            [--require-auth --access-key ID:SECRET ...] [--checkpoint-interval SECONDS] [FILE.sql ...]
+                            [--require-auth --access-key ID:SECRET ... [--console-token TOKEN]] [--checkpoint-interval SECONDS] [FILE.sql ...]
           Serves the Kinesis Data Streams API (X-Amz-Target Kinesis_20131202.*) and the Firehose API
           (Firehose_20150804.*), JSON 1.1 over HTTP/1.1, on the stream store of DIR, so boto3, the AWS CLI and the
           SDKs in JSON mode work unchanged with --endpoint-url http://HOST:PORT. Firehoses deliver to S3
@@ -25,14 +25,16 @@ struct ServeCommand {
           default) keep new streams CREATING, resharded streams UPDATING and new consumers CREATING for that long,
           as Kinesis does for seconds, so clients' waits and state checks can be tested.
           Any SigV4-signed request is accepted, unless --require-auth: then each request's signature is
-          verified against the --access-key pairs (unknown keys, bad signatures and 15-minute skew refused). GET /health answers ok; GET /metrics is in the Prometheus text format. While it runs, DIR/server.json holds its
+          verified against the --access-key pairs (unknown keys, bad signatures and 15-minute skew refused), and
+          the web console is at the address printed at start, with its token (--console-token, or one made
+          at start), which its requests to the SQL API and /metrics carry as a bearer token. GET /health answers ok; GET /metrics is in the Prometheus text format. While it runs, DIR/server.json holds its
           URL and process id, so that `sluice stream` commands given DIR go through it. Query files named after the options run
           as jobs on the same store, with checkpoints (every 10 s, or --checkpoint-interval), until SIGINT or
           SIGTERM stop the server and the jobs at a checkpoint. Each persistent query runs on a thread of its own.
         """
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
-        let a = try Arguments(argv, valued: ["listen", "data-dir", "s3-dir", "fsync", "iterator-ttl", "create-delay", "update-delay", "consumer-delay", "access-key", "checkpoint-interval"], booleans: ["enforce-limits", "require-auth"])
+        let a = try Arguments(argv, valued: ["listen", "data-dir", "s3-dir", "fsync", "iterator-ttl", "create-delay", "update-delay", "consumer-delay", "access-key", "checkpoint-interval", "console-token"], booleans: ["enforce-limits", "require-auth"])
         var keys: [String: String]? = nil
         if a.flag("require-auth") {
             var k: [String: String] = [:]
@@ -44,8 +46,22 @@ struct ServeCommand {
             }
             guard !k.isEmpty else { throw UsageError("--require-auth needs at least one --access-key ID:SECRET") }
             keys = k
-        } else if !a.values("access-key").isEmpty {
-            throw UsageError("--access-key is used with --require-auth")
+        } else if !a.values("access-key").isEmpty || a.value("console-token") != nil {
+            throw UsageError("--access-key and --console-token are used with --require-auth")
+        }
+        // Under --require-auth the console's token: given, or made now (and printed with the
+        // console's address, as a notebook server prints its own).
+        var consoleToken: String? = nil
+        if keys != nil {
+            if let t = a.value("console-token") {
+                guard t.count >= 16, t.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 }) else {
+                    throw UsageError("--console-token takes at least 16 letters, digits, '-' or '_'")
+                }
+                consoleToken = t
+            } else {
+                var rng = SystemRandomNumberGenerator()
+                consoleToken = (0..<32).map { _ in String(UInt8.random(in: 0...15, using: &rng), radix: 16) }.joined()
+            }
         }
         let listen = a.value("listen") ?? "127.0.0.1:4567"
         guard let colon = listen.lastIndex(of: ":"), let port = UInt16(listen[listen.index(after: colon)...]) else {
@@ -126,7 +142,8 @@ struct ServeCommand {
             return 1
         }
         sql.firehosesChanged = { host.jobsDeliver($0) }
-        let service = Service(store: store, accessKeys: keys, firehoses: host, extraMetrics: { ServeCommand.metrics(queryCounters.withLock { $0 }) }, sql: sql)
+        let service = Service(store: store, accessKeys: keys, firehoses: host, extraMetrics: { ServeCommand.metrics(queryCounters.withLock { $0 }) }, sql: sql,
+                              consoleToken: consoleToken)
         let server: HTTPServer
         do {
             server = try HTTPServer(host: hostName, port: port) { service.handle($0) }
@@ -146,6 +163,7 @@ struct ServeCommand {
         }
         defer { ServerAddress.remove(dataDirectory: store.configuration.dataDirectory) }
         err.line("listening on http://\(hostName):\(server.port) (Kinesis Data Streams and Firehose APIs), data in \(store.configuration.dataDirectory)")
+        if let t = consoleToken { err.line("console: http://\(hostName):\(server.port)/?token=\(t)") }
         err.flush()
         out.flush()
         signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }

@@ -32,6 +32,9 @@ enum Console {
     <div>points: <span id="points">0</span> <span id="chartState"></span></div>
     <script>
     "use strict";
+    // Under --require-auth the page came with the server's console token, which its requests carry.
+    const token = new URLSearchParams(location.search).get("token");
+    const auth = token ? { "Authorization": "Bearer " + token } : {};
     const errors = document.getElementById("errors");
     function note(m) { errors.textContent += m + "\\n"; }
     window.addEventListener("error", e => note("error: " + e.message));
@@ -53,7 +56,7 @@ enum Console {
 
     let last = null;
     async function refresh() {
-      const m = metrics(await (await fetch("/metrics")).text());
+      const m = metrics(await (await fetch("/metrics", { headers: auth })).text());
       const now = Date.now(), seconds = last ? (now - last.at) / 1000 : 0;
       const streams = document.querySelector("#streams tbody");
       streams.textContent = "";
@@ -65,7 +68,7 @@ enum Console {
         cell(r, rate(bytes[name], last && last.m.sluice_stream_bytes_written_total && last.m.sluice_stream_bytes_written_total[name], seconds), true);
         cell(r, written[name] || 0, true);
       }
-      const answer = await (await fetch("/v1/sql", { method: "POST", body: "SHOW QUERIES; SHOW ALERTS" })).json();
+      const answer = await (await fetch("/v1/sql", { method: "POST", headers: auth, body: "SHOW QUERIES; SHOW ALERTS" })).json();
       if (answer.errors) note("error: " + answer.errors.map(e => e.message).join("; "));
       const results = answer.results || [];
       const states = {};
@@ -115,7 +118,7 @@ enum Console {
       const state = document.getElementById("chartState");
       if (!sql) return;
       running = new AbortController();
-      const response = await fetch("/v1/sql", { method: "POST", headers: { "Content-Type": "application/json" },
+      const response = await fetch("/v1/sql", { method: "POST", headers: { ...auth, "Content-Type": "application/json" },
         body: JSON.stringify({ sql, rows: "objects" }), signal: running.signal });
       const reader = response.body.getReader(), decoder = new TextDecoder();
       let pending = "";

@@ -82,14 +82,8 @@ extension Service {
     func sql(_ request: HTTPRequest) -> HTTPResponse {
         guard let backend = sqlBackend else { return .text(404, "this server runs no SQL\n") }
         guard request.method == "POST" else { return .text(405, "POST the SQL text to /v1/sql\n") }
-        if let keys = accessKeys {
-            // Off loopback, SQL needs the same signature as the Kinesis API.
-            guard request.header("authorization") != nil else { return APIError("MissingAuthenticationTokenException", "Missing Authentication Token", status: 403).response }
-            if var e = SigV4.verify(request, keys: keys, now: Int64(Date().timeIntervalSince1970 * 1000)) {
-                e.status = 403
-                return e.response
-            }
-        }
+        // Under --require-auth, SQL needs the same signature as the Kinesis API (or the console's token).
+        if let refusal = refusedUnsigned(request) { return refusal }
         var text = String(decoding: request.body, as: UTF8.self)
         var options = SQLOptions()
         if request.header("content-type")?.lowercased().hasPrefix("application/json") == true {

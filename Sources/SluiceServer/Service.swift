@@ -113,6 +113,10 @@ public final class Service: Sendable {
     /// With `--require-auth`: access key id → secret; every request must carry a valid SigV4
     /// signature by one of them. Nil: any signed-looking request is accepted, as the emulators do.
     let accessKeys: [String: String]?
+    /// With `--require-auth`: the console's token. The console is served to `GET /?token=TOKEN`,
+    /// and its requests to the SQL API and /metrics carry `Authorization: Bearer TOKEN` (a browser
+    /// cannot sign them); nil: no console under --require-auth.
+    let consoleToken: String?
     /// The delivery streams behind the Firehose API (nil: the API answers UnknownOperation).
     public let firehoses: FirehoseHost?
 
@@ -132,8 +136,10 @@ public final class Service: Sendable {
 
     public init(store: StreamStore, accessKeys: [String: String]? = nil, firehoses: FirehoseHost? = nil,
                 subscriptionSeconds: Int = 300, subscriptionPollMillis: Int = 100,
-                log: (@Sendable (String) -> Void)? = nil, extraMetrics: (@Sendable () -> String)? = nil, sql: (any SQLBackend)? = nil) {
+                log: (@Sendable (String) -> Void)? = nil, extraMetrics: (@Sendable () -> String)? = nil, sql: (any SQLBackend)? = nil,
+                consoleToken: String? = nil) {
         self.extraMetrics = extraMetrics
+        self.consoleToken = consoleToken
         sqlBackend = sql
         self.store = store
         self.log = log ?? { FileHandle.standardError.write(Data(("sluice serve: " + $0 + "\n").utf8)) }
@@ -155,19 +161,19 @@ public final class Service: Sendable {
             // The console reads the SQL API (so it is served where SQL runs) and /metrics without
             // signing: only where requests need no signature (loopback without --require-auth).
             // Elsewhere GET / answers as AWS does.
-            guard accessKeys == nil else { return .text(403, "the console is served without --require-auth only (use the SQL API and /metrics with signed requests)\n") }
+            if accessKeys != nil {
+                let given = request.target.split(separator: "?", maxSplits: 1).dropFirst().first?.split(separator: "&")
+                    .first { $0.hasPrefix("token=") }.map { String($0.dropFirst(6)) }
+                guard let t = consoleToken, let g = given, Service.same(g, t) else {
+                    return .text(403, "under --require-auth the console is at the address with its token that the server printed when it started (/?token=...)\n")
+                }
+            }
             return .text(200, Console.page, type: "text/html; charset=utf-8")
         }
         if request.method == "GET" && request.path == "/metrics" {
             // It names every stream: under --require-auth it needs a signature like any request
-            // (curl --aws-sigv4 "aws:amz:REGION:kinesis" --user ID:SECRET).
-            if let keys = accessKeys {
-                guard request.header("authorization") != nil else { return APIError("MissingAuthenticationTokenException", "Missing Authentication Token", status: 403).response }
-                if var e = SigV4.verify(request, keys: keys, now: Int64(Date().timeIntervalSince1970 * 1000)) {
-                    e.status = 403
-                    return e.response
-                }
-            }
+            // (curl --aws-sigv4 "aws:amz:REGION:kinesis" --user ID:SECRET), or the console's token.
+            if let refusal = refusedUnsigned(request) { return refusal }
             return .text(200, metrics(), type: "text/plain; version=0.0.4")
         }
         let operation = request.header("x-amz-target").map { String($0.split(separator: ".").last ?? "") } ?? ""
@@ -175,6 +181,34 @@ public final class Service: Sendable {
         let known = Service.known.contains(operation) ? operation : "unknown"
         answered.withLock { $0[Count(operation: known, status: response.status), default: 0] += 1 }
         return response
+    }
+
+    /// Under --require-auth, why a request to the SQL API or /metrics is refused (403): neither
+    /// a valid SigV4 signature nor the console's bearer token. Nil: it may go on.
+    func refusedUnsigned(_ request: HTTPRequest) -> HTTPResponse? {
+        guard let keys = accessKeys else { return nil }
+        guard let authorization = request.header("authorization") else {
+            return APIError("MissingAuthenticationTokenException", "Missing Authentication Token", status: 403).response
+        }
+        if authorization.hasPrefix("Bearer ") {
+            guard let t = consoleToken, Service.same(String(authorization.dropFirst(7)), t) else {
+                return APIError("AccessDeniedException", "The bearer token is not the console's.", status: 403).response
+            }
+            return nil
+        }
+        if var e = SigV4.verify(request, keys: keys, now: Int64(Date().timeIntervalSince1970 * 1000)) {
+            e.status = 403
+            return e.response
+        }
+        return nil
+    }
+
+    /// Equal strings, compared in time that does not depend on where they differ.
+    static func same(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var diff = UInt8(x.count == y.count ? 0 : 1)
+        for i in 0..<min(x.count, y.count) { diff |= x[i] ^ y[i] }
+        return diff == 0
     }
 
     /// An error answer tells the client what it did wrong, never where the server keeps its

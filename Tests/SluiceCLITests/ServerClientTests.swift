@@ -327,7 +327,28 @@ struct ServerSQLTests {
         #expect(denied.status == 1 && denied.stderr.hasPrefix("error: UnrecognizedClientException"))
         let signed = try CLI.run(["stream", "list", "--data-dir", data], environment: ["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s3cret"])
         #expect(signed.status == 0, "\(signed.stderr)")
+        // The console: at the address the server printed, with its token; its requests carry the token.
+        let printed = server.stderr.first { $0.hasPrefix("console: http://127.0.0.1:\(server.port)/?token=") } ?? ""
+        let token = String(printed.split(separator: "=").last ?? "")
+        #expect(token.count == 32, "\(server.stderr)")
+        func get(_ target: String, _ headers: String = "") -> String {
+            server.raw(Array("GET \(target) HTTP/1.1\r\nHost: localhost\r\n\(headers)Connection: close\r\n\r\n".utf8))
+        }
+        #expect(get("/").hasPrefix("HTTP/1.1 403") && get("/?token=wrong").hasPrefix("HTTP/1.1 403"))
+        #expect(get("/?token=\(token)").hasPrefix("HTTP/1.1 200") && get("/?token=\(token)").contains("Bearer"))
+        #expect(get("/metrics").hasPrefix("HTTP/1.1 403") && get("/metrics", "Authorization: Bearer \(token)\r\n").hasPrefix("HTTP/1.1 200"))
+        func sql(_ authorization: String) -> String {
+            server.raw(Array("POST /v1/sql HTTP/1.1\r\nHost: localhost\r\nAuthorization: \(authorization)\r\nConnection: close\r\nContent-Length: 12\r\n\r\nSHOW STREAMS".utf8))
+        }
+        #expect(sql("Bearer \(token)").hasPrefix("HTTP/1.1 200"))
+        #expect(sql("Bearer \(token.dropLast())x").hasPrefix("HTTP/1.1 403") && sql("Bearer ").hasPrefix("HTTP/1.1 403"))
         #expect(server.terminate() == 0)
+        // A token of one's own; and none without --require-auth.
+        let chosen = try ServeProcess(dataDir: dir.path + "/d2", extra: ["--require-auth", "--access-key", "AKID:s3cret", "--console-token", "my-console-token-123"])
+        #expect(chosen.stderr.contains { $0.hasSuffix("/?token=my-console-token-123") })
+        #expect(chosen.terminate() == 0)
+        let open = try CLI.run(["serve", "--data-dir", dir.path + "/d3", "--console-token", "my-console-token-123"])
+        #expect(open.status == 2 && open.stderr.contains("--console-token are used with --require-auth"), "\(open.stderr)")
     }
 
     /// A SELECT on its own streams its rows as JSON lines: the columns, the rows (those put after
