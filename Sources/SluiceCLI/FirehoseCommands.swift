@@ -132,25 +132,37 @@ struct FirehoseCommands {
     /// a result per record (its RecordId, or ErrorCode and ErrorMessage) once its batch is on disk,
     /// and delivers what is due between batches. Returns how many records failed.
     private func putLines(_ d: DeliveryStream, quiet: Bool) throws -> Int {
-        var failed = 0
-        var batch: [[UInt8]] = []
-        var bytes = 0
-        var lineNumber = 0
+        try FirehoseCommands.putBatches(out: out, err: err) { batch in
+            try DeliveryStream.putBatch(d.config, store: d.store, records: batch.map { Array($0) }).map { r in
+                switch r {
+                case .success(let id):
+                    if !quiet { out.json(["RecordId": .string(id.description)]) }
+                    return true
+                case .failure(let e):
+                    out.json(["ErrorCode": .string(e.code.rawValue), "ErrorMessage": .string(e.message)])
+                    return false
+                }
+            }.filter { !$0 }.count
+        } between: {
+            try d.poll()
+        }
+    }
+
+    /// Standard input, a record per non-blank line, in PutRecordBatch batches of up to 500 records
+    /// and 4 MiB, each handed to `put` (which prints a line per record and returns how many
+    /// failed); a line over the record limit fails alone, with its line number. `between` runs
+    /// after each batch. Returns how many records failed, and says so on `err`.
+    static func putBatches(out: OutputStream, err: OutputStream, _ put: ([ArraySlice<UInt8>]) throws -> Int,
+                           between: () throws -> Void = {}) throws -> Int {
+        var failed = 0, lineNumber = 0, bytes = 0
+        var batch: [ArraySlice<UInt8>] = []
         func flush() throws {
             guard !batch.isEmpty else { return }
-            let results = try DeliveryStream.putBatch(d.config, store: d.store, records: batch)
-            for r in results {
-                switch r {
-                case .success(let id): if !quiet { out.json(["RecordId": .string(id.description)]) }
-                case .failure(let e):
-                    failed += 1
-                    out.json(["ErrorCode": .string(e.code.rawValue), "ErrorMessage": .string(e.message)])
-                }
-            }
+            failed += try put(batch)
             out.flush()
             batch.removeAll(keepingCapacity: true)
             bytes = 0
-            try d.poll()
+            try between()
         }
         func handle(_ line: ArraySlice<UInt8>) throws {
             lineNumber += 1
@@ -164,7 +176,7 @@ struct FirehoseCommands {
                 return
             }
             if batch.count == DeliveryStream.maxBatchRecords || bytes + l.count > DeliveryStream.maxBatchBytes { try flush() }
-            batch.append(Array(l))
+            batch.append(l)
             bytes += l.count
         }
         try forEachInputLine(handle, afterChunk: flush)
@@ -172,7 +184,6 @@ struct FirehoseCommands {
         if failed > 0 { err.line("error: \(failed) of \(lineNumber) records were not put (see the ErrorCode lines)") }
         return failed
     }
-
 
     private func counters(_ c: DeliveryCounters) -> JSONValue {
         ["RecordsRead": .int(c.recordsRead), "RecordsDelivered": .int(c.recordsDelivered), "RecordsFailed": .int(c.recordsFailed),

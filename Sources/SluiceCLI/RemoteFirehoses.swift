@@ -71,14 +71,14 @@ struct RemoteFirehoses {
         return 0
     }
 
-    /// Standard input, a record per line, in PutRecordBatch calls of up to 500 records and 4 MiB;
-    /// a result per record as each batch is answered. Returns how many records failed.
+    /// Standard input, a record per line, in PutRecordBatch calls (as without a server); a result
+    /// per record as each batch is answered. Returns how many records failed.
     func putLines(_ name: String, quiet: Bool) throws -> Int {
-        var failed = 0, lineNumber = 0, bytes = 0, put = 0
-        var batch: [JSONValue] = []
-        func flush() throws {
-            guard !batch.isEmpty else { return }
-            let r = try client.firehose("PutRecordBatch", ["DeliveryStreamName": .string(name), "Records": .array(batch)])
+        var put = 0
+        let failed = try FirehoseCommands.putBatches(out: out, err: err) { batch in
+            let records: [JSONValue] = batch.map { ["Data": .string(Data($0).base64EncodedString())] }
+            let r = try client.firehose("PutRecordBatch", ["DeliveryStreamName": .string(name), "Records": .array(records)])
+            var failed = 0
             for e in r["RequestResponses"]?.arrayValue ?? [] {
                 if let code = e["ErrorCode"]?.stringValue {
                     failed += 1
@@ -88,29 +88,9 @@ struct RemoteFirehoses {
                     if !quiet { out.json(["RecordId": e["RecordId"] ?? .null]) }
                 }
             }
-            out.flush()
-            batch.removeAll(keepingCapacity: true)
-            bytes = 0
+            return failed
         }
-        func handle(_ line: ArraySlice<UInt8>) throws {
-            lineNumber += 1
-            var l = line
-            if l.last == 13 { l = l.dropLast() }
-            if l.isEmpty { return }
-            if l.count > DeliveryStream.maxRecordBytes {
-                failed += 1
-                out.json(["ErrorCode": "InvalidArgumentException",
-                          "ErrorMessage": .string("line \(lineNumber): the record has \(l.count) bytes; the limit is \(DeliveryStream.maxRecordBytes)")])
-                return
-            }
-            if batch.count == DeliveryStream.maxBatchRecords || bytes + l.count > DeliveryStream.maxBatchBytes { try flush() }
-            batch.append(["Data": .string(Data(l).base64EncodedString())])
-            bytes += l.count
-        }
-        try forEachInputLine(handle, afterChunk: flush)
-        try flush()
         if quiet { err.line(JSONValue.object(["RecordsPut": .int(Int64(put)), "RecordsFailed": .int(Int64(failed))]).serialized()) }
-        if failed > 0 { err.line("error: \(failed) of \(lineNumber) records were not put (see the ErrorCode lines)") }
         return failed
     }
 }

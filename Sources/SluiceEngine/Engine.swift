@@ -628,7 +628,9 @@ public final class Engine {
             if !js.isEmpty { throw inUse(js, "sink") }
             sinkDefs[key] = nil
             pending.append(.print("dropped sink \(def.name)"))
-        case .alert, .query:
+        case .query:
+            return  // (DROP QUERY n is prepared apart: it names a number)
+        case .alert:
             guard let job = running.first(where: { $0.label.lowercased() == "alert " + key }) else {
                 if d.ifExists { return }
                 throw refuse("bind.unknown-alert", "no alert named '\(name)' runs")
@@ -736,9 +738,10 @@ public final class Engine {
             throw EngineError(diagnostics: [Diagnostic(id: "plan.unknown-query", message: "no running query \(id)", span: nil,
                                                        help: ids.isEmpty ? "no query runs" : "running: " + ids.joined(separator: ", "))])
         }
-        let (rowsIn, read) = job.observed { j in (j.pipeline.rowsIn, j.inputs.map(\.recordsIn)) }
         let shown = listing(.queries).split(separator: "\n").first { $0.hasPrefix(job.counters.name + ":") }.map(String.init) ?? job.counters.name
-        return shown + "\n" + Engine.physical(job.plan, running: (job.pipeline, rowsIn, read))
+        // (Between its steps: its operators are its thread's.)
+        let plan = job.observed { j in Engine.physical(j.plan, running: (j.pipeline, j.pipeline.rowsIn, j.inputs.map(\.recordsIn))) }
+        return shown + "\n" + plan
     }
 
     /// The operators that run a plan, top down, the sources under them. For a running query
@@ -1318,7 +1321,6 @@ extension Engine {
     /// A `SET` value as text (strings unquoted).
     public static func optionText(_ v: OptionValue) -> String? { text(v) }
 
-    /// DESCRIBE: a declared stream's or table's columns (name, type, JSON path) and options, or nil.
     /// A declared stream as a CREATE STREAM statement that reads back as the same definition
     /// (columns, paths, WATERMARK, options): what a client of a server needs to load a file as
     /// the server would (keys, CSV header, pace).
@@ -1340,6 +1342,7 @@ extension Engine {
         return try? define(c, st.loc.span)
     }
 
+    /// DESCRIBE: a declared stream's or table's columns (name, type, JSON path) and options, or nil.
     public func describe(_ name: String) -> String? {
         func row(_ c: SluicePlanner.ColumnDefinition) -> String {
             let path = c.path.count == 1 && c.path[0] == c.name ? "" : "  PATH '$." + c.path.joined(separator: ".") + "'"

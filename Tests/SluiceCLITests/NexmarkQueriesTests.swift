@@ -355,7 +355,7 @@ struct NexmarkQueriesTests {
     }
 
     /// `sluice bench nexmark` runs every query file from the JSON files and from the built-in
-    /// streams, and both give the same number of rows.
+    /// streams, and both give the same number of rows (but q12, on processing time).
     @Test func theBenchmarkRunsEveryQueryFromBothSources() throws {
         let dir = TempDir()
         let r = try CLI.run(["bench", "nexmark", "--events", "6000", "--rate", "500", "--dir", dir.path,
@@ -370,7 +370,9 @@ struct NexmarkQueriesTests {
         #expect(Set(rows.keys) == Set(files.map { String($0.dropLast(4)) }), "\(r.stdout)")
         for (q, bySource) in rows {
             #expect(bySource["stream"] != nil, "\(q)")
-            if let file = bySource["file"] { #expect(file == bySource["stream"], "\(q): \(bySource)") }
+            // q12 windows on arrival time: a load that straddles a 10 s boundary of the wall
+            // clock has more windows, so its rows depend on when each source was read.
+            if let file = bySource["file"], q != "q12" { #expect(file == bySource["stream"], "\(q): \(bySource)") }
         }
         // Bad command lines are usage errors: no events, a folder without query files.
         #expect(try CLI.run(["bench", "nexmark", "--events", "0"]).status == 2)
