@@ -13,6 +13,15 @@ struct AnomalyShapes {
         case seasonalDrift = "seasonal-drift"
         /// A noisy signal that, in some stretches, repeats one reading exactly.
         case stuck
+        /// Several anomalies close together: bursts of three to five spikes a few points apart,
+        /// each spike an anomaly of its own.
+        case bursts
+        /// A noisy seasonal signal whose amplitude, for a while, grows to two or three times its
+        /// size or falls to a third of it.
+        case amplitude
+        /// A level that, in some stretches, climbs or falls slowly (a ramp over 80 points) and
+        /// stays where it arrives: the start of each ramp is the anomaly.
+        case ramp
     }
 
     struct Series {
@@ -43,6 +52,14 @@ struct AnomalyShapes {
             if out.allSatisfy({ abs($0 - p) >= gap }) { out.append(p) }
         }
         return out.sorted()
+    }
+
+    /// `count` anomaly starts in `from..<to`, one in each of `count` equal slots, at least `gap`
+    /// apart (a slot is at least `gap` long): never stuck looking for room.
+    static func spread(_ count: Int, from: Int, to: Int, gap: Int, _ rng: inout SplitMix64) -> [Int] {
+        let slot = (to - from) / count
+        precondition(slot >= gap, "slots shorter than the gap")
+        return (0..<count).map { k in from + k * slot + rng.below(slot - gap + 1) }
     }
 
     static func make(_ shape: Shape, seed: UInt64 = 5) -> Series {
@@ -108,6 +125,50 @@ struct AnomalyShapes {
                     next += 1
                 }
                 if left > 0 { v[i] = held; left -= 1 } else { v[i] = (x * 100).rounded() / 100 }
+            }
+        case .bursts:
+            shingle = 1
+            let at = spread(6, from: from, to: n - 40, gap: 300, &rng)
+            for i in 0..<n { v[i] = 10 + 2 * sin(2 * .pi * Double(i) / 90) + 0.5 * gaussian(&rng) }
+            for (k, p) in at.enumerated() {
+                // Three to five spikes, 3 to 6 points apart, one way or the other.
+                var q = p
+                for _ in 0..<(3 + rng.below(3)) {
+                    v[q] += (k % 2 == 0 ? 1 : -1) * (4 + 3 * rng.unit())
+                    anomalies.append(q..<(q + 1))
+                    q += 3 + rng.below(4)
+                }
+            }
+        case .amplitude:
+            shingle = 8
+            let at = spread(6, from: from, to: n - 100, gap: 350, &rng)
+            var next = 0, left = 0, scale = 1.0
+            for i in 0..<n {
+                if next < at.count && i == at[next] {
+                    anomalies.append(i..<(i + 60))
+                    left = 60
+                    scale = [2.5, 0.3, 3.0, 0.35, 2.0, 0.4][next % 6]
+                    next += 1
+                }
+                let gain = left > 0 ? scale : 1.0
+                if left > 0 { left -= 1 }
+                v[i] = 10 + gain * 3 * sin(2 * .pi * Double(i) / 60) + 0.6 * gaussian(&rng)
+            }
+        case .ramp:
+            shingle = 8
+            let at = spread(6, from: from, to: n - 120, gap: 350, &rng)
+            var level = 10.0, next = 0, left = 0, step = 0.0
+            for i in 0..<n {
+                if next < at.count && i == at[next] {
+                    // The first 40 of the ramp's 80 points are the anomaly: later the signal is
+                    // simply at a new level that is climbing on.
+                    anomalies.append(i..<(i + 40))
+                    left = 80
+                    step = (next % 2 == 0 ? 1 : -1) * (5 + 2 * rng.unit()) / 80
+                    next += 1
+                }
+                if left > 0 { level += step; left -= 1 }
+                v[i] = level + 1.5 * sin(2 * .pi * Double(i) / 100) + 0.4 * gaussian(&rng)
             }
         }
         if shape != .stuck { v = v.map { ($0 * 1000).rounded() / 1000 } }

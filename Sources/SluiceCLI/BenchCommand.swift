@@ -50,7 +50,7 @@ struct BenchCommand {
           records, 4 shards), then reads every shard back with GetRecords; records/s, MB/s, p50/p99 latency.
                sluice bench rcf [--records N] [--columns 1,2,4] [--trees 100] [--sample-size 256]
           Random cut forest scoring throughput on seeded Gaussian data (each record scored, then added).
-               sluice bench anomalies [--shapes level-shift,spikes,seasonal-drift,stuck] [--seed S] [--trees 100]
+               sluice bench anomalies [--shapes level-shift,spikes,seasonal-drift,stuck,bursts,amplitude,ramp] [--seed S] [--trees 100]
                                       [--sample-size 256] [--forest-seeds 3] [--scores-dir DIR]
           Precision and recall of the random cut forest on seeded series with planted anomalies (see
           `sluice gen shapes`); --scores-dir writes each series with its scores for Tests/peers/rcf_peers.py.

@@ -13,7 +13,7 @@ struct GenCommand {
                sluice gen sensors|payments|logs [--seed S] [--start ISO-8601]
           15 minutes of IoT telemetry (CSV with a header), card payments or application logs (JSON lines),
           each with planted anomalies at fixed minutes after --start (see samples/README.md).
-               sluice gen shapes --shape level-shift|spikes|seasonal-drift|stuck [--seed S]
+               sluice gen shapes --shape level-shift|spikes|seasonal-drift|stuck|bursts|amplitude|ramp [--seed S]
           A seeded series of 3,000 points (one a second, CSV: ts, value, anomaly) with planted anomalies of
           that shape after the first 400 points; `anomaly` is 1 on the planted points.
                sluice gen bids [--records N] [--seed S] [--rate R] [--base-ms MS] [--time ms|iso]

@@ -52,7 +52,8 @@ struct AnomalyAccuracyTests {
     /// as `sluice bench anomalies` and Tests/peers/rcf_peers.py judge it: the figures of the
     /// closing note, within 0.1.
     @Test(arguments: [(AnomalyShapes.Shape.levelShift, 0.455, 0.833), (.spikes, 0.417, 0.833),
-                      (.seasonalDrift, 1.000, 0.500), (.stuck, 0.111, 0.333)])
+                      (.seasonalDrift, 1.000, 0.500), (.stuck, 0.111, 0.333),
+                      (.bursts, 0.650, 0.818), (.amplitude, 1.000, 0.500), (.ramp, 0.000, 0.000)])
     func precisionAndRecallOnSeededShapes(_ shape: AnomalyShapes.Shape, _ precision: Double, _ recall: Double) {
         let series = AnomalyShapes.make(shape)
         #expect(series.anomalies.count >= 6 && series.anomalies.allSatisfy { $0.lowerBound >= series.judgedFrom })

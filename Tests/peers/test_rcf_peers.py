@@ -10,7 +10,7 @@ import pytest
 import rcf_peers
 
 SLUICE = os.environ.get("SLUICE", ".build/debug/sluice")
-SHAPES = ["level-shift", "seasonal-drift", "spikes", "stuck"]
+SHAPES = ["level-shift", "seasonal-drift", "spikes", "stuck", "bursts", "amplitude", "ramp"]
 
 
 @pytest.fixture(scope="module")
