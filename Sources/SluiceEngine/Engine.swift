@@ -940,6 +940,7 @@ public final class Engine {
     /// Runs every query until every source is read to its end, then ends the input (the
     /// watermark becomes +infinity, so every window closes) and closes the sinks.
     public func runUntilEnd() throws(EngineError) {
+        stopRunners()
         while true {
             refreshTables()
             var busy = false
@@ -988,6 +989,17 @@ public final class Engine {
         busy = try emitMetricsIfDue() || busy
         return busy
     }
+
+    /// Ends the queries' own threads (after the step each is in): from here this thread steps
+    /// them, to their end or to a checkpoint.
+    func stopRunners() {
+        for j in jobs where j.runner != nil {
+            j.runner?.stop()
+            j.runner = nil
+        }
+    }
+
+    deinit { stopRunners() }
 
     /// One query fails (a bad record under bad_records = 'fail', a sink that cannot write): it
     /// stops, marked FAILED with the reason; the others go on.
@@ -1078,7 +1090,7 @@ public final class Engine {
 
     /// Ends every query: windows close, sinks close; firehoses deliver what they hold.
     public func finish() throws(EngineError) {
-        for j in jobs { j.runner?.stop() }
+        stopRunners()
         try finishAll()
     }
 
@@ -1090,7 +1102,7 @@ public final class Engine {
     /// Stops every running query at a checkpoint without ending its input: open windows are kept
     /// in the checkpoint, and running the same file again over the same data directory continues.
     public func stop() throws(EngineError) {
-        for j in jobs { j.runner?.stop() }
+        stopRunners()
         for j in jobs where !j.done { try j.stop() }
         try flushFirehoses()
     }
