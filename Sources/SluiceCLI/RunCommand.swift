@@ -137,7 +137,10 @@ struct RunCommand {
                     log.log("warning", "warning: stream \(stream) already holds \(held) records (from an earlier run); --input adds \(file) after them, so the queries read both. Run with --fresh to empty the input streams and start the queries afresh.",
                             [("stream", .string(stream)), ("records", .int(Int64(held)))])
                 }
-                guard FileManager.default.isReadableFile(atPath: file) else { throw EngineError(message: "cannot read \(file)") }
+                // Before anything loads: a file that cannot be read stops the run with the reason.
+                let fd = open(file, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw EngineError(message: "cannot read \(file): \(String(cString: strerror(errno)))") }
+                close(fd)
                 loaders.append(try engine.inputLoader(stream: stream, path: file))
             }
             try engine.run(whileLoading: loaders, stop: { stopRequested.load(ordering: .relaxed) }) { l in
