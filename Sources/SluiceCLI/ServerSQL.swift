@@ -199,7 +199,9 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
                     }
                 }
             case .set:
-                answer.errors.append(SQLAnswer.error(Diagnostic(id: "plan.unsupported", message: "this statement is not supported by the server yet", span: s.loc.span), in: file))
+                // The SQL API keeps no session between requests: a request says how it wants its rows.
+                answer.errors.append(SQLAnswer.error(Diagnostic(id: "api.session-setting", message: "SET changes a session, and the SQL API has none: each request says how it wants its rows",
+                                                                span: s.loc.span, help: "send JSON: {\"sql\": \"SELECT ...\", \"start\": \"latest\", \"rows\": \"objects\"} (sluice repl keeps SET in its session)"), in: file))
                 return answer
             default:
                 let query = engine.nextQueryId

@@ -312,6 +312,9 @@ struct ServerSQLTests {
         #expect(catalog["statements"]?.arrayValue?.map { $0["sql"]?.stringValue } == ["CREATE STREAM s (a BIGINT) WITH (format = 'json')"])
         let json = server.raw(Array("POST /v1/sql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 25\r\n\r\n{\"sql\": \"DESCRIBE s\"}    ".utf8))
         #expect(ServeProcess.parse(json).body?["results"]?.arrayValue?.first?["output"]?.stringValue?.hasPrefix("stream s") == true)
+        // SET is a session's, and the API has none: the refusal says what a request sends instead.
+        let set = server.sql("SET start = 'latest'").body?["errors"]?.arrayValue?.first
+        #expect(set?["id"]?.stringValue == "api.session-setting" && set?["help"]?.stringValue?.contains("\"start\": \"latest\"") == true, "\(String(describing: set))")
         #expect(server.terminate() == 0)
     }
 
