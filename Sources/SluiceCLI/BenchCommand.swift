@@ -386,16 +386,7 @@ struct BenchCommand {
         if path.isEmpty {
             path = base + "/bids.jsonl"
             let watch = Stopwatch()
-            var g = BidGenerator()
-            let sink = OutputStream(fd: open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644))
-            var buffer: [UInt8] = []
-            for _ in 0..<n {
-                g.appendNext(to: &buffer)
-                if buffer.count >= 1 << 22 { sink.write(bytes: buffer); buffer.removeAll(keepingCapacity: true) }
-            }
-            sink.write(bytes: buffer)
-            sink.flush()
-            close(sink.fd)
+            BenchCommand.writeBids(n, to: path)
             err.line(String(format: "generated %d bids in %.1f s", n, watch.elapsedSeconds))
         }
         let size = Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
@@ -478,6 +469,20 @@ struct BenchCommand {
         let watch = Stopwatch()
         let c = try engine.replay(query: q, file: file, onRows: onRows)
         return (watch.elapsedSeconds, c.recordsIn)
+    }
+
+    /// `n` generated bids (seed 42) as JSON lines in `path`, written 4 MB at a time.
+    static func writeBids(_ n: Int, to path: String) {
+        var g = BidGenerator()
+        let sink = OutputStream(fd: open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644))
+        var buffer: [UInt8] = []
+        for _ in 0..<n {
+            g.appendNext(to: &buffer)
+            if buffer.count >= 1 << 22 { sink.write(bytes: buffer); buffer.removeAll(keepingCapacity: true) }
+        }
+        sink.write(bytes: buffer)
+        sink.flush()
+        close(sink.fd)
     }
 
     /// `sluice run --input` end to end: a fresh store (without fsync, as a run's scratch store), the

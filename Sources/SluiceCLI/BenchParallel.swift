@@ -30,10 +30,7 @@ extension BenchCommand {
         var path = a.value("file") ?? ""
         if path.isEmpty {
             path = base + "/bids.jsonl"
-            var g = BidGenerator()
-            var buffer: [UInt8] = []
-            for _ in 0..<n { g.appendNext(to: &buffer) }
-            guard FileManager.default.createFile(atPath: path, contents: Data(buffer)) else { throw UsageError("cannot write \(path)") }
+            BenchCommand.writeBids(n, to: path)
         }
         let store = try scratchStore(base + "/store")
         defer { store.close() }

@@ -2,6 +2,7 @@ import Foundation
 import SluiceCore
 import SluiceDelivery
 import SluiceServer
+import SluiceSQL
 
 /// `sluice firehose ...` through a server that holds the data directory (or `--server URL`):
 /// `create` is a CREATE FIREHOSE through the SQL API (the server's engine delivers it and its
@@ -13,17 +14,14 @@ struct RemoteFirehoses {
     let out: OutputStream
     let err: OutputStream
 
-    /// A SQL string literal.
-    static func literal(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
-
     func create(_ name: String, options: [String: String]) throws -> Int32 {
         var options = options
         // A file destination is the client's path: the server runs elsewhere.
         if let d = options["destination"], d.hasPrefix("file:"), !d.dropFirst(5).hasPrefix("/") {
             options["destination"] = "file:" + FileManager.default.currentDirectoryPath + "/" + d.dropFirst(5)
         }
-        let with = options.keys.sorted().map { "\($0) = \(RemoteFirehoses.literal(options[$0]!))" }.joined(separator: ", ")
-        let (status, answer) = try client.sql("CREATE FIREHOSE \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\" WITH (\(with))")
+        let with = options.keys.sorted().map { "\($0) = \(Printer.string(options[$0]!))" }.joined(separator: ", ")
+        let (status, answer) = try client.sql("CREATE FIREHOSE \(Printer.quoted(name)) WITH (\(with))")
         guard status == 200 else {
             let e = answer["errors"]?.arrayValue?.first
             throw APIClient.Failure(name: "InvalidArgumentException", message: e?["message"]?.stringValue ?? "the server refused the firehose", status: status)
@@ -53,7 +51,7 @@ struct RemoteFirehoses {
     }
 
     func delete(_ name: String) throws -> Int32 {
-        let (status, answer) = try client.sql("DROP FIREHOSE \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\"")
+        let (status, answer) = try client.sql("DROP FIREHOSE \(Printer.quoted(name))")
         if status == 200 { return 0 }
         let e = answer["errors"]?.arrayValue?.first
         // Not one of the server's CREATE FIREHOSE: the Firehose API's.

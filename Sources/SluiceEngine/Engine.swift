@@ -525,9 +525,9 @@ public final class Engine {
             return refuse("plan.in-use", "\(what) \(name) is used by " + js.map { "query \($0.id) (\($0.label))" }.joined(separator: ", "),
                           help: first.joined(separator: "; ") + " first")
         }
-        /// Running queries whose statements no longer plan in `without`, and views that no longer do.
-        func needing(_ without: MemoryCatalog) -> (queries: [Job], views: [String]) {
-            let queries = running.filter { j in
+        /// The running queries whose statements no longer plan in `without`.
+        func queriesNeeding(_ without: MemoryCatalog) -> [Job] {
+            running.filter { j in
                 guard !j.text.isEmpty, let st = Parser.parse(j.text).script.statements.first else { return false }
                 do throws(EngineError) {
                     switch st.kind {
@@ -541,15 +541,17 @@ public final class Engine {
                     return true
                 }
             }
-            let views = without.views.values.filter { v in
-                do throws(EngineError) { _ = try planQuery(v.query, without); return false } catch { return true }
-            }.map(\.name).sorted()
-            return (queries, views)
         }
-        func refuseIfNeeded(_ without: MemoryCatalog, _ what: String) throws(EngineError) {
-            let (queries, views) = needing(without)
+        /// The first view (by name) that no longer plans in `without`.
+        func viewNeeding(_ without: MemoryCatalog) -> String? {
+            without.views.values.filter { v in
+                do throws(EngineError) { _ = try planQuery(v.query, without); return false } catch { return true }
+            }.map(\.name).min()
+        }
+        func refuseIfNeeded(_ without: MemoryCatalog, _ what: String, _ shown: String) throws(EngineError) {
+            let queries = queriesNeeding(without)
             if !queries.isEmpty { throw inUse(queries, what) }
-            if let v = views.first { throw refuse("plan.in-use", "view \(v) reads \(what) \(name)", help: "DROP VIEW \(v) first") }
+            if let v = viewNeeding(without) { throw refuse("plan.in-use", "view \(v) reads \(what) \(shown)", help: "DROP VIEW \(v) first") }
         }
         switch d.kind {
         case .table:
@@ -559,7 +561,7 @@ public final class Engine {
             }
             var without = cat
             without.tables[key] = nil
-            try refuseIfNeeded(without, "table")
+            try refuseIfNeeded(without, "table", def.name)
             cat = without
             pending.append(.dropTable(def.name))
             pending.append(.print("dropped table \(def.name)"))
@@ -571,7 +573,7 @@ public final class Engine {
             let shown = cat.views[key]?.name ?? name
             var without = cat
             without.views[key] = nil
-            try refuseIfNeeded(without, "view")
+            try refuseIfNeeded(without, "view", shown)
             cat = without
             pending.append(.print("dropped view \(shown)"))
         case .firehose:
@@ -589,7 +591,7 @@ public final class Engine {
             without.streams[key] = nil
             let writers = users(reading: false)
             if !writers.isEmpty { throw inUse(writers, "firehose") }
-            try refuseIfNeeded(without, "firehose")
+            try refuseIfNeeded(without, "firehose", shown)
             cat = without
             pending.append(.dropFirehose(shown))
             pending.append(.print("dropped firehose \(shown) (what it held was delivered first)"))
@@ -611,11 +613,7 @@ public final class Engine {
             }
             var without = cat
             without.streams[key] = nil
-            for (_, v) in cat.views {
-                do throws(EngineError) { _ = try planQuery(v.query, without) } catch {
-                    throw refuse("plan.in-use", "view \(v.name) reads stream \(def.name)", help: "DROP VIEW \(v.name) first")
-                }
-            }
+            if let v = viewNeeding(without) { throw refuse("plan.in-use", "view \(v) reads stream \(def.name)", help: "DROP VIEW \(v) first") }
             cat.streams[key] = nil
             for j in own { pending.append(.dropQuery(j.id, ifExists: true)) }
             pending.append(.print("dropped stream \(def.name) (its records stay in the store; sluice stream delete \(def.name) removes them)"))
@@ -1338,8 +1336,7 @@ extension Engine {
     /// the server would (keys, CSV header, pace).
     public func definitionStatement(_ name: String) -> String? {
         guard let s = catalog.stream(named: name) else { return nil }
-        func quoted(_ n: String) -> String { "\"" + n.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
-        func literal(_ v: String) -> String { "'" + v.replacingOccurrences(of: "'", with: "''") + "'" }
+        let quoted = Printer.quoted, literal = Printer.string
         var parts = s.columns.map { c in
             quoted(c.name) + " " + c.type.rawValue + (c.path.count == 1 && c.path[0] == c.name ? "" : " PATH " + literal("$." + c.path.joined(separator: ".")))
         }

@@ -337,7 +337,12 @@ public enum Printer {
 
     /// A name as written; double-quoted when it was quoted.
     public static func name(_ i: Identifier) -> String {
-        i.quoted ? "\"" + i.name.replacingAll("\"", with: "\"\"") + "\"" : i.name
+        i.quoted ? quoted(i.name) : i.name
+    }
+
+    /// A name in double quotes (`"` doubled): it reads back as itself, whatever it holds.
+    public static func quoted(_ name: String) -> String {
+        "\"" + name.replacingAll("\"", with: "\"\"") + "\""
     }
 }
 

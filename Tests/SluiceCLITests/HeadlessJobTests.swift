@@ -159,6 +159,22 @@ struct HeadlessJobTests {
         }
     }
 
+    /// A file of large records loads in puts of at most 5 MB (500 records of 20 KB would be 10).
+    @Test func largeRecordsLoadInPutsOfAtMostFiveMegabytes() throws {
+        let dir = TempDir()
+        let pad = String(repeating: "x", count: 20_000)
+        try (0..<600).map { #"{"url":"/\#($0 % 7)","ms":1,"pad":"\#(pad)","ts":\#($0)}"# }.joined(separator: "\n")
+            .write(toFile: dir.path + "/big.jsonl", atomically: true, encoding: .utf8)
+        try """
+            CREATE STREAM clicks (url VARCHAR, ms DOUBLE, ts TIMESTAMP) WITH (format = 'json');
+            CREATE SINK out WITH (type = 'file', path = '\(dir.path)/out.jsonl');
+            INSERT INTO out SELECT url FROM clicks;
+            """.write(toFile: dir.path + "/q.sql", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", dir.path + "/q.sql", "--input", "clicks=" + dir.path + "/big.jsonl", "--until-end"])
+        #expect(r.status == 0 && r.stderr.contains("loaded 600 records"), "\(r.stderr)")
+        #expect(((try? String(contentsOfFile: dir.path + "/out.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").count == 600)
+    }
+
     /// The same query over the same input three ways: uninterrupted; stopped with SIGTERM and
     /// restarted; killed with SIGKILL after its first checkpoint and restarted. The sink files are
     /// identical, so nothing was lost and nothing written twice.

@@ -52,7 +52,7 @@ final class RemoteReplBackend: ReplBackend {
     /// column), its records put through PutRecords.
     private func loader(stream: String, path: String, pace: Double?) throws -> InputLoader {
         guard FileManager.default.isReadableFile(atPath: path) else { throw APIClient.Failure(name: "", message: "cannot read \(path)", status: 0) }
-        let (_, answer) = try client.sql("DESCRIBE \"\(stream.replacingOccurrences(of: "\"", with: "\"\""))\"")
+        let (_, answer) = try client.sql("DESCRIBE \(Printer.quoted(stream))")
         guard let text = answer["results"]?.arrayValue?.first?["definition"]?.stringValue, let def = Engine.streamDefinition(fromStatement: text) else {
             throw APIClient.Failure(name: "", message: "the server has no stream named '\(stream)'", status: 0)
         }
