@@ -48,10 +48,10 @@ struct BenchCommand {
           Starts the Kinesis endpoint of `sluice serve` in this process and drives it over loopback with C
           keep-alive connections (default 4) sending PutRecords of 500 generated bids (default 1,000,000
           records, 4 shards), then reads every shard back with GetRecords; records/s, MB/s, p50/p99 latency.
-               sluice bench rcf [--records N] [--columns 1,2,4] [--trees 100] [--sample-size 256]
+               sluice bench rcf [--records N] [--columns 1,2,4] [--trees 100] [--sample-size 256] [--score depth|displacement]
           Random cut forest scoring throughput on seeded Gaussian data (each record scored, then added).
                sluice bench anomalies [--shapes level-shift,spikes,seasonal-drift,stuck,bursts,amplitude,ramp] [--seed S] [--trees 100]
-                                      [--sample-size 256] [--forest-seeds 3] [--scores-dir DIR]
+                                      [--sample-size 256] [--score depth|displacement] [--forest-seeds 3] [--scores-dir DIR]
           Precision and recall of the random cut forest on seeded series with planted anomalies (see
           `sluice gen shapes`); --scores-dir writes each series with its scores for Tests/peers/rcf_peers.py.
                sluice bench parse [--statements N] [--runs R] [--write FILE]
@@ -87,9 +87,9 @@ struct BenchCommand {
             let a = try Arguments(argv.dropFirst(), valued: ["records", "connections", "shards", "fsync", "dir"])
             return try serve(a)
         case "rcf":
-            return try rcf(try Arguments(argv.dropFirst(), valued: ["records", "columns", "trees", "sample-size"]))
+            return try rcf(try Arguments(argv.dropFirst(), valued: ["records", "columns", "trees", "sample-size", "score"]))
         case "anomalies":
-            return try anomalies(try Arguments(argv.dropFirst(), valued: ["shapes", "seed", "trees", "sample-size", "scores-dir", "forest-seeds"]))
+            return try anomalies(try Arguments(argv.dropFirst(), valued: ["shapes", "seed", "trees", "sample-size", "scores-dir", "forest-seeds", "score"]))
         case "parallel":
             return try parallel(try Arguments(argv.dropFirst(), valued: ["records", "file", "query", "queries", "dir"]))
         case "nexmark":

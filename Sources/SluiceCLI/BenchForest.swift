@@ -3,9 +3,9 @@ import SluiceCore
 import SluiceDataflow
 
 extension BenchCommand {
-    /// `sluice bench rcf [--records N] [--columns 1,2,4] [--trees T] [--sample-size S]`: random cut
-    /// forest scoring throughput (score, then update, per record) on seeded Gaussian data with a
-    /// few outliers, one thread.
+    /// `sluice bench rcf [--records N] [--columns 1,2,4] [--trees T] [--sample-size S] [--score S]`:
+    /// random cut forest scoring throughput (score, then update, per record) on seeded Gaussian
+    /// data with a few outliers, one thread.
     func rcf(_ a: Arguments) throws -> Int32 {
         #if DEBUG
         err.line("warning: this is a debug build; build with 'swift build -c release' for meaningful figures")
@@ -18,7 +18,8 @@ extension BenchCommand {
             return c
         }
         guard n >= 1, trees >= 1, sample >= 2 else { throw UsageError("--records, --trees and --sample-size must be positive") }
-        out.line("rcf: \(n) records, \(trees) trees, sample size \(sample), one thread; each record scored, then added")
+        let score = try Self.forestScore(a)
+        out.line("rcf: \(n) records, \(trees) trees, sample size \(sample), score \(score.rawValue), one thread; each record scored, then added")
         for d in columns {
             var rng = SplitMix64(seed: 11)
             let data: [[Double]] = (0..<n).map { i in
@@ -30,6 +31,7 @@ extension BenchCommand {
             var c = RandomCutForest.Configuration(dimensions: d)
             c.trees = trees
             c.sampleSize = sample
+            c.score = score
             let forest = RandomCutForest(c)
             var sum = 0.0
             let watch = Stopwatch()
@@ -39,6 +41,15 @@ extension BenchCommand {
             out.flush()
         }
         return 0
+    }
+
+    /// `--score depth|displacement` (the forest's default without it).
+    static func forestScore(_ a: Arguments) throws -> RandomCutForest.Score {
+        guard let v = a.value("score") else { return RandomCutForest.Configuration(dimensions: 1).score }
+        guard let s = RandomCutForest.Score(rawValue: v) else {
+            throw UsageError("--score takes \(RandomCutForest.Score.allCases.map(\.rawValue).joined(separator: " or ")), not '\(v)'")
+        }
+        return s
     }
 }
 
@@ -58,15 +69,16 @@ extension BenchCommand {
         let trees = try a.int("trees") ?? 100, sample = try a.int("sample-size") ?? 256, seeds = try a.int("forest-seeds") ?? 3
         guard trees >= 1, sample >= 4, seeds >= 1 else { throw UsageError("--trees and --forest-seeds must be at least 1 and --sample-size at least 4") }
         let seed = UInt64(try a.int("seed") ?? 5)
+        let score = try Self.forestScore(a)
         let dir = a.value("scores-dir")
         if let dir { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        out.line("anomalies: \(trees) trees, sample size \(sample), forest seeds 1-\(seeds); threshold mean + 3 sd of the scores after point 400")
+        out.line("anomalies: \(trees) trees, sample size \(sample), score \(score.rawValue), forest seeds 1-\(seeds); threshold mean + 3 sd of the scores after point 400")
         for shape in shapes {
             let series = AnomalyShapes.make(shape, seed: seed)
             var runs: [[Double]] = []
             var judged: [AnomalyShapes.Accuracy] = []
             for forestSeed in 1...seeds {
-                let scores = AnomalyShapes.score(series, trees: trees, sampleSize: sample, seed: UInt64(forestSeed))
+                let scores = AnomalyShapes.score(series, trees: trees, sampleSize: sample, seed: UInt64(forestSeed), score: score)
                 let acc = AnomalyShapes.judge(scores, series)
                 runs.append(scores)
                 judged.append(acc)
@@ -85,7 +97,7 @@ extension BenchCommand {
                 }
                 try csv.write(toFile: dir + "/\(shape.rawValue).csv", atomically: true, encoding: .utf8)
                 let meta: JSONValue = ["shape": .string(shape.rawValue), "shingle": .int(Int64(series.shingle)), "trees": .int(Int64(trees)),
-                                       "sample_size": .int(Int64(sample)), "judged_from": .int(Int64(series.judgedFrom)), "seeds": .int(Int64(seeds)),
+                                       "sample_size": .int(Int64(sample)), "score": .string(score.rawValue), "judged_from": .int(Int64(series.judgedFrom)), "seeds": .int(Int64(seeds)),
                                        "anomalies": .array(series.anomalies.map { [.int(Int64($0.lowerBound)), .int(Int64($0.upperBound))] }),
                                        "sluice": ["precision": .double(precision), "recall": .double(recall)]]
                 try meta.serialized().write(toFile: dir + "/\(shape.rawValue).json", atomically: true, encoding: .utf8)
@@ -97,8 +109,10 @@ extension BenchCommand {
 
 extension AnomalyShapes {
     /// The forest's score of every point (0 while the shingle fills and the forest warms up).
-    static func score(_ s: Series, trees: Int = 100, sampleSize: Int = 256, seed: UInt64 = 42) -> [Double] {
+    static func score(_ s: Series, trees: Int = 100, sampleSize: Int = 256, seed: UInt64 = 42,
+                      score: RandomCutForest.Score = RandomCutForest.Configuration(dimensions: 1).score) -> [Double] {
         var c = RandomCutForest.Configuration(dimensions: 1)
+        c.score = score
         c.seed = seed
         c.trees = trees
         c.sampleSize = sampleSize

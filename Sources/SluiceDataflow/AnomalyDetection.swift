@@ -1,29 +1,48 @@
 public import SluiceCore
 
-/// `RANDOM_CUT_FOREST[_WITH_EXPLANATION]` over a stream: one random cut forest per partition,
-/// rows scored in event-time order. A row waits until the watermark passes its time (every row at
-/// or before it has then arrived; for a window's rows, whose time is the window's end, until the
-/// watermark reaches it), so the order a forest sees, and so its scores, do not depend on how the
-/// shards' records interleave: a replay or a restart from a checkpoint scores exactly the same.
+/// The anomaly detectors of the `RANDOM_CUT_FOREST` family, each kept per partition.
+public enum AnomalyDetector: Sendable, Equatable {
+    /// `RANDOM_CUT_FOREST[_WITH_EXPLANATION]`: a random cut forest.
+    case forest(RandomCutForest.Configuration, explanation: Bool)
+    /// `FLAT_LINE`: how long the values have stayed put (`FlatLine`).
+    case flatLine(FlatLine.Configuration)
+}
+
+/// A detector's state for one partition: it scores a point, then learns it.
+protocol PartitionModel: AnyObject {
+    /// Points scored so far.
+    var seen: Int64 { get }
+    /// Scores `point` (then learns it), appending the detector's columns to `row`.
+    func score(_ point: [Double], into row: inout [Value])
+    var snapshot: JSONValue { get }
+    func restore(_ j: JSONValue) throws(SnapshotError)
+}
+
+/// An anomaly detector (`RANDOM_CUT_FOREST[_WITH_EXPLANATION]`, `FLAT_LINE`) over a stream: one
+/// model per partition, rows scored in event-time order. A row waits until the watermark passes
+/// its time (every row at or before it has then arrived; for a window's rows, whose time is the
+/// window's end, until the watermark reaches it), so the order a model sees, and so its scores,
+/// do not depend on how the shards' records interleave: a replay or a restart from a checkpoint
+/// scores exactly the same.
 ///
-/// Each output row is the input row followed by `anomaly_score` and, with the explanation, per
-/// input column its attribution (the part of the score it accounts for, summed over the shingle)
-/// and direction (`HIGH` when the value is above what the forest has seen, `LOW` below), then
-/// the same as a JSON object in Kinesis Data Analytics' form (`anomaly_explanation`). A row with a
-/// NULL (or NaN, or infinite) value in a forest column passes with NULL score; its forest does not
-/// see it.
+/// Each output row is the input row followed by the detector's columns: for the forest
+/// `anomaly_score` and, with the explanation, per input column its attribution (the part of the
+/// score it accounts for, summed over the shingle) and direction (`HIGH` when the value is above
+/// what the forest has seen, `LOW` below), then the same as a JSON object in Kinesis Data
+/// Analytics' form (`anomaly_explanation`); for the flat line `flat_rows` and `anomaly_score`. A
+/// row with a NULL (or NaN, or infinite) value in a detector column passes with NULL columns; its
+/// model does not see it.
 ///
-/// State: the rows waiting for the watermark and one forest per partition (trees, samples and
-/// random generators: bounded by trees × sample size, not by the stream), at most `maxPartitions`
-/// forests: a row of a new partition beyond them evicts the forest whose last row was scored
-/// longest ago (its partition starts afresh if it comes back). Rows are scored in event-time
-/// order, so which forest goes is decided the same way in a replay or after a restart.
+/// State: the rows waiting for the watermark and one model per partition (a forest's trees,
+/// samples and random generators are bounded by trees × sample size, not by the stream), at most
+/// `maxPartitions` models: a row of a new partition beyond them evicts the model whose last row
+/// was scored longest ago (its partition starts afresh if it comes back). Rows are scored in
+/// event-time order, so which model goes is decided the same way in a replay or after a restart.
 ///
 /// Owned by one query's driver (not thread-safe).
 public final class AnomalyDetectionOperator {
-    public let configuration: RandomCutForest.Configuration
+    public let detector: AnomalyDetector
     public let columnNames: [String]
-    public let explanation: Bool
     /// Rows at the watermark are complete (their time is a closed window's end).
     public let inclusive: Bool
     /// Columns of the prepared batch: `[time, keys..., forest inputs...]`.
@@ -39,7 +58,7 @@ public final class AnomalyDetectionOperator {
     }
 
     struct Held {
-        var forest: RandomCutForest
+        var model: any PartitionModel
         /// The number of the last row it scored (`scored` then).
         var lastUse: Int64
     }
@@ -60,27 +79,56 @@ public final class AnomalyDetectionOperator {
     var seq: Int64 = 0
     public private(set) var emittedThrough: Int64 = .min
 
-    public init(configuration: RandomCutForest.Configuration, columnNames: [String], keyCount: Int, explanation: Bool, inclusive: Bool,
-                maxPartitions: Int = 10_000) {
-        precondition(configuration.dimensions == columnNames.count && maxPartitions > 0)
+    public init(detector: AnomalyDetector, columnNames: [String], keyCount: Int, inclusive: Bool, maxPartitions: Int = 10_000) {
+        precondition(maxPartitions > 0)
+        if case .forest(let c, _) = detector { precondition(c.dimensions == columnNames.count) }
         self.maxPartitions = maxPartitions
-        self.configuration = configuration
+        self.detector = detector
         self.columnNames = columnNames
         self.keyCount = keyCount
-        self.explanation = explanation
         self.inclusive = inclusive
     }
 
-    public var explain: String {
-        let c = configuration
-        return "AnomalyDetectionExec: random cut forest columns=[\(columnNames.joined(separator: ", "))] keys=\(keyCount) trees=\(c.trees) "
-            + "sample_size=\(c.sampleSize) shingle=\(c.shingle) max_partitions=\(maxPartitions) warm_up=\(warmUp) (score 0 before)" + (explanation ? " explanation" : "")
+    /// A random cut forest per partition.
+    public convenience init(configuration: RandomCutForest.Configuration, columnNames: [String], keyCount: Int, explanation: Bool, inclusive: Bool,
+                            maxPartitions: Int = 10_000) {
+        self.init(detector: .forest(configuration, explanation: explanation), columnNames: columnNames, keyCount: keyCount, inclusive: inclusive,
+                  maxPartitions: maxPartitions)
     }
 
-    /// Rows a partition's forest sees before its scores are more than 0.
-    public var warmUp: Int { configuration.outputAfter ?? 1 + configuration.sampleSize / 4 }
-    /// Partitions whose forest has not yet seen `warmUp` rows (their scores are still 0).
-    public var warmingPartitions: Int { forests.values.filter { $0.forest.seen < Int64(warmUp) }.count }
+    public var explain: String {
+        switch detector {
+        case .forest(let c, let explanation):
+            return "AnomalyDetectionExec: random cut forest columns=[\(columnNames.joined(separator: ", "))] keys=\(keyCount) trees=\(c.trees) "
+                + "sample_size=\(c.sampleSize) shingle=\(c.shingle) score=\(c.score.rawValue) max_partitions=\(maxPartitions) warm_up=\(warmUp) (score 0 before)"
+                + (explanation ? " explanation" : "")
+        case .flatLine(let c):
+            return "AnomalyDetectionExec: flat line columns=[\(columnNames.joined(separator: ", "))] keys=\(keyCount) tolerance=\(c.tolerance) max_partitions=\(maxPartitions)"
+        }
+    }
+
+    /// Rows a partition's model sees before its scores are more than 0 (none for the flat line).
+    public var warmUp: Int {
+        guard case .forest(let c, _) = detector else { return 0 }
+        return c.outputAfter ?? 1 + c.sampleSize / 4
+    }
+    /// Partitions whose model has not yet seen `warmUp` rows (their scores are still 0).
+    public var warmingPartitions: Int { forests.values.filter { $0.model.seen < Int64(warmUp) }.count }
+
+    /// The columns a row gets: NULL for a row its model does not see.
+    private var addedColumns: Int {
+        switch detector {
+        case .forest(_, let explanation): return 1 + (explanation ? 2 * columnNames.count + 1 : 0)
+        case .flatLine: return 2
+        }
+    }
+
+    private func makeModel() -> any PartitionModel {
+        switch detector {
+        case .forest(let c, let explanation): return ForestModel(RandomCutForest(c), explanation: explanation, columnNames: columnNames)
+        case .flatLine(let c): return FlatLine(c, dimensions: columnNames.count)
+        }
+    }
 
     /// Partitions with a forest, and rows waiting for the watermark (tests and metrics).
     public var partitions: Int { forests.count }
@@ -93,7 +141,7 @@ public final class AnomalyDetectionOperator {
     public func add(_ batch: Batch, rows: [[Value]]) -> [Int] {
         var late: [Int] = []
         let times = batch.columns[0]
-        let dims = configuration.dimensions
+        let dims = columnNames.count
         for r in 0..<batch.count {
             guard case .timestamp(let t) = times.value(r), !isLate(t) else { late.append(r); continue }
             let key = (0..<keyCount).map { batch.columns[1 + $0].value(r) }
@@ -134,39 +182,17 @@ public final class AnomalyDetectionOperator {
 
     private func score(_ p: Pending) -> [Value] {
         var row = p.row
-        let dims = configuration.dimensions
         guard let point = p.point else {
-            row.append(.null)
-            if explanation { row += [Value](repeating: .null, count: 2 * dims + 1) }
+            row += [Value](repeating: .null, count: addedColumns)
             return row
         }
-        let forest = use(p.key)
-        var attribution: [Double]? = explanation ? [] : nil
-        let s = forest.update(point, attribution: &attribution)
-        row.append(.double(s))
-        guard explanation, let a = attribution else { return row }
-        var high = [Double](repeating: 0, count: dims), low = high
-        // The attribution is per dimension of the shingled point (shingle × columns), high and low interleaved.
-        for i in 0..<(a.count / 2) {
-            high[i % dims] += a[2 * i]
-            low[i % dims] += a[2 * i + 1]
-        }
-        var json = JSONObject()
-        for c in 0..<dims {
-            let total = high[c] + low[c]
-            let direction: Value = total > 0 ? .string(high[c] >= low[c] ? "HIGH" : "LOW") : .null
-            row.append(.double(total))
-            row.append(direction)
-            json[columnNames[c]] = ["DIRECTION": direction.isNull ? .null : .string(direction.description),
-                                    "STRENGTH": .double(s > 0 ? total / s : 0), "ATTRIBUTION_SCORE": .double(total)]
-        }
-        row.append(.string(JSONValue.object(json).serialized()))
+        use(p.key).score(point, into: &row)
         return row
     }
 
     /// The forest of a partition, made (evicting the one used longest ago, if the forests are at
     /// their bound) when it has none; marked as used now.
-    private func use(_ key: [Value]) -> RandomCutForest {
+    private func use(_ key: [Value]) -> any PartitionModel {
         scored += 1
         defer {
             uses.append((key, scored))
@@ -179,7 +205,7 @@ public final class AnomalyDetectionOperator {
         }
         if let i = forests.index(forKey: key) {
             forests.values[i].lastUse = scored
-            return forests.values[i].forest
+            return forests.values[i].model
         }
         if forests.count >= maxPartitions {
             while usesHead < uses.count {
@@ -192,9 +218,9 @@ public final class AnomalyDetectionOperator {
                 }
             }
         }
-        let forest = RandomCutForest(configuration)
-        forests[key] = Held(forest: forest, lastUse: scored)
-        return forest
+        let model = makeModel()
+        forests[key] = Held(model: model, lastUse: scored)
+        return model
     }
 
     /// The use queue from the forests' last uses alone.
@@ -213,7 +239,7 @@ public final class AnomalyDetectionOperator {
         }
         var parts: [JSONValue] = []
         for k in forests.keys.sorted(by: GroupKeyOrder.less) {
-            parts.append(["key": values(k), "forest": forests[k]!.forest.snapshot, "last_use": .int(forests[k]!.lastUse)])
+            parts.append(["key": values(k), "forest": forests[k]!.model.snapshot, "last_use": .int(forests[k]!.lastUse)])
         }
         return ["emitted_through": .int(emittedThrough), "seq": .int(seq), "pending": .array(waiting), "forests": .array(parts),
                 "scored": .int(scored), "evicted": .int(evicted)]
@@ -236,7 +262,7 @@ public final class AnomalyDetectionOperator {
                     point!.append(d)
                 }
             }
-            guard key.count == keyCount, point == nil || point!.count == configuration.dimensions else {
+            guard key.count == keyCount, point == nil || point!.count == columnNames.count else {
                 throw SnapshotError("a waiting row of a forest does not match the query")
             }
             waiting.append(Pending(time: try Snap.int(p["time"]), seq: try Snap.int(p["seq"]), key: key, point: point, row: try values(p["row"])))
@@ -245,10 +271,10 @@ public final class AnomalyDetectionOperator {
         for f in try Snap.array(j["forests"]) {
             let key = try values(f["key"])
             guard key.count == keyCount else { throw SnapshotError("a forest's partition does not match the query") }
-            let forest = RandomCutForest(configuration)
+            let forest = makeModel()
             try forest.restore(f["forest"] ?? .null)
             // (A checkpoint from before the bound has no last uses: its forests count as used at once.)
-            restored[key] = Held(forest: forest, lastUse: f["last_use"] == nil ? 0 : try Snap.int(f["last_use"]))
+            restored[key] = Held(model: forest, lastUse: f["last_use"] == nil ? 0 : try Snap.int(f["last_use"]))
         }
         pending = waiting
         forests = restored
@@ -257,5 +283,47 @@ public final class AnomalyDetectionOperator {
         rebuildUses()
         seq = try Snap.int(j["seq"])
         emittedThrough = try Snap.int(j["emitted_through"])
+    }
+}
+
+/// A random cut forest as a partition's model: `anomaly_score`, and with the explanation the
+/// attribution and direction per column and the KDA-style JSON.
+final class ForestModel: PartitionModel {
+    let forest: RandomCutForest
+    let explanation: Bool
+    let columnNames: [String]
+
+    init(_ forest: RandomCutForest, explanation: Bool, columnNames: [String]) {
+        self.forest = forest
+        self.explanation = explanation
+        self.columnNames = columnNames
+    }
+
+    var seen: Int64 { forest.seen }
+    var snapshot: JSONValue { forest.snapshot }
+    func restore(_ j: JSONValue) throws(SnapshotError) { try forest.restore(j) }
+
+    func score(_ point: [Double], into row: inout [Value]) {
+        let dims = columnNames.count
+        var attribution: [Double]? = explanation ? [] : nil
+        let s = forest.update(point, attribution: &attribution)
+        row.append(.double(s))
+        guard explanation, let a = attribution else { return }
+        var high = [Double](repeating: 0, count: dims), low = high
+        // The attribution is per dimension of the shingled point (shingle × columns), high and low interleaved.
+        for i in 0..<(a.count / 2) {
+            high[i % dims] += a[2 * i]
+            low[i % dims] += a[2 * i + 1]
+        }
+        var json = JSONObject()
+        for c in 0..<dims {
+            let total = high[c] + low[c]
+            let direction: Value = total > 0 ? .string(high[c] >= low[c] ? "HIGH" : "LOW") : .null
+            row.append(.double(total))
+            row.append(direction)
+            json[columnNames[c]] = ["DIRECTION": direction.isNull ? .null : .string(direction.description),
+                                    "STRENGTH": .double(s > 0 ? total / s : 0), "ATTRIBUTION_SCORE": .double(total)]
+        }
+        row.append(.string(JSONValue.object(json).serialized()))
     }
 }

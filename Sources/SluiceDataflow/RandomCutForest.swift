@@ -198,26 +198,19 @@ final class RandomCutTree {
 
     // MARK: - Scoring
 
-    func score(_ q: [Double], attribution: inout [Double]?) -> Double {
-        guard attribution != nil else { return q.withUnsafeBufferPointer { score($0.baseAddress!, addingAttributionTo: nil) } }
+    func score(_ q: [Double], _ kind: RandomCutForest.Score = .displacement, attribution: inout [Double]?) -> Double {
+        guard attribution != nil else { return q.withUnsafeBufferPointer { score($0.baseAddress!, kind, addingAttributionTo: nil) } }
         var a = [Double](repeating: 0, count: 2 * dim)
-        let s = q.withUnsafeBufferPointer { qb in a.withUnsafeMutableBufferPointer { score(qb.baseAddress!, addingAttributionTo: $0.baseAddress!) } }
+        let s = q.withUnsafeBufferPointer { qb in a.withUnsafeMutableBufferPointer { score(qb.baseAddress!, kind, addingAttributionTo: $0.baseAddress!) } }
         attribution = a
         return s
     }
 
-    /// The collusive displacement of q (Guha et al., 2016), in expectation over the random cut
-    /// that would insert it; q itself is not inserted. Inserted at node v (a cut of v's box grown
-    /// by q separates q from it, which happens first at v with the probability that v's cut does
-    /// and none above it did), q's leaf has v's subtree as its sibling: removing q displaces
-    /// mass(v) points, and each ancestor u on the way up displaces (mass(u) - mass(c)) / (mass(c)
-    /// + 1) per point of its child c holding q. The score is the largest of these: about 1 for
-    /// points in the thick of the sample, up to the sample size for a point far from all of it.
-    /// With `sum`, adds to it each dimension's share of the score, split into above the sample
-    /// (high) and below it (low), interleaved `[high0, low0, high1, ...]`: each node's part goes
-    /// to the dimensions in proportion to how far q lies outside its box in them. The shares add
-    /// up to the score.
-    func score(_ q: UnsafePointer<Double>, addingAttributionTo sum: UnsafeMutablePointer<Double>?) -> Double {
+    /// q's score of `kind` in this tree (q itself is not inserted): walks q down to its leaf, then
+    /// scores the path (`displacement` or `depthScore`). With `sum`, adds to it each dimension's
+    /// share of the score, split into above the sample (high) and below it (low), interleaved
+    /// `[high0, low0, high1, ...]`; the shares add up to the score.
+    func score(_ q: UnsafePointer<Double>, _ kind: RandomCutForest.Score, addingAttributionTo sum: UnsafeMutablePointer<Double>?) -> Double {
         guard root >= 0 else { return 0 }
         let child = self.child, cutDim = self.cutDim, cutValue = self.cutValue, path = self.path
         var depth = 0
@@ -229,7 +222,7 @@ final class RandomCutTree {
             depth += 1
             path[depth] = node
         }
-        return score(q, pathDepth: depth, addingAttributionTo: sum)
+        return score(q, pathDepth: depth, kind, addingAttributionTo: sum)
     }
 
     /// Walks q down four (non-empty) trees at once, filling their paths: four independent chains
@@ -254,7 +247,89 @@ final class RandomCutTree {
     }
 
     /// The score of q from its path down this tree (`path[0...depth]`, root to leaf).
-    func score(_ q: UnsafePointer<Double>, pathDepth depth: Int, addingAttributionTo sum: UnsafeMutablePointer<Double>?) -> Double {
+    @inline(__always)
+    func score(_ q: UnsafePointer<Double>, pathDepth depth: Int, _ kind: RandomCutForest.Score, addingAttributionTo sum: UnsafeMutablePointer<Double>?) -> Double {
+        switch kind {
+        case .displacement: return displacement(q, pathDepth: depth, addingAttributionTo: sum)
+        case .depth: return depthScore(q, pathDepth: depth, addingAttributionTo: sum)
+        }
+    }
+
+    /// The anomaly score of randomcutforest-by-aws (the score of Kinesis Data Analytics'
+    /// RANDOM_CUT_FOREST), from q's path down this tree: the inverse of the depth at which the
+    /// random cut that would insert q separates it, in expectation, scaled by log2(1 + points) so
+    /// that a point in the thick of the sample scores about 1. Walking up from the leaf: at the
+    /// leaf the score is 1 / (depth + 1) (q would hang one level below it), or, when q equals the
+    /// leaf's point, 1 / (depth + log2(1 + its mass)) damped by 1 - mass / (2 · points) and final;
+    /// at each ancestor at depth k a cut of its box grown by q separates q with probability p (the
+    /// growth over the grown box's size), so the score becomes (1 - p) · score + p / (k + 1); at
+    /// the first box that holds q (p = 0) nothing above changes it. With `sum`, each dimension's
+    /// share goes to it in the same interleaved layout as `displacement`: a separation's part to
+    /// the dimensions in proportion to how far q lies outside the box in them.
+    func depthScore(_ q: UnsafePointer<Double>, pathDepth depth: Int, addingAttributionTo sum: UnsafeMutablePointer<Double>?) -> Double {
+        let boxMin = self.boxMin, boxMax = self.boxMax, path = self.path, dim = self.dim, mass = self.mass
+        let leaf = path[depth]
+        let points = Double(treeMass)
+        let scale = log2(1 + points)
+        if equalsLeaf(leaf, q) {
+            let m = Double(mass[Int(leaf)])
+            let s = (1 - m / (2 * points)) / (Double(depth) + log2(1 + m)) * scale
+            if let sum { for i in 0..<(2 * dim) { sum[i] += s / Double(2 * dim) } }
+            return s
+        }
+        var score = 1 / Double(depth + 1)
+        // Shares of the score per dimension, high and low interleaved, while q's box is not reached.
+        var share: UnsafeMutablePointer<Double>? = nil
+        if sum != nil {
+            let a = UnsafeMutablePointer<Double>.allocate(capacity: 2 * dim)
+            a.initialize(repeating: 0, count: 2 * dim)
+            let lb = Int(leaf) * dim
+            var spread = 0.0
+            for i in 0..<dim { spread += abs(q[i] - boxMin[lb + i]) }
+            for i in 0..<dim where spread > 0 {
+                let part = score * abs(q[i] - boxMin[lb + i]) / spread
+                if q[i] > boxMin[lb + i] { a[2 * i] = part } else { a[2 * i + 1] = part }
+            }
+            share = a
+        }
+        var k = depth - 1
+        while k >= 0 {
+            let b = Int(path[k]) * dim
+            var grown = 0.0, old = 0.0
+            for i in 0..<dim {
+                let lo = boxMin[b + i], hi = boxMax[b + i], x = q[i]
+                old += hi - lo
+                grown += max(hi, x) - min(lo, x)
+            }
+            guard grown > old else { break }  // the box holds q: so do all above it
+            let p = (grown - old) / grown, unseen = 1 / Double(k + 1)
+            score = (1 - p) * score + p * unseen
+            if let a = share {
+                for i in 0..<(2 * dim) { a[i] *= 1 - p }
+                for i in 0..<dim {
+                    if q[i] > boxMax[b + i] { a[2 * i] += unseen * (q[i] - boxMax[b + i]) / grown }
+                    if q[i] < boxMin[b + i] { a[2 * i + 1] += unseen * (boxMin[b + i] - q[i]) / grown }
+                }
+            }
+            k -= 1
+        }
+        if let a = share, let sum {
+            for i in 0..<(2 * dim) { sum[i] += a[i] * scale }
+            a.deallocate()
+        }
+        return score * scale
+    }
+
+    /// The collusive displacement of q (Guha et al., 2016) from its path down this tree, in
+    /// expectation over the random cut that would insert it. Inserted at node v (a cut of v's box grown
+    /// by q separates q from it, which happens first at v with the probability that v's cut does
+    /// and none above it did), q's leaf has v's subtree as its sibling: removing q displaces
+    /// mass(v) points, and each ancestor u on the way up displaces (mass(u) - mass(c)) / (mass(c)
+    /// + 1) per point of its child c holding q. The score is the largest of these: about 1 for
+    /// points in the thick of the sample, up to the sample size for a point far from all of it.
+    /// With `sum`, each node's part goes to the dimensions in proportion to how far q lies outside
+    /// its box in them.
+    func displacement(_ q: UnsafePointer<Double>, pathDepth depth: Int, addingAttributionTo sum: UnsafeMutablePointer<Double>?) -> Double {
         let boxMin = self.boxMin, boxMax = self.boxMax, path = self.path, dim = self.dim, mass = self.mass
         let node = path[depth]
         // No cut can separate q at a node whose box holds it: find the highest box that does not,
@@ -322,6 +397,16 @@ final class RandomCutTree {
             node = up
         }
         return result
+    }
+
+    /// The depth (edges from the root) of the leaf of a point the tree holds (tests check
+    /// `depthScore` against it: inserting q and taking 1 / this is what it expects, before scaling).
+    func depth(ofHeld p: [Double]) -> Int? {
+        guard root >= 0 else { return nil }
+        var node = root, depth = 0
+        while !isLeaf(node) { node = below(node, p); depth += 1 }
+        guard p.withUnsafeBufferPointer({ equalsLeaf(node, $0.baseAddress!) }) else { return nil }
+        return depth
     }
 
     /// Checks the tree's invariants (tests): masses add up, boxes hold their children, cuts
@@ -444,6 +529,14 @@ struct ReservoirSampler {
 /// (before it joins them), then offered to every tree's sampler. Consecutive points can be
 /// shingled (the last `shingle` points side by side form one point). Deterministic under a seed.
 public final class RandomCutForest {
+    /// How a point is scored against the trees (`RandomCutTree.depthScore`, `.displacement`).
+    public enum Score: String, Sendable, Equatable, CaseIterable {
+        /// randomcutforest-by-aws's anomaly score (Kinesis Data Analytics'): about 1 for ordinary points.
+        case depth
+        /// Collusive displacement: about 1-10 for ordinary points, up to the sample size.
+        case displacement
+    }
+
     public struct Configuration: Sendable, Equatable {
         public var dimensions: Int
         public var trees = 100
@@ -455,6 +548,7 @@ public final class RandomCutForest {
         public var outputAfter: Int? = nil
         public var initialAcceptFraction = 0.125
         public var seed: UInt64 = 42
+        public var score: Score = .displacement
 
         public init(dimensions: Int) { self.dimensions = dimensions }
     }
@@ -493,14 +587,15 @@ public final class RandomCutForest {
         guard let p = shingled(x) else { return 0 }
         let ready = seen >= Int64(configuration.outputAfter ?? 1 + configuration.sampleSize / 4)
         var score = 0.0
+        let kind = configuration.score
         if ready {
             p.withUnsafeBufferPointer { q in
                 if attribution == nil {
-                    score = scoreAll(q.baseAddress!)
+                    score = scoreAll(q.baseAddress!, kind)
                 } else {
                     var sum = [Double](repeating: 0, count: 2 * p.count)
                     sum.withUnsafeMutableBufferPointer { s in
-                        for t in trees { score += t.score(q.baseAddress!, addingAttributionTo: s.baseAddress!) }
+                        for t in trees { score += t.score(q.baseAddress!, kind, addingAttributionTo: s.baseAddress!) }
                     }
                     attribution = sum.map { $0 / Double(trees.count) }
                 }
@@ -520,7 +615,7 @@ public final class RandomCutForest {
     }
 
     /// The sum of the trees' scores of q, four trees walked down at a time.
-    private func scoreAll(_ q: UnsafePointer<Double>) -> Double {
+    private func scoreAll(_ q: UnsafePointer<Double>, _ kind: Score) -> Double {
         var total = 0.0
         var i = 0
         let n = trees.count
@@ -528,17 +623,17 @@ public final class RandomCutForest {
             let t0 = trees[i], t1 = trees[i + 1], t2 = trees[i + 2], t3 = trees[i + 3]
             if t0.root >= 0 && t1.root >= 0 && t2.root >= 0 && t3.root >= 0 {
                 let (k0, k1, k2, k3) = RandomCutTree.descend(t0, t1, t2, t3, q)
-                total += t0.score(q, pathDepth: k0, addingAttributionTo: nil)
-                total += t1.score(q, pathDepth: k1, addingAttributionTo: nil)
-                total += t2.score(q, pathDepth: k2, addingAttributionTo: nil)
-                total += t3.score(q, pathDepth: k3, addingAttributionTo: nil)
+                total += t0.score(q, pathDepth: k0, kind, addingAttributionTo: nil)
+                total += t1.score(q, pathDepth: k1, kind, addingAttributionTo: nil)
+                total += t2.score(q, pathDepth: k2, kind, addingAttributionTo: nil)
+                total += t3.score(q, pathDepth: k3, kind, addingAttributionTo: nil)
             } else {
-                for t in [t0, t1, t2, t3] { total += t.score(q, addingAttributionTo: nil) }
+                for t in [t0, t1, t2, t3] { total += t.score(q, kind, addingAttributionTo: nil) }
             }
             i += 4
         }
         while i < n {
-            total += trees[i].score(q, addingAttributionTo: nil)
+            total += trees[i].score(q, kind, addingAttributionTo: nil)
             i += 1
         }
         return total
@@ -717,5 +812,6 @@ extension RandomCutForest {
 extension RandomCutForest.Configuration {
     var fingerprint: String {
         "d=\(dimensions) trees=\(trees) sample=\(sampleSize) shingle=\(shingle) decay=\(timeDecay.map { String($0.bitPattern) } ?? "-") after=\(outputAfter.map(String.init) ?? "-") f=\(initialAcceptFraction.bitPattern) seed=\(seed)"
+            + (score == .displacement ? "" : " score=\(score.rawValue)")  // (displacement forests kept the fingerprint they had)
     }
 }

@@ -200,6 +200,7 @@ final class Pipeline {
             c.timeDecay = a.timeDecay
             c.outputAfter = a.outputAfter
             c.seed = a.seed
+            if let k = a.score.flatMap(RandomCutForest.Score.init(rawValue:)) { c.score = k }
             let op = AnomalyDetectionOperator(configuration: c, columnNames: a.columnNames, keyCount: a.partition.count,
                                               explanation: a.explanation, inclusive: a.timeIsWindowEnd, maxPartitions: a.maxPartitions)
             stages.append(.anomaly(pre: pre, Pipeline.schema(types), op, schema))

@@ -3,7 +3,7 @@ import SluiceSQL
 
 extension Planner {
     /// The parameters of RANDOM_CUT_FOREST, with their ranges.
-    static let forestParameters = ["trees", "sample_size", "shingle", "time_decay", "output_after", "seed", "max_partitions"]
+    static let forestParameters = ["trees", "sample_size", "shingle", "time_decay", "output_after", "seed", "max_partitions", "score"]
 
     /// `RANDOM_CUT_FOREST[_WITH_EXPLANATION](rel, COLUMNS (...), PARTITION BY ..., name => value, ...)`
     /// over a stream or a subquery. Rows are scored in event-time order: a stream's event-time
@@ -83,6 +83,14 @@ extension Planner {
                 throw Planner.error("plan.bad-anomaly", "\(name) has no parameter '\(p.name.name)'", p.name.loc,
                                     help: closestMatch(key, in: Planner.forestParameters).map { "did you mean \($0)?" }
                                         ?? "the parameters are \(Planner.forestParameters.joined(separator: ", "))")
+            }
+            if key == "score" {
+                guard case .literal(.string(let v), _) = try bind(p.value, scope), AnomalyDetection.scores.contains(v.lowercased()) else {
+                    throw Planner.error("plan.bad-anomaly", "score is one of \(AnomalyDetection.scores.map { "'\($0)'" }.joined(separator: ", "))", p.value.loc,
+                                        help: "'depth' is Kinesis Data Analytics' score (about 1 for ordinary rows), 'displacement' collusive displacement (up to sample_size)")
+                }
+                node.score = v.lowercased()
+                continue
             }
             let v = try constantNumber(p.value, scope)
             func integer(_ range: ClosedRange<Int>) throws(PlanError) -> Int {

@@ -104,6 +104,9 @@ public struct AnomalyDetection: Sendable, Equatable {
     /// nil: 1 + sample_size / 4.
     public var outputAfter: Int?
     public var seed: UInt64
+    /// `depth` or `displacement` (`scores`); nil: the forest's default.
+    public var score: String? = nil
+    public static let scores = ["depth", "displacement"]
     /// At most this many forests; a new partition beyond them evicts the one used least recently.
     public var maxPartitions: Int = AnomalyDetection.defaultMaxPartitions
     public static let defaultMaxPartitions = 10_000
@@ -125,6 +128,7 @@ public struct AnomalyDetection: Sendable, Equatable {
         if let d = timeDecay { params += " time_decay=\(d)" }
         if let o = outputAfter { params += " output_after=\(o)" }
         params += " seed=\(seed)"
+        if let score { params += " score=\(score)" }
         if maxPartitions != Self.defaultMaxPartitions { params += " max_partitions=\(maxPartitions)" }
         // Scores are 0 until a partition's forest has seen this many rows: EXPLAIN says so.
         params += " warm_up=\(outputAfter ?? 1 + sampleSize / 4)"

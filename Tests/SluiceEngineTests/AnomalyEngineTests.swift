@@ -17,7 +17,7 @@ struct AnomalyEngineTests {
           FROM RANDOM_CUT_FOREST_WITH_EXPLANATION(bids, COLUMNS (price), PARTITION BY auction, trees => 20, sample_size => 32, shingle => 2);
         INSERT INTO windows SELECT window_end, n, top, anomaly_score
           FROM RANDOM_CUT_FOREST((SELECT window_end, COUNT(*) AS n, MAX(price) AS top FROM TUMBLE(bids, ts, INTERVAL '2' SECOND)
-                                  GROUP BY window_start, window_end), COLUMNS (n, top), trees => 20, sample_size => 16);
+                                  GROUP BY window_start, window_end), COLUMNS (n, top), trees => 20, sample_size => 16, score => 'depth');
         INSERT INTO bounded SELECT auction, anomaly_score
           FROM RANDOM_CUT_FOREST(bids, COLUMNS (price), PARTITION BY auction, trees => 10, sample_size => 16, output_after => 2, max_partitions => 4);
         """
@@ -47,6 +47,9 @@ struct AnomalyEngineTests {
         #expect(parts.file("bounded.jsonl") == whole.file("bounded.jsonl"))
         #expect(whole.file("bounded.jsonl").split(separator: "\n").count == 900)
         #expect(whole.file("windows.csv").split(separator: "\n").count > 60)
+        // The windows' forest scores by depth: never above log2(1 + sample_size), the score of a point cut off at the root.
+        let windowScores = whole.file("windows.csv").split(separator: "\n").dropFirst().compactMap { Double($0.split(separator: ",").last!) }
+        #expect(windowScores.count > 60 && windowScores.allSatisfy { $0 <= log2(17.0) + 1e-9 } && windowScores.contains { $0 > 1 })
         // Past the warm-up the scores are real ones, with an explanation.
         let last = try JSONValue.parse(bytes: Array(scores.last!.utf8))
         #expect((last["anomaly_score"]?.doubleValue ?? 0) > 0)

@@ -27,6 +27,9 @@ struct AnomalyPlanTests {
         // A bound on the forests other than the default shows.
         #expect(f.explain("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), PARTITION BY url, max_partitions => 500)")
             .contains("seed=42 max_partitions=500 warm_up=65 order=ts"))
+        // The score, when one is named.
+        #expect(f.explain("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), score => 'Depth')").contains("seed=42 score=depth warm_up=65"))
+        #expect(f.explain("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), score => 'displacement')").contains("score=displacement"))
         // A stream without an event time is ordered by ROWTIME.
         #expect(f.explain("SELECT n FROM RANDOM_CUT_FOREST(raw, COLUMNS (n))").contains("order=ROWTIME"))
     }
@@ -54,6 +57,8 @@ struct AnomalyPlanTests {
         ("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), shingle => 2.5)", "plan.bad-anomaly", "shingle must be a whole number"),
         ("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), time_decay => 2)", "plan.bad-anomaly", "time_decay must be from 0"),
         ("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), trees => status)", "plan.bad-anomaly", "is a number, not status"),
+        ("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), score => 'isolation')", "plan.bad-anomaly", "score is one of 'depth', 'displacement'"),
+        ("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), score => 1)", "plan.bad-anomaly", "score is one of"),
         ("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), PARTITION BY url, max_partitions => 0)", "plan.bad-anomaly",
          "max_partitions must be a whole number from 1 to 100000000"),
         ("SELECT * FROM RANDOM_CUT_FOREST(nope, COLUMNS (status))", "bind.unknown-stream", "unknown stream 'nope'"),

@@ -100,6 +100,55 @@ def rcf3_displacement_scores(values, meta, seed):
     return scores, time.perf_counter() - t
 
 
+def ranks(xs):
+    """Ranks 1..n of xs, ties sharing their mean rank."""
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
+    r = [0.0] * len(xs)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and xs[order[j + 1]] == xs[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            r[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return r
+
+
+def spearman(a, b):
+    """Spearman's rank correlation of two equally long lists."""
+    ra, rb = ranks(a), ranks(b)
+    n = len(a)
+    ma, mb = sum(ra) / n, sum(rb) / n
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
+    va = sum((x - ma) ** 2 for x in ra) ** 0.5
+    vb = sum((y - mb) ** 2 for y in rb) ** 0.5
+    return cov / (va * vb) if va > 0 and vb > 0 else 0.0
+
+
+def ordinary(meta, n):
+    """The judged points outside every anomaly (and the shingle + 2 points after it)."""
+    inside = set()
+    for s, e in meta["anomalies"]:
+        inside.update(range(s, e + meta["shingle"] + 2))
+    return [i for i in range(meta["judged_from"], n) if i not in inside]
+
+
+def scale(ours, theirs, meta):
+    """How Sluice's scores sit on rcf3's scale: the mean score of ordinary points, each
+    detector's mean over its seeds, and Spearman's rank correlation of the judged points' scores
+    (each detector's scores averaged over its seeds first); beside it, rcf3 against itself (seed
+    1 against seed 2), what one forest's randomness alone leaves of the correlation."""
+    n = len(ours[0])
+    calm = ordinary(meta, n)
+    judged = range(meta["judged_from"], n)
+    mean_of = lambda runs: [sum(r[i] for r in runs) / len(runs) for i in range(n)]
+    o, t = mean_of(ours), mean_of(theirs)
+    return {"sluice_mean": sum(o[i] for i in calm) / len(calm), "rcf3_mean": sum(t[i] for i in calm) / len(calm),
+            "spearman": spearman([o[i] for i in judged], [t[i] for i in judged]),
+            "rcf3_self": spearman([theirs[0][i] for i in judged], [theirs[1][i] for i in judged]) if len(theirs) > 1 else None}
+
+
 def rrcf_scores(values, meta, seed):
     """The streaming recipe of rrcf's documentation: a FIFO window of `sample_size` shingles per
     tree, each point scored by its collusive displacement after it is inserted."""
@@ -125,16 +174,19 @@ def rrcf_scores(values, meta, seed):
 
 def throughput(sluice, records=20000):
     """Scoring throughput, records/s, 100 trees, sample 256, for 1, 2 and 4 columns: `sluice bench
-    rcf` (seeded Gaussian data with an outlier every 1,000 records) and rcf3 on data of the same
-    shape, in the same run, one after the other."""
+    rcf --score S` for both scores (seeded Gaussian data with an outlier every 1,000 records) and
+    rcf3 on data of the same shape, in the same run, one after the other."""
     import random
     import re
 
-    out = subprocess.run([sluice, "bench", "rcf", "--records", str(records)], capture_output=True, text=True, check=True).stdout
-    ours = {int(m.group(1)): float(m.group(2)) for m in re.finditer(r"columns=(\d+)\s+(\d+) records/s", out)}
+    ours = {}
+    for score in ("depth", "displacement"):
+        out = subprocess.run([sluice, "bench", "rcf", "--records", str(records), "--score", score],
+                             capture_output=True, text=True, check=True).stdout
+        ours[score] = {int(m.group(1)): float(m.group(2)) for m in re.finditer(r"columns=(\d+)\s+(\d+) records/s", out)}
     import rcf3
 
-    print(f"{'columns':>7} {'sluice rec/s':>13} {'rcf3 rec/s':>11} {'ratio':>6}")
+    print(f"{'columns':>7} {'depth rec/s':>12} {'displ. rec/s':>13} {'rcf3 rec/s':>11} {'depth/rcf3':>10} {'displ./rcf3':>11}")
     for d in (1, 2, 4):
         rng = random.Random(11)
         data = [[rng.gauss(0, 1) + (8 if i % 1000 == 999 else 0) for _ in range(d)] for i in range(records)]
@@ -143,7 +195,8 @@ def throughput(sluice, records=20000):
         for p in data:
             forest.update_and_score(p)
         theirs = records / (time.perf_counter() - t)
-        print(f"{d:7d} {ours[d]:13.0f} {theirs:11.0f} {ours[d] / theirs:6.2f}")
+        dep, dis = ours["depth"][d], ours["displacement"][d]
+        print(f"{d:7d} {dep:12.0f} {dis:13.0f} {theirs:11.0f} {dep / theirs:10.2f} {dis / theirs:11.2f}")
 
 
 # The planted anomalies of samples/README.md, from samples/planted.json (as AnomalyAccuracyTests reads
@@ -286,6 +339,11 @@ def main():
             results[shape][name] = r
             rate = f"{r['points_per_second']:9.0f}" if secs else f"{'':9}"
             print(f"{shape:15} {name:8} {r['precision']:9.3f} {r['recall']:7.3f} {r['alarms']:6.1f} {r['best_f1']:7.3f} {rate}")
+        sc = scale([sc for sc, _ in detectors["sluice"]], [sc for sc, _ in detectors["rcf3"]], meta)
+        results[shape]["scale"] = sc
+        self_rho = f", rcf3 seed 1 vs 2 {sc['rcf3_self']:.3f}" if sc["rcf3_self"] is not None else ""
+        print(f"{shape:15} scale    ordinary points' mean score: sluice ({meta.get('score', 'displacement')}) {sc['sluice_mean']:.3f}, "
+              f"rcf3 {sc['rcf3_mean']:.3f} (ratio {sc['sluice_mean'] / sc['rcf3_mean']:.3f}); Spearman {sc['spearman']:.3f}{self_rho}")
     if args.json:
         json.dump(results, open(args.json, "w"), indent=2)
 
