@@ -89,11 +89,17 @@ extension BenchCommand {
             let precision = judged.map(\.precision).reduce(0, +) / Double(seeds), recall = judged.map(\.recall).reduce(0, +) / Double(seeds)
             out.line(shape.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0)
                      + String(format: "shingle %d  mean precision %.3f  mean recall %.3f", series.shingle, precision, recall))
+            // FLAT_LINE, the detector for values that stop changing, judged alike (it has no seed).
+            let flat = AnomalyShapes.flatLine(series)
+            let fj = AnomalyShapes.judge(flat, series)
+            out.line("  " + shape.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
+                     + String(format: "flat line  precision %.3f (%d of %d alarms)  recall %.3f (%d of %d anomalies)",
+                              fj.precision, fj.trueAlarms, fj.alarms, fj.recall, fj.found, fj.anomalies))
             out.flush()
             if let dir {
-                var csv = "ts,value,anomaly" + (1...seeds).map { ",score\($0)" }.joined() + "\n"
+                var csv = "ts,value,anomaly" + (1...seeds).map { ",score\($0)" }.joined() + ",flat\n"
                 for (i, line) in AnomalyShapes.csv(series).split(separator: "\n").dropFirst().enumerated() {
-                    csv += line + runs.map { ",\($0[i])" }.joined() + "\n"
+                    csv += line + runs.map { ",\($0[i])" }.joined() + ",\(flat[i])\n"
                 }
                 try csv.write(toFile: dir + "/\(shape.rawValue).csv", atomically: true, encoding: .utf8)
                 let meta: JSONValue = ["shape": .string(shape.rawValue), "shingle": .int(Int64(series.shingle)), "trees": .int(Int64(trees)),
@@ -119,5 +125,11 @@ extension AnomalyShapes {
         c.shingle = s.shingle
         let forest = RandomCutForest(c)
         return s.values.map { forest.update([$0]) }
+    }
+
+    /// FLAT_LINE's score of every point (exactly equal values: the shapes' readings have two decimals).
+    static func flatLine(_ s: Series) -> [Double] {
+        let f = FlatLine(FlatLine.Configuration(), dimensions: 1)
+        return s.values.map { f.update([$0]).score }
     }
 }

@@ -27,7 +27,7 @@ public final class FlatLine: PartitionModel {
     /// Ordinary runs that ended, and their rows.
     private var endedRuns: Int64 = 0, endedRows: Int64 = 0
 
-    init(_ c: Configuration, dimensions: Int) {
+    public init(_ c: Configuration, dimensions: Int) {
         configuration = c
         low = [Double](repeating: 0, count: dimensions)
         high = low
@@ -37,6 +37,14 @@ public final class FlatLine: PartitionModel {
     var typical: Double { endedRuns == 0 ? 1 : max(1, Double(endedRows) / Double(endedRuns)) }
 
     func score(_ point: [Double], into row: inout [Value]) {
+        let (rows, score) = update(point)
+        row.append(.int(rows))
+        row.append(.double(score))
+    }
+
+    /// Scores a point, then learns it: the length of the run it ends, and that over the typical run's.
+    public func update(_ point: [Double]) -> (rows: Int64, score: Double) {
+        precondition(point.count == low.count)
         var stays = run > 0
         if stays {
             for i in point.indices where max(high[i], point[i]) - min(low[i], point[i]) > configuration.tolerance {
@@ -60,8 +68,7 @@ public final class FlatLine: PartitionModel {
             high = point
         }
         seen += 1
-        row.append(.int(run))
-        row.append(.double(Double(run) / typical))
+        return (run, Double(run) / typical)
     }
 
     var snapshot: JSONValue {

@@ -201,8 +201,9 @@ final class Pipeline {
             c.outputAfter = a.outputAfter
             c.seed = a.seed
             if let k = a.score.flatMap(RandomCutForest.Score.init(rawValue:)) { c.score = k }
-            let op = AnomalyDetectionOperator(configuration: c, columnNames: a.columnNames, keyCount: a.partition.count,
-                                              explanation: a.explanation, inclusive: a.timeIsWindowEnd, maxPartitions: a.maxPartitions)
+            let detector: AnomalyDetector = a.flatLine ? .flatLine(FlatLine.Configuration(tolerance: a.tolerance)) : .forest(c, explanation: a.explanation)
+            let op = AnomalyDetectionOperator(detector: detector, columnNames: a.columnNames, keyCount: a.partition.count,
+                                              inclusive: a.timeIsWindowEnd, maxPartitions: a.maxPartitions)
             stages.append(.anomaly(pre: pre, Pipeline.schema(types), op, schema))
         case .intervalJoin(let l, let r, let j):
             sides = [l, r].map { side in

@@ -4,13 +4,15 @@ import SluiceSQL
 extension Planner {
     /// The parameters of RANDOM_CUT_FOREST, with their ranges.
     static let forestParameters = ["trees", "sample_size", "shingle", "time_decay", "output_after", "seed", "max_partitions", "score"]
+    /// The parameters of FLAT_LINE.
+    static let flatLineParameters = ["tolerance", "max_partitions"]
 
     /// `RANDOM_CUT_FOREST[_WITH_EXPLANATION](rel, COLUMNS (...), PARTITION BY ..., name => value, ...)`
     /// over a stream or a subquery. Rows are scored in event-time order: a stream's event-time
     /// column (or ROWTIME without one), or a windowed subquery's `window_end`, or the subquery's
     /// copy of its stream's event-time column.
     func bindAnomaly(_ f: AnomalyFunction, alias: Identifier?, loc: NodeSpan) throws(PlanError) -> BoundFrom {
-        let name = f.withExplanation ? "RANDOM_CUT_FOREST_WITH_EXPLANATION" : "RANDOM_CUT_FOREST"
+        let name = f.detector == .flatLine ? "FLAT_LINE" : f.withExplanation ? "RANDOM_CUT_FOREST_WITH_EXPLANATION" : "RANDOM_CUT_FOREST"
         var input: LogicalPlan
         var scope: Scope
         var timeColumn: Int
@@ -77,12 +79,14 @@ extension Planner {
         }
         var node = AnomalyDetection(columns: columns, columnNames: names, partition: partition, timeColumn: timeColumn, timeIsWindowEnd: windowEnd,
                                     explanation: f.withExplanation, trees: 100, sampleSize: 256, shingle: 1, timeDecay: nil, outputAfter: nil, seed: 42)
+        node.flatLine = f.detector == .flatLine
+        let known = node.flatLine ? Planner.flatLineParameters : Planner.forestParameters
         for p in f.parameters {
             let key = p.name.name.lowercased()
-            guard Planner.forestParameters.contains(key) else {
+            guard known.contains(key) else {
                 throw Planner.error("plan.bad-anomaly", "\(name) has no parameter '\(p.name.name)'", p.name.loc,
-                                    help: closestMatch(key, in: Planner.forestParameters).map { "did you mean \($0)?" }
-                                        ?? "the parameters are \(Planner.forestParameters.joined(separator: ", "))")
+                                    help: closestMatch(key, in: known).map { "did you mean \($0)?" }
+                                        ?? "the parameters are \(known.joined(separator: ", "))")
             }
             if key == "score" {
                 guard case .literal(.string(let v), _) = try bind(p.value, scope), AnomalyDetection.scores.contains(v.lowercased()) else {
@@ -106,6 +110,12 @@ extension Planner {
             case "output_after": node.outputAfter = try integer(0...1_000_000_000)
             case "seed": node.seed = UInt64(try integer(0...Int(Int32.max)))
             case "max_partitions": node.maxPartitions = try integer(1...100_000_000)
+            case "tolerance":
+                guard v >= 0, v.isFinite else {
+                    throw Planner.error("plan.bad-anomaly", "tolerance must be 0 or more", p.value.loc,
+                                        help: "how far a column may move and still count as not changing; 0: exactly equal")
+                }
+                node.tolerance = v
             default:
                 guard v >= 0, v <= 1 else {
                     throw Planner.error("plan.bad-anomaly", "time_decay must be from 0 (no decay) to 1", p.value.loc,

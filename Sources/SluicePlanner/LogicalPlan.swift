@@ -85,8 +85,12 @@ public struct OverWindow: Sendable, Equatable {
 /// `RANDOM_CUT_FOREST[_WITH_EXPLANATION]`: one streaming random cut forest per partition over
 /// some numeric input columns, rows scored in event-time order. Output: the input's columns, then
 /// `anomaly_score`, then (with the explanation) `<column>_attribution` and `<column>_direction` per
-/// input column and `anomaly_explanation`.
+/// input column and `anomaly_explanation`. `FLAT_LINE` (`flatLine`): per partition how long the
+/// columns have stayed within `tolerance`; output `flat_rows` and `anomaly_score`.
 public struct AnomalyDetection: Sendable, Equatable {
+    /// FLAT_LINE rather than a forest (whose parameters then do not apply).
+    public var flatLine = false
+    public var tolerance = 0.0
     /// The input columns the forest reads, by index, and their names.
     public var columns: [Int]
     public var columnNames: [String]
@@ -113,6 +117,7 @@ public struct AnomalyDetection: Sendable, Equatable {
 
     /// The columns the node adds after its input's.
     public var addedColumns: [OutputColumn] {
+        if flatLine { return [OutputColumn(name: "flat_rows", type: .bigint), OutputColumn(name: "anomaly_score", type: .double)] }
         var out = [OutputColumn(name: "anomaly_score", type: .double)]
         guard explanation else { return out }
         for n in columnNames {
@@ -124,6 +129,10 @@ public struct AnomalyDetection: Sendable, Equatable {
     }
 
     var text: String {
+        if flatLine {
+            return "FLAT_LINE columns=[\(columnNames.joined(separator: ", "))] partition=[\(partition.map(\.text).joined(separator: ", "))] tolerance=\(tolerance)"
+                + (maxPartitions != Self.defaultMaxPartitions ? " max_partitions=\(maxPartitions)" : "")
+        }
         var params = "trees=\(trees) sample_size=\(sampleSize) shingle=\(shingle)"
         if let d = timeDecay { params += " time_decay=\(d)" }
         if let o = outputAfter { params += " output_after=\(o)" }

@@ -284,7 +284,7 @@ public indirect enum FromItem: Sendable, Equatable {
     case subquery(Query, alias: Identifier?, loc: NodeSpan)
     /// `TUMBLE(...)`, `HOP(...)`, `SESSION(...)` with an optional alias
     case window(WindowFunction, alias: Identifier?, loc: NodeSpan)
-    /// `RANDOM_CUT_FOREST[_WITH_EXPLANATION](...)` with an optional alias
+    /// `RANDOM_CUT_FOREST[_WITH_EXPLANATION](...)` or `FLAT_LINE(...)` with an optional alias
     case anomaly(AnomalyFunction, alias: Identifier?, loc: NodeSpan)
     /// `left [INNER | LEFT [OUTER] | RIGHT [OUTER] | FULL [OUTER]] JOIN right ON condition`
     case join(Join)
@@ -321,8 +321,10 @@ public enum WindowFunction: Sendable, Equatable {
     case session(relation: FromItem, partitionBy: [Expr], timeColumn: Expr, gap: IntervalLiteral)
 }
 
-/// `RANDOM_CUT_FOREST(rel, COLUMNS (a, b), PARTITION BY k, trees => 100, ...)`
+/// `RANDOM_CUT_FOREST(rel, COLUMNS (a, b), PARTITION BY k, trees => 100, ...)`, `FLAT_LINE(...)`
 public struct AnomalyFunction: Sendable, Equatable {
+    public enum Detector: Sendable, Equatable { case randomCutForest, flatLine }
+    public var detector: Detector = .randomCutForest
     public var withExplanation: Bool
     public var relation: FromItem
     public var columns: [Identifier]

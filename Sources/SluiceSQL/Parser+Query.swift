@@ -167,7 +167,7 @@ extension Parser {
             case .keyword(.TUMBLE), .keyword(.HOP), .keyword(.SESSION):
                 let w = try parseWindowFunction()
                 return .window(w, alias: try parseAlias(), loc: span(from: start))
-            case .keyword(.RANDOM_CUT_FOREST), .keyword(.RANDOM_CUT_FOREST_WITH_EXPLANATION):
+            case .keyword(.RANDOM_CUT_FOREST), .keyword(.RANDOM_CUT_FOREST_WITH_EXPLANATION), .keyword(.FLAT_LINE):
                 let a = try parseAnomalyFunction()
                 return .anomaly(a, alias: try parseAlias(), loc: span(from: start))
             case .keyword(.TABLE) where peek(2).kind == .keyword(.TUMBLE) || peek(2).kind == .keyword(.HOP) || peek(2).kind == .keyword(.SESSION):
@@ -175,8 +175,8 @@ extension Parser {
                             help: "Sluice writes FROM TUMBLE(stream, ts, INTERVAL '1' MINUTE): the stream and its time column by name, no TABLE or DESCRIPTOR")
             case .identifier:
                 throw error("\(text(current)) is not a table function", id: "syntax.unknown-table-function",
-                            help: closestMatch(text(current), in: ["TUMBLE", "HOP", "SESSION", "RANDOM_CUT_FOREST", "RANDOM_CUT_FOREST_WITH_EXPLANATION"])
-                                .map { "did you mean \($0)?" } ?? "the table functions are TUMBLE, HOP, SESSION and RANDOM_CUT_FOREST")
+                            help: closestMatch(text(current), in: ["TUMBLE", "HOP", "SESSION", "RANDOM_CUT_FOREST", "RANDOM_CUT_FOREST_WITH_EXPLANATION", "FLAT_LINE"])
+                                .map { "did you mean \($0)?" } ?? "the table functions are TUMBLE, HOP, SESSION, RANDOM_CUT_FOREST and FLAT_LINE")
             default: break
             }
         }
@@ -263,9 +263,11 @@ extension Parser {
         return false
     }
 
-    /// `RANDOM_CUT_FOREST[_WITH_EXPLANATION](rel, COLUMNS (a, b), PARTITION BY k, name => value, ...)`
+    /// `RANDOM_CUT_FOREST[_WITH_EXPLANATION](rel, COLUMNS (a, b), PARTITION BY k, name => value, ...)`,
+    /// `FLAT_LINE(...)` alike.
     mutating func parseAnomalyFunction() throws(ParseError) -> AnomalyFunction {
         let explain = at(.RANDOM_CUT_FOREST_WITH_EXPLANATION)
+        let detector: AnomalyFunction.Detector = at(.FLAT_LINE) ? .flatLine : .randomCutForest
         advance()
         try expect(.leftParen)
         let relation = try parseRelationArgument()
@@ -303,7 +305,7 @@ extension Parser {
             }
         }
         try expect(.rightParen, "to close the function's arguments")
-        return AnomalyFunction(withExplanation: explain, relation: relation, columns: columns, partitionBy: partitionBy, parameters: parameters)
+        return AnomalyFunction(detector: detector, withExplanation: explain, relation: relation, columns: columns, partitionBy: partitionBy, parameters: parameters)
     }
 
     /// Whether the token at `offset` starts `name =>`.

@@ -230,7 +230,8 @@ public enum Printer {
         if !a.columns.isEmpty { args.append("COLUMNS (\(a.columns.map(name).joined(separator: ", ")))") }
         if !a.partitionBy.isEmpty { args.append("PARTITION BY \(a.partitionBy.map { expr($0) }.joined(separator: ", "))") }
         for p in a.parameters { args.append("\(name(p.name)) => \(expr(p.value))") }
-        return (a.withExplanation ? "RANDOM_CUT_FOREST_WITH_EXPLANATION" : "RANDOM_CUT_FOREST") + "(\(args.joined(separator: ", ")))"
+        let name = a.detector == .flatLine ? "FLAT_LINE" : a.withExplanation ? "RANDOM_CUT_FOREST_WITH_EXPLANATION" : "RANDOM_CUT_FOREST"
+        return name + "(\(args.joined(separator: ", ")))"
     }
 
     // MARK: Expressions

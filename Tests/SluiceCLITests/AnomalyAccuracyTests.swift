@@ -62,6 +62,31 @@ struct AnomalyAccuracyTests {
         #expect(abs(acc.recall - recall) <= 0.1, "\(shape.rawValue): recall \(acc.recall)")
     }
 
+    /// The depth score (seed 1) on each seeded shape, judged alike: the figures of the closing
+    /// note, within 0.1.
+    @Test(arguments: [(AnomalyShapes.Shape.levelShift, 0.500, 0.833), (.spikes, 0.355, 0.917),
+                      (.seasonalDrift, 1.000, 0.500), (.stuck, 0.067, 0.167),
+                      (.bursts, 0.600, 0.955), (.amplitude, 1.000, 0.500), (.ramp, 0.000, 0.000)])
+    func depthScoreOnSeededShapes(_ shape: AnomalyShapes.Shape, _ precision: Double, _ recall: Double) {
+        let series = AnomalyShapes.make(shape)
+        let acc = AnomalyShapes.judge(AnomalyShapes.score(series, seed: 1, score: .depth), series)
+        #expect(abs(acc.precision - precision) <= 0.1, "\(shape.rawValue): precision \(acc.precision)")
+        #expect(abs(acc.recall - recall) <= 0.1, "\(shape.rawValue): recall \(acc.recall)")
+    }
+
+    /// FLAT_LINE finds every stuck stretch of the stuck shape and raises no other alarm there
+    /// (the bar: recall and precision at least 0.8); on shapes whose values never stop
+    /// changing it finds nothing planted, so it is no substitute for the forest.
+    @Test func theFlatLineFindsStuckValues() {
+        let stuck = AnomalyShapes.make(.stuck)
+        let acc = AnomalyShapes.judge(AnomalyShapes.flatLine(stuck), stuck)
+        #expect(acc.recall == 1 && acc.precision == 1, "recall \(acc.recall), precision \(acc.precision)")
+        for shape in [AnomalyShapes.Shape.spikes, .levelShift, .bursts] {
+            let s = AnomalyShapes.make(shape)
+            #expect(AnomalyShapes.judge(AnomalyShapes.flatLine(s), s).found == 0, "\(shape.rawValue)")
+        }
+    }
+
     /// The SQL function scores a series exactly as the forest itself does.
     @Test func theSQLFunctionScoresAsTheForestDoes() throws {
         var series = AnomalyShapes.make(.levelShift)

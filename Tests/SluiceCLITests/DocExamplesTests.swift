@@ -20,6 +20,10 @@ struct DocExamplesTests {
             CREATE STREAM payments (type VARCHAR, merchant VARCHAR, status VARCHAR, amount DOUBLE, ts TIMESTAMP,
               WATERMARK FOR ts AS ts - INTERVAL '2' SECOND) WITH (format = 'json');
             """),
+        ("readings", """
+            CREATE STREAM readings (sensor_id VARCHAR, site VARCHAR, temperature_c DOUBLE, humidity_pct DOUBLE, ts TIMESTAMP,
+              WATERMARK FOR ts AS ts - INTERVAL '2' SECOND) WITH (format = 'csv', header = true);
+            """),
         ("pages", "CREATE TABLE pages (url VARCHAR PRIMARY KEY, owner VARCHAR) WITH (file = 'ref/pages.csv', format = 'csv', header = true);"),
         ("page_minutes", """
             CREATE STREAM page_minutes AS SELECT window_end, url, COUNT(*) AS hits, AVG(latency_ms) AS avg_ms

@@ -20,6 +20,9 @@ struct AnomalyEngineTests {
                                   GROUP BY window_start, window_end), COLUMNS (n, top), trees => 20, sample_size => 16, score => 'depth');
         INSERT INTO bounded SELECT auction, anomaly_score
           FROM RANDOM_CUT_FOREST(bids, COLUMNS (price), PARTITION BY auction, trees => 10, sample_size => 16, output_after => 2, max_partitions => 4);
+        CREATE SINK flat WITH (type = 'file', path = '$DIR/flat.jsonl');
+        INSERT INTO flat SELECT auction, ts, flat_rows, anomaly_score
+          FROM FLAT_LINE(bids, COLUMNS (price), PARTITION BY auction, tolerance => 40, max_partitions => 4);
         """
 
     @Test(arguments: [false, true])
@@ -35,7 +38,7 @@ struct AnomalyEngineTests {
         try parts.put(records[400..<550])
         if stopCleanly { try parts.engine.stop() }
         try parts.crashAndReopen()
-        #expect(parts.engine.resumedQueries.count == 3)
+        #expect(parts.engine.resumedQueries.count == 4)
         for chunk in stride(from: 550, to: 900, by: 50) { try parts.put(records[chunk..<min(900, chunk + 50)]) }
         try parts.engine.finish()
 
@@ -45,6 +48,9 @@ struct AnomalyEngineTests {
         #expect(parts.file("windows.csv") == whole.file("windows.csv"))
         // Six auctions through four forests: evictions before and after the restart, decided alike.
         #expect(parts.file("bounded.jsonl") == whole.file("bounded.jsonl"))
+        // FLAT_LINE's runs go on across the restart alike; some prices stay within 40 for a while.
+        #expect(parts.file("flat.jsonl") == whole.file("flat.jsonl"))
+        #expect(whole.file("flat.jsonl").split(separator: "\n").count == 900 && whole.file("flat.jsonl").contains("\"flat_rows\":3"))
         #expect(whole.file("bounded.jsonl").split(separator: "\n").count == 900)
         #expect(whole.file("windows.csv").split(separator: "\n").count > 60)
         // The windows' forest scores by depth: never above log2(1 + sample_size), the score of a point cut off at the root.

@@ -30,6 +30,13 @@ struct AnomalyPlanTests {
         // The score, when one is named.
         #expect(f.explain("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), score => 'Depth')").contains("seed=42 score=depth warm_up=65"))
         #expect(f.explain("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), score => 'displacement')").contains("score=displacement"))
+        // FLAT_LINE: the run's length and its score.
+        guard case .success(let flat) = f.plan("SELECT * FROM FLAT_LINE(clicks, COLUMNS (latency_ms), PARTITION BY url, tolerance => 0.5)") else {
+            Issue.record("FLAT_LINE not planned"); return
+        }
+        #expect(flat.schema.suffix(2).map(\.name) == ["flat_rows", "anomaly_score"] && flat.schema.suffix(2).map(\.type) == [.bigint, .double])
+        #expect(f.explain("SELECT * FROM FLAT_LINE(clicks, COLUMNS (latency_ms), PARTITION BY url, tolerance => 0.5)")
+            .contains("FLAT_LINE columns=[latency_ms] partition=[url] tolerance=0.5 order=ts"))
         // A stream without an event time is ordered by ROWTIME.
         #expect(f.explain("SELECT n FROM RANDOM_CUT_FOREST(raw, COLUMNS (n))").contains("order=ROWTIME"))
     }
@@ -59,6 +66,10 @@ struct AnomalyPlanTests {
         ("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), trees => status)", "plan.bad-anomaly", "is a number, not status"),
         ("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), score => 'isolation')", "plan.bad-anomaly", "score is one of 'depth', 'displacement'"),
         ("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), score => 1)", "plan.bad-anomaly", "score is one of"),
+        ("SELECT * FROM FLAT_LINE(clicks, COLUMNS (status), trees => 10)", "plan.bad-anomaly", "FLAT_LINE has no parameter 'trees'"),
+        ("SELECT * FROM FLAT_LINE(clicks, COLUMNS (status), tolerance => -1)", "plan.bad-anomaly", "tolerance must be 0 or more"),
+        ("SELECT * FROM FLAT_LINE(clicks, PARTITION BY url)", "plan.bad-anomaly", "FLAT_LINE needs the columns it looks at"),
+        ("SELECT * FROM FLAT_LINE(clicks, COLUMNS (url))", "bind.type-mismatch", "FLAT_LINE looks at numbers"),
         ("SELECT * FROM RANDOM_CUT_FOREST(clicks, COLUMNS (status), PARTITION BY url, max_partitions => 0)", "plan.bad-anomaly",
          "max_partitions must be a whole number from 1 to 100000000"),
         ("SELECT * FROM RANDOM_CUT_FOREST(nope, COLUMNS (status))", "bind.unknown-stream", "unknown stream 'nope'"),

@@ -323,6 +323,8 @@ def main():
         detectors = {"sluice": [([float(r[f"score{k}"]) for r in rows], None) for k in seeds],
                      "rcf3": [rcf3_scores(values, meta, k) for k in seeds],
                      "rcf3disp": [rcf3_displacement_scores(values, meta, k) for k in seeds]}
+        if "flat" in rows[0]:
+            detectors["flatline"] = [([float(r["flat"]) for r in rows], None)]
         if args.rrcf:
             detectors["rrcf"] = [rrcf_scores(values, meta, k) for k in seeds[:args.rrcf_seeds]]
         results[shape] = {}
