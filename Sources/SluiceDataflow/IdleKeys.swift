@@ -1,22 +1,30 @@
-/// Keys of operator state by the second of event time they were last touched, so the keys idle for
-/// longer than a time to live are found without a scan (a state TTL, as Flink's): a key touched at
-/// time t is forgotten once the watermark passes the end of t's second plus the TTL.
+/// Keys of operator state by the second (or `unit`) of event time they were last touched, so the
+/// keys idle for longer than a time to live are found without a scan (a state TTL, as Flink's): a
+/// key touched at time t is forgotten once the watermark passes the end of t's slot plus the TTL.
 ///
-/// Each key stands once in a queue sorted by second; touching it again only notes the new
-/// second, and when its old entry comes up it goes back in at that second. So the queue holds a
-/// key once, however often it is touched.
+/// Each key stands once in a queue sorted by slot; touching it again only notes the new slot,
+/// and when its old entry comes up it goes back in at that slot. So the queue holds a key once,
+/// however often it is touched.
 public struct IdleKeys<Key: Hashable> {
     public let ttl: Int64
     private var last: [Key: Int64] = [:]
     private var queue: [(second: Int64, key: Key)] = []
     private var head = 0
 
-    public init(ttl: Int64) { self.ttl = ttl }
+    /// The width of the queue's time slots: a second by default (a TTL need not be exact to the
+    /// millisecond); 1 for exact times.
+    public let unit: Int64
+
+    public init(ttl: Int64, unit: Int64 = 1000) {
+        precondition(unit > 0)
+        self.ttl = ttl
+        self.unit = unit
+    }
 
     public var count: Int { last.count }
 
     public mutating func touch(_ k: Key, at time: Int64) {
-        let s = floorDiv(time, 1000)
+        let s = floorDiv(time, unit)
         if let prev = last[k] {
             if s > prev { last[k] = s }
             return
@@ -40,8 +48,8 @@ public struct IdleKeys<Key: Hashable> {
 
     /// The keys idle for longer than the TTL at watermark `watermark`; they are forgotten here.
     public mutating func expire(at watermark: Int64) -> [Key] {
-        guard watermark > Int64.min + ttl + 1000 else { return [] }
-        let limit = floorDiv(watermark - ttl, 1000)  // seconds before this one have ended by watermark - ttl
+        guard watermark > Int64.min + ttl + unit else { return [] }
+        let limit = floorDiv(watermark - ttl, unit)  // slots before this one have ended by watermark - ttl
         var out: [Key] = []
         while head < queue.count, queue[head].second < limit {
             let (s, k) = queue[head]

@@ -29,6 +29,9 @@ struct AlertDefinition {
     var at: Int?
     var message: String?
     var cooldownMillis: Int64?
+    /// `FIRE WHEN SILENT FOR`: a key fires when it has sent no row for this long.
+    var silentForMillis: Int64? = nil
+    var silentFor: String? = nil
     /// `SELECT fire, resolve FROM <the query's rows>`, planned.
     var conditions: LogicalPlan
     var targets: [String]
@@ -93,7 +96,13 @@ extension Engine {
                 })
             }
         }
-        let fire = Printer.expr(a.fireWhen)
+        if a.silentFor != nil, a.resolveWhen != nil {
+            throw bad("plan.bad-alert", "an alert that fires on silence resolves when the key sends a row again; RESOLVE WHEN does not apply to it",
+                      "remove RESOLVE WHEN, or write a second alert for the condition")
+        }
+        if let d = a.silentFor, d.millis <= 0 { throw bad("plan.bad-alert", "SILENT FOR takes a duration above 0") }
+        // A silence alert's rows only tell that their key is alive: no condition fires on them.
+        let fire = a.fireWhen.map(Printer.expr) ?? "FALSE"
         for (clause, e) in [("FIRE WHEN", fire), ("RESOLVE WHEN", a.resolveWhen.map(Printer.expr))] {
             guard let e else { continue }
             let t = try planConditions("SELECT (\(e)) AS c FROM alert_rows").schema[0].type
@@ -138,6 +147,7 @@ extension Engine {
         if let w = Engine.sourceNode(plan)?.stream.watermark, let i = index(w.column), plan.schema[i].type == .timestamp { eventTime = i }
         let def = AlertDefinition(name: a.name.name, severity: a.severity?.value ?? "warning", outputColumns: columns, per: per,
                                   at: index("window_end") ?? eventTime, message: a.message?.value, cooldownMillis: a.cooldown?.millis,
+                                  silentForMillis: a.silentFor?.millis, silentFor: a.silentFor.map(Printer.interval),
                                   conditions: conditions, targets: targets)
         return (plan, def)
     }
@@ -236,7 +246,7 @@ final class AlertSink: RowSink {
         self.def = def
         self.targets = targets
         self.clock = clock
-        machine = AlertStateMachine(cooldownMillis: def.cooldownMillis)
+        machine = AlertStateMachine(cooldownMillis: def.cooldownMillis, silentForMillis: def.silentForMillis)
         pipeline = Pipeline(def.conditions)
         source = Engine.sourceNode(def.conditions)!
         positions = Array(repeating: nil, count: targets.count)
@@ -249,19 +259,54 @@ final class AlertSink: RowSink {
     func write(_ rows: [[Value]]) throws(EngineError) {
         var out: [[Value]] = []
         for row in rows {
-            let (fire, resolve) = evaluate(row)
             let at: Int64
             if let i = def.at, case .timestamp(let t) = row[i] { at = t } else { at = clock.nowMillis() }
-            guard let transition = machine.observe(key: def.per.map { row[$0] }, fire: fire, resolve: resolve, at: at) else { continue }
-            let text = message(row)
-            out.append([.string(def.name), .string(def.severity), .string(transition.rawValue), .timestamp(at)] + row + [text])
-            if let note = onNotification {
-                let key = def.per.map { "\(def.outputColumns[$0])=\(row[$0].description)" }
-                var said = ""
-                if case .string(let m) = text { said = m }
-                note(transition.rawValue, at, key.joined(separator: ", "), said)
+            let key = def.per.map { row[$0] }
+            if def.silentForMillis != nil {
+                for (transition, when) in machine.heard(key: key, at: at) {
+                    // A silence that only this row shows: its FIRING is told as the watermark would have told it.
+                    out.append(transition == .firing ? silenceNotification(key: key, at: when, lastSeen: when - def.silentForMillis!)
+                                                     : notification(transition, at: when, row: row, text: message(row)))
+                }
+                continue
             }
+            let (fire, resolve) = evaluate(row)
+            guard let transition = machine.observe(key: key, fire: fire, resolve: resolve, at: at) else { continue }
+            out.append(notification(transition, at: at, row: row, text: message(row)))
         }
+        try deliver(out)
+    }
+
+    /// Time has moved (the watermark for rows with an event time, else processing time): the keys
+    /// of a silence alert that sent nothing for its duration fire. Their notification holds the
+    /// key's PER columns (the other columns NULL) and says when the key was last heard.
+    func advance(watermark: Int64, now: Int64) throws(EngineError) {
+        guard def.silentFor != nil else { return }
+        let time = def.at == nil ? now : watermark
+        guard time != .min else { return }
+        try deliver(machine.silence(at: time).map { silenceNotification(key: $0.key, at: $0.at, lastSeen: $0.lastSeen) })
+    }
+
+    /// A silent key's FIRING: its PER columns, the others NULL, and when it was last heard.
+    private func silenceNotification(key: [Value], at: Int64, lastSeen: Int64) -> [Value] {
+        var row = [Value](repeating: .null, count: def.outputColumns.count)
+        for (k, i) in def.per.enumerated() { row[i] = key[k] }
+        let text: Value = def.message == nil ? .string("no row for \(def.silentFor ?? "") (the last at \(TimeFormat.iso8601(lastSeen)))") : message(row)
+        return notification(.firing, at: at, row: row, text: text)
+    }
+
+    /// A notification's row, told to `onNotification` too.
+    private func notification(_ transition: AlertStateMachine.Transition, at: Int64, row: [Value], text: Value) -> [Value] {
+        if let note = onNotification {
+            let key = def.per.map { "\(def.outputColumns[$0])=\(row[$0].description)" }
+            var said = ""
+            if case .string(let m) = text { said = m }
+            note(transition.rawValue, at, key.joined(separator: ", "), said)
+        }
+        return [.string(def.name), .string(def.severity), .string(transition.rawValue), .timestamp(at)] + row + [text]
+    }
+
+    private func deliver(_ out: [[Value]]) throws(EngineError) {
         guard !out.isEmpty else { return }
         for t in targets {
             try t.write(out)

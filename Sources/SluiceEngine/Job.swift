@@ -362,6 +362,7 @@ final class Job {
         try advance(now: now)
         try emit(pipeline.tick(now: now))
         try drainFailures(inputs[0])
+        if lastWatermark != WatermarkTracker.infinity { try sink.advance(watermark: lastWatermark, now: now) }
         try sink.flushIfDue(now: now)
         if pipeline.limitReached {
             try finish()

@@ -22,6 +22,10 @@ protocol RowSink: AnyObject {
     /// Called on every step of the run loop (processing time `now`): rows written more than a
     /// second ago reach the file even when no more come (a reader with `tail -f` sees them).
     func flushIfDue(now: Int64) throws(EngineError)
+    /// Called at the end of every step with the query's watermark (`.min` while none is known)
+    /// and the processing time: sinks that act on time passing (silence alerts) act here. Not
+    /// called for the end of finite input, which is no passing of time.
+    func advance(watermark: Int64, now: Int64) throws(EngineError)
 }
 
 extension RowSink {
@@ -31,6 +35,7 @@ extension RowSink {
     func restore(_ state: JSONValue?) throws(EngineError) {}
     var streamsWritten: [String] { [] }
     func flushIfDue(now: Int64) throws(EngineError) {}
+    func advance(watermark: Int64, now: Int64) throws(EngineError) {}
 }
 
 /// How often buffered rows reach their files at the latest.

@@ -173,7 +173,10 @@ public struct CreateAlert: Sendable, Equatable {
     public var name: Identifier
     public var severity: StringLiteral?
     public var query: Query
-    public var fireWhen: Expr
+    /// `FIRE WHEN cond`; nil when the alert fires on silence instead.
+    public var fireWhen: Expr?
+    /// `FIRE WHEN SILENT FOR interval`: a key that has sent no row for the interval fires.
+    public var silentFor: IntervalLiteral? = nil
     public var resolveWhen: Expr?
     public var per: [Identifier]
     public var cooldown: IntervalLiteral?

@@ -248,7 +248,7 @@ extension Parser {
         return Insert(target: target, query: try parseQuery())
     }
 
-    /// `CREATE ALERT name [SEVERITY 's'] AS query FIRE WHEN cond [RESOLVE WHEN cond] [PER a, b]
+    /// `CREATE ALERT name [SEVERITY 's'] AS query FIRE WHEN (cond | SILENT FOR interval) [RESOLVE WHEN cond] [PER a, b]
     ///  [COOLDOWN interval] [SEVERITY 's'] [MESSAGE 'text'] [NOTIFY 'target', ...]`, clauses in any order.
     mutating func parseAlert(orReplace: Bool) throws(ParseError) -> CreateAlert {
         let name = try parseIdentifier("an alert name")
@@ -262,7 +262,7 @@ extension Parser {
         try expect(.AS, "before the alert's query")
         guard at(.SELECT) else { throw unexpected(expecting: ["SELECT"], context: "after AS") }
         let query = try parseQuery()
-        var fire: Expr? = nil, resolve: Expr? = nil
+        var fire: Expr? = nil, resolve: Expr? = nil, silentFor: IntervalLiteral? = nil
         var per: [Identifier] = [], cooldown: IntervalLiteral? = nil, message: StringLiteral? = nil, notify: [StringLiteral] = []
         var seen = Set<String>()
         if severity != nil { seen.insert("SEVERITY") }
@@ -279,7 +279,13 @@ extension Parser {
             switch word {
             case "FIRE":
                 try expect(.WHEN, "after FIRE")
-                fire = try parseExpr()
+                if at(.SILENT) && peek().kind == .keyword(.FOR) {
+                    advance()
+                    advance()
+                    silentFor = try parseIntervalLiteral()
+                } else {
+                    fire = try parseExpr()
+                }
             case "RESOLVE":
                 try expect(.WHEN, "after RESOLVE")
                 resolve = try parseExpr()
@@ -292,10 +298,10 @@ extension Parser {
                 repeat { notify.append(try parseString("a target such as 'file:out/alerts.jsonl'")) } while eat(.comma)
             }
         }
-        guard let fireWhen = fire else {
+        guard fire != nil || silentFor != nil else {
             throw unexpected(expecting: ["FIRE WHEN", "RESOLVE WHEN", "PER", "COOLDOWN", "SEVERITY", "MESSAGE", "NOTIFY"], context: "(an alert needs FIRE WHEN)")
         }
-        return CreateAlert(orReplace: orReplace, name: name, severity: severity, query: query, fireWhen: fireWhen, resolveWhen: resolve,
+        return CreateAlert(orReplace: orReplace, name: name, severity: severity, query: query, fireWhen: fire, silentFor: silentFor, resolveWhen: resolve,
                            per: per, cooldown: cooldown, message: message, notify: notify, clauseLocs: locs)
     }
 }

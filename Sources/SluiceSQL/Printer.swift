@@ -50,7 +50,8 @@ public enum Printer {
             q[0].text = "AS " + q[0].text
             for i in 1..<q.count { q[i].indent += 3 }
             out += q
-            out.append(Line(indent: 0, text: "FIRE WHEN \(expr(a.fireWhen))", anchor: a.clauseLocs.spans["FIRE"]))
+            let fire = a.silentFor.map { "SILENT FOR \(interval($0))" } ?? a.fireWhen.map { expr($0) } ?? "FALSE"
+            out.append(Line(indent: 0, text: "FIRE WHEN \(fire)", anchor: a.clauseLocs.spans["FIRE"]))
             if let r = a.resolveWhen { out.append(Line(indent: 0, text: "RESOLVE WHEN \(expr(r))", anchor: a.clauseLocs.spans["RESOLVE"])) }
             if !a.per.isEmpty { out.append(Line(indent: 0, text: "PER \(a.per.map(name).joined(separator: ", "))", anchor: a.clauseLocs.spans["PER"])) }
             if let c = a.cooldown { out.append(Line(indent: 0, text: "COOLDOWN \(interval(c))", anchor: a.clauseLocs.spans["COOLDOWN"])) }
@@ -329,7 +330,7 @@ public enum Printer {
         }
     }
 
-    static func interval(_ i: IntervalLiteral) -> String { "INTERVAL \(string(i.value)) \(i.unit.rawValue)" }
+    public static func interval(_ i: IntervalLiteral) -> String { "INTERVAL \(string(i.value)) \(i.unit.rawValue)" }
 
     /// A single-quoted string with `'` doubled.
     public static func string(_ s: String) -> String {

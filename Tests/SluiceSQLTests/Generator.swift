@@ -187,8 +187,10 @@ struct SQLGenerator {
             if opts.isEmpty { opts = [WithOption(key: Identifier("type"), value: .string("stdout"), loc: .none)] }
             kind = .createSink(CreateSink(orReplace: false, name: name(), options: opts))
         case 5:
+            let silent = chance(20)
             kind = .createAlert(CreateAlert(orReplace: chance(10), name: name(), severity: chance(50) ? StringLiteral(value: "critical", loc: .none) : nil,
-                                            query: query(2), fireWhen: expr(2), resolveWhen: chance(50) ? expr(2) : nil,
+                                            query: query(2), fireWhen: silent ? nil : expr(2), silentFor: silent ? interval() : nil,
+                                            resolveWhen: !silent && chance(50) ? expr(2) : nil,
                                             per: chance(50) ? (0...below(2)).map { _ in name() } : [], cooldown: chance(50) ? interval() : nil,
                                             message: chance(50) ? StringLiteral(value: string(), loc: .none) : nil,
                                             notify: (0..<below(3)).map { _ in StringLiteral(value: "file:out/a.jsonl", loc: .none) },

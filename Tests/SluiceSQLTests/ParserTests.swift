@@ -52,12 +52,17 @@ struct StatementParserTests {
             """
         guard case .createAlert(let a)? = statement(sql)?.kind else { Issue.record("ALERT"); return }
         #expect(a.severity?.value == "critical")
-        #expect(Printer.expr(a.fireWhen) == "avg_ms > 1000")
+        #expect(a.fireWhen.map(Printer.expr) == "avg_ms > 1000" && a.silentFor == nil)
         #expect(a.resolveWhen.map(Printer.expr) == "avg_ms < 800")
         #expect(a.per.map(\.name) == ["url"])
         #expect(a.cooldown?.millis == 600_000)
         #expect(a.notify.map(\.value) == ["stderr", "file:out/a.jsonl"])
         #expect(a.message?.value == "slow {url}")
+        // FIRE WHEN SILENT FOR: silence instead of a condition; a column named silent is still a condition.
+        guard case .createAlert(let q)? = statement("CREATE ALERT q AS SELECT k FROM m FIRE WHEN SILENT FOR INTERVAL '5' MINUTE PER k")?.kind,
+              case .createAlert(let c)? = statement("CREATE ALERT q AS SELECT silent FROM m FIRE WHEN silent")?.kind else { Issue.record("SILENT"); return }
+        #expect(q.fireWhen == nil && q.silentFor?.millis == 300_000 && q.per.map(\.name) == ["k"])
+        #expect(c.silentFor == nil && c.fireWhen.map(Printer.expr) == "silent")
         // FIRE WHEN is required.
         #expect(diagnostics("CREATE ALERT x AS SELECT a FROM b MESSAGE 'm'").first?.message.contains("an alert needs FIRE WHEN") == true)
         #expect(diagnostics("CREATE ALERT x AS SELECT a FROM b FIRE WHEN a > 1 FIRE WHEN a > 2").first?.id == "syntax.duplicate-clause")
