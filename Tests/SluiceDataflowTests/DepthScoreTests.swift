@@ -17,23 +17,11 @@ struct DepthScoreTests {
         var points: [[Double]] = []
         for _ in 0..<40 { points.append([Self.gaussian(&rng), Self.gaussian(&rng)]) }
         for p in points { tree.insert(p) }
-        var written = ForestBytes()
-        tree.write(to: &written)
         let scale = log2(1 + Double(tree.treeMass))
         for q in [[6.0, 0.5], [2.2, -1.9], [0.1, 0.2]] {
             var none: [Double]? = nil
             let expected = tree.score(q, .depth, attribution: &none)
-            var total = 0.0
-            let copies = 8_000
-            for i in 0..<copies {
-                let copy = RandomCutTree(dimensions: 2, seed: 0)
-                var reader = ForestBytesReader(bytes: written.bytes)
-                try copy.read(from: &reader, sampleSize: 64)
-                copy.rng = SplitMix64(seed: UInt64(i) &* 7919 &+ 1)
-                copy.insert(q)
-                total += 1 / Double(try #require(copy.depth(ofHeld: q)))
-            }
-            let mean = scale * total / Double(copies)
+            let mean = try scale * RandomCutForestTests.meanOverInsertions(of: q, into: tree) { 1 / Double(try #require($0.depth(ofHeld: q))) }
             #expect(abs(mean - expected) <= 0.03 * expected, "q \(q): score \(expected), mean scaled inverse depth \(mean)")
         }
     }

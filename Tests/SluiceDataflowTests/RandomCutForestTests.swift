@@ -47,26 +47,32 @@ struct RandomCutForestTests {
         for _ in 0..<40 { points.append([Self.gaussian(&rng), Self.gaussian(&rng)]) }
         points.append(points[3])
         for p in points { tree.insert(p) }
-        var written = ForestBytes()
-        tree.write(to: &written)
         for q in [[6.0, 0.5], [2.2, -1.9], [0.1, 0.2], points[7]] {
             let expected = tree.score(q, attribution: &Self.noAttribution)
-            var total = 0.0
-            let copies = 8_000
-            for i in 0..<copies {
-                let copy = RandomCutTree(dimensions: 2, seed: 0)
-                var reader = ForestBytesReader(bytes: written.bytes)
-                try copy.read(from: &reader, sampleSize: 64)
-                copy.rng = SplitMix64(seed: UInt64(i) &* 7919 &+ 1)
-                copy.insert(q)
-                total += try #require(copy.displacement(ofHeld: q))
-            }
-            let mean = total / Double(copies)
+            let mean = try Self.meanOverInsertions(of: q, into: tree) { try #require($0.displacement(ofHeld: q)) }
             #expect(abs(mean - expected) <= 0.04 * expected, "q \(q): score \(expected), mean displacement \(mean)")
         }
     }
 
     static nonisolated(unsafe) var noAttribution: [Double]? = nil
+
+    /// `measure` of copies of `tree` after each inserted q with its own random draws, averaged
+    /// over 8,000 copies: what a score defined in expectation over the inserting cut should be.
+    static func meanOverInsertions(of q: [Double], into tree: RandomCutTree, _ measure: (RandomCutTree) throws -> Double) throws -> Double {
+        var written = ForestBytes()
+        tree.write(to: &written)
+        var total = 0.0
+        let copies = 8_000
+        for i in 0..<copies {
+            let copy = RandomCutTree(dimensions: tree.dim, seed: 0)
+            var reader = ForestBytesReader(bytes: written.bytes)
+            try copy.read(from: &reader, sampleSize: 64)
+            copy.rng = SplitMix64(seed: UInt64(i) &* 7919 &+ 1)
+            copy.insert(q)
+            total += try measure(copy)
+        }
+        return total / Double(copies)
+    }
 
     @Test func outliersScoreHighAndScoresAreDeterministic() {
         func run(seed: UInt64) -> ([Double], Double, [Double]) {
