@@ -46,6 +46,9 @@ let package = Package(
         .target(name: "SluiceEngine",
                 dependencies: ["SluiceCore", "SluiceCodecs", "SluiceSQL", "SluicePlanner", "SluiceDataflow", "SluiceStreams", "SluiceDelivery"],
                 swiftSettings: hot),
+        // Layer 2: Kinesis Data Analytics applications as users have them (describe-application,
+        // CreateApplication, CloudFormation), read into one model.
+        .target(name: "SluiceKDA", dependencies: ["SluiceCore"], swiftSettings: strict),
         // Layer 4: HTTP/1.1 on sockets; the Kinesis and Firehose JSON APIs over the store and delivery streams.
         .target(name: "SluiceServer", dependencies: ["SluiceCore", "SluiceStreams", "SluiceDelivery"], swiftSettings: strict),
         // Layer 5: command line (argument parsing, terminal output).
@@ -66,6 +69,7 @@ let package = Package(
         .testTarget(name: "SluiceSQLTests", dependencies: ["SluiceSQL", "SluiceCore"], exclude: ["Fixtures"]),
         .testTarget(name: "SluiceStreamsTests", dependencies: ["SluiceStreams", "SluiceCore"]),
         .testTarget(name: "SluiceChecksumTests", dependencies: ["SluiceChecksum"]),
+        .testTarget(name: "SluiceKDATests", dependencies: ["SluiceKDA", "SluiceCore"]),
         // Test only: helpers shared by test targets (a local HTTP listener).
         .target(name: "SluiceTestSupport", path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceTestSupport"]),
