@@ -48,6 +48,19 @@ struct AnomalyAccuracyTests {
         #expect(recall == 1, "recall \(recall): found \(found.sorted())")
     }
 
+    /// queries/sensor_health.sql: FLAT_LINE fires once, for the planted stuck sensor inside its
+    /// stretch, and the silence alert never (no sensor stops reporting; the end of the file is not silence).
+    @Test func theHealthAlertsFireAtTheStuckSensorOnly() throws {
+        let dir = SavedQueriesTests.snapshots.appendingPathComponent("sensor_health")
+        let stuck = try String(contentsOf: dir.appendingPathComponent("sensor_stuck.jsonl"), encoding: .utf8).split(separator: "\n")
+            .map { try JSONValue.parse(bytes: Array($0.utf8)) }.filter { $0["state"] == "FIRING" }
+        let planted = try #require(Self.planted.first { $0.key == "sensor-15" })
+        #expect(stuck.count == 1 && stuck[0]["sensor_id"]?.stringValue == planted.key)
+        let at = try #require(stuck.first?["at"]?.stringValue.flatMap(TimeFormat.parseISO8601))
+        #expect(at >= Self.millis(planted.from) && at <= Self.millis(planted.to))
+        #expect(try String(contentsOf: dir.appendingPathComponent("sensor_silent.jsonl"), encoding: .utf8).isEmpty)
+    }
+
     /// The forest (seed 1, the shape's shingle, 100 trees, sample 256) on each seeded shape, judged
     /// as `sluice bench anomalies` and Tests/peers/rcf_peers.py judge it: the figures of the
     /// closing note, within 0.1.
