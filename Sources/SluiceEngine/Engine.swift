@@ -418,18 +418,20 @@ public final class Engine {
             }
             sinkDefs[c.name.name.lowercased()] = def
         case .insert(let i):
-            let plan = try planQuery(i.query, cat)
+            var plan = try planQuery(i.query, cat)
             let name = i.target.name
+            let label = i.pump.map { "PUMP \($0.name)" } ?? "INSERT INTO \(name)"
             if let sink = sinkDefs[name.lowercased()] {
-                pending.append(.start(plan, .sink(sink), label: "INSERT INTO \(name)", text: Engine.oneLine(s)))
+                pending.append(.start(plan, .sink(sink), label: label, text: Engine.oneLine(s)))
             } else if let target = cat.stream(named: name) {
+                if i.byPosition { plan = try Engine.byPosition(plan, into: target, i) }
                 if plan.isUpdating, !target.columns.contains(where: { $0.name.lowercased() == ChangeKind.column }) {
                     throw EngineError(diagnostics: [Diagnostic(id: "plan.sink-takes-no-changes",
                                                                message: "stream \(name) has no op column, so it cannot take the changes of an updating query",
                                                                span: i.target.loc.span,
                                                                help: "declare op VARCHAR in \(name) (each record then says +I, -U, +U or -D), or make the query append-only (a window with EMIT FINAL)")])
                 }
-                pending.append(.start(plan, .stream(target), label: "INSERT INTO \(name)", text: Engine.oneLine(s)))
+                pending.append(.start(plan, .stream(target), label: label, text: Engine.oneLine(s)))
             } else {
                 let known = Array(sinkDefs.values.map(\.name)) + cat.streamNames
                 throw EngineError(diagnostics: [Diagnostic(id: "bind.unknown-target", message: "unknown sink or stream '\(name)'", span: i.target.loc.span,
@@ -1392,5 +1394,37 @@ extension Engine {
             for c in catalog.table(named: n)?.columns ?? [] { out.insert(c.name) }
         }
         return out.sorted()
+    }
+}
+
+extension Engine {
+    /// KDA's INSERT (a pump's): the query's columns fill the target stream's by position, the
+    /// listed ones (`INSERT INTO s (a, b)`) or all of them, converted to their types (KDA's
+    /// implicit conversions); columns not listed are NULL.
+    static func byPosition(_ plan: LogicalPlan, into target: StreamDefinition, _ i: Insert) throws(EngineError) -> LogicalPlan {
+        func bad(_ m: String, _ help: String? = nil) -> EngineError {
+            EngineError(diagnostics: [Diagnostic(id: "plan.insert-columns", message: m, span: i.target.loc.span, help: help)])
+        }
+        var filled: [Int] = []
+        for c in i.columns {
+            guard let k = target.columns.firstIndex(where: { c.quoted ? $0.name == c.name : $0.name.lowercased() == c.name.lowercased() }) else {
+                throw bad("\(target.name) has no column \(c.name)", closestMatch(c.name, in: target.columns.map(\.name)).map { "did you mean \($0)?" })
+            }
+            guard !filled.contains(k) else { throw bad("column \(c.name) is listed twice") }
+            filled.append(k)
+        }
+        if i.columns.isEmpty { filled = Array(target.columns.indices) }
+        let schema = plan.schema
+        guard schema.count == filled.count else {
+            throw bad("the query gives \(schema.count) column\(schema.count == 1 ? "" : "s") for the \(filled.count) of \(target.name) it fills",
+                      "the SELECT list fills \(filled.map { target.columns[$0].name }.joined(separator: ", ")) in that order")
+        }
+        var exprs: [BoundExpr] = []
+        for (k, column) in target.columns.enumerated() {
+            guard let from = filled.firstIndex(of: k) else { exprs.append(.literal(.null, column.type)); continue }
+            let e = BoundExpr.column(from, name: schema[from].name, schema[from].type)
+            exprs.append(schema[from].type == column.type ? e : .cast(e, column.type))
+        }
+        return .project(plan, exprs, names: target.columns.map(\.name))
     }
 }

@@ -196,6 +196,13 @@ public struct ClauseLocations: Sendable, Equatable {
 public struct Insert: Sendable, Equatable {
     public var target: Identifier
     public var query: Query
+    /// KDA's `CREATE PUMP name AS INSERT INTO ...`: the pump's name.
+    public var pump: Identifier? = nil
+    /// KDA's `INSERT INTO s (a, b)`: the target's columns the query's fill, in order.
+    public var columns: [Identifier] = []
+    /// The query's columns fill the target's by position (KDA), not by name.
+    public var byPosition = false
+    public var orReplace = false
 }
 
 public struct Explain: Sendable, Equatable {

@@ -51,6 +51,8 @@ extension Parser {
     private mutating func parseSelectCore() throws(ParseError) -> Query {
         let start = current.span.start
         try expect(.SELECT)
+        // KDA writes SELECT STREAM for a continuous query; every Sluice query is one.
+        if dialect == .kda, at(.STREAM), !(peek().kind == .punct(.comma) || peek().kind == .keyword(.FROM)) { advance() }
         var locs = ClauseLocations()
         var distinct = false
         if eat(.DISTINCT) { distinct = true } else { _ = eat(.ALL) }

@@ -96,6 +96,7 @@ extension Parser {
             try expect(.REPLACE, "after CREATE OR")
             orReplace = true
         }
+        if dialect == .kda, current.kind == .identifier, text(current).uppercased() == "PUMP" { return try parsePump(orReplace: orReplace) }
         switch current.kind {
         case .keyword(.STREAM):
             advance()
@@ -244,8 +245,26 @@ extension Parser {
         try expect(.INSERT)
         try expect(.INTO, "after INSERT")
         let target = try parseIdentifier("a sink, stream or firehose name")
+        var columns: [Identifier] = []
+        if dialect == .kda, eat(.leftParen) {
+            repeat { columns.append(try parseIdentifier("a column of \(target.name)")) } while eat(.comma)
+            try expect(.rightParen, "to close the column list")
+        }
         guard at(.SELECT) else { throw unexpected(expecting: ["SELECT"], context: "after INSERT INTO \(target.name)") }
-        return Insert(target: target, query: try parseQuery())
+        return Insert(target: target, query: try parseQuery(), columns: columns, byPosition: dialect == .kda)
+    }
+
+    /// KDA's `CREATE [OR REPLACE] PUMP name AS INSERT INTO stream [(columns)] SELECT [STREAM] ...`:
+    /// a named continuous INSERT.
+    mutating func parsePump(orReplace: Bool) throws(ParseError) -> StatementKind {
+        advance()  // PUMP
+        let name = try parseIdentifier("a pump name")
+        try expect(.AS, "after the pump's name (CREATE PUMP name AS INSERT INTO ...)")
+        guard at(.INSERT) else { throw unexpected(expecting: ["INSERT INTO"], context: "(a pump inserts a query's rows into a stream)") }
+        var insert = try parseInsert()
+        insert.pump = name
+        insert.orReplace = orReplace
+        return .insert(insert)
     }
 
     /// `CREATE ALERT name [SEVERITY 's'] AS query FIRE WHEN (cond | SILENT FOR interval) [RESOLVE WHEN cond] [PER a, b]

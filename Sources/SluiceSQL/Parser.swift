@@ -14,6 +14,14 @@ struct ParseError: Error {
     var diagnostic: Diagnostic?
 }
 
+/// The SQL a text is written in: Sluice's own, or Kinesis Data Analytics' (grammar/kda.md), whose
+/// forms parse into the same statements: unquoted names fold to upper case, `SELECT STREAM`,
+/// `CREATE PUMP p AS INSERT INTO s [(columns)] SELECT ...` (columns matched by position), and
+/// KDA's type names.
+public enum Dialect: Sendable, Equatable {
+    case sluice, kda
+}
+
 /// The recursive-descent parser. One function per production (`parseCreateStream`, `parseQuery`,
 /// `parseExpr`, ...); expressions use precedence climbing (Pratt) over `Precedence`.
 /// Every error ends the statement it is in: the parser reports it and resumes after the next `;`,
@@ -24,6 +32,7 @@ public struct Parser {
 
     let bytes: [UInt8]
     let tokens: [Token]
+    var dialect: Dialect = .sluice
     var pos = 0
     var diagnostics: [Diagnostic] = []
     var depth = 0
@@ -32,13 +41,14 @@ public struct Parser {
     /// The last name taken as an alias without AS (a misspelt keyword often ends up there).
     var lastBareAlias: Token? = nil
 
-    public static func parse(_ text: String) -> ParseResult {
-        parse(bytes: Array(text.utf8))
+    public static func parse(_ text: String, dialect: Dialect = .sluice) -> ParseResult {
+        parse(bytes: Array(text.utf8), dialect: dialect)
     }
 
-    public static func parse(bytes: [UInt8]) -> ParseResult {
+    public static func parse(bytes: [UInt8], dialect: Dialect = .sluice) -> ParseResult {
         let lexed = Lexer.tokenize(bytes)
         var p = Parser(bytes: bytes, tokens: lexed.tokens)
+        p.dialect = dialect
         p.diagnostics = lexed.diagnostics
         let script = p.parseScript()
         // An unclosed string at the end often means an earlier string lacks its closing quote.
@@ -219,17 +229,20 @@ public struct Parser {
         switch t.kind {
         case .identifier:
             advance()
-            return Identifier(text(t), loc: NodeSpan(t.span))
+            return Identifier(folded(t), loc: NodeSpan(t.span))
         case .quotedIdentifier:
             advance()
             return Identifier(Lexer.quotedValue(bytes, t.span), quoted: true, loc: NodeSpan(t.span))
         case .keyword(let k) where !k.isReserved:
             advance()
-            return Identifier(text(t), loc: NodeSpan(t.span))
+            return Identifier(folded(t), loc: NodeSpan(t.span))
         default:
             throw unexpected(expecting: [what])
         }
     }
+
+    /// An unquoted name as written, or in KDA's SQL folded to upper case.
+    func folded(_ t: Token) -> String { dialect == .kda ? text(t).uppercased() : text(t) }
 
     /// Whether the current token can be a name.
     var atIdentifier: Bool {
@@ -356,6 +369,26 @@ public struct Parser {
 
     mutating func parseType() throws(ParseError) -> TypeName {
         let start = current.span.start
+        if dialect == .kda, current.kind == .identifier {
+            // KDA's type names beyond Sluice's: the narrower integers, CHAR(n).
+            switch text(current).uppercased() {
+            case "SMALLINT", "TINYINT":
+                advance()
+                return TypeName(type: .bigint, length: nil, loc: span(from: start))
+            case "CHAR", "CHARACTER":
+                advance()
+                var length: Int? = nil
+                if eat(.leftParen) {
+                    length = Int(try parseInteger("a length"))
+                    try expect(.rightParen)
+                }
+                return TypeName(type: .varchar, length: length, loc: span(from: start))
+            case "DATE", "TIME", "VARBINARY", "BINARY":
+                throw error("\(text(current).uppercased()) is not a Sluice type yet", id: "syntax.bad-type",
+                            help: "declare the column TIMESTAMP (a date or a time of day) or VARCHAR (bytes as text); grammar/kda.md lists the types")
+            default: break
+            }
+        }
         guard case .keyword(let k) = current.kind else {
             throw unexpected(expecting: ["a type (BOOLEAN, BIGINT, DOUBLE, DECIMAL, VARCHAR, TIMESTAMP or INTERVAL)"])
         }

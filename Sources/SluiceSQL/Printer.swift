@@ -61,7 +61,9 @@ public enum Printer {
             }
             return out
         case .insert(let i):
-            return [Line(indent: 0, text: "INSERT INTO \(name(i.target))", anchor: head(i.target))] + queryLines(i.query)
+            let columns = i.columns.isEmpty ? "" : " (\(i.columns.map(name).joined(separator: ", ")))"
+            let pump = i.pump.map { "CREATE \(i.orReplace ? "OR REPLACE " : "")PUMP \(name($0)) AS " } ?? ""
+            return [Line(indent: 0, text: "\(pump)INSERT INTO \(name(i.target))\(columns)", anchor: head(i.target))] + queryLines(i.query)
         case .query(let q):
             return queryLines(q)
         case .explain(let e):

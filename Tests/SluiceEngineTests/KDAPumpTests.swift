@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+import SluiceCore
+import SluiceSQL
+import SluiceStreams
+@testable import SluiceEngine
+
+/// KDA's SQL (Dialect.kda) in the engine: in-application streams and pumps.
+@Suite("KDA pumps")
+struct KDAPumpTests {
+    static let source = """
+        CREATE STREAM "SOURCE_SQL_STREAM_001" ("TICKER" VARCHAR, "PRICE" DOUBLE) WITH (format = 'json');
+        CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+        """
+
+    /// Names fold to upper case; SELECT STREAM; a pump's columns fill the stream's by position,
+    /// converted to their types (DOUBLE into INTEGER); a column list leaves the rest NULL.
+    @Test func aPumpFillsItsStreamByPosition() throws {
+        let f = try EngineFixture()
+        try f.load(Self.source)
+        let kda = Parser.parse("""
+            CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (ticker VARCHAR(4), doubled DOUBLE, whole INTEGER, note CHAR(8), small SMALLINT);
+            CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM" (ticker, doubled, whole)
+              SELECT STREAM ticker, price * 2, price FROM "SOURCE_SQL_STREAM_001" WHERE ticker <> 'SKIP';
+            """, dialect: .kda)
+        #expect(kda.diagnostics.isEmpty, "\(kda.diagnostics)")
+        try f.engine.load(kda.script)
+        try f.load(#"INSERT INTO out SELECT * FROM "DESTINATION_SQL_STREAM";"#)
+        for (t, p) in [("AMZN", 10.5), ("SKIP", 1.0), ("MSFT", 3.0)] { try f.put("SOURCE_SQL_STREAM_001", #"{"TICKER":"\#(t)","PRICE":\#(p)}"#) }
+        f.clock.advance(by: 100)
+        while try f.engine.step() {}
+        f.clock.advance(by: 100)
+        while try f.engine.step() {}
+        #expect(f.engine.runningQueries.contains { $0.label == "PUMP STREAM_PUMP" }, "\(f.engine.runningQueries.map(\.label))")
+        try f.engine.finish()
+        let rows = try f.lines("out.jsonl").map { try JSONValue.parse(bytes: Array($0.utf8)) }
+        #expect(rows.count == 2, "\(rows)")
+        #expect(rows.first?["TICKER"] == "AMZN" && rows.first?["DOUBLED"] == .double(21) && rows.first?["WHOLE"] == .int(11), "\(rows)")  // 10.5 rounds, as CAST does (grammar/kda.md)
+        #expect(rows.first?["NOTE"] == .null && rows.first?["SMALL"] == .null)
+    }
+
+    @Test(arguments: [
+        (#"CREATE PUMP p AS INSERT INTO "DESTINATION_SQL_STREAM" SELECT STREAM ticker FROM "SOURCE_SQL_STREAM_001";"#, "gives 1 column for the 2"),
+        (#"CREATE PUMP p AS INSERT INTO "DESTINATION_SQL_STREAM" (nope) SELECT STREAM ticker FROM "SOURCE_SQL_STREAM_001";"#, "has no column NOPE"),
+        (#"CREATE PUMP p AS INSERT INTO nowhere SELECT STREAM ticker FROM "SOURCE_SQL_STREAM_001";"#, "unknown sink or stream 'NOWHERE'"),
+    ])
+    func badPumpsAreRefused(_ pump: String, _ message: String) throws {
+        let f = try EngineFixture()
+        try f.load(Self.source)
+        try f.engine.load(Parser.parse(#"CREATE STREAM "DESTINATION_SQL_STREAM" (ticker VARCHAR, price DOUBLE);"#, dialect: .kda).script)
+        do {
+            try f.engine.load(Parser.parse(pump, dialect: .kda).script)
+            Issue.record("accepted: \(pump)")
+        } catch {
+            #expect(error.description.contains(message), "\(error.description)")
+        }
+    }
+}

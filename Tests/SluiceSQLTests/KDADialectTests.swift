@@ -1,0 +1,64 @@
+import SluiceCore
+import Testing
+@testable import SluiceSQL
+
+/// Kinesis Data Analytics' SQL (Dialect.kda) parses into Sluice's statements (grammar/kda.md).
+@Suite("KDA dialect")
+struct KDADialectTests {
+    func statements(_ sql: String, _ dialect: Dialect = .kda) -> ([Statement], [Diagnostic]) {
+        let r = Parser.parse(sql, dialect: dialect)
+        return (r.script.statements, r.diagnostics)
+    }
+
+    @Test func unquotedNamesFoldToUpperCaseAndQuotedOnesStay() throws {
+        let (s, d) = statements(#"CREATE OR REPLACE STREAM "dest" (ticker VARCHAR(4), "Price" REAL, n SMALLINT, c CHAR(3), t TINYINT);"#)
+        #expect(d.isEmpty, "\(d)")
+        guard case .createStream(let c)? = s.first?.kind else { Issue.record("not a stream"); return }
+        #expect(c.name.name == "dest" && c.name.quoted)
+        #expect(c.columns.map(\.name.name) == ["TICKER", "Price", "N", "C", "T"])
+        #expect(c.columns.map(\.type.type) == [.varchar, .double, .bigint, .varchar, .bigint])
+        #expect(c.columns[0].type.length == 4 && c.columns[3].type.length == 3)
+        // Sluice's own SQL keeps names as written.
+        guard case .createStream(let own)? = statements("CREATE STREAM s (ticker VARCHAR);", .sluice).0.first?.kind else { Issue.record("own"); return }
+        #expect(own.columns[0].name.name == "ticker")
+    }
+
+    @Test func pumpsAreNamedInsertsWhoseColumnsGoByPosition() throws {
+        let (s, d) = statements("""
+            CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM" (ticker, avg_price)
+            SELECT STREAM ticker_symbol, AVG(price) OVER (PARTITION BY ticker_symbol ROWS 5 PRECEDING) FROM "SOURCE_SQL_STREAM_001";
+            CREATE PUMP p2 AS INSERT INTO out SELECT a FROM src;
+            """)
+        #expect(d.isEmpty, "\(d)")
+        guard s.count == 2, case .insert(let p)? = s.first?.kind, case .insert(let q)? = s.last?.kind else { Issue.record("\(s)"); return }
+        #expect(p.pump?.name == "STREAM_PUMP" && p.orReplace && p.byPosition && p.columns.map(\.name) == ["TICKER", "AVG_PRICE"])
+        #expect(p.target.name == "DESTINATION_SQL_STREAM")
+        #expect(q.pump?.name == "P2" && !q.orReplace && q.columns.isEmpty, "SELECT without STREAM is accepted in a pump")
+        // The printer writes the pump back.
+        #expect(Printer.print(s[0]).hasPrefix(#"CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM" (TICKER, AVG_PRICE)"#))
+    }
+
+    @Test func selectStreamIsAContinuousQuery() {
+        let (s, d) = statements(#"SELECT STREAM * FROM "SOURCE_SQL_STREAM_001" WHERE price > 10;"#)
+        #expect(d.isEmpty && s.count == 1, "\(d)")
+        // A column named stream is still a column.
+        #expect(statements("SELECT stream, x FROM s;").1.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("CREATE STREAM s (d DATE);", "DATE is not a Sluice type yet"),
+        ("CREATE STREAM s (b VARBINARY(8));", "VARBINARY is not a Sluice type yet"),
+        ("CREATE PUMP p INSERT INTO s SELECT a FROM t;", "after the pump's name"),
+        ("CREATE PUMP p AS SELECT a FROM t;", "INSERT INTO"),
+    ])
+    func badKDAIsRefusedWithAReason(_ sql: String, _ message: String) {
+        let d = statements(sql).1
+        #expect(d.contains { $0.message.contains(message) || ($0.help ?? "").contains(message) }, "\(d.map(\.message))")
+    }
+
+    /// PUMP, SELECT STREAM and KDA's types are KDA's: Sluice's own SQL reads them as it always has.
+    @Test func sluicesOwnSQLIsUnchanged() {
+        #expect(!statements("CREATE PUMP p AS INSERT INTO s SELECT a FROM t;", .sluice).1.isEmpty)
+        #expect(!statements("CREATE STREAM s (n SMALLINT);", .sluice).1.isEmpty)
+    }
+}
