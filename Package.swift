@@ -52,7 +52,7 @@ let package = Package(
         // Layer 4: HTTP/1.1 on sockets; the Kinesis and Firehose JSON APIs over the store and delivery streams.
         .target(name: "SluiceServer", dependencies: ["SluiceCore", "SluiceStreams", "SluiceDelivery"], swiftSettings: strict),
         // Layer 5: command line (argument parsing, terminal output).
-        .target(name: "SluiceCLI", dependencies: ["SluiceCore", "SluiceCodecs", "SluiceStreams", "SluiceSQL", "SluiceEngine", "SluiceDelivery", "SluiceServer"], swiftSettings: strict),
+        .target(name: "SluiceCLI", dependencies: ["SluiceCore", "SluiceCodecs", "SluiceStreams", "SluiceSQL", "SluiceEngine", "SluiceDelivery", "SluiceServer", "SluiceKDA"], swiftSettings: strict),
         // The executable: main.swift only.
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"], swiftSettings: strict),
 

@@ -33,6 +33,11 @@ struct RunCommand {
           its definitions join the server's catalog, its persistent queries run there, and each SELECT prints its rows
           as they come (with --until-end, until it has read what its streams hold). The log on stderr has a line per event (query started or resumed, input loaded, checkpoint,
           alert fired or resolved, stop, error, final counts); --log-format json makes each a JSON object.
+               sluice run APP.json [--input NAME=FILE ...] [--output STREAM=FILE ...] [the options above]
+          Runs a Kinesis Data Analytics SQL application from its description (describe-application output, a
+          CreateApplication request or a CloudFormation template): --input feeds an input (an in-application
+          stream or an input's name prefix), --output writes an in-application stream's rows (ROWTIME first) as
+          JSON lines. grammar/kda.md says what of KDA's SQL runs.
         """
 
     /// A query file read and parsed, or nil after its syntax errors (or why it cannot be read) went to `err`.
@@ -51,15 +56,43 @@ struct RunCommand {
     }
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
-        let valued: Set<String> = ["data-dir", "state-dir", "input", "fsync", "log-format", "checkpoint-interval", "server"], booleans: Set<String> = ["until-end", "dry-run", "fresh"]
+        let valued: Set<String> = ["data-dir", "state-dir", "input", "output", "fsync", "log-format", "checkpoint-interval", "server"], booleans: Set<String> = ["until-end", "dry-run", "fresh"]
         let a = try Arguments(argv, valued: valued, booleans: booleans)
         let log = EventLog(try EventLog.format(a.value("log-format")), err)
         guard a.positionals.count == 1 else {
             throw UsageError(a.positionals.isEmpty ? "missing the query file\n" + RunCommand.usage : "one query file at a time")
         }
-        guard let (file, parsed) = RunCommand.readQueryFile(a.positionals[0], err) else { return 1 }
+        // A Kinesis Data Analytics application (APP.json) runs as the statements it amounts to.
+        var kda: KDARun? = nil
+        if a.positionals[0].lowercased().hasSuffix(".json") {
+            guard let data = FileManager.default.contents(atPath: a.positionals[0]) else {
+                err.line("error: cannot read \(a.positionals[0])")
+                return 1
+            }
+            kda = try KDARun.read(a.positionals[0], [UInt8](data))
+        } else if !a.values("output").isEmpty {
+            throw UsageError("--output STREAM=FILE is for a Kinesis Data Analytics application (APP.json); in a .sql file, write a sink")
+        }
+        let read: (SourceFile, ParseResult)?
+        if let kda {
+            var outputs: [(stream: String, file: String)] = []
+            for spec in a.values("output") {
+                guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else { throw UsageError("--output takes STREAM=FILE, not '\(spec)'") }
+                outputs.append((String(spec[..<eq]), String(spec[spec.index(after: eq)...])))
+            }
+            let (source, parsed) = try kda.script(outputs: outputs)
+            if parsed.hasErrors {
+                for d in parsed.diagnostics { err.write(DiagnosticRenderer.render(d, in: source)) }
+                return 1
+            }
+            read = (source, parsed)
+        } else {
+            read = RunCommand.readQueryFile(a.positionals[0], err)
+        }
+        guard let (file, parsed) = read else { return 1 }
         if a.flag("dry-run") { return dryRun(file, parsed) }
         if let server = try SluiceMain.server(a) {
+            if kda != nil { throw UsageError("a Kinesis Data Analytics application runs standalone for now: stop the server, or give --data-dir another directory") }
             // A server holds the data directory: the file goes to it.
             for option in ["input", "fresh", "state-dir", "checkpoint-interval"] where a.value(option) != nil || a.flag(option) {
                 throw UsageError("--\(option) is for a run of its own; the server at \(server.url) holds the data directory and its queries' state"
@@ -72,7 +105,8 @@ struct RunCommand {
         var inputs: [(String, String)] = []
         for spec in a.values("input") {
             guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else { throw UsageError("--input takes STREAM=FILE, not '\(spec)'") }
-            inputs.append((String(spec[..<eq]), String(spec[spec.index(after: eq)...])))
+            let name = String(spec[..<eq])
+            inputs.append((try kda?.inputStream(name) ?? name, String(spec[spec.index(after: eq)...])))
         }
         var scratch: String? = nil
         var storeArgs = a
