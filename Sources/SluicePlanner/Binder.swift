@@ -93,6 +93,8 @@ public struct Planner: Sendable {
     func planBody(_ query: Query) throws(PlanError) -> LogicalPlan {
         if !query.unionAll.isEmpty { return try planUnion(query) }
         var q = query
+        // GROUP BY FLOOR(t TO MINUTE) or STEP(t BY ...) without EMIT: a tumbling window.
+        if q.emit == nil, let window = Planner.monotonicGroupBy(q) { q = window }
         guard let fromItem = q.from else {
             throw Planner.error("plan.unsupported", "a continuous query reads a stream: add FROM", q.loc)
         }

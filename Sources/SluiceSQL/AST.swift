@@ -401,6 +401,12 @@ public struct IntervalLiteral: Sendable, Equatable {
     /// The longest interval written in SQL: 10,000 years.
     public static let maxMillis: Int64 = 315_576_000_000_000
 
+    public init(value: String, unit: TimeUnit, loc: NodeSpan = .none) {
+        self.value = value
+        self.unit = unit
+        self.loc = loc
+    }
+
     /// The length in milliseconds.
     public var millis: Int64 {
         let v = Double(value) ?? 0

@@ -261,6 +261,15 @@ extension Parser {
                 try expect(.rightParen, "to close FLOOR(...)")
                 return Expr(.floorTo(first, unit), span(from: start))
             }
+            if upper == "STEP" && dialect == .kda && eat(.BY) {
+                // KDA's STEP(t BY INTERVAL ...): t rounded down to a multiple of the interval.
+                let istart = current.span.start
+                guard at(.INTERVAL) else { throw unexpected(expecting: ["an interval (INTERVAL '10' SECOND)"], context: "after STEP(... BY") }
+                let size = try parseIntervalLiteral()
+                try expect(.rightParen, "to close STEP(...)")
+                return Expr(.function(FunctionCall(name: name, arguments: [first, Expr(.literal(.interval(size)), span(from: istart))], distinct: false, star: false, over: nil)),
+                            span(from: start))
+            }
             if upper == "SUBSTRING" && eat(.FROM) {
                 let from = try parseExpr()
                 let length: Expr? = eat(.FOR) ? try parseExpr() : nil

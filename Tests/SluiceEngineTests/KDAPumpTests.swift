@@ -55,4 +55,40 @@ struct KDAPumpTests {
             #expect(error.description.contains(message), "\(error.description)")
         }
     }
+
+    /// A streaming GROUP BY on STEP(ROWTIME BY ...) is a tumbling window on ROWTIME: each group
+    /// leaves when time passes it, its STEP value the window's start.
+    @Test func stepGroupsAreTumblingWindowsOnRowtime() throws {
+        let f = try EngineFixture()
+        try f.load(Self.source)
+        let kda = Parser.parse("""
+            CREATE OR REPLACE STREAM "DEST" (ticker VARCHAR(4), window_time TIMESTAMP, n INTEGER, total DOUBLE);
+            CREATE OR REPLACE PUMP "AGG" AS INSERT INTO "DEST"
+              SELECT STREAM ticker, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '10' SECOND), COUNT(*), SUM(price)
+              FROM "SOURCE_SQL_STREAM_001"
+              GROUP BY ticker, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '10' SECOND);
+            """, dialect: .kda)
+        #expect(kda.diagnostics.isEmpty, "\(kda.diagnostics)")
+        try f.engine.load(kda.script)
+        try f.load(#"INSERT INTO out SELECT * FROM "DEST";"#)
+        let t0 = f.clock.nowMillis()  // a multiple of 10 s
+        func put(_ t: String, _ p: Double, at offset: Int64) throws {
+            f.clock.set(t0 + offset)
+            try f.put("SOURCE_SQL_STREAM_001", #"{"TICKER":"\#(t)","PRICE":\#(p)}"#)
+            while try f.engine.step() {}
+        }
+        try put("AMZN", 1, at: 0)
+        try put("AMZN", 2, at: 4_000)
+        try put("MSFT", 5, at: 6_000)
+        try put("AMZN", 7, at: 12_000)
+        // The first window closed when a row of a later one came; the last closes at the end of the input.
+        #expect(f.lines("out.jsonl").count == 2)
+        try f.engine.finish()
+        let rows = try f.lines("out.jsonl").map { try JSONValue.parse(bytes: Array($0.utf8)) }
+        let first = rows.filter { $0["WINDOW_TIME"] == .string(TimeFormat.iso8601(t0)) }
+        #expect(first.count == 2, "\(rows)")
+        #expect(first.first { $0["TICKER"] == "AMZN" }?["N"] == .int(2) && first.first { $0["TICKER"] == "AMZN" }?["TOTAL"] == .double(3))
+        #expect(first.first { $0["TICKER"] == "MSFT" }?["N"] == .int(1))
+        #expect(rows.contains { $0["WINDOW_TIME"] == .string(TimeFormat.iso8601(t0 + 10_000)) && $0["N"] == .int(1) }, "\(rows)")
+    }
 }

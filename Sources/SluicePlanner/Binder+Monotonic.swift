@@ -1,0 +1,53 @@
+import SluiceCore
+import SluiceSQL
+
+extension Planner {
+    /// Kinesis Data Analytics' streaming GROUP BY on a monotonic expression of a stream's time
+    /// (`FLOOR(s.ROWTIME TO MINUTE)`, `STEP(s.ROWTIME BY INTERVAL '10' SECOND)`) groups rows into
+    /// back-to-back intervals and emits each group when time passes it: a tumbling window. The
+    /// query is read as one: `FROM TUMBLE(s, time, size)`, grouped by `window_start, window_end`
+    /// and the other keys; the expression itself, wherever it stands as a whole select item or in
+    /// HAVING, is `window_start`, and `ROWTIME` in the select list is `window_end` (a group's rows
+    /// leave when it closes). Nil when the query is not of that form.
+    static func monotonicGroupBy(_ q: Query) -> Query? {
+        guard case .relation(let name, let alias, let loc)? = q.from else { return nil }
+        var found: (expr: Expr, time: Expr, size: IntervalLiteral)? = nil
+        for g in q.groupBy {
+            guard let m = monotonic(g) else { continue }
+            guard found == nil else { return nil }  // two monotonic keys: not a window
+            found = (g, m.time, m.size)
+        }
+        guard let (expr, time, size) = found else { return nil }
+        var r = q
+        var timeColumn = time
+        if case .column(_, let n) = time.kind { timeColumn = Expr(.column(qualifier: nil, name: n), time.loc) }
+        r.from = .window(.tumble(relation: .relation(name: name, alias: nil, loc: loc), timeColumn: timeColumn, size: size), alias: alias ?? name, loc: loc)
+        let start = Expr(.column(qualifier: nil, name: Identifier("window_start")), expr.loc)
+        let end = Expr(.column(qualifier: nil, name: Identifier("window_end")), expr.loc)
+        r.groupBy = [start, end] + q.groupBy.filter { $0 != expr }
+        r.items = q.items.map { item in
+            guard case .expression(let e, let a, let l) = item else { return item }
+            if e == expr { return .expression(start, alias: a ?? Identifier("window_start"), loc: l) }
+            if case .column(_, let n) = e.kind, !n.quoted, n.name.uppercased() == "ROWTIME" {
+                return .expression(end, alias: a ?? Identifier(n.name, quoted: true), loc: l)
+            }
+            return item
+        }
+        if let h = q.having, h == expr { r.having = start }
+        return r
+    }
+
+    /// `FLOOR(t TO unit)` (a second to a day) or `STEP(t BY interval)`: its time and interval.
+    static func monotonic(_ e: Expr) -> (time: Expr, size: IntervalLiteral)? {
+        switch e.kind {
+        case .floorTo(let t, let unit):
+            guard [TimeUnit.second, .minute, .hour, .day].contains(unit) else { return nil }
+            return (t, IntervalLiteral(value: "1", unit: unit, loc: e.loc))
+        case .function(let f) where !f.name.quoted && f.name.name.uppercased() == "STEP" && f.over == nil && f.arguments.count == 2:
+            guard case .literal(.interval(let size)) = f.arguments[1].kind else { return nil }
+            return (f.arguments[0], size)
+        default:
+            return nil
+        }
+    }
+}
