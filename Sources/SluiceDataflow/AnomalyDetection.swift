@@ -43,6 +43,9 @@ protocol PartitionModel: AnyObject {
 public final class AnomalyDetectionOperator {
     public let detector: AnomalyDetector
     public let columnNames: [String]
+    /// Kinesis Data Analytics' columns for a forest: the score, and with the explanation only its
+    /// JSON (no attribution and direction per column).
+    public let kdaColumns: Bool
     /// Rows at the watermark are complete (their time is a closed window's end).
     public let inclusive: Bool
     /// Columns of the prepared batch: `[time, keys..., forest inputs...]`.
@@ -79,8 +82,9 @@ public final class AnomalyDetectionOperator {
     var seq: Int64 = 0
     public private(set) var emittedThrough: Int64 = .min
 
-    public init(detector: AnomalyDetector, columnNames: [String], keyCount: Int, inclusive: Bool, maxPartitions: Int = 10_000) {
+    public init(detector: AnomalyDetector, columnNames: [String], keyCount: Int, inclusive: Bool, maxPartitions: Int = 10_000, kdaColumns: Bool = false) {
         precondition(maxPartitions > 0)
+        self.kdaColumns = kdaColumns
         if case .forest(let c, _) = detector { precondition(c.dimensions == columnNames.count) }
         self.maxPartitions = maxPartitions
         self.detector = detector
@@ -118,14 +122,14 @@ public final class AnomalyDetectionOperator {
     /// The columns a row gets: NULL for a row its model does not see.
     private var addedColumns: Int {
         switch detector {
-        case .forest(_, let explanation): return 1 + (explanation ? 2 * columnNames.count + 1 : 0)
+        case .forest(_, let explanation): return 1 + (explanation ? (kdaColumns ? 1 : 2 * columnNames.count + 1) : 0)
         case .flatLine: return 2
         }
     }
 
     private func makeModel() -> any PartitionModel {
         switch detector {
-        case .forest(let c, let explanation): return ForestModel(RandomCutForest(c), explanation: explanation, columnNames: columnNames)
+        case .forest(let c, let explanation): return ForestModel(RandomCutForest(c), explanation: explanation, columnNames: columnNames, kdaColumns: kdaColumns)
         case .flatLine(let c): return FlatLine(c, dimensions: columnNames.count)
         }
     }
@@ -292,11 +296,13 @@ final class ForestModel: PartitionModel {
     let forest: RandomCutForest
     let explanation: Bool
     let columnNames: [String]
+    let kdaColumns: Bool
 
-    init(_ forest: RandomCutForest, explanation: Bool, columnNames: [String]) {
+    init(_ forest: RandomCutForest, explanation: Bool, columnNames: [String], kdaColumns: Bool = false) {
         self.forest = forest
         self.explanation = explanation
         self.columnNames = columnNames
+        self.kdaColumns = kdaColumns
     }
 
     var seen: Int64 { forest.seen }
@@ -319,8 +325,10 @@ final class ForestModel: PartitionModel {
         for c in 0..<dims {
             let total = high[c] + low[c]
             let direction: Value = total > 0 ? .string(high[c] >= low[c] ? "HIGH" : "LOW") : .null
-            row.append(.double(total))
-            row.append(direction)
+            if !kdaColumns {
+                row.append(.double(total))
+                row.append(direction)
+            }
             json[columnNames[c]] = ["DIRECTION": direction.isNull ? .null : .string(direction.description),
                                     "STRENGTH": .double(s > 0 ? total / s : 0), "ATTRIBUTION_SCORE": .double(total)]
         }

@@ -203,7 +203,7 @@ final class Pipeline {
             if let k = a.score.flatMap(RandomCutForest.Score.init(rawValue:)) { c.score = k }
             let detector: AnomalyDetector = a.flatLine ? .flatLine(FlatLine.Configuration(tolerance: a.tolerance)) : .forest(c, explanation: a.explanation)
             let op = AnomalyDetectionOperator(detector: detector, columnNames: a.columnNames, keyCount: a.partition.count,
-                                              inclusive: a.timeIsWindowEnd, maxPartitions: a.maxPartitions)
+                                              inclusive: a.timeIsWindowEnd, maxPartitions: a.maxPartitions, kdaColumns: a.kdaColumns)
             stages.append(.anomaly(pre: pre, Pipeline.schema(types), op, schema))
         case .intervalJoin(let l, let r, let j):
             sides = [l, r].map { side in

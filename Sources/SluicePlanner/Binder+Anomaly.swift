@@ -17,6 +17,8 @@ extension Planner {
         var scope: Scope
         var timeColumn: Int
         var windowEnd = false
+        /// A KDA cursor's ROWTIME, added to order the rows and dropped from the output.
+        var addedTime = false
         var relation = f.relation
         if case .relation(let n, let a, let l) = relation, let q = catalog.view(named: n.name) {
             relation = .subquery(q, alias: a ?? n, loc: l)  // a view reads as its query
@@ -27,8 +29,16 @@ extension Planner {
             let s = catalog.stream(named: rname.name)!
             let time = s.watermark?.column ?? "ROWTIME"
             timeColumn = scope.entries.firstIndex { $0.name.lowercased() == time.lowercased() }!
-        case .subquery(let q, let subAlias, let sloc):
+        case .subquery(var q, let subAlias, let sloc):
             input = try planBody(q)
+            if f.kda, Planner.window(of: input) == nil, let s = Planner.sourceOf(input),
+               !input.schema.contains(where: { $0.name.lowercased() == (s.stream.watermark?.column ?? "ROWTIME").lowercased() }) {
+                // KDA's cursor gives its columns; the rows are still ordered by their time.
+                let time = s.stream.watermark?.column ?? "ROWTIME"
+                q.items.append(.expression(Expr(.column(qualifier: nil, name: Identifier(time)), sloc), alias: nil, loc: sloc))
+                input = try planBody(q)
+                addedTime = true
+            }
             try Planner.refuseUpdating(input, name, sloc)
             let qualifier = (alias ?? subAlias)?.name
             scope = Scope(entries: input.schema.map { Scope.Entry(qualifier: qualifier, name: $0.name, type: $0.type) })
@@ -55,12 +65,15 @@ extension Planner {
         default:
             throw Planner.error("plan.unsupported", "\(name) reads a stream or a subquery", f.relation.loc)
         }
-        // The input columns the forest reads.
-        guard !f.columns.isEmpty else {
+        // The input columns the forest reads: KDA's cursor gives every numeric column.
+        let listed = f.kda && f.columns.isEmpty
+            ? scope.entries.indices.filter { $0 != timeColumn && Planner.isNumeric(scope.entries[$0].type) }.map { Identifier(scope.entries[$0].name, quoted: true) }
+            : f.columns
+        guard !listed.isEmpty else {
             throw Planner.error("plan.bad-anomaly", "\(name) needs the columns it looks at", loc, help: "add COLUMNS (a, b) after the input")
         }
         var columns: [Int] = [], names: [String] = []
-        for c in f.columns {
+        for c in listed {
             let b = try bind(Expr(.column(qualifier: nil, name: c), c.loc), scope)
             guard case .column(let i, let n, let type) = b else { continue }
             guard Planner.isNumeric(type) else {
@@ -124,9 +137,15 @@ extension Planner {
                 node.timeDecay = v
             }
         }
-        let plan = LogicalPlan.anomaly(input, node)
+        node.kdaColumns = f.kda
+        var plan = LogicalPlan.anomaly(input, node)
         let qualifier = alias?.name ?? scope.entries.first?.qualifier
         for c in node.addedColumns { scope.entries.append(Scope.Entry(qualifier: qualifier, name: c.name, type: c.type)) }
+        if addedTime {
+            let kept = scope.entries.indices.filter { $0 != timeColumn }
+            plan = .project(plan, kept.map { .column($0, name: scope.entries[$0].name, scope.entries[$0].type) }, names: kept.map { scope.entries[$0].name })
+            scope.entries = kept.map { scope.entries[$0] }
+        }
         return BoundFrom(plan: plan, scope: scope)
     }
 

@@ -90,6 +90,9 @@ public struct OverWindow: Sendable, Equatable {
 public struct AnomalyDetection: Sendable, Equatable {
     /// FLAT_LINE rather than a forest (whose parameters then do not apply).
     public var flatLine = false
+    /// Kinesis Data Analytics' output columns: ANOMALY_SCORE and, with the explanation,
+    /// ANOMALY_EXPLANATION alone.
+    public var kdaColumns = false
     public var tolerance = 0.0
     /// The input columns the forest reads, by index, and their names.
     public var columns: [Int]
@@ -118,6 +121,9 @@ public struct AnomalyDetection: Sendable, Equatable {
     /// The columns the node adds after its input's.
     public var addedColumns: [OutputColumn] {
         if flatLine { return [OutputColumn(name: "flat_rows", type: .bigint), OutputColumn(name: "anomaly_score", type: .double)] }
+        if kdaColumns {
+            return [OutputColumn(name: "ANOMALY_SCORE", type: .double)] + (explanation ? [OutputColumn(name: "ANOMALY_EXPLANATION", type: .varchar)] : [])
+        }
         var out = [OutputColumn(name: "anomaly_score", type: .double)]
         guard explanation else { return out }
         for n in columnNames {

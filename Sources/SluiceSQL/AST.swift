@@ -340,6 +340,9 @@ public struct AnomalyFunction: Sendable, Equatable {
     public var columns: [Identifier]
     public var partitionBy: [Expr]
     public var parameters: [NamedArgument]
+    /// KDA's `TABLE(RANDOM_CUT_FOREST(CURSOR(...), ...))`: every numeric column of the cursor, KDA's
+    /// output columns, the parameters given by position (already named here).
+    public var kda = false
 }
 
 /// `name => value`

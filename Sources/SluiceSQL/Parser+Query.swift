@@ -172,6 +172,8 @@ extension Parser {
             case .keyword(.RANDOM_CUT_FOREST), .keyword(.RANDOM_CUT_FOREST_WITH_EXPLANATION), .keyword(.FLAT_LINE):
                 let a = try parseAnomalyFunction()
                 return .anomaly(a, alias: try parseAlias(), loc: span(from: start))
+            case .keyword(.TABLE) where dialect == .kda && [.keyword(.RANDOM_CUT_FOREST), .keyword(.RANDOM_CUT_FOREST_WITH_EXPLANATION)].contains(peek(2).kind):
+                return try parseKDAForest()
             case .keyword(.TABLE) where peek(2).kind == .keyword(.TUMBLE) || peek(2).kind == .keyword(.HOP) || peek(2).kind == .keyword(.SESSION):
                 throw error("TABLE(\(text(peek(2)).uppercased())(TABLE ..., DESCRIPTOR(...), ...)) is Flink's form of a window table function", id: "syntax.foreign-window",
                             help: "Sluice writes FROM TUMBLE(stream, ts, INTERVAL '1' MINUTE): the stream and its time column by name, no TABLE or DESCRIPTOR")
@@ -308,6 +310,55 @@ extension Parser {
         }
         try expect(.rightParen, "to close the function's arguments")
         return AnomalyFunction(detector: detector, withExplanation: explain, relation: relation, columns: columns, partitionBy: partitionBy, parameters: parameters)
+    }
+
+    /// KDA's `TABLE(RANDOM_CUT_FOREST[_WITH_EXPLANATION](CURSOR(query), numberOfTrees, subSampleSize,
+    /// timeDecay, shingleSize[, directionality]))`: the parameters by position, as constants (KDA's
+    /// timeDecay counts rows, so its forest's decay is 1 / timeDecay), scored by the depth score.
+    mutating func parseKDAForest() throws(ParseError) -> FromItem {
+        let start = current.span.start
+        advance()  // TABLE
+        try expect(.leftParen)
+        let explain = at(.RANDOM_CUT_FOREST_WITH_EXPLANATION)
+        let function = explain ? "RANDOM_CUT_FOREST_WITH_EXPLANATION" : "RANDOM_CUT_FOREST"
+        advance()
+        try expect(.leftParen)
+        guard current.kind == .identifier, text(current).uppercased() == "CURSOR", peek().kind == .punct(.leftParen) else {
+            throw unexpected(expecting: ["CURSOR(SELECT STREAM ...)"], context: "(KDA's \(function) reads a CURSOR)")
+        }
+        let cursorStart = current.span.start
+        advance()
+        advance()
+        guard at(.SELECT) else { throw unexpected(expecting: ["SELECT"], context: "inside CURSOR(...)") }
+        let query = try parseQuery()
+        try expect(.rightParen, "to close CURSOR(...)")
+        let cursorLoc = span(from: cursorStart)
+        let names = ["numberOfTrees", "subSampleSize", "timeDecay", "shingleSize"] + (explain ? ["directionality"] : [])
+        var parameters: [NamedArgument] = []
+        var k = 0
+        while eat(.comma) {
+            let at = current.span
+            let e = try parseExpr()
+            guard k < names.count else { throw error("\(function) takes at most \(names.count) parameters after the CURSOR: \(names.joined(separator: ", "))", at: at) }
+            defer { k += 1 }
+            if names[k] == "directionality" {
+                guard case .literal(.bool) = e.kind else { throw error("directionality is TRUE or FALSE", at: at) }
+                continue  // Sluice's explanation always gives each column's direction
+            }
+            guard case .literal(.number(let n)) = e.kind, let v = Double(n), v > 0 else {
+                throw error("\(names[k]) is a positive number written as a constant", at: at)
+            }
+            let name = ["trees", "sample_size", "time_decay", "shingle"][k]
+            let value = name == "time_decay" ? String(1 / v) : n
+            parameters.append(NamedArgument(name: Identifier(name, loc: NodeSpan(at)), value: Expr(.literal(.number(value)), NodeSpan(at))))
+        }
+        try expect(.rightParen, "to close \(function)(...)")
+        try expect(.rightParen, "to close TABLE(...)")
+        parameters.append(NamedArgument(name: Identifier("score"), value: Expr(.literal(.string("depth")))))
+        let alias = try parseAlias()
+        let f = AnomalyFunction(detector: .randomCutForest, withExplanation: explain, relation: .subquery(query, alias: nil, loc: cursorLoc),
+                                columns: [], partitionBy: [], parameters: parameters, kda: true)
+        return .anomaly(f, alias: alias, loc: span(from: start))
     }
 
     /// Whether the token at `offset` starts `name =>`.

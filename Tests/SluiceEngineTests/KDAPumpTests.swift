@@ -91,4 +91,45 @@ struct KDAPumpTests {
         #expect(first.first { $0["TICKER"] == "MSFT" }?["N"] == .int(1))
         #expect(rows.contains { $0["WINDOW_TIME"] == .string(TimeFormat.iso8601(t0 + 10_000)) && $0["N"] == .int(1) }, "\(rows)")
     }
+
+    /// KDA's TABLE(RANDOM_CUT_FOREST(CURSOR(...), trees, sample, timeDecay, shingle)): every numeric
+    /// column of the cursor, AWS's depth score (about 1 for ordinary rows), KDA's output columns,
+    /// filled into the stream by position; the explanation form adds ANOMALY_EXPLANATION only.
+    @Test func aCursorForestScoresOnKDAsScale() throws {
+        let f = try EngineFixture()
+        try f.load(Self.source)
+        let kda = Parser.parse("""
+            CREATE OR REPLACE STREAM "DEST" (ticker VARCHAR(4), price DOUBLE, anomaly_score DOUBLE);
+            CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
+              SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM "SOURCE_SQL_STREAM_001"), 50, 64, 100000, 1));
+            CREATE OR REPLACE STREAM "EXPLAINED" (ticker VARCHAR(4), price DOUBLE, anomaly_score DOUBLE, anomaly_explanation VARCHAR(512));
+            CREATE OR REPLACE PUMP "Q" AS INSERT INTO "EXPLAINED"
+              SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST_WITH_EXPLANATION(CURSOR(SELECT STREAM ticker, price FROM "SOURCE_SQL_STREAM_001"), 50, 64, 100000, 1, true));
+            """, dialect: .kda)
+        #expect(kda.diagnostics.isEmpty, "\(kda.diagnostics)")
+        try f.engine.load(kda.script)
+        try f.load(#"INSERT INTO out SELECT * FROM "DEST"; CREATE SINK ex WITH (type = 'file', path = '$DIR/ex.jsonl'); INSERT INTO ex SELECT * FROM "EXPLAINED";"#)
+        var rng = SplitMix64(seed: 3)
+        for i in 0..<300 {
+            let price = i == 250 ? 60.0 : 10 + Double(rng.below(100)) / 50
+            try f.put("SOURCE_SQL_STREAM_001", #"{"TICKER":"AMZN","PRICE":\#(price)}"#)
+            if i % 25 == 0 { f.clock.advance(by: 10); while try f.engine.step() {} }
+        }
+        f.clock.advance(by: 10)
+        while try f.engine.step() {}
+        try f.engine.finish()
+        let rows = try f.lines("out.jsonl").map { try JSONValue.parse(bytes: Array($0.utf8)) }
+        #expect(rows.count == 300, "\(rows.count)")
+        let scores = rows.compactMap { $0["ANOMALY_SCORE"]?.doubleValue }
+        let outlier = rows.first { $0["PRICE"] == .double(60) }?["ANOMALY_SCORE"]?.doubleValue ?? 0
+        let ordinary = scores.suffix(40).filter { $0 < outlier }
+        let mean = ordinary.reduce(0, +) / Double(max(1, ordinary.count))
+        #expect(mean > 0.4 && mean < 1.5 && outlier > 3, "ordinary \(mean), outlier \(outlier)")
+        #expect(outlier <= log2(65.0) + 1e-9, "the depth score is at most log2(1 + sample size)")
+        let explained = try f.lines("ex.jsonl").map { try JSONValue.parse(bytes: Array($0.utf8)) }
+        let last = try #require(explained.last)
+        #expect(last.objectValue?.keys == ["TICKER", "PRICE", "ANOMALY_SCORE", "ANOMALY_EXPLANATION"])
+        let json = try JSONValue.parse(bytes: Array((last["ANOMALY_EXPLANATION"]?.stringValue ?? "").utf8))
+        #expect(json["PRICE"]?["ATTRIBUTION_SCORE"] != nil, "\(json)")
+    }
 }

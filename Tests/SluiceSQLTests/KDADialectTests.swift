@@ -50,10 +50,24 @@ struct KDADialectTests {
         ("CREATE STREAM s (b VARBINARY(8));", "VARBINARY is not a Sluice type yet"),
         ("CREATE PUMP p INSERT INTO s SELECT a FROM t;", "after the pump's name"),
         ("CREATE PUMP p AS SELECT a FROM t;", "INSERT INTO"),
+        ("SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(s, 100));", "CURSOR(SELECT STREAM ...)"),
+        ("SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM a FROM s), 'many'));", "numberOfTrees is a positive number"),
+        ("SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM a FROM s), 1, 2, 3, 4, 5));", "at most 4 parameters"),
+        ("SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST_WITH_EXPLANATION(CURSOR(SELECT STREAM a FROM s), 1, 2, 3, 4, 5));", "directionality is TRUE or FALSE"),
     ])
     func badKDAIsRefusedWithAReason(_ sql: String, _ message: String) {
         let d = statements(sql).1
         #expect(d.contains { $0.message.contains(message) || ($0.help ?? "").contains(message) }, "\(d.map(\.message))")
+    }
+
+    /// KDA's forest: positional parameters become Sluice's named ones (timeDecay counts rows), scored by depth.
+    @Test func aCursorForestReadsAsTheForestWithNamedParameters() {
+        let (s, d) = statements("SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM src), 50, 128, 1000, 2)) AS r;")
+        #expect(d.isEmpty, "\(d)")
+        guard case .query(let q)? = s.first?.kind, case .anomaly(let f, let alias, _)? = q.from else { Issue.record("\(s)"); return }
+        #expect(f.kda && !f.withExplanation && f.columns.isEmpty && alias?.name == "R")
+        #expect(f.parameters.map(\.name.name) == ["trees", "sample_size", "time_decay", "shingle", "score"])
+        #expect(f.parameters.map { Printer.expr($0.value) } == ["50", "128", "0.001", "2", "'depth'"])
     }
 
     /// PUMP, SELECT STREAM and KDA's types are KDA's: Sluice's own SQL reads them as it always has.
