@@ -302,6 +302,23 @@ extension Parser {
     private mutating func parseOver() throws(ParseError) -> OverClause {
         let start = current.span.start
         try expect(.OVER)
+        if dialect == .kda, !at(.leftParen) {
+            // KDA's OVER name: a window of the SELECT's WINDOW clause.
+            let name = try parseIdentifier("a window name or '('")
+            guard var w = namedWindows[name.name.uppercased()] else {
+                throw error("no WINDOW named \(name.name) in this SELECT", at: name.loc.span,
+                            help: namedWindows.isEmpty ? "define it after the query's clauses: WINDOW \(name.name) AS (PARTITION BY ... RANGE INTERVAL '1' MINUTE PRECEDING)"
+                                                       : "the windows are \(namedWindows.keys.sorted().joined(separator: ", "))")
+            }
+            w.loc = span(from: start)
+            return w
+        }
+        return try parseOverSpec(start: start)
+    }
+
+    /// `( [PARTITION BY ...] [ORDER BY ...] [RANGE ... | ROWS ... PRECEDING] )`; in KDA's SQL a
+    /// window without ORDER BY is ordered by ROWTIME.
+    mutating func parseOverSpec(start: Int) throws(ParseError) -> OverClause {
         try expect(.leftParen, "after OVER")
         var partitionBy: [Expr] = []
         if eat(.PARTITION) {
@@ -334,6 +351,7 @@ extension Parser {
             }
         }
         try expect(.rightParen, "to close OVER (...)")
+        if dialect == .kda && orderBy.isEmpty { orderBy = [OrderItem(Expr(.column(qualifier: nil, name: Identifier("ROWTIME"))))] }
         return OverClause(partitionBy: partitionBy, orderBy: orderBy, frame: frame, loc: span(from: start))
     }
 }

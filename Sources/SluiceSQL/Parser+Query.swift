@@ -56,6 +56,10 @@ extension Parser {
         var locs = ClauseLocations()
         var distinct = false
         if eat(.DISTINCT) { distinct = true } else { _ = eat(.ALL) }
+        // KDA's WINDOW clause stands after the clauses that use its names: read it first.
+        let outerWindows = namedWindows
+        defer { namedWindows = outerWindows }
+        if dialect == .kda { try readNamedWindows() }
         var items: [SelectItem] = []
         repeat { items.append(try parseSelectItem()) } while eat(.comma)
         var from: FromItem? = nil
@@ -83,12 +87,57 @@ extension Parser {
             advance()
             having = try parseExpr()
         }
+        if atNamedWindows { _ = try parseNamedWindows() }  // read already, before the items
         if at(.WHERE) || at(.GROUP) || at(.HAVING) || at(.FROM) {
             throw error("\(describe(current)) is out of place: the clauses go SELECT, FROM, WHERE, GROUP BY, HAVING, UNION ALL, EMIT, LIMIT",
                         id: "syntax.clause-order")
         }
         return Query(distinct: distinct, items: items, from: from, whereClause: whereClause, groupBy: groupBy, having: having,
                      emit: nil, limit: nil, loc: span(from: start), clauseLocs: locs)
+    }
+
+    /// At KDA's `WINDOW name AS (`.
+    var atNamedWindows: Bool {
+        dialect == .kda && current.kind == .identifier && text(current).uppercased() == "WINDOW" && peek(2).kind == .keyword(.AS)
+    }
+
+    /// `WINDOW name AS (spec) [, name AS (spec)]`: the definitions, by upper-cased name.
+    mutating func parseNamedWindows() throws(ParseError) -> [String: OverClause] {
+        advance()  // WINDOW
+        var defs: [String: OverClause] = [:]
+        repeat {
+            let name = try parseIdentifier("a window name")
+            try expect(.AS, "after the window's name")
+            defs[name.name.uppercased()] = try parseOverSpec(start: current.span.start)
+        } while eat(.comma)
+        return defs
+    }
+
+    /// Finds this SELECT's WINDOW clause (at its own level of parentheses, before the statement
+    /// ends) and reads its definitions, then comes back.
+    mutating func readNamedWindows() throws(ParseError) {
+        let saved = pos, savedEnd = lastEnd
+        var depth = 0
+        while current.kind != .eof {
+            switch current.kind {
+            case .punct(.leftParen): depth += 1
+            case .punct(.rightParen):
+                depth -= 1
+                if depth < 0 { pos = saved; lastEnd = savedEnd; return }
+            case .punct(.semicolon): pos = saved; lastEnd = savedEnd; return
+            default:
+                if depth == 0 && atNamedWindows {
+                    let defs = try parseNamedWindows()
+                    namedWindows.merge(defs) { _, new in new }
+                    pos = saved
+                    lastEnd = savedEnd
+                    return
+                }
+            }
+            advance()
+        }
+        pos = saved
+        lastEnd = savedEnd
     }
 
     mutating func parseSelectItem() throws(ParseError) -> SelectItem {
@@ -110,6 +159,7 @@ extension Parser {
     mutating func parseAlias() throws(ParseError) -> Identifier? {
         if eat(.AS) { return try parseIdentifier("an alias") }
         // ksqlDB's `WINDOW TUMBLING (SIZE ...)` after FROM: not an alias named WINDOW.
+        if atNamedWindows { return nil }
         if text(current).uppercased() == "WINDOW", case .identifier = peek().kind,
            ["TUMBLING", "HOPPING", "SESSION"].contains(text(peek()).uppercased()) {
             throw error("WINDOW \(text(peek()).uppercased()) is ksqlDB's window clause; Sluice puts the window in FROM", id: "syntax.foreign-window",

@@ -33,6 +33,8 @@ public struct Parser {
     let bytes: [UInt8]
     let tokens: [Token]
     var dialect: Dialect = .sluice
+    /// KDA's `WINDOW name AS (...)` definitions of the SELECT being parsed, for `OVER name`.
+    var namedWindows: [String: OverClause] = [:]
     var pos = 0
     var diagnostics: [Diagnostic] = []
     var depth = 0

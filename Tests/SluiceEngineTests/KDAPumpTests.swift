@@ -132,4 +132,32 @@ struct KDAPumpTests {
         let json = try JSONValue.parse(bytes: Array((last["ANOMALY_EXPLANATION"]?.stringValue ?? "").utf8))
         #expect(json["PRICE"]?["ATTRIBUTION_SCORE"] != nil, "\(json)")
     }
+
+    /// A named WINDOW (defined after the clauses that use it), ordered by ROWTIME when it says no ORDER BY.
+    @Test func namedWindowsAreTheirDefinitions() throws {
+        let f = try EngineFixture()
+        try f.load(Self.source)
+        let kda = Parser.parse("""
+            CREATE OR REPLACE STREAM "AVGS" (ticker VARCHAR(4), avg_price DOUBLE, top DOUBLE);
+            CREATE OR REPLACE PUMP "W" AS INSERT INTO "AVGS"
+              SELECT STREAM ticker, AVG(price) OVER w1, MAX(price) OVER w1 FROM "SOURCE_SQL_STREAM_001"
+              WINDOW w1 AS (PARTITION BY ticker ROWS 2 PRECEDING);
+            """, dialect: .kda)
+        #expect(kda.diagnostics.isEmpty, "\(kda.diagnostics)")
+        try f.engine.load(kda.script)
+        try f.load(#"INSERT INTO out SELECT * FROM "AVGS";"#)
+        for (k, p) in [1.0, 2, 3, 4].enumerated() {
+            f.clock.advance(by: 1000)
+            try f.put("SOURCE_SQL_STREAM_001", #"{"TICKER":"\#(k == 2 ? "MSFT" : "AMZN")","PRICE":\#(p)}"#)
+            while try f.engine.step() {}
+        }
+        try f.engine.finish()
+        let rows = try f.lines("out.jsonl").map { try JSONValue.parse(bytes: Array($0.utf8)) }
+        let amzn = rows.filter { $0["TICKER"] == "AMZN" }
+        #expect(amzn.map { $0["AVG_PRICE"] } == [.double(1), .double(1.5), .double(7.0 / 3)], "\(rows)")
+        #expect(amzn.map { $0["TOP"] } == [.double(1), .double(2), .double(4)])
+        // An unknown window name is refused where it is used.
+        let bad = Parser.parse(#"SELECT STREAM AVG(price) OVER w9 FROM s WINDOW w1 AS (ROWS 2 PRECEDING);"#, dialect: .kda)
+        #expect(bad.diagnostics.contains { $0.message.contains("no WINDOW named W9") }, "\(bad.diagnostics)")
+    }
 }
