@@ -57,6 +57,32 @@ struct KDARunTests {
         #expect(stored.count == 2 && stored[0].contains("AMZN") && stored[1].contains("MSFT"), "\(stored) \(read.stderr)")
     }
 
+    /// The describe-application form with a CSV input (columns by position, ';' between them),
+    /// two in-application streams from InputParallelism, and a STEP aggregate.
+    @Test func aDescribedApplicationWithACSVInputRuns() throws {
+        let code = """
+            CREATE OR REPLACE STREAM "TOTALS" (sensor VARCHAR(8), readings INTEGER, total DOUBLE);
+            CREATE OR REPLACE PUMP "SUM_PUMP" AS INSERT INTO "TOTALS"
+              SELECT STREAM sensor, COUNT(*), SUM(reading) FROM "READINGS_001"
+              GROUP BY sensor, STEP("READINGS_001".ROWTIME BY INTERVAL '1' HOUR);
+            """
+        let app = """
+            {"ApplicationDetail": {"ApplicationName": "sensors", "ApplicationCode": \(JSONValue.string(code).serialized()),
+              "InputDescriptions": [{"NamePrefix": "READINGS", "InAppStreamNames": ["READINGS_001", "READINGS_002"], "InputParallelism": {"Count": 2},
+                "InputSchema": {"RecordFormat": {"RecordFormatType": "CSV", "MappingParameters": {"CSVMappingParameters": {"RecordRowDelimiter": "\\n", "RecordColumnDelimiter": ";"}}},
+                  "RecordEncoding": "UTF-8", "RecordColumns": [{"Name": "SENSOR", "SqlType": "VARCHAR(8)"}, {"Name": "READING", "SqlType": "DOUBLE"}]}}],
+              "OutputDescriptions": [], "ReferenceDataSourceDescriptions": []}}
+            """
+        let dir = TempDir()
+        try app.write(toFile: dir.path + "/app.json", atomically: true, encoding: .utf8)
+        try "s1;1.5\ns2;4\ns1;2.5\n".write(toFile: dir.path + "/in.csv", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", "app.json", "--input", "READINGS_001=in.csv", "--output", "TOTALS=out.jsonl", "--until-end"], cwd: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try String(contentsOfFile: dir.path + "/out.jsonl", encoding: .utf8).split(separator: "\n").map { try JSONValue.parse(bytes: Array($0.utf8)) }
+        let s1 = rows.first { $0["SENSOR"] == "s1" }
+        #expect(rows.count == 2 && s1?["READINGS"] == .int(2) && s1?["TOTAL"] == .double(4), "\(rows)")
+    }
+
     @Test(arguments: [
         (app(output: #""LambdaOutput": {"ResourceARN": "arn:aws:lambda:us-east-1:1:function:notify", "RoleARN": "r"}"#), ["--input", "SOURCE_SQL_STREAM=in.jsonl"],
          "goes to the Lambda function notify"),
