@@ -12,8 +12,8 @@ struct KDARun {
     let app: KDAApplication
     let file: String
 
-    /// The description, or nil when the file is not one (a `.json` file that is not an application
-    /// is reported as such by the caller).
+    /// The application a description file holds; a file that is not one is a usage error naming
+    /// the field at fault.
     static func read(_ path: String, _ bytes: [UInt8]) throws -> KDARun {
         do {
             return KDARun(app: try ApplicationDescription.parse(bytes), file: path)

@@ -6,9 +6,9 @@ extension Planner {
     /// (`FLOOR(s.ROWTIME TO MINUTE)`, `STEP(s.ROWTIME BY INTERVAL '10' SECOND)`) groups rows into
     /// back-to-back intervals and emits each group when time passes it: a tumbling window. The
     /// query is read as one: `FROM TUMBLE(s, time, size)`, grouped by `window_start, window_end`
-    /// and the other keys; the expression itself, wherever it stands as a whole select item or in
-    /// HAVING, is `window_start`, and `ROWTIME` in the select list is `window_end` (a group's rows
-    /// leave when it closes). Nil when the query is not of that form.
+    /// and the other keys; the expression itself, where it stands as a whole select item, is
+    /// `window_start`, and `ROWTIME` in the select list is `window_end` (a group's rows leave when
+    /// it closes). Nil when the query is not of that form.
     static func monotonicGroupBy(_ q: Query) -> Query? {
         guard case .relation(let name, let alias, let loc)? = q.from else { return nil }
         var found: (expr: Expr, time: Expr, size: IntervalLiteral)? = nil
@@ -33,7 +33,6 @@ extension Planner {
             }
             return item
         }
-        if let h = q.having, h == expr { r.having = start }
         return r
     }
 
