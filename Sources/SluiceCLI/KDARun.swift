@@ -74,8 +74,7 @@ struct KDARun {
             tail += "INSERT INTO kda_output_\(k + 1) SELECT ROWTIME, * FROM \(Printer.quoted(stream));\n"
         }
         // One text, so that diagnostics point into it: the declarations, the code, the outputs.
-        let code = app.code
-        let text = "-- \(file): the application \(app.name)'s inputs\n" + declarations + "-- ApplicationCode\n" + code + "\n-- outputs\n" + tail
+        let text = "-- \(file): the application \(app.name)'s inputs\n" + declarations + "-- ApplicationCode\n" + app.code + "\n-- outputs\n" + tail
         let bytes = Array(text.utf8)
         let source = SourceFile(name: file + " (as SQL)", bytes: bytes)
         let parsed = Parser.parse(bytes: bytes, dialect: .kda)

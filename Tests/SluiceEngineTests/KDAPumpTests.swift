@@ -13,18 +13,24 @@ struct KDAPumpTests {
         CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
         """
 
+    /// A fixture with the source stream and the `out` sink, and then `code` in KDA's dialect, which must parse.
+    static func fixture(_ code: String) throws -> EngineFixture {
+        let f = try EngineFixture()
+        try f.load(source)
+        let kda = Parser.parse(code, dialect: .kda)
+        #expect(kda.diagnostics.isEmpty, "\(kda.diagnostics)")
+        try f.engine.load(kda.script)
+        return f
+    }
+
     /// Names fold to upper case; SELECT STREAM; a pump's columns fill the stream's by position,
     /// converted to their types (DOUBLE into INTEGER); a column list leaves the rest NULL.
     @Test func aPumpFillsItsStreamByPosition() throws {
-        let f = try EngineFixture()
-        try f.load(Self.source)
-        let kda = Parser.parse("""
+        let f = try Self.fixture("""
             CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (ticker VARCHAR(4), doubled DOUBLE, whole INTEGER, note CHAR(8), small SMALLINT);
             CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM" (ticker, doubled, whole)
               SELECT STREAM ticker, price * 2, price FROM "SOURCE_SQL_STREAM_001" WHERE ticker <> 'SKIP';
-            """, dialect: .kda)
-        #expect(kda.diagnostics.isEmpty, "\(kda.diagnostics)")
-        try f.engine.load(kda.script)
+            """)
         try f.load(#"INSERT INTO out SELECT * FROM "DESTINATION_SQL_STREAM";"#)
         for (t, p) in [("AMZN", 10.5), ("SKIP", 1.0), ("MSFT", 3.0)] { try f.put("SOURCE_SQL_STREAM_001", #"{"TICKER":"\#(t)","PRICE":\#(p)}"#) }
         f.clock.advance(by: 100)
@@ -59,17 +65,13 @@ struct KDAPumpTests {
     /// A streaming GROUP BY on STEP(ROWTIME BY ...) is a tumbling window on ROWTIME: each group
     /// leaves when time passes it, its STEP value the window's start.
     @Test func stepGroupsAreTumblingWindowsOnRowtime() throws {
-        let f = try EngineFixture()
-        try f.load(Self.source)
-        let kda = Parser.parse("""
+        let f = try Self.fixture("""
             CREATE OR REPLACE STREAM "DEST" (ticker VARCHAR(4), window_time TIMESTAMP, n INTEGER, total DOUBLE);
             CREATE OR REPLACE PUMP "AGG" AS INSERT INTO "DEST"
               SELECT STREAM ticker, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '10' SECOND), COUNT(*), SUM(price)
               FROM "SOURCE_SQL_STREAM_001"
               GROUP BY ticker, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '10' SECOND);
-            """, dialect: .kda)
-        #expect(kda.diagnostics.isEmpty, "\(kda.diagnostics)")
-        try f.engine.load(kda.script)
+            """)
         try f.load(#"INSERT INTO out SELECT * FROM "DEST";"#)
         let t0 = f.clock.nowMillis()  // a multiple of 10 s
         func put(_ t: String, _ p: Double, at offset: Int64) throws {
@@ -96,18 +98,14 @@ struct KDAPumpTests {
     /// column of the cursor, AWS's depth score (about 1 for ordinary rows), KDA's output columns,
     /// filled into the stream by position; the explanation form adds ANOMALY_EXPLANATION only.
     @Test func aCursorForestScoresOnKDAsScale() throws {
-        let f = try EngineFixture()
-        try f.load(Self.source)
-        let kda = Parser.parse("""
+        let f = try Self.fixture("""
             CREATE OR REPLACE STREAM "DEST" (ticker VARCHAR(4), price DOUBLE, anomaly_score DOUBLE);
             CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
               SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM "SOURCE_SQL_STREAM_001"), 50, 64, 100000, 1));
             CREATE OR REPLACE STREAM "EXPLAINED" (ticker VARCHAR(4), price DOUBLE, anomaly_score DOUBLE, anomaly_explanation VARCHAR(512));
             CREATE OR REPLACE PUMP "Q" AS INSERT INTO "EXPLAINED"
               SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST_WITH_EXPLANATION(CURSOR(SELECT STREAM ticker, price FROM "SOURCE_SQL_STREAM_001"), 50, 64, 100000, 1, true));
-            """, dialect: .kda)
-        #expect(kda.diagnostics.isEmpty, "\(kda.diagnostics)")
-        try f.engine.load(kda.script)
+            """)
         try f.load(#"INSERT INTO out SELECT * FROM "DEST"; CREATE SINK ex WITH (type = 'file', path = '$DIR/ex.jsonl'); INSERT INTO ex SELECT * FROM "EXPLAINED";"#)
         var rng = SplitMix64(seed: 3)
         for i in 0..<300 {
@@ -135,16 +133,12 @@ struct KDAPumpTests {
 
     /// A named WINDOW (defined after the clauses that use it), ordered by ROWTIME when it says no ORDER BY.
     @Test func namedWindowsAreTheirDefinitions() throws {
-        let f = try EngineFixture()
-        try f.load(Self.source)
-        let kda = Parser.parse("""
+        let f = try Self.fixture("""
             CREATE OR REPLACE STREAM "AVGS" (ticker VARCHAR(4), avg_price DOUBLE, top DOUBLE);
             CREATE OR REPLACE PUMP "W" AS INSERT INTO "AVGS"
               SELECT STREAM ticker, AVG(price) OVER w1, MAX(price) OVER w1 FROM "SOURCE_SQL_STREAM_001"
               WINDOW w1 AS (PARTITION BY ticker ROWS 2 PRECEDING);
-            """, dialect: .kda)
-        #expect(kda.diagnostics.isEmpty, "\(kda.diagnostics)")
-        try f.engine.load(kda.script)
+            """)
         try f.load(#"INSERT INTO out SELECT * FROM "AVGS";"#)
         for (k, p) in [1.0, 2, 3, 4].enumerated() {
             f.clock.advance(by: 1000)
