@@ -32,16 +32,25 @@ struct KDARun {
     }
 
     /// The statements that run the application: Sluice's for the inputs and outputs, KDA's for the code.
-    func script(outputs: [(stream: String, file: String)]) throws -> (SourceFile, ParseResult) {
+    /// `approximateArrival`: the field of each JSON record that gives its APPROXIMATE_ARRIVAL_TIME
+    /// (else that is its ROWTIME, when it reached the stream).
+    func script(outputs: [(stream: String, file: String)], approximateArrival: String? = nil) throws -> (SourceFile, ParseResult) {
         var declarations = ""
         for (k, input) in app.inputs.enumerated() {
-            let columns = try input.schema.columns.enumerated().map { (c, col) -> String in
+            var columns = try input.schema.columns.enumerated().map { (c, col) -> String in
                 var text = "\(Printer.quoted(col.name)) \(col.sqlType)"
                 if input.schema.format.kind == .json {
                     text += " PATH " + Printer.string(try Self.path(col.mapping ?? "$.\(col.name)", at: "Inputs[\(k)].InputSchema.RecordColumns[\(c)].Mapping"))
                 }
                 return text
             }.joined(separator: ", ")
+            if let field = approximateArrival {
+                guard input.schema.format.kind == .json else {
+                    throw UsageError("--approximate-arrival-field \(field): input \(input.namePrefix) is CSV, whose columns are by position; the field can be given for JSON inputs")
+                }
+                let path = field.hasPrefix("$.") ? field : "$." + field
+                columns += ", \"APPROXIMATE_ARRIVAL_TIME\" TIMESTAMP PATH " + Printer.string(try Self.path(path, at: "--approximate-arrival-field"))
+            }
             let format: String
             switch input.schema.format.kind {
             case .json:

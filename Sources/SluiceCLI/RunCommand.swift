@@ -14,7 +14,7 @@ struct RunCommand {
     let err: OutputStream
 
     static let usage = """
-        usage: sluice run FILE.sql [--data-dir DIR] [--state-dir DIR] [--input STREAM=FILE ...] [--fresh] [--until-end]
+        usage: sluice run FILE.sql [--data-dir DIR] [--state-dir DIR] [--input STREAM=FILE ...] [--arrival-field FIELD] [--fresh] [--until-end]
                                    [--checkpoint-interval SECONDS] [--dry-run] [--log-format plain|json]
           Executes every statement of FILE.sql. --input loads a JSON-lines or CSV file into a declared stream
           through the normal put path first. With --until-end the run stops once every input is read and every
@@ -37,7 +37,11 @@ struct RunCommand {
           Runs a Kinesis Data Analytics SQL application from its description (describe-application output, a
           CreateApplication request or a CloudFormation template): --input feeds an input (an in-application
           stream or an input's name prefix), --output writes an in-application stream's rows (ROWTIME first) as
-          JSON lines. grammar/kda.md says what of KDA's SQL runs.
+          JSON lines, --approximate-arrival-field FIELD reads APPROXIMATE_ARRIVAL_TIME from each JSON record.
+          grammar/kda.md says what of KDA's SQL runs.
+          --arrival-field FIELD (any run with --input) takes each record's arrival, its ROWTIME, from FIELD (ISO-8601
+          or epoch ms) and runs on the replay's time instead of the wall clock, so a replay of a processing-time
+          query gives the same rows every time; its streams keep every record for the run.
         """
 
     /// A query file read and parsed, or nil after its syntax errors (or why it cannot be read) went to `err`.
@@ -56,7 +60,7 @@ struct RunCommand {
     }
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
-        let valued: Set<String> = ["data-dir", "state-dir", "input", "output", "fsync", "log-format", "checkpoint-interval", "server"], booleans: Set<String> = ["until-end", "dry-run", "fresh"]
+        let valued: Set<String> = ["data-dir", "state-dir", "input", "output", "fsync", "log-format", "checkpoint-interval", "server", "arrival-field", "approximate-arrival-field"], booleans: Set<String> = ["until-end", "dry-run", "fresh"]
         let a = try Arguments(argv, valued: valued, booleans: booleans)
         let log = EventLog(try EventLog.format(a.value("log-format")), err)
         guard a.positionals.count == 1 else {
@@ -72,6 +76,8 @@ struct RunCommand {
             kda = try KDARun.read(a.positionals[0], [UInt8](data))
         } else if !a.values("output").isEmpty {
             throw UsageError("--output STREAM=FILE is for a Kinesis Data Analytics application (APP.json); in a .sql file, write a sink")
+        } else if let f = a.value("approximate-arrival-field") {
+            throw UsageError("--approximate-arrival-field \(f) is for a Kinesis Data Analytics application (APP.json); in a .sql file, declare the column")
         }
         let read: (SourceFile, ParseResult)?
         if let kda {
@@ -80,7 +86,7 @@ struct RunCommand {
                 guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else { throw UsageError("--output takes STREAM=FILE, not '\(spec)'") }
                 outputs.append((String(spec[..<eq]), String(spec[spec.index(after: eq)...])))
             }
-            let (source, parsed) = try kda.script(outputs: outputs)
+            let (source, parsed) = try kda.script(outputs: outputs, approximateArrival: a.value("approximate-arrival-field"))
             if parsed.hasErrors {
                 for d in parsed.diagnostics { err.write(DiagnosticRenderer.render(d, in: source)) }
                 return 1
@@ -115,12 +121,24 @@ struct RunCommand {
             // A scratch store goes when the run ends: nothing in it needs to reach the disk.
             storeArgs = try Arguments(["--data-dir", scratch!] + (a.value("fsync") == nil ? ["--fsync", "never"] : []) + argv, valued: valued, booleans: booleans)
         }
-        let store = try SluiceMain.openStore(storeArgs, warnings: err)
+        // A replay at the recorded arrival times runs on the replay's clock (see ReplayClock),
+        // and its streams keep every record for the run however old the times are.
+        var replay: ReplayClock? = nil
+        if let field = a.value("arrival-field") {
+            guard !inputs.isEmpty else { throw UsageError("--arrival-field \(field) times the records of --input files; give one") }
+            replay = ReplayClock(start: 0)
+        }
+        let store = try SluiceMain.openStore(storeArgs, warnings: err) { config in
+            if let r = replay {
+                config.clock = r
+                config.retentionApplies = false
+            }
+        }
         defer {
             store.close()
             if let s = scratch { try? FileManager.default.removeItem(atPath: s) }
         }
-        let engine = Engine(store: store)
+        let engine = replay.map { Engine(store: store, clock: $0) } ?? Engine(store: store)
         if let s = a.value("state-dir") { engine.stateDirectory = s }
         if a.flag("fresh") {
             // Start afresh: every stream the file declares (inputs and derived streams) and the
@@ -175,7 +193,7 @@ struct RunCommand {
                 let fd = open(file, O_RDONLY | O_CLOEXEC)
                 guard fd >= 0 else { throw EngineError(message: "cannot read \(file): \(String(cString: strerror(errno)))") }
                 close(fd)
-                loaders.append(try engine.inputLoader(stream: stream, path: file))
+                loaders.append(try engine.inputLoader(stream: stream, path: file, arrival: replay.map { RecordedArrival(field: a.value("arrival-field")!, clock: $0) }))
             }
             try engine.run(whileLoading: loaders, stop: { stopRequested.load(ordering: .relaxed) }) { l in
                 log.log("input", "loaded \(l.put) records from \(l.path) into \(l.stream)" + (l.stopRequested || stopRequested.load(ordering: .relaxed) ? " (stopped)" : ""),

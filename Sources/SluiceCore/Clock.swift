@@ -46,6 +46,25 @@ public final class ManualClock: SluiceClock {
     public func set(_ millis: Int64) { now.withLock { $0 = millis } }
 }
 
+/// The clock of a replay whose records carry their arrival times (`sluice run --arrival-field`):
+/// "now" is the latest arrival a load has finished putting, so everything that follows time (the
+/// store's retention, idle shards, checkpoints and rolls, processing-time alerts) sees the
+/// replay's time and a replay is the same however fast it runs. Before the first record it reads
+/// `start`. It moves by itself in the sense that matters: puts go on while queries read, and a
+/// put in flight carries arrivals at or after "now" (a load moves it only once a put is done).
+public final class ReplayClock: SluiceClock {
+    private let now: Mutex<Int64>
+
+    public init(start: Int64) {
+        now = Mutex(start)
+    }
+
+    public func nowMillis() -> Int64 { now.withLock { $0 } }
+
+    /// Moves the clock to `millis` unless it is already later: time never goes back.
+    public func advance(to millis: Int64) { now.withLock { $0 = max($0, millis) } }
+}
+
 /// A monotonic stopwatch for measuring elapsed time in benchmarks and timeouts
 /// (never used for event time or for anything that is recorded).
 public struct Stopwatch: Sendable {

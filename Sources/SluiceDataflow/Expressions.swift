@@ -19,6 +19,8 @@ public enum ScalarFunction: String, Sendable, CaseIterable {
     case regexpExtract = "REGEXP_EXTRACT"
     /// SPLIT_INDEX(s, sep, i) (0-based, NULL past the end) and SPLIT_PART(s, sep, n) (1-based, '' past the end).
     case splitIndex = "SPLIT_INDEX", splitPart = "SPLIT_PART"
+    /// TSDIFF(a, b): a - b in milliseconds (KDA's).
+    case tsdiff = "TSDIFF"
 }
 
 /// An expression ready to run: columns by position, types resolved by the planner.
@@ -450,6 +452,11 @@ public struct Evaluator {
             case "EPOCH": return .double(Double(t) / 1000)
             default: return .null
             }
+        case .tsdiff:
+            guard case .timestamp(let x) = a[0], case .timestamp(let y) = a[1] else { return .null }
+            let (d, over) = x.subtractingReportingOverflow(y)
+            if over { fail(row, "TSDIFF overflows"); return .null }
+            return .int(d)
         case .toTimestamp:
             switch a[0] {
             case .int(let ms): return .timestamp(ms)

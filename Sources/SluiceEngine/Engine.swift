@@ -340,7 +340,8 @@ public final class Engine {
                     sink = try FileSink(path: def.path ?? "", format: def.format, columns: columns)
                 }
             case .stream(let def):
-                sink = StreamSink(store: store, stream: def.name, columns: columns, partitionKey: Engine.text(def.options["partition_key"]))
+                sink = StreamSink(store: store, stream: def.name, columns: columns, partitionKey: Engine.text(def.options["partition_key"]),
+                                  arrivalColumn: StreamSink.arrivalColumn(plan.schema.map { ($0.name, $0.type) }))
             }
             let written: String?
             switch target {
@@ -418,13 +419,22 @@ public final class Engine {
             }
             sinkDefs[c.name.name.lowercased()] = def
         case .insert(let i):
-            var plan = try planQuery(i.query, cat)
             let name = i.target.name
+            // A pump's rows keep their time: each one's ROWTIME (a group's, when it closed) becomes
+            // the arrival of its record in the stream it fills, when the query has one to give.
+            var rowtime = false
+            var plan: LogicalPlan
+            if i.pump != nil, cat.stream(named: name) != nil, let q = Engine.withRowtime(i.query), let p = try? planQuery(q, cat) {
+                plan = p
+                rowtime = true
+            } else {
+                plan = try planQuery(i.query, cat)
+            }
             let label = i.pump.map { "PUMP \($0.name)" } ?? "INSERT INTO \(name)"
             if let sink = sinkDefs[name.lowercased()] {
                 pending.append(.start(plan, .sink(sink), label: label, text: Engine.oneLine(s)))
             } else if let target = cat.stream(named: name) {
-                if i.byPosition { plan = try Engine.byPosition(plan, into: target, i) }
+                if i.byPosition { plan = try Engine.byPosition(plan, into: target, i, rowtime: rowtime) }
                 if plan.isUpdating, !target.columns.contains(where: { $0.name.lowercased() == ChangeKind.column }) {
                     throw EngineError(diagnostics: [Diagnostic(id: "plan.sink-takes-no-changes",
                                                                message: "stream \(name) has no op column, so it cannot take the changes of an updating query",
@@ -445,7 +455,9 @@ public final class Engine {
             // The new stream keeps the query's event time: its watermark is declared on the column
             // that carries it (DIALECT.md §4), so windows and forests over it work.
             let time = Planner.derivedWatermark(of: plan)
-            var def = StreamDefinition(name: c.name.name, columns: plan.schema.map { ColumnDefinition(name: $0.name, type: $0.type) },
+            // A ROWTIME column is the records' arrival, not a column of theirs.
+            let arrival = StreamSink.arrivalColumn(plan.schema.map { ($0.name, $0.type) })
+            var def = StreamDefinition(name: c.name.name, columns: plan.schema.enumerated().filter { $0.offset != arrival }.map { ColumnDefinition(name: $0.element.name, type: $0.element.type) },
                                        watermark: time.map { ($0.column, $0.delayMillis) }, options: options, span: s.loc.span)
             def.timeOrigin = time?.origin ?? "processing time: ROWTIME, when a row reached the stream"
             cat.add(def)
@@ -815,7 +827,7 @@ public final class Engine {
     /// A load of a file into a declared stream, to run where the caller likes (`run()` on a
     /// thread of its own: it touches only the store), then to hand back to `finish(_:)` on the
     /// engine's thread.
-    public func inputLoader(stream name: String, path: String, pace: Double? = nil) throws(EngineError) -> InputLoader {
+    public func inputLoader(stream name: String, path: String, pace: Double? = nil, arrival: RecordedArrival? = nil) throws(EngineError) -> InputLoader {
         guard let def = catalog.stream(named: name) else {
             throw EngineError(message: "--input names stream '\(name)', which the query file does not declare")
         }
@@ -824,7 +836,7 @@ public final class Engine {
                 throw EngineError(message: "stream \(def.name) has no WATERMARK column to pace the records by")
             }
         }
-        return InputLoader(definition: def, path: path, pace: pace, store: store)
+        return InputLoader(definition: def, path: path, pace: pace, arrival: arrival, store: store)
     }
 
     /// What a load found that the engine reports: its oversized records go to error_stream.
@@ -835,6 +847,11 @@ public final class Engine {
             let n = oversized.count, max = store.configuration.maxRecordBytes
             emit("input", query: nil, "\(n) record\(n == 1 ? "" : "s") of \(loader.path) \(n == 1 ? "was" : "were") over \(max) bytes and went to error_stream",
                  [("stream", .string(loader.stream)), ("file", .string(loader.path)), ("oversized", .int(Int64(n)))])
+        }
+        if let a = loader.arrival, loader.undated > 0 {
+            let n = loader.undated
+            emit("input", query: nil, "warning: \(n) record\(n == 1 ? "" : "s") of \(loader.path) had no time in \(a.field); each arrived with the record before it",
+                 [("stream", .string(loader.stream)), ("file", .string(loader.path)), ("undated", .int(Int64(n)))])
         }
     }
 
@@ -1401,7 +1418,7 @@ extension Engine {
     /// KDA's INSERT (a pump's): the query's columns fill the target stream's by position, the
     /// listed ones (`INSERT INTO s (a, b)`) or all of them, converted to their types (KDA's
     /// implicit conversions); columns not listed are NULL.
-    static func byPosition(_ plan: LogicalPlan, into target: StreamDefinition, _ i: Insert) throws(EngineError) -> LogicalPlan {
+    static func byPosition(_ plan: LogicalPlan, into target: StreamDefinition, _ i: Insert, rowtime: Bool = false) throws(EngineError) -> LogicalPlan {
         func bad(_ m: String, _ help: String? = nil) -> EngineError {
             EngineError(diagnostics: [Diagnostic(id: "plan.insert-columns", message: m, span: i.target.loc.span, help: help)])
         }
@@ -1414,7 +1431,9 @@ extension Engine {
             filled.append(k)
         }
         if i.columns.isEmpty { filled = Array(target.columns.indices) }
-        let schema = plan.schema
+        var schema = plan.schema
+        // The ROWTIME `withRowtime` added comes last and passes through as it is.
+        let time = rowtime ? schema.popLast() : nil
         guard schema.count == filled.count else {
             throw bad("the query gives \(schema.count) column\(schema.count == 1 ? "" : "s") for the \(filled.count) of \(target.name) it fills",
                       "the SELECT list fills \(filled.map { target.columns[$0].name }.joined(separator: ", ")) in that order")
@@ -1425,6 +1444,25 @@ extension Engine {
             let e = BoundExpr.column(from, name: schema[from].name, schema[from].type)
             exprs.append(schema[from].type == column.type ? e : .cast(e, column.type))
         }
-        return .project(plan, exprs, names: target.columns.map(\.name))
+        var names = target.columns.map(\.name)
+        if let t = time {
+            exprs.append(.column(schema.count, name: t.name, t.type))
+            names.append("ROWTIME")
+        }
+        return .project(plan, exprs, names: names)
+    }
+
+    /// A pump's query with its rows' ROWTIME as a last column (every branch of a UNION ALL), or
+    /// nil when it has no single ROWTIME to give (DISTINCT rows).
+    static func withRowtime(_ q: Query) -> Query? {
+        guard !q.distinct else { return nil }
+        func add(_ q: Query) -> Query {
+            var r = q
+            r.items.append(.expression(Expr(.column(qualifier: nil, name: Identifier("ROWTIME")), q.loc), alias: Identifier("ROWTIME", quoted: true), loc: q.loc))
+            return r
+        }
+        var r = add(q)
+        r.unionAll = q.unionAll.map(add)
+        return r
     }
 }

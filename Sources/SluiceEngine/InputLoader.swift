@@ -1,6 +1,6 @@
 import Foundation
 import SluiceCodecs
-import SluiceCore
+public import SluiceCore
 public import SluicePlanner
 public import SluiceStreams
 
@@ -40,10 +40,15 @@ public final class InputLoader: @unchecked Sendable {
     private var _stopRequested = false
     private var _oversized: [RecordFailure] = []
 
-    init(definition: StreamDefinition, path: String, pace: Double?, store: StreamStore) {
+    /// Where each record's arrival time comes from, in a replay that keeps the recorded times.
+    let arrival: RecordedArrival?
+    private var _undated = 0
+
+    init(definition: StreamDefinition, path: String, pace: Double?, arrival: RecordedArrival? = nil, store: StreamStore) {
         self.definition = definition
         self.path = path
         self.pace = pace
+        self.arrival = arrival
         self.store = store
     }
 
@@ -53,6 +58,7 @@ public final class InputLoader: @unchecked Sendable {
         self.definition = definition
         self.path = path
         self.pace = pace
+        self.arrival = nil
         self.store = target
     }
 
@@ -64,6 +70,9 @@ public final class InputLoader: @unchecked Sendable {
     public var failure: String? { lock.withLock { _failure } }
     public var stopRequested: Bool { lock.withLock { _stopRequested } }
     var oversized: [RecordFailure] { lock.withLock { _oversized } }
+    /// Records whose arrival field could not be read (with `arrival`): each took the arrival of
+    /// the record before it.
+    public var undated: Int { lock.withLock { _undated } }
 
     /// Asks a running load to stop (at the next record).
     public func stop() { lock.withLock { _stopRequested = true } }
@@ -78,18 +87,20 @@ public final class InputLoader: @unchecked Sendable {
     private func load(stop: () -> Bool) throws(EngineError) {
         let def = definition
         func stopNow() -> Bool { lock.withLock { _stopRequested } || stop() }
-        var timeColumn: SluicePlanner.ColumnDefinition? = nil
-        if pace != nil, let w = def.watermark {
-            timeColumn = def.columns.first { $0.name.lowercased() == w.column.lowercased() }
-        }
-        var timeDecoder = timeColumn.map { JSONRecordDecoder(fields: [FieldSpec(name: "t", path: $0.path, type: .timestamp)]) }
-        var timeBuilder = [ColumnBuilder(.timestamp)]
-        var timeIndex: Int? = nil
+        let csv = Engine.text(def.options["format"]) == "csv"
+        let delimiter = (Engine.text(def.options["delimiter"]) ?? ",").utf8.first ?? 44
+        // The event time that paces the load: the stream's WATERMARK column.
+        var eventTime = pace == nil ? nil : def.watermark.flatMap { w in
+            def.columns.first { $0.name.lowercased() == w.column.lowercased() }
+        }.map { RecordTime(field: $0.name, in: def, csv: csv, delimiter: delimiter) }
+        // The recorded arrival: a field of each record, not before the one of the record before.
+        var arrivalTime = arrival.map { RecordTime(field: $0.field, in: def, csv: csv, delimiter: delimiter) }
+        var lastArrival = Int64.min, batchArrival = Int64.min, undated = 0
+        // Nothing more of this load is in flight once it ends, however: its last millisecond may be read.
+        defer { if lastArrival != .min { arrival?.clock.advance(to: lastArrival + 1) } }
         var firstEvent: Int64? = nil
         let startedAt = Date()
         var stopped = false
-        let csv = Engine.text(def.options["format"]) == "csv"
-        let delimiter = (Engine.text(def.options["delimiter"]) ?? ",").utf8.first ?? 44
         let keyField = Engine.text(def.options["partition_key"])
         let keyPath = keyField.map { $0.split(separator: ".").map(String.init) }
         var keyIndex: Int? = nil
@@ -112,8 +123,10 @@ public final class InputLoader: @unchecked Sendable {
             }
             if failed > 0 { throw EngineError.io("\(failed) records of \(path) were not put") }
             let count = batch.count
-            lock.withLock { _put += count }
+            lock.withLock { _put += count; _undated = undated }
             batch.removeAll()
+            // Every record up to here is in: the replay's time is theirs.
+            if batchArrival != .min { arrival?.clock.advance(to: batchArrival) }
         }
         func records(_ body: (UnsafeRawBufferPointer, Int) throws(EngineError) -> Void) throws(EngineError) {
             if csv { try forEachCSVRecord(path, delimiter: delimiter, body) } else { try forEachNumberedLine(path, body) }
@@ -126,27 +139,17 @@ public final class InputLoader: @unchecked Sendable {
                 } catch {
                     throw EngineError.io("\(error)")
                 }
-                if let k = keyField, let names = CSVRecordDecoder.values(of: line, delimiter: delimiter) {
-                    keyIndex = names.firstIndex { $0.lowercased() == k.lowercased() }
-                }
-                if let t = timeColumn, let names = CSVRecordDecoder.values(of: line, delimiter: delimiter) {
-                    timeIndex = names.firstIndex { $0.lowercased() == t.name.lowercased() }
+                if let names = CSVRecordDecoder.values(of: line, delimiter: delimiter) {
+                    if let k = keyField { keyIndex = names.firstIndex { $0.lowercased() == k.lowercased() } }
+                    eventTime?.header(names)
+                    arrivalTime?.header(names)
                 }
                 return
             }
             if stopped { return }
             if let speed = pace {
                 // The record's event time, then a wait until its moment of the replay.
-                var t: Int64? = nil
-                if csv {
-                    if timeIndex == nil, !headerPending { timeIndex = def.columns.firstIndex { $0.name == timeColumn!.name } }
-                    if let i = timeIndex, let values = CSVRecordDecoder.values(of: line, delimiter: delimiter), i < values.count {
-                        t = TimeFormat.parseISO8601(values[i]) ?? Int64(values[i])
-                    }
-                } else if timeDecoder!.decode(line, into: &timeBuilder) == nil, case .timestamp(let v) = timeBuilder[0].finish().value(0) {
-                    t = v
-                }
-                if let t {
+                if let t = eventTime!.time(of: line) {
                     if firstEvent == nil { firstEvent = t }
                     let due = Double(t - firstEvent!) / 1000 / speed
                     while true {
@@ -183,7 +186,17 @@ public final class InputLoader: @unchecked Sendable {
             }
             // A put takes 500 records and 5 MB at most.
             if batch.byteCount + size > store.maxPutRecordsBytes { try flush() }
-            if let k = partitionKey {
+            if arrivalTime != nil {
+                if let t = arrivalTime!.time(of: line) { lastArrival = max(lastArrival, t) } else { undated += 1 }
+                if lastArrival == .min { lastArrival = arrival!.clock.nowMillis() }
+                batchArrival = lastArrival
+                let at = lastArrival
+                if let k = partitionKey {
+                    batch.append(data: line, partitionKey: k, arrival: at)
+                } else {
+                    InputLoader.decimal(number) { k in batch.append(data: line, partitionKey: String(decoding: k, as: UTF8.self), arrival: at) }
+                }
+            } else if let k = partitionKey {
                 batch.append(data: line, partitionKey: k)
             } else {
                 InputLoader.decimal(number) { batch.append(data: line, partitionKey: $0) }
@@ -215,5 +228,54 @@ public final class InputLoader: @unchecked Sendable {
             }
             return body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buf)[0..<count]))
         }
+    }
+}
+
+
+/// A replay's recorded arrival times (`sluice run --arrival-field`): each record's from `field`
+/// (ISO-8601 or epoch milliseconds), on `clock`, which the load moves as its puts land.
+public struct RecordedArrival: Sendable {
+    public let field: String
+    public let clock: ReplayClock
+    public init(field: String, clock: ReplayClock) {
+        self.field = field
+        self.clock = clock
+    }
+}
+
+/// A time read from one field of each record of a file: a declared column (by its PATH, or its
+/// position in a CSV record without a header) or else a JSON path (`a.b`) or a CSV header name.
+struct RecordTime {
+    private var decoder: JSONRecordDecoder?
+    private var builder = [ColumnBuilder(.timestamp)]
+    private var index: Int?
+    private let name: String
+    private let delimiter: UInt8
+
+    init(field: String, in def: StreamDefinition, csv: Bool, delimiter: UInt8) {
+        name = field
+        self.delimiter = delimiter
+        let column = def.columns.firstIndex { $0.name.lowercased() == field.lowercased() }
+        if csv {
+            index = column
+        } else {
+            let path = column.map { def.columns[$0].path } ?? field.split(separator: ".").map(String.init)
+            decoder = JSONRecordDecoder(fields: [FieldSpec(name: "t", path: path, type: .timestamp)])
+        }
+    }
+
+    /// A CSV file's header: the field is the column of that name.
+    mutating func header(_ names: [String]) {
+        if let i = names.firstIndex(where: { $0.lowercased() == name.lowercased() }) { index = i }
+    }
+
+    /// The record's time, or nil when the field is missing or not a time.
+    mutating func time(of line: UnsafeRawBufferPointer) -> Int64? {
+        if decoder != nil {
+            guard decoder!.decode(line, into: &builder) == nil, case .timestamp(let v) = builder[0].finish().value(0) else { return nil }
+            return v
+        }
+        guard let i = index, let values = CSVRecordDecoder.values(of: line, delimiter: delimiter), i < values.count else { return nil }
+        return TimeFormat.parseISO8601(values[i]) ?? Int64(values[i])
     }
 }

@@ -129,39 +129,71 @@ final class StreamSink: RowSink {
     let stream: String
     let encoder: RecordEncoder
     let keyColumn: Int?
+    /// The query's `ROWTIME` column, when it gives one: each row's record arrives at that time
+    /// (not before the stream's last record) instead of now, and the column is not in the data.
+    let arrivalColumn: Int?
     private var next = 0
 
     var streamsWritten: [String] { [stream] }
 
-    init(store: StreamStore, stream: String, columns: [String], partitionKey: String?) {
+    /// The column of a query's rows that sets their records' arrival in a stream: a TIMESTAMP
+    /// named ROWTIME (a stream declares no column of that name, so it can be nothing else).
+    static func arrivalColumn(_ schema: [(name: String, type: ColumnType)]) -> Int? {
+        schema.lastIndex { $0.name.uppercased() == "ROWTIME" && $0.type == .timestamp }
+    }
+
+    init(store: StreamStore, stream: String, columns: [String], partitionKey: String?, arrivalColumn: Int? = nil) {
         self.store = store
         self.stream = stream
-        encoder = RecordEncoder(format: .json, columns: columns)
-        keyColumn = partitionKey.flatMap { k in columns.firstIndex { $0.lowercased() == k.lowercased() } }
+        self.arrivalColumn = arrivalColumn
+        var data = columns
+        if let a = arrivalColumn { data.remove(at: a) }
+        encoder = RecordEncoder(format: .json, columns: data)
+        keyColumn = partitionKey.flatMap { k in data.firstIndex { $0.lowercased() == k.lowercased() } }
     }
 
     func write(_ rows: [[Value]]) throws(EngineError) {
         var i = 0
+        var batch = PackedRecords()
+        var data: [UInt8] = []
+        let clock = store.configuration.clock
         while i < rows.count {
-            let chunk = rows[i..<min(rows.count, i + 500)]
-            var entries: [PutRecordsRequestEntry] = []
-            for r in chunk {
-                var data: [UInt8] = []
+            batch.removeAll()
+            var latest = Int64.min
+            for var r in rows[i..<min(rows.count, i + 500)] {
+                var arrival: Int64? = nil
+                if let a = arrivalColumn {
+                    if case .timestamp(let t) = r[a] { arrival = t }
+                    r.remove(at: a)
+                }
+                if let t = arrival {
+                    // A row's time is at most now: a group that the end of the input closed early
+                    // leaves now. In a replay, time moves on to it instead (a replay's end is when
+                    // every group has closed).
+                    if let replay = clock as? ReplayClock { replay.advance(to: t) } else { arrival = min(t, clock.nowMillis()) }
+                    latest = max(latest, t)
+                }
+                data.removeAll(keepingCapacity: true)
                 encoder.append(r, to: &data)
                 data.removeLast()  // the newline
                 let key = keyColumn.map { RecordEncoder.text(r[$0]) }.flatMap { $0.isEmpty ? nil : $0 } ?? String(next)
                 next += 1
-                entries.append(PutRecordsRequestEntry(data: data, partitionKey: key))
+                data.withUnsafeBytes { d in
+                    // A NULL ROWTIME arrives now (the store's clock), not before the stream's last record.
+                    if arrivalColumn != nil { batch.append(data: d, partitionKey: key, arrival: arrival ?? store.configuration.clock.nowMillis()) } else { batch.append(data: d, partitionKey: key) }
+                }
             }
             let result: PutRecordsResult
             do {
-                result = try store.putRecords(stream: stream, records: entries)
+                result = try store.putRecords(stream: stream, packed: batch)
             } catch {
                 throw EngineError.io("cannot put rows into stream \(stream): \(error)")
             }
             if result.failedRecordCount > 0 {
                 throw EngineError.io("\(result.failedRecordCount) rows could not be put into stream \(stream)")
             }
+            // The put is done: its last millisecond may be read.
+            if latest != .min, let replay = clock as? ReplayClock { replay.advance(to: latest + 1) }
             i += 500
         }
     }

@@ -156,7 +156,8 @@ extension Planner {
 
     func column(_ qualifier: Identifier?, _ name: Identifier, _ scope: Scope, _ loc: NodeSpan) throws(PlanError) -> BoundExpr {
         func matches(_ e: Scope.Entry) -> Bool {
-            let sameName = name.quoted ? e.name == name.name : e.name.lowercased() == name.name.lowercased()
+            func same(_ n: String) -> Bool { name.quoted ? n == name.name : n.lowercased() == name.name.lowercased() }
+            let sameName = same(e.name) || e.also.map(same) == true
             let sameQualifier = qualifier.map { q in e.qualifier?.lowercased() == q.name.lowercased() } ?? true
             return sameName && sameQualifier && !e.changeKind
         }
@@ -178,7 +179,7 @@ extension Planner {
             throw Planner.error("bind.unknown-column", "unknown column '\(label)'", loc, help: help)
         }
         let e = scope.entries[i]
-        return .column(i, name: e.name, e.type)
+        return .column(i, name: e.also != nil && e.name.lowercased() != name.name.lowercased() ? e.also! : e.name, e.type)
     }
 
     func mismatch(_ op: String, _ a: BoundExpr, _ b: BoundExpr?, _ loc: NodeSpan) -> PlanError {
@@ -261,7 +262,7 @@ extension Planner {
                                   "CHAR_LENGTH", "SUBSTRING", "TRIM", "LTRIM", "RTRIM", "REPLACE", "CONCAT", "COALESCE", "NULLIF",
                                   "DATE_TRUNC", "TO_TIMESTAMP", "NOW", "CURRENT_TIMESTAMP", "PROCTIME", "LOCALTIMESTAMP",
                                   "MOD", "YEAR", "MONTH", "DAYOFMONTH", "DAY", "HOUR", "MINUTE", "SECOND", "DATE_FORMAT",
-                                  "REGEXP_EXTRACT", "SPLIT_INDEX", "SPLIT_PART"]
+                                  "REGEXP_EXTRACT", "SPLIT_INDEX", "SPLIT_PART", "TSDIFF"]
 
     /// A scalar function call, with its arguments checked.
     func function(_ name: String, _ args: [BoundExpr], _ loc: NodeSpan, spelled: String? = nil) throws(PlanError) -> BoundExpr {
@@ -405,6 +406,11 @@ extension Planner {
             try text(1)
             try numeric(2)
             return .call(name, args, .varchar)
+        case "TSDIFF":
+            // KDA's TSDIFF(a, b): a - b in milliseconds, NULL when either is.
+            try arity(2...2)
+            for i in 0..<2 where args[i].type != .timestamp && !Planner.isNull(args[i]) { throw mismatch(name, args[i], nil, loc) }
+            return .call(name, args, .bigint)
         case "TO_TIMESTAMP":
             try arity(1...1)
             guard Planner.isNumeric(args[0].type) || args[0].type == .varchar else { throw mismatch(name, args[0], nil, loc) }

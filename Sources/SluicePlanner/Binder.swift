@@ -18,6 +18,10 @@ struct Scope {
         var hidden: Bool = false
         /// The change kind of an updating input (its `op` column): carried along, never named.
         var changeKind: Bool = false
+        /// Another name the column answers to: a stream's ROWTIME is also its records'
+        /// APPROXIMATE_ARRIVAL_TIME (KDA's name for when a record reached the stream, which in
+        /// Sluice is the same time), unless the stream declares a column of that name.
+        var also: String? = nil
     }
 
     var entries: [Entry]
@@ -408,7 +412,11 @@ public struct Planner: Sendable {
         }
         let columns = s.columns.map { SourceColumn.field($0) } + [.rowtime]
         let q = (alias ?? name).name
-        let scope = Scope(entries: columns.map { Scope.Entry(qualifier: q, name: $0.name, type: $0.type, hidden: $0 == .rowtime) })
+        let declaresArrival = s.columns.contains { $0.name.uppercased() == "APPROXIMATE_ARRIVAL_TIME" }
+        let scope = Scope(entries: columns.map {
+            Scope.Entry(qualifier: q, name: $0.name, type: $0.type, hidden: $0 == .rowtime,
+                        also: $0 == .rowtime && !declaresArrival ? "APPROXIMATE_ARRIVAL_TIME" : nil)
+        })
         return (.source(SourceNode(stream: s, columns: columns, predicate: nil)), scope)
     }
 

@@ -69,6 +69,10 @@ public struct StoreConfiguration: Sendable {
     /// seconds; 0 makes both immediate.
     public var createDelayMillis: Int64 = 0
     public var updateDelayMillis: Int64 = 0
+    /// Whether records leave when their retention period has passed. A replay's store (records
+    /// arriving at recorded times, on a `ReplayClock` that runs ahead of the queries reading
+    /// them) keeps everything for the run instead.
+    public var retentionApplies = true
 
     public init(dataDirectory: String, clock: any SluiceClock = SystemClock()) {
         self.dataDirectory = dataDirectory

@@ -10,6 +10,14 @@ protocol PutSource {
     func explicitHashKey(_ i: Int) -> String?
     /// The partition key's UTF-8 bytes and the data of record `i`.
     func withRecord<R>(_ i: Int, _ body: (_ key: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer) -> R) -> R
+    /// The arrival time record `i` asks for (a replay's recorded time, a pump's ROWTIME), or nil
+    /// for the store's clock. The log never lets arrivals go back: a shard's records keep the
+    /// largest arrival so far.
+    func arrival(_ i: Int) -> Int64?
+}
+
+extension PutSource {
+    func arrival(_ i: Int) -> Int64? { nil }
 }
 
 extension Array: PutSource where Element == PutRecordsRequestEntry {
@@ -31,6 +39,8 @@ public struct PackedRecords: Sendable {
     /// Record i: key at starts[i] of keyLengths[i] bytes, then its data up to starts[i + 1].
     private var starts: [Int] = [0]
     private var keyLengths: [Int] = []
+    /// Each record's own arrival time, when the records carry them (all or none).
+    private var arrivals: [Int64] = []
 
     public init() {}
 
@@ -50,11 +60,21 @@ public struct PackedRecords: Sendable {
         key.withUTF8 { append(data: data, partitionKey: UnsafeRawBufferPointer($0)) }
     }
 
+    /// A record with the arrival time it is to have (epoch ms) instead of the store's clock: a
+    /// replay's recorded arrival, or the ROWTIME a query gives the rows it writes. The records of
+    /// one put either all have one or none has.
+    public mutating func append(data: UnsafeRawBufferPointer, partitionKey: String, arrival: Int64) {
+        precondition(arrivals.count == keyLengths.count, "a put's records all have an arrival time or none has")
+        append(data: data, partitionKey: partitionKey)
+        arrivals.append(arrival)
+    }
+
     public mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)
         starts.removeAll(keepingCapacity: true)
         starts.append(0)
         keyLengths.removeAll(keepingCapacity: true)
+        arrivals.removeAll(keepingCapacity: true)
     }
 
     /// Record i's partition key and data.
@@ -72,6 +92,7 @@ extension PackedRecords: PutSource {
     func keyCount(_ i: Int) -> Int { keyLengths[i] }
     func dataCount(_ i: Int) -> Int { starts[i + 1] - starts[i] - keyLengths[i] }
     func explicitHashKey(_ i: Int) -> String? { nil }
+    func arrival(_ i: Int) -> Int64? { arrivals.isEmpty ? nil : arrivals[i] }
     func withRecord<R>(_ i: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> R) -> R {
         bytes.withUnsafeBytes { all in
             let s = starts[i], k = keyLengths[i]

@@ -187,21 +187,28 @@ final class ShardLog: @unchecked Sendable {
         lock.locked { if nextIndex < index { nextIndex = index } }
     }
 
-    /// Appends records in order, all with one arrival time (clamped so arrivals never go back).
-    /// Returns the index of the first record and the arrival used; the records get consecutive indexes.
-    /// Nothing is acknowledged unless the bytes reached the file: on a write error the log is left
-    /// as it was and the error is thrown.
+    /// Appends records in order, each at the arrival time it asks for (`PutSource.arrival`), else
+    /// at `now`, clamped so arrivals never go back. Returns the index of the first record and the
+    /// arrival of each (`arrivals`, empty when all took `arrival`); the records get consecutive
+    /// indexes. Nothing is acknowledged unless the bytes reached the file: on a write error the
+    /// log is left as it was and the error is thrown.
     func append(entries: some PutSource, positions: some Collection<Int>, arrival now: Int64,
-                syncNow: Bool) throws(StreamError) -> (first: UInt64, arrival: Int64) {
+                syncNow: Bool) throws(StreamError) -> (first: UInt64, arrival: Int64, arrivals: [Int64]) {
         lock.lock()
         defer { lock.unlock() }
-        let arrival = max(now, lastArrival)
+        var arrival = max(now, lastArrival)
+        let own = positions.first.map { entries.arrival($0) != nil } ?? false
+        var arrivals: [Int64] = []
+        if own {
+            arrival = lastArrival
+            arrivals.reserveCapacity(positions.count)
+        }
         let first = nextIndex
         var index = first
         var seg = segments[segments.count - 1]
         let startSize = seg.size
         writeBuffer.count = 0
-        var pending: [(index: UInt64, offset: Int)] = []
+        var pending: [(index: UInt64, offset: Int, arrival: Int64)] = []
         pending.reserveCapacity(positions.count)
         var rolledFrom: [Segment] = []
         for p in positions {
@@ -210,13 +217,17 @@ final class ShardLog: @unchecked Sendable {
             let frameLen = SegmentFormat.frameHeaderBytes + payloadLen
             if seg.size + writeBuffer.count + frameLen > segmentBytes && (seg.count > 0 || writeBuffer.count > 0) {
                 // Seal this segment and begin the next one at this record's index.
-                try flush(seg, pending: &pending, arrival: arrival, startSize: rolledFrom.isEmpty ? startSize : SegmentFormat.headerBytes)
+                try flush(seg, pending: &pending, startSize: rolledFrom.isEmpty ? startSize : SegmentFormat.headerBytes)
                 let next = try Segment.create(directory: directory, base: index)
                 rolledFrom.append(seg)
                 segments.append(next)
                 seg = next
             }
-            pending.append((index, seg.size + writeBuffer.count))
+            if own {
+                arrival = max(arrival, entries.arrival(p) ?? now)
+                arrivals.append(arrival)
+            }
+            pending.append((index, seg.size + writeBuffer.count, arrival))
             let dst = writeBuffer.grow(by: frameLen)
             dst.storeBytes(of: UInt32(payloadLen).littleEndian, toByteOffset: 0, as: UInt32.self)
             dst.storeBytes(of: index.littleEndian, toByteOffset: 8, as: UInt64.self)
@@ -229,7 +240,7 @@ final class ShardLog: @unchecked Sendable {
             }
             index += 1  // (its checksum goes in as the frames are flushed, four at a time)
         }
-        try flush(seg, pending: &pending, arrival: arrival, startSize: rolledFrom.isEmpty ? startSize : SegmentFormat.headerBytes)
+        try flush(seg, pending: &pending, startSize: rolledFrom.isEmpty ? startSize : SegmentFormat.headerBytes)
         sealedUnsynced.append(contentsOf: rolledFrom)
         if syncNow {
             for s in rolledFrom { _ = fdatasync(s.fd) }
@@ -239,11 +250,11 @@ final class ShardLog: @unchecked Sendable {
         }
         nextIndex = index
         lastArrival = arrival
-        return (first, arrival)
+        return (first, arrival, arrivals)
     }
 
     /// Writes the buffered frames to `seg` and indexes them; on failure truncates back to `startSize`.
-    private func flush(_ seg: Segment, pending: inout [(index: UInt64, offset: Int)], arrival: Int64,
+    private func flush(_ seg: Segment, pending: inout [(index: UInt64, offset: Int, arrival: Int64)],
                        startSize: Int) throws(StreamError) {
         guard writeBuffer.count > 0 else { return }
         // Each buffered frame's checksum of its payload, four frames side by side.
@@ -270,7 +281,7 @@ final class ShardLog: @unchecked Sendable {
             _ = ftruncate(seg.fd, off_t(seg.size))
             throw error
         }
-        for (idx, off) in pending { seg.noteFrame(index: idx, arrival: arrival, offset: off) }
+        for (idx, off, arrival) in pending { seg.noteFrame(index: idx, arrival: arrival, offset: off) }
         seg.size += writeBuffer.count
         writeBuffer.count = 0
         pending.removeAll(keepingCapacity: true)

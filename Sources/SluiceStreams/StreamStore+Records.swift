@@ -140,15 +140,15 @@ extension StreamStore {
             do throws(StreamError) {
                 let log = try h.log(shard, segmentBytes: configuration.segmentBytes, mapSegments: configuration.mapSegments)
                 if let m = minimum { bumpForOrdering(log, shard: meta, minimum: m) }
-                let (first, arrival) = try log.append(entries: records, positions: positions, arrival: now,
-                                                      syncNow: configuration.fsync == .always)
+                let (first, arrival, arrivals) = try log.append(entries: records, positions: positions, arrival: now,
+                                                                syncNow: configuration.fsync == .always)
                 let created = meta.creationSeconds
                 let recordSeconds = UInt64(max(0, arrival) / 1000)
                 for (k, p) in positions.enumerated() {
                     results[p] = .success(PutRecordResult(
                         shardIndex: shard,
-                        sequenceNumber: SequenceNumber(shardCreationSeconds: created, shardIndex: shard,
-                                                       index: first + UInt64(k), recordSeconds: recordSeconds)))
+                        sequenceNumber: SequenceNumber(shardCreationSeconds: created, shardIndex: shard, index: first + UInt64(k),
+                                                       recordSeconds: arrivals.isEmpty ? recordSeconds : UInt64(max(0, arrivals[k]) / 1000))))
                     writtenBytes += records.dataCount(p) + records.keyCount(p)
                 }
                 written += positions.count
@@ -209,7 +209,7 @@ extension StreamStore {
             throw StreamError(.resourceNotFound, "Could not find shard \(shardId) in stream \(name) under account \(account).")
         }
         if !h.deleted { try requireCreated(h, now: now) }
-        guard !h.deleted, let shard = h.shard(index), !h.isExpired(shard, now: now) else {
+        guard !h.deleted, let shard = h.shard(index), !expired(h, shard, now: now) else {
             throw shardNotFound(ShardID.format(index), name)
         }
         let log = try h.log(index, segmentBytes: configuration.segmentBytes, mapSegments: configuration.mapSegments)
@@ -268,7 +268,7 @@ extension StreamStore {
         // Resolve the shard under the stream lock; read under the shard log's own lock.
         let (shard, log, children, minArrival) = try h.lock.locked { () throws(StreamError) -> (ShardMeta, ShardLog, [ChildShard], Int64) in
             guard !h.deleted, h.meta.createdMillis == it.streamCreationMillis, let shard = h.shard(it.shardIndex),
-                  !h.isExpired(shard, now: now)
+                  !expired(h, shard, now: now)
             else { throw shardNotFound(sid, it.streamName) }
             try maybeTrim(h, now: now)
             if configuration.enforceThroughputLimits && h.meta.mode == .provisioned {
@@ -286,7 +286,7 @@ extension StreamStore {
                                   parentShards: [c.parent, c.adjacentParent].compactMap { $0.map(ShardID.format) },
                                   hashKeyRange: c.range)
             }
-            return (shard, try h.log(shard.index, segmentBytes: configuration.segmentBytes, mapSegments: configuration.mapSegments), children, h.trimHorizon(now: now))
+            return (shard, try h.log(shard.index, segmentBytes: configuration.segmentBytes, mapSegments: configuration.mapSegments), children, horizon(h, now: now))
         }
         let outcome = try log.read(from: it.position, limit: limit, maxBytes: 10 << 20, minArrival: minArrival,
                                    shardName: "\(sid) of stream \(it.streamName)")

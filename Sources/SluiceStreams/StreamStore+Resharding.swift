@@ -107,7 +107,7 @@ extension StreamStore {
     }
 
     func openShard(_ h: StreamHandle, _ id: String, now: Int64) throws(StreamError) -> ShardMeta {
-        guard let index = ShardID.parse(id), let s = h.shard(index), !h.isExpired(s, now: now) else {
+        guard let index = ShardID.parse(id), let s = h.shard(index), !expired(h, s, now: now) else {
             throw StreamError(.resourceNotFound, "Could not find shard \(id) in stream \(h.meta.name) under account \(account).")
         }
         guard s.isOpen else {

@@ -305,7 +305,7 @@ public final class StreamStore: @unchecked Sendable {
     /// CREATING for `createDelayMillis` after creation, UPDATING until a reshard or mode change
     /// has settled, else ACTIVE (the stream's lock held).
     func status(_ h: StreamHandle, now: Int64) -> StreamStatus {
-        if now < h.meta.createdMillis + configuration.createDelayMillis { return .creating }
+        if configuration.createDelayMillis > 0 && now < h.meta.createdMillis + configuration.createDelayMillis { return .creating }
         if now < h.meta.updatingUntilMillis { return .updating }
         return .active
     }
@@ -374,7 +374,7 @@ public final class StreamStore: @unchecked Sendable {
             if let c = expectedCreation, c != h.meta.createdMillis {
                 throw StreamError(.resourceNotFound, "Stream \(name) under account \(account) not found.")
             }
-            let horizon = h.trimHorizon(now: now)
+            let horizon = self.horizon(h, now: now)
             var shards = visibleShards(h, now: now)
             func openAt(_ s: ShardMeta, _ t: Int64) -> Bool {
                 (s.createdMillis <= t || s.parent == nil) && (s.closedMillis.map { $0 > t } ?? true)
@@ -469,12 +469,12 @@ public final class StreamStore: @unchecked Sendable {
     @discardableResult
     func trim(_ h: StreamHandle, now: Int64) throws(StreamError) -> Int {
         h.lastTrimMillis = now
-        let horizon = h.trimHorizon(now: now)
+        let horizon = self.horizon(h, now: now)
         var removed = 0
         var expired: [UInt32] = []
         for s in h.meta.shards {
             guard let log = h.logs[s.index] else { continue }
-            if h.isExpired(s, now: now) {
+            if self.expired(h, s, now: now) {
                 removed += log.recordCount
                 log.destroy()
                 h.logs[s.index] = nil
@@ -488,6 +488,18 @@ public final class StreamStore: @unchecked Sendable {
             try h.saveMeta()
         }
         return removed
+    }
+
+    /// Where the stream's retention begins: records that arrived before it are gone. A store
+    /// that keeps everything (a replay's, `retentionApplies` false) keeps only what was trimmed
+    /// by hand (DecreaseStreamRetentionPeriod aside, nothing).
+    func horizon(_ h: StreamHandle, now: Int64) -> Int64 {
+        configuration.retentionApplies ? h.trimHorizon(now: now) : h.meta.trimFloorMillis
+    }
+
+    /// Whether a closed shard has left the retention period.
+    func expired(_ h: StreamHandle, _ s: ShardMeta, now: Int64) -> Bool {
+        configuration.retentionApplies && h.isExpired(s, now: now)
     }
 
     func maybeTrim(_ h: StreamHandle, now: Int64) throws(StreamError) {

@@ -83,6 +83,83 @@ struct KDARunTests {
         #expect(rows.count == 2 && s1?["READINGS"] == .int(2) && s1?["TOTAL"] == .double(4), "\(rows)")
     }
 
+    /// A KDA application with the given code over one JSON input of TICKER, PRICE and two times.
+    static func timedApp(_ code: String) -> String {
+        """
+        {"ApplicationName": "timed", "ApplicationCode": \(JSONValue.string(code).serialized()),
+         "Inputs": [{"NamePrefix": "SOURCE_SQL_STREAM",
+           "InputSchema": {"RecordFormat": {"RecordFormatType": "JSON", "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}},
+             "RecordColumns": [{"Name": "TICKER", "Mapping": "$.ticker", "SqlType": "VARCHAR(4)"}, {"Name": "PRICE", "Mapping": "$.price", "SqlType": "DOUBLE"}]}}]}
+        """
+    }
+
+    static let timedRecords = """
+        {"ticker": "A", "price": 1, "ts": "2025-03-01T10:00:01Z", "sent": "2025-03-01T10:00:00.500Z"}
+        {"ticker": "B", "price": 2, "ts": "2025-03-01T10:00:04Z", "sent": "2025-03-01T10:00:03Z"}
+        {"ticker": "A", "price": 3, "ts": "2025-03-01T10:00:12Z", "sent": "2025-03-01T10:00:11Z"}
+        {"ticker": "A", "price": 4, "ts": 1740823235000, "sent": "2025-03-01T10:00:34Z"}
+
+        """
+
+    static func rows(_ path: String) throws -> [JSONValue] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { try JSONValue.parse(bytes: Array($0.utf8)) }
+    }
+
+    /// With --arrival-field each record's ROWTIME is its recorded time (ISO-8601 or epoch ms), so a
+    /// replay is deterministic: a STEP group's row carries the ROWTIME at which it closed (the end
+    /// of its interval, also for the last groups, which the end of the input closes), a second
+    /// pump copies the ROWTIME of the rows it reads, and APPROXIMATE_ARRIVAL_TIME is ROWTIME.
+    @Test func rowtimeComesFromTheRecordsAndFlowsThroughPumps() throws {
+        let code = """
+            CREATE OR REPLACE STREAM "PER_10S" (ticker VARCHAR(4), window_start TIMESTAMP, n INTEGER, total DOUBLE);
+            CREATE OR REPLACE PUMP "AGG" AS INSERT INTO "PER_10S"
+              SELECT STREAM ticker, STEP(s.ROWTIME BY INTERVAL '10' SECOND), COUNT(*), SUM(price) FROM "SOURCE_SQL_STREAM_001" AS s
+              GROUP BY ticker, STEP(s.ROWTIME BY INTERVAL '10' SECOND);
+            CREATE OR REPLACE STREAM "BIG" (ticker VARCHAR(4), total DOUBLE);
+            CREATE OR REPLACE PUMP "COPY" AS INSERT INTO "BIG" SELECT STREAM ticker, total FROM "PER_10S" WHERE total > 2;
+            CREATE OR REPLACE STREAM "ARRIVALS" (ticker VARCHAR(4), arrived TIMESTAMP);
+            CREATE OR REPLACE PUMP "ARR" AS INSERT INTO "ARRIVALS" SELECT STREAM ticker, APPROXIMATE_ARRIVAL_TIME FROM "SOURCE_SQL_STREAM_001";
+            """
+        let dir = TempDir()
+        try Self.timedApp(code).write(toFile: dir.path + "/app.json", atomically: true, encoding: .utf8)
+        try Self.timedRecords.write(toFile: dir.path + "/in.jsonl", atomically: true, encoding: .utf8)
+        for run in 1...2 {
+            let r = try CLI.run(["run", "app.json", "--input", "SOURCE_SQL_STREAM=in.jsonl", "--arrival-field", "ts", "--output", "PER_10S=agg\(run).jsonl",
+                                 "--output", "BIG=big\(run).jsonl", "--output", "ARRIVALS=arr\(run).jsonl", "--until-end"], cwd: dir.path)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let agg = try Self.rows(dir.path + "/agg1.jsonl")
+        let summary = agg.map { "\($0["ROWTIME"]?.stringValue ?? "?") \($0["TICKER"]?.stringValue ?? "?") \($0["N"]?.int64Value ?? -1)" }.sorted()
+        #expect(summary == ["2025-03-01T10:00:10.000Z A 1", "2025-03-01T10:00:10.000Z B 1", "2025-03-01T10:00:20.000Z A 1", "2025-03-01T10:00:40.000Z A 1"], "\(agg)")
+        let big = try Self.rows(dir.path + "/big1.jsonl")
+        #expect(big.map { "\($0["ROWTIME"]?.stringValue ?? "?") \($0["TOTAL"]?.doubleValue ?? 0)" } == ["2025-03-01T10:00:20.000Z 3.0", "2025-03-01T10:00:40.000Z 4.0"], "\(big)")
+        let arrivals = try Self.rows(dir.path + "/arr1.jsonl")
+        #expect(arrivals.map { $0["ARRIVED"] } == arrivals.map { $0["ROWTIME"] } && arrivals.count == 4, "\(arrivals)")
+        #expect(arrivals.first?["ROWTIME"] == "2025-03-01T10:00:01.000Z" && arrivals.last?["ROWTIME"] == "2025-03-01T10:00:35.000Z", "\(arrivals)")
+        // The same replay gives the same rows.
+        for name in ["agg", "big", "arr"] {
+            #expect(try String(contentsOfFile: dir.path + "/\(name)1.jsonl", encoding: .utf8) == String(contentsOfFile: dir.path + "/\(name)2.jsonl", encoding: .utf8))
+        }
+    }
+
+    /// --approximate-arrival-field gives APPROXIMATE_ARRIVAL_TIME apart from ROWTIME.
+    @Test func approximateArrivalTimeCanDifferFromRowtime() throws {
+        let code = """
+            CREATE OR REPLACE STREAM "ARRIVALS" (ticker VARCHAR(4), arrived TIMESTAMP, lag_ms BIGINT);
+            CREATE OR REPLACE PUMP "ARR" AS INSERT INTO "ARRIVALS"
+              SELECT STREAM ticker, APPROXIMATE_ARRIVAL_TIME, TSDIFF(ROWTIME, APPROXIMATE_ARRIVAL_TIME) FROM "SOURCE_SQL_STREAM_001";
+            """
+        let dir = TempDir()
+        try Self.timedApp(code).write(toFile: dir.path + "/app.json", atomically: true, encoding: .utf8)
+        try Self.timedRecords.write(toFile: dir.path + "/in.jsonl", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", "app.json", "--input", "SOURCE_SQL_STREAM=in.jsonl", "--arrival-field", "ts", "--approximate-arrival-field", "sent",
+                             "--output", "ARRIVALS=arr.jsonl", "--until-end"], cwd: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try Self.rows(dir.path + "/arr.jsonl")
+        #expect(rows.map { $0["ARRIVED"]?.stringValue ?? "?" } == ["2025-03-01T10:00:00.500Z", "2025-03-01T10:00:03.000Z", "2025-03-01T10:00:11.000Z", "2025-03-01T10:00:34.000Z"], "\(rows)")
+        #expect(rows.map { $0["LAG_MS"] } == [.int(500), .int(1000), .int(1000), .int(1000)], "\(rows)")
+    }
+
     @Test(arguments: [
         (app(output: #""LambdaOutput": {"ResourceARN": "arn:aws:lambda:us-east-1:1:function:notify", "RoleARN": "r"}"#), ["--input", "SOURCE_SQL_STREAM=in.jsonl"],
          "goes to the Lambda function notify"),

@@ -94,6 +94,30 @@ struct KDAPumpTests {
         #expect(rows.contains { $0["WINDOW_TIME"] == .string(TimeFormat.iso8601(t0 + 10_000)) && $0["N"] == .int(1) }, "\(rows)")
     }
 
+    /// In Sluice's own SQL, a TIMESTAMP column named ROWTIME in a query that writes a stream is the
+    /// arrival of each row's record (not a column of it): a derived stream of window results keeps
+    /// each window's end as its rows' ROWTIME.
+    @Test func aRowtimeColumnIsTheArrivalOfTheRecordsAQueryWrites() throws {
+        let f = try EngineFixture()
+        try f.load(Self.source + """
+            CREATE STREAM per10 AS SELECT "TICKER" AS ticker, COUNT(*) AS n, window_end AS ROWTIME
+              FROM TUMBLE("SOURCE_SQL_STREAM_001", ROWTIME, INTERVAL '10' SECOND) GROUP BY window_start, window_end, "TICKER";
+            INSERT INTO out SELECT ROWTIME AS t, * FROM per10;
+            """)
+        let t0 = f.clock.nowMillis()  // a multiple of 10 s
+        for (ticker, offset) in [("A", Int64(1_000)), ("B", 3_000), ("A", 12_000), ("A", 25_000)] {
+            f.clock.set(t0 + offset)
+            try f.put("SOURCE_SQL_STREAM_001", #"{"TICKER":"\#(ticker)","PRICE":1}"#)
+            f.clock.advance(by: 1)
+            while try f.engine.step() {}
+        }
+        f.clock.advance(by: 1)
+        while try f.engine.step() {}
+        let rows = try f.lines("out.jsonl").map { try JSONValue.parse(bytes: Array($0.utf8)) }
+        #expect(rows.map { $0["t"]?.stringValue ?? "?" } == [TimeFormat.iso8601(t0 + 10_000), TimeFormat.iso8601(t0 + 10_000), TimeFormat.iso8601(t0 + 20_000)], "\(rows)")
+        #expect(rows.allSatisfy { $0.objectValue?.keys.sorted() == ["n", "t", "ticker"] }, "ROWTIME is not a column of the records: \(rows)")
+    }
+
     /// KDA's TABLE(RANDOM_CUT_FOREST(CURSOR(...), trees, sample, timeDecay, shingle)): every numeric
     /// column of the cursor, AWS's depth score (about 1 for ordinary rows), KDA's output columns,
     /// filled into the stream by position; the explanation form adds ANOMALY_EXPLANATION only.

@@ -115,3 +115,48 @@ struct AutomaticTrimTests {
         #expect(before > 3 && after <= 2)
     }
 }
+
+/// Records that bring their own arrival time (a replay's recorded times, a pump's ROWTIME).
+@Suite("Recorded arrival times")
+struct RecordedArrivalTests {
+    static func packed(_ items: [(String, Int64)]) -> PackedRecords {
+        var p = PackedRecords()
+        for (text, at) in items { Array(text.utf8).withUnsafeBytes { p.append(data: $0, partitionKey: "k", arrival: at) } }
+        return p
+    }
+
+    /// Each record keeps its own time, never before the one before it in its shard (across puts
+    /// too); the sequence number's time field follows; a reopened log reads the same times.
+    @Test func eachRecordArrivesAtItsOwnTimeNeverGoingBack() throws {
+        let f = try StoreFixture { $0.retentionApplies = false }
+        try f.store.createStream(name: "s", shardCount: 1)
+        let t0: Int64 = 1_500_000_000_000  // 2017, long before the clock's now
+        _ = try f.store.putRecords(stream: "s", packed: Self.packed([("a", t0), ("b", t0 + 5_000), ("c", t0 + 2_000)]))
+        _ = try f.store.putRecords(stream: "s", packed: Self.packed([("d", t0 + 1_000), ("e", t0 + 9_000)]))
+        func arrivals() throws -> [Int64] {
+            let it = try f.store.getShardIterator(stream: "s", shardId: "shardId-000000000000", type: .trimHorizon)
+            let r = try f.store.getRecords(shardIterator: it, limit: 100)
+            try #require(r.records.count == 5)
+            #expect(r.sequenceNumber(1).recordSeconds == UInt64((t0 + 5_000) / 1000))
+            return (0..<r.records.count).map { r.records.arrivalMillis($0) }
+        }
+        let expected = [t0, t0 + 5_000, t0 + 5_000, t0 + 5_000, t0 + 9_000]
+        #expect(try arrivals() == expected)
+        try f.reopen()
+        #expect(try arrivals() == expected)
+        // AT_TIMESTAMP finds records by those times.
+        let it = try f.store.getShardIterator(stream: "s", shardId: "shardId-000000000000", type: .atTimestamp, timestampMillis: t0 + 6_000)
+        #expect(try f.store.getRecords(shardIterator: it, limit: 10).records.count == 1)
+    }
+
+    /// Old recorded times are past the retention period on the store's clock: a store whose
+    /// retention applies hides them, one that keeps everything (a replay's) serves them.
+    @Test func aReplayStoreKeepsRecordsWhateverTheirAge() throws {
+        for applies in [true, false] {
+            let f = try StoreFixture { $0.retentionApplies = applies }
+            try f.store.createStream(name: "s", shardCount: 1)
+            _ = try f.store.putRecords(stream: "s", packed: Self.packed([("old", 1_500_000_000_000)]))
+            #expect(try f.readAll("s", "shardId-000000000000").map(\.text) == (applies ? [] : ["old"]))
+        }
+    }
+}
