@@ -32,53 +32,96 @@ struct KDARun {
     }
 
     /// The statements that run the application: Sluice's for the inputs and outputs, KDA's for the code.
-    /// `approximateArrival`: the field of each JSON record that gives its APPROXIMATE_ARRIVAL_TIME
-    /// (else that is its ROWTIME, when it reached the stream).
-    func script(outputs: [(stream: String, file: String)], approximateArrival: String? = nil) throws -> (SourceFile, ParseResult) {
+    /// How a run connects the application to files and commands.
+    struct Options {
+        /// `--output STREAM=FILE`: in-application streams written as JSON lines.
+        var outputs: [(stream: String, file: String)] = []
+        /// `--approximate-arrival-field`: the field of each JSON record that gives its
+        /// APPROXIMATE_ARRIVAL_TIME (else that is its ROWTIME, when it reached the stream).
+        var approximateArrival: String? = nil
+        /// `--s3-dir`: S3 as a directory of buckets (reference data objects, Firehose deliveries).
+        var s3Dir: String? = nil
+        /// `--lambda ARN=COMMAND`: the command standing in for each Lambda output's function.
+        var lambdas: [String: String] = [:]
+    }
+
+    /// The columns of a record schema as Sluice declares them: `"NAME" TYPE PATH '$.mapping'`
+    /// for JSON, by position for CSV. `field` names the schema in the description, for errors.
+    static func columns(_ schema: KDAApplication.RecordSchema, at field: String) throws -> String {
+        try schema.columns.enumerated().map { (c, col) -> String in
+            var text = "\(Printer.quoted(col.name)) \(col.sqlType)"
+            if schema.format.kind == .json {
+                text += " PATH " + Printer.string(try Self.path(col.mapping ?? "$.\(col.name)", at: "\(field).RecordColumns[\(c)].Mapping"))
+            }
+            return text
+        }.joined(separator: ", ")
+    }
+
+    /// The WITH options reading records of a schema.
+    static func format(_ schema: KDAApplication.RecordSchema, at field: String) throws -> String {
+        switch schema.format.kind {
+        case .json:
+            guard schema.format.rowPath == nil || schema.format.rowPath == "$" else {
+                throw UsageError("\(field).RecordFormat: RecordRowPath '\(schema.format.rowPath ?? "")' reads several rows per record, which Sluice does not do yet; use '$'")
+            }
+            return "format = 'json'"
+        case .csv:
+            guard (schema.format.rowDelimiter ?? "\n") == "\n" else {
+                throw UsageError("\(field).RecordFormat: rows delimited by other than a newline are not read yet")
+            }
+            return "format = 'csv', header = false, delimiter = \(Printer.string(schema.format.columnDelimiter ?? ","))"
+        }
+    }
+
+    func script(_ options: Options) throws -> (SourceFile, ParseResult) {
         var declarations = ""
         for (k, input) in app.inputs.enumerated() {
-            var columns = try input.schema.columns.enumerated().map { (c, col) -> String in
-                var text = "\(Printer.quoted(col.name)) \(col.sqlType)"
-                if input.schema.format.kind == .json {
-                    text += " PATH " + Printer.string(try Self.path(col.mapping ?? "$.\(col.name)", at: "Inputs[\(k)].InputSchema.RecordColumns[\(c)].Mapping"))
-                }
-                return text
-            }.joined(separator: ", ")
-            if let field = approximateArrival {
+            var columns = try Self.columns(input.schema, at: "Inputs[\(k)].InputSchema")
+            if let field = options.approximateArrival {
                 guard input.schema.format.kind == .json else {
                     throw UsageError("--approximate-arrival-field \(field): input \(input.namePrefix) is CSV, whose columns are by position; the field can be given for JSON inputs")
                 }
                 let path = field.hasPrefix("$.") ? field : "$." + field
                 columns += ", \"APPROXIMATE_ARRIVAL_TIME\" TIMESTAMP PATH " + Printer.string(try Self.path(path, at: "--approximate-arrival-field"))
             }
-            let format: String
-            switch input.schema.format.kind {
-            case .json:
-                guard input.schema.format.rowPath == "$" else {
-                    throw UsageError("Inputs[\(k)].InputSchema.RecordFormat: RecordRowPath '\(input.schema.format.rowPath ?? "")' reads several rows per record, which Sluice does not do yet; use '$'")
-                }
-                format = "format = 'json'"
-            case .csv:
-                guard input.schema.format.rowDelimiter == "\n" else {
-                    throw UsageError("Inputs[\(k)].InputSchema.RecordFormat: rows delimited by other than a newline are not read yet")
-                }
-                format = "format = 'csv', header = false, delimiter = \(Printer.string(input.schema.format.columnDelimiter ?? ","))"
-            }
+            let format = try Self.format(input.schema, at: "Inputs[\(k)].InputSchema")
             for name in input.streamNames { declarations += "CREATE STREAM \(Printer.quoted(name)) (\(columns)) WITH (\(format));\n" }
+        }
+        // Reference data: a table loaded from the object, under --s3-dir as bucket/key.
+        for (k, r) in app.referenceSources.enumerated() {
+            guard let dir = options.s3Dir else {
+                throw UsageError("reference data \(r.tableName) is the S3 object s3://\(r.bucket)/\(r.fileKey): give --s3-dir DIR, with the object at DIR/\(r.bucket)/\(r.fileKey)")
+            }
+            let field = "ReferenceDataSources[\(k)].ReferenceSchema"
+            declarations += "CREATE TABLE \(Printer.quoted(r.tableName)) (\(try Self.columns(r.schema, at: field))) WITH (file = "
+                + Printer.string(dir + "/" + r.bucket + "/" + r.fileKey) + ", \(try Self.format(r.schema, at: field)));\n"
         }
         var tail = ""
         for o in app.outputs {
+            let format = o.format.rawValue.lowercased()
             switch o.destination {
             case .kinesisStream(let name)?:
-                tail += "CREATE STREAM \(Printer.quoted(name)) WITH (format = '\(o.format.rawValue.lowercased())') AS SELECT * FROM \(Printer.quoted(o.name));\n"
+                tail += "CREATE STREAM \(Printer.quoted(name)) WITH (format = '\(format)') AS SELECT * FROM \(Printer.quoted(o.name));\n"
             case .firehose(let name)?:
-                throw UsageError("output \(o.name) goes to the Firehose delivery stream \(name), which sluice run does not deliver yet: give --output \(o.name)=FILE, or remove the output")
-            case .lambda(_, let name)?:
-                throw UsageError("output \(o.name) goes to the Lambda function \(name), which sluice run does not call yet: give --output \(o.name)=FILE, or remove the output")
+                // The delivery stream's own destination is not part of the application: it
+                // delivers into --s3-dir as a bucket of its name.
+                guard let dir = options.s3Dir else {
+                    throw UsageError("output \(o.name) goes to the Firehose delivery stream \(name): give --s3-dir DIR, and it delivers to DIR/\(name)/ as Firehose would to S3")
+                }
+                tail += "CREATE FIREHOSE \(Printer.quoted(name)) WITH (destination = \(Printer.string("file:" + dir + "/" + name)), format = '\(format)', newline_delimiter = true);\n"
+                tail += "INSERT INTO \(Printer.quoted(name)) SELECT * FROM \(Printer.quoted(o.name));\n"
+            case .lambda(let arn, let name)?:
+                guard let command = options.lambdas[arn] ?? options.lambdas[name] else {
+                    throw UsageError("output \(o.name) goes to the Lambda function \(name): give --lambda \(name)=COMMAND (or the ARN \(arn)), a command that takes the function's event on stdin and prints its response")
+                }
+                let sink = "kda_lambda_" + name.lowercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+                tail += "CREATE SINK \(sink) WITH (type = 'lambda', command = \(Printer.string(command)), function_arn = \(Printer.string(arn)), "
+                    + "application_arn = \(Printer.string("arn:aws:kinesisanalytics:us-east-1:000000000000:application/" + app.name)), format = '\(format)');\n"
+                tail += "INSERT INTO \(sink) SELECT * FROM \(Printer.quoted(o.name));\n"
             case nil: break
             }
         }
-        for (k, (stream, path)) in outputs.enumerated() {
+        for (k, (stream, path)) in options.outputs.enumerated() {
             tail += "CREATE SINK kda_output_\(k + 1) WITH (type = 'file', path = \(Printer.string(path)), format = 'json');\n"
             tail += "INSERT INTO kda_output_\(k + 1) SELECT ROWTIME, * FROM \(Printer.quoted(stream));\n"
         }

@@ -33,11 +33,14 @@ struct RunCommand {
           its definitions join the server's catalog, its persistent queries run there, and each SELECT prints its rows
           as they come (with --until-end, until it has read what its streams hold). The log on stderr has a line per event (query started or resumed, input loaded, checkpoint,
           alert fired or resolved, stop, error, final counts); --log-format json makes each a JSON object.
-               sluice run APP.json [--input NAME=FILE ...] [--output STREAM=FILE ...] [the options above]
+               sluice run APP.json [--input NAME=FILE ...] [--output STREAM=FILE ...] [--s3-dir DIR] [--lambda FUNCTION=COMMAND ...]
+                               [--arrival-field FIELD] [--approximate-arrival-field FIELD] [the options above]
           Runs a Kinesis Data Analytics SQL application from its description (describe-application output, a
           CreateApplication request or a CloudFormation template): --input feeds an input (an in-application
           stream or an input's name prefix), --output writes an in-application stream's rows (ROWTIME first) as
-          JSON lines, --approximate-arrival-field FIELD reads APPROXIMATE_ARRIVAL_TIME from each JSON record.
+          JSON lines, --approximate-arrival-field FIELD reads APPROXIMATE_ARRIVAL_TIME from each JSON record,
+          --s3-dir DIR holds S3 as bucket/key directories (reference data; Firehose outputs deliver to DIR/NAME),
+          --lambda FUNCTION=COMMAND runs COMMAND for a Lambda output (the function's event on stdin, its response on stdout).
           grammar/kda.md says what of KDA's SQL runs.
           --arrival-field FIELD (any run with --input) takes each record's arrival, its ROWTIME, from FIELD (ISO-8601
           or epoch ms) and runs on the replay's time instead of the wall clock, so a replay of a processing-time
@@ -60,7 +63,7 @@ struct RunCommand {
     }
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
-        let valued: Set<String> = ["data-dir", "state-dir", "input", "output", "fsync", "log-format", "checkpoint-interval", "server", "arrival-field", "approximate-arrival-field"], booleans: Set<String> = ["until-end", "dry-run", "fresh"]
+        let valued: Set<String> = ["data-dir", "state-dir", "input", "output", "fsync", "log-format", "checkpoint-interval", "server", "arrival-field", "approximate-arrival-field", "s3-dir", "lambda"], booleans: Set<String> = ["until-end", "dry-run", "fresh"]
         let a = try Arguments(argv, valued: valued, booleans: booleans)
         let log = EventLog(try EventLog.format(a.value("log-format")), err)
         guard a.positionals.count == 1 else {
@@ -78,15 +81,25 @@ struct RunCommand {
             throw UsageError("--output STREAM=FILE is for a Kinesis Data Analytics application (APP.json); in a .sql file, write a sink")
         } else if let f = a.value("approximate-arrival-field") {
             throw UsageError("--approximate-arrival-field \(f) is for a Kinesis Data Analytics application (APP.json); in a .sql file, declare the column")
+        } else if a.value("lambda") != nil || a.value("s3-dir") != nil {
+            throw UsageError("--lambda and --s3-dir are for a Kinesis Data Analytics application (APP.json); in a .sql file, declare a sink or a table")
         }
         let read: (SourceFile, ParseResult)?
         if let kda {
-            var outputs: [(stream: String, file: String)] = []
+            var options = KDARun.Options(approximateArrival: a.value("approximate-arrival-field"))
             for spec in a.values("output") {
                 guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else { throw UsageError("--output takes STREAM=FILE, not '\(spec)'") }
-                outputs.append((String(spec[..<eq]), String(spec[spec.index(after: eq)...])))
+                options.outputs.append((String(spec[..<eq]), String(spec[spec.index(after: eq)...])))
             }
-            let (source, parsed) = try kda.script(outputs: outputs, approximateArrival: a.value("approximate-arrival-field"))
+            for spec in a.values("lambda") {
+                guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex, spec.index(after: eq) != spec.endIndex else {
+                    throw UsageError("--lambda takes FUNCTION=COMMAND (the function's name or ARN), not '\(spec)'")
+                }
+                options.lambdas[String(spec[..<eq])] = String(spec[spec.index(after: eq)...])
+            }
+            // S3 as a directory of buckets: --s3-dir, else DIR/s3 of a named data directory.
+            options.s3Dir = a.value("s3-dir") ?? a.value("data-dir").map { $0 + "/s3" }
+            let (source, parsed) = try kda.script(options)
             if parsed.hasErrors {
                 for d in parsed.diagnostics { err.write(DiagnosticRenderer.render(d, in: source)) }
                 return 1
@@ -130,8 +143,10 @@ struct RunCommand {
         }
         let store = try SluiceMain.openStore(storeArgs, warnings: err) { config in
             if let r = replay {
+                // The replay's time runs ahead of the wall clock's: records stay, iterators last.
                 config.clock = r
                 config.retentionApplies = false
+                config.iteratorTTLMillis = .max / 4
             }
         }
         defer {

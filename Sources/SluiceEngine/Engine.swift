@@ -145,6 +145,9 @@ public final class Engine {
         /// Rolling file sinks: a new file after this many bytes, or after this long open.
         var rollBytes: Int64? = nil
         var rollMillis: Int64? = nil
+        /// Lambda sinks: the command standing in for the function, and the application it says it is.
+        var command: String? = nil
+        var applicationArn: String? = nil
     }
 
     public init(store: StreamStore, clock: any SluiceClock = SystemClock()) {
@@ -330,8 +333,10 @@ public final class Engine {
                 }
                 sink = a
             case .sink(let def):
-                if def.type != "stdout" { try claimFile(def.path ?? "", by: owner) }
-                if def.type == "stdout" {
+                if def.type != "stdout" && def.type != "lambda" { try claimFile(def.path ?? "", by: owner) }
+                if def.type == "lambda" {
+                    sink = LambdaSink(command: def.command ?? "", applicationArn: def.applicationArn ?? "", format: def.format, columns: columns)
+                } else if def.type == "stdout" {
                     sink = DescriptorSink(fd: 1, columns: columns)
                 } else if def.rollBytes != nil || def.rollMillis != nil {
                     sink = RollingFileSink(path: def.path ?? "", format: def.format, columns: columns,
@@ -341,7 +346,8 @@ public final class Engine {
                 }
             case .stream(let def):
                 sink = StreamSink(store: store, stream: def.name, columns: columns, partitionKey: Engine.text(def.options["partition_key"]),
-                                  arrivalColumn: StreamSink.arrivalColumn(plan.schema.map { ($0.name, $0.type) }))
+                                  arrivalColumn: StreamSink.arrivalColumn(plan.schema.map { ($0.name, $0.type) }),
+                                  format: Engine.text(def.options["format"])?.lowercased() == "csv" ? .csv : .json)
             }
             let written: String?
             switch target {
@@ -394,14 +400,21 @@ public final class Engine {
             var opts: [String: OptionValue] = [:]
             for o in c.options { opts[o.key.name.lowercased()] = o.value }
             let type = Engine.text(opts["type"]) ?? "file"
-            guard ["file", "stdout"].contains(type) else {
-                throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "sinks of type '\(type)' are not supported yet (file and stdout are)", span: s.loc.span)])
+            guard ["file", "stdout", "lambda"].contains(type) else {
+                throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "sinks of type '\(type)' are not supported yet (file, stdout and lambda are)", span: s.loc.span)])
+            }
+            if type == "lambda" && Engine.text(opts["command"]) == nil {
+                throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "a lambda sink needs WITH (command = '...'): the command that takes each batch's event on stdin and prints the response", span: s.loc.span)])
             }
             let format = RecordEncoder.Format(rawValue: Engine.text(opts["format"]) ?? "json") ?? .json
             if type == "file" && Engine.text(opts["path"]) == nil {
                 throw EngineError(diagnostics: [Diagnostic(id: "plan.sink-needs-path", message: "a file sink needs WITH (path = '...')", span: s.loc.span)])
             }
             var def = SinkDefinition(name: c.name.name, type: type, path: Engine.text(opts["path"]), format: format)
+            if type == "lambda" {
+                def.command = Engine.text(opts["command"])
+                def.applicationArn = Engine.text(opts["application_arn"]) ?? "arn:aws:kinesisanalytics:us-east-1:000000000000:application/sluice"
+            }
             if let r = Engine.text(opts["roll_size"]) {
                 guard let bytes = Units.bytes(r), bytes >= 1024 else {
                     throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "roll_size '\(r)' must be a size of at least 1KB ('64MB', '512KB')", span: s.loc.span)])
@@ -1431,6 +1444,8 @@ extension Engine {
             filled.append(k)
         }
         if i.columns.isEmpty { filled = Array(target.columns.indices) }
+        // A target that declares no columns (a firehose taking whole records) takes the rows as they are.
+        if target.columns.isEmpty && i.columns.isEmpty { return plan }
         var schema = plan.schema
         // The ROWTIME `withRowtime` added comes last and passes through as it is.
         let time = rowtime ? schema.popLast() : nil

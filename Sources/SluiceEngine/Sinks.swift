@@ -142,13 +142,16 @@ final class StreamSink: RowSink {
         schema.lastIndex { $0.name.uppercased() == "ROWTIME" && $0.type == .timestamp }
     }
 
-    init(store: StreamStore, stream: String, columns: [String], partitionKey: String?, arrivalColumn: Int? = nil) {
+    /// `format`: how the stream's records are written, a JSON object or a CSV line (no header:
+    /// the stream's readers know its columns) each.
+    init(store: StreamStore, stream: String, columns: [String], partitionKey: String?, arrivalColumn: Int? = nil,
+         format: RecordEncoder.Format = .json) {
         self.store = store
         self.stream = stream
         self.arrivalColumn = arrivalColumn
         var data = columns
         if let a = arrivalColumn { data.remove(at: a) }
-        encoder = RecordEncoder(format: .json, columns: data)
+        encoder = RecordEncoder(format: format, columns: data)
         keyColumn = partitionKey.flatMap { k in data.firstIndex { $0.lowercased() == k.lowercased() } }
     }
 

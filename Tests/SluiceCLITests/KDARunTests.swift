@@ -160,6 +160,72 @@ struct KDARunTests {
         #expect(rows.map { $0["LAG_MS"] } == [.int(500), .int(1000), .int(1000), .int(1000)], "\(rows)")
     }
 
+    /// The shell command standing in for a Lambda function: it keeps each event in events.jsonl
+    /// and answers Ok for every record, or DeliveryFailed for all on a first attempt with `flaky`.
+    static func lambdaCommand(flaky: Bool = false) -> String {
+        let result = flaky ? #"$(case "$event" in *'"retryHint":0'*) echo DeliveryFailed;; *) echo Ok;; esac)"# : "Ok"
+        return #"event=$(cat); printf '%s\n' "$event" >> events.jsonl; printf '{"records":['; sep=''; "#
+            + #"for id in $(printf '%s' "$event" | grep -o '"recordId": *"[^"]*"' | sed 's/"recordId": *//'); do "#
+            + #"printf '%s{"recordId":%s,"result":"%s"}' "$sep" "$id" "\#(result)"; sep=','; done; printf ']}'"#
+    }
+
+    /// A described application with reference data from S3 (--s3-dir as bucket/key), joined by the
+    /// pump, and its output to a Firehose delivery stream (delivered under --s3-dir) and to a
+    /// Lambda function (a local command taking Lambda's event on stdin).
+    @Test func referenceDataFirehoseAndLambdaOutputsRun() throws {
+        let code = """
+            CREATE OR REPLACE STREAM "ENRICHED" (ticker VARCHAR(4), company VARCHAR(32), price DOUBLE);
+            CREATE OR REPLACE PUMP "JOIN_PUMP" AS INSERT INTO "ENRICHED"
+              SELECT STREAM s.ticker, c.company, s.price FROM "SOURCE_SQL_STREAM_001" AS s JOIN "COMPANIES" AS c ON s.ticker = c.ticker;
+            """
+        func app(lambdaName: String) -> String {
+            """
+            {"ApplicationDetail": {"ApplicationName": "enrich", "ApplicationCode": \(JSONValue.string(code).serialized()),
+              "InputDescriptions": [{"NamePrefix": "SOURCE_SQL_STREAM", "InputSchema": {"RecordFormat": {"RecordFormatType": "JSON"},
+                "RecordColumns": [{"Name": "TICKER", "Mapping": "$.ticker", "SqlType": "VARCHAR(4)"}, {"Name": "PRICE", "Mapping": "$.price", "SqlType": "DOUBLE"}]}}],
+              "ReferenceDataSourceDescriptions": [{"TableName": "COMPANIES",
+                "S3ReferenceDataSourceDescription": {"BucketARN": "arn:aws:s3:::ref-bucket", "FileKey": "data/companies.csv", "ReferenceRoleARN": "r"},
+                "ReferenceSchema": {"RecordFormat": {"RecordFormatType": "CSV", "MappingParameters": {"CSVMappingParameters": {"RecordRowDelimiter": "\\n", "RecordColumnDelimiter": ","}}},
+                  "RecordColumns": [{"Name": "TICKER", "SqlType": "VARCHAR(4)"}, {"Name": "COMPANY", "SqlType": "VARCHAR(32)"}]}}],
+              "OutputDescriptions": [
+                {"Name": "ENRICHED", "KinesisFirehoseOutputDescription": {"ResourceARN": "arn:aws:firehose:us-east-1:1:deliverystream/enriched-archive", "RoleARN": "r"},
+                 "DestinationSchema": {"RecordFormatType": "JSON"}},
+                {"Name": "ENRICHED", "LambdaOutputDescription": {"ResourceARN": "arn:aws:lambda:us-east-1:1:function:\(lambdaName)", "RoleARN": "r"},
+                 "DestinationSchema": {"RecordFormatType": "CSV"}}]}}
+            """
+        }
+        let dir = TempDir()
+        try FileManager.default.createDirectory(atPath: dir.path + "/s3/ref-bucket/data", withIntermediateDirectories: true)
+        try "AMZN,Amazon\nMSFT,Microsoft\n".write(toFile: dir.path + "/s3/ref-bucket/data/companies.csv", atomically: true, encoding: .utf8)
+        try #"{"ticker": "AMZN", "price": 10}\#n{"ticker": "XOM", "price": 20}\#n{"ticker": "MSFT", "price": 30}\#n"#.write(toFile: dir.path + "/in.jsonl", atomically: true, encoding: .utf8)
+        try app(lambdaName: "notify").write(toFile: dir.path + "/app.json", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", "app.json", "--input", "SOURCE_SQL_STREAM=in.jsonl", "--s3-dir", "s3", "--lambda", "notify=" + Self.lambdaCommand(flaky: true),
+                             "--until-end"], cwd: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        // The firehose delivered the enriched rows, one JSON object per line, under s3/enriched-archive/YYYY/MM/dd/HH/.
+        let archive = dir.path + "/s3/enriched-archive"
+        let objects = (FileManager.default.enumerator(atPath: archive)?.allObjects as? [String] ?? []).filter { $0.contains("enriched-archive-1-") }
+        let delivered = try objects.map { try String(contentsOfFile: archive + "/" + $0, encoding: .utf8) }.joined()
+        #expect(delivered == #"{"TICKER":"AMZN","COMPANY":"Amazon","PRICE":10.0}\#n{"TICKER":"MSFT","COMPANY":"Microsoft","PRICE":30.0}\#n"#, "\(objects) \(delivered)")
+        // The Lambda command got the rows as CSV, was told DeliveryFailed the first time, and got them again with retryHint 1.
+        let events = try Self.rows(dir.path + "/events.jsonl")
+        #expect(events.count == 2, "\(events)")
+        let retried = try #require(events.last)
+        #expect(retried["applicationArn"]?.stringValue?.hasSuffix("application/enrich") == true)
+        let records = retried["records"]?.arrayValue ?? []
+        #expect(records.map { $0["lambdaDeliveryRecordMetadata"]?["retryHint"] } == [.int(1), .int(1)])
+        #expect(records.compactMap { $0["data"]?.stringValue.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } } == ["AMZN,Amazon,10.0", "MSFT,Microsoft,30.0"], "\(records)")
+
+        // A command that fails stops the run with its reason; a Lambda output without a command is refused.
+        let failing = try CLI.run(["run", "app.json", "--input", "SOURCE_SQL_STREAM=in.jsonl", "--s3-dir", "s3", "--lambda", "notify=echo 'no such table' >&2; exit 3", "--until-end"], cwd: dir.path)
+        #expect(failing.status != 0)
+        #expect(failing.stderr.contains("the Lambda output command `echo 'no such table' >&2; exit 3` did not take 2 records after 4 attempts: it exited with status 3: no such table"), "\(failing.stderr)")
+        let missing = try CLI.run(["run", "app.json", "--input", "SOURCE_SQL_STREAM=in.jsonl", "--s3-dir", "s3", "--until-end"], cwd: dir.path)
+        #expect(missing.status != 0 && missing.stderr.contains("give --lambda notify=COMMAND"), "\(missing.stderr)")
+        let noS3 = try CLI.run(["run", "app.json", "--input", "SOURCE_SQL_STREAM=in.jsonl", "--until-end"], cwd: dir.path)
+        #expect(noS3.status != 0 && noS3.stderr.contains("give --s3-dir DIR, with the object at DIR/ref-bucket/data/companies.csv"), "\(noS3.stderr)")
+    }
+
     @Test(arguments: [
         (app(output: #""LambdaOutput": {"ResourceARN": "arn:aws:lambda:us-east-1:1:function:notify", "RoleARN": "r"}"#), ["--input", "SOURCE_SQL_STREAM=in.jsonl"],
          "goes to the Lambda function notify"),
