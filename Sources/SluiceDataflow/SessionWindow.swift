@@ -33,9 +33,14 @@ extension WindowAggregateOperator: WindowedAggregation {
 /// keeps its records' rows instead of aggregates, and a closed session gives each of them, in
 /// (time, arrival) order, with `window_start`, `window_end` and `window_time` after its columns.
 ///
+/// With `fixed` it is a STAGGER window (Kinesis Data Analytics' stagger window) instead: per key,
+/// a record that falls in no open window opens one, `[t, t + gap)` (`gap` is the window's size),
+/// which takes the key's records until it ends and never grows or merges.
+///
 /// Owned by one query's driver (not thread-safe).
 public final class SessionWindowOperator: WindowedAggregation {
     public let gap: Int64
+    public let fixed: Bool
     public let timeColumn: Int
     public let keyColumns: [Int]
     public let aggregates: [AggregateSpec]
@@ -46,8 +51,9 @@ public final class SessionWindowOperator: WindowedAggregation {
         var start: Int64
         var last: Int64
         var states: [AggregateState]
-        var end: Int64 { last &+ gap }
+        var end: Int64 { fixed ? start &+ gap : last &+ gap }
         let gap: Int64
+        var fixed = false
         /// Rows mode: the session's rows, as they came.
         var rows: [HeldRow] = []
     }
@@ -68,9 +74,10 @@ public final class SessionWindowOperator: WindowedAggregation {
     var closedThrough = KeyTable<Int64>(empty: .min)
     public private(set) var emittedThrough: Int64 = .min
 
-    public init(gap: Int64, timeColumn: Int, keyColumns: [Int], aggregates: [AggregateSpec], rowColumns: Range<Int>? = nil) {
+    public init(gap: Int64, timeColumn: Int, keyColumns: [Int], aggregates: [AggregateSpec], rowColumns: Range<Int>? = nil, fixed: Bool = false) {
         precondition(gap > 0)
         self.gap = gap
+        self.fixed = fixed
         self.timeColumn = timeColumn
         self.keyColumns = keyColumns
         self.aggregates = aggregates
@@ -78,8 +85,9 @@ public final class SessionWindowOperator: WindowedAggregation {
     }
 
     public var explain: String {
-        if rowColumns != nil { return "SessionRowsExec: gap=\(gap)ms keys=\(keyColumns.count)" }
-        return "SessionWindowExec: gap=\(gap)ms keys=\(keyColumns.count) aggregates=[\(aggregates.map(\.function.rawValue).joined(separator: ", "))]"
+        let (name, size) = fixed ? ("Stagger", "size") : ("Session", "gap")
+        if rowColumns != nil { return "\(name)RowsExec: \(size)=\(gap)ms keys=\(keyColumns.count)" }
+        return "\(name)WindowExec: \(size)=\(gap)ms keys=\(keyColumns.count) aggregates=[\(aggregates.map(\.function.rawValue).joined(separator: ", "))]"
     }
 
     /// Open sessions across keys.
@@ -123,8 +131,13 @@ public final class SessionWindowOperator: WindowedAggregation {
                     if states[i].isTimed { states[i].add(v, at: t) } else { states[i].add(v) }
                 }
             }
+            // A stagger window takes the records in it and never grows.
+            if fixed, let i = list.pointee.lastIndex(where: { $0.start <= t && t < $0.end }) {
+                feed(&list.pointee[i])
+                continue
+            }
             // The common case: the record falls into one open session, updated in place.
-            if let i = list.pointee.lastIndex(where: { $0.start < t &+ gap && t < $0.end }) {
+            if !fixed, let i = list.pointee.lastIndex(where: { $0.start < t &+ gap && t < $0.end }) {
                 var s = list.pointee.remove(at: i)
                 feed(&s)
                 s.start = min(s.start, t)
@@ -141,7 +154,7 @@ public final class SessionWindowOperator: WindowedAggregation {
                 list.pointee.insert(s, at: at)
                 continue
             }
-            var s = Session(start: t, last: t, states: initial, gap: gap)
+            var s = Session(start: t, last: t, states: initial, gap: gap, fixed: fixed)
             feed(&s)
             // Late when its own session has already ended by the watermark.
             if s.end <= emittedThrough {
@@ -220,7 +233,7 @@ public final class SessionWindowOperator: WindowedAggregation {
                 var states: [AggregateState] = []
                 for st in try Snap.array(sj["states"]) { states.append(try AggregateState(snapshot: st)) }
                 guard states.count == aggregates.count else { throw SnapshotError("a session's states do not match the query's aggregates") }
-                var s = Session(start: try Snap.int(sj["start"]), last: try Snap.int(sj["last"]), states: states, gap: gap)
+                var s = Session(start: try Snap.int(sj["start"]), last: try Snap.int(sj["last"]), states: states, gap: gap, fixed: fixed)
                 if rowColumns != nil {
                     for rj in try Snap.array(sj["rows"]) {
                         let parts = try Snap.array(rj)

@@ -1468,12 +1468,16 @@ extension Engine {
     }
 
     /// A pump's query with its rows' ROWTIME as a last column (every branch of a UNION ALL), or
-    /// nil when it has no single ROWTIME to give (DISTINCT rows).
+    /// nil when it has no single ROWTIME to give (DISTINCT rows). A group of a window (a stagger
+    /// window's, say) carries the window's end, when it closed.
     static func withRowtime(_ q: Query) -> Query? {
         guard !q.distinct else { return nil }
         func add(_ q: Query) -> Query {
             var r = q
-            r.items.append(.expression(Expr(.column(qualifier: nil, name: Identifier("ROWTIME")), q.loc), alias: Identifier("ROWTIME", quoted: true), loc: q.loc))
+            var windowed = false
+            if case .window? = q.from, !q.groupBy.isEmpty { windowed = true }
+            let time = Expr(.column(qualifier: nil, name: Identifier(windowed ? "window_end" : "ROWTIME")), q.loc)
+            r.items.append(.expression(time, alias: Identifier("ROWTIME", quoted: true), loc: q.loc))
             return r
         }
         var r = add(q)

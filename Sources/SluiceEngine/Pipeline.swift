@@ -134,6 +134,8 @@ final class Pipeline {
             let op: any WindowedAggregation
             if case .session(let gap) = w {
                 op = SessionWindowOperator(gap: gap, timeColumn: 0, keyColumns: Array(1..<(1 + keys.count)), aggregates: specs)
+            } else if case .stagger(let size) = w {
+                op = SessionWindowOperator(gap: size, timeColumn: 0, keyColumns: Array(1..<(1 + keys.count)), aggregates: specs, fixed: true)
             } else {
                 op = WindowAggregateOperator(window: .hop(size: w.size, advance: w.advance), timeColumn: 0,
                                              keyColumns: Array(1..<(1 + keys.count)), aggregates: specs)
@@ -223,15 +225,16 @@ final class Pipeline {
         case .limit(let input, let n):
             build(input)
             stages.append(.limit(n))
-        case .windowRows(let input, let t, .session(let gap), let partition):
-            // SESSION's rows: the session operator keeps each session's rows ([time, keys...,
-            // the row's columns]) and gives them, with the session's bounds, when it closes.
+        case .windowRows(let input, let t, let w, let partition) where w.perKey:
+            // SESSION's (STAGGER's) rows: the session operator keeps each session's rows ([time,
+            // keys..., the row's columns]) and gives them, with the session's bounds, when it closes.
             build(input)
             let width = input.schema.count
             let pre: [PhysicalExpr] = [.column(t)] + partition.map(Lowering.expr) + (0..<width).map { .column($0) }
             let types: [ColumnType] = [.timestamp] + partition.map(\.type) + input.schema.map(\.type)
             let k = partition.count
-            let op = SessionWindowOperator(gap: gap, timeColumn: 0, keyColumns: Array(1..<(1 + k)), aggregates: [], rowColumns: (1 + k)..<(1 + k + width))
+            let op = SessionWindowOperator(gap: w.size, timeColumn: 0, keyColumns: Array(1..<(1 + k)), aggregates: [], rowColumns: (1 + k)..<(1 + k + width),
+                                           fixed: { if case .stagger = w { return true } else { return false } }())
             stages.append(.window(pre: pre, Pipeline.schema(types), op, schema))
         case .windowRows(let input, let t, let w, _):
             build(input)

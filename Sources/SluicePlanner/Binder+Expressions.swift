@@ -262,7 +262,7 @@ extension Planner {
                                   "CHAR_LENGTH", "SUBSTRING", "TRIM", "LTRIM", "RTRIM", "REPLACE", "CONCAT", "COALESCE", "NULLIF",
                                   "DATE_TRUNC", "TO_TIMESTAMP", "NOW", "CURRENT_TIMESTAMP", "PROCTIME", "LOCALTIMESTAMP",
                                   "MOD", "YEAR", "MONTH", "DAYOFMONTH", "DAY", "HOUR", "MINUTE", "SECOND", "DATE_FORMAT",
-                                  "REGEXP_EXTRACT", "SPLIT_INDEX", "SPLIT_PART", "TSDIFF"]
+                                  "REGEXP_EXTRACT", "SPLIT_INDEX", "SPLIT_PART", "TSDIFF", "STEP"]
 
     /// A scalar function call, with its arguments checked.
     func function(_ name: String, _ args: [BoundExpr], _ loc: NodeSpan, spelled: String? = nil) throws(PlanError) -> BoundExpr {
@@ -406,6 +406,23 @@ extension Planner {
             try text(1)
             try numeric(2)
             return .call(name, args, .varchar)
+        case "STEP":
+            // KDA's STEP(t BY INTERVAL ...) (the start of t's interval, counted from the epoch) and
+            // STEP(n BY m) (n rounded down to a multiple of m). A GROUP BY on the first is a window.
+            try arity(2...2)
+            if args[0].type == .timestamp || Planner.isNull(args[0]) {
+                guard case .literal(.interval(let ms), _) = args[1], ms > 0 else {
+                    throw Planner.error("bind.bad-arguments", "STEP of a timestamp takes BY INTERVAL '...' unit, a positive interval of seconds to days", loc)
+                }
+                return .call("FLOOR_TIME", [args[0], args[1]], .timestamp)
+            }
+            guard args[0].type == .bigint, case .literal(.int(let m), _) = args[1], m > 0 else {
+                throw Planner.error("bind.bad-arguments", "STEP takes a timestamp BY an interval, or an integer BY a positive whole number", loc)
+            }
+            // Rounded down, also below zero: n - MOD(n, m), less m when the remainder is negative.
+            let rem = BoundExpr.arithmetic("%", args[0], args[1], .bigint)
+            let down = BoundExpr.arithmetic("-", args[0], rem, .bigint)
+            return .caseWhen([BoundCase(condition: .compare("<", rem, .literal(.int(0), .bigint)), value: .arithmetic("-", down, args[1], .bigint))], otherwise: down, .bigint)
         case "TSDIFF":
             // KDA's TSDIFF(a, b): a - b in milliseconds, NULL when either is.
             try arity(2...2)

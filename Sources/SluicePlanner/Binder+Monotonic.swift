@@ -8,16 +8,20 @@ extension Planner {
     /// query is read as one: `FROM TUMBLE(s, time, size)`, grouped by `window_start, window_end`
     /// and the other keys; the expression itself, where it stands as a whole select item, is
     /// `window_start`, and `ROWTIME` in the select list is `window_end` (a group's rows leave when
-    /// it closes). Nil when the query is not of that form.
+    /// it closes). With two such keys (KDA's two-time form, `STEP(s.ROWTIME BY ...)` and
+    /// `STEP(s.event_time BY ...)`), the one on ROWTIME is the window, which says when groups
+    /// close, and the other an ordinary key (the group's bucket of the other time). Nil when the
+    /// query is not of that form.
     static func monotonicGroupBy(_ q: Query) -> Query? {
         guard case .relation(let name, let alias, let loc)? = q.from else { return nil }
-        var found: (expr: Expr, time: Expr, size: IntervalLiteral)? = nil
-        for g in q.groupBy {
-            guard let m = monotonic(g) else { continue }
-            guard found == nil else { return nil }  // two monotonic keys: not a window
-            found = (g, m.time, m.size)
+        let keys = q.groupBy.compactMap { g in monotonic(g).map { (expr: g, time: $0.time, size: $0.size) } }
+        func onRowtime(_ t: Expr) -> Bool {
+            if case .column(_, let n) = t.kind { return !n.quoted && n.name.uppercased() == "ROWTIME" }
+            return false
         }
-        guard let (expr, time, size) = found else { return nil }
+        let chosen = keys.count == 1 ? keys : keys.filter { onRowtime($0.time) }
+        guard chosen.count == 1 else { return nil }  // none, or two on ROWTIME (or two on other times): not a window
+        let (expr, time, size) = chosen[0]
         var r = q
         var timeColumn = time
         if case .column(_, let n) = time.kind { timeColumn = Expr(.column(qualifier: nil, name: n), time.loc) }

@@ -137,7 +137,7 @@ public struct Planner: Sendable {
             from.window = nil
             from.plan = plan
         }
-        if !aggregatingQuery, let w = from.window, case .session = w.kind {
+        if !aggregatingQuery, let w = from.window, w.kind.perKey {
             // SESSION's rows: each row with its session's bounds, once the session has closed
             // (until then its end is not known).
             plan = .windowRows(plan, timeColumn: w.timeColumn, window: w.kind, partition: from.partition)
@@ -242,6 +242,9 @@ public struct Planner: Sendable {
             case .session(let r, _, let t, let gap):
                 guard gap.millis > 0 else { throw Planner.error("plan.bad-window", "a session's gap must be positive", gap.loc) }
                 (relation, timeExpr, kind, fname) = (r, t, .session(gap: gap.millis), "SESSION")
+            case .stagger(let r, _, let t, let size):
+                guard size.millis > 0 else { throw Planner.error("plan.bad-window", "a stagger window's size must be positive", size.loc) }
+                (relation, timeExpr, kind, fname) = (r, t, .stagger(size: size.millis), "STAGGER")
             }
             var plan: LogicalPlan, scope: Scope, qualifier: String?
             switch relation {
@@ -288,6 +291,9 @@ public struct Planner: Sendable {
             }
             var partition: [BoundExpr] = []
             if case .session(_, let keys, _, _) = w {
+                for k in keys { partition.append(try bind(k, scope)) }
+            }
+            if case .stagger(_, let keys, _, _) = w {
                 for k in keys { partition.append(try bind(k, scope)) }
             }
             return BoundFrom(plan: plan, scope: scope, window: (fname, kind, index, qualifier), partition: partition)
@@ -490,14 +496,15 @@ public struct Planner: Sendable {
             case .changes(let every)?: emit = .changes(everyMillis: every?.millis)
             }
             try Planner.refuseUpdating(input, "a window", q.loc)
-            if case .session = w.kind {
+            if w.kind.perKey {
                 if case .changes = emit {
-                    throw Planner.error("plan.unsupported", "SESSION windows emit final rows only (a session may still merge with a later one)", q.loc,
+                    throw Planner.error("plan.unsupported", w.name == "SESSION" ? "SESSION windows emit final rows only (a session may still merge with a later one)"
+                                            : "\(w.name) windows emit final rows only", q.loc,
                                         help: "remove EMIT CHANGES")
                 }
                 let grouped = Set(keys.map(\.text)), partitioned = Set(from.partition.map(\.text))
                 if grouped != partitioned {
-                    throw Planner.error("plan.session-keys", "a query over SESSION groups by its PARTITION BY columns: GROUP BY window_start, window_end, "
+                    throw Planner.error("plan.session-keys", "a query over \(w.name) groups by its PARTITION BY columns: GROUP BY window_start, window_end, "
                                         + from.partition.map(\.text).joined(separator: ", "), q.loc)
                 }
             }

@@ -29,9 +29,14 @@ public enum WindowKind: Sendable, Equatable {
     /// `SESSION(rel PARTITION BY keys, ts, GAP g)`: per key, records less than `gap` apart form a
     /// session `[first, last + gap)`; the keys are the query's GROUP BY columns.
     case session(gap: Int64)
+    /// `STAGGER(rel PARTITION BY keys, ts, SIZE s)`: per key, a window `[first, first + size)`
+    /// opened by the key's first record not in an open one; the keys are the GROUP BY columns.
+    case stagger(size: Int64)
 
-    public var size: Int64 { switch self { case .tumble(let s), .hop(let s, _): return s; case .session(let g): return g } }
-    public var advance: Int64 { switch self { case .tumble(let s), .session(let s): return s; case .hop(_, let a): return a } }
+    public var size: Int64 { switch self { case .tumble(let s), .hop(let s, _), .stagger(let s): return s; case .session(let g): return g } }
+    public var advance: Int64 { switch self { case .tumble(let s), .session(let s), .stagger(let s): return s; case .hop(_, let a): return a } }
+    /// SESSION and STAGGER: windows per key that open with a record, not on a fixed grid.
+    public var perKey: Bool { switch self { case .session, .stagger: return true; default: return false } }
 }
 
 /// An aggregate call: function name (canonical: COUNT, SUM, AVG, MIN, MAX, STDDEV_SAMP, ...),
@@ -335,6 +340,7 @@ public indirect enum LogicalPlan: Sendable, Equatable {
             case .tumble(let s): win = "tumble(size=\(Duration(millis: s)))"
             case .hop(let s, let a): win = "hop(size=\(Duration(millis: s)), advance=\(Duration(millis: a)))"
             case .session(let g): win = "session(gap=\(Duration(millis: g)))"
+            case .stagger(let s): win = "stagger(size=\(Duration(millis: s)))"
             }
             let time = p.schema[t].name
             return [pad + "WindowAggregate: \(win) time=\(time) keys=[\(keys.map(\.text).joined(separator: ", "))] "
@@ -362,6 +368,8 @@ public indirect enum LogicalPlan: Sendable, Equatable {
             switch w {
             case .session(let gap):
                 return [pad + "SessionRows: time=\(p.schema[t].name) gap=\(Duration(millis: gap)) partition=[\(partition.map(\.text).joined(separator: ", "))]"] + p.lines(depth + 1)
+            case .stagger(let size):
+                return [pad + "StaggerRows: time=\(p.schema[t].name) size=\(Duration(millis: size)) partition=[\(partition.map(\.text).joined(separator: ", "))]"] + p.lines(depth + 1)
             default:
                 return [pad + "HopRows: time=\(p.schema[t].name) size=\(Duration(millis: w.size)) advance=\(Duration(millis: w.advance))"] + p.lines(depth + 1)
             }

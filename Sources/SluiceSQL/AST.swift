@@ -329,6 +329,9 @@ public enum WindowFunction: Sendable, Equatable {
     case hop(relation: FromItem, timeColumn: Expr, size: IntervalLiteral, advance: IntervalLiteral)
     /// `SESSION(rel PARTITION BY key, time_col, GAP INTERVAL '30' MINUTE)`
     case session(relation: FromItem, partitionBy: [Expr], timeColumn: Expr, gap: IntervalLiteral)
+    /// `STAGGER(rel PARTITION BY key, time_col, SIZE INTERVAL '1' MINUTE)`: per key, a window that
+    /// opens at the key's first row and lasts `size` (Kinesis Data Analytics' stagger window).
+    case stagger(relation: FromItem, partitionBy: [Expr], timeColumn: Expr, size: IntervalLiteral)
 }
 
 /// `RANDOM_CUT_FOREST(rel, COLUMNS (a, b), PARTITION BY k, trees => 100, ...)`, `FLAT_LINE(...)`

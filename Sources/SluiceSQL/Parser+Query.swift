@@ -75,6 +75,36 @@ extension Parser {
             whereClause = try parseExpr()
         }
         var groupBy: [Expr] = []
+        if atWindowedBy {
+            // KDA's WINDOWED BY STAGGER (PARTITION BY keys RANGE INTERVAL ...): the stagger window
+            // as Sluice writes it, FROM STAGGER(rel PARTITION BY keys, ROWTIME, SIZE ...) grouped
+            // by the window and the keys; ROWTIME in the select list is the window's end.
+            let at = current.span
+            advance()
+            try expect(.BY, "after WINDOWED")
+            guard eat(.STAGGER) else { throw unexpected(expecting: ["STAGGER"], context: "after WINDOWED BY") }
+            try expect(.leftParen, "after STAGGER")
+            try expect(.PARTITION, "in WINDOWED BY STAGGER (PARTITION BY ... RANGE INTERVAL ...)")
+            try expect(.BY, "after PARTITION")
+            var keys: [Expr] = []
+            repeat { keys.append(try parseExpr()) } while eat(.comma)
+            try expect(.RANGE, "after the PARTITION BY keys: STAGGER (PARTITION BY ... RANGE INTERVAL ...)")
+            let size = try parseIntervalLiteral()
+            try expect(.rightParen, "to close STAGGER (...)")
+            guard case .relation(let name, let alias, let loc)? = from else {
+                throw error("WINDOWED BY STAGGER reads one stream: FROM stream [AS alias] WINDOWED BY STAGGER (...)", id: "syntax.stagger-from",
+                            at: at, help: "read a join or a subquery into an in-application stream with a pump first")
+            }
+            let time = Expr(.column(qualifier: nil, name: Identifier("ROWTIME")), loc)
+            from = .window(.stagger(relation: .relation(name: name, alias: nil, loc: loc), partitionBy: keys, timeColumn: time, size: size), alias: alias ?? name, loc: loc)
+            let start = Expr(.column(qualifier: nil, name: Identifier("window_start")), loc)
+            let end = Expr(.column(qualifier: nil, name: Identifier("window_end")), loc)
+            groupBy = [start, end] + keys
+            items = items.map { item in
+                guard case .expression(let e, let a, let l) = item, case .column(_, let n) = e.kind, !n.quoted, n.name.uppercased() == "ROWTIME" else { return item }
+                return .expression(end, alias: a ?? Identifier(n.name, quoted: true), loc: l)
+            }
+        }
         if at(.GROUP) {
             locs.spans["GROUP BY"] = current.span
             advance()
@@ -94,6 +124,11 @@ extension Parser {
         }
         return Query(distinct: distinct, items: items, from: from, whereClause: whereClause, groupBy: groupBy, having: having,
                      emit: nil, limit: nil, loc: span(from: start), clauseLocs: locs)
+    }
+
+    /// At KDA's `WINDOWED BY`.
+    var atWindowedBy: Bool {
+        dialect == .kda && text(current).uppercased() == "WINDOWED" && peek().kind == .keyword(.BY)
     }
 
     /// At KDA's `WINDOW name AS (`.
@@ -216,7 +251,7 @@ extension Parser {
         }
         if peek().kind == .punct(.leftParen) {
             switch current.kind {
-            case .keyword(.TUMBLE), .keyword(.HOP), .keyword(.SESSION):
+            case .keyword(.TUMBLE), .keyword(.HOP), .keyword(.SESSION), .keyword(.STAGGER):
                 let w = try parseWindowFunction()
                 return .window(w, alias: try parseAlias(), loc: span(from: start))
             case .keyword(.RANDOM_CUT_FOREST), .keyword(.RANDOM_CUT_FOREST_WITH_EXPLANATION), .keyword(.FLAT_LINE):
@@ -229,8 +264,8 @@ extension Parser {
                             help: "Sluice writes FROM TUMBLE(stream, ts, INTERVAL '1' MINUTE): the stream and its time column by name, no TABLE or DESCRIPTOR")
             case .identifier:
                 throw error("\(text(current)) is not a table function", id: "syntax.unknown-table-function",
-                            help: closestMatch(text(current), in: ["TUMBLE", "HOP", "SESSION", "RANDOM_CUT_FOREST", "RANDOM_CUT_FOREST_WITH_EXPLANATION", "FLAT_LINE"])
-                                .map { "did you mean \($0)?" } ?? "the table functions are TUMBLE, HOP, SESSION, RANDOM_CUT_FOREST and FLAT_LINE")
+                            help: closestMatch(text(current), in: ["TUMBLE", "HOP", "SESSION", "STAGGER", "RANDOM_CUT_FOREST", "RANDOM_CUT_FOREST_WITH_EXPLANATION", "FLAT_LINE"])
+                                .map { "did you mean \($0)?" } ?? "the table functions are TUMBLE, HOP, SESSION, STAGGER, RANDOM_CUT_FOREST and FLAT_LINE")
             default: break
             }
         }
@@ -256,12 +291,13 @@ extension Parser {
         try expect(.leftParen)
         let relation = try parseRelationArgument()
         var partitionBy: [Expr] = []
-        if fn == .SESSION {
+        if fn == .SESSION || fn == .STAGGER {
+            let last: Keyword = fn == .SESSION ? .GAP : .SIZE
             guard eat(.PARTITION) else {
-                throw unexpected(expecting: ["PARTITION BY"], context: "after the relation: SESSION(rel PARTITION BY key, time_col, GAP interval)")
+                throw unexpected(expecting: ["PARTITION BY"], context: "after the relation: \(fn.rawValue)(rel PARTITION BY key, time_col, \(last.rawValue) interval)")
             }
             try expect(.BY, "after PARTITION")
-            repeat { partitionBy.append(try parseExpr()) } while at(.comma) && !sessionTimeColumnFollows() && eat(.comma)
+            repeat { partitionBy.append(try parseExpr()) } while at(.comma) && !timeColumnFollows(before: last) && eat(.comma)
         }
         try expect(.comma, "after the relation")
         let timeColumn = try parseExpr()
@@ -287,6 +323,9 @@ extension Parser {
             try expect(.comma, "after SIZE")
             let advance = try named(.ADVANCE, usage)
             w = .hop(relation: relation, timeColumn: timeColumn, size: size, advance: advance)
+        case .STAGGER:
+            let size = try named(.SIZE, "STAGGER(rel PARTITION BY key, time_col, SIZE INTERVAL ...)")
+            w = .stagger(relation: relation, partitionBy: partitionBy, timeColumn: timeColumn, size: size)
         default:
             let gap = try named(.GAP, "SESSION(rel PARTITION BY key, time_col, GAP INTERVAL ...)")
             w = .session(relation: relation, partitionBy: partitionBy, timeColumn: timeColumn, gap: gap)
@@ -295,9 +334,9 @@ extension Parser {
         return w
     }
 
-    /// In `SESSION(rel PARTITION BY a, b, ts, GAP ...)`, the time column is the last expression
-    /// before `GAP`: a comma followed by `expr , GAP` ends the partition keys.
-    private func sessionTimeColumnFollows() -> Bool {
+    /// In `SESSION(rel PARTITION BY a, b, ts, GAP ...)` (`STAGGER(..., SIZE ...)`), the time column
+    /// is the last expression before `GAP`: a comma followed by `expr , GAP` ends the partition keys.
+    private func timeColumnFollows(before last: Keyword) -> Bool {
         // Look past ", <expr tokens...> ," for GAP at nesting level 0.
         var i = pos + 1
         var level = 0
@@ -308,7 +347,7 @@ extension Parser {
                 if level == 0 { return false }
                 level -= 1
             case .punct(.comma) where level == 0:
-                return tokens[min(i + 1, tokens.count - 1)].kind == .keyword(.GAP)
+                return tokens[min(i + 1, tokens.count - 1)].kind == .keyword(last)
             case .eof, .punct(.semicolon): return false
             default: break
             }

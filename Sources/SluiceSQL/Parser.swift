@@ -257,6 +257,7 @@ public struct Parser {
 
     /// Whether the current token can be an alias without `AS`.
     var atBareAlias: Bool {
+        if atWindowedBy { return false }
         switch current.kind {
         case .identifier, .quotedIdentifier: return true
         case .keyword(let k): return !k.isReserved && !Keyword.noBareAlias.contains(k)

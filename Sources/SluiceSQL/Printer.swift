@@ -225,6 +225,8 @@ public enum Printer {
             return "HOP(\(fromItem(r)), \(expr(t)), SIZE \(interval(size)), ADVANCE \(interval(advance)))"
         case .session(let r, let keys, let t, let gap):
             return "SESSION(\(fromItem(r)) PARTITION BY \(keys.map { expr($0) }.joined(separator: ", ")), \(expr(t)), GAP \(interval(gap)))"
+        case .stagger(let r, let keys, let t, let size):
+            return "STAGGER(\(fromItem(r)) PARTITION BY \(keys.map { expr($0) }.joined(separator: ", ")), \(expr(t)), SIZE \(interval(size)))"
         }
     }
 

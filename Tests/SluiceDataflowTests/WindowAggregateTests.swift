@@ -332,4 +332,29 @@ struct SessionWindowTests {
         #expect(after.add(batch([(230, "7", 1)], intKeys: intKeys)).isEmpty)
         #expect(after.advance(to: WatermarkTracker.infinity).count == 1)
     }
+
+    /// STAGGER (a session of fixed length): per key, a record in no open window opens [t, t + size),
+    /// which takes the key's records until it ends and never grows; a record after it opens the
+    /// next; the windows are checkpointed like sessions.
+    @Test func staggerWindowsOpenAtEachKeysFirstRecord() throws {
+        let size: Int64 = 60
+        func op() -> SessionWindowOperator { SessionWindowOperator(gap: size, timeColumn: 0, keyColumns: [1], aggregates: [AggregateSpec(.countStar)], fixed: true) }
+        let a = op()
+        #expect(a.add(batch([(20, "a", 1), (30, "a", 1), (45, "b", 1), (79, "a", 1)])).isEmpty)
+        #expect(a.add(batch([(80, "a", 1), (100, "b", 1), (106, "b", 1)])).isEmpty)
+        // Restored from a checkpoint, it goes on the same way.
+        let b = op()
+        try b.restore(a.snapshot())
+        func text(_ rows: [[Value]]) -> [String] {
+            rows.map { r in
+                guard case .timestamp(let s) = r[0], case .timestamp(let e) = r[1], case .int(let n) = r[3] else { return "?" }
+                return "\(s) \(e) \(r[2]) \(n)"
+            }
+        }
+        #expect(text(b.advance(to: 80)) == ["20 80 a 3"])          // [20, 80): 20, 30, 79; 80 opened the next
+        #expect(text(b.advance(to: 105)) == ["45 105 b 2"])         // [45, 105): 45, 100
+        #expect(b.add(batch([(50, "b", 1)])) == [0])                // inside a window already emitted: late
+        #expect(text(b.advance(to: WatermarkTracker.infinity)) == ["80 140 a 1", "106 166 b 1"])
+        #expect(b.explain.hasPrefix("StaggerWindowExec: size=60ms"))
+    }
 }
