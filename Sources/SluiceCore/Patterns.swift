@@ -69,6 +69,77 @@ public struct DateFormatPattern: Sendable {
         return nil
     }
 
+    /// The timestamp (epoch milliseconds, UTC) `text` spells in this pattern, as Kinesis Data
+    /// Analytics' CHAR_TO_TIMESTAMP reads it (Java's SimpleDateFormat): the pattern's fields in
+    /// order, each a run of digits (exactly as many as letters when the next piece is a field too),
+    /// a month or day name for MMM and E, AM or PM for a; text between them must match; what
+    /// follows the last piece is ignored. Fields the pattern lacks are 1970-01-01 00:00:00.000.
+    /// Two-digit years (`yy`) are 1946 to 2045. Nil when the text does not fit.
+    public func parse(_ text: String) -> Int64? {
+        let chars = Array(text)
+        var i = 0
+        var year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0, milli = 0
+        var pm: Bool? = nil, hour12 = false
+        func digits(_ max: Int) -> Int? {
+            var v = 0, n = 0
+            while i < chars.count, n < max, let d = chars[i].wholeNumberValue, chars[i].isASCII {
+                v = v * 10 + d
+                i += 1
+                n += 1
+            }
+            return n == 0 ? nil : v
+        }
+        func name(_ names: [String]) -> Int? {
+            let rest = String(chars[i...]).lowercased()
+            // The full name first, then the three-letter one.
+            for (k, n) in names.enumerated() where rest.hasPrefix(n.lowercased()) { i += n.count; return k }
+            for (k, n) in names.enumerated() where rest.hasPrefix(n.prefix(3).lowercased()) { i += 3; return k }
+            return nil
+        }
+        for (k, p) in pieces.enumerated() {
+            switch p {
+            case .text(let s):
+                for c in s {
+                    guard i < chars.count, chars[i] == c else { return nil }
+                    i += 1
+                }
+            case .field(let c, let n):
+                let packed: Bool = { if k + 1 < pieces.count, case .field = pieces[k + 1] { return true } else { return false } }()
+                let width = packed ? n : Int.max
+                switch c {
+                case "M" where n >= 3:
+                    guard let m = name(Self.months) else { return nil }
+                    month = m + 1
+                case "E":
+                    guard name(Self.days) != nil else { return nil }
+                case "a":
+                    let rest = String(chars[i...]).uppercased()
+                    if rest.hasPrefix("AM") { pm = false } else if rest.hasPrefix("PM") { pm = true } else { return nil }
+                    i += 2
+                default:
+                    guard let v = digits(width) else { return nil }
+                    switch c {
+                    case "y": year = n == 2 ? (v < 46 ? 2000 + v : 1900 + v) : v
+                    case "M": month = v
+                    case "d": day = v
+                    case "H": hour = v
+                    case "h": hour = v; hour12 = true
+                    case "m": minute = v
+                    case "s": second = v
+                    default: milli = v
+                    }
+                }
+            }
+        }
+        if hour12 {
+            guard (1...12).contains(hour) else { return nil }
+            hour = hour % 12 + (pm == true ? 12 : 0)
+        }
+        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60, milli < 1000 else { return nil }
+        let days = TimeFormat.daysFromCivil(year: year, month: month, day: day)
+        return ((Int64(days) * 24 + Int64(hour)) * 60 + Int64(minute)) * 60_000 + Int64(second) * 1000 + Int64(milli)
+    }
+
     /// A timestamp (epoch milliseconds) in this pattern, in UTC.
     public func format(_ t: Int64) -> String {
         let f = TimeFormat.fields(t)
@@ -135,5 +206,44 @@ public enum RegexCheck {
             }
         }
         return count
+    }
+}
+
+/// SQL's SIMILAR TO patterns as regular expressions: `%` any text, `_` one character, `( ) | [ ]
+/// * + ? { }` as in regular expressions, every other character itself (an ESCAPE character makes
+/// the next one itself); the whole text must match.
+public enum SimilarPattern {
+    public static func regex(_ pattern: String, escape: Character?) -> String? {
+        var out = "^(?:"
+        var chars = pattern.makeIterator()
+        var inClass = false
+        while let c = chars.next() {
+            if let e = escape, c == e {
+                guard let n = chars.next() else { return nil }
+                out += NSRegularExpressionEscape.literal(n)
+                continue
+            }
+            if inClass {
+                if c == "]" { inClass = false }
+                out += c == "\\" ? "\\\\" : String(c)
+                continue
+            }
+            switch c {
+            case "%": out += ".*"
+            case "_": out += "."
+            case "[": inClass = true; out += "["
+            case "(", ")", "|", "*", "+", "?", "{", "}": out.append(c)
+            default: out += NSRegularExpressionEscape.literal(c)
+            }
+        }
+        guard !inClass else { return nil }
+        return out + ")$"
+    }
+}
+
+enum NSRegularExpressionEscape {
+    /// A character matching itself in a regular expression.
+    static func literal(_ c: Character) -> String {
+        "\\^$.|?*+()[]{}/".contains(c) ? "\\" + String(c) : String(c)
     }
 }

@@ -21,6 +21,13 @@ public enum ScalarFunction: String, Sendable, CaseIterable {
     case splitIndex = "SPLIT_INDEX", splitPart = "SPLIT_PART"
     /// TSDIFF(a, b): a - b in milliseconds (KDA's).
     case tsdiff = "TSDIFF"
+    /// KDA's string functions: POSITION(search, source), OVERLAY(s, r, start[, length]),
+    /// INITCAP(s), REGEX_REPLACE(s, regex, replacement, start, occurrence).
+    case position = "POSITION", overlay = "OVERLAY", initcap = "INITCAP", regexReplace = "REGEX_REPLACE"
+    /// CHAR_TO_TIMESTAMP(text, pattern): the pattern is Java's date letters (KDA's).
+    case charToTimestamp = "CHAR_TO_TIMESTAMP"
+    /// REGEXP_FULL_MATCH(s, regex): whether the whole of s matches (SIMILAR TO).
+    case regexpFullMatch = "REGEXP_FULL_MATCH"
 }
 
 /// An expression ready to run: columns by position, types resolved by the planner.
@@ -452,6 +459,77 @@ public struct Evaluator {
             case "EPOCH": return .double(Double(t) / 1000)
             default: return .null
             }
+        case .position:
+            guard case .string(let search) = a[0], case .string(let source) = a[1] else { return .null }
+            if search.isEmpty { return .int(1) }
+            guard let r = source.range(of: search) else { return .int(0) }
+            return .int(Int64(source.distance(from: source.startIndex, to: r.lowerBound) + 1))
+        case .overlay:
+            guard case .string(let s) = a[0], case .string(let r) = a[1], let start = a[2].doubleValue else { return .null }
+            var length = r.count
+            if a.count > 3 {
+                guard let l = a[3].doubleValue else { return .null }
+                guard l >= 0 else { fail(row, "OVERLAY's length is negative"); return .null }
+                length = Int(clampingToward: l) ?? 0
+            }
+            // KDA's: a start before 1 puts the replacement's first (1 - start) characters before s.
+            let chars = Array(s)
+            let from = Int(clampingToward: start) ?? 1
+            if from < 1 { return .string(r + String(chars.dropFirst(max(0, length - (1 - from))))) }
+            let head = String(chars.prefix(from - 1)), tail = String(chars.dropFirst(from - 1 + length))
+            return .string(head + r + tail)
+        case .initcap:
+            guard case .string(let s) = a[0] else { return .null }
+            var out = "", start = true
+            for c in s {
+                out += start ? c.uppercased() : c.lowercased()
+                start = c == " "
+            }
+            return .string(out)
+        case .regexReplace:
+            guard case .string(let s) = a[0], case .string(let pattern) = a[1], case .string(let replacement) = a[2],
+                  let startValue = a[3].doubleValue, let occurrenceValue = a[4].doubleValue else { return .null }
+            let start = Int(clampingToward: startValue) ?? 0, occurrence = Int(clampingToward: occurrenceValue) ?? 0
+            guard start >= 1 else { fail(row, "REGEX_REPLACE's start position \(start) is before the first character"); return .null }
+            guard occurrence >= 0 else { fail(row, "REGEX_REPLACE's occurrence \(occurrence) is negative"); return .null }
+            guard let regex = regex(pattern) else { fail(row, "'\(pattern)' is not a valid regular expression"); return .null }
+            let chars = Array(s)
+            guard start <= chars.count else { return .string(s) }
+            let head = String(chars.prefix(start - 1))
+            var rest = String(chars.dropFirst(start - 1))
+            var n = 0
+            var out = ""
+            var done = false
+            while !done, let m = rest.firstMatch(of: regex) {
+                n += 1
+                out += rest[..<m.range.lowerBound]
+                if occurrence == 0 || n == occurrence {
+                    out += Evaluator.expand(replacement, m)
+                    if occurrence != 0 { done = true }
+                } else {
+                    out += rest[m.range]
+                }
+                if m.range.isEmpty {
+                    // An empty match moves on by one character.
+                    guard m.range.upperBound < rest.endIndex else { rest = ""; break }
+                    out.append(rest[m.range.upperBound])
+                    rest = String(rest[rest.index(after: m.range.upperBound)...])
+                } else {
+                    rest = String(rest[m.range.upperBound...])
+                }
+            }
+            return .string(head + out + rest)
+        case .charToTimestamp:
+            guard case .string(let text) = a[0], case .string(let pattern) = a[1] else { return .null }
+            guard case .success(let p) = DateFormatPattern.compile(pattern), let t = p.parse(text) else {
+                fail(row, "'\(text)' does not fit the format '\(pattern)'")
+                return .null
+            }
+            return .timestamp(t)
+        case .regexpFullMatch:
+            guard case .string(let s) = a[0], case .string(let pattern) = a[1] else { return .null }
+            guard let regex = regex(pattern) else { fail(row, "'\(pattern)' is not a valid regular expression"); return .null }
+            return .bool(s.wholeMatch(of: regex) != nil)
         case .tsdiff:
             guard case .timestamp(let x) = a[0], case .timestamp(let y) = a[1] else { return .null }
             let (d, over) = x.subtractingReportingOverflow(y)
@@ -544,6 +622,22 @@ public struct Evaluator {
     }
 
     /// A regular expression compiled once per pattern.
+    /// A replacement text with `$n` (group n of the match) and `\\$` (a dollar) filled in.
+    static func expand(_ replacement: String, _ m: Regex<AnyRegexOutput>.Match) -> String {
+        var out = ""
+        var chars = Array(replacement)[...]
+        while let c = chars.popFirst() {
+            if c == "\\", let n = chars.popFirst() { out.append(n); continue }
+            if c == "$", let d = chars.first?.wholeNumberValue {
+                chars.removeFirst()
+                if d < m.output.count, let sub = m.output[d].substring { out += sub }
+                continue
+            }
+            out.append(c)
+        }
+        return out
+    }
+
     private mutating func regex(_ pattern: String) -> Regex<AnyRegexOutput>? {
         if let r = regexes[pattern] { return r }
         guard let r = try? Regex(pattern) else { return nil }

@@ -262,7 +262,9 @@ extension Planner {
                                   "CHAR_LENGTH", "SUBSTRING", "TRIM", "LTRIM", "RTRIM", "REPLACE", "CONCAT", "COALESCE", "NULLIF",
                                   "DATE_TRUNC", "TO_TIMESTAMP", "NOW", "CURRENT_TIMESTAMP", "PROCTIME", "LOCALTIMESTAMP",
                                   "MOD", "YEAR", "MONTH", "DAYOFMONTH", "DAY", "HOUR", "MINUTE", "SECOND", "DATE_FORMAT",
-                                  "REGEXP_EXTRACT", "SPLIT_INDEX", "SPLIT_PART", "TSDIFF", "STEP"]
+                                  "REGEXP_EXTRACT", "SPLIT_INDEX", "SPLIT_PART", "TSDIFF", "STEP",
+                                  "UNIX_TIMESTAMP", "CURRENT_ROW_TIMESTAMP", "MONOTONIC", "POSITION", "OVERLAY", "INITCAP", "REGEX_REPLACE",
+                                  "CHAR_TO_TIMESTAMP", "TIMESTAMP_TO_CHAR"]
 
     /// A scalar function call, with its arguments checked.
     func function(_ name: String, _ args: [BoundExpr], _ loc: NodeSpan, spelled: String? = nil) throws(PlanError) -> BoundExpr {
@@ -424,10 +426,86 @@ extension Planner {
             let down = BoundExpr.arithmetic("-", args[0], rem, .bigint)
             return .caseWhen([BoundCase(condition: .compare("<", rem, .literal(.int(0), .bigint)), value: .arithmetic("-", down, args[1], .bigint))], otherwise: down, .bigint)
         case "TSDIFF":
-            // KDA's TSDIFF(a, b): a - b in milliseconds, NULL when either is.
+            // KDA's TSDIFF(a, b): a - b in milliseconds, NULL when either is; of timestamps, or of
+            // epoch milliseconds (BIGINT) as KDA's reference has it.
             try arity(2...2)
+            if args.allSatisfy({ $0.type == .bigint || Planner.isNull($0) }) { return .arithmetic("-", args[0], args[1], .bigint) }
             for i in 0..<2 where args[i].type != .timestamp && !Planner.isNull(args[i]) { throw mismatch(name, args[i], nil, loc) }
             return .call(name, args, .bigint)
+        case "UNIX_TIMESTAMP":
+            // KDA's: a timestamp as milliseconds since the epoch.
+            try arity(1...1)
+            guard args[0].type == .timestamp || Planner.isNull(args[0]) else { throw mismatch(name, args[0], nil, loc) }
+            return .call("TSDIFF", [args[0], .literal(.timestamp(0), .timestamp)], .bigint)
+        case "CURRENT_ROW_TIMESTAMP":
+            // KDA's: the time each row is computed (NOW() is that in Sluice too).
+            try arity(0...0)
+            return .call("NOW", [], .timestamp)
+        case "MONOTONIC":
+            // KDA's promise that a value never goes back: the value itself.
+            try arity(1...1)
+            return args[0]
+        case "POSITION":
+            try arity(2...2)
+            try text(0)
+            try text(1)
+            return .call(name, args, .bigint)
+        case "OVERLAY":
+            try arity(3...4)
+            try text(0)
+            try text(1)
+            try numeric(2)
+            if args.count == 4 { try numeric(3) }
+            return .call(name, args, .varchar)
+        case "INITCAP":
+            try arity(1...1)
+            try text(0)
+            return .call(name, args, .varchar)
+        case "REGEX_REPLACE":
+            // KDA's REGEX_REPLACE(s, regex, replacement, start, occurrence): from `start` (1-based),
+            // the `occurrence`-th match (0: every one) replaced; $n in the replacement is group n.
+            try arity(5...5)
+            for i in 0..<3 { try text(i) }
+            try numeric(3)
+            try numeric(4)
+            if case .literal(.string(let pattern), _) = args[1], RegexCheck.groups(pattern) == nil {
+                throw Planner.error("bind.bad-arguments", "REGEX_REPLACE: '\(pattern)' is not a valid regular expression", loc)
+            }
+            return .call(name, args, .varchar)
+        case "SIMILAR_TO":
+            // s SIMILAR TO pattern [ESCAPE c]: the pattern (a literal) as a regular expression.
+            try arity(2...3)
+            try text(0)
+            guard case .literal(.string(let pattern), _) = args[1] else {
+                throw Planner.error("bind.bad-arguments", "SIMILAR TO takes its pattern as a string literal", loc)
+            }
+            var escape: Character? = nil
+            if args.count == 3 {
+                guard case .literal(.string(let e), _) = args[2], e.count == 1 else {
+                    throw Planner.error("bind.bad-arguments", "SIMILAR TO's ESCAPE is one character in quotes", loc)
+                }
+                escape = e.first
+            }
+            guard let regex = SimilarPattern.regex(pattern, escape: escape), RegexCheck.groups(regex) != nil else {
+                throw Planner.error("bind.bad-arguments", "'\(pattern)' is not a SIMILAR TO pattern", loc,
+                                    help: "% is any text, _ one character; ( ) | [ ] * + ? { } as in regular expressions; escape others with ESCAPE")
+            }
+            return .call("REGEXP_FULL_MATCH", [args[0], .literal(.string(regex), .varchar)], .boolean)
+        case "CHAR_TO_TIMESTAMP", "TIMESTAMP_TO_CHAR":
+            // KDA's CHAR_TO_TIMESTAMP(format, text) and TIMESTAMP_TO_CHAR(format, ts): Java's
+            // date pattern letters, UTC. Text that does not fit the format is an error of the row.
+            try arity(2...2)
+            guard case .literal(.string(let pattern), _) = args[0] else {
+                throw Planner.error("bind.bad-arguments", "\(name) takes its format as a string literal, such as 'yyyy-MM-dd HH:mm:ss'", loc)
+            }
+            if let bad = DateFormatPattern.problem(pattern) { throw Planner.error("bind.bad-arguments", "\(name): \(bad)", loc) }
+            if name == "CHAR_TO_TIMESTAMP" {
+                try text(1)
+                return .call(name, [args[1], args[0]], .timestamp)
+            }
+            guard args[1].type == .timestamp || Planner.isNull(args[1]) else { throw mismatch(name, args[1], nil, loc) }
+            // A NULL timestamp is the text 'null', as KDA's reference gives it.
+            return .call("COALESCE", [.call("DATE_FORMAT", [args[1], args[0]], .varchar), .literal(.string("null"), .varchar)], .varchar)
         case "TO_TIMESTAMP":
             try arity(1...1)
             guard Planner.isNumeric(args[0].type) || args[0].type == .varchar else { throw mismatch(name, args[0], nil, loc) }

@@ -8,14 +8,22 @@ extension Parser {
         case between(negated: Bool)
         case inList(negated: Bool)
         case like(negated: Bool)
+        /// `s [NOT] SIMILAR TO pattern [ESCAPE c]` (SIMILAR is a name elsewhere).
+        case similar(negated: Bool)
 
         var precedence: Int {
             switch self {
             case .binary(let op): return Precedence.of(op)
             case .isNull: return Precedence.isNull
-            case .between, .inList, .like: return Precedence.between
+            case .between, .inList, .like, .similar: return Precedence.between
             }
         }
+    }
+
+    private func atSimilarTo(_ offset: Int) -> Bool {
+        let t = peek(offset)
+        guard case .identifier = t.kind, text(t).uppercased() == "SIMILAR" else { return false }
+        return peek(offset + 1).kind == .keyword(.TO)
     }
 
     private var infix: Infix? {
@@ -31,8 +39,9 @@ extension Parser {
             case .keyword(.BETWEEN): return .between(negated: true)
             case .keyword(.IN): return .inList(negated: true)
             case .keyword(.LIKE): return .like(negated: true)
-            default: return nil
+            default: return atSimilarTo(1) ? .similar(negated: true) : nil
             }
+        case .identifier where atSimilarTo(0): return .similar(negated: false)
         case .punct(let p):
             switch p {
             case .eq: return .binary(.eq)
@@ -110,6 +119,19 @@ extension Parser {
                 var escape: Expr? = nil
                 if eat(.ESCAPE) { escape = try parseExpr(Precedence.between + 1) }
                 left = Expr(.like(left, pattern: pattern, escape: escape, negated: negated), span(from: start))
+                lastNonAssociative = prec
+            case .similar(let negated):
+                // SQL's regular expressions (KDA has them): the function SIMILAR_TO(s, pattern [, escape]).
+                let nameToken = negated ? peek() : current
+                if negated { advance() }
+                advance()
+                advance()
+                let pattern = try parseExpr(Precedence.between + 1)
+                var args = [left, pattern]
+                if eat(.ESCAPE) { args.append(try parseExpr(Precedence.between + 1)) }
+                let call = Expr(.function(FunctionCall(name: Identifier("SIMILAR_TO", loc: NodeSpan(nameToken.span)), arguments: args, distinct: false, star: false, over: nil)),
+                                span(from: start))
+                left = negated ? Expr(.unary(.not, call), span(from: start)) : call
                 lastNonAssociative = prec
             }
         }
@@ -222,6 +244,28 @@ extension Parser {
             try expect(.rightParen, "to close EXTRACT(...)")
             return Expr(.extract(unit, e), span(from: start))
         }
+        if upper == "POSITION" && !at(.rightParen) {
+            // POSITION(search IN source): the 1-based place of the first match, 0 for none.
+            let search = try parseExpr(Precedence.between + 1)
+            try expect(.IN, "in POSITION(search IN source)")
+            let source = try parseExpr()
+            try expect(.rightParen, "to close POSITION(...)")
+            return Expr(.function(FunctionCall(name: name, arguments: [search, source], distinct: false, star: false, over: nil)), span(from: start))
+        }
+        if upper == "OVERLAY" && !at(.rightParen) {
+            // OVERLAY(s PLACING r FROM start [FOR length]).
+            let s = try parseExpr()
+            guard case .identifier = current.kind, text(current).uppercased() == "PLACING" else {
+                throw unexpected(expecting: ["PLACING"], context: "in OVERLAY(s PLACING r FROM start [FOR length])")
+            }
+            advance()
+            let r = try parseExpr()
+            try expect(.FROM, "in OVERLAY(s PLACING r FROM start [FOR length])")
+            var args = [s, r, try parseExpr()]
+            if eat(.FOR) { args.append(try parseExpr()) }
+            try expect(.rightParen, "to close OVERLAY(...)")
+            return Expr(.function(FunctionCall(name: name, arguments: args, distinct: false, star: false, over: nil)), span(from: start))
+        }
         if upper == "TRIM" {
             var side: TrimSide? = nil
             if case .keyword(let k) = current.kind, let s = TrimSide(rawValue: k.rawValue) {
@@ -262,13 +306,16 @@ extension Parser {
                 return Expr(.floorTo(first, unit), span(from: start))
             }
             if upper == "STEP" && dialect == .kda && eat(.BY) {
-                // KDA's STEP(t BY INTERVAL ...): t rounded down to a multiple of the interval.
+                // KDA's STEP(t BY INTERVAL ...) (t rounded down to a multiple of the interval) and STEP(n BY m).
                 let istart = current.span.start
-                guard at(.INTERVAL) else { throw unexpected(expecting: ["an interval (INTERVAL '10' SECOND)"], context: "after STEP(... BY") }
-                let size = try parseIntervalLiteral()
+                let by: Expr
+                if at(.INTERVAL) {
+                    by = Expr(.literal(.interval(try parseIntervalLiteral())), span(from: istart))
+                } else {
+                    by = try parseExpr()
+                }
                 try expect(.rightParen, "to close STEP(...)")
-                return Expr(.function(FunctionCall(name: name, arguments: [first, Expr(.literal(.interval(size)), span(from: istart))], distinct: false, star: false, over: nil)),
-                            span(from: start))
+                return Expr(.function(FunctionCall(name: name, arguments: [first, by], distinct: false, star: false, over: nil)), span(from: start))
             }
             if upper == "SUBSTRING" && eat(.FROM) {
                 let from = try parseExpr()

@@ -118,6 +118,54 @@ struct KDAPumpTests {
         #expect(rows.allSatisfy { $0.objectValue?.keys.sorted() == ["n", "t", "ticker"] }, "ROWTIME is not a column of the records: \(rows)")
     }
 
+    /// KDA's function library, on the reference's own examples: POSITION, OVERLAY, INITCAP,
+    /// REGEX_REPLACE, SIMILAR TO, CHAR_TO_TIMESTAMP / TIMESTAMP_TO_CHAR, UNIX_TIMESTAMP, TSDIFF,
+    /// STEP, MONOTONIC, TRIM and SUBSTRING in their standard forms.
+    @Test(arguments: [
+        ("POSITION('findme' IN '1234findmeXXX')", "5"), ("POSITION('findme' IN '1234not-hereXXX')", "0"), ("POSITION('' IN ticker)", "1"),
+        ("OVERLAY('12345' PLACING 'foo' FROM 1)", "foo45"), ("OVERLAY('12345' PLACING 'foo' FROM 0)", "foo345"),
+        ("OVERLAY('12345' PLACING 'foo' FROM -2)", "foo12345"), ("OVERLAY('12345' PLACING 'foo' FROM 4)", "123foo"),
+        ("OVERLAY('12345' PLACING 'foo' FROM 17)", "12345foo"), ("OVERLAY('12345' PLACING 'foo' FROM 2 FOR 0)", "1foo2345"),
+        ("OVERLAY('12345' PLACING 'foo' FROM 2 FOR 2)", "1foo45"), ("OVERLAY('12345' PLACING 'foo' FROM 2 FOR 9)", "1foo"),
+        ("INITCAP('Each FIRST lEtTeR is cAPITALIZED')", "Each First Letter Is Capitalized"),
+        ("REGEX_REPLACE('TECHNOLOGY and TECHNOLOGY', 'TECHNOLOGY', 'IT', 1, 0)", "IT and IT"),
+        ("REGEX_REPLACE('a1b2c3', '[0-9]', '#', 1, 2)", "a1b#c3"), ("REGEX_REPLACE('a1b2c3', '([a-z])([0-9])', '$2$1', 3, 0)", "a12b3c"),
+        ("REGEX_REPLACE('abc', 'b', 'x', 9, 0)", "abc"),
+        ("CASE WHEN 'abbbbb' SIMILAR TO 'ab{3,6}' THEN 'T' ELSE 'F' END", "T"), ("CASE WHEN 'abbbbbbbb' SIMILAR TO 'ab{3,6}' THEN 'T' ELSE 'F' END", "F"),
+        ("CASE WHEN 'amy' SIMILAR TO 'amy|fred' THEN 'T' ELSE 'F' END", "T"), ("CASE WHEN 'mike' NOT SIMILAR TO 'amy|fred' THEN 'T' ELSE 'F' END", "T"),
+        ("CASE WHEN 'cd' SIMILAR TO '[a-e]d' THEN 'T' ELSE 'F' END", "T"), ("CASE WHEN '' SIMILAR TO '(ab)?' THEN 'T' ELSE 'F' END", "T"),
+        ("CASE WHEN 'a(b{3})' SIMILAR TO 'a\\(b\\{3\\}\\)' ESCAPE '\\' THEN 'T' ELSE 'F' END", "T"),
+        ("CASE WHEN 'a.c' SIMILAR TO 'a_c%' THEN 'T' ELSE 'F' END", "T"),
+        ("CHAR_TO_TIMESTAMP('yyyy-MM-dd', '2009-09-16 03:15:24')", "2009-09-16T00:00:00.000Z"),
+        ("CHAR_TO_TIMESTAMP('MM/dd/yy hh:mm:ss', '09/16/11 03:15:24')", "2011-09-16T03:15:24.000Z"),
+        ("CHAR_TO_TIMESTAMP('yyyy-hh-mm', '2009-09-16 03:15:24')", "2009-01-01T09:16:00.000Z"),
+        ("CHAR_TO_TIMESTAMP('MMM dd, yyyy', 'March 7, 2010')", "2010-03-07T00:00:00.000Z"), ("CHAR_TO_TIMESTAMP('M-d', '2-8')", "1970-02-08T00:00:00.000Z"),
+        ("CHAR_TO_TIMESTAMP('yyyy hh', '2009-09-16 03:15:24')", "(no row: the row is an error, as in KDA)"),
+        ("TIMESTAMP_TO_CHAR('yyyy-MM-dd HH:mm:ss', TIMESTAMP '2016-09-23 04:29:26')", "2016-09-23 04:29:26"),
+        ("TIMESTAMP_TO_CHAR('yyyy', CAST(NULL AS TIMESTAMP))", "null"),
+        ("UNIX_TIMESTAMP(TIMESTAMP '1970-01-01 00:01:00')", "60000"), ("TSDIFF(TIMESTAMP '2020-01-01 00:00:05', TIMESTAMP '2020-01-01 00:00:00')", "5000"),
+        ("TSDIFF(5000, 2000)", "3000"), ("STEP(TIMESTAMP '2004-09-30 13:48:23' BY INTERVAL '10' SECOND)", "2004-09-30T13:48:20.000Z"),
+        ("STEP(TIMESTAMP '2004-09-30 13:48:23' BY INTERVAL '2' HOUR)", "2004-09-30T12:00:00.000Z"), ("STEP(23 BY 5)", "20"), ("STEP(-3 BY 5)", "-5"),
+        ("MONOTONIC(price)", "2.5"), ("TRIM(LEADING 'x' FROM 'xxxTrim frontxxx')", "Trim frontxxx"), ("SUBSTRING('hello' FROM 2 FOR 3)", "ell"),
+    ])
+    func kdaFunctionsGiveTheReferencesResults(_ expression: String, _ expected: String) throws {
+        let f = try Self.fixture("""
+            CREATE OR REPLACE STREAM "DEST" (v VARCHAR(64));
+            CREATE OR REPLACE PUMP "F" AS INSERT INTO "DEST" SELECT STREAM CAST(\(expression) AS VARCHAR(64)) FROM "SOURCE_SQL_STREAM_001";
+            """)
+        try f.load(#"INSERT INTO out SELECT * FROM "DEST";"#)
+        try f.put("SOURCE_SQL_STREAM_001", #"{"TICKER":"AMZN","PRICE":2.5}"#)
+        f.clock.advance(by: 100)
+        while try f.engine.step() {}
+        try f.engine.finish()
+        let rows = try f.lines("out.jsonl").map { try JSONValue.parse(bytes: Array($0.utf8)) }
+        if expected.hasPrefix("(no row") {
+            #expect(rows.isEmpty, "\(expression): \(rows)")
+        } else {
+            #expect(rows.first?["V"]?.stringValue == expected, "\(expression): \(rows)")
+        }
+    }
+
     /// KDA's TABLE(RANDOM_CUT_FOREST(CURSOR(...), trees, sample, timeDecay, shingle)): every numeric
     /// column of the cursor, AWS's depth score (about 1 for ordinary rows), KDA's output columns,
     /// filled into the stream by position; the explanation form adds ANOMALY_EXPLANATION only.
