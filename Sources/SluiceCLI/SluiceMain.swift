@@ -17,6 +17,7 @@ public enum SluiceMain {
           sluice serve [options] [FILE.sql ...]  the Kinesis and Firehose APIs over HTTP, query files as jobs
           sluice check [--syntax-only] FILE.sql ...  report every diagnostic (names, types, streaming rules)
           sluice fmt [--write] FILE.sql ...      print (or rewrite) SQL in canonical form, comments kept
+          sluice kda convert APP.json            a Kinesis Data Analytics application in Sluice's own SQL
           sluice demo [options]                  a short tour of the stream store on samples/clicks.jsonl
           sluice stream <command> ...            create, describe, put, get, reshard, delete streams
           sluice firehose <command> ...          Firehose delivery streams to files
@@ -37,6 +38,7 @@ public enum SluiceMain {
         case "serve": return ServeCommand.usage
         case "check": return CheckCommand.checkUsage
         case "fmt": return CheckCommand.fmtUsage
+        case "kda": return KDACommand.usage
         case "demo": return DemoCommand.usage
         case "stream": return StreamCommands.usage
         case "firehose": return FirehoseCommands.usage
@@ -94,6 +96,8 @@ public enum SluiceMain {
                 return try CheckCommand(out: out, err: err).check(args.dropFirst())
             case "fmt":
                 return try CheckCommand(out: out, err: err).fmt(args.dropFirst())
+            case "kda":
+                return try KDACommand(out: out, err: err).run(args.dropFirst())
             case "demo":
                 return try DemoCommand(out: out, err: err).run(args.dropFirst())
             case "gen":
@@ -105,7 +109,7 @@ public enum SluiceMain {
                 out.line(usage)
                 return 0
             default:
-                let hint = closest(command, in: ["run", "repl", "serve", "stream", "firehose", "bench", "check", "fmt", "demo", "gen", "help", "version"]).map { " (did you mean '\($0)'?)" } ?? ""
+                let hint = closest(command, in: ["run", "repl", "serve", "stream", "firehose", "bench", "check", "fmt", "kda", "demo", "gen", "help", "version"]).map { " (did you mean '\($0)'?)" } ?? ""
                 throw UsageError("unknown command '\(command)'\(hint)")
             }
         } catch let e as UsageError {

@@ -218,7 +218,7 @@ public final class Engine {
         for action in pending { try perform(action) }
     }
 
-    private func prepareAll(_ script: Script) throws(EngineError) -> (MemoryCatalog, [String: SinkDefinition], [Action]) {
+    func prepareAll(_ script: Script) throws(EngineError) -> (MemoryCatalog, [String: SinkDefinition], [Action]) {
         var diagnostics: [Diagnostic] = []
         var pending: [Action] = []
         var localCatalog = catalog

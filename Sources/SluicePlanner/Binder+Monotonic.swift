@@ -1,5 +1,5 @@
 import SluiceCore
-import SluiceSQL
+public import SluiceSQL
 
 extension Planner {
     /// Kinesis Data Analytics' streaming GROUP BY on a monotonic expression of a stream's time
@@ -12,7 +12,7 @@ extension Planner {
     /// `STEP(s.event_time BY ...)`), the one on ROWTIME is the window, which says when groups
     /// close, and the other an ordinary key (the group's bucket of the other time). Nil when the
     /// query is not of that form.
-    static func monotonicGroupBy(_ q: Query) -> Query? {
+    public static func monotonicGroupBy(_ q: Query) -> Query? {
         guard case .relation(let name, let alias, let loc)? = q.from else { return nil }
         let keys = q.groupBy.compactMap { g in monotonic(g).map { (expr: g, time: $0.time, size: $0.size) } }
         func onRowtime(_ t: Expr) -> Bool {

@@ -352,6 +352,10 @@ public struct AnomalyFunction: Sendable, Equatable {
 public struct NamedArgument: Sendable, Equatable {
     public var name: Identifier
     public var value: Expr
+    public init(name: Identifier, value: Expr) {
+        self.name = name
+        self.value = value
+    }
 }
 
 // MARK: - Expressions
