@@ -441,7 +441,11 @@ public final class Engine {
                 plan = p
                 rowtime = true
             } else {
-                plan = try planQuery(i.query, cat)
+                do {
+                    plan = try planQuery(i.query, cat)
+                } catch where i.pump != nil {
+                    throw Engine.inKDATerms(error)
+                }
             }
             let label = i.pump.map { "PUMP \($0.name)" } ?? "INSERT INTO \(name)"
             if let sink = sinkDefs[name.lowercased()] {
@@ -1465,6 +1469,20 @@ extension Engine {
             names.append("ROWTIME")
         }
         return .project(plan, exprs, names: names)
+    }
+
+    /// A pump's error told in the terms of KDA's SQL where they differ from Sluice's: a GROUP BY
+    /// without a monotonic key is what KDA refused as such.
+    static func inKDATerms(_ e: EngineError) -> EngineError {
+        var e = e
+        e.diagnostics = e.diagnostics.map { d in
+            guard d.id == "plan.unwindowed-aggregate-needs-emit-changes" else { return d }
+            var d = d
+            d.message = "a streaming GROUP BY needs a monotonic key, so that each group ends"
+            d.help = "group by STEP(s.ROWTIME BY INTERVAL '1' MINUTE) or FLOOR(s.ROWTIME TO MINUTE) too (a group then leaves when ROWTIME passes its interval), or use WINDOWED BY STAGGER"
+            return d
+        }
+        return e
     }
 
     /// A pump's query with its rows' ROWTIME as a last column (every branch of a UNION ALL), or

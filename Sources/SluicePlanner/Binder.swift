@@ -413,6 +413,10 @@ public struct Planner: Sendable {
     /// A source over every column of a stream, plus ROWTIME.
     func source(_ name: Identifier, alias: Identifier?) throws(PlanError) -> (LogicalPlan, Scope) {
         guard let s = catalog.stream(named: name.name) else {
+            if let t = catalog.table(named: name.name) {
+                throw Planner.error("bind.table-not-stream", "\(t.name) is a reference table, whose rows do not arrive: a query (or a KDA CURSOR) reads a stream", name.loc,
+                                    help: "join the table to a stream: FROM s JOIN \(t.name) ON ...")
+            }
             let help = closestMatch(name.name, in: catalog.streamNames + catalog.viewNames).map { "did you mean '\($0)'?" }
             throw Planner.error("bind.unknown-stream", "unknown stream '\(name.name)'", name.loc, help: help)
         }

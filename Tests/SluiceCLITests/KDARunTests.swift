@@ -28,6 +28,13 @@ struct KDARunTests {
             """
     }
 
+    /// The tickers application with other code.
+    static func withCode(_ code: String) -> String {
+        let original = app()
+        let start = original.range(of: #""ApplicationCode": "#)!.upperBound, end = original.range(of: ",\n \"Inputs\"")!.lowerBound
+        return original.replacingCharacters(in: start..<end, with: JSONValue.string(code).serialized())
+    }
+
     static let records = """
         {"TICKER_SYMBOL": "AMZN", "SECTOR": "TECHNOLOGY", "quote": {"CHANGE": 2.5}, "PRICE": 50.0}
         {"TICKER_SYMBOL": "XOM", "SECTOR": "ENERGY", "quote": {"CHANGE": -1.0}, "PRICE": 80.0}
@@ -233,6 +240,13 @@ struct KDARunTests {
         (app(), ["--input", "TRADES=in.jsonl"], "the application's inputs make SOURCE_SQL_STREAM_001"),
         (#"{"ApplicationName": "a", "Inputs": [{"NamePrefix": "S"}]}"#, [String](), "Inputs[0]: InputSchema is missing"),
         (#"{"ApplicationName": "a", "ApplicationCode": "CREATE PUMP p AS INSERT INTO nowhere SELECT STREAM 1 FROM x;"}"#, [String](), "unknown"),
+        (withCode(#"CREATE STREAM "D" (t VARCHAR(4), n INTEGER); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM ticker_symbol, COUNT(*) FROM "SOURCE_SQL_STREAM_001" GROUP BY ticker_symbol;"#),
+         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "a streaming GROUP BY needs a monotonic key"),
+        (withCode(#"CREATE STREAM "D" (t VARCHAR(4), s DOUBLE); CREATE TABLE "REF" (t VARCHAR(4), p DOUBLE) WITH (file = 'in.jsonl'); "#
+                  + #"CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM "REF")));"#),
+         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "REF is a reference table, whose rows do not arrive"),
+        (withCode(#"CREATE STREAM "D" (t VARCHAR(4)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM ticker_symbol FROM "SOURCE_SQL_STREAM_001" AS a JOIN "SOURCE_SQL_STREAM_001" AS b ON a.ticker_symbol = b.ticker_symbol WINDOWED BY STAGGER (PARTITION BY a.ticker_symbol RANGE INTERVAL '1' MINUTE);"#),
+         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "WINDOWED BY STAGGER reads one stream"),
     ])
     func badApplicationsAreRefusedWithAReason(_ app: String, _ args: [String], _ message: String) throws {
         let dir = TempDir()
