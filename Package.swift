@@ -74,7 +74,7 @@ let package = Package(
         .target(name: "SluiceTestSupport", path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceTestSupport"]),
         .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceStreams", "SluiceDelivery", "SluiceCore"]),
-        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCodecs", "SluiceCore"], exclude: ["Snapshots"]),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCodecs", "SluiceCore"], exclude: ["Snapshots", "KDAApps"]),
     ],
     swiftLanguageModes: [.v6]
 )

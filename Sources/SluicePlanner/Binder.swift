@@ -28,9 +28,10 @@ struct Scope {
 }
 
 extension Scope {
-    /// The scope of a plan's output columns under one qualifier (an updating plan's change kind hidden).
+    /// The scope of a plan's output columns under one qualifier (an updating plan's change kind
+    /// hidden, and a ROWTIME column too: a row's time, which `*` leaves out as a stream's).
     init(_ p: LogicalPlan, qualifier: String?) {
-        entries = p.schema.map { Entry(qualifier: qualifier, name: $0.name, type: $0.type) }
+        entries = p.schema.map { Entry(qualifier: qualifier, name: $0.name, type: $0.type, hidden: $0.name.uppercased() == "ROWTIME" && $0.type == .timestamp) }
         if p.isUpdating {
             entries[entries.count - 1].hidden = true
             entries[entries.count - 1].changeKind = true

@@ -259,6 +259,9 @@ extension Parser {
                 return .anomaly(a, alias: try parseAlias(), loc: span(from: start))
             case .keyword(.TABLE) where dialect == .kda && [.keyword(.RANDOM_CUT_FOREST), .keyword(.RANDOM_CUT_FOREST_WITH_EXPLANATION)].contains(peek(2).kind):
                 return try parseKDAForest()
+            case .keyword(.TABLE) where dialect == .kda && peek(2).kind == .identifier
+                && ["TOP_K_ITEMS_TUMBLING", "COUNT_DISTINCT_ITEMS_TUMBLING"].contains(text(peek(2)).uppercased()):
+                return try parseKDATumblingItems()
             case .keyword(.TABLE) where peek(2).kind == .keyword(.TUMBLE) || peek(2).kind == .keyword(.HOP) || peek(2).kind == .keyword(.SESSION):
                 throw error("TABLE(\(text(peek(2)).uppercased())(TABLE ..., DESCRIPTOR(...), ...)) is Flink's form of a window table function", id: "syntax.foreign-window",
                             help: "Sluice writes FROM TUMBLE(stream, ts, INTERVAL '1' MINUTE): the stream and its time column by name, no TABLE or DESCRIPTOR")
@@ -448,6 +451,86 @@ extension Parser {
         let f = AnomalyFunction(detector: .randomCutForest, withExplanation: explain, relation: .subquery(query, alias: nil, loc: cursorLoc),
                                 columns: [], partitionBy: [], parameters: parameters, kda: true)
         return .anomaly(f, alias: alias, loc: span(from: start))
+    }
+
+    /// A KDA CURSOR argument: `CURSOR(SELECT STREAM ...)`, its query and where it stands.
+    private mutating func parseCursor(_ function: String) throws(ParseError) -> (Query, NodeSpan) {
+        guard current.kind == .identifier, text(current).uppercased() == "CURSOR", peek().kind == .punct(.leftParen) else {
+            throw unexpected(expecting: ["CURSOR(SELECT STREAM ...)"], context: "(KDA's \(function) reads a CURSOR)")
+        }
+        let cursorStart = current.span.start
+        advance()
+        advance()
+        guard at(.SELECT) else { throw unexpected(expecting: ["SELECT"], context: "inside CURSOR(...)") }
+        let query = try parseQuery()
+        try expect(.rightParen, "to close CURSOR(...)")
+        return (query, span(from: cursorStart))
+    }
+
+    /// KDA's `TABLE(COUNT_DISTINCT_ITEMS_TUMBLING(CURSOR(q), 'column', windowSeconds))` and
+    /// `TABLE(TOP_K_ITEMS_TUMBLING(CURSOR(q), 'column', K, windowSeconds))` as the Sluice queries
+    /// they amount to, over back-to-back windows of the cursor's ROWTIME: the number of distinct
+    /// values (one row per window, `NUMBER_OF_DISTINCT_ITEMS`; exact where KDA estimated past
+    /// 10,000), or the K most frequent values with their counts (`column`, `ITEM_COUNT`, the most
+    /// frequent first, ties by value; exact where KDA estimated). Each row's ROWTIME is its window's end.
+    mutating func parseKDATumblingItems() throws(ParseError) -> FromItem {
+        let start = current.span.start
+        advance()  // TABLE
+        try expect(.leftParen)
+        let function = text(current).uppercased()
+        let topK = function == "TOP_K_ITEMS_TUMBLING"
+        advance()
+        try expect(.leftParen)
+        var (cursor, cursorLoc) = try parseCursor(function)
+        let usage = topK ? "TOP_K_ITEMS_TUMBLING(CURSOR(...), 'column', K, windowSeconds)" : "COUNT_DISTINCT_ITEMS_TUMBLING(CURSOR(...), 'column', windowSeconds)"
+        try expect(.comma, "after the CURSOR: \(usage)")
+        guard current.kind == .string else { throw unexpected(expecting: ["the column's name in quotes"], context: "in \(usage)") }
+        let columnLoc = NodeSpan(current.span)
+        let columnName = try parseString().value
+        func whole(_ what: String, _ range: ClosedRange<Int>) throws(ParseError) -> Int {
+            try expect(.comma, "in \(usage)")
+            let at = current.span
+            guard current.kind == .number, let v = Int(text(current)), range.contains(v) else {
+                throw error("\(what) is a whole number from \(range.lowerBound) to \(range.upperBound) in \(usage)", at: at)
+            }
+            advance()
+            return v
+        }
+        let k = topK ? try whole("K", 1...100_000) : 0
+        let seconds = try whole("windowSize (seconds)", 1...3600)
+        try expect(.rightParen, "to close \(function)(...)")
+        try expect(.rightParen, "to close TABLE(...)")
+        let alias = try parseAlias()
+        let loc = span(from: start)
+        func column(_ n: String, quoted: Bool = false) -> Expr { Expr(.column(qualifier: nil, name: Identifier(n, quoted: quoted)), loc) }
+        func call(_ n: String, _ args: [Expr], distinct: Bool = false, star: Bool = false, over: OverClause? = nil) -> Expr {
+            Expr(.function(FunctionCall(name: Identifier(n), arguments: args, distinct: distinct, star: star, over: over)), loc)
+        }
+        func item(_ e: Expr, _ alias: String? = nil) -> SelectItem { .expression(e, alias: alias.map { Identifier($0, quoted: true) }, loc: loc) }
+        func query(_ items: [SelectItem], _ from: FromItem, where w: Expr? = nil, groupBy: [Expr] = []) -> Query {
+            Query(distinct: false, items: items, from: from, whereClause: w, groupBy: groupBy, having: nil, emit: nil, limit: nil, loc: loc, clauseLocs: ClauseLocations())
+        }
+        // The cursor's rows with their ROWTIME, in back-to-back windows.
+        if !cursor.items.contains(where: { if case .expression(let e, _, _) = $0, case .column(_, let n) = e.kind { return n.name.uppercased() == "ROWTIME" } else { return false } }) {
+            cursor.items.append(item(column("ROWTIME")))
+        }
+        let size = IntervalLiteral(value: String(seconds), unit: .second, loc: loc)
+        let windows = FromItem.window(.tumble(relation: .subquery(cursor, alias: nil, loc: cursorLoc), timeColumn: column("ROWTIME"), size: size), alias: nil, loc: loc)
+        let bounds = [column("window_start"), column("window_end")]
+        let counted = Expr(.column(qualifier: nil, name: Identifier(columnName, quoted: true, loc: columnLoc)), columnLoc)
+        let q: Query
+        if !topK {
+            q = query([item(call("COUNT", [counted], distinct: true), "NUMBER_OF_DISTINCT_ITEMS"), item(column("window_end"), "ROWTIME")], windows, groupBy: bounds)
+        } else {
+            let counts = query([item(counted, columnName), item(call("COUNT", [], star: true), "ITEM_COUNT")] + bounds.map { item($0) }, windows, groupBy: bounds + [counted])
+            let order = OverClause(partitionBy: bounds, orderBy: [OrderItem(column("ITEM_COUNT", quoted: true), descending: true), OrderItem(column(columnName, quoted: true))], frame: nil, loc: loc)
+            let ranked = query([item(column(columnName, quoted: true)), item(column("ITEM_COUNT", quoted: true)), item(column("window_end")),
+                                item(call("ROW_NUMBER", [], over: order), "KDA_RANK")], .subquery(counts, alias: nil, loc: loc))
+            let kept = Expr(.binary(.le, column("KDA_RANK", quoted: true), Expr(.literal(.number(String(k))), loc)), loc)
+            q = query([item(column(columnName, quoted: true)), item(column("ITEM_COUNT", quoted: true)), item(column("window_end"), "ROWTIME")],
+                      .subquery(ranked, alias: nil, loc: loc), where: kept)
+        }
+        return .subquery(q, alias: alias, loc: loc)
     }
 
     /// Whether the token at `offset` starts `name =>`.

@@ -1,0 +1,48 @@
+import Foundation
+import SluiceCore
+import Testing
+@testable import SluiceCLI
+
+/// The KDA application suite (`Tests/SluiceCLITests/KDAApps/NAME/`): applications written for
+/// Sluice's tests from the KDA SQL Reference, each with an input (`input.jsonl`, ROWTIME from its
+/// `rt` field) and the rows of DESTINATION_SQL_STREAM worked out by hand (`expected.jsonl`, each
+/// with its ROWTIME). Each runs through `sluice run APP.json` and must give those rows, and its
+/// `sluice kda convert` form must give them too.
+@Suite("KDA application suite")
+struct KDAAppSuiteTests {
+    static let suite = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("KDAApps")
+    static var apps: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: suite.path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+    }
+
+    static func rows(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init).sorted()
+    }
+
+    @Test func theSuiteIsThere() {
+        #expect(Self.apps.count >= 5, "\(Self.apps)")
+    }
+
+    @Test(arguments: apps)
+    func anApplicationGivesItsExpectedRows(_ name: String) throws {
+        let dir = TempDir()
+        let app = Self.suite.appendingPathComponent(name)
+        for f in ["app.json", "input.jsonl"] {
+            try FileManager.default.copyItem(atPath: app.appendingPathComponent(f).path, toPath: dir.path + "/" + f)
+        }
+        let expected = try Self.rows(app.appendingPathComponent("expected.jsonl").path)
+        let r = try CLI.run(["run", "app.json", "--input", "SOURCE_SQL_STREAM=input.jsonl", "--arrival-field", "rt",
+                             "--output", "DESTINATION_SQL_STREAM=out.jsonl", "--until-end"], cwd: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try Self.rows(dir.path + "/out.jsonl") == expected, "\(name)")
+        // Its Sluice form gives the same rows.
+        let converted = try CLI.run(["kda", "convert", "app.json"], cwd: dir.path)
+        #expect(converted.status == 0, "\(converted.stderr)")
+        let sql = converted.stdout + "CREATE SINK out WITH (type = 'file', path = 'converted.jsonl');\n"
+            + "INSERT INTO out SELECT ROWTIME, * FROM \"DESTINATION_SQL_STREAM\";\n"
+        try sql.write(toFile: dir.path + "/app.sql", atomically: true, encoding: .utf8)
+        let c = try CLI.run(["run", "app.sql", "--input", "SOURCE_SQL_STREAM_001=input.jsonl", "--arrival-field", "rt", "--until-end"], cwd: dir.path)
+        #expect(c.status == 0, "\(c.stderr)\n\(sql)")
+        #expect(try Self.rows(dir.path + "/converted.jsonl") == expected, "\(name), converted:\n\(sql)")
+    }
+}
