@@ -513,6 +513,13 @@ extension Planner {
         case "TUMBLE", "HOP", "SESSION", "TUMBLE_START", "TUMBLE_END", "HOP_START", "HOP_END":
             throw Planner.error("bind.window-in-group-by", "\(name)(...) as an expression is the older Flink form of a window; Sluice puts the window in FROM", loc,
                                 help: "write FROM TUMBLE(stream, ts, INTERVAL '1' MINUTE) ... GROUP BY window_start, window_end, ...; the window's bounds are the columns window_start and window_end")
+        case "REGEX_LOG_PARSE", "FAST_REGEX_LOG_PARSE", "FAST_REGEX_LOG_PARSER", "W3C_LOG_PARSE", "VARIABLE_COLUMN_LOG_PARSE", "FIXED_COLUMN_LOG_PARSE", "SYS_LOG_PARSE":
+            throw Planner.error("bind.kda-not-yet", "KDA's log parser \(name) is not run by Sluice yet (it gives a row of COLUMN1..n)", loc,
+                                help: "REGEXP_EXTRACT(s, regex, n) gives group n of a match, SPLIT_PART(s, separator, n) the n-th field: one select item per column")
+        case "EXP_AVG", "NTH_VALUE":
+            throw Planner.error("bind.kda-not-yet", "KDA's \(name) is not run by Sluice yet", loc,
+                                help: name == "EXP_AVG" ? "AVG(x) OVER (PARTITION BY ... RANGE INTERVAL ... PRECEDING) is the plain moving average"
+                                    : "FIRST_VALUE, LAST_VALUE and LAG(x, n) OVER (...) are there")
         default:
             let known = Planner.scalarFunctions + Array(Planner.aggregateNames)
             let help = closestMatch(name, in: known).map { "did you mean \($0)?" }

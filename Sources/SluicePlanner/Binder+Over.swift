@@ -58,6 +58,11 @@ extension Planner {
         plain.over = nil
         let offsetFunction = !f.name.quoted && ["LAG", "LEAD"].contains(f.name.name.uppercased())
         guard Planner.isAggregate(plain) || offsetFunction else {
+            let name = f.name.name.uppercased()
+            if !f.name.quoted && ["EXP_AVG", "NTH_VALUE"].contains(name) {
+                // KDA's, which a pump may use: said as such, with what does its work.
+                _ = try function(name, [], loc)
+            }
             throw Planner.error("plan.over-needs-aggregate", "\(f.name.name) is not an aggregate; an OVER window computes COUNT, SUM, AVG, MIN, MAX, LAG, LEAD, ...", loc)
         }
         var call = offsetFunction ? try bindOffset(plain, loc, from.scope) : try bindAggregate(plain, loc, from.scope)

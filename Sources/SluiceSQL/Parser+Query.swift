@@ -262,6 +262,11 @@ extension Parser {
             case .keyword(.TABLE) where dialect == .kda && peek(2).kind == .identifier
                 && ["TOP_K_ITEMS_TUMBLING", "COUNT_DISTINCT_ITEMS_TUMBLING"].contains(text(peek(2)).uppercased()):
                 return try parseKDATumblingItems()
+            case .keyword(.TABLE) where dialect == .kda && peek(2).kind == .identifier && ["HOTSPOTS", "GROUP_RANK"].contains(text(peek(2)).uppercased()):
+                let fn = text(peek(2)).uppercased()
+                throw error("KDA's \(fn) is not run by Sluice yet", id: "syntax.kda-not-yet", at: peek(2).span,
+                            help: fn == "HOTSPOTS" ? "RANDOM_CUT_FOREST over a CURSOR scores how unusual each row is; a TUMBLE window counting rows per grid cell finds dense regions"
+                                : "rank in a subquery with ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...) and keep rn <= N around it")
             case .keyword(.TABLE) where peek(2).kind == .keyword(.TUMBLE) || peek(2).kind == .keyword(.HOP) || peek(2).kind == .keyword(.SESSION):
                 throw error("TABLE(\(text(peek(2)).uppercased())(TABLE ..., DESCRIPTOR(...), ...)) is Flink's form of a window table function", id: "syntax.foreign-window",
                             help: "Sluice writes FROM TUMBLE(stream, ts, INTERVAL '1' MINUTE): the stream and its time column by name, no TABLE or DESCRIPTOR")
@@ -273,6 +278,10 @@ extension Parser {
             }
         }
         let name = try parseIdentifier("a stream or table name")
+        if dialect == .kda && at(.OVER) {
+            throw error("KDA's windowed join (FROM s OVER (RANGE ...) JOIN ...) is not run yet", id: "syntax.kda-not-yet",
+                        help: "Sluice's interval join does its work: FROM a JOIN b ON a.k = b.k AND b.ROWTIME BETWEEN a.ROWTIME - INTERVAL '1' MINUTE AND a.ROWTIME")
+        }
         return .relation(name: name, alias: try parseAlias(), loc: span(from: start))
     }
 

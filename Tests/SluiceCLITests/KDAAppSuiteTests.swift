@@ -45,4 +45,21 @@ struct KDAAppSuiteTests {
         #expect(c.status == 0, "\(c.stderr)\n\(sql)")
         #expect(try Self.rows(dir.path + "/converted.jsonl") == expected, "\(name), converted:\n\(sql)")
     }
+
+    /// The README's migration example: samples/kda-payments.json (a describe-application output)
+    /// over samples/payments.jsonl finds the planted anomalies: m-03's declines (00:11:00 to
+    /// 00:12:30), and acct-0042's card testing at m-17 (00:06:00 to 00:06:40).
+    @Test func theSampleApplicationFindsThePlantedAnomalies() throws {
+        let root = SamplesTests.root.path
+        let dir = TempDir()
+        let r = try CLI.run(["run", root + "/samples/kda-payments.json", "--input", "SOURCE_SQL_STREAM=" + root + "/samples/payments.jsonl", "--arrival-field", "ts",
+                             "--output", "DESTINATION_SQL_STREAM=alerts.jsonl", "--output", "CARD_TESTING=cards.jsonl", "--until-end"], cwd: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        let alerts = try String(contentsOfFile: dir.path + "/alerts.jsonl", encoding: .utf8).split(separator: "\n").map { try JSONValue.parse(bytes: Array($0.utf8)) }
+        #expect(alerts.map { "\($0["ROWTIME"]?.stringValue ?? "?") \($0["MERCHANT"]?.stringValue ?? "?")" } == [
+            "2024-01-01T00:07:00.000Z m-17", "2024-01-01T00:12:00.000Z m-03", "2024-01-01T00:13:00.000Z m-03",
+        ], "\(alerts)")
+        let cards = try String(contentsOfFile: dir.path + "/cards.jsonl", encoding: .utf8).split(separator: "\n").map { try JSONValue.parse(bytes: Array($0.utf8)) }
+        #expect(cards.count == 1 && cards.first?["ACCOUNT"] == "acct-0042" && cards.first?["SMALL_PAYMENTS"] == .int(40), "\(cards)")
+    }
 }

@@ -247,6 +247,15 @@ struct KDARunTests {
          ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "REF is a reference table, whose rows do not arrive"),
         (withCode(#"CREATE STREAM "D" (t VARCHAR(4)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM ticker_symbol FROM "SOURCE_SQL_STREAM_001" AS a JOIN "SOURCE_SQL_STREAM_001" AS b ON a.ticker_symbol = b.ticker_symbol WINDOWED BY STAGGER (PARTITION BY a.ticker_symbol RANGE INTERVAL '1' MINUTE);"#),
          ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "WINDOWED BY STAGGER reads one stream"),
+        // KDA's forms Sluice does not run yet are named, with what does their work.
+        (withCode(#"CREATE STREAM "D" (p DOUBLE, h VARCHAR(100)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM * FROM TABLE(HOTSPOTS(CURSOR(SELECT STREAM price FROM "SOURCE_SQL_STREAM_001"), 100, 0.1, 5));"#),
+         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "KDA's HOTSPOTS is not run by Sluice yet"),
+        (withCode(#"CREATE STREAM "D" (x VARCHAR(8)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM REGEX_LOG_PARSE(sector, '(.*)') FROM "SOURCE_SQL_STREAM_001";"#),
+         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "REGEXP_EXTRACT(s, regex, n) gives group n"),
+        (withCode(#"CREATE STREAM "D" (p DOUBLE); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM EXP_AVG(price, INTERVAL '10' SECOND) OVER (RANGE INTERVAL '1' MINUTE PRECEDING) FROM "SOURCE_SQL_STREAM_001";"#),
+         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "KDA's EXP_AVG is not run by Sluice yet"),
+        (withCode(#"CREATE STREAM "D" (x VARCHAR(8)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM a.sector FROM "SOURCE_SQL_STREAM_001" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS a JOIN "SOURCE_SQL_STREAM_001" AS b ON a.sector = b.sector;"#),
+         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "Sluice's interval join does its work"),
     ])
     func badApplicationsAreRefusedWithAReason(_ app: String, _ args: [String], _ message: String) throws {
         let dir = TempDir()
