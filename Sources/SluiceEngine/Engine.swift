@@ -177,6 +177,10 @@ public final class Engine {
         ColumnDefinition(name: "message", type: .varchar), ColumnDefinition(name: "source", type: .varchar),
         ColumnDefinition(name: "shard_id", type: .varchar), ColumnDefinition(name: "sequence_number", type: .varchar),
         ColumnDefinition(name: "data", type: .varchar),
+        // Kinesis Data Analytics' columns of the same error, for applications that read them.
+        ColumnDefinition(name: "ERROR_LEVEL", type: .varchar), ColumnDefinition(name: "ERROR_NAME", type: .varchar),
+        ColumnDefinition(name: "DATA_ROWTIME", type: .timestamp), ColumnDefinition(name: "DATA_ROW", type: .varchar),
+        ColumnDefinition(name: "PUMP_NAME", type: .varchar),
     ])
 
     /// How often (processing time) a row per stream and per query goes into `sluice_metrics`;
@@ -1259,7 +1263,20 @@ public final class Engine {
     private var decodeReportedThrough: [String: String] = [:]
 
     /// Puts a failed record into `error_stream` (DIALECT.md §5).
-    func reportError(_ f: RecordFailure, source: String) {
+    /// KDA's ERROR_NAME for a kind of failure.
+    static func kdaErrorName(_ kind: String) -> String {
+        switch kind {
+        case "decode": return "ParseError"
+        case "late": return "LateRow"
+        case "eval": return "ExpressionError"
+        case "load": return "RecordTooLarge"
+        default: return kind.prefix(1).uppercased() + kind.dropFirst() + "Error"
+        }
+    }
+
+    /// Puts a failure into error_stream: Sluice's columns and KDA's (`ERROR_LEVEL`, `ERROR_NAME`,
+    /// `DATA_ROWTIME`, `DATA_ROW` hex-encoded as KDA wrote it, `PUMP_NAME` for a pump's query).
+    func reportError(_ f: RecordFailure, source: String, query: String? = nil) {
         services.lock()
         defer { services.unlock() }
         if f.kind == "decode", let shard = f.shardId, let seq = f.sequenceNumber {
@@ -1280,6 +1297,11 @@ public final class Engine {
         o["shard_id"] = f.shardId.map { .string($0) } ?? .null
         o["sequence_number"] = f.sequenceNumber.map { .string($0) } ?? .null
         o["data"] = f.data.map { .string($0) } ?? .null
+        o["ERROR_LEVEL"] = "ERROR"
+        o["ERROR_NAME"] = .string(Engine.kdaErrorName(f.kind))
+        o["DATA_ROWTIME"] = f.rowtime.map { .string(TimeFormat.iso8601($0)) } ?? .null
+        o["DATA_ROW"] = f.data.map { .string(Array($0.utf8).map { String(format: "%02x", $0) }.joined()) } ?? .null
+        o["PUMP_NAME"] = query.flatMap { $0.hasPrefix("PUMP ") ? .string(String($0.dropFirst(5))) : nil } ?? .null
         _ = try? store.putRecord(stream: "error_stream", data: Array(JSONValue.object(o).serialized().utf8), partitionKey: f.kind)
     }
 }

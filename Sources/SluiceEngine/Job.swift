@@ -591,6 +591,7 @@ final class Job {
                 }
                 failures[k].shardId = read.shard
                 failures[k].sequenceNumber = read.result.sequenceNumber(i).description
+                failures[k].rowtime = read.result.records.arrivalMillis(i)
                 var data = read.result.records.data(i)
                 if let u = user {
                     if users[i] == nil { users[i] = KPLAggregate.deaggregate(data) ?? [] }
@@ -605,13 +606,13 @@ final class Job {
                 counters.note(f)
                 switch input.latePolicy {
                 case "drop": break
-                case "error_stream": engine.reportError(f, source: stream)
+                case "error_stream": engine.reportError(f, source: stream, query: label)
                 default: try engine.forward(f, to: input.latePolicy)
                 }
             } else {
                 counters.bad += 1
                 counters.note(f)
-                engine.reportError(f, source: stream)
+                engine.reportError(f, source: stream, query: label)
             }
         }
     }
@@ -620,12 +621,13 @@ final class Job {
     /// A KPL aggregated record is read as its user records, as the KCL reads it.
     private func decode(_ input: JobInput, _ r: GetRecordsResult, shard: String, limit: Int? = nil) -> (Batch, Int64?) {
         func failed(_ e: DecodeError, _ i: Int, _ data: [UInt8], subsequence: Int?) {
-            let f = RecordFailure(kind: "decode", message: e.description + (subsequence.map { " (user record \($0) of an aggregated record)" } ?? ""),
+            var f = RecordFailure(kind: "decode", message: e.description + (subsequence.map { " (user record \($0) of an aggregated record)" } ?? ""),
                                   shardId: shard, sequenceNumber: r.sequenceNumber(i).description, data: String(decoding: data, as: UTF8.self))
+            f.rowtime = r.records.arrivalMillis(i)
             counters.bad += 1
             counters.note(f)
             switch input.badPolicy {
-            case "error_stream": engine.reportError(f, source: input.source.stream.name)
+            case "error_stream": engine.reportError(f, source: input.source.stream.name, query: label)
             case "fail": fatal = f
             default: break
             }

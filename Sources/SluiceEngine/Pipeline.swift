@@ -10,6 +10,8 @@ struct RecordFailure {
     var shardId: String?
     var sequenceNumber: String?
     var data: String?
+    /// The record's arrival (its ROWTIME), when the driver knows the record.
+    var rowtime: Int64? = nil
     /// The row of the batch pushed from the source that failed, when the pipeline can tell (the
     /// driver then names the record: its shard, sequence number and raw bytes).
     var sourceRow: Int? = nil

@@ -41,7 +41,7 @@ extension Planner {
             }
             try Planner.refuseUpdating(input, name, sloc)
             let qualifier = (alias ?? subAlias)?.name
-            scope = Scope(entries: input.schema.map { Scope.Entry(qualifier: qualifier, name: $0.name, type: $0.type) })
+            scope = Scope(input, qualifier: qualifier)
             let schema = input.schema
             func column(_ n: String) -> Int? { schema.firstIndex { $0.name.lowercased() == n.lowercased() && $0.type == .timestamp } }
             if let (final, _) = Planner.window(of: input) {
@@ -141,7 +141,10 @@ extension Planner {
         var plan = LogicalPlan.anomaly(input, node)
         let qualifier = alias?.name ?? scope.entries.first?.qualifier
         for c in node.addedColumns { scope.entries.append(Scope.Entry(qualifier: qualifier, name: c.name, type: c.type)) }
-        if addedTime {
+        if addedTime && scope.entries[timeColumn].name.uppercased() == "ROWTIME" {
+            // The cursor's ROWTIME stays, as the rows' time (a pump's rows keep it), out of `*`.
+            scope.entries[timeColumn].hidden = true
+        } else if addedTime {
             let kept = scope.entries.indices.filter { $0 != timeColumn }
             plan = .project(plan, kept.map { .column($0, name: scope.entries[$0].name, scope.entries[$0].type) }, names: kept.map { scope.entries[$0].name })
             scope.entries = kept.map { scope.entries[$0] }

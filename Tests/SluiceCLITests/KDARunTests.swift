@@ -233,6 +233,32 @@ struct KDARunTests {
         #expect(noS3.status != 0 && noS3.stderr.contains("give --s3-dir DIR, with the object at DIR/ref-bucket/data/companies.csv"), "\(noS3.stderr)")
     }
 
+    /// error_stream has KDA's columns: a record that does not fit the schema and a row whose
+    /// expression fails are there with ERROR_NAME, DATA_ROWTIME, DATA_ROW (hex) and PUMP_NAME.
+    @Test func errorStreamHasKDAsColumns() throws {
+        let code = """
+            CREATE OR REPLACE STREAM "DEST" (ticker VARCHAR(4), day TIMESTAMP);
+            CREATE OR REPLACE PUMP "DATE_PUMP" AS INSERT INTO "DEST"
+              SELECT STREAM ticker, CHAR_TO_TIMESTAMP('yyyy-MM-dd', 'bad') FROM "SOURCE_SQL_STREAM_001" WHERE price > 1;
+            CREATE OR REPLACE STREAM "ERRORS" (name VARCHAR(32), pump VARCHAR(32), data_rowtime TIMESTAMP, data_row VARCHAR(200), message VARCHAR(500));
+            CREATE OR REPLACE PUMP "ERROR_PUMP" AS INSERT INTO "ERRORS"
+              SELECT STREAM ERROR_NAME, PUMP_NAME, DATA_ROWTIME, DATA_ROW, MESSAGE FROM error_stream;
+            """
+        let dir = TempDir()
+        try Self.timedApp(code).write(toFile: dir.path + "/app.json", atomically: true, encoding: .utf8)
+        let lines = [#"{"ticker": "A", "price": 2, "ts": "2025-03-01T10:00:01Z"}"#, #"{"ticker": "B", "price": "#, #"{"ticker": "C", "price": 0.5, "ts": "2025-03-01T10:00:03Z"}"#]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir.path + "/in.jsonl", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", "app.json", "--input", "SOURCE_SQL_STREAM=in.jsonl", "--arrival-field", "ts", "--output", "ERRORS=errors.jsonl", "--until-end"], cwd: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try Self.rows(dir.path + "/errors.jsonl")
+        let byName = Dictionary(grouping: rows) { $0["NAME"]?.stringValue ?? "?" }
+        let parse = try #require(byName["ParseError"]?.first, "\(rows)")
+        #expect(parse["DATA_ROW"]?.stringValue == Array(lines[1].utf8).map { String(format: "%02x", $0) }.joined(), "\(parse)")
+        let eval = try #require(byName["ExpressionError"]?.first, "\(rows)")
+        #expect(eval["PUMP"] == "DATE_PUMP" && eval["DATA_ROWTIME"] == "2025-03-01T10:00:01.000Z", "\(eval)")
+        #expect(eval["MESSAGE"]?.stringValue?.contains("'bad' does not fit the format 'yyyy-MM-dd'") == true, "\(eval)")
+    }
+
     @Test(arguments: [
         (app(output: #""LambdaOutput": {"ResourceARN": "arn:aws:lambda:us-east-1:1:function:notify", "RoleARN": "r"}"#), ["--input", "SOURCE_SQL_STREAM=in.jsonl"],
          "goes to the Lambda function notify"),
