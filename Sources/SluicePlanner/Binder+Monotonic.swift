@@ -45,6 +45,17 @@ extension Planner {
         switch e.kind {
         case .floorTo(let t, let unit):
             guard [TimeUnit.second, .minute, .hour, .day].contains(unit) else { return nil }
+            // KDA's older idiom: FLOOR((t - TIMESTAMP '1970-01-01 00:00:00') SECOND / n TO SECOND)
+            // changes every n units: STEP(t BY INTERVAL 'n' unit).
+            func sinceEpoch(_ x: Expr) -> Expr? {
+                guard case .binary(.subtract, let time, let epoch) = x.kind, case .literal(.timestamp(let text)) = epoch.kind,
+                      TimeFormat.parseISO8601(text) == 0 else { return nil }
+                return time
+            }
+            if let time = sinceEpoch(t) { return (time, IntervalLiteral(value: "1", unit: unit, loc: e.loc)) }
+            if case .binary(.divide, let x, let n) = t.kind, let time = sinceEpoch(x), case .literal(.number(let text)) = n.kind, let v = Int(text), v > 0 {
+                return (time, IntervalLiteral(value: String(v), unit: unit, loc: e.loc))
+            }
             return (t, IntervalLiteral(value: "1", unit: unit, loc: e.loc))
         case .function(let f) where !f.name.quoted && f.name.name.uppercased() == "STEP" && f.over == nil && f.arguments.count == 2:
             guard case .literal(.interval(let size)) = f.arguments[1].kind else { return nil }

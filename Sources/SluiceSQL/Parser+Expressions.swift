@@ -185,6 +185,17 @@ extension Parser {
             }
             let e = try parseExpr()
             try expect(.rightParen, "to close '('")
+            if dialect == .kda, case .keyword(let k) = current.kind, let unit = Parser.unit(of: k), [.second, .minute, .hour, .day].contains(unit) {
+                // KDA's interval qualifier, `(t - TIMESTAMP '1970-01-01 00:00:00') SECOND [TO unit]`: the
+                // difference is an interval (Sluice's intervals are exact to the millisecond).
+                advance()
+                if eat(.TO) {
+                    guard case .keyword(let k2) = current.kind, Parser.unit(of: k2) != nil else {
+                        throw unexpected(expecting: ["a time unit"], context: "in an interval qualifier (SECOND, MINUTE TO SECOND, ...)")
+                    }
+                    advance()
+                }
+            }
             return Expr(e.kind, span(from: start))
         case .keyword(.CASE):
             return try parseCase()
