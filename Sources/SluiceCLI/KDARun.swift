@@ -43,6 +43,9 @@ struct KDARun {
         var s3Dir: String? = nil
         /// `--lambda ARN=COMMAND`: the command standing in for each Lambda output's function.
         var lambdas: [String: String] = [:]
+        /// The in-application streams `--input` files feed; the others read the stream of the
+        /// store their input's ARN names (Kinesis stream or Firehose delivery stream), if any.
+        var fedByFiles: Set<String> = []
     }
 
     /// The columns of a record schema as Sluice declares them: `"NAME" TYPE PATH '$.mapping'`
@@ -85,7 +88,22 @@ struct KDARun {
                 columns += ", \"APPROXIMATE_ARRIVAL_TIME\" TIMESTAMP PATH " + Printer.string(try Self.path(path, at: "--approximate-arrival-field"))
             }
             let format = try Self.format(input.schema, at: "Inputs[\(k)].InputSchema")
-            for name in input.streamNames { declarations += "CREATE STREAM \(Printer.quoted(name)) (\(columns)) WITH (\(format));\n" }
+            // Without a file, the input reads the stream its ARN names, as KDA read it: its records
+            // are decoded there and their rows go into the first in-application stream (JSON by
+            // column name), each with its arrival as ROWTIME.
+            let source: String?
+            switch input.source {
+            case .kinesisStream(let n)?, .firehose(let n)?: source = n
+            default: source = nil
+            }
+            if let s = source, !input.streamNames.contains(where: { options.fedByFiles.contains($0) }) {
+                declarations += "CREATE STREAM \(Printer.quoted(s)) (\(columns)) WITH (\(format));\n"
+                let plain = input.schema.columns.map { "\(Printer.quoted($0.name)) \($0.sqlType)" }.joined(separator: ", ")
+                for name in input.streamNames { declarations += "CREATE STREAM \(Printer.quoted(name)) (\(plain)) WITH (format = 'json');\n" }
+                declarations += "INSERT INTO \(Printer.quoted(input.streamNames[0])) SELECT *, ROWTIME FROM \(Printer.quoted(s));\n"
+            } else {
+                for name in input.streamNames { declarations += "CREATE STREAM \(Printer.quoted(name)) (\(columns)) WITH (\(format));\n" }
+            }
         }
         // Reference data: a table loaded from the object, under --s3-dir as bucket/key.
         for (k, r) in app.referenceSources.enumerated() {

@@ -99,6 +99,9 @@ struct RunCommand {
             }
             // S3 as a directory of buckets: --s3-dir, else DIR/s3 of a named data directory.
             options.s3Dir = a.value("s3-dir") ?? a.value("data-dir").map { $0 + "/s3" }
+            for spec in a.values("input") {
+                if let eq = spec.firstIndex(of: "="), let name = try? kda.inputStream(String(spec[..<eq])) { options.fedByFiles.insert(name) }
+            }
             let (source, parsed) = try kda.script(options)
             if parsed.hasErrors {
                 for d in parsed.diagnostics { err.write(DiagnosticRenderer.render(d, in: source)) }

@@ -14,7 +14,8 @@ struct ServeCommand {
     static let usage = """
         usage: sluice serve [--listen 127.0.0.1:4567] [--data-dir DIR] [--s3-dir DIR] [--iterator-ttl SECONDS]
                             [--create-delay S] [--update-delay S] [--consumer-delay S] [--enforce-limits]
-                            [--require-auth --access-key ID:SECRET ... [--console-token TOKEN]] [--checkpoint-interval SECONDS] [FILE.sql ...]
+                            [--require-auth --access-key ID:SECRET ... [--console-token TOKEN]] [--checkpoint-interval SECONDS]
+                            [--lambda FUNCTION=COMMAND ...] [FILE.sql | APP.json ...]
           Serves the Kinesis Data Streams API (X-Amz-Target Kinesis_20131202.*) and the Firehose API
           (Firehose_20150804.*), JSON 1.1 over HTTP/1.1, on the stream store of DIR, so boto3, the AWS CLI and the
           SDKs in JSON mode work unchanged with --endpoint-url http://HOST:PORT. Firehoses deliver to S3
@@ -31,10 +32,13 @@ struct ServeCommand {
           URL and process id, so that `sluice stream` commands given DIR go through it. Query files named after the options run
           as jobs on the same store, with checkpoints (every 10 s, or --checkpoint-interval), until SIGINT or
           SIGTERM stop the server and the jobs at a checkpoint. Each persistent query runs on a thread of its own.
+          A Kinesis Data Analytics application (APP.json, as for `sluice run`) runs the same way: each input reads
+          the stream its ARN names (producers put into it through the Kinesis API), its outputs write streams,
+          firehoses (delivering under --s3-dir) and Lambda commands (--lambda).
         """
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
-        let a = try Arguments(argv, valued: ["listen", "data-dir", "s3-dir", "fsync", "iterator-ttl", "create-delay", "update-delay", "consumer-delay", "access-key", "checkpoint-interval", "console-token"], booleans: ["enforce-limits", "require-auth"])
+        let a = try Arguments(argv, valued: ["listen", "data-dir", "s3-dir", "fsync", "iterator-ttl", "create-delay", "update-delay", "consumer-delay", "access-key", "checkpoint-interval", "console-token", "lambda"], booleans: ["enforce-limits", "require-auth"])
         var keys: [String: String]? = nil
         if a.flag("require-auth") {
             var k: [String: String] = [:]
@@ -76,6 +80,26 @@ struct ServeCommand {
         }
         var files: [(SourceFile, Script)] = []
         for path in a.positionals {
+            if path.lowercased().hasSuffix(".json") {
+                // A Kinesis Data Analytics application: its inputs read the streams their ARNs
+                // name (put into them through the API), its outputs go to streams and firehoses.
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    err.line("error: cannot read \(path)")
+                    return 1
+                }
+                var options = KDARun.Options(s3Dir: a.value("s3-dir") ?? SluiceMain.dataDirectory(a) + "/s3")
+                for spec in a.values("lambda") {
+                    guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else { throw UsageError("--lambda takes FUNCTION=COMMAND, not '\(spec)'") }
+                    options.lambdas[String(spec[..<eq])] = String(spec[spec.index(after: eq)...])
+                }
+                let (file, parsed) = try KDARun.read(path, [UInt8](data)).script(options)
+                if parsed.hasErrors {
+                    for d in parsed.diagnostics { err.write(DiagnosticRenderer.render(d, in: file)) }
+                    return 1
+                }
+                files.append((file, parsed.script))
+                continue
+            }
             guard let (file, parsed) = RunCommand.readQueryFile(path, err) else { return 1 }
             files.append((file, parsed.script))
         }

@@ -450,6 +450,9 @@ public final class Engine {
                 } catch where i.pump != nil {
                     throw Engine.inKDATerms(error)
                 }
+                // A KDA INSERT (not a pump) that gives ROWTIME last gives its rows' time (as
+                // `sluice run APP.json` feeds an in-application stream from the input's stream).
+                if i.byPosition, let last = plan.schema.last, last.name.uppercased() == "ROWTIME", last.type == .timestamp { rowtime = true }
             }
             let label = i.pump.map { "PUMP \($0.name)" } ?? "INSERT INTO \(name)"
             if let sink = sinkDefs[name.lowercased()] {

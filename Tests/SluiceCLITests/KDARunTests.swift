@@ -259,6 +259,29 @@ struct KDARunTests {
         #expect(eval["MESSAGE"]?.stringValue?.contains("'bad' does not fit the format 'yyyy-MM-dd'") == true, "\(eval)")
     }
 
+    /// Without --input, an input reads the stream its ARN names: under `sluice serve APP.json`
+    /// producers put into it through the Kinesis API (here `sluice stream put`, which goes through
+    /// the server) and the application's Kinesis stream output fills as they do.
+    @Test func serveRunsAnApplicationOverTheStreamsItsInputsName() throws {
+        let dir = TempDir()
+        try Self.app().write(toFile: dir.path + "/app.json", atomically: true, encoding: .utf8)
+        let data = dir.path + "/data"
+        let server = try ServeProcess(dataDir: data, extra: [dir.path + "/app.json"])
+        let put = try CLI.run(["stream", "put", "stock-ticker", "--key-field", "TICKER_SYMBOL", "--data-dir", data], stdin: Self.records)
+        #expect(put.status == 0, "\(put.stderr)")
+        var stored: [String] = []
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline && stored.count < 2 {
+            let read = try CLI.run(["stream", "get", "tech-changes", "--shard-id", "shardId-000000000000", "--iterator-type", "TRIM_HORIZON", "--data-dir", data])
+            stored = read.stdout.split(separator: "\n").compactMap { line in
+                (try? JSONValue.parse(bytes: Array(line.utf8)))?["Data"]?.stringValue.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
+            }
+            if stored.count < 2 { usleep(100_000) }
+        }
+        #expect(server.terminate() == 0, "\(server.stderr)")
+        #expect(stored.count == 2 && stored[0].contains("AMZN") && stored[1].contains("MSFT"), "\(stored) \(server.stderr)")
+    }
+
     @Test(arguments: [
         (app(output: #""LambdaOutput": {"ResourceARN": "arn:aws:lambda:us-east-1:1:function:notify", "RoleARN": "r"}"#), ["--input", "SOURCE_SQL_STREAM=in.jsonl"],
          "goes to the Lambda function notify"),
