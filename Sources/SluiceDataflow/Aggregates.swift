@@ -26,6 +26,14 @@ public enum AggregateFunction: String, Sendable, CaseIterable {
     /// partition, else the spec's fallback. Not folded like the others (OverWindowOperator reads them).
     case lag = "LAG"
     case lead = "LEAD"
+    /// OVER windows only (KDA's): the `parameter`-th value of the frame from its first row, NULL
+    /// when the frame is shorter; and the average weighted by age, each row's weight halving every
+    /// `parameter` milliseconds before the current row (EXP_AVG's half-life), NULLs skipped.
+    case nthValue = "NTH_VALUE"
+    case expAvg = "EXP_AVG"
+
+    /// Functions the OVER operator computes from the frame's rows itself (not folded).
+    public var readsRows: Bool { self == .lag || self == .lead || self == .nthValue || self == .expAvg }
 
     /// The result type for an argument of type `input`.
     public func resultType(_ input: ColumnType?) -> ColumnType {
@@ -35,7 +43,8 @@ public enum AggregateFunction: String, Sendable, CaseIterable {
         case .sum:
             if case .decimal(_, let s)? = input { return .decimal(precision: Decimal64.maxPrecision, scale: s) }
             return input == .bigint ? .bigint : .double
-        case .min, .max, .firstValue, .lastValue, .lag, .lead: return input ?? .double
+        case .min, .max, .firstValue, .lastValue, .lag, .lead, .nthValue: return input ?? .double
+        case .expAvg: return .double
         case .avg:
             if case .decimal(_, let s)? = input { return AggregateFunction.averageType(scale: s) }
             return .double
@@ -78,7 +87,7 @@ public enum AggregateState: Sendable, Equatable {
         case .firstValue: return .first(.null, at: .max)
         case .lastValue: return .last(.null, at: .min)
         case .percentile: return .digest(TDigest(), p: parameter ?? 0.5)
-        case .countStar, .count, .lag, .lead: return .count(0)
+        case .countStar, .count, .lag, .lead, .nthValue, .expAvg: return .count(0)
         case .countDistinct: return .distinct([])
         case .sum where input?.decimalScale != nil, .avg where input?.decimalScale != nil:
             return .sumDecimal(0, n: 0, scale: input?.decimalScale ?? 0)

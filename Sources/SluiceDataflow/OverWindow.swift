@@ -151,7 +151,7 @@ public final class OverWindowOperator {
             }
             var states = initial
             for e in entries[lower...upper] {
-                for (a, spec) in aggregates.enumerated() where spec.function != .lag && spec.function != .lead {
+                for (a, spec) in aggregates.enumerated() where !spec.function.readsRows {
                     guard let c = spec.input else { states[a].addRow(); continue }
                     if let tc = spec.timeInput, case .timestamp(let t) = e.inputs[tc] {
                         states[a].add(e.inputs[c], at: t)
@@ -168,6 +168,19 @@ public final class OverWindowOperator {
                     let at = position[i] - Int(spec.parameter ?? 1)
                     row.append(at >= 0 ? spec.input.map { entries[at].inputs[$0] } ?? .null : spec.fallback)
                 case .lead: row.append(spec.fallback)
+                case .nthValue:
+                    let at = lower + Int(spec.parameter ?? 1) - 1
+                    row.append(at <= upper ? spec.input.map { entries[at].inputs[$0] } ?? .null : .null)
+                case .expAvg:
+                    var weighted = 0.0, total = 0.0
+                    let halfLife = max(1, spec.parameter ?? 1)
+                    for e in entries[lower...upper] {
+                        guard let c = spec.input, let v = e.inputs[c].doubleValue else { continue }
+                        let w = cPow(2.0, -Double(p.time &- e.time) / halfLife)
+                        weighted += w * v
+                        total += w
+                    }
+                    row.append(total > 0 ? .double(weighted / total) : .null)
                 default: row.append(states[a].result(spec.function, as: spec.resultType))
                 }
             }

@@ -62,6 +62,8 @@ enum Lowering {
         case "LAST_VALUE": return .lastValue
         case "LAG": return .lag
         case "LEAD": return .lead
+        case "NTH_VALUE": return .nthValue
+        case "EXP_AVG": return .expAvg
         default: return .stddevSamp
         }
     }

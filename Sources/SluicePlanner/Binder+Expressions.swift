@@ -517,9 +517,7 @@ extension Planner {
             throw Planner.error("bind.kda-not-yet", "KDA's log parser \(name) is not run by Sluice yet (it gives a row of COLUMN1..n)", loc,
                                 help: "REGEXP_EXTRACT(s, regex, n) gives group n of a match, SPLIT_PART(s, separator, n) the n-th field: one select item per column")
         case "EXP_AVG", "NTH_VALUE":
-            throw Planner.error("bind.kda-not-yet", "KDA's \(name) is not run by Sluice yet", loc,
-                                help: name == "EXP_AVG" ? "AVG(x) OVER (PARTITION BY ... RANGE INTERVAL ... PRECEDING) is the plain moving average"
-                                    : "FIRST_VALUE, LAST_VALUE and LAG(x, n) OVER (...) are there")
+            throw Planner.error("bind.bad-arguments", "\(name) is an analytic function: it needs OVER (PARTITION BY ... RANGE INTERVAL ... PRECEDING)", loc)
         default:
             let known = Planner.scalarFunctions + Array(Planner.aggregateNames)
             let help = closestMatch(name, in: known).map { "did you mean \($0)?" }

@@ -57,15 +57,11 @@ extension Planner {
         var plain = f
         plain.over = nil
         let offsetFunction = !f.name.quoted && ["LAG", "LEAD"].contains(f.name.name.uppercased())
-        guard Planner.isAggregate(plain) || offsetFunction else {
-            let name = f.name.name.uppercased()
-            if !f.name.quoted && ["EXP_AVG", "NTH_VALUE"].contains(name) {
-                // KDA's, which a pump may use: said as such, with what does its work.
-                _ = try function(name, [], loc)
-            }
-            throw Planner.error("plan.over-needs-aggregate", "\(f.name.name) is not an aggregate; an OVER window computes COUNT, SUM, AVG, MIN, MAX, LAG, LEAD, ...", loc)
+        let analytic = !f.name.quoted && ["EXP_AVG", "NTH_VALUE"].contains(f.name.name.uppercased())
+        guard Planner.isAggregate(plain) || offsetFunction || analytic else {
+            throw Planner.error("plan.over-needs-aggregate", "\(f.name.name) is not an aggregate; an OVER window computes COUNT, SUM, AVG, MIN, MAX, LAG, LEAD, NTH_VALUE, EXP_AVG, ...", loc)
         }
-        var call = offsetFunction ? try bindOffset(plain, loc, from.scope) : try bindAggregate(plain, loc, from.scope)
+        var call = offsetFunction ? try bindOffset(plain, loc, from.scope) : analytic ? try bindAnalytic(plain, loc, from.scope) : try bindAggregate(plain, loc, from.scope)
         let example = "OVER (PARTITION BY url ORDER BY ts RANGE INTERVAL '1' MINUTE PRECEDING)"
         guard let first = over.orderBy.first else {
             throw Planner.error("plan.over-order", "an OVER window is ordered by event time: add ORDER BY and the time column", over.loc, help: example)
@@ -110,6 +106,31 @@ extension Planner {
         if call.function == "FIRST_VALUE" || call.function == "LAST_VALUE" { call.time = time }
         call.name = call.text
         return (OverWindow(partition: partition, timeColumn: timeColumn, frame: bounded, aggregates: [call]), call)
+    }
+
+    /// KDA's analytic functions over an OVER window's frame: `NTH_VALUE(x, n)` (the n-th value
+    /// from the frame's first row, NULL when it is shorter) and `EXP_AVG(x, INTERVAL ...)` (the
+    /// average weighted by age, a weight halving every interval before the current row).
+    func bindAnalytic(_ f: FunctionCall, _ loc: NodeSpan, _ scope: Scope) throws(PlanError) -> AggregateCall {
+        let name = f.name.name.uppercased()
+        let usage = name == "NTH_VALUE" ? "NTH_VALUE(x, n) OVER (...)" : "EXP_AVG(x, INTERVAL '10' SECOND) OVER (...)"
+        guard f.arguments.count == 2, !f.star, !f.distinct, f.filter == nil else {
+            throw Planner.error("bind.bad-arguments", "\(name) takes two arguments: \(usage)", loc)
+        }
+        for a in f.arguments { try noAggregates(a, name) }
+        let x = try bind(f.arguments[0], scope)
+        let p = try bind(f.arguments[1], scope)
+        if name == "NTH_VALUE" {
+            guard case .literal(.int(let n), _) = p, n >= 1, n <= 10_000 else {
+                throw Planner.error("bind.bad-arguments", "NTH_VALUE's n is a whole number from 1 to 10000", f.arguments[1].loc, help: usage)
+            }
+            return AggregateCall(function: name, argument: x, distinct: false, type: x.type, name: "", parameter: Double(n))
+        }
+        guard Planner.isNumeric(x.type) else { throw mismatch(name, x, nil, loc) }
+        guard case .literal(.interval(let ms), _) = p, ms > 0 else {
+            throw Planner.error("bind.bad-arguments", "EXP_AVG's half-life is a positive interval", f.arguments[1].loc, help: usage)
+        }
+        return AggregateCall(function: name, argument: x, distinct: false, type: .double, name: "", parameter: Double(ms))
     }
 
     /// `LAG(x [, offset [, default]])` / `LEAD(...)`: the value of `x` `offset` rows (1 by default)

@@ -56,6 +56,10 @@ public struct AggregateCall: Sendable, Equatable {
     public var fallback: BoundExpr? = nil
 
     public var text: String {
+        if function == "NTH_VALUE" || function == "EXP_AVG" {
+            let p = parameter.map { function == "EXP_AVG" ? "INTERVAL '\(Int64($0))' MILLISECOND" : String(Int64($0)) } ?? ""
+            return "\(function)(\(argument?.text ?? ""), \(p))"
+        }
         if function == "LAG" || function == "LEAD" {
             return "\(function)(\(argument?.text ?? "")\(parameter.map { ", \(Int64($0))" } ?? "")\(fallback.map { ", \($0.text)" } ?? ""))"
         }

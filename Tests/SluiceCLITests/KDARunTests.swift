@@ -301,8 +301,8 @@ struct KDARunTests {
          ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "KDA's HOTSPOTS is not run by Sluice yet"),
         (withCode(#"CREATE STREAM "D" (x VARCHAR(8)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM REGEX_LOG_PARSE(sector, '(.*)') FROM "SOURCE_SQL_STREAM_001";"#),
          ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "REGEXP_EXTRACT(s, regex, n) gives group n"),
-        (withCode(#"CREATE STREAM "D" (p DOUBLE); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM EXP_AVG(price, INTERVAL '10' SECOND) OVER (RANGE INTERVAL '1' MINUTE PRECEDING) FROM "SOURCE_SQL_STREAM_001";"#),
-         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "KDA's EXP_AVG is not run by Sluice yet"),
+        (withCode(#"CREATE STREAM "D" (p DOUBLE); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM EXP_AVG(price, INTERVAL '10' SECOND) FROM "SOURCE_SQL_STREAM_001";"#),
+         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "EXP_AVG is an analytic function: it needs OVER"),
         (withCode(#"CREATE STREAM "D" (x VARCHAR(8)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM a.sector FROM "SOURCE_SQL_STREAM_001" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS a JOIN "SOURCE_SQL_STREAM_001" AS b ON a.sector = b.sector;"#),
          ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "Sluice's interval join does its work"),
     ])
