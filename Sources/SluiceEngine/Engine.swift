@@ -435,13 +435,21 @@ public final class Engine {
                 throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "only file sinks roll", span: s.loc.span)])
             }
             sinkDefs[c.name.name.lowercased()] = def
-        case .insert(let i):
+        case .insert(var i):
+            // Columns by position have no use for their names: two of one name are told apart.
+            if i.pump != nil && i.byPosition { i.query = Engine.distinctNames(i.query) }
             let name = i.target.name
             // A pump's rows keep their time: each one's ROWTIME (a group's, when it closed) becomes
             // the arrival of its record in the stream it fills, when the query has one to give.
             var rowtime = false
             var plan: LogicalPlan
-            if i.pump != nil, cat.stream(named: name) != nil, let q = Engine.withRowtime(i.query), let p = try? planQuery(q, cat) {
+            var timed: LogicalPlan? = nil
+            if i.pump != nil, cat.stream(named: name) != nil {
+                for q in Engine.rowtimeForms(i.query) {
+                    if let p = try? planQuery(q, cat) { timed = p; break }
+                }
+            }
+            if let p = timed {
                 plan = p
                 rowtime = true
             } else {
@@ -1457,6 +1465,22 @@ extension Engine {
 }
 
 extension Engine {
+    /// A query whose unnamed column items that share a name (`SELECT s.ROWTIME, o.ROWTIME`) are
+    /// named apart (`ROWTIME_2`), as a KDA pump may have them: it fills columns by position. A
+    /// ROWTIME it gives as a value is named apart too: the name is for the rows' own time.
+    static func distinctNames(_ q: Query) -> Query {
+        var r = q
+        var seen: [String: Int] = [:]
+        for (k, item) in q.items.enumerated() {
+            guard case .expression(let e, nil, let loc) = item, case .column(_, let n) = e.kind else { continue }
+            let key = n.name.uppercased()
+            seen[key, default: 0] += 1
+            if let count = seen[key], count > 1 || key == "ROWTIME" { r.items[k] = .expression(e, alias: Identifier(n.name + "_\(count)", quoted: true), loc: loc) }
+        }
+        r.unionAll = q.unionAll.map(distinctNames)
+        return r
+    }
+
     /// KDA's INSERT (a pump's): the query's columns fill the target stream's by position, the
     /// listed ones (`INSERT INTO s (a, b)`) or all of them, converted to their types (KDA's
     /// implicit conversions); columns not listed are NULL.
@@ -1513,18 +1537,35 @@ extension Engine {
     /// A pump's query with its rows' ROWTIME as a last column (every branch of a UNION ALL), or
     /// nil when it has no single ROWTIME to give (DISTINCT rows). A group of a window (a stagger
     /// window's, say) carries the window's end, when it closed.
-    static func withRowtime(_ q: Query) -> Query? {
-        guard !q.distinct else { return nil }
-        func add(_ q: Query) -> Query {
+    static func withRowtime(_ q: Query) -> Query? { rowtimeForms(q).first }
+
+    /// The ways a pump's query may give its rows' ROWTIME, to try in order: its ROWTIME (a
+    /// window group's end), then for a join of two streams the later of the two sides' (KDA's
+    /// rule); a row of an outer join that met nothing has its own side's, plus that side's window
+    /// in KDA's windowed join (when KDA knew it would meet nothing).
+    static func rowtimeForms(_ q: Query) -> [Query] {
+        guard !q.distinct else { return [] }
+        func add(_ q: Query, _ time: (Query) -> Expr) -> Query {
             var r = q
-            var windowed = false
-            if case .window? = q.from, !q.groupBy.isEmpty { windowed = true }
-            let time = Expr(.column(qualifier: nil, name: Identifier(windowed ? "window_end" : "ROWTIME")), q.loc)
-            r.items.append(.expression(time, alias: Identifier("ROWTIME", quoted: true), loc: q.loc))
+            r.items.append(.expression(time(q), alias: Identifier("ROWTIME", quoted: true), loc: q.loc))
+            r.unionAll = q.unionAll.map { add($0, time) }
             return r
         }
-        var r = add(q)
-        r.unionAll = q.unionAll.map(add)
-        return r
+        let own = add(q) { q in
+            var windowed = false
+            if case .window? = q.from, !q.groupBy.isEmpty { windowed = true }
+            return Expr(.column(qualifier: nil, name: Identifier(windowed ? "window_end" : "ROWTIME")), q.loc)
+        }
+        guard case .join(let j)? = q.from, let l = Parser.qualifier(of: j.left), let r = Parser.qualifier(of: j.right), q.unionAll.isEmpty else { return [own] }
+        let later = add(q) { q in
+            let lt = Expr(.column(qualifier: l, name: Identifier("ROWTIME")), q.loc), rt = Expr(.column(qualifier: r, name: Identifier("ROWTIME")), q.loc)
+            func plus(_ e: Expr, _ w: IntervalLiteral?) -> Expr { w.map { Expr(.binary(.add, e, Expr(.literal(.interval($0)), q.loc)), q.loc) } ?? e }
+            return Expr(.caseWhen(operand: nil, branches: [
+                CaseBranch(when: Expr(.isNull(rt, negated: false), q.loc), then: plus(lt, j.kdaWindows?.left)),
+                CaseBranch(when: Expr(.isNull(lt, negated: false), q.loc), then: plus(rt, j.kdaWindows?.right)),
+                CaseBranch(when: Expr(.binary(.ge, lt, rt), q.loc), then: lt),
+            ], otherwise: rt), q.loc)
+        }
+        return [own, later]
     }
 }

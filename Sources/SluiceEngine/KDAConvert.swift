@@ -55,7 +55,8 @@ extension Engine {
         guard case .project(let inner, let exprs, let names) = plan else { return query }
         var q = query
         let rowtime = names.last == "ROWTIME"
-        if rowtime, let r = Engine.withRowtime(q) { q = r }
+        // The form of ROWTIME the pump's plan took: a join of two streams gives the later side's.
+        if rowtime, let r = Engine.joinsStreams(inner) ? Engine.rowtimeForms(q).last : Engine.rowtimeForms(q).first { q = r }
         // Star items stand for the columns they give: written out, so each can be named.
         let given = inner.schema.count - (rowtime ? 1 : 0)
         var items = Array(q.items.prefix(q.items.count - (rowtime ? 1 : 0)))
@@ -109,6 +110,14 @@ extension Engine {
         }
         q.unionAll = q.unionAll.map { sluiceForms($0, nil) }
         return q
+    }
+
+    static func joinsStreams(_ p: LogicalPlan) -> Bool {
+        switch p {
+        case .intervalJoin: return true
+        case .project(let c, _, _), .filter(let c, _), .limit(let c, _), .over(let c, _), .lookupJoin(let c, _): return joinsStreams(c)
+        default: return false
+        }
     }
 
     static func isRowtime(_ item: SelectItem) -> Bool {

@@ -319,6 +319,15 @@ public struct Join: Sendable, Equatable {
     public var right: FromItem
     public var condition: Expr
     public var loc: NodeSpan
+    /// KDA's windowed join (`FROM a OVER (RANGE ...) JOIN b OVER (...)`): each side's window, nil
+    /// for a side that is its current row only. The condition already holds the time bounds; a
+    /// pump's ROWTIME for a row that met nothing is its own plus its side's window (KDA's rule).
+    public var kdaWindows: KDAJoinWindows? = nil
+}
+
+public struct KDAJoinWindows: Sendable, Equatable {
+    public var left: IntervalLiteral?
+    public var right: IntervalLiteral?
 }
 
 /// The window table functions (their column names follow Flink: `window_start`, `window_end`).
@@ -469,6 +478,10 @@ public indirect enum ExprKind: Sendable, Equatable {
 public struct CaseBranch: Sendable, Equatable {
     public var when: Expr
     public var then: Expr
+    public init(when: Expr, then: Expr) {
+        self.when = when
+        self.then = then
+    }
 }
 
 public enum TrimSide: String, Sendable, CaseIterable { case both = "BOTH", leading = "LEADING", trailing = "TRAILING" }

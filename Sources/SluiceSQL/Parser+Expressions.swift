@@ -357,7 +357,7 @@ extension Parser {
 
     /// `OVER (PARTITION BY k ORDER BY ts RANGE INTERVAL '1' MINUTE PRECEDING)` or `ROWS n PRECEDING`;
     /// `BETWEEN ... PRECEDING AND CURRENT ROW` means the same.
-    private mutating func parseOver() throws(ParseError) -> OverClause {
+    mutating func parseOver() throws(ParseError) -> OverClause {
         let start = current.span.start
         try expect(.OVER)
         if dialect == .kda, !at(.leftParen) {

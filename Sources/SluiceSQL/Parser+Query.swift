@@ -209,7 +209,10 @@ extension Parser {
 
     /// A FROM item followed by any number of joins.
     mutating func parseFromClause() throws(ParseError) -> FromItem {
+        joinWindow = nil
         var left = try parseFromItem()
+        var leftWindow = joinWindow
+        joinWindow = nil
         while true {
             let start = current.span.start
             let kind: Join.Kind
@@ -229,13 +232,44 @@ extension Parser {
             } else if at(.comma) {
                 throw error("a comma join is not supported", id: "syntax.unsupported", help: "write JOIN ... ON ...")
             } else {
+                if let (_, at) = leftWindow {
+                    throw error("a window on a FROM stream belongs to KDA's windowed join: FROM s OVER (...) AS a JOIN t AS b ON ...", id: "syntax.kda-not-yet", at: at,
+                                help: "windows over rows go in the SELECT list: AVG(x) OVER (RANGE INTERVAL '1' MINUTE PRECEDING)")
+                }
                 return left
             }
+            joinWindow = nil
             let right = try parseFromItem()
+            let rightWindow = joinWindow
+            joinWindow = nil
             try expect(.ON, "(a join needs ON condition)")
-            let cond = try parseExpr()
-            left = .join(Join(kind: kind, left: left, right: right, condition: cond, loc: span(from: start)))
+            var cond = try parseExpr()
+            if leftWindow != nil || rightWindow != nil {
+                // A windowed side's rows meet the other side's current row within its window: the
+                // left's time in [right's - left window, right's + right window], Sluice's interval join.
+                guard let l = Parser.qualifier(of: left), let r = Parser.qualifier(of: right) else {
+                    throw error("KDA's windowed join reads two streams by name", id: "syntax.kda-not-yet", at: (leftWindow ?? rightWindow)!.1)
+                }
+                let loc = cond.loc
+                func time(_ q: Identifier) -> Expr { Expr(.column(qualifier: q, name: Identifier("ROWTIME")), loc) }
+                func shifted(_ e: Expr, _ op: BinaryOperator, _ w: IntervalLiteral?) -> Expr {
+                    guard let w else { return e }
+                    return Expr(.binary(op, e, Expr(.literal(.interval(w)), loc)), loc)
+                }
+                let within = Expr(.between(time(l), low: shifted(time(r), .subtract, leftWindow?.0), high: shifted(time(r), .add, rightWindow?.0), negated: false), loc)
+                cond = Expr(.binary(.and, cond, within), loc)
+            }
+            var join = Join(kind: kind, left: left, right: right, condition: cond, loc: span(from: start))
+            if leftWindow != nil || rightWindow != nil { join.kdaWindows = KDAJoinWindows(left: leftWindow?.0, right: rightWindow?.0) }
+            leftWindow = nil
+            left = .join(join)
         }
+    }
+
+    /// The name a FROM item's columns are qualified by (its alias, else its stream's name).
+    public static func qualifier(of f: FromItem) -> Identifier? {
+        if case .relation(let n, let a, _) = f { return a ?? n }
+        return nil
     }
 
     mutating func parseFromItem() throws(ParseError) -> FromItem {
@@ -279,8 +313,14 @@ extension Parser {
         }
         let name = try parseIdentifier("a stream or table name")
         if dialect == .kda && at(.OVER) {
-            throw error("KDA's windowed join (FROM s OVER (RANGE ...) JOIN ...) is not run yet", id: "syntax.kda-not-yet",
-                        help: "Sluice's interval join does its work: FROM a JOIN b ON a.k = b.k AND b.ROWTIME BETWEEN a.ROWTIME - INTERVAL '1' MINUTE AND a.ROWTIME")
+            // KDA's windowed join side: `FROM s OVER (RANGE INTERVAL ... PRECEDING) AS a JOIN ...`.
+            let overStart = current.span
+            let over = try parseOver()
+            guard case .range(let size)? = over.frame, over.partitionBy.isEmpty else {
+                throw error("a stream's window in a KDA join is RANGE INTERVAL ... PRECEDING", id: "syntax.kda-not-yet", at: overStart,
+                            help: "ROWS windows and PARTITION BY on a join side are not run; write OVER (RANGE INTERVAL '1' MINUTE PRECEDING)")
+            }
+            joinWindow = (size, overStart)
         }
         return .relation(name: name, alias: try parseAlias(), loc: span(from: start))
     }

@@ -35,6 +35,9 @@ public struct Parser {
     var dialect: Dialect = .sluice
     /// KDA's `WINDOW name AS (...)` definitions of the SELECT being parsed, for `OVER name`.
     var namedWindows: [String: OverClause] = [:]
+    /// KDA's window on a FROM stream of a join (`FROM s OVER (RANGE ...) AS a JOIN ...`), as the
+    /// last FROM item read gave it, and where it was written.
+    var joinWindow: (IntervalLiteral, SourceSpan)? = nil
     var pos = 0
     var diagnostics: [Diagnostic] = []
     var depth = 0

@@ -303,8 +303,10 @@ struct KDARunTests {
          ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "REGEXP_EXTRACT(s, regex, n) gives group n"),
         (withCode(#"CREATE STREAM "D" (p DOUBLE); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM EXP_AVG(price, INTERVAL '10' SECOND) FROM "SOURCE_SQL_STREAM_001";"#),
          ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "EXP_AVG is an analytic function: it needs OVER"),
-        (withCode(#"CREATE STREAM "D" (x VARCHAR(8)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM a.sector FROM "SOURCE_SQL_STREAM_001" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS a JOIN "SOURCE_SQL_STREAM_001" AS b ON a.sector = b.sector;"#),
-         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "Sluice's interval join does its work"),
+        (withCode(#"CREATE STREAM "D" (x VARCHAR(8)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM a.sector FROM "SOURCE_SQL_STREAM_001" OVER (ROWS 2 PRECEDING) AS a JOIN "SOURCE_SQL_STREAM_001" AS b ON a.sector = b.sector;"#),
+         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "a stream's window in a KDA join is RANGE INTERVAL ... PRECEDING"),
+        (withCode(#"CREATE STREAM "D" (x VARCHAR(8)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM a.sector FROM "SOURCE_SQL_STREAM_001" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS a;"#),
+         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "a window on a FROM stream belongs to KDA's windowed join"),
     ])
     func badApplicationsAreRefusedWithAReason(_ app: String, _ args: [String], _ message: String) throws {
         let dir = TempDir()
