@@ -1551,7 +1551,17 @@ extension Engine {
             r.unionAll = q.unionAll.map { add($0, time) }
             return r
         }
-        let own = add(q) { q in
+        // A subquery in FROM passes its rows' ROWTIME up (a column of that name, out of `*`).
+        func passingRowtime(_ q: Query) -> Query {
+            guard case .subquery(let inner, let alias, let loc)? = q.from, inner.groupBy.isEmpty, !inner.distinct, inner.unionAll.isEmpty,
+                  !inner.items.contains(where: Engine.givesRowtime) else { return q }
+            var sub = passingRowtime(inner)
+            sub.items.append(.expression(Expr(.column(qualifier: nil, name: Identifier("ROWTIME")), loc), alias: Identifier("ROWTIME", quoted: true), loc: loc))
+            var r = q
+            r.from = .subquery(sub, alias: alias, loc: loc)
+            return r
+        }
+        let own = add(passingRowtime(q)) { q in
             var windowed = false
             if case .window? = q.from, !q.groupBy.isEmpty { windowed = true }
             return Expr(.column(qualifier: nil, name: Identifier(windowed ? "window_end" : "ROWTIME")), q.loc)

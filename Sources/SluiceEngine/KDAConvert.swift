@@ -120,6 +120,12 @@ extension Engine {
         }
     }
 
+    /// An item that gives a column named ROWTIME (its own, or one named so).
+    static func givesRowtime(_ item: SelectItem) -> Bool {
+        if case .expression(_, let a?, _) = item { return a.name.uppercased() == "ROWTIME" }
+        return isRowtime(item)
+    }
+
     static func isRowtime(_ item: SelectItem) -> Bool {
         guard case .expression(let e, _, _) = item, case .column(_, let n) = e.kind else { return false }
         return n.name.uppercased() == "ROWTIME"

@@ -215,6 +215,11 @@ extension Parser {
             let first = try parseIdentifier()
             if eat(.dot) {
                 let second = try parseIdentifier("a column name after '.'")
+                if dialect == .kda, eat(.dot) {
+                    // KDA's t.row.field (a log parser's field): the column `row.field` of t.
+                    let third = try parseIdentifier("a field name after '.'")
+                    return Expr(.column(qualifier: first, name: Identifier(second.name + "." + third.name, quoted: second.quoted || third.quoted, loc: second.loc)), span(from: start))
+                }
                 if at(.dot) { throw error("names have at most two parts (qualifier.column)", id: "syntax.unexpected-token") }
                 return Expr(.column(qualifier: first, name: second), span(from: start))
             }

@@ -61,7 +61,7 @@ extension Parser {
         defer { namedWindows = outerWindows }
         if dialect == .kda { try readNamedWindows() }
         var items: [SelectItem] = []
-        repeat { items.append(try parseSelectItem()) } while eat(.comma)
+        repeat { items += try parseKDASelectItems() } while eat(.comma)
         var from: FromItem? = nil
         if at(.FROM) {
             locs.spans["FROM"] = current.span
@@ -278,9 +278,16 @@ extension Parser {
         let start = current.span.start
         if eat(.leftParen) {
             guard at(.SELECT) else { throw unexpected(expecting: ["SELECT"], context: "after '(' in FROM") }
-            let q = try parseQuery()
+            var q = try parseQuery()
             try expect(.rightParen, "to close the subquery")
             let alias = try parseAlias()
+            if dialect == .kda, alias != nil, eat(.leftParen) {
+                // KDA's `AS t(a, b)`: the subquery's columns renamed.
+                var names: [Identifier] = []
+                repeat { names.append(try parseIdentifier("a column name")) } while eat(.comma)
+                try expect(.rightParen, "to close the column names")
+                q = Parser.renamed(q, names)
+            }
             return .subquery(q, alias: alias, loc: span(from: start))
         }
         if peek().kind == .punct(.leftParen) {

@@ -343,7 +343,8 @@ public enum Printer {
 
     /// A name as written; double-quoted when it was quoted.
     public static func name(_ i: Identifier) -> String {
-        i.quoted ? quoted(i.name) : i.name
+        // A name with a dot (KDA's t.row.field read as the column `row.field`) is quoted to read back.
+        i.quoted || i.name.contains(".") ? quoted(i.name) : i.name
     }
 
     /// A name in double quotes (`"` doubled): it reads back as itself, whatever it holds.

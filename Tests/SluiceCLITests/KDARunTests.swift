@@ -299,8 +299,8 @@ struct KDARunTests {
         // KDA's forms Sluice does not run yet are named, with what does their work.
         (withCode(#"CREATE STREAM "D" (p DOUBLE, h VARCHAR(100)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM * FROM TABLE(HOTSPOTS(CURSOR(SELECT STREAM price FROM "SOURCE_SQL_STREAM_001"), 100, 0.1, 5));"#),
          ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "KDA's HOTSPOTS is not run by Sluice yet"),
-        (withCode(#"CREATE STREAM "D" (x VARCHAR(8)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM REGEX_LOG_PARSE(sector, '(.*)') FROM "SOURCE_SQL_STREAM_001";"#),
-         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "REGEXP_EXTRACT(s, regex, n) gives group n"),
+        (withCode(#"CREATE STREAM "D" (x VARCHAR(8)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM FAST_REGEX_LOG_PARSE(sector, '(.*)') FROM "SOURCE_SQL_STREAM_001";"#),
+         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "REGEX_LOG_PARSE(s, regex) as a select item gives a field per group"),
         (withCode(#"CREATE STREAM "D" (p DOUBLE); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM EXP_AVG(price, INTERVAL '10' SECOND) FROM "SOURCE_SQL_STREAM_001";"#),
          ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "EXP_AVG is an analytic function: it needs OVER"),
         (withCode(#"CREATE STREAM "D" (x VARCHAR(8)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM a.sector FROM "SOURCE_SQL_STREAM_001" OVER (ROWS 2 PRECEDING) AS a JOIN "SOURCE_SQL_STREAM_001" AS b ON a.sector = b.sector;"#),

@@ -166,6 +166,28 @@ struct KDAPumpTests {
         }
     }
 
+    /// KDA's column log parsers: VARIABLE_COLUMN_LOG_PARSE (fields between delimiters, typed by a
+    /// description or COLUMN1..n) and FIXED_COLUMN_LOG_PARSE (fields at places from 0), read as
+    /// t.row.field.
+    @Test func columnLogParsersGiveTheirFields() throws {
+        let f = try Self.fixture("""
+            CREATE OR REPLACE STREAM "DEST" (sym VARCHAR(4), qty INTEGER, third VARCHAR(8), fsym VARCHAR(4), fqty INTEGER);
+            CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
+              SELECT STREAM t.v.SYM, t.v.QTY, t.n.COLUMN3, t.f.SYM, t.f.QTY
+              FROM (SELECT STREAM VARIABLE_COLUMN_LOG_PARSE(ticker, 'sym TYPE VARCHAR(4), qty TYPE INTEGER', ',') AS v,
+                           VARIABLE_COLUMN_LOG_PARSE(ticker, 3, ',') AS n,
+                           FIXED_COLUMN_LOG_PARSE(ticker, 'sym TYPE VARCHAR(4) START 0 FOR 4, qty TYPE INTEGER START 5 FOR 2') AS f
+                    FROM "SOURCE_SQL_STREAM_001") AS t;
+            """)
+        try f.load(#"INSERT INTO out SELECT * FROM "DEST";"#)
+        try f.put("SOURCE_SQL_STREAM_001", #"{"TICKER":"AMZN,12,extra","PRICE":1}"#)
+        f.clock.advance(by: 100)
+        while try f.engine.step() {}
+        try f.engine.finish()
+        let rows = try f.lines("out.jsonl").map { try JSONValue.parse(bytes: Array($0.utf8)) }
+        #expect(rows.first?.serialized() == #"{"SYM":"AMZN","QTY":12,"THIRD":"extra","FSYM":"AMZN","FQTY":12}"#, "\(rows)")
+    }
+
     /// KDA's TABLE(RANDOM_CUT_FOREST(CURSOR(...), trees, sample, timeDecay, shingle)): every numeric
     /// column of the cursor, AWS's depth score (about 1 for ordinary rows), KDA's output columns,
     /// filled into the stream by position; the explanation form adds ANOMALY_EXPLANATION only.
