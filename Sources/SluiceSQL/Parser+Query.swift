@@ -33,6 +33,11 @@ extension Parser {
             q.limit = try parseInteger("a row count")
         }
         if at(.ORDER) {
+            if dialect == .kda {
+                throw error("KDA's streaming ORDER BY is not run by Sluice yet", id: "syntax.kda-not-yet",
+                            help: "a group's rows leave together, in key order; to keep the top rows of each group, rank them in a subquery "
+                                + "(ROW_NUMBER() OVER (PARTITION BY window_start ORDER BY n DESC) AS rn) and keep rn <= N around it")
+            }
             throw error("ORDER BY is not supported on a stream", id: "syntax.unsupported",
                         help: "rows of one watermark advance come in (window_end, key) order; a window OVER (...) may ORDER BY")
         }
