@@ -6,6 +6,8 @@ public enum AnomalyDetector: Sendable, Equatable {
     case forest(RandomCutForest.Configuration, explanation: Bool)
     /// `FLAT_LINE`: how long the values have stayed put (`FlatLine`).
     case flatLine(FlatLine.Configuration)
+    /// `HOTSPOTS`: the dense regions among the last points (`Hotspots`).
+    case hotspots(Hotspots.Configuration)
 }
 
 /// A detector's state for one partition: it scores a point, then learns it.
@@ -108,6 +110,9 @@ public final class AnomalyDetectionOperator {
                 + (explanation ? " explanation" : "")
         case .flatLine(let c):
             return "AnomalyDetectionExec: flat line columns=[\(columnNames.joined(separator: ", "))] keys=\(keyCount) tolerance=\(c.tolerance) max_partitions=\(maxPartitions)"
+        case .hotspots(let c):
+            return "AnomalyDetectionExec: hotspots columns=[\(columnNames.joined(separator: ", "))] keys=\(keyCount) window_size=\(c.windowSize) "
+                + "scan_radius=\(c.scanRadius) minimum_points=\(c.minimumPoints) max_partitions=\(maxPartitions)"
         }
     }
 
@@ -124,6 +129,7 @@ public final class AnomalyDetectionOperator {
         switch detector {
         case .forest(_, let explanation): return 1 + (explanation ? (kdaColumns ? 1 : 2 * columnNames.count + 1) : 0)
         case .flatLine: return 2
+        case .hotspots: return 1
         }
     }
 
@@ -131,6 +137,7 @@ public final class AnomalyDetectionOperator {
         switch detector {
         case .forest(let c, let explanation): return ForestModel(RandomCutForest(c), explanation: explanation, columnNames: columnNames, kdaColumns: kdaColumns)
         case .flatLine(let c): return FlatLine(c, dimensions: columnNames.count)
+        case .hotspots(let c): return Hotspots(c, dimensions: columnNames.count)
         }
     }
 

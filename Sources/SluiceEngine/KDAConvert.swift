@@ -97,7 +97,7 @@ extension Engine {
         if case .anomaly(var f, let alias, let loc)? = q.from, f.kda {
             let node = plan.flatMap(Engine.anomalyNode)
             f.columns = (node?.columnNames ?? []).map { Identifier($0, quoted: true) }
-            if !f.parameters.contains(where: { $0.name.name.lowercased() == "score" }) {
+            if f.detector == .randomCutForest, !f.parameters.contains(where: { $0.name.name.lowercased() == "score" }) {
                 f.parameters.append(NamedArgument(name: Identifier("score"), value: Expr(.literal(.string("depth")), loc)))
             }
             if case .subquery(var cursor, let a, let l) = f.relation, !cursor.items.contains(where: Engine.isRowtime) {

@@ -205,7 +205,12 @@ final class Pipeline {
             c.outputAfter = a.outputAfter
             c.seed = a.seed
             if let k = a.score.flatMap(RandomCutForest.Score.init(rawValue:)) { c.score = k }
-            let detector: AnomalyDetector = a.flatLine ? .flatLine(FlatLine.Configuration(tolerance: a.tolerance)) : .forest(c, explanation: a.explanation)
+            let detector: AnomalyDetector
+            if let h = a.hotspots {
+                detector = .hotspots(Hotspots.Configuration(windowSize: h.windowSize, scanRadius: h.scanRadius, minimumPoints: h.minimumPoints))
+            } else {
+                detector = a.flatLine ? .flatLine(FlatLine.Configuration(tolerance: a.tolerance)) : .forest(c, explanation: a.explanation)
+            }
             let op = AnomalyDetectionOperator(detector: detector, columnNames: a.columnNames, keyCount: a.partition.count,
                                               inclusive: a.timeIsWindowEnd, maxPartitions: a.maxPartitions, kdaColumns: a.kdaColumns)
             stages.append(.anomaly(pre: pre, Pipeline.schema(types), op, schema))

@@ -6,13 +6,15 @@ extension Planner {
     static let forestParameters = ["trees", "sample_size", "shingle", "time_decay", "output_after", "seed", "max_partitions", "score"]
     /// The parameters of FLAT_LINE.
     static let flatLineParameters = ["tolerance", "max_partitions"]
+    /// The parameters of HOTSPOTS.
+    static let hotspotParameters = ["window_size", "scan_radius", "minimum_points", "max_partitions"]
 
     /// `RANDOM_CUT_FOREST[_WITH_EXPLANATION](rel, COLUMNS (...), PARTITION BY ..., name => value, ...)`
     /// over a stream or a subquery. Rows are scored in event-time order: a stream's event-time
     /// column (or ROWTIME without one), or a windowed subquery's `window_end`, or the subquery's
     /// copy of its stream's event-time column.
     func bindAnomaly(_ f: AnomalyFunction, alias: Identifier?, loc: NodeSpan) throws(PlanError) -> BoundFrom {
-        let name = f.detector == .flatLine ? "FLAT_LINE" : f.withExplanation ? "RANDOM_CUT_FOREST_WITH_EXPLANATION" : "RANDOM_CUT_FOREST"
+        let name = f.detector == .flatLine ? "FLAT_LINE" : f.detector == .hotspots ? "HOTSPOTS" : f.withExplanation ? "RANDOM_CUT_FOREST_WITH_EXPLANATION" : "RANDOM_CUT_FOREST"
         var input: LogicalPlan
         var scope: Scope
         var timeColumn: Int
@@ -66,7 +68,7 @@ extension Planner {
             throw Planner.error("plan.unsupported", "\(name) reads a stream or a subquery", f.relation.loc)
         }
         // The input columns the forest reads: KDA's cursor gives every numeric column.
-        let listed = f.kda && f.columns.isEmpty
+        let listed = (f.kda || f.detector == .hotspots) && f.columns.isEmpty
             ? scope.entries.indices.filter { $0 != timeColumn && Planner.isNumeric(scope.entries[$0].type) }.map { Identifier(scope.entries[$0].name, quoted: true) }
             : f.columns
         guard !listed.isEmpty else {
@@ -93,7 +95,8 @@ extension Planner {
         var node = AnomalyDetection(columns: columns, columnNames: names, partition: partition, timeColumn: timeColumn, timeIsWindowEnd: windowEnd,
                                     explanation: f.withExplanation, trees: 100, sampleSize: 256, shingle: 1, timeDecay: nil, outputAfter: nil, seed: 42)
         node.flatLine = f.detector == .flatLine
-        let known = node.flatLine ? Planner.flatLineParameters : Planner.forestParameters
+        var hotspots = HotspotParameters(windowSize: 100, scanRadius: 1, minimumPoints: 2)
+        let known = node.flatLine ? Planner.flatLineParameters : f.detector == .hotspots ? Planner.hotspotParameters : Planner.forestParameters
         for p in f.parameters {
             let key = p.name.name.lowercased()
             guard known.contains(key) else {
@@ -117,6 +120,14 @@ extension Planner {
                 return Int(v)
             }
             switch key {
+            case "window_size": hotspots.windowSize = try integer(2...10_000)
+            case "minimum_points": hotspots.minimumPoints = try integer(2...10_000)
+            case "scan_radius":
+                guard v > 0, v.isFinite else {
+                    throw Planner.error("plan.bad-anomaly", "scan_radius must be more than 0", p.value.loc,
+                                        help: "how far apart two points of one hotspot typically are, in the columns' units")
+                }
+                hotspots.scanRadius = v
             case "trees": node.trees = try integer(1...1000)
             case "sample_size": node.sampleSize = try integer(4...8192)
             case "shingle": node.shingle = try integer(1...64)
@@ -138,6 +149,12 @@ extension Planner {
             }
         }
         node.kdaColumns = f.kda
+        if f.detector == .hotspots {
+            guard hotspots.minimumPoints <= hotspots.windowSize else {
+                throw Planner.error("plan.bad-anomaly", "minimum_points (\(hotspots.minimumPoints)) is at most window_size (\(hotspots.windowSize))", loc)
+            }
+            node.hotspots = hotspots
+        }
         var plan = LogicalPlan.anomaly(input, node)
         let qualifier = alias?.name ?? scope.entries.first?.qualifier
         for c in node.addedColumns { scope.entries.append(Scope.Entry(qualifier: qualifier, name: c.name, type: c.type)) }

@@ -91,6 +91,13 @@ public struct OverWindow: Sendable, Equatable {
     }
 }
 
+/// HOTSPOTS' parameters: the points it looks at, how near counts as near, points per hotspot.
+public struct HotspotParameters: Sendable, Equatable {
+    public var windowSize: Int
+    public var scanRadius: Double
+    public var minimumPoints: Int
+}
+
 /// `RANDOM_CUT_FOREST[_WITH_EXPLANATION]`: one streaming random cut forest per partition over
 /// some numeric input columns, rows scored in event-time order. Output: the input's columns, then
 /// `anomaly_score`, then (with the explanation) `<column>_attribution` and `<column>_direction` per
@@ -103,6 +110,8 @@ public struct AnomalyDetection: Sendable, Equatable {
     /// ANOMALY_EXPLANATION alone.
     public var kdaColumns = false
     public var tolerance = 0.0
+    /// HOTSPOTS rather than a forest: its window of points, scan radius and points per hotspot.
+    public var hotspots: HotspotParameters? = nil
     /// The input columns the forest reads, by index, and their names.
     public var columns: [Int]
     public var columnNames: [String]
@@ -129,6 +138,7 @@ public struct AnomalyDetection: Sendable, Equatable {
 
     /// The columns the node adds after its input's.
     public var addedColumns: [OutputColumn] {
+        if hotspots != nil { return [OutputColumn(name: "HOTSPOTS_RESULT", type: .varchar)] }
         if flatLine { return [OutputColumn(name: "flat_rows", type: .bigint), OutputColumn(name: "anomaly_score", type: .double)] }
         if kdaColumns {
             return [OutputColumn(name: "ANOMALY_SCORE", type: .double)] + (explanation ? [OutputColumn(name: "ANOMALY_EXPLANATION", type: .varchar)] : [])
@@ -144,6 +154,10 @@ public struct AnomalyDetection: Sendable, Equatable {
     }
 
     var text: String {
+        if let h = hotspots {
+            return "HOTSPOTS columns=[\(columnNames.joined(separator: ", "))] partition=[\(partition.map(\.text).joined(separator: ", "))] "
+                + "window_size=\(h.windowSize) scan_radius=\(h.scanRadius) minimum_points=\(h.minimumPoints)"
+        }
         if flatLine {
             return "FLAT_LINE columns=[\(columnNames.joined(separator: ", "))] partition=[\(partition.map(\.text).joined(separator: ", "))] tolerance=\(tolerance)"
                 + (maxPartitions != Self.defaultMaxPartitions ? " max_partitions=\(maxPartitions)" : "")

@@ -345,7 +345,7 @@ public enum WindowFunction: Sendable, Equatable {
 
 /// `RANDOM_CUT_FOREST(rel, COLUMNS (a, b), PARTITION BY k, trees => 100, ...)`, `FLAT_LINE(...)`
 public struct AnomalyFunction: Sendable, Equatable {
-    public enum Detector: Sendable, Equatable { case randomCutForest, flatLine }
+    public enum Detector: Sendable, Equatable { case randomCutForest, flatLine, hotspots }
     public var detector: Detector = .randomCutForest
     public var withExplanation: Bool
     public var relation: FromItem

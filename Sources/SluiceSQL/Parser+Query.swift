@@ -300,7 +300,7 @@ extension Parser {
             case .keyword(.TUMBLE), .keyword(.HOP), .keyword(.SESSION), .keyword(.STAGGER):
                 let w = try parseWindowFunction()
                 return .window(w, alias: try parseAlias(), loc: span(from: start))
-            case .keyword(.RANDOM_CUT_FOREST), .keyword(.RANDOM_CUT_FOREST_WITH_EXPLANATION), .keyword(.FLAT_LINE):
+            case .keyword(.RANDOM_CUT_FOREST), .keyword(.RANDOM_CUT_FOREST_WITH_EXPLANATION), .keyword(.FLAT_LINE), .keyword(.HOTSPOTS):
                 let a = try parseAnomalyFunction()
                 return .anomaly(a, alias: try parseAlias(), loc: span(from: start))
             case .keyword(.TABLE) where dialect == .kda && [.keyword(.RANDOM_CUT_FOREST), .keyword(.RANDOM_CUT_FOREST_WITH_EXPLANATION)].contains(peek(2).kind):
@@ -308,11 +308,11 @@ extension Parser {
             case .keyword(.TABLE) where dialect == .kda && peek(2).kind == .identifier
                 && ["TOP_K_ITEMS_TUMBLING", "COUNT_DISTINCT_ITEMS_TUMBLING"].contains(text(peek(2)).uppercased()):
                 return try parseKDATumblingItems()
-            case .keyword(.TABLE) where dialect == .kda && peek(2).kind == .identifier && ["HOTSPOTS", "GROUP_RANK"].contains(text(peek(2)).uppercased()):
-                let fn = text(peek(2)).uppercased()
-                throw error("KDA's \(fn) is not run by Sluice yet", id: "syntax.kda-not-yet", at: peek(2).span,
-                            help: fn == "HOTSPOTS" ? "RANDOM_CUT_FOREST over a CURSOR scores how unusual each row is; a TUMBLE window counting rows per grid cell finds dense regions"
-                                : "rank in a subquery with ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...) and keep rn <= N around it")
+            case .keyword(.TABLE) where dialect == .kda && peek(2).kind == .keyword(.HOTSPOTS):
+                return try parseKDAHotspots()
+            case .keyword(.TABLE) where dialect == .kda && peek(2).kind == .identifier && text(peek(2)).uppercased() == "GROUP_RANK":
+                throw error("KDA's GROUP_RANK is not run by Sluice yet", id: "syntax.kda-not-yet", at: peek(2).span,
+                            help: "rank in a subquery with ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...) and keep rn <= N around it")
             case .keyword(.TABLE) where peek(2).kind == .keyword(.TUMBLE) || peek(2).kind == .keyword(.HOP) || peek(2).kind == .keyword(.SESSION):
                 throw error("TABLE(\(text(peek(2)).uppercased())(TABLE ..., DESCRIPTOR(...), ...)) is Flink's form of a window table function", id: "syntax.foreign-window",
                             help: "Sluice writes FROM TUMBLE(stream, ts, INTERVAL '1' MINUTE): the stream and its time column by name, no TABLE or DESCRIPTOR")
@@ -424,7 +424,7 @@ extension Parser {
     /// `FLAT_LINE(...)` alike.
     mutating func parseAnomalyFunction() throws(ParseError) -> AnomalyFunction {
         let explain = at(.RANDOM_CUT_FOREST_WITH_EXPLANATION)
-        let detector: AnomalyFunction.Detector = at(.FLAT_LINE) ? .flatLine : .randomCutForest
+        let detector: AnomalyFunction.Detector = at(.FLAT_LINE) ? .flatLine : at(.HOTSPOTS) ? .hotspots : .randomCutForest
         advance()
         try expect(.leftParen)
         let relation = try parseRelationArgument()
@@ -526,6 +526,30 @@ extension Parser {
         let query = try parseQuery()
         try expect(.rightParen, "to close CURSOR(...)")
         return (query, span(from: cursorStart))
+    }
+
+    /// KDA's `TABLE(HOTSPOTS(CURSOR(query), windowSize, scanRadius, minimumNumberOfPointsInAHotspot))`:
+    /// Sluice's HOTSPOTS over the cursor's numeric columns, the parameters by position.
+    mutating func parseKDAHotspots() throws(ParseError) -> FromItem {
+        let start = current.span.start
+        advance()  // TABLE
+        try expect(.leftParen)
+        advance()  // HOTSPOTS
+        try expect(.leftParen)
+        let (cursor, cursorLoc) = try parseCursor("HOTSPOTS")
+        var parameters: [NamedArgument] = []
+        for name in ["window_size", "scan_radius", "minimum_points"] {
+            try expect(.comma, "in HOTSPOTS(CURSOR(...), windowSize, scanRadius, minimumNumberOfPointsInAHotspot)")
+            let at = current.span
+            let e = try parseExpr()
+            parameters.append(NamedArgument(name: Identifier(name, loc: NodeSpan(at)), value: e))
+        }
+        try expect(.rightParen, "to close HOTSPOTS(...)")
+        try expect(.rightParen, "to close TABLE(...)")
+        let alias = try parseAlias()
+        let f = AnomalyFunction(detector: .hotspots, withExplanation: false, relation: .subquery(cursor, alias: nil, loc: cursorLoc),
+                                columns: [], partitionBy: [], parameters: parameters, kda: true)
+        return .anomaly(f, alias: alias, loc: span(from: start))
     }
 
     /// KDA's `TABLE(COUNT_DISTINCT_ITEMS_TUMBLING(CURSOR(q), 'column', windowSeconds))` and

@@ -235,7 +235,7 @@ public enum Printer {
         if !a.columns.isEmpty { args.append("COLUMNS (\(a.columns.map(name).joined(separator: ", ")))") }
         if !a.partitionBy.isEmpty { args.append("PARTITION BY \(a.partitionBy.map { expr($0) }.joined(separator: ", "))") }
         for p in a.parameters { args.append("\(name(p.name)) => \(expr(p.value))") }
-        let name = a.detector == .flatLine ? "FLAT_LINE" : a.withExplanation ? "RANDOM_CUT_FOREST_WITH_EXPLANATION" : "RANDOM_CUT_FOREST"
+        let name = a.detector == .flatLine ? "FLAT_LINE" : a.detector == .hotspots ? "HOTSPOTS" : a.withExplanation ? "RANDOM_CUT_FOREST_WITH_EXPLANATION" : "RANDOM_CUT_FOREST"
         return name + "(\(args.joined(separator: ", ")))"
     }
 
