@@ -476,16 +476,7 @@ extension Parser {
         let function = explain ? "RANDOM_CUT_FOREST_WITH_EXPLANATION" : "RANDOM_CUT_FOREST"
         advance()
         try expect(.leftParen)
-        guard current.kind == .identifier, text(current).uppercased() == "CURSOR", peek().kind == .punct(.leftParen) else {
-            throw unexpected(expecting: ["CURSOR(SELECT STREAM ...)"], context: "(KDA's \(function) reads a CURSOR)")
-        }
-        let cursorStart = current.span.start
-        advance()
-        advance()
-        guard at(.SELECT) else { throw unexpected(expecting: ["SELECT"], context: "inside CURSOR(...)") }
-        let query = try parseQuery()
-        try expect(.rightParen, "to close CURSOR(...)")
-        let cursorLoc = span(from: cursorStart)
+        let (query, cursorLoc) = try parseCursor(function)
         let names = ["numberOfTrees", "subSampleSize", "timeDecay", "shingleSize"] + (explain ? ["directionality"] : [])
         var parameters: [NamedArgument] = []
         var k = 0

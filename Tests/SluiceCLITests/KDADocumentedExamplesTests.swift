@@ -39,33 +39,31 @@ struct KDADocumentedExamplesTests {
     }
     static let staggerColumns = [("EVENT_TIME", "TIMESTAMP"), ("TICKER_SYMBOL", "VARCHAR(4)")]
 
-    @Test func staggerWindowsOpenPerKeyAtTheirFirstRow() throws {
-        let rows = try Self.run("""
+    /// The page's count per ticker and minute of event time, grouped as `grouping` says.
+    static func staggerExample(_ grouping: String) throws -> [String] {
+        let rows = try run("""
             CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (ticker_symbol VARCHAR(4), event_time TIMESTAMP, ticker_count DOUBLE);
             CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
               SELECT STREAM TICKER_SYMBOL, FLOOR(EVENT_TIME TO MINUTE), COUNT(TICKER_SYMBOL) AS ticker_count
               FROM "SOURCE_SQL_STREAM_001"
-              WINDOWED BY STAGGER (PARTITION BY FLOOR(EVENT_TIME TO MINUTE), TICKER_SYMBOL RANGE INTERVAL '1' MINUTE);
-            """, columns: Self.staggerColumns, records: Self.staggerInput)
-        #expect(Self.text(rows, ["ROWTIME", "EVENT_TIME", "TICKER_SYMBOL", "TICKER_COUNT"]) == [
+              \(grouping);
+            """, columns: staggerColumns, records: staggerInput)
+        return text(rows, ["ROWTIME", "EVENT_TIME", "TICKER_SYMBOL", "TICKER_COUNT"])
+    }
+
+    @Test func staggerWindowsOpenPerKeyAtTheirFirstRow() throws {
+        #expect(try Self.staggerExample("WINDOWED BY STAGGER (PARTITION BY FLOOR(EVENT_TIME TO MINUTE), TICKER_SYMBOL RANGE INTERVAL '1' MINUTE)") == [
             "2018-08-01T11:01:20.000Z 2018-08-01T11:00:00.000Z AMZN 3.0",
             "2018-08-01T11:02:15.000Z 2018-08-01T11:01:00.000Z AMZN 1.0",
-        ], "\(rows)")
+        ])
     }
 
     @Test func theTumblingVersionOfTheStaggerExample() throws {
-        let rows = try Self.run("""
-            CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (ticker_symbol VARCHAR(4), event_time TIMESTAMP, ticker_count DOUBLE);
-            CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
-              SELECT STREAM TICKER_SYMBOL, FLOOR(EVENT_TIME TO MINUTE), COUNT(TICKER_SYMBOL) AS ticker_count
-              FROM "SOURCE_SQL_STREAM_001"
-              GROUP BY ticker_symbol, FLOOR(EVENT_TIME TO MINUTE), STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' MINUTE);
-            """, columns: Self.staggerColumns, records: Self.staggerInput)
-        #expect(Self.text(rows, ["ROWTIME", "EVENT_TIME", "TICKER_SYMBOL", "TICKER_COUNT"]).sorted() == [
+        #expect(try Self.staggerExample(#"GROUP BY ticker_symbol, FLOOR(EVENT_TIME TO MINUTE), STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' MINUTE)"#).sorted() == [
             "2018-08-01T11:01:00.000Z 2018-08-01T11:00:00.000Z AMZN 2.0",
             "2018-08-01T11:02:00.000Z 2018-08-01T11:00:00.000Z AMZN 1.0",
             "2018-08-01T11:02:00.000Z 2018-08-01T11:01:00.000Z AMZN 1.0",
-        ], "\(rows)")
+        ])
     }
 
     /// SQL Reference, "Aggregate Functions": WEATHERSTREAM grouped by FLOOR(ROWTIME TO DAY) gives
