@@ -231,7 +231,6 @@ public final class InputLoader: @unchecked Sendable {
     }
 }
 
-
 /// A replay's recorded arrival times (`sluice run --arrival-field`): each record's from `field`
 /// (ISO-8601 or epoch milliseconds), on `clock`, which the load moves as its puts land.
 public struct RecordedArrival: Sendable {

@@ -183,7 +183,7 @@ final class StreamSink: RowSink {
                 next += 1
                 data.withUnsafeBytes { d in
                     // A NULL ROWTIME arrives now (the store's clock), not before the stream's last record.
-                    if arrivalColumn != nil { batch.append(data: d, partitionKey: key, arrival: arrival ?? store.configuration.clock.nowMillis()) } else { batch.append(data: d, partitionKey: key) }
+                    if arrivalColumn != nil { batch.append(data: d, partitionKey: key, arrival: arrival ?? clock.nowMillis()) } else { batch.append(data: d, partitionKey: key) }
                 }
             }
             let result: PutRecordsResult

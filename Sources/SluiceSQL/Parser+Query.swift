@@ -32,12 +32,10 @@ extension Parser {
             advance()
             q.limit = try parseInteger("a row count")
         }
+        if at(.ORDER) && dialect == .kda {
+            q = try parseKDAOrderBy(q)
+        }
         if at(.ORDER) {
-            if dialect == .kda {
-                throw error("KDA's streaming ORDER BY is not run by Sluice yet", id: "syntax.kda-not-yet",
-                            help: "a group's rows leave together, in key order; to keep the top rows of each group, rank them in a subquery "
-                                + "(ROW_NUMBER() OVER (PARTITION BY window_start ORDER BY n DESC) AS rn) and keep rn <= N around it")
-            }
             throw error("ORDER BY is not supported on a stream", id: "syntax.unsupported",
                         help: "rows of one watermark advance come in (window_end, key) order; a window OVER (...) may ORDER BY")
         }
@@ -129,6 +127,65 @@ extension Parser {
         }
         return Query(distinct: distinct, items: items, from: from, whereClause: whereClause, groupBy: groupBy, having: having,
                      emit: nil, limit: nil, loc: span(from: start), clauseLocs: locs)
+    }
+
+    /// KDA's streaming `ORDER BY time_key, k2 [DESC], ...` after a streaming GROUP BY: each group's
+    /// rows (they leave together when its interval closes) in the order of the other keys. Read as
+    /// the Sluice query it amounts to: the grouped query's columns (`C1`...), ranked per group with
+    /// ROW_NUMBER over the other keys, taken in that order. The leading key is the GROUP BY's time
+    /// key (`STEP(s.ROWTIME BY ...)`, `FLOOR(s.ROWTIME TO ...)`) or ROWTIME; the others are select
+    /// items, by position, alias or expression.
+    mutating func parseKDAOrderBy(_ q: Query) throws(ParseError) -> Query {
+        let at = current.span
+        advance()
+        try expect(.BY, "after ORDER")
+        var keys: [(Expr, Bool)] = []
+        repeat {
+            let e = try parseExpr()
+            if eat(.DESC) { keys.append((e, true)) } else { _ = eat(.ASC); keys.append((e, false)) }
+        } while eat(.comma)
+        func refuse(_ m: String) -> ParseError {
+            error(m, id: "syntax.kda-order-by", at: at,
+                  help: "ORDER BY STEP(s.ROWTIME BY INTERVAL '1' MINUTE), 2 DESC after GROUP BY ..., STEP(s.ROWTIME BY INTERVAL '1' MINUTE) orders each minute's rows")
+        }
+        guard !q.groupBy.isEmpty, q.unionAll.isEmpty, !q.distinct else {
+            throw refuse("a streaming ORDER BY orders the rows of each group of a streaming GROUP BY; Sluice does not order other queries")
+        }
+        func isRowtime(_ e: Expr) -> Bool { if case .column(_, let n) = e.kind { return n.name.uppercased() == "ROWTIME" } else { return false } }
+        guard let lead = keys.first?.0, q.groupBy.contains(lead) || isRowtime(lead) else {
+            throw refuse("a streaming ORDER BY begins with the GROUP BY's time key (STEP or FLOOR of ROWTIME), which says when a group's rows leave")
+        }
+        let loc = q.loc
+        func name(_ k: Int) -> Identifier { Identifier("C\(k + 1)", quoted: true, loc: loc) }
+        func column(_ i: Identifier) -> Expr { Expr(.column(qualifier: nil, name: i), loc) }
+        // The grouped query with its columns named C1..Cn and its rows' time (the group's end).
+        var inner = q
+        var order: [OrderItem] = []
+        for (key, descending) in keys.dropFirst() {
+            var found: Int? = nil
+            if case .literal(.number(let n)) = key.kind, let k = Int(n), k >= 1, k <= q.items.count { found = k - 1 }
+            for (k, item) in q.items.enumerated() where found == nil {
+                guard case .expression(let e, let alias, _) = item else { continue }
+                if e == key { found = k }
+                if case .column(nil, let n) = key.kind, let a = alias, a.name.uppercased() == n.name.uppercased() { found = k }
+            }
+            guard let k = found else { throw refuse("ORDER BY \(Printer.expr(key)) is not one of the query's columns (by position, alias or expression)") }
+            order.append(OrderItem(column(name(k)), descending: descending))
+        }
+        inner.items = try q.items.enumerated().map { k, item throws(ParseError) in
+            guard case .expression(let e, _, let l) = item else { throw refuse("a streaming ORDER BY needs the query's columns written out, not *") }
+            return .expression(e, alias: name(k), loc: l)
+        }
+        inner.items.append(.expression(column(Identifier("ROWTIME")), alias: Identifier("ROWTIME", quoted: true), loc: loc))
+        let rank = Identifier("KDA_ORDER", quoted: true, loc: loc)
+        let over = OverClause(partitionBy: [column(Identifier("ROWTIME"))], orderBy: order, frame: nil, loc: loc)
+        let ranking = Expr(.function(FunctionCall(name: Identifier("ROW_NUMBER", loc: loc), arguments: [], distinct: false, star: false, over: over)), loc)
+        let middle = Query(distinct: false, items: [.wildcard(qualifier: nil, loc: loc), .expression(column(Identifier("ROWTIME")), alias: nil, loc: loc),
+                                                      .expression(ranking, alias: rank, loc: loc)],
+                           from: .subquery(inner, alias: nil, loc: loc), whereClause: nil, groupBy: [], having: nil, emit: nil, limit: nil, loc: loc, clauseLocs: ClauseLocations())
+        let all = Expr(.binary(.le, column(rank), Expr(.literal(.number("1000000000")), loc)), loc)
+        return Query(distinct: false, items: q.items.indices.map { .expression(column(name($0)), alias: nil, loc: loc) },
+                     from: .subquery(middle, alias: nil, loc: loc), whereClause: all, groupBy: [], having: nil, emit: nil, limit: nil, loc: loc, clauseLocs: ClauseLocations())
     }
 
     /// At KDA's `WINDOWED BY`.

@@ -15,8 +15,11 @@ struct KDAAppSuiteTests {
         ((try? FileManager.default.contentsOfDirectory(atPath: suite.path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
     }
 
+    /// A file's rows, in the order of their ROWTIME (rows of one ROWTIME in the order written).
     static func rows(_ path: String) throws -> [String] {
-        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init).sorted()
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        let times = try lines.map { try JSONValue.parse(bytes: Array($0.utf8))["ROWTIME"]?.stringValue ?? "" }
+        return lines.indices.sorted { (times[$0], $0) < (times[$1], $1) }.map { lines[$0] }
     }
 
     @Test func theSuiteIsThere() {

@@ -282,6 +282,26 @@ struct KDARunTests {
         #expect(stored.count == 2 && stored[0].contains("AMZN") && stored[1].contains("MSFT"), "\(stored) \(server.stderr)")
     }
 
+    /// KDA's streaming ORDER BY: the rows of each group of a STEP GROUP BY, which leave together,
+    /// in the order of the other keys (here the fewest trades first, where key order would put A first).
+    @Test func orderByOrdersEachGroupsRows() throws {
+        let code = """
+            CREATE OR REPLACE STREAM "DEST" (ticker VARCHAR(4), trades INTEGER, minute TIMESTAMP);
+            CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
+              SELECT STREAM ticker, COUNT(*) AS trades, STEP(s.ROWTIME BY INTERVAL '1' MINUTE) FROM "SOURCE_SQL_STREAM_001" AS s
+              GROUP BY ticker, STEP(s.ROWTIME BY INTERVAL '1' MINUTE)
+              ORDER BY STEP(s.ROWTIME BY INTERVAL '1' MINUTE), trades ASC;
+            """
+        let dir = TempDir()
+        try Self.timedApp(code).write(toFile: dir.path + "/app.json", atomically: true, encoding: .utf8)
+        try Self.timedRecords.write(toFile: dir.path + "/in.jsonl", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", "app.json", "--input", "SOURCE_SQL_STREAM=in.jsonl", "--arrival-field", "ts", "--output", "DEST=out.jsonl", "--until-end"], cwd: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try Self.rows(dir.path + "/out.jsonl")
+        #expect(rows.map { "\($0["ROWTIME"]?.stringValue ?? "?") \($0["TICKER"]?.stringValue ?? "?") \($0["TRADES"]?.int64Value ?? -1)" }
+                == ["2025-03-01T10:01:00.000Z B 1", "2025-03-01T10:01:00.000Z A 3"], "\(rows)")
+    }
+
     @Test(arguments: [
         (app(output: #""LambdaOutput": {"ResourceARN": "arn:aws:lambda:us-east-1:1:function:notify", "RoleARN": "r"}"#), ["--input", "SOURCE_SQL_STREAM=in.jsonl"],
          "goes to the Lambda function notify"),
@@ -305,8 +325,8 @@ struct KDARunTests {
          ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "REGEX_LOG_PARSE(s, regex) as a select item gives a field per group"),
         (withCode(#"CREATE STREAM "D" (p DOUBLE); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM EXP_AVG(price, INTERVAL '10' SECOND) FROM "SOURCE_SQL_STREAM_001";"#),
          ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "EXP_AVG is an analytic function: it needs OVER"),
-        (withCode(#"CREATE STREAM "D" (t VARCHAR(4), n INTEGER); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM ticker_symbol, COUNT(*) FROM "SOURCE_SQL_STREAM_001" GROUP BY ticker_symbol, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' MINUTE) ORDER BY STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' MINUTE), 2 DESC;"#),
-         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "KDA's streaming ORDER BY is not run by Sluice yet"),
+        (withCode(#"CREATE STREAM "D" (t VARCHAR(4)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM ticker_symbol FROM "SOURCE_SQL_STREAM_001" ORDER BY ticker_symbol;"#),
+         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "a streaming ORDER BY orders the rows of each group of a streaming GROUP BY"),
         (withCode(#"CREATE STREAM "D" (x VARCHAR(8)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM a.sector FROM "SOURCE_SQL_STREAM_001" OVER (ROWS 2 PRECEDING) AS a JOIN "SOURCE_SQL_STREAM_001" AS b ON a.sector = b.sector;"#),
          ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "a stream's window in a KDA join is RANGE INTERVAL ... PRECEDING"),
         (withCode(#"CREATE STREAM "D" (x VARCHAR(8)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM a.sector FROM "SOURCE_SQL_STREAM_001" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS a;"#),
