@@ -1273,7 +1273,6 @@ public final class Engine {
     /// query reading a stream decodes it, and a bad record is reported once, not once per query.
     private var decodeReportedThrough: [String: String] = [:]
 
-    /// Puts a failed record into `error_stream` (DIALECT.md §5).
     /// KDA's ERROR_NAME for a kind of failure.
     static func kdaErrorName(_ kind: String) -> String {
         switch kind {
@@ -1285,7 +1284,7 @@ public final class Engine {
         }
     }
 
-    /// Puts a failure into error_stream: Sluice's columns and KDA's (`ERROR_LEVEL`, `ERROR_NAME`,
+    /// Puts a failed record into `error_stream` (DIALECT.md §5): Sluice's columns and KDA's (`ERROR_LEVEL`, `ERROR_NAME`,
     /// `DATA_ROWTIME`, `DATA_ROW` hex-encoded as KDA wrote it, `PUMP_NAME` for a pump's query).
     func reportError(_ f: RecordFailure, source: String, query: String? = nil) {
         services.lock()
