@@ -51,23 +51,47 @@ struct KDARun {
     /// The columns of a record schema as Sluice declares them: `"NAME" TYPE PATH '$.mapping'`
     /// for JSON, by position for CSV. `field` names the schema in the description, for errors.
     static func columns(_ schema: KDAApplication.RecordSchema, at field: String) throws -> String {
-        try schema.columns.enumerated().map { (c, col) -> String in
+        let rows = try rowPath(schema, at: field)
+        return try schema.columns.enumerated().map { (c, col) -> String in
             var text = "\(Printer.quoted(col.name)) \(col.sqlType)"
             if schema.format.kind == .json {
-                text += " PATH " + Printer.string(try Self.path(col.mapping ?? "$.\(col.name)", at: "\(field).RecordColumns[\(c)].Mapping"))
+                var mapping = col.mapping ?? "$.\(col.name)"
+                let at = "\(field).RecordColumns[\(c)].Mapping"
+                if let r = rows {
+                    // A column of a row of the array: its path from the row.
+                    let prefix = "$" + r.map { "." + $0 }.joined() + "[0:]"
+                    guard mapping.hasPrefix(prefix + ".") else {
+                        throw UsageError("\(at): '\(mapping)' is not in the rows of RecordRowPath '\(prefix)': write it as \(prefix).name")
+                    }
+                    mapping = "$" + mapping.dropFirst(prefix.count)
+                }
+                text += " PATH " + Printer.string(try Self.path(mapping, at: at))
             }
             return text
         }.joined(separator: ", ")
+    }
+
+    /// A JSON schema's RecordRowPath as the path of the array whose elements are the rows (`$.a[0:]`:
+    /// ["a"]; `$[0:]`: []); nil for `$` (a record is a row).
+    static func rowPath(_ schema: KDAApplication.RecordSchema, at field: String) throws -> [String]? {
+        guard schema.format.kind == .json, let p = schema.format.rowPath, p != "$" else { return nil }
+        guard p.hasPrefix("$"), p.hasSuffix("[0:]") else {
+            throw UsageError("\(field).RecordFormat: RecordRowPath '\(p)' is not read: Sluice reads '$' (a record is a row) and '$.path[0:]' (the rows of an array)")
+        }
+        let inner = String(p.dropFirst().dropLast(4))
+        let steps = inner.split(separator: ".", omittingEmptySubsequences: false).dropFirst().map(String.init)
+        guard inner.isEmpty || (inner.hasPrefix(".") && steps.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } }) else {
+            throw UsageError("\(field).RecordFormat: RecordRowPath '\(p)' is not read: Sluice reads '$' and '$.path[0:]'")
+        }
+        return steps
     }
 
     /// The WITH options reading records of a schema.
     static func format(_ schema: KDAApplication.RecordSchema, at field: String) throws -> String {
         switch schema.format.kind {
         case .json:
-            guard schema.format.rowPath == nil || schema.format.rowPath == "$" else {
-                throw UsageError("\(field).RecordFormat: RecordRowPath '\(schema.format.rowPath ?? "")' reads several rows per record, which Sluice does not do yet; use '$'")
-            }
-            return "format = 'json'"
+            guard let rows = try rowPath(schema, at: field) else { return "format = 'json'" }
+            return "format = 'json', row_path = \(Printer.string(rows.joined(separator: ".")))"
         case .csv:
             guard (schema.format.rowDelimiter ?? "\n") == "\n" else {
                 throw UsageError("\(field).RecordFormat: rows delimited by other than a newline are not read yet")

@@ -18,6 +18,10 @@ final class JobInput {
     let predicate: PhysicalExpr?
     let badPolicy: String
     let latePolicy: String
+    /// `row_path` (JSON): the array in each record whose elements are the rows (a record of
+    /// several rows, as Kinesis Data Analytics' `RecordRowPath` `$.rows[0:]`); empty: the record
+    /// itself is that array.
+    let rowPath: [String]?
     /// MillisBehindLatest of the last read (0 when every shard is caught up), for the metrics.
     var iteratorAgeMillis: Int64 = 0
     /// Records read from this source so far (EXPLAIN of a running query).
@@ -38,6 +42,7 @@ final class JobInput {
         let delay = source.stream.watermark?.delayMillis ?? 0
         tracker = WatermarkTracker(delayMillis: delay, idleTimeoutMillis: idle)
         decoder = SourceDecoder(source: source)
+        rowPath = Engine.text(options["row_path"]).map { $0.split(separator: ".").map(String.init) }
         predicate = source.predicate.map(Lowering.expr)
         if Engine.text(options["format"]) == "csv" {
             csvDelimiter = (Engine.text(options["delimiter"]) ?? ",").utf8.first ?? 44
@@ -644,6 +649,19 @@ final class Job {
                 list()
                 for (k, u) in users.enumerated() where fatal == nil {
                     if let e = u.data.withUnsafeBytes({ input.decoder.add($0, arrival: arrival) }) { failed(e, i, u.data, subsequence: k) } else { rows!.append((i, k)) }
+                }
+            } else if let path = input.rowPath {
+                // A record of several rows: the elements of its array at `row_path`, each a row.
+                list()
+                var value = try? JSONValue.parse(bytes: Array(data))
+                for step in path { value = value?[step] }
+                guard let elements = value?.arrayValue else {
+                    failed(DecodeError("the record has no array at \(path.isEmpty ? "its top" : path.joined(separator: "."))"), i, Array(data), subsequence: nil)
+                    return
+                }
+                for element in elements where fatal == nil {
+                    let bytes = Array(element.serialized().utf8)
+                    if let e = bytes.withUnsafeBytes({ input.decoder.add($0, arrival: arrival) }) { failed(e, i, bytes, subsequence: nil) } else { rows!.append((i, nil)) }
                 }
             } else if let e = input.decoder.add(data, arrival: arrival) {
                 list()
