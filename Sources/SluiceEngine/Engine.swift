@@ -1499,7 +1499,7 @@ extension Engine {
         // A target that declares no columns (a firehose taking whole records) takes the rows as they are.
         if target.columns.isEmpty && i.columns.isEmpty { return plan }
         var schema = plan.schema
-        // The ROWTIME `withRowtime` added comes last and passes through as it is.
+        // The ROWTIME `rowtimeForms` added comes last and passes through as it is.
         let time = rowtime ? schema.popLast() : nil
         guard schema.count == filled.count else {
             throw bad("the query gives \(schema.count) column\(schema.count == 1 ? "" : "s") for the \(filled.count) of \(target.name) it fills",
@@ -1536,8 +1536,6 @@ extension Engine {
     /// A pump's query with its rows' ROWTIME as a last column (every branch of a UNION ALL), or
     /// nil when it has no single ROWTIME to give (DISTINCT rows). A group of a window (a stagger
     /// window's, say) carries the window's end, when it closed.
-    static func withRowtime(_ q: Query) -> Query? { rowtimeForms(q).first }
-
     /// The ways a pump's query may give its rows' ROWTIME, to try in order: its ROWTIME (a
     /// window group's end), then for a join of two streams the later of the two sides' (KDA's
     /// rule); a row of an outer join that met nothing has its own side's, plus that side's window

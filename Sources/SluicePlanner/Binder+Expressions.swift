@@ -280,6 +280,11 @@ extension Planner {
         func text(_ i: Int) throws(PlanError) {
             guard args[i].type == .varchar else { throw mismatch(name, args[i], nil, loc) }
         }
+        /// Argument `i`'s text, which must be a string literal (`refusal`: the error otherwise).
+        func literal(_ i: Int, _ refusal: String) throws(PlanError) -> String {
+            guard case .literal(.string(let s), _) = args[i] else { throw Planner.error("bind.bad-arguments", refusal, loc) }
+            return s
+        }
         switch name {
         case "ABS", "FLOOR", "CEIL", "CEILING":
             try arity(1...1)
@@ -380,18 +385,14 @@ extension Planner {
             // DATE_FORMAT(ts, 'yyyy-MM-dd HH:mm:ss'): Flink's (Java's) pattern letters, in UTC.
             try arity(2...2)
             guard args[0].type == .timestamp || Planner.isNull(args[0]) else { throw mismatch(name, args[0], nil, loc) }
-            guard case .literal(.string(let pattern), _) = args[1] else {
-                throw Planner.error("bind.bad-arguments", "DATE_FORMAT takes its pattern as a string literal, such as 'yyyy-MM-dd HH:mm'", loc)
-            }
+            let pattern = try literal(1, "DATE_FORMAT takes its pattern as a string literal, such as 'yyyy-MM-dd HH:mm'")
             if let bad = DateFormatPattern.problem(pattern) { throw Planner.error("bind.bad-arguments", "DATE_FORMAT: \(bad)", loc) }
             return .call(name, args, .varchar)
         case "REGEXP_EXTRACT":
             // REGEXP_EXTRACT(s, regex [, group]): the group (0: the whole match, the default) of the first match, NULL without one.
             try arity(2...3)
             try text(0)
-            guard case .literal(.string(let pattern), _) = args[1] else {
-                throw Planner.error("bind.bad-arguments", "REGEXP_EXTRACT takes its regular expression as a string literal", loc)
-            }
+            let pattern = try literal(1, "REGEXP_EXTRACT takes its regular expression as a string literal")
             guard let groups = RegexCheck.groups(pattern) else {
                 throw Planner.error("bind.bad-arguments", "REGEXP_EXTRACT: '\(pattern)' is not a valid regular expression", loc)
             }
@@ -476,9 +477,7 @@ extension Planner {
             // s SIMILAR TO pattern [ESCAPE c]: the pattern (a literal) as a regular expression.
             try arity(2...3)
             try text(0)
-            guard case .literal(.string(let pattern), _) = args[1] else {
-                throw Planner.error("bind.bad-arguments", "SIMILAR TO takes its pattern as a string literal", loc)
-            }
+            let pattern = try literal(1, "SIMILAR TO takes its pattern as a string literal")
             var escape: Character? = nil
             if args.count == 3 {
                 guard case .literal(.string(let e), _) = args[2], e.count == 1 else {
@@ -495,9 +494,7 @@ extension Planner {
             // KDA's CHAR_TO_TIMESTAMP(format, text) and TIMESTAMP_TO_CHAR(format, ts): Java's
             // date pattern letters, UTC. Text that does not fit the format is an error of the row.
             try arity(2...2)
-            guard case .literal(.string(let pattern), _) = args[0] else {
-                throw Planner.error("bind.bad-arguments", "\(name) takes its format as a string literal, such as 'yyyy-MM-dd HH:mm:ss'", loc)
-            }
+            let pattern = try literal(0, "\(name) takes its format as a string literal, such as 'yyyy-MM-dd HH:mm:ss'")
             if let bad = DateFormatPattern.problem(pattern) { throw Planner.error("bind.bad-arguments", "\(name): \(bad)", loc) }
             if name == "CHAR_TO_TIMESTAMP" {
                 try text(1)
