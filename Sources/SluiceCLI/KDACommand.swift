@@ -14,7 +14,8 @@ struct KDACommand {
         usage: sluice kda convert APP.json [--s3-dir DIR] [--lambda FUNCTION=COMMAND ...]
           Prints the Kinesis Data Analytics application APP.json (describe-application output, a
           CreateApplication request or a CloudFormation template) as a query file in Sluice's own SQL that
-          gives the same rows: run it with `sluice run FILE.sql --input SOURCE_SQL_STREAM_001=FILE ...`.
+          gives the same rows: run it with `sluice run FILE.sql --input STREAM=FILE ...`, STREAM the one its first lines
+          name for each input (the stream the input's ARN names, or SOURCE_SQL_STREAM_001 and the like).
           Pumps become INSERT INTO with their columns named (and CAST where KDA converted them) and their
           ROWTIME carried; STEP and FLOOR groups become TUMBLE windows; WINDOWED BY STAGGER becomes STAGGER;
           RANDOM_CUT_FOREST over a CURSOR becomes RANDOM_CUT_FOREST with its columns and score => 'depth'.
@@ -52,7 +53,8 @@ struct KDACommand {
             return 1
         }
         out.line("-- \(path): the Kinesis Data Analytics application \(kda.app.name), in Sluice's SQL (sluice kda convert).")
-        out.line("-- Feed its inputs with: sluice run FILE.sql " + kda.app.sourceStreamNames.map { "--input \($0)=FILE" }.joined(separator: " ") + " --until-end")
+        // An input read from the stream its ARN names takes its records there.
+        out.line("-- Feed its inputs with: sluice run FILE.sql " + kda.recordStreams(options).map { "--input \($0)=FILE" }.joined(separator: " ") + " --until-end")
         out.line("")
         out.write(Printer.print(converted))
         return 0

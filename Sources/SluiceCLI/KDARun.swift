@@ -100,6 +100,20 @@ struct KDARun {
         }
     }
 
+    /// The stream of the script that takes each input's records as they are: the stream its ARN
+    /// names when no file feeds it (it then fills the in-application streams), else its first
+    /// in-application stream.
+    func recordStreams(_ options: Options) -> [String] {
+        app.inputs.map { input in
+            switch input.source {
+            case .kinesisStream(let n)?, .firehose(let n)?:
+                return input.streamNames.contains(where: { options.fedByFiles.contains($0) }) ? input.streamNames[0] : n
+            default:
+                return input.streamNames[0]
+            }
+        }
+    }
+
     func script(_ options: Options) throws -> (SourceFile, ParseResult) {
         var declarations = ""
         for (k, input) in app.inputs.enumerated() {

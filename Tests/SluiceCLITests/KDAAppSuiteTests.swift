@@ -65,4 +65,23 @@ struct KDAAppSuiteTests {
         let cards = try String(contentsOfFile: dir.path + "/cards.jsonl", encoding: .utf8).split(separator: "\n").map { try JSONValue.parse(bytes: Array($0.utf8)) }
         #expect(cards.count == 1 && cards.first?["ACCOUNT"] == "acct-0042" && cards.first?["SMALL_PAYMENTS"] == .int(40), "\(cards)")
     }
+
+    /// The sample's conversion, fed as its first lines say (the input's own stream, `payments`,
+    /// which its ARN names), gives the same alerts as the application.
+    @Test func theSampleApplicationsConversionGivesTheSameAlerts() throws {
+        let root = SamplesTests.root.path
+        let dir = TempDir()
+        let converted = try CLI.run(["kda", "convert", root + "/samples/kda-payments.json"], cwd: dir.path)
+        #expect(converted.status == 0, "\(converted.stderr)")
+        #expect(converted.stdout.contains("--input payments=FILE"), "\(converted.stdout.prefix(300))")
+        let sql = converted.stdout + "CREATE SINK alerts WITH (type = 'file', path = 'alerts.jsonl');\n"
+            + "INSERT INTO alerts SELECT ROWTIME, * FROM \"DESTINATION_SQL_STREAM\";\n"
+        try sql.write(toFile: dir.path + "/payments.sql", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", "payments.sql", "--input", "payments=" + root + "/samples/payments.jsonl", "--arrival-field", "ts", "--until-end"], cwd: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        let alerts = try String(contentsOfFile: dir.path + "/alerts.jsonl", encoding: .utf8).split(separator: "\n").map { try JSONValue.parse(bytes: Array($0.utf8)) }
+        #expect(alerts.map { "\($0["ROWTIME"]?.stringValue ?? "?") \($0["MERCHANT"]?.stringValue ?? "?")" } == [
+            "2024-01-01T00:07:00.000Z m-17", "2024-01-01T00:12:00.000Z m-03", "2024-01-01T00:13:00.000Z m-03",
+        ], "\(alerts)")
+    }
 }
