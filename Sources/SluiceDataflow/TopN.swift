@@ -166,8 +166,9 @@ public final class TopNOperator {
             if idle != nil { for k in idle!.expire(at: watermark) { partitions[k] = nil } }
             return []
         }
-        // A window [start, end) is complete once the watermark reaches end - 1 (its window_time).
-        let through = watermark == .max ? .max : watermark + 1
+        // A window [start, end) is complete once the watermark reaches its end, as a window
+        // aggregate's is: rows at its last instant (end - 1) may come until then.
+        let through = watermark
         guard through > emittedThrough else { return [] }
         var out: [[Value]] = []
         for end in byEnd.keys.sorted() where end <= through {

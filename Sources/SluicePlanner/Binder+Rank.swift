@@ -93,6 +93,8 @@ extension Planner {
         switch p {
         case .windowAggregate: return [1]
         case .filter(let c, _), .limit(let c, _): return windowEndColumns(of: c)
+        // A Top-N per window keeps its rows' windows.
+        case .topN(let c, let t) where t.windowEnd != nil: return windowEndColumns(of: c)
         case .windowRows(let c, _, _, _): return windowEndColumns(of: c).union([c.schema.count + 1])
         case .project(let c, let exprs, _):
             let ends = windowEndColumns(of: c)

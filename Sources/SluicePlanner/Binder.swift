@@ -182,10 +182,16 @@ public struct Planner: Sendable {
             var exprs: [BoundExpr] = [], names: [String] = []
             for item in q.items {
                 switch item {
-                case .wildcard(let qualifier, let loc):
+                case .wildcard(let qualifier, let exclude, let loc):
                     let matching = from.scope.entries.enumerated().filter { !$0.element.hidden && (qualifier == nil || $0.element.qualifier?.lowercased() == qualifier!.name.lowercased()) }
                     if matching.isEmpty { throw Planner.error("bind.unknown-relation", "no relation named '\(qualifier?.name ?? "")' in FROM", loc) }
-                    for (i, e) in matching {
+                    // Matched as a column reference matches: a quoted name exactly, an unquoted one in any case.
+                    func named(_ x: Identifier, _ n: String) -> Bool { x.quoted ? n == x.name : n.lowercased() == x.name.lowercased() }
+                    for x in exclude where !matching.contains(where: { named(x, $0.element.name) }) {
+                        throw Planner.error("bind.unknown-column", "EXCLUDE names \(x.name), which \(qualifier.map { $0.name + ".*" } ?? "*") does not give",
+                                            x.loc, help: "the columns it gives: " + matching.map(\.element.name).joined(separator: ", "))
+                    }
+                    for (i, e) in matching where !exclude.contains(where: { named($0, e.name) }) {
                         exprs.append(.column(i, name: e.name, e.type))
                         names.append(e.name)
                     }
@@ -540,7 +546,7 @@ public struct Planner: Sendable {
         }
         for item in q.items {
             switch item {
-            case .wildcard(_, let loc):
+            case .wildcard(_, _, let loc):
                 throw Planner.error("plan.not-grouped", "* cannot be used with GROUP BY", loc, help: "list the grouped columns and aggregates")
             case .expression(let e, _, _): collect(e)
             }

@@ -274,8 +274,8 @@ public struct Query: Sendable, Equatable {
 }
 
 public enum SelectItem: Sendable, Equatable {
-    /// `*` or `c.*`
-    case wildcard(qualifier: Identifier?, loc: NodeSpan)
+    /// `*` or `c.*`, without the columns `EXCLUDE (a, b)` names
+    case wildcard(qualifier: Identifier?, exclude: [Identifier] = [], loc: NodeSpan)
     /// `expr [AS alias]`
     case expression(Expr, alias: Identifier?, loc: NodeSpan)
 }

@@ -239,17 +239,28 @@ extension Parser {
 
     mutating func parseSelectItem() throws(ParseError) -> SelectItem {
         let start = current.span.start
-        if eat(.star) { return .wildcard(qualifier: nil, loc: span(from: start)) }
+        if eat(.star) { return .wildcard(qualifier: nil, exclude: try parseExclude(), loc: span(from: start)) }
         if atIdentifier && peek().kind == .punct(.dot) && peek(2).kind == .punct(.star) {
             let q = try parseIdentifier()
             advance()
             advance()
-            return .wildcard(qualifier: q, loc: span(from: start))
+            return .wildcard(qualifier: q, exclude: try parseExclude(), loc: span(from: start))
         }
         if at(.FROM) { throw unexpected(expecting: ["an expression or *"], context: "after SELECT") }
         let e = try parseExpr()
         let alias = try parseAlias()
         return .expression(e, alias: alias, loc: span(from: start))
+    }
+
+    /// After `*` or `c.*`: `EXCLUDE (a, b)`, the columns it leaves out (none without it).
+    mutating func parseExclude() throws(ParseError) -> [Identifier] {
+        guard current.kind == .identifier, text(current).uppercased() == "EXCLUDE", peek().kind == .punct(.leftParen) else { return [] }
+        advance()
+        advance()
+        var names: [Identifier] = []
+        repeat { names.append(try parseIdentifier("a column name")) } while eat(.comma)
+        try expect(.rightParen, "to close EXCLUDE (...)")
+        return names
     }
 
     /// `[AS] alias`
@@ -368,8 +379,7 @@ extension Parser {
             case .keyword(.TABLE) where dialect == .kda && peek(2).kind == .keyword(.HOTSPOTS):
                 return try parseKDAHotspots()
             case .keyword(.TABLE) where dialect == .kda && peek(2).kind == .identifier && text(peek(2)).uppercased() == "GROUP_RANK":
-                throw error("KDA's GROUP_RANK is not run by Sluice yet", id: "syntax.kda-not-yet", at: peek(2).span,
-                            help: "rank in a subquery with ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...) and keep rn <= N around it")
+                return try parseKDAGroupRank()
             case .keyword(.TABLE) where peek(2).kind == .keyword(.TUMBLE) || peek(2).kind == .keyword(.HOP) || peek(2).kind == .keyword(.SESSION):
                 throw error("TABLE(\(text(peek(2)).uppercased())(TABLE ..., DESCRIPTOR(...), ...)) is Flink's form of a window table function", id: "syntax.foreign-window",
                             help: "Sluice writes FROM TUMBLE(stream, ts, INTERVAL '1' MINUTE): the stream and its time column by name, no TABLE or DESCRIPTOR")
@@ -664,6 +674,95 @@ extension Parser {
                       .subquery(ranked, alias: nil, loc: loc), where: kept)
         }
         return .subquery(q, alias: alias, loc: loc)
+    }
+
+    /// KDA's `TABLE(GROUP_RANK(CURSOR(q), 'rankBy', 'rankOut', sortOrder, outputOrder, maxIdle,
+    /// outputMax))`: the cursor's rows gathered per ROWTIME (a group leaves once ROWTIME has passed
+    /// it), each with its RANK by `rankBy` ('asc' or 'desc') in a column named `rankOut`, at most
+    /// `outputMax` rows of a group (the best ranked; 0: all), in rank order ('asc') or its reverse
+    /// ('desc'). Read as the Sluice query it amounts to: the rows in windows of one millisecond of
+    /// ROWTIME, ranked per window with RANK, then ROW_NUMBER over that rank to keep and order them.
+    /// `maxIdle` is read and checked; a group leaves when ROWTIME passes it, as every window does.
+    mutating func parseKDAGroupRank() throws(ParseError) -> FromItem {
+        let start = current.span.start
+        advance()  // TABLE
+        try expect(.leftParen)
+        advance()  // GROUP_RANK
+        try expect(.leftParen)
+        let usage = "GROUP_RANK(CURSOR(...), 'rankByColumn', 'rankOutColumn', 'asc' | 'desc', 'asc' | 'desc', maxIdle, outputMax)"
+        var (cursor, cursorLoc) = try parseCursor("GROUP_RANK")
+        func name(_ what: String) throws(ParseError) -> (String, NodeSpan) {
+            try expect(.comma, "in \(usage)")
+            guard current.kind == .string else { throw unexpected(expecting: ["\(what) in quotes"], context: "in \(usage)") }
+            let at = NodeSpan(current.span)
+            let s = try parseString().value
+            guard !s.isEmpty else { throw error("\(what) is empty in \(usage)", at: at.span) }
+            return (s, at)
+        }
+        func order(_ what: String) throws(ParseError) -> Bool {
+            let (s, at) = try name(what)
+            switch s.lowercased() {
+            case "asc": return false
+            case "desc": return true
+            default: throw error("\(what) is 'asc' or 'desc', not '\(s)'", at: at.span, help: usage)
+            }
+        }
+        func whole(_ what: String) throws(ParseError) -> Int {
+            try expect(.comma, "in \(usage)")
+            let at = current.span
+            guard current.kind == .number, let v = Int(text(current)), v >= 0 else {
+                throw error("\(what) is a whole number, 0 or more, in \(usage)", at: at)
+            }
+            advance()
+            return v
+        }
+        let (rankBy, rankByLoc) = try name("the column to rank by")
+        let (rankOut, rankOutLoc) = try name("the rank column's name")
+        let descending = try order("sortOrder")
+        let outputDescending = try order("outputOrder")
+        _ = try whole("maxIdle (milliseconds)")
+        let outputMax = try whole("outputMax")
+        try expect(.rightParen, "to close GROUP_RANK(...)")
+        try expect(.rightParen, "to close TABLE(...)")
+        let alias = try parseAlias()
+        let loc = span(from: start)
+        func column(_ n: String, quoted: Bool = false, at l: NodeSpan? = nil) -> Expr {
+            Expr(.column(qualifier: nil, name: Identifier(n, quoted: quoted, loc: l ?? loc)), l ?? loc)
+        }
+        func item(_ e: Expr, _ alias: String? = nil) -> SelectItem { .expression(e, alias: alias.map { Identifier($0, quoted: true, loc: loc) }, loc: loc) }
+        let rowtime = item(column("ROWTIME"))
+        let end = column("window_end")
+        // One level: the rows of `from` and their ROWTIME, with a ranking per millisecond of ROWTIME
+        // (every row kept: the bound only says the ranking is per window).
+        func ranked(_ from: FromItem, _ function: String, _ order: [OrderItem], _ as: String, keep: Int = 1_000_000_000) -> Query {
+            let over = OverClause(partitionBy: [end], orderBy: order, frame: nil, loc: loc)
+            let call = Expr(.function(FunctionCall(name: Identifier(function, loc: loc), arguments: [], distinct: false, star: false, over: over)), loc)
+            let inner = Query(distinct: false, items: [.wildcard(qualifier: nil, loc: loc), rowtime, item(call, `as`)], from: from, whereClause: nil,
+                              groupBy: [], having: nil, emit: nil, limit: nil, loc: loc, clauseLocs: ClauseLocations())
+            let bound = Expr(.binary(.le, column(`as`, quoted: true), Expr(.literal(.number(String(keep))), loc)), loc)
+            return Query(distinct: false, items: [.wildcard(qualifier: nil, loc: loc), rowtime], from: .subquery(inner, alias: nil, loc: loc), whereClause: bound,
+                         groupBy: [], having: nil, emit: nil, limit: nil, loc: loc, clauseLocs: ClauseLocations())
+        }
+        if !cursor.items.contains(where: { if case .expression(let e, _, _) = $0, case .column(_, let n) = e.kind { return n.name.uppercased() == "ROWTIME" } else { return false } }) {
+            cursor.items.append(rowtime)
+        }
+        let instant = IntervalLiteral(value: "1", unit: .millisecond, loc: loc)
+        let windows = FromItem.window(.tumble(relation: .subquery(cursor, alias: nil, loc: cursorLoc), timeColumn: column("ROWTIME"), size: instant), alias: nil, loc: loc)
+        var q = ranked(windows, "RANK", [OrderItem(column(rankBy, quoted: true, at: rankByLoc), descending: descending)], rankOut)
+        var helpers = ["window_start", "window_end", "window_time"]
+        let rank = column(rankOut, quoted: true, at: rankOutLoc)
+        if outputMax > 0 {
+            q = ranked(.subquery(q, alias: nil, loc: loc), "ROW_NUMBER", [OrderItem(rank)], "KDA_KEPT", keep: outputMax)
+            helpers.append("KDA_KEPT")
+        }
+        if outputDescending {
+            q = ranked(.subquery(q, alias: nil, loc: loc), "ROW_NUMBER", [OrderItem(rank, descending: true)], "KDA_OUTPUT")
+            helpers.append("KDA_OUTPUT")
+        }
+        let excluded = helpers.map { Identifier($0, quoted: $0.hasPrefix("KDA_"), loc: loc) }
+        let out = Query(distinct: false, items: [.wildcard(qualifier: nil, exclude: excluded, loc: loc), rowtime], from: .subquery(q, alias: nil, loc: loc),
+                        whereClause: nil, groupBy: [], having: nil, emit: nil, limit: nil, loc: loc, clauseLocs: ClauseLocations())
+        return .subquery(out, alias: alias, loc: loc)
     }
 
     /// Whether the token at `offset` starts `name =>`.

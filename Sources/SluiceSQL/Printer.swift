@@ -173,7 +173,7 @@ public enum Printer {
 
     private static func itemSpan(_ i: SelectItem) -> SourceSpan {
         switch i {
-        case .wildcard(_, let l), .expression(_, _, let l): return l.span
+        case .wildcard(_, _, let l), .expression(_, _, let l): return l.span
         }
     }
 
@@ -191,7 +191,8 @@ public enum Printer {
 
     static func selectItem(_ i: SelectItem) -> String {
         switch i {
-        case .wildcard(let q, _): return q.map { name($0) + ".*" } ?? "*"
+        case .wildcard(let q, let exclude, _):
+            return (q.map { name($0) + ".*" } ?? "*") + (exclude.isEmpty ? "" : " EXCLUDE (\(exclude.map(name).joined(separator: ", ")))")
         case .expression(let e, let alias, _): return expr(e) + (alias.map { " AS \(name($0))" } ?? "")
         }
     }

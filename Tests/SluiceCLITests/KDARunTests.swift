@@ -316,9 +316,10 @@ struct KDARunTests {
          ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "REF is a reference table, whose rows do not arrive"),
         (withCode(#"CREATE STREAM "D" (t VARCHAR(4)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM ticker_symbol FROM "SOURCE_SQL_STREAM_001" AS a JOIN "SOURCE_SQL_STREAM_001" AS b ON a.ticker_symbol = b.ticker_symbol WINDOWED BY STAGGER (PARTITION BY a.ticker_symbol RANGE INTERVAL '1' MINUTE);"#),
          ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "WINDOWED BY STAGGER reads one stream"),
-        // KDA's forms Sluice does not run yet are named, with what does their work.
-        (withCode(#"CREATE STREAM "D" (p DOUBLE, r INTEGER); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM * FROM TABLE(GROUP_RANK(CURSOR(SELECT STREAM price FROM "SOURCE_SQL_STREAM_001"), 'PRICE', 'groupRank', 'desc', 'asc', 5, 0));"#),
-         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "KDA's GROUP_RANK is not run by Sluice yet"),
+        (withCode(#"CREATE STREAM "D" (p DOUBLE, r INTEGER); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM * FROM TABLE(GROUP_RANK(CURSOR(SELECT STREAM price FROM "SOURCE_SQL_STREAM_001"), 'PRICE', 'groupRank', 'up', 'asc', 5, 0));"#),
+         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "sortOrder is 'asc' or 'desc', not 'up'"),
+        (withCode(#"CREATE STREAM "D" (p DOUBLE, r INTEGER); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM * FROM TABLE(GROUP_RANK(CURSOR(SELECT STREAM price FROM "SOURCE_SQL_STREAM_001"), 'COST', 'groupRank', 'desc', 'asc', 5, 0));"#),
+         ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "COST"),
         (withCode(#"CREATE STREAM "D" (p DOUBLE, h VARCHAR(100)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM * FROM TABLE(HOTSPOTS(CURSOR(SELECT STREAM price FROM "SOURCE_SQL_STREAM_001"), 10, 0.1, 50));"#),
          ["--input", "SOURCE_SQL_STREAM=in.jsonl"], "minimum_points (50) is at most window_size (10)"),
         (withCode(#"CREATE STREAM "D" (x VARCHAR(8)); CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM FAST_REGEX_LOG_PARSE(sector, '(.*)') FROM "SOURCE_SQL_STREAM_001";"#),

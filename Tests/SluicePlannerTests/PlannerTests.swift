@@ -60,6 +60,11 @@ struct PlannerTests {
               Project: user_id, url, latency_ms, status, ts
                 Source: clicks columns=[user_id, url, latency_ms, status, ts, ROWTIME] watermark=ts - 5s
             """)
+        // EXCLUDE leaves columns out of *, matched as references are (unquoted: any case).
+        #expect(f.explain("SELECT * EXCLUDE (URL, \"status\") FROM clicks c") == """
+            Project: user_id, latency_ms, ts
+              Source: clicks columns=[user_id, url, latency_ms, status, ts, ROWTIME] watermark=ts - 5s
+            """)
     }
 
     @Test func tumblingAggregate() {
@@ -112,6 +117,7 @@ struct PlannerTests {
 
     @Test(arguments: [
         ("SELECT usr_id FROM clicks", "bind.unknown-column", "did you mean 'user_id'?"),
+        ("SELECT * EXCLUDE (\"URL\") FROM clicks", "bind.unknown-column", "the columns it gives: user_id, url, latency_ms, status, ts"),
         ("SELECT * FROM clickz", "bind.unknown-stream", "did you mean 'clicks'?"),
         ("SELECT url, COUNT(*) FROM TUMBLE(clicks, ts, INTERVAL '1' MINUTE) GROUP BY url", "plan.window-group-by", nil),
         ("SELECT user_id, COUNT(*) FROM TUMBLE(clicks, ts, INTERVAL '1' MINUTE) GROUP BY window_start, window_end, url", "plan.not-grouped", nil),

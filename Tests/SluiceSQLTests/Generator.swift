@@ -127,7 +127,7 @@ struct SQLGenerator {
         var items: [SelectItem] = []
         for _ in 0...below(3) {
             if chance(10) {
-                items.append(.wildcard(qualifier: chance(50) ? name() : nil, loc: .none))
+                items.append(.wildcard(qualifier: chance(50) ? name() : nil, exclude: chance(30) ? [name()] : [], loc: .none))
             } else {
                 items.append(.expression(expr(depth), alias: chance(30) ? name() : nil, loc: .none))
             }

@@ -113,7 +113,7 @@ struct QueryParserTests {
         #expect(q.items.count == 5)
         guard case .expression(_, let alias, _) = q.items[2] else { Issue.record("item"); return }
         #expect(alias?.name == "cee")
-        guard case .wildcard(let qual, _) = q.items[3] else { Issue.record("wildcard"); return }
+        guard case .wildcard(let qual, _, _) = q.items[3] else { Issue.record("wildcard"); return }
         #expect(qual?.name == "t")
         #expect(q.groupBy.count == 2 && q.having != nil && q.limit == 5)
         #expect(q.emit == .changes(every: IntervalLiteral(value: "10", unit: .second, loc: .none)))
