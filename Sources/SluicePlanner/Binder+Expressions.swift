@@ -510,12 +510,9 @@ extension Planner {
         case "TUMBLE", "HOP", "SESSION", "TUMBLE_START", "TUMBLE_END", "HOP_START", "HOP_END":
             throw Planner.error("bind.window-in-group-by", "\(name)(...) as an expression is the older Flink form of a window; Sluice puts the window in FROM", loc,
                                 help: "write FROM TUMBLE(stream, ts, INTERVAL '1' MINUTE) ... GROUP BY window_start, window_end, ...; the window's bounds are the columns window_start and window_end")
-        case "REGEX_LOG_PARSE", "W3C_LOG_PARSE", "VARIABLE_COLUMN_LOG_PARSE", "FIXED_COLUMN_LOG_PARSE":
+        case "REGEX_LOG_PARSE", "W3C_LOG_PARSE", "VARIABLE_COLUMN_LOG_PARSE", "FIXED_COLUMN_LOG_PARSE", "FAST_REGEX_LOG_PARSE", "FAST_REGEX_LOG_PARSER", "SYS_LOG_PARSE":
             throw Planner.error("bind.kda-not-yet", "KDA's log parser \(name) gives a row, which Sluice reads as a select item of its own", loc,
                                 help: "SELECT \(name)(...) AS rec FROM s in a subquery, and t.rec.COLUMN1 around it")
-        case "FAST_REGEX_LOG_PARSE", "FAST_REGEX_LOG_PARSER", "SYS_LOG_PARSE":
-            throw Planner.error("bind.kda-not-yet", "KDA's log parser \(name) is not run by Sluice yet (it gives a row of COLUMN1..n)", loc,
-                                help: "REGEX_LOG_PARSE(s, regex) as a select item gives a field per group; REGEXP_EXTRACT(s, regex, n) gives one")
         case "EXP_AVG", "NTH_VALUE":
             throw Planner.error("bind.bad-arguments", "\(name) is an analytic function: it needs OVER (PARTITION BY ... RANGE INTERVAL ... PRECEDING)", loc)
         default:

@@ -15,8 +15,13 @@ import SluiceCore
 ///   delimiters, converted to their types.
 /// - `FIXED_COLUMN_LOG_PARSE(s, 'name TYPE type START n [FOR length], ...')`: fields at fixed
 ///   places (from 0), converted to their types.
+/// - `FAST_REGEX_LOG_PARSE(s, fast_regex)` (also spelt `..._PARSER`): a field per group of a
+///   pattern in the Fast Regex syntax, matched lazily over the whole text (`fastRegex`).
+/// - `SYS_LOG_PARSE(s)`: a syslog line `Mon DD HH:MM:SS rest` as COLUMN1, the TIMESTAMP (in the
+///   year of the row's ROWTIME: the line has none), and COLUMN2, the rest.
 extension Parser {
-    static let logParsers: Set<String> = ["REGEX_LOG_PARSE", "W3C_LOG_PARSE", "VARIABLE_COLUMN_LOG_PARSE", "FIXED_COLUMN_LOG_PARSE"]
+    static let logParsers: Set<String> = ["REGEX_LOG_PARSE", "W3C_LOG_PARSE", "VARIABLE_COLUMN_LOG_PARSE", "FIXED_COLUMN_LOG_PARSE",
+                                          "FAST_REGEX_LOG_PARSE", "FAST_REGEX_LOG_PARSER", "SYS_LOG_PARSE"]
     /// The name of a log parser's row when nothing names it (renamed by `AS t(name)`).
     static let unnamedLogRow = "EXPR$0"
 
@@ -77,6 +82,21 @@ extension Parser {
         case "REGEX_LOG_PARSE":
             guard f.arguments.count == 2 else { throw fail("takes the text and a regular expression (a column list is not read)") }
             return try groups(try text(1))
+        case "FAST_REGEX_LOG_PARSE", "FAST_REGEX_LOG_PARSER":
+            guard f.arguments.count == 2 else { throw fail("takes the text and a Fast Regex pattern") }
+            let pattern = try text(1)
+            let regex: String
+            do throws(FastRegexError) { regex = try Parser.fastRegex(pattern) } catch { throw fail("'\(pattern)': \(error.message)") }
+            return try groups(regex)
+        case "SYS_LOG_PARSE":
+            guard f.arguments.count == 1 else { throw fail("takes the text of one syslog line") }
+            // Month, day (space padded), time, and the rest; the timestamp in the year of ROWTIME.
+            let line = "^([A-Za-z]{3}) +([0-9]{1,2}) ([0-9]{2}:[0-9]{2}:[0-9]{2}) (.*)$"
+            func part(_ k: Int) -> Expr { call("REGEXP_EXTRACT", [source, string(line), number(k)]) }
+            let year = Expr(.cast(Expr(.extract(.year, Expr(.column(qualifier: nil, name: Identifier("ROWTIME", loc: loc)), loc)), loc), TypeName(type: .varchar, loc: loc)), loc)
+            func concat(_ parts: [Expr]) -> Expr { parts.dropFirst().reduce(parts[0]) { Expr(.binary(.concat, $0, $1), loc) } }
+            let stamp = concat([year, string(" "), part(1), string(" "), part(2), string(" "), part(3)])
+            return [("COLUMN1", call("CHAR_TO_TIMESTAMP", [string("yyyy MMM d HH:mm:ss"), stamp])), ("COLUMN2", part(4))]
         case "W3C_LOG_PARSE":
             let format = try text(1).uppercased()
             guard let regex = Parser.w3cFormats[format] else {
@@ -127,5 +147,71 @@ extension Parser {
             k += 1
         }
         return r
+    }
+}
+
+/// A Fast Regex pattern Sluice cannot read, and why.
+struct FastRegexError: Error { var message: String }
+
+extension Parser {
+    /// A Fast Regex pattern (KDA's FAST_REGEX_LOG_PARSE, the automaton syntax) as a regular
+    /// expression of Sluice's, matched lazily: every quantifier takes as little as it can, so each
+    /// group ends at the first place the rest can go on from (KDA's lazy scan; where KDA's scan,
+    /// which never goes back, would find no match, this may still find one). `"..."` is a literal
+    /// string, `\c` the character c itself (`\d` is `d`, as in the automaton syntax), `@` any
+    /// string, `#` nothing, `()` the empty string; `.`, classes, `|`, groups and the quantifiers
+    /// `? * + {n} {n,} {n,m}` as usual. Intersection `&`, complement `~` and `<...>` (named
+    /// patterns, number ranges) are refused.
+    static func fastRegex(_ pattern: String) throws(FastRegexError) -> String {
+        let chars = Array(pattern)
+        var out = ""
+        var i = 0
+        func literal(_ c: Character) -> String { c.isLetter || c.isNumber || c == " " || c == "_" ? String(c) : "\\" + String(c) }
+        var inClass = false
+        while i < chars.count {
+            let c = chars[i]
+            i += 1
+            if inClass {
+                switch c {
+                case "]": inClass = false; out += "]"
+                case "\\":
+                    guard i < chars.count else { throw FastRegexError(message: "it ends with \\") }
+                    out += literal(chars[i]); i += 1
+                case "[", "&", "~": out += "\\" + String(c)
+                default: out.append(c)
+                }
+                continue
+            }
+            switch c {
+            case "\\":
+                guard i < chars.count else { throw FastRegexError(message: "it ends with \\") }
+                out += literal(chars[i]); i += 1
+            case "\"":
+                guard let close = chars[i...].firstIndex(of: "\"") else { throw FastRegexError(message: "a \" string is not closed") }
+                out += chars[i..<close].map(literal).joined()
+                i = close + 1
+            case "@": out += "(?:.*?)"
+            case "#": out += "(?!)"
+            case "[":
+                inClass = true
+                out += "["
+                if i < chars.count && chars[i] == "^" { out += "^"; i += 1 }
+            case "*", "+", "?":
+                out += String(c) + "?"
+            case "{":
+                guard let close = chars[i...].firstIndex(of: "}") else { throw FastRegexError(message: "a {n,m} repetition is not closed") }
+                let body = String(chars[i..<close])
+                guard !body.isEmpty, body.allSatisfy({ $0.isNumber || $0 == "," }) else { throw FastRegexError(message: "{\(body)} is not a repetition {n}, {n,} or {n,m}") }
+                out += "{" + body + "}?"
+                i = close + 1
+            case "(", ")", "|", ".": out.append(c)
+            case "&": throw FastRegexError(message: "intersection (&) is not read; write the pattern without it")
+            case "~": throw FastRegexError(message: "complement (~) is not read; write the pattern without it")
+            case "<": throw FastRegexError(message: "named patterns and number ranges (<...>) are not read; write them out ([0-9]+, alternatives)")
+            default: out += literal(c)
+            }
+        }
+        if inClass { throw FastRegexError(message: "a [class] is not closed") }
+        return out
     }
 }

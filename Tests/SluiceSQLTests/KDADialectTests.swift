@@ -75,4 +75,30 @@ struct KDADialectTests {
         #expect(!statements("CREATE PUMP p AS INSERT INTO s SELECT a FROM t;", .sluice).1.isEmpty)
         #expect(!statements("CREATE STREAM s (n SMALLINT);", .sluice).1.isEmpty)
     }
+
+    /// FAST_REGEX_LOG_PARSE's patterns (the automaton syntax) become lazy regular expressions: each
+    /// group as short as the rest allows, `"..."` and `\c` literal, `@` any string, `#` nothing.
+    @Test func fastRegexPatternsMatchLazily() throws {
+        func groups(_ pattern: String, _ text: String) throws -> [String?] {
+            let regex = try Regex("^(?:" + Parser.fastRegex(pattern) + ")$")
+            guard let m = try regex.wholeMatch(in: text) else { return [] }
+            return (1..<m.output.count).map { m.output[$0].substring.map(String.init) }
+        }
+        // Lazy: the first group ends at the first '_' (REGEX_LOG_PARSE's greedy (.*) takes "a_b").
+        #expect(try groups("(.*)_(.*)", "a_b_c") == ["a", "b_c"])
+        #expect(try groups(#"@"[.]"(@)"#, "x[.]y[.]z") == ["y[.]z"])
+        #expect(try groups(#"(\d+)-(d)"#, "dd-d") == ["dd", "d"])  // \d is the letter d
+        #expect(try groups("([0-9]{2,3})([a-z]?)(@)", "1234") == ["12", "", "34"])
+        #expect(try groups("(a|b)#", "a") == [])  // # matches nothing
+        #expect(try groups("(x$)", "x$") == ["x$"])  // $ is an ordinary character
+        for (bad, why) in [("a&b", "intersection"), ("~a", "complement"), ("<1-5>", "number ranges"), ("[ab", "not closed"), ("\"ab", "not closed")] {
+            #expect(throws: FastRegexError.self, "\(bad)") { try Parser.fastRegex(bad) }
+            do { _ = try Parser.fastRegex(bad) } catch { #expect(error.message.contains(why), "\(bad): \(error.message)") }
+        }
+        // In a select item: a field per group, named by the item's alias.
+        let (s, d) = statements(#"SELECT STREAM FAST_REGEX_LOG_PARSER(line, '(@) (@)') AS r, SYS_LOG_PARSE(line) AS y FROM s;"#)
+        #expect(d.isEmpty, "\(d)")
+        guard case .query(let q)? = s.first?.kind else { Issue.record("not a query"); return }
+        #expect(q.items.compactMap { if case .expression(_, let a?, _) = $0 { return a.name } else { return nil } } == ["R.COLUMN1", "R.COLUMN2", "Y.COLUMN1", "Y.COLUMN2"])
+    }
 }
