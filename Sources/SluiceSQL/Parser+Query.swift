@@ -129,12 +129,15 @@ extension Parser {
                      emit: nil, limit: nil, loc: span(from: start), clauseLocs: locs)
     }
 
-    /// KDA's streaming `ORDER BY time_key, k2 [DESC], ...` after a streaming GROUP BY: each group's
-    /// rows (they leave together when its interval closes) in the order of the other keys. Read as
-    /// the Sluice query it amounts to: the grouped query's columns (`C1`...), ranked per group with
-    /// ROW_NUMBER over the other keys, taken in that order. The leading key is the GROUP BY's time
-    /// key (`STEP(s.ROWTIME BY ...)`, `FLOOR(s.ROWTIME TO ...)`) or ROWTIME; the others are select
-    /// items, by position, alias or expression.
+    /// KDA's streaming `ORDER BY time_key, k2 [DESC], ...`: the rows of each interval of the
+    /// leading time key in the order of the other keys. After a streaming GROUP BY, each group's
+    /// rows (they leave together when its interval closes); the leading key is the GROUP BY's time
+    /// key (`STEP(s.ROWTIME BY ...)`, `FLOOR(s.ROWTIME TO ...)`) or ROWTIME. Over plain rows, the
+    /// leading key is `ROWTIME` (rows of one instant), `FLOOR(ROWTIME TO unit)` or
+    /// `STEP(ROWTIME BY INTERVAL ...)`, and the rows of each such interval leave, sorted, once
+    /// ROWTIME has passed it. Read as the Sluice query it amounts to: the query's columns (`C1`...),
+    /// ranked per group or interval with ROW_NUMBER over the other keys, taken in that order. The
+    /// other keys are select items, by position, alias or expression.
     mutating func parseKDAOrderBy(_ q: Query) throws(ParseError) -> Query {
         let at = current.span
         advance()
@@ -148,20 +151,46 @@ extension Parser {
             error(m, id: "syntax.kda-order-by", at: at,
                   help: "ORDER BY STEP(s.ROWTIME BY INTERVAL '1' MINUTE), 2 DESC after GROUP BY ..., STEP(s.ROWTIME BY INTERVAL '1' MINUTE) orders each minute's rows")
         }
-        guard !q.groupBy.isEmpty, q.unionAll.isEmpty, !q.distinct else {
-            throw refuse("a streaming ORDER BY orders the rows of each group of a streaming GROUP BY; Sluice does not order other queries")
+        guard q.unionAll.isEmpty, !q.distinct else {
+            throw refuse("a streaming ORDER BY orders the rows of one query, without UNION ALL or DISTINCT")
+        }
+        if text(current).uppercased() == "WITHIN" {
+            throw refuse("ORDER BY ... WITHIN (re-sorting rows that come out of order) is not run: a stream's rows come in ROWTIME order")
         }
         func isRowtime(_ e: Expr) -> Bool { if case .column(_, let n) = e.kind { return n.name.uppercased() == "ROWTIME" } else { return false } }
-        guard let lead = keys.first?.0, q.groupBy.contains(lead) || isRowtime(lead) else {
+        guard let lead = keys.first?.0 else { throw refuse("ORDER BY needs a key") }
+        // Over plain rows: the interval of ROWTIME the leading key gives, which says when rows leave.
+        var interval: IntervalLiteral? = nil
+        if q.groupBy.isEmpty {
+            switch lead.kind {
+            case .column where isRowtime(lead): interval = IntervalLiteral(value: "1", unit: .millisecond, loc: lead.loc)
+            case .floorTo(let t, let unit) where isRowtime(t) && [.second, .minute, .hour, .day].contains(unit):
+                interval = IntervalLiteral(value: "1", unit: unit, loc: lead.loc)
+            case .function(let f) where f.name.name.uppercased() == "STEP" && f.arguments.count == 2 && isRowtime(f.arguments[0]):
+                if case .literal(.interval(let i)) = f.arguments[1].kind { interval = i }
+            default: break
+            }
+            guard interval != nil else {
+                throw refuse("a streaming ORDER BY begins with ROWTIME, FLOOR(ROWTIME TO unit) or STEP(ROWTIME BY INTERVAL ...), which says when rows leave")
+            }
+        } else if !(q.groupBy.contains(lead) || isRowtime(lead)) {
             throw refuse("a streaming ORDER BY begins with the GROUP BY's time key (STEP or FLOOR of ROWTIME), which says when a group's rows leave")
         }
+        // The time key alone: the rows' own order.
+        if keys.count == 1 { return q }
         let loc = q.loc
         func name(_ k: Int) -> Identifier { Identifier("C\(k + 1)", quoted: true, loc: loc) }
         func column(_ i: Identifier) -> Expr { Expr(.column(qualifier: nil, name: i), loc) }
+        // `SELECT *` over plain rows: the keys are the rows' columns, and the helpers go from `*`.
+        let starred = q.items.contains { if case .wildcard = $0 { return true } else { return false } }
         // The grouped query with its columns named C1..Cn and its rows' time (the group's end).
         var inner = q
         var order: [OrderItem] = []
-        for (key, descending) in keys.dropFirst() {
+        for (key, descending) in keys.dropFirst() where starred {
+            if case .literal(.number) = key.kind { throw refuse("ORDER BY a position needs the query's columns written out, not *") }
+            order.append(OrderItem(key, descending: descending))
+        }
+        for (key, descending) in keys.dropFirst() where !starred {
             var found: Int? = nil
             if case .literal(.number(let n)) = key.kind, let k = Int(n), k >= 1, k <= q.items.count { found = k - 1 }
             for (k, item) in q.items.enumerated() where found == nil {
@@ -172,19 +201,30 @@ extension Parser {
             guard let k = found else { throw refuse("ORDER BY \(Printer.expr(key)) is not one of the query's columns (by position, alias or expression)") }
             order.append(OrderItem(column(name(k)), descending: descending))
         }
-        inner.items = try q.items.enumerated().map { k, item throws(ParseError) in
-            guard case .expression(let e, _, let l) = item else { throw refuse("a streaming ORDER BY needs the query's columns written out, not *") }
-            return .expression(e, alias: name(k), loc: l)
+        if !starred {
+            inner.items = q.items.enumerated().map { k, item in
+                guard case .expression(let e, _, let l) = item else { return item }
+                return .expression(e, alias: name(k), loc: l)
+            }
         }
         inner.items.append(.expression(column(Identifier("ROWTIME")), alias: Identifier("ROWTIME", quoted: true), loc: loc))
         let rank = Identifier("KDA_ORDER", quoted: true, loc: loc)
-        let over = OverClause(partitionBy: [column(Identifier("ROWTIME"))], orderBy: order, frame: nil, loc: loc)
+        // A group's rows share its ROWTIME; plain rows go into windows of the leading key's interval.
+        var from = FromItem.subquery(inner, alias: nil, loc: loc)
+        var group = column(Identifier("ROWTIME"))
+        if let size = interval {
+            from = .window(.tumble(relation: from, timeColumn: column(Identifier("ROWTIME")), size: size), alias: nil, loc: loc)
+            group = column(Identifier("window_end"))
+        }
+        let over = OverClause(partitionBy: [group], orderBy: order, frame: nil, loc: loc)
         let ranking = Expr(.function(FunctionCall(name: Identifier("ROW_NUMBER", loc: loc), arguments: [], distinct: false, star: false, over: over)), loc)
         let middle = Query(distinct: false, items: [.wildcard(qualifier: nil, loc: loc), .expression(column(Identifier("ROWTIME")), alias: nil, loc: loc),
                                                       .expression(ranking, alias: rank, loc: loc)],
-                           from: .subquery(inner, alias: nil, loc: loc), whereClause: nil, groupBy: [], having: nil, emit: nil, limit: nil, loc: loc, clauseLocs: ClauseLocations())
+                           from: from, whereClause: nil, groupBy: [], having: nil, emit: nil, limit: nil, loc: loc, clauseLocs: ClauseLocations())
         let all = Expr(.binary(.le, column(rank), Expr(.literal(.number("1000000000")), loc)), loc)
-        return Query(distinct: false, items: q.items.indices.map { .expression(column(name($0)), alias: nil, loc: loc) },
+        let helpers = ["window_start", "window_end", "window_time"].map { Identifier($0, loc: loc) } + [rank]
+        let items: [SelectItem] = starred ? [.wildcard(qualifier: nil, exclude: helpers, loc: loc)] : q.items.indices.map { .expression(column(name($0)), alias: nil, loc: loc) }
+        return Query(distinct: false, items: items,
                      from: .subquery(middle, alias: nil, loc: loc), whereClause: all, groupBy: [], having: nil, emit: nil, limit: nil, loc: loc, clauseLocs: ClauseLocations())
     }
 
