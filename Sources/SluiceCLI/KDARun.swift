@@ -50,40 +50,61 @@ struct KDARun {
 
     /// The columns of a record schema as Sluice declares them: `"NAME" TYPE PATH '$.mapping'`
     /// for JSON, by position for CSV. `field` names the schema in the description, for errors.
+    /// A row of an array (`rowPath`) is its record with the element in the array's place, so
+    /// `$.trades[0:].ticker` reads `$.trades.ticker` and `$.account` the record's own field.
     static func columns(_ schema: KDAApplication.RecordSchema, at field: String) throws -> String {
-        let rows = try rowPath(schema, at: field)
+        let rows = try rowPath(schema, at: field).map { "$" + $0.map { "." + $0 }.joined() }
         return try schema.columns.enumerated().map { (c, col) -> String in
             var text = "\(Printer.quoted(col.name)) \(col.sqlType)"
             if schema.format.kind == .json {
-                var mapping = col.mapping ?? "$.\(col.name)"
+                let mapping = col.mapping ?? "$.\(col.name)"
                 let at = "\(field).RecordColumns[\(c)].Mapping"
-                if let r = rows {
-                    // A column of a row of the array: its path from the row.
-                    let prefix = "$" + r.map { "." + $0 }.joined() + "[0:]"
-                    guard mapping.hasPrefix(prefix + ".") else {
-                        throw UsageError("\(at): '\(mapping)' is not in the rows of RecordRowPath '\(prefix)': write it as \(prefix).name")
-                    }
-                    mapping = "$" + mapping.dropFirst(prefix.count)
+                let arrays = mapping.components(separatedBy: "[0:]").count - 1
+                if arrays > 1 { throw UsageError("\(at): '\(mapping)' steps into arrays within arrays, which Sluice does not read: one [0:] per mapping") }
+                if let r = mapping.range(of: "[0:]."), String(mapping[..<r.lowerBound]) != rows {
+                    throw UsageError("\(at): '\(mapping)' makes rows of \(mapping[..<r.lowerBound])[0:], but the input's rows are \(rows.map { $0 + "[0:]" } ?? "its records"): "
+                                     + "Sluice makes the rows of one array per input")
                 }
-                text += " PATH " + Printer.string(try Self.path(mapping, at: at))
+                if mapping.hasSuffix("[0:]") && !col.sqlType.uppercased().hasPrefix("VARCHAR") && !col.sqlType.uppercased().hasPrefix("CHAR") {
+                    throw UsageError("\(at): '\(mapping)' gives the whole array as its JSON text, which a \(col.sqlType) column cannot hold: declare it VARCHAR(n)")
+                }
+                text += " PATH " + Printer.string(try Self.path(mapping.replacingOccurrences(of: "[0:]", with: ""), at: at, written: mapping))
             }
             return text
         }.joined(separator: ", ")
     }
 
-    /// A JSON schema's RecordRowPath as the path of the array whose elements are the rows (`$.a[0:]`:
-    /// ["a"]; `$[0:]`: []); nil for `$` (a record is a row).
+    /// The array whose elements are a JSON schema's rows (`["a"]` for `$.a[0:]`, `[]` for
+    /// `$[0:]`): RecordRowPath's, else the one the column mappings flatten (`$.a[0:].b`: KDA
+    /// makes a row of each element when a step follows the array); nil when a record is a row.
     static func rowPath(_ schema: KDAApplication.RecordSchema, at field: String) throws -> [String]? {
-        guard schema.format.kind == .json, let p = schema.format.rowPath, p != "$" else { return nil }
-        guard p.hasPrefix("$"), p.hasSuffix("[0:]") else {
-            throw UsageError("\(field).RecordFormat: RecordRowPath '\(p)' is not read: Sluice reads '$' (a record is a row) and '$.path[0:]' (the rows of an array)")
+        guard schema.format.kind == .json else { return nil }
+        func steps(_ array: String, _ what: String) throws -> [String] {
+            let s = array.split(separator: ".", omittingEmptySubsequences: false).dropFirst().map(String.init)
+            guard array.hasPrefix("$"), array == "$" || (array.hasPrefix("$.") && s.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } }) else {
+                throw UsageError("\(what) is not read: Sluice reads '$' (a record is a row) and '$.path[0:]' (the rows of an array)")
+            }
+            return s
         }
-        let inner = String(p.dropFirst().dropLast(4))
-        let steps = inner.split(separator: ".", omittingEmptySubsequences: false).dropFirst().map(String.init)
-        guard inner.isEmpty || (inner.hasPrefix(".") && steps.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } }) else {
-            throw UsageError("\(field).RecordFormat: RecordRowPath '\(p)' is not read: Sluice reads '$' and '$.path[0:]'")
+        if let p = schema.format.rowPath, p != "$" {
+            guard p.hasSuffix("[0:]") else {
+                throw UsageError("\(field).RecordFormat: RecordRowPath '\(p)' is not read: Sluice reads '$' (a record is a row) and '$.path[0:]' (the rows of an array)")
+            }
+            return try steps(String(p.dropLast(4)), "\(field).RecordFormat: RecordRowPath '\(p)'")
         }
-        return steps
+        // Mappings that go on after an array's [0:] flatten it: one array, the same for all.
+        var flattened: (array: String, column: Int)? = nil
+        for (c, col) in schema.columns.enumerated() {
+            guard let m = col.mapping, let r = m.range(of: "[0:]."), !m[r.upperBound...].contains("[") else { continue }
+            let array = String(m[..<r.lowerBound])
+            if let f = flattened, f.array != array {
+                throw UsageError("\(field).RecordColumns[\(c)].Mapping: '\(m)' makes rows of \(array)[0:], and RecordColumns[\(f.column)] of \(f.array)[0:]: "
+                                 + "Sluice makes the rows of one array per input")
+            }
+            flattened = (array, c)
+        }
+        guard let f = flattened else { return nil }
+        return try steps(f.array, "\(field).RecordColumns[\(f.column)].Mapping")
     }
 
     /// The WITH options reading records of a schema.
@@ -189,12 +210,14 @@ struct KDARun {
         return (source, parsed)
     }
 
-    /// A JSONPath KDA wrote (`$.a.b`) as Sluice's PATH (the same text); array steps are not read yet.
-    static func path(_ mapping: String, at field: String) throws -> String {
+    /// A JSONPath KDA wrote (`$.a.b`, its `[0:]` steps taken out) as Sluice's PATH (the same
+    /// text). KDA read no array step but `[0:]`; `written` is the mapping as the description has it.
+    static func path(_ mapping: String, at field: String, written: String? = nil) throws -> String {
         let segments = mapping.split(separator: ".", omittingEmptySubsequences: false)
         guard segments.first == "$", segments.count >= 2,
               segments.dropFirst().allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } }) else {
-            throw UsageError("\(field): the JSONPath '\(mapping)' cannot be mapped yet: Sluice reads $.name and $.a.b paths (no array steps)")
+            throw UsageError("\(field): the JSONPath '\(written ?? mapping)' cannot be mapped: Sluice reads $.name, $.a.b and KDA's array step [0:] "
+                             + "($.a[0:] the whole array as text, $.a[0:].b a row per element), as KDA did (no other index)")
         }
         return mapping
     }

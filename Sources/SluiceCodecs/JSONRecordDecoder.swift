@@ -40,8 +40,8 @@ public struct FieldSpec: Sendable, Equatable {
 /// skipping everything else without building it. One decoder per stream; not thread-safe.
 ///
 /// Rules: a missing field or `null` is NULL. BIGINT takes whole numbers (and strings holding one);
-/// DOUBLE numbers (and numeric strings); BOOLEAN `true`/`false`; VARCHAR strings, and the text of
-/// numbers and booleans; TIMESTAMP epoch milliseconds or an ISO-8601 string. If a key appears twice,
+/// DOUBLE numbers (and numeric strings); BOOLEAN `true`/`false`; VARCHAR strings, and the JSON text
+/// of numbers, booleans, objects and arrays as written; TIMESTAMP epoch milliseconds or an ISO-8601 string. If a key appears twice,
 /// the first occurrence counts. Anything else makes the record bad, with a reason.
 public struct JSONRecordDecoder {
     public let fields: [FieldSpec]
@@ -520,9 +520,8 @@ public struct JSONRecordDecoder {
                 }
                 return true
             }
-            // Numbers and booleans as their text; objects and arrays are not text.
+            // Numbers, booleans, objects and arrays as their JSON text, as written.
             let start = r.i
-            if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") { return r.fail("expected text, found an object or array", field: fields[f].name) }
             guard r.skipValue(depth: 0) else {
                 r.error?.field = fields[f].name
                 return false

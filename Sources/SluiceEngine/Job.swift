@@ -651,16 +651,18 @@ final class Job {
                     if let e = u.data.withUnsafeBytes({ input.decoder.add($0, arrival: arrival) }) { failed(e, i, u.data, subsequence: k) } else { rows!.append((i, k)) }
                 }
             } else if let path = input.rowPath {
-                // A record of several rows: the elements of its array at `row_path`, each a row.
+                // A record of several rows: the record once per element of its array at
+                // `row_path`, the element standing in the array's place.
                 list()
-                var value = try? JSONValue.parse(bytes: Array(data))
+                let record = try? JSONValue.parse(bytes: Array(data))
+                var value = record
                 for step in path { value = value?[step] }
-                guard let elements = value?.arrayValue else {
+                guard let record, let elements = value?.arrayValue else {
                     failed(DecodeError("the record has no array at \(path.isEmpty ? "its top" : path.joined(separator: "."))"), i, Array(data), subsequence: nil)
                     return
                 }
                 for element in elements where fatal == nil {
-                    let bytes = Array(element.serialized().utf8)
+                    let bytes = Array(Self.replacing(record, at: path[...], with: element).serialized().utf8)
                     if let e = bytes.withUnsafeBytes({ input.decoder.add($0, arrival: arrival) }) { failed(e, i, bytes, subsequence: nil) } else { rows!.append((i, nil)) }
                 }
             } else if let e = input.decoder.add(data, arrival: arrival) {
@@ -673,5 +675,13 @@ final class Job {
         }
         input.lastRead = (r, shard, rows)
         return input.decoder.finish()
+    }
+
+    /// `record` with the value at `path` (object keys) replaced by `element`.
+    static func replacing(_ record: JSONValue, at path: ArraySlice<String>, with element: JSONValue) -> JSONValue {
+        guard let key = path.first else { return element }
+        guard case .object(var o) = record, let inner = o[key] else { return record }
+        o[key] = replacing(inner, at: path.dropFirst(), with: element)
+        return .object(o)
     }
 }

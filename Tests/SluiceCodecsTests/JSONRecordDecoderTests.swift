@@ -95,6 +95,16 @@ struct JSONRecordDecoderTests {
         #expect(errors[1]?.field == "status")  // 1e2 is not written as a whole number
     }
 
+    /// A VARCHAR field holding an object or an array reads its JSON text as written (Flink's
+    /// rule, and KDA's for a `$.a[0:]` mapping); other types refuse them.
+    @Test func objectsAndArraysAreTextForVarchar() {
+        let (rows, errors) = decode([#"{"user_id":{"a":[1, "x"]},"status":1}"#, #"{"user_id":[],"page":{"url":["/a","/b"]}}"#, #"{"status":[1]}"#])
+        #expect(errors[0] == nil && errors[1] == nil)
+        #expect(rows[0][0] == .string(#"{"a":[1, "x"]}"#) && rows[0][3] == .int(1))
+        #expect(rows[1][0] == .string("[]") && rows[1][1] == .string(#"["/a","/b"]"#))
+        #expect(errors[2]?.field == "status")
+    }
+
     @Test func numbersAreExact() {
         let fields = [FieldSpec(name: "d", type: .double), FieldSpec(name: "i", type: .bigint)]
         let texts = ["0", "-0.0", "1.5", "0.1", "123456.789", "1e-7", "2.5E+10", "3.141592653589793", "1.7976931348623157e308",
@@ -202,7 +212,7 @@ struct JSONRecordDecoderTests {
         ("", "empty record"), ("[1,2]", "not a JSON object"), ("{", "unexpected end"), (#"{"a":1,}"#, "expected a key"),
         (#"{"a" 1}"#, "expected ':'"), (#"{"a":1} x"#, "unexpected text after"), (#"{"a":tru}"#, "invalid literal"),
         (#"{"a":"unterminated}"#, "unterminated"), (#"{"status":"abc"}"#, "whole number"), (#"{"ts":"yesterday"}"#, "ISO-8601"),
-        (#"{"ts":1.5}"#, "whole number"), (#"{"ok":1}"#, "true or false"), (#"{"user_id":{"a":1}}"#, "object or array"),
+        (#"{"ts":1.5}"#, "whole number"), (#"{"ok":1}"#, "true or false"), (#"{"user_id":{"a":1,}}"#, "expected a key"),
         (#"{"user_id":"\x"}"#, "bad escape"), (#"{"a":01}"#, "expected ','"), (#"{"a":-}"#, "unexpected character"),
     ])
     func badRecordsAreRefusedWithAReason(_ record: String, _ reason: String) {
