@@ -66,16 +66,28 @@ extension Parser {
         var items: [SelectItem] = []
         repeat { items += try parseKDASelectItems() } while eat(.comma)
         var from: FromItem? = nil
+        var comma: SourceSpan? = nil
         if at(.FROM) {
             locs.spans["FROM"] = current.span
             advance()
             from = try parseFromClause()
+            comma = commaJoin
         }
         var whereClause: Expr? = nil
         if at(.WHERE) {
             locs.spans["WHERE"] = current.span
             advance()
             whereClause = try parseExpr()
+        }
+        if let at = comma, case .join(var j)? = from {
+            // KDA's comma join: its WHERE is the join's condition.
+            guard let w = whereClause else {
+                throw error("a comma join's condition is its WHERE: FROM a, b WHERE a.ROWTIME = b.ROWTIME AND ...", id: "syntax.unsupported", at: at,
+                            help: "add WHERE with the condition the rows meet on, or write JOIN ... ON ...")
+            }
+            j.condition = w
+            from = .join(j)
+            whereClause = nil
         }
         var groupBy: [Expr] = []
         if atWindowedBy {
@@ -326,9 +338,26 @@ extension Parser {
         var left = try parseFromItem()
         var leftWindow = joinWindow
         joinWindow = nil
+        commaJoin = nil
         while true {
             let start = current.span.start
             let kind: Join.Kind
+            if dialect == .kda && at(.comma) && leftWindow == nil {
+                // KDA's `FROM a, b WHERE ...`: an inner join whose condition is the WHERE (read
+                // later, by parseSelect); one comma, two relations.
+                let at = current.span
+                guard !isJoin(left) else {
+                    throw error("a comma join reads two relations: FROM a, b WHERE ...", id: "syntax.unsupported", at: at, help: "write JOIN ... ON ... for more")
+                }
+                advance()
+                let right = try parseFromItem()
+                if let (_, w) = joinWindow { throw error("KDA's windowed join is written FROM a OVER (...) JOIN b ON ...", id: "syntax.kda-not-yet", at: w) }
+                if self.at(.comma) || self.at(.JOIN) || self.at(.INNER) || self.at(.LEFT) || self.at(.RIGHT) || self.at(.FULL) {
+                    throw error("a comma join reads two relations: FROM a, b WHERE ...", id: "syntax.unsupported", help: "write JOIN ... ON ... for more")
+                }
+                commaJoin = at
+                return .join(Join(kind: .inner, left: left, right: right, condition: Expr(.literal(.bool(true)), NodeSpan(at)), loc: span(from: start)))
+            }
             if eat(.JOIN) {
                 kind = .inner
             } else if at(.INNER) {
@@ -378,6 +407,8 @@ extension Parser {
             left = .join(join)
         }
     }
+
+    private func isJoin(_ f: FromItem) -> Bool { if case .join = f { return true } else { return false } }
 
     /// The name a FROM item's columns are qualified by (its alias, else its stream's name).
     public static func qualifier(of f: FromItem) -> Identifier? {

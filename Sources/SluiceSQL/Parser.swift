@@ -38,6 +38,9 @@ public struct Parser {
     /// KDA's window on a FROM stream of a join (`FROM s OVER (RANGE ...) AS a JOIN ...`), as the
     /// last FROM item read gave it, and where it was written.
     var joinWindow: (IntervalLiteral, SourceSpan)? = nil
+    /// KDA's comma join just read by parseFromClause (`FROM a, b`): where it stands; the SELECT's
+    /// WHERE becomes its condition.
+    var commaJoin: SourceSpan? = nil
     var pos = 0
     var diagnostics: [Diagnostic] = []
     var depth = 0
