@@ -1,6 +1,7 @@
 import SluiceCodecs
 import SluiceCore
 import SluicePlanner
+import SluiceSQL
 
 /// Turns a source's raw records (JSON lines or CSV) into batches of the source's columns, with
 /// ROWTIME from the arrival time, and finds the batch's largest event time. Shared by stream jobs
@@ -13,23 +14,27 @@ struct SourceDecoder {
     private var json: JSONRecordDecoder?
     private(set) var csv: CSVRecordDecoder?
     private let fields: [FieldSpec]
+    /// Per field, the part of its time a DATE or TIME column keeps.
+    private let parts: [TimePart?]
     private var builders: [ColumnBuilder]
     private var rowtimes: ColumnBuilder
     private(set) var count = 0
 
     init(source: SourceNode) {
         schema = Schema(source.columns.map { Field($0.name, $0.type) })
-        var fields: [FieldSpec] = [], positions: [Int] = []
+        var fields: [FieldSpec] = [], positions: [Int] = [], parts: [TimePart?] = []
         var rowtime: Int? = nil
         for (i, c) in source.columns.enumerated() {
             switch c {
             case .field(let d):
                 fields.append(FieldSpec(name: d.name, path: d.path, type: d.type))
+                parts.append(d.part)
                 positions.append(i)
             case .rowtime: rowtime = i
             }
         }
         self.fields = fields
+        self.parts = parts
         fieldColumns = positions
         rowtimeColumn = rowtime
         eventTimeColumn = Self.eventTimeColumn(of: source)
@@ -70,6 +75,7 @@ struct SourceDecoder {
         var columns = [Column?](repeating: nil, count: schema.fields.count)
         for (k, pos) in fieldColumns.enumerated() {
             columns[pos] = builders[k].finish()
+            if let p = parts[k] { columns[pos]!.keep(p) }
             builders[k] = ColumnBuilder(fields[k].type, capacity: count)  // the next batch is likely as large
         }
         if let r = rowtimeColumn {
@@ -110,5 +116,19 @@ struct MergedSources {
     /// Source `i`'s columns of a batch of the merged ones.
     func batch(_ i: Int, of b: Batch) -> Batch {
         picks[i] == Array(b.columns.indices) ? b : Batch(schema: schemas[i], columns: picks[i].map { b.columns[$0] }, count: b.count)
+    }
+}
+
+extension Column {
+    /// A TIMESTAMP column's values reduced to the part a DATE (midnight UTC of the day) or TIME
+    /// (the time of day, on 1970-01-01) keeps.
+    mutating func keep(_ part: TimePart) {
+        guard case .int(var values) = storage else { return }
+        let day: Int64 = 86_400_000
+        for i in values.indices {
+            let midnight = Pipeline.floorDiv(values[i], day) * day
+            values[i] = part == .date ? midnight : values[i] - midnight
+        }
+        storage = .int(values)
     }
 }

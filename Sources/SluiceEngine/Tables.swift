@@ -105,7 +105,8 @@ final class ReferenceTable: @unchecked Sendable {
         } catch {
             return .failure(error)
         }
-        let columns = builders.indices.map { builders[$0].finish() }
+        var columns = builders.indices.map { builders[$0].finish() }
+        for (k, c) in definition.columns.enumerated() { if let p = c.part { columns[k].keep(p) } }
         var out: [[Value]] = []
         out.reserveCapacity(count)
         for r in 0..<count { out.append(columns.map { $0.value(r) }) }

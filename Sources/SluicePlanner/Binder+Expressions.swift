@@ -68,7 +68,8 @@ extension Planner {
             }
             return .like(v, pattern: p, escape: esc, negated: negated)
         case .cast(let x, let t):
-            return .cast(try sub(x), ColumnType(t))
+            let c = BoundExpr.cast(try sub(x), ColumnType(t))
+            return t.part.map { Planner.keeping($0, of: c) } ?? c
         case .caseWhen(let operand, let branches, let otherwise):
             let op = try operand.map { x throws(PlanError) in try sub(x) }
             var bound: [BoundCase] = []
@@ -530,6 +531,18 @@ extension Planner {
         case .HOUR, .HOURS: return 3_600_000
         case .DAY, .DAYS: return 86_400_000
         default: return nil
+        }
+    }
+}
+
+extension Planner {
+    /// A timestamp reduced to the part a DATE or TIME keeps: its day's midnight (UTC), or its
+    /// time of day on 1970-01-01.
+    static func keeping(_ part: TimePart, of t: BoundExpr) -> BoundExpr {
+        let midnight = BoundExpr.call("FLOOR_TIME", [t, .literal(.interval(86_400_000), .interval)], .timestamp)
+        switch part {
+        case .date: return midnight
+        case .time: return .arithmetic("+", .literal(.timestamp(0), .timestamp), .arithmetic("-", t, midnight, .interval), .timestamp)
         }
     }
 }

@@ -7,10 +7,13 @@ public struct ColumnDefinition: Sendable, Equatable {
     public var name: String
     public var type: ColumnType
     public var path: [String]
-    public init(name: String, type: ColumnType, path: [String]? = nil) {
+    /// A `DATE` or `TIME` column: a TIMESTAMP whose values keep only that part.
+    public var part: TimePart? = nil
+    public init(name: String, type: ColumnType, path: [String]? = nil, part: TimePart? = nil) {
         self.name = name
         self.type = type
         self.path = path ?? [name]
+        self.part = part
     }
 }
 

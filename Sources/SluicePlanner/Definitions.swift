@@ -106,7 +106,7 @@ extension Planner {
                 }
                 path = keys
             }
-            columns.append(ColumnDefinition(name: col.name.name, type: ColumnType(col.type), path: path))
+            columns.append(ColumnDefinition(name: col.name.name, type: ColumnType(col.type), path: path, part: col.type.part))
         }
         return columns
     }

@@ -77,9 +77,17 @@ public enum DataType: String, Sendable, Equatable, CaseIterable {
     case decimal = "DECIMAL"
 }
 
+/// The part of a time a `DATE` or `TIME` column keeps.
+public enum TimePart: String, Sendable, Equatable {
+    case date = "DATE", time = "TIME"
+}
+
 /// A type as written, in canonical form (`INT` is `BIGINT`, `TEXT` is `VARCHAR`, ...).
 public struct TypeName: Sendable, Equatable {
     public var type: DataType
+    /// `DATE` and `TIME`: a TIMESTAMP that keeps only that part (midnight UTC of its day, or its
+    /// time of day on 1970-01-01).
+    public var part: TimePart? = nil
     /// `VARCHAR(n)`: kept for the printer, not enforced. `TIMESTAMP(p)`: the precision, kept for
     /// the printer. `DECIMAL(p, s)`: the precision (10 when not written, as Flink).
     public var length: Int?

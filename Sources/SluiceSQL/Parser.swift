@@ -392,11 +392,21 @@ public struct Parser {
                     try expect(.rightParen)
                 }
                 return TypeName(type: .varchar, length: length, loc: span(from: start))
-            case "DATE", "TIME", "VARBINARY", "BINARY":
-                throw error("\(text(current).uppercased()) is not a Sluice type yet", id: "syntax.bad-type",
-                            help: "declare the column TIMESTAMP (a date or a time of day) or VARCHAR (bytes as text); grammar/kda.md lists the types")
+            case "VARBINARY", "BINARY":
+                // Bytes as text: KDA's records are text (JSON or CSV), so the bytes are the text.
+                advance()
+                var length: Int? = nil
+                if eat(.leftParen) {
+                    length = Int(try parseInteger("a length"))
+                    try expect(.rightParen)
+                }
+                return TypeName(type: .varchar, length: length, loc: span(from: start))
             default: break
             }
+        }
+        if current.kind == .identifier, let part = TimePart(rawValue: text(current).uppercased()) {
+            advance()
+            return TypeName(type: .timestamp, part: part, length: nil, loc: span(from: start))
         }
         guard case .keyword(let k) = current.kind else {
             throw unexpected(expecting: ["a type (BOOLEAN, BIGINT, DOUBLE, DECIMAL, VARCHAR, TIMESTAMP or INTERVAL)"])

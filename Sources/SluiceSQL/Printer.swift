@@ -120,6 +120,7 @@ public enum Printer {
     }
 
     static func type(_ t: TypeName) -> String {
+        if let p = t.part { return p.rawValue }
         if t.type == .decimal, let p = t.length { return "DECIMAL(\(p)" + (t.scale.map { ", \($0))" } ?? ")") }
         return t.type.rawValue + (t.length.map { "(\($0))" } ?? "")
     }

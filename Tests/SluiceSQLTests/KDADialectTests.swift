@@ -46,8 +46,6 @@ struct KDADialectTests {
     }
 
     @Test(arguments: [
-        ("CREATE STREAM s (d DATE);", "DATE is not a Sluice type yet"),
-        ("CREATE STREAM s (b VARBINARY(8));", "VARBINARY is not a Sluice type yet"),
         ("CREATE PUMP p INSERT INTO s SELECT a FROM t;", "after the pump's name"),
         ("CREATE PUMP p AS SELECT a FROM t;", "INSERT INTO"),
         ("SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(s, 100));", "CURSOR(SELECT STREAM ...)"),
@@ -71,6 +69,20 @@ struct KDADialectTests {
     }
 
     /// PUMP, SELECT STREAM and KDA's types are KDA's: Sluice's own SQL reads them as it always has.
+    /// DATE and TIME are TIMESTAMPs that keep a part (both dialects); VARBINARY and BINARY are
+    /// VARCHAR (KDA's).
+    @Test func dateTimeAndBinaryTypes() throws {
+        let (s, d) = statements("CREATE STREAM s (d DATE, t TIME, b VARBINARY(8), c BINARY);")
+        #expect(d.isEmpty, "\(d)")
+        guard case .createStream(let c)? = s.first?.kind else { Issue.record("not a stream"); return }
+        #expect(c.columns.map(\.type.type) == [.timestamp, .timestamp, .varchar, .varchar])
+        #expect(c.columns.map(\.type.part) == [.date, .time, nil, nil])
+        #expect(c.columns[2].type.length == 8)
+        #expect(Printer.type(c.columns[0].type) == "DATE" && Printer.type(c.columns[1].type) == "TIME")
+        #expect(statements("CREATE STREAM s (d DATE, t TIME);", .sluice).1.isEmpty)
+        #expect(!statements("CREATE STREAM s (b VARBINARY);", .sluice).1.isEmpty)
+    }
+
     @Test func sluicesOwnSQLIsUnchanged() {
         #expect(!statements("CREATE PUMP p AS INSERT INTO s SELECT a FROM t;", .sluice).1.isEmpty)
         #expect(!statements("CREATE STREAM s (n SMALLINT);", .sluice).1.isEmpty)
