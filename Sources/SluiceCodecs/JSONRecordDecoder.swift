@@ -55,6 +55,10 @@ public struct JSONRecordDecoder {
     private var seenWide: [Bool]
     /// Each field's type, read per value without copying its `FieldSpec` (and its strings).
     private let types: [ColumnType]
+    /// Per field, the later fields at the same path (each reads the value again, by its own
+    /// type); records of a stream with any are read the general way, without a template.
+    private let aliases: [[Int]]
+    private let hasAliases: Bool
     /// The keys met at each position of each trie node's object in earlier records: records of a
     /// stream mostly repeat one key order, so the key at position p is first compared with the one
     /// seen there last time, whole words at a time, and a hit needs no scan and no lookup.
@@ -139,6 +143,8 @@ public struct JSONRecordDecoder {
         self.fields = fields
         seenWide = Array(repeating: false, count: max(0, fields.count - 64))
         types = fields.map(\.type)
+        aliases = fields.indices.map { f in fields.indices.filter { $0 > f && fields[$0].path == fields[f].path && !fields[..<f].contains { $0.path == fields[f].path } } }
+        hasAliases = aliases.contains { !$0.isEmpty }
         // Build a nested trie, then flatten it breadth first.
         final class Builder {
             var keys: [[UInt8]] = []
@@ -288,7 +294,7 @@ public struct JSONRecordDecoder {
             if byTemplate(record, builders) { return nil }
             steps = []  // this record is laid out otherwise: the general way may learn its layout
         }
-        tracing = record.count > 0 && record[0] == UInt8(ascii: "{")
+        tracing = !hasAliases && record.count > 0 && record[0] == UInt8(ascii: "{")
         trace.removeAll(keepingCapacity: true)
         var r = Reader(b: record)
         r.skipSpace()
@@ -451,6 +457,7 @@ public struct JSONRecordDecoder {
                     tracing = false  // a key twice
                     guard r.skipValue(depth: depth) else { return false }
                 } else {
+                    let valueStart = r.i
                     let type = types.withUnsafeBufferPointer { $0[target] }
                     if type == .bigint || type == .timestamp, let v = r.fastInteger() {
                         builders[target].append(int: v)  // the common case, without a call
@@ -460,6 +467,15 @@ public struct JSONRecordDecoder {
                         kind = .value
                     }
                     markSeen(target)
+                    if hasAliases {
+                        // Fields at the same path read the value again, each by its type.
+                        for g in aliases[target] {
+                            var again = r
+                            again.i = valueStart
+                            guard value(&again, field: g, &builders[g]) else { r.error = again.error; return false }
+                            markSeen(g)
+                        }
+                    }
                 }
             } else if target != KeyGuess.skip, r.peek == UInt8(ascii: "{") {
                 if tracing { trace[step].kind = .enter }

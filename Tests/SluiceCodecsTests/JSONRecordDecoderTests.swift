@@ -105,6 +105,21 @@ struct JSONRecordDecoderTests {
         #expect(errors[2]?.field == "status")
     }
 
+    /// Several fields at one path each read its value, by their own types (a KDA schema may map
+    /// one JSONPath to two columns); a value one of them cannot take makes the record bad.
+    @Test func fieldsAtOnePathEachReadTheValue() {
+        let fields = [FieldSpec(name: "a", path: ["v"], type: .varchar), FieldSpec(name: "b", path: ["v"], type: .bigint),
+                      FieldSpec(name: "c", path: ["n", "x"], type: .double), FieldSpec(name: "d", path: ["n", "x"], type: .varchar),
+                      FieldSpec(name: "e", path: ["v"], type: .double)]
+        let (rows, errors) = decode([#"{"v":42,"n":{"x":1.5}}"#, #"{"n":{"x":2}}"#, #"{"v":"abc"}"#, #"{"v":7,"n":{"x":null}}"#], fields)
+        #expect(errors.keys.sorted() == [2], "\(errors)")
+        #expect(errors[2]?.field == "b")
+        #expect(rows.count == 3)
+        #expect(rows[0] == [.string("42"), .int(42), .double(1.5), .string("1.5"), .double(42)])
+        #expect(rows[1] == [.null, .null, .double(2), .string("2"), .null])
+        #expect(rows[2] == [.string("7"), .int(7), .null, .null, .double(7)])
+    }
+
     @Test func numbersAreExact() {
         let fields = [FieldSpec(name: "d", type: .double), FieldSpec(name: "i", type: .bigint)]
         let texts = ["0", "-0.0", "1.5", "0.1", "123456.789", "1e-7", "2.5E+10", "3.141592653589793", "1.7976931348623157e308",
