@@ -608,13 +608,9 @@ extension Parser {
     /// timeDecay counts rows, so its forest's decay is 1 / timeDecay), scored by the depth score.
     mutating func parseKDAForest() throws(ParseError) -> FromItem {
         let start = current.span.start
-        advance()  // TABLE
-        try expect(.leftParen)
-        let explain = at(.RANDOM_CUT_FOREST_WITH_EXPLANATION)
+        let explain = peek(2).kind == .keyword(.RANDOM_CUT_FOREST_WITH_EXPLANATION)
         let function = explain ? "RANDOM_CUT_FOREST_WITH_EXPLANATION" : "RANDOM_CUT_FOREST"
-        advance()
-        try expect(.leftParen)
-        let (query, cursorLoc) = try parseCursor(function)
+        let (query, cursorLoc) = try openKDATableFunction(function)
         let names = ["numberOfTrees", "subSampleSize", "timeDecay", "shingleSize"] + (explain ? ["directionality"] : [])
         var parameters: [NamedArgument] = []
         var k = 0
@@ -657,15 +653,21 @@ extension Parser {
         return (query, span(from: cursorStart))
     }
 
+    /// `TABLE(fn(CURSOR(query)`, the opening every KDA table function shares (at TABLE, with fn
+    /// checked by the caller): the cursor's query and where it stands.
+    private mutating func openKDATableFunction(_ function: String) throws(ParseError) -> (Query, NodeSpan) {
+        advance()  // TABLE
+        try expect(.leftParen)
+        advance()  // the function's name
+        try expect(.leftParen)
+        return try parseCursor(function)
+    }
+
     /// KDA's `TABLE(HOTSPOTS(CURSOR(query), windowSize, scanRadius, minimumNumberOfPointsInAHotspot))`:
     /// Sluice's HOTSPOTS over the cursor's numeric columns, the parameters by position.
     mutating func parseKDAHotspots() throws(ParseError) -> FromItem {
         let start = current.span.start
-        advance()  // TABLE
-        try expect(.leftParen)
-        advance()  // HOTSPOTS
-        try expect(.leftParen)
-        let (cursor, cursorLoc) = try parseCursor("HOTSPOTS")
+        let (cursor, cursorLoc) = try openKDATableFunction("HOTSPOTS")
         var parameters: [NamedArgument] = []
         for name in ["window_size", "scan_radius", "minimum_points"] {
             try expect(.comma, "in HOTSPOTS(CURSOR(...), windowSize, scanRadius, minimumNumberOfPointsInAHotspot)")
@@ -689,13 +691,9 @@ extension Parser {
     /// frequent first, ties by value; exact where KDA estimated). Each row's ROWTIME is its window's end.
     mutating func parseKDATumblingItems() throws(ParseError) -> FromItem {
         let start = current.span.start
-        advance()  // TABLE
-        try expect(.leftParen)
-        let function = text(current).uppercased()
+        let function = text(peek(2)).uppercased()
         let topK = function == "TOP_K_ITEMS_TUMBLING"
-        advance()
-        try expect(.leftParen)
-        var (cursor, cursorLoc) = try parseCursor(function)
+        var (cursor, cursorLoc) = try openKDATableFunction(function)
         let usage = topK ? "TOP_K_ITEMS_TUMBLING(CURSOR(...), 'column', K, windowSeconds)" : "COUNT_DISTINCT_ITEMS_TUMBLING(CURSOR(...), 'column', windowSeconds)"
         try expect(.comma, "after the CURSOR: \(usage)")
         guard current.kind == .string else { throw unexpected(expecting: ["the column's name in quotes"], context: "in \(usage)") }
@@ -756,12 +754,8 @@ extension Parser {
     /// `maxIdle` is read and checked; a group leaves when ROWTIME passes it, as every window does.
     mutating func parseKDAGroupRank() throws(ParseError) -> FromItem {
         let start = current.span.start
-        advance()  // TABLE
-        try expect(.leftParen)
-        advance()  // GROUP_RANK
-        try expect(.leftParen)
         let usage = "GROUP_RANK(CURSOR(...), 'rankByColumn', 'rankOutColumn', 'asc' | 'desc', 'asc' | 'desc', maxIdle, outputMax)"
-        var (cursor, cursorLoc) = try parseCursor("GROUP_RANK")
+        var (cursor, cursorLoc) = try openKDATableFunction("GROUP_RANK")
         func name(_ what: String) throws(ParseError) -> (String, NodeSpan) {
             try expect(.comma, "in \(usage)")
             guard current.kind == .string else { throw unexpected(expecting: ["\(what) in quotes"], context: "in \(usage)") }

@@ -379,21 +379,13 @@ public struct Parser {
     mutating func parseType() throws(ParseError) -> TypeName {
         let start = current.span.start
         if dialect == .kda, current.kind == .identifier {
-            // KDA's type names beyond Sluice's: the narrower integers, CHAR(n).
+            // KDA's type names beyond Sluice's: the narrower integers, CHAR(n), and VARBINARY(n)
+            // and BINARY(n) as text (KDA's records are text, JSON or CSV: their bytes are the text).
             switch text(current).uppercased() {
             case "SMALLINT", "TINYINT":
                 advance()
                 return TypeName(type: .bigint, length: nil, loc: span(from: start))
-            case "CHAR", "CHARACTER":
-                advance()
-                var length: Int? = nil
-                if eat(.leftParen) {
-                    length = Int(try parseInteger("a length"))
-                    try expect(.rightParen)
-                }
-                return TypeName(type: .varchar, length: length, loc: span(from: start))
-            case "VARBINARY", "BINARY":
-                // Bytes as text: KDA's records are text (JSON or CSV), so the bytes are the text.
+            case "CHAR", "CHARACTER", "VARBINARY", "BINARY":
                 advance()
                 var length: Int? = nil
                 if eat(.leftParen) {
