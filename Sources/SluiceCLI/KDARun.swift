@@ -26,7 +26,7 @@ struct KDARun {
     /// or an input's name prefix (its first stream).
     func inputStream(_ name: String) throws -> String {
         if let s = app.sourceStreamNames.first(where: { $0.uppercased() == name.uppercased() }) { return s }
-        if let i = app.inputs.first(where: { $0.namePrefix.uppercased() == name.uppercased() }) { return i.streamNames[0] }
+        if let i = app.inputs.first(where: { $0.namePrefix.uppercased() == name.uppercased() }) { return i.parallelism > 1 ? Self.recordStream(i)! : i.streamNames[0] }
         throw UsageError("--input \(name)=...: the application's inputs make \(app.sourceStreamNames.joined(separator: ", ")) (name prefix "
                          + "\(app.inputs.map(\.namePrefix).joined(separator: ", ")))")
     }
@@ -121,17 +121,23 @@ struct KDARun {
         }
     }
 
-    /// The stream of the script that takes each input's records as they are: the stream its ARN
-    /// names when no file feeds it (it then fills the in-application streams), else its first
-    /// in-application stream.
+    /// The stream an input's records go into when no file feeds an in-application stream of it
+    /// directly, which then fills its in-application streams: the stream its ARN names, else for
+    /// several in-application streams one named after its prefix. Nil: the records go straight
+    /// into its one in-application stream.
+    static func recordStream(_ input: KDAApplication.Input) -> String? {
+        switch input.source {
+        case .kinesisStream(let n)?, .firehose(let n)?: return n
+        default: return input.parallelism > 1 ? input.namePrefix : nil
+        }
+    }
+
+    /// The stream of the script that takes each input's records as they are: its record stream
+    /// when no file feeds an in-application stream of it directly, else its first in-application stream.
     func recordStreams(_ options: Options) -> [String] {
         app.inputs.map { input in
-            switch input.source {
-            case .kinesisStream(let n)?, .firehose(let n)?:
-                return input.streamNames.contains(where: { options.fedByFiles.contains($0) }) ? input.streamNames[0] : n
-            default:
-                return input.streamNames[0]
-            }
+            guard let s = Self.recordStream(input), !input.streamNames.contains(where: { options.fedByFiles.contains($0) }) else { return input.streamNames[0] }
+            return s
         }
     }
 
@@ -147,19 +153,20 @@ struct KDARun {
                 columns += ", \"APPROXIMATE_ARRIVAL_TIME\" TIMESTAMP PATH " + Printer.string(try Self.path(path, at: "--approximate-arrival-field"))
             }
             let format = try Self.format(input.schema, at: "Inputs[\(k)].InputSchema")
-            // Without a file, the input reads the stream its ARN names, as KDA read it: its records
-            // are decoded there and their rows go into the first in-application stream (JSON by
-            // column name), each with its arrival as ROWTIME.
-            let source: String?
-            switch input.source {
-            case .kinesisStream(let n)?, .firehose(let n)?: source = n
-            default: source = nil
-            }
-            if let s = source, !input.streamNames.contains(where: { options.fedByFiles.contains($0) }) {
-                declarations += "CREATE STREAM \(Printer.quoted(s)) (\(columns)) WITH (\(format));\n"
+            // Unless a file feeds an in-application stream directly, the input reads its record
+            // stream (the one its ARN names), as KDA read it: its records are decoded there and
+            // their rows go into the in-application streams (JSON by column name), each with its
+            // arrival as ROWTIME. With several, KDA gave each some of the shards: shard n goes to
+            // stream n mod N + 1 (a record stream of the prefix's name has N shards).
+            if let s = Self.recordStream(input), !input.streamNames.contains(where: { options.fedByFiles.contains($0) }) {
+                let n = input.streamNames.count
+                declarations += "CREATE STREAM \(Printer.quoted(s)) (\(columns)) WITH (\(format)\(n > 1 ? ", shards = \(n)" : ""));\n"
                 let plain = input.schema.columns.map { "\(Printer.quoted($0.name)) \($0.sqlType)" }.joined(separator: ", ")
                 for name in input.streamNames { declarations += "CREATE STREAM \(Printer.quoted(name)) (\(plain)) WITH (format = 'json');\n" }
-                declarations += "INSERT INTO \(Printer.quoted(input.streamNames[0])) SELECT *, ROWTIME FROM \(Printer.quoted(s));\n"
+                for (j, name) in input.streamNames.enumerated() {
+                    let share = n > 1 ? " WHERE MOD(CAST(SUBSTRING(SHARD_ID FROM 9) AS BIGINT), \(n)) = \(j)" : ""
+                    declarations += "INSERT INTO \(Printer.quoted(name)) SELECT *, ROWTIME FROM \(Printer.quoted(s))\(share);\n"
+                }
             } else {
                 for name in input.streamNames { declarations += "CREATE STREAM \(Printer.quoted(name)) (\(columns)) WITH (\(format));\n" }
             }

@@ -328,6 +328,9 @@ final class AlertSink: RowSink {
             case .rowtime:
                 type = .timestamp
                 value = .timestamp(clock.nowMillis())
+            case .shardId:
+                type = .varchar
+                value = .string("shardId-000000000000")
             }
             var b = ColumnBuilder(type)
             if !b.append(value) { b.appendNull() }

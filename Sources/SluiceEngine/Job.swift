@@ -625,6 +625,7 @@ final class Job {
     /// Decodes a shard's records into a batch of the source's columns; returns the largest event time.
     /// A KPL aggregated record is read as its user records, as the KCL reads it.
     private func decode(_ input: JobInput, _ r: GetRecordsResult, shard: String, limit: Int? = nil) -> (Batch, Int64?) {
+        input.decoder.shard = shard
         func failed(_ e: DecodeError, _ i: Int, _ data: [UInt8], subsequence: Int?) {
             var f = RecordFailure(kind: "decode", message: e.description + (subsequence.map { " (user record \($0) of an aggregated record)" } ?? ""),
                                   shardId: shard, sequenceNumber: r.sequenceNumber(i).description, data: String(decoding: data, as: UTF8.self))

@@ -10,6 +10,9 @@ struct SourceDecoder {
     let schema: Schema
     private let fieldColumns: [Int]
     private let rowtimeColumn: Int?
+    private let shardColumn: Int?
+    /// The shard the records being added come from (a batch holds one shard's): SHARD_ID.
+    var shard = "shardId-000000000000"
     let eventTimeColumn: Int?
     private var json: JSONRecordDecoder?
     private(set) var csv: CSVRecordDecoder?
@@ -23,7 +26,7 @@ struct SourceDecoder {
     init(source: SourceNode) {
         schema = Schema(source.columns.map { Field($0.name, $0.type) })
         var fields: [FieldSpec] = [], positions: [Int] = [], parts: [TimePart?] = []
-        var rowtime: Int? = nil
+        var rowtime: Int? = nil, shard: Int? = nil
         for (i, c) in source.columns.enumerated() {
             switch c {
             case .field(let d):
@@ -31,12 +34,14 @@ struct SourceDecoder {
                 parts.append(d.part)
                 positions.append(i)
             case .rowtime: rowtime = i
+            case .shardId: shard = i
             }
         }
         self.fields = fields
         self.parts = parts
         fieldColumns = positions
         rowtimeColumn = rowtime
+        shardColumn = shard
         eventTimeColumn = Self.eventTimeColumn(of: source)
         if Engine.text(source.stream.options["format"]) != "csv" { json = JSONRecordDecoder(fields: fields) }
         builders = fields.map { ColumnBuilder($0.type) }
@@ -81,6 +86,11 @@ struct SourceDecoder {
         if let r = rowtimeColumn {
             columns[r] = rowtimes.finish()
             rowtimes = ColumnBuilder(.timestamp, capacity: count)
+        }
+        if let s = shardColumn {
+            var b = ColumnBuilder(.varchar, capacity: count)
+            for _ in 0..<count { _ = b.append(.string(shard)) }
+            columns[s] = b.finish()
         }
         let batch = Batch(schema: schema, columns: columns.map { $0! }, count: count)
         count = 0

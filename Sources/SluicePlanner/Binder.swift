@@ -427,11 +427,14 @@ public struct Planner: Sendable {
             let help = closestMatch(name.name, in: catalog.streamNames + catalog.viewNames).map { "did you mean '\($0)'?" }
             throw Planner.error("bind.unknown-stream", "unknown stream '\(name.name)'", name.loc, help: help)
         }
-        let columns = s.columns.map { SourceColumn.field($0) } + [.rowtime]
+        // ROWTIME, and SHARD_ID unless the stream declares a column of that name: pseudo-columns,
+        // left out of `*` (and out of the plan when nothing reads them).
+        let declaresShard = s.columns.contains { $0.name.uppercased() == "SHARD_ID" }
+        let columns = s.columns.map { SourceColumn.field($0) } + [.rowtime] + (declaresShard ? [] : [.shardId])
         let q = (alias ?? name).name
         let declaresArrival = s.columns.contains { $0.name.uppercased() == "APPROXIMATE_ARRIVAL_TIME" }
         let scope = Scope(entries: columns.map {
-            Scope.Entry(qualifier: q, name: $0.name, type: $0.type, hidden: $0 == .rowtime,
+            Scope.Entry(qualifier: q, name: $0.name, type: $0.type, hidden: $0 == .rowtime || $0 == .shardId,
                         also: $0 == .rowtime && !declaresArrival ? "APPROXIMATE_ARRIVAL_TIME" : nil)
         })
         return (.source(SourceNode(stream: s, columns: columns, predicate: nil)), scope)

@@ -10,9 +10,23 @@ public struct OutputColumn: Sendable, Equatable {
 public enum SourceColumn: Sendable, Equatable {
     case field(ColumnDefinition)
     case rowtime
+    /// The shard a record was read from (`shardId-000000000001`), as Kinesis names it.
+    case shardId
 
-    public var name: String { if case .field(let c) = self { return c.name }; return "ROWTIME" }
-    public var type: ColumnType { if case .field(let c) = self { return c.type }; return .timestamp }
+    public var name: String {
+        switch self {
+        case .field(let c): return c.name
+        case .rowtime: return "ROWTIME"
+        case .shardId: return "SHARD_ID"
+        }
+    }
+    public var type: ColumnType {
+        switch self {
+        case .field(let c): return c.type
+        case .rowtime: return .timestamp
+        case .shardId: return .varchar
+        }
+    }
 }
 
 public struct SourceNode: Sendable, Equatable {

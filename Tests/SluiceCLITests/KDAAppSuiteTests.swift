@@ -44,7 +44,10 @@ struct KDAAppSuiteTests {
         let sql = converted.stdout + "CREATE SINK out WITH (type = 'file', path = 'converted.jsonl');\n"
             + "INSERT INTO out SELECT ROWTIME, * FROM \"DESTINATION_SQL_STREAM\";\n"
         try sql.write(toFile: dir.path + "/app.sql", atomically: true, encoding: .utf8)
-        let c = try CLI.run(["run", "app.sql", "--input", "SOURCE_SQL_STREAM_001=input.jsonl", "--arrival-field", "rt", "--until-end"], cwd: dir.path)
+        // Fed as its first lines say: the in-application stream, or the input's record stream.
+        let feed = converted.stdout.range(of: #"--input (\S+)=FILE"#, options: .regularExpression).map { String(converted.stdout[$0].dropFirst(8).dropLast(5)) }
+        #expect(feed != nil, "\(converted.stdout.prefix(300))")
+        let c = try CLI.run(["run", "app.sql", "--input", (feed ?? "SOURCE_SQL_STREAM_001") + "=input.jsonl", "--arrival-field", "rt", "--until-end"], cwd: dir.path)
         #expect(c.status == 0, "\(c.stderr)\n\(sql)")
         #expect(try Self.rows(dir.path + "/converted.jsonl") == expected, "\(name), converted:\n\(sql)")
     }

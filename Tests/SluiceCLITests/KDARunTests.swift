@@ -282,6 +282,21 @@ struct KDARunTests {
         #expect(stored.count == 2 && stored[0].contains("AMZN") && stored[1].contains("MSFT"), "\(stored) \(server.stderr)")
     }
 
+    /// InputParallelism 2 (the suite's input-parallelism app): every record goes into exactly one
+    /// of SOURCE_SQL_STREAM_001 and _002, by its shard (the MD5 of its partition key, its number
+    /// in the file: 6, 9 and 11 hash into the lower half of the range, shard 0, which feeds _001).
+    @Test func inputParallelismSharesTheRecordsOutByShard() throws {
+        let app = KDAAppSuiteTests.suite.appendingPathComponent("input-parallelism")
+        let dir = TempDir()
+        let r = try CLI.run(["run", app.appendingPathComponent("app.json").path, "--input", "SOURCE_SQL_STREAM=" + app.appendingPathComponent("input.jsonl").path,
+                             "--arrival-field", "rt", "--output", "SOURCE_SQL_STREAM_001=a.jsonl", "--output", "SOURCE_SQL_STREAM_002=b.jsonl", "--until-end"], cwd: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        let first = try Self.rows(dir.path + "/a.jsonl").compactMap { $0["TICKER"]?.stringValue }
+        let second = try Self.rows(dir.path + "/b.jsonl").compactMap { $0["TICKER"]?.stringValue }
+        #expect(first == ["G", "J", "L"], "\(first)")
+        #expect(second == ["A", "B", "C", "D", "E", "F", "H", "I", "K"], "\(second)")
+    }
+
     /// KDA's streaming ORDER BY: the rows of each group of a STEP GROUP BY, which leave together,
     /// in the order of the other keys (here the fewest trades first, where key order would put A first).
     @Test func orderByOrdersEachGroupsRows() throws {

@@ -53,17 +53,17 @@ struct PlannerTests {
         #expect(f.explain("SELECT user_id, latency_ms / 1000 AS secs FROM clicks WHERE status >= 500 AND url LIKE '/api/%'") == """
             Project: user_id, (latency_ms / 1000) AS secs
               Filter: (status >= 500 AND url LIKE '/api/%')
-                Source: clicks columns=[user_id, url, latency_ms, status, ts, ROWTIME] watermark=ts - 5s
+                Source: clicks columns=[user_id, url, latency_ms, status, ts, ROWTIME, SHARD_ID] watermark=ts - 5s
             """)
         #expect(f.explain("SELECT * FROM clicks LIMIT 10") == """
             Limit: 10
               Project: user_id, url, latency_ms, status, ts
-                Source: clicks columns=[user_id, url, latency_ms, status, ts, ROWTIME] watermark=ts - 5s
+                Source: clicks columns=[user_id, url, latency_ms, status, ts, ROWTIME, SHARD_ID] watermark=ts - 5s
             """)
         // EXCLUDE leaves columns out of *, matched as references are (unquoted: any case).
         #expect(f.explain("SELECT * EXCLUDE (URL, \"status\") FROM clicks c") == """
             Project: user_id, latency_ms, ts
-              Source: clicks columns=[user_id, url, latency_ms, status, ts, ROWTIME] watermark=ts - 5s
+              Source: clicks columns=[user_id, url, latency_ms, status, ts, ROWTIME, SHARD_ID] watermark=ts - 5s
             """)
     }
 
@@ -77,7 +77,7 @@ struct PlannerTests {
               Filter: AVG(latency_ms) > 500
                 WindowAggregate: tumble(size=1m) time=ts keys=[url] aggs=[COUNT(*), AVG(latency_ms)] emit=final
                   Filter: latency_ms >= 0
-                    Source: clicks columns=[user_id, url, latency_ms, status, ts, ROWTIME] watermark=ts - 5s
+                    Source: clicks columns=[user_id, url, latency_ms, status, ts, ROWTIME, SHARD_ID] watermark=ts - 5s
             """)
     }
 
@@ -89,7 +89,7 @@ struct PlannerTests {
             """) == """
             Project: window_end, LOWER(url) AS u, (status / 100) AS class, COUNT(DISTINCT user_id), MAX(ts)
               WindowAggregate: hop(size=5m, advance=1m) time=ts keys=[LOWER(url), (status / 100)] aggs=[COUNT(DISTINCT user_id), MAX(ts)] emit=final
-                Source: clicks columns=[user_id, url, latency_ms, status, ts, ROWTIME] watermark=ts - 5s
+                Source: clicks columns=[user_id, url, latency_ms, status, ts, ROWTIME, SHARD_ID] watermark=ts - 5s
             """)
     }
 
@@ -100,7 +100,7 @@ struct PlannerTests {
         #expect(f.explain("SELECT url, COUNT(*) AS n FROM clicks GROUP BY url EMIT CHANGES EVERY INTERVAL '10' SECOND") == """
             Project: url, COUNT(*) AS n, op
               Aggregate: keys=[url] aggs=[COUNT(*)] emit=changes every 10s
-                Source: clicks columns=[user_id, url, latency_ms, status, ts, ROWTIME] watermark=ts - 5s
+                Source: clicks columns=[user_id, url, latency_ms, status, ts, ROWTIME, SHARD_ID] watermark=ts - 5s
             """)
     }
 
