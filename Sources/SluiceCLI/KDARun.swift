@@ -114,10 +114,10 @@ struct KDARun {
             guard let rows = try rowPath(schema, at: field) else { return "format = 'json'" }
             return "format = 'json', row_path = \(Printer.string(rows.joined(separator: ".")))"
         case .csv:
-            guard (schema.format.rowDelimiter ?? "\n") == "\n" else {
-                throw UsageError("\(field).RecordFormat: rows delimited by other than a newline are not read yet")
-            }
+            // A file's lines are its records; rows within a record part at the row delimiter.
+            let rows = schema.format.rowDelimiter ?? "\n"
             return "format = 'csv', header = false, delimiter = \(Printer.string(schema.format.columnDelimiter ?? ","))"
+                + (rows == "\n" ? "" : ", row_delimiter = \(Printer.string(rows))")
         }
     }
 

@@ -22,6 +22,9 @@ final class JobInput {
     /// several rows, as Kinesis Data Analytics' `RecordRowPath` `$.rows[0:]`); empty: the record
     /// itself is that array.
     let rowPath: [String]?
+    /// `row_delimiter` (CSV): the bytes between the rows a record holds (Kinesis Data Analytics'
+    /// `RecordRowDelimiter`); nil: a record is one row.
+    let rowDelimiter: [UInt8]?
     /// MillisBehindLatest of the last read (0 when every shard is caught up), for the metrics.
     var iteratorAgeMillis: Int64 = 0
     /// Records read from this source so far (EXPLAIN of a running query).
@@ -43,6 +46,7 @@ final class JobInput {
         tracker = WatermarkTracker(delayMillis: delay, idleTimeoutMillis: idle)
         decoder = SourceDecoder(source: source)
         rowPath = Engine.text(options["row_path"]).map { $0.split(separator: ".").map(String.init) }
+        rowDelimiter = Engine.text(options["format"]) == "csv" ? Engine.text(options["row_delimiter"]).map { Array($0.utf8) }.flatMap { $0.isEmpty || $0 == [10] ? nil : $0 } : nil
         predicate = source.predicate.map(Lowering.expr)
         if Engine.text(options["format"]) == "csv" {
             csvDelimiter = (Engine.text(options["delimiter"]) ?? ",").utf8.first ?? 44
@@ -666,6 +670,26 @@ final class Job {
                     let bytes = Array(Self.replacing(record, at: path[...], with: element).serialized().utf8)
                     if let e = bytes.withUnsafeBytes({ input.decoder.add($0, arrival: arrival) }) { failed(e, i, bytes, subsequence: nil) } else { rows!.append((i, nil)) }
                 }
+            } else if let delimiter = input.rowDelimiter {
+                // A record of several CSV rows, between delimiters (empty ones are no rows).
+                list()
+                let bytes = Array(data)
+                var start = 0, at = 0
+                func row(_ r: Range<Int>) {
+                    guard !r.isEmpty, fatal == nil else { return }
+                    let piece = Array(bytes[r])
+                    if let e = piece.withUnsafeBytes({ input.decoder.add($0, arrival: arrival) }) { failed(e, i, piece, subsequence: nil) } else { rows!.append((i, nil)) }
+                }
+                while at + delimiter.count <= bytes.count {
+                    if bytes[at..<(at + delimiter.count)].elementsEqual(delimiter) {
+                        row(start..<at)
+                        at += delimiter.count
+                        start = at
+                    } else {
+                        at += 1
+                    }
+                }
+                row(start..<bytes.count)
             } else if let e = input.decoder.add(data, arrival: arrival) {
                 list()
                 failed(e, i, Array(data), subsequence: nil)

@@ -90,6 +90,29 @@ struct KDARunTests {
         #expect(rows.count == 2 && s1?["READINGS"] == .int(2) && s1?["TOTAL"] == .double(4), "\(rows)")
     }
 
+    /// A CSV input whose RecordRowDelimiter is not a newline: each record (a line of the file)
+    /// holds several rows between delimiters, each a row of the in-application stream.
+    @Test func csvRowsPartAtTheirRowDelimiter() throws {
+        let code = """
+            CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (sensor VARCHAR(8), reading DOUBLE);
+            CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM" SELECT STREAM sensor, reading * 2 FROM "READINGS_001";
+            """
+        let app = """
+            {"ApplicationName": "sensors", "ApplicationCode": \(JSONValue.string(code).serialized()),
+              "Inputs": [{"NamePrefix": "READINGS",
+                "InputSchema": {"RecordFormat": {"RecordFormatType": "CSV", "MappingParameters": {"CSVMappingParameters": {"RecordRowDelimiter": "|", "RecordColumnDelimiter": ";"}}},
+                  "RecordEncoding": "UTF-8", "RecordColumns": [{"Name": "SENSOR", "SqlType": "VARCHAR(8)"}, {"Name": "READING", "SqlType": "DOUBLE"}]}}]}
+            """
+        let dir = TempDir()
+        try app.write(toFile: dir.path + "/app.json", atomically: true, encoding: .utf8)
+        try "s1;1.5|s2;4|\ns3;2.5\ns4;x|s5;1\n".write(toFile: dir.path + "/in.csv", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", "app.json", "--input", "READINGS=in.csv", "--output", "DESTINATION_SQL_STREAM=out.jsonl", "--until-end"], cwd: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try Self.rows(dir.path + "/out.jsonl").map { "\($0["SENSOR"]?.stringValue ?? "?") \($0["READING"]?.doubleValue ?? -1)" }
+        // s4's reading is no number: that row is bad (the error stream has it), the rest of its record goes on.
+        #expect(rows == ["s1 3.0", "s2 8.0", "s3 5.0", "s5 2.0"], "\(rows)")
+    }
+
     /// A KDA application with the given code over one JSON input of TICKER, PRICE and two times.
     static func timedApp(_ code: String) -> String {
         """
