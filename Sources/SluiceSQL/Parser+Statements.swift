@@ -169,7 +169,15 @@ extension Parser {
             }
         } while eat(.comma)
         try expect(.rightParen, "to close the column list")
+        try skipKDADescription()  // a stream's
         return (columns, watermark)
+    }
+
+    /// KDA's `DESCRIPTION 'text'` (of a column or a stream): documentation only, read and left.
+    mutating func skipKDADescription() throws(ParseError) {
+        guard dialect == .kda, current.kind == .identifier, text(current).uppercased() == "DESCRIPTION" else { return }
+        advance()
+        _ = try parseString("the description in quotes")
     }
 
     /// `name TYPE [PATH '$.a.b'] [PRIMARY KEY] [NOT NULL]`
@@ -190,6 +198,8 @@ extension Parser {
                 advance()
                 advance()
                 notNull = true
+            } else if dialect == .kda, current.kind == .identifier, text(current).uppercased() == "DESCRIPTION" {
+                try skipKDADescription()
             } else {
                 break
             }

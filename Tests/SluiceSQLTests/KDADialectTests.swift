@@ -80,6 +80,11 @@ struct KDADialectTests {
         #expect(c.columns[2].type.length == 8)
         #expect(Printer.type(c.columns[0].type) == "DATE" && Printer.type(c.columns[1].type) == "TIME")
         #expect(statements("CREATE STREAM s (d DATE, t TIME);", .sluice).1.isEmpty)
+        // DESCRIPTION, of a column or of the stream, is documentation: read and left.
+        let (described, dd) = statements("CREATE OR REPLACE STREAM s (a VARCHAR(4) NOT NULL DESCRIPTION 'the symbol', b INTEGER DESCRIPTION 'how many') DESCRIPTION 'trades';")
+        #expect(dd.isEmpty, "\(dd)")
+        if case .createStream(let c)? = described.first?.kind { #expect(c.columns.map(\.name.name) == ["A", "B"] && c.columns[0].notNull) } else { Issue.record("not a stream") }
+        #expect(!statements("CREATE STREAM s (a VARCHAR DESCRIPTION 'x');", .sluice).1.isEmpty)
         #expect(!statements("CREATE STREAM s (b VARBINARY);", .sluice).1.isEmpty)
     }
 
