@@ -8,6 +8,9 @@ public enum ScalarFunction: String, Sendable, CaseIterable {
     case coalesce = "COALESCE", nullif = "NULLIF"
     /// FLOOR(ts TO unit) and DATE_TRUNC('unit', ts): the unit's millis is the second argument.
     case floorTime = "FLOOR_TIME"
+    /// FLOOR(ts TO MONTH | YEAR): the first instant of its calendar month (UTC); the second
+    /// argument is the months to a step (1 or 12).
+    case floorMonths = "FLOOR_MONTHS"
     /// EXTRACT(unit FROM ts): the unit name is the first argument.
     case extract = "EXTRACT"
     case toTimestamp = "TO_TIMESTAMP"
@@ -442,6 +445,13 @@ public struct Evaluator {
         case .floorTime:
             guard case .timestamp(let t) = a[0], case .interval(let unit) = a[1], unit > 0 else { return .null }
             return .timestamp(floorDiv(t, unit) * unit)
+        case .floorMonths:
+            guard case .timestamp(let t) = a[0], case .int(let step) = a[1], step > 0 else { return .null }
+            let f = TimeFormat.fields(t)
+            let months = Int64(f.year) * 12 + Int64(f.month - 1)
+            let start = floorDiv(months, step) * step
+            let days = TimeFormat.daysFromCivil(year: Int(floorDiv(start, 12)), month: Int(start - floorDiv(start, 12) * 12) + 1, day: 1)
+            return .timestamp(Int64(days) * 86_400_000)
         case .extract:
             guard case .string(let unit) = a[0], case .timestamp(let t) = a[1] else { return .null }
             let f = TimeFormat.fields(t)

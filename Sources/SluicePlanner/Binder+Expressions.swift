@@ -106,8 +106,11 @@ extension Planner {
         case .floorTo(let x, let unit):
             let v = try sub(x)
             guard v.type == .timestamp else { throw mismatch("FLOOR ... TO", v, nil, x.loc) }
+            if unit == .month || unit == .year {
+                return .call("FLOOR_MONTHS", [v, .literal(.int(unit == .year ? 12 : 1), .bigint)], .timestamp)
+            }
             guard let ms = unit.millis else {
-                throw Planner.error("plan.unsupported", "FLOOR(... TO \(unit.rawValue)) is not supported; units from MILLISECOND to DAY are", e.loc)
+                throw Planner.error("plan.unsupported", "FLOOR(... TO \(unit.rawValue)) is not supported; units from MILLISECOND to YEAR are", e.loc)
             }
             return .call("FLOOR_TIME", [v, .literal(.interval(ms), .interval)], .timestamp)
         case .substring(let s, let from, let length):
