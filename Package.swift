@@ -49,8 +49,11 @@ let package = Package(
         // Layer 2: Kinesis Data Analytics applications as users have them (describe-application,
         // CreateApplication, CloudFormation), read into one model.
         .target(name: "SluiceKDA", dependencies: ["SluiceCore"], swiftSettings: strict),
+        // Layer 1: AWS as its clients see it: credentials and the region from the environment and
+        // the CLI's profiles.
+        .target(name: "SluiceAWS", swiftSettings: strict),
         // Layer 4: HTTP/1.1 on sockets; the Kinesis and Firehose JSON APIs over the store and delivery streams.
-        .target(name: "SluiceServer", dependencies: ["SluiceCore", "SluiceStreams", "SluiceDelivery"], swiftSettings: strict),
+        .target(name: "SluiceServer", dependencies: ["SluiceCore", "SluiceStreams", "SluiceDelivery", "SluiceAWS"], swiftSettings: strict),
         // Layer 5: command line (argument parsing, terminal output).
         .target(name: "SluiceCLI", dependencies: ["SluiceCore", "SluiceCodecs", "SluiceStreams", "SluiceSQL", "SluiceEngine", "SluiceDelivery", "SluiceServer", "SluiceKDA"], swiftSettings: strict),
         // The executable: main.swift only.
@@ -74,6 +77,7 @@ let package = Package(
         .target(name: "SluiceTestSupport", path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceTestSupport"]),
         .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceStreams", "SluiceDelivery", "SluiceCore"]),
+        .testTarget(name: "SluiceAWSTests", dependencies: ["SluiceAWS"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCodecs", "SluiceCore"], exclude: ["Snapshots", "KDAApps"]),
     ],
     swiftLanguageModes: [.v6]

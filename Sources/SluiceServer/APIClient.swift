@@ -1,17 +1,20 @@
 public import Foundation
 import Glibc
+import SluiceAWS
 public import SluiceCore
 
 /// A client of a Sluice server's (or any Kinesis endpoint's) JSON APIs over plain HTTP/1.1: one
-/// request per connection, SigV4-signed with the credentials of the environment
-/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`) or, when there are none, a placeholder pair that
-/// a server without `--require-auth` accepts. The CLI's commands use it when a server holds
-/// the data directory they name.
+/// request per connection, SigV4-signed with the credentials the AWS CLI would use (the
+/// environment, then `AWS_PROFILE`'s profile in `~/.aws/credentials` and `~/.aws/config`; a
+/// session token is sent and signed) or, when there are none (or they cannot be read), a
+/// placeholder pair that a server without `--require-auth` accepts. The CLI's commands use it
+/// when a server holds the data directory they name.
 public struct APIClient: Sendable {
     public let host: String
     public let port: UInt16
     let accessKey: String
     let secret: String
+    let sessionToken: String?
     let region: String
 
     /// A failed call: the API's error (`name` as in `__type`, and its message), or no answer.
@@ -36,9 +39,12 @@ public struct APIClient: Sendable {
         guard let colon = rest.lastIndex(of: ":"), let p = UInt16(rest[rest.index(after: colon)...]), colon != rest.startIndex else { return nil }
         host = String(rest[..<colon])
         port = p
-        accessKey = environment["AWS_ACCESS_KEY_ID"] ?? "sluice"
-        secret = environment["AWS_SECRET_ACCESS_KEY"] ?? "sluice"
-        region = environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1"
+        let profiles = AWSProfiles(environment: environment)
+        let credentials = (try? profiles.credentials()) ?? nil
+        accessKey = credentials?.accessKeyId ?? "sluice"
+        secret = credentials?.secretAccessKey ?? "sluice"
+        sessionToken = credentials?.sessionToken
+        region = profiles.region() ?? "us-east-1"
     }
 
     public var url: String { "http://\(host):\(port)" }
@@ -123,14 +129,15 @@ public struct APIClient: Sendable {
     }
 
     /// Signs a request with Signature Version 4 (its host, content type, date and target headers).
-    private func sign(_ request: inout HTTPRequest, service: String) {
+    func sign(_ request: inout HTTPRequest, service: String) {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
         let amzDate = f.string(from: Date())
         request.headers.append(("x-amz-date", amzDate))
-        let names = request.headers.map { $0.name.lowercased() }.filter { ["content-type", "host", "x-amz-date", "x-amz-target"].contains($0) }.sorted()
+        if let t = sessionToken { request.headers.append(("x-amz-security-token", t)) }
+        let names = request.headers.map { $0.name.lowercased() }.filter { ["content-type", "host", "x-amz-date", "x-amz-target", "x-amz-security-token"].contains($0) }.sorted()
         let scope = "\(amzDate.prefix(8))/\(region)/\(service)/aws4_request"
         let auth = SigV4.Authorization(accessKey: accessKey, scope: scope, date: String(amzDate.prefix(8)), signedHeaders: names, signature: "")
         let signature = SigV4.signature(request, auth, secret: secret)

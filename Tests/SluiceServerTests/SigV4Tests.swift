@@ -77,4 +77,19 @@ struct SigV4Tests {
         bare.body = forged.body
         #expect(SigV4.verify(bare, keys: keys, now: nil)?.name == "InvalidSignatureException")
     }
+
+    /// The client signs with the credentials the AWS CLI would use; a session token goes in
+    /// x-amz-security-token, among the signed headers, and the signature verifies.
+    @Test func theClientSignsWithASessionToken() throws {
+        let env = ["AWS_ACCESS_KEY_ID": "AKIDTEMP", "AWS_SECRET_ACCESS_KEY": "temp-secret", "AWS_SESSION_TOKEN": "token-123", "HOME": "/nonexistent"]
+        let client = try #require(APIClient(url: "http://127.0.0.1:4567", environment: env))
+        var r = HTTPRequest(method: "POST", target: "/", headers: [("host", "127.0.0.1:4567"), ("content-type", "application/x-amz-json-1.1"),
+                                                                    ("x-amz-target", "Kinesis_20131202.ListStreams")], body: Array("{}".utf8))
+        client.sign(&r, service: "kinesis")
+        #expect(r.headers.contains { $0.name == "x-amz-security-token" && $0.value == "token-123" })
+        let auth = try #require(r.headers.first { $0.name == "authorization" }?.value)
+        #expect(auth.contains("Credential=AKIDTEMP/") && auth.contains("x-amz-security-token"), "\(auth)")
+        #expect(SigV4.verify(r, keys: ["AKIDTEMP": "temp-secret"], now: nil) == nil)
+        #expect(SigV4.verify(r, keys: ["AKIDTEMP": "other"], now: nil)?.name == "InvalidSignatureException")
+    }
 }
