@@ -50,7 +50,8 @@ let package = Package(
         // CreateApplication, CloudFormation), read into one model.
         .target(name: "SluiceKDA", dependencies: ["SluiceCore"], swiftSettings: strict),
         // Layer 1: AWS as its clients see it: credentials and the region from the environment and
-        // the CLI's profiles.
+        // the CLI's profiles, HTTP requests, SHA-256 and Signature Version 4 (the server's
+        // verifier and the clients' signer share it).
         .target(name: "SluiceAWS", swiftSettings: strict),
         // Layer 4: HTTP/1.1 on sockets; the Kinesis and Firehose JSON APIs over the store and delivery streams.
         .target(name: "SluiceServer", dependencies: ["SluiceCore", "SluiceStreams", "SluiceDelivery", "SluiceAWS"], swiftSettings: strict),
@@ -76,7 +77,7 @@ let package = Package(
         // Test only: helpers shared by test targets (a local HTTP listener).
         .target(name: "SluiceTestSupport", path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceTestSupport"]),
-        .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceStreams", "SluiceDelivery", "SluiceCore"]),
+        .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceStreams", "SluiceDelivery", "SluiceCore", "SluiceAWS"]),
         .testTarget(name: "SluiceAWSTests", dependencies: ["SluiceAWS"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCodecs", "SluiceCore"], exclude: ["Snapshots", "KDAApps"]),
     ],

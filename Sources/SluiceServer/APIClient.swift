@@ -128,20 +128,10 @@ public struct APIClient: Sendable {
         }
     }
 
-    /// Signs a request with Signature Version 4 (its host, content type, date and target headers).
+    /// Signs a request with Signature Version 4 (its host, content type, date, target and token headers).
     func sign(_ request: inout HTTPRequest, service: String) {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        let amzDate = f.string(from: Date())
-        request.headers.append(("x-amz-date", amzDate))
-        if let t = sessionToken { request.headers.append(("x-amz-security-token", t)) }
-        let names = request.headers.map { $0.name.lowercased() }.filter { ["content-type", "host", "x-amz-date", "x-amz-target", "x-amz-security-token"].contains($0) }.sorted()
-        let scope = "\(amzDate.prefix(8))/\(region)/\(service)/aws4_request"
-        let auth = SigV4.Authorization(accessKey: accessKey, scope: scope, date: String(amzDate.prefix(8)), signedHeaders: names, signature: "")
-        let signature = SigV4.signature(request, auth, secret: secret)
-        request.headers.append(("authorization", "AWS4-HMAC-SHA256 Credential=\(accessKey)/\(scope), SignedHeaders=\(names.joined(separator: ";")), Signature=\(signature)"))
+        SigV4.sign(&request, credentials: AWSCredentials(accessKeyId: accessKey, secretAccessKey: secret, sessionToken: sessionToken, source: ""),
+                   region: region, service: service)
     }
 
     /// Runs SQL through the server's SQL API (`POST /v1/sql`): the status and the JSON answer.

@@ -1,37 +1,5 @@
-public import SluiceCore
-
-/// An HTTP/1.1 request as the server read it: header names lower-cased, the body whole (after
-/// Content-Length or chunked transfer decoding).
-public struct HTTPRequest: Sendable {
-    public var method: String
-    public var target: String
-    public var version: String
-    public var headers: [(name: String, value: String)]
-    public var body: [UInt8]
-
-    public init(method: String, target: String, version: String = "HTTP/1.1", headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
-        self.method = method
-        self.target = target
-        self.version = version
-        self.headers = headers
-        self.body = body
-    }
-
-    /// The first value of a header (names compare without regard to case).
-    public func header(_ name: String) -> String? {
-        let n = name.lowercased()
-        return headers.first { $0.name == n }?.value
-    }
-
-    /// The path without the query string.
-    public var path: String { String(target.prefix { $0 != "?" }) }
-
-    /// Whether the connection stays open after the response (HTTP/1.1 unless `Connection: close`).
-    public var keepAlive: Bool {
-        let c = header("connection")?.lowercased() ?? ""
-        return version == "HTTP/1.0" ? c.contains("keep-alive") : !c.contains("close")
-    }
-}
+import SluiceCore
+import SluiceAWS
 
 public struct HTTPResponse: Sendable {
     public var status: Int

@@ -1,3 +1,4 @@
+import SluiceAWS
 /// Reads HTTP/1.1 requests out of a connection's bytes as they arrive (RFC 9112), one at a time.
 ///
 /// Incremental: each byte is looked at once (a search for the end of the head or of a line goes

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SluiceCore
+public import SluiceAWS
 
 /// HTTP/1.1 over TCP sockets: an accept loop on its own thread and a thread per connection, with
 /// keep-alive, Content-Length and chunked bodies, `Expect: 100-continue`, limits on header and

@@ -1,5 +1,6 @@
 import Foundation
 public import SluiceCore
+import SluiceAWS
 
 /// What runs SQL for the server's SQL API (`POST /v1/sql`). The server adapts HTTP to it; what
 /// executes the statements (the engine, in the command that runs the server) knows nothing of HTTP.

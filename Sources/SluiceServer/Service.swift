@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+public import SluiceAWS
 import Synchronization
 public import SluiceStreams
 import SluiceDelivery

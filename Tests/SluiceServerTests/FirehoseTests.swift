@@ -3,6 +3,7 @@ import SluiceCore
 import SluiceDelivery
 import SluiceStreams
 import Testing
+import SluiceAWS
 @testable import SluiceServer
 
 /// The Firehose API over a FirehoseHost, called without sockets: definitions survive a restart,

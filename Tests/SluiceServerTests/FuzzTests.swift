@@ -4,6 +4,7 @@ import SluiceCore
 import SluiceDelivery
 import SluiceStreams
 import Testing
+import SluiceAWS
 @testable import SluiceServer
 
 /// Random and mutated requests, for a bounded time: `SLUICE_FUZZ_SECONDS` (default 2 per test

@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 import SluiceCore
 import SluiceStreams
+import SluiceAWS
 @testable import SluiceServer
 
 @Suite("HTTP request parsing")

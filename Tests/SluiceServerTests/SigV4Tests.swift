@@ -1,4 +1,5 @@
 import Testing
+@testable import SluiceAWS
 @testable import SluiceServer
 
 @Suite("SHA-256, HMAC and Signature Version 4")

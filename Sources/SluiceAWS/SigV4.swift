@@ -1,7 +1,7 @@
-import Foundation
+public import Foundation
 
 /// SHA-256 (FIPS 180-4), written in Swift: the toolchain has no hash functions on Linux.
-struct SHA256 {
+package struct SHA256 {
     private var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
     private var pending: [UInt8] = []
     private var length: UInt64 = 0
@@ -15,7 +15,7 @@ struct SHA256 {
         0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    mutating func update(_ bytes: [UInt8]) {
+    package mutating func update(_ bytes: [UInt8]) {
         length &+= UInt64(bytes.count)
         var at = 0
         if !pending.isEmpty {
@@ -36,7 +36,7 @@ struct SHA256 {
         if at < bytes.count { pending += bytes[at...] }
     }
 
-    mutating func finalize() -> [UInt8] {
+    package mutating func finalize() -> [UInt8] {
         let bits = length &* 8
         var tail = pending + [0x80]
         while tail.count % 64 != 56 { tail.append(0) }
@@ -76,21 +76,21 @@ struct SHA256 {
         }
     }
 
-    static func hash(_ bytes: [UInt8]) -> [UInt8] {
+    package static func hash(_ bytes: [UInt8]) -> [UInt8] {
         var s = SHA256()
         s.update(bytes)
         return s.finalize()
     }
 
     /// HMAC-SHA256 (RFC 2104).
-    static func hmac(key: [UInt8], _ message: [UInt8]) -> [UInt8] {
+    package static func hmac(key: [UInt8], _ message: [UInt8]) -> [UInt8] {
         var k = key.count > 64 ? hash(key) : key
         k += [UInt8](repeating: 0, count: 64 - k.count)
         return hash(k.map { $0 ^ 0x5c } + hash(k.map { $0 ^ 0x36 } + message))
     }
 }
 
-func hex(_ bytes: [UInt8]) -> String {
+package func hex(_ bytes: [UInt8]) -> String {
     let digits = Array("0123456789abcdef".utf8)
     var out = [UInt8]()
     out.reserveCapacity(bytes.count * 2)
@@ -100,16 +100,16 @@ func hex(_ bytes: [UInt8]) -> String {
 
 /// AWS Signature Version 4 for requests with the signature in the Authorization header:
 /// `AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, SignedHeaders=a;b, Signature=HEX`.
-enum SigV4 {
-    struct Authorization {
-        var accessKey: String
-        var scope: String
-        var date: String
-        var signedHeaders: [String]
-        var signature: String
+package enum SigV4 {
+    package struct Authorization {
+        package var accessKey: String
+        package var scope: String
+        package var date: String
+        package var signedHeaders: [String]
+        package var signature: String
     }
 
-    static func parse(_ header: String) -> Authorization? {
+    package static func parse(_ header: String) -> Authorization? {
         guard header.hasPrefix("AWS4-HMAC-SHA256 ") else { return nil }
         var fields: [String: String] = [:]
         for part in header.dropFirst(17).split(separator: ",") {
@@ -125,7 +125,7 @@ enum SigV4 {
     }
 
     /// RFC 3986 encoding with AWS's unreserved set; `/` kept in paths.
-    static func encode(_ s: String, slash: Bool) -> String {
+    package static func encode(_ s: String, slash: Bool) -> String {
         var out = ""
         for b in s.utf8 {
             let c = Character(Unicode.Scalar(b))
@@ -134,7 +134,7 @@ enum SigV4 {
         return out
     }
 
-    static func canonicalQuery(_ target: String) -> String {
+    package static func canonicalQuery(_ target: String) -> String {
         guard let q = target.firstIndex(of: "?") else { return "" }
         let pairs = target[target.index(after: q)...].split(separator: "&").map { item -> (String, String) in
             let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -147,7 +147,7 @@ enum SigV4 {
 
     /// The canonical request of RFC-style SigV4 (path as sent, query sorted, signed headers
     /// lower-cased with their values trimmed and inner runs of spaces collapsed, the payload hash).
-    static func canonicalRequest(_ r: HTTPRequest, signedHeaders: [String], payloadHash: String? = nil) -> String {
+    package static func canonicalRequest(_ r: HTTPRequest, signedHeaders: [String], payloadHash: String? = nil) -> String {
         let path = r.path.removingPercentEncoding ?? r.path
         var headers = ""
         for name in signedHeaders {
@@ -158,7 +158,7 @@ enum SigV4 {
         return [r.method, encode(path, slash: true), canonicalQuery(r.target), headers, signedHeaders.joined(separator: ";"), payload].joined(separator: "\n")
     }
 
-    static func signature(_ r: HTTPRequest, _ a: Authorization, secret: String, payloadHash: String? = nil) -> String {
+    package static func signature(_ r: HTTPRequest, _ a: Authorization, secret: String, payloadHash: String? = nil) -> String {
         let amzDate = r.header("x-amz-date") ?? ""
         let canonical = canonicalRequest(r, signedHeaders: a.signedHeaders, payloadHash: payloadHash)
         let toSign = "AWS4-HMAC-SHA256\n\(amzDate)\n\(a.scope)\n" + hex(SHA256.hash(Array(canonical.utf8)))
@@ -167,39 +167,21 @@ enum SigV4 {
         return hex(SHA256.hmac(key: key, Array(toSign.utf8)))
     }
 
-    /// Nil when the request is signed by a known key; else the error AWS answers. `now` (epoch
-    /// milliseconds) checks the 15-minute clock skew AWS allows; nil skips it.
-    static func verify(_ r: HTTPRequest, keys: [String: String], now: Int64?) -> APIError? {
-        guard let header = r.header("authorization"), let a = parse(header) else {
-            return APIError("IncompleteSignatureException", "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters of AWS4-HMAC-SHA256")
-        }
-        guard let secret = keys[a.accessKey] else {
-            return APIError("UnrecognizedClientException", "The security token included in the request is invalid.")
-        }
-        guard a.signedHeaders.contains("host"), let amzDate = r.header("x-amz-date"), amzDate.hasPrefix(a.date) else {
-            return APIError("IncompleteSignatureException", "The request must sign the host header and carry X-Amz-Date matching its credential scope")
-        }
-        if let now {
-            let f = DateFormatter()
-            f.locale = Locale(identifier: "en_US_POSIX")
-            f.timeZone = TimeZone(identifier: "UTC")
-            f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-            guard let t = f.date(from: amzDate), abs(Int64(t.timeIntervalSince1970 * 1000) - now) <= 15 * 60_000 else {
-                return APIError("InvalidSignatureException", "Signature expired: \(amzDate) is more than 15 minutes away from the server's time.")
-            }
-        }
-        // The payload hash is the body's, computed here: a client's X-Amz-Content-Sha256 is only a
-        // claim, and a signed request replayed with another body must fail (as AWS checks it).
-        let bodyHash = hex(SHA256.hash(r.body))
-        if let claimed = r.header("x-amz-content-sha256"), claimed.lowercased() != bodyHash {
-            return APIError("InvalidSignatureException", "The provided 'x-amz-content-sha256' header does not match what was computed.")
-        }
-        let expected = Array(signature(r, a, secret: secret, payloadHash: bodyHash).utf8), given = Array(a.signature.utf8)
-        var diff = UInt8(expected.count == given.count ? 0 : 1)
-        for (x, y) in zip(expected, given) { diff |= x ^ y }
-        if diff != 0 {
-            return APIError("InvalidSignatureException", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")
-        }
-        return nil
+    /// Signs a request in place as a client does: `x-amz-date` (and `x-amz-security-token` for
+    /// temporary credentials) added, then the Authorization header over the host, content type,
+    /// date, target and token headers that it has.
+    package static func sign(_ request: inout HTTPRequest, credentials: AWSCredentials, region: String, service: String, at date: Date = Date()) {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let amzDate = f.string(from: date)
+        request.headers.append(("x-amz-date", amzDate))
+        if let t = credentials.sessionToken { request.headers.append(("x-amz-security-token", t)) }
+        let names = request.headers.map { $0.name.lowercased() }.filter { ["content-type", "host", "x-amz-date", "x-amz-target", "x-amz-security-token"].contains($0) }.sorted()
+        let scope = "\(amzDate.prefix(8))/\(region)/\(service)/aws4_request"
+        let auth = Authorization(accessKey: credentials.accessKeyId, scope: scope, date: String(amzDate.prefix(8)), signedHeaders: names, signature: "")
+        let signature = signature(request, auth, secret: credentials.secretAccessKey)
+        request.headers.append(("authorization", "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyId)/\(scope), SignedHeaders=\(names.joined(separator: ";")), Signature=\(signature)"))
     }
 }
