@@ -52,7 +52,7 @@ let package = Package(
         // Layer 1: AWS as its clients see it: credentials and the region from the environment and
         // the CLI's profiles, HTTP requests, SHA-256 and Signature Version 4 (the server's
         // verifier and the clients' signer share it).
-        .target(name: "SluiceAWS", swiftSettings: strict),
+        .target(name: "SluiceAWS", dependencies: ["SluiceCore"], swiftSettings: strict),
         // Layer 4: HTTP/1.1 on sockets; the Kinesis and Firehose JSON APIs over the store and delivery streams.
         .target(name: "SluiceServer", dependencies: ["SluiceCore", "SluiceStreams", "SluiceDelivery", "SluiceAWS"], swiftSettings: strict),
         // Layer 5: command line (argument parsing, terminal output).
@@ -78,8 +78,8 @@ let package = Package(
         .target(name: "SluiceTestSupport", path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceTestSupport"]),
         .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceStreams", "SluiceDelivery", "SluiceCore", "SluiceAWS"]),
-        .testTarget(name: "SluiceAWSTests", dependencies: ["SluiceAWS"]),
-        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCodecs", "SluiceCore"], exclude: ["Snapshots", "KDAApps"]),
+        .testTarget(name: "SluiceAWSTests", dependencies: ["SluiceAWS", "SluiceCore"]),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceAWS"], exclude: ["Snapshots", "KDAApps"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,4 @@
-public import Foundation
+package import Foundation
 
 /// SHA-256 (FIPS 180-4), written in Swift: the toolchain has no hash functions on Linux.
 package struct SHA256 {

@@ -12,9 +12,7 @@ public import SluiceCore
 public struct APIClient: Sendable {
     public let host: String
     public let port: UInt16
-    let accessKey: String
-    let secret: String
-    let sessionToken: String?
+    let credentials: AWSCredentials
     let region: String
 
     /// A failed call: the API's error (`name` as in `__type`, and its message), or no answer.
@@ -40,10 +38,7 @@ public struct APIClient: Sendable {
         host = String(rest[..<colon])
         port = p
         let profiles = AWSProfiles(environment: environment)
-        let credentials = (try? profiles.credentials()) ?? nil
-        accessKey = credentials?.accessKeyId ?? "sluice"
-        secret = credentials?.secretAccessKey ?? "sluice"
-        sessionToken = credentials?.sessionToken
+        credentials = ((try? profiles.credentials()) ?? nil) ?? AWSCredentials(accessKeyId: "sluice", secretAccessKey: "sluice", source: "a placeholder")
         region = profiles.region() ?? "us-east-1"
     }
 
@@ -60,17 +55,15 @@ public struct APIClient: Sendable {
     }
 
     func call(_ target: String, service: String, _ input: JSONValue) throws(Failure) -> JSONValue {
-        var request = HTTPRequest(method: "POST", target: "/", headers: [
-            ("host", "\(host):\(port)"), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target),
-        ], body: Array(input.serialized().utf8))
-        sign(&request, service: service)
-        let (status, answer) = try exchange(request)
-        let json = answer.isEmpty ? JSONValue.object(JSONObject()) : ((try? JSONValue.parse(bytes: answer)) ?? .null)
-        guard (200..<300).contains(status) else {
-            let name = json["__type"]?.stringValue.map { String($0.split(separator: "#").last ?? "") } ?? "HTTP \(status)"
-            throw Failure(name: name, message: json["message"]?.stringValue ?? json["Message"]?.stringValue ?? String(decoding: answer, as: UTF8.self), status: status)
+        let dot = target.lastIndex(of: ".")!
+        let client = AWSJSONClient(endpoint: url, service: service, targetPrefix: String(target[..<dot]), credentials: credentials, region: region)!
+        do throws(AWSJSONClient.Failure) {
+            return try client.call(String(target[target.index(after: dot)...]), input)
+        } catch {
+            // No answer: said of the server, as the CLI's commands say it.
+            if let why = error.unreachable { throw fail(why) }
+            throw Failure(name: error.name, message: error.message, status: error.status)
         }
-        return json
     }
 
     /// POSTs `body` to `path` and hands each line of the answer to `onLine` as it arrives (a
@@ -80,17 +73,14 @@ public struct APIClient: Sendable {
         var r = HTTPRequest(method: "POST", target: path, headers: [("host", "\(host):\(port)"), ("content-type", "application/json")],
                             body: Array(body.serialized().utf8))
         sign(&r, service: "kinesis")
-        let fd = try connect()
-        defer { close(fd) }
-        try send(fd, r)
+        let connection: HTTPConnection
+        do throws(HTTPClientError) {
+            connection = try HTTPConnection.open(host: host, port: port)
+            try connection.send(r)
+        } catch { throw fail(error.message) }
+        defer { connection.close() }
         var buffer: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        func more() -> Bool {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
-            if n <= 0 { return false }
-            buffer += chunk[0..<n]
-            return true
-        }
+        func more() -> Bool { connection.receive(into: &buffer) }
         while buffer.firstRange(of: [13, 10, 13, 10]) == nil { guard more() else { throw Failure(name: "", message: "no answer from \(url)", status: 0) } }
         let end = buffer.firstRange(of: [13, 10, 13, 10])!
         let head = String(decoding: buffer[..<end.lowerBound], as: UTF8.self).lowercased()
@@ -130,8 +120,7 @@ public struct APIClient: Sendable {
 
     /// Signs a request with Signature Version 4 (its host, content type, date, target and token headers).
     func sign(_ request: inout HTTPRequest, service: String) {
-        SigV4.sign(&request, credentials: AWSCredentials(accessKeyId: accessKey, secretAccessKey: secret, sessionToken: sessionToken, source: ""),
-                   region: region, service: service)
+        SigV4.sign(&request, credentials: credentials, region: region, service: service)
     }
 
     /// Runs SQL through the server's SQL API (`POST /v1/sql`): the status and the JSON answer.
@@ -155,84 +144,9 @@ public struct APIClient: Sendable {
 
     private func fail(_ why: String) -> Failure { Failure(name: "", message: "cannot reach the server at \(url): \(why)", status: 0) }
 
-    /// A connected socket.
-    private func connect() throws(Failure) -> Int32 {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>? = nil
-        guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else { throw fail("unknown host \(host)") }
-        defer { freeaddrinfo(list) }
-        var at: UnsafeMutablePointer<addrinfo>? = first
-        while let a = at {
-            let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype, a.pointee.ai_protocol)
-            if fd >= 0 && Glibc.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 {
-                // A server that stops answering is given up after a minute (a push query's answer
-                // has a blank line each idle second, so a live one never waits that long).
-                var tv = timeval(tv_sec: 60, tv_usec: 0)
-                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                return fd
-            }
-            if fd >= 0 { close(fd) }
-            at = a.pointee.ai_next
-        }
-        throw fail(String(cString: strerror(errno)))
-    }
-
-    private func send(_ fd: Int32, _ r: HTTPRequest) throws(Failure) {
-        var head = "\(r.method) \(r.target) HTTP/1.1\r\n"
-        for (n, v) in r.headers { head += "\(n): \(v)\r\n" }
-        head += "content-length: \(r.body.count)\r\nconnection: close\r\n\r\n"
-        let bytes = Array(head.utf8) + r.body
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { throw fail("the connection closed while sending") }
-            sent += n
-        }
-    }
-
     /// Sends the request on a new connection and reads the answer to its end.
     private func exchange(_ r: HTTPRequest) throws(Failure) -> (Int, [UInt8]) {
-        let fd = try connect()
-        defer { close(fd) }
-        try send(fd, r)
-        var answer: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            answer += buffer[0..<n]
-        }
-        // Status line, headers, body (by Content-Length, else chunked, else to the close).
-        guard let end = answer.firstRange(of: [13, 10, 13, 10]) else { throw fail("no answer") }
-        let headText = String(decoding: answer[..<end.lowerBound], as: UTF8.self)
-        let lines = headText.split(separator: "\r\n")
-        guard let statusLine = lines.first, let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
-            throw fail("a malformed answer")
-        }
-        var body = Array(answer[end.upperBound...])
-        let headers = lines.dropFirst().map { $0.lowercased() }
-        if let cl = headers.first(where: { $0.hasPrefix("content-length:") }), let n = Int(cl.dropFirst(15).trimmingCharacters(in: .whitespaces)) {
-            body = Array(body.prefix(n))
-        } else if headers.contains(where: { $0.hasPrefix("transfer-encoding:") && $0.contains("chunked") }) {
-            body = Self.dechunk(body)
-        }
-        return (status, body)
-    }
-
-    static func dechunk(_ b: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = [], i = 0
-        while let nl = b[i...].firstRange(of: [13, 10]) {
-            guard let size = Int(String(decoding: b[i..<nl.lowerBound], as: UTF8.self).split(separator: ";").first ?? "", radix: 16), size > 0 else { break }
-            let start = nl.upperBound
-            guard start + size <= b.count else { break }
-            out += b[start..<(start + size)]
-            i = start + size + 2
-            if i >= b.count { break }
-        }
-        return out
+        do throws(HTTPClientError) { return try HTTPClient.exchange(host: host, port: port, r) } catch { throw fail(error.message) }
     }
 }
 

@@ -1,0 +1,65 @@
+public import SluiceCore
+
+/// A client of an AWS JSON 1.1 API (Kinesis, Firehose, DynamoDB) at an endpoint over plain
+/// HTTP (`http://HOST:PORT`: a local endpoint such as `sluice serve` or moto's server): each call
+/// a POST with `X-Amz-Target: PREFIX.Operation`, SigV4-signed with the credentials given.
+public struct AWSJSONClient: Sendable {
+    public let host: String
+    public let port: UInt16
+    public let service: String
+    public let targetPrefix: String
+    let credentials: AWSCredentials
+    public let region: String
+
+    /// A failed call: the API's error (`name` from `__type`, without its namespace), or no answer
+    /// (`name` empty, `status` 0).
+    public struct Failure: Error, CustomStringConvertible, Equatable {
+        public var name: String
+        public var message: String
+        public var status: Int
+        /// Without an answer: why (the connection's error).
+        public var unreachable: String? = nil
+        public var description: String { name.isEmpty ? message : "\(name): \(message)" }
+    }
+
+    /// Nil when `endpoint` is not `http://HOST:PORT` (a trailing slash allowed).
+    public init?(endpoint: String, service: String, targetPrefix: String, credentials: AWSCredentials, region: String) {
+        guard endpoint.hasPrefix("http://") else { return nil }
+        var rest = endpoint.dropFirst("http://".count)
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        guard let colon = rest.lastIndex(of: ":"), colon != rest.startIndex, let p = UInt16(rest[rest.index(after: colon)...]) else { return nil }
+        host = String(rest[..<colon])
+        port = p
+        self.service = service
+        self.targetPrefix = targetPrefix
+        self.credentials = credentials
+        self.region = region
+    }
+
+    /// Kinesis Data Streams at `endpoint`.
+    public static func kinesis(endpoint: String, credentials: AWSCredentials, region: String) -> AWSJSONClient? {
+        AWSJSONClient(endpoint: endpoint, service: "kinesis", targetPrefix: "Kinesis_20131202", credentials: credentials, region: region)
+    }
+
+    public var endpoint: String { "http://\(host):\(port)" }
+
+    /// Calls `operation` with its JSON input; returns its JSON output.
+    public func call(_ operation: String, _ input: JSONValue) throws(Failure) -> JSONValue {
+        var request = HTTPRequest(method: "POST", target: "/", headers: [
+            ("host", "\(host):\(port)"), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", targetPrefix + "." + operation),
+        ], body: Array(input.serialized().utf8))
+        SigV4.sign(&request, credentials: credentials, region: region, service: service)
+        let status: Int, answer: [UInt8]
+        do throws(HTTPClientError) {
+            (status, answer) = try HTTPClient.exchange(host: host, port: port, request)
+        } catch {
+            throw Failure(name: "", message: "cannot reach \(service) at \(endpoint): \(error.message)", status: 0, unreachable: error.message)
+        }
+        let json = answer.isEmpty ? JSONValue.object(JSONObject()) : ((try? JSONValue.parse(bytes: answer)) ?? .null)
+        guard (200..<300).contains(status) else {
+            let name = json["__type"]?.stringValue.map { String($0.split(separator: "#").last ?? "") } ?? "HTTP \(status)"
+            throw Failure(name: name, message: json["message"]?.stringValue ?? json["Message"]?.stringValue ?? String(decoding: answer.prefix(300), as: UTF8.self), status: status)
+        }
+        return json
+    }
+}
