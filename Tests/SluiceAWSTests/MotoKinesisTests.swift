@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+import SluiceCore
+@testable import SluiceAWS
+
+/// moto's server (Kinesis, DynamoDB and S3 in one process) on a free port, for one test. It is
+/// run as the Python installation's own `bin/moto_server` (not a shim that would run it as a
+/// child), so that killing the process stops the server.
+final class MotoServer {
+    /// The server's script: `sys.prefix/bin/moto_server` of the `python3` on the PATH, when moto is installed there.
+    static let path: String? = {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import sys, os, moto; print(os.path.join(sys.prefix, 'bin', 'moto_server'))"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let path = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return p.terminationStatus == 0 && FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    }()
+
+    let process = Process()
+    let port: UInt16
+
+    init() throws {
+        // A free port: bound, read, released.
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var a = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
+        port = UInt16(bigEndian: a.sin_port)
+        close(s)
+        process.executableURL = URL(fileURLWithPath: MotoServer.path!)
+        process.arguments = ["-p", String(port)]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<100 {
+            if let c = try? HTTPConnection.open(host: "127.0.0.1", port: port, timeout: 5) { c.close(); return }
+            usleep(100_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        throw HTTPClientError("moto_server did not start on port \(port)")
+    }
+
+    var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+/// The AWS JSON client against moto's server as a second Kinesis endpoint: the same calls as
+/// against `sluice serve` (AWSClientServeTests) give the same answers.
+@Suite("AWS JSON client against moto's server", .enabled(if: MotoServer.path != nil, "moto is not installed for python3 (pip install 'moto[server]'; .ci/run installs it)"))
+struct MotoKinesisTests {
+    @Test func aStreamIsCreatedWrittenAndReadBack() throws {
+        let moto = try MotoServer()
+        let credentials = AWSCredentials(accessKeyId: "AKIDTEST", secretAccessKey: "test-secret", source: "the test")
+        let k = try #require(AWSJSONClient.kinesis(endpoint: moto.endpoint, credentials: credentials, region: "us-east-1"))
+        _ = try k.call("CreateStream", ["StreamName": "events", "ShardCount": 2])
+        var status = ""
+        for _ in 0..<50 where status != "ACTIVE" {
+            status = try k.call("DescribeStreamSummary", ["StreamName": "events"])["StreamDescriptionSummary"]?["StreamStatus"]?.stringValue ?? ""
+            if status != "ACTIVE" { usleep(100_000) }
+        }
+        #expect(status == "ACTIVE")
+        let put = try k.call("PutRecord", ["StreamName": "events", "PartitionKey": "k1", "Data": .string(Data("hello".utf8).base64EncodedString())])
+        let shard = try #require(put["ShardId"]?.stringValue)
+        let shards = try k.call("ListShards", ["StreamName": "events"])["Shards"]?.arrayValue ?? []
+        #expect(shards.count == 2 && shards.contains { $0["ShardId"]?.stringValue == shard })
+        let iterator = try #require(try k.call("GetShardIterator", ["StreamName": "events", "ShardId": .string(shard), "ShardIteratorType": "TRIM_HORIZON"])["ShardIterator"]?.stringValue)
+        let records = try k.call("GetRecords", ["ShardIterator": .string(iterator)])["Records"]?.arrayValue ?? []
+        #expect(records.count == 1 && records.first?["PartitionKey"]?.stringValue == "k1")
+        #expect(records.first?["Data"]?.stringValue.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } == "hello")
+        do {
+            _ = try k.call("DescribeStreamSummary", ["StreamName": "missing"])
+            Issue.record("a missing stream answered")
+        } catch {
+            #expect(error.name == "ResourceNotFoundException" && error.status == 400, "\(error)")
+        }
+    }
+}
