@@ -170,7 +170,7 @@ extension Parser {
             throw refuse("ORDER BY ... WITHIN (re-sorting rows that come out of order) is not run: a stream's rows come in ROWTIME order")
         }
         func isRowtime(_ e: Expr) -> Bool { if case .column(_, let n) = e.kind { return n.name.uppercased() == "ROWTIME" } else { return false } }
-        guard let lead = keys.first?.0 else { throw refuse("ORDER BY needs a key") }
+        let lead = keys[0].0  // at least one: read by the repeat above
         // Over plain rows: the interval of ROWTIME the leading key gives, which says when rows leave.
         var interval: IntervalLiteral? = nil
         if q.groupBy.isEmpty {

@@ -1,6 +1,3 @@
-import SluiceCore
-import SluiceAWS
-
 public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
