@@ -44,7 +44,8 @@ let package = Package(
         .target(name: "SluiceDelivery", dependencies: ["SluiceCore", "SluiceCodecs", "SluiceStreams"], swiftSettings: strict),
         // Layer 3: where SQL and execution meet: statements, physical plans, the driver, sinks.
         .target(name: "SluiceEngine",
-                dependencies: ["SluiceCore", "SluiceCodecs", "SluiceSQL", "SluicePlanner", "SluiceDataflow", "SluiceStreams", "SluiceDelivery"],
+                dependencies: ["SluiceCore", "SluiceCodecs", "SluiceSQL", "SluicePlanner", "SluiceDataflow", "SluiceStreams", "SluiceDelivery",
+                               "SluiceAWS", "SluiceKinesis"],
                 swiftSettings: hot),
         // Layer 2: Kinesis Data Analytics applications as users have them (describe-application,
         // CreateApplication, CloudFormation), read into one model.
@@ -53,6 +54,9 @@ let package = Package(
         // the CLI's profiles, HTTP requests, SHA-256 and Signature Version 4 (the server's
         // verifier and the clients' signer share it).
         .target(name: "SluiceAWS", dependencies: ["SluiceCore"], swiftSettings: strict),
+        // Layer 2: remote Kinesis data streams through their API: typed calls with retries and
+        // backoff, a polling reader with the store's consumer contract, shard leases.
+        .target(name: "SluiceKinesis", dependencies: ["SluiceCore", "SluiceStreams", "SluiceAWS"], swiftSettings: strict),
         // Layer 4: HTTP/1.1 on sockets; the Kinesis and Firehose JSON APIs over the store and delivery streams.
         .target(name: "SluiceServer", dependencies: ["SluiceCore", "SluiceStreams", "SluiceDelivery", "SluiceAWS"], swiftSettings: strict),
         // Layer 5: command line (argument parsing, terminal output).
@@ -69,16 +73,18 @@ let package = Package(
         .testTarget(name: "SluiceCodecsTests", dependencies: ["SluiceCodecs", "SluiceCore"]),
         .testTarget(name: "SluiceDataflowTests", dependencies: ["SluiceDataflow", "SluiceCore"]),
         .testTarget(name: "SluicePlannerTests", dependencies: ["SluicePlanner", "SluiceSQL", "SluiceCore"]),
-        .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceEngine", "SluiceStreams", "SluiceSQL", "SluiceCodecs", "SluiceCore", "CSQLite", "SluiceTestSupport", "SluiceCLI"], exclude: ["slt"]),
+        .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceEngine", "SluiceStreams", "SluiceSQL", "SluiceCodecs", "SluiceCore", "CSQLite", "SluiceTestSupport", "SluiceCLI", "SluiceAWS"], exclude: ["slt"]),
         .testTarget(name: "SluiceSQLTests", dependencies: ["SluiceSQL", "SluiceCore"], exclude: ["Fixtures"]),
         .testTarget(name: "SluiceStreamsTests", dependencies: ["SluiceStreams", "SluiceCore"]),
         .testTarget(name: "SluiceChecksumTests", dependencies: ["SluiceChecksum"]),
         .testTarget(name: "SluiceKDATests", dependencies: ["SluiceKDA", "SluiceCore"]),
         // Test only: helpers shared by test targets (a local HTTP listener).
-        .target(name: "SluiceTestSupport", path: "Tests/SluiceTestSupport", swiftSettings: strict),
+        .target(name: "SluiceTestSupport", dependencies: ["SluiceServer", "SluiceKinesis", "SluiceAWS", "SluiceStreams", "SluiceCore"],
+                path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceTestSupport"]),
         .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceStreams", "SluiceDelivery", "SluiceCore", "SluiceAWS"]),
         .testTarget(name: "SluiceAWSTests", dependencies: ["SluiceAWS", "SluiceCore"]),
+        .testTarget(name: "SluiceKinesisTests", dependencies: ["SluiceKinesis", "SluiceAWS", "SluiceStreams", "SluiceCore", "SluiceServer", "SluiceTestSupport"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceAWS"], exclude: ["Snapshots", "KDAApps"]),
     ],
     swiftLanguageModes: [.v6]

@@ -41,7 +41,20 @@ public struct AWSJSONClient: Sendable {
         AWSJSONClient(endpoint: endpoint, service: "kinesis", targetPrefix: "Kinesis_20131202", credentials: credentials, region: region)
     }
 
+    /// Firehose at `endpoint`.
+    public static func firehose(endpoint: String, credentials: AWSCredentials, region: String) -> AWSJSONClient? {
+        AWSJSONClient(endpoint: endpoint, service: "firehose", targetPrefix: "Firehose_20150804", credentials: credentials, region: region)
+    }
+
+    /// DynamoDB at `endpoint`.
+    public static func dynamoDB(endpoint: String, credentials: AWSCredentials, region: String) -> AWSJSONClient? {
+        AWSJSONClient(endpoint: endpoint, service: "dynamodb", targetPrefix: "DynamoDB_20120810", credentials: credentials, region: region)
+    }
+
     public var endpoint: String { "http://\(host):\(port)" }
+    /// Where the credentials came from and their access key id (for messages; never the secret).
+    public var credentialsSource: String { credentials.source }
+    public var accessKeyId: String { credentials.accessKeyId }
 
     /// Calls `operation` with its JSON input; returns its JSON output.
     public func call(_ operation: String, _ input: JSONValue) throws(Failure) -> JSONValue {

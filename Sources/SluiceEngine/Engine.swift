@@ -8,6 +8,7 @@ import Glibc
 import Synchronization
 public import SluiceStreams
 public import SluiceDelivery
+public import SluiceAWS
 
 /// An error from the engine: diagnostics that point into the SQL, or a plain message.
 public struct EngineError: Error, Sendable, CustomStringConvertible {
@@ -114,6 +115,9 @@ public final class Engine {
     /// A server's engine: each persistent query runs on a thread of its own (QueryRunner), and
     /// `step()` runs the rest (ad-hoc queries, firehose delivery, metrics, table refreshes).
     public var threadedQueries = false
+    /// Where remote streams' credentials and default region come from (the process's environment
+    /// and the AWS CLI's files, as the CLI reads them).
+    public var aws = AWSProfiles()
 
     func emit(_ event: String, query: String?, _ message: String, _ fields: [(String, JSONValue)] = []) {
         services.withLock { onEvent?(EngineEvent(event: event, query: query, message: message, fields: fields)) }
@@ -348,6 +352,9 @@ public final class Engine {
                 } else {
                     sink = try FileSink(path: def.path ?? "", format: def.format, columns: columns)
                 }
+            case .stream(let def) where Engine.isRemote(def):
+                sink = RemoteStreamSink(client: try kinesisClient(def), columns: columns, partitionKey: Engine.text(def.options["partition_key"]),
+                                        format: Engine.text(def.options["format"])?.lowercased() == "csv" ? .csv : .json)
             case .stream(let def):
                 sink = StreamSink(store: store, stream: def.name, columns: columns, partitionKey: Engine.text(def.options["partition_key"]),
                                   arrivalColumn: StreamSink.arrivalColumn(plan.schema.map { ($0.name, $0.type) }),
@@ -720,6 +727,11 @@ public final class Engine {
         func bad(_ m: String, _ help: String? = nil) -> EngineError {
             EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: m, span: span, help: help)])
         }
+        if Engine.isRemote(def), case .failure(let d) = remoteOptions(def) {
+            var d = d
+            d.span = span
+            throw EngineError(diagnostics: [d])
+        }
         let format = Engine.text(def.options["format"]) ?? "json"
         guard format == "json" || format == "csv" else { throw bad("format must be 'json' or 'csv', not '\(format)'") }
         if let b = Engine.text(def.options["bad_records"]), !["error_stream", "drop", "fail"].contains(b) {
@@ -755,6 +767,8 @@ public final class Engine {
 
     /// Creates the stream in the store unless it exists (then it is attached as it is).
     func ensureStream(_ def: StreamDefinition) throws(EngineError) {
+        // A remote stream is there or not at its endpoint: a query that reads it says which.
+        if Engine.isRemote(def) { return }
         do {
             _ = try store.describeStreamSummary(name: def.name)
             return

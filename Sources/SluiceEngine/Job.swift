@@ -9,7 +9,10 @@ import SluiceStreams
 /// source's columns, with its own watermark. A join of two streams has two.
 final class JobInput {
     let source: SourceNode
-    let consumer: StreamConsumer
+    /// The built-in store's consumer, or a remote Kinesis stream's reader.
+    let consumer: any ShardRecordSource
+    /// Read from a remote Kinesis stream (arrival times are the endpoint's).
+    let remote: Bool
     var tracker: WatermarkTracker
     var decoder: SourceDecoder
     /// CSV with `header = true`: the decoder binds by name once the stream's header is known.
@@ -56,10 +59,17 @@ final class JobInput {
                 decoder.use(csv: Job.positional(decoder.fieldSpecs, source.stream, csvDelimiter))
             }
         }
+        remote = Engine.isRemote(source.stream)
+        if remote {
+            consumer = try engine.remoteReader(source.stream)
+        } else {
+            do { consumer = try StreamConsumer(store: engine.store, stream: source.stream.name, application: application) } catch {
+                throw EngineError(message: "cannot read stream \(source.stream.name): \(error)")
+            }
+        }
         do {
-            consumer = try StreamConsumer(store: engine.store, stream: source.stream.name, application: application)
             let now = engine.clock.nowMillis()
-            for s in try engine.store.listShards(streamName: source.stream.name).shards { tracker.addShard(s.shardId, now: now) }
+            for s in try consumer.shardIds() { tracker.addShard(s, now: now) }
         } catch {
             throw EngineError(message: "cannot read stream \(source.stream.name): \(error)")
         }
@@ -329,13 +339,16 @@ final class Job {
             for k in producing {
                 let r = result(k)
                 var n = keep[k]
+                // (A remote stream's arrivals are its endpoint's clock, not this one: only the
+                // reads' own limits order them.)
+                let local = !inputs[reads[k].input].remote
                 func waits(_ a: Int64) -> Bool {
-                    a > pollStart || (current && a == pollStart) || limits.contains { $0.read != k && (a > $0.arrival || (a == $0.arrival && k > $0.read)) }
+                    (local && (a > pollStart || (current && a == pollStart))) || limits.contains { $0.read != k && (a > $0.arrival || (a == $0.arrival && k > $0.read)) }
                 }
                 while n > 0 && waits(r.records.arrivalMillis(n - 1)) { n -= 1 }
                 if n < keep[k] {
                     let id = shardId(k)
-                    inputs[reads[k].input].consumer.rewind(shard: id, to: n > 0 ? .sequenceNumber(r.sequenceNumber(n - 1).description) : before[reads[k].input][id])
+                    inputs[reads[k].input].consumer.rewind(shard: id, to: n > 0 ? .sequenceNumber(r.sequenceNumberText(n - 1)) : before[reads[k].input][id])
                     keep[k] = n
                 }
             }
@@ -343,6 +356,8 @@ final class Job {
         var batches: [Decoded] = []
         // Records held back count as work: the next step takes them.
         var read = reads.indices.contains { keep[$0] < result($0).records.count }
+        // A remote reader that left a shard for later (read-rate limit, throttling) has more.
+        if inputs.contains(where: \.consumer.hasMore) { read = true }
         for g in reads.indices where keep[g] > 0 {
             let input = inputs[reads[g].input]
             read = true
@@ -386,7 +401,7 @@ final class Job {
     private func stop(at f: RecordFailure, read k: Int, _ reads: [Read], _ polled: [[StreamConsumer.ShardRecords]], _ keep: [Int],
                       _ decoded: [Decoded], now: Int64) throws(EngineError) -> Never {
         let r = polled[reads[k].input][reads[k].shard].result
-        let bad = (0..<keep[k]).first { r.sequenceNumber($0).description == f.sequenceNumber } ?? keep[k]
+        let bad = (0..<keep[k]).first { r.sequenceNumberText($0) == f.sequenceNumber } ?? keep[k]
         let badArrival = bad < r.records.count ? r.records.arrivalMillis(bad) : Int64.max
         fatal = nil
         var batches = decoded.filter { $0.read == k }
@@ -599,7 +614,7 @@ final class Job {
                     (i, user) = (r, nil)
                 }
                 failures[k].shardId = read.shard
-                failures[k].sequenceNumber = read.result.sequenceNumber(i).description
+                failures[k].sequenceNumber = read.result.sequenceNumberText(i)
                 failures[k].rowtime = read.result.records.arrivalMillis(i)
                 var data = read.result.records.data(i)
                 if let u = user {
@@ -632,7 +647,7 @@ final class Job {
         input.decoder.shard = shard
         func failed(_ e: DecodeError, _ i: Int, _ data: [UInt8], subsequence: Int?) {
             var f = RecordFailure(kind: "decode", message: e.description + (subsequence.map { " (user record \($0) of an aggregated record)" } ?? ""),
-                                  shardId: shard, sequenceNumber: r.sequenceNumber(i).description, data: String(decoding: data, as: UTF8.self))
+                                  shardId: shard, sequenceNumber: r.sequenceNumberText(i), data: String(decoding: data, as: UTF8.self))
             f.rowtime = r.records.arrivalMillis(i)
             counters.bad += 1
             counters.note(f)

@@ -155,6 +155,26 @@ public struct GetRecordsResult: Sendable {
     /// The read went to the end of what the shard held (false: it stopped at its limit or at a
     /// segment's end, and more records are there to read now).
     public var reachedEnd: Bool = true
+    /// Records of a remote stream: their sequence numbers as the endpoint gave them (the
+    /// built-in store's are computed from the shard and the record's index instead).
+    public var remoteSequenceNumbers: [String]? = nil
+
+    public init(records: RecordBatch, shardIndex: UInt32, shardCreationSeconds: UInt64, nextShardIterator: String?,
+                millisBehindLatest: Int64, childShards: [ChildShard]? = nil, reachedEnd: Bool = true, remoteSequenceNumbers: [String]? = nil) {
+        self.records = records
+        self.shardIndex = shardIndex
+        self.shardCreationSeconds = shardCreationSeconds
+        self.nextShardIterator = nextShardIterator
+        self.millisBehindLatest = millisBehindLatest
+        self.childShards = childShards
+        self.reachedEnd = reachedEnd
+        self.remoteSequenceNumbers = remoteSequenceNumbers
+    }
+
+    /// Record i's sequence number as text, whichever kind of stream it came from.
+    public func sequenceNumberText(_ i: Int) -> String {
+        remoteSequenceNumbers?[i] ?? sequenceNumber(i).description
+    }
 
     public func sequenceNumber(_ i: Int) -> SequenceNumber {
         SequenceNumber(shardCreationSeconds: shardCreationSeconds, shardIndex: shardIndex,

@@ -44,6 +44,17 @@ public struct RecordBatch: Sendable {
 
     static let empty = RecordBatch(buffer: [], entries: [])
 
+    /// Records read from elsewhere (a remote stream's GetRecords): each one's partition key and
+    /// data packed into `bytes` (key then data), its arrival, and its place `i` as its index.
+    public init(bytes: [UInt8], records: [(keyOffset: Int, keyLength: Int, dataLength: Int, arrival: Int64)]) {
+        var entries: [Entry] = []
+        entries.reserveCapacity(records.count)
+        for (i, r) in records.enumerated() {
+            entries.append(Entry(index: UInt64(i), arrival: r.arrival, keyOffset: r.keyOffset, keyLength: r.keyLength, dataLength: r.dataLength))
+        }
+        self.init(buffer: bytes, entries: entries)
+    }
+
     public var count: Int { entries.count }
     public var isEmpty: Bool { entries.isEmpty }
 

@@ -1,6 +1,26 @@
 import Foundation
 import SluiceCore
 
+/// What a query reads a stream through: every shard's records, parents before children, with
+/// read positions that can be set back (a step that holds records back) and restored (a
+/// checkpoint). The built-in store's `StreamConsumer` is one; a remote Kinesis stream's reader
+/// is another. One reader is used from one thread at a time.
+public protocol ShardRecordSource: AnyObject {
+    /// Positions read so far, by shard (absent: nothing read yet).
+    var positions: [String: StreamConsumer.Position] { get }
+    /// Reads once from every shard that is ready; shards with nothing new are left out.
+    func poll(limitPerShard: Int) throws(StreamError) -> [StreamConsumer.ShardRecords]
+    /// Moves one shard's read position back; nil: where the shard starts for this reader.
+    func rewind(shard: String, to position: StreamConsumer.Position?)
+    /// Sets every read position (a checkpoint restored).
+    func seek(to positions: [String: StreamConsumer.Position])
+    /// The shards there are now (for the watermark: each shard counts until it is idle or done).
+    func shardIds() throws(StreamError) -> [String]
+    /// Whether records are known to be waiting that the last poll did not take (a shard left
+    /// for later by a read-rate limit or throttling, or a read that stopped short of its end).
+    var hasMore: Bool { get }
+}
+
 /// A named consumer application that reads every shard of a stream and keeps a durable checkpoint
 /// per shard, with the Kinesis Client Library's contract:
 /// - a shard is read from its checkpoint (after it), or from TRIM_HORIZON when it has none;
@@ -9,7 +29,7 @@ import SluiceCore
 /// - `checkpoint()` makes the positions read so far durable; a restarted consumer resumes there.
 ///
 /// One consumer object is used from one thread at a time.
-public final class StreamConsumer: @unchecked Sendable {
+public final class StreamConsumer: ShardRecordSource, @unchecked Sendable {
     public enum Position: Sendable, Equatable {
         /// Everything up to and including this sequence number has been processed.
         case sequenceNumber(String)
@@ -21,6 +41,10 @@ public final class StreamConsumer: @unchecked Sendable {
     public struct ShardRecords: Sendable {
         public var shardId: String
         public var result: GetRecordsResult
+        public init(shardId: String, result: GetRecordsResult) {
+            self.shardId = shardId
+            self.result = result
+        }
     }
 
     public let store: StreamStore
@@ -104,8 +128,14 @@ public final class StreamConsumer: @unchecked Sendable {
         return try store.getRecords(shardIterator: it, limit: limit)
     }
 
-    /// Sets the read positions (a query restored from its own checkpoint): each shard is read
-    /// after its position, shards without one from TRIM_HORIZON. Nothing is made durable.
+    public func shardIds() throws(StreamError) -> [String] {
+        try store.listShards(streamName: stream).shards.map(\.shardId)
+    }
+
+    /// A poll reads every ready shard as far as it holds (up to the limit), so nothing waits
+    /// that the next poll is not told of by its results.
+    public var hasMore: Bool { false }
+
     /// Moves one shard's read position back (records after it are read again by the next poll);
     /// nil: the shard's start.
     public func rewind(shard: String, to position: Position?) {
@@ -113,6 +143,8 @@ public final class StreamConsumer: @unchecked Sendable {
         iterators[shard] = nil
     }
 
+    /// Sets the read positions (a query restored from its own checkpoint): each shard is read
+    /// after its position, shards without one from TRIM_HORIZON. Nothing is made durable.
     public func seek(to positions: [String: Position]) {
         self.positions = positions
         iterators = [:]

@@ -11,6 +11,8 @@ public struct StreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case expiredNextToken = "ExpiredNextTokenException"
         case limitExceeded = "LimitExceededException"
         case internalFailure = "InternalFailure"
+        /// A remote endpoint refused the credentials (whatever it named the refusal).
+        case accessDenied = "AccessDeniedException"
         /// The data directory is locked by another process (not a Kinesis error; local only).
         case dataDirectoryInUse = "DataDirectoryInUse"
         /// A file in the data directory could not be read or written (local only).

@@ -1,0 +1,127 @@
+import Foundation
+import SluiceAWS
+import SluiceCore
+import SluiceKinesis
+import SluicePlanner
+import SluiceStreams
+
+/// Streams that live in a remote Kinesis (`CREATE STREAM ... WITH (connector = 'kinesis', ...)`):
+/// their options checked, and the client a query reads them through (and an INSERT INTO writes
+/// them through), with credentials and the region found as the AWS CLI finds them.
+extension Engine {
+    /// What a remote stream's options say, checked.
+    struct RemoteStreamOptions {
+        var stream: String
+        var arn: String?
+        var region: String
+        var endpoint: String
+        var start: RemoteStreamConsumer.Start
+    }
+
+    static func isRemote(_ def: StreamDefinition) -> Bool { text(def.options["connector"]) != nil }
+
+    /// The remote stream `def` declares; an error that says which option to mend.
+    func remoteOptions(_ def: StreamDefinition) -> Result<RemoteStreamOptions, Diagnostic> {
+        func bad(_ m: String, _ help: String? = nil) -> Result<RemoteStreamOptions, Diagnostic> {
+            .failure(Diagnostic(id: "plan.bad-option", message: "stream \(def.name): " + m, span: def.span, help: help))
+        }
+        let o = def.options
+        let connector = Engine.text(o["connector"]) ?? ""
+        guard connector.lowercased() == "kinesis" else {
+            return bad("connector must be 'kinesis' (a remote Kinesis data stream), not '\(connector)'",
+                       "without connector the stream is the built-in store's")
+        }
+        var name = Engine.text(o["stream"])
+        let arn = Engine.text(o["stream_arn"])
+        var arnRegion: String? = nil
+        if let a = arn {
+            guard let parsed = KinesisClient.parseARN(a) else {
+                return bad("stream_arn '\(a)' is not a Kinesis stream ARN", "arn:aws:kinesis:REGION:ACCOUNT:stream/NAME")
+            }
+            if let n = name, n != parsed.name { return bad("stream '\(n)' and stream_arn '\(a)' name different streams") }
+            name = parsed.name
+            arnRegion = parsed.region
+        }
+        guard let stream = name, !stream.isEmpty else {
+            return bad("a stream with connector = 'kinesis' needs stream = 'NAME' or stream_arn = 'ARN'")
+        }
+        guard let region = Engine.text(o["region"]) ?? arnRegion ?? aws.region() else {
+            return bad("no region: give region = '...', or set AWS_REGION or a region in the profile's ~/.aws/config section")
+        }
+        if let r = Engine.text(o["region"]), let ar = arnRegion, r != ar {
+            return bad("region '\(r)' is not the region of stream_arn (\(ar))")
+        }
+        let endpoint = Engine.text(o["endpoint"]) ?? "https://kinesis.\(region).amazonaws.com"
+        guard endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://") else {
+            return bad("endpoint '\(endpoint)' must be a URL such as 'http://127.0.0.1:4567' or 'https://kinesis.\(region).amazonaws.com'")
+        }
+        let startText = Engine.text(o["start"]) ?? "TRIM_HORIZON"
+        let start: RemoteStreamConsumer.Start
+        switch startText.uppercased() {
+        case "TRIM_HORIZON": start = .trimHorizon
+        case "LATEST": start = .latest
+        default:
+            let words = startText.split(separator: " ", maxSplits: 1)
+            guard words.count == 2, words[0].uppercased() == "AT_TIMESTAMP", let t = TimeFormat.parseISO8601(words[1]) else {
+                return bad("start must be 'TRIM_HORIZON', 'LATEST' or 'AT_TIMESTAMP 2026-01-01T00:00:00Z', not '\(startText)'")
+            }
+            start = .atTimestamp(t)
+        }
+        if Engine.text(o["consumer"]) != nil {
+            return bad("consumer (enhanced fan-out through SubscribeToShard) is not supported yet",
+                       "leave it out: the stream is read by GetRecords polling, five reads a second per shard")
+        }
+        for local in ["shards", "retention"] where o[local] != nil {
+            return bad("\(local) is an option of the built-in store's streams; a remote stream's shards and retention are its own")
+        }
+        return .success(RemoteStreamOptions(stream: stream, arn: arn, region: region, endpoint: endpoint, start: start))
+    }
+
+    /// A client of the remote stream `def`, with the credentials of the environment or profile.
+    func kinesisClient(_ def: StreamDefinition) throws(EngineError) -> KinesisClient {
+        let o: RemoteStreamOptions
+        switch remoteOptions(def) {
+        case .success(let r): o = r
+        case .failure(let d): throw EngineError(diagnostics: [d])
+        }
+        let found: AWSCredentials?
+        do { found = try aws.credentials() } catch {
+            throw EngineError(message: "stream \(def.name): \(error.message)")
+        }
+        guard let credentials = found else {
+            throw EngineError(message: "stream \(def.name): no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile of ~/.aws/credentials")
+        }
+        guard let api = AWSJSONClient.kinesis(endpoint: o.endpoint, credentials: credentials, region: o.region) else {
+            throw EngineError(message: "stream \(def.name): endpoint \(o.endpoint): only plain http:// endpoints are supported yet")
+        }
+        return KinesisClient(api: api, stream: o.stream, streamARN: o.arn)
+    }
+
+    /// The reader of a remote stream for a query, after checking that the stream is there and
+    /// the credentials are taken (one clear error naming which is wrong).
+    func remoteReader(_ def: StreamDefinition) throws(EngineError) -> RemoteStreamConsumer {
+        let client = try kinesisClient(def)
+        guard case .success(let o) = remoteOptions(def) else { preconditionFailure("checked by kinesisClient") }
+        do {
+            let status = try client.status()
+            guard status == "ACTIVE" || status == "UPDATING" else {
+                throw EngineError(message: "stream \(def.name): \(client.place) is \(status), not ACTIVE")
+            }
+        } catch let e as EngineError {
+            throw e
+        } catch {
+            throw EngineError(message: "stream \(def.name): \(Engine.remoteProblem(error))")
+        }
+        return RemoteStreamConsumer(client: client, start: o.start, nowMillis: clock.nowMillis())
+    }
+
+    /// A remote failure as a user reads it: which of endpoint, credentials or stream is wrong.
+    static func remoteProblem(_ e: any Error) -> String {
+        guard let s = e as? StreamError else { return "\(e)" }
+        switch s.code {
+        case .resourceNotFound: return "no such stream: \(s.message)"
+        case .accessDenied: return "bad credentials: \(s.message)"
+        default: return s.message
+        }
+    }
+}

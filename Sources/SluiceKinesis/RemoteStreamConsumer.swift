@@ -1,0 +1,162 @@
+import Foundation
+public import SluiceStreams
+
+/// A query's reader of a remote Kinesis stream through GetRecords polling, with the built-in
+/// store's consumer contract (`ShardRecordSource`), so that everything a query does over the
+/// store (watermarks, idle shards, checkpoints, the error stream) works the same:
+/// - every shard is read from its position (after it), else from where the stream declares it
+///   starts (TRIM_HORIZON, LATEST as the time the reader began, or AT_TIMESTAMP);
+/// - a child shard after a reshard is read once its parents are read to their end;
+/// - each shard is read at most `readsPerSecond` times a second (Kinesis allows five), a poll
+///   waiting for the earliest shard it may read; a shard the endpoint throttles is left for a
+///   backoff while the others go on, and the throttling is counted;
+/// - an expired iterator is renewed from the last sequence number read.
+///
+/// One reader is used from one thread at a time.
+public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable {
+    public enum Start: Sendable, Equatable {
+        case trimHorizon
+        /// Records that arrive from the reader's start on (AT_TIMESTAMP of that instant, so a
+        /// shard's start is the same however often its iterator is taken again).
+        case latest
+        case atTimestamp(Int64)
+    }
+
+    public let client: KinesisClient
+    public let start: Start
+    /// The instant `.latest` means (milliseconds since the epoch).
+    let startedAt: Int64
+    let minReadIntervalNanos: UInt64
+
+    public private(set) var positions: [String: StreamConsumer.Position] = [:]
+    private var iterators: [String: String] = [:]
+    private var shards: [KinesisClient.Shard] = []
+    /// When the shard list was read (monotonic nanoseconds); nil: read it before the next poll.
+    private var listedAt: UInt64? = nil
+    /// The earliest time each shard may be read again, and its throttles in a row.
+    private var nextReadAt: [String: UInt64] = [:]
+    private var throttles: [String: Int] = [:]
+    public private(set) var hasMore = false
+    /// How often the shard list is read again when nothing ends (new shards of a reshard whose
+    /// parents have not ended are found when they do).
+    let relistNanos: UInt64 = 10_000_000_000
+
+    /// `nowMillis`: the time `.latest` starts at.
+    public init(client: KinesisClient, start: Start, nowMillis: Int64, readsPerSecond: Int = 5) {
+        self.client = client
+        self.start = start
+        startedAt = nowMillis
+        minReadIntervalNanos = UInt64(1_000_000_000 / max(1, readsPerSecond))
+    }
+
+    static func monotonic() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    public func shardIds() throws(StreamError) -> [String] {
+        try relist()
+        return shards.map(\.id)
+    }
+
+    private func relist() throws(StreamError) {
+        shards = try client.listShards()
+        listedAt = RemoteStreamConsumer.monotonic()
+    }
+
+    public func poll(limitPerShard: Int) throws(StreamError) -> [StreamConsumer.ShardRecords] {
+        if listedAt.map({ RemoteStreamConsumer.monotonic() - $0 > relistNanos }) ?? true { try relist() }
+        let known = Set(shards.map(\.id))
+        // Ready: not read to its end, its parents read to theirs (a parent no longer listed has
+        // expired: nothing of it is left to read).
+        let ready = shards.filter { s in
+            positions[s.id] != .shardEnd && !s.parents.contains { known.contains($0) && positions[$0] != .shardEnd }
+        }
+        // Wait for the shards not backing off from throttling to be readable; the others wait their turn.
+        var now = RemoteStreamConsumer.monotonic()
+        func backingOff(_ s: KinesisClient.Shard) -> Bool { (throttles[s.id] ?? 0) > 0 && (nextReadAt[s.id] ?? 0) > now }
+        if !ready.isEmpty && ready.allSatisfy(backingOff), let first = ready.map({ nextReadAt[$0.id] ?? 0 }).min() {
+            // Every shard backs off: wait for the first to be readable (a poll is never a spin).
+            usleep(UInt32(min(1_000_000, (first - now) / 1000)))
+            now = RemoteStreamConsumer.monotonic()
+        }
+        let due = ready.filter { !backingOff($0) }
+        if let latest = due.map({ nextReadAt[$0.id] ?? 0 }).max(), latest > now {
+            usleep(UInt32(min(1_000_000, (latest - now) / 1000)))
+            now = RemoteStreamConsumer.monotonic()
+        }
+        hasMore = due.count < ready.count
+        var out: [StreamConsumer.ShardRecords] = []
+        var ended = false
+        for shard in due {
+            let id = shard.id
+            nextReadAt[id] = RemoteStreamConsumer.monotonic() + minReadIntervalNanos
+            let result: GetRecordsResult
+            do throws(StreamError) {
+                result = try read(shard, limit: limitPerShard)
+            } catch where error.code == .provisionedThroughputExceeded || error.code == .limitExceeded {
+                // Left for a backoff that doubles while it lasts (capped at 5 s); counted by the client.
+                let n = (throttles[id] ?? 0) + 1
+                throttles[id] = n
+                nextReadAt[id] = RemoteStreamConsumer.monotonic() + UInt64(min(5000, 100 << min(n, 6))) * 1_000_000
+                hasMore = true
+                continue
+            }
+            throttles[id] = 0
+            let n = result.records.count
+            if n > 0 { positions[id] = .sequenceNumber(result.sequenceNumberText(n - 1)) }
+            // The end of a closed shard: no next iterator (Kinesis), or nothing more of a shard
+            // the list says is closed (an endpoint that keeps giving iterators of closed shards).
+            if result.nextShardIterator == nil || (shard.closed && n == 0 && result.millisBehindLatest == 0) {
+                positions[id] = .shardEnd
+                iterators[id] = nil
+                ended = true
+                var r = result
+                r.nextShardIterator = nil
+                out.append(StreamConsumer.ShardRecords(shardId: id, result: r))
+                continue
+            }
+            iterators[id] = result.nextShardIterator
+            if !result.reachedEnd { hasMore = true }
+            if n > 0 { out.append(StreamConsumer.ShardRecords(shardId: id, result: result)) }
+        }
+        // A shard ended: its children are in the next list.
+        if ended { listedAt = nil }
+        return out
+    }
+
+    private func read(_ shard: KinesisClient.Shard, limit: Int) throws(StreamError) -> GetRecordsResult {
+        let id = shard.id
+        if let it = iterators[id] {
+            do throws(StreamError) {
+                return try client.getRecords(iterator: it, limit: limit)
+            } catch where error.code == .expiredIterator {
+                iterators[id] = nil  // renewed from the position below
+            }
+        }
+        let from: KinesisClient.IteratorStart
+        switch positions[id] {
+        case .sequenceNumber(let s)?: from = .afterSequenceNumber(s)
+        default:
+            // A child of shards read to their end starts where they ended: at its beginning.
+            if shard.parents.contains(where: { positions[$0] == .shardEnd }) {
+                from = .trimHorizon
+                break
+            }
+            switch start {
+            case .trimHorizon: from = .trimHorizon
+            case .latest: from = .atTimestamp(startedAt)
+            case .atTimestamp(let t): from = .atTimestamp(t)
+            }
+        }
+        let it = try client.shardIterator(shard: id, from)
+        return try client.getRecords(iterator: it, limit: limit)
+    }
+
+    public func rewind(shard: String, to position: StreamConsumer.Position?) {
+        positions[shard] = position
+        iterators[shard] = nil
+    }
+
+    public func seek(to positions: [String: StreamConsumer.Position]) {
+        self.positions = positions
+        iterators = [:]
+    }
+}

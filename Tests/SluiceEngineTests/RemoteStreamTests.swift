@@ -1,0 +1,161 @@
+import Foundation
+import Testing
+import SluiceAWS
+import SluiceCore
+import SluiceSQL
+import SluiceStreams
+import SluiceTestSupport
+@testable import SluiceEngine
+
+/// Queries over a remote Kinesis stream (`connector = 'kinesis'`), with `sluice serve`'s API in
+/// this process as the endpoint: the same rows as over the built-in store, rows written into a
+/// remote stream (records the endpoint refuses put again alone), and one clear error for each
+/// thing that can be wrong.
+@Suite("Remote Kinesis streams in queries")
+struct RemoteStreamTests {
+    /// Credentials from a scratch environment (no profile files).
+    static let environment = AWSProfiles(environment: ["AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret"], home: "/nonexistent")
+
+    static let orderColumns = "(user_id VARCHAR, amount DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)"
+    static let query = """
+        INSERT INTO out SELECT window_end, user_id, COUNT(*) AS n, SUM(amount) AS total
+        FROM TUMBLE(orders, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end, user_id;
+        """
+
+    /// 400 orders of 12 users over two minutes, in event-time order per user.
+    static func orders() -> [(key: String, json: String)] {
+        (0..<400).map { i in
+            let user = "u\(i % 12)"
+            return (user, #"{"user_id":"\#(user)","amount":\#(i % 17).5,"ts":"\#(TimeFormat.iso8601(1_704_067_200_000 + Int64(i) * 300))"}"#)
+        }
+    }
+
+    /// The rows of `out.jsonl`, sorted.
+    static func rows(_ f: EngineFixture) -> [String] { f.lines("out.jsonl").sorted() }
+
+    @Test func aQueryOverARemoteStreamGivesTheRowsItGivesOverTheStore() throws {
+        let remote = try LocalEndpoint()
+        try remote.store.createStream(name: "orders", shardCount: 4)
+        for o in RemoteStreamTests.orders() { _ = try remote.store.putRecord(stream: "orders", data: Array(o.json.utf8), partitionKey: o.key) }
+
+        let local = try EngineFixture()
+        try local.load("CREATE STREAM orders \(RemoteStreamTests.orderColumns) WITH (format = 'json', shards = 4);"
+                       + "CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');" + RemoteStreamTests.query)
+        for o in RemoteStreamTests.orders() { _ = try local.store.putRecord(stream: "orders", data: Array(o.json.utf8), partitionKey: o.key) }
+        try local.engine.runUntilEnd()
+
+        let f = try EngineFixture()
+        f.engine.aws = RemoteStreamTests.environment
+        try f.load("""
+            CREATE STREAM orders \(RemoteStreamTests.orderColumns)
+              WITH (connector = 'kinesis', stream = 'orders', endpoint = '\(remote.endpoint)', region = 'us-east-1', format = 'json');
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+            """ + RemoteStreamTests.query)
+        try f.engine.runUntilEnd()
+        let expected = RemoteStreamTests.rows(local)
+        #expect(expected.count > 100)
+        #expect(RemoteStreamTests.rows(f) == expected)
+        // Nothing was made in the local store for it.
+        #expect((try? f.store.describeStreamSummary(name: "orders")) == nil)
+    }
+
+    @Test func aQueryResumesFromItsCheckpointAtTheRemotePositions() throws {
+        let remote = try LocalEndpoint()
+        try remote.store.createStream(name: "orders", shardCount: 2)
+        let all = RemoteStreamTests.orders()
+        for o in all[..<200] { _ = try remote.store.putRecord(stream: "orders", data: Array(o.json.utf8), partitionKey: o.key) }
+        let f = try EngineFixture()
+        let ddl = """
+            CREATE STREAM orders \(RemoteStreamTests.orderColumns)
+              WITH (connector = 'kinesis', stream = 'orders', endpoint = '\(remote.endpoint)', region = 'us-east-1');
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+            INSERT INTO out SELECT user_id, amount FROM orders;
+            """
+        f.engine.aws = RemoteStreamTests.environment
+        try f.load(ddl)
+        while try f.engine.runStep() {}
+        try f.engine.stop()
+        #expect(f.lines("out.jsonl").count == 200)
+        for o in all[200...] { _ = try remote.store.putRecord(stream: "orders", data: Array(o.json.utf8), partitionKey: o.key) }
+        // A second engine over the same state: it reads only what came after the checkpoint.
+        let again = Engine(store: f.store, clock: f.clock)
+        again.aws = RemoteStreamTests.environment
+        try again.load(Parser.parse(ddl.replacingOccurrences(of: "$DIR", with: f.dir)).script)
+        try again.runUntilEnd()
+        #expect(f.lines("out.jsonl").count == 400)
+    }
+
+    @Test func rowsInsertedIntoARemoteStreamArriveAndRefusedRecordsArePutAgain() throws {
+        // Limits on: a shard takes 1,000 records a second, so a batch of 2,500 is partly refused.
+        let remote = try LocalEndpoint(enforceLimits: true)
+        try remote.store.createStream(name: "totals", shardCount: 1)
+        let f = try EngineFixture()
+        f.engine.aws = RemoteStreamTests.environment
+        try f.load("""
+            CREATE STREAM nums (n INT) WITH (format = 'json');
+            CREATE STREAM totals (n INT, key VARCHAR)
+              WITH (connector = 'kinesis', stream = 'totals', endpoint = '\(remote.endpoint)', region = 'us-east-1', partition_key = 'key');
+            INSERT INTO totals SELECT n, 'k' || CAST(n % 7 AS VARCHAR) AS key FROM nums;
+            """)
+        for base in stride(from: 0, to: 2500, by: 500) {
+            var packed = PackedRecords()
+            for i in base..<(base + 500) { Array(#"{"n":\#(i)}"#.utf8).withUnsafeBytes { packed.append(data: $0, partitionKey: "p") } }
+            _ = try f.store.putRecords(stream: "nums", packed: packed)
+        }
+        try f.engine.runUntilEnd()
+        var got: [Int] = []
+        let it = try remote.store.getShardIterator(stream: "totals", shardId: "shardId-000000000000", type: .trimHorizon)
+        let r = try remote.store.getRecords(shardIterator: it, limit: 10_000)
+        for i in 0..<r.records.count {
+            let j = try JSONValue.parse(bytes: r.records.data(i))
+            got.append(Int(j["n"]!.int64Value!))
+            #expect(r.records.partitionKey(i) == "k\(j["n"]!.int64Value! % 7)")
+        }
+        #expect(got.sorted() == Array(0..<2500))
+        #expect(try remote.store.writeCounters(name: "totals").throttled > 0)
+    }
+
+    @Test func badOptionsAreRefusedWhenDeclared() throws {
+        let f = try EngineFixture()
+        f.engine.aws = AWSProfiles(environment: [:], home: "/nonexistent")
+        func refusal(_ with: String) -> String {
+            do {
+                try f.load("CREATE STREAM s (a INT) WITH (\(with));")
+                return ""
+            } catch { return "\(error)" }
+        }
+        #expect(refusal("connector = 'kafka', stream = 'x', region = 'r'").contains("connector must be 'kinesis'"))
+        #expect(refusal("connector = 'kinesis', region = 'r'").contains("needs stream = 'NAME' or stream_arn = 'ARN'"))
+        #expect(refusal("connector = 'kinesis', stream = 'x'").contains("no region"))
+        #expect(refusal("connector = 'kinesis', stream_arn = 'arn:aws:s3:::bucket'").contains("is not a Kinesis stream ARN"))
+        #expect(refusal("connector = 'kinesis', stream = 'x', region = 'r', start = 'YESTERDAY'").contains("start must be 'TRIM_HORIZON', 'LATEST' or 'AT_TIMESTAMP"))
+        #expect(refusal("connector = 'kinesis', stream = 'x', region = 'r', endpoint = 'localhost:4567'").contains("must be a URL"))
+        #expect(refusal("connector = 'kinesis', stream = 'x', region = 'r', shards = 4").contains("shards is an option of the built-in store's streams"))
+        // The ARN gives the region.
+        #expect(refusal("connector = 'kinesis', stream_arn = 'arn:aws:kinesis:eu-west-1:123456789012:stream/x', endpoint = 'http://127.0.0.1:1'") == "")
+    }
+
+    @Test func aMissingStreamBadCredentialsAndNoCredentialsAreNamedWhenTheQueryStarts() throws {
+        let remote = try LocalEndpoint(accessKeys: ["AKIDTEST": "secret"])
+        try remote.store.createStream(name: "orders", shardCount: 1)
+        func start(_ stream: String, _ env: [String: String]) -> String {
+            let f = try! EngineFixture()
+            f.engine.aws = AWSProfiles(environment: env, home: "/nonexistent")
+            do {
+                try f.load("""
+                    CREATE STREAM orders (user_id VARCHAR) WITH (connector = 'kinesis', stream = '\(stream)', endpoint = '\(remote.endpoint)', region = 'us-east-1');
+                    CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+                    INSERT INTO out SELECT user_id FROM orders;
+                    """)
+                return ""
+            } catch { return "\(error)" }
+        }
+        let good = ["AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret"]
+        #expect(start("orders", good) == "")
+        let missing = start("nothing", good)
+        #expect(missing.contains("no such stream") && missing.contains("stream nothing at \(remote.endpoint)"))
+        let refused = start("orders", ["AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "wrong-secret"])
+        #expect(refused.contains("bad credentials") && refused.contains("environment") && !refused.contains("wrong-secret"))
+        #expect(start("orders", [:]).contains("no AWS credentials"))
+    }
+}
