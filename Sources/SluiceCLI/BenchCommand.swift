@@ -86,6 +86,8 @@ struct BenchCommand {
         case "serve":
             let a = try Arguments(argv.dropFirst(), valued: ["records", "connections", "shards", "fsync", "dir"])
             return try serve(a)
+        case "remote":
+            return try remote(try Arguments(argv.dropFirst(), valued: ["records", "shards", "dir", "phases"]))
         case "rcf":
             return try rcf(try Arguments(argv.dropFirst(), valued: ["records", "columns", "trees", "sample-size", "score"]))
         case "anomalies":

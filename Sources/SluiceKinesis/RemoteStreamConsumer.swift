@@ -85,12 +85,21 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
         hasMore = due.count < ready.count
         var out: [StreamConsumer.ShardRecords] = []
         var ended = false
-        for shard in due {
+        // The shards are read at once, each on a thread of the pool (the endpoint answers one
+        // while this process decodes another); their results are taken in shard order.
+        let reads = due.map { (iterator: iterators[$0.id], from: startOf($0)) }
+        let started = RemoteStreamConsumer.monotonic()
+        for s in due { nextReadAt[s.id] = started + minReadIntervalNanos }
+        let results = Results(count: due.count)
+        let client = self.client
+        DispatchQueue.concurrentPerform(iterations: due.count) { i in
+            results.set(i, RemoteStreamConsumer.read(client, due[i].id, reads[i].iterator, reads[i].from, limit: limitPerShard))
+        }
+        for (k, shard) in due.enumerated() {
             let id = shard.id
-            nextReadAt[id] = RemoteStreamConsumer.monotonic() + minReadIntervalNanos
             let result: GetRecordsResult
             do throws(StreamError) {
-                result = try read(shard, limit: limitPerShard)
+                result = try results.get(k).get()
             } catch where error.code == .provisionedThroughputExceeded || error.code == .limitExceeded {
                 // Left for a backoff that doubles while it lasts (capped at 5 s); counted by the client.
                 let n = (throttles[id] ?? 0) + 1
@@ -122,32 +131,32 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
         return out
     }
 
-    private func read(_ shard: KinesisClient.Shard, limit: Int) throws(StreamError) -> GetRecordsResult {
-        let id = shard.id
-        if let it = iterators[id] {
-            do throws(StreamError) {
-                return try client.getRecords(iterator: it, limit: limit)
-            } catch where error.code == .expiredIterator {
-                iterators[id] = nil  // renewed from the position below
-            }
+    /// Where a shard without an iterator is read from: after its position, else where a child
+    /// of shards read to their end starts (its beginning), else where the stream's reading starts.
+    private func startOf(_ shard: KinesisClient.Shard) -> KinesisClient.IteratorStart {
+        if case .sequenceNumber(let s)? = positions[shard.id] { return .afterSequenceNumber(s) }
+        if shard.parents.contains(where: { positions[$0] == .shardEnd }) { return .trimHorizon }
+        switch start {
+        case .trimHorizon: return .trimHorizon
+        case .latest: return .atTimestamp(startedAt)
+        case .atTimestamp(let t): return .atTimestamp(t)
         }
-        let from: KinesisClient.IteratorStart
-        switch positions[id] {
-        case .sequenceNumber(let s)?: from = .afterSequenceNumber(s)
-        default:
-            // A child of shards read to their end starts where they ended: at its beginning.
-            if shard.parents.contains(where: { positions[$0] == .shardEnd }) {
-                from = .trimHorizon
-                break
+    }
+
+    /// One shard's read: with its iterator, or (none, or expired) one taken from `from`.
+    private static func read(_ client: KinesisClient, _ shard: String, _ iterator: String?, _ from: KinesisClient.IteratorStart, limit: Int) -> Result<GetRecordsResult, StreamError> {
+        do throws(StreamError) {
+            if let it = iterator {
+                do throws(StreamError) {
+                    return .success(try client.getRecords(iterator: it, limit: limit))
+                } catch where error.code == .expiredIterator {
+                    // Renewed from the position below.
+                }
             }
-            switch start {
-            case .trimHorizon: from = .trimHorizon
-            case .latest: from = .atTimestamp(startedAt)
-            case .atTimestamp(let t): from = .atTimestamp(t)
-            }
+            return .success(try client.getRecords(iterator: try client.shardIterator(shard: shard, from), limit: limit))
+        } catch {
+            return .failure(error)
         }
-        let it = try client.shardIterator(shard: id, from)
-        return try client.getRecords(iterator: it, limit: limit)
     }
 
     public func rewind(shard: String, to position: StreamConsumer.Position?) {
@@ -159,4 +168,13 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
         self.positions = positions
         iterators = [:]
     }
+}
+
+/// The results of a poll's concurrent reads, one slot per shard, each written by one thread.
+private final class Results: @unchecked Sendable {
+    private var slots: [Result<GetRecordsResult, StreamError>?]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ r: Result<GetRecordsResult, StreamError>) { lock.withLock { slots[i] = r } }
+    func get(_ i: Int) -> Result<GetRecordsResult, StreamError> { lock.withLock { slots[i]! } }
 }
