@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceStreams", "SluiceDelivery", "SluiceCore", "SluiceAWS"]),
         .testTarget(name: "SluiceAWSTests", dependencies: ["SluiceAWS", "SluiceCore"]),
         .testTarget(name: "SluiceKinesisTests", dependencies: ["SluiceKinesis", "SluiceAWS", "SluiceStreams", "SluiceCore", "SluiceServer", "SluiceTestSupport"]),
-        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceAWS"], exclude: ["Snapshots", "KDAApps"]),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceAWS", "SluiceTestSupport"], exclude: ["Snapshots", "KDAApps"]),
     ],
     swiftLanguageModes: [.v6]
 )

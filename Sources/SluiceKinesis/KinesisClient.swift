@@ -114,6 +114,12 @@ public final class KinesisClient: Sendable {
         /// Closed by a reshard: no records come after its end.
         public var closed: Bool
         public var parents: [String] { [parent, adjacentParent].compactMap { $0 } }
+        public init(id: String, parent: String?, adjacentParent: String?, closed: Bool) {
+            self.id = id
+            self.parent = parent
+            self.adjacentParent = adjacentParent
+            self.closed = closed
+        }
     }
 
     /// Every shard, page by page (closed ones included while they are retained).
