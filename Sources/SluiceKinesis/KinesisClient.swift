@@ -74,7 +74,9 @@ public final class KinesisClient: Sendable {
                 let throttle = KinesisClient.throttling.contains(error.name)
                 if throttle { throttled.add(1, ordering: .relaxed) }
                 let transient = throttle || error.unreachable != nil || error.status >= 500
-                if transient && attempt < maxAttempts && (retryThrottling || !throttle) {
+                // An endpoint that does not answer is tried three times at most: a wrong URL is said soon.
+                let attempts = error.unreachable != nil ? min(3, maxAttempts) : maxAttempts
+                if transient && attempt < attempts && (retryThrottling || !throttle) {
                     retries.add(1, ordering: .relaxed)
                     backoff(attempt)
                     continue
