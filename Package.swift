@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "SluiceCodecsTests", dependencies: ["SluiceCodecs", "SluiceCore"]),
         .testTarget(name: "SluiceDataflowTests", dependencies: ["SluiceDataflow", "SluiceCore"]),
         .testTarget(name: "SluicePlannerTests", dependencies: ["SluicePlanner", "SluiceSQL", "SluiceCore"]),
-        .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceEngine", "SluiceStreams", "SluiceSQL", "SluiceCodecs", "SluiceCore", "CSQLite", "SluiceTestSupport", "SluiceCLI", "SluiceAWS"], exclude: ["slt"]),
+        .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceEngine", "SluiceStreams", "SluiceSQL", "SluiceCodecs", "SluiceCore", "CSQLite", "SluiceTestSupport", "SluiceCLI", "SluiceAWS", "SluiceKinesis"], exclude: ["slt"]),
         .testTarget(name: "SluiceSQLTests", dependencies: ["SluiceSQL", "SluiceCore"], exclude: ["Fixtures"]),
         .testTarget(name: "SluiceStreamsTests", dependencies: ["SluiceStreams", "SluiceCore"]),
         .testTarget(name: "SluiceChecksumTests", dependencies: ["SluiceChecksum"]),

@@ -118,6 +118,11 @@ public final class Engine {
     /// Where remote streams' credentials and default region come from (the process's environment
     /// and the AWS CLI's files, as the CLI reads them).
     public var aws = AWSProfiles()
+    /// This engine is worker `workerId` of the applications its streams name (`application`):
+    /// queries over such a stream share its shards with the other workers through leases.
+    public var workerId: String?
+    /// Its queries over shared streams.
+    var scaleOuts: [ScaleOutQuery] = []
 
     func emit(_ event: String, query: String?, _ message: String, _ fields: [(String, JSONValue)] = []) {
         services.withLock { onEvent?(EngineEvent(event: event, query: query, message: message, fields: fields)) }
@@ -328,38 +333,6 @@ public final class Engine {
         case .show(let target): output.append(listing(target))
         case .start(let plan, let target, let label, let text):
             let owner = "query \(nextQueryId) (\(label))"
-            let columns = plan.schema.map(\.name)
-            let sink: any RowSink
-            switch target {
-            case .stdout: sink = DescriptorSink(fd: 1, columns: columns)
-            case .alert(let def):
-                for t in Set(def.targets) where t.hasPrefix("file:") { try claimFile(String(t.dropFirst(5)), by: owner) }
-                let a = try alertSink(def)
-                a.onNotification = { [weak self] state, at, key, message in
-                    self?.emit("alert", query: owner, "\(def.name) \(state)\(key.isEmpty ? "" : " for " + key) at \(TimeFormat.iso8601(at)): \(message)",
-                               [("alert", .string(def.name)), ("state", .string(state)), ("key", .string(key)), ("at", .string(TimeFormat.iso8601(at)))])
-                }
-                sink = a
-            case .sink(let def):
-                if def.type != "stdout" && def.type != "lambda" { try claimFile(def.path ?? "", by: owner) }
-                if def.type == "lambda" {
-                    sink = LambdaSink(command: def.command ?? "", applicationArn: def.applicationArn ?? "", format: def.format, columns: columns)
-                } else if def.type == "stdout" {
-                    sink = DescriptorSink(fd: 1, columns: columns)
-                } else if def.rollBytes != nil || def.rollMillis != nil {
-                    sink = RollingFileSink(path: def.path ?? "", format: def.format, columns: columns,
-                                           rollBytes: def.rollBytes, rollMillis: def.rollMillis, clock: clock)
-                } else {
-                    sink = try FileSink(path: def.path ?? "", format: def.format, columns: columns)
-                }
-            case .stream(let def) where Engine.isRemote(def):
-                sink = RemoteStreamSink(client: try kinesisClient(def), columns: columns, partitionKey: Engine.text(def.options["partition_key"]),
-                                        format: Engine.text(def.options["format"])?.lowercased() == "csv" ? .csv : .json)
-            case .stream(let def):
-                sink = StreamSink(store: store, stream: def.name, columns: columns, partitionKey: Engine.text(def.options["partition_key"]),
-                                  arrivalColumn: StreamSink.arrivalColumn(plan.schema.map { ($0.name, $0.type) }),
-                                  format: Engine.text(def.options["format"])?.lowercased() == "csv" ? .csv : .json)
-            }
             let written: String?
             switch target {
             case .stdout: written = nil
@@ -367,7 +340,46 @@ public final class Engine {
             case .sink(let def): written = def.name
             case .stream(let def): written = def.name
             }
-            try start(plan, sink, label, writes: written, text: text)
+            if let shared = try scaleOutSource(plan) {
+                try startScaleOut(plan, shared, label, target: target, owner: owner)
+                return
+            }
+            try start(plan, try makeSink(target, plan, owner: owner), label, writes: written, text: text)
+        }
+    }
+
+    /// The sink a query writes to; `fill` fills a scaled-out lane's `{worker}` and `{shard}` into file paths.
+    func makeSink(_ target: Target, _ plan: LogicalPlan, owner: String, fill: (String) -> String = { $0 }) throws(EngineError) -> any RowSink {
+        let columns = plan.schema.map(\.name)
+        switch target {
+        case .stdout: return DescriptorSink(fd: 1, columns: columns)
+        case .alert(let def):
+            for t in Set(def.targets) where t.hasPrefix("file:") { try claimFile(String(t.dropFirst(5)), by: owner) }
+            let a = try alertSink(def)
+            a.onNotification = { [weak self] state, at, key, message in
+                self?.emit("alert", query: owner, "\(def.name) \(state)\(key.isEmpty ? "" : " for " + key) at \(TimeFormat.iso8601(at)): \(message)",
+                           [("alert", .string(def.name)), ("state", .string(state)), ("key", .string(key)), ("at", .string(TimeFormat.iso8601(at)))])
+            }
+            return a
+        case .sink(let def):
+            let path = fill(def.path ?? "")
+            if def.type != "stdout" && def.type != "lambda" { try claimFile(path, by: owner) }
+            if def.type == "lambda" {
+                return LambdaSink(command: def.command ?? "", applicationArn: def.applicationArn ?? "", format: def.format, columns: columns)
+            } else if def.type == "stdout" {
+                return DescriptorSink(fd: 1, columns: columns)
+            } else if def.rollBytes != nil || def.rollMillis != nil {
+                return RollingFileSink(path: path, format: def.format, columns: columns, rollBytes: def.rollBytes, rollMillis: def.rollMillis, clock: clock)
+            } else {
+                return try FileSink(path: path, format: def.format, columns: columns)
+            }
+        case .stream(let def) where Engine.isRemote(def):
+            return RemoteStreamSink(client: try kinesisClient(def), columns: columns, partitionKey: Engine.text(def.options["partition_key"]),
+                                    format: Engine.text(def.options["format"])?.lowercased() == "csv" ? .csv : .json)
+        case .stream(let def):
+            return StreamSink(store: store, stream: def.name, columns: columns, partitionKey: Engine.text(def.options["partition_key"]),
+                              arrivalColumn: StreamSink.arrivalColumn(plan.schema.map { ($0.name, $0.type) }),
+                              format: Engine.text(def.options["format"])?.lowercased() == "csv" ? .csv : .json)
         }
     }
 
@@ -1004,6 +1016,19 @@ public final class Engine {
     /// watermark becomes +infinity, so every window closes) and closes the sinks.
     public func runUntilEnd() throws(EngineError) {
         stopRunners()
+        // A worker's shared queries run until there is nothing left for it (every shard's lease
+        // held by a live worker, its own lanes caught up), then stop at a checkpoint and let
+        // their leases go: a shared stream has no end of input.
+        while !scaleOuts.isEmpty {
+            var busy = false
+            for q in scaleOuts { busy = try q.step() || busy }
+            if !busy, try scaleOutsCaughtUp() {
+                for q in scaleOuts { try q.stop() }
+                scaleOuts = []
+            } else if !busy {
+                usleep(20_000)
+            }
+        }
         while true {
             refreshTables()
             var busy = false
@@ -1012,6 +1037,12 @@ public final class Engine {
             if !busy { break }
         }
         try finishAll()
+    }
+
+    /// Whether every shared query of this worker has read what its stream holds (see `ScaleOutQuery.caughtUp`).
+    func scaleOutsCaughtUp() throws(EngineError) -> Bool {
+        for q in scaleOuts where !(try q.caughtUp()) { return false }
+        return true
     }
 
     /// Ends every query, each after the queries writing the streams it reads, and lets the others
@@ -1048,6 +1079,7 @@ public final class Engine {
                 fail(j, error)
             }
         }
+        for q in scaleOuts { busy = try q.step() || busy }
         busy = try deliver() || busy
         busy = try emitMetricsIfDue() || busy
         return busy
@@ -1167,6 +1199,8 @@ public final class Engine {
     public func stop() throws(EngineError) {
         stopRunners()
         for j in jobs where !j.done { try j.stop() }
+        for q in scaleOuts { try q.stop() }
+        scaleOuts = []
         try flushFirehoses()
     }
 

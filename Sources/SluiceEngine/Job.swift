@@ -37,7 +37,8 @@ final class JobInput {
     /// row that fails later is reported as the record that arrived.
     var lastRead: Job.ReadRows? = nil
 
-    init(source: SourceNode, application: String, engine: Engine) throws(EngineError) {
+    /// `lane`: one shard of a remote stream that workers share (a lease), and where it starts.
+    init(source: SourceNode, application: String, engine: Engine, lane: Lane? = nil) throws(EngineError) {
         self.source = source
         let options = source.stream.options
         badPolicy = Engine.text(options["bad_records"]) ?? "error_stream"
@@ -61,7 +62,7 @@ final class JobInput {
         }
         remote = Engine.isRemote(source.stream)
         if remote {
-            consumer = try engine.remoteReader(source.stream)
+            consumer = try engine.remoteReader(source.stream, lane: lane)
         } else {
             do { consumer = try StreamConsumer(store: engine.store, stream: source.stream.name, application: application) } catch {
                 throw EngineError(message: "cannot read stream \(source.stream.name): \(error)")
@@ -128,6 +129,8 @@ final class Job {
     let checkpointPath: String
     private let fingerprint: String
     private var lastCheckpoint: Int64
+    /// When the last checkpoint was taken (the engine's clock).
+    var lastCheckpointAt: Int64 { lastCheckpoint }
 
     /// The first (left) source.
     var source: SourceNode { inputs[0].source }
@@ -136,8 +139,10 @@ final class Job {
     /// An ad-hoc query (the REPL's): no checkpoint is read or written.
     let ephemeral: Bool
 
+    /// `lane`: the query runs over one shard of a stream that workers share, its checkpoint at
+    /// the lane's path.
     init(id: Int, label: String, plan: LogicalPlan, sources: [SourceNode], sink: any RowSink, engine: Engine,
-         ephemeral: Bool = false, application: String? = nil) throws(EngineError) {
+         ephemeral: Bool = false, application: String? = nil, lane: Lane? = nil) throws(EngineError) {
         self.id = id
         self.label = label
         self.ephemeral = ephemeral
@@ -148,10 +153,10 @@ final class Job {
         counters = QueryCounters(name: "query \(id) (\(label))")
         var inputs: [JobInput] = []
         for (i, s) in sources.enumerated() {
-            inputs.append(try JobInput(source: s, application: (application ?? "sluice-query-\(id)") + (i == 0 ? "" : "-\(i)"), engine: engine))
+            inputs.append(try JobInput(source: s, application: (application ?? "sluice-query-\(id)") + (i == 0 ? "" : "-\(i)"), engine: engine, lane: lane))
         }
         self.inputs = inputs
-        checkpointPath = (engine.stateDirectory ?? engine.store.configuration.dataDirectory + "/queries") + "/query-\(id).json"
+        checkpointPath = lane?.checkpointPath ?? (engine.stateDirectory ?? engine.store.configuration.dataDirectory + "/queries") + "/query-\(id).json"
         fingerprint = "\(label)\n\(type(of: sink))\n\(plan.explain)"
         lastCheckpoint = engine.clock.nowMillis()
         try resume()

@@ -71,6 +71,13 @@ extension Engine {
             return bad("consumer (enhanced fan-out through SubscribeToShard) is not supported yet",
                        "leave it out: the stream is read by GetRecords polling, five reads a second per shard")
         }
+        if let f = Engine.text(o["lease_failover"]), Units.millis(f).map({ $0 < 1000 }) ?? true {
+            return bad("lease_failover must be a duration of at least 1s ('10s', '1m'), not '\(f)'")
+        }
+        if let app = Engine.text(o["application"]) {
+            let ok = (3...255).contains(app.utf8.count) && app.utf8.allSatisfy { c in (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 || c == 45 || c == 46 }
+            guard ok else { return bad("application '\(app)' names the lease table: 3 to 255 letters, digits, '_', '-' or '.'") }
+        }
         for local in ["shards", "retention"] where o[local] != nil {
             return bad("\(local) is an option of the built-in store's streams; a remote stream's shards and retention are its own")
         }
@@ -84,6 +91,14 @@ extension Engine {
         case .success(let r): o = r
         case .failure(let d): throw EngineError(diagnostics: [d])
         }
+        guard let api = AWSJSONClient.kinesis(endpoint: o.endpoint, credentials: try awsCredentials(def), region: o.region) else {
+            throw EngineError(message: "stream \(def.name): endpoint \(o.endpoint): only plain http:// endpoints are supported yet")
+        }
+        return KinesisClient(api: api, stream: o.stream, streamARN: o.arn)
+    }
+
+    /// The credentials of the environment or profile, for the remote stream `def`.
+    func awsCredentials(_ def: StreamDefinition) throws(EngineError) -> AWSCredentials {
         let found: AWSCredentials?
         do { found = try aws.credentials() } catch {
             throw EngineError(message: "stream \(def.name): \(error.message)")
@@ -91,15 +106,12 @@ extension Engine {
         guard let credentials = found else {
             throw EngineError(message: "stream \(def.name): no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile of ~/.aws/credentials")
         }
-        guard let api = AWSJSONClient.kinesis(endpoint: o.endpoint, credentials: credentials, region: o.region) else {
-            throw EngineError(message: "stream \(def.name): endpoint \(o.endpoint): only plain http:// endpoints are supported yet")
-        }
-        return KinesisClient(api: api, stream: o.stream, streamARN: o.arn)
+        return credentials
     }
 
     /// The reader of a remote stream for a query, after checking that the stream is there and
     /// the credentials are taken (one clear error naming which is wrong).
-    func remoteReader(_ def: StreamDefinition) throws(EngineError) -> RemoteStreamConsumer {
+    func remoteReader(_ def: StreamDefinition, lane: Lane? = nil) throws(EngineError) -> RemoteStreamConsumer {
         let client = try kinesisClient(def)
         guard case .success(let o) = remoteOptions(def) else { preconditionFailure("checked by kinesisClient") }
         do {
@@ -112,7 +124,9 @@ extension Engine {
         } catch {
             throw EngineError(message: "stream \(def.name): \(Engine.remoteProblem(error))")
         }
-        return RemoteStreamConsumer(client: client, start: o.start, nowMillis: clock.nowMillis())
+        let reader = RemoteStreamConsumer(client: client, start: lane?.start ?? o.start, nowMillis: clock.nowMillis(), onlyShard: lane?.shard)
+        if let l = lane, let after = l.startAfter { reader.seek(to: [l.shard: .sequenceNumber(after)]) }
+        return reader
     }
 
     /// A remote failure as a user reads it: which of endpoint, credentials or stream is wrong.

@@ -26,6 +26,9 @@ protocol RowSink: AnyObject {
     /// and the processing time: sinks that act on time passing (silence alerts) act here. Not
     /// called for the end of finite input, which is no passing of time.
     func advance(watermark: Int64, now: Int64) throws(EngineError)
+    /// The query lost the right to write (its shard's lease went to another worker): what is
+    /// buffered is dropped and nothing more is written.
+    func abandon()
 }
 
 extension RowSink {
@@ -36,6 +39,7 @@ extension RowSink {
     var streamsWritten: [String] { [] }
     func flushIfDue(now: Int64) throws(EngineError) {}
     func advance(watermark: Int64, now: Int64) throws(EngineError) {}
+    func abandon() {}
 }
 
 /// How often buffered rows reach their files at the latest.
@@ -63,12 +67,33 @@ final class FileSink: RowSink {
         guard fd >= 0 else { throw EngineError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
     }
 
+    /// The file the checkpoint being resumed was taken writing, when it is another (a shard of a
+    /// shared stream whose lease moved from another worker).
+    private var previous: String? = nil
+
     func begin(resumingAt position: Int64?) throws(EngineError) {
+        if let p = previous, p != path, let at = position {
+            // The rows the last holder wrote after its checkpoint go (it is gone: dead, or stopped
+            // after the checkpoint); this file goes on from its own end.
+            let old = open(p, O_WRONLY | O_CLOEXEC)
+            if old >= 0 {
+                defer { Foundation.close(old) }
+                try cutBack(old, p, to: at)
+            }
+            let end = lseek(fd, 0, SEEK_END)
+            guard end >= 0 else { throw EngineError.io("cannot seek \(path): \(String(cString: strerror(errno)))") }
+            written = Int64(end)
+            buffer = end == 0 ? encoder.header : []
+            return
+        }
         let at = position ?? 0
         try cutBack(fd, path, to: at)
         written = at
         buffer = position == nil ? encoder.header : []
     }
+
+    func state() -> JSONValue? { ["path": .string(path)] }
+    func restore(_ state: JSONValue?) throws(EngineError) { previous = state?["path"]?.stringValue }
 
     func checkpoint() throws(EngineError) -> Int64? {
         try flush()
@@ -95,6 +120,14 @@ final class FileSink: RowSink {
 
     func close() throws(EngineError) {
         try flush()
+        if fd >= 0 {
+            Foundation.close(fd)
+            fd = -1
+        }
+    }
+
+    func abandon() {
+        buffer = []
         if fd >= 0 {
             Foundation.close(fd)
             fd = -1

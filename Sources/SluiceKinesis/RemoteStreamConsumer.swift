@@ -41,9 +41,14 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
     /// parents have not ended are found when they do).
     let relistNanos: UInt64 = 10_000_000_000
 
+    /// Only this shard (a worker's lease), with no wait for its parents: the lease table orders
+    /// shards for workers that share a stream.
+    public let onlyShard: String?
+
     /// `nowMillis`: the time `.latest` starts at.
-    public init(client: KinesisClient, start: Start, nowMillis: Int64, readsPerSecond: Int = 5) {
+    public init(client: KinesisClient, start: Start, nowMillis: Int64, readsPerSecond: Int = 5, onlyShard: String? = nil) {
         self.client = client
+        self.onlyShard = onlyShard
         self.start = start
         startedAt = nowMillis
         minReadIntervalNanos = UInt64(1_000_000_000 / max(1, readsPerSecond))
@@ -58,6 +63,9 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
 
     private func relist() throws(StreamError) {
         shards = try client.listShards()
+        if let only = onlyShard {
+            shards = shards.filter { $0.id == only }.map { KinesisClient.Shard(id: $0.id, parent: nil, adjacentParent: nil, closed: $0.closed) }
+        }
         listedAt = RemoteStreamConsumer.monotonic()
     }
 

@@ -1,0 +1,290 @@
+import Foundation
+import SluiceAWS
+import SluiceCore
+import SluiceKinesis
+import SluicePlanner
+import SluiceStreams
+
+/// One shard of a stream that workers share: the query runs over it alone, from where its lease
+/// says (or its checkpoint in the shared state location), with its checkpoint there.
+struct Lane {
+    var shard: String
+    var start: RemoteStreamConsumer.Start
+    /// The lease's checkpoint when it is a sequence number (a lease the shard's last holder
+    /// checkpointed): read after it when the shared location holds no state of the lane.
+    var startAfter: String?
+    var checkpointPath: String
+}
+
+/// A persistent query over a remote stream whose shards the workers of an application share
+/// (`sluice run FILE.sql --worker-id W`, the stream declared with `application = 'APP'`):
+/// each shard this worker holds a lease of runs as a lane of its own (the query over that shard,
+/// its own watermark and state), checkpointed in the shared state location under the shard's
+/// name, so that the worker that takes the lease over (a failover, a handoff, a clean stop)
+/// restores it there. A lane's file sink writes the path with `{worker}` and `{shard}` filled
+/// in; resuming another worker's checkpoint cuts that worker's file back to it. Since a lane's
+/// rows depend only on its shard's records, the workers' files together hold exactly the rows one
+/// worker alone would write, whatever the workers do.
+final class ScaleOutQuery {
+    unowned let engine: Engine
+    let id: Int
+    let plan: LogicalPlan
+    let label: String
+    let source: SourceNode
+    let coordinator: LeaseCoordinator
+    let client: KinesisClient
+    /// Where lanes keep their checkpoints: DIR/query-ID/SHARD.json.
+    let stateDirectory: String
+    let makeSink: (_ shard: String) throws(EngineError) -> any RowSink
+    private(set) var lanes: [String: Job] = [:]
+    /// When the last lease round ran (the engine's clock), and how often one runs.
+    private var lastRound: Int64 = .min
+    let roundMillis: Int64
+    /// Whether the last step read anything, for `settled`.
+    private var lastBusy = true
+
+    init(engine: Engine, id: Int, plan: LogicalPlan, label: String, source: SourceNode, coordinator: LeaseCoordinator, client: KinesisClient,
+         stateDirectory: String, makeSink: @escaping (_ shard: String) throws(EngineError) -> any RowSink) {
+        self.engine = engine
+        self.id = id
+        self.plan = plan
+        self.label = label
+        self.source = source
+        self.coordinator = coordinator
+        self.client = client
+        self.stateDirectory = stateDirectory
+        self.makeSink = makeSink
+        roundMillis = max(100, coordinator.failoverMillis / 3)
+    }
+
+    var worker: String { coordinator.worker }
+
+    /// A lease round when one is due, then a step of every lane; whether anything was read.
+    func step() throws(EngineError) -> Bool {
+        let now = engine.clock.nowMillis()
+        if lastRound == .min || now - lastRound >= roundMillis { try round(now: now) }
+        var busy = false
+        for shard in lanes.keys.sorted() {
+            guard let job = lanes[shard] else { continue }
+            let before = job.lastCheckpointAt
+            busy = try job.step() || busy
+            if job.lastCheckpointAt != before { try recordProgress(shard, job) }
+            if job.inputs[0].consumer.positions[shard] == .shardEnd && !job.inputs[0].consumer.hasMore {
+                // Read to its end: the last checkpoint, the lease finished (its children become workable).
+                try job.stop()
+                lanes[shard] = nil
+                _ = try leaseCall { () throws(StreamError) in try coordinator.checkpoint(shard: shard, "SHARD_END") }
+                busy = true
+            }
+        }
+        lastBusy = busy
+        return busy
+    }
+
+    /// The lease's checkpoint follows the lane's: the shard's last sequence number made durable.
+    private func recordProgress(_ shard: String, _ job: Job) throws(EngineError) {
+        guard case .sequenceNumber(let s)? = job.inputs[0].consumer.positions[shard] else { return }
+        let held = try leaseCall { () throws(StreamError) in try coordinator.checkpoint(shard: shard, s) }
+        if !held { drop(shard) }
+    }
+
+    private func leaseCall<T>(_ body: () throws(StreamError) -> T) throws(EngineError) -> T {
+        do { return try body() } catch {
+            throw EngineError.io("lease table \(coordinator.table.name): \(Engine.remoteProblem(error))")
+        }
+    }
+
+    private func round(now: Int64) throws(EngineError) {
+        lastRound = now
+        let shards: [KinesisClient.Shard]
+        do { shards = try client.listShards() } catch { throw EngineError.io("\(client.place): \(Engine.remoteProblem(error))") }
+        let changes = try leaseCall { () throws(StreamError) in
+            try coordinator.sync(shards: shards)
+            return try coordinator.round(now: now)
+        }
+        for shard in changes.lost { drop(shard) }
+        for shard in changes.handoffs {
+            // Asked for by a worker below its share: the last checkpoint, then the lease goes.
+            if let job = lanes.removeValue(forKey: shard) {
+                try job.stop()
+                if case .sequenceNumber(let s)? = job.inputs[0].consumer.positions[shard] {
+                    _ = try leaseCall { () throws(StreamError) in try coordinator.checkpoint(shard: shard, s) }
+                }
+            }
+            try leaseCall { () throws(StreamError) in try coordinator.release(shard: shard) }
+        }
+        for lease in changes.gained { try open(lease) }
+    }
+
+    /// A lease another worker took (this one was presumed dead): the lane stops at once, without
+    /// a checkpoint or a flush (the rows since its last checkpoint are the new holder's to write).
+    private func drop(_ shard: String) {
+        guard let job = lanes.removeValue(forKey: shard) else { return }
+        job.done = true
+        job.sink.abandon()
+    }
+
+    private func open(_ lease: Lease) throws(EngineError) {
+        let path = stateDirectory + "/query-\(id)/\(lease.key).json"
+        var start: RemoteStreamConsumer.Start = .trimHorizon
+        var after: String? = nil
+        switch lease.checkpoint {
+        case "TRIM_HORIZON": start = .trimHorizon
+        case "LATEST": start = .latest
+        case let c where c.hasPrefix("AT_TIMESTAMP "):
+            start = TimeFormat.parseISO8601(c.dropFirst("AT_TIMESTAMP ".count)).map { .atTimestamp($0) } ?? .trimHorizon
+        default: after = lease.checkpoint
+        }
+        let lane = Lane(shard: lease.key, start: start, startAfter: after, checkpointPath: path)
+        let job = try Job(id: id, label: label, plan: plan, sources: [source], sink: try makeSink(lease.key), engine: engine, lane: lane)
+        lanes[lease.key] = job
+        engine.emit(job.resumed ? "resume" : "start", query: "query \(id) (\(label))",
+                    "worker \(worker) took the lease of \(lease.key)" + (job.resumed ? ", resumed from its checkpoint" : ""),
+                    [("shard", .string(lease.key)), ("worker", .string(worker))])
+    }
+
+    /// Whether every shard has been read to the end of what it holds now: this worker's lanes
+    /// read nothing in their last step (and are checkpointed here), and for every lease that is
+    /// not finished the shard holds no record after the lease's checkpoint, whoever holds it. A
+    /// worker that died part way leaves records after its checkpoint, so the others wait, take its
+    /// leases when they expire, and read them. (A shared stream has no end: this is the end of
+    /// what it holds now, for `sluice run --until-end`.)
+    func caughtUp() throws(EngineError) -> Bool {
+        guard !lastBusy, lastRound != .min else { return false }
+        for shard in lanes.keys.sorted() {
+            guard let job = lanes[shard] else { continue }
+            try job.checkpoint()
+            try recordProgress(shard, job)
+        }
+        let leases = try leaseCall { () throws(StreamError) in try coordinator.table.list() }
+        let finished = Set(leases.filter(\.isFinished).map(\.key))
+        for l in leases where !l.isFinished {
+            // A child waits for its parents (those still in the table) to be finished.
+            guard l.parents.allSatisfy({ p in finished.contains(p) || !leases.contains { $0.key == p } }) else { return false }
+            let from: KinesisClient.IteratorStart
+            switch l.checkpoint {
+            case "TRIM_HORIZON": from = .trimHorizon
+            case "LATEST": continue
+            case let c where c.hasPrefix("AT_TIMESTAMP "):
+                from = TimeFormat.parseISO8601(c.dropFirst("AT_TIMESTAMP ".count)).map { .atTimestamp($0) } ?? .trimHorizon
+            default: from = .afterSequenceNumber(l.checkpoint)
+            }
+            do {
+                let r = try client.getRecords(iterator: try client.shardIterator(shard: l.key, from), limit: 1)
+                // More records, records not yet reachable, or a closed shard not yet marked finished.
+                if r.records.count > 0 || r.millisBehindLatest > 0 || r.nextShardIterator == nil { return false }
+            } catch {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// A clean stop: every lane checkpointed, its lease checkpointed and let go.
+    func stop() throws(EngineError) {
+        for shard in lanes.keys.sorted() {
+            guard let job = lanes.removeValue(forKey: shard) else { continue }
+            try job.stop()
+            if case .sequenceNumber(let s)? = job.inputs[0].consumer.positions[shard] {
+                _ = try leaseCall { () throws(StreamError) in try coordinator.checkpoint(shard: shard, s) }
+            }
+        }
+        try leaseCall { () throws(StreamError) in try coordinator.releaseAll() }
+    }
+}
+
+extension Engine {
+    /// The shared remote stream a query reads when this engine is a worker (`workerId`) and the
+    /// stream names an `application`; nil: the query runs as any other. A query that cannot be
+    /// split by shard is refused, with the way to make it one.
+    func scaleOutSource(_ plan: LogicalPlan) throws(EngineError) -> SourceNode? {
+        guard workerId != nil else { return nil }
+        let sources = Engine.sourceNodes(plan)
+        guard let shared = sources.first(where: { Engine.isRemote($0.stream) && Engine.text($0.stream.options["application"]) != nil }) else { return nil }
+        if let why = Engine.shardLocal(plan) {
+            throw EngineError(diagnostics: [Diagnostic(id: "plan.not-shard-local", message: "this query cannot be shared by the workers of application \(Engine.text(shared.stream.options["application"]) ?? ""): \(why)",
+                                                       span: nil, help: "workers split a stream by shard: a query scales out when its groups never span shards (it groups by the stream's partition_key), or when it keeps no state; re-partition through an intermediate stream keyed by the grouping columns (INSERT INTO it with partition_key = 'that column'), and scale out the query over that stream")])
+        }
+        return shared
+    }
+
+    /// Nil when every group of the query lies within one shard: no state (filters, projections,
+    /// reference-table joins), or windows and aggregates grouped by the stream's `partition_key`;
+    /// else why not. (EXPLAIN says which.)
+    static func shardLocal(_ plan: LogicalPlan) -> String? {
+        func stateless(_ p: LogicalPlan) -> SourceNode? {
+            switch p {
+            case .source(let s): return s
+            case .filter(let q, _), .project(let q, _, _), .lookupJoin(let q, _): return stateless(q)
+            default: return nil
+            }
+        }
+        func groupsByKey(_ input: LogicalPlan, _ keys: [BoundExpr]) -> String? {
+            guard let source = stateless(input) else { return "it aggregates the rows of another stateful operator" }
+            guard let key = text(source.stream.options["partition_key"]) else {
+                return "stream \(source.stream.name) declares no partition_key, so no grouping is known to stay within a shard"
+            }
+            let names = input.schema.map(\.name)
+            let grouped = keys.contains { if case .column(let i, _, _) = $0 { return i < names.count && names[i].lowercased() == key.lowercased() } else { return false } }
+            return grouped ? nil : "its groups do not include the partition key column \(key), so a group's rows may come from several shards"
+        }
+        switch plan {
+        case .source, .filter, .project, .lookupJoin:
+            if stateless(plan) != nil { return nil }
+        default: break
+        }
+        switch plan {
+        case .filter(let p, _), .project(let p, _, _), .lookupJoin(let p, _): return shardLocal(p)
+        case .windowAggregate(let input, _, _, let keys, _, _, _), .aggregate(let input, let keys, _, _, _, _): return groupsByKey(input, keys)
+        case .intervalJoin: return "it joins two streams"
+        case .union: return "it unions streams"
+        case .limit: return "LIMIT counts rows across shards"
+        default: return "its operators keep state across the stream's partition keys"
+        }
+    }
+
+    /// A scaled-out query: this worker's coordinator over the application's lease table, lanes
+    /// opened as it takes leases.
+    func startScaleOut(_ plan: LogicalPlan, _ source: SourceNode, _ label: String, target: Target, owner: String) throws(EngineError) {
+        guard let worker = workerId else { return }
+        let def = source.stream
+        let app = Engine.text(def.options["application"]) ?? ""
+        if case .sink(let s) = target, s.type == "file", !(s.path ?? "").contains("{shard}") {
+            throw EngineError(message: "query \(nextQueryId) (\(label)) is shared by the workers of \(app): its file sink \(s.name) needs {shard} in its path (and {worker} when workers share a machine), for each shard's rows are written by the worker that holds its lease, and go on where its checkpoint left them when the lease moves")
+        }
+        guard let state = Engine.text(def.options["state"]) else {
+            throw EngineError(message: "stream \(def.name): a stream shared by workers (application = '\(app)') needs state = 'DIR', a directory every worker reaches, where each shard's query state is kept for the worker that takes its lease over")
+        }
+        guard !state.hasPrefix("s3://") else {
+            throw EngineError(message: "stream \(def.name): state in S3 (\(state)) is not supported yet; give a directory every worker reaches (a shared file system)")
+        }
+        let client = try kinesisClient(def)
+        guard case .success(let o) = remoteOptions(def) else { return }
+        let leaseEndpoint = Engine.text(def.options["lease_endpoint"]) ?? (Engine.text(def.options["endpoint"]) != nil ? o.endpoint : "https://dynamodb.\(o.region).amazonaws.com")
+        guard let dynamo = AWSJSONClient.dynamoDB(endpoint: leaseEndpoint, credentials: try awsCredentials(def), region: o.region) else {
+            throw EngineError(message: "stream \(def.name): lease_endpoint \(leaseEndpoint): only plain http:// endpoints are supported yet")
+        }
+        let failover = Engine.text(def.options["lease_failover"]).flatMap(Units.millis) ?? 10_000
+        let table = LeaseTable(api: dynamo, name: app)
+        do { try table.ensure() } catch { throw EngineError(message: "stream \(def.name): lease table \(app): \(Engine.remoteProblem(error))") }
+        do { _ = try client.status() } catch { throw EngineError(message: "stream \(def.name): \(Engine.remoteProblem(error))") }
+        var initial = "TRIM_HORIZON"
+        switch o.start {
+        case .trimHorizon: initial = "TRIM_HORIZON"
+        case .latest: initial = "AT_TIMESTAMP " + TimeFormat.iso8601(clock.nowMillis())
+        case .atTimestamp(let t): initial = "AT_TIMESTAMP " + TimeFormat.iso8601(t)
+        }
+        let coordinator = LeaseCoordinator(table: table, worker: worker, failoverMillis: failover, initialCheckpoint: initial)
+        let id = nextQueryId
+        nextQueryId += 1
+        let q = ScaleOutQuery(engine: self, id: id, plan: plan, label: label, source: source, coordinator: coordinator, client: client,
+                              stateDirectory: state + "/" + app) { [unowned self] (shard: String) throws(EngineError) -> any RowSink in
+            try self.makeSink(target, plan, owner: "query \(id) (\(label)) \(shard)", fill: {
+                $0.replacingOccurrences(of: "{worker}", with: worker).replacingOccurrences(of: "{shard}", with: shard)
+            })
+        }
+        scaleOuts.append(q)
+        emit("start", query: "query \(id) (\(label))", "started as worker \(worker) of application \(app) (lease table \(app) at \(leaseEndpoint))",
+             [("worker", .string(worker)), ("application", .string(app))])
+    }
+}

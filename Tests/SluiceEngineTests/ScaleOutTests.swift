@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+import SluiceAWS
+import SluiceCore
+import SluiceKinesis
+import SluiceSQL
+import SluiceStreams
+import SluiceTestSupport
+@testable import SluiceEngine
+
+/// Workers of one application sharing a remote stream's shards through DynamoDB leases (moto's
+/// server), the stream in sluice serve's API in this process: what several workers write together,
+/// with one of them dying part way (never stepped again: no checkpoint, no release, its unflushed
+/// rows lost, as a SIGKILL leaves it), is exactly what one worker alone writes.
+@Suite("Scale-out: workers sharing a stream's shards through leases", .enabled(if: MotoServer.path != nil, "moto is not installed: pip install 'moto[server]'"))
+struct ScaleOutTests {
+    static let env = AWSProfiles(environment: ["AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret"], home: "/nonexistent")
+
+    /// A worker: its own scratch store (the remote stream is elsewhere), the system clock (leases
+    /// expire in real time), checkpoints every 200 ms.
+    final class Worker {
+        let dir: String
+        let store: StreamStore
+        let engine: Engine
+        init(_ id: String?, sql: String, base: String) throws {
+            dir = base + "/worker-\(id ?? "solo")"
+            var c = StoreConfiguration(dataDirectory: dir)
+            c.fsync = .never
+            store = try StreamStore(configuration: c)
+            engine = Engine(store: store, clock: SystemClock())
+            engine.aws = ScaleOutTests.env
+            engine.workerId = id ?? "solo"
+            engine.checkpointIntervalMillis = 200
+            try engine.load(Parser.parse(sql).script)
+        }
+        deinit { store.close() }
+    }
+
+    static func sql(app: String, kinesis: String, dynamo: String, base: String, out: String) -> String {
+        """
+        CREATE STREAM orders (user_id VARCHAR, amount DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
+          WITH (connector = 'kinesis', stream = 'orders', endpoint = '\(kinesis)', region = 'us-east-1', partition_key = 'user_id',
+                application = '\(app)', lease_endpoint = '\(dynamo)', state = '\(base)/state', lease_failover = '1s');
+        CREATE SINK out WITH (type = 'file', path = '\(base)/\(out)/{worker}-{shard}.jsonl');
+        INSERT INTO out SELECT window_end, user_id, COUNT(*) AS n, SUM(amount) AS total
+          FROM TUMBLE(orders, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end, user_id;
+        """
+    }
+
+    /// Every line of every file in `dir`, sorted.
+    static func rows(_ dir: String) -> [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return files.flatMap { f in ((try? String(contentsOfFile: dir + "/" + f, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }.sorted()
+    }
+
+    /// Steps the workers until each has nothing left to do, then stops them cleanly.
+    static func settle(_ workers: [Worker], seconds: Double = 60) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        var live = workers
+        while !live.isEmpty && Date() < deadline {
+            var busy = false
+            for w in live { busy = try w.engine.step() || busy }
+            if !busy { for w in live where try w.engine.scaleOutsCaughtUp() { try w.engine.stop() } }
+            live.removeAll { $0.engine.scaleOuts.isEmpty }
+            if !busy { usleep(10_000) }
+        }
+        #expect(live.isEmpty, "workers still busy at the deadline")
+    }
+
+    @Test func threeWorkersWithOneKilledWriteExactlyWhatOneWorkerWrites() throws {
+        let moto = try MotoServer()
+        let remote = try LocalEndpoint()
+        let base = NSTemporaryDirectory() + "sluice-scale-out-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try remote.store.createStream(name: "orders", shardCount: 6)
+        // 3,000 orders of 40 users over 150 s of event time, each user's in order.
+        for i in 0..<3000 {
+            let user = "u\(i % 40)"
+            let json = #"{"user_id":"\#(user)","amount":\#(i % 13).25,"ts":"\#(TimeFormat.iso8601(1_704_067_200_000 + Int64(i) * 50))"}"#
+            _ = try remote.store.putRecord(stream: "orders", data: Array(json.utf8), partitionKey: user)
+        }
+
+        // One worker alone.
+        let solo = try Worker(nil, sql: Self.sql(app: "solo-app", kinesis: remote.endpoint, dynamo: moto.endpoint, base: base + "/solo", out: "out"), base: base)
+        try Self.settle([solo])
+        let expected = Self.rows(base + "/solo/out")
+        #expect(expected.count > 500)
+
+        // Three workers; the second dies part way.
+        let text = Self.sql(app: "shared-app", kinesis: remote.endpoint, dynamo: moto.endpoint, base: base + "/shared", out: "out")
+        let w1 = try Worker("w1", sql: text, base: base), w2 = try Worker("w2", sql: text, base: base), w3 = try Worker("w3", sql: text, base: base)
+        // Small reads, so the run takes many steps.
+        for w in [w1, w2, w3] { w.engine.pollLimit = 10 }
+        // w2's rows past its last checkpoint, as they stand in its files (flushed as the OS would have them).
+        func rowsPastCheckpoint() throws -> Int64 {
+            guard let q = w2.engine.scaleOuts.first else { return 0 }
+            var past: Int64 = 0
+            for (shard, job) in q.lanes {
+                try job.sink.flushIfDue(now: Int64.max / 2)
+                let size = ((try? FileManager.default.attributesOfItem(atPath: base + "/shared/out/w2-\(shard).jsonl"))?[.size] as? Int64) ?? 0
+                let cp = (try? Data(contentsOf: URL(fileURLWithPath: job.checkpointPath))).flatMap { try? JSONValue.parse(bytes: Array($0)) }
+                past += size - (cp?["sink_position"]?.int64Value ?? 0)
+            }
+            return past
+        }
+        var steps = 0, past: Int64 = 0
+        while steps < 2000 {
+            for w in [w1, w2, w3] { _ = try w.engine.step() }
+            steps += 1
+            // Killed once it holds leases and its files hold rows written since its last checkpoint.
+            if steps > 20 { past = try rowsPastCheckpoint(); if past > 0 { break } }
+            usleep(2_000)
+        }
+        let killed = w2.engine.scaleOuts.first?.lanes.keys.sorted() ?? []
+        #expect(!killed.isEmpty && past > 0)
+        for w in [w1, w3] { w.engine.pollLimit = 10_000 }
+        try Self.settle([w1, w3])
+        let got = Self.rows(base + "/shared/out")
+        #expect(got.count == expected.count)
+        #expect(got == expected)
+        // Every lease ended with a live worker and was let go cleanly.
+        let table = LeaseTable(api: AWSJSONClient.dynamoDB(endpoint: moto.endpoint, credentials: AWSCredentials(accessKeyId: "A", secretAccessKey: "B", source: "t"), region: "us-east-1")!, name: "shared-app")
+        let leases = try table.list()
+        #expect(leases.count == 6 && leases.allSatisfy { $0.owner == nil }, "\(leases)")
+        // The dead worker's leases were taken over (an owner switch each since its last checkpoint, at least).
+        #expect(leases.filter { killed.contains($0.key) }.allSatisfy { $0.counter > 0 })
+    }
+
+    @Test func aQueryWhoseGroupsSpanShardsIsRefusedWithAHint() throws {
+        let f = try EngineFixture()
+        f.engine.aws = ScaleOutTests.env
+        f.engine.workerId = "w1"
+        do {
+            try f.load("""
+                CREATE STREAM orders (user_id VARCHAR, amount DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
+                  WITH (connector = 'kinesis', stream = 'orders', endpoint = 'http://127.0.0.1:1', region = 'us-east-1', partition_key = 'user_id',
+                        application = 'app', state = '$DIR/state');
+                CREATE SINK out WITH (type = 'file', path = '$DIR/out-{shard}.jsonl');
+                INSERT INTO out SELECT window_end, COUNT(*) AS n FROM TUMBLE(orders, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end;
+                """)
+            Issue.record("a query grouping across shards was taken")
+        } catch let error as EngineError {
+            #expect(error.description.contains("do not include the partition key column user_id"))
+            #expect(error.diagnostics.first?.help?.contains("re-partition through an intermediate stream") == true)
+        }
+    }
+}
