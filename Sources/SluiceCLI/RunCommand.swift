@@ -15,7 +15,7 @@ struct RunCommand {
 
     static let usage = """
         usage: sluice run FILE.sql [--data-dir DIR] [--state-dir DIR] [--input STREAM=FILE ...] [--arrival-field FIELD] [--fresh] [--until-end]
-                                   [--checkpoint-interval SECONDS] [--dry-run] [--log-format plain|json]
+                                   [--checkpoint-interval SECONDS] [--worker-id W] [--dry-run] [--log-format plain|json]
           Executes every statement of FILE.sql. --input loads a JSON-lines or CSV file into a declared stream
           through the normal put path first. With --until-end the run stops once every input is read and every
           window has closed; without it, it runs until SIGINT or SIGTERM, which stop it at a checkpoint (open
@@ -33,6 +33,10 @@ struct RunCommand {
           its definitions join the server's catalog, its persistent queries run there, and each SELECT prints its rows
           as they come (with --until-end, until it has read what its streams hold). The log on stderr has a line per event (query started or resumed, input loaded, checkpoint,
           alert fired or resolved, stop, error, final counts); --log-format json makes each a JSON object.
+          --worker-id W makes this run worker W of the applications its streams name (a remote stream declared with
+          application = 'APP'): the workers share the stream's shards through the DynamoDB lease table APP, each
+          shard's query state moving with its lease through the stream's state directory (README: Scaling out);
+          with --until-end the worker stops, letting its leases go, once every shard is read to what it holds.
                sluice run APP.json [--input NAME=FILE ...] [--output STREAM=FILE ...] [--s3-dir DIR] [--lambda FUNCTION=COMMAND ...]
                                [--arrival-field FIELD] [--approximate-arrival-field FIELD] [the options above]
           Runs a Kinesis Data Analytics SQL application from its description (describe-application output, a
@@ -63,7 +67,7 @@ struct RunCommand {
     }
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {
-        let valued: Set<String> = ["data-dir", "state-dir", "input", "output", "fsync", "log-format", "checkpoint-interval", "server", "arrival-field", "approximate-arrival-field", "s3-dir", "lambda"], booleans: Set<String> = ["until-end", "dry-run", "fresh"]
+        let valued: Set<String> = ["data-dir", "state-dir", "input", "output", "fsync", "log-format", "checkpoint-interval", "server", "arrival-field", "approximate-arrival-field", "s3-dir", "lambda", "worker-id"], booleans: Set<String> = ["until-end", "dry-run", "fresh"]
         let a = try Arguments(argv, valued: valued, booleans: booleans)
         let log = EventLog(try EventLog.format(a.value("log-format")), err)
         guard a.positionals.count == 1 else {
@@ -158,6 +162,12 @@ struct RunCommand {
         }
         let engine = replay.map { Engine(store: store, clock: $0) } ?? Engine(store: store)
         if let s = a.value("state-dir") { engine.stateDirectory = s }
+        if let w = a.value("worker-id") {
+            guard !w.isEmpty, w.utf8.count <= 128, w.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != 47 }) else {
+                throw UsageError("--worker-id takes a name of printable characters without spaces or '/', not '\(w)'")
+            }
+            engine.workerId = w
+        }
         if a.flag("fresh") {
             // Start afresh: every stream the file declares (inputs and derived streams) and the
             // error stream are emptied and the queries' checkpoints removed, so the run reads only

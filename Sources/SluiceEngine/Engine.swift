@@ -556,7 +556,16 @@ public final class Engine {
                                                            span: s.loc.span)])
             }
             let plan = try planQuery(query, cat)
-            let text = e.level == .physical ? Engine.physical(plan) : plan.explain
+            var text = e.level == .physical ? Engine.physical(plan) : plan.explain
+            // Over a stream workers share (or a remote one that could be): whether it scales out.
+            if let shared = Engine.sourceNodes(plan).first(where: { Engine.isRemote($0.stream) }) {
+                let app = Engine.text(shared.stream.options["application"]).map { " (application \($0))" } ?? ""
+                if let why = Engine.shardLocal(plan) {
+                    text += "\nScale-out\(app): no: \(why)"
+                } else {
+                    text += "\nScale-out\(app): yes: its groups stay within a shard, so workers sharing \(shared.stream.name)'s shards write exactly what one worker writes"
+                }
+            }
             pending.append(.print(text))
         default:
             throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "this statement is not supported in a query file yet",

@@ -137,6 +137,9 @@ final class ScaleOutQuery {
         }
         let lane = Lane(shard: lease.key, start: start, startAfter: after, checkpointPath: path)
         let job = try Job(id: id, label: label, plan: plan, sources: [source], sink: try makeSink(lease.key), engine: engine, lane: lane)
+        // A checkpoint before the first row: whoever takes the lease next knows which file this
+        // worker writes and where it began, and cuts it back there if this worker dies first.
+        try job.checkpoint()
         lanes[lease.key] = job
         engine.emit(job.resumed ? "resume" : "start", query: "query \(id) (\(label))",
                     "worker \(worker) took the lease of \(lease.key)" + (job.resumed ? ", resumed from its checkpoint" : ""),

@@ -144,4 +144,22 @@ struct ScaleOutTests {
             #expect(error.diagnostics.first?.help?.contains("re-partition through an intermediate stream") == true)
         }
     }
+
+    @Test func explainSaysWhetherAQueryScalesOut() throws {
+        let f = try EngineFixture()
+        f.engine.aws = ScaleOutTests.env
+        try f.load("""
+            CREATE STREAM orders (user_id VARCHAR, amount DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
+              WITH (connector = 'kinesis', stream = 'orders', endpoint = 'http://127.0.0.1:1', region = 'us-east-1', partition_key = 'user_id',
+                    application = 'app', state = '$DIR/state');
+            EXPLAIN SELECT window_end, user_id, COUNT(*) AS n FROM TUMBLE(orders, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end, user_id;
+            EXPLAIN SELECT window_end, COUNT(*) AS n FROM TUMBLE(orders, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end;
+            EXPLAIN SELECT user_id, amount * 2 AS twice FROM orders WHERE amount > 10;
+            """)
+        let out = f.engine.output
+        #expect(out.count == 3)
+        #expect(out[0].contains("Scale-out (application app): yes"))
+        #expect(out[1].contains("Scale-out (application app): no: its groups do not include the partition key column user_id"))
+        #expect(out[2].contains("Scale-out (application app): yes"))
+    }
 }
