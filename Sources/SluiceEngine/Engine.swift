@@ -560,7 +560,7 @@ public final class Engine {
             // Over a stream workers share (or a remote one that could be): whether it scales out.
             if let shared = Engine.sourceNodes(plan).first(where: { Engine.isRemote($0.stream) }) {
                 let app = Engine.text(shared.stream.options["application"]).map { " (application \($0))" } ?? ""
-                if let why = Engine.shardLocal(plan) {
+                if let why = Engine.scaleOutProblem(plan) {
                     text += "\nScale-out\(app): no: \(why)"
                 } else {
                     text += "\nScale-out\(app): yes: its groups stay within a shard, so workers sharing \(shared.stream.name)'s shards write exactly what one worker writes"

@@ -4,6 +4,7 @@ import SluiceCore
 import SluiceDataflow
 import SluicePlanner
 import SluiceStreams
+import SluiceKinesis
 
 /// One source of a query: a stream read over all its shards, decoded into batches of the
 /// source's columns, with its own watermark. A join of two streams has two.
@@ -62,7 +63,8 @@ final class JobInput {
         }
         remote = Engine.isRemote(source.stream)
         if remote {
-            consumer = try engine.remoteReader(source.stream, lane: lane)
+            let reader = try engine.remoteReader(source.stream, lane: lane)
+            consumer = lane?.inputRange.map { HashRangeFilter(reader, range: $0) } ?? reader
         } else {
             do { consumer = try StreamConsumer(store: engine.store, stream: source.stream.name, application: application) } catch {
                 throw EngineError(message: "cannot read stream \(source.stream.name): \(error)")
@@ -157,7 +159,7 @@ final class Job {
         }
         self.inputs = inputs
         checkpointPath = lane?.checkpointPath ?? (engine.stateDirectory ?? engine.store.configuration.dataDirectory + "/queries") + "/query-\(id).json"
-        fingerprint = "\(label)\n\(type(of: sink))\n\(plan.explain)"
+        fingerprint = "\(label)\n\(sink.kind)\n\(plan.explain)"
         lastCheckpoint = engine.clock.nowMillis()
         try resume()
     }

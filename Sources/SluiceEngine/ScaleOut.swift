@@ -1,12 +1,14 @@
 import Foundation
 import SluiceAWS
+import SluiceCodecs
 import SluiceCore
 import SluiceKinesis
 import SluicePlanner
 import SluiceStreams
 
-/// One shard of a stream that workers share: the query runs over it alone, from where its lease
-/// says (or its checkpoint in the shared state location), with its checkpoint there.
+/// One part of a shard that workers share: the query runs over that shard alone (the keys of
+/// `inputRange` of it, when given), from where its lease says or its checkpoint in the shared
+/// state location, with its checkpoint there.
 struct Lane {
     var shard: String
     var start: RemoteStreamConsumer.Start
@@ -14,6 +16,8 @@ struct Lane {
     /// checkpointed): read after it when the shared location holds no state of the lane.
     var startAfter: String?
     var checkpointPath: String
+    /// Only the records whose partition keys hash here (a part after a merge).
+    var inputRange: ClosedRange<UInt128>? = nil
 }
 
 /// A persistent query over a remote stream whose shards the workers of an application share
@@ -25,6 +29,14 @@ struct Lane {
 /// in; resuming another worker's checkpoint cuts that worker's file back to it. Since a lane's
 /// rows depend only on its shard's records, the workers' files together hold exactly the rows one
 /// worker alone would write, whatever the workers do.
+///
+/// After a reshard a shard's groups go on in its children: a parent read to its end keeps its
+/// windows open in its last checkpoint, and a child starts from its parents' state. A lane is a
+/// list of parts, each one state and the hash-key range of the partition keys it answers for:
+/// a child of a split takes its parent's parts narrowed to its own range, and writes only the
+/// rows of keys in it (its sibling writes the others); a child of a merge takes both parents'
+/// parts, each reading only the child's records of its range. The parts are kept in
+/// DIR/query-ID/SHARD.parts.json.
 final class ScaleOutQuery {
     unowned let engine: Engine
     let id: Int
@@ -33,18 +45,24 @@ final class ScaleOutQuery {
     let source: SourceNode
     let coordinator: LeaseCoordinator
     let client: KinesisClient
-    /// Where lanes keep their checkpoints: DIR/query-ID/SHARD.json.
+    /// Where lanes keep their checkpoints: DIR/query-ID/SHARD.json (SHARD.I.json for parts).
     let stateDirectory: String
-    let makeSink: (_ shard: String) throws(EngineError) -> any RowSink
-    private(set) var lanes: [String: Job] = [:]
+    let makeSink: (_ file: String) throws(EngineError) -> any RowSink
+    /// The output column holding the partition key (rows of a part are written when the key
+    /// hashes into the part's range).
+    let keyColumn: Int?
+    /// Each held shard's parts.
+    private(set) var lanes: [String: [Job]] = [:]
+    /// The shards as the last round listed them.
+    private var known: [String: KinesisClient.Shard] = [:]
     /// When the last lease round ran (the engine's clock), and how often one runs.
     private var lastRound: Int64 = .min
     let roundMillis: Int64
-    /// Whether the last step read anything, for `settled`.
+    /// Whether the last step read anything.
     private var lastBusy = true
 
     init(engine: Engine, id: Int, plan: LogicalPlan, label: String, source: SourceNode, coordinator: LeaseCoordinator, client: KinesisClient,
-         stateDirectory: String, makeSink: @escaping (_ shard: String) throws(EngineError) -> any RowSink) {
+         stateDirectory: String, makeSink: @escaping (_ file: String) throws(EngineError) -> any RowSink) {
         self.engine = engine
         self.id = id
         self.plan = plan
@@ -54,10 +72,13 @@ final class ScaleOutQuery {
         self.client = client
         self.stateDirectory = stateDirectory
         self.makeSink = makeSink
+        let key = Engine.text(source.stream.options["partition_key"])?.lowercased()
+        keyColumn = key.flatMap { k in plan.schema.firstIndex { $0.name.lowercased() == k } }
         roundMillis = max(100, coordinator.failoverMillis / 3)
     }
 
     var worker: String { coordinator.worker }
+    private var directory: String { stateDirectory + "/query-\(id)" }
 
     /// A lease round when one is due, then a step of every lane; whether anything was read.
     func step() throws(EngineError) -> Bool {
@@ -65,13 +86,18 @@ final class ScaleOutQuery {
         if lastRound == .min || now - lastRound >= roundMillis { try round(now: now) }
         var busy = false
         for shard in lanes.keys.sorted() {
-            guard let job = lanes[shard] else { continue }
-            let before = job.lastCheckpointAt
-            busy = try job.step() || busy
-            if job.lastCheckpointAt != before { try recordProgress(shard, job) }
-            if job.inputs[0].consumer.positions[shard] == .shardEnd && !job.inputs[0].consumer.hasMore {
-                // Read to its end: the last checkpoint, the lease finished (its children become workable).
-                try job.stop()
+            guard let parts = lanes[shard] else { continue }
+            var checkpointed = false
+            for job in parts where !job.done {
+                let before = job.lastCheckpointAt
+                busy = try job.step() || busy
+                if job.lastCheckpointAt != before { checkpointed = true }
+            }
+            if checkpointed { try recordProgress(shard) }
+            if parts.allSatisfy({ $0.inputs[0].consumer.positions[shard] == .shardEnd && !$0.inputs[0].consumer.hasMore }) {
+                // Read to its end: the last checkpoint (its windows stay open for its children),
+                // and the lease finished (its children become workable).
+                for job in parts { try job.stop() }
                 lanes[shard] = nil
                 _ = try leaseCall { () throws(StreamError) in try coordinator.checkpoint(shard: shard, "SHARD_END") }
                 busy = true
@@ -81,9 +107,15 @@ final class ScaleOutQuery {
         return busy
     }
 
-    /// The lease's checkpoint follows the lane's: the shard's last sequence number made durable.
-    private func recordProgress(_ shard: String, _ job: Job) throws(EngineError) {
-        guard case .sequenceNumber(let s)? = job.inputs[0].consumer.positions[shard] else { return }
+    /// The lease's checkpoint follows the lane's: the least far read part's last sequence number.
+    private func recordProgress(_ shard: String) throws(EngineError) {
+        guard let parts = lanes[shard] else { return }
+        var least: String? = nil
+        for job in parts {
+            guard case .sequenceNumber(let s)? = job.inputs[0].consumer.positions[shard] else { return }
+            if least == nil || s.count < least!.count || (s.count == least!.count && s < least!) { least = s }
+        }
+        guard let s = least else { return }
         let held = try leaseCall { () throws(StreamError) in try coordinator.checkpoint(shard: shard, s) }
         if !held { drop(shard) }
     }
@@ -98,6 +130,7 @@ final class ScaleOutQuery {
         lastRound = now
         let shards: [KinesisClient.Shard]
         do { shards = try client.listShards() } catch { throw EngineError.io("\(client.place): \(Engine.remoteProblem(error))") }
+        for s in shards { known[s.id] = s }
         let changes = try leaseCall { () throws(StreamError) in
             try coordinator.sync(shards: shards)
             return try coordinator.round(now: now)
@@ -105,11 +138,10 @@ final class ScaleOutQuery {
         for shard in changes.lost { drop(shard) }
         for shard in changes.handoffs {
             // Asked for by a worker below its share: the last checkpoint, then the lease goes.
-            if let job = lanes.removeValue(forKey: shard) {
-                try job.stop()
-                if case .sequenceNumber(let s)? = job.inputs[0].consumer.positions[shard] {
-                    _ = try leaseCall { () throws(StreamError) in try coordinator.checkpoint(shard: shard, s) }
-                }
+            if let parts = lanes[shard] {
+                for job in parts { try job.stop() }
+                try recordProgress(shard)
+                lanes[shard] = nil
             }
             try leaseCall { () throws(StreamError) in try coordinator.release(shard: shard) }
         }
@@ -119,13 +151,69 @@ final class ScaleOutQuery {
     /// A lease another worker took (this one was presumed dead): the lane stops at once, without
     /// a checkpoint or a flush (the rows since its last checkpoint are the new holder's to write).
     private func drop(_ shard: String) {
-        guard let job = lanes.removeValue(forKey: shard) else { return }
-        job.done = true
-        job.sink.abandon()
+        guard let parts = lanes.removeValue(forKey: shard) else { return }
+        for job in parts {
+            job.done = true
+            job.sink.abandon()
+        }
+    }
+
+    /// One part of a lane: the keys it answers for (nil: all of the shard's) and its checkpoint file.
+    struct Part {
+        var range: ClosedRange<UInt128>?
+        var file: String
+    }
+
+    /// A shard's parts as its manifest lists them; nil without one (one part, all its keys).
+    private func manifest(_ shard: String) -> [Part]? {
+        guard let bytes = readFile(directory + "/\(shard).parts.json"), let j = try? JSONValue.parse(bytes: bytes), let list = j["parts"]?.arrayValue else { return nil }
+        return list.compactMap { p in
+            guard let file = p["file"]?.stringValue else { return nil }
+            guard let lo = p["from"]?.stringValue.flatMap({ try? HashKey.parse($0).get() }), let hi = p["to"]?.stringValue.flatMap({ try? HashKey.parse($0).get() }) else {
+                return Part(range: nil, file: file)
+            }
+            return Part(range: lo...hi, file: file)
+        }
+    }
+
+    /// The parts a shard's lane runs: its manifest's; for a child of shards read to their end
+    /// without one yet, its parents' parts narrowed to its keys, their state copied to its own
+    /// files; else one part of all its keys.
+    private func parts(_ lease: Lease) throws(EngineError) -> [Part] {
+        let shard = lease.key
+        if let m = manifest(shard) { return m }
+        guard !lease.parents.isEmpty, let mine = known[shard]?.hashKeyRange else { return [Part(range: nil, file: shard + ".json")] }
+        var out: [Part] = []
+        for parent in lease.parents.sorted() {
+            let inherited = manifest(parent) ?? [Part(range: known[parent]?.hashKeyRange, file: parent + ".json")]
+            for p in inherited {
+                let r = p.range ?? mine
+                let lo = max(r.lowerBound, mine.lowerBound), hi = min(r.upperBound, mine.upperBound)
+                guard lo <= hi else { continue }
+                out.append(Part(range: lo...hi, file: "\(shard).\(out.count).json"))
+                // The parent's last state goes on in the child's part (once: later opens find the manifest).
+                if let bytes = readFile(directory + "/" + p.file) {
+                    do { try writeFileAtomically(directory + "/" + out[out.count - 1].file, bytes) } catch {
+                        throw EngineError.io("cannot write the state of \(shard) in \(directory): \(error)")
+                    }
+                }
+            }
+        }
+        if out.isEmpty { return [Part(range: nil, file: shard + ".json")] }
+        var doc: [JSONValue] = []
+        for p in out {
+            doc.append(["file": .string(p.file), "from": .string(String(p.range!.lowerBound)), "to": .string(String(p.range!.upperBound))])
+        }
+        do { try writeFileAtomically(directory + "/\(shard).parts.json", Array(JSONValue.object(["parts": .array(doc)]).serialized(pretty: true).utf8)) } catch {
+            throw EngineError.io("cannot write the parts of \(shard) in \(directory): \(error)")
+        }
+        return out
     }
 
     private func open(_ lease: Lease) throws(EngineError) {
-        let path = stateDirectory + "/query-\(id)/\(lease.key).json"
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw EngineError.io("cannot make \(directory): \(error.localizedDescription)")
+        }
         var start: RemoteStreamConsumer.Start = .trimHorizon
         var after: String? = nil
         switch lease.checkpoint {
@@ -135,14 +223,26 @@ final class ScaleOutQuery {
             start = TimeFormat.parseISO8601(c.dropFirst("AT_TIMESTAMP ".count)).map { .atTimestamp($0) } ?? .trimHorizon
         default: after = lease.checkpoint
         }
-        let lane = Lane(shard: lease.key, start: start, startAfter: after, checkpointPath: path)
-        let job = try Job(id: id, label: label, plan: plan, sources: [source], sink: try makeSink(lease.key), engine: engine, lane: lane)
-        // A checkpoint before the first row: whoever takes the lease next knows which file this
-        // worker writes and where it began, and cuts it back there if this worker dies first.
-        try job.checkpoint()
-        lanes[lease.key] = job
-        engine.emit(job.resumed ? "resume" : "start", query: "query \(id) (\(label))",
-                    "worker \(worker) took the lease of \(lease.key)" + (job.resumed ? ", resumed from its checkpoint" : ""),
+        let list = try parts(lease)
+        let mine = known[lease.key]?.hashKeyRange
+        var jobs: [Job] = []
+        for (i, part) in list.enumerated() {
+            // A part of only some of the shard's keys reads those alone.
+            let narrower = part.range.flatMap { r in mine.map { r != $0 } } ?? false
+            let lane = Lane(shard: lease.key, start: start, startAfter: after, checkpointPath: directory + "/" + part.file,
+                            inputRange: narrower ? part.range : nil)
+            var sink = try makeSink(list.count == 1 ? lease.key : "\(lease.key).\(i)")
+            if let r = part.range, let k = keyColumn { sink = KeyRangeSink(sink, column: k, range: r) }
+            let job = try Job(id: id, label: label, plan: plan, sources: [source], sink: sink, engine: engine, lane: lane)
+            // A checkpoint before the first row: whoever takes the lease next knows which file this
+            // worker writes and where it began, and cuts it back there if this worker dies first.
+            try job.checkpoint()
+            jobs.append(job)
+        }
+        lanes[lease.key] = jobs
+        let resumed = jobs.contains(where: \.resumed)
+        engine.emit(resumed ? "resume" : "start", query: "query \(id) (\(label))",
+                    "worker \(worker) took the lease of \(lease.key)" + (resumed ? ", resumed from its checkpoint" : "") + (list.count > 1 ? " (\(list.count) parts)" : ""),
                     [("shard", .string(lease.key)), ("worker", .string(worker))])
     }
 
@@ -155,9 +255,8 @@ final class ScaleOutQuery {
     func caughtUp() throws(EngineError) -> Bool {
         guard !lastBusy, lastRound != .min else { return false }
         for shard in lanes.keys.sorted() {
-            guard let job = lanes[shard] else { continue }
-            try job.checkpoint()
-            try recordProgress(shard, job)
+            for job in lanes[shard] ?? [] { try job.checkpoint() }
+            try recordProgress(shard)
         }
         let leases = try leaseCall { () throws(StreamError) in try coordinator.table.list() }
         let finished = Set(leases.filter(\.isFinished).map(\.key))
@@ -175,7 +274,7 @@ final class ScaleOutQuery {
             do {
                 let r = try client.getRecords(iterator: try client.shardIterator(shard: l.key, from), limit: 1)
                 // More records, records not yet reachable, or a closed shard not yet marked finished.
-                if r.records.count > 0 || r.millisBehindLatest > 0 || r.nextShardIterator == nil { return false }
+                if r.records.count > 0 || r.millisBehindLatest > 0 || r.nextShardIterator == nil || known[l.key]?.closed == true { return false }
             } catch {
                 return false
             }
@@ -186,14 +285,41 @@ final class ScaleOutQuery {
     /// A clean stop: every lane checkpointed, its lease checkpointed and let go.
     func stop() throws(EngineError) {
         for shard in lanes.keys.sorted() {
-            guard let job = lanes.removeValue(forKey: shard) else { continue }
-            try job.stop()
-            if case .sequenceNumber(let s)? = job.inputs[0].consumer.positions[shard] {
-                _ = try leaseCall { () throws(StreamError) in try coordinator.checkpoint(shard: shard, s) }
-            }
+            for job in lanes[shard] ?? [] { try job.stop() }
+            try recordProgress(shard)
+            lanes[shard] = nil
         }
         try leaseCall { () throws(StreamError) in try coordinator.releaseAll() }
     }
+}
+
+/// The rows of the keys a lane's part answers for: those whose partition key column hashes into
+/// its range (the other keys of the state it inherited are its sibling's to write).
+final class KeyRangeSink: RowSink {
+    let inner: any RowSink
+    let column: Int
+    let range: ClosedRange<UInt128>
+
+    init(_ inner: any RowSink, column: Int, range: ClosedRange<UInt128>) {
+        self.inner = inner
+        self.column = column
+        self.range = range
+    }
+
+    func write(_ rows: [[Value]]) throws(EngineError) {
+        let mine = rows.filter { range.contains(HashKey.of(partitionKey: RecordEncoder.text($0[column]))) }
+        if !mine.isEmpty { try inner.write(mine) }
+    }
+    func begin(resumingAt position: Int64?) throws(EngineError) { try inner.begin(resumingAt: position) }
+    func checkpoint() throws(EngineError) -> Int64? { try inner.checkpoint() }
+    func close() throws(EngineError) { try inner.close() }
+    func state() -> JSONValue? { inner.state() }
+    func restore(_ state: JSONValue?) throws(EngineError) { try inner.restore(state) }
+    var streamsWritten: [String] { inner.streamsWritten }
+    func flushIfDue(now: Int64) throws(EngineError) { try inner.flushIfDue(now: now) }
+    func advance(watermark: Int64, now: Int64) throws(EngineError) { try inner.advance(watermark: watermark, now: now) }
+    func abandon() { inner.abandon() }
+    var kind: String { inner.kind }
 }
 
 extension Engine {
@@ -204,11 +330,28 @@ extension Engine {
         guard workerId != nil else { return nil }
         let sources = Engine.sourceNodes(plan)
         guard let shared = sources.first(where: { Engine.isRemote($0.stream) && Engine.text($0.stream.options["application"]) != nil }) else { return nil }
-        if let why = Engine.shardLocal(plan) {
+        if let why = Engine.scaleOutProblem(plan) {
             throw EngineError(diagnostics: [Diagnostic(id: "plan.not-shard-local", message: "this query cannot be shared by the workers of application \(Engine.text(shared.stream.options["application"]) ?? ""): \(why)",
                                                        span: nil, help: "workers split a stream by shard: a query scales out when its groups never span shards (it groups by the stream's partition_key), or when it keeps no state; re-partition through an intermediate stream keyed by the grouping columns (INSERT INTO it with partition_key = 'that column'), and scale out the query over that stream")])
         }
         return shared
+    }
+
+    /// Why the query cannot be shared by workers, or nil: its groups must lie within one shard,
+    /// and a query that keeps state must output the partition key column (after a reshard a
+    /// child shard writes the rows of the keys of its range, told apart by that column).
+    static func scaleOutProblem(_ plan: LogicalPlan) -> String? {
+        if let why = shardLocal(plan) { return why }
+        func stateful(_ p: LogicalPlan) -> Bool {
+            switch p {
+            case .source: return false
+            case .filter(let q, _), .project(let q, _, _), .lookupJoin(let q, _): return stateful(q)
+            default: return true
+            }
+        }
+        guard stateful(plan), let source = sourceNodes(plan).first, let key = text(source.stream.options["partition_key"]) else { return nil }
+        return plan.schema.contains(where: { $0.name.lowercased() == key.lowercased() }) ? nil
+            : "it does not output the partition key column \(key), by which the children of a resharded shard tell their keys' rows apart"
     }
 
     /// Nil when every group of the query lies within one shard: no state (filters, projections,

@@ -29,6 +29,8 @@ protocol RowSink: AnyObject {
     /// The query lost the right to write (its shard's lease went to another worker): what is
     /// buffered is dropped and nothing more is written.
     func abandon()
+    /// What kind of sink it is, for the checkpoint's fingerprint (a wrapper says its inner sink's).
+    var kind: String { get }
 }
 
 extension RowSink {
@@ -40,6 +42,7 @@ extension RowSink {
     func flushIfDue(now: Int64) throws(EngineError) {}
     func advance(watermark: Int64, now: Int64) throws(EngineError) {}
     func abandon() {}
+    var kind: String { "\(type(of: self))" }
 }
 
 /// How often buffered rows reach their files at the latest.

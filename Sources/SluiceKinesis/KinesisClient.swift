@@ -115,12 +115,15 @@ public final class KinesisClient: Sendable {
         public var adjacentParent: String?
         /// Closed by a reshard: no records come after its end.
         public var closed: Bool
+        /// The partition keys' hash keys it takes (nil: the endpoint did not say).
+        public var hashKeyRange: ClosedRange<UInt128>?
         public var parents: [String] { [parent, adjacentParent].compactMap { $0 } }
-        public init(id: String, parent: String?, adjacentParent: String?, closed: Bool) {
+        public init(id: String, parent: String?, adjacentParent: String?, closed: Bool, hashKeyRange: ClosedRange<UInt128>? = nil) {
             self.id = id
             self.parent = parent
             self.adjacentParent = adjacentParent
             self.closed = closed
+            self.hashKeyRange = hashKeyRange
         }
     }
 
@@ -133,8 +136,13 @@ public final class KinesisClient: Sendable {
             if let t = token { page = try plainCall("ListShards", ["NextToken": .string(t)]) } else { page = try call("ListShards", [:]) }
             for s in page["Shards"]?.arrayValue ?? [] {
                 guard let id = s["ShardId"]?.stringValue else { continue }
+                var range: ClosedRange<UInt128>? = nil
+                if let lo = s["HashKeyRange"]?["StartingHashKey"]?.stringValue.flatMap({ try? HashKey.parse($0).get() }),
+                   let hi = s["HashKeyRange"]?["EndingHashKey"]?.stringValue.flatMap({ try? HashKey.parse($0).get() }), lo <= hi {
+                    range = lo...hi
+                }
                 out.append(Shard(id: id, parent: s["ParentShardId"]?.stringValue, adjacentParent: s["AdjacentParentShardId"]?.stringValue,
-                                 closed: s["SequenceNumberRange"]?["EndingSequenceNumber"]?.stringValue != nil))
+                                 closed: s["SequenceNumberRange"]?["EndingSequenceNumber"]?.stringValue != nil, hashKeyRange: range))
             }
             token = page["NextToken"]?.stringValue
         } while token != nil

@@ -95,7 +95,8 @@ struct ScaleOutTests {
         func rowsPastCheckpoint() throws -> Int64 {
             guard let q = w2.engine.scaleOuts.first else { return 0 }
             var past: Int64 = 0
-            for (shard, job) in q.lanes {
+            for (shard, parts) in q.lanes {
+                let job = parts[0]
                 try job.sink.flushIfDue(now: Int64.max / 2)
                 let size = ((try? FileManager.default.attributesOfItem(atPath: base + "/shared/out/w2-\(shard).jsonl"))?[.size] as? Int64) ?? 0
                 let cp = (try? Data(contentsOf: URL(fileURLWithPath: job.checkpointPath))).flatMap { try? JSONValue.parse(bytes: Array($0)) }
@@ -161,5 +162,57 @@ struct ScaleOutTests {
         #expect(out[0].contains("Scale-out (application app): yes"))
         #expect(out[1].contains("Scale-out (application app): no: its groups do not include the partition key column user_id"))
         #expect(out[2].contains("Scale-out (application app): yes"))
+    }
+
+    @Test func aReshardDuringTheRunMovesEachShardsGroupsToItsChildren() throws {
+        let moto = try MotoServer()
+        let remote = try LocalEndpoint()
+        let base = NSTemporaryDirectory() + "sluice-scale-out-reshard-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try remote.store.createStream(name: "orders", shardCount: 2)
+        var records: [(user: String, ts: Int64)] = []
+        func put(_ range: Range<Int>) throws {
+            for i in range {
+                let user = "u\(i % 40)"
+                let ts = 1_704_067_200_000 + Int64(i) * 50
+                records.append((user, ts))
+                let json = #"{"user_id":"\#(user)","amount":1.0,"ts":"\#(TimeFormat.iso8601(ts))"}"#
+                _ = try remote.store.putRecord(stream: "orders", data: Array(json.utf8), partitionKey: user)
+            }
+        }
+        try put(0..<1500)
+        let text = Self.sql(app: "reshard-app", kinesis: remote.endpoint, dynamo: moto.endpoint, base: base + "/shared", out: "out")
+        let w1 = try Worker("w1", sql: text, base: base), w2 = try Worker("w2", sql: text, base: base)
+        for w in [w1, w2] { w.engine.pollLimit = 50 }
+        for _ in 0..<30 {
+            for w in [w1, w2] { _ = try w.engine.step() }
+            usleep(5_000)
+        }
+        // Split shard 0 in two (shards 2 and 3), then merge 3 with its neighbour 1 (shard 4), and
+        // more orders go to the children.
+        let ranges = try remote.store.listShards(streamName: "orders").shards.map(\.hashKeyRange)
+        try remote.store.splitShard(stream: "orders", shardToSplit: "shardId-000000000000", newStartingHashKey: String(ranges[0].upperBound / 2))
+        try remote.store.mergeShards(stream: "orders", shardToMerge: "shardId-000000000003", adjacentShardToMerge: "shardId-000000000001")
+        try put(1500..<3000)
+        for w in [w1, w2] { w.engine.pollLimit = 10_000 }
+        try Self.settle([w1, w2])
+        let got = Self.rows(base + "/shared/out")
+
+        // One worker alone, after the reshard, gives the same rows.
+        let solo = try Worker(nil, sql: Self.sql(app: "reshard-solo", kinesis: remote.endpoint, dynamo: moto.endpoint, base: base + "/solo", out: "out"), base: base)
+        try Self.settle([solo])
+        #expect(got == Self.rows(base + "/solo/out"))
+
+        // Each row counts every order of its user in its window: groups went on across the reshard.
+        var truth: [String: Int] = [:]
+        for r in records { truth["\(r.user)@\(r.ts / 10_000 * 10_000 + 10_000)", default: 0] += 1 }
+        var seen: Set<String> = []
+        #expect(got.count > 200)
+        for line in got {
+            let j = try JSONValue.parse(line)
+            let key = "\(j["user_id"]!.stringValue!)@\(TimeFormat.parseISO8601(j["window_end"]!.stringValue!)!)"
+            #expect(seen.insert(key).inserted, "\(key) written twice")
+            #expect(j["n"]?.int64Value == Int64(truth[key] ?? -1), "\(line)")
+        }
     }
 }
