@@ -53,7 +53,7 @@ let package = Package(
         // Layer 1: AWS as its clients see it: credentials and the region from the environment and
         // the CLI's profiles, HTTP requests, SHA-256 and Signature Version 4 (the server's
         // verifier and the clients' signer share it).
-        .target(name: "SluiceAWS", dependencies: ["SluiceCore"], swiftSettings: strict),
+        .target(name: "SluiceAWS", dependencies: ["SluiceCore", "COpenSSL"], swiftSettings: strict),
         // Layer 2: remote Kinesis data streams through their API: typed calls with retries and
         // backoff, a polling reader with the store's consumer contract, shard leases.
         .target(name: "SluiceKinesis", dependencies: ["SluiceCore", "SluiceStreams", "SluiceAWS"], swiftSettings: strict),
@@ -66,6 +66,8 @@ let package = Package(
 
         // Test only: SQLite from the base image, the reference for the differential window tests.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        // The system's OpenSSL, for HTTPS to remote AWS endpoints (certificates verified).
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
         // zlib from the base image, for gzip.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
 

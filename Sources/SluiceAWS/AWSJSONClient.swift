@@ -1,8 +1,9 @@
 public import SluiceCore
 
-/// A client of an AWS JSON 1.1 API (Kinesis, Firehose, DynamoDB) at an endpoint over plain
-/// HTTP (`http://HOST:PORT`: a local endpoint such as `sluice serve` or moto's server): each call
-/// a POST with `X-Amz-Target: PREFIX.Operation`, SigV4-signed with the credentials given.
+/// A client of an AWS JSON 1.1 API (Kinesis, Firehose, DynamoDB) at an endpoint: `https://HOST`
+/// (AWS; the certificate verified) or `http://HOST:PORT` (a local endpoint such as `sluice serve`
+/// or moto's server): each call a POST with `X-Amz-Target: PREFIX.Operation`, SigV4-signed with
+/// the credentials given.
 public struct AWSJSONClient: Sendable {
     public let host: String
     public let port: UInt16
@@ -10,6 +11,11 @@ public struct AWSJSONClient: Sendable {
     public let targetPrefix: String
     let credentials: AWSCredentials
     public let region: String
+    /// Over TLS (https).
+    public let tls: Bool
+    /// The certificate authorities an https endpoint's certificate must chain to (a PEM file);
+    /// nil: the system's.
+    public let caBundle: String?
 
     /// A failed call: the API's error (`name` from `__type`, without its namespace), or no answer
     /// (`name` empty, `status` 0).
@@ -22,36 +28,61 @@ public struct AWSJSONClient: Sendable {
         public var description: String { name.isEmpty ? message : "\(name): \(message)" }
     }
 
-    /// Nil when `endpoint` is not `http://HOST:PORT` (a trailing slash allowed).
-    public init?(endpoint: String, service: String, targetPrefix: String, credentials: AWSCredentials, region: String) {
-        guard endpoint.hasPrefix("http://") else { return nil }
-        var rest = endpoint.dropFirst("http://".count)
+    /// Nil when `endpoint` is not `http://HOST[:PORT]` or `https://HOST[:PORT]` (a trailing slash allowed).
+    public init?(endpoint: String, service: String, targetPrefix: String, credentials: AWSCredentials, region: String, caBundle: String? = nil) {
+        let secure = endpoint.hasPrefix("https://")
+        guard secure || endpoint.hasPrefix("http://") else { return nil }
+        var rest = endpoint.dropFirst(secure ? "https://".count : "http://".count)
         if rest.hasSuffix("/") { rest = rest.dropLast() }
-        guard let colon = rest.lastIndex(of: ":"), colon != rest.startIndex, let p = UInt16(rest[rest.index(after: colon)...]) else { return nil }
-        host = String(rest[..<colon])
+        guard !rest.isEmpty, !rest.contains("/") else { return nil }
+        var p: UInt16 = secure ? 443 : 80
+        // host, host:port, [v6], [v6]:port
+        if let close = rest.lastIndex(of: "]"), rest.first == "[" {
+            let after = rest[rest.index(after: close)...]
+            if !after.isEmpty {
+                guard after.first == ":", let n = UInt16(after.dropFirst()) else { return nil }
+                p = n
+            }
+            host = String(rest[rest.index(after: rest.startIndex)..<close])
+        } else if let colon = rest.lastIndex(of: ":") {
+            guard colon != rest.startIndex, let n = UInt16(rest[rest.index(after: colon)...]) else { return nil }
+            p = n
+            host = String(rest[..<colon])
+        } else {
+            host = String(rest)
+        }
+        guard !host.isEmpty else { return nil }
         port = p
+        tls = secure
+        self.caBundle = caBundle
         self.service = service
         self.targetPrefix = targetPrefix
         self.credentials = credentials
         self.region = region
     }
 
+    /// Whether the host is this machine (plain HTTP is for these).
+    public var isLoopback: Bool { host == "localhost" || host.hasPrefix("127.") || host == "::1" }
+
     /// Kinesis Data Streams at `endpoint`.
-    public static func kinesis(endpoint: String, credentials: AWSCredentials, region: String) -> AWSJSONClient? {
-        AWSJSONClient(endpoint: endpoint, service: "kinesis", targetPrefix: "Kinesis_20131202", credentials: credentials, region: region)
+    public static func kinesis(endpoint: String, credentials: AWSCredentials, region: String, caBundle: String? = nil) -> AWSJSONClient? {
+        AWSJSONClient(endpoint: endpoint, service: "kinesis", targetPrefix: "Kinesis_20131202", credentials: credentials, region: region, caBundle: caBundle)
     }
 
     /// Firehose at `endpoint`.
-    public static func firehose(endpoint: String, credentials: AWSCredentials, region: String) -> AWSJSONClient? {
-        AWSJSONClient(endpoint: endpoint, service: "firehose", targetPrefix: "Firehose_20150804", credentials: credentials, region: region)
+    public static func firehose(endpoint: String, credentials: AWSCredentials, region: String, caBundle: String? = nil) -> AWSJSONClient? {
+        AWSJSONClient(endpoint: endpoint, service: "firehose", targetPrefix: "Firehose_20150804", credentials: credentials, region: region, caBundle: caBundle)
     }
 
     /// DynamoDB at `endpoint`.
-    public static func dynamoDB(endpoint: String, credentials: AWSCredentials, region: String) -> AWSJSONClient? {
-        AWSJSONClient(endpoint: endpoint, service: "dynamodb", targetPrefix: "DynamoDB_20120810", credentials: credentials, region: region)
+    public static func dynamoDB(endpoint: String, credentials: AWSCredentials, region: String, caBundle: String? = nil) -> AWSJSONClient? {
+        AWSJSONClient(endpoint: endpoint, service: "dynamodb", targetPrefix: "DynamoDB_20120810", credentials: credentials, region: region, caBundle: caBundle)
     }
 
-    public var endpoint: String { "http://\(host):\(port)" }
+    public var endpoint: String {
+        let h = host.contains(":") ? "[\(host)]" : host
+        return (tls ? "https://" : "http://") + h + (port == (tls ? 443 : 80) ? "" : ":\(port)")
+    }
     /// Where the credentials came from and their access key id (for messages; never the secret).
     public var credentialsSource: String { credentials.source }
     public var accessKeyId: String { credentials.accessKeyId }
@@ -59,12 +90,12 @@ public struct AWSJSONClient: Sendable {
     /// Calls `operation` with its JSON input; returns its JSON output.
     public func call(_ operation: String, _ input: JSONValue) throws(Failure) -> JSONValue {
         var request = HTTPRequest(method: "POST", target: "/", headers: [
-            ("host", "\(host):\(port)"), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", targetPrefix + "." + operation),
+            ("host", String(endpoint.drop { $0 != "/" }.dropFirst(2))), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", targetPrefix + "." + operation),
         ], body: Array(input.serialized().utf8))
         SigV4.sign(&request, credentials: credentials, region: region, service: service)
         let status: Int, answer: [UInt8]
         do throws(HTTPClientError) {
-            (status, answer) = try HTTPClient.exchange(host: host, port: port, request)
+            (status, answer) = try HTTPClient.exchange(host: host, port: port, tls: tls, caBundle: caBundle, request)
         } catch {
             throw Failure(name: "", message: "cannot reach \(service) at \(endpoint): \(error.message)", status: 0, unreachable: error.message)
         }

@@ -95,6 +95,13 @@ public struct AWSProfiles: Sendable {
         return nil
     }
 
+    /// The certificate authorities of https endpoints, as the AWS CLI takes them: `AWS_CA_BUNDLE`,
+    /// else the profile's `ca_bundle`; nil: the system's.
+    public func caBundle() -> String? {
+        if let b = environment["AWS_CA_BUNDLE"], !b.isEmpty { return b }
+        return sections().lazy.compactMap { $0.keys["ca_bundle"] }.first
+    }
+
     /// The region: `AWS_REGION`, `AWS_DEFAULT_REGION`, else the profile's `region`.
     public func region() -> String? {
         if let r = environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"], !r.isEmpty { return r }

@@ -1,3 +1,4 @@
+import COpenSSL
 import Foundation
 import Glibc
 
@@ -8,12 +9,15 @@ package struct HTTPClientError: Error, CustomStringConvertible {
     package var description: String { message }
 }
 
-/// One connection of plain HTTP/1.1 (one request, `connection: close`): what the API clients
-/// share. An answer that stops coming is given up after `timeout` seconds.
+/// One connection of HTTP/1.1 (one request, `connection: close`), plain or over TLS: what the
+/// API clients share. An answer that stops coming is given up after `timeout` seconds.
 package struct HTTPConnection {
     package let fd: Int32
+    /// The TLS session (an OpenSSL `SSL*`) of an https connection.
+    let tls: OpaquePointer?
 
-    package static func open(host: String, port: UInt16, timeout: Int = 60) throws(HTTPClientError) -> HTTPConnection {
+    /// `tls`: the server's certificate verified (against `caBundle`, else the system's CAs).
+    package static func open(host: String, port: UInt16, timeout: Int = 60, tls: Bool = false, caBundle: String? = nil) throws(HTTPClientError) -> HTTPConnection {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -26,7 +30,13 @@ package struct HTTPConnection {
             if fd >= 0 && Glibc.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 {
                 var tv = timeval(tv_sec: timeout, tv_usec: 0)
                 setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                return HTTPConnection(fd: fd)
+                guard tls else { return HTTPConnection(fd: fd, tls: nil) }
+                do {
+                    return HTTPConnection(fd: fd, tls: try TLS.connect(fd: fd, host: host, caBundle: caBundle))
+                } catch {
+                    Glibc.close(fd)
+                    throw error
+                }
             }
             if fd >= 0 { Glibc.close(fd) }
             at = a.pointee.ai_next
@@ -42,7 +52,10 @@ package struct HTTPConnection {
         let bytes = Array(head.utf8) + r.body
         var sent = 0
         while sent < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            let n: Int = bytes.withUnsafeBytes { b in
+                if let ssl = tls { return Int(SSL_write(ssl, b.baseAddress! + sent, Int32(min(bytes.count - sent, Int(Int32.max))))) }
+                return Glibc.send(fd, b.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL))
+            }
             if n <= 0 { throw HTTPClientError("the connection closed while sending") }
             sent += n
         }
@@ -52,22 +65,31 @@ package struct HTTPConnection {
     package func receive(into buffer: inout [UInt8]) -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
-            if n < 0 && errno == EINTR { continue }
+            let n: Int = chunk.withUnsafeMutableBytes { b in
+                if let ssl = tls { return Int(SSL_read(ssl, b.baseAddress!, Int32(b.count))) }
+                return recv(fd, b.baseAddress!, b.count, 0)
+            }
+            if n < 0 && errno == EINTR && tls == nil { continue }
             if n <= 0 { return false }
             buffer += chunk[0..<n]
             return true
         }
     }
 
-    package func close() { Glibc.close(fd) }
+    package func close() {
+        if let ssl = tls {
+            SSL_shutdown(ssl)
+            SSL_free(ssl)
+        }
+        Glibc.close(fd)
+    }
 }
 
 package enum HTTPClient {
     /// Sends the request on a new connection and reads the answer to its end: the status and the
     /// body (by Content-Length, else chunked, else to the close).
-    package static func exchange(host: String, port: UInt16, _ r: HTTPRequest) throws(HTTPClientError) -> (status: Int, body: [UInt8]) {
-        let c = try HTTPConnection.open(host: host, port: port)
+    package static func exchange(host: String, port: UInt16, tls: Bool = false, caBundle: String? = nil, _ r: HTTPRequest) throws(HTTPClientError) -> (status: Int, body: [UInt8]) {
+        let c = try HTTPConnection.open(host: host, port: port, tls: tls, caBundle: caBundle)
         defer { c.close() }
         try c.send(r)
         var answer: [UInt8] = []

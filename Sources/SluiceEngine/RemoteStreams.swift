@@ -52,9 +52,19 @@ extension Engine {
             return bad("region '\(r)' is not the region of stream_arn (\(ar))")
         }
         let endpoint = Engine.text(o["endpoint"]) ?? "https://kinesis.\(region).amazonaws.com"
-        guard endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://") else {
-            return bad("endpoint '\(endpoint)' must be a URL such as 'http://127.0.0.1:4567' or 'https://kinesis.\(region).amazonaws.com'")
+        func checkURL(_ option: String, _ url: String) -> Result<RemoteStreamOptions, Diagnostic>? {
+            let anon = AWSCredentials(accessKeyId: "", secretAccessKey: "", source: "")
+            guard let c = AWSJSONClient(endpoint: url, service: "", targetPrefix: "", credentials: anon, region: region) else {
+                return bad("\(option) '\(url)' must be a URL such as 'https://kinesis.\(region).amazonaws.com' or 'http://127.0.0.1:4567'")
+            }
+            // Signed requests and records in the clear only on this machine.
+            if !c.tls && !c.isLoopback {
+                return bad("\(option) '\(url)' is plain http to another machine: use https (plain http is for endpoints on this machine)")
+            }
+            return nil
         }
+        if let b = checkURL("endpoint", endpoint) { return b }
+        if let l = Engine.text(o["lease_endpoint"]), let b = checkURL("lease_endpoint", l) { return b }
         let startText = Engine.text(o["start"]) ?? "TRIM_HORIZON"
         let start: RemoteStreamConsumer.Start
         switch startText.uppercased() {
@@ -91,8 +101,8 @@ extension Engine {
         case .success(let r): o = r
         case .failure(let d): throw EngineError(diagnostics: [d])
         }
-        guard let api = AWSJSONClient.kinesis(endpoint: o.endpoint, credentials: try awsCredentials(def), region: o.region) else {
-            throw EngineError(message: "stream \(def.name): endpoint \(o.endpoint): only plain http:// endpoints are supported yet")
+        guard let api = AWSJSONClient.kinesis(endpoint: o.endpoint, credentials: try awsCredentials(def), region: o.region, caBundle: aws.caBundle()) else {
+            throw EngineError(message: "stream \(def.name): endpoint \(o.endpoint) is not a URL such as https://kinesis.\(o.region).amazonaws.com")
         }
         return KinesisClient(api: api, stream: o.stream, streamARN: o.arn)
     }

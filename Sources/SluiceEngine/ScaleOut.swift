@@ -407,8 +407,8 @@ extension Engine {
         let client = try kinesisClient(def)
         guard case .success(let o) = remoteOptions(def) else { return }
         let leaseEndpoint = Engine.text(def.options["lease_endpoint"]) ?? (Engine.text(def.options["endpoint"]) != nil ? o.endpoint : "https://dynamodb.\(o.region).amazonaws.com")
-        guard let dynamo = AWSJSONClient.dynamoDB(endpoint: leaseEndpoint, credentials: try awsCredentials(def), region: o.region) else {
-            throw EngineError(message: "stream \(def.name): lease_endpoint \(leaseEndpoint): only plain http:// endpoints are supported yet")
+        guard let dynamo = AWSJSONClient.dynamoDB(endpoint: leaseEndpoint, credentials: try awsCredentials(def), region: o.region, caBundle: aws.caBundle()) else {
+            throw EngineError(message: "stream \(def.name): lease_endpoint \(leaseEndpoint) is not a URL such as https://dynamodb.\(o.region).amazonaws.com")
         }
         let failover = Engine.text(def.options["lease_failover"]).flatMap(Units.millis) ?? 10_000
         let table = LeaseTable(api: dynamo, name: app)

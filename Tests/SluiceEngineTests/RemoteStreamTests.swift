@@ -130,6 +130,8 @@ struct RemoteStreamTests {
         #expect(refusal("connector = 'kinesis', stream_arn = 'arn:aws:s3:::bucket'").contains("is not a Kinesis stream ARN"))
         #expect(refusal("connector = 'kinesis', stream = 'x', region = 'r', start = 'YESTERDAY'").contains("start must be 'TRIM_HORIZON', 'LATEST' or 'AT_TIMESTAMP"))
         #expect(refusal("connector = 'kinesis', stream = 'x', region = 'r', endpoint = 'localhost:4567'").contains("must be a URL"))
+        #expect(refusal("connector = 'kinesis', stream = 'x', region = 'r', endpoint = 'http://kinesis.example.com:4567'").contains("plain http to another machine"))
+        #expect(refusal("connector = 'kinesis', stream = 'x', region = 'r', endpoint = 'https://kinesis.example.com'") == "")
         #expect(refusal("connector = 'kinesis', stream = 'x', region = 'r', shards = 4").contains("shards is an option of the built-in store's streams"))
         // The ARN gives the region.
         #expect(refusal("connector = 'kinesis', stream_arn = 'arn:aws:kinesis:eu-west-1:123456789012:stream/x', endpoint = 'http://127.0.0.1:1'") == "")
