@@ -87,7 +87,7 @@ struct BenchCommand {
             let a = try Arguments(argv.dropFirst(), valued: ["records", "connections", "shards", "fsync", "dir"])
             return try serve(a)
         case "remote":
-            return try remote(try Arguments(argv.dropFirst(), valued: ["records", "shards", "dir", "phases"]))
+            return try remote(try Arguments(argv.dropFirst(), valued: ["records", "shards", "dir", "phases", "workers", "lease-endpoint"]))
         case "rcf":
             return try rcf(try Arguments(argv.dropFirst(), valued: ["records", "columns", "trees", "sample-size", "score"]))
         case "anomalies":

@@ -5,6 +5,7 @@ import SluiceEngine
 import SluiceServer
 import SluiceSQL
 import SluiceStreams
+import Synchronization
 
 extension BenchCommand {
     /// `sluice bench remote`: queries over a remote Kinesis stream, `sluice serve`'s endpoint
@@ -41,8 +42,10 @@ extension BenchCommand {
 
         let phases = Set((a.value("phases") ?? "read,write").split(separator: ",").map(String.init))
         var read = Int64(n), written = Int64(n)
-        if phases.contains("read") {
         let remoteDDL = BenchCommand.bidsDDL.replacingOccurrences(of: "WITH (shards = 1, format = 'json')",
+                                                                   with: "WITH (connector = 'kinesis', stream = 'bids', endpoint = '\(endpoint)', format = 'json')")
+        if phases.contains("read") {
+        let _ = BenchCommand.bidsDDL.replacingOccurrences(of: "WITH (shards = 1, format = 'json')",
                                                                    with: "WITH (connector = 'kinesis', stream = 'bids', endpoint = '\(endpoint)', format = 'json')")
         let readStore = try scratchStore(base + "/reader")
         defer { readStore.close() }
@@ -83,6 +86,47 @@ extension BenchCommand {
         if written != Int64(n) { err.line("error: \(written) records of \(n) reached the remote stream") }
         out.line(String(format: "write (INSERT INTO the remote stream, PutRecords of 500): %@ records/s, %.2f s", fmt(Double(written) / writeSeconds), writeSeconds))
         }
+        if let workersText = a.value("workers") {
+            guard let lease = a.value("lease-endpoint") else {
+                throw UsageError("--workers needs --lease-endpoint URL: a DynamoDB endpoint for the lease table (moto_server -p 5000: http://127.0.0.1:5000)")
+            }
+            var first: Double? = nil
+            for (round, text) in workersText.split(separator: ",").enumerated() {
+                guard let w = Int(text), w >= 1 else { throw UsageError("--workers takes counts such as 1,2, not '\(workersText)'") }
+                let app = "bench-\(getpid())-\(round)"
+                let options = "format = 'json', partition_key = 'auction', application = '\(app)', lease_endpoint = '\(lease)', state = '\(base)/state', lease_failover = '3s')"
+                let sql = remoteDDL.replacingOccurrences(of: "format = 'json')", with: options)
+                    + "CREATE SINK out WITH (type = 'file', path = '\(base)/\(app)/{worker}-{shard}.jsonl');\n"
+                    + "INSERT INTO out SELECT window_end, auction, COUNT(*) AS n, MAX(price) AS top FROM TUMBLE(bids, \"dateTime\", INTERVAL '10' SECOND) "
+                    + "GROUP BY window_start, window_end, auction;"
+                var engines: [Engine] = []
+                var stores: [StreamStore] = []
+                for i in 0..<w {
+                    let st = try scratchStore(base + "/\(app)-worker-\(i)")
+                    stores.append(st)
+                    let e = Engine(store: st)
+                    e.aws = env
+                    e.workerId = "w\(i)"
+                    try e.load(Parser.parse(sql).script)
+                    engines.append(e)
+                }
+                let failures = Mutex<[String]>([])
+                let watch = Stopwatch()
+                let all = Workers(engines)
+                DispatchQueue.concurrentPerform(iterations: w) { i in
+                    do { try all.engines[i].runUntilEnd() } catch { failures.withLock { $0.append("\(error)") } }
+                }
+                let seconds = watch.elapsedSeconds
+                for st in stores { st.close() }
+                if let f = failures.withLock({ $0.first }) { err.line("error: a worker failed: \(f)") }
+                let rate = Double(n) / seconds
+                let ratio = first.map { String(format: ", %.2fx one worker", rate / $0) } ?? ""
+                if first == nil { first = rate }
+                out.line(String(format: "%d worker%@ sharing the stream through leases (query c per auction, a lane per shard): %@ records/s, %.2f s%@",
+                                w, w == 1 ? "" : "s", fmt(rate), seconds, ratio))
+                out.flush()
+            }
+        }
         out.line(String(format: "peak RSS %.0f MB", peakRSSMegabytes()))
         return read == Int64(n) && written == Int64(n) ? 0 : 1
     }
@@ -103,4 +147,10 @@ extension BenchCommand {
             k = upto
         }
     }
+}
+
+/// The bench's workers, each engine run by one thread of its own.
+private final class Workers: @unchecked Sendable {
+    let engines: [Engine]
+    init(_ engines: [Engine]) { self.engines = engines }
 }

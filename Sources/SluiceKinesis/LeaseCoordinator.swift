@@ -92,10 +92,17 @@ public final class LeaseCoordinator {
             changes.gained.append(taken)
             mine += 1
         }
-        // Still short: ask the busiest worker above its share for one lease (one a round).
-        if mine < target, let (busiest, count) = owners.filter({ $0.key != worker }).max(by: { ($0.value, $1.key) < ($1.value, $0.key) }), count > target,
-           let l = workable.last(where: { $0.owner == busiest && $0.handoffTo == nil && !expired($0) }) {
-            _ = try table.requestHandoff(l, to: worker)
+        // Still short: ask the workers above their share for leases, the busiest first, each for
+        // no more than its excess (asked ones count: a lease being handed over is not asked twice).
+        var load = owners.filter { $0.key != worker }
+        for l in workable where l.handoffTo == worker && l.owner != nil { load[l.owner!, default: 0] -= 1; mine += 1 }
+        var asked: Set<String> = []
+        while mine < target, let (busiest, count) = load.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }), count > target {
+            guard let l = workable.last(where: { $0.owner == busiest && $0.handoffTo == nil && !asked.contains($0.key) && !expired($0) }) else { break }
+            asked.insert(l.key)
+            // (A refused request: the lease changed meanwhile; the next round sees how.)
+            if try table.requestHandoff(l, to: worker) { mine += 1 }
+            load[busiest] = count - 1
         }
         return changes
     }

@@ -37,6 +37,12 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
     private var nextReadAt: [String: UInt64] = [:]
     private var throttles: [String: Int] = [:]
     public private(set) var hasMore = false
+    /// Each shard's next read, made ahead from the iterator the shard is at. On for a reader of one
+    /// shard (a lane: nothing else overlaps its reads with its processing); off for a reader of
+    /// all shards, whose reads overlap each other, and which sets shards back often (records of
+    /// one shard waiting for another's), throwing reads made ahead away.
+    public var prefetch: Bool
+    private var prefetched: [String: Prefetch] = [:]
     /// How often the shard list is read again when nothing ends (new shards of a reshard whose
     /// parents have not ended are found when they do).
     let relistNanos: UInt64 = 10_000_000_000
@@ -49,6 +55,7 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
     public init(client: KinesisClient, start: Start, nowMillis: Int64, readsPerSecond: Int = 5, onlyShard: String? = nil) {
         self.client = client
         self.onlyShard = onlyShard
+        prefetch = onlyShard != nil
         self.start = start
         startedAt = nowMillis
         minReadIntervalNanos = UInt64(1_000_000_000 / max(1, readsPerSecond))
@@ -86,7 +93,11 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
             now = RemoteStreamConsumer.monotonic()
         }
         let due = ready.filter { !backingOff($0) }
-        if let latest = due.map({ nextReadAt[$0.id] ?? 0 }).max(), latest > now {
+        // A shard whose next read was made ahead (from the iterator it is at) takes that read;
+        // the others are read now, once the read rate allows.
+        let ahead = due.map { s in prefetched[s.id].flatMap { $0.iterator == iterators[s.id] ? $0 : nil } }
+        let now2 = due.indices.filter { ahead[$0] == nil }
+        if let latest = now2.map({ nextReadAt[due[$0].id] ?? 0 }).max(), latest > now {
             usleep(UInt32(min(1_000_000, (latest - now) / 1000)))
             now = RemoteStreamConsumer.monotonic()
         }
@@ -97,12 +108,18 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
         // while this process decodes another); their results are taken in shard order.
         let reads = due.map { (iterator: iterators[$0.id], from: startOf($0)) }
         let started = RemoteStreamConsumer.monotonic()
-        for s in due { nextReadAt[s.id] = started + minReadIntervalNanos }
+        for i in now2 { nextReadAt[due[i].id] = started + minReadIntervalNanos }
         let results = Results(count: due.count)
         let client = self.client
-        DispatchQueue.concurrentPerform(iterations: due.count) { i in
+        DispatchQueue.concurrentPerform(iterations: now2.count) { j in
+            let i = now2[j]
             results.set(i, RemoteStreamConsumer.read(client, due[i].id, reads[i].iterator, reads[i].from, limit: limitPerShard))
         }
+        for (i, p) in ahead.enumerated() {
+            guard let p else { continue }
+            results.set(i, p.wait())
+        }
+        prefetched = [:]
         for (k, shard) in due.enumerated() {
             let id = shard.id
             let result: GetRecordsResult
@@ -133,6 +150,17 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
             iterators[id] = result.nextShardIterator
             if !result.reachedEnd { hasMore = true }
             if n > 0 { out.append(StreamConsumer.ShardRecords(shardId: id, result: result)) }
+            if prefetch, let next = result.nextShardIterator {
+                // The next read goes ahead now, at the rate allowed, while this one is processed.
+                let at = max(RemoteStreamConsumer.monotonic(), nextReadAt[id] ?? 0)
+                nextReadAt[id] = at + minReadIntervalNanos
+                let from = startOf(shard)
+                prefetched[id] = Prefetch(iterator: next) { () -> Result<GetRecordsResult, StreamError> in
+                    let wait = at > RemoteStreamConsumer.monotonic() ? at - RemoteStreamConsumer.monotonic() : 0
+                    if wait > 0 { usleep(UInt32(min(1_000_000, wait / 1000))) }
+                    return RemoteStreamConsumer.read(client, id, next, from, limit: limitPerShard)
+                }
+            }
         }
         // A shard ended: its children are in the next list.
         if ended { listedAt = nil }
@@ -170,11 +198,13 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
     public func rewind(shard: String, to position: StreamConsumer.Position?) {
         positions[shard] = position
         iterators[shard] = nil
+        prefetched[shard] = nil
     }
 
     public func seek(to positions: [String: StreamConsumer.Position]) {
         self.positions = positions
         iterators = [:]
+        prefetched = [:]
     }
 }
 
@@ -185,4 +215,25 @@ private final class Results: @unchecked Sendable {
     init(count: Int) { slots = Array(repeating: nil, count: count) }
     func set(_ i: Int, _ r: Result<GetRecordsResult, StreamError>) { lock.withLock { slots[i] = r } }
     func get(_ i: Int) -> Result<GetRecordsResult, StreamError> { lock.withLock { slots[i]! } }
+}
+
+/// A shard's next read, made on a thread of the pool from `iterator` while the last one is processed.
+private final class Prefetch: @unchecked Sendable {
+    let iterator: String
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<GetRecordsResult, StreamError>? = nil
+
+    init(iterator: String, _ read: @escaping @Sendable () -> Result<GetRecordsResult, StreamError>) {
+        self.iterator = iterator
+        DispatchQueue.global().async {
+            self.result = read()
+            self.done.signal()
+        }
+    }
+
+    func wait() -> Result<GetRecordsResult, StreamError> {
+        done.wait()
+        done.signal()  // a second wait (none is made) would not block
+        return result!
+    }
 }
