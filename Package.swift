@@ -85,7 +85,7 @@ let package = Package(
                 path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceTestSupport"]),
         .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceStreams", "SluiceDelivery", "SluiceCore", "SluiceAWS"]),
-        .testTarget(name: "SluiceAWSTests", dependencies: ["SluiceAWS", "SluiceCore"]),
+        .testTarget(name: "SluiceAWSTests", dependencies: ["SluiceAWS", "SluiceCore", "SluiceTestSupport"]),
         .testTarget(name: "SluiceKinesisTests", dependencies: ["SluiceKinesis", "SluiceAWS", "SluiceStreams", "SluiceCore", "SluiceServer", "SluiceTestSupport"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceAWS", "SluiceTestSupport"], exclude: ["Snapshots", "KDAApps"]),
     ],

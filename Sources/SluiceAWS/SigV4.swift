@@ -178,7 +178,7 @@ package enum SigV4 {
         let amzDate = f.string(from: date)
         request.headers.append(("x-amz-date", amzDate))
         if let t = credentials.sessionToken { request.headers.append(("x-amz-security-token", t)) }
-        let names = request.headers.map { $0.name.lowercased() }.filter { ["content-type", "host", "x-amz-date", "x-amz-target", "x-amz-security-token"].contains($0) }.sorted()
+        let names = request.headers.map { $0.name.lowercased() }.filter { ["content-type", "host", "x-amz-content-sha256", "x-amz-date", "x-amz-target", "x-amz-security-token"].contains($0) }.sorted()
         let scope = "\(amzDate.prefix(8))/\(region)/\(service)/aws4_request"
         let auth = Authorization(accessKey: credentials.accessKeyId, scope: scope, date: String(amzDate.prefix(8)), signedHeaders: names, signature: "")
         let signature = signature(request, auth, secret: credentials.secretAccessKey)

@@ -434,9 +434,7 @@ public final class DeliveryStream {
         let template = errorType == nil ? prefix : errorPrefix
         var p = template.evaluate(time: arrival, keys: keys.mapValues(DeliveryStream.pathSafe), errorType: errorType, random: random)
         if errorType != nil && config.errorPrefix.isEmpty { p += PrefixTemplate.timePath(arrival) }
-        let f = TimeFormat.fields(arrival)
-        func p2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        var key = p + "\(config.name)-\(config.version)-\(f.year)-\(p2(f.month))-\(p2(f.day))-\(p2(f.hour))-\(p2(f.minute))-\(p2(f.second))-\(uuid)"
+        var key = DeliveryStream.objectName(prefix: p, name: config.name, version: config.version, time: arrival, id: uuid)
         if config.compression == .gzip { key += ".gz" }
         while key.hasPrefix("/") { key.removeFirst() }
         let staged = stagingDir + "/" + uuid
@@ -444,6 +442,14 @@ public final class DeliveryStream {
         guard fd >= 0 else { throw DeliveryError(.storage, "cannot write \(staged): \(String(cString: strerror(errno)))") }
         return Buffer(partition: partition, shard: shard, errorType: errorType, first: seq, resumeAfter: before, arrival: arrival,
                       stagedPath: staged, key: key, fd: fd, gzip: config.compression == .gzip ? BackgroundGzip(fd: fd, path: staged, queue: compression) : nil)
+    }
+
+    /// An object's key as Firehose names it: the prefix, then
+    /// `NAME-VERSION-YYYY-MM-DD-HH-MM-SS-ID` of the time of its oldest record.
+    public static func objectName(prefix: String, name: String, version: Int, time: Int64, id: String) -> String {
+        let f = TimeFormat.fields(time)
+        func p2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return prefix + "\(name)-\(version)-\(f.year)-\(p2(f.month))-\(p2(f.day))-\(p2(f.hour))-\(p2(f.minute))-\(p2(f.second))-\(id)"
     }
 
     /// A partition key value as one path segment: `/` and NUL are percent-encoded, `.` and `..`

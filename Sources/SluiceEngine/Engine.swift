@@ -157,6 +157,8 @@ public final class Engine {
         /// Lambda sinks: the command standing in for the function, and the application it says it is.
         var command: String? = nil
         var applicationArn: String? = nil
+        /// Every option as written (remote sinks read theirs).
+        var options: [String: OptionValue] = [:]
     }
 
     public init(store: StreamStore, clock: any SluiceClock = SystemClock()) {
@@ -266,7 +268,7 @@ public final class Engine {
             switch target {
             case .stdout: where_ = "standard output"
             case .alert(let def): where_ = "alert notifications to " + (def.targets.isEmpty ? "stderr" : def.targets.joined(separator: ", "))
-            case .sink(let def): where_ = def.type == "stdout" ? "standard output" : "\(def.type) \(def.path ?? "")"
+            case .sink(let def): where_ = def.type == "stdout" ? "standard output" : def.type == "firehose" ? "firehose \(Engine.text(def.options["delivery_stream"]) ?? "")" : "\(def.type) \(def.path ?? "")"
             case .stream(let def): where_ = "stream \(def.name)"
             }
             out.append(PlannedQuery(label: label, target: where_, logical: plan.explain, physical: Engine.physical(plan)))
@@ -363,6 +365,11 @@ public final class Engine {
             return a
         case .sink(let def):
             let path = fill(def.path ?? "")
+            if def.type == "firehose" { return RemoteFirehoseSink(client: try firehoseClient(def), columns: columns, format: def.format) }
+            if def.type == "file", path.hasPrefix("s3://") {
+                try claimFile(path, by: owner)
+                return S3Sink(client: try s3Client(def), url: path, name: def.name, format: def.format, columns: columns, clock: clock)
+            }
             if def.type != "stdout" && def.type != "lambda" { try claimFile(path, by: owner) }
             if def.type == "lambda" {
                 return LambdaSink(command: def.command ?? "", applicationArn: def.applicationArn ?? "", format: def.format, columns: columns)
@@ -423,8 +430,14 @@ public final class Engine {
             var opts: [String: OptionValue] = [:]
             for o in c.options { opts[o.key.name.lowercased()] = o.value }
             let type = Engine.text(opts["type"]) ?? "file"
-            guard ["file", "stdout", "lambda"].contains(type) else {
-                throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "sinks of type '\(type)' are not supported yet (file, stdout and lambda are)", span: s.loc.span)])
+            guard ["file", "stdout", "lambda", "firehose"].contains(type) else {
+                throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "sinks of type '\(type)' are not supported yet (file, stdout, lambda and firehose are)", span: s.loc.span,
+                                                           help: type == "kinesis" ? "a Kinesis stream is written with INSERT INTO a stream declared with connector = 'kinesis'" : nil)])
+            }
+            if type == "firehose" {
+                if let why = firehoseSinkProblem(opts) {
+                    throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "sink \(c.name.name): \(why)", span: s.loc.span)])
+                }
             }
             if type == "lambda" && Engine.text(opts["command"]) == nil {
                 throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "a lambda sink needs WITH (command = '...'): the command that takes each batch's event on stdin and prints the response", span: s.loc.span)])
@@ -434,6 +447,7 @@ public final class Engine {
                 throw EngineError(diagnostics: [Diagnostic(id: "plan.sink-needs-path", message: "a file sink needs WITH (path = '...')", span: s.loc.span)])
             }
             var def = SinkDefinition(name: c.name.name, type: type, path: Engine.text(opts["path"]), format: format)
+            def.options = opts
             if type == "lambda" {
                 def.command = Engine.text(opts["command"])
                 def.applicationArn = Engine.text(opts["application_arn"]) ?? "arn:aws:kinesisanalytics:us-east-1:000000000000:application/sluice"
@@ -449,6 +463,14 @@ public final class Engine {
                     throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "roll_interval '\(r)' must be a duration of at least 1s ('1h', '10m')", span: s.loc.span)])
                 }
                 def.rollMillis = ms
+            }
+            if let p = def.path, p.hasPrefix("s3://") {
+                if let why = s3SinkProblem(p, opts) {
+                    throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "sink \(c.name.name): \(why)", span: s.loc.span)])
+                }
+                if def.rollBytes != nil || def.rollMillis != nil {
+                    throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "sink \(c.name.name): an S3 sink puts an object per checkpoint interval; roll_size and roll_interval are for local files", span: s.loc.span)])
+                }
             }
             if (def.rollBytes != nil || def.rollMillis != nil) && type != "file" {
                 throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "only file sinks roll", span: s.loc.span)])

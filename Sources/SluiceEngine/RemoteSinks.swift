@@ -1,6 +1,8 @@
 import Foundation
 import SluiceCodecs
+import SluiceAWS
 import SluiceCore
+import SluiceDelivery
 import SluiceKinesis
 import SluiceStreams
 import Synchronization
@@ -81,4 +83,148 @@ final class RemoteStreamSink: RowSink {
     }
 
     func close() throws(EngineError) {}
+}
+
+/// Rows put into a remote Firehose delivery stream (`CREATE SINK ... WITH (type = 'firehose',
+/// delivery_stream = 'NAME', ...)`): a record per row, each ending in a newline (Firehose joins
+/// records as they come), PutRecordBatch of at most 500 records and 4 MiB; records the endpoint
+/// did not take are sent again, alone, with backoff, until taken or the attempts run out. At least
+/// once: rows a restarted query emits again are put again.
+final class RemoteFirehoseSink: RowSink {
+    let client: FirehoseClient
+    let encoder: RecordEncoder
+    static let maxRecordBytes = 1000 * 1024, maxRequestBytes = 4 << 20, maxRecords = 500
+    let maxAttempts = 8
+
+    init(client: FirehoseClient, columns: [String], format: RecordEncoder.Format) {
+        self.client = client
+        encoder = RecordEncoder(format: format, columns: columns)
+    }
+
+    func write(_ rows: [[Value]]) throws(EngineError) {
+        var batch: [[UInt8]] = []
+        var bytes = 0
+        for r in rows {
+            var data: [UInt8] = []
+            encoder.append(r, to: &data)
+            guard data.count <= RemoteFirehoseSink.maxRecordBytes else {
+                throw EngineError.io("a row of \(data.count) bytes is larger than a Firehose record may be (1,000 KiB) for \(client.place)")
+            }
+            if batch.count == RemoteFirehoseSink.maxRecords || bytes + data.count > RemoteFirehoseSink.maxRequestBytes {
+                try put(batch)
+                batch.removeAll(keepingCapacity: true)
+                bytes = 0
+            }
+            bytes += data.count
+            batch.append(data)
+        }
+        if !batch.isEmpty { try put(batch) }
+    }
+
+    private func put(_ records: [[UInt8]]) throws(EngineError) {
+        var pending = records
+        var attempt = 0
+        while !pending.isEmpty {
+            attempt += 1
+            let failed: [(index: Int, code: String)]
+            do {
+                failed = try client.putRecordBatch(pending)
+            } catch {
+                throw EngineError.io("cannot put rows into \(client.place): \(Engine.remoteProblem(error))")
+            }
+            guard !failed.isEmpty else { return }
+            guard attempt < maxAttempts else {
+                let codes = Set(failed.map(\.code)).sorted().joined(separator: ", ")
+                throw EngineError.io("\(failed.count) rows could not be put into \(client.place) after \(attempt) attempts (\(codes))")
+            }
+            pending = failed.map { pending[$0.index] }
+            client.backoff(attempt)
+        }
+    }
+
+    func close() throws(EngineError) {}
+}
+
+/// A file sink whose path is `s3://BUCKET/PREFIX`: the rows of each checkpoint interval become one
+/// object, put when the checkpoint is taken, named as Firehose names objects (the prefix,
+/// `YYYY/MM/DD/HH/`, then `SINK-1-YYYY-MM-DD-HH-MM-SS-ID` of when the interval began). The
+/// object's name depends only on its number and that time, both kept in the checkpoint, so a run
+/// resumed after a crash puts the interval's object again under the same name, replacing what the
+/// crashed run may have put: each row once. (A scaled-out lane resuming another worker's
+/// checkpoint under another prefix removes that worker's object of the interval instead.)
+final class S3Sink: RowSink {
+    let client: S3Client
+    let bucket: String
+    let prefix: String
+    let name: String
+    let encoder: RecordEncoder
+    let clock: any SluiceClock
+    private var buffer: [UInt8] = []
+    /// Objects put so far, and when the interval now collecting began.
+    private var count: Int64 = 0
+    private var opened: Int64
+    /// The prefix of the checkpoint being resumed, when another.
+    private var previous: String? = nil
+
+    init(client: S3Client, url: String, name: String, format: RecordEncoder.Format, columns: [String], clock: any SluiceClock) {
+        self.client = client
+        let rest = url.dropFirst("s3://".count)
+        bucket = String(rest.prefix { $0 != "/" })
+        prefix = String(rest.drop { $0 != "/" }.dropFirst())
+        self.name = name
+        encoder = RecordEncoder(format: format, columns: columns)
+        self.clock = clock
+        opened = clock.nowMillis()
+    }
+
+    /// The key of object `n`, of an interval that began at `time`, under `prefix`.
+    func key(_ n: Int64, _ time: Int64, prefix: String) -> String {
+        // An ID from the sink's name and the number: the same object, the same name.
+        var h: UInt64 = 0xcbf29ce484222325
+        for b in "\(name)/\(n)".utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        let id = String(h, radix: 16)
+        return DeliveryStream.objectName(prefix: prefix + PrefixTemplate.timePath(time), name: name, version: 1,
+                                         time: time, id: String(repeating: "0", count: 16 - id.count) + id)
+    }
+
+    func begin(resumingAt position: Int64?) throws(EngineError) {
+        count = position ?? 0
+        if let p = previous, p != prefix {
+            // The last holder may have put the next object before it died: it goes.
+            do { try client.deleteObject(bucket: bucket, key: key(count + 1, opened, prefix: p)) } catch {
+                throw EngineError.io("cannot remove s3://\(bucket)/\(key(count + 1, opened, prefix: p)): \(error)")
+            }
+        }
+    }
+
+    func write(_ rows: [[Value]]) throws(EngineError) {
+        if buffer.isEmpty { buffer = encoder.header }
+        for r in rows { encoder.append(r, to: &buffer) }
+    }
+
+    private func put() throws(EngineError) {
+        guard !buffer.isEmpty else { return }
+        let k = key(count + 1, opened, prefix: prefix)
+        do { try client.putObject(bucket: bucket, key: k, buffer) } catch {
+            throw EngineError.io("cannot put s3://\(bucket)/\(k): \(error)")
+        }
+        count += 1
+        buffer = []
+    }
+
+    func checkpoint() throws(EngineError) -> Int64? {
+        try put()
+        opened = clock.nowMillis()
+        return count
+    }
+
+    func state() -> JSONValue? { ["prefix": .string(prefix), "opened": .int(opened)] }
+
+    func restore(_ state: JSONValue?) throws(EngineError) {
+        previous = state?["prefix"]?.stringValue
+        if let o = state?["opened"]?.int64Value { opened = o }
+    }
+
+    func close() throws(EngineError) { try put() }
+    func abandon() { buffer = [] }
 }

@@ -3,6 +3,7 @@ import SluiceAWS
 import SluiceCore
 import SluiceKinesis
 import SluicePlanner
+import SluiceSQL
 import SluiceStreams
 
 /// Streams that live in a remote Kinesis (`CREATE STREAM ... WITH (connector = 'kinesis', ...)`):
@@ -147,5 +148,76 @@ extension Engine {
         case .accessDenied: return "bad credentials: \(s.message)"
         default: return s.message
         }
+    }
+
+    /// What is wrong with a firehose sink's options, or nil.
+    func firehoseSinkProblem(_ o: [String: OptionValue]) -> String? {
+        guard let name = Engine.text(o["delivery_stream"]), !name.isEmpty else {
+            return "a firehose sink needs delivery_stream = 'NAME' (a Firehose delivery stream, in AWS or at endpoint)"
+        }
+        guard let region = Engine.text(o["region"]) ?? aws.region() else {
+            return "no region: give region = '...', or set AWS_REGION or a region in the profile's ~/.aws/config section"
+        }
+        if let url = Engine.text(o["endpoint"]) {
+            let anon = AWSCredentials(accessKeyId: "", secretAccessKey: "", source: "")
+            guard let c = AWSJSONClient(endpoint: url, service: "", targetPrefix: "", credentials: anon, region: region) else {
+                return "endpoint '\(url)' must be a URL such as 'https://firehose.\(region).amazonaws.com' or 'http://127.0.0.1:4567'"
+            }
+            if !c.tls && !c.isLoopback { return "endpoint '\(url)' is plain http to another machine: use https (plain http is for endpoints on this machine)" }
+        }
+        return nil
+    }
+
+    /// A client of a firehose sink's delivery stream, checked to be there.
+    func firehoseClient(_ def: SinkDefinition) throws(EngineError) -> FirehoseClient {
+        let o = def.options
+        if let why = firehoseSinkProblem(o) { throw EngineError(message: "sink \(def.name): \(why)") }
+        let region = Engine.text(o["region"]) ?? aws.region() ?? ""
+        let endpoint = Engine.text(o["endpoint"]) ?? "https://firehose.\(region).amazonaws.com"
+        let found: AWSCredentials?
+        do { found = try aws.credentials() } catch { throw EngineError(message: "sink \(def.name): \(error.message)") }
+        guard let credentials = found else {
+            throw EngineError(message: "sink \(def.name): no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile of ~/.aws/credentials")
+        }
+        guard let api = AWSJSONClient.firehose(endpoint: endpoint, credentials: credentials, region: region, caBundle: aws.caBundle()) else {
+            throw EngineError(message: "sink \(def.name): endpoint \(endpoint) is not a URL")
+        }
+        let client = FirehoseClient(api: api, deliveryStream: Engine.text(o["delivery_stream"]) ?? "")
+        do { _ = try client.status() } catch { throw EngineError(message: "sink \(def.name): \(Engine.remoteProblem(error))") }
+        return client
+    }
+
+    /// What is wrong with an S3 sink's path and options, or nil.
+    func s3SinkProblem(_ path: String, _ o: [String: OptionValue]) -> String? {
+        let bucket = path.dropFirst("s3://".count).prefix { $0 != "/" }
+        guard (3...63).contains(bucket.count), bucket.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 46 }) else {
+            return "'\(path)' does not name an S3 bucket (s3://BUCKET/PREFIX, the bucket 3 to 63 of a-z, 0-9, '.' and '-')"
+        }
+        guard Engine.text(o["region"]) ?? aws.region() != nil else {
+            return "no region: give region = '...', or set AWS_REGION or a region in the profile's ~/.aws/config section"
+        }
+        if let url = Engine.text(o["endpoint"]) {
+            let anon = AWSCredentials(accessKeyId: "", secretAccessKey: "", source: "")
+            guard let c = S3Client(endpoint: url, region: "r", credentials: anon) else { return "endpoint '\(url)' must be a URL such as 'http://127.0.0.1:5000'" }
+            if !c.tls && !(c.host == "localhost" || c.host.hasPrefix("127.") || c.host == "::1") {
+                return "endpoint '\(url)' is plain http to another machine: use https (plain http is for endpoints on this machine)"
+            }
+        }
+        return nil
+    }
+
+    /// The S3 client of a sink writing `s3://` (its `endpoint` and `region`, else AWS's S3 of the region).
+    func s3Client(_ def: SinkDefinition) throws(EngineError) -> S3Client {
+        let o = def.options
+        let region = Engine.text(o["region"]) ?? aws.region() ?? ""
+        let found: AWSCredentials?
+        do { found = try aws.credentials() } catch { throw EngineError(message: "sink \(def.name): \(error.message)") }
+        guard let credentials = found else {
+            throw EngineError(message: "sink \(def.name): no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile of ~/.aws/credentials")
+        }
+        guard let c = S3Client(endpoint: Engine.text(o["endpoint"]), region: region, credentials: credentials, caBundle: aws.caBundle()) else {
+            throw EngineError(message: "sink \(def.name): endpoint \(Engine.text(o["endpoint"]) ?? "") is not a URL")
+        }
+        return c
     }
 }

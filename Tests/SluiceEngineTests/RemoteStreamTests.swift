@@ -160,4 +160,90 @@ struct RemoteStreamTests {
         #expect(refused.contains("bad credentials") && refused.contains("environment") && !refused.contains("wrong-secret"))
         #expect(start("orders", [:]).contains("no AWS credentials"))
     }
+
+    @Test(.enabled(if: MotoServer.path != nil, "moto is not installed")) func rowsGoIntoAFirehoseDeliveryStream() throws {
+        let moto = try MotoServer()
+        let credentials = AWSCredentials(accessKeyId: "AKIDTEST", secretAccessKey: "secret", source: "t")
+        let s3 = S3Client(endpoint: moto.endpoint, region: "us-east-1", credentials: credentials)!
+        try s3.createBucket("deliveries")
+        let firehose = AWSJSONClient.firehose(endpoint: moto.endpoint, credentials: credentials, region: "us-east-1")!
+        _ = try firehose.call("CreateDeliveryStream", ["DeliveryStreamName": "totals", "DeliveryStreamType": "DirectPut",
+                                                      "ExtendedS3DestinationConfiguration": ["RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::deliveries"]])
+        let f = try EngineFixture()
+        f.engine.aws = AWSProfiles(environment: ["AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "us-east-1"], home: "/nonexistent")
+        try f.load("""
+            CREATE STREAM nums (n INT) WITH (format = 'json');
+            CREATE SINK out WITH (type = 'firehose', delivery_stream = 'totals', endpoint = '\(moto.endpoint)');
+            INSERT INTO out SELECT n, n * 2 AS twice FROM nums;
+            """)
+        for base in stride(from: 0, to: 1200, by: 400) {
+            var packed = PackedRecords()
+            for i in base..<(base + 400) { Array(#"{"n":\#(i)}"#.utf8).withUnsafeBytes { packed.append(data: $0, partitionKey: "p") } }
+            _ = try f.store.putRecords(stream: "nums", packed: packed)
+        }
+        try f.engine.runUntilEnd()
+        let keys = try s3.listKeys(bucket: "deliveries")
+        #expect(!keys.isEmpty && keys.allSatisfy { $0.contains("totals-") })
+        var lines: [String] = []
+        for k in keys { lines += String(decoding: try s3.getObject(bucket: "deliveries", key: k) ?? [], as: UTF8.self).split(separator: "\n").map(String.init) }
+        #expect(lines.sorted() == (0..<1200).map { #"{"n":\#($0),"twice":\#($0 * 2)}"# }.sorted())
+        // A missing delivery stream is named when the query starts.
+        let g = try EngineFixture()
+        g.engine.aws = f.engine.aws
+        do {
+            try g.load("""
+                CREATE STREAM nums (n INT) WITH (format = 'json');
+                CREATE SINK out WITH (type = 'firehose', delivery_stream = 'nothing', endpoint = '\(moto.endpoint)');
+                INSERT INTO out SELECT n FROM nums;
+                """)
+            Issue.record("a missing delivery stream was taken")
+        } catch {
+            #expect("\(error)".contains("no such stream") && "\(error)".contains("nothing"), "\(error)")
+        }
+    }
+
+    @Test(.enabled(if: MotoServer.path != nil, "moto is not installed")) func anS3SinkPutsAnObjectPerCheckpointAndEachRowOnceAcrossACrash() throws {
+        let moto = try MotoServer()
+        let credentials = AWSCredentials(accessKeyId: "AKIDTEST", secretAccessKey: "secret", source: "t")
+        let s3 = S3Client(endpoint: moto.endpoint, region: "us-east-1", credentials: credentials)!
+        try s3.createBucket("results")
+        let f = try EngineFixture()
+        let env = AWSProfiles(environment: ["AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "us-east-1"], home: "/nonexistent")
+        let sql = """
+            CREATE STREAM nums (n INT) WITH (format = 'json');
+            CREATE SINK out WITH (type = 'file', path = 's3://results/doubled/', endpoint = '\(moto.endpoint)');
+            INSERT INTO out SELECT n, n * 2 AS twice FROM nums;
+            """
+        func put(_ r: Range<Int>) throws {
+            var packed = PackedRecords()
+            for i in r { Array(#"{"n":\#(i)}"#.utf8).withUnsafeBytes { packed.append(data: $0, partitionKey: "p") } }
+            _ = try f.store.putRecords(stream: "nums", packed: packed)
+        }
+        f.engine.aws = env
+        f.engine.checkpointIntervalMillis = nil
+        try f.load(sql)
+        try put(0..<300)
+        while try f.engine.runStep() {}
+        let job = try #require(f.engine.jobs.first)
+        try job.checkpoint()
+        #expect(try s3.listKeys(bucket: "results").count == 1)
+        try put(300..<500)
+        while try f.engine.runStep() {}
+        // The interval's object is put, and the process dies before its checkpoint is written.
+        _ = try job.sink.checkpoint()
+        #expect(try s3.listKeys(bucket: "results").count == 2)
+
+        // A new run resumes the checkpoint: the interval again, under the same name.
+        let again = Engine(store: f.store, clock: f.clock)
+        again.aws = env
+        try again.load(Parser.parse(sql).script)
+        try put(500..<600)
+        try again.runUntilEnd()
+        let keys = try s3.listKeys(bucket: "results")
+        // (The resumed run put the interval, 300 to 600, once: under the crashed run's name for it.)
+        #expect(keys.count == 2 && keys.allSatisfy { $0.hasPrefix("doubled/2024/01/01/00/out-1-2024-01-01-00-00-00-") }, "\(keys)")
+        var lines: [String] = []
+        for k in keys { lines += String(decoding: try s3.getObject(bucket: "results", key: k) ?? [], as: UTF8.self).split(separator: "\n").map(String.init) }
+        #expect(lines.sorted() == (0..<600).map { #"{"n":\#($0),"twice":\#($0 * 2)}"# }.sorted())
+    }
 }
