@@ -246,4 +246,43 @@ struct RemoteStreamTests {
         for k in keys { lines += String(decoding: try s3.getObject(bucket: "results", key: k) ?? [], as: UTF8.self).split(separator: "\n").map(String.init) }
         #expect(lines.sorted() == (0..<600).map { #"{"n":\#($0),"twice":\#($0 * 2)}"# }.sorted())
     }
+
+    /// The same query over moto's Kinesis (records put through its API, some of them as KPL
+    /// aggregates of several user records) gives the rows it gives over the built-in store.
+    @Test(.enabled(if: MotoServer.path != nil, "moto is not installed")) func overMotosKinesisWithKPLAggregatesTheRowsAreTheStores() throws {
+        let moto = try MotoServer()
+        let k = AWSJSONClient.kinesis(endpoint: moto.endpoint, credentials: AWSCredentials(accessKeyId: "AKIDTEST", secretAccessKey: "secret", source: "t"), region: "us-east-1")!
+        _ = try k.call("CreateStream", ["StreamName": "orders", "ShardCount": 3])
+        let orders = RemoteStreamTests.orders()
+        // Batches of 40: every other one a single aggregated record of 40 user records, as the KPL puts them.
+        for (b, start) in stride(from: 0, to: orders.count, by: 40).enumerated() {
+            let batch = orders[start..<min(orders.count, start + 40)]
+            var records: [JSONValue] = []
+            if b % 2 == 0 {
+                let agg = KPLAggregate.aggregate(batch.map { KPLAggregate.UserRecord(partitionKey: $0.key, data: Array($0.json.utf8)) })
+                records.append(["Data": .string(Base64.encode(agg)), "PartitionKey": .string(batch.first!.key)])
+            } else {
+                records = batch.map { ["Data": .string(Base64.encode(Array($0.json.utf8))), "PartitionKey": .string($0.key)] }
+            }
+            _ = try k.call("PutRecords", ["StreamName": "orders", "Records": .array(records)])
+        }
+        let local = try EngineFixture()
+        try local.load("CREATE STREAM orders \(RemoteStreamTests.orderColumns) WITH (format = 'json', shards = 3);"
+                       + "CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');" + RemoteStreamTests.query)
+        for o in orders { _ = try local.store.putRecord(stream: "orders", data: Array(o.json.utf8), partitionKey: o.key) }
+        try local.engine.runUntilEnd()
+
+        let f = try EngineFixture()
+        f.engine.aws = RemoteStreamTests.environment
+        try f.load("""
+            CREATE STREAM orders \(RemoteStreamTests.orderColumns)
+              WITH (connector = 'kinesis', stream = 'orders', endpoint = '\(moto.endpoint)', region = 'us-east-1', format = 'json');
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+            """ + RemoteStreamTests.query)
+        try f.engine.runUntilEnd()
+        // Kinesis records read: each aggregate is one (its 40 user records are rows).
+        #expect(f.engine.counters[0].recordsIn == 5 + 5 * 40)
+        #expect(RemoteStreamTests.rows(f) == RemoteStreamTests.rows(local))
+        #expect(RemoteStreamTests.rows(f).count > 100)
+    }
 }
