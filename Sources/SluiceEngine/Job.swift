@@ -129,6 +129,8 @@ final class Job {
     private var fatal: RecordFailure?
     /// Where this query's checkpoint lives, what identifies the query in it, and when it was last taken.
     let checkpointPath: String
+    /// A lane's state kept elsewhere than in a local file (S3): `checkpointPath` names it there.
+    let laneState: LaneState?
     private let fingerprint: String
     private var lastCheckpoint: Int64
     /// When the last checkpoint was taken (the engine's clock).
@@ -158,6 +160,7 @@ final class Job {
             inputs.append(try JobInput(source: s, application: (application ?? "sluice-query-\(id)") + (i == 0 ? "" : "-\(i)"), engine: engine, lane: lane))
         }
         self.inputs = inputs
+        laneState = lane?.state
         checkpointPath = lane?.checkpointPath ?? (engine.stateDirectory ?? engine.store.configuration.dataDirectory + "/queries") + "/query-\(id).json"
         fingerprint = "\(label)\n\(sink.kind)\n\(plan.explain)"
         lastCheckpoint = engine.clock.nowMillis()
@@ -170,7 +173,9 @@ final class Job {
     /// in the same file): read positions, watermarks, window and group state, and the sink's
     /// position. Without one the query starts at TRIM_HORIZON and the sink starts empty.
     private func resume() throws(EngineError) {
-        guard !ephemeral, let bytes = readFile(checkpointPath) else {
+        let found: [UInt8]?
+        if let st = laneState { found = try st.read(checkpointPath) } else { found = readFile(checkpointPath) }
+        guard !ephemeral, let bytes = found else {
             try sink.begin(resumingAt: nil)
             return
         }
@@ -226,6 +231,12 @@ final class Job {
         }
         if let p = sinkPosition { doc["sink_position"] = .int(p) }
         if let st = sink.state() { doc["sink_state"] = st }
+        if let st = laneState {
+            // An object store takes the checkpoint whole.
+            var bytes: [UInt8] = []
+            JSONValue.object(doc).write(to: &bytes)
+            try st.write(checkpointPath, bytes)
+        } else {
         do {
             try FileManager.default.createDirectory(atPath: (checkpointPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             // Written as it is serialized, a megabyte at a time: the large parts of the state
@@ -249,6 +260,7 @@ final class Job {
             try file.commit()
         } catch {
             throw EngineError.io("cannot write the checkpoint \(checkpointPath): \(error)")
+        }
         }
         lastCheckpoint = now
         engine.emit("checkpoint", query: counters.name, "checkpoint (\(counters.recordsIn) records in, \(counters.rowsOut) rows out)",

@@ -66,6 +66,7 @@ extension Engine {
         }
         if let b = checkURL("endpoint", endpoint) { return b }
         if let l = Engine.text(o["lease_endpoint"]), let b = checkURL("lease_endpoint", l) { return b }
+        if let l = Engine.text(o["state_endpoint"]), let b = checkURL("state_endpoint", l) { return b }
         let startText = Engine.text(o["start"]) ?? "TRIM_HORIZON"
         let start: RemoteStreamConsumer.Start
         switch startText.uppercased() {

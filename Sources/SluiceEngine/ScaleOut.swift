@@ -16,6 +16,8 @@ struct Lane {
     /// checkpointed): read after it when the shared location holds no state of the lane.
     var startAfter: String?
     var checkpointPath: String
+    /// Where its state is kept (its name `checkpointPath` there), when not in a local file.
+    var state: LaneState? = nil
     /// Only the records whose partition keys hash here (a part after a merge).
     var inputRange: ClosedRange<UInt128>? = nil
 }
@@ -45,8 +47,8 @@ final class ScaleOutQuery {
     let source: SourceNode
     let coordinator: LeaseCoordinator
     let client: KinesisClient
-    /// Where lanes keep their checkpoints: DIR/query-ID/SHARD.json (SHARD.I.json for parts).
-    let stateDirectory: String
+    /// Where lanes keep their checkpoints: query-ID/SHARD.json (SHARD.I.json for parts) there.
+    let state: LaneState
     let makeSink: (_ file: String) throws(EngineError) -> any RowSink
     /// The output column holding the partition key (rows of a part are written when the key
     /// hashes into the part's range).
@@ -62,7 +64,7 @@ final class ScaleOutQuery {
     private var lastBusy = true
 
     init(engine: Engine, id: Int, plan: LogicalPlan, label: String, source: SourceNode, coordinator: LeaseCoordinator, client: KinesisClient,
-         stateDirectory: String, makeSink: @escaping (_ file: String) throws(EngineError) -> any RowSink) {
+         state: LaneState, makeSink: @escaping (_ file: String) throws(EngineError) -> any RowSink) {
         self.engine = engine
         self.id = id
         self.plan = plan
@@ -70,7 +72,7 @@ final class ScaleOutQuery {
         self.source = source
         self.coordinator = coordinator
         self.client = client
-        self.stateDirectory = stateDirectory
+        self.state = state
         self.makeSink = makeSink
         let key = Engine.text(source.stream.options["partition_key"])?.lowercased()
         keyColumn = key.flatMap { k in plan.schema.firstIndex { $0.name.lowercased() == k } }
@@ -78,7 +80,7 @@ final class ScaleOutQuery {
     }
 
     var worker: String { coordinator.worker }
-    private var directory: String { stateDirectory + "/query-\(id)" }
+    private var directory: String { "query-\(id)" }
 
     /// A lease round when one is due, then a step of every lane; whether anything was read.
     func step() throws(EngineError) -> Bool {
@@ -165,8 +167,8 @@ final class ScaleOutQuery {
     }
 
     /// A shard's parts as its manifest lists them; nil without one (one part, all its keys).
-    private func manifest(_ shard: String) -> [Part]? {
-        guard let bytes = readFile(directory + "/\(shard).parts.json"), let j = try? JSONValue.parse(bytes: bytes), let list = j["parts"]?.arrayValue else { return nil }
+    private func manifest(_ shard: String) throws(EngineError) -> [Part]? {
+        guard let bytes = try state.read(directory + "/\(shard).parts.json"), let j = try? JSONValue.parse(bytes: bytes), let list = j["parts"]?.arrayValue else { return nil }
         return list.compactMap { p in
             guard let file = p["file"]?.stringValue else { return nil }
             guard let lo = p["from"]?.stringValue.flatMap({ try? HashKey.parse($0).get() }), let hi = p["to"]?.stringValue.flatMap({ try? HashKey.parse($0).get() }) else {
@@ -181,21 +183,19 @@ final class ScaleOutQuery {
     /// files; else one part of all its keys.
     private func parts(_ lease: Lease) throws(EngineError) -> [Part] {
         let shard = lease.key
-        if let m = manifest(shard) { return m }
+        if let m = try manifest(shard) { return m }
         guard !lease.parents.isEmpty, let mine = known[shard]?.hashKeyRange else { return [Part(range: nil, file: shard + ".json")] }
         var out: [Part] = []
         for parent in lease.parents.sorted() {
-            let inherited = manifest(parent) ?? [Part(range: known[parent]?.hashKeyRange, file: parent + ".json")]
+            let inherited = try manifest(parent) ?? [Part(range: known[parent]?.hashKeyRange, file: parent + ".json")]
             for p in inherited {
                 let r = p.range ?? mine
                 let lo = max(r.lowerBound, mine.lowerBound), hi = min(r.upperBound, mine.upperBound)
                 guard lo <= hi else { continue }
                 out.append(Part(range: lo...hi, file: "\(shard).\(out.count).json"))
                 // The parent's last state goes on in the child's part (once: later opens find the manifest).
-                if let bytes = readFile(directory + "/" + p.file) {
-                    do { try writeFileAtomically(directory + "/" + out[out.count - 1].file, bytes) } catch {
-                        throw EngineError.io("cannot write the state of \(shard) in \(directory): \(error)")
-                    }
+                if let bytes = try state.read(directory + "/" + p.file) {
+                    try state.write(directory + "/" + out[out.count - 1].file, bytes)
                 }
             }
         }
@@ -204,16 +204,11 @@ final class ScaleOutQuery {
         for p in out {
             doc.append(["file": .string(p.file), "from": .string(String(p.range!.lowerBound)), "to": .string(String(p.range!.upperBound))])
         }
-        do { try writeFileAtomically(directory + "/\(shard).parts.json", Array(JSONValue.object(["parts": .array(doc)]).serialized(pretty: true).utf8)) } catch {
-            throw EngineError.io("cannot write the parts of \(shard) in \(directory): \(error)")
-        }
+        try state.write(directory + "/\(shard).parts.json", Array(JSONValue.object(["parts": .array(doc)]).serialized(pretty: true).utf8))
         return out
     }
 
     private func open(_ lease: Lease) throws(EngineError) {
-        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw EngineError.io("cannot make \(directory): \(error.localizedDescription)")
-        }
         var start: RemoteStreamConsumer.Start = .trimHorizon
         var after: String? = nil
         switch lease.checkpoint {
@@ -229,8 +224,9 @@ final class ScaleOutQuery {
         for (i, part) in list.enumerated() {
             // A part of only some of the shard's keys reads those alone.
             let narrower = part.range.flatMap { r in mine.map { r != $0 } } ?? false
-            let lane = Lane(shard: lease.key, start: start, startAfter: after, checkpointPath: directory + "/" + part.file,
+            var lane = Lane(shard: lease.key, start: start, startAfter: after, checkpointPath: directory + "/" + part.file,
                             inputRange: narrower ? part.range : nil)
+            if case .directory(let d) = state { lane.checkpointPath = d + "/" + lane.checkpointPath } else { lane.state = state }
             var sink = try makeSink(list.count == 1 ? lease.key : "\(lease.key).\(i)")
             if let r = part.range, let k = keyColumn { sink = KeyRangeSink(sink, column: k, range: r) }
             let job = try Job(id: id, label: label, plan: plan, sources: [source], sink: sink, engine: engine, lane: lane)
@@ -401,8 +397,13 @@ extension Engine {
         guard let state = Engine.text(def.options["state"]) else {
             throw EngineError(message: "stream \(def.name): a stream shared by workers (application = '\(app)') needs state = 'DIR', a directory every worker reaches, where each shard's query state is kept for the worker that takes its lease over")
         }
-        guard !state.hasPrefix("s3://") else {
-            throw EngineError(message: "stream \(def.name): state in S3 (\(state)) is not supported yet; give a directory every worker reaches (a shared file system)")
+        let laneState = try LaneState.parse(state) { () throws(EngineError) -> S3Client in
+            let credentials = try awsCredentials(def)
+            let region = Engine.text(def.options["region"]) ?? aws.region() ?? ""
+            guard let c = S3Client(endpoint: Engine.text(def.options["state_endpoint"]), region: region, credentials: credentials, caBundle: aws.caBundle()) else {
+                throw EngineError(message: "stream \(def.name): state_endpoint \(Engine.text(def.options["state_endpoint"]) ?? "") is not a URL")
+            }
+            return c
         }
         let client = try kinesisClient(def)
         guard case .success(let o) = remoteOptions(def) else { return }
@@ -424,7 +425,7 @@ extension Engine {
         let id = nextQueryId
         nextQueryId += 1
         let q = ScaleOutQuery(engine: self, id: id, plan: plan, label: label, source: source, coordinator: coordinator, client: client,
-                              stateDirectory: state + "/" + app) { [unowned self] (shard: String) throws(EngineError) -> any RowSink in
+                              state: laneState.within(app)) { [unowned self] (shard: String) throws(EngineError) -> any RowSink in
             try self.makeSink(target, plan, owner: "query \(id) (\(label)) \(shard)", fill: {
                 $0.replacingOccurrences(of: "{worker}", with: worker).replacingOccurrences(of: "{shard}", with: shard)
             })
