@@ -41,7 +41,7 @@ let package = Package(
         // Layer 1: the sharded stream store (Kinesis Data Streams semantics, on disk).
         .target(name: "SluiceStreams", dependencies: ["SluiceCore", "SluiceChecksum"], swiftSettings: strict),
         // Layer 2: Firehose-style delivery streams: buffers, S3-style object keys, gzip, exactly once.
-        .target(name: "SluiceDelivery", dependencies: ["SluiceCore", "SluiceCodecs", "SluiceStreams"], swiftSettings: strict),
+        .target(name: "SluiceDelivery", dependencies: ["SluiceCore", "SluiceCodecs", "SluiceStreams", "SluiceAWS"], swiftSettings: strict),
         // Layer 3: where SQL and execution meet: statements, physical plans, the driver, sinks.
         .target(name: "SluiceEngine",
                 dependencies: ["SluiceCore", "SluiceCodecs", "SluiceSQL", "SluicePlanner", "SluiceDataflow", "SluiceStreams", "SluiceDelivery",
@@ -83,7 +83,7 @@ let package = Package(
         // Test only: helpers shared by test targets (a local HTTP listener).
         .target(name: "SluiceTestSupport", dependencies: ["SluiceServer", "SluiceKinesis", "SluiceAWS", "SluiceStreams", "SluiceCore"],
                 path: "Tests/SluiceTestSupport", swiftSettings: strict),
-        .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceTestSupport", "SluiceAWS"]),
         .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceStreams", "SluiceDelivery", "SluiceCore", "SluiceAWS"]),
         .testTarget(name: "SluiceAWSTests", dependencies: ["SluiceAWS", "SluiceCore", "SluiceTestSupport"]),
         .testTarget(name: "SluiceKinesisTests", dependencies: ["SluiceKinesis", "SluiceAWS", "SluiceStreams", "SluiceCore", "SluiceServer", "SluiceTestSupport"]),

@@ -4,6 +4,7 @@ import Glibc
 public import SluiceCore
 import SluiceCodecs
 public import SluiceStreams
+public import SluiceAWS
 
 /// What a transformation made of one record (Firehose's Lambda result): its new bytes and its
 /// partition keys, dropped, or failed with a reason (the record goes to the error prefix).
@@ -119,17 +120,26 @@ public final class DeliveryStream {
     /// A step failed and was rolled back: the durable state is read again before the next one.
     private var needsRecovery = false
 
-    public init(config: FirehoseConfig, store: StreamStore, clock: any SluiceClock = SystemClock()) throws(DeliveryError) {
+    /// Where objects go when the destination is S3 (`config.s3Bucket`).
+    let s3: S3Client?
+
+    /// `s3`: the client of the destination's S3, for a firehose delivering to `s3://BUCKET`.
+    public init(config: FirehoseConfig, store: StreamStore, clock: any SluiceClock = SystemClock(), s3: S3Client? = nil) throws(DeliveryError) {
         self.config = config
         self.store = store
         self.clock = clock
+        self.s3 = s3
+        if config.s3Bucket != nil && s3 == nil {
+            throw DeliveryError(.invalidArgument, "firehose \(config.name) delivers to s3://\(config.s3Bucket!) and has no S3 client (credentials)")
+        }
         prefix = try PrefixTemplate(config.prefix, field: "prefix")
         errorPrefix = try PrefixTemplate(config.errorPrefix.isEmpty ? "!{firehose:error-output-type}/" : config.errorPrefix, field: "error_prefix")
         let dir = DeliveryStream.definitionsDirectory(store)
         statePath = dir + "/" + config.name + ".delivery.json"
         // One staging directory per firehose: firehoses sharing a bucket never touch each
         // other's staged objects (opening one removes the staged files its state does not list).
-        stagingDir = config.directory + "/" + DeliveryStream.stagingName + "/" + config.name
+        // (Objects bound for S3 are staged under the data directory.)
+        stagingDir = (config.s3Bucket == nil ? config.directory : dir) + "/" + DeliveryStream.stagingName + "/" + config.name
         do {
             consumer = try StreamConsumer(store: store, stream: config.stream, application: "firehose-" + config.name)
         } catch {
@@ -514,6 +524,15 @@ public final class DeliveryStream {
     }
 
     private func place(_ staged: String, _ key: String) throws(DeliveryError) {
+        if let client = s3, let bucket = config.s3Bucket {
+            // Put whole under its key (again, after a crash: the same key, the same bytes), then unstaged.
+            guard let bytes = readFile(staged) else { throw DeliveryError(.storage, "cannot read the staged object \(staged)") }
+            do { try client.putObject(bucket: bucket, key: DeliveryStream.outsideStaging(key), bytes) } catch {
+                throw DeliveryError(.storage, "cannot put s3://\(bucket)/\(DeliveryStream.outsideStaging(key)): \(error)")
+            }
+            unlink(staged)
+            return
+        }
         let final = FileNames.objectPath(directory: config.directory, key: DeliveryStream.outsideStaging(key))
         if let slash = final.lastIndex(of: "/") { try makeDirectories(String(final[..<slash])) }
         guard rename(staged, final) == 0 else { throw DeliveryError(.storage, "cannot move \(staged) to \(final): \(String(cString: strerror(errno)))") }

@@ -27,8 +27,13 @@ public struct FirehoseConfig: Sendable, Equatable {
     public enum Compression: String, Sendable { case none = "UNCOMPRESSED", gzip = "GZIP" }
 
     public var name: String
-    /// The directory objects are written under (`destination = 'file:DIR'`).
+    /// The directory objects are written under (`destination = 'file:DIR'`); empty for S3.
     public var directory: String
+    /// `destination = 's3://BUCKET'`: objects are put into this bucket of S3 (at `s3Endpoint`, in
+    /// `s3Region`; AWS's in the environment's region by default).
+    public var s3Bucket: String? = nil
+    public var s3Endpoint: String? = nil
+    public var s3Region: String? = nil
     /// The object key prefix; without `!{...}` expressions, `YYYY/MM/dd/HH/` is appended.
     public var prefix: String = ""
     /// The prefix of objects holding records that failed; by default
@@ -120,18 +125,32 @@ public struct FirehoseConfig: Sendable, Equatable {
         try validate(name: name)
         func bad(_ m: String) -> DeliveryError { DeliveryError(.invalidArgument, m) }
         let known: Set<String> = ["destination", "buffer_size", "buffer_interval", "compression", "prefix", "error_prefix",
-                                  "newline_delimiter", "source", "transform", "partition_keys", "format", "header", "delimiter"]
+                                  "newline_delimiter", "source", "transform", "partition_keys", "format", "header", "delimiter",
+                                  "s3_endpoint", "region"]
         for k in options.keys.sorted() where !known.contains(k) {
             let hint = closestMatch(k, in: Array(known)).map { " (did you mean '\($0)'?)" } ?? ""
             throw bad("unknown firehose option '\(k)'\(hint)")
         }
-        guard let dest = options["destination"] else { throw bad("a firehose needs WITH (destination = 'file:DIR')") }
-        guard dest.hasPrefix("file:"), dest.count > 5 else {
-            throw bad("destination '\(dest)' is not supported: write 'file:DIR' (a directory laid out as an S3 bucket)")
+        guard let dest = options["destination"] else { throw bad("a firehose needs WITH (destination = 'file:DIR' or 's3://BUCKET')") }
+        var c: FirehoseConfig
+        if dest.hasPrefix("s3://") {
+            let bucket = String(dest.dropFirst("s3://".count))
+            guard (3...63).contains(bucket.count), bucket.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 46 }) else {
+                throw bad("destination '\(dest)' must be s3://BUCKET (3 to 63 of a-z, 0-9, '.' and '-'); the key prefix is the prefix option")
+            }
+            c = FirehoseConfig(name: name, directory: "")
+            c.s3Bucket = bucket
+            c.s3Endpoint = options["s3_endpoint"]
+            c.s3Region = options["region"]
+        } else {
+            guard dest.hasPrefix("file:"), dest.count > 5 else {
+                throw bad("destination '\(dest)' is not supported: write 'file:DIR' (a directory laid out as an S3 bucket) or 's3://BUCKET'")
+            }
+            if options["s3_endpoint"] != nil { throw bad("s3_endpoint is for a destination in S3 (s3://BUCKET)") }
+            var dir = String(dest.dropFirst(5))
+            if !dir.hasPrefix("/") { dir = FileManager.default.currentDirectoryPath + "/" + dir }  // the same place from any later command
+            c = FirehoseConfig(name: name, directory: dir)
         }
-        var dir = String(dest.dropFirst(5))
-        if !dir.hasPrefix("/") { dir = FileManager.default.currentDirectoryPath + "/" + dir }  // the same place from any later command
-        var c = FirehoseConfig(name: name, directory: dir)
         for k in ["header", "delimiter"] { if let v = options[k] { c.extra[k] = v } }
         if let s = options["buffer_size"] {
             guard let bytes = parseSize(s), bytes >= 1 << 20, bytes <= 128 << 20 else {
@@ -237,6 +256,9 @@ public struct FirehoseConfig: Sendable, Equatable {
         o["options"] = .object(e)
         o["version"] = .int(Int64(version))
         o["created_ms"] = .int(createdMillis)
+        if let b = s3Bucket { o["s3_bucket"] = .string(b) }
+        if let e = s3Endpoint { o["s3_endpoint"] = .string(e) }
+        if let r = s3Region { o["s3_region"] = .string(r) }
         if let b = bucketARN { o["bucket_arn"] = .string(b) }
         if let r = roleARN { o["role_arn"] = .string(r) }
         if lastUpdateMillis > 0 { o["last_update_ms"] = .int(lastUpdateMillis) }
@@ -273,6 +295,9 @@ public struct FirehoseConfig: Sendable, Equatable {
         for (k, v) in j["options"]?.objectValue?.entries ?? [] { if let s = v.stringValue { extra[k] = s } }
         version = Int(j["version"]?.int64Value ?? 1)
         createdMillis = j["created_ms"]?.int64Value ?? 0
+        s3Bucket = j["s3_bucket"]?.stringValue
+        s3Endpoint = j["s3_endpoint"]?.stringValue
+        s3Region = j["s3_region"]?.stringValue
         bucketARN = j["bucket_arn"]?.stringValue
         roleARN = j["role_arn"]?.stringValue
         lastUpdateMillis = j["last_update_ms"]?.int64Value ?? 0

@@ -1,6 +1,7 @@
 import SluiceCodecs
 public import SluiceCore
 public import SluiceDelivery
+public import SluiceAWS
 import SluicePlanner
 import SluiceDataflow
 public import SluiceSQL
@@ -39,14 +40,34 @@ extension Engine {
 
     /// Opens a firehose's delivery, with its transformation and partition keys compiled.
     public func openFirehose(_ config: FirehoseConfig) throws(EngineError) -> DeliveryStream {
-        try Engine.openFirehose(config, store: store, clock: clock)
+        try Engine.openFirehose(config, store: store, clock: clock, aws: aws)
     }
 
     /// Opens a firehose's delivery outside an engine (a server delivering the firehoses its API
     /// defined, or ones saved by earlier runs), with its transformation and partition keys compiled.
-    public static func openFirehose(_ config: FirehoseConfig, store: StreamStore, clock: any SluiceClock) throws(EngineError) -> DeliveryStream {
+    /// A firehose delivering to S3 (`destination = 's3://BUCKET'`) signs with the credentials of `aws`.
+    public static func openFirehose(_ config: FirehoseConfig, store: StreamStore, clock: any SluiceClock,
+                                    aws: AWSProfiles = AWSProfiles()) throws(EngineError) -> DeliveryStream {
+        var s3: S3Client? = nil
+        if let bucket = config.s3Bucket {
+            let found: AWSCredentials?
+            do { found = try aws.credentials() } catch { throw EngineError(message: "firehose \(config.name): \(error.message)") }
+            guard let credentials = found else {
+                throw EngineError(message: "firehose \(config.name) delivers to s3://\(bucket): no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile of ~/.aws/credentials")
+            }
+            guard let region = config.s3Region ?? aws.region() else {
+                throw EngineError(message: "firehose \(config.name) delivers to s3://\(bucket): no region: give region = '...', or set AWS_REGION")
+            }
+            guard let c = S3Client(endpoint: config.s3Endpoint, region: region, credentials: credentials, caBundle: aws.caBundle()) else {
+                throw EngineError(message: "firehose \(config.name): s3_endpoint \(config.s3Endpoint ?? "") is not a URL")
+            }
+            if !c.tls && !(c.host == "localhost" || c.host.hasPrefix("127.") || c.host == "::1") {
+                throw EngineError(message: "firehose \(config.name): s3_endpoint \(config.s3Endpoint ?? "") is plain http to another machine: use https")
+            }
+            s3 = c
+        }
         let delivery: DeliveryStream
-        do { delivery = try DeliveryStream(config: config, store: store, clock: clock) } catch { throw EngineError(message: error.description) }
+        do { delivery = try DeliveryStream(config: config, store: store, clock: clock, s3: s3) } catch { throw EngineError(message: error.description) }
         if config.transform != nil || config.partitionKeys != nil {
             delivery.processor = try FirehoseProcessor(config, clock: clock).process
         }

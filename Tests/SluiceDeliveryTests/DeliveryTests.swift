@@ -343,7 +343,7 @@ struct DeliveryTests {
     }
 
     @Test(arguments: [
-        (["destination": "s3://bucket"], "file:DIR"), (["buffer_size": "512KB"], "between 1MB and 128MB"),
+        (["destination": "ftp://bucket"], "file:DIR"), (["destination": "s3://Not_A_Bucket"], "s3://BUCKET"), (["buffer_size": "512KB"], "between 1MB and 128MB"),
         (["buffer_size": "129MB"], "between 1MB and 128MB"), (["buffer_interval": "901s"], "between 0s and 900s"),
         (["compresion": "gzip"], "did you mean 'compression'"), (["compression": "zip"], "'gzip' or 'none'"),
         (["prefix": "x/!{timestamp:yyyy}/"], "needs an error_prefix"), (["prefix": "!{timestamp:yyyy-ww}", "error_prefix": "e/"], "pattern letter 'w'"),

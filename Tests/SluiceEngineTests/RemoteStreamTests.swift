@@ -285,4 +285,27 @@ struct RemoteStreamTests {
         #expect(RemoteStreamTests.rows(f) == RemoteStreamTests.rows(local))
         #expect(RemoteStreamTests.rows(f).count > 100)
     }
+
+    /// A firehose of Sluice's own delivering to S3: the rows an INSERT INTO it puts land in the bucket.
+    @Test(.enabled(if: MotoServer.path != nil, "moto is not installed")) func aFirehoseDeliversToS3() throws {
+        let moto = try MotoServer()
+        let s3 = S3Client(endpoint: moto.endpoint, region: "us-east-1", credentials: AWSCredentials(accessKeyId: "AKIDTEST", secretAccessKey: "secret", source: "t"))!
+        try s3.createBucket("lake")
+        let f = try EngineFixture()
+        f.engine.aws = AWSProfiles(environment: ["AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "us-east-1"], home: "/nonexistent")
+        try f.load("""
+            CREATE STREAM nums (n INT) WITH (format = 'json');
+            CREATE FIREHOSE lake_out (n INT, twice INT) WITH (destination = 's3://lake', s3_endpoint = '\(moto.endpoint)', prefix = 'nums/', newline_delimiter = true);
+            INSERT INTO lake_out SELECT n, n * 2 AS twice FROM nums;
+            """)
+        var packed = PackedRecords()
+        for i in 0..<250 { Array(#"{"n":\#(i)}"#.utf8).withUnsafeBytes { packed.append(data: $0, partitionKey: "p") } }
+        _ = try f.store.putRecords(stream: "nums", packed: packed)
+        try f.engine.runUntilEnd()
+        let keys = try s3.listKeys(bucket: "lake")
+        #expect(!keys.isEmpty && keys.allSatisfy { $0.hasPrefix("nums/") && $0.contains("lake_out-1-") }, "\(keys)")
+        var lines: [String] = []
+        for k in keys { lines += String(decoding: try s3.getObject(bucket: "lake", key: k) ?? [], as: UTF8.self).split(separator: "\n").map(String.init) }
+        #expect(lines.sorted() == (0..<250).map { #"{"n":\#($0),"twice":\#($0 * 2)}"# }.sorted())
+    }
 }
