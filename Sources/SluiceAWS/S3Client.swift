@@ -36,6 +36,8 @@ public struct S3Client: Sendable {
     }
 
     public var endpoint: String { (tls ? "https://" : "http://") + host + (port == (tls ? 443 : 80) ? "" : ":\(port)") }
+    /// Whether the host is this machine (plain HTTP is for these).
+    public var isLoopback: Bool { host == "localhost" || host.hasPrefix("127.") || host == "::1" }
 
     /// One signed request; the status and body of a 2xx answer (404 too when `missingIsNil`).
     func request(_ method: String, bucket: String, key: String = "", query: String = "", body: [UInt8] = [], missingIsNil: Bool = false) throws(Failure) -> [UInt8]? {

@@ -50,19 +50,15 @@ extension Engine {
                                     aws: AWSProfiles = AWSProfiles()) throws(EngineError) -> DeliveryStream {
         var s3: S3Client? = nil
         if let bucket = config.s3Bucket {
-            let found: AWSCredentials?
-            do { found = try aws.credentials() } catch { throw EngineError(message: "firehose \(config.name): \(error.message)") }
-            guard let credentials = found else {
-                throw EngineError(message: "firehose \(config.name) delivers to s3://\(bucket): no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile of ~/.aws/credentials")
-            }
+            let credentials = try Engine.credentials(aws, for: "firehose \(config.name) (s3://\(bucket))")
             guard let region = config.s3Region ?? aws.region() else {
                 throw EngineError(message: "firehose \(config.name) delivers to s3://\(bucket): no region: give region = '...', or set AWS_REGION")
             }
             guard let c = S3Client(endpoint: config.s3Endpoint, region: region, credentials: credentials, caBundle: aws.caBundle()) else {
                 throw EngineError(message: "firehose \(config.name): s3_endpoint \(config.s3Endpoint ?? "") is not a URL")
             }
-            if !c.tls && !(c.host == "localhost" || c.host.hasPrefix("127.") || c.host == "::1") {
-                throw EngineError(message: "firehose \(config.name): s3_endpoint \(config.s3Endpoint ?? "") is plain http to another machine: use https")
+            if let url = config.s3Endpoint, let why = Engine.endpointProblem("s3_endpoint", url, example: "https://s3.\(region).amazonaws.com") {
+                throw EngineError(message: "firehose \(config.name): \(why)")
             }
             s3 = c
         }

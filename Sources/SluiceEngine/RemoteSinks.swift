@@ -60,26 +60,10 @@ final class RemoteStreamSink: RowSink {
 
     /// Puts a batch; what failed goes again, alone, until taken.
     private func put(_ records: [(data: [UInt8], partitionKey: String)]) throws(EngineError) {
-        var pending = records
-        var attempt = 0
-        while !pending.isEmpty {
-            attempt += 1
-            let failed: [(index: Int, code: String)]
-            do {
-                failed = try client.putRecords(pending)
-            } catch {
-                throw EngineError.io("cannot put rows into \(client.place): \(Engine.remoteProblem(error))")
-            }
-            guard !failed.isEmpty else { return }
-            guard attempt < maxAttempts else {
-                let codes = Set(failed.map(\.code)).sorted().joined(separator: ", ")
-                throw EngineError.io("\(failed.count) rows could not be put into \(client.place) after \(attempt) attempts (\(codes))")
-            }
-            pending = failed.map { pending[$0.index] }
-            resent += pending.count
+        resent += try putAll(records, attempts: maxAttempts, place: client.place, backoff: { a in
             client.retries.add(1, ordering: .relaxed)
-            client.backoff(attempt)
-        }
+            client.backoff(a)
+        }) { (batch) throws(StreamError) in try client.putRecords(batch) }
     }
 
     func close() throws(EngineError) {}
@@ -122,27 +106,37 @@ final class RemoteFirehoseSink: RowSink {
     }
 
     private func put(_ records: [[UInt8]]) throws(EngineError) {
-        var pending = records
-        var attempt = 0
-        while !pending.isEmpty {
-            attempt += 1
-            let failed: [(index: Int, code: String)]
-            do {
-                failed = try client.putRecordBatch(pending)
-            } catch {
-                throw EngineError.io("cannot put rows into \(client.place): \(Engine.remoteProblem(error))")
-            }
-            guard !failed.isEmpty else { return }
-            guard attempt < maxAttempts else {
-                let codes = Set(failed.map(\.code)).sorted().joined(separator: ", ")
-                throw EngineError.io("\(failed.count) rows could not be put into \(client.place) after \(attempt) attempts (\(codes))")
-            }
-            pending = failed.map { pending[$0.index] }
-            client.backoff(attempt)
+        _ = try putAll(records, attempts: maxAttempts, place: client.place, backoff: client.backoff) { (batch) throws(StreamError) in
+            try client.putRecordBatch(batch)
         }
     }
 
     func close() throws(EngineError) {}
+}
+
+/// Puts `records` with `send`, which says which it did not take (index, error code); those go
+/// again, alone, after `backoff(attempt)`, until all are taken or `attempts` are spent (then an
+/// error says how many and why). Returns how many were sent again.
+func putAll<R>(_ records: [R], attempts: Int, place: String, backoff: (Int) -> Void,
+               _ send: ([R]) throws(StreamError) -> [(index: Int, code: String)]) throws(EngineError) -> Int {
+    var pending = records
+    var attempt = 0, resent = 0
+    while !pending.isEmpty {
+        attempt += 1
+        let failed: [(index: Int, code: String)]
+        do { failed = try send(pending) } catch {
+            throw EngineError.io("cannot put rows into \(place): \(Engine.remoteProblem(error))")
+        }
+        guard !failed.isEmpty else { break }
+        guard attempt < attempts else {
+            let codes = Set(failed.map(\.code)).sorted().joined(separator: ", ")
+            throw EngineError.io("\(failed.count) rows could not be put into \(place) after \(attempt) attempts (\(codes))")
+        }
+        pending = failed.map { pending[$0.index] }
+        resent += pending.count
+        backoff(attempt)
+    }
+    return resent
 }
 
 /// A file sink whose path is `s3://BUCKET/PREFIX`: the rows of each checkpoint interval become one

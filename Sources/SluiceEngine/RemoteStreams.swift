@@ -54,15 +54,7 @@ extension Engine {
         }
         let endpoint = Engine.text(o["endpoint"]) ?? "https://kinesis.\(region).amazonaws.com"
         func checkURL(_ option: String, _ url: String) -> Result<RemoteStreamOptions, Diagnostic>? {
-            let anon = AWSCredentials(accessKeyId: "", secretAccessKey: "", source: "")
-            guard let c = AWSJSONClient(endpoint: url, service: "", targetPrefix: "", credentials: anon, region: region) else {
-                return bad("\(option) '\(url)' must be a URL such as 'https://kinesis.\(region).amazonaws.com' or 'http://127.0.0.1:4567'")
-            }
-            // Signed requests and records in the clear only on this machine.
-            if !c.tls && !c.isLoopback {
-                return bad("\(option) '\(url)' is plain http to another machine: use https (plain http is for endpoints on this machine)")
-            }
-            return nil
+            Engine.endpointProblem(option, url, example: "https://kinesis.\(region).amazonaws.com").map { bad($0) }
         }
         if let b = checkURL("endpoint", endpoint) { return b }
         if let l = Engine.text(o["lease_endpoint"]), let b = checkURL("lease_endpoint", l) { return b }
@@ -111,14 +103,32 @@ extension Engine {
 
     /// The credentials of the environment or profile, for the remote stream `def`.
     func awsCredentials(_ def: StreamDefinition) throws(EngineError) -> AWSCredentials {
+        try Engine.credentials(aws, for: "stream \(def.name)")
+    }
+
+    /// The credentials `aws` finds, for `what` (named in the error when there are none or they cannot be read).
+    static func credentials(_ aws: AWSProfiles, for what: String) throws(EngineError) -> AWSCredentials {
         let found: AWSCredentials?
         do { found = try aws.credentials() } catch {
-            throw EngineError(message: "stream \(def.name): \(error.message)")
+            throw EngineError(message: "\(what): \(error.message)")
         }
         guard let credentials = found else {
-            throw EngineError(message: "stream \(def.name): no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile of ~/.aws/credentials")
+            throw EngineError(message: "\(what): no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile of ~/.aws/credentials")
         }
         return credentials
+    }
+
+    /// What is wrong with an endpoint URL given as `option`, or nil: not a URL, or plain http to
+    /// another machine (signed requests and records in the clear only on this machine).
+    static func endpointProblem(_ option: String, _ url: String, example: String) -> String? {
+        let anon = AWSCredentials(accessKeyId: "", secretAccessKey: "", source: "")
+        guard let c = AWSJSONClient(endpoint: url, service: "", targetPrefix: "", credentials: anon, region: "") else {
+            return "\(option) '\(url)' must be a URL such as '\(example)' or 'http://127.0.0.1:4567'"
+        }
+        if !c.tls && !c.isLoopback {
+            return "\(option) '\(url)' is plain http to another machine: use https (plain http is for endpoints on this machine)"
+        }
+        return nil
     }
 
     /// The reader of a remote stream for a query, after checking that the stream is there and
@@ -159,13 +169,7 @@ extension Engine {
         guard let region = Engine.text(o["region"]) ?? aws.region() else {
             return "no region: give region = '...', or set AWS_REGION or a region in the profile's ~/.aws/config section"
         }
-        if let url = Engine.text(o["endpoint"]) {
-            let anon = AWSCredentials(accessKeyId: "", secretAccessKey: "", source: "")
-            guard let c = AWSJSONClient(endpoint: url, service: "", targetPrefix: "", credentials: anon, region: region) else {
-                return "endpoint '\(url)' must be a URL such as 'https://firehose.\(region).amazonaws.com' or 'http://127.0.0.1:4567'"
-            }
-            if !c.tls && !c.isLoopback { return "endpoint '\(url)' is plain http to another machine: use https (plain http is for endpoints on this machine)" }
-        }
+        if let url = Engine.text(o["endpoint"]), let why = Engine.endpointProblem("endpoint", url, example: "https://firehose.\(region).amazonaws.com") { return why }
         return nil
     }
 
@@ -175,11 +179,7 @@ extension Engine {
         if let why = firehoseSinkProblem(o) { throw EngineError(message: "sink \(def.name): \(why)") }
         let region = Engine.text(o["region"]) ?? aws.region() ?? ""
         let endpoint = Engine.text(o["endpoint"]) ?? "https://firehose.\(region).amazonaws.com"
-        let found: AWSCredentials?
-        do { found = try aws.credentials() } catch { throw EngineError(message: "sink \(def.name): \(error.message)") }
-        guard let credentials = found else {
-            throw EngineError(message: "sink \(def.name): no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile of ~/.aws/credentials")
-        }
+        let credentials = try Engine.credentials(aws, for: "sink \(def.name)")
         guard let api = AWSJSONClient.firehose(endpoint: endpoint, credentials: credentials, region: region, caBundle: aws.caBundle()) else {
             throw EngineError(message: "sink \(def.name): endpoint \(endpoint) is not a URL")
         }
@@ -197,13 +197,7 @@ extension Engine {
         guard Engine.text(o["region"]) ?? aws.region() != nil else {
             return "no region: give region = '...', or set AWS_REGION or a region in the profile's ~/.aws/config section"
         }
-        if let url = Engine.text(o["endpoint"]) {
-            let anon = AWSCredentials(accessKeyId: "", secretAccessKey: "", source: "")
-            guard let c = S3Client(endpoint: url, region: "r", credentials: anon) else { return "endpoint '\(url)' must be a URL such as 'http://127.0.0.1:5000'" }
-            if !c.tls && !(c.host == "localhost" || c.host.hasPrefix("127.") || c.host == "::1") {
-                return "endpoint '\(url)' is plain http to another machine: use https (plain http is for endpoints on this machine)"
-            }
-        }
+        if let url = Engine.text(o["endpoint"]), let why = Engine.endpointProblem("endpoint", url, example: "https://s3.eu-west-1.amazonaws.com") { return why }
         return nil
     }
 
@@ -211,11 +205,7 @@ extension Engine {
     func s3Client(_ def: SinkDefinition) throws(EngineError) -> S3Client {
         let o = def.options
         let region = Engine.text(o["region"]) ?? aws.region() ?? ""
-        let found: AWSCredentials?
-        do { found = try aws.credentials() } catch { throw EngineError(message: "sink \(def.name): \(error.message)") }
-        guard let credentials = found else {
-            throw EngineError(message: "sink \(def.name): no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile of ~/.aws/credentials")
-        }
+        let credentials = try Engine.credentials(aws, for: "sink \(def.name)")
         guard let c = S3Client(endpoint: Engine.text(o["endpoint"]), region: region, credentials: credentials, caBundle: aws.caBundle()) else {
             throw EngineError(message: "sink \(def.name): endpoint \(Engine.text(o["endpoint"]) ?? "") is not a URL")
         }
