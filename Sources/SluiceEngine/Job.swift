@@ -237,11 +237,19 @@ final class Job {
             JSONValue.object(doc).write(to: &bytes)
             try st.write(checkpointPath, bytes)
         } else {
+            try writeCheckpointFile(&doc)
+        }
+        lastCheckpoint = now
+        engine.emit("checkpoint", query: counters.name, "checkpoint (\(counters.recordsIn) records in, \(counters.rowsOut) rows out)",
+                    [("records_in", .int(counters.recordsIn)), ("rows_out", .int(counters.rowsOut)), ("path", .string(checkpointPath))])
+    }
+
+    /// Writes the checkpoint to its file atomically, as it is serialized, a megabyte at a time:
+    /// the large parts of the state (held rows, groups, partitions) are written from the
+    /// operators when their turn comes, so neither their tree nor their text exists whole in memory.
+    private func writeCheckpointFile(_ doc: inout JSONObject) throws(EngineError) {
         do {
             try FileManager.default.createDirectory(atPath: (checkpointPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            // Written as it is serialized, a megabyte at a time: the large parts of the state
-            // (held rows, groups, partitions) are written from the operators when their turn
-            // comes, so neither their tree nor their text exists whole in memory.
             let file = try AtomicFile(checkpointPath)
             var failure: StreamError? = nil
             var bytes: [UInt8] = []
@@ -261,10 +269,6 @@ final class Job {
         } catch {
             throw EngineError.io("cannot write the checkpoint \(checkpointPath): \(error)")
         }
-        }
-        lastCheckpoint = now
-        engine.emit("checkpoint", query: counters.name, "checkpoint (\(counters.recordsIn) records in, \(counters.rowsOut) rows out)",
-                    [("records_in", .int(counters.recordsIn)), ("rows_out", .int(counters.rowsOut)), ("path", .string(checkpointPath))])
     }
 
     /// Stops without ending the input: a checkpoint, then the sink closed. Open windows stay
