@@ -88,6 +88,10 @@ final class ScaleOutQuery {
         if lastRound == .min || now - lastRound >= roundMillis { try round(now: now) }
         var busy = false
         for shard in lanes.keys.sorted() {
+            // Leases are renewed between lanes too, when a round falls due while they step: a
+            // worker busy with many lanes is not taken for dead.
+            let t = engine.clock.nowMillis()
+            if t - lastRound >= roundMillis { try round(now: t) }
             guard let parts = lanes[shard] else { continue }
             var checkpointed = false
             for job in parts where !job.done {
