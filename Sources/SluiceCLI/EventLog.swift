@@ -43,8 +43,13 @@ final class EventLog {
     /// A query's final counts, then why records failed: the three most frequent reasons with a
     /// count and an example record each, and a hint when JSON records look like CSV.
     func summary(_ c: QueryCounters) {
-        log("summary", query: c.name, "\(c.recordsIn) records in, \(c.rowsOut) rows out, \(c.bad) bad, \(c.late) late",
-            [("records_in", .int(c.recordsIn)), ("rows_out", .int(c.rowsOut)), ("bad", .int(c.bad)), ("late", .int(c.late))])
+        var fields: [(String, JSONValue)] = [("records_in", .int(c.recordsIn)), ("rows_out", .int(c.rowsOut)), ("bad", .int(c.bad)), ("late", .int(c.late))]
+        var remote = ""
+        if c.throttled > 0 || c.retried > 0 {
+            remote = ", \(c.throttled) throttled, \(c.retried) retried (remote calls)"
+            fields += [("throttled", .int(c.throttled)), ("retried", .int(c.retried))]
+        }
+        log("summary", query: c.name, "\(c.recordsIn) records in, \(c.rowsOut) rows out, \(c.bad) bad, \(c.late) late" + remote, fields)
         for r in c.topReasons(3) {
             log("reason", query: c.name, "  \(r.count) \(r.kind): \(r.reason); e.g. \(r.example)",
                 [("kind", .string(r.kind)), ("reason", .string(r.reason)), ("count", .int(r.count)), ("example", .string(r.example))])

@@ -31,6 +31,10 @@ public struct QueryCounters: Sendable {
     /// the one behind the other.
     public var watermark: Int64? = nil
     public var newestEventTime: Int64? = nil
+    /// Calls to remote endpoints (Kinesis, Firehose) refused for throughput, and calls or records
+    /// sent again (throttling, transient failures, records a batch put did not take).
+    public var throttled: Int64 = 0
+    public var retried: Int64 = 0
 
     /// Why records failed (bad or late), by kind and reason (quoted values left out, so that
     /// `cannot cast 'a'` and `cannot cast 'b'` are one reason), with a count and the first record.
@@ -207,6 +211,10 @@ public final class Engine {
                 var c = j.counters
                 c.watermark = j.lastWatermark == .min ? nil : j.lastWatermark
                 c.newestEventTime = j.inputs.compactMap(\.tracker.newestEventTime).max()
+                for client in j.remoteClients {
+                    c.throttled += Int64(client.throttled.load(ordering: .relaxed))
+                    c.retried += Int64(client.retries.load(ordering: .relaxed))
+                }
                 return c
             }
         }
@@ -1175,6 +1183,7 @@ public final class Engine {
                 if let w = c.watermark, w != WatermarkTracker.infinity {
                     line += ", watermark \(TimeFormat.iso8601(w))" + (c.watermarkLagMillis.map { " (\(TimeFormat.human(millis: $0)) behind the newest event)" } ?? "")
                 }
+                if c.throttled > 0 || c.retried > 0 { line += ", \(c.throttled) throttled, \(c.retried) retried (remote calls)" }
                 if !j.text.isEmpty { line += " -- " + j.text }
                 lines.append(line)
             }

@@ -138,6 +138,16 @@ final class Job {
 
     /// The first (left) source.
     var source: SourceNode { inputs[0].source }
+    /// The remote endpoints' clients it reads and writes through (their throttling and retry counts).
+    var remoteClients: [KinesisClient] {
+        var out: [KinesisClient] = []
+        for i in inputs {
+            if let r = i.consumer as? RemoteStreamConsumer { out.append(r.client) }
+            if let f = i.consumer as? HashRangeFilter, let r = f.base as? RemoteStreamConsumer { out.append(r.client) }
+        }
+        if let c = sink.remoteClient { out.append(c) }
+        return out
+    }
     var iteratorAgeMillis: Int64 { inputs.map(\.iteratorAgeMillis).max() ?? 0 }
 
     /// An ad-hoc query (the REPL's): no checkpoint is read or written.

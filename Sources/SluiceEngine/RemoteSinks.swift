@@ -60,11 +60,14 @@ final class RemoteStreamSink: RowSink {
 
     /// Puts a batch; what failed goes again, alone, until taken.
     private func put(_ records: [(data: [UInt8], partitionKey: String)]) throws(EngineError) {
-        resent += try putAll(records, attempts: maxAttempts, place: client.place, backoff: { a in
-            client.retries.add(1, ordering: .relaxed)
-            client.backoff(a)
-        }) { (batch) throws(StreamError) in try client.putRecords(batch) }
+        resent += try putAll(records, attempts: maxAttempts, place: client.place, backoff: client.backoff) { (batch) throws(StreamError) in
+            let failed = try client.putRecords(batch)
+            client.countRefused(failed)
+            return failed
+        }
     }
+
+    var remoteClient: KinesisClient? { client }
 
     func close() throws(EngineError) {}
 }
@@ -107,9 +110,13 @@ final class RemoteFirehoseSink: RowSink {
 
     private func put(_ records: [[UInt8]]) throws(EngineError) {
         _ = try putAll(records, attempts: maxAttempts, place: client.place, backoff: client.backoff) { (batch) throws(StreamError) in
-            try client.putRecordBatch(batch)
+            let failed = try client.putRecordBatch(batch)
+            client.retrying.countRefused(failed)
+            return failed
         }
     }
+
+    var remoteClient: KinesisClient? { client.retrying }
 
     func close() throws(EngineError) {}
 }

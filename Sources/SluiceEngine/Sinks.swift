@@ -2,6 +2,7 @@ import Foundation
 import SluiceCodecs
 import SluiceCore
 import SluiceStreams
+import SluiceKinesis
 
 /// Where a query's rows go.
 protocol RowSink: AnyObject {
@@ -31,6 +32,8 @@ protocol RowSink: AnyObject {
     func abandon()
     /// What kind of sink it is, for the checkpoint's fingerprint (a wrapper says its inner sink's).
     var kind: String { get }
+    /// The remote endpoint's client it writes through, if any (its counts are the query's).
+    var remoteClient: KinesisClient? { get }
 }
 
 extension RowSink {
@@ -43,6 +46,7 @@ extension RowSink {
     func advance(watermark: Int64, now: Int64) throws(EngineError) {}
     func abandon() {}
     var kind: String { "\(type(of: self))" }
+    var remoteClient: KinesisClient? { nil }
 }
 
 /// How often buffered rows reach their files at the latest.

@@ -9,7 +9,8 @@ public import SluiceStreams
 public final class FirehoseClient: Sendable {
     public let api: AWSJSONClient
     public let deliveryStream: String
-    let retrying: KinesisClient
+    /// Its calls' retry and error policy, and their counts.
+    public let retrying: KinesisClient
 
     public init(api: AWSJSONClient, deliveryStream: String, maxAttempts: Int = 8) {
         self.api = api

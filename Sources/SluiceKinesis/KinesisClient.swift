@@ -86,6 +86,14 @@ public final class KinesisClient: Sendable {
         }
     }
 
+    /// Counts the records of a batch put that the endpoint did not take: each is sent again (a
+    /// retry), and those refused for throughput are throttled.
+    public func countRefused(_ failed: [(index: Int, code: String)]) {
+        guard !failed.isEmpty else { return }
+        retries.add(failed.count, ordering: .relaxed)
+        throttled.add(failed.filter { KinesisClient.throttling.contains($0.code) }.count, ordering: .relaxed)
+    }
+
     /// Sleeps a random time up to min(cap, base × 2^attempt) ("full jitter").
     public func backoff(_ attempt: Int) {
         let ceiling = min(maxBackoffMillis, baseBackoffMillis << min(attempt, 16))

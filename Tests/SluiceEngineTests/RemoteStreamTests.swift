@@ -112,7 +112,12 @@ struct RemoteStreamTests {
             #expect(r.records.partitionKey(i) == "k\(j["n"]!.int64Value! % 7)")
         }
         #expect(got.sorted() == Array(0..<2500))
-        #expect(try remote.store.writeCounters(name: "totals").throttled > 0)
+        let refused = try remote.store.writeCounters(name: "totals").throttled
+        #expect(refused > 0)
+        // Counted where users look: the query's counters and SHOW QUERIES.
+        let c = f.engine.counters[0]
+        #expect(c.throttled == refused && c.retried >= refused, "\(c.throttled) throttled, \(c.retried) retried, the endpoint refused \(refused)")
+        #expect(f.engine.listing(.queries).contains("\(refused) throttled"))
     }
 
     @Test func badOptionsAreRefusedWhenDeclared() throws {
