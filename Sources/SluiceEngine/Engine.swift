@@ -1058,15 +1058,21 @@ public final class Engine {
         // A worker's shared queries run until there is nothing left for it (every shard's lease
         // held by a live worker, its own lanes caught up), then stop at a checkpoint and let
         // their leases go: a shared stream has no end of input.
+        var lastCheck: Int64? = nil
         while !scaleOuts.isEmpty {
             var busy = false
             for q in scaleOuts { busy = try q.step() || busy }
-            if !busy, try scaleOutsCaughtUp() {
-                for q in scaleOuts { try q.stop() }
-                scaleOuts = []
-            } else if !busy {
-                usleep(20_000)
+            // Whether all is read is asked of the endpoints at most twice a second.
+            let now = clock.nowMillis()
+            if !busy, lastCheck.map({ now - $0 >= 500 }) ?? true {
+                lastCheck = now
+                if try scaleOutsCaughtUp() {
+                    for q in scaleOuts { try q.stop() }
+                    scaleOuts = []
+                    continue
+                }
             }
+            if !busy { usleep(20_000) }
         }
         while true {
             refreshTables()

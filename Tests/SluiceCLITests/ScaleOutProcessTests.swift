@@ -58,7 +58,7 @@ struct ScaleOutProcessTests {
         let tmp = TempDir()
         let k = AWSJSONClient.kinesis(endpoint: moto.endpoint, credentials: AWSCredentials(accessKeyId: "AKIDTEST", secretAccessKey: "secret", source: "t"), region: "us-east-1")!
         _ = try k.call("CreateStream", ["StreamName": "orders", "ShardCount": 6])
-        for batch in 0..<4 {
+        for batch in 0..<12 {
             var records: [JSONValue] = []
             for i in (batch * 500)..<((batch + 1) * 500) {
                 let user = "u\(i % 40)"
@@ -78,17 +78,27 @@ struct ScaleOutProcessTests {
         let expected = Self.rows(solo + "/out")
         #expect(expected.count > 300)
 
-        let w1 = try Self.worker(shared + "/q.sql", "w1", shared)
+        // w2 starts first and dies by SIGKILL once it has written rows of a shard it has not
+        // finished; then w1 and w3 start, take its leases over (after the failover time) and finish.
         let w2 = try Self.worker(shared + "/q.sql", "w2", shared)
-        let w3 = try Self.worker(shared + "/q.sql", "w3", shared)
-        // w2 dies by SIGKILL once it has written rows.
+        let table = LeaseTable(api: AWSJSONClient.dynamoDB(endpoint: moto.endpoint, credentials: AWSCredentials(accessKeyId: "A", secretAccessKey: "B", source: "t"), region: "us-east-1")!, name: "shared-app")
+        var killedMidway = false
         let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline && !Self.rows(shared + "/out").contains(where: { _ in true }) || !((try? FileManager.default.contentsOfDirectory(atPath: shared + "/out")) ?? []).contains(where: { $0.hasPrefix("w2-") }) {
-            if Date() >= deadline { break }
-            usleep(20_000)
+        while Date() < deadline && w2.isRunning {
+            let written = ((try? FileManager.default.contentsOfDirectory(atPath: shared + "/out")) ?? []).contains { f in
+                f.hasPrefix("w2-") && ((try? FileManager.default.attributesOfItem(atPath: shared + "/out/" + f))?[.size] as? Int ?? 0) > 0
+            }
+            if written, ((try? table.list()) ?? []).contains(where: { $0.owner == "w2" && !$0.isFinished }) {
+                killedMidway = true
+                break
+            }
+            usleep(5_000)
         }
         kill(w2.processIdentifier, SIGKILL)
         w2.waitUntilExit()
+        #expect(killedMidway)
+        let w1 = try Self.worker(shared + "/q.sql", "w1", shared)
+        let w3 = try Self.worker(shared + "/q.sql", "w3", shared)
         #expect(Self.wait(w1, seconds: 120) && Self.wait(w3, seconds: 120))
         let got = Self.rows(shared + "/out")
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: shared + "/out")) ?? []).sorted()
