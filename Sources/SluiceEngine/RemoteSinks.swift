@@ -19,8 +19,6 @@ final class RemoteStreamSink: RowSink {
     /// A ROWTIME column is the records' arrival: the remote stream sets its own, so it is left out.
     let arrivalColumn: Int?
     private var next = 0
-    /// Records sent again after a partial failure of their batch.
-    private(set) var resent = 0
     static let maxRecordBytes = 1 << 20, maxRequestBytes = 5 << 20, maxRecords = 500
     let maxAttempts = 8
 
@@ -60,7 +58,7 @@ final class RemoteStreamSink: RowSink {
 
     /// Puts a batch; what failed goes again, alone, until taken.
     private func put(_ records: [(data: [UInt8], partitionKey: String)]) throws(EngineError) {
-        resent += try putAll(records, attempts: maxAttempts, place: client.place, backoff: client.backoff) { (batch) throws(StreamError) in
+        try putAll(records, attempts: maxAttempts, place: client.place, backoff: client.backoff) { (batch) throws(StreamError) in
             let failed = try client.putRecords(batch)
             client.countRefused(failed)
             return failed
@@ -109,7 +107,7 @@ final class RemoteFirehoseSink: RowSink {
     }
 
     private func put(_ records: [[UInt8]]) throws(EngineError) {
-        _ = try putAll(records, attempts: maxAttempts, place: client.place, backoff: client.backoff) { (batch) throws(StreamError) in
+        try putAll(records, attempts: maxAttempts, place: client.place, backoff: client.backoff) { (batch) throws(StreamError) in
             let failed = try client.putRecordBatch(batch)
             client.retrying.countRefused(failed)
             return failed
@@ -123,11 +121,11 @@ final class RemoteFirehoseSink: RowSink {
 
 /// Puts `records` with `send`, which says which it did not take (index, error code); those go
 /// again, alone, after `backoff(attempt)`, until all are taken or `attempts` are spent (then an
-/// error says how many and why). Returns how many were sent again.
+/// error says how many and why).
 func putAll<R>(_ records: [R], attempts: Int, place: String, backoff: (Int) -> Void,
-               _ send: ([R]) throws(StreamError) -> [(index: Int, code: String)]) throws(EngineError) -> Int {
+               _ send: ([R]) throws(StreamError) -> [(index: Int, code: String)]) throws(EngineError) {
     var pending = records
-    var attempt = 0, resent = 0
+    var attempt = 0
     while !pending.isEmpty {
         attempt += 1
         let failed: [(index: Int, code: String)]
@@ -140,10 +138,8 @@ func putAll<R>(_ records: [R], attempts: Int, place: String, backoff: (Int) -> V
             throw EngineError.io("\(failed.count) rows could not be put into \(place) after \(attempt) attempts (\(codes))")
         }
         pending = failed.map { pending[$0.index] }
-        resent += pending.count
         backoff(attempt)
     }
-    return resent
 }
 
 /// A file sink whose path is `s3://BUCKET/PREFIX`: the rows of each checkpoint interval become one

@@ -215,12 +215,12 @@ final class ScaleOutQuery {
     private func open(_ lease: Lease) throws(EngineError) {
         var start: RemoteStreamConsumer.Start = .trimHorizon
         var after: String? = nil
-        switch lease.checkpoint {
-        case "TRIM_HORIZON": start = .trimHorizon
-        case "LATEST": start = .latest
-        case let c where c.hasPrefix("AT_TIMESTAMP "):
-            start = TimeFormat.parseISO8601(c.dropFirst("AT_TIMESTAMP ".count)).map { .atTimestamp($0) } ?? .trimHorizon
-        default: after = lease.checkpoint
+        switch lease.readFrom {
+        case nil: start = .latest
+        case .trimHorizon?: start = .trimHorizon
+        case .latest?: start = .latest
+        case .atTimestamp(let t)?: start = .atTimestamp(t)
+        case .afterSequenceNumber(let s)?: after = s
         }
         let list = try parts(lease)
         let mine = known[lease.key]?.hashKeyRange
@@ -263,14 +263,7 @@ final class ScaleOutQuery {
         for l in leases where !l.isFinished {
             // A child waits for its parents (those still in the table) to be finished.
             guard l.parents.allSatisfy({ p in finished.contains(p) || !leases.contains { $0.key == p } }) else { return false }
-            let from: KinesisClient.IteratorStart
-            switch l.checkpoint {
-            case "TRIM_HORIZON": from = .trimHorizon
-            case "LATEST": continue
-            case let c where c.hasPrefix("AT_TIMESTAMP "):
-                from = TimeFormat.parseISO8601(c.dropFirst("AT_TIMESTAMP ".count)).map { .atTimestamp($0) } ?? .trimHorizon
-            default: from = .afterSequenceNumber(l.checkpoint)
-            }
+            guard let from = l.readFrom else { continue }
             do {
                 let r = try client.getRecords(iterator: try client.shardIterator(shard: l.key, from), limit: 1)
                 // More records, records not yet reachable, or a closed shard not yet marked finished.

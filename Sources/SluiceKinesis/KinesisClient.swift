@@ -19,9 +19,9 @@ public final class KinesisClient: Sendable {
     /// Backoff bounds, in milliseconds.
     let baseBackoffMillis: Int, maxBackoffMillis: Int
 
-    /// Calls made; calls refused for throughput (ProvisionedThroughputExceeded, LimitExceeded,
-    /// Throttling); retries of any kind.
-    public let calls = Atomic<Int>(0), throttled = Atomic<Int>(0), retries = Atomic<Int>(0)
+    /// Calls (and records of batch puts) refused for throughput (ProvisionedThroughputExceeded,
+    /// LimitExceeded, Throttling); retries of any kind.
+    public let throttled = Atomic<Int>(0), retries = Atomic<Int>(0)
 
     public init(api: AWSJSONClient, stream: String, streamARN: String? = nil, maxAttempts: Int = 8,
                 baseBackoffMillis: Int = 50, maxBackoffMillis: Int = 5000) {
@@ -67,7 +67,6 @@ public final class KinesisClient: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            calls.add(1, ordering: .relaxed)
             do throws(AWSJSONClient.Failure) {
                 return try api.call(operation, .object(input))
             } catch {

@@ -31,6 +31,18 @@ public struct Lease: Sendable, Equatable {
 
     public var isFinished: Bool { checkpoint == "SHARD_END" }
 
+    /// Where reading the shard goes on by the checkpoint of an unfinished lease; nil for `LATEST`
+    /// (the reader's own start).
+    public var readFrom: KinesisClient.IteratorStart? {
+        switch checkpoint {
+        case "TRIM_HORIZON": return .trimHorizon
+        case "LATEST": return nil
+        case let c where c.hasPrefix("AT_TIMESTAMP "):
+            return TimeFormat.parseISO8601(c.dropFirst("AT_TIMESTAMP ".count)).map { .atTimestamp($0) } ?? .trimHorizon
+        default: return .afterSequenceNumber(checkpoint)
+        }
+    }
+
     var item: JSONObject {
         var o: JSONObject = ["leaseKey": ["S": .string(key)], "leaseCounter": ["N": .string(String(counter))],
                              "checkpoint": ["S": .string(checkpoint)], "checkpointSubSequenceNumber": ["N": "0"],
