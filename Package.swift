@@ -53,7 +53,7 @@ let package = Package(
         // Layer 1: AWS as its clients see it: credentials and the region from the environment and
         // the CLI's profiles, HTTP requests, SHA-256 and Signature Version 4 (the server's
         // verifier and the clients' signer share it).
-        .target(name: "SluiceAWS", dependencies: ["SluiceCore", "COpenSSL"], swiftSettings: strict),
+        .target(name: "SluiceAWS", dependencies: ["SluiceCore", "SluiceChecksum", "COpenSSL"], swiftSettings: strict),
         // Layer 2: remote Kinesis data streams through their API: typed calls with retries and
         // backoff, a polling reader with the store's consumer contract, shard leases.
         .target(name: "SluiceKinesis", dependencies: ["SluiceCore", "SluiceStreams", "SluiceAWS"], swiftSettings: strict),
@@ -85,7 +85,7 @@ let package = Package(
                 path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceTestSupport", "SluiceAWS"]),
         .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceStreams", "SluiceDelivery", "SluiceCore", "SluiceAWS"]),
-        .testTarget(name: "SluiceAWSTests", dependencies: ["SluiceAWS", "SluiceCore", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceAWSTests", dependencies: ["SluiceAWS", "SluiceCore", "SluiceChecksum", "SluiceTestSupport"]),
         .testTarget(name: "SluiceKinesisTests", dependencies: ["SluiceKinesis", "SluiceAWS", "SluiceStreams", "SluiceCore", "SluiceServer", "SluiceTestSupport"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceAWS", "SluiceKinesis", "SluiceTestSupport"], exclude: ["Snapshots", "KDAApps"]),
     ],

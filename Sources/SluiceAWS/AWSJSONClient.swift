@@ -26,6 +26,12 @@ public struct AWSJSONClient: Sendable {
         /// Without an answer: why (the connection's error).
         public var unreachable: String? = nil
         public var description: String { name.isEmpty ? message : "\(name): \(message)" }
+        public init(name: String, message: String, status: Int, unreachable: String? = nil) {
+            self.name = name
+            self.message = message
+            self.status = status
+            self.unreachable = unreachable
+        }
     }
 
     /// Nil when `endpoint` is not `http://HOST[:PORT]` or `https://HOST[:PORT]` (a trailing slash allowed).
@@ -89,21 +95,52 @@ public struct AWSJSONClient: Sendable {
 
     /// Calls `operation` with its JSON input; returns its JSON output.
     public func call(_ operation: String, _ input: JSONValue) throws(Failure) -> JSONValue {
+        let status: Int, answer: [UInt8]
+        do throws(HTTPClientError) {
+            (status, answer) = try HTTPClient.exchange(host: host, port: port, tls: tls, caBundle: caBundle, request(operation, input))
+        } catch {
+            throw unreachable(error)
+        }
+        let json = answer.isEmpty ? JSONValue.object(JSONObject()) : ((try? JSONValue.parse(bytes: answer)) ?? .null)
+        guard (200..<300).contains(status) else { throw failure(status, answer) }
+        return json
+    }
+
+    /// Calls an operation whose answer is a stream (SubscribeToShard's events): a successful
+    /// answer's body goes to `onBytes` as it arrives, until it ends or `onBytes` says false; a
+    /// failed one is thrown as `call` throws it. `timeoutSeconds`: the longest wait for more.
+    public func stream(_ operation: String, _ input: JSONValue, timeoutSeconds: Int = 60, cancel: CallCancellation? = nil,
+                       onBytes: ([UInt8]) -> Bool) throws(Failure) {
+        var failed: [UInt8] = []
+        let status: Int
+        do throws(HTTPClientError) {
+            status = try HTTPClient.stream(host: host, port: port, tls: tls, caBundle: caBundle, timeout: timeoutSeconds, cancel: cancel,
+                                           request(operation, input)) { status, bytes in
+                guard (200..<300).contains(status) else { failed += bytes; return true }
+                return onBytes(bytes)
+            }
+        } catch {
+            throw unreachable(error)
+        }
+        guard (200..<300).contains(status) else { throw failure(status, failed) }
+    }
+
+    private func request(_ operation: String, _ input: JSONValue) -> HTTPRequest {
         var request = HTTPRequest(method: "POST", target: "/", headers: [
             ("host", String(endpoint.drop { $0 != "/" }.dropFirst(2))), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", targetPrefix + "." + operation),
         ], body: Array(input.serialized().utf8))
         SigV4.sign(&request, credentials: credentials, region: region, service: service)
-        let status: Int, answer: [UInt8]
-        do throws(HTTPClientError) {
-            (status, answer) = try HTTPClient.exchange(host: host, port: port, tls: tls, caBundle: caBundle, request)
-        } catch {
-            throw Failure(name: "", message: "cannot reach \(service) at \(endpoint): \(error.message)", status: 0, unreachable: error.message)
-        }
-        let json = answer.isEmpty ? JSONValue.object(JSONObject()) : ((try? JSONValue.parse(bytes: answer)) ?? .null)
-        guard (200..<300).contains(status) else {
-            let name = json["__type"]?.stringValue.map { String($0.split(separator: "#").last ?? "") } ?? "HTTP \(status)"
-            throw Failure(name: name, message: json["message"]?.stringValue ?? json["Message"]?.stringValue ?? String(decoding: answer.prefix(300), as: UTF8.self), status: status)
-        }
-        return json
+        return request
+    }
+
+    private func unreachable(_ error: HTTPClientError) -> Failure {
+        Failure(name: "", message: "cannot reach \(service) at \(endpoint): \(error.message)", status: 0, unreachable: error.message)
+    }
+
+    /// A failed answer's error: its `__type` (without the namespace) and message.
+    private func failure(_ status: Int, _ answer: [UInt8]) -> Failure {
+        let json = (try? JSONValue.parse(bytes: answer)) ?? .null
+        let name = json["__type"]?.stringValue.map { String($0.split(separator: "#").last ?? "") } ?? "HTTP \(status)"
+        return Failure(name: name, message: json["message"]?.stringValue ?? json["Message"]?.stringValue ?? String(decoding: answer.prefix(300), as: UTF8.self), status: status)
     }
 }

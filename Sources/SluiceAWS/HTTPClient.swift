@@ -1,6 +1,7 @@
 import COpenSSL
 import Foundation
 import Glibc
+import Synchronization
 
 /// Why a request got no answer: the host, the connection, or the answer's form.
 package struct HTTPClientError: Error, CustomStringConvertible {
@@ -89,37 +90,138 @@ package enum HTTPClient {
     /// Sends the request on a new connection and reads the answer to its end: the status and the
     /// body (by Content-Length, else chunked, else to the close).
     package static func exchange(host: String, port: UInt16, tls: Bool = false, caBundle: String? = nil, _ r: HTTPRequest) throws(HTTPClientError) -> (status: Int, body: [UInt8]) {
-        let c = try HTTPConnection.open(host: host, port: port, tls: tls, caBundle: caBundle)
-        defer { c.close() }
-        try c.send(r)
-        var answer: [UInt8] = []
-        while c.receive(into: &answer) {}
-        guard let end = answer.firstRange(of: [13, 10, 13, 10]) else { throw HTTPClientError("no answer") }
-        let lines = String(decoding: answer[..<end.lowerBound], as: UTF8.self).split(separator: "\r\n")
-        guard let statusLine = lines.first, let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
-            throw HTTPClientError("a malformed answer")
-        }
-        var body = Array(answer[end.upperBound...])
-        let headers = lines.dropFirst().map { $0.lowercased() }
-        if let cl = headers.first(where: { $0.hasPrefix("content-length:") }), let n = Int(cl.dropFirst(15).trimmingCharacters(in: .whitespaces)) {
-            body = Array(body.prefix(n))
-        } else if headers.contains(where: { $0.hasPrefix("transfer-encoding:") && $0.contains("chunked") }) {
-            body = dechunk(body)
-        }
+        var body: [UInt8] = []
+        let status = try stream(host: host, port: port, tls: tls, caBundle: caBundle, r) { _, bytes in body += bytes; return true }
         return (status, body)
     }
 
-    /// A chunked body's bytes.
-    package static func dechunk(_ b: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = [], i = 0
-        while let nl = b[i...].firstRange(of: [13, 10]) {
-            guard let size = Int(String(decoding: b[i..<nl.lowerBound], as: UTF8.self).split(separator: ";").first ?? "", radix: 16), size > 0 else { break }
-            let start = nl.upperBound
-            guard start + size <= b.count else { break }
-            out += b[start..<(start + size)]
-            i = start + size + 2
-            if i >= b.count { break }
+    /// Sends the request on a new connection and hands the answer's body to `onBody` as it
+    /// arrives, with the status (by Content-Length, else chunked, else to the close), until it
+    /// ends or `onBody` says false; returns the status. `cancel` ends it from another thread.
+    package static func stream(host: String, port: UInt16, tls: Bool = false, caBundle: String? = nil, timeout: Int = 60,
+                               cancel: CallCancellation? = nil, _ r: HTTPRequest, onBody: (_ status: Int, _ bytes: [UInt8]) -> Bool) throws(HTTPClientError) -> Int {
+        let c = try HTTPConnection.open(host: host, port: port, timeout: timeout, tls: tls, caBundle: caBundle)
+        defer { c.close() }
+        guard cancel?.attach(c.fd) ?? true else { throw HTTPClientError("cancelled") }
+        defer { cancel?.detach() }
+        try c.send(r)
+        var answer: [UInt8] = []
+        var end: Range<Int>? = nil
+        while end == nil {
+            guard c.receive(into: &answer) else { throw HTTPClientError(cancel?.isCancelled == true ? "cancelled" : answer.isEmpty ? "no answer" : "the answer was cut short") }
+            end = answer.firstRange(of: [13, 10, 13, 10])
+            if end == nil && answer.count > 65536 { throw HTTPClientError("an answer whose head does not end") }
         }
-        return out
+        let lines = String(decoding: answer[..<end!.lowerBound], as: UTF8.self).split(separator: "\r\n")
+        guard let statusLine = lines.first, let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
+            throw HTTPClientError("a malformed answer")
+        }
+        let headers = lines.dropFirst().map { $0.lowercased() }
+        var body = BodyDecoder(headers: headers)
+        var more = answer[end!.upperBound...]
+        while true {
+            let (bytes, finished) = try body.feed(more)
+            if !bytes.isEmpty && !onBody(status, bytes) { return status }
+            if finished { return status }
+            var next: [UInt8] = []
+            guard c.receive(into: &next) else {
+                if cancel?.isCancelled == true { throw HTTPClientError("cancelled") }
+                if body.endsAtClose { return status }
+                throw HTTPClientError("the answer was cut short")
+            }
+            more = next[...]
+        }
+    }
+}
+
+/// Ends a call in progress from another thread: its connection is shut down, so a read waiting
+/// on it returns at once.
+public final class CallCancellation: Sendable {
+    private let state = Mutex<(fd: Int32?, cancelled: Bool)>((nil, false))
+    public init() {}
+
+    public func cancel() {
+        state.withLock { s in
+            s.cancelled = true
+            if let fd = s.fd { shutdown(fd, Int32(SHUT_RDWR)) }
+        }
+    }
+
+    public var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+    /// False when cancelled already.
+    func attach(_ fd: Int32) -> Bool {
+        state.withLock { s in
+            s.fd = fd
+            return !s.cancelled
+        }
+    }
+
+    func detach() { state.withLock { $0.fd = nil } }
+}
+
+/// An answer's body from the bytes after its head, as they arrive: Content-Length bytes, the
+/// data of chunks (chunked transfer encoding), or everything up to the close.
+struct BodyDecoder {
+    enum Framing { case length(Int), chunked, toClose }
+    var framing: Framing
+    private var buffer: [UInt8] = []
+    /// Chunked: data bytes of the current chunk still to come; whether its CRLF is.
+    private var remaining = 0
+    private var needLineEnd = false
+
+    init(headers: [String]) {
+        if headers.contains(where: { $0.hasPrefix("transfer-encoding:") && $0.contains("chunked") }) {
+            framing = .chunked
+        } else if let cl = headers.first(where: { $0.hasPrefix("content-length:") }), let n = Int(cl.dropFirst(15).trimmingCharacters(in: .whitespaces)) {
+            framing = .length(n)
+        } else {
+            framing = .toClose
+        }
+    }
+
+    var endsAtClose: Bool { if case .toClose = framing { return true } else { return false } }
+
+    /// The body bytes in `bytes`, and whether the body ended.
+    mutating func feed(_ bytes: ArraySlice<UInt8>) throws(HTTPClientError) -> ([UInt8], Bool) {
+        switch framing {
+        case .toClose: return (Array(bytes), false)
+        case .length(let n):
+            let take = min(n, bytes.count)
+            framing = .length(n - take)
+            return (Array(bytes.prefix(take)), n - take == 0)
+        case .chunked: break
+        }
+        buffer += bytes
+        var out: [UInt8] = []
+        var i = 0
+        defer { buffer.removeSubrange(0..<i) }
+        while true {
+            if remaining > 0 {
+                let take = min(remaining, buffer.count - i)
+                if take == 0 { return (out, false) }
+                out += buffer[i..<(i + take)]
+                i += take
+                remaining -= take
+                if remaining == 0 { needLineEnd = true }
+                continue
+            }
+            if needLineEnd {
+                if buffer.count - i < 2 { return (out, false) }
+                i += 2
+                needLineEnd = false
+                continue
+            }
+            guard let nl = buffer[i...].firstRange(of: [13, 10]) else {
+                if buffer.count - i > 1024 { throw HTTPClientError("a malformed chunked answer") }
+                return (out, false)
+            }
+            guard let size = Int(String(decoding: buffer[i..<nl.lowerBound], as: UTF8.self).split(separator: ";").first?.trimmingCharacters(in: .whitespaces) ?? "", radix: 16), size >= 0 else {
+                throw HTTPClientError("a malformed chunked answer")
+            }
+            i = nl.upperBound
+            if size == 0 { return (out, true) }
+            remaining = size
+        }
     }
 }

@@ -115,7 +115,10 @@ final class Job {
     let sink: any RowSink
     unowned let engine: Engine
     var counters: QueryCounters
-    var done = false
+    var done = false {
+        // A query that ended (or stopped, failed, was dropped) lets go of its inputs' open reads.
+        didSet { if done && !oldValue { for input in inputs { input.consumer.close() } } }
+    }
     /// Why the query failed, when it did (a server's engine keeps going without it).
     var failure: String?
     /// The sink, stream or alert it writes, by name (DROP refuses to take it away).

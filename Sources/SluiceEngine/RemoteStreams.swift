@@ -17,6 +17,8 @@ extension Engine {
         var region: String
         var endpoint: String
         var start: RemoteStreamConsumer.Start
+        /// The enhanced fan-out consumer to read through (nil: GetRecords polling).
+        var consumer: String?
     }
 
     static func isRemote(_ def: StreamDefinition) -> Bool { text(def.options["connector"]) != nil }
@@ -71,9 +73,10 @@ extension Engine {
             }
             start = .atTimestamp(t)
         }
-        if Engine.text(o["consumer"]) != nil {
-            return bad("consumer (enhanced fan-out through SubscribeToShard) is not supported yet",
-                       "leave it out: the stream is read by GetRecords polling, five reads a second per shard")
+        let consumer = Engine.text(o["consumer"])
+        if let c = consumer {
+            let ok = (1...128).contains(c.utf8.count) && c.utf8.allSatisfy { c in (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 || c == 45 || c == 46 }
+            guard ok else { return bad("consumer '\(c)' must be 1 to 128 letters, digits, '_', '-' or '.' (an enhanced fan-out consumer's name)") }
         }
         if let f = Engine.text(o["lease_failover"]), Units.millis(f).map({ $0 < 1000 }) ?? true {
             return bad("lease_failover must be a duration of at least 1s ('10s', '1m'), not '\(f)'")
@@ -85,7 +88,7 @@ extension Engine {
         for local in ["shards", "retention"] where o[local] != nil {
             return bad("\(local) is an option of the built-in store's streams; a remote stream's shards and retention are its own")
         }
-        return .success(RemoteStreamOptions(stream: stream, arn: arn, region: region, endpoint: endpoint, start: start))
+        return .success(RemoteStreamOptions(stream: stream, arn: arn, region: region, endpoint: endpoint, start: start, consumer: consumer))
     }
 
     /// A client of the remote stream `def`, with the credentials of the environment or profile.
@@ -146,7 +149,15 @@ extension Engine {
         } catch {
             throw EngineError(message: "stream \(def.name): \(Engine.remoteProblem(error))")
         }
-        let reader = RemoteStreamConsumer(client: client, start: lane?.start ?? o.start, nowMillis: clock.nowMillis(), onlyShard: lane?.shard)
+        var consumerARN: String? = nil
+        if let name = o.consumer {
+            // Registered now unless it is already, and waited for until ACTIVE.
+            do { consumerARN = try client.registeredConsumer(name) } catch {
+                throw EngineError(message: "stream \(def.name): consumer \(name): \(Engine.remoteProblem(error))")
+            }
+        }
+        let reader = RemoteStreamConsumer(client: client, start: lane?.start ?? o.start, nowMillis: clock.nowMillis(), onlyShard: lane?.shard,
+                                          consumerARN: consumerARN)
         if let l = lane, let after = l.startAfter { reader.seek(to: [l.shard: .sequenceNumber(after)]) }
         return reader
     }

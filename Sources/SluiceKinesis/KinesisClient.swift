@@ -192,6 +192,14 @@ public final class KinesisClient: Sendable {
     public func getRecords(iterator: String, limit: Int) throws(StreamError) -> GetRecordsResult {
         let answer = try plainCall("GetRecords", ["ShardIterator": .string(iterator), "Limit": .int(Int64(limit))], retryThrottling: false)
         let list = answer["Records"]?.arrayValue ?? []
+        let behind = answer["MillisBehindLatest"]?.int64Value ?? 0
+        let next = answer["NextShardIterator"]?.stringValue
+        return try records(list, "GetRecords", nextShardIterator: next, millisBehindLatest: behind, reachedEnd: behind == 0 && list.count < limit)
+    }
+
+    /// Records as GetRecords and SubscribeToShard's events list them, packed as the store packs
+    /// its own (partition key then data), with their sequence numbers as the endpoint gave them.
+    func records(_ list: [JSONValue], _ operation: String, nextShardIterator: String?, millisBehindLatest: Int64, reachedEnd: Bool) throws(StreamError) -> GetRecordsResult {
         var bytes: [UInt8] = []
         var records: [(keyOffset: Int, keyLength: Int, dataLength: Int, arrival: Int64)] = []
         var sequenceNumbers: [String] = []
@@ -199,23 +207,21 @@ public final class KinesisClient: Sendable {
         sequenceNumbers.reserveCapacity(list.count)
         for r in list {
             guard let sn = r["SequenceNumber"]?.stringValue, let key = r["PartitionKey"]?.stringValue, var data = r["Data"]?.stringValue else {
-                throw StreamError(.internalFailure, "GetRecords on \(place) gave a record without SequenceNumber, PartitionKey or Data")
+                throw StreamError(.internalFailure, "\(operation) on \(place) gave a record without SequenceNumber, PartitionKey or Data")
             }
             let keyOffset = bytes.count
             bytes.append(contentsOf: key.utf8)
             let dataStart = bytes.count
             guard data.withUTF8({ Base64.decode(UnsafeRawBufferPointer($0), into: &bytes) }) else {
-                throw StreamError(.internalFailure, "GetRecords on \(place) gave record \(sn) whose Data is not base64")
+                throw StreamError(.internalFailure, "\(operation) on \(place) gave record \(sn) whose Data is not base64")
             }
             let seconds = r["ApproximateArrivalTimestamp"]?.doubleValue ?? 0
             records.append((keyOffset, dataStart - keyOffset, bytes.count - dataStart, Int64((seconds * 1000).rounded())))
             sequenceNumbers.append(sn)
         }
-        let behind = answer["MillisBehindLatest"]?.int64Value ?? 0
-        let next = answer["NextShardIterator"]?.stringValue
         return GetRecordsResult(records: RecordBatch(bytes: bytes, records: records), shardIndex: 0, shardCreationSeconds: 0,
-                                nextShardIterator: next, millisBehindLatest: behind,
-                                reachedEnd: behind == 0 && list.count < limit, remoteSequenceNumbers: sequenceNumbers)
+                                nextShardIterator: nextShardIterator, millisBehindLatest: millisBehindLatest,
+                                reachedEnd: reachedEnd, remoteSequenceNumbers: sequenceNumbers)
     }
 
     /// PutRecords of up to 500 records: the indexes of the records the endpoint did not take,

@@ -12,6 +12,10 @@ public import SluiceStreams
 ///   backoff while the others go on, and the throttling is counted;
 /// - an expired iterator is renewed from the last sequence number read.
 ///
+/// With a registered consumer (`consumerARN`, enhanced fan-out) each shard is read by a
+/// subscription instead (`ShardSubscription`): the endpoint pushes records as they arrive, and
+/// a poll takes what has come, waiting a moment for the first event when nothing has.
+///
 /// One reader is used from one thread at a time.
 public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable {
     public enum Start: Sendable, Equatable {
@@ -51,14 +55,29 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
     /// shards for workers that share a stream.
     public let onlyShard: String?
 
+    /// The enhanced fan-out consumer reading through subscriptions (nil: GetRecords polling),
+    /// and each ready shard's subscription.
+    public let consumerARN: String?
+    private var subscriptions: [String: ShardSubscription] = [:]
+    private let doorbell = Doorbell()
+
     /// `nowMillis`: the time `.latest` starts at.
-    public init(client: KinesisClient, start: Start, nowMillis: Int64, readsPerSecond: Int = 5, onlyShard: String? = nil) {
+    public init(client: KinesisClient, start: Start, nowMillis: Int64, readsPerSecond: Int = 5, onlyShard: String? = nil, consumerARN: String? = nil) {
         self.client = client
         self.onlyShard = onlyShard
+        self.consumerARN = consumerARN
         prefetch = onlyShard != nil
         self.start = start
         startedAt = nowMillis
         minReadIntervalNanos = UInt64(1_000_000_000 / max(1, readsPerSecond))
+    }
+
+    deinit { close() }
+
+    /// Ends the subscriptions (a reader by polling holds nothing open).
+    public func close() {
+        for s in subscriptions.values { s.cancel() }
+        subscriptions = [:]
     }
 
     static func monotonic() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -84,6 +103,7 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
         let ready = shards.filter { s in
             positions[s.id] != .shardEnd && !s.parents.contains { known.contains($0) && positions[$0] != .shardEnd }
         }
+        if let consumer = consumerARN { return try take(ready, consumer: consumer) }
         // Wait for the shards not backing off from throttling to be readable; the others wait their turn.
         var now = RemoteStreamConsumer.monotonic()
         func backingOff(_ s: KinesisClient.Shard) -> Bool { (throttles[s.id] ?? 0) > 0 && (nextReadAt[s.id] ?? 0) > now }
@@ -167,6 +187,51 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
         return out
     }
 
+    /// A poll by enhanced fan-out: an event of every ready shard that has one (each shard's
+    /// subscription started when it becomes ready), waiting up to a tenth of a second for the
+    /// first when none has.
+    private func take(_ ready: [KinesisClient.Shard], consumer: String) throws(StreamError) -> [StreamConsumer.ShardRecords] {
+        for s in ready where subscriptions[s.id] == nil {
+            subscriptions[s.id] = ShardSubscription(client: client, consumerARN: consumer, shard: s.id, closed: s.closed, from: startOf(s), doorbell: doorbell)
+        }
+        var out: [StreamConsumer.ShardRecords] = []
+        var ended = false, waited = false
+        while true {
+            let seen = doorbell.count
+            hasMore = false
+            for s in ready {
+                guard let sub = subscriptions[s.id] else { continue }
+                switch sub.take() {
+                case .nothing:
+                    if sub.mayHaveMore { hasMore = true }
+                case .failed(let error):
+                    subscriptions[s.id] = nil
+                    throw error
+                case .event(let e):
+                    var result = e.result
+                    let n = result.records.count
+                    if n > 0 { positions[s.id] = .sequenceNumber(result.sequenceNumberText(n - 1)) }
+                    if e.ended {
+                        positions[s.id] = .shardEnd
+                        subscriptions[s.id] = nil
+                        ended = true
+                        result.nextShardIterator = nil
+                        out.append(StreamConsumer.ShardRecords(shardId: s.id, result: result))
+                        continue
+                    }
+                    if sub.mayHaveMore { hasMore = true }
+                    if n > 0 { out.append(StreamConsumer.ShardRecords(shardId: s.id, result: result)) }
+                }
+            }
+            if !out.isEmpty || ended || waited || !hasMore { break }
+            doorbell.wait(since: seen, timeout: 0.1)
+            waited = true
+        }
+        // A shard ended: its children are in the next list.
+        if ended { listedAt = nil }
+        return out
+    }
+
     /// Where a shard without an iterator is read from: after its position, else where a child
     /// of shards read to their end starts (its beginning), else where the stream's reading starts.
     private func startOf(_ shard: KinesisClient.Shard) -> KinesisClient.IteratorStart {
@@ -199,12 +264,14 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
         positions[shard] = position
         iterators[shard] = nil
         prefetched[shard] = nil
+        subscriptions.removeValue(forKey: shard)?.cancel()
     }
 
     public func seek(to positions: [String: StreamConsumer.Position]) {
         self.positions = positions
         iterators = [:]
         prefetched = [:]
+        close()
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceAWS
 import SluiceCore
 import SluiceStreams
 
@@ -169,9 +170,10 @@ extension Service {
             let n = r.records.count
             if n > 0 { continuation = r.sequenceNumber(n - 1) }
             let ended = r.nextShardIterator == nil
-            // Events carry records as they come, and at least every 5 s otherwise (once there is a
-            // position to continue from).
-            if n > 0 || ended || (continuation != nil && now - lastSent >= 5000) {
+            // Events carry records as they come, one goes out at once (so that a subscriber knows
+            // where the shard stands), and one at least every 5 s otherwise. Before any record of
+            // the shard (an empty shard read from its start) they have no continuation.
+            if n > 0 || ended || lastSent == 0 || now - lastSent >= 5000 {
                 var o: JSONObject = ["Records": .array(Service.recordsJSON(r)), "MillisBehindLatest": .int(r.millisBehindLatest)]
                 if let c = continuation { o["ContinuationSequenceNumber"] = .string(c.description) }
                 if let children = r.childShards { o["ChildShards"] = .array(children.map(\.json)) }

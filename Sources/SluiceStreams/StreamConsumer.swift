@@ -19,6 +19,12 @@ public protocol ShardRecordSource: AnyObject {
     /// Whether records are known to be waiting that the last poll did not take (a shard left
     /// for later by a read-rate limit or throttling, or a read that stopped short of its end).
     var hasMore: Bool { get }
+    /// Lets go of what the reader holds open (a remote reader's subscriptions); it is not read again.
+    func close()
+}
+
+extension ShardRecordSource {
+    public func close() {}
 }
 
 /// A named consumer application that reads every shard of a stream and keeps a durable checkpoint

@@ -33,7 +33,8 @@ struct RemoteStreamTests {
     /// The rows of `out.jsonl`, sorted.
     static func rows(_ f: EngineFixture) -> [String] { f.lines("out.jsonl").sorted() }
 
-    @Test func aQueryOverARemoteStreamGivesTheRowsItGivesOverTheStore() throws {
+    /// Read by GetRecords polling, and by enhanced fan-out (a consumer registered by the query).
+    @Test(arguments: ["", ", consumer = 'totals'"]) func aQueryOverARemoteStreamGivesTheRowsItGivesOverTheStore(_ consumer: String) throws {
         let remote = try LocalEndpoint()
         try remote.store.createStream(name: "orders", shardCount: 4)
         for o in RemoteStreamTests.orders() { _ = try remote.store.putRecord(stream: "orders", data: Array(o.json.utf8), partitionKey: o.key) }
@@ -48,10 +49,11 @@ struct RemoteStreamTests {
         f.engine.aws = RemoteStreamTests.environment
         try f.load("""
             CREATE STREAM orders \(RemoteStreamTests.orderColumns)
-              WITH (connector = 'kinesis', stream = 'orders', endpoint = '\(remote.endpoint)', region = 'us-east-1', format = 'json');
+              WITH (connector = 'kinesis', stream = 'orders', endpoint = '\(remote.endpoint)', region = 'us-east-1', format = 'json'\(consumer));
             CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
             """ + RemoteStreamTests.query)
         try f.engine.runUntilEnd()
+        #expect(try remote.store.listConsumers(stream: "orders").map(\.name) == (consumer.isEmpty ? [] : ["totals"]))
         let expected = RemoteStreamTests.rows(local)
         #expect(expected.count > 100)
         #expect(RemoteStreamTests.rows(f) == expected)
@@ -138,6 +140,8 @@ struct RemoteStreamTests {
         #expect(refusal("connector = 'kinesis', stream = 'x', region = 'r', endpoint = 'http://kinesis.example.com:4567'").contains("plain http to another machine"))
         #expect(refusal("connector = 'kinesis', stream = 'x', region = 'r', endpoint = 'https://kinesis.example.com'") == "")
         #expect(refusal("connector = 'kinesis', stream = 'x', region = 'r', shards = 4").contains("shards is an option of the built-in store's streams"))
+        #expect(refusal("connector = 'kinesis', stream = 'x', region = 'r', consumer = 'a b'").contains("consumer 'a b' must be 1 to 128 letters"))
+        #expect(refusal("connector = 'kinesis', stream = 'x', region = 'r', consumer = 'app-1.v2'") == "")
         // The ARN gives the region.
         #expect(refusal("connector = 'kinesis', stream_arn = 'arn:aws:kinesis:eu-west-1:123456789012:stream/x', endpoint = 'http://127.0.0.1:1'") == "")
     }
@@ -289,6 +293,23 @@ struct RemoteStreamTests {
         #expect(f.engine.counters[0].recordsIn == 5 + 5 * 40)
         #expect(RemoteStreamTests.rows(f) == RemoteStreamTests.rows(local))
         #expect(RemoteStreamTests.rows(f).count > 100)
+
+        // moto registers consumers but has no SubscribeToShard: a query reading through one
+        // fails at once, saying so and how to read instead.
+        let g = try EngineFixture()
+        g.engine.aws = RemoteStreamTests.environment
+        try g.load("""
+            CREATE STREAM orders \(RemoteStreamTests.orderColumns)
+              WITH (connector = 'kinesis', stream = 'orders', endpoint = '\(moto.endpoint)', region = 'us-east-1', consumer = 'fan');
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+            """ + RemoteStreamTests.query)
+        do {
+            try g.engine.runUntilEnd()
+            Issue.record("read through SubscribeToShard at moto")
+        } catch {
+            #expect("\(error)".contains("does not offer SubscribeToShard (enhanced fan-out)"), "\(error)")
+            #expect("\(error)".contains("leave consumer out"))
+        }
     }
 
     /// A firehose of Sluice's own delivering to S3: the rows an INSERT INTO it puts land in the bucket.

@@ -36,10 +36,10 @@ struct ScaleOutTests {
         deinit { store.close() }
     }
 
-    static func sql(app: String, kinesis: String, dynamo: String, base: String, out: String) -> String {
+    static func sql(app: String, kinesis: String, dynamo: String, base: String, out: String, more: String = "") -> String {
         """
         CREATE STREAM orders (user_id VARCHAR, amount DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
-          WITH (connector = 'kinesis', stream = 'orders', endpoint = '\(kinesis)', region = 'us-east-1', partition_key = 'user_id',
+          WITH (connector = 'kinesis', stream = 'orders', endpoint = '\(kinesis)', region = 'us-east-1', partition_key = 'user_id',\(more)
                 application = '\(app)', lease_endpoint = '\(dynamo)', state = '\(base)/state', lease_failover = '1s');
         CREATE SINK out WITH (type = 'file', path = '\(base)/\(out)/{worker}-{shard}.jsonl');
         INSERT INTO out SELECT window_end, user_id, COUNT(*) AS n, SUM(amount) AS total
@@ -214,5 +214,52 @@ struct ScaleOutTests {
             #expect(seen.insert(key).inserted, "\(key) written twice")
             #expect(j["n"]?.int64Value == Int64(truth[key] ?? -1), "\(line)")
         }
+    }
+
+    /// Workers reading by enhanced fan-out: a lease handed over moves its shard's subscription
+    /// too (the new holder's is refused while the old one is under 5 s old, then takes over),
+    /// and the workers together still write what one worker writes.
+    @Test func workersReadingByFanOutShareShardsAndWriteWhatOneWorkerWrites() throws {
+        let moto = try MotoServer()
+        let remote = try LocalEndpoint()
+        let base = NSTemporaryDirectory() + "sluice-scale-out-efo-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try remote.store.createStream(name: "orders", shardCount: 4)
+        func put(_ range: Range<Int>) throws {
+            for i in range {
+                let user = "u\(i % 40)"
+                let json = #"{"user_id":"\#(user)","amount":\#(i % 13).25,"ts":"\#(TimeFormat.iso8601(1_704_067_200_000 + Int64(i) * 50))"}"#
+                _ = try remote.store.putRecord(stream: "orders", data: Array(json.utf8), partitionKey: user)
+            }
+        }
+        try put(0..<1500)
+        let fanOut = " consumer = 'totals',"
+        let text = Self.sql(app: "efo-app", kinesis: remote.endpoint, dynamo: moto.endpoint, base: base + "/shared", out: "out", more: fanOut)
+        // The first worker takes every lease and reads; the second joins and is handed its share.
+        let w1 = try Worker("w1", sql: text, base: base)
+        for _ in 0..<20 {
+            _ = try w1.engine.step()
+            usleep(20_000)
+        }
+        #expect(w1.engine.scaleOuts.first?.lanes.count == 4)
+        let w2 = try Worker("w2", sql: text, base: base)
+        try put(1500..<3000)
+        var moved = false
+        let deadline = Date().addingTimeInterval(30)
+        while !moved && Date() < deadline {
+            for w in [w1, w2] { _ = try w.engine.step() }
+            moved = (w2.engine.scaleOuts.first?.lanes.count ?? 0) >= 2
+            usleep(10_000)
+        }
+        #expect(moved, "no lease was handed to the second worker")
+        try put(3000..<4000)
+        try Self.settle([w1, w2])
+        let got = Self.rows(base + "/shared/out")
+        let solo = try Worker(nil, sql: Self.sql(app: "efo-solo", kinesis: remote.endpoint, dynamo: moto.endpoint, base: base + "/solo", out: "out"), base: base)
+        try Self.settle([solo])
+        let expected = Self.rows(base + "/solo/out")
+        #expect(expected.count > 500)
+        #expect(got == expected)
+        #expect(try remote.store.listConsumers(stream: "orders").map(\.name) == ["totals"])
     }
 }

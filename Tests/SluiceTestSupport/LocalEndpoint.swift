@@ -12,14 +12,18 @@ public final class LocalEndpoint {
     public let store: StreamStore
     public let server: HTTPServer
 
-    public init(clock: any SluiceClock = SystemClock(), enforceLimits: Bool = false, accessKeys: [String: String]? = nil) throws {
+    /// `subscriptionSeconds`: how long a SubscribeToShard stream lasts; `consumerCreationMillis`:
+    /// how long a registered consumer stays CREATING.
+    public init(clock: any SluiceClock = SystemClock(), enforceLimits: Bool = false, accessKeys: [String: String]? = nil,
+                subscriptionSeconds: Int = 300, consumerCreationMillis: Int64 = 0) throws {
         dir = NSTemporaryDirectory() + "sluice-kinesis-\(UUID().uuidString)"
         var config = StoreConfiguration(dataDirectory: dir)
         config.clock = clock
         config.fsync = .never
         config.enforceThroughputLimits = enforceLimits
+        config.consumerCreationMillis = consumerCreationMillis
         store = try StreamStore(configuration: config)
-        let service = Service(store: store, accessKeys: accessKeys, log: { _ in })
+        let service = Service(store: store, accessKeys: accessKeys, subscriptionSeconds: subscriptionSeconds, subscriptionPollMillis: 20, log: { _ in })
         server = try HTTPServer(port: 0) { service.handle($0) }
         server.start()
     }

@@ -145,6 +145,21 @@ def test_subscription_pushes_records_as_they_arrive(k):
 
 
 @moto_deviates("moto does not implement SubscribeToShard (HTTP 500)")
+def test_an_empty_shard_says_at_once_that_it_is_caught_up(k):
+    # A reader needs to know where the shard stands without waiting for records: the first
+    # event comes at once; before any record of the shard it has no continuation.
+    stream = new_stream(k)
+    c = active_consumer(k, arn_of(k, stream))
+    started = time.time()
+    r = k.subscribe_to_shard(ConsumerARN=c["ConsumerARN"], ShardId="shardId-000000000000", StartingPosition={"Type": "TRIM_HORIZON"})
+    first = next(iter(r["EventStream"]))["SubscribeToShardEvent"]
+    r["EventStream"].close()
+    assert time.time() - started < 2
+    assert first["Records"] == [] and first["MillisBehindLatest"] == 0
+    assert "ContinuationSequenceNumber" not in first
+
+
+@moto_deviates("moto does not implement SubscribeToShard (HTTP 500)")
 def test_subscribe_errors(k):
     stream = new_stream(k)
     sarn = arn_of(k, stream)

@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+import SluiceAWS
+import SluiceCore
+import SluiceKinesis
+import SluiceServer
+import SluiceStreams
+import SluiceTestSupport
+
+/// Enhanced fan-out: a registered consumer reading a remote stream through SubscribeToShard,
+/// with sluice serve's API in this process as the endpoint (its event stream checked against
+/// boto3 by the conformance suite).
+@Suite("A remote Kinesis stream read through enhanced fan-out (SubscribeToShard)")
+struct FanOutTests {
+    /// Drains a fan-out reader: polls until it says nothing is left, for `seconds` at most.
+    static func drainAll(_ reader: RemoteStreamConsumer, seconds: Double = 30) throws -> [(shard: String, data: String)] {
+        var out: [(shard: String, data: String)] = []
+        let until = Date().addingTimeInterval(seconds)
+        var quiet = 0
+        while Date() < until {
+            let polled = try reader.poll(limitPerShard: 10_000)
+            var n = 0
+            for p in polled {
+                for i in 0..<p.result.records.count { out.append((p.shardId, String(decoding: p.result.records.data(i), as: UTF8.self))) }
+                n += p.result.records.count
+            }
+            quiet = n == 0 && !reader.hasMore ? quiet + 1 : 0
+            if quiet == 2 { break }
+        }
+        return out
+    }
+
+    @Test func theConsumerIsRegisteredOnceAndWaitedForUntilActive() throws {
+        let e = try LocalEndpoint(consumerCreationMillis: 600)
+        try e.store.createStream(name: "events", shardCount: 1)
+        let client = e.client("events")
+        let started = Date()
+        let arn = try client.registeredConsumer("app")
+        #expect(Date().timeIntervalSince(started) >= 0.5)
+        #expect(arn.contains("stream/events/consumer/app:"))
+        // Registered already: the same consumer, no second registration.
+        #expect(try client.registeredConsumer("app") == arn)
+        #expect(try e.store.listConsumers(stream: "events").count == 1)
+        // A consumer of a stream that is not there is named as such.
+        #expect(throws: StreamError.self) { try e.client("nope").registeredConsumer("app") }
+    }
+
+    @Test func everyRecordOnceEachKeyInOrderAcrossReshardsAndSubscriptionsThatEnd() throws {
+        // Subscriptions last a second here (five minutes at AWS): the reader subscribes again
+        // where the last event left off, many times over.
+        let e = try LocalEndpoint(subscriptionSeconds: 1)
+        try e.store.createStream(name: "events", shardCount: 2)
+        try e.put("events", 0..<3000)
+        let client = e.client("events")
+        let reader = RemoteStreamConsumer(client: client, start: .trimHorizon, nowMillis: 0, consumerARN: try client.registeredConsumer("app"))
+        defer { reader.close() }
+        var got = try FanOutTests.drainAll(reader)
+        #expect(got.count == 3000)
+        // Split a shard; records go on arriving while the reader reads, over several subscriptions.
+        let shards = try e.store.listShards(streamName: "events").shards
+        try e.store.splitShard(stream: "events", shardToSplit: shards[0].shardId, newStartingHashKey: "85070591730234615865843651857942052864")
+        let store = e.store
+        let writer = Thread {
+            for chunk in stride(from: 3000, to: 6000, by: 300) {
+                for v in chunk..<(chunk + 300) { _ = try? store.putRecord(stream: "events", data: Array("k\(v % 30):\(v)".utf8), partitionKey: "k\(v % 30)") }
+                usleep(250_000)
+            }
+        }
+        writer.start()
+        let deadline = Date().addingTimeInterval(60)
+        while got.count < 6000 && Date() < deadline { got += try FanOutTests.drainAll(reader, seconds: 3) }
+        #expect(got.count == 6000)
+        let values = got.map { Int($0.data.split(separator: ":")[1])! }
+        #expect(Set(values).count == 6000)
+        for (k, v) in byKey(got) { #expect(v == v.sorted(), "key \(k)") }
+        // The parent was read to its end; its children after it.
+        #expect(reader.positions[shards[0].shardId] == .shardEnd)
+        #expect(try reader.shardIds().count == 4)
+        #expect(client.retries.load(ordering: .relaxed) == 0)
+    }
+
+    @Test func aReaderResumesFromItsPositionsAndARewoundShardIsReadAgain() throws {
+        let e = try LocalEndpoint()
+        try e.store.createStream(name: "events", shardCount: 3)
+        try e.put("events", 0..<900)
+        let client = e.client("events")
+        let arn = try client.registeredConsumer("app")
+        let first = RemoteStreamConsumer(client: client, start: .trimHorizon, nowMillis: 0, consumerARN: arn)
+        #expect(try FanOutTests.drainAll(first).count == 900)
+        let positions = first.positions
+        first.close()
+        try e.put("events", 900..<1200)
+        // A new reader from the first one's positions: only what came after (its subscriptions
+        // take over the first reader's, which it closed).
+        let second = RemoteStreamConsumer(client: client, start: .trimHorizon, nowMillis: 0, consumerARN: arn)
+        defer { second.close() }
+        second.seek(to: positions)
+        let rest = try FanOutTests.drainAll(second)
+        #expect(rest.map { Int($0.data.split(separator: ":")[1])! }.sorted() == Array(900..<1200))
+        let shard = positions.keys.sorted()[0]
+        second.rewind(shard: shard, to: nil)
+        let again = try FanOutTests.drainAll(second)
+        #expect(!again.isEmpty && again.allSatisfy { $0.shard == shard })
+        #expect(again.count == (try e.store.listShards(streamName: "events").shards.first { $0.shardId == shard }.map { s in
+            let it = try e.store.getShardIterator(stream: "events", shardId: s.shardId, type: .trimHorizon)
+            return try e.store.getRecords(shardIterator: it, limit: 10_000).records.count
+        } ?? -1))
+    }
+
+    @Test func anEmptyShardIsKnownToBeCaughtUp() throws {
+        let e = try LocalEndpoint()
+        try e.store.createStream(name: "events", shardCount: 2)
+        let client = e.client("events")
+        let reader = RemoteStreamConsumer(client: client, start: .trimHorizon, nowMillis: 0, consumerARN: try client.registeredConsumer("app"))
+        defer { reader.close() }
+        let started = Date()
+        #expect(try FanOutTests.drainAll(reader, seconds: 20).isEmpty)
+        // Told by the first event, not by a timeout.
+        #expect(Date().timeIntervalSince(started) < 5)
+        try e.put("events", 0..<10)
+        var got: [(shard: String, data: String)] = []
+        let deadline = Date().addingTimeInterval(10)
+        while got.count < 10 && Date() < deadline { got += try FanOutTests.drainAll(reader, seconds: 1) }
+        #expect(got.count == 10)
+    }
+
+    @Test func aConsumerThatIsGoneEndsTheReadWithItsError() throws {
+        let e = try LocalEndpoint()
+        try e.store.createStream(name: "events", shardCount: 1)
+        try e.put("events", 0..<10)
+        let client = e.client("events")
+        let arn = try client.registeredConsumer("app")
+        try e.store.deregisterConsumer(stream: "events", name: "app")
+        let reader = RemoteStreamConsumer(client: client, start: .trimHorizon, nowMillis: 0, consumerARN: arn)
+        defer { reader.close() }
+        do {
+            _ = try FanOutTests.drainAll(reader, seconds: 10)
+            Issue.record("read through a deregistered consumer")
+        } catch let error as StreamError {
+            #expect(error.code == .resourceNotFound || error.code == .resourceInUse, "\(error)")
+            #expect(error.message.contains("SubscribeToShard"))
+        }
+    }
+}
