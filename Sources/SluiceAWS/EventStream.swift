@@ -78,8 +78,10 @@ public struct EventStreamDecoder: Sendable {
     /// Whether bytes of an unfinished message are held.
     public var isMidMessage: Bool { start < buffer.count }
 
+    public mutating func feed(_ bytes: [UInt8]) throws(Failure) -> [EventStreamMessage] { try feed(bytes[...]) }
+
     /// Adds bytes; returns the messages they complete.
-    public mutating func feed<C: Collection>(_ bytes: C) throws(Failure) -> [EventStreamMessage] where C.Element == UInt8 {
+    public mutating func feed(_ bytes: ArraySlice<UInt8>) throws(Failure) -> [EventStreamMessage] {
         buffer.append(contentsOf: bytes)
         var out: [EventStreamMessage] = []
         while buffer.count - start >= 12 {

@@ -63,6 +63,13 @@ struct BenchCommand {
           (default 10,000,000, 10,000 a second of event time, see sluice gen nexmark): events/s (all the
           events generated, over the query's time), records read, rows out and peak memory, from the JSON
           files (queries over one stream) and from the built-in streams (loaded once, not timed); one thread.
+               sluice bench remote [--records N] [--shards S] [--phases read,fanout,write] [--dir DIR]
+                                   [--workers 1,2 --lease-endpoint URL]
+          Queries over a remote Kinesis stream (sluice serve's API in this process, on a loopback port):
+          N generated bids (default 1,000,000) in S shards (default 8) read by a 10 s window per auction
+          through GetRecords polling (read) and enhanced fan-out (fanout), and INSERTed INTO a remote
+          stream (write); --workers times that many workers sharing the stream through a DynamoDB lease
+          table at --lease-endpoint (moto_server).
         """
 
     func run(_ argv: ArraySlice<String>) throws -> Int32 {

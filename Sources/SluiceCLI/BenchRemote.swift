@@ -12,7 +12,8 @@ extension BenchCommand {
     /// started in this process on a loopback port over a scratch store. Reads: N generated bids
     /// (default 1,000,000) in S shards (default 8), put straight into the store (not timed), read by
     /// a query through GetRecords polling (10,000 a call, at most 5 calls a second per shard), a
-    /// 10 s tumbling window per auction with COUNT(*). Writes: the same bids from a built-in stream
+    /// 10 s tumbling window per auction with COUNT(*); the same query through enhanced fan-out
+    /// (`--phases fanout`: a registered consumer, SubscribeToShard). Writes: the same bids from a built-in stream
     /// INSERTed INTO a remote stream (PutRecords of 500). Records/s of each, with the endpoint's
     /// work in the same process (a worker and the endpoint share the machine).
     func remote(_ a: Arguments) throws -> Int32 {
@@ -40,31 +41,30 @@ extension BenchCommand {
         out.line("remote: \(n) bid records (\(data.count) bytes) in \(shards) shards at \(endpoint) (sluice serve's API, this process)")
         out.flush()
 
-        let phases = Set((a.value("phases") ?? "read,write").split(separator: ",").map(String.init))
+        let phases = Set((a.value("phases") ?? "read,fanout,write").split(separator: ",").map(String.init))
         var read = Int64(n), written = Int64(n)
         let remoteDDL = BenchCommand.bidsDDL.replacingOccurrences(of: "WITH (shards = 1, format = 'json')",
                                                                    with: "WITH (connector = 'kinesis', stream = 'bids', endpoint = '\(endpoint)', format = 'json')")
-        if phases.contains("read") {
-        let _ = BenchCommand.bidsDDL.replacingOccurrences(of: "WITH (shards = 1, format = 'json')",
-                                                                   with: "WITH (connector = 'kinesis', stream = 'bids', endpoint = '\(endpoint)', format = 'json')")
-        let readStore = try scratchStore(base + "/reader")
-        defer { readStore.close() }
-        let reader = Engine(store: readStore)
-        reader.aws = env
-        try reader.load(Parser.parse(remoteDDL).script)
-        var windows = 0
-        try reader.start(query: Parser.parse(BenchCommand.baselineQueries.first { $0.0 == "c" }!.1 + ";").script.statements.compactMap {
-            if case .query(let q) = $0.kind { return q } else { return nil }
-        }[0], label: "c") { windows += $0.count }
-        let watch = Stopwatch()
-        try reader.runUntilEnd()
-        let readSeconds = watch.elapsedSeconds
-        read = reader.counters[0].recordsIn
-        if read != Int64(n) { err.line("error: the query read \(read) records of \(n)") }
-        if reader.counters[0].bad > 0 { err.line("error: \(reader.counters[0].bad) records could not be decoded") }
-        out.line(String(format: "read (query c over the remote stream, polling): %@ records/s, %.2f s, %d window rows", fmt(Double(read) / readSeconds), readSeconds, windows))
-        out.flush()
-
+        // Reading: by GetRecords polling, and by enhanced fan-out (SubscribeToShard).
+        for (phase, how, extra) in [("read", "polling", ""), ("fanout", "enhanced fan-out, SubscribeToShard", ", consumer = 'bench'")] where phases.contains(phase) {
+            let readStore = try scratchStore(base + "/reader-\(phase)")
+            defer { readStore.close() }
+            let reader = Engine(store: readStore)
+            reader.aws = env
+            try reader.load(Parser.parse(remoteDDL.replacingOccurrences(of: "format = 'json')", with: "format = 'json'\(extra))")).script)
+            var windows = 0
+            try reader.start(query: Parser.parse(BenchCommand.baselineQueries.first { $0.0 == "c" }!.1 + ";").script.statements.compactMap {
+                if case .query(let q) = $0.kind { return q } else { return nil }
+            }[0], label: "c") { windows += $0.count }
+            let watch = Stopwatch()
+            try reader.runUntilEnd()
+            let readSeconds = watch.elapsedSeconds
+            let got = reader.counters[0].recordsIn
+            if got != Int64(n) { err.line("error: the query read \(got) records of \(n)") }
+            if reader.counters[0].bad > 0 { err.line("error: \(reader.counters[0].bad) records could not be decoded") }
+            read = min(read, got)
+            out.line(String(format: "%@ (query c over the remote stream, %@): %@ records/s, %.2f s, %d window rows", phase, how, fmt(Double(got) / readSeconds), readSeconds, windows))
+            out.flush()
         }
         if phases.contains("write") {
         try store.createStream(name: "copy", shardCount: shards)

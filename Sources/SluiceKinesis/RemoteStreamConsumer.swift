@@ -60,6 +60,12 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
     public let consumerARN: String?
     private var subscriptions: [String: ShardSubscription] = [:]
     private let doorbell = Doorbell()
+    /// Each shard's last event taken, with the position before it: a query that sets the shard
+    /// back into it (records held back for another shard's) gets them again from here, its
+    /// subscription going on.
+    private var lastTaken: [String: (before: StreamConsumer.Position?, event: KinesisClient.FanOutEvent)] = [:]
+    /// Events given back that way, taken before the subscription's next.
+    private var givenBack: [String: KinesisClient.FanOutEvent] = [:]
 
     /// `nowMillis`: the time `.latest` starts at.
     public init(client: KinesisClient, start: Start, nowMillis: Int64, readsPerSecond: Int = 5, onlyShard: String? = nil, consumerARN: String? = nil) {
@@ -78,6 +84,8 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
     public func close() {
         for s in subscriptions.values { s.cancel() }
         subscriptions = [:]
+        lastTaken = [:]
+        givenBack = [:]
     }
 
     static func monotonic() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -201,13 +209,14 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
             hasMore = false
             for s in ready {
                 guard let sub = subscriptions[s.id] else { continue }
-                switch sub.take() {
+                switch givenBack.removeValue(forKey: s.id).map({ ShardSubscription.Taken.event($0) }) ?? sub.take() {
                 case .nothing:
                     if sub.mayHaveMore { hasMore = true }
                 case .failed(let error):
                     subscriptions[s.id] = nil
                     throw error
                 case .event(let e):
+                    lastTaken[s.id] = (positions[s.id], e)
                     var result = e.result
                     let n = result.records.count
                     if n > 0 { positions[s.id] = .sequenceNumber(result.sequenceNumberText(n - 1)) }
@@ -219,7 +228,7 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
                         out.append(StreamConsumer.ShardRecords(shardId: s.id, result: result))
                         continue
                     }
-                    if sub.mayHaveMore { hasMore = true }
+                    if sub.mayHaveMore || givenBack[s.id] != nil { hasMore = true }
                     if n > 0 { out.append(StreamConsumer.ShardRecords(shardId: s.id, result: result)) }
                 }
             }
@@ -261,10 +270,35 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
     }
 
     public func rewind(shard: String, to position: StreamConsumer.Position?) {
+        if let back = giveBack(shard, to: position) {
+            givenBack[shard] = back
+            positions[shard] = position
+            return
+        }
         positions[shard] = position
         iterators[shard] = nil
         prefetched[shard] = nil
+        givenBack[shard] = nil
         subscriptions.removeValue(forKey: shard)?.cancel()
+    }
+
+    /// The part of a fan-out shard's last event after `position`, when the position is in it
+    /// (before its first record, or at one of its records).
+    private func giveBack(_ shard: String, to position: StreamConsumer.Position?) -> KinesisClient.FanOutEvent? {
+        guard consumerARN != nil, subscriptions[shard] != nil, givenBack[shard] == nil, let last = lastTaken[shard], !last.event.ended else { return nil }
+        var from: Int
+        if position == last.before {
+            from = 0
+        } else if case .sequenceNumber(let s)? = position, let i = last.event.result.remoteSequenceNumbers?.firstIndex(of: s) {
+            from = i + 1
+        } else {
+            return nil
+        }
+        var e = last.event
+        e.result.records = e.result.records.dropFirst(from)
+        e.result.remoteSequenceNumbers = e.result.remoteSequenceNumbers.map { Array($0[from...]) }
+        lastTaken[shard] = (position, e)
+        return e
     }
 
     public func seek(to positions: [String: StreamConsumer.Position]) {

@@ -58,6 +58,15 @@ public struct RecordBatch: Sendable {
     public var count: Int { entries.count }
     public var isEmpty: Bool { entries.isEmpty }
 
+    /// The records after the first `k` (the same bytes, not copied).
+    public func dropFirst(_ k: Int) -> RecordBatch {
+        let rest = Array(entries[min(k, entries.count)...])
+        switch storage {
+        case .bytes(let b): return RecordBatch(buffer: b, entries: rest)
+        case .mapped(let m): return RecordBatch(mapped: m, entries: rest)
+        }
+    }
+
     /// Sum of keys and data, as Kinesis counts the size of a response.
     public var payloadBytes: Int { entries.reduce(0) { $0 + $1.keyLength + $1.dataLength } }
 

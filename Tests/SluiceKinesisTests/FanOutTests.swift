@@ -107,6 +107,43 @@ struct FanOutTests {
         } ?? -1))
     }
 
+    /// A query sets a shard back into the event it just took when it holds records back for
+    /// another shard's: they come again from the reader, its subscription going on (a new one
+    /// would be refused for 5 s, a retry counted).
+    @Test func aShardSetBackIntoItsLastEventGetsThoseRecordsAgainWithoutANewSubscription() throws {
+        let e = try LocalEndpoint()
+        try e.store.createStream(name: "events", shardCount: 1)
+        try e.put("events", 0..<500)
+        let client = e.client("events")
+        let reader = RemoteStreamConsumer(client: client, start: .trimHorizon, nowMillis: 0, consumerARN: try client.registeredConsumer("app"))
+        defer { reader.close() }
+        var first: [StreamConsumer.ShardRecords] = []
+        for _ in 0..<100 where first.isEmpty { first = try reader.poll(limitPerShard: 10_000) }
+        let r = first[0].result
+        #expect(r.records.count == 500)
+        let shard = first[0].shardId
+        // Back to record 199: 200..499 again.
+        reader.rewind(shard: shard, to: .sequenceNumber(r.sequenceNumberText(199)))
+        let again = try reader.poll(limitPerShard: 10_000)
+        #expect(again.count == 1 && again[0].result.records.count == 300)
+        #expect(String(decoding: again[0].result.records.data(0), as: UTF8.self) == "k20:200")
+        #expect(again[0].result.sequenceNumberText(0) == r.sequenceNumberText(200))
+        // Back before the event (nothing of it kept): all of what is left of it.
+        reader.rewind(shard: shard, to: .sequenceNumber(r.sequenceNumberText(199)))
+        #expect(try reader.poll(limitPerShard: 10_000)[0].result.records.count == 300)
+        try e.put("events", 500..<510)
+        var rest: [(shard: String, data: String)] = []
+        let deadline = Date().addingTimeInterval(10)
+        while rest.count < 10 && Date() < deadline { rest += try FanOutTests.drainAll(reader, seconds: 1) }
+        #expect(rest.map(\.data) == (500..<510).map { "k\($0 % 30):\($0)" })
+        #expect(client.retries.load(ordering: .relaxed) == 0)
+        // Further back than the last event: a new subscription from there (refused for a while
+        // by the 5-second rule, then taken over).
+        reader.rewind(shard: shard, to: .sequenceNumber(r.sequenceNumberText(99)))
+        let older = try FanOutTests.drainAll(reader, seconds: 30)
+        #expect(older.count == 410)
+    }
+
     @Test func anEmptyShardIsKnownToBeCaughtUp() throws {
         let e = try LocalEndpoint()
         try e.store.createStream(name: "events", shardCount: 2)
