@@ -80,21 +80,9 @@ extension Engine {
             }
         }
         // The conditions, bound against the query's output as if it were a stream.
-        let rows = StreamDefinition(name: "alert_rows", columns: plan.schema.map { ColumnDefinition(name: $0.name, type: $0.type) })
-        let catalog = MemoryCatalog([rows])
-        func planConditions(_ sql: String) throws(EngineError) -> LogicalPlan {
-            let (stmt, diags) = Parser.parseStatement(sql)
-            guard diags.isEmpty, case .query(let q)? = stmt?.kind else { throw bad("plan.bad-alert", "the alert's conditions do not parse: \(sql)") }
-            do {
-                return Optimizer(fold: Lowering.fold).optimize(try Planner(catalog: catalog).plan(q))
-            } catch {
-                throw EngineError(diagnostics: error.diagnostics.map { d in
-                    var d = d
-                    d.message = "in FIRE WHEN / RESOLVE WHEN: " + d.message
-                    d.span = span
-                    return d
-                })
-            }
+        let schema = plan.schema.map { (name: $0.name, type: $0.type) }
+        func planConditions(_ exprs: [(sql: String, name: String)]) throws(EngineError) -> LogicalPlan {
+            try RowExpressions.plan(exprs, over: schema, context: "in FIRE WHEN / RESOLVE WHEN", span: span)
         }
         if a.silentFor != nil, a.resolveWhen != nil {
             throw bad("plan.bad-alert", "an alert that fires on silence resolves when the key sends a row again; RESOLVE WHEN does not apply to it",
@@ -105,11 +93,11 @@ extension Engine {
         let fire = a.fireWhen.map(Printer.expr) ?? "FALSE"
         for (clause, e) in [("FIRE WHEN", fire), ("RESOLVE WHEN", a.resolveWhen.map(Printer.expr))] {
             guard let e else { continue }
-            let t = try planConditions("SELECT (\(e)) AS c FROM alert_rows").schema[0].type
+            let t = try planConditions([(e, "c")]).schema[0].type
             if t != .boolean { throw bad("bind.type-mismatch", "\(clause) must be a condition (BOOLEAN), not \(t.rawValue)") }
         }
         let resolve = a.resolveWhen.map(Printer.expr) ?? "NOT (\(fire))"
-        let conditions = try planConditions("SELECT (\(fire)) AS fire, (\(resolve)) AS resolve FROM alert_rows")
+        let conditions = try planConditions([(fire, "fire"), (resolve, "resolve")])
         guard conditions.schema.allSatisfy({ $0.type == .boolean }) else {
             throw bad("bind.type-mismatch", "FIRE WHEN and RESOLVE WHEN must be conditions (BOOLEAN)")
         }
@@ -229,8 +217,7 @@ final class AlertSink: RowSink {
     let machine: AlertStateMachine
     let targets: [any RowSink]
     private let clock: any SluiceClock
-    private let pipeline: Pipeline
-    private let source: SourceNode
+    private let conditions: RowExpressions
     /// Each target's position at the last checkpoint (restored before `begin`).
     private var positions: [Int64?]
     /// Called for each notification: state, event time, the PER key (`col=value, ...`), message.
@@ -247,8 +234,7 @@ final class AlertSink: RowSink {
         self.targets = targets
         self.clock = clock
         machine = AlertStateMachine(cooldownMillis: def.cooldownMillis, silentForMillis: def.silentForMillis)
-        pipeline = Pipeline(def.conditions)
-        source = Engine.sourceNode(def.conditions)!
+        conditions = RowExpressions(def.conditions, rowColumns: def.outputColumns, clock: clock)
         positions = Array(repeating: nil, count: targets.count)
     }
 
@@ -317,32 +303,10 @@ final class AlertSink: RowSink {
 
     /// The conditions over one row: (fire, resolve), NULL and errors counting as false.
     private func evaluate(_ row: [Value]) -> (Bool, Bool) {
-        var builders: [ColumnBuilder] = []
-        for c in source.columns {
-            let type: ColumnType
-            let value: Value
-            switch c {
-            case .field(let d):
-                type = d.type
-                value = def.outputColumns.firstIndex(of: d.name).map { row[$0] } ?? .null
-            case .rowtime:
-                type = .timestamp
-                value = .timestamp(clock.nowMillis())
-            case .shardId:
-                type = .varchar
-                value = .string("shardId-000000000000")
-            }
-            var b = ColumnBuilder(type)
-            if !b.append(value) { b.appendNull() }
-            builders.append(b)
+        guard let r = conditions.evaluate([row])[0] else {
+            failed += 1
+            return (false, false)
         }
-        let batch = Batch(schema: Schema(source.columns.map { Field($0.name, $0.type) }), columns: builders.indices.map { builders[$0].finish() }, count: 1)
-        let result = pipeline.push(batch, now: clock.nowMillis())
-        if !pipeline.failures.isEmpty {
-            failed += pipeline.failures.count
-            pipeline.failures.removeAll()
-        }
-        guard let r = result.first else { return (false, false) }
         return (r[0] == .bool(true), r[1] == .bool(true))
     }
 

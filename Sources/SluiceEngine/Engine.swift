@@ -276,7 +276,8 @@ public final class Engine {
             switch target {
             case .stdout: where_ = "standard output"
             case .alert(let def): where_ = "alert notifications to " + (def.targets.isEmpty ? "stderr" : def.targets.joined(separator: ", "))
-            case .sink(let def): where_ = def.type == "stdout" ? "standard output" : def.type == "firehose" ? "firehose \(Engine.text(def.options["delivery_stream"]) ?? "")" : "\(def.type) \(def.path ?? "")"
+            case .sink(let def): where_ = def.type == "stdout" ? "standard output" : def.type == "firehose" ? "firehose \(Engine.text(def.options["delivery_stream"]) ?? "")"
+                : def.type == "kinesis" ? "Kinesis stream \(Engine.text(def.options["stream"]) ?? Engine.text(def.options["stream_arn"]) ?? "")" : "\(def.type) \(def.path ?? "")"
             case .stream(let def): where_ = "stream \(def.name)"
             }
             out.append(PlannedQuery(label: label, target: where_, logical: plan.explain, physical: Engine.physical(plan)))
@@ -374,6 +375,12 @@ public final class Engine {
         case .sink(let def):
             let path = fill(def.path ?? "")
             if def.type == "firehose" { return RemoteFirehoseSink(client: try firehoseClient(def), columns: columns, format: def.format) }
+            if def.type == "kinesis" {
+                let stream = try kinesisSinkStream(def.name, def.options, span: nil)
+                return RemoteStreamSink(client: try kinesisClient(stream), columns: columns,
+                                        key: try kinesisSinkKey(Engine.text(def.options["partition_key"]), plan, expressions: true, sink: def.name, span: nil),
+                                        format: def.format == .csv ? .csv : .json)
+            }
             if def.type == "file", path.hasPrefix("s3://") {
                 try claimFile(path, by: owner)
                 return S3Sink(client: try s3Client(def), url: path, name: def.name, format: def.format, columns: columns, clock: clock)
@@ -389,7 +396,8 @@ public final class Engine {
                 return try FileSink(path: path, format: def.format, columns: columns)
             }
         case .stream(let def) where Engine.isRemote(def):
-            return RemoteStreamSink(client: try kinesisClient(def), columns: columns, partitionKey: Engine.text(def.options["partition_key"]),
+            return RemoteStreamSink(client: try kinesisClient(def), columns: columns,
+                                    key: try kinesisSinkKey(Engine.text(def.options["partition_key"]), plan, expressions: false, sink: def.name, span: def.span),
                                     format: Engine.text(def.options["format"])?.lowercased() == "csv" ? .csv : .json)
         case .stream(let def):
             return StreamSink(store: store, stream: def.name, columns: columns, partitionKey: Engine.text(def.options["partition_key"]),
@@ -438,10 +446,10 @@ public final class Engine {
             var opts: [String: OptionValue] = [:]
             for o in c.options { opts[o.key.name.lowercased()] = o.value }
             let type = Engine.text(opts["type"]) ?? "file"
-            guard ["file", "stdout", "lambda", "firehose"].contains(type) else {
-                throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "sinks of type '\(type)' are not supported yet (file, stdout, lambda and firehose are)", span: s.loc.span,
-                                                           help: type == "kinesis" ? "a Kinesis stream is written with INSERT INTO a stream declared with connector = 'kinesis'" : nil)])
+            guard ["file", "stdout", "lambda", "firehose", "kinesis"].contains(type) else {
+                throw EngineError(diagnostics: [Diagnostic(id: "plan.unsupported", message: "sinks of type '\(type)' are not supported (file, stdout, lambda, firehose and kinesis are)", span: s.loc.span)])
             }
+            if type == "kinesis" { _ = try kinesisSinkStream(c.name.name, opts, span: s.loc.span) }
             if type == "firehose" {
                 if let why = firehoseSinkProblem(opts) {
                     throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "sink \(c.name.name): \(why)", span: s.loc.span)])

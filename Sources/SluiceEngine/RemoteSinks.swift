@@ -13,33 +13,52 @@ import Synchronization
 /// alone, with backoff, until they are taken or the attempts run out (then the query fails
 /// saying how many and why). At least once: rows emitted again after a restart are put again.
 final class RemoteStreamSink: RowSink {
+    /// Where a record's partition key comes from.
+    enum Key {
+        /// A counter (keys spread the records over the shards).
+        case counter
+        /// An output column.
+        case column(Int)
+        /// An expression over the output columns.
+        case expression(RowExpressions)
+    }
+
     let client: KinesisClient
     let encoder: RecordEncoder
-    let keyColumn: Int?
+    let key: Key
     /// A ROWTIME column is the records' arrival: the remote stream sets its own, so it is left out.
     let arrivalColumn: Int?
     private var next = 0
     static let maxRecordBytes = 1 << 20, maxRequestBytes = 5 << 20, maxRecords = 500
     let maxAttempts = 8
 
-    init(client: KinesisClient, columns: [String], partitionKey: String?, format: RecordEncoder.Format) {
+    init(client: KinesisClient, columns: [String], key: Key, format: RecordEncoder.Format) {
         self.client = client
         var data = columns
         arrivalColumn = columns.lastIndex { $0.uppercased() == "ROWTIME" }
         if let a = arrivalColumn { data.remove(at: a) }
         encoder = RecordEncoder(format: format, columns: data)
-        keyColumn = partitionKey.flatMap { k in data.firstIndex { $0.lowercased() == k.lowercased() } }
+        self.key = key
     }
 
     func write(_ rows: [[Value]]) throws(EngineError) {
         var batch: [(data: [UInt8], partitionKey: String)] = []
         var bytes = 0
-        for var r in rows {
+        var computed: [[Value]?] = []
+        if case .expression(let e) = key { computed = e.evaluate(rows) }
+        for (k, row) in rows.enumerated() {
+            let keyValue: Value?
+            switch key {
+            case .counter: keyValue = nil
+            case .column(let i): keyValue = row[i]
+            case .expression: keyValue = computed[k]?[0]
+            }
+            var r = row
             if let a = arrivalColumn { r.remove(at: a) }
             var data: [UInt8] = []
             encoder.append(r, to: &data)
             data.removeLast()  // the newline
-            let key = keyColumn.map { RecordEncoder.text(r[$0]) }.flatMap { $0.isEmpty ? nil : String($0.prefix(256)) } ?? String(next)
+            let key = keyValue.flatMap { $0 == .null ? nil : RecordEncoder.text($0) }.flatMap { $0.isEmpty ? nil : String($0.prefix(256)) } ?? String(next)
             next += 1
             let size = data.count + key.utf8.count
             guard size <= RemoteStreamSink.maxRecordBytes else {

@@ -23,10 +23,11 @@ extension Engine {
 
     static func isRemote(_ def: StreamDefinition) -> Bool { text(def.options["connector"]) != nil }
 
-    /// The remote stream `def` declares; an error that says which option to mend.
-    func remoteOptions(_ def: StreamDefinition) -> Result<RemoteStreamOptions, Diagnostic> {
+    /// The remote stream `def` declares; an error that says which option to mend. `noun`: what
+    /// declares it (a stream, or a `type = 'kinesis'` sink).
+    func remoteOptions(_ def: StreamDefinition, noun: String = "stream") -> Result<RemoteStreamOptions, Diagnostic> {
         func bad(_ m: String, _ help: String? = nil) -> Result<RemoteStreamOptions, Diagnostic> {
-            .failure(Diagnostic(id: "plan.bad-option", message: "stream \(def.name): " + m, span: def.span, help: help))
+            .failure(Diagnostic(id: "plan.bad-option", message: "\(noun) \(def.name): " + m, span: def.span, help: help))
         }
         let o = def.options
         let connector = Engine.text(o["connector"]) ?? ""
@@ -46,7 +47,7 @@ extension Engine {
             arnRegion = parsed.region
         }
         guard let stream = name, !stream.isEmpty else {
-            return bad("a stream with connector = 'kinesis' needs stream = 'NAME' or stream_arn = 'ARN'")
+            return bad((noun == "sink" ? "a kinesis sink" : "a stream with connector = 'kinesis'") + " needs stream = 'NAME' or stream_arn = 'ARN'")
         }
         guard let region = Engine.text(o["region"]) ?? arnRegion ?? aws.region() else {
             return bad("no region: give region = '...', or set AWS_REGION or a region in the profile's ~/.aws/config section")
@@ -160,6 +161,35 @@ extension Engine {
                                           consumerARN: consumerARN)
         if let l = lane, let after = l.startAfter { reader.seek(to: [l.shard: .sequenceNumber(after)]) }
         return reader
+    }
+
+    /// A `type = 'kinesis'` sink's options as a remote stream's (what it writes), checked: the
+    /// stream, region, endpoint and format; options of reading are refused.
+    func kinesisSinkStream(_ name: String, _ opts: [String: OptionValue], span: SourceSpan?) throws(EngineError) -> StreamDefinition {
+        var o = opts
+        o["connector"] = .string("kinesis")
+        o["type"] = nil
+        let def = StreamDefinition(name: name, columns: [], options: o, span: span)
+        for reading in ["consumer", "application", "start", "lease_endpoint", "state", "state_endpoint", "lease_failover"] where opts[reading] != nil {
+            throw EngineError(diagnostics: [Diagnostic(id: "plan.bad-option", message: "sink \(name): \(reading) is an option of reading a remote stream, not of a sink writing one",
+                                                       span: span)])
+        }
+        if case .failure(let d) = remoteOptions(def, noun: "sink") { throw EngineError(diagnostics: [d]) }
+        return def
+    }
+
+    /// The partition key of the records a Kinesis sink puts: an output column named by
+    /// `partition_key`, else (a `type = 'kinesis'` sink, `expressions`) the expression it holds
+    /// over the output columns; a NULL or failed key, or none: a counter. (A remote stream's
+    /// `partition_key` is one of its columns; an INSERT that does not output it spreads its records.)
+    func kinesisSinkKey(_ text: String?, _ plan: LogicalPlan, expressions: Bool, sink: String, span: SourceSpan?) throws(EngineError) -> RemoteStreamSink.Key {
+        guard let text else { return .counter }
+        let columns = plan.schema.map(\.name)
+        if let i = columns.firstIndex(where: { $0.lowercased() == text.lowercased() }) { return .column(i) }
+        guard expressions else { return .counter }
+        let schema = plan.schema.map { (name: $0.name, type: $0.type) }
+        let keyPlan = try RowExpressions.plan([(text, "partition_key")], over: schema, context: "sink \(sink): partition_key", span: span)
+        return .expression(RowExpressions(keyPlan, rowColumns: columns, clock: clock))
     }
 
     /// A remote failure as a user reads it: which of endpoint, credentials or stream is wrong.

@@ -122,6 +122,56 @@ struct RemoteStreamTests {
         #expect(f.engine.listing(.queries).contains("\(refused) throttled"))
     }
 
+    /// `CREATE SINK ... (type = 'kinesis')`: a record per row, its partition key an expression
+    /// over the output columns (a NULL key: a counter); a key that does not bind, options of
+    /// reading and a sink without a stream are refused.
+    @Test func aKinesisSinkPutsEachRowUnderThePartitionKeyItsExpressionGives() throws {
+        let remote = try LocalEndpoint()
+        try remote.store.createStream(name: "alerts", shardCount: 2)
+        let f = try EngineFixture()
+        f.engine.aws = RemoteStreamTests.environment
+        let sink = "CREATE SINK out WITH (type = 'kinesis', stream = 'alerts', endpoint = '\(remote.endpoint)', region = 'us-east-1'"
+        try f.load("""
+            CREATE STREAM nums (n INT, tag VARCHAR) WITH (format = 'json');
+            \(sink), partition_key = 'UPPER(tag) || ''-'' || CAST(n % 3 AS VARCHAR)');
+            INSERT INTO out SELECT n, tag FROM nums;
+            """)
+        for i in 0..<300 {
+            let tag = i % 10 == 0 ? "null" : "\"t\(i % 4)\""
+            _ = try f.store.putRecord(stream: "nums", data: Array(#"{"n":\#(i),"tag":\#(tag)}"#.utf8), partitionKey: "p")
+        }
+        try f.engine.runUntilEnd()
+        var got: [Int] = []
+        for shard in try remote.store.listShards(streamName: "alerts").shards {
+            let it = try remote.store.getShardIterator(stream: "alerts", shardId: shard.shardId, type: .trimHorizon)
+            let r = try remote.store.getRecords(shardIterator: it, limit: 10_000)
+            for i in 0..<r.records.count {
+                let j = try JSONValue.parse(bytes: r.records.data(i))
+                let n = Int(j["n"]!.int64Value!)
+                got.append(n)
+                if n % 10 == 0 {
+                    #expect(Int(r.records.partitionKey(i)) != nil, "a NULL key is a counter: \(r.records.partitionKey(i))")
+                } else {
+                    #expect(r.records.partitionKey(i) == "T\(n % 4)-\(n % 3)")
+                }
+            }
+        }
+        #expect(got.sorted() == Array(0..<300))
+
+        func refusal(_ sql: String) -> String {
+            let g = try! EngineFixture()
+            g.engine.aws = RemoteStreamTests.environment
+            do {
+                try g.load("CREATE STREAM nums (n INT, tag VARCHAR) WITH (format = 'json');" + sql)
+                return ""
+            } catch { return "\(error)" }
+        }
+        #expect(refusal("\(sink), partition_key = 'nosuch || tag'); INSERT INTO out SELECT n, tag FROM nums;").contains("sink out: partition_key"))
+        #expect(refusal("\(sink), consumer = 'c');").contains("consumer is an option of reading a remote stream"))
+        #expect(refusal("CREATE SINK out WITH (type = 'kinesis', region = 'us-east-1');").contains("sink out: a kinesis sink needs stream = 'NAME'"))
+        #expect(refusal("\(sink), partition_key = 'tag');") == "")
+    }
+
     @Test func badOptionsAreRefusedWhenDeclared() throws {
         let f = try EngineFixture()
         f.engine.aws = AWSProfiles(environment: [:], home: "/nonexistent")
