@@ -63,3 +63,49 @@ struct AWSClientServeTests {
         }
     }
 }
+
+/// `sluice run` writing and reading a remote stream of a separate `sluice serve --enforce-limits`
+/// process, as the issue asks: the endpoint refuses writes beyond a shard's 1,000 records a
+/// second, the query puts the refused records again until all arrive, and says how many calls
+/// were throttled; a second run reads them all back, through polling and through enhanced fan-out.
+@Suite("Queries against sluice serve --enforce-limits in another process")
+struct EnforcedLimitsProcessTests {
+    @Test func throttledWritesAllArriveAndAreCountedAndReadBack() throws {
+        let dir = TempDir()
+        let s = try ServeProcess(dataDir: dir.path + "/serve", extra: ["--enforce-limits"])
+        let endpoint = "http://127.0.0.1:\(s.port)"
+        let k = AWSJSONClient.kinesis(endpoint: endpoint, credentials: AWSClientServeTests.credentials, region: "us-east-1")!
+        _ = try k.call("CreateStream", ["StreamName": "copy", "ShardCount": 1])
+        var status = ""
+        for _ in 0..<50 where status != "ACTIVE" {
+            status = try k.call("DescribeStreamSummary", ["StreamName": "copy"])["StreamDescriptionSummary"]?["StreamStatus"]?.stringValue ?? ""
+            if status != "ACTIVE" { usleep(100_000) }
+        }
+        try (0..<3000).map { #"{"n":\#($0)}"# }.joined(separator: "\n").write(toFile: dir.path + "/nums.jsonl", atomically: true, encoding: .utf8)
+        let env = ["AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_REGION": "us-east-1"]
+        let remote = "CREATE STREAM copy (n INT) WITH (connector = 'kinesis', stream = 'copy', endpoint = '\(endpoint)'"
+        try """
+            CREATE STREAM nums (n INT) WITH (format = 'json');
+            \(remote));
+            INSERT INTO copy SELECT n FROM nums;
+            """.write(toFile: dir.path + "/write.sql", atomically: true, encoding: .utf8)
+        let w = try CLI.run(["run", "write.sql", "--input", "nums=nums.jsonl", "--until-end", "--data-dir", "w"], environment: env, cwd: dir.path)
+        #expect(w.status == 0, "\(w.stderr)")
+        let summary = (w.stdout + w.stderr).split(separator: "\n").first { $0.contains("throttled") }.map(String.init) ?? ""
+        let throttled = summary.components(separatedBy: " throttled").first?.split(separator: " ").last.flatMap { Int($0) } ?? 0
+        #expect(throttled > 0, "no throttled calls said: \(w.stdout) \(w.stderr)")
+
+        for (i, how) in ["", ", consumer = 'reader'"].enumerated() {
+            try """
+                \(remote)\(how));
+                CREATE SINK out WITH (type = 'file', path = 'out-\(i).jsonl');
+                INSERT INTO out SELECT n FROM copy;
+                """.write(toFile: dir.path + "/read-\(i).sql", atomically: true, encoding: .utf8)
+            let r = try CLI.run(["run", "read-\(i).sql", "--until-end", "--data-dir", "r\(i)"], environment: env, cwd: dir.path)
+            #expect(r.status == 0, "\(r.stderr)")
+            let lines = ((try? String(contentsOfFile: dir.path + "/out-\(i).jsonl", encoding: .utf8)) ?? "").split(separator: "\n")
+            #expect(lines.compactMap { try? JSONValue.parse(String($0))["n"]?.int64Value }.map(Int.init).sorted() == Array(0..<3000), "read \(i): \(lines.count) rows")
+        }
+        #expect(s.terminate() == 0)
+    }
+}
