@@ -62,16 +62,23 @@ public final class LeaseCoordinator {
         for l in leases where observed[l.key]?.counter != l.counter { observed[l.key] = (l.counter, now) }
         let byKey = Dictionary(leases.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
 
-        // Renew what is held; what someone else moved is lost.
-        for (key, mine) in held.sorted(by: { $0.key < $1.key }) {
-            guard let l = byKey[key], l.owner == worker, l.counter == mine.counter, let renewed = try table.renew(l) else {
+        // Renew what is held, side by side (a worker of many shards is not a round trip per shard
+        // late); what someone else moved is lost.
+        let holding = held.sorted(by: { $0.key < $1.key })
+        let table = self.table, worker = self.worker
+        let renewals = BlockingWork.map(holding.map { (byKey[$0.key], $0.value) }) { (seen: Lease?, mine: Lease) -> Result<Lease?, StreamError> in
+            guard let l = seen, l.owner == worker, l.counter == mine.counter else { return .success(nil) }
+            do throws(StreamError) { return .success(try table.renew(l)) } catch { return .failure(error) }
+        }
+        for (i, (key, _)) in holding.enumerated() {
+            guard let renewed = try renewals[i].get() else {
                 held[key] = nil
                 changes.lost.append(key)
                 continue
             }
             held[key] = renewed
             observed[key] = (renewed.counter, now)
-            if l.handoffTo != nil { changes.handoffs.append(key) }
+            if byKey[key]?.handoffTo != nil { changes.handoffs.append(key) }
         }
 
         // The workable leases: not finished, parents finished (or gone from the table).

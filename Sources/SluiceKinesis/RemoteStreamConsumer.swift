@@ -132,16 +132,16 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
         hasMore = due.count < ready.count
         var out: [StreamConsumer.ShardRecords] = []
         var ended = false
-        // The shards are read at once, each on a thread of the pool (the endpoint answers one
-        // while this process decodes another); their results are taken in shard order.
+        // The shards are read at once, each on a thread (the endpoint answers one while this
+        // process decodes another); their results are taken in shard order.
         let reads = due.map { (iterator: iterators[$0.id], from: startOf($0)) }
         let started = RemoteStreamConsumer.monotonic()
         for i in now2 { nextReadAt[due[i].id] = started + minReadIntervalNanos }
         let results = Results(count: due.count)
         let client = self.client
-        DispatchQueue.concurrentPerform(iterations: now2.count) { j in
-            let i = now2[j]
-            results.set(i, RemoteStreamConsumer.read(client, due[i].id, reads[i].iterator, reads[i].from, limit: limitPerShard))
+        let work = now2.map { i in (i, due[i].id, reads[i].iterator, reads[i].from) }
+        for (j, r) in BlockingWork.map(work, { w in RemoteStreamConsumer.read(client, w.1, w.2, w.3, limit: limitPerShard) }).enumerated() {
+            results.set(work[j].0, r)
         }
         for (i, p) in ahead.enumerated() {
             guard let p else { continue }
