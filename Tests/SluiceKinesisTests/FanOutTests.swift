@@ -179,3 +179,80 @@ struct FanOutTests {
         }
     }
 }
+
+/// An endpoint that answers SubscribeToShard badly: each kind of broken event stream ends the
+/// read with an error that says what was wrong, and never hangs or yields records it made up.
+@Suite("Enhanced fan-out against a broken event stream")
+struct BrokenEventStreamTests {
+    /// A fake endpoint: ListShards names one shard; SubscribeToShard answers with `body` (sent
+    /// as chunks of 7 bytes), then ends.
+    static func endpoint(_ body: [UInt8], status: Int = 200) throws -> HTTPServer {
+        let server = try HTTPServer(port: 0) { request in
+            let target = request.header("x-amz-target") ?? ""
+            if target.hasSuffix(".ListShards") {
+                return HTTPResponse(status: 200, headers: [("Content-Type", "application/x-amz-json-1.1")],
+                                    body: Array(#"{"Shards":[{"ShardId":"shardId-000000000000","HashKeyRange":{"StartingHashKey":"0","EndingHashKey":"340282366920938463463374607431768211455"},"SequenceNumberRange":{"StartingSequenceNumber":"1"}}]}"#.utf8))
+            }
+            var r = HTTPResponse(status: status, headers: [("Content-Type", "application/vnd.amazon.eventstream")])
+            if status != 200 {
+                r.body = Array(#"{"__type":"ResourceNotFoundException","message":"no such consumer"}"#.utf8)
+                return r
+            }
+            r.stream = { writer in
+                var at = 0
+                while at < body.count {
+                    guard writer.write(Array(body[at..<min(body.count, at + 7)])) else { return }
+                    at += 7
+                }
+            }
+            return r
+        }
+        server.start()
+        return server
+    }
+
+    static func read(_ body: [UInt8], status: Int = 200) throws -> Result<Int, StreamError> {
+        let server = try endpoint(body, status: status)
+        defer { server.stop() }
+        let credentials = AWSCredentials(accessKeyId: "AKIDTEST", secretAccessKey: "secret", source: "the test")
+        let client = KinesisClient(api: AWSJSONClient.kinesis(endpoint: "http://127.0.0.1:\(server.port)", credentials: credentials, region: "us-east-1")!,
+                                   stream: "s", maxAttempts: 2, baseBackoffMillis: 1, maxBackoffMillis: 5)
+        let reader = RemoteStreamConsumer(client: client, start: .trimHorizon, nowMillis: 0, consumerARN: "arn:aws:kinesis:us-east-1:1:stream/s/consumer/c:1")
+        defer { reader.close() }
+        var records = 0
+        var failure: StreamError? = nil
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline && failure == nil {
+            do throws(StreamError) {
+                records += try reader.poll(limitPerShard: 10_000).reduce(0) { $0 + $1.result.records.count }
+            } catch {
+                failure = error
+            }
+        }
+        if let f = failure { return .failure(f) }
+        return .success(records)
+    }
+
+    static let event = EventStreamMessage.event("SubscribeToShardEvent", json: Array(#"{"Records":[{"SequenceNumber":"5","PartitionKey":"k","Data":"aGk=","ApproximateArrivalTimestamp":1.5}],"ContinuationSequenceNumber":"5","MillisBehindLatest":0}"#.utf8))
+
+    @Test func eachKindOfBrokenStreamIsNamed() throws {
+        func message(_ body: [UInt8], status: Int = 200) throws -> String {
+            switch try BrokenEventStreamTests.read(body, status: status) {
+            case .success(let n): return "no error, \(n) records"
+            case .failure(let e): return e.message
+            }
+        }
+        var damaged = BrokenEventStreamTests.event
+        damaged[damaged.count - 10] ^= 0x40
+        #expect(try message(damaged).contains("fails its CRC"))
+        #expect(try message(Array(BrokenEventStreamTests.event.prefix(30))).contains("cut short"))
+        #expect(try message(Array("not an event stream at all, but text".utf8)).contains("event stream message"))
+        let notJSON = EventStreamMessage.event("SubscribeToShardEvent", json: Array("{{{".utf8))
+        #expect(try message(notJSON).contains("payload is not JSON"))
+        let badData = EventStreamMessage.event("SubscribeToShardEvent", json: Array(#"{"Records":[{"SequenceNumber":"5","PartitionKey":"k","Data":"@@@"}],"ContinuationSequenceNumber":"5","MillisBehindLatest":0}"#.utf8))
+        #expect(try message(badData).contains("not base64"))
+        let exception = EventStreamMessage.exception("KMSAccessDeniedException", message: "the key is not yours")
+        #expect(try message(exception).contains("the key is not yours"))
+        #expect(try message([], status: 400).contains("no such consumer"))
+    }
+}
