@@ -62,6 +62,9 @@ final class ScaleOutQuery {
     let roundMillis: Int64
     /// Whether the last step read anything.
     private var lastBusy = true
+    /// Renews this worker's leases on a thread of its own (started by the first round), so that
+    /// lanes busy for a long while do not let them expire.
+    private var renewer: LeaseRenewer? = nil
 
     init(engine: Engine, id: Int, plan: LogicalPlan, label: String, source: SourceNode, coordinator: LeaseCoordinator, client: KinesisClient,
          state: LaneState, makeSink: @escaping (_ file: String) throws(EngineError) -> any RowSink) {
@@ -82,16 +85,15 @@ final class ScaleOutQuery {
     var worker: String { coordinator.worker }
     private var directory: String { "query-\(id)" }
 
+    deinit { renewer?.stop() }
+
     /// A lease round when one is due, then a step of every lane; whether anything was read.
     func step() throws(EngineError) -> Bool {
+        if let e = renewer?.error { throw EngineError.io("lease table \(coordinator.table.name): renewing this worker's leases: \(Engine.remoteProblem(e))") }
         let now = engine.clock.nowMillis()
         if lastRound == .min || now - lastRound >= roundMillis { try round(now: now) }
         var busy = false
         for shard in lanes.keys.sorted() {
-            // Leases are renewed between lanes too, when a round falls due while they step: a
-            // worker busy with many lanes is not taken for dead.
-            let t = engine.clock.nowMillis()
-            if t - lastRound >= roundMillis { try round(now: t) }
             guard let parts = lanes[shard] else { continue }
             var checkpointed = false
             for job in parts where !job.done {
@@ -139,7 +141,11 @@ final class ScaleOutQuery {
         for s in shards { known[s.id] = s }
         let changes = try leaseCall { () throws(StreamError) in
             try coordinator.sync(shards: shards)
-            return try coordinator.round(now: now)
+            return try coordinator.round(now: now, renew: false)
+        }
+        if renewer == nil {
+            let clock = engine.clock
+            renewer = LeaseRenewer(coordinator: coordinator, everyMillis: roundMillis) { clock.nowMillis() }
         }
         for shard in changes.lost { drop(shard) }
         for shard in changes.handoffs {
@@ -275,8 +281,18 @@ final class ScaleOutQuery {
         return true
     }
 
+    /// What a crash or a kill leaves of the worker (tests make one so): no more renewals, and it
+    /// is never stepped again (no checkpoint, no release, its unflushed rows lost); its leases
+    /// expire for the others to take.
+    func halt() {
+        renewer?.stop()
+        renewer = nil
+    }
+
     /// A clean stop: every lane checkpointed, its lease checkpointed and let go.
     func stop() throws(EngineError) {
+        renewer?.stop()
+        renewer = nil
         for shard in lanes.keys.sorted() {
             for job in lanes[shard] ?? [] { try job.stop() }
             try recordProgress(shard)

@@ -112,6 +112,8 @@ struct ScaleOutTests {
             if steps > 20 { past = try rowsPastCheckpoint(); if past > 0 { break } }
             usleep(2_000)
         }
+        // Killed: its lease renewals stop with it.
+        w2.engine.scaleOuts.first?.halt()
         let killed = w2.engine.scaleOuts.first?.lanes.keys.sorted() ?? []
         #expect(!killed.isEmpty && past > 0)
         for w in [w1, w3] { w.engine.pollLimit = 10_000 }
@@ -261,5 +263,52 @@ struct ScaleOutTests {
         #expect(expected.count > 500)
         #expect(got == expected)
         #expect(try remote.store.listConsumers(stream: "orders").map(\.name) == ["totals"])
+    }
+
+    /// A worker whose queries are busy for longer than lease_failover (a long step, a slow sink)
+    /// keeps its leases: they are renewed on a thread of their own. Only a worker that stops
+    /// running lets them expire.
+    @Test func aBusyWorkerKeepsItsLeases() throws {
+        let moto = try MotoServer()
+        let remote = try LocalEndpoint()
+        let base = NSTemporaryDirectory() + "sluice-scale-out-busy-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try remote.store.createStream(name: "orders", shardCount: 4)
+        let text = Self.sql(app: "busy-app", kinesis: remote.endpoint, dynamo: moto.endpoint, base: base + "/shared", out: "out")
+        let w1 = try Worker("w1", sql: text, base: base), w2 = try Worker("w2", sql: text, base: base)
+        for _ in 0..<5 {
+            _ = try w1.engine.step()
+            usleep(20_000)
+        }
+        #expect(w1.engine.scaleOuts.first?.lanes.count == 4)
+        // w1 is not stepped for three times lease_failover (1 s) while w2 runs rounds.
+        let until = Date().addingTimeInterval(3)
+        while Date() < until {
+            _ = try w2.engine.step()
+            usleep(50_000)
+        }
+        let table = LeaseTable(api: AWSJSONClient.dynamoDB(endpoint: moto.endpoint, credentials: AWSCredentials(accessKeyId: "A", secretAccessKey: "B", source: "t"), region: "us-east-1")!, name: "busy-app")
+        #expect(try table.list().allSatisfy { $0.owner == "w1" }, "a busy worker's leases were taken")
+        #expect(w2.engine.scaleOuts.first?.lanes.isEmpty == true)
+        // Stepped again, w1 hands over what w2 asked for; a clean stop lets everything go.
+        let deadline = Date().addingTimeInterval(20)
+        while (w2.engine.scaleOuts.first?.lanes.count ?? 0) < 2 && Date() < deadline {
+            for w in [w1, w2] { _ = try w.engine.step() }
+            usleep(20_000)
+        }
+        #expect(w2.engine.scaleOuts.first?.lanes.count == 2)
+        for w in [w1, w2] { try w.engine.stop() }
+        #expect(try table.list().allSatisfy { $0.owner == nil })
+        // A halted worker (killed) lets its leases expire: the other takes them.
+        let w3 = try Worker("w3", sql: text, base: base), w4 = try Worker("w4", sql: text, base: base)
+        for _ in 0..<5 { _ = try w3.engine.step(); usleep(20_000) }
+        w3.engine.scaleOuts.first?.halt()
+        let taken = Date().addingTimeInterval(20)
+        while (w4.engine.scaleOuts.first?.lanes.count ?? 0) < 4 && Date() < taken {
+            _ = try w4.engine.step()
+            usleep(50_000)
+        }
+        #expect(w4.engine.scaleOuts.first?.lanes.count == 4)
+        try w4.engine.stop()
     }
 }
