@@ -14,20 +14,7 @@ import SluiceTestSupport
 struct FanOutTests {
     /// Drains a fan-out reader: polls until it says nothing is left, for `seconds` at most.
     static func drainAll(_ reader: RemoteStreamConsumer, seconds: Double = 30) throws -> [(shard: String, data: String)] {
-        var out: [(shard: String, data: String)] = []
-        let until = Date().addingTimeInterval(seconds)
-        var quiet = 0
-        while Date() < until {
-            let polled = try reader.poll(limitPerShard: 10_000)
-            var n = 0
-            for p in polled {
-                for i in 0..<p.result.records.count { out.append((p.shardId, String(decoding: p.result.records.data(i), as: UTF8.self))) }
-                n += p.result.records.count
-            }
-            quiet = n == 0 && !reader.hasMore ? quiet + 1 : 0
-            if quiet == 2 { break }
-        }
-        return out
+        try drain(reader, maxPolls: .max, seconds: seconds)
     }
 
     @Test func theConsumerIsRegisteredOnceAndWaitedForUntilActive() throws {

@@ -7,12 +7,14 @@ import SluiceServer
 import SluiceStreams
 import SluiceTestSupport
 
-/// Reads until two polls in a row bring nothing and nothing is left waiting; returns the
-/// records' data in the order they came, per shard in poll order.
-func drain(_ reader: RemoteStreamConsumer, limit: Int = 10_000, maxPolls: Int = 400) throws -> [(shard: String, data: String)] {
-    var out: [(String, String)] = []
+/// Reads until two polls in a row bring nothing and nothing is left waiting (at most `maxPolls`
+/// polls, for at most `seconds`); returns the records' data in the order they came, per shard in
+/// poll order.
+func drain(_ reader: RemoteStreamConsumer, limit: Int = 10_000, maxPolls: Int = 400, seconds: Double = 120) throws -> [(shard: String, data: String)] {
+    var out: [(shard: String, data: String)] = []
     var quiet = 0
-    for _ in 0..<maxPolls {
+    let deadline = Date().addingTimeInterval(seconds)
+    for _ in 0..<maxPolls where Date() < deadline {
         let polled = try reader.poll(limitPerShard: limit)
         var n = 0
         for p in polled {
