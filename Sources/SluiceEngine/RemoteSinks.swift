@@ -8,10 +8,11 @@ import SluiceStreams
 import Synchronization
 
 /// Rows put into a remote Kinesis stream (INSERT INTO, or CREATE STREAM ... AS, a stream declared
-/// with `connector = 'kinesis'`): a record per row (a JSON object or a CSV line), PutRecords of at
-/// most 500 records and 5 MiB; the records of a batch the endpoint did not take are sent again,
-/// alone, with backoff, until they are taken or the attempts run out (then the query fails
-/// saying how many and why). At least once: rows emitted again after a restart are put again.
+/// with `connector = 'kinesis'`, or a `type = 'kinesis'` sink): a record per row (a JSON object or
+/// a CSV line), PutRecords of at most 500 records and 5 MiB, four requests at once (the records of
+/// a partition key in one lane, in order); the records of a batch the endpoint did not take are
+/// sent again, alone, with backoff, until they are taken or the attempts run out (then the query
+/// fails saying how many and why). At least once: rows emitted again after a restart are put again.
 final class RemoteStreamSink: RowSink {
     /// Where a record's partition key comes from.
     enum Key {
@@ -42,8 +43,10 @@ final class RemoteStreamSink: RowSink {
     }
 
     func write(_ rows: [[Value]]) throws(EngineError) {
-        var batch: [(data: [UInt8], partitionKey: String)] = []
-        var bytes = 0
+        // Each record goes to the lane of its partition key: lanes put side by side (an endpoint
+        // answers one request while this process encodes the next), a lane's requests one after
+        // another, so the records of a key keep their order.
+        var lanes = Array(repeating: [(data: [UInt8], partitionKey: String)](), count: RemoteStreamSink.lanes)
         var computed: [[Value]?] = []
         if case .expression(let e) = key { computed = e.evaluate(rows) }
         for (k, row) in rows.enumerated() {
@@ -64,23 +67,43 @@ final class RemoteStreamSink: RowSink {
             guard size <= RemoteStreamSink.maxRecordBytes else {
                 throw EngineError.io("a row of \(size) bytes is larger than a Kinesis record may be (1 MiB) for \(client.place)")
             }
-            if batch.count == RemoteStreamSink.maxRecords || bytes + size > RemoteStreamSink.maxRequestBytes {
-                try put(batch)
-                batch.removeAll(keepingCapacity: true)
-                bytes = 0
-            }
-            batch.append((data, key))
-            bytes += size
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            lanes[Int(h % UInt64(RemoteStreamSink.lanes))].append((data, key))
         }
-        if !batch.isEmpty { try put(batch) }
+        let client = self.client, attempts = maxAttempts
+        let failures = BlockingWork.map(lanes.filter { !$0.isEmpty }) { lane -> EngineError? in
+            do throws(EngineError) {
+                try RemoteStreamSink.put(lane, client: client, attempts: attempts)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let f = failures.compactMap({ $0 }).first { throw f }
     }
 
-    /// Puts a batch; what failed goes again, alone, until taken.
-    private func put(_ records: [(data: [UInt8], partitionKey: String)]) throws(EngineError) {
-        try putAll(records, attempts: maxAttempts, place: client.place, backoff: client.backoff) { (batch) throws(StreamError) in
-            let failed = try client.putRecords(batch)
-            client.countRefused(failed)
-            return failed
+    /// How many requests go out at once.
+    static let lanes = 4
+
+    /// Puts records in PutRecords of at most 500 records and 5 MiB, one after another; what a
+    /// request did not take goes again, alone, until taken.
+    static func put(_ records: [(data: [UInt8], partitionKey: String)], client: KinesisClient, attempts: Int) throws(EngineError) {
+        var start = 0
+        while start < records.count {
+            var end = start, bytes = 0
+            while end < records.count && end - start < maxRecords {
+                let size = records[end].data.count + records[end].partitionKey.utf8.count
+                if end > start && bytes + size > maxRequestBytes { break }
+                bytes += size
+                end += 1
+            }
+            try putAll(Array(records[start..<end]), attempts: attempts, place: client.place, backoff: client.backoff) { (batch) throws(StreamError) in
+                let failed = try client.putRecords(batch)
+                client.countRefused(failed)
+                return failed
+            }
+            start = end
         }
     }
 

@@ -4,9 +4,9 @@ import Synchronization
 /// Blocking calls (requests to an endpoint) made side by side on threads of their own. Dispatch's
 /// pool on Linux runs about one item per core at a time and is slow to grow, so calls that wait on
 /// the network would mostly wait for each other there.
-enum BlockingWork {
+package enum BlockingWork {
     /// `body` of every item, at most `width` at once; the results in the items' order.
-    static func map<T: Sendable, R: Sendable>(_ items: [T], width: Int = 16, _ body: @escaping @Sendable (T) -> R) -> [R] {
+    package static func map<T: Sendable, R: Sendable>(_ items: [T], width: Int = 16, _ body: @escaping @Sendable (T) -> R) -> [R] {
         if items.count <= 1 { return items.map(body) }
         let results = Mutex<[R?]>(Array(repeating: nil, count: items.count))
         let next = Atomic<Int>(0)
