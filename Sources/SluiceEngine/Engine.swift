@@ -595,6 +595,13 @@ public final class Engine {
             }
             let plan = try planQuery(query, cat)
             var text = e.level == .physical ? Engine.physical(plan) : plan.explain
+            // A remote stream: where and how it is read.
+            for src in Engine.sourceNodes(plan) where Engine.isRemote(src.stream) {
+                let o = src.stream.options
+                let endpoint = Engine.text(o["endpoint"]).map { " at \($0)" } ?? ""
+                text += "\nRemote: \(src.stream.name) is Kinesis stream \(Engine.text(o["stream"]) ?? Engine.text(o["stream_arn"]) ?? "")\(endpoint), read by "
+                    + (Engine.text(o["consumer"]).map { "enhanced fan-out (SubscribeToShard) as consumer \($0)" } ?? "GetRecords polling")
+            }
             // Over a stream workers share (or a remote one that could be): whether it scales out.
             if let shared = Engine.sourceNodes(plan).first(where: { Engine.isRemote($0.stream) }) {
                 let app = Engine.text(shared.stream.options["application"]).map { " (application \($0))" } ?? ""
@@ -893,8 +900,15 @@ public final class Engine {
         let depth = lines.count
         for (k, src) in sourceNodes(plan).enumerated() {
             let decode = Engine.text(src.stream.options["format"]) ?? "json"
+            // A remote stream says where it is read and how.
+            let o = src.stream.options
+            let remote = isRemote(src.stream)
+                ? " remote=kinesis:\(text(o["stream"]) ?? text(o["stream_arn"]) ?? "")"
+                    + (text(o["consumer"]).map { " read=fan-out(consumer \($0))" } ?? " read=polling")
+                    + (text(o["application"]).map { " application=\($0)" } ?? "")
+                : ""
             lines.append(String(repeating: "  ", count: depth) + "StreamSourceExec: \(src.stream.name) decode=\(decode) fields=[\(src.columns.map(\.name).joined(separator: ", "))]"
-                         + (src.predicate.map { " filter=\($0.text)" } ?? "")
+                         + remote + (src.predicate.map { " filter=\($0.text)" } ?? "")
                          + (running.flatMap { k < $0.2.count ? " (\($0.2[k]) records read)" : nil } ?? ""))
         }
         return lines.enumerated().map { $0.offset < depth ? String(repeating: "  ", count: $0.offset) + $0.element : $0.element }.joined(separator: "\n")

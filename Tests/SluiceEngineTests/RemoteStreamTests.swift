@@ -200,6 +200,21 @@ struct RemoteStreamTests {
         for (k, ns) in byKey { #expect(ns == ns.sorted(), "key \(k) out of order") }
     }
 
+    @Test func explainSaysWhereAndHowARemoteStreamIsRead() throws {
+        let f = try EngineFixture()
+        f.engine.aws = RemoteStreamTests.environment
+        try f.load("""
+            CREATE STREAM a (n INT) WITH (connector = 'kinesis', stream = 'orders', endpoint = 'http://127.0.0.1:1', region = 'us-east-1');
+            CREATE STREAM b (n INT) WITH (connector = 'kinesis', stream = 'orders', endpoint = 'http://127.0.0.1:1', region = 'us-east-1', consumer = 'fan');
+            EXPLAIN SELECT n FROM a;
+            EXPLAIN SELECT n FROM b;
+            EXPLAIN PHYSICAL SELECT n FROM b;
+            """)
+        #expect(f.engine.output[0].contains("Remote: a is Kinesis stream orders at http://127.0.0.1:1, read by GetRecords polling"), "\(f.engine.output[0])")
+        #expect(f.engine.output[1].contains("Remote: b is Kinesis stream orders at http://127.0.0.1:1, read by enhanced fan-out (SubscribeToShard) as consumer fan"))
+        #expect(f.engine.output[2].contains("StreamSourceExec: b decode=json fields=[n] remote=kinesis:orders read=fan-out(consumer fan)"), "\(f.engine.output[2])")
+    }
+
     @Test func badOptionsAreRefusedWhenDeclared() throws {
         let f = try EngineFixture()
         f.engine.aws = AWSProfiles(environment: [:], home: "/nonexistent")

@@ -162,6 +162,7 @@ struct ScaleOutTests {
         let out = f.engine.output
         #expect(out.count == 3)
         #expect(out[0].contains("Scale-out (application app): yes"))
+        #expect(out[0].contains("Remote: orders is Kinesis stream orders at http://127.0.0.1:1, read by GetRecords polling"), "\(out[0])")
         #expect(out[1].contains("Scale-out (application app): no: its groups do not include the partition key column user_id"))
         #expect(out[2].contains("Scale-out (application app): yes"))
     }
