@@ -60,12 +60,11 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
     public let consumerARN: String?
     private var subscriptions: [String: ShardSubscription] = [:]
     private let doorbell = Doorbell()
-    /// Each shard's last event taken, with the position before it: a query that sets the shard
-    /// back into it (records held back for another shard's) gets them again from here, its
-    /// subscription going on.
-    private var lastTaken: [String: (before: StreamConsumer.Position?, event: KinesisClient.FanOutEvent)] = [:]
-    /// Events given back that way, taken before the subscription's next.
-    private var givenBack: [String: KinesisClient.FanOutEvent] = [:]
+    /// Each shard's event being taken: a poll takes at most `limitPerShard` of its records from
+    /// `next` on, and a query that sets the shard back into it (records held back for another
+    /// shard's) gets them again from here, its subscription going on. `before`: the position
+    /// before its first record.
+    private var current: [String: (event: KinesisClient.FanOutEvent, next: Int, before: StreamConsumer.Position?)] = [:]
 
     /// `nowMillis`: the time `.latest` starts at.
     public init(client: KinesisClient, start: Start, nowMillis: Int64, readsPerSecond: Int = 5, onlyShard: String? = nil, consumerARN: String? = nil) {
@@ -84,8 +83,7 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
     public func close() {
         for s in subscriptions.values { s.cancel() }
         subscriptions = [:]
-        lastTaken = [:]
-        givenBack = [:]
+        current = [:]
     }
 
     static func monotonic() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -111,7 +109,7 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
         let ready = shards.filter { s in
             positions[s.id] != .shardEnd && !s.parents.contains { known.contains($0) && positions[$0] != .shardEnd }
         }
-        if let consumer = consumerARN { return try take(ready, consumer: consumer) }
+        if let consumer = consumerARN { return try take(ready, consumer: consumer, limit: max(1, limitPerShard)) }
         // Wait for the shards not backing off from throttling to be readable; the others wait their turn.
         var now = RemoteStreamConsumer.monotonic()
         func backingOff(_ s: KinesisClient.Shard) -> Bool { (throttles[s.id] ?? 0) > 0 && (nextReadAt[s.id] ?? 0) > now }
@@ -195,10 +193,10 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
         return out
     }
 
-    /// A poll by enhanced fan-out: an event of every ready shard that has one (each shard's
-    /// subscription started when it becomes ready), waiting up to a tenth of a second for the
-    /// first when none has.
-    private func take(_ ready: [KinesisClient.Shard], consumer: String) throws(StreamError) -> [StreamConsumer.ShardRecords] {
+    /// A poll by enhanced fan-out: up to `limit` records of every ready shard that has some (each
+    /// shard's subscription started when it becomes ready), waiting up to a tenth of a second for
+    /// the first event when none has.
+    private func take(_ ready: [KinesisClient.Shard], consumer: String, limit: Int) throws(StreamError) -> [StreamConsumer.ShardRecords] {
         for s in ready where subscriptions[s.id] == nil {
             subscriptions[s.id] = ShardSubscription(client: client, consumerARN: consumer, shard: s.id, closed: s.closed, from: startOf(s), doorbell: doorbell)
         }
@@ -209,28 +207,39 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
             hasMore = false
             for s in ready {
                 guard let sub = subscriptions[s.id] else { continue }
-                switch givenBack.removeValue(forKey: s.id).map({ ShardSubscription.Taken.event($0) }) ?? sub.take() {
-                case .nothing:
-                    if sub.mayHaveMore { hasMore = true }
-                case .failed(let error):
-                    subscriptions[s.id] = nil
-                    throw error
-                case .event(let e):
-                    lastTaken[s.id] = (positions[s.id], e)
-                    var result = e.result
-                    let n = result.records.count
-                    if n > 0 { positions[s.id] = .sequenceNumber(result.sequenceNumberText(n - 1)) }
-                    if e.ended {
-                        positions[s.id] = .shardEnd
+                if current[s.id].map({ $0.next >= $0.event.result.records.count && !$0.event.ended }) ?? true {
+                    switch sub.take() {
+                    case .nothing: break
+                    case .failed(let error):
                         subscriptions[s.id] = nil
-                        ended = true
-                        result.nextShardIterator = nil
-                        out.append(StreamConsumer.ShardRecords(shardId: s.id, result: result))
-                        continue
+                        throw error
+                    case .event(let e):
+                        current[s.id] = (e, 0, positions[s.id])
                     }
-                    if sub.mayHaveMore || givenBack[s.id] != nil { hasMore = true }
-                    if n > 0 { out.append(StreamConsumer.ShardRecords(shardId: s.id, result: result)) }
                 }
+                guard let (e, next, _) = current[s.id], next < e.result.records.count || (e.ended && next == e.result.records.count) else {
+                    if sub.mayHaveMore { hasMore = true }
+                    continue
+                }
+                // The records of the event from `next` on, `limit` at most.
+                let upto = min(e.result.records.count, next + limit)
+                var result = e.result
+                result.records = e.result.records.records(next..<upto)
+                result.remoteSequenceNumbers = e.result.remoteSequenceNumbers.map { Array($0[next..<upto]) }
+                current[s.id]!.next = upto
+                let n = upto - next
+                if n > 0 { positions[s.id] = .sequenceNumber(result.sequenceNumberText(n - 1)) }
+                if e.ended && upto == e.result.records.count {
+                    positions[s.id] = .shardEnd
+                    subscriptions[s.id] = nil
+                    ended = true
+                    result.nextShardIterator = nil
+                    out.append(StreamConsumer.ShardRecords(shardId: s.id, result: result))
+                    continue
+                }
+                if upto < e.result.records.count || sub.mayHaveMore { hasMore = true }
+                if upto < e.result.records.count { result.reachedEnd = false }
+                if n > 0 { out.append(StreamConsumer.ShardRecords(shardId: s.id, result: result)) }
             }
             if !out.isEmpty || ended || waited || !hasMore { break }
             doorbell.wait(since: seen, timeout: 0.1)
@@ -270,35 +279,25 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
     }
 
     public func rewind(shard: String, to position: StreamConsumer.Position?) {
-        if let back = giveBack(shard, to: position) {
-            givenBack[shard] = back
-            positions[shard] = position
-            return
+        // Back into the fan-out event being taken: its records from there come again.
+        if subscriptions[shard] != nil, let c = current[shard] {
+            var from: Int? = nil
+            if position == c.before {
+                from = 0
+            } else if case .sequenceNumber(let s)? = position, let i = c.event.result.remoteSequenceNumbers?.firstIndex(of: s), i < c.next {
+                from = i + 1
+            }
+            if let f = from {
+                current[shard]!.next = f
+                positions[shard] = position
+                return
+            }
         }
         positions[shard] = position
         iterators[shard] = nil
         prefetched[shard] = nil
-        givenBack[shard] = nil
+        current[shard] = nil
         subscriptions.removeValue(forKey: shard)?.cancel()
-    }
-
-    /// The part of a fan-out shard's last event after `position`, when the position is in it
-    /// (before its first record, or at one of its records).
-    private func giveBack(_ shard: String, to position: StreamConsumer.Position?) -> KinesisClient.FanOutEvent? {
-        guard consumerARN != nil, subscriptions[shard] != nil, givenBack[shard] == nil, let last = lastTaken[shard], !last.event.ended else { return nil }
-        var from: Int
-        if position == last.before {
-            from = 0
-        } else if case .sequenceNumber(let s)? = position, let i = last.event.result.remoteSequenceNumbers?.firstIndex(of: s) {
-            from = i + 1
-        } else {
-            return nil
-        }
-        var e = last.event
-        e.result.records = e.result.records.dropFirst(from)
-        e.result.remoteSequenceNumbers = e.result.remoteSequenceNumbers.map { Array($0[from...]) }
-        lastTaken[shard] = (position, e)
-        return e
     }
 
     public func seek(to positions: [String: StreamConsumer.Position]) {

@@ -58,12 +58,12 @@ public struct RecordBatch: Sendable {
     public var count: Int { entries.count }
     public var isEmpty: Bool { entries.isEmpty }
 
-    /// The records after the first `k` (the same bytes, not copied).
-    public func dropFirst(_ k: Int) -> RecordBatch {
-        let rest = Array(entries[min(k, entries.count)...])
+    /// The records of `range` (the same bytes, not copied).
+    public func records(_ range: Range<Int>) -> RecordBatch {
+        let part = Array(entries[range.clamped(to: 0..<entries.count)])
         switch storage {
-        case .bytes(let b): return RecordBatch(buffer: b, entries: rest)
-        case .mapped(let m): return RecordBatch(mapped: m, entries: rest)
+        case .bytes(let b): return RecordBatch(buffer: b, entries: part)
+        case .mapped(let m): return RecordBatch(mapped: m, entries: part)
         }
     }
 

@@ -131,6 +131,30 @@ struct FanOutTests {
         #expect(older.count == 410)
     }
 
+    /// A poll takes at most its limit of a shard's records, the rest of the event at the next
+    /// polls, as GetRecords would give them.
+    @Test func aPollTakesNoMoreThanItsLimit() throws {
+        let e = try LocalEndpoint()
+        try e.store.createStream(name: "events", shardCount: 2)
+        try e.put("events", 0..<1000)
+        let client = e.client("events")
+        let reader = RemoteStreamConsumer(client: client, start: .trimHorizon, nowMillis: 0, consumerARN: try client.registeredConsumer("app"))
+        defer { reader.close() }
+        var got: [(shard: String, data: String)] = []
+        var largest = 0
+        let deadline = Date().addingTimeInterval(20)
+        while got.count < 1000 && Date() < deadline {
+            for p in try reader.poll(limitPerShard: 70) {
+                largest = max(largest, p.result.records.count)
+                for i in 0..<p.result.records.count { got.append((p.shardId, String(decoding: p.result.records.data(i), as: UTF8.self))) }
+            }
+        }
+        #expect(largest == 70)
+        #expect(got.count == 1000 && Set(got.map(\.data)).count == 1000)
+        for (k, v) in byKey(got) { #expect(v == v.sorted(), "key \(k)") }
+        #expect(client.retries.load(ordering: .relaxed) == 0)
+    }
+
     @Test func anEmptyShardIsKnownToBeCaughtUp() throws {
         let e = try LocalEndpoint()
         try e.store.createStream(name: "events", shardCount: 2)
