@@ -106,8 +106,7 @@ struct RemoteStreamTests {
         }
         try f.engine.runUntilEnd()
         var got: [Int] = []
-        let it = try remote.store.getShardIterator(stream: "totals", shardId: "shardId-000000000000", type: .trimHorizon)
-        let r = try remote.store.getRecords(shardIterator: it, limit: 10_000)
+        let r = try remote.stored("totals")[0].result
         for i in 0..<r.records.count {
             let j = try JSONValue.parse(bytes: r.records.data(i))
             got.append(Int(j["n"]!.int64Value!))
@@ -142,9 +141,7 @@ struct RemoteStreamTests {
         }
         try f.engine.runUntilEnd()
         var got: [Int] = []
-        for shard in try remote.store.listShards(streamName: "alerts").shards {
-            let it = try remote.store.getShardIterator(stream: "alerts", shardId: shard.shardId, type: .trimHorizon)
-            let r = try remote.store.getRecords(shardIterator: it, limit: 10_000)
+        for (_, r) in try remote.stored("alerts") {
             for i in 0..<r.records.count {
                 let j = try JSONValue.parse(bytes: r.records.data(i))
                 let n = Int(j["n"]!.int64Value!)
@@ -191,9 +188,7 @@ struct RemoteStreamTests {
         }
         try f.engine.runUntilEnd()
         var byKey: [String: [Int64]] = [:]
-        for shard in try remote.store.listShards(streamName: "ordered").shards {
-            let it = try remote.store.getShardIterator(stream: "ordered", shardId: shard.shardId, type: .trimHorizon)
-            let r = try remote.store.getRecords(shardIterator: it, limit: 10_000)
+        for (_, r) in try remote.stored("ordered") {
             for i in 0..<r.records.count { byKey[r.records.partitionKey(i), default: []].append(try JSONValue.parse(bytes: r.records.data(i))["n"]!.int64Value!) }
         }
         #expect(byKey.count == 23 && byKey.values.reduce(0) { $0 + $1.count } == 6000)

@@ -50,10 +50,8 @@ struct RemoteStreamConsumerTests {
         #expect(got.count == 600)
         for (k, values) in byKey(got) { #expect(values == values.sorted(), "key \(k)") }
         // The positions are the last sequence numbers of each shard, as the store gives them.
-        for s in try e.store.listShards(streamName: "events").shards {
-            let it = try e.store.getShardIterator(stream: "events", shardId: s.shardId, type: .trimHorizon)
-            let r = try e.store.getRecords(shardIterator: it, limit: 10_000)
-            #expect(reader.positions[s.shardId] == .sequenceNumber(r.sequenceNumber(r.records.count - 1).description))
+        for (shard, r) in try e.stored("events") {
+            #expect(reader.positions[shard] == .sequenceNumber(r.sequenceNumber(r.records.count - 1).description))
         }
         // A rewound shard is read again from there.
         let (shard, position) = reader.positions.min { $0.key < $1.key }!

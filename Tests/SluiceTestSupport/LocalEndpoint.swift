@@ -43,6 +43,14 @@ public final class LocalEndpoint {
         }
     }
 
+    /// What each shard of `stream` holds from its start (one read of up to 10,000 records), by shard id.
+    public func stored(_ stream: String) throws -> [(shard: String, result: GetRecordsResult)] {
+        try store.listShards(streamName: stream).shards.map { s in
+            let it = try store.getShardIterator(stream: stream, shardId: s.shardId, type: .trimHorizon)
+            return (s.shardId, try store.getRecords(shardIterator: it, limit: 10_000))
+        }
+    }
+
     deinit {
         server.stop()
         store.close()
