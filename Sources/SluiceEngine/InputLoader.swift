@@ -8,6 +8,12 @@ public import SluiceStreams
 public protocol LoadTarget: AnyObject, Sendable {
     /// Puts one PutRecords' worth; returns how many records were not put.
     func put(_ records: PackedRecords, into stream: String) throws -> Int
+    /// Puts one batch of a load (at most `loadBatch` records and bytes) where later puts cannot
+    /// share its arrival millisecond, when the target can promise that; returns how many records
+    /// were not put.
+    func load(_ records: PackedRecords, into stream: String) throws -> Int
+    /// How many records and bytes a load puts at a time (before the record that would go over).
+    var loadBatch: (records: Int, bytes: Int) { get }
     func addTags(stream: String, tags: [String: String]) throws
     var maxRecordBytes: Int { get }
     var maxPutRecordsBytes: Int { get }
@@ -17,6 +23,10 @@ extension StreamStore: LoadTarget {
     public func put(_ records: PackedRecords, into stream: String) throws -> Int {
         try putRecords(stream: stream, packed: records).failedRecordCount
     }
+    public func load(_ records: PackedRecords, into stream: String) throws -> Int {
+        try loadRecords(stream: stream, packed: records).failedRecordCount
+    }
+    public var loadBatch: (records: Int, bytes: Int) { (1 << 16, configuration.loadBatchBytes) }
     public func addTags(stream: String, tags: [String: String]) throws { try addTags(name: stream, tags: tags) }
     public var maxRecordBytes: Int { configuration.maxRecordBytes }
     public var maxPutRecordsBytes: Int { configuration.maxPutRecordsBytes }
@@ -113,11 +123,15 @@ public final class InputLoader: @unchecked Sendable {
         var keyBuilder = [ColumnBuilder(.varchar)]
         var n = 0
         var batch = PackedRecords()
+        // Unpaced, with no recorded arrivals, a load puts large batches each at a millisecond of
+        // its own (so its order does not depend on its speed); otherwise PutRecords' worth.
+        let bulk = pace == nil && arrival == nil
+        let most = bulk ? store.loadBatch : (records: 500, bytes: store.maxPutRecordsBytes)
         func flush() throws(EngineError) {
             guard batch.count > 0 else { return }
             let failed: Int
             do {
-                failed = try store.put(batch, into: def.name)
+                failed = try bulk ? store.load(batch, into: def.name) : store.put(batch, into: def.name)
             } catch {
                 throw EngineError.io("cannot put \(path) into \(def.name): \(error)")
             }
@@ -184,8 +198,8 @@ public final class InputLoader: @unchecked Sendable {
                 lock.withLock { _oversized.append(f) }
                 return
             }
-            // A put takes 500 records and 5 MB at most.
-            if batch.byteCount + size > store.maxPutRecordsBytes { try flush() }
+            // A put takes 500 records and 5 MB at most (a bulk load's, `loadBatch`).
+            if batch.byteCount + size > most.bytes { try flush() }
             if arrivalTime != nil {
                 if let t = arrivalTime!.time(of: line) { lastArrival = max(lastArrival, t) } else { undated += 1 }
                 if lastArrival == .min { lastArrival = arrival!.clock.nowMillis() }
@@ -201,7 +215,7 @@ public final class InputLoader: @unchecked Sendable {
             } else {
                 InputLoader.decimal(number) { batch.append(data: line, partitionKey: $0) }
             }
-            if batch.count == 500 || pace != nil {
+            if batch.count == most.records || pace != nil {
                 try flush()
                 // Unpaced, a stop is heard between batches.
                 if pace == nil && stopNow() { stopped = true }

@@ -56,6 +56,10 @@ public struct StoreConfiguration: Sendable {
     public var maxRecordBytes = 1 << 20
     /// The largest PutRecords request (keys plus data).
     public var maxPutRecordsBytes = 5 << 20
+    /// A bulk load's put (`loadRecords`) is about this size (keys plus data): a thousand puts a
+    /// second, the most that each take a millisecond of their own without running ahead of the
+    /// clock, then carry a gigabyte, more than a load parses.
+    public var loadBatchBytes = 1 << 20
     /// Shards of a new on-demand stream.
     public var onDemandInitialShards = 4
     /// Expired data is looked for at most this often per stream, on reads and writes.

@@ -142,6 +142,8 @@ final class StreamHandle: @unchecked Sendable {
     var routes: [(start: UInt128, end: UInt128, index: UInt32)] = []
     var throughput: [UInt32: ShardThroughput] = [:]
     var lastTrimMillis: Int64 = 0
+    /// The latest arrival a put of this session gave (a load's put takes a later millisecond).
+    var lastPutArrival: Int64 = .min
     var writeHistory = WriteHistory()
     var deleted = false
     /// The number of open shards, readable without the lock (for the store-wide shard limit).

@@ -40,12 +40,24 @@ extension StreamStore {
         try putRecords(name, records)
     }
 
-    private func putRecords(_ name: String, _ records: some PutSource) throws(StreamError) -> PutRecordsResult {
+    /// A bulk load's put (`sluice run --input`, `.load`): any number of records, each checked as
+    /// PutRecords checks it, all at one millisecond of their own, later than every earlier put's
+    /// to the stream (unless the records carry their arrivals, or the clock moves only when
+    /// told). Records meet queries in the order they arrived, those of one millisecond shard by
+    /// shard: with a millisecond of its own per put, the order of a load's records is the same
+    /// however fast it runs (put by put, then shard by shard), so a replay gives the same result
+    /// every time. A caller keeps puts large enough (a megabyte or so) that it does not run ahead
+    /// of the clock.
+    public func loadRecords(stream name: String, packed records: PackedRecords) throws(StreamError) -> PutRecordsResult {
+        try putRecords(name, records, load: true)
+    }
+
+    private func putRecords(_ name: String, _ records: some PutSource, load: Bool = false) throws(StreamError) -> PutRecordsResult {
         try validateStreamName(name)
         if records.count == 0 {
             throw .validation("records", "[]", "Member must have length greater than or equal to 1")
         }
-        if records.count > 500 {
+        if records.count > 500 && !load {
             throw .validation("records", "[...]", "Member must have length less than or equal to 500")
         }
         var hashes = [UInt128?]()
@@ -55,10 +67,10 @@ extension StreamStore {
             hashes.append(try validate(records, i, member: i))
             total += records.dataCount(i) + records.keyCount(i)
         }
-        if total > configuration.maxPutRecordsBytes {
+        if total > configuration.maxPutRecordsBytes && !load {
             throw StreamError(.invalidArgument, "Records size exceeds \(configuration.maxPutRecordsBytes >> 20) MB limit")
         }
-        return try write(name, records, hashes: hashes, minimum: nil, singleRecord: false)
+        return try write(name, records, hashes: hashes, minimum: nil, singleRecord: false, ownMillisecond: load)
     }
 
     /// Checks one record; returns its explicit hash key when it has one. `member` is the record's
@@ -93,12 +105,17 @@ extension StreamStore {
 
     /// Routes records to open shards and appends each shard's share with one write.
     private func write(_ name: String, _ records: some PutSource, hashes: [UInt128?], minimum: SequenceNumber?,
-                       singleRecord: Bool) throws(StreamError) -> PutRecordsResult {
+                       singleRecord: Bool, ownMillisecond: Bool = false) throws(StreamError) -> PutRecordsResult {
         let h = try handle(name)
         h.lock.lock()
         defer { h.lock.unlock() }
         guard !h.deleted else { throw notFound(name) }
         let now = clock.nowMillis()
+        // The arrival the records take (each shard's log keeps its arrivals from going back).
+        var stamp = now
+        if ownMillisecond && clock.movesByItself && records.count > 0 && records.arrival(0) == nil && h.lastPutArrival != .min {
+            stamp = max(now, h.lastPutArrival + 1)
+        }
         try requireCreated(h, now: now)
         try maybeTrim(h, now: now)
         if h.meta.mode == .onDemand { try scaleOnDemandIfNeeded(h, now: now) }
@@ -140,8 +157,9 @@ extension StreamStore {
             do throws(StreamError) {
                 let log = try h.log(shard, segmentBytes: configuration.segmentBytes, mapSegments: configuration.mapSegments)
                 if let m = minimum { bumpForOrdering(log, shard: meta, minimum: m) }
-                let (first, arrival, arrivals) = try log.append(entries: records, positions: positions, arrival: now,
+                let (first, arrival, arrivals) = try log.append(entries: records, positions: positions, arrival: stamp,
                                                                 syncNow: configuration.fsync == .always)
+                h.lastPutArrival = max(h.lastPutArrival, arrival)
                 let created = meta.creationSeconds
                 let recordSeconds = UInt64(max(0, arrival) / 1000)
                 for (k, p) in positions.enumerated() {

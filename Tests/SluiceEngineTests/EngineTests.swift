@@ -264,6 +264,56 @@ struct EngineTests {
         #expect(batch.partitionKey(1).count == 256 && batch.partitionKey(2).count == 200)
     }
 
+    /// A replay gives the same result however fast its load runs: a query that passes records
+    /// through in the order they meet gets the same rows from a load whose puts share
+    /// milliseconds (a clock that ticks once every 40 readings) as from one whose clock ticks at
+    /// every reading, over two shards and many puts, query and load one after the other or side
+    /// by side. (Puts sharing a millisecond met shard by shard, across puts.)
+    @Test func aLoadsOrderDoesNotDependOnItsSpeed() throws {
+        final class SteppingClock: SluiceClock, @unchecked Sendable {
+            let lock = NSLock()
+            var readings: Int64 = 0
+            let perTick: Int64
+            init(perTick: Int64) { self.perTick = perTick }
+            func nowMillis() -> Int64 { lock.withLock { readings += 1; return 1_704_067_200_000 + readings / perTick } }
+        }
+        let dir = NSTemporaryDirectory() + "sluice-load-order-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let input = dir + "/in.jsonl"
+        var runs = 0
+        try (0..<600).map { #"{"url":"/\#($0 % 7)","ms":\#($0),"ts":\#($0)}"# }.joined(separator: "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        func run(perTick: Int64, sideBySide: Bool) throws -> [String] {
+            let clock = SteppingClock(perTick: perTick)
+            runs += 1
+            let out = dir + "/run\(runs)"
+            var c = StoreConfiguration(dataDirectory: out + "/data", clock: clock)
+            c.fsync = .never
+            c.loadBatchBytes = 300  // a put of about ten records
+            let store = try StreamStore(configuration: c)
+            defer { store.close() }
+            let engine = Engine(store: store, clock: clock)
+            try engine.load(Parser.parse("""
+                CREATE STREAM clicks (url VARCHAR, ms DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '10' SECOND)
+                  WITH (format = 'json', partition_key = 'url', shards = 2);
+                CREATE SINK out WITH (type = 'file', path = '\(out)/out.jsonl');
+                INSERT INTO out SELECT ms FROM clicks;
+                """).script)
+            if sideBySide {
+                try engine.run(whileLoading: [engine.inputLoader(stream: "clicks", path: input)])
+            } else {
+                #expect(try engine.loadInput(stream: "clicks", path: input) == 600)
+            }
+            try engine.runUntilEnd()
+            return ((try? String(contentsOfFile: out + "/out.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+        let ticking = try run(perTick: 1, sideBySide: false)
+        #expect(ticking.count == 600)
+        #expect(ticking != (0..<600).map { #"{"ms":\#($0).0}"# }, "puts of ten records over two shards meet shard by shard")
+        #expect(try run(perTick: 40, sideBySide: false) == ticking)
+        #expect(try run(perTick: 40, sideBySide: true) == ticking)
+    }
+
     @Test func limitEndsAQuery() throws {
         let f = try EngineFixture()
         try f.load(clicksDDL + "INSERT INTO out SELECT url FROM clicks LIMIT 2;")

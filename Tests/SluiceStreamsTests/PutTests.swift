@@ -131,4 +131,49 @@ struct PutTests {
         try f.store.deleteStream(name: "s")
         #expect(performing: { try f.put("s", "x", key: "k") }, throws: StreamError.code(.resourceNotFound))
     }
+
+    /// A bulk load's put takes a millisecond after every earlier put's to the stream, so two of a
+    /// load's puts never share one (records of one millisecond meet queries shard by shard: a
+    /// shared one would make a load's order depend on its speed). PutRecords share it, as in
+    /// Kinesis; under a clock moved only by hand a load does not run ahead of it.
+    @Test func eachBulkLoadPutTakesAMillisecondOfItsOwn() throws {
+        /// Time that stands still yet "moves by itself" (a machine loading faster than its clock ticks).
+        struct StillClock: SluiceClock { func nowMillis() -> Int64 { 1_704_067_200_000 } }
+        func packed(_ n: Int, _ tag: String) -> PackedRecords {
+            var p = PackedRecords()
+            for i in 0..<n { Array("\(tag)-\(i)".utf8).withUnsafeBytes { p.append(data: $0, partitionKey: "k\(i)") } }
+            return p
+        }
+        func arrivals(_ f: StoreFixture) throws -> [String: Int64] {
+            var out: [String: Int64] = [:]
+            for shard in try f.store.listShards(streamName: "s").shards {
+                var it: String? = try f.store.getShardIterator(stream: "s", shardId: shard.shardId, type: .trimHorizon)
+                while let i = it {
+                    let r = try f.store.getRecords(shardIterator: i, limit: 10000)
+                    for k in 0..<r.records.count { out[String(decoding: r.records.data(k), as: UTF8.self)] = r.records.arrivalMillis(k) }
+                    it = r.records.count == 0 ? nil : r.nextShardIterator
+                }
+            }
+            return out
+        }
+        let t0: Int64 = 1_704_067_200_000
+        let still = try StoreFixture { $0.clock = StillClock() }
+        try still.store.createStream(name: "s", shardCount: 2)
+        _ = try still.store.putRecords(stream: "s", packed: packed(3, "put"))
+        _ = try still.store.putRecords(stream: "s", packed: packed(3, "put-again"))
+        // More than PutRecords' 500 records at once; each load after every put before it.
+        #expect(try still.store.loadRecords(stream: "s", packed: packed(700, "load")).failedRecordCount == 0)
+        _ = try still.store.loadRecords(stream: "s", packed: packed(5, "load-again"))
+        var want: [String: Int64] = [:]
+        for (tag, n, at) in [("put", 3, t0), ("put-again", 3, t0), ("load", 700, t0 + 1), ("load-again", 5, t0 + 2)] {
+            for i in 0..<n { want["\(tag)-\(i)"] = at }
+        }
+        #expect(try arrivals(still) == want)
+        // A hand-driven clock: the load keeps its time (a query's step would wait for it otherwise).
+        let manual = try StoreFixture()
+        try manual.store.createStream(name: "s", shardCount: 2)
+        _ = try manual.store.loadRecords(stream: "s", packed: packed(3, "one"))
+        _ = try manual.store.loadRecords(stream: "s", packed: packed(3, "two"))
+        #expect(Set(try arrivals(manual).values) == [manual.clock.nowMillis()])
+    }
 }
