@@ -335,7 +335,8 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
             done += n
         }
         guard fsync(fd) == 0, close(fd) == 0, rename(temp, catalogPath) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        let dir = open((catalogPath as NSString).deletingLastPathComponent, O_RDONLY)
+        let folder = FileNames.directory(of: catalogPath)
+        let dir = open(folder.isEmpty ? "." : folder, O_RDONLY)
         if dir >= 0 { fsync(dir); close(dir) }
     }
 }

@@ -31,4 +31,17 @@ public enum FileNames {
     public static func keyNeedsEscaping(_ key: String) -> Bool {
         key.split(separator: "/", omittingEmptySubsequences: false).contains { $0 == "." || $0 == ".." || $0.utf8.contains(0) }
     }
+
+    /// The directory part of a path, as POSIX `dirname` has it but "" for a path without a
+    /// slash: "a/b" is "a", "/a" is "/", "a//b/" is "a". (Foundation's
+    /// `deletingLastPathComponent` traps on a path of one non-ASCII character, such as "é".)
+    public static func directory(of path: String) -> String {
+        let b = Array(path.utf8)
+        var end = b.count
+        while end > 1 && b[end - 1] == 0x2F { end -= 1 }  // trailing slashes
+        guard let slash = b[..<end].lastIndex(of: 0x2F) else { return "" }
+        var cut = slash
+        while cut > 0 && b[cut - 1] == 0x2F { cut -= 1 }  // the slashes before the last component
+        return cut == 0 ? "/" : String(decoding: b[..<cut], as: UTF8.self)
+    }
 }

@@ -262,7 +262,7 @@ final class Job {
     /// operators when their turn comes, so neither their tree nor their text exists whole in memory.
     private func writeCheckpointFile(_ doc: inout JSONObject) throws(EngineError) {
         do {
-            try FileManager.default.createDirectory(atPath: (checkpointPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: FileNames.directory(of: checkpointPath), withIntermediateDirectories: true)
             let file = try AtomicFile(checkpointPath)
             var failure: StreamError? = nil
             var bytes: [UInt8] = []

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCore
 import SluiceAWS
 import SluiceStreams
 
@@ -52,7 +53,7 @@ enum LaneState {
         case .directory(let d):
             let path = d + "/" + name
             do {
-                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(atPath: FileNames.directory(of: path), withIntermediateDirectories: true)
                 try writeFileAtomically(path, bytes)
             } catch {
                 throw EngineError.io("cannot write the state \(path): \(error)")

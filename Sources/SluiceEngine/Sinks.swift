@@ -68,7 +68,7 @@ final class FileSink: RowSink {
     init(path: String, format: RecordEncoder.Format, columns: [String]) throws(EngineError) {
         self.path = path
         encoder = RecordEncoder(format: format, columns: columns)
-        let dir = (path as NSString).deletingLastPathComponent
+        let dir = FileNames.directory(of: path)
         if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw EngineError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
@@ -275,7 +275,7 @@ final class RollingFileSink: RowSink {
     private var checkpointed: (seq: Int, offset: Int64) = (1, 0)
 
     init(path: String, format: RecordEncoder.Format, columns: [String], rollBytes: Int64?, rollMillis: Int64?, clock: any SluiceClock) {
-        let dir = (path as NSString).deletingLastPathComponent
+        let dir = FileNames.directory(of: path)
         directory = dir.isEmpty ? "." : dir
         let file = (path as NSString).lastPathComponent
         let e = (file as NSString).pathExtension

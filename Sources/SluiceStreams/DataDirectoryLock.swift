@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCore
 
 /// An exclusive lock on a data directory, held for the life of a store, so that two processes never
 /// write the same shard files. The lock is an `flock` on `<dir>/LOCK`: the kernel drops it when the
@@ -77,8 +78,8 @@ public final class AtomicFile {
         close(fd)
         fd = -1
         guard rename(tmp, path) == 0 else { throw StreamError.io("rename", tmp) }
-        let dir = (path as NSString).deletingLastPathComponent
-        let dfd = open(dir, O_RDONLY | O_CLOEXEC)
+        let dir = FileNames.directory(of: path)
+        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_CLOEXEC)
         if dfd >= 0 {
             _ = fsync(dfd)
             close(dfd)

@@ -183,7 +183,7 @@ public final class StreamConsumer: ShardRecordSource, @unchecked Sendable {
             }
         }
         let doc: JSONValue = ["application": .string(application), "stream": .string(stream), "shards": .object(shards)]
-        try makeDirectory((path as NSString).deletingLastPathComponent)
+        try makeDirectory(FileNames.directory(of: path))
         try writeFileAtomically(path, Array(doc.serialized(pretty: true).utf8))
     }
 }

@@ -41,6 +41,23 @@ struct HeadlessJobTests {
         #expect(bad.status == 1 && bad.stderr.contains("bad.sql:2:") && bad.stdout.isEmpty, "\(bad.stderr)")
     }
 
+    /// A sink's path of one non-ASCII character, relative to where the run starts, is a file
+    /// like any other (such a path made the engine trap on Foundation's path functions).
+    @Test func aSinkPathOfOneNonASCIICharacterIsAFile() throws {
+        let dir = TempDir()
+        let input = dir.path + "/clicks.jsonl"
+        try (0..<20).map { #"{"user_id":"u\#($0 % 3)","page":{"url":"/p"},"latency_ms":\#($0),"ts":\#($0 * 1000)}"# }
+            .joined(separator: "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        for (path, rolling) in [("é", ""), ("日", ", roll_size = '1KB'")] {
+            try Self.query.replacingOccurrences(of: "path = 'OUT'", with: "path = '\(path)'\(rolling)")
+                .write(toFile: dir.path + "/q.sql", atomically: true, encoding: .utf8)
+            let r = try CLI.run(["run", "q.sql", "--input", "clicks=clicks.jsonl", "--until-end"], cwd: dir.path)
+            #expect(r.status == 0, "\(path): \(r.stderr)")
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+            #expect(files.contains { $0.hasPrefix(path) }, "\(path): \(files)")
+        }
+    }
+
     @Test func jsonLogsHaveALineperEvent() throws {
         let dir = TempDir()
         let q = try Self.write(dir, "out.jsonl")

@@ -8,6 +8,15 @@ struct SafetyTests {
         for ok in ["a", "...", ".hidden", "a.b", "a..b", "-_."] { #expect(FileNames.isSafeComponent(ok), "\(ok)") }
     }
 
+    /// A path's directory as `dirname` has it ("" without a slash), for any text: a path of one
+    /// non-ASCII character made Foundation's `deletingLastPathComponent` trap.
+    @Test func aPathsDirectoryIsFoundForAnyText() {
+        let cases: [(String, String)] = [("é", ""), ("日", ""), ("a", ""), ("", ""), ("a/b", "a"), ("a/é", "a"), ("/a", "/"), ("/", "/"),
+                                         ("//", "/"), ("a//b", "a"), ("a/b/", "a"), ("a/b//", "a"), ("/a/", "/"), ("out/é/x.jsonl", "out/é"),
+                                         ("/tmp/résumé.jsonl", "/tmp"), ("./x", ".")]
+        for (path, dir) in cases { #expect(FileNames.directory(of: path) == dir, "\(path)") }
+    }
+
     /// Whatever the key, its file is below the bucket's directory: no segment of the path
     /// after the directory is `.` or `..`.
     @Test(arguments: ["../../etc/passwd", "a/../../b", "./x", "a/./b/..", "..", "/abs/../x", "a//b", "x\u{0}/../y", "ok/key-1"])
