@@ -337,8 +337,19 @@ public final class WindowAggregateOperator {
         var start = floorDiv(minPane - window.size, window.advance) * window.advance + window.advance
         if emittedThrough != .min { start = max(start, emittedThrough - window.size + window.advance) }
         let maxPane = panes.keys.max()!
+        // Pane starts in order: a window with no pane is skipped to the first window that holds
+        // the next pane (records far apart in event time, such as one dated in the year 10000,
+        // would otherwise walk every empty window between them).
+        let paneStarts = panes.count > 1 ? panes.keys.sorted() : [minPane]
+        var nextPane = 0
         while start + window.size <= watermark && start <= maxPane {
             let end = start + window.size
+            while nextPane < paneStarts.count && paneStarts[nextPane] < start { nextPane += 1 }
+            guard nextPane < paneStarts.count else { break }
+            if paneStarts[nextPane] >= end {
+                start = max(start + window.advance, floorDiv(paneStarts[nextPane] - window.size, window.advance) * window.advance + window.advance)
+                continue
+            }
             if intKeysOnly(start, end) {
                 emitIntKeyed(start, end, into: &out)
                 emittedThrough = end
