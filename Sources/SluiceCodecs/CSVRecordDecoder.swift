@@ -188,6 +188,7 @@ public struct CSVRecordDecoder {
             case .timestamp:
                 let t = String(decoding: v, as: UTF8.self).trimmingSpaces
                 if let ms = Int64(t) {
+                    if let why = JSONRecordDecoder.outOfRange(ms) { return DecodeError(why, field: f.name) }
                     builder.append(int: ms)
                 } else if let ms = TimeFormat.parseISO8601(t) {
                     builder.append(int: ms)

@@ -335,6 +335,8 @@ public struct JSONRecordDecoder {
                     switch kind {
                     case .int:
                         guard let v = r.fastInteger() else { return false }
+                        // (A timestamp out of range is reported by the general way.)
+                        if v > Millis.maxTimestamp || v < -Millis.maxTimestamp, types[field] == .timestamp { return false }
                         builders[field].append(int: v)
                         markSeen(field)
                     case .value:
@@ -460,6 +462,7 @@ public struct JSONRecordDecoder {
                     let valueStart = r.i
                     let type = types.withUnsafeBufferPointer { $0[target] }
                     if type == .bigint || type == .timestamp, let v = r.fastInteger() {
+                        if type == .timestamp, let why = JSONRecordDecoder.outOfRange(v) { return r.fail(why, field: fields[target].name) }
                         builders[target].append(int: v)  // the common case, without a call
                         kind = .int
                     } else {
@@ -514,6 +517,14 @@ public struct JSONRecordDecoder {
     }
 
     /// Reads the value of field `f` into its builder.
+    /// Why epoch milliseconds `ms` are no timestamp (nil when they are one): a timestamp lies
+    /// within 9999 years of 1970 (`Millis.maxTimestamp`), so that windows, watermarks and
+    /// arithmetic on it cannot overflow.
+    public static func outOfRange(_ ms: Int64) -> String? {
+        ms > Millis.maxTimestamp || ms < -Millis.maxTimestamp
+            ? "the timestamp \(ms) is out of range (epoch milliseconds within \(Millis.maxTimestamp) of 1970, up to 9999-12-31T23:59:59.999Z)" : nil
+    }
+
     private mutating func value(_ r: inout Reader, field f: Int, _ builder: inout ColumnBuilder) -> Bool {
         let start = r.i
         func found() -> String { Reader.valueText(r.b, at: start) }
@@ -579,11 +590,13 @@ public struct JSONRecordDecoder {
             return r.fail("expected true or false, found \(found())", field: fields[f].name)
         case .timestamp:
             if let v = r.fastInteger() {
+                if let why = JSONRecordDecoder.outOfRange(v) { return r.fail(why, field: fields[f].name) }
                 builder.append(int: v)
                 return true
             }
             if let v = r.number() {
                 guard let ms = v.integer else { return r.fail("a timestamp in epoch milliseconds must be a whole number", field: fields[f].name) }
+                if let why = JSONRecordDecoder.outOfRange(ms) { return r.fail(why, field: fields[f].name) }
                 builder.append(int: ms)
                 return true
             }

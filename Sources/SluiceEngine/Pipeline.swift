@@ -851,8 +851,13 @@ final class Pipeline {
 
     static func schema(_ types: [ColumnType]) -> Schema { Schema(types.indices.map { Field("c\($0)", types[$0]) }) }
 
+    /// A bad row once, with its first error (a row whose expressions fail twice is one bad
+    /// record, one error-stream entry).
     private func note(_ errors: [RowError], _ b: Batch) {
-        for e in errors { failures.append(RecordFailure(kind: "eval", message: e.message, data: rowText(b, e.row), sourceRow: origins[e.row])) }
+        var seen = Set<Int>()
+        for e in errors where seen.insert(e.row).inserted {
+            failures.append(RecordFailure(kind: "eval", message: e.message, data: rowText(b, e.row), sourceRow: origins[e.row]))
+        }
     }
 
     /// A row as a JSON object, for the error stream.

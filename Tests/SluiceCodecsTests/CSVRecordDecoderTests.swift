@@ -49,6 +49,16 @@ struct CSVRecordDecoderTests {
         #expect(errors[4]?.message == "'ten' is not a number")
     }
 
+    /// Epoch milliseconds more than 9999 years from 1970 are no timestamp (a bad record).
+    @Test func timestampsOutOfRangeAreBadRecords() {
+        var d = CSVRecordDecoder(fields: Self.fields)
+        let m = Millis.maxTimestamp
+        let (rows, errors) = run(&d, ["a,1,1,\(m)", "b,1,1,\(m + 1)", "c,1,1,-9223372036854775808", "d,1,1,-\(m)"])
+        #expect(rows.map { $0[3] } == [.timestamp(m), .timestamp(-m)])
+        #expect(errors[1]?.field == "ts" && errors[1]?.message.contains("out of range") == true)
+        #expect(errors[2]?.field == "ts" && errors[2]?.message.contains("out of range") == true)
+    }
+
     @Test func badRecordsLeaveNothingBehind() {
         var d = CSVRecordDecoder(fields: Self.fields)
         let (rows, errors) = run(&d, ["a,1.5,x,0", "b,oops,1,0", "c,1,2,yesterday", "d,1", "\"open,1,2,3", "ok,1,2,3"])

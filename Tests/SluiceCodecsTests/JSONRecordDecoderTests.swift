@@ -44,6 +44,25 @@ struct JSONRecordDecoderTests {
         #expect(errors[7]?.message == "'1,5' is not a number")
     }
 
+    /// A timestamp lies within 9999 years of 1970 (so windows and watermarks over it cannot
+    /// overflow): epoch milliseconds beyond are a bad record, whether the decoder reads the
+    /// record by a learned layout or field by field; the bounds themselves are timestamps.
+    @Test func timestampsOutOfRangeAreBadRecords() {
+        let m = Millis.maxTimestamp
+        let fields = [FieldSpec(name: "n", type: .bigint), FieldSpec(name: "ts", type: .timestamp)]
+        let times = ["1", "\(m)", "-\(m)", "\(m + 1)", "-\(m + 1)", "9223372036854775807", "-9223372036854775808", "1e300", "2"]
+        // Each after records of the same layout (the template path), and in a layout of its own.
+        let records = times.flatMap { t in [#"{"n":1,"ts":\#(t)}"#, #"{"ts":\#(t),"other":[1],"n":2}"#] }
+        let (rows, errors) = decode(records, fields)
+        let good = [Value.timestamp(1), .timestamp(m), .timestamp(-m), .timestamp(2)]
+        #expect(rows.map { $0[1] } == good.flatMap { [$0, $0] })
+        #expect(errors.count == 10)
+        for (i, e) in errors where i / 2 != 7 {
+            #expect(e.field == "ts" && e.message.contains("is out of range") && e.message.contains(times[i / 2]), "\(i): \(e)")
+        }
+        #expect(errors[14]?.field == "ts")
+    }
+
     @Test func readsTheFieldsAskedForIntoTypedColumns() {
         let (rows, errors) = decode([
             #"{"user_id":"u1","page":{"url":"/a","ref":"x"},"latency_ms":12.5,"status":200,"ok":true,"ts":1704067200123,"extra":[1,{"a":2}]}"#,

@@ -34,6 +34,37 @@ struct BadInputTests {
         #expect((errors.first?["data"]?.stringValue?.utf8.count ?? 0) < 5_000)
     }
 
+    /// Event times at the edges of what a number holds: a timestamp beyond 9999 years of 1970
+    /// is a bad record (it made window arithmetic overflow, and the process died), and records
+    /// far apart in time close their windows at once. A record whose expressions fail twice is
+    /// one bad record with one error-stream entry (it was counted twice).
+    @Test func extremeEventTimesAreBadRecordsNotACrash() throws {
+        let f = try EngineFixture()
+        try f.load("""
+            CREATE STREAM clicks (url VARCHAR, n BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (format = 'json');
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+            CREATE SINK calc WITH (type = 'file', path = '$DIR/calc.jsonl');
+            INSERT INTO out SELECT window_start, COUNT(*) AS c FROM TUMBLE(clicks, ts, INTERVAL '1' MINUTE) GROUP BY window_start, window_end;
+            INSERT INTO calc SELECT n * 2 AS twice, n + 1 AS next FROM clicks;
+            """)
+        let m = Millis.maxTimestamp
+        let lines = [#"{"url":"/a","n":1,"ts":1000}"#, #"{"url":"/b","n":9223372036854775807,"ts":9223372036854775807}"#,
+                     #"{"url":"/c","n":2,"ts":-9223372036854775808}"#, #"{"url":"/d","n":9223372036854775807,"ts":\#(m)}"#]
+        try lines.joined(separator: "\n").write(toFile: f.dir + "/in.jsonl", atomically: true, encoding: .utf8)
+        #expect(try f.engine.loadInput(stream: "clicks", path: f.dir + "/in.jsonl") == 4)
+        try f.engine.runUntilEnd()
+        let lastWindow = m / 60_000 * 60_000
+        #expect(f.lines("out.jsonl") == [#"{"window_start":"1970-01-01T00:00:00.000Z","c":1}"#,
+                                         #"{"window_start":"\#(TimeFormat.iso8601(lastWindow))","c":1}"#])
+        #expect(f.engine.counters[0].bad == 2)
+        // The second query reads no event time: two records overflow, each in both expressions.
+        #expect(f.lines("calc.jsonl") == [#"{"twice":2,"next":2}"#, #"{"twice":4,"next":3}"#])
+        #expect(f.engine.counters[1].bad == 2)
+        let errors = try f.errorStream()
+        #expect(errors.filter { $0["error_kind"] == "decode" }.count == 2, "\(errors)")
+        #expect(errors.filter { $0["error_kind"] == "eval" }.count == 2, "\(errors)")
+    }
+
     /// A record that is not UTF-8 cannot be decoded: it goes to error_stream with its shard and
     /// sequence number; well-formed multi-byte text passes.
     @Test func invalidUTF8IsABadRecordNotReplacementCharacters() throws {
