@@ -50,16 +50,24 @@ public final class ManualClock: SluiceClock {
 /// "now" is the latest arrival a load has finished putting, so everything that follows time (the
 /// store's retention, idle shards, checkpoints and rolls, processing-time alerts) sees the
 /// replay's time and a replay is the same however fast it runs. Before the first record it reads
-/// `start`. It moves by itself in the sense that matters: puts go on while queries read, and a
-/// put in flight carries arrivals at or after "now" (a load moves it only once a put is done).
+/// `start`. It moves by itself in the sense that matters while a load runs: puts go on while
+/// queries read, and a put in flight carries arrivals at or after "now" (a load moves it only
+/// once a put is done). Once no load runs, nothing puts beside the queries and nothing moves it:
+/// a step need not wait for its own millisecond (it would wait for ever).
 public final class ReplayClock: SluiceClock {
     private let now: Mutex<Int64>
+    private let loads = Mutex<Int>(0)
 
     public init(start: Int64) {
         now = Mutex(start)
     }
 
     public func nowMillis() -> Int64 { now.withLock { $0 } }
+    public var movesByItself: Bool { loads.withLock { $0 > 0 } }
+
+    /// A load that moves this clock begins or ends.
+    public func loadBegan() { loads.withLock { $0 += 1 } }
+    public func loadEnded() { loads.withLock { $0 -= 1 } }
 
     /// Moves the clock to `millis` unless it is already later: time never goes back.
     public func advance(to millis: Int64) { now.withLock { $0 = max($0, millis) } }

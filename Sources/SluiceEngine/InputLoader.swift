@@ -107,7 +107,11 @@ public final class InputLoader: @unchecked Sendable {
         var arrivalTime = arrival.map { RecordTime(field: $0.field, in: def, csv: csv, delimiter: delimiter) }
         var lastArrival = Int64.min, batchArrival = Int64.min, undated = 0
         // Nothing more of this load is in flight once it ends, however: its last millisecond may be read.
-        defer { if lastArrival != .min { arrival?.clock.advance(to: lastArrival + 1) } }
+        arrival?.clock.loadBegan()
+        defer {
+            if lastArrival != .min { arrival?.clock.advance(to: lastArrival + 1) }
+            arrival?.clock.loadEnded()
+        }
         var firstEvent: Int64? = nil
         let startedAt = Date()
         var stopped = false

@@ -367,7 +367,11 @@ final class Job {
         // How many records of each read take part in this step.
         var keep = reads.indices.map { result($0).records.count }
         let producing = reads.indices.filter { keep[$0] > 0 }
-        if producing.count > 1 {
+        // With one read producing, the step's own millisecond still waits when more shards of
+        // the store's streams were read: a put of it may have reached this shard after another
+        // shard's read found nothing.
+        let shardsRead = inputs.reduce(0) { $0 + ($1.remote ? 0 : $1.consumer.shardsPolled) }
+        if producing.count > 1 || (producing.count == 1 && shardsRead > 1) {
             // A read `s` that stopped short of its shard's end has unread records arriving at or
             // after its last read one (arrival c): a record of another read k waits when it comes
             // after them, that is when it arrived later, or at c from a read after s.

@@ -15,6 +15,7 @@ public final class HashRangeFilter: ShardRecordSource, @unchecked Sendable {
 
     public var positions: [String: StreamConsumer.Position] { base.positions }
     public var hasMore: Bool { base.hasMore }
+    public var shardsPolled: Int { base.shardsPolled }
     public func shardIds() throws(StreamError) -> [String] { try base.shardIds() }
     public func rewind(shard: String, to position: StreamConsumer.Position?) { base.rewind(shard: shard, to: position) }
     public func seek(to positions: [String: StreamConsumer.Position]) { base.seek(to: positions) }

@@ -101,6 +101,9 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
         listedAt = RemoteStreamConsumer.monotonic()
     }
 
+    /// The shards ready at the last poll (read, or left for a later poll by throttling).
+    public private(set) var shardsPolled = 0
+
     public func poll(limitPerShard: Int) throws(StreamError) -> [StreamConsumer.ShardRecords] {
         if listedAt.map({ RemoteStreamConsumer.monotonic() - $0 > relistNanos }) ?? true { try relist() }
         let known = Set(shards.map(\.id))
@@ -109,6 +112,7 @@ public final class RemoteStreamConsumer: ShardRecordSource, @unchecked Sendable 
         let ready = shards.filter { s in
             positions[s.id] != .shardEnd && !s.parents.contains { known.contains($0) && positions[$0] != .shardEnd }
         }
+        shardsPolled = ready.count
         if let consumer = consumerARN { return try take(ready, consumer: consumer, limit: max(1, limitPerShard)) }
         // Wait for the shards not backing off from throttling to be readable; the others wait their turn.
         var now = RemoteStreamConsumer.monotonic()

@@ -19,6 +19,8 @@ public protocol ShardRecordSource: AnyObject {
     /// Whether records are known to be waiting that the last poll did not take (a shard left
     /// for later by a read-rate limit or throttling, or a read that stopped short of its end).
     var hasMore: Bool { get }
+    /// How many shards the last poll read, those with nothing new included.
+    var shardsPolled: Int { get }
     /// Lets go of what the reader holds open (a remote reader's subscriptions); it is not read again.
     func close()
 }
@@ -62,6 +64,7 @@ public final class StreamConsumer: ShardRecordSource, @unchecked Sendable {
     /// Positions read so far (ahead of, or equal to, the checkpoint).
     public private(set) var positions: [String: Position] = [:]
     private var iterators: [String: String] = [:]
+    public private(set) var shardsPolled = 0
 
     public init(store: StreamStore, stream: String, application: String) throws(StreamError) {
         try store.validateStreamName(application, field: "applicationName")
@@ -93,6 +96,7 @@ public final class StreamConsumer: ShardRecordSource, @unchecked Sendable {
             token = page.nextToken
         } while token != nil
         let known = Set(shards.map(\.shardId))
+        shardsPolled = 0
         for shard in shards.sorted(by: { $0.index < $1.index }) {
             let id = shard.shardId
             if positions[id] == .shardEnd { continue }
@@ -100,6 +104,7 @@ public final class StreamConsumer: ShardRecordSource, @unchecked Sendable {
             // A parent that has expired (no longer listed) has nothing left to read.
             if parents.contains(where: { known.contains($0) && positions[$0] != .shardEnd }) { continue }
             let result = try read(id, limit: limitPerShard)
+            shardsPolled += 1
             if result.records.count > 0 {
                 positions[id] = .sequenceNumber(result.sequenceNumber(result.records.count - 1).description)
             }

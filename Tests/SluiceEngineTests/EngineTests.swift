@@ -314,6 +314,111 @@ struct EngineTests {
         #expect(try run(perTick: 40, sideBySide: true) == ticking)
     }
 
+    /// A put that lands during a step, after one shard's read found nothing and before the next
+    /// shard's read, in the step's own millisecond: its records wait for the next step on every
+    /// shard, so they meet in shard order there (the one shard that saw them used to hand its
+    /// records on at once, ahead of the other shard's of the same put). The put is made by the
+    /// store's clock when shard 1's GetRecords reads it, the third reading since the step began.
+    @Test func aPutLandingBetweenTwoShardsReadsWaitsForTheNextStep() throws {
+        final class Time: @unchecked Sendable {
+            let lock = NSLock()
+            var now: Int64 = 1_704_067_200_000
+            var armed = false, fired = false, storeReads = 0
+            var put: (() -> Void)? = nil
+            func engineRead() -> Int64 { lock.withLock { storeReads = 0; return now } }
+            func storeRead() -> Int64 {
+                let (fire, t) = lock.withLock { () -> (Bool, Int64) in
+                    storeReads += 1
+                    let f = armed && !fired && storeReads == 3  // listShards, shard 0's read, shard 1's read
+                    if f { fired = true }
+                    return (f, now)
+                }
+                if fire { put?() }
+                return t
+            }
+        }
+        struct EngineClock: SluiceClock { let time: Time; func nowMillis() -> Int64 { time.engineRead() } }
+        struct StoreClock: SluiceClock { let time: Time; func nowMillis() -> Int64 { time.storeRead() } }
+        let time = Time()
+        let dir = NSTemporaryDirectory() + "sluice-put-between-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = StoreConfiguration(dataDirectory: dir + "/data", clock: StoreClock(time: time))
+        c.fsync = .never
+        let store = try StreamStore(configuration: c)
+        defer { store.close() }
+        let engine = Engine(store: store, clock: EngineClock(time: time))
+        try engine.load(Parser.parse("""
+            CREATE STREAM s (n BIGINT) WITH (format = 'json', shards = 2);
+            CREATE SINK out WITH (type = 'file', path = '\(dir)/out.jsonl');
+            INSERT INTO out SELECT n FROM s;
+            """).script)
+        let ranges = HashKey.evenRanges(count: 2)
+        time.put = {
+            _ = try? store.putRecords(stream: "s", records: [1, 2].map {
+                PutRecordsRequestEntry(data: Array(#"{"n":\#($0)}"#.utf8), partitionKey: "k", explicitHashKey: String(ranges[$0 - 1].lowerBound))
+            })
+        }
+        _ = try engine.step()
+        time.lock.withLock { time.armed = true }
+        _ = try engine.step()
+        #expect(time.lock.withLock { time.fired })
+        time.lock.withLock { time.now += 1 }
+        _ = try engine.step()
+        try engine.runUntilEnd()
+        let lines = ((try? String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        #expect(lines == [#"{"n":1}"#, #"{"n":2}"#])
+    }
+
+    /// A replay at recorded arrival times (`--arrival-field`) ends when a query reads a derived
+    /// stream of several shards: once the load is over nothing moves the replay's clock, so the
+    /// records the first query put at its last millisecond must not wait for a later one (the
+    /// run spun for ever). The run gets a minute on a thread of its own.
+    @Test func aRecordedArrivalReplayEndsWithADerivedStreamOfShards() throws {
+        let dir = NSTemporaryDirectory() + "sluice-replay-derived-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try (0..<300).map { #"{"k":"k\#($0 % 7)","ts":\#(1_704_067_200_000 + Int64($0) * 1000),"rt":\#(1_704_067_200_050 + Int64($0) * 1000)}"# }
+            .joined(separator: "\n").write(toFile: dir + "/in.jsonl", atomically: true, encoding: .utf8)
+        let clock = ReplayClock(start: 0)
+        var c = StoreConfiguration(dataDirectory: dir + "/data", clock: clock)
+        c.fsync = .never
+        c.retentionApplies = false
+        c.iteratorTTLMillis = .max / 4
+        let store = try StreamStore(configuration: c)
+        defer { store.close() }
+        let engine = Engine(store: store, clock: clock)
+        try engine.load(Parser.parse("""
+            CREATE STREAM s (k VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (format = 'json', shards = 2, partition_key = 'k');
+            CREATE STREAM d (k VARCHAR, c BIGINT, window_end TIMESTAMP, WATERMARK FOR window_end AS window_end)
+              WITH (format = 'json', shards = 2, partition_key = 'k');
+            CREATE SINK out WITH (type = 'file', path = '\(dir)/out.jsonl');
+            INSERT INTO d SELECT k, COUNT(*) AS c, window_end FROM TUMBLE(s, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end, k;
+            INSERT INTO out SELECT k, c FROM d;
+            """).script)
+        let loader = try engine.inputLoader(stream: "s", path: dir + "/in.jsonl", arrival: RecordedArrival(field: "rt", clock: clock))
+        final class Outcome: @unchecked Sendable { var error: (any Error)? = nil }
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) let e = engine
+        let thread = Thread {
+            do {
+                try e.run(whileLoading: [loader])
+                try e.runUntilEnd()
+            } catch { outcome.error = error }
+            done.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        guard done.wait(timeout: .now() + 60) == .success else {
+            Issue.record("the replay did not end within a minute")
+            return
+        }
+        #expect(outcome.error == nil)
+        let rows = ((try? String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8)) ?? "").split(separator: "\n")
+        // 30 windows of 10 s, the 7 keys in each (7 records of 10 a window, one key twice or more).
+        #expect(rows.count == 210)
+    }
+
     @Test func limitEndsAQuery() throws {
         let f = try EngineFixture()
         try f.load(clicksDDL + "INSERT INTO out SELECT url FROM clicks LIMIT 2;")
