@@ -516,7 +516,6 @@ public struct JSONRecordDecoder {
         }
     }
 
-    /// Reads the value of field `f` into its builder.
     /// Why epoch milliseconds `ms` are no timestamp (nil when they are one): a timestamp lies
     /// within 9999 years of 1970 (`Millis.maxTimestamp`), so that windows, watermarks and
     /// arithmetic on it cannot overflow.
@@ -525,6 +524,7 @@ public struct JSONRecordDecoder {
             ? "the timestamp \(ms) is out of range (epoch milliseconds within \(Millis.maxTimestamp) of 1970, up to 9999-12-31T23:59:59.999Z)" : nil
     }
 
+    /// Reads the value of field `f` into its builder.
     private mutating func value(_ r: inout Reader, field f: Int, _ builder: inout ColumnBuilder) -> Bool {
         let start = r.i
         func found() -> String { Reader.valueText(r.b, at: start) }
