@@ -16,6 +16,15 @@ struct RemoteStreamTests {
     /// Credentials from a scratch environment (no profile files).
     static let environment = AWSProfiles(environment: ["AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret"], home: "/nonexistent")
 
+    /// Puts `{"n": i}` for each i of `numbers` into the fixture's stream `nums`, 500 a request.
+    static func putNumbers(_ f: EngineFixture, _ numbers: Range<Int>) throws {
+        for base in stride(from: numbers.lowerBound, to: numbers.upperBound, by: 500) {
+            var packed = PackedRecords()
+            for i in base..<min(base + 500, numbers.upperBound) { Array(#"{"n":\#(i)}"#.utf8).withUnsafeBytes { packed.append(data: $0, partitionKey: "p") } }
+            _ = try f.store.putRecords(stream: "nums", packed: packed)
+        }
+    }
+
     static let orderColumns = "(user_id VARCHAR, amount DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)"
     static let query = """
         INSERT INTO out SELECT window_end, user_id, COUNT(*) AS n, SUM(amount) AS total
@@ -99,11 +108,7 @@ struct RemoteStreamTests {
               WITH (connector = 'kinesis', stream = 'totals', endpoint = '\(remote.endpoint)', region = 'us-east-1', partition_key = 'key');
             INSERT INTO totals SELECT n, 'k' || CAST(n % 7 AS VARCHAR) AS key FROM nums;
             """)
-        for base in stride(from: 0, to: 2500, by: 500) {
-            var packed = PackedRecords()
-            for i in base..<(base + 500) { Array(#"{"n":\#(i)}"#.utf8).withUnsafeBytes { packed.append(data: $0, partitionKey: "p") } }
-            _ = try f.store.putRecords(stream: "nums", packed: packed)
-        }
+        try RemoteStreamTests.putNumbers(f, 0..<2500)
         try f.engine.runUntilEnd()
         var got: [Int] = []
         let r = try remote.stored("totals")[0].result
@@ -181,11 +186,7 @@ struct RemoteStreamTests {
             CREATE SINK out WITH (type = 'kinesis', stream = 'ordered', endpoint = '\(remote.endpoint)', region = 'us-east-1', partition_key = 'key');
             INSERT INTO out SELECT n, 'k' || CAST(n % 23 AS VARCHAR) AS key FROM nums;
             """)
-        for base in stride(from: 0, to: 6000, by: 500) {
-            var packed = PackedRecords()
-            for i in base..<(base + 500) { Array(#"{"n":\#(i)}"#.utf8).withUnsafeBytes { packed.append(data: $0, partitionKey: "p") } }
-            _ = try f.store.putRecords(stream: "nums", packed: packed)
-        }
+        try RemoteStreamTests.putNumbers(f, 0..<6000)
         try f.engine.runUntilEnd()
         var byKey: [String: [Int64]] = [:]
         for (_, r) in try remote.stored("ordered") {

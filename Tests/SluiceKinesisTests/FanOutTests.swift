@@ -17,6 +17,12 @@ struct FanOutTests {
         try drain(reader, maxPolls: .max, seconds: seconds)
     }
 
+    /// A reader of every shard from TRIM_HORIZON through enhanced fan-out as consumer `app`
+    /// (registered, or found registered, and ACTIVE).
+    static func reader(_ client: KinesisClient) throws -> RemoteStreamConsumer {
+        RemoteStreamConsumer(client: client, start: .trimHorizon, nowMillis: 0, consumerARN: try client.registeredConsumer("app"))
+    }
+
     /// Drains again and again until `count` records came (records put while it reads), for
     /// `seconds` at most.
     static func read(_ reader: RemoteStreamConsumer, count: Int, seconds: Double) throws -> [(shard: String, data: String)] {
@@ -49,7 +55,7 @@ struct FanOutTests {
         try e.store.createStream(name: "events", shardCount: 2)
         try e.put("events", 0..<3000)
         let client = e.client("events")
-        let reader = RemoteStreamConsumer(client: client, start: .trimHorizon, nowMillis: 0, consumerARN: try client.registeredConsumer("app"))
+        let reader = try FanOutTests.reader(client)
         defer { reader.close() }
         var got = try FanOutTests.drainAll(reader)
         #expect(got.count == 3000)
@@ -108,7 +114,7 @@ struct FanOutTests {
         try e.store.createStream(name: "events", shardCount: 1)
         try e.put("events", 0..<500)
         let client = e.client("events")
-        let reader = RemoteStreamConsumer(client: client, start: .trimHorizon, nowMillis: 0, consumerARN: try client.registeredConsumer("app"))
+        let reader = try FanOutTests.reader(client)
         defer { reader.close() }
         var first: [StreamConsumer.ShardRecords] = []
         for _ in 0..<100 where first.isEmpty { first = try reader.poll(limitPerShard: 10_000) }
@@ -142,7 +148,7 @@ struct FanOutTests {
         try e.store.createStream(name: "events", shardCount: 2)
         try e.put("events", 0..<1000)
         let client = e.client("events")
-        let reader = RemoteStreamConsumer(client: client, start: .trimHorizon, nowMillis: 0, consumerARN: try client.registeredConsumer("app"))
+        let reader = try FanOutTests.reader(client)
         defer { reader.close() }
         var got: [(shard: String, data: String)] = []
         var largest = 0
@@ -163,7 +169,7 @@ struct FanOutTests {
         let e = try LocalEndpoint()
         try e.store.createStream(name: "events", shardCount: 2)
         let client = e.client("events")
-        let reader = RemoteStreamConsumer(client: client, start: .trimHorizon, nowMillis: 0, consumerARN: try client.registeredConsumer("app"))
+        let reader = try FanOutTests.reader(client)
         defer { reader.close() }
         #expect(try FanOutTests.drainAll(reader, seconds: 20).isEmpty)
         // Told by the first event of each shard (no record waits), not left waiting for one.
