@@ -214,13 +214,16 @@ public struct Evaluator {
                 return .int(op == .divide ? a / b : a % b)
             }
         case (.timestamp(let t), .interval(let i)):
-            return op == .add ? .timestamp(t &+ i) : op == .subtract ? .timestamp(t &- i) : .null
-        case (.interval(let i), .timestamp(let t)) where op == .add: return .timestamp(t &+ i)
-        case (.timestamp(let a), .timestamp(let b)) where op == .subtract: return .interval(a &- b)
+            return op == .add ? timestamp(t.addingReportingOverflow(i), row)
+                : op == .subtract ? timestamp(t.subtractingReportingOverflow(i), row) : .null
+        case (.interval(let i), .timestamp(let t)) where op == .add: return timestamp(t.addingReportingOverflow(i), row)
+        case (.timestamp(let a), .timestamp(let b)) where op == .subtract:
+            return interval(a.subtractingReportingOverflow(b), "\(a) - \(b)", row)
         case (.interval(let a), .interval(let b)):
-            return op == .add ? .interval(a &+ b) : op == .subtract ? .interval(a &- b) : .null
-        case (.interval(let a), .int(let b)) where op == .multiply: return .interval(a &* b)
-        case (.int(let a), .interval(let b)) where op == .multiply: return .interval(a &* b)
+            return op == .add || op == .subtract
+                ? interval(op == .add ? a.addingReportingOverflow(b) : a.subtractingReportingOverflow(b), "\(a) \(op.rawValue) \(b)", row) : .null
+        case (.interval(let a), .int(let b)) where op == .multiply: return interval(a.multipliedReportingOverflow(by: b), "\(a) * \(b)", row)
+        case (.int(let a), .interval(let b)) where op == .multiply: return interval(b.multipliedReportingOverflow(by: a), "\(a) * \(b)", row)
         case (.decimal(let a), .decimal(let b)): return decimal(op, a, b, row: row)
         case (.decimal(let a), .int(let b)): return decimal(op, a, Decimal64(b), row: row)
         case (.int(let a), .decimal(let b)): return decimal(op, Decimal64(a), b, row: row)
@@ -260,6 +263,25 @@ public struct Evaluator {
     private mutating func checked(_ r: (partialValue: Int64, overflow: Bool), _ what: String, _ row: Int) -> Value {
         if r.overflow { fail(row, "integer overflow in \(what)"); return .null }
         return .int(r.partialValue)
+    }
+
+    /// A timestamp an expression made: within `Millis.maxTimestamp` of 1970, as the decoders take
+    /// them (so that windows, watermarks and formatting never meet one near the ends of Int64),
+    /// else the row fails.
+    private mutating func timestamp(_ r: (partialValue: Int64, overflow: Bool), _ row: Int) -> Value {
+        let t = r.partialValue
+        if r.overflow || t > Millis.maxTimestamp || t < -Millis.maxTimestamp {
+            fail(row, "the timestamp is out of range (epoch milliseconds within \(Millis.maxTimestamp) of 1970, up to 9999-12-31T23:59:59.999Z)")
+            return .null
+        }
+        return .timestamp(t)
+    }
+
+    private mutating func timestamp(_ t: Int64, _ row: Int) -> Value { timestamp((t, false), row) }
+
+    private mutating func interval(_ r: (partialValue: Int64, overflow: Bool), _ what: String, _ row: Int) -> Value {
+        if r.overflow { fail(row, "interval overflow in \(what) milliseconds"); return .null }
+        return .interval(r.partialValue)
     }
 
     /// Three-way comparison of two non-NULL values of comparable types; nil for NULL.
@@ -324,8 +346,8 @@ public struct Evaluator {
         case .timestamp:
             switch v {
             case .timestamp: return v
-            case .int(let i): return .timestamp(i)
-            case .string(let s): return TimeFormat.parseISO8601(s.trimmingCharacters(" ")).map { .timestamp($0) } ?? bad()
+            case .int(let i): return timestamp(i, row)
+            case .string(let s): return TimeFormat.parseISO8601(s.trimmingCharacters(" ")).map { timestamp($0, row) } ?? bad()
             default: return bad()
             }
         case .interval:
@@ -444,14 +466,14 @@ public struct Evaluator {
             return .string(String(s))
         case .floorTime:
             guard case .timestamp(let t) = a[0], case .interval(let unit) = a[1], unit > 0 else { return .null }
-            return .timestamp(floorDiv(t, unit) * unit)
+            return timestamp(floorDiv(t, unit).multipliedReportingOverflow(by: unit), row)
         case .floorMonths:
             guard case .timestamp(let t) = a[0], case .int(let step) = a[1], step > 0 else { return .null }
             let f = TimeFormat.fields(t)
             let months = Int64(f.year) * 12 + Int64(f.month - 1)
             let start = floorDiv(months, step) * step
             let days = TimeFormat.daysFromCivil(year: Int(floorDiv(start, 12)), month: Int(start - floorDiv(start, 12) * 12) + 1, day: 1)
-            return .timestamp(Int64(days) * 86_400_000)
+            return timestamp(Int64(days).multipliedReportingOverflow(by: 86_400_000), row)
         case .extract:
             guard case .string(let unit) = a[0], case .timestamp(let t) = a[1] else { return .null }
             let f = TimeFormat.fields(t)
@@ -535,7 +557,7 @@ public struct Evaluator {
                 fail(row, "'\(text)' does not fit the format '\(pattern)'")
                 return .null
             }
-            return .timestamp(t)
+            return timestamp(t, row)
         case .regexpFullMatch:
             guard case .string(let s) = a[0], case .string(let pattern) = a[1] else { return .null }
             guard let regex = regex(pattern) else { fail(row, "'\(pattern)' is not a valid regular expression"); return .null }
@@ -547,11 +569,11 @@ public struct Evaluator {
             return .int(d)
         case .toTimestamp:
             switch a[0] {
-            case .int(let ms): return .timestamp(ms)
+            case .int(let ms): return timestamp(ms, row)
             case .double(let d):
                 guard let ms = Int64(checking: d, rounding: .down) else { fail(row, "\(d) is out of the range of a timestamp"); return .null }
-                return .timestamp(ms)
-            case .string(let s): return TimeFormat.parseISO8601(s).map { .timestamp($0) } ?? { fail(row, "'\(s)' is not a timestamp"); return .null }()
+                return timestamp(ms, row)
+            case .string(let s): return TimeFormat.parseISO8601(s).map { timestamp($0, row) } ?? { fail(row, "'\(s)' is not a timestamp"); return .null }()
             default: return .null
             }
         case .dateFormat:

@@ -64,6 +64,32 @@ struct ExpressionTests {
         #expect(eval(.arithmetic(.multiply, lit(.interval(1000)), lit(.int(3)))).values == [.interval(3000)])
     }
 
+    /// Every timestamp an expression makes lies within `Millis.maxTimestamp` of 1970, as the
+    /// decoders' do: one beyond (a cast, a sum, a conversion) fails its row rather than reaching
+    /// FLOOR, windows or formatting near the ends of Int64 (FLOOR of such a cast trapped).
+    @Test func timestampsStayInRange() {
+        let edge = Millis.maxTimestamp
+        func failsAlone(_ e: PhysicalExpr, _ words: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            let r = eval(e)
+            #expect(r.values == [.null], sourceLocation: sourceLocation)
+            #expect(r.errors.count == 1 && r.errors[0].message.contains(words), "\(r.errors)", sourceLocation: sourceLocation)
+        }
+        #expect(eval(.cast(lit(.int(edge)), to: .timestamp)).values == [.timestamp(edge)])
+        #expect(eval(.cast(lit(.int(-edge)), to: .timestamp)).values == [.timestamp(-edge)])
+        failsAlone(.cast(lit(.int(edge + 1)), to: .timestamp), "out of range")
+        failsAlone(.cast(lit(.int(.min + 1)), to: .timestamp), "out of range")
+        failsAlone(.call(.floorTime, [.cast(lit(.int(.min + 1)), to: .timestamp), lit(.interval(1000))]), "out of range")
+        failsAlone(.call(.toTimestamp, [lit(.int(.max))]), "out of range")
+        failsAlone(.call(.toTimestamp, [lit(.double(-1e18))]), "out of range")
+        failsAlone(.arithmetic(.add, lit(.timestamp(edge)), lit(.interval(1))), "out of range")
+        failsAlone(.arithmetic(.add, lit(.interval(.max)), lit(.timestamp(1))), "out of range")
+        failsAlone(.arithmetic(.subtract, lit(.timestamp(-edge)), lit(.interval(.max))), "out of range")
+        failsAlone(.arithmetic(.multiply, lit(.interval(.max / 2)), lit(.int(3))), "interval overflow")
+        failsAlone(.arithmetic(.add, lit(.interval(.max)), lit(.interval(1))), "interval overflow")
+        failsAlone(.arithmetic(.multiply, .arithmetic(.subtract, lit(.timestamp(edge)), lit(.timestamp(-edge))), lit(.int(100_000))), "interval overflow")
+        #expect(eval(.arithmetic(.subtract, lit(.timestamp(edge)), lit(.interval(edge)))).values == [.timestamp(0)])
+    }
+
     @Test func threeValuedLogic() {
         let t = lit(.bool(true)), f = lit(.bool(false)), n = lit(.null)
         #expect(eval(.and(n, f)).values == [.bool(false)])
