@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceStreams", "SluiceDelivery", "SluiceCore", "SluiceAWS"]),
         .testTarget(name: "SluiceAWSTests", dependencies: ["SluiceAWS", "SluiceCore", "SluiceChecksum", "SluiceTestSupport"]),
         .testTarget(name: "SluiceKinesisTests", dependencies: ["SluiceKinesis", "SluiceAWS", "SluiceStreams", "SluiceCore", "SluiceServer", "SluiceTestSupport"]),
-        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceAWS", "SluiceKinesis", "SluiceTestSupport"], exclude: ["Snapshots", "KDAApps"]),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceAWS", "SluiceKinesis", "SluiceServer", "SluiceTestSupport"], exclude: ["Snapshots", "KDAApps"]),
     ],
     swiftLanguageModes: [.v6]
 )

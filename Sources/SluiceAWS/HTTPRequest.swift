@@ -1,3 +1,5 @@
+import Foundation
+
 /// An HTTP/1.1 request: as a server read it (header names lower-cased, the body whole, after
 /// Content-Length or chunked transfer decoding), or as a client builds it to sign and send.
 public struct HTTPRequest: Sendable {
@@ -23,6 +25,17 @@ public struct HTTPRequest: Sendable {
 
     /// The path without the query string.
     public var path: String { String(target.prefix { $0 != "?" }) }
+
+    /// The first value of a query parameter (`?stream=bids&...`), percent-decoded; nil when the
+    /// target has none by that name (or it does not decode).
+    public func query(_ name: String) -> String? {
+        guard let q = target.firstIndex(of: "?") else { return nil }
+        for pair in target[target.index(after: q)...].split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if kv[0] == name { return (kv.count > 1 ? String(kv[1]) : "").replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+        }
+        return nil
+    }
 
     /// Whether the connection stays open after the response (HTTP/1.1 unless `Connection: close`).
     public var keepAlive: Bool {

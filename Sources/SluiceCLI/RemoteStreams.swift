@@ -186,9 +186,37 @@ final class RemoteLoadTarget: LoadTarget, @unchecked Sendable {
 
     var maxRecordBytes: Int { 1 << 20 }
     var maxPutRecordsBytes: Int { 5 << 20 }
-    /// A server's API takes PutRecords (the server's clock stamps them).
-    var loadBatch: (records: Int, bytes: Int) { (500, maxPutRecordsBytes) }
-    func load(_ records: PackedRecords, into stream: String) throws -> Int { try put(records, into: stream) }
+    /// A Sluice server's load API takes a megabyte at a time, each batch put at a millisecond of
+    /// its own (as a local load's).
+    var loadBatch: (records: Int, bytes: Int) { (1 << 16, 1 << 20) }
+    func load(_ records: PackedRecords, into stream: String) throws -> Int {
+        var failed: [Int] = []
+        do throws(APIClient.Failure) {
+            failed = try client.load(stream: stream, records)
+        } catch {
+            // A server without the load API: PutRecords, at its clock.
+            guard error.status == 404 else { throw error }
+            failed = Array(0..<records.count)
+        }
+        // What a throughput limit refused goes again, by PutRecords (as a put's would).
+        return failed.isEmpty ? 0 : try putInParts(records, failed, into: stream)
+    }
+
+    /// Puts records `positions` of `records` by PutRecords, 500 records and 5 MB at a time.
+    private func putInParts(_ records: PackedRecords, _ positions: [Int], into stream: String) throws -> Int {
+        var part = PackedRecords()
+        var notPut = 0
+        for p in positions {
+            let r = records.record(p)
+            if part.count == 500 || part.byteCount + r.data.count + r.partitionKey.utf8.count > maxPutRecordsBytes {
+                notPut += try put(part, into: stream)
+                part.removeAll()
+            }
+            r.data.withUnsafeBytes { part.append(data: $0, partitionKey: r.partitionKey) }
+        }
+        if part.count > 0 { notPut += try put(part, into: stream) }
+        return notPut
+    }
 
     func put(_ records: PackedRecords, into stream: String) throws -> Int {
         var todo: [JSONValue] = (0..<records.count).map { i in

@@ -2,6 +2,7 @@ public import Foundation
 import Glibc
 import SluiceAWS
 public import SluiceCore
+public import SluiceStreams
 
 /// A client of a Sluice server's (or any Kinesis endpoint's) JSON APIs over plain HTTP/1.1: one
 /// request per connection, SigV4-signed with the credentials the AWS CLI would use (the
@@ -135,6 +136,24 @@ public struct APIClient: Sendable {
             throw Failure(name: "", message: "the server answered \(status) without JSON: \(String(decoding: body.prefix(200), as: UTF8.self))", status: status)
         }
         return (status, j)
+    }
+
+    /// Puts one batch of a bulk load through the server's load API (`POST /v1/load`, records as
+    /// frames): the positions of the records it could not put (a throughput limit, a storage
+    /// failure), for the caller to put again. A server without the API answers 404.
+    public func load(stream: String, _ records: PackedRecords) throws(Failure) -> [Int] {
+        let name = stream.utf8.allSatisfy { $0 < 128 && (UInt8(ascii: "a")...UInt8(ascii: "z") ~= $0 | 0x20 || UInt8(ascii: "0")...UInt8(ascii: "9") ~= $0 || $0 == 45 || $0 == 46 || $0 == 95) }
+            ? stream : stream.utf8.map { String(format: "%%%02X", $0) }.joined()
+        var request = HTTPRequest(method: "POST", target: "/v1/load?stream=" + name,
+                                  headers: [("host", "\(host):\(port)"), ("content-type", "application/octet-stream")], body: records.frames)
+        sign(&request, service: "kinesis")
+        let (status, body) = try exchange(request)
+        let j = try? JSONValue.parse(bytes: body)
+        guard status == 200, let failed = j?["failed"]?.arrayValue else {
+            throw Failure(name: j?["__type"]?.stringValue ?? "", message: j?["message"]?.stringValue
+                          ?? "the server answered \(status): \(String(decoding: body.prefix(200), as: UTF8.self))", status: status)
+        }
+        return failed.compactMap { $0.int64Value.map(Int.init) }
     }
 
     /// GET `path`: the status and body, or nil when nothing answers.

@@ -158,14 +158,13 @@ public final class Service: Sendable {
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         if request.method == "GET" && request.path == "/health" { return .text(200, "ok\n") }
         if request.path == "/v1/sql" { return sql(request) }
+        if request.path == "/v1/load" { return load(request) }
         if request.method == "GET" && (request.path == "/" || request.path == "/index.html") && sqlBackend != nil {
             // The console reads the SQL API (so it is served where SQL runs) and /metrics without
             // signing: only where requests need no signature (loopback without --require-auth).
             // Elsewhere GET / answers as AWS does.
             if accessKeys != nil {
-                let given = request.target.split(separator: "?", maxSplits: 1).dropFirst().first?.split(separator: "&")
-                    .first { $0.hasPrefix("token=") }.map { String($0.dropFirst(6)) }
-                guard let t = consoleToken, let g = given, Service.same(g, t) else {
+                guard let t = consoleToken, let g = request.query("token"), Service.same(g, t) else {
                     return .text(403, "under --require-auth the console is at the address with its token that the server printed when it started (/?token=...)\n")
                 }
             }

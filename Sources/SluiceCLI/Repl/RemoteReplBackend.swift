@@ -49,7 +49,7 @@ final class RemoteReplBackend: ReplBackend {
 
     /// A load of the file as the server would load it (the stream's definition, from DESCRIBE,
     /// says how records are keyed, a CSV header is recorded, PACED follows the WATERMARK
-    /// column), its records put through PutRecords.
+    /// column), its records put through the server's load API (`RemoteLoadTarget`).
     private func loader(stream: String, path: String, pace: Double?) throws -> InputLoader {
         guard FileManager.default.isReadableFile(atPath: path) else { throw APIClient.Failure(name: "", message: "cannot read \(path)", status: 0) }
         let (_, answer) = try client.sql("DESCRIBE \(Printer.quoted(stream))")
