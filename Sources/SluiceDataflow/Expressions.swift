@@ -505,8 +505,10 @@ public struct Evaluator {
                 length = Int(clampingToward: l) ?? 0
             }
             // KDA's: a start before 1 puts the replacement's first (1 - start) characters before s.
+            // Positions and lengths far past any string's are held to 2^40, so sums stay exact.
             let chars = Array(s)
-            let from = Int(clampingToward: start) ?? 1
+            length = min(length, 1 << 40)
+            let from = max(-(1 << 40), min(Int(clampingToward: start) ?? 1, 1 << 40))
             if from < 1 { return .string(r + String(chars.dropFirst(max(0, length - (1 - from))))) }
             let head = String(chars.prefix(from - 1)), tail = String(chars.dropFirst(from - 1 + length))
             return .string(head + r + tail)

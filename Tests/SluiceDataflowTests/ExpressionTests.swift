@@ -137,6 +137,23 @@ struct ExpressionTests {
         #expect(eval(e, [[.int(20), .int(7), .int(1), .null]]).values == [.string("big"), .string("mid"), .string("small"), .string("small")])
     }
 
+    /// Positions and lengths at the ends of BIGINT (and beyond, as DOUBLE) give a string, never
+    /// a trap: OVERLAY with a start of 2^63 - 1 overflowed adding its length.
+    @Test func stringPositionsAtTheEndsOfTheRange() {
+        func call(_ f: ScalarFunction, _ args: Value...) -> Value { eval(.call(f, args.map { lit($0) })).values[0] }
+        let big = Value.int(.max), small = Value.int(.min + 1)
+        #expect(call(.overlay, .string("12345"), .string("foo"), big) == .string("12345foo"))
+        #expect(call(.overlay, .string("12345"), .string("foo"), big, big) == .string("12345foo"))
+        #expect(call(.overlay, .string("12345"), .string("foo"), small) == .string("foo12345"))
+        // [start, start + length) ends before the first character: nothing of the string replaced.
+        #expect(call(.overlay, .string("12345"), .string("foo"), small, big) == .string("foo12345"))
+        #expect(call(.overlay, .string("12345"), .string("foo"), .int(2), big) == .string("1foo"))
+        #expect(call(.overlay, .string("12345"), .string("foo"), .double(1e300), .double(1e300)) == .string("12345foo"))
+        #expect(call(.substring, .string("12345"), big, big) == .string(""))
+        #expect(call(.substring, .string("12345"), small, big) == .string(""))
+        #expect(call(.substring, .string("12345"), .int(-2), .int(5)) == .string("12"))
+    }
+
     @Test func functions() {
         func call(_ f: ScalarFunction, _ args: Value...) -> Value { eval(.call(f, args.map { lit($0) })).values[0] }
         #expect(call(.abs, .int(-3)) == .int(3))
