@@ -59,7 +59,7 @@ public final class WindowAggregateOperator {
     public let timeColumn: Int
     public let keyColumns: [Int]
     public let aggregates: [AggregateSpec]
-    private let paneSize: Int64
+    let paneSize: Int64
     /// pane start -> the groups of that pane and their states.
     var panes: [Int64: Pane] = [:]
     /// The pane the previous record went to (records mostly arrive in order).
@@ -291,17 +291,13 @@ public final class WindowAggregateOperator {
             let end = start + window.size
             if end > emittedThrough {
                 var merged: [AggregateState]? = nil
-                var p = start
-                while p < end {
-                    if let pane = panes[p] {
-                        let g: Int?
-                        if key.count == 1, case .int(let k) = key[0] { g = pane.intIndex.find(k) } else { g = pane.valueIndex[key] }
-                        if let g {
-                            let s = pane.states[(g * n)..<(g * n + n)]
-                            merged = merged.map { zip($0, s).map { $0.merged(with: $1) } } ?? Array(s)
-                        }
+                forEachPane(start, end) { pane in
+                    let g: Int?
+                    if key.count == 1, case .int(let k) = key[0] { g = pane.intIndex.find(k) } else { g = pane.valueIndex[key] }
+                    if let g {
+                        let s = pane.states[(g * n)..<(g * n + n)]
+                        merged = merged.map { zip($0, s).map { $0.merged(with: $1) } } ?? Array(s)
                     }
-                    p += paneSize
                 }
                 if let states = merged {
                     var row: [Value] = [.timestamp(start), .timestamp(end)]
@@ -358,20 +354,16 @@ public final class WindowAggregateOperator {
             }
             var groups: [[Value]: [AggregateState]] = [:]
             let n = aggregates.count
-            var p = start
-            while p < end {
-                if let pane = panes[p] {
-                    for (gi, groupKey) in pane.keys.enumerated() {
-                        let k = groupKey.values
-                        let s = pane.states[(gi * n)..<(gi * n + n)]
-                        if let prev = groups[k] {
-                            groups[k] = zip(prev, s).map { $0.merged(with: $1) }
-                        } else {
-                            groups[k] = Array(s)
-                        }
+            forEachPane(start, end) { pane in
+                for (gi, groupKey) in pane.keys.enumerated() {
+                    let k = groupKey.values
+                    let s = pane.states[(gi * n)..<(gi * n + n)]
+                    if let prev = groups[k] {
+                        groups[k] = zip(prev, s).map { $0.merged(with: $1) }
+                    } else {
+                        groups[k] = Array(s)
                     }
                 }
-                p += paneSize
             }
             for k in groups.keys.sorted(by: GroupKeyOrder.less) {
                 let states = groups[k]!
@@ -395,12 +387,25 @@ extension WindowAggregateOperator {
     /// sort as integers).
     func intKeysOnly(_ start: Int64, _ end: Int64) -> Bool {
         guard keyColumns.count == 1 else { return false }
-        var p = start
-        while p < end {
-            if let pane = panes[p], !pane.valueIndex.isEmpty { return false }
-            p += paneSize
+        var only = true
+        forEachPane(start, end) { pane in if !pane.valueIndex.isEmpty { only = false } }
+        return only
+    }
+
+    /// The panes of window [start, end) there are, in time order: slot by slot when the window
+    /// has few slots for the panes held, else from the panes held, sorted (a window of many
+    /// slots, such as a hop of 1,000 days by 42 days whose pane, their greatest common divisor,
+    /// is a second, would otherwise look up 86 million slots to find a handful of panes).
+    func forEachPane(_ start: Int64, _ end: Int64, _ body: (Pane) -> Void) {
+        if (end - start) / paneSize <= Int64(panes.count) * 4 {
+            var p = start
+            while p < end {
+                if let pane = panes[p] { body(pane) }
+                p += paneSize
+            }
+        } else {
+            for p in panes.keys.filter({ $0 >= start && $0 < end }).sorted() { body(panes[p]!) }
         }
-        return true
     }
 
     /// The rows of window [start, end) whose groups are single integer keys, in key order: the
@@ -410,13 +415,11 @@ extension WindowAggregateOperator {
         let n = aggregates.count
         var lists: [[(key: Int64, group: Int32)]] = []
         var states: [[AggregateState]] = []
-        var p = start
-        while p < end {
-            if let pane = panes[p], !pane.keys.isEmpty {
+        forEachPane(start, end) { pane in
+            if !pane.keys.isEmpty {
                 lists.append(pane.intGroupsInKeyOrder())
                 states.append(pane.states)
             }
-            p += paneSize
         }
         let k = lists.count
         guard k > 0 else { return }

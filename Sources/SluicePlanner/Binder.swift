@@ -47,6 +47,10 @@ public struct Planner: Sendable {
 
     public init(catalog: any Catalog) { self.catalog = catalog }
 
+    /// The most windows of a HOP one record may be in (size / advance): a day by seconds is
+    /// 86,400; a thousand days by seconds, a row per window for every record, is refused.
+    public static let maxWindowsPerRecord: Int64 = 100_000
+
     static func error(_ id: String, _ message: String, _ loc: NodeSpan?, help: String? = nil, notes: [Diagnostic.Note] = []) -> PlanError {
         PlanError(Diagnostic(id: id, message: message, span: loc?.span, notes: notes, help: help))
     }
@@ -244,6 +248,11 @@ public struct Planner: Sendable {
             case .hop(let r, let t, let size, let advance):
                 guard size.millis > 0, advance.millis > 0 else {
                     throw Planner.error("plan.bad-window", "a window's size and advance must be positive", size.loc)
+                }
+                // Each record is in size / advance windows, each a row of its own.
+                guard size.millis / advance.millis <= Planner.maxWindowsPerRecord else {
+                    throw Planner.error("plan.bad-window", "a record would be in \(size.millis / advance.millis) windows of this HOP (its size over its advance); at most \(Planner.maxWindowsPerRecord)",
+                                        size.loc, help: "a larger ADVANCE, or a smaller SIZE")
                 }
                 (relation, timeExpr, kind, fname) = (r, t, .hop(size: size.millis, advance: advance.millis), "HOP")
             case .session(let r, _, let t, let gap):

@@ -93,6 +93,17 @@ struct PlannerTests {
             """)
     }
 
+    /// A HOP puts each record in size / advance windows, a row each: beyond 100,000 (a thousand
+    /// days by seconds) the query is refused rather than run for hours; a day by seconds runs.
+    @Test func aHopOfTooManyWindowsPerRecordIsRefused() {
+        let d = f.error("SELECT window_end, COUNT(*) FROM HOP(clicks, ts, SIZE INTERVAL '1000' DAY, ADVANCE INTERVAL '1' SECOND) GROUP BY window_start, window_end")
+        #expect(d?.id == "plan.bad-window")
+        #expect(d?.message == "a record would be in 86400000 windows of this HOP (its size over its advance); at most 100000")
+        #expect(d?.help == "a larger ADVANCE, or a smaller SIZE")
+        #expect(f.error("SELECT window_end, COUNT(*) FROM HOP(clicks, ts, SIZE INTERVAL '1' DAY, ADVANCE INTERVAL '1' SECOND) GROUP BY window_start, window_end") == nil)
+        #expect(f.error("SELECT * FROM HOP(clicks, ts, SIZE INTERVAL '100001' SECOND, ADVANCE INTERVAL '1' SECOND)")?.id == "plan.bad-window")
+    }
+
     @Test func unwindowedAggregateNeedsEmitChanges() {
         let d = f.error("SELECT url, COUNT(*) FROM clicks GROUP BY url")
         #expect(d?.id == "plan.unwindowed-aggregate-needs-emit-changes")
