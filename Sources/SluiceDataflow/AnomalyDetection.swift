@@ -32,8 +32,8 @@ protocol PartitionModel: AnyObject {
 /// score it accounts for, summed over the shingle) and direction (`HIGH` when the value is above
 /// what the forest has seen, `LOW` below), then the same as a JSON object in Kinesis Data
 /// Analytics' form (`anomaly_explanation`); for the flat line `flat_rows` and `anomaly_score`. A
-/// row with a NULL (or NaN, or infinite) value in a detector column passes with NULL columns; its
-/// model does not see it.
+/// row with a NULL (or NaN, or infinite, or beyond ±1e300) value in a detector column passes with
+/// NULL columns; its model does not see it.
 ///
 /// State: the rows waiting for the watermark and one model per partition (a forest's trees,
 /// samples and random generators are bounded by trees × sample size, not by the stream), at most
@@ -57,7 +57,7 @@ public final class AnomalyDetectionOperator {
         var time: Int64
         var seq: Int64
         var key: [Value]
-        /// The forest's inputs, nil when one is NULL or not finite.
+        /// The forest's inputs, nil when one is NULL, not finite or beyond `largestValue`.
         var point: [Double]?
         var row: [Value]
     }
@@ -141,6 +141,11 @@ public final class AnomalyDetectionOperator {
         }
     }
 
+    /// The largest magnitude a model sees: a forest adds up its boxes' sizes, and values near
+    /// the ends of Double (±1e308) would make them infinite (its cuts never separating a point:
+    /// a query hung). A row with a value beyond is not seen, as one with NaN is not.
+    public static let largestValue = 1e300
+
     /// Partitions with a forest, and rows waiting for the watermark (tests and metrics).
     public var partitions: Int { forests.count }
     public var waitingRows: Int { pending.count }
@@ -166,7 +171,7 @@ public final class AnomalyDetectionOperator {
                 case .decimal(let d): x = d.doubleValue
                 default: x = .nan
                 }
-                guard x.isFinite else { point = nil; break }
+                guard x.isFinite, abs(x) <= AnomalyDetectionOperator.largestValue else { point = nil; break }
                 point!.append(x)
             }
             pending.append(Pending(time: t, seq: seq, key: key, point: point, row: rows[r]))

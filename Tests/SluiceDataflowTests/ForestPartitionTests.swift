@@ -26,6 +26,28 @@ struct ForestPartitionTests {
         return out
     }
 
+    /// Values near the ends of Double (±1e308) made a box's size infinite and the forest's cut
+    /// never separated a point: a query hung. Beyond ±1e300 a row passes with a NULL score, as one
+    /// with NaN does, and the forest goes on with the rest; at ±1e300 it is scored.
+    @Test func valuesNearTheEndsOfDoubleAreNotSeen() {
+        let o = op(3)
+        var out: [Value] = []
+        let values: [Double] = [1e308, -1e308, 1, 1e300, -1e300, 2, 1e301, .nan, 3, 1e308, -1e308, 4, 5, 6, 7]
+        for (i, x) in values.enumerated() {
+            var tb = ColumnBuilder(.timestamp), kb = ColumnBuilder(.bigint), xb = ColumnBuilder(.double)
+            tb.append(int: Int64(i)); kb.append(int: 1); xb.append(double: x)
+            let b = Batch(schema: Schema([Field("t", .timestamp), Field("k", .bigint), Field("x", .double)]),
+                          columns: [tb.finish(), kb.finish(), xb.finish()], count: 1)
+            #expect(o.add(b, rows: [[.int(1)]]).isEmpty)
+            for r in o.advance(to: Int64(i) + 1) { out.append(r.last!) }
+        }
+        #expect(out.count == values.count)
+        for (x, score) in zip(values, out) {
+            if x.isNaN || abs(x) > 1e300 { #expect(score == .null, "\(x)") } else { #expect(score != .null, "\(x)") }
+        }
+        #expect(out.last.map { if case .double(let s) = $0 { return s.isFinite && s > 0 }; return false } == true)
+    }
+
     @Test func theForestUsedLongestAgoMakesRoomAndItsPartitionStartsAfresh() {
         let o = op(3)
         var rows: [(Int64, Int64, Double)] = []
