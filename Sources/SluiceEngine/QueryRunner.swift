@@ -11,6 +11,10 @@ final class QueryRunner: @unchecked Sendable {
     unowned let job: Job
     unowned let engine: Engine
     let lock = NSLock()
+    /// Threads waiting to look at the query (`observed`): the loop lets them in between steps. A
+    /// lock is not fair: a thread that unlocks and locks again at once keeps it, so a query with
+    /// much to read held SHOW QUERIES, /metrics and the server's stop off for minutes.
+    let observers = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Bool>(false)
 
@@ -47,6 +51,8 @@ final class QueryRunner: @unchecked Sendable {
             }
             lock.unlock()
             if over { break }
+            // Whoever waits to look goes before the next step.
+            while observers.load(ordering: .acquiring) > 0 && !stopping.load(ordering: .acquiring) { usleep(50) }
             if busy {
                 nap = 1_000
             } else {
@@ -70,7 +76,9 @@ extension Job {
     /// of its own.
     func observed<T, E: Error>(_ body: (Job) throws(E) -> T) throws(E) -> T {
         guard let r = runner else { return try body(self) }
+        r.observers.add(1, ordering: .releasing)
         r.lock.lock()
+        r.observers.subtract(1, ordering: .releasing)
         defer { r.lock.unlock() }
         return try body(self)
     }
