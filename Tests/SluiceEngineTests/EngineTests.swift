@@ -440,6 +440,45 @@ struct EngineTests {
         #expect(f.engine.output[1].contains("WindowAggregateExec: size=10000ms advance=4000ms pane=2000ms"))
     }
 
+    /// A query that would get back what it writes is refused: into the stream it reads, into one
+    /// that running queries (or earlier ones of the same script) turn into a stream it reads,
+    /// through a view too. Such a query put each row back into its input for ever (a stream grew
+    /// by gigabytes a minute). Once the query closing the loop is dropped, the INSERT runs.
+    @Test func aQueryThatWouldReadWhatItWritesIsRefused() throws {
+        let f = try EngineFixture()
+        try f.load("""
+            CREATE STREAM s (k VARCHAR, v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (format = 'json');
+            CREATE STREAM other (k VARCHAR, v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (format = 'json');
+            CREATE VIEW big AS SELECT k, v, ts FROM s WHERE v > 10;
+            CREATE STREAM counts AS SELECT window_end AS ts, k, COUNT(*) AS v FROM TUMBLE(s, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end, k;
+            """)
+        func refusal(_ sql: String) -> Diagnostic? {
+            do {
+                try f.load(sql)
+                return nil
+            } catch let e as EngineError {
+                return e.diagnostics.first
+            } catch {
+                return nil
+            }
+        }
+        let itself = refusal("INSERT INTO s SELECT k, v, ts FROM s;")
+        #expect(itself?.id == "plan.query-loop")
+        #expect(itself?.message == "this query would write s, and it reads s: each row it writes would come back to it, for ever")
+        #expect(refusal("INSERT INTO s SELECT k, v, ts FROM big;")?.id == "plan.query-loop")
+        let through = refusal("INSERT INTO s SELECT k, v, ts FROM counts;")
+        #expect(through?.message == "this query would write s, and queries feed s → counts, which it reads: each row it writes would come back to it, for ever")
+        // Within one script: the second closes the loop the first opens.
+        let script = refusal("INSERT INTO other SELECT k, v, ts FROM s;\nINSERT INTO s SELECT k, v, ts FROM other;")
+        #expect(script?.message.contains("s → other") == true, "\(String(describing: script))")
+        // Apart, the first runs (query 2) and the second is refused; with query 2 dropped, it runs.
+        #expect(refusal("INSERT INTO other SELECT k, v, ts FROM s;") == nil)
+        #expect(refusal("INSERT INTO s SELECT k, v, ts FROM other;")?.id == "plan.query-loop")
+        #expect(refusal("DROP QUERY 2;") == nil)
+        #expect(refusal("INSERT INTO s SELECT k, v, ts FROM other;") == nil)
+        #expect(f.engine.runningQueries.map(\.label) == ["CREATE STREAM counts", "INSERT INTO s"])
+    }
+
     /// EXPLAIN n: a running query's line of SHOW QUERIES and its operators, each with the rows
     /// that entered it (what a filter let through is what the window took), its source with the
     /// records read; a number that runs nothing is refused with the numbers that run.
