@@ -465,7 +465,14 @@ final class ReplSession {
             }
             let view = ResultView(columns: query.columns, mode: mode == .json ? .json : .table, changes: false, terminal: false, out: out)
             view.add(kept)
-            out.line("(\(kept.count) of the last records of \(stream))")
+            // Records that do not decode are not among the rows: say so, or a stream whose last
+            // records are bad seems to end before them.
+            var bad = ""
+            if let c = query.counters, c.bad > 0 {
+                bad = "; \(c.bad) of its \(c.recordsIn) records do not decode as its columns"
+                    + (c.topReasons(1).first.map { ", such as: \($0.reason)" } ?? "")
+            }
+            out.line("(\(kept.count) of the last records of \(stream)\(bad))")
         } catch {
             report(error, SourceFile(name: "<input>", bytes: Array(".sample \(stream)".utf8)))
         }
