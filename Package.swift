@@ -84,7 +84,7 @@ let package = Package(
         .target(name: "SluiceTestSupport", dependencies: ["SluiceServer", "SluiceKinesis", "SluiceAWS", "SluiceStreams", "SluiceCore"],
                 path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceTestSupport", "SluiceAWS"]),
-        .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceStreams", "SluiceDelivery", "SluiceCore", "SluiceAWS"]),
+        .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceStreams", "SluiceDelivery", "SluiceCore", "SluiceAWS", "SluiceTestSupport"]),
         .testTarget(name: "SluiceAWSTests", dependencies: ["SluiceAWS", "SluiceCore", "SluiceChecksum", "SluiceTestSupport"]),
         .testTarget(name: "SluiceKinesisTests", dependencies: ["SluiceKinesis", "SluiceAWS", "SluiceStreams", "SluiceCore", "SluiceServer", "SluiceTestSupport"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceStreams", "SluiceCodecs", "SluiceCore", "SluiceAWS", "SluiceKinesis", "SluiceServer", "SluiceTestSupport"], exclude: ["Snapshots", "KDAApps"]),

@@ -3,15 +3,13 @@ import Testing
 import SluiceCore
 import SluiceStreams
 import SluiceServer
+import SluiceTestSupport
 @testable import SluiceCLI
 
 /// A load into a server's stream (`.load` in an attached REPL, `sluice run --input` against a
 /// server) goes through the server's load API.
 @Suite("Loads through a server")
 struct RemoteLoadTests {
-    /// Time that stands still yet "moves by itself" (a client loading faster than the clock ticks).
-    struct StillClock: SluiceClock { func nowMillis() -> Int64 { 1_704_067_200_000 } }
-
     final class Fixture: @unchecked Sendable {
         let dir = NSTemporaryDirectory() + "sluice-remote-load-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         let store: StreamStore
@@ -38,22 +36,10 @@ struct RemoteLoadTests {
             try? FileManager.default.removeItem(atPath: dir)
         }
 
-        /// Each record's data → its arrival.
-        func arrivals() throws -> [String: Int64] {
-            var out: [String: Int64] = [:]
-            for shard in try store.listShards(streamName: "s").shards {
-                let r = try store.getRecords(shardIterator: try store.getShardIterator(stream: "s", shardId: shard.shardId, type: .trimHorizon), limit: 10000)
-                for k in 0..<r.records.count { out[String(decoding: r.records.data(k), as: UTF8.self)] = r.records.arrivalMillis(k) }
-            }
-            return out
-        }
+        func arrivals() throws -> [String: Int64] { try StoreRecords.arrivals(store, "s") }
     }
 
-    static func packed(_ n: Int, _ tag: String) -> PackedRecords {
-        var p = PackedRecords()
-        for i in 0..<n { Array("\(tag)-\(i)".utf8).withUnsafeBytes { p.append(data: $0, partitionKey: "k\(i)") } }
-        return p
-    }
+    static func packed(_ n: Int, _ tag: String) -> PackedRecords { StoreRecords.packed(n, tag) }
 
     /// Each batch at a millisecond of its own, after the puts before it, as a local load's: the
     /// order a query meets a load's records in does not depend on how fast it went.

@@ -3,14 +3,12 @@ import Testing
 import SluiceCore
 import SluiceAWS
 import SluiceStreams
+import SluiceTestSupport
 @testable import SluiceServer
 
 /// `POST /v1/load?stream=NAME`: a bulk load's batches through a server.
 @Suite("The load API")
 struct LoadAPITests {
-    /// Time that stands still yet "moves by itself" (a machine loading faster than its clock ticks).
-    struct StillClock: SluiceClock { func nowMillis() -> Int64 { 1_704_067_200_000 } }
-
     final class Fixture: @unchecked Sendable {
         let dir = NSTemporaryDirectory() + "sluice-load-api-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         let store: StreamStore
@@ -36,26 +34,10 @@ struct LoadAPITests {
             return (answer.status, try? JSONValue.parse(bytes: answer.body))
         }
 
-        /// Each record's data → its arrival, over every shard.
-        func arrivals(_ stream: String) throws -> [String: Int64] {
-            var out: [String: Int64] = [:]
-            for shard in try store.listShards(streamName: stream).shards {
-                var it: String? = try store.getShardIterator(stream: stream, shardId: shard.shardId, type: .trimHorizon)
-                while let i = it {
-                    let r = try store.getRecords(shardIterator: i, limit: 10000)
-                    for k in 0..<r.records.count { out[String(decoding: r.records.data(k), as: UTF8.self)] = r.records.arrivalMillis(k) }
-                    it = r.records.count == 0 ? nil : r.nextShardIterator
-                }
-            }
-            return out
-        }
+        func arrivals(_ stream: String) throws -> [String: Int64] { try StoreRecords.arrivals(store, stream) }
     }
 
-    static func packed(_ n: Int, _ tag: String) -> PackedRecords {
-        var p = PackedRecords()
-        for i in 0..<n { Array("\(tag)-\(i)".utf8).withUnsafeBytes { p.append(data: $0, partitionKey: "k\(i)") } }
-        return p
-    }
+    static func packed(_ n: Int, _ tag: String) -> PackedRecords { StoreRecords.packed(n, tag) }
 
     /// Each batch is put as a local load's: at a millisecond after every earlier put's to the
     /// stream, however fast they come (PutRecords at the server's clock would share one, and the
