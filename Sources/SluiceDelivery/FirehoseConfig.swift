@@ -214,7 +214,7 @@ public struct FirehoseConfig: Sendable, Equatable {
         // `.` or `..` segment would be a move. Refused where the prefix is written (values of
         // partition keys are escaped where they are used).
         for (template, field) in [(p, "prefix"), (e, "error_prefix")] {
-            let sample = template.evaluate(time: 1_700_000_000_000, keys: Dictionary(uniqueKeysWithValues: template.partitionKeys.map { ($0, "k") }),
+            let sample = template.evaluate(time: 1_700_000_000_000, keys: Dictionary(template.partitionKeys.map { ($0, "k") }, uniquingKeysWith: { a, _ in a }),
                                            errorType: "processing-failed", random: "r")
             if sample.split(separator: "/").contains(where: { $0.utf8.count > 200 }) {
                 throw bad("\(field) has a path segment longer than 200 bytes, which no file system takes as a name")

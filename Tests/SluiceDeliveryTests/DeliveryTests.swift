@@ -167,6 +167,21 @@ struct DeliveryTests {
         #expect(d.counters.recordsDropped == 1 && d.counters.recordsFailed == 1 && d.counters.recordsDelivered == 4)
     }
 
+    /// A prefix may use one partition key twice (it trapped while the prefix was checked, and a
+    /// CreateDeliveryStream or CREATE FIREHOSE with such a prefix took the process down).
+    @Test func aPrefixMayUseAPartitionKeyTwice() throws {
+        let f = try Fixture()
+        f.clock.set(1_718_454_645_123)
+        let c = try f.firehose(["prefix": "!{partitionKeyFromQuery:k}/again=!{partitionKeyFromQuery:k}/", "error_prefix": "err/",
+                                "partition_keys": "k", "newline_delimiter": "true"])
+        let d = try DeliveryStream(config: c, store: f.store, clock: f.clock)
+        d.processor = { batch in batch.map { r in .ok(r, keys: ["k": String(decoding: r.prefix(2), as: UTF8.self)]) } }
+        try f.put(c, ["eu-1", "us-1"])
+        try d.deliverAll()
+        let keys = f.objects(c).keys.sorted()
+        #expect(keys.count == 2 && keys[0].hasPrefix("eu/again=eu/") && keys[1].hasPrefix("us/again=us/"), "\(keys)")
+    }
+
     /// A delivery stream dropped with records buffered (a crash) and opened again delivers each
     /// record exactly once, however many times it is interrupted.
     @Test func interruptedDeliveryResumesWithoutLossOrDuplicates() throws {
