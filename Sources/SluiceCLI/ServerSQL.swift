@@ -6,6 +6,7 @@ import SluiceDelivery
 import SluiceEngine
 import SluiceServer
 import SluiceSQL
+import SluiceStreams
 
 /// The server's engine, shared by its run loop and the SQL API: one lock keeps them apart (the
 /// engine is single-threaded), and every definition and persistent query that the API accepts
@@ -157,7 +158,7 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
                 let text = "SELECT * FROM \(Printer.name(p.name))" + (p.limit.map { " LIMIT \($0)" } ?? "")
                 guard case .query(let q)? = Parser.parse(text).script.statements.first?.kind else { return answer }
                 var o = options
-                o.latest = !p.fromBeginning
+                o.start = p.fromBeginning ? .earliest : .latest
                 return push(q, statementText, o, file: file, span: s.loc.span)
             case .describe(let name):
                 guard let text = engine.describe(name.name) else {
@@ -231,12 +232,12 @@ final class ServerSQL: SQLBackend, @unchecked Sendable {
     /// saying why it ended (`done`: a LIMIT was reached; `server stopping`; `error` with a
     /// message); blank lines while it waits. A client that closes the connection cancels it. It
     /// reads its streams from the start (TRIM_HORIZON), as the REPL does by default, or with
-    /// `"start": "latest"` only what arrives after it starts.
+    /// `"start": "latest"` only what arrives after it starts (`"last N"`: each shard's last N records first).
     private func push(_ q: Query, _ text: String, _ options: SQLOptions, file: SourceFile, span: SourceSpan) -> SQLAnswer {
         let rows = RowBuffer()
         let query: AdHocQuery
         do {
-            query = try engine.startAdHoc(q, latest: options.latest) { rows.add($0) }
+            query = try engine.startAdHoc(q, from: options.start) { rows.add($0) }
         } catch {
             var answer = SQLAnswer()
             for d in error.diagnostics { answer.errors.append(SQLAnswer.error(d, in: file)) }

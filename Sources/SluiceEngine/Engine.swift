@@ -1449,8 +1449,8 @@ public struct EngineEvent: Sendable {
 }
 
 
-/// An ad-hoc SELECT (the REPL's): reads its streams from the start of their retention or from
-/// their latest records, hands rows to a function, keeps no checkpoint, and ends at its LIMIT or
+/// An ad-hoc SELECT (the REPL's): reads its streams from the start of their retention, from
+/// their latest records or from each shard's last few (`ReadStart`), hands rows to a function, keeps no checkpoint, and ends at its LIMIT or
 /// when stopped.
 public final class AdHocQuery {
     let job: Job
@@ -1475,7 +1475,7 @@ public final class AdHocQuery {
 
 extension Engine {
     /// Starts an ad-hoc SELECT in the current catalog (streams declared so far).
-    public func startAdHoc(_ query: Query, latest: Bool, onRows: @escaping ([[Value]]) -> Void) throws(EngineError) -> AdHocQuery {
+    public func startAdHoc(_ query: Query, from start: ReadStart, onRows: @escaping ([[Value]]) -> Void) throws(EngineError) -> AdHocQuery {
         let plan = try planQuery(query, catalog)
         let sources = Engine.sourceNodes(plan)
         guard !sources.isEmpty else { throw EngineError(message: "a query without a source") }
@@ -1483,16 +1483,8 @@ extension Engine {
         adHocCount += 1
         let job = try Job(id: jobs.count + 1, label: "SELECT", plan: plan, sources: sources, sink: CallbackSink(onRows), engine: self,
                           ephemeral: true, application: "sluice-adhoc-\(getpid())-\(adHocCount)")
-        if latest {
-            for input in job.inputs {
-                var at: [String: StreamConsumer.Position] = [:]
-                for s in (try? store.listShards(streamName: input.source.stream.name, filter: .atLatest).shards) ?? [] {
-                    guard let it = try? store.getShardIterator(stream: input.source.stream.name, shardId: s.shardId, type: .latest),
-                          let before = store.sequenceNumber(before: it) else { continue }
-                    at[s.shardId] = .sequenceNumber(before.description)
-                }
-                input.consumer.seek(to: at)
-            }
+        if start != .earliest {
+            for input in job.inputs { input.consumer.seek(to: store.positions(start, stream: input.source.stream.name)) }
         }
         jobs.append(job)
         return AdHocQuery(job: job, columns: plan.schema.map(\.name), emitsChanges: plan.isUpdating)

@@ -1,5 +1,6 @@
 import Foundation
 public import SluiceCore
+public import SluiceStreams
 import SluiceAWS
 
 /// What runs SQL for the server's SQL API (`POST /v1/sql`). The server adapts HTTP to it; what
@@ -19,17 +20,40 @@ public struct SQLOptions: Sendable {
     /// form file sinks write), not an array.
     public var objects = false
     /// `"start": "latest"`: the query reads only records that arrive after it starts (as
-    /// `SET start = 'LATEST'` in the REPL); by default it reads the streams from the start.
-    public var latest = false
+    /// `SET start = 'LATEST'` in the REPL); `"last N"`: each shard's last N records, then what
+    /// arrives (the REPL's `.sample`); by default (`"earliest"`) the streams from the start.
+    public var start: ReadStart = .earliest
     /// `"check": true`: the statements are checked against the server's catalog as `sluice
     /// check` checks a file (names, types, what cannot run as a stream), and nothing runs: the
     /// answer is the diagnostics, or a result per query with its plan.
     public var check = false
-    public init(untilEnd: Bool = false, objects: Bool = false, latest: Bool = false, check: Bool = false) {
+    public init(untilEnd: Bool = false, objects: Bool = false, start: ReadStart = .earliest, check: Bool = false) {
         self.untilEnd = untilEnd
         self.objects = objects
-        self.latest = latest
+        self.start = start
         self.check = check
+    }
+}
+
+extension SQLOptions {
+    /// `"earliest"`, `"latest"` or `"last N"` (N at least 1), as a request's `start` says it.
+    public static func start(_ text: String) -> ReadStart? {
+        let words = text.lowercased().split(separator: " ")
+        switch (words.first, words.count) {
+        case ("earliest", 1): return .earliest
+        case ("latest", 1): return .latest
+        case ("last", 2): return Int(words[1]).flatMap { $0 >= 1 ? .last($0) : nil }
+        default: return nil
+        }
+    }
+
+    /// What `start(_:)` reads.
+    public static func text(of start: ReadStart) -> String {
+        switch start {
+        case .earliest: return "earliest"
+        case .latest: return "latest"
+        case .last(let n): return "last \(n)"
+        }
     }
 }
 
@@ -94,7 +118,12 @@ extension Service {
             text = s
             options.untilEnd = j["until_end"] == .bool(true)
             options.objects = j["rows"]?.stringValue == "objects"
-            options.latest = j["start"]?.stringValue?.lowercased() == "latest"
+            if let given = j["start"] {
+                guard let text = given.stringValue, let start = SQLOptions.start(text) else {
+                    return SQLAnswer(errors: [["id": "api.bad-request", "message": .string("\"start\" is \"earliest\", \"latest\" or \"last N\" (N a positive number), not \(given.serialized())")]]).response
+                }
+                options.start = start
+            }
             options.check = j["check"] == .bool(true)
         }
         return backend.execute(text, options).response

@@ -136,9 +136,46 @@ extension StreamStore {
     /// The sequence number just before where a shard iterator points, nil at the shard's first
     /// position: an AFTER_SEQUENCE_NUMBER iterator on it points at the same place. It is what
     /// SubscribeToShard reports as the continuation before any record was sent.
-    public func sequenceNumber(before shardIterator: String) -> SequenceNumber? {
-        guard let it = ShardIteratorToken.decode(shardIterator), it.position > 0,
+    /// With `by` n: the one n places before where the iterator points (nil when the shard has
+    /// no more than n - 1 records before it: read it from its start).
+    public func sequenceNumber(before shardIterator: String, by n: UInt64 = 1) -> SequenceNumber? {
+        guard let it = ShardIteratorToken.decode(shardIterator), n >= 1, it.position >= n,
               let created = try? withStream(it.streamName, { h in h.shard(it.shardIndex)?.creationSeconds }) else { return nil }
-        return SequenceNumber(shardCreationSeconds: created, shardIndex: it.shardIndex, index: it.position - 1, recordSeconds: created)
+        return SequenceNumber(shardCreationSeconds: created, shardIndex: it.shardIndex, index: it.position - n, recordSeconds: created)
+    }
+}
+
+/// Where a reader that keeps no checkpoint (an ad-hoc SELECT, PRINT, `.sample`) starts on a
+/// stream.
+public enum ReadStart: Sendable, Equatable {
+    /// From the start of the stream's retention.
+    case earliest
+    /// Only records that arrive after it starts.
+    case latest
+    /// Each shard's last n records, then what arrives after: the newest records without reading
+    /// the ones before them.
+    case last(Int)
+}
+
+extension StreamStore {
+    /// Where a reader starting at `start` begins on each shard of `stream`, as positions a
+    /// consumer seeks to (a shard not named is read from its start): none for `.earliest`; for
+    /// `.last(n)` every shard's record n before its end, closed shards too (just after a reshard
+    /// the newest records may be the parents'; `.latest` is `.last(0)`: a closed parent read
+    /// from its start gave a "latest" reader all of its records).
+    public func positions(_ start: ReadStart, stream: String) -> [String: StreamConsumer.Position] {
+        let back: UInt64
+        switch start {
+        case .earliest: return [:]
+        case .latest: back = 1
+        case .last(let n): back = UInt64(max(0, n)) + 1
+        }
+        var at: [String: StreamConsumer.Position] = [:]
+        for s in (try? listShards(streamName: stream).shards) ?? [] {
+            guard let it = try? getShardIterator(stream: stream, shardId: s.shardId, type: .latest),
+                  let before = sequenceNumber(before: it, by: back) else { continue }
+            at[s.shardId] = .sequenceNumber(before.description)
+        }
+        return at
     }
 }

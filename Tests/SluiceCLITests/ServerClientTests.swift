@@ -386,6 +386,16 @@ struct ServerSQLTests {
         let latest = server.raw(Array("POST /v1/sql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8),
                                 until: #"{"end":"done"}"#, timeout: 30)
         #expect(latest.contains(#"{"row":["/z"]}"#) && !latest.contains(#"{"row":["/a"]}"#), "\(latest)")
+        // "start": "last N": each shard's last N records first (the REPL's .sample; of /a, /b, /c
+        // and /z, the last two); a start it
+        // does not know is refused, not read as the default.
+        let lastBody = #"{"sql": "SELECT url FROM clicks", "start": "last 2", "until_end": true}"#
+        let last = server.raw(Array("POST /v1/sql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: \(lastBody.utf8.count)\r\n\r\n\(lastBody)".utf8),
+                              until: #"{"end":"#, timeout: 30)
+        #expect(!last.contains(#"{"row":["/b"]}"#) && last.contains(#"{"row":["/c"]}"#) && last.contains(#"{"row":["/z"]}"#), "\(last)")
+        let typo = #"{"sql": "SELECT url FROM clicks", "start": "lastest"}"#
+        let refused = server.raw(Array("POST /v1/sql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: \(typo.utf8.count)\r\n\r\n\(typo)".utf8))
+        #expect(refused.hasPrefix("HTTP/1.1 400") && refused.contains("api.bad-request") && refused.contains(#"not \"lastest\""#), "\(refused)")
         // That connection is closed now: the server notices (its idle heartbeat fails) and stops the query.
         var queries = ""
         let deadline = Date().addingTimeInterval(20)

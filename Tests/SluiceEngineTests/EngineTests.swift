@@ -440,6 +440,27 @@ struct EngineTests {
         #expect(f.engine.output[1].contains("WindowAggregateExec: size=10000ms advance=4000ms pane=2000ms"))
     }
 
+    /// An ad-hoc query started at `.last(n)` reads each shard's last n records and nothing before
+    /// them (the REPL's `.sample` read the whole stream to keep its last rows: seconds for a few
+    /// million records); a shard with fewer has them all; then what arrives after.
+    @Test func anAdHocQueryFromTheLastRecordsReadsOnlyThem() throws {
+        let f = try EngineFixture()
+        try f.load("CREATE STREAM e (k VARCHAR, n BIGINT) WITH (shards = 2, format = 'json');")
+        for i in 0..<500 { try f.put("e", #"{"k":"a","n":\#(i)}"#, shard: 0, of: 2) }
+        for i in 0..<2 { try f.put("e", #"{"k":"b","n":\#(i)}"#, shard: 1, of: 2) }
+        var rows: [[Value]] = []
+        let (s, _) = Parser.parseStatement("SELECT k, n FROM e")
+        guard case .query(let q)? = s?.kind else { Issue.record("not a query"); return }
+        let query = try f.engine.startAdHoc(q, from: .last(3)) { rows += $0 }
+        while try f.engine.step(query) {}
+        #expect(Set(rows.map { "\($0[0])\($0[1])" }) == ["a497", "a498", "a499", "b0", "b1"])
+        #expect(query.counters.recordsIn == 5)
+        try f.put("e", #"{"k":"a","n":500}"#, shard: 0, of: 2)
+        while try f.engine.step(query) {}
+        #expect(rows.last.map { "\($0[0])\($0[1])" } == "a500")
+        f.engine.stop(query)
+    }
+
     /// A query that would get back what it writes is refused: into the stream it reads, into one
     /// that running queries (or earlier ones of the same script) turn into a stream it reads,
     /// through a view too. Such a query put each row back into its input for ever (a stream grew

@@ -51,6 +51,32 @@ struct ConsumerTests {
         #expect(try drain(again).isEmpty)
     }
 
+    /// A reader starting at `.last(n)` begins n records before each shard's end, closed parents
+    /// too (after a reshard the newest records may be theirs), and reads a shard with fewer from
+    /// its start; `.latest` after every shard's newest record (a closed parent was read from its
+    /// start: all of its records for a reader of "latest"); `.earliest` from the starts.
+    @Test func startingAtTheLastRecordsOfEachShard() throws {
+        let f = try StoreFixture()
+        try f.store.createStream(name: "s", shardCount: 1)
+        for i in 0..<8 { _ = try f.put("s", "k-\(i)", key: "k") }
+        try f.store.splitShard(stream: "s", shardToSplit: "0", newStartingHashKey: "170141183460469231731687303715884105728")
+        for i in 8..<10 { _ = try f.put("s", "k-\(i)", key: "k") }
+        var apps = 0
+        func read(_ start: ReadStart) throws -> [String] {
+            apps += 1
+            let c = try StreamConsumer(store: f.store, stream: "s", application: "app-\(apps)")
+            c.seek(to: f.store.positions(start, stream: "s"))
+            return try drain(c)
+        }
+        #expect(try read(.last(3)) == ["k-5", "k-6", "k-7", "k-8", "k-9"])
+        #expect(try read(.last(100)) == (0..<10).map { "k-\($0)" })
+        #expect(try read(.latest) == [])
+        _ = try f.put("s", "k-10", key: "k")
+        // Per shard: the parent's last, then the child's (the other child has none).
+        #expect(try read(.latest) == [] && read(.last(1)) == ["k-7", "k-10"])
+        #expect(try read(.earliest) == (0..<11).map { "k-\($0)" })
+    }
+
     @Test func explicitCheckpointOfOneShard() throws {
         let f = try StoreFixture()
         try f.store.createStream(name: "s", shardCount: 1)

@@ -33,9 +33,9 @@ final class RemoteReplBackend: ReplBackend {
         return answer["results"]?.arrayValue?.first?["output"]?.stringValue
     }
 
-    func startPush(_ q: Query, _ statement: Statement, _ file: SourceFile, latest: Bool, untilEnd: Bool,
+    func startPush(_ q: Query, _ statement: Statement, _ file: SourceFile, from start: ReadStart, untilEnd: Bool,
                    onRows: @escaping ([[Value]]) -> Void) throws(EngineError) -> any ReplPush {
-        let push = RemotePush(client: client, text: Self.text(of: statement, in: file), untilEnd: untilEnd, latest: latest, onRows: onRows)
+        let push = RemotePush(client: client, text: Self.text(of: statement, in: file), untilEnd: untilEnd, from: start, onRows: onRows)
         // The header (columns) or the refusal comes first.
         let deadline = Date().addingTimeInterval(30)
         while !push.started && push.refusal == nil && !push.finished && Date() < deadline { usleep(5_000) }
@@ -109,10 +109,10 @@ final class RemotePush: ReplPush, @unchecked Sendable {
 
     let endsByItself: Bool
 
-    init(client: APIClient, text: String, untilEnd: Bool, latest: Bool, onRows: @escaping ([[Value]]) -> Void) {
+    init(client: APIClient, text: String, untilEnd: Bool, from start: ReadStart, onRows: @escaping ([[Value]]) -> Void) {
         self.onRows = onRows
         endsByItself = untilEnd
-        let request: JSONValue = ["sql": .string(text), "until_end": .bool(untilEnd), "start": latest ? "latest" : "earliest"]
+        let request: JSONValue = ["sql": .string(text), "until_end": .bool(untilEnd), "start": .string(SQLOptions.text(of: start))]
         Thread { [self] in
             do {
                 let status = try client.streamLines("/v1/sql", json: request) { line in

@@ -184,7 +184,7 @@ final class ReplSession {
                 }
                 let text = "SELECT * FROM \(Printer.name(p.name))" + (p.limit.map { " LIMIT \($0)" } ?? "") + ";"
                 guard case .query(let q)? = Parser.parse(text).script.statements.first?.kind else { break }
-                push(q, statement, file, latest: !p.fromBeginning)
+                push(q, statement, file, from: p.fromBeginning ? .earliest : .latest)
             case .set(let s):
                 set(s.name.name.lowercased(), Engine.optionText(s.value) ?? "")
             case .describe(let name):
@@ -243,11 +243,11 @@ final class ReplSession {
     }
 
     /// Runs a SELECT until its LIMIT, Ctrl-C, or (from a script) the end of what its streams hold.
-    private func push(_ q: Query, _ statement: Statement, _ file: SourceFile, latest: Bool? = nil) {
+    private func push(_ q: Query, _ statement: Statement, _ file: SourceFile, from start: ReadStart? = nil) {
         var view: ResultView? = nil
         let query: any ReplPush
         do {
-            query = try backend.startPush(q, statement, file, latest: latest ?? startLatest, untilEnd: !terminal) { rows in view?.add(rows) }
+            query = try backend.startPush(q, statement, file, from: start ?? (startLatest ? .latest : .earliest), untilEnd: !terminal) { rows in view?.add(rows) }
         } catch {
             report(error, file)
             return
@@ -453,7 +453,8 @@ final class ReplSession {
         guard let statement = parsed.script.statements.first, case .query(let q) = statement.kind else { return }
         var kept: [[Value]] = []
         do {
-            let query = try backend.startPush(q, statement, SourceFile(name: "<input>", text: text), latest: false, untilEnd: true) { rows in
+            // Each shard's last n records: the last n of the stream are among them.
+            let query = try backend.startPush(q, statement, SourceFile(name: "<input>", text: text), from: .last(n), untilEnd: true) { rows in
                 kept += rows
                 if kept.count > n { kept.removeFirst(kept.count - n) }
             }
@@ -469,7 +470,7 @@ final class ReplSession {
             // records are bad seems to end before them.
             var bad = ""
             if let c = query.counters, c.bad > 0 {
-                bad = "; \(c.bad) of its \(c.recordsIn) records do not decode as its columns"
+                bad = "; \(c.bad) of the \(c.recordsIn) records read do not decode as its columns"
                     + (c.topReasons(1).first.map { ", such as: \($0.reason)" } ?? "")
             }
             out.line("(\(kept.count) of the last records of \(stream)\(bad))")

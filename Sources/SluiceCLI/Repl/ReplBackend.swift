@@ -2,6 +2,7 @@ import Foundation
 import SluiceCore
 import SluiceEngine
 import SluiceSQL
+import SluiceStreams
 
 /// What a REPL session runs its statements on: its own engine over the data directory, or the
 /// server that holds the directory (`RemoteReplBackend`). The session (prompt, editing, result
@@ -13,7 +14,7 @@ protocol ReplBackend: AnyObject {
     func describe(_ name: String) -> String?
     /// Starts a push query; its rows go to `onRows` as it is stepped. `untilEnd`: the query is to
     /// end once it has read what its streams hold (a script's SELECT).
-    func startPush(_ q: Query, _ statement: Statement, _ file: SourceFile, latest: Bool, untilEnd: Bool,
+    func startPush(_ q: Query, _ statement: Statement, _ file: SourceFile, from start: ReadStart, untilEnd: Bool,
                    onRows: @escaping ([[Value]]) -> Void) throws(EngineError) -> any ReplPush
     /// Puts a JSON-lines or CSV file into a stream (at its recorded pace, times `pace`); `stop`
     /// is asked between records. The records put.
@@ -63,9 +64,9 @@ final class LocalReplBackend: ReplBackend {
 
     func describe(_ name: String) -> String? { engine.describe(name) }
 
-    func startPush(_ q: Query, _ statement: Statement, _ file: SourceFile, latest: Bool, untilEnd: Bool,
+    func startPush(_ q: Query, _ statement: Statement, _ file: SourceFile, from start: ReadStart, untilEnd: Bool,
                    onRows: @escaping ([[Value]]) -> Void) throws(EngineError) -> any ReplPush {
-        LocalPush(engine: engine, query: try engine.startAdHoc(q, latest: latest, onRows: onRows))
+        LocalPush(engine: engine, query: try engine.startAdHoc(q, from: start, onRows: onRows))
     }
 
     func loadInput(stream: String, path: String, pace: Double?, stop: () -> Bool) throws -> Int {
