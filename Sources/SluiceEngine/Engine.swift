@@ -441,6 +441,7 @@ public final class Engine {
             pending.append(.loadTable(def))
         case .createAlert(let a):
             let (plan, def) = try planAlert(a, cat, s.loc.span)
+            try refuseLoop(plan, writing: .alert(def), pending, span: s.loc.span)
             pending.append(.start(plan, .alert(def), label: "ALERT \(def.name)", text: Engine.oneLine(s)))
         case .createSink(let c):
             var opts: [String: OptionValue] = [:]
@@ -524,13 +525,7 @@ public final class Engine {
                 pending.append(.start(plan, .sink(sink), label: label, text: Engine.oneLine(s)))
             } else if let target = cat.stream(named: name) {
                 if i.byPosition { plan = try Engine.byPosition(plan, into: target, i, rowtime: rowtime) }
-                if let path = loop(writing: target.name, reading: Engine.sourceNodes(plan).map(\.stream.name), startingFirst: pending) {
-                    let how = path.count == 1 ? "it reads \(target.name)" : "queries feed \(path.joined(separator: " → ")), which it reads"
-                    throw EngineError(diagnostics: [Diagnostic(id: "plan.query-loop",
-                                                               message: "this query would write \(target.name), and \(how): each row it writes would come back to it, for ever",
-                                                               span: i.target.loc.span,
-                                                               help: "write to another stream (or drop the query that closes the loop)")])
-                }
+                try refuseLoop(plan, writing: .stream(target), pending, span: i.target.loc.span)
                 if plan.isUpdating, !target.columns.contains(where: { $0.name.lowercased() == ChangeKind.column }) {
                     throw EngineError(diagnostics: [Diagnostic(id: "plan.sink-takes-no-changes",
                                                                message: "stream \(name) has no op column, so it cannot take the changes of an updating query",

@@ -1,3 +1,4 @@
+import SluiceCore
 import SluicePlanner
 
 extension Engine {
@@ -17,8 +18,8 @@ extension Engine {
         for j in jobs where !j.ephemeral && !j.observed(\.done) {
             for written in j.sink.streamsWritten { for input in j.inputs { edge(input.source.stream.name, written) } }
         }
-        for case .start(let plan, .stream(let def), _, _) in pending {
-            for s in Engine.sourceNodes(plan) { edge(s.stream.name, def.name) }
+        for case .start(let plan, let target, _, _) in pending {
+            for written in Engine.streams(writtenBy: target) { for s in Engine.sourceNodes(plan) { edge(s.stream.name, written) } }
         }
         let read = Set(sources.map { $0.lowercased() })
         // Breadth first from the stream written, so the loop named is a shortest one.
@@ -38,5 +39,26 @@ extension Engine {
             }
         }
         return nil
+    }
+
+    /// The streams a query's target puts records into: the stream of an INSERT INTO or CREATE
+    /// STREAM ... AS, an alert's `NOTIFY 'stream:NAME'` targets.
+    static func streams(writtenBy target: Target) -> [String] {
+        switch target {
+        case .stream(let def): return [def.name]
+        case .alert(let def): return def.targets.filter { $0.hasPrefix("stream:") }.map { String($0.dropFirst(7)) }
+        case .sink, .stdout: return []
+        }
+    }
+
+    /// Refuses a query writing `target` from `plan` when that closes a loop (`loop(writing:...)`).
+    func refuseLoop(_ plan: LogicalPlan, writing target: Target, _ pending: [Action], span: SourceSpan?) throws(EngineError) {
+        for written in Engine.streams(writtenBy: target) {
+            guard let path = loop(writing: written, reading: Engine.sourceNodes(plan).map(\.stream.name), startingFirst: pending) else { continue }
+            let how = path.count == 1 ? "it reads \(written)" : "queries feed \(path.joined(separator: " → ")), which it reads"
+            throw EngineError(diagnostics: [Diagnostic(id: "plan.query-loop",
+                                                       message: "this query would write \(written), and \(how): each row it writes would come back to it, for ever",
+                                                       span: span, help: "write to another stream (or drop the query that closes the loop)")])
+        }
     }
 }

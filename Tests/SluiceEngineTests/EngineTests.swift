@@ -498,6 +498,11 @@ struct EngineTests {
         #expect(refusal("DROP QUERY 2;") == nil)
         #expect(refusal("INSERT INTO s SELECT k, v, ts FROM other;") == nil)
         #expect(f.engine.runningQueries.map(\.label) == ["CREATE STREAM counts", "INSERT INTO s"])
+        // An alert's NOTIFY 'stream:...' writes a stream too: into one it reads, or one that
+        // running queries turn into what it reads (s, through INSERT INTO s ... FROM other).
+        #expect(refusal("CREATE ALERT a AS SELECT k, v, ts FROM s FIRE WHEN v > 1 NOTIFY 'stream:s';")?.id == "plan.query-loop")
+        #expect(refusal("CREATE ALERT b AS SELECT k, v, ts FROM s FIRE WHEN v > 1 NOTIFY 'stream:other';")?.message.contains("other → s") == true)
+        #expect(refusal("CREATE ALERT c AS SELECT k, v, ts FROM other FIRE WHEN v > 1 NOTIFY 'stream:counts';") == nil)
     }
 
     /// EXPLAIN n: a running query's line of SHOW QUERIES and its operators, each with the rows
