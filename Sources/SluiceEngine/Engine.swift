@@ -522,6 +522,7 @@ public final class Engine {
             }
             let label = i.pump.map { "PUMP \($0.name)" } ?? "INSERT INTO \(name)"
             if let sink = sinkDefs[name.lowercased()] {
+                try refuseLoop(plan, writing: .sink(sink), pending, span: i.target.loc.span)
                 pending.append(.start(plan, .sink(sink), label: label, text: Engine.oneLine(s)))
             } else if let target = cat.stream(named: name) {
                 if i.byPosition { plan = try Engine.byPosition(plan, into: target, i, rowtime: rowtime) }
@@ -551,6 +552,7 @@ public final class Engine {
             var def = StreamDefinition(name: c.name.name, columns: plan.schema.enumerated().filter { $0.offset != arrival }.map { ColumnDefinition(name: $0.element.name, type: $0.element.type) },
                                        watermark: time.map { ($0.column, $0.delayMillis) }, options: options, span: s.loc.span)
             def.timeOrigin = time?.origin ?? "processing time: ROWTIME, when a row reached the stream"
+            try refuseLoop(plan, writing: .stream(def), pending, span: s.loc.span)
             cat.add(def)
             pending.append(.ensureStream(def))
             pending.append(.start(plan, .stream(def), label: "CREATE STREAM \(def.name)", text: Engine.oneLine(s)))
@@ -567,6 +569,7 @@ public final class Engine {
             cat.addView(v.name.name, v.query)
         case .query(let q):
             let plan = try planQuery(q, cat)
+            try refuseLoop(plan, writing: .stdout, pending, span: s.loc.span)
             pending.append(.start(plan, .stdout, label: "SELECT", text: Engine.oneLine(s)))
         case .drop(let d) where d.kind != .query:
             try prepareDrop(d, s.loc.span, &cat, &sinkDefs, &pending)

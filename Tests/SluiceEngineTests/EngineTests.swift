@@ -505,6 +505,28 @@ struct EngineTests {
         #expect(refusal("CREATE ALERT c AS SELECT k, v, ts FROM other FIRE WHEN v > 1 NOTIFY 'stream:counts';") == nil)
     }
 
+    /// Late records sent to another stream (`late_records`) that running queries put back into
+    /// the stream they came from would be late again there, for ever: a query reading that
+    /// stream is refused too, whatever it writes; without the query that closes the loop it runs.
+    @Test func lateRecordsThatWouldComeBackAreALoop() throws {
+        let f = try EngineFixture()
+        try f.load("""
+            CREATE STREAM late (k VARCHAR, v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (format = 'json');
+            CREATE STREAM s (k VARCHAR, v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (format = 'json', late_records = 'late');
+            CREATE SINK out WITH (type = 'file', path = '$DIR/out.jsonl');
+            """)
+        func refusal(_ sql: String) -> Diagnostic? {
+            do { try f.load(sql); return nil } catch let e as EngineError { return e.diagnostics.first } catch { return nil }
+        }
+        #expect(refusal("INSERT INTO out SELECT k, v FROM s;") == nil)  // nothing puts late records back yet
+        #expect(refusal("INSERT INTO s SELECT k, v, ts FROM late;")?.id == "plan.query-loop")  // query 1 reads s, its late records go to late
+        #expect(refusal("DROP QUERY 1;") == nil)
+        #expect(refusal("INSERT INTO s SELECT k, v, ts FROM late;") == nil)
+        let d = refusal("INSERT INTO out SELECT k, v FROM s;")
+        #expect(d?.message == "this query's late records go to late (late_records), and queries feed late → s, which it reads: each would come back to it late, for ever", "\(String(describing: d))")
+        #expect(refusal("SELECT k FROM s;")?.id == "plan.query-loop")
+    }
+
     /// EXPLAIN n: a running query's line of SHOW QUERIES and its operators, each with the rows
     /// that entered it (what a filter let through is what the window took), its source with the
     /// records read; a number that runs nothing is refused with the numbers that run.
