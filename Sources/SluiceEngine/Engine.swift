@@ -1447,9 +1447,9 @@ public struct EngineEvent: Sendable {
 }
 
 
-/// An ad-hoc SELECT (the REPL's): reads its streams from the start of their retention, from
-/// their latest records or from each shard's last few (`ReadStart`), hands rows to a function, keeps no checkpoint, and ends at its LIMIT or
-/// when stopped.
+/// An ad-hoc SELECT (the REPL's, the SQL API's push queries): reads its streams from the start
+/// of their retention, from their latest records or from each shard's last few (`ReadStart`),
+/// hands rows to a function, keeps no checkpoint, and ends at its LIMIT or when stopped.
 public final class AdHocQuery {
     let job: Job
     /// The result's column names.
@@ -1477,6 +1477,8 @@ extension Engine {
         let plan = try planQuery(query, catalog)
         let sources = Engine.sourceNodes(plan)
         guard !sources.isEmpty else { throw EngineError(message: "a query without a source") }
+        // Its late records may go to another stream, as a file's SELECT's do.
+        try refuseLoop(plan, writing: .stdout, [], span: nil)
         try ensureBuiltIn(sources)
         adHocCount += 1
         let job = try Job(id: jobs.count + 1, label: "SELECT", plan: plan, sources: sources, sink: CallbackSink(onRows), engine: self,

@@ -16,7 +16,7 @@ extension Engine {
         }
         for j in jobs where !j.ephemeral && !j.observed(\.done) {
             for written in j.sink.streamsWritten { for input in j.inputs { edge(input.source.stream.name, written) } }
-            for input in j.inputs where input.latePolicy != "drop" && input.latePolicy != "error_stream" { edge(input.source.stream.name, input.latePolicy) }
+            for input in j.inputs { if let late = lateStream(of: input.source.stream) { edge(input.source.stream.name, late) } }
         }
         for case .start(let plan, let target, _, _) in pending {
             let sources = Engine.sourceNodes(plan).map(\.stream)
@@ -54,7 +54,8 @@ extension Engine {
     }
 
     /// The stream a stream's `late_records` sends the late records of the queries reading it to,
-    /// by its declared name (as `JobInput.latePolicy` has it).
+    /// by its declared name (as `JobInput.latePolicy` has it); nil when they are dropped or go to
+    /// the error stream.
     func lateStream(of def: StreamDefinition) -> String? {
         guard let l = Engine.text(def.options["late_records"]), l != "drop", l != "error_stream" else { return nil }
         return catalog.stream(named: l)?.name ?? l
@@ -64,8 +65,8 @@ extension Engine {
     /// through the stream it writes, or through the streams its sources send late records to
     /// (records put back into a stream behind its watermark are late again, for ever).
     func refuseLoop(_ plan: LogicalPlan, writing target: Target, _ pending: [Action], span: SourceSpan?) throws(EngineError) {
-        let reads = Engine.sourceNodes(plan).map(\.stream.name)
-        let lateStreams = Engine.sourceNodes(plan).compactMap { lateStream(of: $0.stream) }
+        let sources = Engine.sourceNodes(plan).map(\.stream)
+        let reads = sources.map(\.name), lateStreams = sources.compactMap(lateStream(of:))
         for (written, late) in Engine.streams(writtenBy: target).map({ ($0, false) }) + lateStreams.map({ ($0, true) }) {
             guard let path = loop(writing: written, reading: reads, startingFirst: pending) else { continue }
             let how = path.count == 1 ? "it reads \(written)" : "queries feed \(path.joined(separator: " → ")), which it reads"

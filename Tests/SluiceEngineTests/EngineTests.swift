@@ -525,6 +525,10 @@ struct EngineTests {
         let d = refusal("INSERT INTO out SELECT k, v FROM s;")
         #expect(d?.message == "this query's late records go to late (late_records), and queries feed late → s, which it reads: each would come back to it late, for ever", "\(String(describing: d))")
         #expect(refusal("SELECT k FROM s;")?.id == "plan.query-loop")
+        // The REPL's and the SQL API's SELECT alike.
+        let (st, _) = Parser.parseStatement("SELECT k FROM s")
+        guard case .query(let q)? = st?.kind else { Issue.record("not a query"); return }
+        #expect(throws: EngineError.self) { _ = try f.engine.startAdHoc(q, from: .earliest) { _ in } }
     }
 
     /// EXPLAIN n: a running query's line of SHOW QUERIES and its operators, each with the rows
