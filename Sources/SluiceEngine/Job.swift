@@ -345,11 +345,14 @@ final class Job {
         let now = engine.clock.nowMillis()
         // Records that arrived while this step was reading wait for the next one, on every
         // shard alike, so that a later record of one shard is never taken before an earlier one
-        // of another that the step's read of it came too soon to see. A put takes its arrival
-        // under the stream's lock, and a read waits for that lock: a put that one shard's read
-        // missed and another's saw arrived at or after the step began. So a clock that moves
-        // holds back the step's own millisecond too (a put may be landing in it now).
+        // of another that the step's read of it came too soon to see. A put that one shard's
+        // read missed and another's saw either took its arrival after the step began, or was
+        // being written when the step asked the store (after reading the clock) which puts are
+        // in flight: its records arrive at or after `inFlight`. So a clock that moves holds back
+        // the step's own millisecond too (a put may be landing in it now), and every record from
+        // the earliest arrival of a put still being written waits.
         let pollStart = now
+        let inFlight = engine.store.arrivalsInFlight ?? .max
         let current = engine.clock.movesByItself
         var polled: [[StreamConsumer.ShardRecords]] = []
         var before: [[String: StreamConsumer.Position]] = []
@@ -383,7 +386,7 @@ final class Job {
                 // reads' own limits order them.)
                 let local = !inputs[reads[k].input].remote
                 func waits(_ a: Int64) -> Bool {
-                    (local && (a > pollStart || (current && a == pollStart))) || limits.contains { $0.read != k && (a > $0.arrival || (a == $0.arrival && k > $0.read)) }
+                    (local && (a > pollStart || (current && a == pollStart) || a >= inFlight)) || limits.contains { $0.read != k && (a > $0.arrival || (a == $0.arrival && k > $0.read)) }
                 }
                 while n > 0 && waits(r.records.arrivalMillis(n - 1)) { n -= 1 }
                 if n < keep[k] {

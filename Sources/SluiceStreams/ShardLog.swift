@@ -101,15 +101,21 @@ public struct RecordBatch: Sendable {
 }
 
 /// The append-only log of one shard: a directory of segments (see `SegmentFormat`).
-/// Thread-safe: every method takes the log's lock. Lock order: a stream's lock before its logs' locks.
+/// Thread-safe. `lock` guards what readers see: the segments, their committed sizes and indexes,
+/// the next index. An append builds, checksums and writes its frames past the committed end
+/// holding only `appendLock` (one append at a time), then publishes them under `lock`: readers
+/// never wait for a write, and never see a frame before it is whole in the file. Whatever else
+/// changes the segments (trimming, destroying, raising the next index) holds both. Lock order: a
+/// stream's lock before its logs' locks, `appendLock` before `lock`.
 final class ShardLog: @unchecked Sendable {
     let directory: String
     private let lock = NSLock()
+    private let appendLock = NSLock()
     private var segments: [Segment] = []
     /// The sequence index the next record gets.
-    private(set) var nextIndex: UInt64 = 0
+    private var _nextIndex: UInt64 = 0
     /// Arrival time of the newest record (arrivals never go backwards within a shard).
-    private(set) var lastArrival: Int64 = 0
+    private var _lastArrival: Int64 = 0
     private let segmentBytes: Int
     private let mapSegments: Bool
     private let writeBuffer = ByteBuffer()
@@ -120,6 +126,9 @@ final class ShardLog: @unchecked Sendable {
     private var cursorNext = 0
     /// The mean size of the frames the last read went over: how much the next read asks for.
     private var meanFrameBytes = 256
+
+    /// The sequence index the next record gets.
+    var nextIndex: UInt64 { lock.locked { _nextIndex } }
 
     /// Opens (or creates) the log in `directory`, repairing a torn tail in the newest segment.
     init(directory: String, segmentBytes: Int, mapSegments: Bool = true, create: Bool) throws(StreamError) {
@@ -162,8 +171,8 @@ final class ShardLog: @unchecked Sendable {
             i += 1
         }
         if let last = segments.last {
-            nextIndex = last.count > 0 ? max(last.lastIndex + 1, last.base) : last.base
-            lastArrival = segments.last(where: { $0.count > 0 })?.lastArrival ?? 0
+            _nextIndex = last.count > 0 ? max(last.lastIndex + 1, last.base) : last.base
+            _lastArrival = segments.last(where: { $0.count > 0 })?.lastArrival ?? 0
         } else {
             segments.append(try Segment.create(directory: directory, base: 0))
         }
@@ -204,81 +213,108 @@ final class ShardLog: @unchecked Sendable {
 
     /// Raises the next index so that the next record's index is at least `index`.
     func ensureNextIndex(atLeast index: UInt64) {
-        lock.locked { if nextIndex < index { nextIndex = index } }
+        appendLock.locked { lock.locked { if _nextIndex < index { _nextIndex = index } } }
     }
 
     /// Appends records in order, each at the arrival time it asks for (`PutSource.arrival`), else
     /// at `now`, clamped so arrivals never go back. Returns the index of the first record and the
     /// arrival of each (`arrivals`, empty when all took `arrival`); the records get consecutive
-    /// indexes. Nothing is acknowledged unless the bytes reached the file: on a write error the
-    /// log is left as it was and the error is thrown.
+    /// indexes. Nothing is acknowledged, or seen by readers, unless the bytes reached the file: on
+    /// a write error the log is left as it was and the error is thrown.
     func append(entries: some PutSource, positions: some Collection<Int>, arrival now: Int64,
                 syncNow: Bool) throws(StreamError) -> (first: UInt64, arrival: Int64, arrivals: [Int64]) {
-        lock.lock()
-        defer { lock.unlock() }
-        var arrival = max(now, lastArrival)
+        appendLock.lock()
+        defer { appendLock.unlock() }
+        // Only appends (holding `appendLock`) change the next index, the last arrival, the newest
+        // segment and its size: they are read here without `lock`.
+        var arrival = max(now, _lastArrival)
         let own = positions.first.map { entries.arrival($0) != nil } ?? false
         var arrivals: [Int64] = []
         if own {
-            arrival = lastArrival
+            arrival = _lastArrival
             arrivals.reserveCapacity(positions.count)
         }
-        let first = nextIndex
+        let first = _nextIndex
         var index = first
-        var seg = segments[segments.count - 1]
-        let startSize = seg.size
+        // The segments this append writes: the newest, and any it rolls over to.
+        var written = [Written(segment: segments[segments.count - 1], isNew: false)]
         writeBuffer.count = 0
         var pending: [(index: UInt64, offset: Int, arrival: Int64)] = []
         pending.reserveCapacity(positions.count)
-        var rolledFrom: [Segment] = []
-        for p in positions {
-            let keyLen = entries.keyCount(p)
-            let payloadLen = SegmentFormat.payloadFixedBytes + keyLen + entries.dataCount(p)
-            let frameLen = SegmentFormat.frameHeaderBytes + payloadLen
-            if seg.size + writeBuffer.count + frameLen > segmentBytes && (seg.count > 0 || writeBuffer.count > 0) {
-                // Seal this segment and begin the next one at this record's index.
-                try flush(seg, pending: &pending, startSize: rolledFrom.isEmpty ? startSize : SegmentFormat.headerBytes)
-                let next = try Segment.create(directory: directory, base: index)
-                rolledFrom.append(seg)
-                segments.append(next)
-                seg = next
+        do throws(StreamError) {
+            for p in positions {
+                let keyLen = entries.keyCount(p)
+                let payloadLen = SegmentFormat.payloadFixedBytes + keyLen + entries.dataCount(p)
+                let frameLen = SegmentFormat.frameHeaderBytes + payloadLen
+                let w = written[written.count - 1]
+                if w.end + writeBuffer.count + frameLen > segmentBytes && (w.segment.count > 0 || writeBuffer.count > 0) {
+                    // Seal this segment and begin the next one at this record's index.
+                    try flush(&written[written.count - 1], pending: &pending)
+                    written.append(Written(segment: try Segment.create(directory: directory, base: index), isNew: true))
+                }
+                if own {
+                    arrival = max(arrival, entries.arrival(p) ?? now)
+                    arrivals.append(arrival)
+                }
+                pending.append((index, written[written.count - 1].end + writeBuffer.count, arrival))
+                let dst = writeBuffer.grow(by: frameLen)
+                dst.storeBytes(of: UInt32(payloadLen).littleEndian, toByteOffset: 0, as: UInt32.self)
+                dst.storeBytes(of: index.littleEndian, toByteOffset: 8, as: UInt64.self)
+                dst.storeBytes(of: UInt64(bitPattern: arrival).littleEndian, toByteOffset: 16, as: UInt64.self)
+                dst.storeBytes(of: UInt16(keyLen).littleEndian, toByteOffset: 24, as: UInt16.self)
+                let keyDst = dst + SegmentFormat.frameHeaderBytes + SegmentFormat.payloadFixedBytes
+                entries.withRecord(p) { key, data in
+                    if keyLen > 0 { keyDst.copyMemory(from: key.baseAddress!, byteCount: keyLen) }
+                    if data.count > 0 { (keyDst + keyLen).copyMemory(from: data.baseAddress!, byteCount: data.count) }
+                }
+                index += 1  // (its checksum goes in as the frames are flushed, four at a time)
             }
-            if own {
-                arrival = max(arrival, entries.arrival(p) ?? now)
-                arrivals.append(arrival)
+            try flush(&written[written.count - 1], pending: &pending)
+        } catch {
+            // Back to the committed ends; segments begun here go.
+            for w in written {
+                if w.isNew { unlink(w.segment.path) } else { _ = ftruncate(w.segment.fd, off_t(w.segment.size)) }
             }
-            pending.append((index, seg.size + writeBuffer.count, arrival))
-            let dst = writeBuffer.grow(by: frameLen)
-            dst.storeBytes(of: UInt32(payloadLen).littleEndian, toByteOffset: 0, as: UInt32.self)
-            dst.storeBytes(of: index.littleEndian, toByteOffset: 8, as: UInt64.self)
-            dst.storeBytes(of: UInt64(bitPattern: arrival).littleEndian, toByteOffset: 16, as: UInt64.self)
-            dst.storeBytes(of: UInt16(keyLen).littleEndian, toByteOffset: 24, as: UInt16.self)
-            let keyDst = dst + SegmentFormat.frameHeaderBytes + SegmentFormat.payloadFixedBytes
-            entries.withRecord(p) { key, data in
-                if keyLen > 0 { keyDst.copyMemory(from: key.baseAddress!, byteCount: keyLen) }
-                if data.count > 0 { (keyDst + keyLen).copyMemory(from: data.baseAddress!, byteCount: data.count) }
-            }
-            index += 1  // (its checksum goes in as the frames are flushed, four at a time)
+            writeBuffer.count = 0
+            throw error
         }
-        try flush(seg, pending: &pending, startSize: rolledFrom.isEmpty ? startSize : SegmentFormat.headerBytes)
-        sealedUnsynced.append(contentsOf: rolledFrom)
         if syncNow {
-            for s in rolledFrom { _ = fdatasync(s.fd) }
-            _ = fdatasync(seg.fd)
-        } else {
-            seg.dirty = true
+            for w in written { _ = fdatasync(w.segment.fd) }
         }
-        nextIndex = index
-        lastArrival = arrival
+        // Publish: readers see the frames from here on.
+        lock.locked {
+            for w in written {
+                for (idx, off, arrival) in w.frames { w.segment.noteFrame(index: idx, arrival: arrival, offset: off) }
+                w.segment.size = w.end
+                if w.isNew { segments.append(w.segment) }
+            }
+            sealedUnsynced.append(contentsOf: written.dropLast().map(\.segment))
+            if !syncNow { written[written.count - 1].segment.dirty = true }
+            _nextIndex = index
+            _lastArrival = arrival
+        }
         return (first, arrival, arrivals)
     }
 
-    /// Writes the buffered frames to `seg` and indexes them; on failure truncates back to `startSize`.
-    private func flush(_ seg: Segment, pending: inout [(index: UInt64, offset: Int, arrival: Int64)],
-                       startSize: Int) throws(StreamError) {
+    /// A segment an append writes to: its frames written so far (not yet published) and where
+    /// they end.
+    private struct Written {
+        let segment: Segment
+        let isNew: Bool
+        var end: Int
+        var frames: [(index: UInt64, offset: Int, arrival: Int64)] = []
+        init(segment: Segment, isNew: Bool) {
+            self.segment = segment
+            self.isNew = isNew
+            end = segment.size
+        }
+    }
+
+    /// Checksums the buffered frames and writes them at `w`'s end; they join `w.frames`.
+    private func flush(_ w: inout Written, pending: inout [(index: UInt64, offset: Int, arrival: Int64)]) throws(StreamError) {
         guard writeBuffer.count > 0 else { return }
         // Each buffered frame's checksum of its payload, four frames side by side.
-        let base = writeBuffer.base, at = seg.size
+        let base = writeBuffer.base, at = w.end
         func payload(_ k: Int) -> UnsafeRawBufferPointer {
             let frame = base + (pending[k].offset - at)
             return UnsafeRawBufferPointer(start: frame + SegmentFormat.frameHeaderBytes, count: Int(UInt32(littleEndian: frame.loadUnaligned(as: UInt32.self))))
@@ -294,15 +330,10 @@ final class ShardLog: @unchecked Sendable {
             seal(k, CRC32C.checksum(payload(k)))
             k += 1
         }
-        do throws(StreamError) {
-            try writeAll(fd: seg.fd, bytes: UnsafeRawBufferPointer(start: writeBuffer.base, count: writeBuffer.count),
-                         at: seg.size, path: seg.path)
-        } catch {
-            _ = ftruncate(seg.fd, off_t(seg.size))
-            throw error
-        }
-        for (idx, off, arrival) in pending { seg.noteFrame(index: idx, arrival: arrival, offset: off) }
-        seg.size += writeBuffer.count
+        try writeAll(fd: w.segment.fd, bytes: UnsafeRawBufferPointer(start: writeBuffer.base, count: writeBuffer.count),
+                     at: w.end, path: w.segment.path)
+        w.frames.append(contentsOf: pending)
+        w.end += writeBuffer.count
         writeBuffer.count = 0
         pending.removeAll(keepingCapacity: true)
     }
@@ -339,11 +370,16 @@ final class ShardLog: @unchecked Sendable {
     /// (trimmed by retention), up to `limit` records and `maxBytes` of keys and data.
     func read(from position: UInt64, limit: Int, maxBytes: Int, minArrival: Int64,
               shardName: String) throws(StreamError) -> ReadOutcome {
-        lock.lock()
-        defer { lock.unlock() }
-        guard var (segPos, offset) = cursor(for: position) ?? locate(position) else {
+        // Where to begin and what the segments were, under the lock; the frames are then read
+        // without it (committed bytes do not change, and appends publish only whole frames), so
+        // an append never waits for a read, nor a read for an append's write.
+        let (start, segments, perFrame) = lock.locked { (cursor(for: position) ?? locate(position), self.segments, meanFrameBytes) }
+        guard var (segPos, offset) = start else {
             return ReadOutcome(batch: .empty, nextPosition: position, nextArrival: nil, reachedEnd: true)
         }
+        // Read positions to remember for the next read, noted under the lock at the end.
+        var remembered: [(position: UInt64, base: UInt64, offset: Int)] = []
+        func remember(position: UInt64, base: UInt64, offset: Int) { remembered.append((position, base, offset)) }
         var buffer: [UInt8] = []
         var mapped: (file: MappedFile, from: Int, to: Int)? = nil
         var entries: [RecordBatch.Entry] = []
@@ -353,7 +389,6 @@ final class ShardLog: @unchecked Sendable {
         var nextArrival: Int64? = nil
         // Read about what the limit needs, by the frames' mean size so far: bytes read past the
         // last record returned are read again by the next call.
-        let perFrame = meanFrameBytes
         func estimate(_ frames: Int) -> Int { min(16 << 20, max(4096, min(frames, 1 << 20) * perFrame + perFrame / 2 + 512)) }
         var chunk = estimate(limit)
         var framesSeen = 0, bytesSeen = 0
@@ -430,10 +465,14 @@ final class ShardLog: @unchecked Sendable {
             return (consumed, false)
         }
 
+        var committed = 0
         outer: while segPos < segments.count {
             let seg = segments[segPos]
-            let committed = seg.size
-            if mapSegments, offset < committed, let file = seg.mapping(through: committed, reserve: segmentBytes) {
+            let mapping: MappedFile?
+            (committed, mapping) = lock.locked {
+                (seg.size, mapSegments && offset < seg.size ? seg.mapping(through: seg.size, reserve: segmentBytes) : nil)
+            }
+            if let file = mapping {
                 // The frames where they lie in the segment's mapping: nothing copied.
                 let (consumed, over) = try frames(UnsafeRawBufferPointer(rebasing: file.bytes[0..<committed]), from: offset,
                                                   fileOffset: offset, seg, committed: committed)
@@ -469,14 +508,17 @@ final class ShardLog: @unchecked Sendable {
                 // A read's records come from one segment (one buffer or one mapping): the next
                 // read goes on from the next segment.
                 let next = segments[segPos]
-                if next.count > 0 { nextArrival = next.firstArrival }
+                if let first = lock.locked({ next.count > 0 ? next.firstArrival : nil }) { nextArrival = first }
                 remember(position: nextPosition, base: next.base, offset: offset)
                 break outer
             }
         }
-        if framesSeen > 0 { meanFrameBytes = max(64, (bytesSeen + framesSeen / 2) / framesSeen) }
         if reachedEnd, let last = segments.last {
-            remember(position: nextPosition, base: last.base, offset: last.size)
+            remember(position: nextPosition, base: last.base, offset: committed)
+        }
+        lock.locked {
+            if framesSeen > 0 { meanFrameBytes = max(64, (bytesSeen + framesSeen / 2) / framesSeen) }
+            for r in remembered { self.remember(position: r.position, base: r.base, offset: r.offset) }
         }
         let batch = mapped.map { RecordBatch(mapped: MappedRange(file: $0.file, from: $0.from, to: $0.to), entries: entries) }
             ?? RecordBatch(buffer: buffer, entries: entries)
@@ -579,7 +621,7 @@ final class ShardLog: @unchecked Sendable {
     func firstIndex(arrivedAtOrAfter millis: Int64) -> UInt64 {
         lock.lock()
         defer { lock.unlock() }
-        guard let i = segments.firstIndex(where: { $0.count > 0 && $0.lastArrival >= millis }) else { return nextIndex }
+        guard let i = segments.firstIndex(where: { $0.count > 0 && $0.lastArrival >= millis }) else { return _nextIndex }
         let seg = segments[i]
         if seg.firstArrival >= millis { return seg.firstIndex }
         var lo = 0, hi = seg.sparse.count - 1
@@ -590,7 +632,7 @@ final class ShardLog: @unchecked Sendable {
         let off = walk(seg, from: seg.sparse[lo].offset) { _, arrival in arrival >= millis }
         var header = [UInt8](repeating: 0, count: 16)
         let n = header.withUnsafeMutableBytes { pread(seg.fd, $0.baseAddress, 16, off_t(off)) }
-        return n == 16 ? header.loadLE(UInt64.self, at: 8) : nextIndex
+        return n == 16 ? header.loadLE(UInt64.self, at: 8) : _nextIndex
     }
 
     // MARK: Retention
@@ -600,10 +642,12 @@ final class ShardLog: @unchecked Sendable {
     /// Returns the number of records removed.
     @discardableResult
     func trim(before horizon: Int64) throws(StreamError) -> Int {
+        appendLock.lock()
+        defer { appendLock.unlock() }
         lock.lock()
         defer { lock.unlock() }
         if let last = segments.last, last.count > 0, last.lastArrival < horizon {
-            segments.append(try Segment.create(directory: directory, base: nextIndex))
+            segments.append(try Segment.create(directory: directory, base: _nextIndex))
         }
         var removed = 0
         while segments.count > 1, segments[0].count == 0 || segments[0].lastArrival < horizon {
@@ -618,11 +662,11 @@ final class ShardLog: @unchecked Sendable {
 
     /// Removes the whole log from disk (an expired or deleted shard).
     func destroy() {
-        lock.locked {
+        appendLock.locked { lock.locked {
             segments.removeAll()
             sealedUnsynced.removeAll()
             try? FileManager.default.removeItem(atPath: directory)
-        }
+        } }
     }
 }
 

@@ -135,6 +135,10 @@ struct StreamMeta: Sendable {
 /// Every field is guarded by `lock`; the lock order is store, then stream, then shard log.
 final class StreamHandle: @unchecked Sendable {
     let lock = NSLock()
+    /// Held by a write for its whole length, and by whatever changes which shards are open or
+    /// removes them (reshards, deletion), so that a write's routes and logs stay valid while it
+    /// writes without `lock`. Lock order: `writeLock` before `lock`.
+    let writeLock = NSLock()
     let directory: String
     var meta: StreamMeta
     var logs: [UInt32: ShardLog] = [:]

@@ -103,17 +103,38 @@ extension StreamStore {
         }
     }
 
-    /// Routes records to open shards and appends each shard's share with one write.
+    /// Routes records to open shards and appends each shard's share with one write. Writes to a
+    /// stream go one at a time (its `writeLock`, which reshards and deletion take too), but hold
+    /// the stream's lock only to route and to count: readers are not held up while the records
+    /// are checksummed and written.
     private func write(_ name: String, _ records: some PutSource, hashes: [UInt128?], minimum: SequenceNumber?,
                        singleRecord: Bool, ownMillisecond: Bool = false) throws(StreamError) -> PutRecordsResult {
         let h = try handle(name)
+        h.writeLock.lock()
+        defer { h.writeLock.unlock() }
+        let n = records.count
+        // Each record's hash key, before any lock is held (a stream of one shard needs none).
+        var hashes = hashes
+        if h.openCount.load(ordering: .relaxed) > 1 {
+            for i in 0..<n where hashes[i] == nil { hashes[i] = records.withRecord(i) { key, _ in MD5.hashKey(key) } }
+        }
+        var results = [PutRecordsResultEntry?](repeating: nil, count: n)
+        // The earliest arrival a record asks for itself (a replay's recorded times).
+        var own: Int64? = nil
+        if n > 0 && records.arrival(0) != nil {
+            for i in 0..<n { if let a = records.arrival(i) { own = min(own ?? a, a) } }
+        }
+        // Under the stream's lock: the checks, the routes, the throughput limits, the logs.
         h.lock.lock()
-        defer { h.lock.unlock() }
+        var locked = true
+        defer { if locked { h.lock.unlock() } }
         guard !h.deleted else { throw notFound(name) }
-        let now = clock.nowMillis()
+        // The put's time, and its place among the puts in flight until every share is written.
+        let (token, now) = putsInFlight.begin(earliest: own) { clock.nowMillis() }
+        defer { putsInFlight.end(token) }
         // The arrival the records take (each shard's log keeps its arrivals from going back).
         var stamp = now
-        if ownMillisecond && clock.movesByItself && records.count > 0 && records.arrival(0) == nil && h.lastPutArrival != .min {
+        if ownMillisecond && clock.movesByItself && n > 0 && records.arrival(0) == nil && h.lastPutArrival != .min {
             stamp = max(now, h.lastPutArrival + 1)
         }
         try requireCreated(h, now: now)
@@ -121,14 +142,12 @@ extension StreamStore {
         if h.meta.mode == .onDemand { try scaleOnDemandIfNeeded(h, now: now) }
 
         // Route.
-        let n = records.count
         var slot = [Int](repeating: 0, count: n)
         if h.routes.count > 1 {
             for i in 0..<n {
                 slot[i] = h.route(hashes[i] ?? records.withRecord(i) { key, _ in MD5.hashKey(key) })
             }
         }
-        var results = [PutRecordsResultEntry?](repeating: nil, count: n)
         // Throughput limits (provisioned streams, when enforced).
         if configuration.enforceThroughputLimits && h.meta.mode == .provisioned {
             for i in 0..<n {
@@ -150,16 +169,27 @@ extension StreamStore {
         } else {
             for i in 0..<n where results[i] == nil { groups[slot[i]].append(i) }
         }
-        var written = 0, writtenBytes = 0
+        var shares: [(meta: ShardMeta, log: Result<ShardLog, StreamError>, positions: [Int])] = []
         for (g, positions) in groups.enumerated() where !positions.isEmpty {
-            let shard = h.routes[g].index
-            guard let meta = h.shard(shard) else { continue }
+            guard let meta = h.shard(h.routes[g].index) else { continue }
+            shares.append((meta, Result { () throws(StreamError) in
+                try h.log(meta.index, segmentBytes: configuration.segmentBytes, mapSegments: configuration.mapSegments)
+            }, positions))
+        }
+        h.lock.unlock()
+        locked = false
+        beforeWritingShares?()
+
+        // The writes, each shard's share at once (no other write of this stream runs meanwhile).
+        var written = 0, writtenBytes = 0, lastArrival = Int64.min
+        for (meta, log, positions) in shares {
+            let shard = meta.index
             do throws(StreamError) {
-                let log = try h.log(shard, segmentBytes: configuration.segmentBytes, mapSegments: configuration.mapSegments)
+                let log = try log.get()
                 if let m = minimum { bumpForOrdering(log, shard: meta, minimum: m) }
                 let (first, arrival, arrivals) = try log.append(entries: records, positions: positions, arrival: stamp,
                                                                 syncNow: configuration.fsync == .always)
-                h.lastPutArrival = max(h.lastPutArrival, arrival)
+                lastArrival = max(lastArrival, arrival)
                 let created = meta.creationSeconds
                 let recordSeconds = UInt64(max(0, arrival) / 1000)
                 for (k, p) in positions.enumerated() {
@@ -175,9 +205,12 @@ extension StreamStore {
                 for p in positions { results[p] = .failure(code: .internalFailure, message: "Internal Service Failure") }
             }
         }
-        h.incomingRecords += Int64(written)
-        h.incomingBytes += Int64(writtenBytes)
-        h.writeHistory.note(records: written, bytes: writtenBytes, at: now)
+        h.lock.locked {
+            h.lastPutArrival = max(h.lastPutArrival, lastArrival)
+            h.incomingRecords += Int64(written)
+            h.incomingBytes += Int64(writtenBytes)
+            h.writeHistory.note(records: written, bytes: writtenBytes, at: now)
+        }
         return PutRecordsResult(records: results.map { $0! })
     }
 

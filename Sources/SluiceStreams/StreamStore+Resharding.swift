@@ -9,7 +9,7 @@ extension StreamStore {
         case .failure:
             throw .validation("newStartingHashKey", newStartingHashKey, "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})")
         }
-        try withStream(name) { h throws(StreamError) in
+        try withStream(name, reshaping: true) { h throws(StreamError) in
             try requireActive(h, now: clock.nowMillis())
             try requireProvisioned(h, "SplitShard")
             let now = clock.nowMillis()
@@ -29,7 +29,7 @@ extension StreamStore {
     /// MergeShards: two open shards whose ranges are adjacent (`shardToMerge` ends where
     /// `adjacentShardToMerge` begins) close, and one child takes their union.
     public func mergeShards(stream name: String, shardToMerge: String, adjacentShardToMerge: String) throws(StreamError) {
-        try withStream(name) { h throws(StreamError) in
+        try withStream(name, reshaping: true) { h throws(StreamError) in
             try requireActive(h, now: clock.nowMillis())
             try requireProvisioned(h, "MergeShards")
             let now = clock.nowMillis()
@@ -51,7 +51,7 @@ extension StreamStore {
         if target < 1 {
             throw .validation("targetShardCount", String(target), "Member must have value greater than or equal to 1")
         }
-        return try withStream(name) { h throws(StreamError) in
+        return try withStream(name, reshaping: true) { h throws(StreamError) in
             try requireActive(h, now: clock.nowMillis())
             try requireProvisioned(h, "UpdateShardCount")
             let current = h.routes.count

@@ -26,6 +26,19 @@ public final class StreamStore: @unchecked Sendable {
     public private(set) var damage: [SegmentDamage] = []
     public var recoveryReport: [String] { damage.map(\.description) }
 
+    /// Puts that have taken their arrival time and are not yet written to every shard.
+    let putsInFlight = PutsInFlight()
+
+    /// The earliest arrival of any record of a put being written now (nil when none is): a
+    /// reader that goes over several shards one by one asks after reading the clock, and lets
+    /// records arriving at or after it wait, since the rest of their put may land on a shard it
+    /// has already read (see `Job.step`).
+    public var arrivalsInFlight: Int64? { putsInFlight.floor }
+
+    /// Called by every put once it has its time and routes, before it writes (tests hold a put
+    /// there to look at the store in the meantime).
+    var beforeWritingShares: (@Sendable () -> Void)? = nil
+
     var streamsDirectory: String { configuration.dataDirectory + "/streams" }
     var account: String { configuration.accountId }
 
@@ -113,9 +126,13 @@ public final class StreamStore: @unchecked Sendable {
         return h
     }
 
-    /// Runs `body` with the stream locked; fails if the stream was deleted meanwhile.
-    func withStream<R>(_ name: String, _ body: (StreamHandle) throws(StreamError) -> R) throws(StreamError) -> R {
+    /// Runs `body` with the stream locked; fails if the stream was deleted meanwhile. `reshaping`:
+    /// `body` changes which shards are open, so no write may be under way (the stream's
+    /// `writeLock` is held too).
+    func withStream<R>(_ name: String, reshaping: Bool = false, _ body: (StreamHandle) throws(StreamError) -> R) throws(StreamError) -> R {
         let h = try handle(name)
+        if reshaping { h.writeLock.lock() }
+        defer { if reshaping { h.writeLock.unlock() } }
         h.lock.lock()
         defer { h.lock.unlock() }
         guard !h.deleted else { throw notFound(name) }
@@ -230,6 +247,9 @@ public final class StreamStore: @unchecked Sendable {
             streams[name] = nil
             return h
         }
+        // (After any write under way: one writes without the stream's lock.)
+        h.writeLock.lock()
+        defer { h.writeLock.unlock() }
         h.lock.locked {
             h.deleted = true
             h.openCount.store(0, ordering: .relaxed)

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import SluiceCore
 import SluiceSQL
-import SluiceStreams
+@testable import SluiceStreams
 @testable import SluiceEngine
 
 final class EngineFixture {
@@ -363,6 +363,81 @@ struct EngineTests {
         _ = try engine.step()
         #expect(time.lock.withLock { time.fired })
         time.lock.withLock { time.now += 1 }
+        _ = try engine.step()
+        try engine.runUntilEnd()
+        let lines = ((try? String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        #expect(lines == [#"{"n":1}"#, #"{"n":2}"#])
+    }
+
+    /// A put that took its time before a step began and was still writing when the step read
+    /// the shards: the step read shard 0 before the put reached it and shard 1 after. A put
+    /// writes without the stream's lock (readers do not wait for it) but announces its time as
+    /// in flight, so its record on shard 1 waits for the next step and meets the one on shard 0
+    /// in shard order there (taken at once, it went out first). The put is held before it
+    /// writes, and let go by the store's clock when shard 1's GetRecords reads it.
+    @Test func aPutStillBeingWrittenWhenAStepReadsWaitsForTheNextStep() throws {
+        final class Time: @unchecked Sendable {
+            let lock = NSLock()
+            var now: Int64 = 1_704_067_200_000
+            var armed = false, fired = false, storeReads = 0
+            var atShard1Read: (() -> Void)? = nil
+            func engineRead() -> Int64 { lock.withLock { storeReads = 0; return now } }
+            func storeRead() -> Int64 {
+                let (fire, t) = lock.withLock { () -> (Bool, Int64) in
+                    storeReads += 1
+                    let f = armed && !fired && storeReads == 3  // listShards, shard 0's read, shard 1's read
+                    if f { fired = true }
+                    return (f, now)
+                }
+                if fire { atShard1Read?() }
+                return t
+            }
+        }
+        struct EngineClock: SluiceClock { let time: Time; func nowMillis() -> Int64 { time.engineRead() } }
+        struct StoreClock: SluiceClock { let time: Time; func nowMillis() -> Int64 { time.storeRead() } }
+        let time = Time()
+        let dir = NSTemporaryDirectory() + "sluice-put-in-flight-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = StoreConfiguration(dataDirectory: dir + "/data", clock: StoreClock(time: time))
+        c.fsync = .never
+        let store = try StreamStore(configuration: c)
+        defer { store.close() }
+        let engine = Engine(store: store, clock: EngineClock(time: time))
+        try engine.load(Parser.parse("""
+            CREATE STREAM s (n BIGINT) WITH (format = 'json', shards = 2);
+            CREATE SINK out WITH (type = 'file', path = '\(dir)/out.jsonl');
+            INSERT INTO out SELECT n FROM s;
+            """).script)
+        _ = try engine.step()
+        // The put takes its time, then waits before writing.
+        let parked = DispatchSemaphore(value: 0), resume = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        store.beforeWritingShares = {
+            parked.signal()
+            resume.wait()
+        }
+        let ranges = HashKey.evenRanges(count: 2)
+        Thread {
+            _ = try? store.putRecords(stream: "s", records: [1, 2].map {
+                PutRecordsRequestEntry(data: Array(#"{"n":\#($0)}"#.utf8), partitionKey: "k", explicitHashKey: String(ranges[$0 - 1].lowerBound))
+            })
+            done.signal()
+        }.start()
+        guard parked.wait(timeout: .now() + 10) == .success else {
+            Issue.record("the put did not start")
+            return
+        }
+        store.beforeWritingShares = nil
+        time.atShard1Read = {
+            resume.signal()
+            _ = done.wait(timeout: .now() + 10)
+        }
+        time.lock.withLock {
+            time.now += 1
+            time.armed = true
+        }
+        _ = try engine.step()
+        #expect(time.lock.withLock { time.fired })
+        if !time.lock.withLock({ time.fired }) { resume.signal() }
         _ = try engine.step()
         try engine.runUntilEnd()
         let lines = ((try? String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
