@@ -23,15 +23,13 @@ extension Service {
         } catch {
             return APIError.serialization(error.message).response
         }
-        let result: PutRecordsResult
+        let result: LoadResult
         do throws(StreamError) {
             result = try store.loadRecords(stream: stream, packed: records)
         } catch {
             return redacted(APIError(error).response, "Load")
         }
-        var failed: [JSONValue] = []
-        for (i, r) in result.records.enumerated() { if case .failure = r { failed.append(.int(Int64(i))) } }
-        let body: JSONValue = ["records": .int(Int64(records.count)), "failed": .array(failed)]
+        let body: JSONValue = ["records": .int(Int64(records.count)), "failed": .array(result.failed.map { .int(Int64($0)) })]
         return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array((body.serialized() + "\n").utf8))
     }
 }

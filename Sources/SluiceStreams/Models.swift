@@ -127,6 +127,14 @@ public struct PutRecordsResult: Sendable {
     }
 }
 
+/// What a bulk load's put did (`StreamStore.loadRecords`): how many records it had, and the
+/// positions of those that failed (a throughput limit, a storage failure); the rest are written.
+public struct LoadResult: Sendable, Equatable {
+    public let count: Int
+    public let failed: [Int]
+    public var failedRecordCount: Int { failed.count }
+}
+
 public enum ShardIteratorType: String, Sendable, CaseIterable {
     case atSequenceNumber = "AT_SEQUENCE_NUMBER"
     case afterSequenceNumber = "AFTER_SEQUENCE_NUMBER"

@@ -399,10 +399,9 @@ final class ShardLog: @unchecked Sendable {
         func frames(_ b: UnsafeRawBufferPointer, from start: Int, fileOffset: Int, _ seg: Segment, committed: Int) throws(StreamError) -> (Int, Bool) {
             var p = start
             var consumed = 0
-            // The checksums of the next whole frames, computed four at a time (`ahead`: their
-            // offsets in `b`, each with its payload's checksum).
-            var ahead: [(offset: Int, crc: UInt32)] = []
-            ahead.reserveCapacity(4)
+            // The checksums of the next whole frames, computed four at a time: the three after
+            // the one asked for wait here (their offsets in `b`, -1 for none, and checksums).
+            var aheadAt = (-1, -1, -1), aheadCRC: (UInt32, UInt32, UInt32) = (0, 0, 0)
             func payload(at q: Int) -> UnsafeRawBufferPointer? {
                 guard q + SegmentFormat.frameHeaderBytes <= b.count else { return nil }
                 let n = Int(b.loadUnaligned(fromByteOffset: q, as: UInt32.self).littleEndian)
@@ -410,8 +409,10 @@ final class ShardLog: @unchecked Sendable {
                 return UnsafeRawBufferPointer(rebasing: b[(q + SegmentFormat.frameHeaderBytes)..<(q + SegmentFormat.frameHeaderBytes + n)])
             }
             func checksum(at q: Int, _ body: UnsafeRawBufferPointer) -> UInt32 {
-                for h in ahead where h.offset == q { return h.crc }
-                ahead.removeAll(keepingCapacity: true)
+                if aheadAt.0 == q { return aheadCRC.0 }
+                if aheadAt.1 == q { return aheadCRC.1 }
+                if aheadAt.2 == q { return aheadCRC.2 }
+                aheadAt = (-1, -1, -1)
                 let h = SegmentFormat.frameHeaderBytes
                 let q1 = q + h + body.count
                 guard let b1 = payload(at: q1) else { return CRC32C.checksum(body) }
@@ -420,9 +421,8 @@ final class ShardLog: @unchecked Sendable {
                 let q3 = q2 + h + b2.count
                 guard let b3 = payload(at: q3) else { return CRC32C.checksum(body) }
                 let c = CRC32C.checksums(body, b1, b2, b3)
-                ahead.append((q1, c.1))
-                ahead.append((q2, c.2))
-                ahead.append((q3, c.3))
+                aheadAt = (q1, q2, q3)
+                aheadCRC = (c.1, c.2, c.3)
                 return c.0
             }
             while p + SegmentFormat.frameHeaderBytes <= b.count {

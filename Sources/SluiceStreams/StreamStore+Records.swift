@@ -21,7 +21,7 @@ extension StreamStore {
             minimum = seq
         }
         let outcome = try write(name, [entry], hashes: [hash], minimum: minimum, singleRecord: true)
-        switch outcome.records[0] {
+        switch outcome.results(count: 1).records[0] {
         case .success(let r): return r
         case .failure(let code, let message): throw StreamError(code, message)
         }
@@ -31,13 +31,13 @@ extension StreamStore {
     /// A request that breaks a validation rule fails as a whole; a record refused by a throughput
     /// limit or a storage failure fails alone, and the rest are written.
     public func putRecords(stream name: String, records: [PutRecordsRequestEntry]) throws(StreamError) -> PutRecordsResult {
-        try putRecords(name, records)
+        try putRecords(name, records).results(count: records.count)
     }
 
     /// PutRecords of records packed side by side (a local bulk load): the same rules and results,
     /// without an array and a string per record.
     public func putRecords(stream name: String, packed records: PackedRecords) throws(StreamError) -> PutRecordsResult {
-        try putRecords(name, records)
+        try putRecords(name, records).results(count: records.count)
     }
 
     /// A bulk load's put (`sluice run --input`, `.load`): any number of records, each checked as
@@ -47,12 +47,13 @@ extension StreamStore {
     /// shard: with a millisecond of its own per put, the order of a load's records is the same
     /// however fast it runs (put by put, then shard by shard), so a replay gives the same result
     /// every time. A caller keeps puts large enough (a megabyte or so) that it does not run ahead
-    /// of the clock.
-    public func loadRecords(stream name: String, packed records: PackedRecords) throws(StreamError) -> PutRecordsResult {
-        try putRecords(name, records, load: true)
+    /// of the clock. Says which records failed (a throughput limit, a storage failure), not the
+    /// sequence number of each.
+    public func loadRecords(stream name: String, packed records: PackedRecords) throws(StreamError) -> LoadResult {
+        LoadResult(count: records.count, failed: try putRecords(name, records, load: true).failures.map(\.position).sorted())
     }
 
-    private func putRecords(_ name: String, _ records: some PutSource, load: Bool = false) throws(StreamError) -> PutRecordsResult {
+    private func putRecords(_ name: String, _ records: some PutSource, load: Bool = false) throws(StreamError) -> WriteOutcome {
         try validateStreamName(name)
         if records.count == 0 {
             throw .validation("records", "[]", "Member must have length greater than or equal to 1")
@@ -108,7 +109,7 @@ extension StreamStore {
     /// the stream's lock only to route and to count: readers are not held up while the records
     /// are checksummed and written.
     private func write(_ name: String, _ records: some PutSource, hashes: [UInt128?], minimum: SequenceNumber?,
-                       singleRecord: Bool, ownMillisecond: Bool = false) throws(StreamError) -> PutRecordsResult {
+                       singleRecord: Bool, ownMillisecond: Bool = false) throws(StreamError) -> WriteOutcome {
         let h = try handle(name)
         h.writeLock.lock()
         defer { h.writeLock.unlock() }
@@ -118,7 +119,7 @@ extension StreamStore {
         if h.openCount.load(ordering: .relaxed) > 1 {
             for i in 0..<n where hashes[i] == nil { hashes[i] = records.withRecord(i) { key, _ in MD5.hashKey(key) } }
         }
-        var results = [PutRecordsResultEntry?](repeating: nil, count: n)
+        var outcome = WriteOutcome()
         // The earliest arrival a record asks for itself (a replay's recorded times).
         var own: Int64? = nil
         if n > 0 && records.arrival(0) != nil {
@@ -149,14 +150,17 @@ extension StreamStore {
             }
         }
         // Throughput limits (provisioned streams, when enforced).
+        var refused: [Bool] = []
         if configuration.enforceThroughputLimits && h.meta.mode == .provisioned {
+            refused = Array(repeating: false, count: n)
             for i in 0..<n {
                 let shard = h.routes[slot[i]].index
                 var t = h.throughput[shard] ?? ShardThroughput(now: now)
                 let size = records.dataCount(i) + records.keyCount(i)
                 if !t.admitWrite(bytes: size, now: now) {
-                    results[i] = .failure(code: .provisionedThroughputExceeded,
-                                          message: "Rate exceeded for shard \(ShardID.format(shard)) in stream \(name) under account \(account).")
+                    outcome.failures.append((i, .failure(code: .provisionedThroughputExceeded,
+                                                         message: "Rate exceeded for shard \(ShardID.format(shard)) in stream \(name) under account \(account).")))
+                    refused[i] = true
                     h.throttledWrites += 1
                 }
                 h.throughput[shard] = t
@@ -164,10 +168,10 @@ extension StreamStore {
         }
         // Group positions by shard, keeping request order within a shard.
         var groups: [[Int]] = Array(repeating: [], count: h.routes.count)
-        if h.routes.count == 1 && results.allSatisfy({ $0 == nil }) {
+        if h.routes.count == 1 && outcome.failures.isEmpty {
             groups[0] = Array(0..<n)
         } else {
-            for i in 0..<n where results[i] == nil { groups[slot[i]].append(i) }
+            for i in 0..<n where refused.isEmpty || !refused[i] { groups[slot[i]].append(i) }
         }
         var shares: [(meta: ShardMeta, log: Result<ShardLog, StreamError>, positions: [Int])] = []
         for (g, positions) in groups.enumerated() where !positions.isEmpty {
@@ -183,26 +187,18 @@ extension StreamStore {
         // The writes, each shard's share at once (no other write of this stream runs meanwhile).
         var written = 0, writtenBytes = 0, lastArrival = Int64.min
         for (meta, log, positions) in shares {
-            let shard = meta.index
             do throws(StreamError) {
                 let log = try log.get()
                 if let m = minimum { bumpForOrdering(log, shard: meta, minimum: m) }
                 let (first, arrival, arrivals) = try log.append(entries: records, positions: positions, arrival: stamp,
                                                                 syncNow: configuration.fsync == .always)
                 lastArrival = max(lastArrival, arrival)
-                let created = meta.creationSeconds
-                let recordSeconds = UInt64(max(0, arrival) / 1000)
-                for (k, p) in positions.enumerated() {
-                    results[p] = .success(PutRecordResult(
-                        shardIndex: shard,
-                        sequenceNumber: SequenceNumber(shardCreationSeconds: created, shardIndex: shard, index: first + UInt64(k),
-                                                       recordSeconds: arrivals.isEmpty ? recordSeconds : UInt64(max(0, arrivals[k]) / 1000))))
-                    writtenBytes += records.dataCount(p) + records.keyCount(p)
-                }
+                outcome.shares.append((meta, positions, first, arrival, arrivals))
+                for p in positions { writtenBytes += records.dataCount(p) + records.keyCount(p) }
                 written += positions.count
             } catch {
                 if singleRecord { throw StreamError(.internalFailure, "Internal Service Failure: \(error.message)") }
-                for p in positions { results[p] = .failure(code: .internalFailure, message: "Internal Service Failure") }
+                for p in positions { outcome.failures.append((p, .failure(code: .internalFailure, message: "Internal Service Failure"))) }
             }
         }
         h.lock.locked {
@@ -211,7 +207,30 @@ extension StreamStore {
             h.incomingBytes += Int64(writtenBytes)
             h.writeHistory.note(records: written, bytes: writtenBytes, at: now)
         }
-        return PutRecordsResult(records: results.map { $0! })
+        return outcome
+    }
+
+    /// What a write did: each shard's share written (its records' positions in the request, the
+    /// index of the first and their arrivals), and the records that failed.
+    struct WriteOutcome {
+        var shares: [(shard: ShardMeta, positions: [Int], first: UInt64, arrival: Int64, arrivals: [Int64])] = []
+        var failures: [(position: Int, entry: PutRecordsResultEntry)] = []
+
+        /// A result per record, in request order (PutRecord and PutRecords).
+        func results(count n: Int) -> PutRecordsResult {
+            var results = [PutRecordsResultEntry?](repeating: nil, count: n)
+            for (meta, positions, first, arrival, arrivals) in shares {
+                let recordSeconds = UInt64(max(0, arrival) / 1000)
+                for (k, p) in positions.enumerated() {
+                    results[p] = .success(PutRecordResult(
+                        shardIndex: meta.index,
+                        sequenceNumber: SequenceNumber(shardCreationSeconds: meta.creationSeconds, shardIndex: meta.index, index: first + UInt64(k),
+                                                       recordSeconds: arrivals.isEmpty ? recordSeconds : UInt64(max(0, arrivals[k]) / 1000))))
+                }
+            }
+            for (p, entry) in failures { results[p] = entry }
+            return PutRecordsResult(records: results.map { $0! })
+        }
     }
 
     /// Makes the shard's next number exceed `minimum` when that is possible: the number's leading

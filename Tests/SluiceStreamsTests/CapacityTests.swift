@@ -30,6 +30,20 @@ struct CapacityTests {
         #expect(try f.store.putRecords(stream: "s", records: toShard0).failedRecordCount == 0)
     }
 
+    /// A bulk load is held to the same limits, and says which of its records were refused (those
+    /// after the shard's thousandth of the second); only the rest are in the stream.
+    @Test func aLoadSaysWhichRecordsTheLimitsRefused() throws {
+        let f = try StoreFixture { $0.enforceThroughputLimits = true }
+        try f.store.createStream(name: "s", shardCount: 1)
+        var packed = PackedRecords()
+        for i in 0..<1_300 { Array("r\(i)".utf8).withUnsafeBytes { packed.append(data: $0, partitionKey: "k\(i)") } }
+        let result = try f.store.loadRecords(stream: "s", packed: packed)
+        #expect(result.count == 1_300)
+        #expect(result.failed == Array(1_000..<1_300))
+        #expect(try f.readAll("s", "shardId-000000000000").map(\.text) == (0..<1_000).map { "r\($0)" })
+        #expect(try f.store.writeCounters(name: "s").throttled == 300)
+    }
+
     @Test func writesPastOneMebibytePerSecondAreThrottled() throws {
         let f = try StoreFixture { $0.enforceThroughputLimits = true }
         try f.store.createStream(name: "s", shardCount: 1)
