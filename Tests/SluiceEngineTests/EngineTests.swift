@@ -314,59 +314,79 @@ struct EngineTests {
         #expect(try run(perTick: 40, sideBySide: true) == ticking)
     }
 
-    /// A put that lands during a step, after one shard's read found nothing and before the next
-    /// shard's read, in the step's own millisecond: its records wait for the next step on every
-    /// shard, so they meet in shard order there (the one shard that saw them used to hand its
-    /// records on at once, ahead of the other shard's of the same put). The put is made by the
-    /// store's clock when shard 1's GetRecords reads it, the third reading since the step began.
-    @Test func aPutLandingBetweenTwoShardsReadsWaitsForTheNextStep() throws {
-        final class Time: @unchecked Sendable {
-            let lock = NSLock()
-            var now: Int64 = 1_704_067_200_000
-            var armed = false, fired = false, storeReads = 0
-            var put: (() -> Void)? = nil
-            func engineRead() -> Int64 { lock.withLock { storeReads = 0; return now } }
-            func storeRead() -> Int64 {
-                let (fire, t) = lock.withLock { () -> (Bool, Int64) in
-                    storeReads += 1
-                    let f = armed && !fired && storeReads == 3  // listShards, shard 0's read, shard 1's read
-                    if f { fired = true }
-                    return (f, now)
-                }
-                if fire { put?() }
-                return t
-            }
+    /// A query over a stream of two shards whose store's clock can act while a step reads: the
+    /// third reading since the step began (listShards, shard 0's read, then shard 1's) calls
+    /// `atShard1Read` once `armed`. The engine's reading begins a step.
+    final class BetweenShards: @unchecked Sendable {
+        let lock = NSLock()
+        var now: Int64 = 1_704_067_200_000
+        var armed = false, fired = false, storeReads = 0
+        var atShard1Read: (() -> Void)? = nil
+        let dir = NSTemporaryDirectory() + "sluice-between-shards-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        var store: StreamStore!
+        var engine: Engine!
+
+        struct EngineClock: SluiceClock { unowned let time: BetweenShards; func nowMillis() -> Int64 { time.engineRead() } }
+        struct StoreClock: SluiceClock { unowned let time: BetweenShards; func nowMillis() -> Int64 { time.storeRead() } }
+
+        init() throws {
+            var c = StoreConfiguration(dataDirectory: dir + "/data", clock: StoreClock(time: self))
+            c.fsync = .never
+            store = try StreamStore(configuration: c)
+            engine = Engine(store: store, clock: EngineClock(time: self))
+            try engine.load(Parser.parse("""
+                CREATE STREAM s (n BIGINT) WITH (format = 'json', shards = 2);
+                CREATE SINK out WITH (type = 'file', path = '\(dir)/out.jsonl');
+                INSERT INTO out SELECT n FROM s;
+                """).script)
         }
-        struct EngineClock: SluiceClock { let time: Time; func nowMillis() -> Int64 { time.engineRead() } }
-        struct StoreClock: SluiceClock { let time: Time; func nowMillis() -> Int64 { time.storeRead() } }
-        let time = Time()
-        let dir = NSTemporaryDirectory() + "sluice-put-between-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var c = StoreConfiguration(dataDirectory: dir + "/data", clock: StoreClock(time: time))
-        c.fsync = .never
-        let store = try StreamStore(configuration: c)
-        defer { store.close() }
-        let engine = Engine(store: store, clock: EngineClock(time: time))
-        try engine.load(Parser.parse("""
-            CREATE STREAM s (n BIGINT) WITH (format = 'json', shards = 2);
-            CREATE SINK out WITH (type = 'file', path = '\(dir)/out.jsonl');
-            INSERT INTO out SELECT n FROM s;
-            """).script)
-        let ranges = HashKey.evenRanges(count: 2)
-        time.put = {
+
+        deinit {
+            store?.close()
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+
+        func engineRead() -> Int64 { lock.withLock { storeReads = 0; return now } }
+        func storeRead() -> Int64 {
+            let (fire, t) = lock.withLock { () -> (Bool, Int64) in
+                storeReads += 1
+                let f = armed && !fired && storeReads == 3
+                if f { fired = true }
+                return (f, now)
+            }
+            if fire { atShard1Read?() }
+            return t
+        }
+
+        /// Puts {"n":1} on shard 0 and {"n":2} on shard 1 in one PutRecords.
+        func putOneAndTwo() {
+            let ranges = HashKey.evenRanges(count: 2)
             _ = try? store.putRecords(stream: "s", records: [1, 2].map {
                 PutRecordsRequestEntry(data: Array(#"{"n":\#($0)}"#.utf8), partitionKey: "k", explicitHashKey: String(ranges[$0 - 1].lowerBound))
             })
         }
-        _ = try engine.step()
-        time.lock.withLock { time.armed = true }
-        _ = try engine.step()
-        #expect(time.lock.withLock { time.fired })
-        time.lock.withLock { time.now += 1 }
-        _ = try engine.step()
-        try engine.runUntilEnd()
-        let lines = ((try? String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-        #expect(lines == [#"{"n":1}"#, #"{"n":2}"#])
+
+        var output: [String] {
+            ((try? String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+    }
+
+    /// A put that lands during a step, after one shard's read found nothing and before the next
+    /// shard's read, in the step's own millisecond: its records wait for the next step on every
+    /// shard, so they meet in shard order there (the one shard that saw them used to hand its
+    /// records on at once, ahead of the other shard's of the same put). The put is made by the
+    /// store's clock when shard 1's GetRecords reads it.
+    @Test func aPutLandingBetweenTwoShardsReadsWaitsForTheNextStep() throws {
+        let f = try BetweenShards()
+        f.atShard1Read = { [unowned f] in f.putOneAndTwo() }
+        _ = try f.engine.step()
+        f.lock.withLock { f.armed = true }
+        _ = try f.engine.step()
+        #expect(f.lock.withLock { f.fired })
+        f.lock.withLock { f.now += 1 }
+        _ = try f.engine.step()
+        try f.engine.runUntilEnd()
+        #expect(f.output == [#"{"n":1}"#, #"{"n":2}"#])
     }
 
     /// A put that took its time before a step began and was still writing when the step read
@@ -376,72 +396,37 @@ struct EngineTests {
     /// in shard order there (taken at once, it went out first). The put is held before it
     /// writes, and let go by the store's clock when shard 1's GetRecords reads it.
     @Test func aPutStillBeingWrittenWhenAStepReadsWaitsForTheNextStep() throws {
-        final class Time: @unchecked Sendable {
-            let lock = NSLock()
-            var now: Int64 = 1_704_067_200_000
-            var armed = false, fired = false, storeReads = 0
-            var atShard1Read: (() -> Void)? = nil
-            func engineRead() -> Int64 { lock.withLock { storeReads = 0; return now } }
-            func storeRead() -> Int64 {
-                let (fire, t) = lock.withLock { () -> (Bool, Int64) in
-                    storeReads += 1
-                    let f = armed && !fired && storeReads == 3  // listShards, shard 0's read, shard 1's read
-                    if f { fired = true }
-                    return (f, now)
-                }
-                if fire { atShard1Read?() }
-                return t
-            }
-        }
-        struct EngineClock: SluiceClock { let time: Time; func nowMillis() -> Int64 { time.engineRead() } }
-        struct StoreClock: SluiceClock { let time: Time; func nowMillis() -> Int64 { time.storeRead() } }
-        let time = Time()
-        let dir = NSTemporaryDirectory() + "sluice-put-in-flight-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var c = StoreConfiguration(dataDirectory: dir + "/data", clock: StoreClock(time: time))
-        c.fsync = .never
-        let store = try StreamStore(configuration: c)
-        defer { store.close() }
-        let engine = Engine(store: store, clock: EngineClock(time: time))
-        try engine.load(Parser.parse("""
-            CREATE STREAM s (n BIGINT) WITH (format = 'json', shards = 2);
-            CREATE SINK out WITH (type = 'file', path = '\(dir)/out.jsonl');
-            INSERT INTO out SELECT n FROM s;
-            """).script)
-        _ = try engine.step()
+        let f = try BetweenShards()
+        _ = try f.engine.step()
         // The put takes its time, then waits before writing.
         let parked = DispatchSemaphore(value: 0), resume = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
-        store.beforeWritingShares = {
+        f.store.beforeWritingShares = {
             parked.signal()
             resume.wait()
         }
-        let ranges = HashKey.evenRanges(count: 2)
         Thread {
-            _ = try? store.putRecords(stream: "s", records: [1, 2].map {
-                PutRecordsRequestEntry(data: Array(#"{"n":\#($0)}"#.utf8), partitionKey: "k", explicitHashKey: String(ranges[$0 - 1].lowerBound))
-            })
+            f.putOneAndTwo()
             done.signal()
         }.start()
         guard parked.wait(timeout: .now() + 10) == .success else {
             Issue.record("the put did not start")
             return
         }
-        store.beforeWritingShares = nil
-        time.atShard1Read = {
+        f.store.beforeWritingShares = nil
+        f.atShard1Read = {
             resume.signal()
             _ = done.wait(timeout: .now() + 10)
         }
-        time.lock.withLock {
-            time.now += 1
-            time.armed = true
+        f.lock.withLock {
+            f.now += 1
+            f.armed = true
         }
-        _ = try engine.step()
-        #expect(time.lock.withLock { time.fired })
-        if !time.lock.withLock({ time.fired }) { resume.signal() }
-        _ = try engine.step()
-        try engine.runUntilEnd()
-        let lines = ((try? String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-        #expect(lines == [#"{"n":1}"#, #"{"n":2}"#])
+        _ = try f.engine.step()
+        #expect(f.lock.withLock { f.fired })
+        if !f.lock.withLock({ f.fired }) { resume.signal() }
+        _ = try f.engine.step()
+        try f.engine.runUntilEnd()
+        #expect(f.output == [#"{"n":1}"#, #"{"n":2}"#])
     }
 
     /// A replay at recorded arrival times (`--arrival-field`) ends when a query reads a derived
