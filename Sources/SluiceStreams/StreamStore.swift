@@ -97,6 +97,9 @@ public final class StreamStore: @unchecked Sendable {
         guard first else { return }
         syncTimer?.cancel()
         syncTimer = nil
+        // Writes under way finish first (they write without the stream's lock): what they
+        // acknowledge is synced with the rest.
+        for h in lock.locked({ Array(streams.values) }) { h.writeLock.locked {} }
         if configuration.fsync != .never { sync() }
         lock.locked {
             streams.removeAll()

@@ -125,6 +125,29 @@ struct WriteConcurrencyTests {
         #expect(try f.shardIds("s", openOnly: true).count == 4)
     }
 
+    /// Closing the store lets a write under way finish before it syncs and lets the directory
+    /// go: the put is acknowledged, and its records are there when the store opens again.
+    @Test func closingWaitsForAPutBeingWritten() throws {
+        let f = try StoreFixture { $0.fsync = .interval(millis: 60_000) }
+        try f.store.createStream(name: "s", shardCount: 2)
+        let put = HeldPut(f.store, stream: "s", entries([0, 1]))
+        #expect(put.parked.wait(timeout: .now() + 10) == .success)
+        nonisolated(unsafe) let store = f.store!
+        let closed = DispatchSemaphore(value: 0)
+        Thread {
+            store.close()
+            closed.signal()
+        }.start()
+        #expect(closed.wait(timeout: .now() + 0.3) == .timedOut, "the store closed under a put being written")
+        put.release()
+        #expect(put.done.wait(timeout: .now() + 10) == .success)
+        #expect(closed.wait(timeout: .now() + 10) == .success)
+        #expect(put.result?.failedRecordCount == 0)
+        f.store = try StreamStore(configuration: f.config)
+        #expect(try f.readAll("s", "shardId-000000000000").map(\.text) == ["r0"])
+        #expect(try f.readAll("s", "shardId-000000000001").map(\.text) == ["r1"])
+    }
+
     /// One writer and two readers at once over a shard whose segments roll every few hundred
     /// records: each reader gets every record once, in order, whole (a frame seen before its
     /// write was over would fail its checksum or be cut short).
