@@ -11,17 +11,15 @@ import SluiceTestSupport
 @Suite("Loads through a server")
 struct RemoteLoadTests {
     final class Fixture: @unchecked Sendable {
-        let dir = NSTemporaryDirectory() + "sluice-remote-load-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        let store: StreamStore
+        let scratch: ScratchStore
+        var store: StreamStore { scratch.store }
         let server: HTTPServer
         let target: RemoteLoadTarget
 
         /// `withLoadAPI: false`: a server that answers 404 to the load API (an older one).
         init(withLoadAPI: Bool = true) throws {
-            var c = StoreConfiguration(dataDirectory: dir)
-            c.fsync = .never
-            c.clock = StillClock()
-            store = try StreamStore(configuration: c)
+            scratch = try ScratchStore("remote-load")
+            let store = scratch.store
             let service = Service(store: store, log: { _ in })
             server = try HTTPServer(port: 0) { r in
                 !withLoadAPI && r.path == "/v1/load" ? .text(404, "not here\n") : service.handle(r)
@@ -30,11 +28,7 @@ struct RemoteLoadTests {
             target = RemoteLoadTarget(client: APIClient(url: "http://127.0.0.1:\(server.port)", environment: [:])!)
             try store.createStream(name: "s", shardCount: 2)
         }
-        deinit {
-            server.stop()
-            store.close()
-            try? FileManager.default.removeItem(atPath: dir)
-        }
+        deinit { server.stop() }
 
         func arrivals() throws -> [String: Int64] { try StoreRecords.arrivals(store, "s") }
     }

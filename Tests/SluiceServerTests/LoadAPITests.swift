@@ -10,19 +10,12 @@ import SluiceTestSupport
 @Suite("The load API")
 struct LoadAPITests {
     final class Fixture: @unchecked Sendable {
-        let dir = NSTemporaryDirectory() + "sluice-load-api-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        let store: StreamStore
+        let scratch: ScratchStore
+        var store: StreamStore { scratch.store }
         let service: Service
         init(accessKeys: [String: String]? = nil) throws {
-            var c = StoreConfiguration(dataDirectory: dir)
-            c.fsync = .never
-            c.clock = StillClock()
-            store = try StreamStore(configuration: c)
-            service = Service(store: store, accessKeys: accessKeys, log: { _ in })
-        }
-        deinit {
-            store.close()
-            try? FileManager.default.removeItem(atPath: dir)
+            scratch = try ScratchStore("load-api")
+            service = Service(store: scratch.store, accessKeys: accessKeys, log: { _ in })
         }
 
         func load(_ target: String, _ body: [UInt8], method: String = "POST", signed: Bool = true) -> (Int, JSONValue?) {

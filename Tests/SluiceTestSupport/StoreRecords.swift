@@ -1,3 +1,4 @@
+import Foundation
 public import SluiceCore
 public import SluiceStreams
 
@@ -28,5 +29,25 @@ public enum StoreRecords {
             }
         }
         return out
+    }
+}
+
+/// A store in a scratch directory on a `StillClock`, without fsync: closed and removed when the
+/// value goes away.
+public final class ScratchStore: @unchecked Sendable {
+    public let dir: String
+    public let store: StreamStore
+
+    public init(_ label: String) throws {
+        dir = NSTemporaryDirectory() + "sluice-\(label)-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        var c = StoreConfiguration(dataDirectory: dir)
+        c.fsync = .never
+        c.clock = StillClock()
+        store = try StreamStore(configuration: c)
+    }
+
+    deinit {
+        store.close()
+        try? FileManager.default.removeItem(atPath: dir)
     }
 }
