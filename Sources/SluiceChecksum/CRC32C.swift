@@ -46,25 +46,44 @@ public enum CRC32C {
                 cd = _mm_crc32_u64(cd, d.loadUnaligned(fromByteOffset: p, as: UInt64.self).littleEndian)
                 p += 8
             }
-            // The rest of each (a seed is the checksum so far, complemented back).
-            func rest(_ x: UnsafeRawBufferPointer, _ crc: UInt64) -> UInt32 {
-                withInstruction(UnsafeRawBufferPointer(rebasing: x[p...]), seed: ~UInt32(truncatingIfNeeded: crc))
-            }
-            return (rest(a, ca), rest(b, cb), rest(c, cc), rest(d, cd))
+            // The rest of each, its last bytes read with the word that ends it.
+            return (finish(a, from: p, ca), finish(b, from: p, cb), finish(c, from: p, cc), finish(d, from: p, cd))
         }
         #endif
         return (checksum(a), checksum(b), checksum(c), checksum(d))
     }
 
     #if arch(x86_64)
-    /// Eight bytes per `crc32` instruction, then the tail a byte at a time. Only where `hardware`.
+    /// Eight bytes per `crc32` instruction. Only where `hardware`.
     public static func withInstruction(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
-        var crc = UInt64(~seed)
-        var p = 0
+        finish(bytes, from: 0, UInt64(~seed))
+    }
+
+    /// The checksum of `bytes` given `state`, the register after the bytes before `start`: eight
+    /// bytes per instruction, then the last one to seven in one more. A CRC is linear, so
+    /// running the register through those k bytes equals running a zero register through eight
+    /// bytes that are the register's k low bytes xor the k bytes, behind 8 - k zero bytes (a
+    /// zero register stays zero over zeros), xor what of the register is left past k bytes (its
+    /// bytes above the k-th, shifted down; nothing when k >= 4). The eight bytes are the word
+    /// that ends the buffer with its first 8 - k bytes (already counted) cleared, so the tail
+    /// costs one instruction instead of a chain of k.
+    @inline(__always)
+    static func finish(_ bytes: UnsafeRawBufferPointer, from start: Int, _ state: UInt64) -> UInt32 {
+        var crc = state
+        var p = start
         let n = bytes.count
         while n - p >= 8 {
             crc = _mm_crc32_u64(crc, bytes.loadUnaligned(fromByteOffset: p, as: UInt64.self).littleEndian)
             p += 8
+        }
+        let k = n - p
+        if k == 0 { return ~UInt32(truncatingIfNeeded: crc) }
+        if n >= 8 {
+            let shift = UInt64(64 - 8 * k)
+            let word = bytes.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self).littleEndian
+            var c = UInt32(truncatingIfNeeded: _mm_crc32_u64(0, ((word >> shift) << shift) ^ (crc << shift)))
+            if k < 4 { c ^= UInt32(truncatingIfNeeded: crc >> UInt64(8 * k)) }
+            return ~c
         }
         var c = UInt32(truncatingIfNeeded: crc)
         while p < n {

@@ -125,7 +125,9 @@ public final class InputLoader: @unchecked Sendable {
         // JSON keys are read by the same decoder as queries, one field.
         var keyDecoder = keyPath.map { JSONRecordDecoder(fields: [FieldSpec(name: "key", path: $0, type: .varchar)]) }
         var keyBuilder = [ColumnBuilder(.varchar)]
-        var n = 0
+        // The record's number in the file as decimal digits, counted up in place: a key without
+        // a division per record.
+        var number = DecimalCounter()
         var batch = PackedRecords()
         // Unpaced, with no recorded arrivals, a load puts large batches each at a millisecond of
         // its own (so its order does not depend on its speed); otherwise PutRecords' worth.
@@ -181,8 +183,7 @@ public final class InputLoader: @unchecked Sendable {
             }
             // The record's key from its field, else its number in the file (round robin).
             var key: String? = nil
-            let number = n
-            n += 1
+            defer { number.increment() }
             if csv {
                 if let i = keyIndex, let values = CSVRecordDecoder.values(of: line, delimiter: delimiter), i < values.count, !values[i].isEmpty {
                     key = values[i]
@@ -194,7 +195,7 @@ public final class InputLoader: @unchecked Sendable {
             let partitionKey = key.map { $0.utf8.count <= 256 ? $0 : String($0.prefix(256)) }
             // A record the stream cannot take goes to the error stream with its line, and the rest
             // of the file loads (so a rerun does not put the records before it twice).
-            let size = line.count + (partitionKey?.utf8.count ?? InputLoader.digits(number))
+            let size = line.count + (partitionKey?.utf8.count ?? number.count)
             if size > store.maxRecordBytes {
                 let head = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<min(line.count, 4096)]), as: UTF8.self)
                 let f = RecordFailure(kind: "load", message: "line \(lineNumber) of \(path): the record has \(size) bytes with its partition key; a record is at most \(store.maxRecordBytes) bytes",
@@ -212,12 +213,12 @@ public final class InputLoader: @unchecked Sendable {
                 if let k = partitionKey {
                     batch.append(data: line, partitionKey: k, arrival: at)
                 } else {
-                    InputLoader.decimal(number) { k in batch.append(data: line, partitionKey: String(decoding: k, as: UTF8.self), arrival: at) }
+                    number.withDigits { k in batch.append(data: line, partitionKey: String(decoding: k, as: UTF8.self), arrival: at) }
                 }
             } else if let k = partitionKey {
                 batch.append(data: line, partitionKey: k)
             } else {
-                InputLoader.decimal(number) { batch.append(data: line, partitionKey: $0) }
+                number.withDigits { batch.append(data: line, partitionKey: $0) }
             }
             if batch.count == most.records || pace != nil {
                 try flush()
@@ -227,25 +228,52 @@ public final class InputLoader: @unchecked Sendable {
         }
         try flush()
     }
+}
 
-    /// How many digits `n` (not negative) has.
-    static func digits(_ n: Int) -> Int {
-        var d = 1, x = n
-        while x >= 10 { x /= 10; d += 1 }
-        return d
+/// A count from 0 as its decimal digits, most significant first, incremented in place (a carry
+/// walks back over the nines; a new digit is added in front when they all were).
+struct DecimalCounter {
+    /// Digits as ASCII, right-aligned in 20 bytes (enough for any Int).
+    private var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    /// How many digits there are (1 for 0).
+    private(set) var count = 1
+
+    /// The count at `n` (not negative).
+    init(_ n: Int = 0) {
+        precondition(n >= 0)
+        var x = n, k = 19
+        withBytes { b in
+            repeat {
+                b[k] = UInt8(truncatingIfNeeded: 48 + x % 10)
+                x /= 10
+                k -= 1
+            } while x > 0
+        }
+        count = 19 - k
     }
 
-    /// `n` (not negative) in decimal digits, written on the stack.
-    static func decimal<R>(_ n: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
-            let count = digits(n)
-            var x = n
-            for k in stride(from: count - 1, through: 0, by: -1) {
-                buf[k] = UInt8(truncatingIfNeeded: 48 + x % 10)
-                x /= 10
+    private mutating func withBytes<R>(_ body: (UnsafeMutableRawBufferPointer) -> R) -> R {
+        withUnsafeMutableBytes(of: &digits) { body(UnsafeMutableRawBufferPointer(rebasing: $0[0..<20])) }
+    }
+
+    mutating func increment() {
+        let n = count
+        let grew = withBytes { b -> Bool in
+            var k = 19
+            while k >= 20 - n {
+                if b[k] != UInt8(ascii: "9") { b[k] += 1; return false }
+                b[k] = UInt8(ascii: "0")
+                k -= 1
             }
-            return body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buf)[0..<count]))
+            b[k] = UInt8(ascii: "1")
+            return true
         }
+        if grew { count += 1 }
+    }
+
+    /// The digits, for the length of `body`.
+    func withDigits<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        withUnsafeBytes(of: digits) { body(UnsafeRawBufferPointer(rebasing: $0[(20 - count)..<20])) }
     }
 }
 
