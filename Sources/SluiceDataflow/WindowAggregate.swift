@@ -81,7 +81,50 @@ public final class WindowAggregateOperator {
         var intIndex = IntGroupMap()
         var valueIndex: [[Value]: Int] = [:]
         var keys: [GroupKey] = []
-        var states: [AggregateState] = []
+        /// The groups' states while they are held as `AggregateState`s (every pane but those
+        /// `addIntKeyed` keeps as numbers).
+        private var held: [AggregateState] = []
+        /// While set, the states are plain integers (`numbers`, and `seen` for SUM, MIN and MAX:
+        /// whether a value came), laid out as `states`, and updated without building an enum per
+        /// row: what `addIntKeyed` does when every aggregate is COUNT, or SUM, MIN or MAX of
+        /// integers (`NumericAggregate`). Anything else that changes the states turns them into
+        /// `AggregateState`s for good.
+        private(set) var numeric: [NumericAggregate]? = nil
+        var numbers: [Int64] = []
+        var seen: [Bool] = []
+        /// The numbers as states, built when read and kept until the numbers change.
+        private var built: [AggregateState]? = nil
+
+        /// A group's states are `states[g * aggregates.count ..< (g + 1) * aggregates.count]`.
+        var states: [AggregateState] {
+            get {
+                guard let kinds = numeric else { return held }
+                if let b = built { return b }
+                let b = NumericAggregate.states(kinds, numbers, seen)
+                built = b
+                return b
+            }
+            _modify {
+                if let kinds = numeric {
+                    held = built ?? NumericAggregate.states(kinds, numbers, seen)
+                    numeric = nil
+                    numbers = []
+                    seen = []
+                    built = nil
+                }
+                yield &held
+            }
+        }
+
+        /// Keeps this pane's states as numbers (it has no group yet).
+        func holdNumbers(_ kinds: [NumericAggregate]) {
+            precondition(keys.isEmpty && held.isEmpty)
+            numeric = kinds
+        }
+
+        /// The numbers are about to change.
+        @inline(__always)
+        func numbersChange() { built = nil }
         /// The integer-keyed groups in key order, sorted when a window first needs them and kept
         /// for the pane's other windows (a hopping window's pane is in size / advance of them); a
         /// new group drops it.
@@ -115,6 +158,9 @@ public final class WindowAggregateOperator {
         }
     }
 
+    /// The aggregates as numbers, when every one can be (see `Pane.numeric`).
+    let numericKinds: [NumericAggregate]?
+
     public init(window: WindowSpec, timeColumn: Int, keyColumns: [Int], aggregates: [AggregateSpec]) {
         precondition(window.size > 0 && window.advance > 0 && window.size % window.pane == 0)
         self.window = window
@@ -122,6 +168,8 @@ public final class WindowAggregateOperator {
         self.keyColumns = keyColumns
         self.aggregates = aggregates
         paneSize = window.pane
+        let kinds = aggregates.compactMap(NumericAggregate.init)
+        numericKinds = kinds.count == aggregates.count && !kinds.isEmpty ? kinds : nil
     }
 
     /// Open state: (panes, groups across panes).
@@ -241,6 +289,10 @@ public final class WindowAggregateOperator {
                 while end < count && ts[end] >= start && ts[end] < limit { end += 1 }
             }
             let p = pane(start)
+            if let kinds = numericKinds, p.numeric != nil || p.keys.isEmpty, addNumbers(batch, kinds, p, keys, row, end) {
+                row = end
+                continue
+            }
             runGroups.withUnsafeMutableBufferPointer { gs in
                 for r in row..<end {
                     let (g, inserted) = p.intIndex.findOrInsert(keys[r], next: p.keys.count)
@@ -281,6 +333,63 @@ public final class WindowAggregateOperator {
             row = end
         }
         return late
+    }
+
+    /// `addIntKeyed`'s run `row..<end` into a pane kept as numbers (or with no group yet): false,
+    /// with nothing done, when a column is not stored as integers after all.
+    private func addNumbers(_ batch: Batch, _ kinds: [NumericAggregate], _ p: Pane, _ keys: ContiguousArray<Int64>, _ row: Int, _ end: Int) -> Bool {
+        for k in kinds {
+            switch k {
+            case .sum(let c), .min(let c), .max(let c):
+                guard case .int = batch.columns[c].storage else { return false }
+            case .count, .countRows: break
+            }
+        }
+        if p.numeric == nil { p.holdNumbers(kinds) }
+        p.numbersChange()
+        let n = kinds.count
+        runGroups.withUnsafeMutableBufferPointer { gs in
+            for r in row..<end {
+                let (g, inserted) = p.intIndex.findOrInsert(keys[r], next: p.keys.count)
+                if inserted {
+                    p.keys.append(.int(keys[r]))
+                    p.numbers.append(contentsOf: repeatElement(0, count: n))
+                    p.seen.append(contentsOf: repeatElement(false, count: n))
+                    p.sortedInts = nil
+                }
+                gs[r - row] = g * n
+            }
+        }
+        let gs = runGroups
+        p.numbers.withUnsafeMutableBufferPointer { num in
+            p.seen.withUnsafeMutableBufferPointer { seen in
+                for (i, kind) in kinds.enumerated() {
+                    switch kind {
+                    case .countRows:
+                        for r in row..<end { num[gs[r - row] + i] &+= 1 }
+                    case .count(let c):
+                        let col = batch.columns[c]
+                        for r in row..<end where !col.isNull(r) { num[gs[r - row] + i] &+= 1 }
+                    case .sum(let c), .min(let c), .max(let c):
+                        let col = batch.columns[c]
+                        guard case .int(let v) = col.storage else { continue }
+                        @inline(__always) func each(_ body: (Int, Int64) -> Void) {
+                            if let valid = col.valid {
+                                for r in row..<end where valid[r] { body(gs[r - row] + i, v[r]) }
+                            } else {
+                                for r in row..<end { body(gs[r - row] + i, v[r]) }
+                            }
+                        }
+                        switch kind {
+                        case .sum: each { s, x in num[s] &+= x; seen[s] = true }
+                        case .min: each { s, x in if !seen[s] || x < num[s] { num[s] = x }; seen[s] = true }
+                        default: each { s, x in if !seen[s] || x > num[s] { num[s] = x }; seen[s] = true }
+                        }
+                    }
+                }
+            }
+        }
+        return true
     }
 
     /// The current rows of every open window containing time `t`, for group `key`.
@@ -520,5 +629,41 @@ public enum GroupKeyOrder {
         case (.double(let a), .decimal(let b)): return a < b.doubleValue ? -1 : (a > b.doubleValue ? 1 : 0)
         default: return rank(x) - rank(y)
         }
+    }
+}
+
+/// An aggregate whose state a window can keep as one integer (and whether a value came): COUNT(*),
+/// COUNT(column), and SUM, MIN and MAX of BIGINT (MIN and MAX of TIMESTAMP too). Its states are
+/// those `AggregateState` keeps for it, so that they turn into each other exactly.
+enum NumericAggregate: Equatable {
+    case countRows
+    case count(Int)
+    case sum(Int), min(Int), max(Int)
+
+    init?(_ a: AggregateSpec) {
+        switch (a.function, a.input, a.inputType) {
+        case (.countStar, nil, _): self = .countRows
+        case (.count, let c?, _): self = .count(c)
+        case (.sum, let c?, .bigint?): self = .sum(c)
+        case (.min, let c?, .bigint?), (.min, let c?, .timestamp?): self = .min(c)
+        case (.max, let c?, .bigint?), (.max, let c?, .timestamp?): self = .max(c)
+        default: return nil
+        }
+    }
+
+    /// The states of `numbers` (laid out as a pane's states).
+    static func states(_ kinds: [NumericAggregate], _ numbers: [Int64], _ seen: [Bool]) -> [AggregateState] {
+        var out: [AggregateState] = []
+        out.reserveCapacity(numbers.count)
+        let n = kinds.count
+        for (j, x) in numbers.enumerated() {
+            switch kinds[j % n] {
+            case .countRows, .count: out.append(.count(x))
+            case .sum: out.append(.sumInt(x, seen: seen[j]))
+            case .min: out.append(.minInt(seen[j] ? x : nil))
+            case .max: out.append(.maxInt(seen[j] ? x : nil))
+            }
+        }
+        return out
     }
 }

@@ -250,6 +250,71 @@ struct WatermarkTests {
 struct IntGroupMapTests {
     /// Against a Dictionary: keys that collide in the low and high bits, negatives, zero, and
     /// growth from the smallest table.
+    /// COUNT, SUM, MIN and MAX of integers are kept as numbers per pane; batches with a NULL
+    /// key (read the general way, into the same panes), a snapshot restored into a new operator,
+    /// NULL values and negative ones give exactly the brute-force rows.
+    @Test(arguments: [(10, 10), (10, 2), (9, 3), (7, 5)])
+    func integerAggregatesKeptAsNumbersMatchBruteForce(_ shape: (Int, Int)) throws {
+        let (size, advance) = shape
+        let spec = WindowSpec.hop(size: Int64(size), advance: Int64(advance))
+        let aggs = [AggregateSpec(.countStar), AggregateSpec(.count, input: 2, type: .bigint), AggregateSpec(.sum, input: 2, type: .bigint),
+                    AggregateSpec(.min, input: 2, type: .bigint), AggregateSpec(.max, input: 2, type: .bigint)]
+        func rowsBatch(_ rows: [(Int64, Int64?, Int64?)]) -> Batch {
+            var t = ColumnBuilder(.timestamp), k = ColumnBuilder(.bigint), v = ColumnBuilder(.bigint)
+            for (ts, key, value) in rows {
+                t.append(int: ts)
+                if let x = key { k.append(int: x) } else { k.appendNull() }
+                if let x = value { v.append(int: x) } else { v.appendNull() }
+            }
+            return Batch(schema: Schema([Field("ts", .timestamp), Field("k", .bigint), Field("v", .bigint)]),
+                         columns: [t.finish(), k.finish(), v.finish()], count: rows.count)
+        }
+        var op = WindowAggregateOperator(window: spec, timeColumn: 0, keyColumns: [1], aggregates: aggs)
+        var rng = SplitMix64(seed: UInt64(size * 31 + advance))
+        var all: [(Int64, Int64?, Int64?)] = []
+        var got: [[Value]] = []
+        var maxT: Int64 = 0
+        let delay: Int64 = 12
+        for step in 0..<60 {
+            var rows: [(Int64, Int64?, Int64?)] = []
+            for _ in 0..<rng.below(25) {
+                let t = max(0, maxT - Int64(rng.below(Int(delay)))) + Int64(rng.below(4))
+                let key: Int64? = step % 7 == 3 && rng.below(3) == 0 ? nil : [5, -2, 40, 7][rng.below(4)]
+                let value: Int64? = rng.below(6) == 0 ? nil : Int64(rng.below(200)) - 100
+                rows.append((t, key, value))
+            }
+            maxT = rows.map(\.0).reduce(maxT, max)
+            all += rows
+            #expect(op.add(rowsBatch(rows)).isEmpty)
+            if step == 0 && !rows.isEmpty { #expect(op.panes.values.contains { $0.numeric != nil }, "a plain batch keeps its panes as numbers") }
+            got += op.advance(to: maxT - delay)
+            if step == 30 {
+                let copy = WindowAggregateOperator(window: spec, timeColumn: 0, keyColumns: [1], aggregates: aggs)
+                try copy.restore(op.snapshot())
+                op = copy
+            }
+        }
+        got += op.advance(to: WatermarkTracker.infinity)
+        var expected: [[Value]] = []
+        let maxStart = all.map(\.0).max() ?? 0
+        var start = -Int64((size + advance - 1) / advance * advance)
+        while start <= maxStart {
+            let end = start + Int64(size)
+            let inWindow = all.filter { $0.0 >= start && $0.0 < end }
+            // NULL keys first, then by key.
+            let keys = Set(inWindow.map { $0.1 ?? .min }).sorted()
+            for key in keys {
+                let rows = inWindow.filter { ($0.1 ?? .min) == key }
+                let values = rows.compactMap(\.2)
+                expected.append([.timestamp(start), .timestamp(end), key == .min ? .null : .int(key), .int(Int64(rows.count)), .int(Int64(values.count)),
+                                 values.isEmpty ? .null : .int(values.reduce(0, +)), values.min().map { .int($0) } ?? .null, values.max().map { .int($0) } ?? .null])
+            }
+            start += Int64(advance)
+        }
+        #expect(got == expected)
+        #expect(op.stateSize.panes == 0)
+    }
+
     @Test func agreesWithADictionary() {
         var rng = SplitMix64(seed: 3)
         var map = IntGroupMap()
