@@ -162,8 +162,10 @@ final class RemoteFirehoseSink: RowSink {
 }
 
 /// Puts `records` with `send`, which says which it did not take (index, error code); those go
-/// again, alone, after `backoff(attempt)`, until all are taken or `attempts` are spent (then an
-/// error says how many and why).
+/// again, alone, after `backoff(attempt)`, until all are taken or `attempts` in a row take none
+/// of them (then an error says how many and why). A put that takes some starts the count again:
+/// an endpoint that limits the rate (a shard's 1,000 records a second) takes a large batch over
+/// several seconds, however many puts that needs.
 func putAll<R>(_ records: [R], attempts: Int, place: String, backoff: (Int) -> Void,
                _ send: ([R]) throws(StreamError) -> [(index: Int, code: String)]) throws(EngineError) {
     var pending = records
@@ -175,6 +177,7 @@ func putAll<R>(_ records: [R], attempts: Int, place: String, backoff: (Int) -> V
             throw EngineError.io("cannot put rows into \(place): \(Engine.remoteProblem(error))")
         }
         guard !failed.isEmpty else { break }
+        if failed.count < pending.count { attempt = min(attempt, 1) }
         guard attempt < attempts else {
             let codes = Set(failed.map(\.code)).sorted().joined(separator: ", ")
             throw EngineError.io("\(failed.count) rows could not be put into \(place) after \(attempt) attempts (\(codes))")

@@ -126,6 +126,34 @@ struct RemoteStreamTests {
         #expect(f.engine.listing(.queries).contains("\(refused) throttled"))
     }
 
+    /// A rate-limited endpoint takes a batch a part at a time: the attempts count only puts that
+    /// take nothing, so a batch that needs more puts than that still arrives whole; an endpoint
+    /// that takes nothing is given up on after the attempts, with how many rows and why.
+    @Test func aPutThatTakesSomeRowsStartsTheAttemptsAgain() throws {
+        var taken: [Int] = []
+        var puts = 0
+        try putAll(Array(0..<20), attempts: 3, place: "stream s", backoff: { _ in }) { (batch: [Int]) throws(StreamError) in
+            puts += 1
+            // Two rows a put; the rest refused, and every other put refuses all (the limit's
+            // second not yet over).
+            let take = puts % 2 == 0 ? 0 : min(2, batch.count)
+            taken += batch.prefix(take)
+            return (take..<batch.count).map { (index: $0, code: "ProvisionedThroughputExceededException") }
+        }
+        #expect(taken == Array(0..<20))
+        #expect(puts == 19)
+        var tries = 0
+        #expect {
+            try putAll(Array(0..<5), attempts: 3, place: "stream s", backoff: { _ in }) { (batch: [Int]) throws(StreamError) in
+                tries += 1
+                return batch.indices.map { (index: $0, code: "ProvisionedThroughputExceededException") }
+            }
+        } throws: { error in
+            "\(error)".contains("5 rows could not be put into stream s after 3 attempts (ProvisionedThroughputExceededException)")
+        }
+        #expect(tries == 3)
+    }
+
     /// `CREATE SINK ... (type = 'kinesis')`: a record per row, its partition key an expression
     /// over the output columns (a NULL key: a counter); a key that does not bind, options of
     /// reading and a sink without a stream are refused.
