@@ -286,7 +286,8 @@ public struct JSONRecordDecoder {
         builders.withUnsafeMutableBufferPointer { decode(record, into: $0) }
     }
 
-    private mutating func decode(_ record: UnsafeRawBufferPointer, into builders: UnsafeMutableBufferPointer<ColumnBuilder>) -> DecodeError? {
+    /// `decode(_:into:)` with the builders held by the caller (one access to them for many records).
+    public mutating func decode(_ record: UnsafeRawBufferPointer, into builders: UnsafeMutableBufferPointer<ColumnBuilder>) -> DecodeError? {
         if let why = UTF8Check.problem(record) { return DecodeError(why) }
         seenBits = 0
         for i in seenWide.indices { seenWide[i] = false }

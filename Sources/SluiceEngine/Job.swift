@@ -706,54 +706,57 @@ final class Job {
         var made = 0
         func list() { if rows == nil { rows = (0..<made).map { ($0, nil) } } }
         let keep = limit ?? r.records.count
-        r.records.forEachRecord { i, arrival, data in
-            guard fatal == nil, i < keep else { return }
-            if KPLAggregate.hasMagic(data), let users = KPLAggregate.deaggregate(data) {
-                list()
-                for (k, u) in users.enumerated() where fatal == nil {
-                    if let e = u.data.withUnsafeBytes({ input.decoder.add($0, arrival: arrival) }) { failed(e, i, u.data, subsequence: k) } else { rows!.append((i, k)) }
-                }
-            } else if let path = input.rowPath {
-                // A record of several rows: the record once per element of its array at
-                // `row_path`, the element standing in the array's place.
-                list()
-                let record = try? JSONValue.parse(bytes: Array(data))
-                var value = record
-                for step in path { value = value?[step] }
-                guard let record, let elements = value?.arrayValue else {
-                    failed(DecodeError("the record has no array at \(path.isEmpty ? "its top" : path.joined(separator: "."))"), i, Array(data), subsequence: nil)
-                    return
-                }
-                for element in elements where fatal == nil {
-                    let bytes = Array(Self.replacing(record, at: path[...], with: element).serialized().utf8)
-                    if let e = bytes.withUnsafeBytes({ input.decoder.add($0, arrival: arrival) }) { failed(e, i, bytes, subsequence: nil) } else { rows!.append((i, nil)) }
-                }
-            } else if let delimiter = input.rowDelimiter {
-                // A record of several CSV rows, between delimiters (empty ones are no rows).
-                list()
-                let bytes = Array(data)
-                var start = 0, at = 0
-                func row(_ r: Range<Int>) {
-                    guard !r.isEmpty, fatal == nil else { return }
-                    let piece = Array(bytes[r])
-                    if let e = piece.withUnsafeBytes({ input.decoder.add($0, arrival: arrival) }) { failed(e, i, piece, subsequence: nil) } else { rows!.append((i, nil)) }
-                }
-                while at + delimiter.count <= bytes.count {
-                    if bytes[at..<(at + delimiter.count)].elementsEqual(delimiter) {
-                        row(start..<at)
-                        at += delimiter.count
-                        start = at
-                    } else {
-                        at += 1
+        // Every row is decoded through `add`, the decoder held once for the whole read.
+        input.decoder.adding { add in
+            r.records.forEachRecord { i, arrival, data in
+                guard fatal == nil, i < keep else { return }
+                if KPLAggregate.hasMagic(data), let users = KPLAggregate.deaggregate(data) {
+                    list()
+                    for (k, u) in users.enumerated() where fatal == nil {
+                        if let e = u.data.withUnsafeBytes({ add($0, arrival) }) { failed(e, i, u.data, subsequence: k) } else { rows!.append((i, k)) }
                     }
+                } else if let path = input.rowPath {
+                    // A record of several rows: the record once per element of its array at
+                    // `row_path`, the element standing in the array's place.
+                    list()
+                    let record = try? JSONValue.parse(bytes: Array(data))
+                    var value = record
+                    for step in path { value = value?[step] }
+                    guard let record, let elements = value?.arrayValue else {
+                        failed(DecodeError("the record has no array at \(path.isEmpty ? "its top" : path.joined(separator: "."))"), i, Array(data), subsequence: nil)
+                        return
+                    }
+                    for element in elements where fatal == nil {
+                        let bytes = Array(Self.replacing(record, at: path[...], with: element).serialized().utf8)
+                        if let e = bytes.withUnsafeBytes({ add($0, arrival) }) { failed(e, i, bytes, subsequence: nil) } else { rows!.append((i, nil)) }
+                    }
+                } else if let delimiter = input.rowDelimiter {
+                    // A record of several CSV rows, between delimiters (empty ones are no rows).
+                    list()
+                    let bytes = Array(data)
+                    var start = 0, at = 0
+                    func row(_ r: Range<Int>) {
+                        guard !r.isEmpty, fatal == nil else { return }
+                        let piece = Array(bytes[r])
+                        if let e = piece.withUnsafeBytes({ add($0, arrival) }) { failed(e, i, piece, subsequence: nil) } else { rows!.append((i, nil)) }
+                    }
+                    while at + delimiter.count <= bytes.count {
+                        if bytes[at..<(at + delimiter.count)].elementsEqual(delimiter) {
+                            row(start..<at)
+                            at += delimiter.count
+                            start = at
+                        } else {
+                            at += 1
+                        }
+                    }
+                    row(start..<bytes.count)
+                } else if let e = add(data, arrival) {
+                    list()
+                    failed(e, i, Array(data), subsequence: nil)
+                } else {
+                    made += 1
+                    rows?.append((i, nil))
                 }
-                row(start..<bytes.count)
-            } else if let e = input.decoder.add(data, arrival: arrival) {
-                list()
-                failed(e, i, Array(data), subsequence: nil)
-            } else {
-                made += 1
-                rows?.append((i, nil))
             }
         }
         input.lastRead = (r, shard, rows)

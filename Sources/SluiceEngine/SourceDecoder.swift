@@ -75,6 +75,33 @@ struct SourceDecoder {
         return failure
     }
 
+    /// Runs `body` with a function that decodes one record as `add` does: for JSON, without
+    /// reaching the decoder and the builders through this struct again for each record (taken
+    /// out for the length of `body`, and put back).
+    mutating func adding<R>(_ body: (_ add: (UnsafeRawBufferPointer, Int64) -> DecodeError?) -> R) -> R {
+        guard var decoder = json else { return body { add($0, arrival: $1) } }
+        json = nil
+        var columns = builders, times = rowtimes, added = 0
+        builders = []
+        rowtimes = ColumnBuilder(.timestamp)
+        let keepsTimes = rowtimeColumn != nil
+        let result = columns.withUnsafeMutableBufferPointer { bs in
+            body { bytes, arrival in
+                let failure = decoder.decode(bytes, into: bs)
+                if failure == nil {
+                    if keepsTimes { times.append(int: arrival) }
+                    added += 1
+                }
+                return failure
+            }
+        }
+        json = decoder
+        builders = columns
+        rowtimes = times
+        count += added
+        return result
+    }
+
     /// The batch built so far and its largest event time; starts a new one.
     mutating func finish() -> (Batch, Int64?) {
         var columns = [Column?](repeating: nil, count: schema.fields.count)
