@@ -90,11 +90,24 @@ final class UnwindowedAggregate {
         var currentKey: [Value]? = nil
         var states: [AggregateState] = []
         var existed = false
+        // EMIT CHANGES EVERY: the first row of a run is offered; the rows after it, at the same
+        // processing time, find the group emitted now or waiting, and wait (nothing to look up per
+        // row): the run's group is marked waiting when the run ends.
+        let every = everyMillis ?? 0
+        var runWaits = false
+        func endRun() {
+            guard let c = currentKey else { return }
+            groups[c] = states
+            if runWaits { pending.insert(c) }
+            runWaits = false
+        }
         for r in 0..<b.count {
             let k = (0..<keys).map { b.columns[$0].value(r) }
+            var first = false
             if k != currentKey {
-                if let c = currentKey { groups[c] = states }
+                endRun()
                 currentKey = k
+                first = true
                 if let s = groups[k] { states = s; existed = true } else { states = initial; existed = false }
             }
             if let tc = timeInput, case .timestamp(let t) = b.columns[tc].value(r) { idle?.touch(k, at: t) }
@@ -109,13 +122,17 @@ final class UnwindowedAggregate {
             }
             existed = true
             if everyMillis != nil {
-                groups[k] = states
-                offer(k, now: now, &out)
+                if first || every <= 0 {
+                    groups[k] = states
+                    offer(k, now: now, &out)
+                } else {
+                    runWaits = true
+                }
             } else {
                 UnwindowedAggregate.change(old, row(k, states), &out)
             }
         }
-        if let c = currentKey { groups[c] = states }
+        endRun()
         return out
     }
 
