@@ -370,6 +370,9 @@ final class RollingFileSink: RowSink {
         try flush()
         _ = fsync(fd)
         Foundation.close(fd)
+        // Closed: the number may belong to another file from here on, and must not be written
+        // or closed again if the rename fails.
+        fd = -1
         guard rename(part(seq), final(seq)) == 0 else { throw EngineError.io("cannot roll \(part(seq)): \(String(cString: strerror(errno)))") }
         seq += 1
         try open(truncatingTo: 0)

@@ -203,6 +203,25 @@ struct RollingSinkTests {
         #expect(run.file("out/bids-000002.jsonl") == #"{"auction":3,"price":3.5}"# + "\n")
     }
 
+    /// A roll whose rename fails (a directory holds the final name) fails the write, and the
+    /// closed descriptor is not used again: the file that opens next under the same number is
+    /// neither written nor closed by the sink's close.
+    @Test func aFailedRollLeavesNoDescriptorBehind() throws {
+        let dir = NSTemporaryDirectory() + "sluice-roll-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/out-000001.jsonl", withIntermediateDirectories: true)
+        try "x".write(toFile: dir + "/out-000001.jsonl/keep", atomically: true, encoding: .utf8)
+        let sink = RollingFileSink(path: dir + "/out.jsonl", format: .json, columns: ["n"], rollBytes: 16, rollMillis: nil, clock: ManualClock())
+        try sink.begin(resumingAt: nil)
+        try sink.write([[.int(1)], [.int(2)]])  // 16 bytes buffered
+        #expect(throws: EngineError.self) { try sink.write([[.int(3)]]) }  // the roll's rename fails
+        // The next file opened takes the lowest free number: the one the sink closed.
+        let other = open(dir + "/other", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        defer { close(other) }
+        try? sink.close()
+        #expect(lseek(other, 0, SEEK_END) == 0, "the sink wrote into, or closed, another file (lseek -1: closed)")
+    }
+
     @Test(arguments: [("roll_size = '10'", "at least 1KB"), ("roll_interval = 'soon'", "at least 1s"),
                       ("type = 'stdout', roll_size = '1MB'", "only file sinks roll")])
     func badRollingOptionsAreRefused(_ options: String, _ reason: String) throws {
